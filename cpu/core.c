@@ -1,0 +1,472 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The platform: configuration, EPC sections and frames, the EPCM, CPUID and
+ * the launch-control MSRs, per-page instruction locks, fault reporting and the
+ * tracking-epoch model.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <openssl/rand.h>
+#include <openssl/evp.h>
+
+#include "internal.h"
+
+static __thread struct sgx_fault last_fault __attribute__((tls_model("initial-exec")));
+
+const struct sgx_fault *sgx_last_fault(void)
+{
+	return &last_fault;
+}
+
+int fault_gp(void)
+{
+	last_fault.vector = X86_TRAP_GP;
+	last_fault.addr = 0;
+	last_fault.errcd = 0;
+	return SGX_FAULT_GP;
+}
+
+int fault_pf(uint64_t addr, uint32_t errcd)
+{
+	last_fault.vector = X86_TRAP_PF;
+	last_fault.addr = addr;
+	last_fault.errcd = errcd;
+	return SGX_FAULT_PF;
+}
+
+/* Intel's launch-enclave key hash: the IA32_SGXLEPUBKEYHASH reset value. */
+static const uint64_t intel_le_hash[4] = {
+	0xa6053e051270b7acULL, 0x6cfbe8ba8b3b413dULL,
+	0xc4916d99f2b3735dULL, 0xd4f8c05909f9bb3bULL,
+};
+
+void sgx_cpu_default_config(struct sgx_cpu_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->epc_size = 128ULL << 20;
+	cfg->sgx1 = true;
+	cfg->sgx2 = true;
+	cfg->miscselect_mask = SGX_MISC_EXINFO;
+	cfg->attributes_mask = SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT | SGX_ATTR_PROVISIONKEY |
+			       SGX_ATTR_EINITTOKENKEY | SGX_ATTR_KSS | SGX_ATTR_ASYNC_EXIT_NOTIFY;
+	cfg->xfrm_mask = 0x7;
+	cfg->max_enclave_size_32 = 31;
+	cfg->max_enclave_size_64 = 36;
+	cfg->flc = true;
+	memcpy(cfg->lepubkeyhash, intel_le_hash, sizeof(intel_le_hash));
+	cfg->cpusvn[0] = 1;
+}
+
+static void derive_secret(const struct sgx_cpu_config *cfg, const char *label, uint8_t *out,
+			  size_t n)
+{
+	if (!cfg->fixed_keys) {
+		if (RAND_bytes(out, (int)n) == 1)
+			return;
+	}
+	/* Deterministic: SHA-256(seed || label), truncated. */
+	uint8_t d[32];
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+	EVP_DigestUpdate(c, &cfg->seed, sizeof(cfg->seed));
+	EVP_DigestUpdate(c, label, strlen(label));
+	EVP_DigestFinal_ex(c, d, NULL);
+	EVP_MD_CTX_free(c);
+	memcpy(out, d, n);
+}
+
+static void *reserve(uint64_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+struct sgx_cpu *sgx_cpu_create(const struct sgx_cpu_config *cfg, int *err)
+{
+	struct sgx_cpu *cpu;
+	unsigned int i;
+	int dummy;
+
+	if (!err)
+		err = &dummy;
+	*err = -EINVAL;
+	if (cfg->nr_sections > SGX_MAX_EPC_SECTIONS || !cfg->sgx1)
+		return NULL;
+	if (cfg->sgx2 && !cfg->sgx1)
+		return NULL;
+	if ((cfg->xfrm_mask & 3) != 3 || cfg->max_enclave_size_64 > 63 ||
+	    cfg->max_enclave_size_32 > 32)
+		return NULL;
+
+	cpu = calloc(1, sizeof(*cpu));
+	if (!cpu) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	cpu->cfg = *cfg;
+	if (cfg->nr_sections == 0) {
+		cpu->cfg.nr_sections = 1;
+		cpu->cfg.sections[0].size = cfg->epc_size;
+		cpu->cfg.sections[0].node = 0;
+	}
+	cpu->nr_sections = cpu->cfg.nr_sections;
+	for (i = 0; i < cpu->nr_sections; i++) {
+		uint64_t sz = cpu->cfg.sections[i].size;
+
+		if (sz == 0 || (sz & (SGX_PAGE_SIZE - 1)) || sz / SGX_PAGE_SIZE >= NO_FRAME ||
+		    cpu->nr_frames + sz / SGX_PAGE_SIZE >= NO_FRAME)
+			goto fail;
+		cpu->sections[i].base = reserve(sz);
+		if (!cpu->sections[i].base) {
+			*err = -ENOMEM;
+			goto fail;
+		}
+		cpu->sections[i].size = sz;
+		cpu->sections[i].node = cpu->cfg.sections[i].node;
+		cpu->sections[i].first_frame = cpu->nr_frames;
+		cpu->nr_frames += sz / SGX_PAGE_SIZE;
+	}
+	cpu->epcm = reserve(cpu->nr_frames * sizeof(struct epcm));
+	cpu->touched_map = reserve(cpu->nr_frames);
+	if (!cpu->epcm || !cpu->touched_map) {
+		*err = -ENOMEM;
+		goto fail;
+	}
+	memcpy(cpu->lepubkeyhash, cpu->cfg.lepubkeyhash, sizeof(cpu->lepubkeyhash));
+	atomic_store(&cpu->next_eid, 1);
+	atomic_store(&cpu->paging_version, 1);
+	derive_secret(&cpu->cfg, "root", cpu->root_key, 16);
+	derive_secret(&cpu->cfg, "ownerepoch", cpu->owner_epoch, 16);
+	derive_secret(&cpu->cfg, "fuses", cpu->seal_key_fuses, 16);
+	derive_secret(&cpu->cfg, "keyid", cpu->report_keyid, 32);
+	derive_secret(&cpu->cfg, "paging", cpu->paging_key, 16);
+	if (paging_crypto_init(cpu) || keys_init(cpu)) {
+		*err = -ENOMEM;
+		goto fail;
+	}
+	*err = 0;
+	return cpu;
+fail:
+	sgx_cpu_destroy(cpu);
+	return NULL;
+}
+
+void sgx_cpu_destroy(struct sgx_cpu *cpu)
+{
+	if (!cpu)
+		return;
+	paging_crypto_fini(cpu);
+	keys_fini(cpu);
+	for (unsigned int i = 0; i < cpu->nr_sections; i++)
+		if (cpu->sections[i].base)
+			munmap(cpu->sections[i].base, cpu->sections[i].size);
+	if (cpu->epcm)
+		munmap(cpu->epcm, cpu->nr_frames * sizeof(struct epcm));
+	if (cpu->touched_map)
+		munmap(cpu->touched_map, cpu->nr_frames);
+	free(cpu);
+}
+
+const struct sgx_cpu_config *sgx_cpu_config(const struct sgx_cpu *cpu)
+{
+	return &cpu->cfg;
+}
+
+int sgx_cpu_cpuid(const struct sgx_cpu *cpu, uint32_t leaf, uint32_t subleaf,
+		  struct sgx_cpuid_regs *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (leaf == 0x7) {
+		if (subleaf != 0)
+			return 0;
+		out->ebx = 1u << 2;                 /* SGX */
+		out->ecx = cpu->cfg.flc ? 1u << 30 : 0; /* SGX_LC */
+		out->edx = 1u << 1;                 /* SGX-KEYS */
+		return 0;
+	}
+	if (leaf != 0x12)
+		return -EINVAL;
+	if (subleaf == 0) {
+		out->eax = (cpu->cfg.sgx1 ? 1u : 0) | (cpu->cfg.sgx2 ? 2u : 0);
+		out->ebx = cpu->cfg.miscselect_mask;
+		out->edx = cpu->cfg.max_enclave_size_32 |
+			   ((uint32_t)cpu->cfg.max_enclave_size_64 << 8);
+	} else if (subleaf == 1) {
+		uint64_t a = cpu->cfg.attributes_mask, x = cpu->cfg.xfrm_mask;
+
+		out->eax = (uint32_t)a;
+		out->ebx = (uint32_t)(a >> 32);
+		out->ecx = (uint32_t)x;
+		out->edx = (uint32_t)(x >> 32);
+	} else if (subleaf - 2 < cpu->nr_sections) {
+		const struct epc_section *s = &cpu->sections[subleaf - 2];
+		uint64_t base = ptr_u64(s->base);
+
+		out->eax = (uint32_t)(base & 0xFFFFF000u) | 1u;
+		out->ebx = (uint32_t)(base >> 32) & 0xFFFFF;
+		out->ecx = (uint32_t)(s->size & 0xFFFFF000u) | 1u;
+		out->edx = (uint32_t)(s->size >> 32) & 0xFFFFF;
+	}
+	return 0;
+}
+
+int sgx_cpu_rdmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t *val)
+{
+	if (msr < MSR_IA32_SGXLEPUBKEYHASH0 || msr > MSR_IA32_SGXLEPUBKEYHASH0 + 3)
+		return -EINVAL;
+	*val = __atomic_load_n(&cpu->lepubkeyhash[msr - MSR_IA32_SGXLEPUBKEYHASH0],
+			       __ATOMIC_RELAXED);
+	return 0;
+}
+
+int sgx_cpu_wrmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t val)
+{
+	if (msr < MSR_IA32_SGXLEPUBKEYHASH0 || msr > MSR_IA32_SGXLEPUBKEYHASH0 + 3)
+		return -EINVAL;
+	if (!cpu->cfg.flc)
+		return -EPERM;
+	__atomic_store_n(&cpu->lepubkeyhash[msr - MSR_IA32_SGXLEPUBKEYHASH0], val,
+			 __ATOMIC_RELAXED);
+	return 0;
+}
+
+unsigned int sgx_cpu_nr_sections(const struct sgx_cpu *cpu)
+{
+	return cpu->nr_sections;
+}
+
+void *sgx_cpu_section(const struct sgx_cpu *cpu, unsigned int i, uint64_t *size, int *node)
+{
+	if (i >= cpu->nr_sections)
+		return NULL;
+	if (size)
+		*size = cpu->sections[i].size;
+	if (node)
+		*node = cpu->sections[i].node;
+	return cpu->sections[i].base;
+}
+
+uint64_t sgx_cpu_nr_frames(const struct sgx_cpu *cpu)
+{
+	return cpu->nr_frames;
+}
+
+uint32_t epc_frame(const struct sgx_cpu *cpu, uint64_t addr)
+{
+	for (unsigned int i = 0; i < cpu->nr_sections; i++) {
+		uint64_t b = ptr_u64(cpu->sections[i].base);
+
+		if (addr >= b && addr - b < cpu->sections[i].size)
+			return (uint32_t)(cpu->sections[i].first_frame + (addr - b) / SGX_PAGE_SIZE);
+	}
+	return NO_FRAME;
+}
+
+void *frame_addr(const struct sgx_cpu *cpu, uint32_t frame)
+{
+	for (unsigned int i = 0; i < cpu->nr_sections; i++) {
+		const struct epc_section *s = &cpu->sections[i];
+
+		if (frame >= s->first_frame && frame - s->first_frame < s->size / SGX_PAGE_SIZE)
+			return s->base + (frame - s->first_frame) * SGX_PAGE_SIZE;
+	}
+	return NULL;
+}
+
+bool sgx_cpu_is_epc(const struct sgx_cpu *cpu, const void *addr)
+{
+	return epc_frame(cpu, ptr_u64(addr)) != NO_FRAME;
+}
+
+void *sgx_epc_page_bytes(struct sgx_cpu *cpu, void *epc)
+{
+	uint32_t f = epc_frame(cpu, ptr_u64(epc));
+
+	return f == NO_FRAME ? NULL : frame_bytes(cpu, f);
+}
+
+uint8_t *frame_bytes(struct sgx_cpu *cpu, uint32_t frame)
+{
+	if (!__atomic_load_n(&cpu->touched_map[frame], __ATOMIC_RELAXED) &&
+	    !__atomic_exchange_n(&cpu->touched_map[frame], 1, __ATOMIC_RELAXED))
+		atomic_fetch_add_explicit(&cpu->touched, 1, memory_order_relaxed);
+	return frame_addr(cpu, frame);
+}
+
+void frame_release(struct sgx_cpu *cpu, uint32_t frame)
+{
+	if (__atomic_exchange_n(&cpu->touched_map[frame], 0, __ATOMIC_RELAXED)) {
+		atomic_fetch_sub_explicit(&cpu->touched, 1, memory_order_relaxed);
+		/* MADV_DONTNEED is async-signal-safe: a syscall, no allocation. */
+		madvise(frame_addr(cpu, frame), SGX_PAGE_SIZE, MADV_DONTNEED);
+	}
+}
+
+uint64_t sgx_cpu_touched_frames(const struct sgx_cpu *cpu)
+{
+	return atomic_load_explicit(&cpu->touched, memory_order_relaxed);
+}
+
+int sgx_cpu_epcm(const struct sgx_cpu *cpu, const void *epc_page, struct sgx_epcm_view *out)
+{
+	uint32_t f = epc_frame(cpu, ptr_u64(epc_page));
+	const struct epcm *e;
+
+	if (f == NO_FRAME)
+		return -EINVAL;
+	e = &cpu->epcm[f];
+	out->valid = e->flags & EPCM_VALID;
+	out->blocked = e->flags & EPCM_BLOCKED;
+	out->pending = e->flags & EPCM_PENDING;
+	out->modified = e->flags & EPCM_MODIFIED;
+	out->pr = e->flags & EPCM_PR;
+	out->rwx = e->rwx;
+	out->page_type = e->pt;
+	out->secs = out->valid && e->secs != NO_FRAME && e->pt != SGX_PAGE_TYPE_SECS &&
+			    e->pt != SGX_PAGE_TYPE_VA
+		? frame_addr(cpu, e->secs)
+		: NULL;
+	out->linaddr = e->linaddr;
+	return 0;
+}
+
+static int valid_secs_frame(const struct sgx_cpu *cpu, const void *secs)
+{
+	uint32_t f = epc_frame(cpu, ptr_u64(secs));
+
+	if (f == NO_FRAME || !(cpu->epcm[f].flags & EPCM_VALID) ||
+	    cpu->epcm[f].pt != SGX_PAGE_TYPE_SECS)
+		return -1;
+	return (int)f;
+}
+
+uint64_t sgx_cpu_secs_children(const struct sgx_cpu *cpu, const void *secs)
+{
+	int f = valid_secs_frame(cpu, secs);
+
+	if (f < 0)
+		return 0;
+	return atomic_load(&secs_hidden((struct sgx_cpu *)cpu, (uint32_t)f)->children);
+}
+
+uint64_t sgx_cpu_secs_eid(const struct sgx_cpu *cpu, const void *secs)
+{
+	int f = valid_secs_frame(cpu, secs);
+
+	if (f < 0)
+		return 0;
+	return secs_hidden((struct sgx_cpu *)cpu, (uint32_t)f)->eid;
+}
+
+void sgx_cpu_stats(const struct sgx_cpu *cpu, struct sgx_cpu_stats *out)
+{
+	const _Atomic uint64_t *src = (const _Atomic uint64_t *)&cpu->st;
+	uint64_t *dst = (uint64_t *)out;
+	size_t n = sizeof(*out) / sizeof(uint64_t);
+
+	_Static_assert(sizeof(struct cpu_stats) == sizeof(struct sgx_cpu_stats), "stats");
+	for (size_t i = 0; i < n; i++)
+		dst[i] = atomic_load_explicit(&src[i], memory_order_relaxed);
+}
+
+bool page_lock_excl(struct epcm *e)
+{
+	int32_t z = 0;
+
+	return atomic_compare_exchange_strong(&e->lock, &z, -1);
+}
+
+bool page_lock_shared(struct epcm *e)
+{
+	int32_t v = atomic_load(&e->lock);
+
+	while (v >= 0)
+		if (atomic_compare_exchange_weak(&e->lock, &v, v + 1))
+			return true;
+	return false;
+}
+
+void page_unlock_excl(struct epcm *e)
+{
+	atomic_store(&e->lock, 0);
+}
+
+void page_unlock_shared(struct epcm *e)
+{
+	atomic_fetch_sub(&e->lock, 1);
+}
+
+/*
+ * Non-compacted XSAVE layout, Intel's offsets (spec §1.5): the area ends at
+ * the highest enabled component; 576 bytes of legacy region plus header.
+ */
+uint32_t xsave_size(uint64_t xfrm)
+{
+	static const struct { uint32_t off, size; } comp[] = {
+		[2] = { 576, 256 },  [3] = { 960, 64 },    [4] = { 1024, 64 },
+		[5] = { 1088, 64 },  [6] = { 1152, 512 },  [7] = { 1664, 1024 },
+		[9] = { 2688, 8 },
+	};
+	uint32_t end = 576;
+
+	for (unsigned int i = 2; i < sizeof(comp) / sizeof(comp[0]); i++)
+		if ((xfrm & (1ULL << i)) && comp[i].size && comp[i].off + comp[i].size > end)
+			end = comp[i].off + comp[i].size;
+	return end;
+}
+
+bool xfrm_valid(const struct sgx_cpu *cpu, uint64_t xfrm)
+{
+	if ((xfrm & 3) != 3 || (xfrm & ~cpu->cfg.xfrm_mask))
+		return false;
+	/* XSETBV consistency: AVX needs SSE; AVX-512 state is all-or-none and needs AVX. */
+	if ((xfrm & 0xE0) && ((xfrm & 0xE0) != 0xE0 || !(xfrm & 4)))
+		return false;
+	/* MPX components come in pairs. */
+	if (((xfrm >> 3) & 1) != ((xfrm >> 4) & 1))
+		return false;
+	return true;
+}
+
+uint32_t misc_size(uint32_t miscselect)
+{
+	return (miscselect & SGX_MISC_EXINFO) ? SGX_SSA_MISC_EXINFO_SIZE : 0;
+}
+
+/*
+ * Tracking model (spec §8.3).  A page blocked at epoch b is tracked once an
+ * ETRACK started after b has seen every LP that was inside leave.
+ */
+bool page_tracked(const struct secs_hidden *h, uint32_t bepoch)
+{
+	uint64_t t = atomic_load(&((struct secs_hidden *)h)->trk);
+	uint32_t d = TRK_EPOCH(t) - bepoch;
+
+	return d >= 2 || (d == 1 && TRK_PREV(t) == 0);
+}
+
+void track_enter(struct secs_hidden *h, struct tcs_hidden *t)
+{
+	uint64_t o = atomic_load(&h->trk), n;
+
+	do {
+		n = TRK_MAKE(TRK_EPOCH(o), TRK_PREV(o), TRK_INSIDE(o) + 1);
+		t->entry_epoch = TRK_EPOCH(o);
+	} while (!atomic_compare_exchange_weak(&h->trk, &o, n));
+}
+
+void track_leave(struct secs_hidden *h, const struct tcs_hidden *t)
+{
+	uint64_t o = atomic_load(&h->trk), n;
+
+	do {
+		uint32_t prev = TRK_PREV(o);
+
+		if (t->entry_epoch != TRK_EPOCH(o) && prev)
+			prev--;
+		n = TRK_MAKE(TRK_EPOCH(o), prev, TRK_INSIDE(o) - 1);
+	} while (!atomic_compare_exchange_weak(&h->trk, &o, n));
+}

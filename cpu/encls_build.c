@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Building an enclave: ECREATE, EADD, EEXTEND and EINIT (spec §4.1-4.4).
+ * Each leaf validates into local copies first so that a failing leaf leaves
+ * the EPC and the EPCM exactly as they were.
+ */
+#include "internal.h"
+
+static bool canonical(uint64_t a)
+{
+	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+static bool secinfo_reserved(const struct sgx_secinfo *si)
+{
+	return (si->flags & SGX_SECINFO_RESERVED_MASK) || !all_zero(si->reserved, 56);
+}
+
+static unsigned int secinfo_pt(const struct sgx_secinfo *si)
+{
+	return (unsigned int)((si->flags & SGX_SECINFO_PAGE_TYPE_MASK) >> SGX_SECINFO_PAGE_TYPE_SHIFT);
+}
+
+/* The SECS checks ECREATE makes on the copied page (spec §4.1 step 5). */
+static bool secs_valid(const struct sgx_cpu *cpu, const struct sgx_secs *s)
+{
+	bool is64 = s->attributes & SGX_ATTR_MODE64BIT;
+	uint32_t max_log2 = is64 ? cpu->cfg.max_enclave_size_64 : cpu->cfg.max_enclave_size_32;
+
+	if (!xfrm_valid(cpu, s->xfrm))
+		return false;
+	if (s->miscselect & ~cpu->cfg.miscselect_mask)
+		return false;
+	if ((uint64_t)s->ssa_frame_size * SGX_PAGE_SIZE <
+	    (uint64_t)xsave_size(s->xfrm) + SGX_SSA_GPRS_SIZE + misc_size(s->miscselect))
+		return false;
+	if (is64 ? !canonical(s->base) : s->base >= (1ULL << 32))
+		return false;
+	if (max_log2 < 64 && s->size >= (1ULL << max_log2))
+		return false;
+	if (s->size < 8192 || (s->size & (s->size - 1)) || (s->base & (s->size - 1)))
+		return false;
+	if (s->attributes & ~cpu->cfg.attributes_mask)
+		return false;
+	if (!all_zero(s->reserved1, sizeof(s->reserved1)) ||
+	    !all_zero(s->mrenclave, sizeof(s->mrenclave)) ||
+	    !all_zero(s->reserved2, sizeof(s->reserved2)) ||
+	    !all_zero(s->mrsigner, sizeof(s->mrsigner)) ||
+	    !all_zero(s->reserved3, sizeof(s->reserved3)) ||
+	    !all_zero(s->reserved4, sizeof(s->reserved4)) || s->isv_prod_id || s->isv_svn)
+		return false;
+	if (!(s->attributes & SGX_ATTR_KSS) &&
+	    (!all_zero(s->config_id, sizeof(s->config_id)) || s->config_svn))
+		return false;
+	return true;
+}
+
+int sgx_ecreate(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *secs_page)
+{
+	static __thread struct sgx_secs tmp; /* 4 KiB: keep it off small stacks */
+	const struct sgx_secinfo *si;
+	struct secs_hidden *h;
+	struct epcm *e;
+	uint32_t f;
+
+	if (!is_aligned(ptr_u64(pginfo), 32) || !is_aligned(ptr_u64(secs_page), SGX_PAGE_SIZE))
+		return fault_gp();
+	f = epc_frame(cpu, ptr_u64(secs_page));
+	if (f == NO_FRAME)
+		return fault_pf(ptr_u64(secs_page), 0);
+	if (!is_aligned(pginfo->contents, SGX_PAGE_SIZE) || !is_aligned(pginfo->metadata, 64))
+		return fault_gp();
+	if (pginfo->addr || pginfo->secs)
+		return fault_gp();
+	si = (const struct sgx_secinfo *)(uintptr_t)pginfo->metadata;
+	if (secinfo_reserved(si) || secinfo_pt(si) != SGX_PAGE_TYPE_SECS ||
+	    (si->flags & (SGX_SECINFO_PERMISSION_MASK | SGX_SECINFO_PENDING |
+			  SGX_SECINFO_MODIFIED | SGX_SECINFO_PR)))
+		return fault_gp();
+	e = epcm_of(cpu, f);
+	if (!page_lock_excl(e))
+		return fault_gp();
+	if (e->flags & EPCM_VALID) {
+		page_unlock_excl(e);
+		return fault_pf(ptr_u64(secs_page), X86_PF_SGX);
+	}
+	memcpy(&tmp, (const void *)(uintptr_t)pginfo->contents, sizeof(tmp));
+	if (!secs_valid(cpu, &tmp)) {
+		page_unlock_excl(e);
+		return fault_gp();
+	}
+
+	memcpy(frame_bytes(cpu, f), &tmp, sizeof(tmp));
+	h = secs_hidden(cpu, f);
+	h->eid = atomic_fetch_add(&cpu->next_eid, 1);
+	sgx_measure_ecreate(&h->mr, tmp.ssa_frame_size, tmp.size);
+	atomic_store(&h->children, 0);
+	atomic_store(&h->trk, 0);
+	atomic_store(&h->measure_busy, 0);
+	atomic_store(&h->track_busy, 0);
+
+	e->pt = SGX_PAGE_TYPE_SECS;
+	e->rwx = 0;
+	e->linaddr = 0;
+	e->secs = NO_FRAME;
+	e->bepoch = 0;
+	e->flags = EPCM_VALID;
+	page_unlock_excl(e);
+	STAT_INC(cpu, ecreate);
+	return 0;
+}
+
+/*
+ * Take the SECS of an EADD/EEXTEND/EINIT: shared page lock plus the
+ * measurement lock.  Return 0 or the fault to report.
+ */
+static int lock_secs_measure(struct sgx_cpu *cpu, uint32_t sf, uint64_t addr)
+{
+	struct epcm *s = epcm_of(cpu, sf);
+	int z = 0;
+
+	if (!page_lock_shared(s))
+		return fault_gp();
+	if (!(s->flags & EPCM_VALID) || s->pt != SGX_PAGE_TYPE_SECS) {
+		page_unlock_shared(s);
+		return fault_pf(addr, X86_PF_SGX);
+	}
+	if (!atomic_compare_exchange_strong(&secs_hidden(cpu, sf)->measure_busy, &z, 1)) {
+		page_unlock_shared(s);
+		return fault_gp();
+	}
+	return 0;
+}
+
+static void unlock_secs_measure(struct sgx_cpu *cpu, uint32_t sf)
+{
+	atomic_store(&secs_hidden(cpu, sf)->measure_busy, 0);
+	page_unlock_shared(epcm_of(cpu, sf));
+}
+
+static bool tcs_valid_src(const struct sgx_tcs *t, bool is64)
+{
+	if (t->flags & SGX_TCS_RESERVED_MASK)
+		return false;
+	if (!all_zero(t->reserved, sizeof(t->reserved)))
+		return false;
+	if (!is64 && ((t->fs_limit & 0xFFF) != 0xFFF || (t->gs_limit & 0xFFF) != 0xFFF))
+		return false;
+	return true;
+}
+
+int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
+{
+	static __thread uint8_t tmp[SGX_PAGE_SIZE] __attribute__((aligned(64)));
+	const struct sgx_secinfo *si;
+	struct sgx_secs *secs;
+	struct epcm *e;
+	uint64_t flags;
+	uint32_t f, sf;
+	unsigned int pt;
+	int r;
+
+	if (!is_aligned(ptr_u64(pginfo), 32) || !is_aligned(ptr_u64(epc), SGX_PAGE_SIZE))
+		return fault_gp();
+	f = epc_frame(cpu, ptr_u64(epc));
+	if (f == NO_FRAME)
+		return fault_pf(ptr_u64(epc), 0);
+	if (!is_aligned(pginfo->contents, SGX_PAGE_SIZE) || !is_aligned(pginfo->secs, SGX_PAGE_SIZE) ||
+	    !is_aligned(pginfo->metadata, 64) || !is_aligned(pginfo->addr, SGX_PAGE_SIZE))
+		return fault_gp();
+	sf = epc_frame(cpu, pginfo->secs);
+	if (sf == NO_FRAME)
+		return fault_pf(pginfo->secs, 0);
+	si = (const struct sgx_secinfo *)(uintptr_t)pginfo->metadata;
+	pt = secinfo_pt(si);
+	if (secinfo_reserved(si) || (pt != SGX_PAGE_TYPE_REG && pt != SGX_PAGE_TYPE_TCS))
+		return fault_gp();
+	if (sf == f)
+		return fault_gp(); /* the same page cannot be both operands */
+
+	e = epcm_of(cpu, f);
+	if (!page_lock_excl(e))
+		return fault_gp();
+	r = fault_pf(ptr_u64(epc), X86_PF_SGX);
+	if (e->flags & EPCM_VALID)
+		goto out_page;
+	r = lock_secs_measure(cpu, sf, pginfo->secs);
+	if (r)
+		goto out_page;
+	secs = secs_of(cpu, sf);
+
+	memcpy(tmp, (const void *)(uintptr_t)pginfo->contents, sizeof(tmp));
+	flags = si->flags;
+	r = fault_gp();
+	if (pt == SGX_PAGE_TYPE_TCS) {
+		if (!tcs_valid_src((const struct sgx_tcs *)tmp, secs->attributes & SGX_ATTR_MODE64BIT))
+			goto out_secs;
+	} else if ((flags & SGX_SECINFO_W) && !(flags & SGX_SECINFO_R)) {
+		goto out_secs;
+	}
+	if (pginfo->addr < secs->base || pginfo->addr - secs->base >= secs->size)
+		goto out_secs;
+	if (secs_hidden(cpu, sf)->initialized)
+		goto out_secs;
+
+	if (pt == SGX_PAGE_TYPE_TCS) {
+		struct sgx_tcs *t = (struct sgx_tcs *)tmp;
+
+		/* Forced before measuring, so the signer must hash RWX = 0. */
+		flags &= ~SGX_SECINFO_PERMISSION_MASK;
+		t->flags &= ~SGX_TCS_DBGOPTIN;
+		t->ssa_index = 0;
+		t->exit_addr = 0;
+		t->state = 0;
+	}
+	memcpy(frame_bytes(cpu, f), tmp, sizeof(tmp));
+	sgx_measure_eadd(&secs_hidden(cpu, sf)->mr, pginfo->addr - secs->base,
+			 flags & (SGX_SECINFO_PAGE_TYPE_MASK | SGX_SECINFO_PERMISSION_MASK |
+				  SGX_SECINFO_PENDING | SGX_SECINFO_MODIFIED | SGX_SECINFO_PR));
+
+	e->pt = (uint8_t)pt;
+	e->rwx = (uint8_t)(flags & SGX_SECINFO_PERMISSION_MASK);
+	e->linaddr = pginfo->addr;
+	e->secs = sf;
+	e->bepoch = 0;
+	e->flags = EPCM_VALID;
+	atomic_fetch_add(&secs_hidden(cpu, sf)->children, 1);
+	STAT_INC(cpu, eadd);
+	r = 0;
+out_secs:
+	unlock_secs_measure(cpu, sf);
+out_page:
+	page_unlock_excl(e);
+	return r;
+}
+
+int sgx_eextend(struct sgx_cpu *cpu, void *secs_page, void *chunk)
+{
+	struct epcm *e;
+	uint32_t sf, f;
+	int r;
+
+	if (!is_aligned(ptr_u64(secs_page), SGX_PAGE_SIZE))
+		return fault_gp();
+	sf = epc_frame(cpu, ptr_u64(secs_page));
+	if (sf == NO_FRAME)
+		return fault_pf(ptr_u64(secs_page), 0);
+	if (!is_aligned(ptr_u64(chunk), 256))
+		return fault_gp();
+	f = epc_frame(cpu, ptr_u64(chunk));
+	if (f == NO_FRAME)
+		return fault_pf(ptr_u64(chunk), 0);
+	e = epcm_of(cpu, f);
+	if (!page_lock_shared(e))
+		return fault_gp();
+	r = fault_pf(ptr_u64(chunk), X86_PF_SGX);
+	if (!(e->flags & EPCM_VALID) ||
+	    (e->pt != SGX_PAGE_TYPE_REG && e->pt != SGX_PAGE_TYPE_TCS))
+		goto out;
+	r = fault_gp();
+	if (e->secs != sf)
+		goto out;
+	r = lock_secs_measure(cpu, sf, ptr_u64(secs_page));
+	if (r)
+		goto out;
+	if (secs_hidden(cpu, sf)->initialized) {
+		r = fault_gp();
+	} else {
+		uint64_t off = e->linaddr - secs_of(cpu, sf)->base + (ptr_u64(chunk) & 0xFFF);
+
+		sgx_measure_eextend(&secs_hidden(cpu, sf)->mr, off,
+				    frame_bytes(cpu, f) + (ptr_u64(chunk) & 0xFFF));
+		STAT_INC(cpu, eextend);
+		r = 0;
+	}
+	unlock_secs_measure(cpu, sf);
+out:
+	page_unlock_shared(e);
+	return r;
+}
+
+/* Token checks and MAC (spec §4.4 steps 15-21).  Return 0 or an SGX code. */
+static int check_token(struct sgx_cpu *cpu, const struct sgx_einittoken *tok,
+		       const struct sgx_secs *secs, const uint8_t mrenclave[32],
+		       const uint8_t mrsigner[32], const uint64_t lehash[4])
+{
+	struct key_deps d;
+	uint8_t key[16], mac[16];
+
+	if (!(tok->valid & 1))
+		return memcmp(mrsigner, lehash, 32) ? SGX_INVALID_EINITTOKEN : 0;
+	if ((tok->maskedattributesle & SGX_ATTR_DEBUG) && !(secs->attributes & SGX_ATTR_DEBUG))
+		return SGX_INVALID_EINITTOKEN;
+	if ((tok->valid & ~1u) || !all_zero(tok->reserved1, sizeof(tok->reserved1)) ||
+	    !all_zero(tok->reserved2, sizeof(tok->reserved2)) ||
+	    !all_zero(tok->reserved3, sizeof(tok->reserved3)) ||
+	    !all_zero(tok->reserved4, sizeof(tok->reserved4)))
+		return SGX_INVALID_EINITTOKEN;
+	for (int i = 15; i >= 0; i--) {
+		if (tok->cpusvnle[i] != cpu->cfg.cpusvn[i]) {
+			if (tok->cpusvnle[i] > cpu->cfg.cpusvn[i])
+				return SGX_INVALID_CPUSVN;
+			break;
+		}
+	}
+	memset(&d, 0, sizeof(d));
+	d.keyname = SGX_KEYNAME_EINITTOKEN;
+	d.isvprodid = tok->isvprodidle;
+	d.isvsvn = tok->isvsvnle;
+	memcpy(d.owner_epoch, cpu->owner_epoch, 16);
+	d.attributes = tok->maskedattributesle;
+	d.xfrm = tok->maskedxfrmle;
+	d.miscselect = tok->maskedmiscselectle;
+	memcpy(d.mrsigner, lehash, 32);
+	memcpy(d.keyid, tok->keyid, 32);
+	memcpy(d.cpusvn, tok->cpusvnle, 16);
+	memcpy(d.padding, sgx_padding_const, 352);
+	derive_key(cpu, &d, key);
+	aes_cmac(key, tok, 192, mac);
+	if (memcmp(mac, tok->mac, 16))
+		return SGX_INVALID_EINITTOKEN;
+	if (memcmp(tok->mrenclave, mrenclave, 32) || memcmp(tok->mrsigner, mrsigner, 32))
+		return SGX_INVALID_MEASUREMENT;
+	if (tok->attributes != secs->attributes || tok->xfrm != secs->xfrm)
+		return SGX_INVALID_ATTRIBUTE; /* the SDM's undefined INVALID_EINIT_ATTRIBUTE */
+	return 0;
+}
+
+int sgx_einit(struct sgx_cpu *cpu, const void *sigstruct, const void *token, void *secs_page)
+{
+	static __thread struct sgx_sigstruct ss;
+	static __thread struct sgx_einittoken tok;
+	uint8_t padding[352], mrenclave[32], mrsigner[32];
+	uint64_t lehash[4];
+	struct sgx_measure mr;
+	struct secs_hidden *h;
+	struct sgx_secs *secs;
+	uint32_t sf;
+	int r;
+
+	if (!is_aligned(ptr_u64(sigstruct), SGX_PAGE_SIZE) ||
+	    !is_aligned(ptr_u64(secs_page), SGX_PAGE_SIZE) || !is_aligned(ptr_u64(token), 512))
+		return fault_gp();
+	sf = epc_frame(cpu, ptr_u64(secs_page));
+	if (sf == NO_FRAME)
+		return fault_pf(ptr_u64(secs_page), 0);
+	memcpy(&ss, sigstruct, sizeof(ss));
+	memcpy(&tok, token, sizeof(tok));
+
+	r = sigstruct_check_format(cpu, &ss);
+	if (r)
+		return r;
+	r = sigstruct_verify(&ss, padding);
+	if (r)
+		return r;
+
+	r = lock_secs_measure(cpu, sf, ptr_u64(secs_page));
+	if (r)
+		return r;
+	secs = secs_of(cpu, sf);
+	h = secs_hidden(cpu, sf);
+	r = SGX_INVALID_SIG_STRUCT;
+	if (!(secs->attributes & SGX_ATTR_KSS) &&
+	    (!all_zero(ss.body.isvfamilyid, 16) || !all_zero(ss.body.isvextprodid, 16)))
+		goto out;
+	r = fault_gp();
+	if (h->initialized)
+		goto out;
+
+	mr = h->mr; /* finalise a copy: a failed EINIT changes nothing */
+	sgx_measure_final(&mr, mrenclave);
+	r = SGX_INVALID_MEASUREMENT;
+	if (memcmp(mrenclave, ss.body.mrenclave, 32))
+		goto out;
+	sgx_sigstruct_mrsigner_raw(ss.modulus, mrsigner);
+	for (int i = 0; i < 4; i++)
+		sgx_cpu_rdmsr(cpu, MSR_IA32_SGXLEPUBKEYHASH0 + i, &lehash[i]);
+	r = SGX_INVALID_ATTRIBUTE;
+	if ((secs->attributes & SGX_ATTR_EINITTOKENKEY) && memcmp(mrsigner, lehash, 32))
+		goto out;
+	if ((secs->attributes & ss.body.attributes_mask) !=
+		    (ss.body.attributes & ss.body.attributes_mask) ||
+	    (secs->xfrm & ss.body.xfrm_mask) != (ss.body.xfrm & ss.body.xfrm_mask))
+		goto out;
+	if ((secs->miscselect & ss.body.misc_mask) != (ss.body.miscselect & ss.body.misc_mask))
+		goto out;
+	r = check_token(cpu, &tok, secs, mrenclave, mrsigner, lehash);
+	if (r)
+		goto out;
+
+	memcpy(secs->mrenclave, mrenclave, 32);
+	memcpy(secs->mrsigner, mrsigner, 32);
+	secs->isv_prod_id = ss.body.isvprodid;
+	secs->isv_svn = ss.body.isvsvn;
+	memcpy(h->isvfamilyid, ss.body.isvfamilyid, 16);
+	memcpy(h->isvextprodid, ss.body.isvextprodid, 16);
+	memcpy(h->padding, padding, 352);
+	secs->attributes |= SGX_ATTR_INIT;
+	h->initialized = 1;
+	STAT_INC(cpu, einit);
+	r = 0;
+out:
+	unlock_secs_measure(cpu, sf);
+	return r;
+}

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The remaining SGX1 management leaves: EREMOVE (free an EPC page) and the
+ * debugger's EDBGRD/EDBGWR (spec §4.5, §4.6), checks in the spec's order.
+ */
+#include "internal.h"
+
+/* Power-on state of an entry: an invalid page looks like a never-used one. */
+static void epcm_clear(struct epcm *e)
+{
+	e->flags = 0;
+	e->rwx = 0;
+	e->pt = 0;
+	e->secs = 0;
+	e->bepoch = 0;
+	e->linaddr = 0;
+}
+
+/**
+ * sgx_eremove() - ENCLS[EREMOVE]: make an EPC page invalid
+ * @cpu: the platform
+ * @epc: the page (4K-aligned EPC address)
+ *
+ * An invalid page is a no-op success.  VA pages and trimmed pages the
+ * enclave has accepted (TRIM, MODIFIED = 0) are freed even while threads
+ * run in the enclave; a SECS only once it has no children; every other
+ * child page only while no logical processor is inside its enclave.  The
+ * frame's memory goes back to the host (its contents read as zero).
+ *
+ * Return: 0, SGX_CHILD_PRESENT, SGX_ENCLAVE_ACT, or a #GP/#PF fault.
+ */
+int sgx_eremove(struct sgx_cpu *cpu, void *epc)
+{
+	struct secs_hidden *h;
+	struct epcm *e;
+	uint32_t f, sf = NO_FRAME;
+	int ret = 0;
+
+	if (!is_aligned(ptr_u64(epc), SGX_PAGE_SIZE))
+		return fault_gp();
+	f = epc_frame(cpu, ptr_u64(epc));
+	if (f == NO_FRAME)
+		return fault_pf(ptr_u64(epc), 0);
+	e = epcm_of(cpu, f);
+	if (!page_lock_excl(e))
+		return fault_gp();
+
+	if (!(e->flags & EPCM_VALID))
+		goto done;
+
+	switch (e->pt) {
+	case SGX_PAGE_TYPE_VA:
+		break;
+	case SGX_PAGE_TYPE_SECS:
+		if (atomic_load(&secs_hidden(cpu, f)->children)) {
+			ret = SGX_CHILD_PRESENT;
+			goto out;
+		}
+		break;
+	case SGX_PAGE_TYPE_TRIM:
+		if (!(e->flags & EPCM_MODIFIED)) {
+			/* Accepted trim: the enclave promised not to touch it. */
+			sf = e->secs;
+			break;
+		}
+		/* fall through */
+	default:
+		sf = e->secs;
+		if (TRK_INSIDE(atomic_load(&secs_hidden(cpu, sf)->trk))) {
+			ret = SGX_ENCLAVE_ACT;
+			goto out;
+		}
+		break;
+	}
+
+	epcm_clear(e);
+	if (sf != NO_FRAME) {
+		h = secs_hidden(cpu, sf);
+		atomic_fetch_sub(&h->children, 1);
+	}
+	frame_release(cpu, f);
+done:
+	STAT_INC(cpu, eremove);
+out:
+	page_unlock_excl(e);
+	return ret;
+}
+
+/*
+ * Common front half of EDBGRD/EDBGWR up to (not including) the TCS offset
+ * and DEBUG checks.  On success the page is held shared and *@frame is set.
+ */
+static int edbg_begin(struct sgx_cpu *cpu, uint64_t addr, bool write, uint32_t *frame)
+{
+	struct epcm *e;
+	uint32_t f;
+	bool pt_ok;
+
+	if (!is_aligned(addr, 8))
+		return fault_gp();
+	f = epc_frame(cpu, addr);
+	if (f == NO_FRAME)
+		return fault_pf(addr, 0);
+	e = epcm_of(cpu, f);
+	/* Only page contents change, never the EPCM: a shared hold suffices. */
+	if (!page_lock_shared(e))
+		return fault_gp();
+
+	pt_ok = e->pt == SGX_PAGE_TYPE_REG || e->pt == SGX_PAGE_TYPE_TCS ||
+		(!write && e->pt == SGX_PAGE_TYPE_VA);
+	if (!(e->flags & EPCM_VALID) || !pt_ok) {
+		page_unlock_shared(e);
+		return fault_pf(addr, X86_PF_SGX);
+	}
+	if (e->flags & (EPCM_PENDING | EPCM_MODIFIED)) {
+		page_unlock_shared(e);
+		return SGX_PAGE_NOT_DEBUGGABLE;
+	}
+	*frame = f;
+	return 0;
+}
+
+static bool encl_debug(struct sgx_cpu *cpu, const struct epcm *e)
+{
+	return secs_of(cpu, e->secs)->attributes & SGX_ATTR_DEBUG;
+}
+
+/**
+ * sgx_edbgrd() - ENCLS[EDBGRD]: read 8 bytes of a debug enclave's page
+ * @cpu: the platform
+ * @addr: 8-byte aligned EPC address inside a REG, TCS or VA page
+ * @data: receives the bytes (unchanged on failure)
+ *
+ * TCS reads stop at SGX_TCS_LIMIT (the hidden part is never revealed).  A VA
+ * slot reads as all-ones when it holds a version and 0 when empty, so
+ * versions never leak.  REG/TCS pages need an enclave with ATTRIBUTES.DEBUG.
+ *
+ * Return: 0, SGX_PAGE_NOT_DEBUGGABLE, or a #GP/#PF fault.
+ */
+int sgx_edbgrd(struct sgx_cpu *cpu, void *addr, uint64_t *data)
+{
+	uint64_t a = ptr_u64(addr), off = a & (SGX_PAGE_SIZE - 1), v;
+	struct epcm *e;
+	uint32_t f;
+	int ret;
+
+	ret = edbg_begin(cpu, a, false, &f);
+	if (ret)
+		return ret;
+	e = epcm_of(cpu, f);
+	if (e->pt == SGX_PAGE_TYPE_TCS && off >= SGX_TCS_LIMIT) {
+		ret = fault_gp();
+		goto out;
+	}
+	if (e->pt != SGX_PAGE_TYPE_VA && !encl_debug(cpu, e)) {
+		ret = fault_gp();
+		goto out;
+	}
+	memcpy(&v, frame_bytes(cpu, f) + off, sizeof(v));
+	if (e->pt == SGX_PAGE_TYPE_VA)
+		v = v ? ~0ULL : 0;
+	*data = v;
+out:
+	page_unlock_shared(e);
+	return ret;
+}
+
+/**
+ * sgx_edbgwr() - ENCLS[EDBGWR]: write 8 bytes into a debug enclave's page
+ * @cpu: the platform
+ * @addr: 8-byte aligned EPC address inside a REG or TCS page
+ * @data: the bytes to write
+ *
+ * In a TCS only the FLAGS word (offset 8) is writable, which is how a
+ * debugger sets DBGOPTIN.  EPCM permissions are ignored; the enclave must
+ * have ATTRIBUTES.DEBUG.
+ *
+ * Return: 0, SGX_PAGE_NOT_DEBUGGABLE, or a #GP/#PF fault.
+ */
+int sgx_edbgwr(struct sgx_cpu *cpu, void *addr, uint64_t data)
+{
+	uint64_t a = ptr_u64(addr), off = a & (SGX_PAGE_SIZE - 1);
+	struct epcm *e;
+	uint32_t f;
+	int ret;
+
+	ret = edbg_begin(cpu, a, true, &f);
+	if (ret)
+		return ret;
+	e = epcm_of(cpu, f);
+	if (e->pt == SGX_PAGE_TYPE_TCS && off != offsetof(struct sgx_tcs, flags)) {
+		ret = fault_gp();
+		goto out;
+	}
+	if (!encl_debug(cpu, e)) {
+		ret = fault_gp();
+		goto out;
+	}
+	memcpy(frame_bytes(cpu, f) + off, &data, sizeof(data));
+out:
+	page_unlock_shared(e);
+	return ret;
+}

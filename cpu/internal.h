@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private state of the CPU model shared by the leaf files.  Leaves find EPC
+ * frames, EPCM entries and the hidden SECS/TCS state through these helpers
+ * and report faults with fault_gp()/fault_pf().
+ */
+#ifndef SOFTSGX_CPU_INTERNAL_H
+#define SOFTSGX_CPU_INTERNAL_H
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "softsgx/cpu.h"
+#include "softsgx/measure.h"
+
+#define NO_FRAME UINT32_MAX
+
+/* EPCM flag bits (struct epcm.flags). */
+#define EPCM_VALID (1u << 0)
+#define EPCM_BLOCKED (1u << 1)
+#define EPCM_PENDING (1u << 2)
+#define EPCM_MODIFIED (1u << 3)
+#define EPCM_PR (1u << 4)
+
+/*
+ * One EPCM entry.  32 bytes a frame; the array is a sparse NORESERVE mapping,
+ * so entries of never-used frames (all zero = invalid) cost nothing.
+ * `lock` is the per-page "in use by an SGX instruction" state: 0 free,
+ * > 0 shared holders, -1 exclusive.  All other fields are written only by a
+ * leaf that holds the page exclusively.
+ */
+struct epcm {
+	uint8_t flags;
+	uint8_t rwx;
+	uint8_t pt;
+	uint8_t pad;
+	_Atomic int32_t lock;
+	uint32_t secs;   /* frame index of the owning SECS, NO_FRAME if none */
+	uint32_t bepoch; /* tracking epoch stamped by EBLOCK/EMODPR/EMODT */
+	uint64_t linaddr;
+	uint64_t pad2;
+};
+_Static_assert(sizeof(struct epcm) <= 64, "EPCM metadata must stay within 64 bytes");
+
+/*
+ * Hidden SECS state, kept in the SECS page's reserved tail as hardware does.
+ * EWB of a SECS therefore encrypts it along with the visible part.
+ *
+ * `trk` packs the tracking state so that EENTER/AEX/EEXIT (which run in
+ * signal context) and ETRACK update it with one lock-free CAS:
+ *   bits 31:0  epoch (modular), bits 47:32 LPs inside that entered before the
+ *   latest ETRACK (prev_count), bits 63:48 LPs currently inside.
+ */
+struct secs_hidden {
+	uint64_t eid;
+	struct sgx_measure mr;  /* running MRENCLAVE */
+	uint8_t padding[352];
+	uint8_t isvfamilyid[16];
+	uint8_t isvextprodid[16];
+	uint8_t initialized;
+	uint8_t pad[7];
+	_Atomic uint64_t children;
+	_Atomic uint64_t trk;
+	_Atomic int measure_busy; /* EADD/EEXTEND/EINIT exclusion */
+	_Atomic int track_busy;   /* ETRACK exclusion */
+};
+#define SECS_HIDDEN_OFFSET 2048
+_Static_assert(sizeof(struct secs_hidden) <= 4096 - SECS_HIDDEN_OFFSET, "hidden SECS");
+
+#define TRK_EPOCH(t) ((uint32_t)(t))
+#define TRK_PREV(t) ((uint32_t)(((t) >> 32) & 0xFFFF))
+#define TRK_INSIDE(t) ((uint32_t)((t) >> 48))
+#define TRK_MAKE(e, p, i) ((uint64_t)(uint32_t)(e) | ((uint64_t)(p) << 32) | ((uint64_t)(i) << 48))
+
+/*
+ * Hidden TCS state, beyond SGX_TCS_LIMIT (EDBGRD cannot read it, EADD/EACCEPT
+ * require it zero on the way in, and it is zero whenever EEXTEND can run).
+ */
+#define SGX_TCS_LIMIT 2048
+struct tcs_hidden {
+	uint32_t entry_epoch; /* epoch at EENTER/ERESUME of the LP on this TCS */
+	uint32_t pad;
+};
+
+struct epc_section {
+	uint8_t *base;
+	uint64_t size;
+	uint64_t first_frame;
+	int node;
+};
+
+struct sgx_cpu {
+	struct sgx_cpu_config cfg;
+	unsigned int nr_sections;
+	struct epc_section sections[SGX_MAX_EPC_SECTIONS];
+	uint64_t nr_frames;
+	struct epcm *epcm; /* nr_frames entries, sparse */
+	_Atomic uint64_t touched;
+	uint8_t *touched_map; /* one byte per frame: has host memory behind it */
+
+	_Atomic uint64_t next_eid;
+	_Atomic uint64_t paging_version;
+	uint64_t lepubkeyhash[4];
+
+	/* Platform secrets (spec §11.2). */
+	uint8_t root_key[16];
+	uint8_t owner_epoch[16];
+	uint8_t seal_key_fuses[16];
+	uint8_t report_keyid[32];
+	uint8_t paging_key[16];
+
+	void *paging_ctx; /* owned by paging_crypto.c */
+	void *keys_ctx;   /* owned by keys.c */
+
+	struct cpu_stats {
+		_Atomic uint64_t ecreate, eadd, eextend, einit, eremove, epa, eblock, etrack;
+		_Atomic uint64_t ewb, eldu, eldb, eaug, emodpr, emodt;
+		_Atomic uint64_t eenter, eresume, eexit, aex;
+		_Atomic uint64_t eaccept, eacceptcopy, emodpe, ereport, egetkey;
+	} st;
+};
+
+#define STAT_INC(cpu, f) atomic_fetch_add_explicit(&(cpu)->st.f, 1, memory_order_relaxed)
+
+/* Fault reporting: record the details on this thread, return the encoding. */
+int fault_gp(void);
+int fault_pf(uint64_t addr, uint32_t errcd);
+
+/* Frame lookup: NO_FRAME when @addr is not inside the EPC. */
+uint32_t epc_frame(const struct sgx_cpu *cpu, uint64_t addr);
+void *frame_addr(const struct sgx_cpu *cpu, uint32_t frame);
+static inline struct epcm *epcm_of(const struct sgx_cpu *cpu, uint32_t frame)
+{
+	return &cpu->epcm[frame];
+}
+/* Bytes of a frame (routes through sgx_epc_page_bytes()). */
+uint8_t *frame_bytes(struct sgx_cpu *cpu, uint32_t frame);
+/* Give a frame's host memory back (EREMOVE, EWB): contents become zero. */
+void frame_release(struct sgx_cpu *cpu, uint32_t frame);
+
+/* Per-page instruction locks.  Return true on success, never block. */
+bool page_lock_excl(struct epcm *e);
+bool page_lock_shared(struct epcm *e);
+void page_unlock_excl(struct epcm *e);
+void page_unlock_shared(struct epcm *e);
+
+static inline struct secs_hidden *secs_hidden(struct sgx_cpu *cpu, uint32_t secs_frame)
+{
+	return (struct secs_hidden *)(frame_bytes(cpu, secs_frame) + SECS_HIDDEN_OFFSET);
+}
+static inline struct sgx_secs *secs_of(struct sgx_cpu *cpu, uint32_t secs_frame)
+{
+	return (struct sgx_secs *)frame_bytes(cpu, secs_frame);
+}
+static inline struct tcs_hidden *tcs_hidden(struct sgx_cpu *cpu, uint32_t tcs_frame)
+{
+	return (struct tcs_hidden *)(frame_bytes(cpu, tcs_frame) + SGX_TCS_LIMIT);
+}
+
+static inline bool is_aligned(uint64_t v, uint64_t a) { return (v & (a - 1)) == 0; }
+static inline uint64_t ptr_u64(const void *p) { return (uint64_t)(uintptr_t)p; }
+static inline bool all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* Size of the XSAVE area for @xfrm in the non-compacted format (spec §1.5). */
+uint32_t xsave_size(uint64_t xfrm);
+/* True when @xfrm is a legal, supported XCR0 value for this platform. */
+bool xfrm_valid(const struct sgx_cpu *cpu, uint64_t xfrm);
+/* MISC region size for @miscselect. */
+uint32_t misc_size(uint32_t miscselect);
+
+/* Tracking (spec §8.3). */
+bool page_tracked(const struct secs_hidden *h, uint32_t bepoch);
+void track_enter(struct secs_hidden *h, struct tcs_hidden *t);
+void track_leave(struct secs_hidden *h, const struct tcs_hidden *t);
+
+/*
+ * SIGSTRUCT checks for EINIT (cpu/sigstruct.c).  Return 0 or
+ * SGX_INVALID_SIG_STRUCT / SGX_INVALID_SIGNATURE; a good signature yields the
+ * 352-byte PADDING (top of the encoded message).
+ */
+int sigstruct_check_format(const struct sgx_cpu *cpu, const struct sgx_sigstruct *ss);
+int sigstruct_verify(const struct sgx_sigstruct *ss, uint8_t padding[352]);
+/* MRSIGNER = SHA-256 of the 384 modulus bytes as stored. */
+void sgx_sigstruct_mrsigner_raw(const uint8_t modulus[SGX_MODULUS_SIZE], uint8_t out[32]);
+
+/*
+ * Key derivation (cpu/keys.c).  KEYDEPENDENCIES as one packed structure;
+ * fields a key does not use stay zero.  Key = AES-128-CMAC(root key, deps).
+ */
+struct key_deps {
+	uint16_t keyname;
+	uint16_t keypolicy;
+	uint16_t isvprodid;
+	uint16_t isvsvn;
+	uint16_t config_svn;
+	uint8_t pad[6];
+	uint8_t owner_epoch[16];
+	uint64_t attributes, xfrm;
+	uint64_t attributes_mask, xfrm_mask;
+	uint8_t mrenclave[32];
+	uint8_t mrsigner[32];
+	uint8_t keyid[32];
+	uint8_t seal_key_fuses[16];
+	uint8_t cpusvn[16];
+	uint8_t padding[352];
+	uint32_t miscselect;
+	uint32_t miscmask;
+	uint8_t config_id[64];
+	uint8_t isvfamilyid[16];
+	uint8_t isvextprodid[16];
+} __attribute__((packed));
+
+int keys_init(struct sgx_cpu *cpu);
+void keys_fini(struct sgx_cpu *cpu);
+/* Async-signal-safe (no allocation after sgx_cpu_create). */
+void derive_key(struct sgx_cpu *cpu, const struct key_deps *d, uint8_t key[16]);
+/* AES-128-CMAC (RFC 4493) of @len bytes.  Async-signal-safe. */
+void aes_cmac(const uint8_t key[16], const void *data, size_t len, uint8_t mac[16]);
+/* The 352-byte PKCS#1 v1.5 SHA-256 padding constant (spec §1.11). */
+extern const uint8_t sgx_padding_const[352];
+
+/*
+ * ENCLU internals (cpu/enclu.c).  enclu_operand() checks an in-enclave
+ * operand as the SDM's "usable enclave page" rule does: inside ELRANGE and
+ * aligned to @align (else #GP), translated to a valid, unblocked, accepted REG
+ * page of the current enclave at that address with R (and W when @write)
+ * (else #PF on @la).  On success *@bytes points at the operand.
+ */
+struct sgx_lp;
+struct sgx_mmu;
+struct sgx_regs;
+int enclu_operand(struct sgx_cpu *cpu, const struct sgx_lp *lp, const struct sgx_mmu *mmu,
+		  uint64_t la, uint64_t align, bool write, uint32_t *frame, uint8_t **bytes);
+/* Leaves in cpu/keys.c and cpu/enclu_sgx2.c, dispatched by sgx_enclu(). */
+int enclu_ereport(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
+		  struct sgx_regs *regs);
+int enclu_egetkey(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
+		  struct sgx_regs *regs);
+int enclu_eaccept(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
+		  struct sgx_regs *regs);
+int enclu_eacceptcopy(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
+		      struct sgx_regs *regs);
+int enclu_emodpe(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
+		 struct sgx_regs *regs);
+
+/*
+ * Paging crypto (cpu/paging_crypto.c).  AES-128-GCM under the platform paging
+ * key, IV = 4 zero bytes || le64(version), AAD = the 128-byte MAC header.
+ * Async-signal-safe: contexts are preallocated at sgx_cpu_create().
+ * Return: 0, or -1 when the tag does not verify (decrypt).
+ */
+int paging_crypto_init(struct sgx_cpu *cpu);
+void paging_crypto_fini(struct sgx_cpu *cpu);
+int paging_encrypt(struct sgx_cpu *cpu, uint64_t version, const uint8_t aad[128],
+		   const uint8_t *in, uint8_t *out, uint8_t tag[16]);
+int paging_decrypt(struct sgx_cpu *cpu, uint64_t version, const uint8_t aad[128],
+		   const uint8_t *in, uint8_t *out, const uint8_t tag[16]);
+
+#endif

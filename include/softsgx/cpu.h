@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SGX CPU model: a configured platform with EPC frames, one EPCM entry per
+ * frame, and every ENCLS/ENCLU leaf.  Nothing in here knows about Linux.
+ *
+ * EPC addresses are real addresses in this process: the model reserves one
+ * sparse mapping per EPC section (untouched frames cost no memory), exactly as
+ * the kernel maps the EPC, and the ENCLS leaves take those addresses.  Other
+ * operands (PAGEINFO, SECINFO, SIGSTRUCT, PCMD, source pages) are ordinary
+ * pointers to memory the caller owns.
+ *
+ * ENCLS leaves return 0, a positive SGX error code (enum sgx_return_code) or
+ * SGX_ENCLS_FAULT_FLAG | trap number, as the kernel's wrappers do.  The
+ * details of the last fault on this thread are in sgx_last_fault().
+ */
+#ifndef SOFTSGX_CPU_H
+#define SOFTSGX_CPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "arch.h"
+
+#define SGX_MAX_EPC_SECTIONS 8
+
+struct sgx_epc_section_config {
+	uint64_t size; /* bytes, multiple of 4096 */
+	int node;      /* NUMA node reported for the section */
+};
+
+struct sgx_cpu_config {
+	unsigned int nr_sections; /* 0: one section of epc_size bytes */
+	uint64_t epc_size;
+	struct sgx_epc_section_config sections[SGX_MAX_EPC_SECTIONS];
+	bool sgx1, sgx2;
+	uint32_t miscselect_mask;  /* CPUID.(12H,0):EBX */
+	uint64_t attributes_mask;  /* CPUID.(12H,1):EAX/EBX */
+	uint64_t xfrm_mask;        /* CPUID.(12H,1):ECX/EDX */
+	uint8_t max_enclave_size_32; /* log2, CPUID.(12H,0):EDX[7:0] */
+	uint8_t max_enclave_size_64; /* log2, CPUID.(12H,0):EDX[15:8] */
+	bool flc;                  /* flexible launch control: LE hash MSRs writable */
+	uint64_t lepubkeyhash[4];  /* reset value of IA32_SGXLEPUBKEYHASH0..3 */
+	bool allow_sigstruct_debug_type; /* accept bit 31 of the u32 at SIGSTRUCT+12 */
+	bool fixed_keys;           /* derive platform secrets from `seed` (tests) */
+	uint64_t seed;
+	uint8_t cpusvn[16];
+};
+
+/**
+ * sgx_cpu_default_config() - the default platform
+ * @cfg: filled with SGX1+SGX2, 128 MiB EPC in one section on node 0,
+ *       MISCSELECT EXINFO, ATTRIBUTES DEBUG|MODE64BIT|PROVISIONKEY|
+ *       EINITTOKEN_KEY|KSS|AEXNOTIFY, XFRM x87|SSE|AVX, 2^31/2^36 maximum
+ *       enclave sizes, FLC with Intel's reset LE key hash, random keys.
+ */
+void sgx_cpu_default_config(struct sgx_cpu_config *cfg);
+
+struct sgx_cpu;
+
+/**
+ * sgx_cpu_create() - power on a platform
+ * @cfg: the configuration (copied)
+ * @err: set to a negative errno on failure (EINVAL bad config, ENOMEM)
+ *
+ * Return: the platform, or NULL.
+ */
+struct sgx_cpu *sgx_cpu_create(const struct sgx_cpu_config *cfg, int *err);
+void sgx_cpu_destroy(struct sgx_cpu *cpu);
+const struct sgx_cpu_config *sgx_cpu_config(const struct sgx_cpu *cpu);
+
+struct sgx_cpuid_regs {
+	uint32_t eax, ebx, ecx, edx;
+};
+
+/**
+ * sgx_cpu_cpuid() - CPUID as this platform reports it
+ * @leaf: 0x7 (only the SGX bits are modelled) or 0x12
+ * @subleaf: ECX
+ * @out: registers; for leaf 7 only EBX[2], ECX[30] and EDX[1] are set
+ *
+ * Return: 0, or -EINVAL for a leaf the model does not answer.
+ */
+int sgx_cpu_cpuid(const struct sgx_cpu *cpu, uint32_t leaf, uint32_t subleaf,
+		  struct sgx_cpuid_regs *out);
+
+#define MSR_IA32_SGXLEPUBKEYHASH0 0x8C
+int sgx_cpu_rdmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t *val);
+/* Return: 0, or -EPERM for a read-only MSR (no FLC), -EINVAL unknown MSR. */
+int sgx_cpu_wrmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t val);
+
+/* EPC enumeration. */
+unsigned int sgx_cpu_nr_sections(const struct sgx_cpu *cpu);
+/* Return: the EPC address of section @i's first frame; *@size and *@node. */
+void *sgx_cpu_section(const struct sgx_cpu *cpu, unsigned int i, uint64_t *size,
+		      int *node);
+uint64_t sgx_cpu_nr_frames(const struct sgx_cpu *cpu);
+/* Return: true when @addr lies inside an EPC section. */
+bool sgx_cpu_is_epc(const struct sgx_cpu *cpu, const void *addr);
+
+/* A read-only view of one EPCM entry, for tests, invariant checkers, tools. */
+struct sgx_epcm_view {
+	bool valid, blocked, pending, modified, pr;
+	uint8_t rwx;        /* SGX_SECINFO_R|W|X */
+	uint8_t page_type;  /* enum sgx_page_type */
+	void *secs;         /* owning SECS page (EPC address), or NULL */
+	uint64_t linaddr;   /* ENCLAVEADDRESS */
+};
+/* Return: 0, or -EINVAL if @epc_page is not an EPC page. */
+int sgx_cpu_epcm(const struct sgx_cpu *cpu, const void *epc_page,
+		 struct sgx_epcm_view *out);
+/* Number of valid child pages of a SECS (for invariant checks). */
+uint64_t sgx_cpu_secs_children(const struct sgx_cpu *cpu, const void *secs);
+/* EID the platform assigned a SECS at ECREATE. */
+uint64_t sgx_cpu_secs_eid(const struct sgx_cpu *cpu, const void *secs);
+
+/* Resident frames actually backed by host memory (sparse accounting). */
+uint64_t sgx_cpu_touched_frames(const struct sgx_cpu *cpu);
+
+/* Counters kept by the CPU model (one per leaf success). */
+struct sgx_cpu_stats {
+	uint64_t ecreate, eadd, eextend, einit, eremove, epa, eblock, etrack;
+	uint64_t ewb, eldu, eldb, eaug, emodpr, emodt;
+	uint64_t eenter, eresume, eexit, aex;
+	uint64_t eaccept, eacceptcopy, emodpe, ereport, egetkey;
+};
+void sgx_cpu_stats(const struct sgx_cpu *cpu, struct sgx_cpu_stats *out);
+
+/* Fault details of the last faulting leaf on the calling thread. */
+struct sgx_fault {
+	int vector;       /* X86_TRAP_GP or X86_TRAP_PF, 0 when no fault */
+	uint64_t addr;    /* #PF: the faulting linear address */
+	uint32_t errcd;   /* #PF: error code (X86_PF_SGX for EPCM refusals) */
+};
+const struct sgx_fault *sgx_last_fault(void);
+
+/* ENCLS leaves (names as in the kernel's encls.h, minus the underscores). */
+int sgx_ecreate(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *secs);
+int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc);
+int sgx_eextend(struct sgx_cpu *cpu, void *secs, void *chunk);
+int sgx_einit(struct sgx_cpu *cpu, const void *sigstruct, const void *token,
+	      void *secs);
+int sgx_eremove(struct sgx_cpu *cpu, void *epc);
+int sgx_edbgrd(struct sgx_cpu *cpu, void *addr, uint64_t *data);
+int sgx_edbgwr(struct sgx_cpu *cpu, void *addr, uint64_t data);
+int sgx_epa(struct sgx_cpu *cpu, uint64_t rbx, void *epc);
+int sgx_eblock(struct sgx_cpu *cpu, void *epc);
+int sgx_etrack(struct sgx_cpu *cpu, void *secs);
+int sgx_ewb(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
+int sgx_eldu(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
+int sgx_eldb(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
+int sgx_eaug(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc);
+int sgx_emodpr(struct sgx_cpu *cpu, struct sgx_secinfo *secinfo, void *epc);
+int sgx_emodt(struct sgx_cpu *cpu, struct sgx_secinfo *secinfo, void *epc);
+
+/**
+ * sgx_epc_page_bytes() - where the model keeps the bytes of an EPC page
+ *
+ * Every leaf reads and writes page contents through this, so that the host
+ * layer can later place REG pages in enclave windows without touching leaves.
+ */
+void *sgx_epc_page_bytes(struct sgx_cpu *cpu, void *epc);
+
+#endif
