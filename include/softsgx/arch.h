@@ -359,6 +359,7 @@ struct sgx_exinfo {
 	uint32_t reserved;
 } __attribute__((packed));
 
+#ifndef __cplusplus
 #define SGX_STATIC_ASSERT_SIZE(t, n) _Static_assert(sizeof(t) == (n), #t " size")
 SGX_STATIC_ASSERT_SIZE(struct sgx_secs, 4096);
 SGX_STATIC_ASSERT_SIZE(struct sgx_tcs, 4096);
@@ -383,5 +384,7 @@ _Static_assert(offsetof(struct sgx_report_body, isvfamilyid) == 304, "report fam
 _Static_assert(offsetof(struct sgx_targetinfo, miscselect) == 52, "ti misc");
 _Static_assert(offsetof(struct sgx_keyrequest, miscmask) == 72, "kr misc");
 _Static_assert(offsetof(struct sgx_gprsgx, exitinfo) == 160, "gpr exitinfo");
+
+#endif
 
 #endif

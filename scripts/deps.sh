@@ -1,0 +1,23 @@
+#!/bin/sh
+# Install the Debian 12 packages softsgx needs to build and test, if missing.
+# Safe to run repeatedly; needs root (or sudo) only when something is missing.
+set -eu
+
+PKGS="gcc libc6-dev clang meson ninja-build pkg-config libssl-dev libcmocka-dev \
+liburcu-dev python3"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >&2

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Set up, build and run every test: a normal build, an ASan+UBSan build, and a
+# ThreadSanitizer build of the concurrency tests.  Ends with "N passed, N failed".
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/deps.sh
+
+run_suite() { # build-dir, meson-setup-args..., then -- test names (optional)
+	dir=$1
+	shift
+	args=""
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do args="$args $1"; shift; done
+	[ $# -gt 0 ] && shift
+	echo "== $dir:$args" >&2
+	# shellcheck disable=SC2086
+	[ -d "$dir" ] || meson setup "$dir" $args >/dev/null
+	ninja -C "$dir" >/dev/null
+	# shellcheck disable=SC2068
+	meson test -C "$dir" --print-errorlogs $@ || true
+}
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+run_suite build
+run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
+run_suite build-tsan -Db_sanitize=thread -- concurrency
+
+python3 scripts/count_tap.py build build-asan build-tsan
