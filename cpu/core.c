@@ -19,6 +19,14 @@ const struct sgx_fault *sgx_last_fault(void)
 	return &last_fault;
 }
 
+int fault_ud(void)
+{
+	last_fault.vector = X86_TRAP_UD;
+	last_fault.addr = 0;
+	last_fault.errcd = 0;
+	return SGX_FAULT_UD;
+}
+
 int fault_gp(void)
 {
 	last_fault.vector = X86_TRAP_GP;

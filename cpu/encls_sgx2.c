@@ -10,18 +10,6 @@
  */
 #include "internal.h"
 
-#define X86_TRAP_UD 6
-
-/*
- * An SGX2 leaf on a platform that does not enumerate SGX2 raises #UD.
- * core.c only records #GP/#PF details, so sgx_last_fault() is not updated
- * for #UD; the return value alone identifies it.
- */
-static int fault_ud(void)
-{
-	return SGX_ENCLS_FAULT_FLAG | X86_TRAP_UD;
-}
-
 static bool encl_initialized(struct sgx_cpu *cpu, uint32_t secs_frame)
 {
 	return secs_hidden(cpu, secs_frame)->initialized;

@@ -123,6 +123,7 @@ struct sgx_cpu {
 #define STAT_INC(cpu, f) atomic_fetch_add_explicit(&(cpu)->st.f, 1, memory_order_relaxed)
 
 /* Fault reporting: record the details on this thread, return the encoding. */
+int fault_ud(void);
 int fault_gp(void);
 int fault_pf(uint64_t addr, uint32_t errcd);
 

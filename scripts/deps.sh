@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="gcc libc6-dev clang meson ninja-build pkg-config libssl-dev libcmocka-dev \
-liburcu-dev python3"
+liburcu-dev python3 openssl"
 
 missing=""
 for p in $PKGS; do

@@ -564,3 +564,1159 @@ static void ewb_slot_occupied_still_evicts(void **state)
 	assert_int_equal(slot_val(f, f->va, 3), 0);
 	assert_memory_equal(bytes(f, page(f, FREE_IDX)), f->code_plain, 4096);
 }
+
+/* Every EWB refusal: EPCM, the VA slot and the caller's PAGEINFO stay as they were. */
+struct ewb_case {
+	struct t_epcm_snap s;
+	uint64_t slot0;
+};
+
+static void ewb_pre(struct fx *f, struct ewb_case *c)
+{
+	assert_leaf_ok(sgx_eblock(f->cpu, f->e.data));
+	assert_leaf_ok(sgx_etrack(f->cpu, f->e.secs));
+	t_snap(f->cpu, &c->s, NSNAP);
+	c->slot0 = slot_val(f, f->va, 0);
+}
+
+static void ewb_post(struct fx *f, const struct ewb_case *c)
+{
+	t_assert_snap_equal(f->cpu, &c->s);
+	assert_int_equal(slot_val(f, f->va, 0), c->slot0);
+	/* And the page is still perfectly evictable. */
+	assert_leaf_ok(ewb(f, f->e.data, slot(f->va, 0), &blobs[3]));
+}
+
+static void ewb_misaligned_pageinfo(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t raw[128] __attribute__((aligned(64)));
+	struct sgx_pageinfo *pi = (struct sgx_pageinfo *)(raw + 16);
+	struct ewb_case c;
+
+	ewb_pre(f, &c);
+	memset(raw, 0, sizeof(raw));
+	assert_gp_fault(sgx_ewb(f->cpu, pi, f->e.data, slot(f->va, 0)));
+	ewb_post(f, &c);
+}
+
+static void ewb_misaligned_page(void **state)
+{
+	struct fx *f = *state;
+	struct ewb_case c;
+
+	ewb_pre(f, &c);
+	assert_gp_fault(ewb(f, (uint8_t *)f->e.data + 16, slot(f->va, 0), &blobs[0]));
+	ewb_post(f, &c);
+}
+
+static void ewb_page_not_epc(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t host[4096] __attribute__((aligned(4096)));
+	struct ewb_case c;
+
+	ewb_pre(f, &c);
+	assert_pf_err(ewb(f, host, slot(f->va, 0), &blobs[0]), host, 0);
+	ewb_post(f, &c);
+}
+
+static void ewb_misaligned_slot(void **state)
+{
+	struct fx *f = *state;
+	struct ewb_case c;
+
+	ewb_pre(f, &c);
+	assert_gp_fault(ewb(f, f->e.data, (uint8_t *)f->va + 4, &blobs[0]));
+	ewb_post(f, &c);
+}
+
+static void ewb_slot_not_epc(void **state)
+{
+	struct fx *f = *state;
+	static uint64_t host_slot;
+	struct ewb_case c;
+
+	ewb_pre(f, &c);
+	assert_pf_err(ewb(f, f->e.data, &host_slot, &blobs[0]), &host_slot, 0);
+	ewb_post(f, &c);
+}
+
+static void ewb_slot_in_same_page(void **state)
+{
+	struct fx *f = *state;
+	struct t_epcm_snap s;
+
+	t_snap(f->cpu, &s, NSNAP);
+	assert_gp_fault(ewb(f, f->va, slot(f->va, 5), &blobs[0]));
+	t_assert_snap_equal(f->cpu, &s);
+	assert_int_equal(slot_val(f, f->va, 5), 0);
+}
+
+static void ewb_linaddr_nonzero(void **state)
+{
+	struct fx *f = *state;
+	struct sgx_pageinfo pi = { 0 };
+	struct ewb_case c;
+
+	ewb_pre(f, &c);
+	pi.addr = f->e.base + 0x3000;
+	pi.contents = u64p(blobs[0].page);
+	pi.metadata = u64p(&blobs[0].pcmd);
+	assert_gp_fault(sgx_ewb(f->cpu, &pi, f->e.data, slot(f->va, 0)));
+	assert_int_equal(pi.addr, f->e.base + 0x3000);
+	ewb_post(f, &c);
+}
+
+static void ewb_secs_nonzero(void **state)
+{
+	struct fx *f = *state;
+	struct sgx_pageinfo pi = { 0 };
+	struct ewb_case c;
+
+	ewb_pre(f, &c);
+	pi.secs = u64p(f->e.secs);
+	pi.contents = u64p(blobs[0].page);
+	pi.metadata = u64p(&blobs[0].pcmd);
+	assert_gp_fault(sgx_ewb(f->cpu, &pi, f->e.data, slot(f->va, 0)));
+	ewb_post(f, &c);
+}
+
+static void ewb_misaligned_pcmd(void **state)
+{
+	struct fx *f = *state;
+	struct sgx_pageinfo pi = { 0 };
+	struct ewb_case c;
+
+	ewb_pre(f, &c);
+	pi.contents = u64p(blobs[0].page);
+	pi.metadata = u64p(&blobs[0].pcmd) + 64;
+	assert_gp_fault(sgx_ewb(f->cpu, &pi, f->e.data, slot(f->va, 0)));
+	ewb_post(f, &c);
+}
+
+static void ewb_misaligned_srcpge(void **state)
+{
+	struct fx *f = *state;
+	struct sgx_pageinfo pi = { 0 };
+	struct ewb_case c;
+
+	ewb_pre(f, &c);
+	pi.contents = u64p(blobs[0].page) + 512;
+	pi.metadata = u64p(&blobs[0].pcmd);
+	assert_gp_fault(sgx_ewb(f->cpu, &pi, f->e.data, slot(f->va, 0)));
+	ewb_post(f, &c);
+}
+
+static void ewb_page_busy(void **state)
+{
+	struct fx *f = *state;
+	struct ewb_case c;
+
+	ewb_pre(f, &c);
+	assert_true(page_lock_shared(ent(f, f->e.data)));
+	assert_gp_fault(ewb(f, f->e.data, slot(f->va, 0), &blobs[0]));
+	page_unlock_shared(ent(f, f->e.data));
+	ewb_post(f, &c);
+}
+
+static void ewb_va_busy(void **state)
+{
+	struct fx *f = *state;
+	struct ewb_case c;
+
+	ewb_pre(f, &c);
+	assert_true(page_lock_excl(ent(f, f->va))); /* e.g. the VA page being evicted */
+	assert_gp_fault(ewb(f, f->e.data, slot(f->va, 0), &blobs[0]));
+	page_unlock_excl(ent(f, f->va));
+	ewb_post(f, &c);
+}
+
+static void ewb_secs_busy(void **state)
+{
+	struct fx *f = *state;
+	struct ewb_case c;
+
+	ewb_pre(f, &c);
+	assert_true(page_lock_excl(ent(f, f->e.secs))); /* e.g. EREMOVE of the SECS */
+	assert_gp_fault(ewb(f, f->e.data, slot(f->va, 0), &blobs[0]));
+	page_unlock_excl(ent(f, f->e.secs));
+	ewb_post(f, &c);
+}
+
+static void ewb_page_invalid(void **state)
+{
+	struct fx *f = *state;
+	struct t_epcm_snap s;
+	void *p = page(f, FREE_IDX);
+
+	t_snap(f->cpu, &s, NSNAP);
+	assert_pf_err(ewb(f, p, slot(f->va, 0), &blobs[0]), p, X86_PF_SGX);
+	t_assert_snap_equal(f->cpu, &s);
+	assert_int_equal(slot_val(f, f->va, 0), 0);
+}
+
+static void ewb_va_invalid(void **state)
+{
+	struct fx *f = *state;
+	struct ewb_case c;
+	void *bad = slot(page(f, FREE_IDX), 2);
+
+	ewb_pre(f, &c);
+	assert_pf_err(ewb(f, f->e.data, bad, &blobs[0]), bad, X86_PF_SGX);
+	ewb_post(f, &c);
+}
+
+static void ewb_va_not_va(void **state)
+{
+	struct fx *f = *state;
+	struct ewb_case c;
+	void *bad = slot(f->e.ssa[0], 0);
+	uint8_t ssa[4096];
+
+	ewb_pre(f, &c);
+	memcpy(ssa, bytes(f, f->e.ssa[0]), sizeof(ssa));
+	assert_pf_err(ewb(f, f->e.data, bad, &blobs[0]), bad, X86_PF_SGX);
+	assert_memory_equal(bytes(f, f->e.ssa[0]), ssa, sizeof(ssa));
+	ewb_post(f, &c);
+}
+
+static void ewb_not_blocked(void **state)
+{
+	struct fx *f = *state;
+	struct t_epcm_snap s;
+
+	t_snap(f->cpu, &s, NSNAP);
+	assert_int_equal(ewb(f, f->e.data, slot(f->va, 0), &blobs[0]), SGX_PAGE_NOT_BLOCKED);
+	assert_int_equal(ewb(f, f->e.tcs, slot(f->va, 0), &blobs[0]), SGX_PAGE_NOT_BLOCKED);
+	t_assert_snap_equal(f->cpu, &s);
+	assert_int_equal(slot_val(f, f->va, 0), 0);
+	assert_memory_equal(bytes(f, f->e.data), f->data_plain, 4096);
+}
+
+static void ewb_not_tracked(void **state)
+{
+	struct fx *f = *state;
+	struct t_epcm_snap s;
+
+	assert_leaf_ok(sgx_eblock(f->cpu, f->e.data));
+	t_snap(f->cpu, &s, NSNAP);
+	/* Blocked in the current epoch: an ETRACK must come first. */
+	assert_int_equal(ewb(f, f->e.data, slot(f->va, 0), &blobs[0]), SGX_NOT_TRACKED);
+	t_assert_snap_equal(f->cpu, &s);
+	assert_int_equal(slot_val(f, f->va, 0), 0);
+	assert_memory_equal(bytes(f, f->e.data), f->data_plain, 4096);
+	assert_leaf_ok(sgx_etrack(f->cpu, f->e.secs));
+	assert_leaf_ok(ewb(f, f->e.data, slot(f->va, 0), &blobs[0]));
+}
+
+static void ewb_secs_child_present(void **state)
+{
+	struct fx *f = *state;
+	struct t_epcm_snap s;
+
+	t_snap(f->cpu, &s, NSNAP);
+	assert_int_equal(ewb(f, f->e.secs, slot(f->va, 0), &blobs[0]), SGX_CHILD_PRESENT);
+	t_assert_snap_equal(f->cpu, &s);
+	assert_int_equal(slot_val(f, f->va, 0), 0);
+	assert_int_equal(sgx_cpu_secs_children(f->cpu, f->e.secs), 5);
+}
+
+/* ------------------------------------------------------------ round trips */
+
+static void check_reloaded(struct fx *f, void *p, const struct sgx_epcm_view *orig, bool blocked)
+{
+	struct sgx_epcm_view v = view(f, p), want = *orig;
+
+	want.blocked = blocked;
+	assert_memory_equal(&v, &want, sizeof(v));
+}
+
+static void eldu_round_trip_reg(void **state)
+{
+	struct fx *f = *state;
+	struct sgx_epcm_view orig = view(f, f->e.data);
+	uint64_t children = sgx_cpu_secs_children(f->cpu, f->e.secs), n = stats(f).eldu;
+	void *p = page(f, FREE_IDX);
+
+	evict(f, f->e.data, slot(f->va, 9), &blobs[0]);
+	assert_false(view(f, p).valid);
+	assert_leaf_ok(eldu(f, &blobs[0], f->e.secs, p, slot(f->va, 9)));
+	check_reloaded(f, p, &orig, false);
+	assert_memory_equal(bytes(f, p), f->data_plain, 4096);
+	assert_int_equal(slot_val(f, f->va, 9), 0); /* cleared: no replay */
+	assert_int_equal(sgx_cpu_secs_children(f->cpu, f->e.secs), children);
+	assert_int_equal(stats(f).eldu, n + 1);
+	/* Back into its original frame, too. */
+	evict(f, p, slot(f->va, 9), &blobs[1]);
+	assert_leaf_ok(eldu(f, &blobs[1], f->e.secs, f->e.data, slot(f->va, 9)));
+	check_reloaded(f, f->e.data, &orig, false);
+	assert_memory_equal(bytes(f, f->e.data), f->data_plain, 4096);
+}
+
+static void eldb_round_trip_reg(void **state)
+{
+	struct fx *f = *state;
+	struct sgx_epcm_view orig = view(f, f->e.code);
+	uint64_t n = stats(f).eldb;
+	void *p = page(f, FREE_IDX);
+
+	evict(f, f->e.code, slot(f->va, 0), &blobs[0]);
+	assert_leaf_ok(eld(f, true, &blobs[0], f->e.secs, p, slot(f->va, 0)));
+	check_reloaded(f, p, &orig, true);
+	assert_memory_equal(bytes(f, p), f->code_plain, 4096);
+	assert_int_equal(slot_val(f, f->va, 0), 0);
+	assert_int_equal(stats(f).eldb, n + 1);
+	/* Reloaded blocked in this epoch: the next EWB needs a new ETRACK. */
+	assert_int_equal(sgx_eblock(f->cpu, p), SGX_BLKSTATE);
+	assert_int_equal(ewb(f, p, slot(f->va, 0), &blobs[1]), SGX_NOT_TRACKED);
+	assert_leaf_ok(sgx_etrack(f->cpu, f->e.secs));
+	assert_leaf_ok(ewb(f, p, slot(f->va, 0), &blobs[1]));
+}
+
+static void eldb_round_trip_tcs(void **state)
+{
+	struct fx *f = *state;
+	struct sgx_epcm_view orig = view(f, f->e.tcs);
+	void *p = page(f, FREE_IDX);
+
+	evict(f, f->e.tcs, slot(f->va, 0), &blobs[0]);
+	assert_int_equal(blobs[0].pcmd.secinfo.flags, SGX_SECINFO_TCS);
+	assert_int_equal(blobs[0].linaddr, f->e.base);
+	assert_leaf_ok(eld(f, true, &blobs[0], f->e.secs, p, slot(f->va, 0)));
+	check_reloaded(f, p, &orig, true);
+	assert_memory_equal(bytes(f, p), f->tcs_plain, 4096);
+}
+
+static void eldu_round_trip_pending(void **state)
+{
+	struct fx *f = *state;
+	struct sgx_pageinfo pi = { 0 };
+	struct sgx_epcm_view orig;
+	void *aug = page(f, 6), *p = page(f, FREE_IDX);
+
+	pi.addr = f->e.base + 0x5000;
+	pi.secs = u64p(f->e.secs);
+	assert_leaf_ok(sgx_eaug(f->cpu, &pi, aug));
+	orig = view(f, aug);
+	assert_true(orig.pending);
+	evict(f, aug, slot(f->va, 0), &blobs[0]);
+	assert_int_equal(blobs[0].pcmd.secinfo.flags,
+			 SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W | SGX_SECINFO_PENDING);
+	assert_leaf_ok(eldu(f, &blobs[0], f->e.secs, p, slot(f->va, 0)));
+	check_reloaded(f, p, &orig, false);
+	assert_true(all_zero(bytes(f, p), 4096));
+}
+
+static void eldu_round_trip_trim_and_pr(void **state)
+{
+	struct fx *f = *state;
+	struct sgx_secinfo trim = { .flags = SGX_SECINFO_TRIM };
+	struct sgx_secinfo ro = { .flags = SGX_SECINFO_R };
+	struct sgx_epcm_view o_code, o_data;
+
+	assert_leaf_ok(sgx_emodt(f->cpu, &trim, f->e.code));
+	assert_leaf_ok(sgx_emodpr(f->cpu, &ro, f->e.data));
+	o_code = view(f, f->e.code);
+	o_data = view(f, f->e.data);
+	assert_true(o_code.modified);
+	assert_true(o_data.pr);
+	evict(f, f->e.code, slot(f->va, 0), &blobs[0]);
+	evict(f, f->e.data, slot(f->va, 1), &blobs[1]);
+	assert_int_equal(blobs[0].pcmd.secinfo.flags, SGX_SECINFO_TRIM | SGX_SECINFO_MODIFIED);
+	assert_int_equal(blobs[1].pcmd.secinfo.flags,
+			 SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_PR);
+	assert_leaf_ok(eldu(f, &blobs[0], f->e.secs, page(f, FREE_IDX), slot(f->va, 0)));
+	assert_leaf_ok(eldu(f, &blobs[1], f->e.secs, page(f, FREE_IDX + 1), slot(f->va, 1)));
+	check_reloaded(f, page(f, FREE_IDX), &o_code, false);
+	check_reloaded(f, page(f, FREE_IDX + 1), &o_data, false);
+}
+
+/* SECS eviction only once every child is out; then SECS first, children after. */
+static void secs_evict_and_reload(void **state)
+{
+	struct fx *f = *state;
+	void *children[5] = { f->e.tcs, f->e.ssa[0], f->e.ssa[1], f->e.data, f->e.code };
+	uint64_t eid = sgx_cpu_secs_eid(f->cpu, f->e.secs);
+	struct sgx_epcm_view o_secs = view(f, f->e.secs), o_data = view(f, f->e.data);
+	static struct blob cb[5];
+	struct blob *sb = &blobs[0];
+	void *ns = page(f, FREE_IDX), *nd = page(f, FREE_IDX + 1);
+	struct t_epcm_snap s;
+	uint64_t slot5;
+
+	for (unsigned int i = 0; i < 5; i++)
+		assert_leaf_ok(sgx_eblock(f->cpu, children[i]));
+	assert_leaf_ok(sgx_etrack(f->cpu, f->e.secs));
+	for (unsigned int i = 0; i < 5; i++) {
+		assert_int_equal(ewb(f, f->e.secs, slot(f->va, 5), sb), SGX_CHILD_PRESENT);
+		assert_leaf_ok(ewb(f, children[i], slot(f->va, i), &cb[i]));
+	}
+	assert_int_equal(sgx_cpu_secs_children(f->cpu, f->e.secs), 0);
+	assert_leaf_ok(ewb(f, f->e.secs, slot(f->va, 5), sb));
+	assert_false(view(f, f->e.secs).valid);
+	assert_int_equal(sb->linaddr, 0);
+	assert_int_equal(sb->pcmd.secinfo.flags, SGX_SECINFO_SECS);
+	assert_int_equal(sb->pcmd.enclave_id, eid);
+
+	/* A child cannot come back while its SECS is out. */
+	t_snap(f->cpu, &s, NSNAP);
+	assert_pf_err(eldu(f, &cb[3], f->e.secs, nd, slot(f->va, 3)), f->e.secs, X86_PF_SGX);
+	t_assert_snap_equal(f->cpu, &s);
+
+	/* SECS (no SECS operand needed), into another frame; hidden state comes along. */
+	slot5 = slot_val(f, f->va, 5);
+	assert_int_not_equal(slot5, 0);
+	assert_leaf_ok(eldu(f, sb, NULL, ns, slot(f->va, 5)));
+	check_reloaded(f, ns, &o_secs, false);
+	assert_int_equal(sgx_cpu_secs_eid(f->cpu, ns), eid);
+	assert_int_equal(sgx_cpu_secs_children(f->cpu, ns), 0);
+	assert_true(hid(f, ns)->initialized);
+	assert_int_equal(slot_val(f, f->va, 5), 0);
+
+	/* Then a child, against the reloaded SECS. */
+	assert_leaf_ok(eldu(f, &cb[3], ns, nd, slot(f->va, 3)));
+	o_data.secs = ns;
+	check_reloaded(f, nd, &o_data, false);
+	assert_memory_equal(bytes(f, nd), f->data_plain, 4096);
+	assert_int_equal(sgx_cpu_secs_children(f->cpu, ns), 1);
+	/* The reloaded SECS is a full SECS again: no more eviction while a child is in. */
+	assert_int_equal(ewb(f, ns, slot(f->va, 5), sb), SGX_CHILD_PRESENT);
+}
+
+static void eldb_secs_not_blocked(void **state)
+{
+	struct fx *f = *state;
+	void *secs = t_ecreate(f->cpu, 30, 0x200000000ULL, 0x10000, SGX_ATTR_MODE64BIT);
+	struct sgx_epcm_view o = view(f, secs);
+
+	assert_leaf_ok(ewb(f, secs, slot(f->va, 0), &blobs[0]));
+	assert_leaf_ok(eld(f, true, &blobs[0], NULL, page(f, FREE_IDX), slot(f->va, 0)));
+	check_reloaded(f, page(f, FREE_IDX), &o, false);
+}
+
+/* A VA page goes out into a slot of another VA page and takes its versions along. */
+static void va_evict_and_reload(void **state)
+{
+	struct fx *f = *state;
+	struct sgx_epcm_view o = view(f, f->va);
+	void *nva = page(f, FREE_IDX), *p = page(f, FREE_IDX + 1);
+	uint64_t v3;
+
+	evict(f, f->e.data, slot(f->va, 3), &blobs[0]);
+	v3 = slot_val(f, f->va, 3);
+	/* No EBLOCK/ETRACK needed for VA pages. */
+	assert_leaf_ok(ewb(f, f->va, slot(f->va2, 0), &blobs[1]));
+	assert_false(view(f, f->va).valid);
+	assert_int_equal(blobs[1].pcmd.secinfo.flags, SGX_SECINFO_VA);
+	assert_int_equal(blobs[1].pcmd.enclave_id, 0);
+	assert_int_equal(blobs[1].linaddr, 0);
+
+	assert_leaf_ok(eld(f, true, &blobs[1], NULL, nva, slot(f->va2, 0)));
+	check_reloaded(f, nva, &o, false); /* ELDB leaves VA pages unblocked */
+	assert_int_equal(slot_val(f, nva, 3), v3);
+	assert_int_equal(slot_val(f, f->va2, 0), 0);
+	assert_leaf_ok(eldu(f, &blobs[0], f->e.secs, p, slot(nva, 3)));
+	assert_memory_equal(bytes(f, p), f->data_plain, 4096);
+	assert_int_equal(slot_val(f, nva, 3), 0);
+}
+
+/* ------------------------------------------------------- ELDU refusals */
+
+/*
+ * Setup for the ELDU error cases: the data page evicted into VA slot 0;
+ * the EPCM and the slot are snapshotted, and the post-check proves the
+ * refusal changed nothing by loading the blob successfully afterwards.
+ */
+struct eld_case {
+	struct t_epcm_snap s;
+	uint64_t slots[4];
+	void *target;
+};
+
+static void eld_pre(struct fx *f, struct eld_case *c)
+{
+	evict(f, f->e.data, slot(f->va, 0), &blobs[0]);
+	evict(f, f->e.code, slot(f->va, 1), &blobs[1]);
+	t_snap(f->cpu, &c->s, NSNAP);
+	for (unsigned int i = 0; i < 4; i++)
+		c->slots[i] = slot_val(f, f->va, i);
+	c->target = page(f, FREE_IDX);
+}
+
+static void eld_post(struct fx *f, const struct eld_case *c)
+{
+	t_assert_snap_equal(f->cpu, &c->s);
+	for (unsigned int i = 0; i < 4; i++)
+		assert_int_equal(slot_val(f, f->va, i), c->slots[i]);
+	assert_true(all_zero(bytes(f, c->target), 4096)); /* nothing left behind */
+	assert_leaf_ok(eldu(f, &blobs[0], f->e.secs, c->target, slot(f->va, 0)));
+	assert_memory_equal(bytes(f, c->target), f->data_plain, 4096);
+	assert_leaf_ok(eldu(f, &blobs[1], f->e.secs, page(f, FREE_IDX + 1), slot(f->va, 1)));
+}
+
+static void eld_pi(struct fx *f, const struct blob *b, struct sgx_pageinfo *pi)
+{
+	memset(pi, 0, sizeof(*pi));
+	pi->addr = b->linaddr;
+	pi->contents = u64p(b->page);
+	pi->metadata = u64p(&b->pcmd);
+	pi->secs = u64p(f->e.secs);
+}
+
+static void eldu_misaligned_pageinfo(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t raw[128] __attribute__((aligned(64)));
+	struct sgx_pageinfo *pi = (struct sgx_pageinfo *)(raw + 8);
+	struct eld_case c;
+
+	eld_pre(f, &c);
+	eld_pi(f, &blobs[0], (struct sgx_pageinfo *)raw);
+	memmove(pi, raw, sizeof(*pi));
+	assert_gp_fault(sgx_eldu(f->cpu, pi, c.target, slot(f->va, 0)));
+	assert_gp_fault(sgx_eldb(f->cpu, pi, c.target, slot(f->va, 0)));
+	eld_post(f, &c);
+}
+
+static void eldu_misaligned_page(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+
+	eld_pre(f, &c);
+	assert_gp_fault(eldu(f, &blobs[0], f->e.secs, (uint8_t *)c.target + 8, slot(f->va, 0)));
+	eld_post(f, &c);
+}
+
+static void eldu_page_not_epc(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t host[4096] __attribute__((aligned(4096)));
+	struct eld_case c;
+
+	eld_pre(f, &c);
+	assert_pf_err(eldu(f, &blobs[0], f->e.secs, host, slot(f->va, 0)), host, 0);
+	eld_post(f, &c);
+}
+
+static void eldu_misaligned_slot(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+
+	eld_pre(f, &c);
+	assert_gp_fault(eldu(f, &blobs[0], f->e.secs, c.target, (uint8_t *)f->va + 1));
+	eld_post(f, &c);
+}
+
+static void eldu_slot_not_epc(void **state)
+{
+	struct fx *f = *state;
+	static uint64_t host_slot;
+	struct eld_case c;
+
+	eld_pre(f, &c);
+	assert_pf_err(eldu(f, &blobs[0], f->e.secs, c.target, &host_slot), &host_slot, 0);
+	eld_post(f, &c);
+}
+
+static void eldu_misaligned_pcmd(void **state)
+{
+	struct fx *f = *state;
+	struct sgx_pageinfo pi;
+	struct eld_case c;
+
+	eld_pre(f, &c);
+	eld_pi(f, &blobs[0], &pi);
+	pi.metadata += 32;
+	assert_gp_fault(sgx_eldu(f->cpu, &pi, c.target, slot(f->va, 0)));
+	eld_post(f, &c);
+}
+
+static void eldu_misaligned_srcpge(void **state)
+{
+	struct fx *f = *state;
+	struct sgx_pageinfo pi;
+	struct eld_case c;
+
+	eld_pre(f, &c);
+	eld_pi(f, &blobs[0], &pi);
+	pi.contents += 128;
+	assert_gp_fault(sgx_eldu(f->cpu, &pi, c.target, slot(f->va, 0)));
+	eld_post(f, &c);
+}
+
+static void eldu_page_busy(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+
+	eld_pre(f, &c);
+	assert_true(page_lock_shared(ent(f, c.target)));
+	assert_gp_fault(eldu(f, &blobs[0], f->e.secs, c.target, slot(f->va, 0)));
+	page_unlock_shared(ent(f, c.target));
+	eld_post(f, &c);
+}
+
+static void eldu_va_busy(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+
+	eld_pre(f, &c);
+	assert_true(page_lock_excl(ent(f, f->va)));
+	assert_gp_fault(eldu(f, &blobs[0], f->e.secs, c.target, slot(f->va, 0)));
+	page_unlock_excl(ent(f, f->va));
+	eld_post(f, &c);
+}
+
+static void eldu_page_valid(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+	void *busy_page = f->e.ssa[0];
+
+	eld_pre(f, &c);
+	assert_pf_err(eldu(f, &blobs[0], f->e.secs, busy_page, slot(f->va, 0)), busy_page,
+		      X86_PF_SGX);
+	eld_post(f, &c);
+}
+
+static void eldu_va_invalid(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+	void *bad = slot(page(f, FREE_IDX + 2), 0);
+
+	eld_pre(f, &c);
+	assert_pf_err(eldu(f, &blobs[0], f->e.secs, c.target, bad), bad, X86_PF_SGX);
+	eld_post(f, &c);
+}
+
+static void eldu_va_not_va(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+	void *bad = slot(f->e.ssa[1], 0);
+
+	eld_pre(f, &c);
+	assert_pf_err(eldu(f, &blobs[0], f->e.secs, c.target, bad), bad, X86_PF_SGX);
+	eld_post(f, &c);
+}
+
+static void eldu_secs_misaligned(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+
+	eld_pre(f, &c);
+	assert_gp_fault(eldu(f, &blobs[0], (uint8_t *)f->e.secs + 32, c.target, slot(f->va, 0)));
+	eld_post(f, &c);
+}
+
+static void eldu_secs_not_epc(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t host[4096] __attribute__((aligned(4096)));
+	struct eld_case c;
+
+	eld_pre(f, &c);
+	assert_pf_err(eldu(f, &blobs[0], host, c.target, slot(f->va, 0)), host, 0);
+	eld_post(f, &c);
+}
+
+static void eldu_secs_busy(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+
+	eld_pre(f, &c);
+	assert_true(page_lock_excl(ent(f, f->e.secs)));
+	assert_gp_fault(eldu(f, &blobs[0], f->e.secs, c.target, slot(f->va, 0)));
+	page_unlock_excl(ent(f, f->e.secs));
+	eld_post(f, &c);
+}
+
+static void eldu_secs_not_secs(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+	void *inv = page(f, FREE_IDX + 3);
+
+	eld_pre(f, &c);
+	assert_pf_err(eldu(f, &blobs[0], f->e.ssa[0], c.target, slot(f->va, 0)), f->e.ssa[0],
+		      X86_PF_SGX);
+	assert_pf_err(eldu(f, &blobs[0], inv, c.target, slot(f->va, 0)), inv, X86_PF_SGX);
+	eld_post(f, &c);
+}
+
+/* ----------------------------------------------- MAC binding / anti-replay */
+
+static void mac_fail(struct fx *f, int r)
+{
+	assert_int_equal(r, SGX_MAC_COMPARE_FAIL);
+	(void)f;
+}
+
+static void eldu_replay_same_blob(void **state)
+{
+	struct fx *f = *state;
+	struct t_epcm_snap s;
+	void *p2 = page(f, FREE_IDX + 1);
+
+	evict(f, f->e.data, slot(f->va, 0), &blobs[0]);
+	assert_leaf_ok(eldu(f, &blobs[0], f->e.secs, page(f, FREE_IDX), slot(f->va, 0)));
+	t_snap(f->cpu, &s, NSNAP);
+	mac_fail(f, eldu(f, &blobs[0], f->e.secs, p2, slot(f->va, 0)));
+	mac_fail(f, eld(f, true, &blobs[0], f->e.secs, p2, slot(f->va, 0)));
+	t_assert_snap_equal(f->cpu, &s);
+	assert_int_equal(slot_val(f, f->va, 0), 0);
+	assert_true(all_zero(bytes(f, p2), 4096));
+}
+
+static void eldu_replay_stale_version(void **state)
+{
+	struct fx *f = *state;
+	struct t_epcm_snap s;
+	void *p = page(f, FREE_IDX);
+	uint64_t v;
+
+	evict(f, f->e.data, slot(f->va, 0), &blobs[0]);
+	assert_leaf_ok(eldu(f, &blobs[0], f->e.secs, p, slot(f->va, 0)));
+	memset(bytes(f, p), 0x77, 4096); /* the enclave changes the page */
+	evict(f, p, slot(f->va, 0), &blobs[1]);
+	v = slot_val(f, f->va, 0);
+	t_snap(f->cpu, &s, NSNAP);
+	mac_fail(f, eldu(f, &blobs[0], f->e.secs, p, slot(f->va, 0))); /* the old blob */
+	t_assert_snap_equal(f->cpu, &s);
+	assert_int_equal(slot_val(f, f->va, 0), v);
+	assert_leaf_ok(eldu(f, &blobs[1], f->e.secs, p, slot(f->va, 0)));
+	for (unsigned int i = 0; i < 4096; i++)
+		assert_int_equal(bytes(f, p)[i], 0x77);
+}
+
+static void eldu_swapped_blobs(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+	struct blob *mix = &blobs[2];
+
+	eld_pre(f, &c);
+	/* data's blob against code's slot, and code's ciphertext with data's PCMD. */
+	mac_fail(f, eldu(f, &blobs[0], f->e.secs, c.target, slot(f->va, 1)));
+	mac_fail(f, eldu(f, &blobs[1], f->e.secs, c.target, slot(f->va, 0)));
+	memcpy(mix->page, blobs[1].page, 4096);
+	mix->pcmd = blobs[0].pcmd;
+	mix->linaddr = blobs[0].linaddr;
+	mac_fail(f, eldu(f, mix, f->e.secs, c.target, slot(f->va, 0)));
+	memcpy(mix->page, blobs[0].page, 4096);
+	mix->pcmd = blobs[1].pcmd;
+	mix->linaddr = blobs[0].linaddr;
+	mac_fail(f, eldu(f, mix, f->e.secs, c.target, slot(f->va, 0)));
+	eld_post(f, &c);
+}
+
+static void eldu_wrong_slot(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+
+	eld_pre(f, &c);
+	mac_fail(f, eldu(f, &blobs[0], f->e.secs, c.target, slot(f->va, 2))); /* empty slot */
+	mac_fail(f, eldu(f, &blobs[0], f->e.secs, c.target, slot(f->va2, 0)));
+	eld_post(f, &c);
+}
+
+static void eldu_wrong_linaddr(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+	struct blob *b = &blobs[2];
+
+	eld_pre(f, &c);
+	*b = blobs[0];
+	b->linaddr += 0x1000;
+	mac_fail(f, eldu(f, b, f->e.secs, c.target, slot(f->va, 0)));
+	b->linaddr = blobs[0].linaddr + 8; /* unaligned address is just another address */
+	mac_fail(f, eldu(f, b, f->e.secs, c.target, slot(f->va, 0)));
+	eld_post(f, &c);
+}
+
+static void eldu_wrong_secs(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+	void *other;
+
+	/* Another enclave, same layout; only its EID differs. */
+	other = t_ecreate(f->cpu, 30, f->e.base, f->e.size, SGX_ATTR_MODE64BIT);
+	eld_pre(f, &c);
+	assert_int_not_equal(sgx_cpu_secs_eid(f->cpu, other), sgx_cpu_secs_eid(f->cpu, f->e.secs));
+	mac_fail(f, eldu(f, &blobs[0], other, c.target, slot(f->va, 0)));
+	assert_int_equal(sgx_cpu_secs_children(f->cpu, other), 0);
+	eld_post(f, &c);
+}
+
+static void eldu_tampered_ciphertext(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+
+	eld_pre(f, &c);
+	blobs[0].page[100] ^= 1;
+	mac_fail(f, eldu(f, &blobs[0], f->e.secs, c.target, slot(f->va, 0)));
+	blobs[0].page[100] ^= 1;
+	blobs[0].page[4095] ^= 0x80;
+	mac_fail(f, eldu(f, &blobs[0], f->e.secs, c.target, slot(f->va, 0)));
+	blobs[0].page[4095] ^= 0x80;
+	eld_post(f, &c);
+}
+
+static void eldu_tampered_tag(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+
+	eld_pre(f, &c);
+	blobs[0].pcmd.mac[15] ^= 0x01;
+	mac_fail(f, eldu(f, &blobs[0], f->e.secs, c.target, slot(f->va, 0)));
+	blobs[0].pcmd.mac[15] ^= 0x01;
+	eld_post(f, &c);
+}
+
+static void eldu_tampered_pcmd(void **state)
+{
+	struct fx *f = *state;
+	struct eld_case c;
+	struct sgx_pcmd orig;
+
+	eld_pre(f, &c);
+	orig = blobs[0].pcmd;
+	blobs[0].pcmd.secinfo.flags |= SGX_SECINFO_X; /* ask for more permissions */
+	mac_fail(f, eldu(f, &blobs[0], f->e.secs, c.target, slot(f->va, 0)));
+	blobs[0].pcmd = orig;
+	blobs[0].pcmd.secinfo.flags = SGX_SECINFO_TCS; /* another page type */
+	mac_fail(f, eldu(f, &blobs[0], f->e.secs, c.target, slot(f->va, 0)));
+	blobs[0].pcmd = orig;
+	blobs[0].pcmd.secinfo.flags |= SGX_SECINFO_PENDING;
+	mac_fail(f, eldu(f, &blobs[0], f->e.secs, c.target, slot(f->va, 0)));
+	blobs[0].pcmd = orig;
+	blobs[0].pcmd.secinfo.reserved[10] = 1;
+	mac_fail(f, eldu(f, &blobs[0], f->e.secs, c.target, slot(f->va, 0)));
+	blobs[0].pcmd = orig;
+	blobs[0].pcmd.reserved[39] = 1;
+	mac_fail(f, eldu(f, &blobs[0], f->e.secs, c.target, slot(f->va, 0)));
+	blobs[0].pcmd = orig;
+	/* A child blob relabelled as a SECS page: no SECS operand, EID 0. */
+	blobs[0].pcmd.secinfo.flags = SGX_SECINFO_SECS;
+	mac_fail(f, eldu(f, &blobs[0], NULL, c.target, slot(f->va, 0)));
+	blobs[0].pcmd = orig;
+	eld_post(f, &c);
+}
+
+/* ------------------------------------------------------------- tracking */
+
+static void tracking_ewb_after_eblock(void **state)
+{
+	struct fx *f = *state;
+
+	assert_leaf_ok(sgx_eblock(f->cpu, f->e.data));
+	assert_int_equal(ewb(f, f->e.data, slot(f->va, 0), &blobs[0]), SGX_NOT_TRACKED);
+	assert_leaf_ok(sgx_etrack(f->cpu, f->e.secs)); /* nobody inside */
+	assert_leaf_ok(ewb(f, f->e.data, slot(f->va, 0), &blobs[0]));
+}
+
+static void tracking_block_after_etrack(void **state)
+{
+	struct fx *f = *state;
+
+	/* An ETRACK issued before the EBLOCK does not cover the page. */
+	assert_leaf_ok(sgx_etrack(f->cpu, f->e.secs));
+	assert_leaf_ok(sgx_eblock(f->cpu, f->e.data));
+	assert_int_equal(ewb(f, f->e.data, slot(f->va, 0), &blobs[0]), SGX_NOT_TRACKED);
+	assert_leaf_ok(sgx_etrack(f->cpu, f->e.secs));
+	assert_leaf_ok(ewb(f, f->e.data, slot(f->va, 0), &blobs[0]));
+}
+
+static void tracking_lp_inside(void **state)
+{
+	struct fx *f = *state;
+	struct secs_hidden *h = hid(f, f->e.secs);
+	struct tcs_hidden *t = tcs_hidden(f->cpu, epc_frame(f->cpu, u64p(f->e.tcs)));
+	struct tcs_hidden late = { 0 };
+
+	track_enter(h, t); /* an LP that may hold a translation */
+	assert_leaf_ok(sgx_eblock(f->cpu, f->e.data));
+	assert_leaf_ok(sgx_etrack(f->cpu, f->e.secs));
+	assert_int_equal(ewb(f, f->e.data, slot(f->va, 0), &blobs[0]), SGX_NOT_TRACKED);
+	assert_int_equal(sgx_etrack(f->cpu, f->e.secs), SGX_PREV_TRK_INCMPL);
+	assert_int_equal(ewb(f, f->e.data, slot(f->va, 0), &blobs[0]), SGX_NOT_TRACKED);
+	assert_true(view(f, f->e.data).valid);
+	/* An LP entering after the ETRACK cannot see the blocked page: irrelevant. */
+	track_enter(h, &late);
+	track_leave(h, t); /* the IPI's AEX */
+	assert_leaf_ok(ewb(f, f->e.data, slot(f->va, 0), &blobs[0]));
+	track_leave(h, &late);
+	assert_int_equal(atomic_load(&h->trk), TRK_MAKE(1, 0, 0));
+}
+
+/* ---------------------------------------------------------- paging crypto */
+
+static _Atomic long crypto_allocs;
+static int mem_hooked;
+
+static void *count_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	crypto_allocs++;
+	return malloc(n);
+}
+
+static void *count_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	crypto_allocs++;
+	return realloc(p, n);
+}
+
+static void count_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	free(p);
+}
+
+static void crypto_kat_iv_layout(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t in[4096], out[4096], ref[4096];
+	uint8_t aad[128], tag[16], rtag[16], iv[12] = { 0 };
+	const uint64_t ver = 0x0102030405060708ULL;
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+	int len;
+
+	for (unsigned int i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i ^ (i >> 8));
+	for (unsigned int i = 0; i < sizeof(aad); i++)
+		aad[i] = (uint8_t)(0x80 + i);
+	assert_int_equal(paging_encrypt(f->cpu, ver, aad, in, out, tag), 0);
+
+	/* IV = 00 00 00 00 || le64(version). */
+	memcpy(iv + 4, &ver, 8);
+	assert_non_null(c);
+	assert_int_equal(EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, f->cpu->paging_key, iv), 1);
+	assert_int_equal(EVP_EncryptUpdate(c, NULL, &len, aad, sizeof(aad)), 1);
+	assert_int_equal(EVP_EncryptUpdate(c, ref, &len, in, sizeof(in)), 1);
+	assert_int_equal(EVP_EncryptFinal_ex(c, ref, &len), 1);
+	assert_int_equal(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, rtag), 1);
+	EVP_CIPHER_CTX_free(c);
+	assert_memory_equal(out, ref, sizeof(ref));
+	assert_memory_equal(tag, rtag, sizeof(tag));
+}
+
+static void crypto_round_trip_and_rejects(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t in[4096], ct[4096], out[4096];
+	uint8_t aad[128] = { 1, 2, 3 }, tag[16];
+
+	memset(in, 0x3C, sizeof(in));
+	assert_int_equal(paging_encrypt(f->cpu, 5, aad, in, ct, tag), 0);
+	assert_int_equal(paging_decrypt(f->cpu, 5, aad, ct, out, tag), 0);
+	assert_memory_equal(out, in, sizeof(in));
+	assert_int_equal(paging_decrypt(f->cpu, 6, aad, ct, out, tag), -1);
+	assert_int_equal(paging_decrypt(f->cpu, 5ULL << 32, aad, ct, out, tag), -1);
+	aad[127] ^= 1;
+	assert_int_equal(paging_decrypt(f->cpu, 5, aad, ct, out, tag), -1);
+	aad[127] ^= 1;
+	tag[0] ^= 1;
+	assert_int_equal(paging_decrypt(f->cpu, 5, aad, ct, out, tag), -1);
+	tag[0] ^= 1;
+	/* In place, both ways. */
+	memcpy(out, in, sizeof(in));
+	assert_int_equal(paging_encrypt(f->cpu, 9, aad, out, out, tag), 0);
+	assert_int_equal(paging_decrypt(f->cpu, 9, aad, out, out, tag), 0);
+	assert_memory_equal(out, in, sizeof(in));
+}
+
+static void crypto_no_allocation(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t in[4096], ct[4096], out[4096];
+	uint8_t aad[128] = { 0 }, tag[16];
+	long before;
+
+	assert_int_equal(mem_hooked, 1);
+	memset(in, 0x11, sizeof(in));
+	before = crypto_allocs;
+	for (uint64_t v = 1; v <= 200; v++) {
+		assert_int_equal(paging_encrypt(f->cpu, v, aad, in, ct, tag), 0);
+		assert_int_equal(paging_decrypt(f->cpu, v, aad, ct, out, tag), 0);
+		tag[3] ^= 0x40;
+		assert_int_equal(paging_decrypt(f->cpu, v, aad, ct, out, tag), -1);
+	}
+	/* Whole leaves too: EWB, a failing ELDU, a good ELDU, many times over. */
+	for (unsigned int i = 0; i < 50; i++) {
+		void *p = i % 2 ? f->e.data : page(f, FREE_IDX);
+
+		evict(f, p, slot(f->va, 0), &blobs[0]);
+		blobs[0].pcmd.mac[0] ^= 1;
+		mac_fail(f, eldu(f, &blobs[0], f->e.secs, p, slot(f->va, 0)));
+		blobs[0].pcmd.mac[0] ^= 1;
+		assert_leaf_ok(eldu(f, &blobs[0], f->e.secs, i % 2 ? page(f, FREE_IDX) : f->e.data,
+				    slot(f->va, 0)));
+	}
+	assert_int_equal(crypto_allocs, before);
+}
+
+struct stress_arg {
+	struct sgx_cpu *cpu;
+	unsigned int id;
+	int failures;
+};
+
+static void *stress_thread(void *p)
+{
+	struct stress_arg *a = p;
+	uint8_t in[4096], ct[4096], out[4096], aad[128] = { 0 }, tag[16];
+
+	aad[0] = (uint8_t)a->id;
+	for (unsigned int i = 0; i < 100; i++) {
+		uint64_t v = ((uint64_t)a->id << 32) | (i + 1);
+
+		memset(in, (int)(a->id + i), sizeof(in));
+		if (paging_encrypt(a->cpu, v, aad, in, ct, tag) ||
+		    paging_decrypt(a->cpu, v, aad, ct, out, tag) || memcmp(in, out, sizeof(in)))
+			a->failures++;
+		tag[0] ^= 1;
+		if (paging_decrypt(a->cpu, v, aad, ct, out, tag) != -1)
+			a->failures++;
+	}
+	return NULL;
+}
+
+/* More threads than pool contexts: claims must contend and still all succeed. */
+static void crypto_pool_contention(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 96 };
+	static pthread_t th[N];
+	static struct stress_arg args[N];
+	pthread_attr_t attr;
+
+	assert_int_equal(pthread_attr_init(&attr), 0);
+	assert_int_equal(pthread_attr_setstacksize(&attr, 256 * 1024), 0);
+	for (unsigned int i = 0; i < N; i++) {
+		args[i] = (struct stress_arg){ .cpu = f->cpu, .id = i };
+		assert_int_equal(pthread_create(&th[i], &attr, stress_thread, &args[i]), 0);
+	}
+	for (unsigned int i = 0; i < N; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(args[i].failures, 0);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	/* Before anything allocates through OpenSSL, so every allocation is counted. */
+	mem_hooked = CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free);
+
+	const struct CMUnitTest tests[] = {
+		T(epa_success),
+		T(epa_bad_rbx),
+		T(epa_misaligned),
+		T(epa_not_epc),
+		T(epa_busy),
+		T(epa_valid_page),
+		T(eblock_success_reg),
+		T(eblock_success_tcs),
+		T(eblock_success_trim),
+		T(eblock_stamps_current_epoch),
+		T(eblock_misaligned),
+		T(eblock_not_epc),
+		T(eblock_conflict),
+		T(eblock_invalid),
+		T(eblock_secs),
+		T(eblock_va_not_blockable),
+		T(eblock_already_blocked),
+		T(etrack_success),
+		T(etrack_misaligned),
+		T(etrack_not_epc),
+		T(etrack_busy_tracking),
+		T(etrack_busy_page),
+		T(etrack_invalid),
+		T(etrack_not_secs),
+		T(etrack_prev_incomplete),
+		T(ewb_success_reg),
+		T(ewb_blob_format),
+		T(ewb_versions_unique),
+		T(ewb_slot_occupied_still_evicts),
+		T(ewb_misaligned_pageinfo),
+		T(ewb_misaligned_page),
+		T(ewb_page_not_epc),
+		T(ewb_misaligned_slot),
+		T(ewb_slot_not_epc),
+		T(ewb_slot_in_same_page),
+		T(ewb_linaddr_nonzero),
+		T(ewb_secs_nonzero),
+		T(ewb_misaligned_pcmd),
+		T(ewb_misaligned_srcpge),
+		T(ewb_page_busy),
+		T(ewb_va_busy),
+		T(ewb_secs_busy),
+		T(ewb_page_invalid),
+		T(ewb_va_invalid),
+		T(ewb_va_not_va),
+		T(ewb_not_blocked),
+		T(ewb_not_tracked),
+		T(ewb_secs_child_present),
+		T(eldu_round_trip_reg),
+		T(eldb_round_trip_reg),
+		T(eldb_round_trip_tcs),
+		T(eldu_round_trip_pending),
+		T(eldu_round_trip_trim_and_pr),
+		T(secs_evict_and_reload),
+		T(eldb_secs_not_blocked),
+		T(va_evict_and_reload),
+		T(eldu_misaligned_pageinfo),
+		T(eldu_misaligned_page),
+		T(eldu_page_not_epc),
+		T(eldu_misaligned_slot),
+		T(eldu_slot_not_epc),
+		T(eldu_misaligned_pcmd),
+		T(eldu_misaligned_srcpge),
+		T(eldu_page_busy),
+		T(eldu_va_busy),
+		T(eldu_page_valid),
+		T(eldu_va_invalid),
+		T(eldu_va_not_va),
+		T(eldu_secs_misaligned),
+		T(eldu_secs_not_epc),
+		T(eldu_secs_busy),
+		T(eldu_secs_not_secs),
+		T(eldu_replay_same_blob),
+		T(eldu_replay_stale_version),
+		T(eldu_swapped_blobs),
+		T(eldu_wrong_slot),
+		T(eldu_wrong_linaddr),
+		T(eldu_wrong_secs),
+		T(eldu_tampered_ciphertext),
+		T(eldu_tampered_tag),
+		T(eldu_tampered_pcmd),
+		T(tracking_ewb_after_eblock),
+		T(tracking_block_after_etrack),
+		T(tracking_lp_inside),
+		T(crypto_kat_iv_layout),
+		T(crypto_round_trip_and_rejects),
+		T(crypto_no_allocation),
+		T(crypto_pool_contention),
+	};
+
+	return T_RUN(tests);
+}

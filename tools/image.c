@@ -612,6 +612,7 @@ int sgx_image_parse_elf(const void *elf, size_t elf_len, const char *layout,
 	bool default_tcs;
 	int r;
 
+	*imgp = NULL;
 	r = layout_parse(&l, layout, err);
 	if (r)
 		return r;

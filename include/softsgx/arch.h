@@ -80,8 +80,10 @@ enum sgx_return_code {
  * the kernel's ENCLS wrappers, so 0 / SGX code / fault stay distinguishable.
  */
 #define SGX_ENCLS_FAULT_FLAG 0x40000000
+#define X86_TRAP_UD 6
 #define X86_TRAP_GP 13
 #define X86_TRAP_PF 14
+#define SGX_FAULT_UD (SGX_ENCLS_FAULT_FLAG | X86_TRAP_UD)
 #define SGX_FAULT_GP (SGX_ENCLS_FAULT_FLAG | X86_TRAP_GP)
 #define SGX_FAULT_PF (SGX_ENCLS_FAULT_FLAG | X86_TRAP_PF)
 #define encls_faulted(r) (((r) & SGX_ENCLS_FAULT_FLAG) != 0)
