@@ -314,6 +314,8 @@ static int check_token(struct sgx_cpu *cpu, const struct sgx_einittoken *tok,
 	memcpy(d.mrsigner, lehash, 32);
 	memcpy(d.keyid, tok->keyid, 32);
 	memcpy(d.cpusvn, tok->cpusvnle, 16);
+	/* The SDM's EINIT also binds SEAL_KEY_FUSES, as EGETKEY(EINITTOKEN) does. */
+	memcpy(d.seal_key_fuses, cpu->seal_key_fuses, 16);
 	memcpy(d.padding, sgx_padding_const, 352);
 	derive_key(cpu, &d, key);
 	aes_cmac(key, tok, 192, mac);

@@ -132,25 +132,25 @@ __attribute__((target("aes,sse2"))) static void aesni_setkey(uint8_t out[11][16]
 	}
 }
 
-__attribute__((target("aes,sse2"))) static inline __m128i aesni_block(const uint8_t rk[11][16],
-								       __m128i x)
-{
-	x = _mm_xor_si128(x, _mm_load_si128((const __m128i *)rk[0]));
-	for (int i = 1; i < 10; i++)
-		x = _mm_aesenc_si128(x, _mm_load_si128((const __m128i *)rk[i]));
-	return _mm_aesenclast_si128(x, _mm_load_si128((const __m128i *)rk[10]));
-}
-
-/* CBC-MAC state update over @n whole blocks, keeping the chain in a register. */
+/* CBC-MAC state update over @n whole blocks, chain and round keys kept in registers. */
 __attribute__((target("aes,sse2"))) static void aesni_cbcmac(const uint8_t rk[11][16],
 							      uint8_t state[16], const uint8_t *m,
 							      size_t n)
 {
-	__m128i x = _mm_loadu_si128((const __m128i *)state);
+	__m128i k[11], x = _mm_loadu_si128((const __m128i *)state);
 
-	for (size_t i = 0; i < n; i++)
-		x = aesni_block(rk, _mm_xor_si128(x, _mm_loadu_si128((const __m128i *)(m + 16 * i))));
+	for (int r = 0; r < 11; r++)
+		k[r] = _mm_load_si128((const __m128i *)rk[r]);
+	for (size_t i = 0; i < n; i++) {
+		x = _mm_xor_si128(x, _mm_loadu_si128((const __m128i *)(m + 16 * i)));
+		x = _mm_xor_si128(x, k[0]);
+		for (int r = 1; r < 10; r++)
+			x = _mm_aesenc_si128(x, k[r]);
+		x = _mm_aesenclast_si128(x, k[10]);
+	}
 	_mm_storeu_si128((__m128i *)state, x);
+	for (int r = 0; r < 11; r++)
+		k[r] = _mm_setzero_si128();
 }
 #endif
 
@@ -286,6 +286,7 @@ int keys_init(struct sgx_cpu *cpu)
 	return 0;
 }
 
+/* keys_fini() - wipe and free what keys_init() prepared; safe on a failed init. */
 void keys_fini(struct sgx_cpu *cpu)
 {
 	struct keys_state *ks = cpu->keys_ctx;

@@ -12,24 +12,26 @@
  * context again.  No call ever blocks on a lock.
  *
  * Exhaustion.  When every context is claimed the caller spins over the pool
- * until one comes free.  That spin cannot deadlock as long as a holder is
- * never suspended, for good, underneath a spinner.  A holder runs a bounded
- * amount of straight-line OpenSSL code on memory that is already mapped and
- * takes no locks, so the only thing that can keep it from finishing is a
- * signal handler on its own thread that itself spins here, i.e. a paging
- * operation nested inside a paging operation on the same thread.  Let D be
- * the largest number of such operations one thread can have live at once:
- * a thread then pins at most D - 1 contexts, and the pool can only run dry
- * for good if the threads together pin all POOL_SIZE of them.  In softsgx
- * the handlers that reach EWB/ELDU are the fault handlers, which the
- * interrupted code triggers synchronously by its own memory accesses; the
- * crypto touches only the model's EPC mapping and the caller's backing
- * buffer, neither of which ever faults into such a handler, so D = 1 and no
- * context is ever pinned.  Even a misbehaving embedder would need more than
- * POOL_SIZE nested operations in flight at once.  Masking signals around the
- * critical section would make the bound unconditional, but costs two
- * rt_sigprocmask system calls (about 2 us on the reference machine, more
- * than the AES-GCM of the page itself), so it is not done.
+ * until one comes free.  The spin cannot deadlock unless a holder is kept
+ * from finishing for good.  A holder runs a bounded amount of straight-line
+ * OpenSSL code, takes no locks and waits for nothing, so only one thing can
+ * stop it: a signal handler on its own thread that itself spins here, i.e. a
+ * paging operation nested inside a paging operation on one thread.  If a
+ * thread can have at most D such operations live at once, it pins at most
+ * D - 1 contexts, and the pool runs dry for good only when the threads
+ * together pin all POOL_SIZE of them.  In softsgx D = 1:
+ *   - the only signal handlers that reach EWB/ELDx are the fault handlers
+ *     (driver page faults), raised synchronously by the interrupted code's
+ *     own memory access, and the section below touches only the model's EPC
+ *     mapping and the caller's backing buffer, which never fault into them;
+ *   - asynchronous handlers (the ETRACK IPI signal) only perform an AEX, and
+ *     only for a thread in enclave mode, which a thread in here is not.
+ * Rule for the layers above, therefore: never page (EWB/ELDx) from an
+ * asynchronous signal handler.  Even if that rule were broken, a deadlock
+ * would need all POOL_SIZE contexts pinned beneath spinning handlers at once.
+ * Masking signals around the section would make the bound unconditional, but
+ * costs two rt_sigprocmask system calls (about 2 us on the reference machine,
+ * more than the AES-GCM of the page itself), so it is not done.
  */
 #include <stdlib.h>
 #include <openssl/evp.h>

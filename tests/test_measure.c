@@ -566,8 +566,8 @@ static void test_sgxs_hash_skips_unmeasured(void **state)
 	filtered = malloc(len);
 	assert_non_null(filtered);
 	for (pos = 0; pos < len;) {
-		size_t rec = (!memcmp(buf + pos, "EEXTEND", 8) || !memcmp(buf + pos, "UNMEASRD", 8)) ?
-				     320 : 64;
+		bool data = !memcmp(buf + pos, "EEXTEND", 8) || !memcmp(buf + pos, "UNMEASRD", 8);
+		size_t rec = data ? 320 : 64;
 
 		if (memcmp(buf + pos, "UNMEASRD", 8)) {
 			memcpy(filtered + n, buf + pos, rec);
@@ -636,58 +636,172 @@ struct bad_case {
 	const char *msg; /* expected substring of the message */
 };
 
-static void b_empty(struct stream *s) { s->len = 0; }
-static void b_trunc_header(struct stream *s) { good_stream(s); s->len -= 256 + 10; }
-static void b_trunc_data(struct stream *s) { good_stream(s); s->len -= 1; }
-static void b_unknown_tag(struct stream *s) { good_stream(s); rec(s, "EREMOVE\0", 0x2000, 0); }
-static void b_unsized(struct stream *s) { s->len = 0; rec(s, "UNSIZED\0", 1, 0x10000); }
-static void b_no_ecreate(struct stream *s) { s->len = 0; rec(s, "EADD\0\0\0\0", 0, 0x203); }
-static void b_two_ecreate(struct stream *s) { good_stream(s); rec(s, "ECREATE\0", 1, 0x10000); }
-static void b_size_pow2(struct stream *s) { s->len = 0; rec(s, "ECREATE\0", 1, 0x18000); }
-static void b_size_small(struct stream *s) { s->len = 0; rec(s, "ECREATE\0", 1, 0x1000); }
-static void b_ssa_zero(struct stream *s) { s->len = 0; rec(s, "ECREATE\0", 0, 0x10000); }
-static void b_ecreate_pad(struct stream *s) { good_stream(s); s->buf[40] = 1; }
-static void b_eadd_outside(struct stream *s) { good_stream(s); rec(s, "EADD\0\0\0\0", 0x10000, 0x203); }
-static void b_eadd_misaligned(struct stream *s) { good_stream(s); rec(s, "EADD\0\0\0\0", 0x2800, 0x203); }
-static void b_eadd_duplicate(struct stream *s) { good_stream(s); rec(s, "EADD\0\0\0\0", 0x1000, 0x203); }
+static void b_empty(struct stream *s)
+{
+	s->len = 0;
+}
+
+static void b_trunc_header(struct stream *s)
+{
+	good_stream(s);
+	s->len -= 256 + 10;
+}
+
+static void b_trunc_data(struct stream *s)
+{
+	good_stream(s);
+	s->len -= 1;
+}
+
+static void b_unknown_tag(struct stream *s)
+{
+	good_stream(s);
+	rec(s, "EREMOVE\0", 0x2000, 0);
+}
+
+static void b_unsized(struct stream *s)
+{
+	s->len = 0;
+	rec(s, "UNSIZED\0", 1, 0x10000);
+}
+
+static void b_no_ecreate(struct stream *s)
+{
+	s->len = 0;
+	rec(s, "EADD\0\0\0\0", 0, 0x203);
+}
+
+static void b_two_ecreate(struct stream *s)
+{
+	good_stream(s);
+	rec(s, "ECREATE\0", 1, 0x10000);
+}
+
+static void b_size_pow2(struct stream *s)
+{
+	s->len = 0;
+	rec(s, "ECREATE\0", 1, 0x18000);
+}
+
+static void b_size_small(struct stream *s)
+{
+	s->len = 0;
+	rec(s, "ECREATE\0", 1, 0x1000);
+}
+
+static void b_ssa_zero(struct stream *s)
+{
+	s->len = 0;
+	rec(s, "ECREATE\0", 0, 0x10000);
+}
+
+static void b_ecreate_pad(struct stream *s)
+{
+	good_stream(s);
+	s->buf[40] = 1;
+}
+
+static void b_eadd_outside(struct stream *s)
+{
+	good_stream(s);
+	rec(s, "EADD\0\0\0\0", 0x10000, 0x203);
+}
+
+static void b_eadd_misaligned(struct stream *s)
+{
+	good_stream(s);
+	rec(s, "EADD\0\0\0\0", 0x2800, 0x203);
+}
+
+static void b_eadd_duplicate(struct stream *s)
+{
+	good_stream(s);
+	rec(s, "EADD\0\0\0\0", 0x1000, 0x203);
+}
+
 static void b_eadd_descending(struct stream *s)
 {
 	good_stream(s);
 	rec(s, "EADD\0\0\0\0", 0x3000, 0x203);
 	rec(s, "EADD\0\0\0\0", 0x2000, 0x203);
 }
-static void b_eadd_type(struct stream *s) { good_stream(s); rec(s, "EADD\0\0\0\0", 0x2000, 0x300); }
-static void b_eadd_w_no_r(struct stream *s) { good_stream(s); rec(s, "EADD\0\0\0\0", 0x2000, 0x202); }
-static void b_eadd_pending(struct stream *s) { good_stream(s); rec(s, "EADD\0\0\0\0", 0x2000, 0x20B); }
-static void b_eadd_tcs_rwx(struct stream *s) { good_stream(s); rec(s, "EADD\0\0\0\0", 0x2000, 0x103); }
+
+static void b_eadd_type(struct stream *s)
+{
+	good_stream(s);
+	rec(s, "EADD\0\0\0\0", 0x2000, 0x300);
+}
+
+static void b_eadd_w_no_r(struct stream *s)
+{
+	good_stream(s);
+	rec(s, "EADD\0\0\0\0", 0x2000, 0x202);
+}
+
+static void b_eadd_pending(struct stream *s)
+{
+	good_stream(s);
+	rec(s, "EADD\0\0\0\0", 0x2000, 0x20B);
+}
+
+static void b_eadd_tcs_rwx(struct stream *s)
+{
+	good_stream(s);
+	rec(s, "EADD\0\0\0\0", 0x2000, 0x103);
+}
+
 static void b_eadd_reserved(struct stream *s)
 {
 	good_stream(s);
 	rec(s, "EADD\0\0\0\0", 0x2000, 0x203);
 	s->buf[s->len - 1] = 1;
 }
+
 static void b_eextend_first(struct stream *s)
 {
 	s->len = 0;
 	rec(s, "ECREATE\0", 1, 0x10000);
 	chunk(s, "EEXTEND\0", 0x1000, 0x11);
 }
-static void b_eextend_misaligned(struct stream *s) { good_stream(s); chunk(s, "EEXTEND\0", 0x1210, 0); }
-static void b_eextend_other_page(struct stream *s) { good_stream(s); chunk(s, "EEXTEND\0", 0x2000, 0); }
-static void b_eextend_duplicate(struct stream *s) { good_stream(s); chunk(s, "EEXTEND\0", 0x1000, 0); }
-static void b_unmeasrd_duplicate(struct stream *s) { good_stream(s); chunk(s, "UNMEASRD", 0x1100, 0); }
+
+static void b_eextend_misaligned(struct stream *s)
+{
+	good_stream(s);
+	chunk(s, "EEXTEND\0", 0x1210, 0);
+}
+
+static void b_eextend_other_page(struct stream *s)
+{
+	good_stream(s);
+	chunk(s, "EEXTEND\0", 0x2000, 0);
+}
+
+static void b_eextend_duplicate(struct stream *s)
+{
+	good_stream(s);
+	chunk(s, "EEXTEND\0", 0x1000, 0);
+}
+
+static void b_unmeasrd_duplicate(struct stream *s)
+{
+	good_stream(s);
+	chunk(s, "UNMEASRD", 0x1100, 0);
+}
+
 static void b_eextend_descending(struct stream *s)
 {
 	good_stream(s);
 	chunk(s, "EEXTEND\0", 0x1F00, 0);
 	chunk(s, "EEXTEND\0", 0x1200, 0);
 }
+
 static void b_eextend_pad(struct stream *s)
 {
 	good_stream(s);
 	chunk(s, "EEXTEND\0", 0x1200, 0);
 	s->buf[s->len - 256 - 1] = 1;
 }
+
 static void b_tcs_state(struct stream *s)
 {
 	good_stream(s);
@@ -695,6 +809,7 @@ static void b_tcs_state(struct stream *s)
 	chunk(s, "EEXTEND\0", 0x2000, 0);
 	s->buf[s->len - 256] = 1; /* TCS.STATE */
 }
+
 static void b_tcs_reserved(struct stream *s)
 {
 	good_stream(s);
@@ -708,29 +823,42 @@ static const struct bad_case bad_cases[] = {
 	{ "truncated data", b_trunc_data, "record 3 at byte 0x1c0: UNMEASRD without its 256" },
 	{ "unknown tag", b_unknown_tag, "record 4 at byte 0x300: unknown tag" },
 	{ "unsized", b_unsized, "record 0 at byte 0x0: UNSIZED" },
-	{ "no ecreate", b_no_ecreate, "record 0: stream starts with EADD" },
+	{ "no ecreate", b_no_ecreate,
+	  "record 0 at byte 0x0: stream starts with EADD, not ECREATE" },
 	{ "two ecreate", b_two_ecreate, "record 4 at byte 0x300: second ECREATE" },
 	{ "size not pow2", b_size_pow2, "record 0 at byte 0x0: enclave size 0x18000" },
 	{ "size too small", b_size_small, "enclave size 0x1000" },
 	{ "ssa 0", b_ssa_zero, "SSAFRAMESIZE is 0" },
 	{ "ecreate padding", b_ecreate_pad, "ECREATE padding" },
-	{ "eadd outside size", b_eadd_outside, "record 4 at byte 0x300: EADD offset 0x10000 is outside" },
-	{ "eadd misaligned", b_eadd_misaligned, "record 4 at byte 0x300: EADD offset 0x2800 is not page aligned" },
-	{ "eadd duplicate", b_eadd_duplicate, "record 4 at byte 0x300: EADD offset 0x1000 is not above" },
-	{ "eadd descending", b_eadd_descending, "record 5 at byte 0x340: EADD offset 0x2000 is not above" },
+	{ "eadd outside size", b_eadd_outside,
+	  "record 4 at byte 0x300: EADD offset 0x10000 is outside" },
+	{ "eadd misaligned", b_eadd_misaligned,
+	  "record 4 at byte 0x300: EADD offset 0x2800 is not page aligned" },
+	{ "eadd duplicate", b_eadd_duplicate,
+	  "record 4 at byte 0x300: EADD offset 0x1000 is not above" },
+	{ "eadd descending", b_eadd_descending,
+	  "record 5 at byte 0x340: EADD offset 0x2000 is not above" },
 	{ "eadd page type", b_eadd_type, "record 4 at byte 0x300: EADD page type 3" },
-	{ "eadd W without R", b_eadd_w_no_r, "record 4 at byte 0x300: REG page writable but not readable" },
+	{ "eadd W without R", b_eadd_w_no_r,
+	  "record 4 at byte 0x300: REG page writable but not readable" },
 	{ "eadd PENDING", b_eadd_pending, "record 4 at byte 0x300: EADD SECINFO flags 0x20b" },
 	{ "eadd TCS RWX", b_eadd_tcs_rwx, "record 4 at byte 0x300: TCS page with RWX" },
 	{ "eadd reserved", b_eadd_reserved, "record 4 at byte 0x300: EADD SECINFO reserved" },
-	{ "eextend before eadd", b_eextend_first, "record 1 at byte 0x40: EEXTEND before any EADD" },
-	{ "eextend misaligned", b_eextend_misaligned, "record 4 at byte 0x300: EEXTEND offset 0x1210 is not 256-byte" },
-	{ "eextend other page", b_eextend_other_page, "record 4 at byte 0x300: EEXTEND offset 0x2000 is not in the page" },
-	{ "eextend duplicate", b_eextend_duplicate, "record 4 at byte 0x300: chunk 0x1000 given twice" },
-	{ "unmeasrd duplicate", b_unmeasrd_duplicate, "record 4 at byte 0x300: chunk 0x1100 given twice" },
-	{ "eextend descending", b_eextend_descending, "record 5 at byte 0x440: chunk 0x1200 after a higher" },
+	{ "eextend before eadd", b_eextend_first,
+	  "record 1 at byte 0x40: EEXTEND before any EADD" },
+	{ "eextend misaligned", b_eextend_misaligned,
+	  "record 4 at byte 0x300: EEXTEND offset 0x1210 is not 256-byte" },
+	{ "eextend other page", b_eextend_other_page,
+	  "record 4 at byte 0x300: EEXTEND offset 0x2000 is not in the page" },
+	{ "eextend duplicate", b_eextend_duplicate,
+	  "record 4 at byte 0x300: chunk 0x1000 given twice" },
+	{ "unmeasrd duplicate", b_unmeasrd_duplicate,
+	  "record 4 at byte 0x300: chunk 0x1100 given twice" },
+	{ "eextend descending", b_eextend_descending,
+	  "record 5 at byte 0x440: chunk 0x1200 after a higher" },
 	{ "eextend padding", b_eextend_pad, "record 4 at byte 0x300: EEXTEND padding" },
-	{ "tcs state measured", b_tcs_state, "record 4: TCS at offset 0x2000 measures non-zero" },
+	{ "tcs state measured", b_tcs_state,
+	  "record 4 at byte 0x300: TCS at offset 0x2000 measures non-zero" },
 	{ "tcs reserved", b_tcs_reserved, "TCS reserved area is not zero" },
 };
 
@@ -825,45 +953,91 @@ static uint64_t *ph_field(uint8_t *elf, unsigned int i, unsigned int off)
 	return (uint64_t *)(elf + 64 + i * 56 + off);
 }
 
-static void e_none(uint8_t *elf, size_t *len) { (void)elf; (void)len; }
-static void e_not_elf(uint8_t *elf, size_t *len) { (void)len; elf[1] = 'X'; }
-static void e_elf32(uint8_t *elf, size_t *len) { (void)len; elf[4] = 1; }
-static void e_big_endian(uint8_t *elf, size_t *len) { (void)len; elf[5] = 2; }
-static void e_machine(uint8_t *elf, size_t *len) { (void)len; elf[18] = 0xB7; elf[19] = 0; }
-static void e_trunc_header(uint8_t *elf, size_t *len) { (void)elf; *len = 40; }
-static void e_trunc_phdrs(uint8_t *elf, size_t *len) { (void)elf; *len = 64 + 56 + 10; }
+static void e_none(uint8_t *elf, size_t *len)
+{
+	(void)elf;
+	(void)len;
+}
+
+static void e_not_elf(uint8_t *elf, size_t *len)
+{
+	(void)len;
+	elf[1] = 'X';
+}
+
+static void e_elf32(uint8_t *elf, size_t *len)
+{
+	(void)len;
+	elf[4] = 1;
+}
+
+static void e_big_endian(uint8_t *elf, size_t *len)
+{
+	(void)len;
+	elf[5] = 2;
+}
+
+static void e_machine(uint8_t *elf, size_t *len)
+{
+	(void)len;
+	elf[18] = 0xB7;
+	elf[19] = 0;
+}
+
+static void e_trunc_header(uint8_t *elf, size_t *len)
+{
+	(void)elf;
+	*len = 40;
+}
+
+static void e_trunc_phdrs(uint8_t *elf, size_t *len)
+{
+	(void)elf;
+	*len = 64 + 56 + 10;
+}
+
 static void e_seg_past_eof(uint8_t *elf, size_t *len)
 {
 	(void)len;
 	*ph_field(elf, 2, 32) = 0x10000; /* p_filesz */
 }
+
 static void e_overlap(uint8_t *elf, size_t *len)
 {
 	(void)len;
 	*ph_field(elf, 1, 32) = 0x1800; /* code now runs into the data segment */
 }
+
 static void e_before_first(uint8_t *elf, size_t *len)
 {
 	(void)len;
 	*ph_field(elf, 2, 8) = 0x0; /* p_offset below the first segment's */
 }
+
 static void e_no_load(uint8_t *elf, size_t *len)
 {
 	(void)len;
 	for (unsigned int i = 0; i < 3; i++)
 		*(uint32_t *)ph_field(elf, i, 0) = 4; /* PT_NOTE */
 }
+
 static void e_first_rx(uint8_t *elf, size_t *len)
 {
 	(void)len;
 	*(uint32_t *)ph_field(elf, 0, 4) = 5; /* PF_R | PF_X */
 }
+
 static void e_w_no_r(uint8_t *elf, size_t *len)
 {
 	(void)len;
 	*(uint32_t *)ph_field(elf, 2, 4) = 2; /* PF_W */
 }
-static void e_phentsize(uint8_t *elf, size_t *len) { (void)len; elf[54] = 32; }
+
+static void e_phentsize(uint8_t *elf, size_t *len)
+{
+	(void)len;
+	elf[54] = 32;
+}
 
 static const struct elf_case elf_cases[] = {
 	{ "not elf", e_not_elf, NULL, "not an ELF file" },
@@ -873,32 +1047,47 @@ static const struct elf_case elf_cases[] = {
 	{ "truncated header", e_trunc_header, NULL, "truncated ELF header" },
 	{ "truncated phdrs", e_trunc_phdrs, NULL, "program headers run past the end" },
 	{ "phentsize", e_phentsize, NULL, "bad program header size 32" },
-	{ "segment past eof", e_seg_past_eof, NULL, "segment 2 (program header 2): file bytes" },
+	{ "segment past eof", e_seg_past_eof, NULL,
+	  "segment 2 (program header 2) has file bytes [0x3000, +0x10000) past the end" },
 	{ "overlap", e_overlap, NULL, "segment 2 (program header 2) at 0x2000 overlaps" },
-	{ "before first", e_before_first, NULL, "segment 2 (program header 2) starts at file offset 0x0, before" },
+	{ "before first", e_before_first, NULL,
+	  "segment 2 (program header 2) starts at file offset 0x0, before" },
 	{ "no PT_LOAD", e_no_load, NULL, "no PT_LOAD" },
-	{ "first segment not RW", e_first_rx, NULL, "segment 0 (program header 0) holds the TCS pages and must be RW" },
-	{ "W without R", e_w_no_r, NULL, "segment 2 (program header 2) is writable but not readable" },
+	{ "first segment not RW", e_first_rx, NULL,
+	  "segment 0 (program header 0) holds the TCS pages and must be RW" },
+	{ "W without R", e_w_no_r, NULL,
+	  "segment 2 (program header 2) is writable but not readable" },
 	{ "size too small", e_none, "size 0x4000\n", "end at 0x5000, outside size 0x4000" },
 	{ "size not pow2", e_none, "size 0x6000\n", "size 0x6000 is not a power of two" },
 	{ "base misaligned", e_none, "base 0x1000\n", "base 0x1000 is not aligned to size 0x8000" },
-	{ "unknown directive", e_none, "size 0x10000\n\nstack 4\n", "layout line 3: unknown directive 'stack'" },
+	{ "unknown directive", e_none, "size 0x10000\n\nstack 4\n",
+	  "layout line 3: unknown directive 'stack'" },
 	{ "bad number", e_none, "heap 12x\n", "layout line 1: 'heap' takes one number" },
 	{ "negative", e_none, "heap -1\n", "layout line 1: 'heap' takes one number" },
 	{ "missing number", e_none, "xfrm\n", "layout line 1: 'xfrm' takes one number" },
-	{ "duplicate", e_none, "size 0x10000\nsize 0x10000\n", "layout line 2: 'size' given twice" },
+	{ "duplicate", e_none, "size 0x10000\nsize 0x10000\n",
+	  "layout line 2: 'size' given twice" },
 	{ "ssa too big", e_none, "ssaframesize 0x100000000\n", "does not fit 32 bits" },
 	{ "ssa zero", e_none, "ssaframesize 0\n", "SSAFRAMESIZE is 0" },
-	{ "huge heap", e_none, "heap 0x100000000\n", "layout line 1: heap of 4294967296 pages is too large" },
-	{ "tcs misaligned", e_none, "tcs 0x10\n", "layout line 1: tcs offset 0x10 is not page aligned" },
-	{ "tcs nowhere", e_none, "tcs 0x0\ntcs 0x7000\n", "layout line 2: tcs 0x7000 names no page" },
-	{ "tcs-segment nowhere", e_none, "tcs-segment 3\n", "layout line 1: tcs-segment 0x3 names no page" },
-	{ "measure nowhere", e_none, "tcs 0\nmeasure 5 all\n", "layout line 2: measure segment 0x5 names no page" },
-	{ "measure bad mask", e_none, "measure 1 0x10000\n", "layout line 1: '0x10000' is not all, none" },
-	{ "measure twice", e_none, "measure 1 all\nmeasure 1 none\n", "layout line 2: segment 1 measured twice" },
+	{ "huge heap", e_none, "heap 0x100000000\n",
+	  "layout line 1: heap of 4294967296 pages is too large" },
+	{ "tcs misaligned", e_none, "tcs 0x10\n",
+	  "layout line 1: tcs offset 0x10 is not page aligned" },
+	{ "tcs nowhere", e_none, "tcs 0x0\ntcs 0x7000\n",
+	  "layout line 2: tcs 0x7000 names no page" },
+	{ "tcs-segment nowhere", e_none, "tcs-segment 3\n",
+	  "layout line 1: tcs-segment 0x3 names no page" },
+	{ "measure nowhere", e_none, "tcs 0\nmeasure 5 all\n",
+	  "layout line 2: measure segment 0x5 names no page" },
+	{ "measure bad mask", e_none, "measure 1 0x10000\n",
+	  "layout line 1: '0x10000' is not all, none" },
+	{ "measure twice", e_none, "measure 1 all\nmeasure 1 none\n",
+	  "layout line 2: segment 1 measured twice" },
 	{ "measure syntax", e_none, "measure all\n", "layout line 1: use 'measure SEGMENT" },
-	{ "tcs page not a TCS", e_none, "tcs 0x1000\n", "page 1 at offset 0x1000: TCS.FLAGS has reserved bits" },
-	{ "too many tokens", e_none, "size 1 2 3 4 5 6\n", "layout line 1: 'size' takes one number" },
+	{ "tcs page not a TCS", e_none, "tcs 0x1000\n",
+	  "page 1 at offset 0x1000: TCS.FLAGS has reserved bits" },
+	{ "too many tokens", e_none, "size 1 2 3 4 5 6\n",
+	  "layout line 1: 'size' takes one number" },
 };
 
 static void test_elf_reject(void **state)
@@ -940,7 +1129,7 @@ static void test_image_add_page_order(void **state)
 	assert_non_null(strstr(err, "SIZE 0x0 is not a power of two"));
 	img->size = 0x2000;
 	assert_int_equal(sgx_image_check(img, err), -EINVAL);
-	assert_non_null(strstr(err, "page 0: offset 0x2000 is outside SIZE 0x2000"));
+	assert_non_null(strstr(err, "page 0 at offset 0x2000: outside SIZE 0x2000"));
 	img->size = 0x4000;
 	assert_int_equal(sgx_image_check(img, NULL), 0);
 	img->pages[0].flags = 0x202;
@@ -1020,12 +1209,14 @@ int main(void)
 	for (size_t i = 0; i < NR_FIXED; i++)
 		tests[n++] = fixed_tests[i];
 	for (size_t i = 0; i < NR_BAD; i++, n++) {
-		snprintf(names[n - NR_FIXED], sizeof(names[0]), "sgxs_reject: %s", bad_cases[i].name);
+		snprintf(names[n - NR_FIXED], sizeof(names[0]), "sgxs_reject: %s",
+			 bad_cases[i].name);
 		tests[n] = (struct CMUnitTest){ names[n - NR_FIXED], test_sgxs_reject, NULL, NULL,
 						(void *)&bad_cases[i] };
 	}
 	for (size_t i = 0; i < NR_ELF; i++, n++) {
-		snprintf(names[n - NR_FIXED], sizeof(names[0]), "elf_reject: %s", elf_cases[i].name);
+		snprintf(names[n - NR_FIXED], sizeof(names[0]), "elf_reject: %s",
+			 elf_cases[i].name);
 		tests[n] = (struct CMUnitTest){ names[n - NR_FIXED], test_elf_reject, NULL, NULL,
 						(void *)&elf_cases[i] };
 	}

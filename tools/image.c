@@ -34,6 +34,60 @@ static int __attribute__((format(printf, 2, 3))) image_err(char *err, const char
 	return -EINVAL;
 }
 
+/* @fmt after a prefix formatted from @pfx and its one or two arguments. */
+static int __attribute__((format(printf, 2, 0)))
+image_verr(char *err, const char *fmt, va_list ap, const char *pfx, unsigned long long a,
+	   unsigned long long b)
+{
+	int n;
+
+	if (err) {
+		n = snprintf(err, SGX_IMAGE_ERR_LEN, pfx, a, b);
+		if (n > 0 && n < SGX_IMAGE_ERR_LEN)
+			vsnprintf(err + n, SGX_IMAGE_ERR_LEN - (size_t)n, fmt, ap);
+	}
+	return -EINVAL;
+}
+
+/* "page I at offset 0x...: ..." */
+static int __attribute__((format(printf, 4, 5)))
+page_err(char *err, size_t i, uint64_t off, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = image_verr(err, fmt, ap, "page %llu at offset 0x%llx: ", i, off);
+	va_end(ap);
+	return r;
+}
+
+/* "segment I (program header J) ..." */
+static int __attribute__((format(printf, 4, 5)))
+seg_err(char *err, size_t i, unsigned int phdr, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = image_verr(err, fmt, ap, "segment %llu (program header %llu) ", i, phdr);
+	va_end(ap);
+	return r;
+}
+
+/* "layout line N: ..." */
+static int __attribute__((format(printf, 3, 4)))
+line_err(char *err, unsigned int line, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = image_verr(err, fmt, ap, "layout line %llu: ", line, 0);
+	va_end(ap);
+	return r;
+}
+
 static bool is_pow2(uint64_t v)
 {
 	return v && !(v & (v - 1));
@@ -109,19 +163,15 @@ static int check_tcs(const struct sgx_image *img, size_t i, char *err)
 	const struct sgx_tcs *tcs = (const struct sgx_tcs *)pg->data;
 
 	if (pg->flags & SGX_SECINFO_PERMISSION_MASK)
-		return image_err(err, "page %zu at offset 0x%llx: TCS page with RWX set", i,
-				 (unsigned long long)pg->offset);
+		return page_err(err, i, pg->offset, "TCS page with RWX set");
 	if (tcs->flags & SGX_TCS_RESERVED_MASK)
-		return image_err(err, "page %zu at offset 0x%llx: TCS.FLAGS has reserved bits 0x%llx",
-				 i, (unsigned long long)pg->offset,
-				 (unsigned long long)(tcs->flags & SGX_TCS_RESERVED_MASK));
+		return page_err(err, i, pg->offset, "TCS.FLAGS has reserved bits 0x%llx",
+				(unsigned long long)(tcs->flags & SGX_TCS_RESERVED_MASK));
 	if (!all_zero(tcs->reserved, sizeof(tcs->reserved)))
-		return image_err(err, "page %zu at offset 0x%llx: TCS reserved area is not zero", i,
-				 (unsigned long long)pg->offset);
+		return page_err(err, i, pg->offset, "TCS reserved area is not zero");
 	if (!(img->attributes & SGX_ATTR_MODE64BIT) &&
 	    ((tcs->fs_limit & 0xFFF) != 0xFFF || (tcs->gs_limit & 0xFFF) != 0xFFF))
-		return image_err(err, "page %zu at offset 0x%llx: 32-bit TCS FS/GS limit must end in 0xFFF",
-				 i, (unsigned long long)pg->offset);
+		return page_err(err, i, pg->offset, "32-bit TCS FS/GS limit must end in 0xFFF");
 	return 0;
 }
 
@@ -137,33 +187,34 @@ int sgx_image_check(const struct sgx_image *img, char *err)
 		return image_err(err, "SSAFRAMESIZE is 0");
 	for (size_t i = 0; i < img->nr_pages; i++) {
 		const struct sgx_image_page *pg = &img->pages[i];
-		unsigned long long off = pg->offset;
-		uint64_t pt = (pg->flags & SGX_SECINFO_PAGE_TYPE_MASK) >> SGX_SECINFO_PAGE_TYPE_SHIFT;
+		uint64_t off = pg->offset;
+		uint64_t pt = (pg->flags & SGX_SECINFO_PAGE_TYPE_MASK) >>
+			      SGX_SECINFO_PAGE_TYPE_SHIFT;
 		int r;
 
 		if (!pg->data)
-			return image_err(err, "page %zu at offset 0x%llx has no contents", i, off);
+			return page_err(err, i, off, "no contents");
 		if (off & ~SGX_PAGE_MASK)
-			return image_err(err, "page %zu: offset 0x%llx is not page aligned", i, off);
+			return page_err(err, i, off, "not page aligned");
 		if (off >= img->size)
-			return image_err(err, "page %zu: offset 0x%llx is outside SIZE 0x%llx", i, off,
-					 (unsigned long long)img->size);
+			return page_err(err, i, off, "outside SIZE 0x%llx",
+					(unsigned long long)img->size);
 		if (i && off <= img->pages[i - 1].offset)
-			return image_err(err, "page %zu: offset 0x%llx does not ascend (previous 0x%llx)",
-					 i, off, (unsigned long long)img->pages[i - 1].offset);
+			return page_err(err, i, off, "not above the previous page (0x%llx)",
+					(unsigned long long)img->pages[i - 1].offset);
 		if (pg->flags & bad)
-			return image_err(err, "page %zu at offset 0x%llx: bad SECINFO flags 0x%llx", i,
-					 off, (unsigned long long)pg->flags);
+			return page_err(err, i, off, "bad SECINFO flags 0x%llx",
+					(unsigned long long)pg->flags);
 		if (pt == SGX_PAGE_TYPE_TCS) {
 			r = check_tcs(img, i, err);
 			if (r)
 				return r;
 		} else if (pt == SGX_PAGE_TYPE_REG) {
 			if ((pg->flags & SGX_SECINFO_W) && !(pg->flags & SGX_SECINFO_R))
-				return image_err(err, "page %zu at offset 0x%llx: W without R", i, off);
+				return page_err(err, i, off, "W without R");
 		} else {
-			return image_err(err, "page %zu at offset 0x%llx: page type %llu is neither REG nor TCS",
-					 i, off, (unsigned long long)pt);
+			return page_err(err, i, off, "page type %llu is neither REG nor TCS",
+					(unsigned long long)pt);
 		}
 	}
 	return 0;
@@ -355,15 +406,15 @@ static int layout_line(struct layout *l, unsigned int line, char *s, char *err)
 		if (strcmp(tok[0], scalar_names[i]))
 			continue;
 		if (n != 2 || !parse_u64(tok[1], &v))
-			return image_err(err, "layout line %u: '%s' takes one number", line, tok[0]);
+			return line_err(err, line, "'%s' takes one number", tok[0]);
 		if (l->seen[i])
-			return image_err(err, "layout line %u: '%s' given twice", line, tok[0]);
+			return line_err(err, line, "'%s' given twice", tok[0]);
 		if ((i == L_SSAFRAMESIZE || i == L_MISCSELECT) && v > UINT32_MAX)
-			return image_err(err, "layout line %u: %s 0x%llx does not fit 32 bits", line,
-					 tok[0], (unsigned long long)v);
+			return line_err(err, line, "%s 0x%llx does not fit 32 bits", tok[0],
+					(unsigned long long)v);
 		if (i == L_HEAP && v > LAYOUT_MAX_HEAP_PAGES)
-			return image_err(err, "layout line %u: heap of %llu pages is too large", line,
-					 (unsigned long long)v);
+			return line_err(err, line, "heap of %llu pages is too large",
+					(unsigned long long)v);
 		l->seen[i] = true;
 		l->scalar[i] = v;
 		return 0;
@@ -372,32 +423,31 @@ static int layout_line(struct layout *l, unsigned int line, char *s, char *err)
 		bool page = !strcmp(tok[0], "tcs");
 
 		if (n != 2 || !parse_u64(tok[1], &v))
-			return image_err(err, "layout line %u: '%s' takes one number", line, tok[0]);
+			return line_err(err, line, "'%s' takes one number", tok[0]);
 		if (page && (v & ~SGX_PAGE_MASK))
-			return image_err(err, "layout line %u: tcs offset 0x%llx is not page aligned",
-					 line, (unsigned long long)v);
+			return line_err(err, line, "tcs offset 0x%llx is not page aligned",
+					(unsigned long long)v);
 		return refs_add(page ? &l->tcs : &l->tcs_seg, line, v, 0);
 	}
 	if (!strcmp(tok[0], "measure")) {
 		uint64_t mask;
 
 		if (n != 3 || !parse_u64(tok[1], &v))
-			return image_err(err, "layout line %u: use 'measure SEGMENT all|none|MASK'",
-					 line);
+			return line_err(err, line, "use 'measure SEGMENT all|none|MASK'");
 		if (!strcmp(tok[2], "all"))
 			mask = SGX_IMAGE_MEASURE_ALL;
 		else if (!strcmp(tok[2], "none"))
 			mask = 0;
 		else if (!parse_u64(tok[2], &mask) || mask > 0xFFFF)
-			return image_err(err, "layout line %u: '%s' is not all, none or a 16-bit mask",
-					 line, tok[2]);
+			return line_err(err, line, "'%s' is not all, none or a 16-bit mask",
+					tok[2]);
 		for (size_t i = 0; i < l->measure.n; i++)
 			if (l->measure.v[i].val == v)
-				return image_err(err, "layout line %u: segment %llu measured twice",
-						 line, (unsigned long long)v);
+				return line_err(err, line, "segment %llu measured twice",
+						(unsigned long long)v);
 		return refs_add(&l->measure, line, v, (uint16_t)mask);
 	}
-	return image_err(err, "layout line %u: unknown directive '%s'", line, tok[0]);
+	return line_err(err, line, "unknown directive '%s'", tok[0]);
 }
 
 static int layout_parse(struct layout *l, const char *text, char *err)
@@ -457,7 +507,8 @@ static int elf_segments(const uint8_t *elf, size_t len, struct elf_seg **segp, s
 	if (len < SELFMAG || memcmp(elf, ELFMAG, SELFMAG))
 		return image_err(err, "not an ELF file");
 	if (len < EI_NIDENT || elf[EI_CLASS] != ELFCLASS64)
-		return image_err(err, "not an ELF64 file (class %u)", len > EI_CLASS ? elf[EI_CLASS] : 0);
+		return image_err(err, "not an ELF64 file (class %u)",
+				 len > EI_CLASS ? elf[EI_CLASS] : 0);
 	if (len < sizeof(eh))
 		return image_err(err, "truncated ELF header (%zu bytes)", len);
 	memcpy(&eh, elf, sizeof(eh));
@@ -466,7 +517,7 @@ static int elf_segments(const uint8_t *elf, size_t len, struct elf_seg **segp, s
 	if (eh.e_machine != EM_X86_64)
 		return image_err(err, "not an x86-64 ELF file (e_machine %u)", eh.e_machine);
 	if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN)
-		return image_err(err, "ELF file is neither an executable nor a shared object (e_type %u)",
+		return image_err(err, "ELF type %u is neither executable nor shared object",
 				 eh.e_type);
 	if (eh.e_phnum == PN_XNUM)
 		return image_err(err, "more than 65534 program headers are not supported");
@@ -486,9 +537,10 @@ static int elf_segments(const uint8_t *elf, size_t len, struct elf_seg **segp, s
 		if (ph.p_type != PT_LOAD)
 			continue;
 		if (ph.p_offset > len || ph.p_filesz > len - ph.p_offset) {
-			image_err(err, "segment %zu (program header %u): file bytes [0x%llx, +0x%llx) run past the end of the file (0x%zx)",
-				  nseg, j, (unsigned long long)ph.p_offset,
-				  (unsigned long long)ph.p_filesz, len);
+			seg_err(err, nseg, j,
+				"has file bytes [0x%llx, +0x%llx) past the end of the file (0x%zx)",
+				(unsigned long long)ph.p_offset, (unsigned long long)ph.p_filesz,
+				len);
 			goto bad;
 		}
 		s->phdr = j;
@@ -496,15 +548,16 @@ static int elf_segments(const uint8_t *elf, size_t len, struct elf_seg **segp, s
 		s->pages = (ph.p_filesz + SGX_PAGE_SIZE - 1) / SGX_PAGE_SIZE;
 		s->p_flags = ph.p_flags;
 		if (s->file_start < segs[0].file_start) {
-			image_err(err, "segment %zu (program header %u) starts at file offset 0x%llx, before the first segment",
-				  nseg, j, (unsigned long long)s->file_start);
+			seg_err(err, nseg, j,
+				"starts at file offset 0x%llx, before the first segment",
+				(unsigned long long)s->file_start);
 			goto bad;
 		}
 		s->offset = s->file_start - segs[0].file_start;
 		if (s->pages && s->offset < prev_end) {
-			image_err(err, "segment %zu (program header %u) at 0x%llx overlaps the previous segment ending at 0x%llx",
-				  nseg, j, (unsigned long long)s->offset,
-				  (unsigned long long)prev_end);
+			seg_err(err, nseg, j,
+				"at 0x%llx overlaps the previous segment ending at 0x%llx",
+				(unsigned long long)s->offset, (unsigned long long)prev_end);
 			goto bad;
 		}
 		if (s->pages)
@@ -560,8 +613,9 @@ static int unused_refs(const struct layout_refs *r, const char *what, char *err)
 {
 	for (size_t i = 0; i < r->n; i++)
 		if (!r->v[i].used)
-			return image_err(err, "layout line %u: %s 0x%llx names no page or segment of the ELF file",
-					 r->v[i].line, what, (unsigned long long)r->v[i].val);
+			return line_err(err, r->v[i].line,
+					"%s 0x%llx names no page or segment of the ELF file",
+					what, (unsigned long long)r->v[i].val);
 	return 0;
 }
 
@@ -575,8 +629,8 @@ static int add_segment(struct sgx_image *img, struct layout *l, const uint8_t *e
 	int r;
 
 	if (default_tcs && idx == 0 && (s->p_flags & (PF_R | PF_W | PF_X)) != (PF_R | PF_W))
-		return image_err(err, "segment 0 (program header %u) holds the TCS pages and must be RW; give a layout file otherwise",
-				 s->phdr);
+		return seg_err(err, 0, s->phdr,
+			       "holds the TCS pages and must be RW; give a layout file otherwise");
 	for (uint64_t p = 0; p < s->pages; p++) {
 		uint64_t off = s->offset + p * SGX_PAGE_SIZE;
 		uint64_t pos = s->file_start + p * SGX_PAGE_SIZE;
@@ -587,8 +641,7 @@ static int add_segment(struct sgx_image *img, struct layout *l, const uint8_t *e
 		if (tcs_page(l, off))
 			tcs = true;
 		if (!tcs && (reg & SGX_SECINFO_W) && !(reg & SGX_SECINFO_R))
-			return image_err(err, "segment %zu (program header %u) is writable but not readable",
-					 idx, s->phdr);
+			return seg_err(err, idx, s->phdr, "is writable but not readable");
 		/* Past the end of the file a page reads as zeros, as an mmap of it would. */
 		if (pos < len)
 			n = len - pos < SGX_PAGE_SIZE ? len - pos : SGX_PAGE_SIZE;
@@ -712,7 +765,8 @@ int sgx_image_load_elf(const char *elf_path, const char *layout_path, struct sgx
 		r = sgx_image_read_file(layout_path, &layout, &layout_len);
 		if (r) {
 			if (err)
-				snprintf(err, SGX_IMAGE_ERR_LEN, "%s: %s", layout_path, strerror(-r));
+				snprintf(err, SGX_IMAGE_ERR_LEN, "%s: %s", layout_path,
+					 strerror(-r));
 			free(elf);
 			return r;
 		}

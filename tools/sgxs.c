@@ -42,6 +42,23 @@ static int __attribute__((format(printf, 2, 3))) sgxs_err(char *err, const char 
 	return -EINVAL;
 }
 
+/* A message about record @idx at byte @pos. */
+static int __attribute__((format(printf, 4, 5)))
+rec_err(char *err, size_t idx, size_t pos, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (err) {
+		n = snprintf(err, SGX_IMAGE_ERR_LEN, "record %zu at byte 0x%zx: ", idx, pos);
+		va_start(ap, fmt);
+		if (n > 0 && n < SGX_IMAGE_ERR_LEN)
+			vsnprintf(err + n, SGX_IMAGE_ERR_LEN - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
 static uint64_t get_le64(const uint8_t *p)
 {
 	uint64_t v = 0;
@@ -104,24 +121,23 @@ int sgx_sgxs_hash(const void *buf, size_t len, uint8_t mrenclave[32], char *err)
 		size_t n = SGXS_REC;
 
 		if (len - pos < SGXS_REC) {
-			r = sgxs_err(err, "record %zu at byte 0x%zx: truncated header", idx, pos);
+			r = rec_err(err, idx, pos, "truncated header");
 			goto out;
 		}
 		tag = get_le64(p + pos);
 		if (tag == TAG_EEXTEND || tag == TAG_UNMEASRD) {
 			n += SGXS_CHUNK;
 			if (len - pos < n) {
-				r = sgxs_err(err, "record %zu at byte 0x%zx: %s without its 256 data bytes",
-					     idx, pos, tag_name(tag));
+				r = rec_err(err, idx, pos, "%s without its 256 data bytes",
+					    tag_name(tag));
 				goto out;
 			}
 		} else if (tag == TAG_UNSIZED) {
-			r = sgxs_err(err, "record %zu at byte 0x%zx: UNSIZED stream cannot be measured",
-				     idx, pos);
+			r = rec_err(err, idx, pos, "UNSIZED stream cannot be measured");
 			goto out;
 		} else if (tag != TAG_ECREATE && tag != TAG_EADD) {
-			r = sgxs_err(err, "record %zu at byte 0x%zx: unknown tag 0x%016llx", idx, pos,
-				     (unsigned long long)tag);
+			r = rec_err(err, idx, pos, "unknown tag 0x%016llx",
+				    (unsigned long long)tag);
 			goto out;
 		}
 		r = -ENOMEM;
@@ -140,18 +156,28 @@ out:
 /* The page being assembled from an EADD and the chunk records after it. */
 struct sgxs_page {
 	bool open;
-	size_t rec;        /* record index of its EADD */
+	size_t rec, pos;   /* record index and byte position of its EADD */
 	uint64_t offset, flags;
 	uint16_t measured, seen;
 	int last_chunk;
 	uint8_t data[4096] __attribute__((aligned(64)));
 };
 
-static int flush_page(struct sgx_image *img, struct sgxs_page *pg, char *err)
+struct sgxs_reader {
+	struct sgx_image *img;
+	struct sgxs_page pg;
+	size_t idx, pos;   /* the record being read */
+	char *err;
+};
+
+#define RD_ERR(rd, ...) rec_err((rd)->err, (rd)->idx, (rd)->pos, __VA_ARGS__)
+
+static int flush_page(struct sgxs_reader *rd)
 {
-	uint8_t forced[4096];
+	struct sgxs_page *pg = &rd->pg;
 	struct sgx_image_page view = { .offset = pg->offset, .flags = pg->flags,
 				       .measured = pg->measured, .data = pg->data };
+	uint8_t forced[4096];
 	int r;
 
 	if (!pg->open)
@@ -162,82 +188,82 @@ static int flush_page(struct sgx_image *img, struct sgxs_page *pg, char *err)
 	 */
 	sgx_image_eextend_bytes(&view, forced);
 	if ((pg->measured & 1) && memcmp(forced, pg->data, SGXS_CHUNK))
-		return sgxs_err(err, "record %zu: TCS at offset 0x%llx measures non-zero STATE/CSSA/AEP/DBGOPTIN, which EADD clears",
-				pg->rec, (unsigned long long)pg->offset);
-	r = sgx_image_add_page(img, pg->offset, pg->flags, pg->measured, pg->data);
+		return rec_err(rd->err, pg->rec, pg->pos,
+			       "TCS at offset 0x%llx measures non-zero STATE/CSSA/AEP/DBGOPTIN, which EADD clears",
+			       (unsigned long long)pg->offset);
+	r = sgx_image_add_page(rd->img, pg->offset, pg->flags, pg->measured, pg->data);
 	pg->open = false;
 	return r;
 }
 
-static int check_flags(uint64_t flags, size_t idx, size_t pos, char *err)
+static int check_flags(struct sgxs_reader *rd, uint64_t flags)
 {
 	const uint64_t bad = SGX_SECINFO_RESERVED_MASK | SGX_SECINFO_PENDING |
 			     SGX_SECINFO_MODIFIED | SGX_SECINFO_PR;
 	uint64_t pt = flags & SGX_SECINFO_PAGE_TYPE_MASK;
 
 	if (flags & bad)
-		return sgxs_err(err, "record %zu at byte 0x%zx: EADD SECINFO flags 0x%llx have bits EADD refuses",
-				idx, pos, (unsigned long long)flags);
+		return RD_ERR(rd, "EADD SECINFO flags 0x%llx have bits EADD refuses",
+			      (unsigned long long)flags);
 	if (pt == SGX_SECINFO_TCS) {
 		if (flags & SGX_SECINFO_PERMISSION_MASK)
-			return sgxs_err(err, "record %zu at byte 0x%zx: TCS page with RWX 0x%llx (EADD hashes 0)",
-					idx, pos, (unsigned long long)(flags & 7));
+			return RD_ERR(rd, "TCS page with RWX 0x%llx (EADD hashes 0)",
+				      (unsigned long long)(flags & SGX_SECINFO_PERMISSION_MASK));
 	} else if (pt == SGX_SECINFO_REG) {
 		if ((flags & SGX_SECINFO_W) && !(flags & SGX_SECINFO_R))
-			return sgxs_err(err, "record %zu at byte 0x%zx: REG page writable but not readable",
-					idx, pos);
+			return RD_ERR(rd, "REG page writable but not readable");
 	} else {
-		return sgxs_err(err, "record %zu at byte 0x%zx: EADD page type %llu is neither REG nor TCS",
-				idx, pos, (unsigned long long)(pt >> SGX_SECINFO_PAGE_TYPE_SHIFT));
+		return RD_ERR(rd, "EADD page type %llu is neither REG nor TCS",
+			      (unsigned long long)(pt >> SGX_SECINFO_PAGE_TYPE_SHIFT));
 	}
 	return 0;
 }
 
-static int parse_ecreate(struct sgx_image *img, const uint8_t *rec, size_t pos, char *err)
+static int parse_ecreate(struct sgxs_reader *rd, const uint8_t *rec)
 {
 	uint32_t ssa = get_le32(rec + 8);
 	uint64_t size = get_le64(rec + 12);
 
+	if (rd->idx)
+		return RD_ERR(rd, "second ECREATE");
 	if (!zero_from(rec, 20))
-		return sgxs_err(err, "record 0 at byte 0x%zx: ECREATE padding is not zero", pos);
+		return RD_ERR(rd, "ECREATE padding is not zero");
 	if (!size || (size & (size - 1)) || size < 2 * SGX_PAGE_SIZE)
-		return sgxs_err(err, "record 0 at byte 0x%zx: enclave size 0x%llx is not a power of two >= 0x2000",
-				pos, (unsigned long long)size);
+		return RD_ERR(rd, "enclave size 0x%llx is not a power of two >= 0x2000",
+			      (unsigned long long)size);
 	if (!ssa)
-		return sgxs_err(err, "record 0 at byte 0x%zx: SSAFRAMESIZE is 0", pos);
-	img->size = size;
-	img->ssa_frame_size = ssa;
+		return RD_ERR(rd, "SSAFRAMESIZE is 0");
+	rd->img->size = size;
+	rd->img->ssa_frame_size = ssa;
 	return 0;
 }
 
-static int parse_eadd(struct sgx_image *img, struct sgxs_page *pg, const uint8_t *rec,
-		      size_t idx, size_t pos, char *err)
+static int parse_eadd(struct sgxs_reader *rd, const uint8_t *rec)
 {
+	struct sgxs_page *pg = &rd->pg;
 	uint64_t off = get_le64(rec + 8), flags = get_le64(rec + 16);
 	int r;
 
 	if (!zero_from(rec, 24))
-		return sgxs_err(err, "record %zu at byte 0x%zx: EADD SECINFO reserved bytes are not zero",
-				idx, pos);
+		return RD_ERR(rd, "EADD SECINFO reserved bytes are not zero");
 	if (off & ~SGX_PAGE_MASK)
-		return sgxs_err(err, "record %zu at byte 0x%zx: EADD offset 0x%llx is not page aligned",
-				idx, pos, (unsigned long long)off);
-	if (off >= img->size)
-		return sgxs_err(err, "record %zu at byte 0x%zx: EADD offset 0x%llx is outside the enclave size 0x%llx",
-				idx, pos, (unsigned long long)off, (unsigned long long)img->size);
-	if ((pg->open && off <= pg->offset) ||
-	    (img->nr_pages && off <= img->pages[img->nr_pages - 1].offset))
-		return sgxs_err(err, "record %zu at byte 0x%zx: EADD offset 0x%llx is not above the previous EADD",
-				idx, pos, (unsigned long long)off);
-	r = check_flags(flags, idx, pos, err);
-	if (r)
-		return r;
-	r = flush_page(img, pg, err);
+		return RD_ERR(rd, "EADD offset 0x%llx is not page aligned",
+			      (unsigned long long)off);
+	if (off >= rd->img->size)
+		return RD_ERR(rd, "EADD offset 0x%llx is outside the enclave size 0x%llx",
+			      (unsigned long long)off, (unsigned long long)rd->img->size);
+	if (pg->open && off <= pg->offset)
+		return RD_ERR(rd, "EADD offset 0x%llx is not above the previous EADD",
+			      (unsigned long long)off);
+	r = check_flags(rd, flags);
+	if (!r)
+		r = flush_page(rd);
 	if (r)
 		return r;
 	memset(pg->data, 0, sizeof(pg->data));
 	pg->open = true;
-	pg->rec = idx;
+	pg->rec = rd->idx;
+	pg->pos = rd->pos;
 	pg->offset = off;
 	pg->flags = flags;
 	pg->measured = pg->seen = 0;
@@ -245,33 +271,29 @@ static int parse_eadd(struct sgx_image *img, struct sgxs_page *pg, const uint8_t
 	return 0;
 }
 
-static int parse_chunk(struct sgxs_page *pg, uint64_t tag, const uint8_t *rec, size_t idx,
-		       size_t pos, char *err)
+static int parse_chunk(struct sgxs_reader *rd, uint64_t tag, const uint8_t *rec)
 {
+	struct sgxs_page *pg = &rd->pg;
 	const char *name = tag_name(tag);
-	uint64_t off = get_le64(rec + 8);
+	unsigned long long off = get_le64(rec + 8);
 	int c;
 
 	if (!zero_from(rec, 16))
-		return sgxs_err(err, "record %zu at byte 0x%zx: %s padding is not zero", idx, pos,
-				name);
+		return RD_ERR(rd, "%s padding is not zero", name);
 	if (off & (SGXS_CHUNK - 1))
-		return sgxs_err(err, "record %zu at byte 0x%zx: %s offset 0x%llx is not 256-byte aligned",
-				idx, pos, name, (unsigned long long)off);
+		return RD_ERR(rd, "%s offset 0x%llx is not 256-byte aligned", name, off);
 	if (!pg->open)
-		return sgxs_err(err, "record %zu at byte 0x%zx: %s before any EADD", idx, pos, name);
+		return RD_ERR(rd, "%s before any EADD", name);
 	if ((off & SGX_PAGE_MASK) != pg->offset)
-		return sgxs_err(err, "record %zu at byte 0x%zx: %s offset 0x%llx is not in the page of the preceding EADD (0x%llx)",
-				idx, pos, name, (unsigned long long)off,
-				(unsigned long long)pg->offset);
+		return RD_ERR(rd,
+			      "%s offset 0x%llx is not in the page of the preceding EADD (0x%llx)",
+			      name, off, (unsigned long long)pg->offset);
 	c = (int)((off & ~SGX_PAGE_MASK) / SGXS_CHUNK);
 	if (pg->seen & (1u << c))
-		return sgxs_err(err, "record %zu at byte 0x%zx: chunk 0x%llx given twice", idx, pos,
-				(unsigned long long)off);
+		return RD_ERR(rd, "chunk 0x%llx given twice", off);
 	/* The image measures chunks ascending; any other order hashes differently. */
 	if (c < pg->last_chunk)
-		return sgxs_err(err, "record %zu at byte 0x%zx: chunk 0x%llx after a higher chunk of its page",
-				idx, pos, (unsigned long long)off);
+		return RD_ERR(rd, "chunk 0x%llx after a higher chunk of its page", off);
 	pg->seen |= (uint16_t)(1u << c);
 	if (tag == TAG_EEXTEND)
 		pg->measured |= (uint16_t)(1u << c);
@@ -280,86 +302,77 @@ static int parse_chunk(struct sgxs_page *pg, uint64_t tag, const uint8_t *rec, s
 	return 0;
 }
 
+static int parse_record(struct sgxs_reader *rd, const uint8_t *p, size_t len)
+{
+	const uint8_t *rec = p + rd->pos;
+	size_t left = len - rd->pos;
+	const char *name;
+	uint64_t tag;
+
+	if (left < SGXS_REC)
+		return RD_ERR(rd, "truncated header (%zu bytes left)", left);
+	tag = get_le64(rec);
+	name = tag_name(tag);
+	if (!name)
+		return RD_ERR(rd, "unknown tag 0x%016llx", (unsigned long long)tag);
+	if (tag == TAG_UNSIZED)
+		return RD_ERR(rd, "UNSIZED stream (size not final) cannot be loaded");
+	if (!rd->idx && tag != TAG_ECREATE)
+		return RD_ERR(rd, "stream starts with %s, not ECREATE", name);
+	switch (tag) {
+	case TAG_ECREATE:
+		return parse_ecreate(rd, rec);
+	case TAG_EADD:
+		return parse_eadd(rd, rec);
+	default:
+		if (left < SGXS_REC + SGXS_CHUNK)
+			return RD_ERR(rd, "%s without its 256 data bytes", name);
+		return parse_chunk(rd, tag, rec);
+	}
+}
+
+static size_t record_len(const uint8_t *rec)
+{
+	uint64_t tag = get_le64(rec);
+
+	return SGXS_REC + (tag == TAG_EEXTEND || tag == TAG_UNMEASRD ? SGXS_CHUNK : 0);
+}
+
 int sgx_image_parse_sgxs(const void *buf, size_t len, struct sgx_image **imgp, char *err)
 {
-	const uint8_t *p = buf;
-	struct sgx_image *img;
-	struct sgxs_page *pg;
-	size_t pos = 0, idx = 0;
+	struct sgxs_reader *rd;
 	int r = -ENOMEM;
 
 	*imgp = NULL;
-	img = sgx_image_new();
-	pg = malloc(sizeof(*pg));
-	if (!img || !pg)
+	rd = malloc(sizeof(*rd));
+	if (!rd)
+		return r;
+	rd->img = sgx_image_new();
+	rd->pg.open = false;
+	rd->idx = rd->pos = 0;
+	rd->err = err;
+	if (!rd->img)
 		goto out;
-	pg->open = false;
 
 	if (!len) {
 		r = sgxs_err(err, "empty stream: no ECREATE record");
 		goto out;
 	}
-	for (; pos < len; idx++) {
-		const uint8_t *rec = p + pos;
-		uint64_t tag;
-		const char *name;
-
-		if (len - pos < SGXS_REC) {
-			r = sgxs_err(err, "record %zu at byte 0x%zx: truncated header (%zu bytes left)",
-				     idx, pos, len - pos);
-			goto out;
-		}
-		tag = get_le64(rec);
-		name = tag_name(tag);
-		if (!name) {
-			r = sgxs_err(err, "record %zu at byte 0x%zx: unknown tag 0x%016llx", idx, pos,
-				     (unsigned long long)tag);
-			goto out;
-		}
-		if (tag == TAG_UNSIZED) {
-			r = sgxs_err(err, "record %zu at byte 0x%zx: UNSIZED stream (size not final) cannot be loaded",
-				     idx, pos);
-			goto out;
-		}
-		if (!idx && tag != TAG_ECREATE) {
-			r = sgxs_err(err, "record 0: stream starts with %s, not ECREATE", name);
-			goto out;
-		}
-		switch (tag) {
-		case TAG_ECREATE:
-			if (idx) {
-				r = sgxs_err(err, "record %zu at byte 0x%zx: second ECREATE", idx, pos);
-				goto out;
-			}
-			r = parse_ecreate(img, rec, pos, err);
-			break;
-		case TAG_EADD:
-			r = parse_eadd(img, pg, rec, idx, pos, err);
-			break;
-		default:
-			if (len - pos < SGXS_REC + SGXS_CHUNK) {
-				r = sgxs_err(err, "record %zu at byte 0x%zx: %s without its 256 data bytes",
-					     idx, pos, name);
-				goto out;
-			}
-			r = parse_chunk(pg, tag, rec, idx, pos, err);
-			pos += SGXS_CHUNK;
-			break;
-		}
+	for (; rd->pos < len; rd->idx++) {
+		r = parse_record(rd, buf, len);
 		if (r)
 			goto out;
-		pos += SGXS_REC;
+		rd->pos += record_len((const uint8_t *)buf + rd->pos);
 	}
-	r = flush_page(img, pg, err);
-	if (r)
-		goto out;
-	r = sgx_image_check(img, err);
+	r = flush_page(rd);
+	if (!r)
+		r = sgx_image_check(rd->img, err);
 out:
-	free(pg);
 	if (r)
-		sgx_image_free(img);
+		sgx_image_free(rd->img);
 	else
-		*imgp = img;
+		*imgp = rd->img;
+	free(rd);
 	return r;
 }
 
