@@ -304,13 +304,9 @@ uint8_t *frame_bytes(struct sgx_cpu *cpu, uint32_t frame)
 	return frame_addr(cpu, frame);
 }
 
-void frame_release(struct sgx_cpu *cpu, uint32_t frame)
+void frame_scrub(struct sgx_cpu *cpu, uint32_t frame)
 {
-	if (__atomic_exchange_n(&cpu->touched_map[frame], 0, __ATOMIC_RELAXED)) {
-		atomic_fetch_sub_explicit(&cpu->touched, 1, memory_order_relaxed);
-		/* MADV_DONTNEED is async-signal-safe: a syscall, no allocation. */
-		madvise(frame_addr(cpu, frame), SGX_PAGE_SIZE, MADV_DONTNEED);
-	}
+	memset(frame_addr(cpu, frame), 0, SGX_PAGE_SIZE);
 }
 
 uint64_t sgx_cpu_touched_frames(const struct sgx_cpu *cpu)

@@ -78,7 +78,7 @@ int sgx_eremove(struct sgx_cpu *cpu, void *epc)
 		h = secs_hidden(cpu, sf);
 		atomic_fetch_sub(&h->children, 1);
 	}
-	frame_release(cpu, f);
+	frame_scrub(cpu, f);
 done:
 	STAT_INC(cpu, eremove);
 out:

@@ -319,9 +319,9 @@ int sgx_ewb(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void *v
 
 	old = __atomic_exchange_n(va_slot_ptr(cpu, vf, va_slot), ver, __ATOMIC_ACQ_REL);
 	epcm_clear(e);
+	frame_scrub(cpu, f);
 	if (child)
 		atomic_fetch_sub(&secs_hidden(cpu, sf)->children, 1);
-	frame_release(cpu, f);
 	STAT_INC(cpu, ewb);
 	r = old ? SGX_VA_SLOT_OCCUPIED : 0;
 out_secs:
@@ -420,14 +420,14 @@ static int eld(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void
 	slot = va_slot_ptr(cpu, vf, va_slot);
 	ver = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 	if (paging_decrypt(cpu, ver, (const uint8_t *)&hdr, page, page, pcmd.mac)) {
-		frame_release(cpu, f); /* the page stays invalid, and empty */
+		frame_scrub(cpu, f); /* the page stays invalid, and empty */
 		r = SGX_MAC_COMPARE_FAIL;
 		goto out_secs;
 	}
 	/* Clearing the slot is what makes a replay of this blob fail. */
 	if (!__atomic_compare_exchange_n(slot, &ver, 0, false, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE)) {
-		frame_release(cpu, f); /* the slot was modified meanwhile */
+		frame_scrub(cpu, f); /* the slot was modified meanwhile */
 		r = fault_gp();
 		goto out_secs;
 	}

@@ -136,8 +136,12 @@ static inline struct epcm *epcm_of(const struct sgx_cpu *cpu, uint32_t frame)
 }
 /* Bytes of a frame (routes through sgx_epc_page_bytes()). */
 uint8_t *frame_bytes(struct sgx_cpu *cpu, uint32_t frame);
-/* Give a frame's host memory back (EREMOVE, EWB): contents become zero. */
-void frame_release(struct sgx_cpu *cpu, uint32_t frame);
+/*
+ * Zero a frame's bytes.  A frame keeps its host memory once used, as real
+ * EPC does: giving it back on every EWB/EREMOVE (madvise) and refaulting it on
+ * reuse cost ~20x the paging crypto itself.  Only a never-used frame is free.
+ */
+void frame_scrub(struct sgx_cpu *cpu, uint32_t frame);
 
 /* Per-page instruction locks.  Return true on success, never block. */
 bool page_lock_excl(struct epcm *e);
