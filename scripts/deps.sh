@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="gcc libc6-dev clang meson ninja-build pkg-config libssl-dev libcmocka-dev \
-liburcu-dev python3 openssl"
+liburcu-dev python3 openssl libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

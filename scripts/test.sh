@@ -1,6 +1,6 @@
 #!/bin/sh
 # Set up, build and run every test: a normal build, an ASan+UBSan build, and a
-# ThreadSanitizer build of the concurrency tests.  Ends with "N passed, N failed".
+# ThreadSanitizer build of the concurrency tests, then the libFuzzer harnesses.  Ends with "N passed, N failed".
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
@@ -26,4 +26,7 @@ run_suite build
 run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
 run_suite build-tsan -Db_sanitize=thread -- concurrency
 
-python3 scripts/count_tap.py build build-asan build-tsan
+echo "== fuzz: libFuzzer harnesses, ${FUZZ_SECONDS:-20}s each" >&2
+sh scripts/fuzz.sh | tee build-fuzz.tap || true
+
+python3 scripts/count_tap.py build build-asan build-tsan build-fuzz.tap

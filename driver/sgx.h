@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Linux SGX driver's enclave-memory system, in user space.  Names follow
+ * arch/x86/kernel/cpu/sgx/ (sgx.h, encl.h) so that readers of the kernel find
+ * their way; the file split follows it too:
+ *   main.c   EPC sections, free lists, allocation, the reclaimer and ksgxd
+ *   encl.c   enclave objects, page store, VA slots, backing store, ELDU,
+ *            the page-fault handler (ELDU and EAUG paths), mm tracking, release
+ *   ioctl.c  the /dev/sgx_enclave ioctls
+ *   driver.c the device files: open, release, mmap, ioctl dispatch
+ *   virt.c   /dev/sgx_vepc
+ *
+ * Differences from the kernel, all because this runs in user space:
+ *   - Global state lives in struct sgx_driver, so several independent
+ *     platforms can exist in one process (tests, the daemon).
+ *   - The xarray of enclave pages is a flat sparse array indexed by page
+ *     number (MAP_NORESERVE: untouched parts cost nothing): O(1), and the
+ *     fault path never allocates.  SGX_ENCL_PAGE_PRESENT marks a slot in use.
+ *   - VA page descriptors come from a per-enclave preallocated array, for
+ *     the same reason.
+ *   - The shmem backing file is a memfd mapped into the process.
+ *   - SRCU is liburcu (bulletproof flavour, usable from any thread).
+ */
+#ifndef SOFTSGX_DRIVER_SGX_H
+#define SOFTSGX_DRIVER_SGX_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <urcu/list.h>
+
+#include "host.h"
+#include "lock.h"
+#include "softsgx/cpu.h"
+
+#define SGX_NR_TO_SCAN 16
+#define SGX_NR_LOW_PAGES 32
+#define SGX_NR_HIGH_PAGES 64
+#define SGX_EEXTEND_BLOCK_SIZE 256
+#define SGX_EINIT_SPIN_COUNT 20
+#define SGX_EINIT_SLEEP_COUNT 50
+#define SGX_EINIT_SLEEP_TIME 20 /* ms */
+
+/* Page-fault handler results (mm/memory.c vocabulary). */
+typedef enum {
+	VM_FAULT_NOPAGE = 0x100, /* mapped, or "retry the access" */
+	VM_FAULT_SIGBUS = 0x002,
+	VM_FAULT_OOM = 0x001,
+} vm_fault_t;
+
+/* ---- EPC pages, sections, nodes (main.c) ---- */
+
+#define SGX_EPC_PAGE_RECLAIMER_TRACKED (1u << 0)
+#define SGX_EPC_PAGE_IS_FREE (1u << 1)
+
+/*
+ * One per EPC frame, 32 bytes (0.8% of the EPC).  @list is on exactly one of:
+ * the dirty list (start-up), a node's free or poison list, the reclaimer's
+ * active list, or none (in use, or isolated in a reclaim batch).
+ * Domain: node->lock for free/poison lists, IS_FREE and owner clearing;
+ * drv->reclaimer_lock for the active list and RECLAIMER_TRACKED.
+ */
+struct sgx_epc_page {
+	unsigned int section;
+	uint16_t flags;
+	uint16_t poison;
+	void *owner; /* sgx_encl_page (REG/TCS/TRIM, SECS), sgx_vepc, or NULL (VA) */
+	struct cds_list_head list;
+};
+
+struct sgx_numa_node {
+	struct cds_list_head free_page_list;  /* FIFO: free appends, alloc takes head */
+	struct cds_list_head sgx_poison_page_list;
+	unsigned long size;                   /* bytes of EPC on the node */
+	struct sgx_mutex lock;
+	bool has_epc;
+};
+
+struct sgx_epc_section {
+	void *virt_addr;   /* the CPU model's EPC address of the first frame */
+	unsigned long size;
+	struct sgx_epc_page *pages;
+	struct sgx_numa_node *node;
+};
+
+/* Counters matching the kernel's; all updated atomically. */
+struct sgx_stats {
+	_Atomic uint64_t ewb, eldu, eaug, eremove, leaked, reclaim_batches, reclaimed;
+	_Atomic uint64_t direct_reclaims, ksgxd_wakeups, etrack_ipis;
+};
+
+/* Test-only pause points between the steps of the racy flows (seeds). */
+enum sgx_test_point {
+	SGX_TP_REMOVE_ZAP,      /* REMOVE_PAGES: encl->lock dropped around the PTE zap */
+	SGX_TP_MODIFY_ZAP,      /* MODIFY_TYPES REG->TCS: same window */
+	SGX_TP_EAUG_UNLOCKED,   /* fault: EAUG path after the lockless "no entry" check */
+	SGX_TP_RECLAIM_ISOLATED,/* reclaimer: batch isolated, before aging */
+	SGX_TP_RECLAIM_BLOCKED, /* reclaimer: pages blocked, before EWB */
+	SGX_TP_NR,
+};
+
+struct sgx_driver_config {
+	const struct sgx_host_ops *host_ops;
+	void *host;
+	bool no_ksgxd;   /* tests: run reclaim and sanitization synchronously */
+	/* Test hook called at each pause point (NULL: none). */
+	void (*test_point)(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
+			   unsigned long addr);
+	void *test_ctx;
+};
+
+struct sgx_driver {
+	struct sgx_cpu *cpu;
+	const struct sgx_host_ops *host_ops;
+	void *host;
+	struct sgx_driver_config cfg;
+
+	unsigned int nr_sections;
+	struct sgx_epc_section sections[SGX_MAX_EPC_SECTIONS];
+	struct sgx_numa_node *nodes; /* indexed by node id, sized max id + 1, zeroed */
+	int nr_nodes;
+	_Atomic unsigned int next_node;
+	_Atomic long nr_free_pages;
+	unsigned long nr_total_pages;
+
+	struct sgx_mutex reclaimer_lock;         /* protects active_page_list */
+	struct cds_list_head active_page_list;
+	_Atomic long nr_active;                  /* pages on the active list */
+	struct cds_list_head dirty_page_list;    /* start-up sanitization */
+
+	pthread_t ksgxd;
+	bool ksgxd_started;
+	_Atomic bool ksgxd_stop;
+	struct sgx_waitq ksgxd_waitq;
+	_Atomic bool sanitized;
+
+	/* Reserved masks for the INIT ioctl (driver.c, from CPUID). */
+	uint64_t attributes_reserved_mask, xfrm_reserved_mask;
+	uint32_t misc_reserved_mask;
+	bool sgx2;
+
+	struct sgx_stats stats;
+	_Atomic long nr_encls; /* live enclave objects (the usage count) */
+};
+
+#define drv_host_call(drv, op, ...) ((drv)->host_ops->op((drv)->host, ##__VA_ARGS__))
+
+static inline void sgx_test_point(struct sgx_driver *drv, enum sgx_test_point tp,
+				  struct sgx_encl *encl, unsigned long addr)
+{
+	if (drv->cfg.test_point)
+		drv->cfg.test_point(drv->cfg.test_ctx, tp, encl, addr);
+}
+
+/**
+ * sgx_driver_create() - bring up the driver on a CPU model
+ * @cpu: the platform (its EPC is sanitized and handed out by this driver)
+ * @cfg: host operations and options (copied)
+ * @err: set to -errno on failure (-ENODEV without SGX1 or launch control)
+ *
+ * Enumerates the sections through CPUID 0x12, builds the page arrays and
+ * node lists, puts every page on the dirty list and starts ksgxd, which
+ * sanitizes (EREMOVE, two passes) and then reclaims.
+ */
+struct sgx_driver *sgx_driver_create(struct sgx_cpu *cpu, const struct sgx_driver_config *cfg,
+				     int *err);
+/* Stop ksgxd and free the driver; every enclave must be released first. */
+void sgx_driver_destroy(struct sgx_driver *drv);
+
+/* With cfg.no_ksgxd: run sanitization to completion now. */
+void sgx_sanitize_now(struct sgx_driver *drv);
+
+void *sgx_get_epc_virt_addr(struct sgx_epc_page *page);
+struct sgx_epc_page *sgx_epc_page_of(struct sgx_driver *drv, const void *epc_addr);
+
+/**
+ * sgx_alloc_epc_page() - allocate an EPC page
+ * @drv: the driver
+ * @owner: the owner recorded in the page
+ * @reclaim: reclaim synchronously when nothing is free
+ *
+ * Return: the page, or ERR_PTR: -ENOMEM (nothing free, nothing reclaimable),
+ * -EBUSY (nothing free and @reclaim false), -ERESTARTSYS (signal pending).
+ * Callers with @reclaim must hold no mmap lock and no encl->lock.
+ */
+struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_driver *drv, void *owner, bool reclaim);
+/* Return an uninitialised (EREMOVEd or EWBed) page to its node's free list. */
+void sgx_free_epc_page(struct sgx_driver *drv, struct sgx_epc_page *page);
+void sgx_mark_page_reclaimable(struct sgx_driver *drv, struct sgx_epc_page *page);
+/* Return: 0, or -EBUSY when the reclaimer has the page isolated. */
+int sgx_unmark_page_reclaimable(struct sgx_driver *drv, struct sgx_epc_page *page);
+/* One reclaim batch in the caller's context if free pages < SGX_NR_LOW_PAGES. */
+void sgx_reclaim_direct(struct sgx_driver *drv);
+/* One batch of up to SGX_NR_TO_SCAN pages (the kernel's sgx_reclaim_pages). */
+void sgx_reclaim_pages(struct sgx_driver *drv);
+bool sgx_should_reclaim(struct sgx_driver *drv, unsigned long watermark);
+/* Memory failure on the EPC page at @epc_addr (kernel: arch_memory_failure). */
+int sgx_memory_failure(struct sgx_driver *drv, const void *epc_addr);
+
+/* Kernel-style error pointers. */
+#define MAX_ERRNO 4095
+#define IS_ERR(p) ((uintptr_t)(p) >= (uintptr_t)-MAX_ERRNO)
+#define PTR_ERR(p) ((long)(intptr_t)(p))
+#define ERR_PTR(e) ((void *)(intptr_t)(e))
+
+/* ENCLS result helpers (encls.h). */
+#define encls_failed(r) (encls_faulted(r) ? encls_trapnr(r) != X86_TRAP_PF : (r) != 0)
+
+/* ---- Enclaves (encl.c) ---- */
+
+enum sgx_encl_flags {
+	SGX_ENCL_IOCTL = 1u << 0,
+	SGX_ENCL_DEBUG = 1u << 1,
+	SGX_ENCL_CREATED = 1u << 2,
+	SGX_ENCL_INITIALIZED = 1u << 3,
+};
+
+/* desc bits (encl.h), with the v6 fix series' BUSY/PCMD_BUSY split. */
+#define SGX_ENCL_PAGE_PRESENT (1UL << 0)   /* slot in use (our xarray) */
+#define SGX_ENCL_PAGE_BUSY (1UL << 2)      /* do not load or use this page */
+#define SGX_ENCL_PAGE_PCMD_BUSY (1UL << 3) /* do not truncate the shared PCMD page */
+#define SGX_ENCL_PAGE_VA_OFFSET_MASK 0xFF8UL /* bits 11:3, while evicted */
+#define SGX_ENCL_PAGE_ADDR_MASK (~0xFFFUL)
+
+struct sgx_va_page {
+	struct sgx_epc_page *epc_page;
+	uint64_t slots[SGX_VA_SLOT_COUNT / 64]; /* allocation bitmap */
+	struct cds_list_head list;
+};
+
+/*
+ * Domain: encl->lock for every field but the PRESENT bit of @desc, which
+ * the fault path also reads without the lock (atomically).
+ */
+struct sgx_encl_page {
+	_Atomic unsigned long desc;
+	unsigned long vm_max_prot_bits : 8;
+	unsigned long type : 16;
+	struct sgx_epc_page *epc_page;
+	struct sgx_encl *encl;
+	struct sgx_va_page *va_page;
+};
+
+/* One per address space that maps the enclave (encl.h). */
+struct sgx_encl_mm {
+	struct sgx_encl *encl;
+	struct sgx_mm *mm;
+	struct cds_list_head list; /* RCU list on encl->mm_list */
+};
+
+struct sgx_encl {
+	struct sgx_driver *drv;
+	unsigned long base, size;
+	_Atomic unsigned long flags;   /* enum sgx_encl_flags, atomic bit ops */
+	unsigned int page_cnt;         /* SECS + all pages; drives VA growth */
+	unsigned int secs_child_cnt;   /* resident children */
+	struct sgx_mutex lock;         /* see "What protects what" in the spec */
+	struct sgx_encl_page *page_array; /* size >> 12 slots, sparse */
+	unsigned long nr_slots;
+	struct sgx_encl_page secs;
+	uint64_t attributes, attributes_mask;
+	_Atomic long refcount;
+
+	struct cds_list_head va_pages;  /* pages with free slots at the head */
+	struct sgx_va_page *va_array;   /* preallocated descriptors, sparse */
+	unsigned long nr_va_array;
+	struct cds_list_head va_free;   /* unused descriptors */
+	unsigned long va_next;          /* first never-used descriptor */
+
+	int backing_fd;                 /* memfd "SGX backing": E + E/32 bytes */
+	uint8_t *backing;               /* its mapping */
+	unsigned long backing_size;
+
+	struct sgx_mutex mm_lock;       /* mm_list mutation, mm_list_version */
+	struct cds_list_head mm_list;   /* RCU (urcu-bp) readers */
+	_Atomic unsigned long mm_list_version;
+
+	_Atomic long nr_evicted;        /* pages whose contents are in backing */
+};
+
+static inline bool encl_test_flag(struct sgx_encl *encl, unsigned long f)
+{
+	return atomic_load(&encl->flags) & f;
+}
+
+/* Allocate an empty enclave (open): refcount 1, nothing created. */
+struct sgx_encl *sgx_encl_alloc(struct sgx_driver *drv, int *err);
+/*
+ * Create the page array, the VA descriptor array and the backing memfd once
+ * encl->base and encl->size are known (ENCLAVE_CREATE).  Return 0 or -errno;
+ * sgx_encl_release() frees them.
+ */
+int sgx_encl_init_storage(struct sgx_encl *encl);
+void sgx_encl_get(struct sgx_encl *encl);
+bool sgx_encl_get_unless_zero(struct sgx_encl *encl);
+/* Drop a reference; the last one runs sgx_encl_release(). */
+void sgx_encl_put(struct sgx_encl *encl);
+
+/* Slot for @addr (inside ELRANGE) or NULL; present or not. */
+struct sgx_encl_page *sgx_encl_page_slot(struct sgx_encl *encl, unsigned long addr);
+/* The entry at @addr if present (kernel: xa_load), else NULL. */
+struct sgx_encl_page *sgx_encl_page_lookup(struct sgx_encl *encl, unsigned long addr);
+/*
+ * Claim the slot for @addr (kernel: xa_insert).  Return the entry with
+ * desc = addr | PRESENT and other fields set from the arguments, or ERR_PTR
+ * -EBUSY if present, -EINVAL outside ELRANGE.  Under encl->lock.
+ */
+struct sgx_encl_page *sgx_encl_page_insert(struct sgx_encl *encl, unsigned long addr,
+					   unsigned long vm_max_prot_bits);
+/* Release the slot (kernel: xa_erase + kfree).  Under encl->lock. */
+void sgx_encl_page_erase(struct sgx_encl_page *entry);
+
+/* Allocate a VA page (EPA). Return it or ERR_PTR (-ENOMEM, -EBUSY, -EFAULT). */
+struct sgx_va_page *sgx_alloc_va_page(struct sgx_encl *encl, bool reclaim);
+unsigned int sgx_alloc_va_slot(struct sgx_va_page *va_page);
+void sgx_free_va_slot(struct sgx_va_page *va_page, unsigned int offset);
+bool sgx_va_page_full(struct sgx_va_page *va_page);
+/* Release a VA page's EPC page and descriptor. */
+void sgx_encl_free_va_page(struct sgx_encl *encl, struct sgx_va_page *va_page);
+
+/* Backing store: contents and PCMD of page index @index. */
+struct sgx_backing {
+	void *contents;
+	void *pcmd;
+	unsigned long pcmd_offset;
+};
+unsigned long sgx_encl_page_index(struct sgx_encl *encl, struct sgx_encl_page *page);
+int sgx_encl_get_backing(struct sgx_encl *encl, unsigned long index, struct sgx_backing *b);
+void sgx_encl_put_backing(struct sgx_backing *b);
+/* Under encl->lock: is a page sharing @first_addr's PCMD page being written? */
+bool reclaimer_writing_to_pcmd(struct sgx_encl *encl, unsigned long first_addr);
+
+/*
+ * Load the page at @addr for use (under encl->lock): -EFAULT no entry,
+ * -EBUSY being reclaimed/removed or no free EPC right now, -ENOMEM nothing
+ * free and nothing reclaimable; ELDU (SECS first) if evicted.
+ */
+struct sgx_encl_page *sgx_encl_load_page(struct sgx_encl *encl, unsigned long addr);
+/* ... and check @vm_flags against the page's maximum protection (-EFAULT). */
+struct sgx_encl_page *sgx_encl_load_page_in_vma(struct sgx_encl *encl, unsigned long addr,
+						unsigned long vm_flags);
+int sgx_encl_load_secs(struct sgx_encl *encl);
+
+/**
+ * sgx_vma_fault() - the page-fault handler
+ * @mm: the faulting address space (its mmap lock is held for read)
+ * @encl: the enclave mapped there (NULL: the mapping lost its enclave)
+ * @addr: the faulting address, page aligned
+ * @vm_flags: the mapping's VM_READ/VM_WRITE/VM_EXEC
+ *
+ * Async-signal-safe: called from the SIGBUS handler.
+ * Return: VM_FAULT_NOPAGE, VM_FAULT_SIGBUS or VM_FAULT_OOM.
+ */
+vm_fault_t sgx_vma_fault(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
+			 unsigned long vm_flags);
+/* mmap/mprotect check: 0 or -EACCES. */
+int sgx_encl_may_map(struct sgx_encl *encl, unsigned long start, unsigned long end,
+		     unsigned long vm_flags);
+/* Add @mm to the enclave's mm_list (mmap, fork): 0 or -ENOMEM. */
+int sgx_encl_mm_add(struct sgx_encl *encl, struct sgx_mm *mm);
+/* The address space is going away (the mmu notifier's release). */
+void sgx_encl_mm_release(struct sgx_encl *encl, struct sgx_mm *mm);
+/* Zap @addr in every mm of the enclave.  No encl->lock held. */
+void sgx_zap_enclave_ptes(struct sgx_encl *encl, unsigned long addr);
+/* Kick every thread inside the enclave (the IPI of ETRACK flows). */
+void sgx_encl_kick(struct sgx_encl *encl);
+/* Age check: true if any mm accessed @page since the last check. */
+bool sgx_encl_test_and_clear_young(struct sgx_encl *encl, struct sgx_encl_page *page);
+/* EREMOVE and free; on failure warn with EREMOVE_ERROR_MESSAGE and leak. */
+void sgx_encl_free_epc_page(struct sgx_driver *drv, struct sgx_epc_page *page);
+/* ELDU of @encl_page from backing into a new EPC page (encl->lock held). */
+struct sgx_epc_page *sgx_encl_eldu(struct sgx_encl_page *encl_page,
+				   struct sgx_epc_page *secs_page);
+
+/* EWB with the ETRACK and IPI fallbacks (main.c; encl->lock held). */
+int sgx_encl_ewb(struct sgx_epc_page *epc_page, struct sgx_backing *backing);
+
+/* ---- ioctls (ioctl.c) ---- */
+
+struct sgx_va_page *sgx_encl_grow(struct sgx_encl *encl, bool reclaim);
+void sgx_encl_shrink(struct sgx_encl *encl, struct sgx_va_page *va_page);
+/**
+ * sgx_ioctl() - the /dev/sgx_enclave ioctl entry
+ * @encl: the file's enclave
+ * @mm: the caller's address space
+ * @cmd: the ioctl number (uapi/sgx.h)
+ * @arg: the caller's argument (a user pointer for all enclave ioctls)
+ *
+ * Return: 0 or -errno as the kernel returns it (-ENOTTY unknown command).
+ */
+long sgx_ioctl(struct sgx_encl *encl, struct sgx_mm *mm, unsigned int cmd, unsigned long arg);
+
+/* ---- device files (driver.c) ---- */
+
+/* open(/dev/sgx_enclave): a new, empty enclave holding the file's reference. */
+struct sgx_encl *sgx_open(struct sgx_driver *drv, int *err);
+/* The file's last close: drain mm_list (kernel order), drop the reference. */
+void sgx_release(struct sgx_encl *encl);
+/*
+ * mmap of the enclave file in @mm: -EINVAL for a private mapping, then
+ * sgx_encl_may_map() and sgx_encl_mm_add().  The host records the VMA.
+ */
+int sgx_mmap(struct sgx_encl *encl, struct sgx_mm *mm, unsigned long start, unsigned long len,
+	     unsigned long vm_flags, bool shared);
+
+/* ---- messages ---- */
+
+/* "sgx: " prefixed log and WARN-style reports on stderr (async-signal-safe). */
+void sgx_pr(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sgx_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define EREMOVE_ERROR_MESSAGE                                                               \
+	"EREMOVE returned %d (0x%x) and an EPC page was leaked. SGX may become unusable. " \
+	"Refer to Documentation/arch/x86/sgx.rst for more information."
+
+#endif
