@@ -22,9 +22,6 @@
 #include "softsgx/enclu.h"
 
 #define ENCLU_LEN 3
-#define X86_TRAP_UD 6
-/* #UD, for SGX2 leaves on an SGX1-only platform (sgx_last_fault() not updated). */
-#define ENCLU_FAULT_UD (SGX_ENCLS_FAULT_FLAG | X86_TRAP_UD)
 
 #define RFLAGS_IF (1ULL << 9)
 #define RFLAGS_DF (1ULL << 10)
@@ -182,12 +179,10 @@ static int ssa_page(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint32_t sec
 
 	if (r)
 		return r;
+	/* The entry is only read under the lock (a busy page is #GP first). */
 	e = epcm_of(cpu, *frame);
-	if (!page_usable(e, secs_frame, la, true))
-		return pf_epcm(la, true);
 	if (!locks_take(locks, e))
 		return fault_gp();
-	/* Re-check under the lock: a leaf may have changed the entry meanwhile. */
 	if (!page_usable(e, secs_frame, la, true))
 		return pf_epcm(la, true);
 	return 0;
@@ -286,6 +281,26 @@ static uint64_t *tcs_state(struct sgx_cpu *cpu, uint32_t tcs_frame)
 	return (uint64_t *)frame_bytes(cpu, tcs_frame); /* STATE is the qword at 0 */
 }
 
+/*
+ * CSSA moves on AEX/ERESUME by the LP that owns the TCS while other LPs may
+ * be looking at the TCS to enter it; the release store after the SSA writes
+ * pairs with the acquire load before the SSA reads.
+ */
+static uint32_t *tcs_cssa(struct sgx_cpu *cpu, uint32_t tcs_frame)
+{
+	return (uint32_t *)(frame_bytes(cpu, tcs_frame) + offsetof(struct sgx_tcs, ssa_index));
+}
+
+static uint32_t cssa_load(struct sgx_cpu *cpu, uint32_t tcs_frame)
+{
+	return __atomic_load_n(tcs_cssa(cpu, tcs_frame), __ATOMIC_ACQUIRE);
+}
+
+static void cssa_store(struct sgx_cpu *cpu, uint32_t tcs_frame, uint32_t v)
+{
+	__atomic_store_n(tcs_cssa(cpu, tcs_frame), v, __ATOMIC_RELEASE);
+}
+
 /* Latch the entry on @lp and take part in tracking (spec §5.3 effects, §8.3). */
 static void lp_enter(struct sgx_cpu *cpu, struct sgx_lp *lp, uint32_t secs_frame,
 		     uint32_t tcs_frame, uint64_t tcs_la, uint64_t aep, const struct ssa_map *m,
@@ -320,7 +335,7 @@ static void lp_leave(struct sgx_cpu *cpu, struct sgx_lp *lp)
 
 /* EENTER-style transfer into frame @m: RCX, RAX, RIP, URSP/URBP, FS/GS from the TCS. */
 static void enter_at_oentry(struct sgx_cpu *cpu, const struct sgx_secs *secs,
-			    const struct sgx_tcs *tcs, const struct ssa_map *m,
+			    const struct sgx_tcs *tcs, uint32_t cssa, const struct ssa_map *m,
 			    struct sgx_regs *regs)
 {
 	struct sgx_gprsgx *gpr = ssa_gprsgx(cpu, m);
@@ -328,7 +343,7 @@ static void enter_at_oentry(struct sgx_cpu *cpu, const struct sgx_secs *secs,
 	gpr->ursp = regs->rsp;
 	gpr->urbp = regs->rbp;
 	regs->rcx = regs->rip + ENCLU_LEN;
-	regs->rax = tcs->ssa_index;
+	regs->rax = cssa;
 	regs->rip = secs->base + tcs->entry_offset;
 	regs->fsbase = secs->base + tcs->fs_offset;
 	regs->gsbase = secs->base + tcs->gs_offset;
@@ -427,9 +442,8 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 	sf = te->secs;
 	secs = secs_of(cpu, sf);
 	tcs = (struct sgx_tcs *)frame_bytes(cpu, tf);
-	cssa = tcs->ssa_index;
+	cssa = cssa_load(cpu, tf);
 
-	r = SGX_FAULT_GP;
 	/* 5. Alignment of the TCS offsets. */
 	if (!is_aligned(tcs->ssa_offset, SGX_PAGE_SIZE) ||
 	    !is_aligned(tcs->fs_offset, SGX_PAGE_SIZE) ||
@@ -462,51 +476,67 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 	if (r)
 		goto out;
 
-	r = SGX_FAULT_GP;
+	/* 11. EENTER's target. */
+	if (!resume && !canonical(secs->base + tcs->entry_offset))
+		goto gp;
+
+	/*
+	 * 12. TCS.STATE is the busy lock: one LP per TCS.  An LP that was
+	 * inside may have left (AEX moves CSSA) between our checks and the CAS:
+	 * the TCS was busy when we looked, so #GP.
+	 */
+	if (!__atomic_compare_exchange_n(tcs_state(cpu, tf), &expected, 1, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		goto gp;
+	if (cssa_load(cpu, tf) != cssa)
+		goto gp_release;
+
+	/*
+	 * ERESUME reads the frame's contents only now that it owns the TCS:
+	 * before, the LP that owned it could still be writing that frame.  A
+	 * failure here is indistinguishable from the SDM's order except that a
+	 * busy TCS wins over a bad frame.
+	 */
 	if (resume) {
 		memcpy(&gpr, ssa_gprsgx(cpu, &m), sizeof(gpr));
 		notify = (tcs->flags & SGX_TCS_AEXNOTIFY) && (gpr.aexnotify & 1);
 		if (notify) {
 			/* AEX-Notify: enter the next frame like EENTER does. */
 			if (cssa >= tcs->nr_ssa_frames)
-				goto gp;
+				goto gp_release;
 			r = ssa_frame_check(cpu, mmu, sf, secs, tcs, cssa, &locks, &next);
 			if (r)
-				goto out;
-			r = SGX_FAULT_GP;
+				goto release;
 			cur = &next;
 			target = secs->base + tcs->entry_offset;
 		} else {
 			target = gpr.rip;
 			if (!canonical(gpr.fsbase) || !canonical(gpr.gsbase))
-				goto gp;
+				goto gp_release;
 		}
-	} else {
-		target = secs->base + tcs->entry_offset;
+		if (!canonical(target))
+			goto gp_release;
+		if (!notify && !ssa_xsave_valid(cpu, &m, secs->xfrm, &xctl))
+			goto gp_release;
 	}
-	/* 11. Target. */
-	if (!canonical(target))
-		goto gp;
-	if (resume && !notify && !ssa_xsave_valid(cpu, &m, secs->xfrm, &xctl))
-		goto gp;
-
-	/* 12. TCS.STATE is the busy lock: one LP per TCS. */
-	if (!__atomic_compare_exchange_n(tcs_state(cpu, tf), &expected, 1, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		goto gp;
 
 	lp_enter(cpu, lp, sf, tf, tcs_la, aep, cur, regs);
 	if (resume && !notify) {
 		resume_from_frame(cpu, secs, &m, &gpr, &xctl, regs, xs);
-		tcs->ssa_index = cssa - 1;
+		cssa_store(cpu, tf, cssa - 1);
 	} else {
-		enter_at_oentry(cpu, secs, tcs, cur, regs);
+		enter_at_oentry(cpu, secs, tcs, cssa, cur, regs);
 	}
 	if (resume)
 		STAT_INC(cpu, eresume);
 	else
 		STAT_INC(cpu, eenter);
 	r = 0;
+	goto out;
+gp_release:
+	r = fault_gp();
+release:
+	__atomic_store_n(tcs_state(cpu, tf), 0, __ATOMIC_RELEASE);
 	goto out;
 gp:
 	r = fault_gp();
@@ -540,7 +570,7 @@ int sgx_enclu(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
 	uint32_t leaf = (uint32_t)regs->rax;
 
 	if (is_sgx2_leaf(leaf) && !cpu->cfg.sgx2)
-		return ENCLU_FAULT_UD;
+		return fault_ud();
 
 	switch (leaf) {
 	case EENTER:
@@ -600,7 +630,6 @@ int sgx_aex(struct sgx_cpu *cpu, struct sgx_lp *lp, struct sgx_regs *regs,
 	    struct sgx_xstate *xs, const struct sgx_exception *ex, uint64_t *host_addr)
 {
 	const struct sgx_secs *secs;
-	struct sgx_tcs *tcs;
 	struct sgx_gprsgx *gpr;
 	struct ssa_map m;
 	uint32_t xsz;
@@ -609,7 +638,6 @@ int sgx_aex(struct sgx_cpu *cpu, struct sgx_lp *lp, struct sgx_regs *regs,
 	if (!lp->in_enclave)
 		return fault_gp();
 	secs = secs_of(cpu, lp->secs_frame);
-	tcs = (struct sgx_tcs *)frame_bytes(cpu, lp->tcs_frame);
 	m = tcs_entry(cpu, lp->tcs_frame)->ssa;
 	gpr = ssa_gprsgx(cpu, &m);
 	xsz = xsave_size(secs->xfrm);
@@ -621,13 +649,9 @@ int sgx_aex(struct sgx_cpu *cpu, struct sgx_lp *lp, struct sgx_regs *regs,
 		uint64_t bv;
 
 		ssa_xsave_rw(cpu, &m, 0, xs->buf, n, true);
-		if (n < xsz) {
-			uint8_t zero[64] = { 0 };
-
-			for (uint32_t off = n; off < xsz; off += sizeof(zero))
-				ssa_xsave_rw(cpu, &m, off, zero,
-					     xsz - off < sizeof(zero) ? xsz - off : sizeof(zero), true);
-		}
+		/* A short image (never accepted at entry) leaves the rest zero. */
+		for (uint32_t off = n; off < xsz; off++)
+			ssa_xsave_rw(cpu, &m, off, &(uint8_t){ 0 }, 1, true);
 		ssa_xsave_rw(cpu, &m, XSAVE_HDR_OFF, &bv, 8, false);
 		bv &= secs->xfrm;
 		ssa_xsave_rw(cpu, &m, XSAVE_HDR_OFF, &bv, 8, true);
@@ -662,8 +686,8 @@ int sgx_aex(struct sgx_cpu *cpu, struct sgx_lp *lp, struct sgx_regs *regs,
 	gpr->gsbase = regs->gsbase;
 	gpr->exitinfo = exitinfo(ex, exinfo);
 
-	/* 3. MISC: EXINFO right below GPRSGX for #PF/#GP. */
-	if (exinfo && is_pf_or_gp(ex)) {
+	/* 3. MISC: EXINFO right below GPRSGX for a reported #PF/#GP. */
+	if (exinfo && is_pf_or_gp(ex) && ex->reported) {
 		struct sgx_exinfo *xi = (struct sgx_exinfo *)((uint8_t *)gpr -
 							      SGX_SSA_MISC_EXINFO_SIZE);
 
@@ -691,7 +715,7 @@ int sgx_aex(struct sgx_cpu *cpu, struct sgx_lp *lp, struct sgx_regs *regs,
 	regs->fsbase = lp->outside_fsbase;
 	regs->gsbase = lp->outside_gsbase;
 
-	tcs->ssa_index++;
+	cssa_store(cpu, lp->tcs_frame, cssa_load(cpu, lp->tcs_frame) + 1);
 	lp_leave(cpu, lp);
 	STAT_INC(cpu, aex);
 	return 0;

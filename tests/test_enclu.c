@@ -3,6 +3,8 @@
  * ENCLU core: EENTER, ERESUME, EEXIT, AEX, the leaf dispatch and the
  * in-enclave operand rule (spec §5.3-§5.5, §7).
  */
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
 
 #include "helpers.h"
@@ -1358,6 +1360,101 @@ static void test_entry_exit_tracking(void **state)
 	world_done(&w);
 }
 
+/* ---- races on one TCS ---- */
+
+#define RACE_THREADS 4
+#define RACE_ITERS 2000
+
+struct race {
+	struct world *w;
+	_Atomic int inside;
+	_Atomic int violations;
+};
+
+static void race_enter_check(struct race *rc)
+{
+	if (atomic_fetch_add(&rc->inside, 1) != 0)
+		atomic_fetch_add(&rc->violations, 1);
+	atomic_fetch_sub(&rc->inside, 1);
+}
+
+/* A broken busy lock shows up as a thread that can never get back in: bound the spins. */
+#define RACE_SPIN_LIMIT 2000000
+
+static bool race_spin(struct race *rc, struct world *w, struct sgx_lp *lp, struct sgx_regs *r,
+		      struct sgx_xstate *xs, uint32_t leaf)
+{
+	for (long n = 0; n < RACE_SPIN_LIMIT; n++) {
+		struct sgx_regs rr = *r;
+
+		if (leaf == EENTER)
+			enter_regs(w, &rr, EENTER);
+		if (sgx_enclu(w->cpu, lp, &w->mmu.mmu, &rr, xs) == 0) {
+			*r = rr;
+			race_enter_check(rc);
+			return true;
+		}
+		if (n % 64 == 63)
+			sched_yield();
+	}
+	atomic_fetch_add(&rc->violations, 1);
+	return false;
+}
+
+static void *race_thread(void *arg)
+{
+	struct race *rc = arg;
+	struct world *w = rc->w;
+	uint8_t xb[XS_SIZE] __attribute__((aligned(64))) = { 0 };
+	struct sgx_xstate xs = { .buf = xb, .size = XS_SIZE };
+	struct sgx_lp lp;
+	struct sgx_regs r;
+
+	sgx_lp_init(&lp);
+	for (int i = 0; i < RACE_ITERS; i++) {
+		if (!race_spin(rc, w, &lp, &r, &xs, EENTER))
+			return NULL;
+		if (i & 1) {
+			/* An interrupt, then ERESUME once the TCS is free again. */
+			if (sgx_aex(w->cpu, &lp, &r, &xs, NULL, NULL))
+				atomic_fetch_add(&rc->violations, 1);
+			if (!race_spin(rc, w, &lp, &r, &xs, ERESUME))
+				return NULL;
+		}
+		r.rax = EEXIT;
+		r.rbx = SITE + 3;
+		if (sgx_enclu(w->cpu, &lp, &w->mmu.mmu, &r, &xs))
+			atomic_fetch_add(&rc->violations, 1);
+	}
+	return NULL;
+}
+
+static void test_race_one_tcs(void **state)
+{
+	pthread_t t[RACE_THREADS];
+	struct sgx_cpu_stats st;
+	struct race rc;
+	struct world w;
+
+	(void)state;
+	world(&w);
+	rc.w = &w;
+	atomic_init(&rc.inside, 0);
+	atomic_init(&rc.violations, 0);
+	for (int i = 0; i < RACE_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, race_thread, &rc), 0);
+	for (int i = 0; i < RACE_THREADS; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(atomic_load(&rc.violations), 0);
+	assert_int_equal(tcs_of(&w)->state, 0);
+	assert_int_equal(tcs_of(&w)->ssa_index, 0);
+	assert_int_equal(trk_inside(&w), 0);
+	sgx_cpu_stats(w.cpu, &st);
+	assert_int_equal(st.eexit, RACE_THREADS * RACE_ITERS);
+	assert_int_equal(st.aex, st.eresume);
+	world_done(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1412,6 +1509,7 @@ int main(void)
 		cmocka_unit_test(test_sgx2_leaves_ud_without_sgx2),
 		cmocka_unit_test(test_operand_rules),
 		cmocka_unit_test(test_entry_exit_tracking),
+		cmocka_unit_test(test_race_one_tcs),
 	};
 
 	return T_RUN(tests);
