@@ -141,7 +141,10 @@ struct sgx_driver {
 	bool sgx2;
 
 	struct sgx_stats stats;
-	_Atomic long nr_encls; /* live enclave objects (the usage count) */
+	_Atomic long nr_encls; /* live enclave and vEPC objects (the usage count) */
+
+	struct sgx_mutex zombie_secs_pages_lock; /* vEPC SECS pages with children elsewhere */
+	struct cds_list_head zombie_secs_pages;
 };
 
 #define drv_host_call(drv, op, ...) ((drv)->host_ops->op((drv)->host, ##__VA_ARGS__))
@@ -403,6 +406,38 @@ void sgx_release(struct sgx_encl *encl);
  */
 int sgx_mmap(struct sgx_encl *encl, struct sgx_mm *mm, unsigned long start, unsigned long len,
 	     unsigned long vm_flags, bool shared);
+
+/* ---- virtual EPC (virt.c) ---- */
+
+/*
+ * One open /dev/sgx_vepc: raw EPC pages handed to a guest, indexed by file
+ * page offset.  @page_array is a sparse array of pointers (MAP_NORESERVE).
+ * Domain: @lock for population (faults); REMOVE_ALL walks without it, as
+ * the kernel does.
+ */
+struct sgx_vepc {
+	struct sgx_driver *drv;
+	struct sgx_epc_page **page_array;
+	unsigned long nr_slots;
+	struct sgx_mutex lock;
+};
+
+/* open(/dev/sgx_vepc).  @max_pages bounds the file offsets a mapping may use. */
+struct sgx_vepc *sgx_vepc_open(struct sgx_driver *drv, unsigned long max_pages, int *err);
+/* mmap: -EINVAL unless shared.  The host records the VMA (not inherited by fork). */
+int sgx_vepc_mmap(struct sgx_vepc *vepc, bool shared);
+/*
+ * Fault at file page @index (vm_pgoff + offset in the VMA) mapped at @addr in
+ * @mm; the PTE goes in through host insert_page with a NULL enclave.
+ * Return: VM_FAULT_NOPAGE, or VM_FAULT_SIGBUS (-ENOMEM, or -EBUSY when the
+ * caller cannot retry); -EBUSY with @may_retry gives VM_FAULT_NOPAGE (retry).
+ */
+vm_fault_t sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_mm *mm, unsigned long addr,
+			  unsigned long index, bool may_retry);
+/* SGX_IOC_VEPC_REMOVE_ALL and others: the count of SECS failures, or -errno. */
+long sgx_vepc_ioctl(struct sgx_vepc *vepc, unsigned int cmd, unsigned long arg);
+/* The file's release: the two passes and the zombie list (spec §12). */
+void sgx_vepc_release(struct sgx_vepc *vepc);
 
 /* ---- messages ---- */
 
