@@ -12,6 +12,7 @@
 
 #include "internal.h"
 
+static _Atomic uint64_t next_cpu_id = 1;
 static __thread struct sgx_fault last_fault __attribute__((tls_model("initial-exec")));
 
 const struct sgx_fault *sgx_last_fault(void)
@@ -66,23 +67,24 @@ void sgx_cpu_default_config(struct sgx_cpu_config *cfg)
 	cfg->cpusvn[0] = 1;
 }
 
-static void derive_secret(const struct sgx_cpu_config *cfg, const char *label, uint8_t *out,
+/* Random secrets, or with fixed_keys SHA-256(seed || label); false on failure. */
+static bool derive_secret(const struct sgx_cpu_config *cfg, const char *label, uint8_t *out,
 			  size_t n)
 {
-	if (!cfg->fixed_keys) {
-		if (RAND_bytes(out, (int)n) == 1)
-			return;
-	}
-	/* Deterministic: SHA-256(seed || label), truncated. */
 	uint8_t d[32];
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	EVP_MD_CTX *c;
+	bool ok;
 
-	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-	EVP_DigestUpdate(c, &cfg->seed, sizeof(cfg->seed));
-	EVP_DigestUpdate(c, label, strlen(label));
-	EVP_DigestFinal_ex(c, d, NULL);
+	if (!cfg->fixed_keys)
+		return RAND_bytes(out, (int)n) == 1; /* never a predictable fallback */
+	c = EVP_MD_CTX_new();
+	ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(c, &cfg->seed, sizeof(cfg->seed)) == 1 &&
+	     EVP_DigestUpdate(c, label, strlen(label)) == 1 && EVP_DigestFinal_ex(c, d, NULL) == 1;
 	EVP_MD_CTX_free(c);
-	memcpy(out, d, n);
+	if (ok)
+		memcpy(out, d, n);
+	return ok;
 }
 
 static void *reserve(uint64_t size)
@@ -105,7 +107,8 @@ struct sgx_cpu *sgx_cpu_create(const struct sgx_cpu_config *cfg, int *err)
 		return NULL;
 	if (cfg->sgx2 && !cfg->sgx1)
 		return NULL;
-	if ((cfg->xfrm_mask & 3) != 3 || cfg->max_enclave_size_64 > 63 ||
+	if ((cfg->xfrm_mask & 3) != 3 || (cfg->xfrm_mask & ~0x2FFULL) ||
+	    cfg->max_enclave_size_64 > 63 ||
 	    cfg->max_enclave_size_32 > 32)
 		return NULL;
 
@@ -144,13 +147,17 @@ struct sgx_cpu *sgx_cpu_create(const struct sgx_cpu_config *cfg, int *err)
 		goto fail;
 	}
 	memcpy(cpu->lepubkeyhash, cpu->cfg.lepubkeyhash, sizeof(cpu->lepubkeyhash));
+	cpu->id = atomic_fetch_add(&next_cpu_id, 1);
 	atomic_store(&cpu->next_eid, 1);
 	atomic_store(&cpu->paging_version, 1);
-	derive_secret(&cpu->cfg, "root", cpu->root_key, 16);
-	derive_secret(&cpu->cfg, "ownerepoch", cpu->owner_epoch, 16);
-	derive_secret(&cpu->cfg, "fuses", cpu->seal_key_fuses, 16);
-	derive_secret(&cpu->cfg, "keyid", cpu->report_keyid, 32);
-	derive_secret(&cpu->cfg, "paging", cpu->paging_key, 16);
+	if (!derive_secret(&cpu->cfg, "root", cpu->root_key, 16) ||
+	    !derive_secret(&cpu->cfg, "ownerepoch", cpu->owner_epoch, 16) ||
+	    !derive_secret(&cpu->cfg, "fuses", cpu->seal_key_fuses, 16) ||
+	    !derive_secret(&cpu->cfg, "keyid", cpu->report_keyid, 32) ||
+	    !derive_secret(&cpu->cfg, "paging", cpu->paging_key, 16)) {
+		*err = -EIO;
+		goto fail;
+	}
 	if (paging_crypto_init(cpu) || keys_init(cpu)) {
 		*err = -ENOMEM;
 		goto fail;
@@ -221,12 +228,36 @@ int sgx_cpu_cpuid(const struct sgx_cpu *cpu, uint32_t leaf, uint32_t subleaf,
 	return 0;
 }
 
+/*
+ * IA32_SGXLEPUBKEYHASH0..3 belong to each logical processor, as on hardware:
+ * Linux rewrites them on the current CPU right before every EINIT, and two
+ * EINITs for different signers on two CPUs must not see each other's values.
+ * Here a logical processor is a thread; @cpu_id tells platforms apart.
+ */
+static __thread struct {
+	uint64_t cpu_id;
+	uint64_t v[4];
+} lp_lehash __attribute__((tls_model("initial-exec")));
+
+static uint64_t *lehash_of_this_lp(const struct sgx_cpu *cpu)
+{
+	if (lp_lehash.cpu_id != cpu->id) {
+		lp_lehash.cpu_id = cpu->id;
+		memcpy(lp_lehash.v, cpu->lepubkeyhash, sizeof(lp_lehash.v));
+	}
+	return lp_lehash.v;
+}
+
+void cpu_lehash_snapshot(const struct sgx_cpu *cpu, uint64_t out[4])
+{
+	memcpy(out, lehash_of_this_lp(cpu), 4 * sizeof(uint64_t));
+}
+
 int sgx_cpu_rdmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t *val)
 {
 	if (msr < MSR_IA32_SGXLEPUBKEYHASH0 || msr > MSR_IA32_SGXLEPUBKEYHASH0 + 3)
 		return -EINVAL;
-	*val = __atomic_load_n(&cpu->lepubkeyhash[msr - MSR_IA32_SGXLEPUBKEYHASH0],
-			       __ATOMIC_RELAXED);
+	*val = lehash_of_this_lp(cpu)[msr - MSR_IA32_SGXLEPUBKEYHASH0];
 	return 0;
 }
 
@@ -236,8 +267,7 @@ int sgx_cpu_wrmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t val)
 		return -EINVAL;
 	if (!cpu->cfg.flc)
 		return -EPERM;
-	__atomic_store_n(&cpu->lepubkeyhash[msr - MSR_IA32_SGXLEPUBKEYHASH0], val,
-			 __ATOMIC_RELAXED);
+	lehash_of_this_lp(cpu)[msr - MSR_IA32_SGXLEPUBKEYHASH0] = val;
 	return 0;
 }
 
@@ -282,6 +312,17 @@ void *frame_addr(const struct sgx_cpu *cpu, uint32_t frame)
 			return s->base + (frame - s->first_frame) * SGX_PAGE_SIZE;
 	}
 	return NULL;
+}
+
+bool host_operand(const struct sgx_cpu *cpu, uint64_t addr, uint64_t len)
+{
+	for (unsigned int i = 0; i < cpu->nr_sections; i++) {
+		uint64_t b = ptr_u64(cpu->sections[i].base);
+
+		if (addr < b + cpu->sections[i].size && addr + len > b)
+			return false;
+	}
+	return true;
 }
 
 bool sgx_cpu_is_epc(const struct sgx_cpu *cpu, const void *addr)
@@ -425,6 +466,9 @@ uint32_t xsave_size(uint64_t xfrm)
 bool xfrm_valid(const struct sgx_cpu *cpu, uint64_t xfrm)
 {
 	if ((xfrm & 3) != 3 || (xfrm & ~cpu->cfg.xfrm_mask))
+		return false;
+	/* Only components the XSAVE-size table knows (x87..PKRU) are modelled. */
+	if (xfrm & ~0x2FFULL)
 		return false;
 	/* XSETBV consistency: AVX needs SSE; AVX-512 state is all-or-none and needs AVX. */
 	if ((xfrm & 0xE0) && ((xfrm & 0xE0) != 0xE0 || !(xfrm & 4)))

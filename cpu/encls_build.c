@@ -43,11 +43,9 @@ static bool secs_valid(const struct sgx_cpu *cpu, const struct sgx_secs *s)
 	if (s->attributes & ~cpu->cfg.attributes_mask)
 		return false;
 	if (!all_zero(s->reserved1, sizeof(s->reserved1)) ||
-	    !all_zero(s->mrenclave, sizeof(s->mrenclave)) ||
 	    !all_zero(s->reserved2, sizeof(s->reserved2)) ||
-	    !all_zero(s->mrsigner, sizeof(s->mrsigner)) ||
 	    !all_zero(s->reserved3, sizeof(s->reserved3)) ||
-	    !all_zero(s->reserved4, sizeof(s->reserved4)) || s->isv_prod_id || s->isv_svn)
+	    !all_zero(s->reserved4, sizeof(s->reserved4)))
 		return false;
 	if (!(s->attributes & SGX_ATTR_KSS) &&
 	    (!all_zero(s->config_id, sizeof(s->config_id)) || s->config_svn))
@@ -58,7 +56,8 @@ static bool secs_valid(const struct sgx_cpu *cpu, const struct sgx_secs *s)
 int sgx_ecreate(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *secs_page)
 {
 	static __thread struct sgx_secs tmp; /* 4 KiB: keep it off small stacks */
-	const struct sgx_secinfo *si;
+	struct sgx_pageinfo pi;
+	struct sgx_secinfo si;
 	struct secs_hidden *h;
 	struct epcm *e;
 	uint32_t f;
@@ -68,14 +67,16 @@ int sgx_ecreate(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *secs_pag
 	f = epc_frame(cpu, ptr_u64(secs_page));
 	if (f == NO_FRAME)
 		return fault_pf(ptr_u64(secs_page), 0);
-	if (!is_aligned(pginfo->contents, SGX_PAGE_SIZE) || !is_aligned(pginfo->metadata, 64))
+	pi = *pginfo; /* hardware works on copies: the caller may change memory */
+	if (!is_aligned(pi.contents, SGX_PAGE_SIZE) || !is_aligned(pi.metadata, 64))
 		return fault_gp();
-	if (pginfo->addr || pginfo->secs)
+	if (pi.addr || pi.secs)
 		return fault_gp();
-	si = (const struct sgx_secinfo *)(uintptr_t)pginfo->metadata;
-	if (secinfo_reserved(si) || secinfo_pt(si) != SGX_PAGE_TYPE_SECS ||
-	    (si->flags & (SGX_SECINFO_PERMISSION_MASK | SGX_SECINFO_PENDING |
-			  SGX_SECINFO_MODIFIED | SGX_SECINFO_PR)))
+	if (!host_operand(cpu, pi.contents, SGX_PAGE_SIZE) ||
+	    !host_operand(cpu, pi.metadata, sizeof(si)))
+		return fault_gp();
+	si = *(const struct sgx_secinfo *)(uintptr_t)pi.metadata;
+	if (secinfo_reserved(&si) || secinfo_pt(&si) != SGX_PAGE_TYPE_SECS)
 		return fault_gp();
 	e = epcm_of(cpu, f);
 	if (!page_lock_excl(e))
@@ -84,12 +85,17 @@ int sgx_ecreate(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *secs_pag
 		page_unlock_excl(e);
 		return fault_pf(ptr_u64(secs_page), X86_PF_SGX);
 	}
-	memcpy(&tmp, (const void *)(uintptr_t)pginfo->contents, sizeof(tmp));
+	memcpy(&tmp, (const void *)(uintptr_t)pi.contents, sizeof(tmp));
 	if (!secs_valid(cpu, &tmp)) {
 		page_unlock_excl(e);
 		return fault_gp();
 	}
 
+	/* Hardware computes these; whatever the source held is overwritten. */
+	memset(tmp.mrenclave, 0, sizeof(tmp.mrenclave));
+	memset(tmp.mrsigner, 0, sizeof(tmp.mrsigner));
+	tmp.isv_prod_id = 0;
+	tmp.isv_svn = 0;
 	memcpy(frame_bytes(cpu, f), &tmp, sizeof(tmp));
 	h = secs_hidden(cpu, f);
 	h->eid = atomic_fetch_add(&cpu->next_eid, 1);
@@ -152,7 +158,8 @@ static bool tcs_valid_src(const struct sgx_tcs *t, bool is64)
 int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 {
 	static __thread uint8_t tmp[SGX_PAGE_SIZE] __attribute__((aligned(64)));
-	const struct sgx_secinfo *si;
+	struct sgx_pageinfo pi;
+	struct sgx_secinfo si;
 	struct sgx_secs *secs;
 	struct epcm *e;
 	uint64_t flags;
@@ -165,18 +172,20 @@ int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 	f = epc_frame(cpu, ptr_u64(epc));
 	if (f == NO_FRAME)
 		return fault_pf(ptr_u64(epc), 0);
-	if (!is_aligned(pginfo->contents, SGX_PAGE_SIZE) || !is_aligned(pginfo->secs, SGX_PAGE_SIZE) ||
-	    !is_aligned(pginfo->metadata, 64) || !is_aligned(pginfo->addr, SGX_PAGE_SIZE))
+	pi = *pginfo; /* one snapshot: what is measured is what is recorded */
+	if (!is_aligned(pi.contents, SGX_PAGE_SIZE) || !is_aligned(pi.secs, SGX_PAGE_SIZE) ||
+	    !is_aligned(pi.metadata, 64) || !is_aligned(pi.addr, SGX_PAGE_SIZE))
 		return fault_gp();
-	sf = epc_frame(cpu, pginfo->secs);
+	if (!host_operand(cpu, pi.contents, SGX_PAGE_SIZE) ||
+	    !host_operand(cpu, pi.metadata, sizeof(si)))
+		return fault_gp();
+	sf = epc_frame(cpu, pi.secs);
 	if (sf == NO_FRAME)
-		return fault_pf(pginfo->secs, 0);
-	si = (const struct sgx_secinfo *)(uintptr_t)pginfo->metadata;
-	pt = secinfo_pt(si);
-	if (secinfo_reserved(si) || (pt != SGX_PAGE_TYPE_REG && pt != SGX_PAGE_TYPE_TCS))
+		return fault_pf(pi.secs, 0);
+	si = *(const struct sgx_secinfo *)(uintptr_t)pi.metadata;
+	pt = secinfo_pt(&si);
+	if (secinfo_reserved(&si) || (pt != SGX_PAGE_TYPE_REG && pt != SGX_PAGE_TYPE_TCS))
 		return fault_gp();
-	if (sf == f)
-		return fault_gp(); /* the same page cannot be both operands */
 
 	e = epcm_of(cpu, f);
 	if (!page_lock_excl(e))
@@ -184,13 +193,17 @@ int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 	r = fault_pf(ptr_u64(epc), X86_PF_SGX);
 	if (e->flags & EPCM_VALID)
 		goto out_page;
-	r = lock_secs_measure(cpu, sf, pginfo->secs);
+	/* Target and SECS the same page: the SECS operand is an invalid page. */
+	r = fault_pf(pi.secs, X86_PF_SGX);
+	if (sf == f)
+		goto out_page;
+	r = lock_secs_measure(cpu, sf, pi.secs);
 	if (r)
 		goto out_page;
 	secs = secs_of(cpu, sf);
 
-	memcpy(tmp, (const void *)(uintptr_t)pginfo->contents, sizeof(tmp));
-	flags = si->flags;
+	memcpy(tmp, (const void *)(uintptr_t)pi.contents, sizeof(tmp));
+	flags = si.flags;
 	r = fault_gp();
 	if (pt == SGX_PAGE_TYPE_TCS) {
 		if (!tcs_valid_src((const struct sgx_tcs *)tmp, secs->attributes & SGX_ATTR_MODE64BIT))
@@ -198,7 +211,7 @@ int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 	} else if ((flags & SGX_SECINFO_W) && !(flags & SGX_SECINFO_R)) {
 		goto out_secs;
 	}
-	if (pginfo->addr < secs->base || pginfo->addr - secs->base >= secs->size)
+	if (pi.addr < secs->base || pi.addr - secs->base >= secs->size)
 		goto out_secs;
 	if (secs_hidden(cpu, sf)->initialized)
 		goto out_secs;
@@ -214,13 +227,13 @@ int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 		t->state = 0;
 	}
 	memcpy(frame_bytes(cpu, f), tmp, sizeof(tmp));
-	sgx_measure_eadd(&secs_hidden(cpu, sf)->mr, pginfo->addr - secs->base,
+	sgx_measure_eadd(&secs_hidden(cpu, sf)->mr, pi.addr - secs->base,
 			 flags & (SGX_SECINFO_PAGE_TYPE_MASK | SGX_SECINFO_PERMISSION_MASK |
 				  SGX_SECINFO_PENDING | SGX_SECINFO_MODIFIED | SGX_SECINFO_PR));
 
 	e->pt = (uint8_t)pt;
 	e->rwx = (uint8_t)(flags & SGX_SECINFO_PERMISSION_MASK);
-	e->linaddr = pginfo->addr;
+	e->linaddr = pi.addr;
 	e->secs = sf;
 	e->bepoch = 0;
 	e->flags = EPCM_VALID;
@@ -346,6 +359,9 @@ int sgx_einit(struct sgx_cpu *cpu, const void *sigstruct, const void *token, voi
 	sf = epc_frame(cpu, ptr_u64(secs_page));
 	if (sf == NO_FRAME)
 		return fault_pf(ptr_u64(secs_page), 0);
+	if (!host_operand(cpu, ptr_u64(sigstruct), sizeof(ss)) ||
+	    !host_operand(cpu, ptr_u64(token), sizeof(tok)))
+		return fault_gp();
 	memcpy(&ss, sigstruct, sizeof(ss));
 	memcpy(&tok, token, sizeof(tok));
 
@@ -375,8 +391,7 @@ int sgx_einit(struct sgx_cpu *cpu, const void *sigstruct, const void *token, voi
 	if (memcmp(mrenclave, ss.body.mrenclave, 32))
 		goto out;
 	sgx_sigstruct_mrsigner_raw(ss.modulus, mrsigner);
-	for (int i = 0; i < 4; i++)
-		sgx_cpu_rdmsr(cpu, MSR_IA32_SGXLEPUBKEYHASH0 + i, &lehash[i]);
+	cpu_lehash_snapshot(cpu, lehash);
 	r = SGX_INVALID_ATTRIBUTE;
 	if ((secs->attributes & SGX_ATTR_EINITTOKENKEY) && memcmp(mrsigner, lehash, 32))
 		goto out;

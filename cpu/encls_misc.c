@@ -25,7 +25,7 @@ static void epcm_clear(struct epcm *e)
  * enclave has accepted (TRIM, MODIFIED = 0) are freed even while threads
  * run in the enclave; a SECS only once it has no children; every other
  * child page only while no logical processor is inside its enclave.  The
- * frame's memory goes back to the host (its contents read as zero).
+ * frame is scrubbed (its contents read as zero) and keeps its host memory.
  *
  * Return: 0, SGX_CHILD_PRESENT, SGX_ENCLAVE_ACT, or a #GP/#PF fault.
  */
@@ -90,6 +90,14 @@ out:
  * Common front half of EDBGRD/EDBGWR up to (not including) the TCS offset
  * and DEBUG checks.  On success the page is held shared and *@frame is set.
  */
+static void dbg_unlock(struct epcm *e, bool write)
+{
+	if (write)
+		page_unlock_excl(e);
+	else
+		page_unlock_shared(e);
+}
+
 static int edbg_begin(struct sgx_cpu *cpu, uint64_t addr, bool write, uint32_t *frame)
 {
 	struct epcm *e;
@@ -102,18 +110,21 @@ static int edbg_begin(struct sgx_cpu *cpu, uint64_t addr, bool write, uint32_t *
 	if (f == NO_FRAME)
 		return fault_pf(addr, 0);
 	e = epcm_of(cpu, f);
-	/* Only page contents change, never the EPCM: a shared hold suffices. */
-	if (!page_lock_shared(e))
+	/*
+	 * A read shares the page; a write holds it exclusively so that no
+	 * EEXTEND (shared) can hash half-written bytes.
+	 */
+	if (!(write ? page_lock_excl(e) : page_lock_shared(e)))
 		return fault_gp();
 
 	pt_ok = e->pt == SGX_PAGE_TYPE_REG || e->pt == SGX_PAGE_TYPE_TCS ||
 		(!write && e->pt == SGX_PAGE_TYPE_VA);
 	if (!(e->flags & EPCM_VALID) || !pt_ok) {
-		page_unlock_shared(e);
+		dbg_unlock(e, write);
 		return fault_pf(addr, X86_PF_SGX);
 	}
 	if (e->flags & (EPCM_PENDING | EPCM_MODIFIED)) {
-		page_unlock_shared(e);
+		dbg_unlock(e, write);
 		return SGX_PAGE_NOT_DEBUGGABLE;
 	}
 	*frame = f;
@@ -198,6 +209,6 @@ int sgx_edbgwr(struct sgx_cpu *cpu, void *addr, uint64_t data)
 	}
 	memcpy(frame_bytes(cpu, f) + off, &data, sizeof(data));
 out:
-	page_unlock_shared(e);
+	page_unlock_excl(e);
 	return ret;
 }

@@ -150,8 +150,13 @@ int sgx_eblock(struct sgx_cpu *cpu, void *epc)
 	 * No SECS lock needed: this valid child keeps the child count above
 	 * zero, so its SECS can neither be evicted nor removed meanwhile.
 	 */
-	e->bepoch = secs_epoch(cpu, e->secs);
+	/*
+	 * Block first, then read the epoch: an LP that enters after the read
+	 * cannot have seen the page unblocked, so the stamp is never too new.
+	 */
 	e->flags |= EPCM_BLOCKED;
+	atomic_thread_fence(memory_order_seq_cst);
+	e->bepoch = secs_epoch(cpu, e->secs);
 	page_unlock_excl(e);
 	STAT_INC(cpu, eblock);
 	return 0;
@@ -251,7 +256,9 @@ int sgx_ewb(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void *v
 	pi = *pginfo;
 	if (pi.addr || pi.secs)
 		return fault_gp();
-	if (!is_aligned(pi.metadata, 128) || !is_aligned(pi.contents, SGX_PAGE_SIZE))
+	if (!is_aligned(pi.metadata, 128) || !is_aligned(pi.contents, SGX_PAGE_SIZE) ||
+	    !host_operand(cpu, pi.metadata, sizeof(struct sgx_pcmd)) ||
+	    !host_operand(cpu, pi.contents, SGX_PAGE_SIZE))
 		return fault_gp();
 
 	e = epcm_of(cpu, f);
@@ -359,7 +366,9 @@ static int eld(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void
 	if (vf == NO_FRAME)
 		return fault_pf(ptr_u64(va_slot), 0);
 	pi = *pginfo;
-	if (!is_aligned(pi.metadata, 128) || !is_aligned(pi.contents, SGX_PAGE_SIZE))
+	if (!is_aligned(pi.metadata, 128) || !is_aligned(pi.contents, SGX_PAGE_SIZE) ||
+	    !host_operand(cpu, pi.metadata, sizeof(struct sgx_pcmd)) ||
+	    !host_operand(cpu, pi.contents, SGX_PAGE_SIZE))
 		return fault_gp();
 
 	e = epcm_of(cpu, f);

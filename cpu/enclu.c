@@ -321,15 +321,18 @@ static void lp_enter(struct sgx_cpu *cpu, struct sgx_lp *lp, uint32_t secs_frame
 }
 
 /*
- * Leave enclave mode (EEXIT, AEX).  Tracking and the entry cache live in the
- * TCS, so they are dropped before STATE goes INACTIVE and another LP may
- * enter on it.
+ * Leave enclave mode.  The TCS is released before the tracking state drops
+ * this LP: once track_leave() runs, EWB may consider the TCS tracked and
+ * EREMOVE may free and reuse its frame, so nothing may touch the TCS after it.
  */
 static void lp_leave(struct sgx_cpu *cpu, struct sgx_lp *lp)
 {
+	const struct tcs_hidden saved = *tcs_hidden(cpu, lp->tcs_frame);
+	struct secs_hidden *h = secs_hidden(cpu, lp->secs_frame);
+
 	memset(tcs_entry(cpu, lp->tcs_frame), 0, sizeof(struct tcs_entry));
-	track_leave(secs_hidden(cpu, lp->secs_frame), tcs_hidden(cpu, lp->tcs_frame));
 	__atomic_store_n(tcs_state(cpu, lp->tcs_frame), 0, __ATOMIC_RELEASE);
+	track_leave(h, &saved);
 	sgx_lp_init(lp);
 }
 
@@ -489,6 +492,9 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		goto gp;
 	if (cssa_load(cpu, tf) != cssa)
+		goto gp_release;
+	/* The tracking word counts LPs inside in 16 bits (cpu/internal.h). */
+	if (TRK_INSIDE(atomic_load(&secs_hidden(cpu, sf)->trk)) == 0xFFFF)
 		goto gp_release;
 
 	/*

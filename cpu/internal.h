@@ -100,7 +100,8 @@ struct sgx_cpu {
 
 	_Atomic uint64_t next_eid;
 	_Atomic uint64_t paging_version;
-	uint64_t lepubkeyhash[4];
+	uint64_t lepubkeyhash[4]; /* reset value of every LP's LE hash MSRs */
+	uint64_t id;              /* unique per platform, for per-thread MSR banks */
 
 	/* Platform secrets (spec §11.2). */
 	uint8_t root_key[16];
@@ -161,6 +162,15 @@ static inline struct tcs_hidden *tcs_hidden(struct sgx_cpu *cpu, uint32_t tcs_fr
 {
 	return (struct tcs_hidden *)(frame_bytes(cpu, tcs_frame) + SGX_TCS_LIMIT);
 }
+
+/*
+ * A non-EPC operand (source page, SECINFO, PCMD, SIGSTRUCT...) must not lie in
+ * the EPC: hardware gives such accesses abort-page semantics; the model
+ * refuses them with #GP (EMU-CHOICE) rather than leak or corrupt EPC bytes.
+ */
+bool host_operand(const struct sgx_cpu *cpu, uint64_t addr, uint64_t len);
+/* The calling LP's IA32_SGXLEPUBKEYHASH0..3, read at once. */
+void cpu_lehash_snapshot(const struct sgx_cpu *cpu, uint64_t out[4]);
 
 static inline bool is_aligned(uint64_t v, uint64_t a) { return (v & (a - 1)) == 0; }
 static inline uint64_t ptr_u64(const void *p) { return (uint64_t)(uintptr_t)p; }

@@ -80,7 +80,6 @@ static void m_pi_secs(void) { pi.secs = 0x1000; }
 static void m_secinfo_reserved(void) { secs_si.reserved[3] = 1; }
 static void m_secinfo_flag_reserved(void) { secs_si.flags |= 1ULL << 40; }
 static void m_secinfo_pt(void) { secs_si.flags = SGX_SECINFO_REG; }
-static void m_secinfo_rwx(void) { secs_si.flags |= SGX_SECINFO_R; }
 static void m_xfrm_x87(void) { src.xfrm = 1; }
 static void m_xfrm_unsupported(void) { src.xfrm = 0xE7; }
 static void m_xfrm_avx512_partial(void) { src.xfrm = 0x27; }
@@ -97,8 +96,6 @@ static void m_attr_init(void) { src.attributes |= SGX_ATTR_INIT; }
 static void m_attr_cet(void) { src.attributes |= SGX_ATTR_CET; }
 static void m_reserved1(void) { src.reserved1[0] = 1; }
 static void m_reserved4(void) { src.reserved4[100] = 1; }
-static void m_mrenclave(void) { src.mrenclave[0] = 1; }
-static void m_isvsvn(void) { src.isv_svn = 1; }
 static void m_configid(void) { src.config_id[5] = 1; }
 static void m_configsvn(void) { src.config_svn = 1; }
 
@@ -110,7 +107,6 @@ static const struct ecreate_case gp_cases[] = {
 	{ "SECINFO reserved bytes", m_secinfo_reserved },
 	{ "SECINFO reserved flag bits", m_secinfo_flag_reserved },
 	{ "SECINFO.PT != SECS", m_secinfo_pt },
-	{ "SECINFO with permissions", m_secinfo_rwx },
 	{ "XFRM[1:0] != 11b", m_xfrm_x87 },
 	{ "XFRM not supported", m_xfrm_unsupported },
 	{ "XFRM inconsistent", m_xfrm_avx512_partial },
@@ -127,8 +123,6 @@ static const struct ecreate_case gp_cases[] = {
 	{ "ATTRIBUTES bit not allowed", m_attr_cet },
 	{ "reserved1 non-zero", m_reserved1 },
 	{ "reserved4 non-zero", m_reserved4 },
-	{ "MRENCLAVE non-zero", m_mrenclave },
-	{ "ISVSVN non-zero", m_isvsvn },
 	{ "CONFIGID without KSS", m_configid },
 	{ "CONFIGSVN without KSS", m_configsvn },
 };
@@ -160,6 +154,38 @@ static void test_ecreate_operands(void **state)
 	assert_gp(sgx_ecreate(cpu, &pi, (uint8_t *)t_page(cpu, 3) + 64));
 	t_assert_pf_at(sgx_ecreate(cpu, &pi, not_epc), not_epc);
 	assert_int_equal(sgx_last_fault()->errcd & X86_PF_SGX, 0);
+}
+
+/* Fields hardware computes are overwritten, not refused (spec §1.3, §4.1 step 6). */
+static void test_ecreate_overwrites_computed_fields(void **state)
+{
+	struct sgx_secs *s;
+
+	(void)state;
+	ecreate_args();
+	src.mrenclave[0] = 1;
+	src.mrsigner[5] = 2;
+	src.isv_prod_id = 3;
+	src.isv_svn = 4;
+	secs_si.flags |= SGX_SECINFO_R; /* not a reserved bit either */
+	assert_leaf_ok(sgx_ecreate(cpu, &pi, t_page(cpu, 6)));
+	s = sgx_epc_page_bytes(cpu, t_page(cpu, 6));
+	assert_true(all_zero(s->mrenclave, 32));
+	assert_true(all_zero(s->mrsigner, 32));
+	assert_int_equal(s->isv_prod_id, 0);
+	assert_int_equal(s->isv_svn, 0);
+}
+
+/* Operands inside the EPC are refused (EMU-CHOICE for abort-page accesses). */
+static void test_operands_in_epc(void **state)
+{
+	(void)state;
+	ecreate_args();
+	pi.contents = (uint64_t)(uintptr_t)t_page(cpu, 7);
+	assert_gp(sgx_ecreate(cpu, &pi, t_page(cpu, 6)));
+	ecreate_args();
+	pi.metadata = (uint64_t)(uintptr_t)t_page(cpu, 7);
+	assert_gp(sgx_ecreate(cpu, &pi, t_page(cpu, 6)));
 }
 
 static void test_ecreate_kss_config(void **state)
@@ -309,9 +335,16 @@ static void test_eadd_errors(void **state)
 	t_assert_pf_at(sgx_eadd(cpu, &pi, t_page(cpu, 4)), t_page(cpu, 3));
 	pi.secs = (uint64_t)(uintptr_t)t_page(cpu, 7); /* invalid EPC page */
 	t_assert_pf_at(sgx_eadd(cpu, &pi, t_page(cpu, 4)), t_page(cpu, 7));
-	/* Same page as target and SECS. */
+	/* Same page as target and SECS: the target is a valid page, #PF on it. */
 	eadd_args(BASE + 0x4000, rw);
-	assert_gp(sgx_eadd(cpu, &pi, secs));
+	t_assert_pf_at(sgx_eadd(cpu, &pi, secs), secs);
+	/* ... and as an invalid page: then the SECS operand is the invalid one. */
+	pi.secs = (uint64_t)(uintptr_t)t_page(cpu, 6);
+	t_assert_pf_at(sgx_eadd(cpu, &pi, t_page(cpu, 6)), t_page(cpu, 6));
+	/* Source page inside the EPC: #GP. */
+	eadd_args(BASE + 0x4000, rw);
+	pi.contents = (uint64_t)(uintptr_t)t_page(cpu, 3);
+	assert_gp(sgx_eadd(cpu, &pi, t_page(cpu, 4)));
 }
 
 static void test_eadd_32bit_tcs_limits(void **state)
@@ -589,6 +622,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ecreate_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ecreate_gp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ecreate_operands, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ecreate_overwrites_computed_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_operands_in_epc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ecreate_kss_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eadd_ok, setup_encl, teardown),
 		cmocka_unit_test_setup_teardown(test_eadd_errors, setup_encl, teardown),

@@ -9,6 +9,7 @@
 
 #include "helpers.h"
 #include "internal.h"
+#include "softsgx/measure.h"
 
 #define NTHREADS 4
 
@@ -253,6 +254,67 @@ static void test_tracking_under_load(void **state)
 	sgx_cpu_destroy(cpu);
 }
 
+struct einit_arg {
+	unsigned int secs_frame;
+	EVP_PKEY *key;
+	int result;
+};
+
+static struct sgx_sigstruct einit_ss[2];
+
+static void *einit_thread(void *p)
+{
+	struct einit_arg *a = p;
+	struct sgx_sigstruct *ss = &einit_ss[a->secs_frame == 0 ? 0 : 1];
+	static __thread uint8_t page[4096] __attribute__((aligned(4096)));
+	uint64_t h[4];
+
+	/* Linux's order: write this signer's hash to this LP's MSRs, then EINIT. */
+	sgx_sigstruct_mrsigner(ss, (uint8_t *)h);
+	for (int i = 0; i < 4; i++)
+		sgx_cpu_wrmsr(cpu, MSR_IA32_SGXLEPUBKEYHASH0 + i, h[i]);
+	pthread_barrier_wait(&barrier);
+	memcpy(page, ss, sizeof(*ss));
+	a->result = sgx_einit(cpu, page, page + 2048, t_page(cpu, a->secs_frame));
+	return NULL;
+}
+
+/*
+ * The LE hash MSRs are per logical processor: two threads initialising
+ * enclaves of two signers at once must not see each other's MSR values.
+ */
+static void test_lehash_msrs_per_thread(void **state)
+{
+	struct einit_arg a[2] = { { 0, NULL, -1 }, { 10, NULL, -1 } };
+	pthread_t th[2];
+	uint8_t mr[2][32];
+
+	(void)state;
+	cpu = t_cpu(1);
+	for (int i = 0; i < 2; i++) {
+		struct sgx_measure m;
+
+		t_ecreate(cpu, a[i].secs_frame, 0x100000000ULL * (i + 1), 0x10000,
+			  SGX_ATTR_MODE64BIT);
+		sgx_measure_ecreate(&m, 1, 0x10000);
+		sgx_measure_final(&m, mr[i]);
+		t_sigstruct(&einit_ss[i], mr[i], SGX_ATTR_MODE64BIT, 3, i ? t_other_key() : t_key());
+	}
+	pthread_barrier_init(&barrier, NULL, 2);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, einit_thread, &a[i]);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&barrier);
+	assert_int_equal(a[0].result, 0);
+	assert_int_equal(a[1].result, 0);
+	/* This thread never wrote them: it still sees the reset value. */
+	uint64_t v;
+	assert_int_equal(sgx_cpu_rdmsr(cpu, MSR_IA32_SGXLEPUBKEYHASH0, &v), 0);
+	assert_int_equal(v, 0xa6053e051270b7acULL);
+	sgx_cpu_destroy(cpu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +322,7 @@ int main(void)
 		cmocka_unit_test(test_parallel_paging),
 		cmocka_unit_test(test_remove_vs_block),
 		cmocka_unit_test(test_tracking_under_load),
+		cmocka_unit_test(test_lehash_msrs_per_thread),
 	};
 	return T_RUN(tests);
 }

@@ -104,6 +104,9 @@ static void test_bad_config(void **state)
 	sgx_cpu_default_config(&cfg);
 	cfg.epc_size = 0;
 	assert_null(sgx_cpu_create(&cfg, &err));
+	sgx_cpu_default_config(&cfg);
+	cfg.xfrm_mask = 0x60007; /* AMX: not modelled */
+	assert_null(sgx_cpu_create(&cfg, &err));
 }
 
 /* An idle 64 GiB EPC costs no memory for frames. */
@@ -245,6 +248,25 @@ static void test_tracking_model(void **state)
 	assert_true(page_tracked(&h, 0xFFFFFFFFu));
 }
 
+/* EDBGWR holds its page exclusively, so it cannot overlap EEXTEND's shared hold. */
+static void test_edbgwr_exclusive(void **state)
+{
+	struct sgx_cpu *cpu = t_cpu(1);
+	struct t_encl e;
+	uint64_t v;
+	uint32_t f;
+
+	(void)state;
+	t_build_encl(cpu, &e, SGX_ATTR_DEBUG);
+	f = (uint32_t)(((uint8_t *)e.data - (uint8_t *)t_page(cpu, 0)) / 4096);
+	assert_true(page_lock_shared(epcm_of(cpu, f))); /* as an EEXTEND would */
+	assert_int_equal(sgx_edbgrd(cpu, e.data, &v), 0);
+	assert_int_equal(sgx_edbgwr(cpu, e.data, 1), SGX_FAULT_GP);
+	page_unlock_shared(epcm_of(cpu, f));
+	assert_int_equal(sgx_edbgwr(cpu, e.data, 1), 0);
+	sgx_cpu_destroy(cpu);
+}
+
 static void test_xsave_sizes(void **state)
 {
 	(void)state;
@@ -269,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_page_locks),
 		cmocka_unit_test(test_tracking_model),
 		cmocka_unit_test(test_xsave_sizes),
+		cmocka_unit_test(test_edbgwr_exclusive),
 	};
 	return T_RUN(tests);
 }

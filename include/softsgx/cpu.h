@@ -84,6 +84,10 @@ struct sgx_cpuid_regs {
 int sgx_cpu_cpuid(const struct sgx_cpu *cpu, uint32_t leaf, uint32_t subleaf,
 		  struct sgx_cpuid_regs *out);
 
+/*
+ * IA32_SGXLEPUBKEYHASH0..3.  Like hardware's, they are per logical processor:
+ * here per thread, so a write is seen by EINITs on the writing thread only.
+ */
 #define MSR_IA32_SGXLEPUBKEYHASH0 0x8C
 int sgx_cpu_rdmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t *val);
 /* Return: 0, or -EPERM for a read-only MSR (no FLC), -EINVAL unknown MSR. */
