@@ -1,3 +1,106 @@
 // SPDX-License-Identifier: MIT
-/* placeholder: being written */
+/*
+ * The /dev/sgx_enclave device file: open, release and mmap (the kernel's
+ * driver.c).  ioctl dispatch is sgx_ioctl() in ioctl.c.  The host layer owns
+ * the file itself and calls these at the matching file operations.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <urcu-bp.h>
+#include <urcu/rculist.h>
+
 #include "sgx.h"
+
+/**
+ * sgx_open() - open(/dev/sgx_enclave)
+ * @drv: the driver
+ * @err: set to -errno on failure (-ENOMEM)
+ *
+ * Every open creates an independent, empty enclave; the reference it is born
+ * with is the file's.  The usage count (drv->nr_encls) is kept by the
+ * enclave object itself (alloc/release), so it counts live enclaves as the
+ * kernel's does.
+ *
+ * Return: the enclave, or NULL.
+ */
+struct sgx_encl *sgx_open(struct sgx_driver *drv, int *err)
+{
+	return sgx_encl_alloc(drv, err);
+}
+
+/**
+ * sgx_release() - the last close of an enclave file
+ * @encl: the file's enclave
+ *
+ * Every mapping holds a file reference, so no VMA of the enclave is left.
+ * What may be left are the address spaces that mapped it and have not exited
+ * yet: each sgx_encl_mm holds an enclave reference that would otherwise only
+ * go when its mm exits.  Drain them in the kernel's order (unlink under
+ * mm_lock, wait for the readers, free, drop the reference), then drop the
+ * file's reference; the last reference runs sgx_encl_release().
+ *
+ * The kernel also unregisters each mm's mmu notifier here.  This driver has no
+ * notifier object: the host reports an exiting mm through
+ * sgx_encl_mm_release(), which looks the mm up on mm_list under mm_lock and
+ * finds nothing once it has been drained here.
+ */
+void sgx_release(struct sgx_encl *encl)
+{
+	struct sgx_encl_mm *encl_mm;
+
+	for (;;) {
+		encl_mm = NULL;
+		sgx_mutex_lock(&encl->mm_lock);
+		if (!cds_list_empty(&encl->mm_list)) {
+			encl_mm = cds_list_first_entry(&encl->mm_list, struct sgx_encl_mm, list);
+			cds_list_del_rcu(&encl_mm->list);
+		}
+		sgx_mutex_unlock(&encl->mm_lock);
+
+		if (!encl_mm)
+			break;
+
+		/* Readers (zap, age, kick) may still be walking over it. */
+		urcu_bp_synchronize_rcu();
+		free(encl_mm);
+		sgx_encl_put(encl);
+	}
+
+	sgx_encl_put(encl);
+}
+
+/**
+ * sgx_mmap() - mmap of the enclave file
+ * @encl: the file's enclave
+ * @mm: the address space the mapping is made in (its mmap lock held for write)
+ * @start: first address of the new mapping
+ * @len: its length in bytes
+ * @vm_flags: VM_READ/VM_WRITE/VM_EXEC of the mapping
+ * @shared: MAP_SHARED (or MAP_SHARED_VALIDATE)
+ *
+ * A private mapping is refused first (the kernel does it in
+ * get_unmapped_area, before anything else), then the requested protection is
+ * checked against every page already added, then @mm joins the enclave's
+ * mm_list.  The file offset plays no part, and mapping before CREATE or INIT
+ * is allowed (runtimes reserve ELRANGE early).  On success the host records
+ * the VMA and points it at @encl.
+ *
+ * Return: 0, -EINVAL (private, or an empty or wrapping range, which mmap(2)
+ * refuses before any driver code runs), -EACCES, -ENOMEM.
+ */
+int sgx_mmap(struct sgx_encl *encl, struct sgx_mm *mm, unsigned long start, unsigned long len,
+	     unsigned long vm_flags, bool shared)
+{
+	int ret;
+
+	if (!shared)
+		return -EINVAL;
+	if (!len || start + len < start)
+		return -EINVAL;
+
+	ret = sgx_encl_may_map(encl, start, start + len, vm_flags);
+	if (ret)
+		return ret;
+
+	return sgx_encl_mm_add(encl, mm);
+}

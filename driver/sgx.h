@@ -135,7 +135,7 @@ struct sgx_driver {
 	struct sgx_waitq ksgxd_waitq;
 	_Atomic bool sanitized;
 
-	/* Reserved masks for the INIT ioctl (driver.c, from CPUID). */
+	/* Reserved masks for the INIT ioctl (computed by sgx_driver_create from CPUID). */
 	uint64_t attributes_reserved_mask, xfrm_reserved_mask;
 	uint32_t misc_reserved_mask;
 	bool sgx2;
@@ -200,6 +200,11 @@ void sgx_reclaim_pages(struct sgx_driver *drv);
 bool sgx_should_reclaim(struct sgx_driver *drv, unsigned long watermark);
 /* Memory failure on the EPC page at @epc_addr (kernel: arch_memory_failure). */
 int sgx_memory_failure(struct sgx_driver *drv, const void *epc_addr);
+
+/* The kernel's "restart the system call" errno (never seen by user space there). */
+#ifndef ERESTARTSYS
+#define ERESTARTSYS 512
+#endif
 
 /* Kernel-style error pointers. */
 #define MAX_ERRNO 4095

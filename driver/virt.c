@@ -1,3 +1,406 @@
 // SPDX-License-Identifier: MIT
-/* placeholder: being written */
+/*
+ * /dev/sgx_vepc: raw EPC for guests (the kernel's virt.c, spec §12).
+ *
+ * A vEPC file hands EPC pages to a guest, which runs ENCLS on them itself; the
+ * driver knows nothing of how the guest uses them.  Pages are allocated on the
+ * first fault at each file offset, are never reclaimed (never on the active
+ * list), and stay allocated until the file is released, even after munmap.
+ *
+ * Because the driver does not track SECS pages, EREMOVE of a vEPC page may
+ * legitimately fail with SGX_CHILD_PRESENT: the page is a SECS whose children
+ * live elsewhere, possibly in another vEPC file of the same guest.  Release
+ * therefore runs two passes (children first, then the SECS pages whose
+ * children were all here) and parks the SECS pages that are still pinned on
+ * the driver-wide zombie list, retried whenever another vEPC file goes away.
+ *
+ * Differences from the kernel:
+ *   - The xarray is a flat sparse array of page pointers (sgx_vepc
+ *     .page_array, MAP_NORESERVE) plus a high-water mark, so the fault path
+ *     never allocates and walks cost O(highest populated offset).
+ *   - A fault on an offset that is already populated inserts the PTE again
+ *     (the kernel returns without one; §20.15).
+ *   - A fault publishes a new page only after its PTE is in (the kernel
+ *     stores first and erases on failure).
+ *   - A page whose EREMOVE fails for a reason other than SGX_CHILD_PRESENT at
+ *     release is leaked and counted (drv->stats.leaked) instead of being
+ *     parked on the zombie list.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "softsgx/uapi/sgx.h"
 #include "sgx.h"
+
+/* WARN_ONCE: the first report from each call site and process, as the kernel's. */
+#define vepc_warn_once(...)                                                             \
+	do {                                                                            \
+		static _Atomic bool warned_once_;                                       \
+		if (!atomic_exchange_explicit(&warned_once_, true, memory_order_relaxed)) \
+			sgx_warn(__VA_ARGS__);                                          \
+	} while (0)
+
+/*
+ * The file's private state around the public struct.  @nr_used is one past
+ * the highest offset ever populated: walks (REMOVE_ALL, release) stop there
+ * instead of scanning every slot of a large, mostly empty array.  Written
+ * only under vepc->lock, read without it by REMOVE_ALL.
+ */
+struct sgx_vepc_file {
+	struct sgx_vepc vepc;
+	_Atomic unsigned long nr_used;
+};
+
+static inline struct sgx_vepc_file *to_vepc_file(struct sgx_vepc *vepc)
+{
+	return (struct sgx_vepc_file *)((char *)vepc - offsetof(struct sgx_vepc_file, vepc));
+}
+
+/*
+ * Slot accessors.  REMOVE_ALL reads slots without vepc->lock while a fault
+ * may publish a new page, so slots are accessed atomically: a release store
+ * publishes a page whose PTE and owner are set, an acquire load sees it whole.
+ */
+static inline struct sgx_epc_page *vepc_slot_load(struct sgx_vepc *vepc, unsigned long index)
+{
+	return __atomic_load_n(&vepc->page_array[index], __ATOMIC_ACQUIRE);
+}
+
+static inline void vepc_slot_store(struct sgx_vepc *vepc, unsigned long index,
+				   struct sgx_epc_page *page)
+{
+	__atomic_store_n(&vepc->page_array[index], page, __ATOMIC_RELEASE);
+}
+
+/**
+ * sgx_vepc_open() - open(/dev/sgx_vepc)
+ * @drv: the driver
+ * @max_pages: the number of file pages a mapping may reach (may be 0)
+ * @err: set to -ENOMEM on failure
+ *
+ * Like the kernel, the usage count goes up first and comes down again if
+ * the allocation fails.
+ *
+ * Return: the new vEPC, or NULL.
+ */
+struct sgx_vepc *sgx_vepc_open(struct sgx_driver *drv, unsigned long max_pages, int *err)
+{
+	struct sgx_vepc_file *file;
+	struct sgx_vepc *vepc;
+	void *array;
+
+	atomic_fetch_add(&drv->nr_encls, 1);
+
+	file = calloc(1, sizeof(*file));
+	if (!file)
+		goto err_count;
+	vepc = &file->vepc;
+	vepc->drv = drv;
+
+	if (max_pages) {
+		if (max_pages > SIZE_MAX / sizeof(*vepc->page_array))
+			goto err_file;
+		/* Untouched parts of the array cost no memory. */
+		array = mmap(NULL, max_pages * sizeof(*vepc->page_array), PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (array == MAP_FAILED)
+			goto err_file;
+		vepc->page_array = array;
+	}
+	vepc->nr_slots = max_pages;
+	return vepc;
+
+err_file:
+	free(file);
+err_count:
+	atomic_fetch_sub(&drv->nr_encls, 1);
+	*err = -ENOMEM;
+	return NULL;
+}
+
+/**
+ * sgx_vepc_mmap() - mmap of a vEPC file
+ * @vepc: the file's vEPC
+ * @shared: the mapping is MAP_SHARED
+ *
+ * A private mapping would let a copy-on-write page stand in for EPC.  The
+ * host makes the mapping PFN-style, not dumped and not inherited by fork.
+ *
+ * Return: 0, or -EINVAL for a private mapping.
+ */
+int sgx_vepc_mmap(struct sgx_vepc *vepc, bool shared)
+{
+	(void)vepc;
+	return shared ? 0 : -EINVAL;
+}
+
+/*
+ * Populate file page @index mapped at @addr (vepc->lock held).  Return 0, or
+ * -EBUSY / -ENOMEM from the allocator, or -EFAULT when the PTE cannot go in.
+ */
+static int __sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_mm *mm, unsigned long addr,
+			    unsigned long index)
+{
+	struct sgx_driver *drv = vepc->drv;
+	struct sgx_vepc_file *file = to_vepc_file(vepc);
+	struct sgx_epc_page *epc_page;
+	int ret;
+
+	if (!sgx_mutex_is_locked(&vepc->lock))
+		vepc_warn_once("%s: called without the vEPC lock", __func__);
+
+	epc_page = vepc_slot_load(vepc, index);
+	if (epc_page) {
+		/*
+		 * QUIRK §20.15, fixed: the kernel returns success here without
+		 * a PTE, so a second mapping of this offset (or a mapping made
+		 * again after munmap) faults forever.  The page already
+		 * belongs to this offset; map it again.  Mapping an EPC page
+		 * twice is harmless: the guest's EPCM rules still apply.  On
+		 * failure the page stays: it may hold the guest's state.
+		 */
+		ret = drv_host_call(drv, insert_page, mm, NULL, addr, epc_page);
+		return ret ? -EFAULT : 0;
+	}
+
+	/* No reclaim: this runs under the mmap lock (and in signal context). */
+	epc_page = sgx_alloc_epc_page(drv, vepc, false);
+	if (IS_ERR(epc_page))
+		return (int)PTR_ERR(epc_page);
+
+	/*
+	 * The kernel stores into the xarray first (which can fail) and erases
+	 * again if the PTE cannot be inserted.  Our slot store cannot fail, so
+	 * the PTE goes in first and the page is published only once it is
+	 * certain to stay: REMOVE_ALL, walking without the lock, never sees a
+	 * page that is about to be freed (and possibly reused by somebody else).
+	 */
+	ret = drv_host_call(drv, insert_page, mm, NULL, addr, epc_page);
+	if (ret) {
+		sgx_free_epc_page(drv, epc_page);
+		return -EFAULT;
+	}
+
+	vepc_slot_store(vepc, index, epc_page);
+	if (index >= atomic_load_explicit(&file->nr_used, memory_order_relaxed))
+		atomic_store_explicit(&file->nr_used, index + 1, memory_order_release);
+	return 0;
+}
+
+/**
+ * sgx_vepc_fault() - a guest touched file page @index
+ * @vepc: the file's vEPC
+ * @mm: the faulting address space (its mmap lock is held for read)
+ * @addr: the faulting address, page aligned
+ * @index: the file page offset (vm_pgoff + page offset in the VMA)
+ * @may_retry: the fault may be retried (the kernel's FAULT_FLAG_ALLOW_RETRY)
+ *
+ * Async-signal-safe.  With no free EPC the kernel releases the mmap lock and
+ * returns VM_FAULT_RETRY; here the caller retries when it gets
+ * VM_FAULT_NOPAGE without a PTE.
+ *
+ * Return: VM_FAULT_NOPAGE (mapped, or retry), or VM_FAULT_SIGBUS (no EPC and
+ * nothing reclaimable, no EPC and no retry allowed, an offset beyond the
+ * file, or a failed PTE insertion).
+ */
+vm_fault_t sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_mm *mm, unsigned long addr,
+			  unsigned long index, bool may_retry)
+{
+	int ret;
+
+	if (index >= vepc->nr_slots)
+		return VM_FAULT_SIGBUS;
+
+	sgx_mutex_lock(&vepc->lock);
+	ret = __sgx_vepc_fault(vepc, mm, addr, index);
+	sgx_mutex_unlock(&vepc->lock);
+
+	if (!ret)
+		return VM_FAULT_NOPAGE;
+	if (ret == -EBUSY && may_retry)
+		return VM_FAULT_NOPAGE;
+	return VM_FAULT_SIGBUS;
+}
+
+/* Plain EREMOVE of a vEPC page; the page stays allocated. */
+static int sgx_vepc_remove_page(struct sgx_driver *drv, struct sgx_epc_page *epc_page)
+{
+	int ret = sgx_eremove(drv->cpu, sgx_get_epc_virt_addr(epc_page));
+
+	if (!ret)
+		atomic_fetch_add(&drv->stats.eremove, 1);
+	return ret;
+}
+
+/*
+ * EREMOVE and, on success, free.  SGX_CHILD_PRESENT is expected (a SECS with
+ * children elsewhere) and silent; anything else means the page is in a state
+ * the driver cannot explain, and gets the leak warning.  Return the EREMOVE
+ * result: on failure the page was not freed and is the caller's to place.
+ */
+static int sgx_vepc_free_page(struct sgx_driver *drv, struct sgx_epc_page *epc_page)
+{
+	int ret = sgx_vepc_remove_page(drv, epc_page);
+
+	if (ret) {
+		if (ret != SGX_CHILD_PRESENT)
+			vepc_warn_once(EREMOVE_ERROR_MESSAGE, ret, ret);
+		return ret;
+	}
+	sgx_free_epc_page(drv, epc_page);
+	return 0;
+}
+
+/*
+ * The final EREMOVE of a page failed with @ret.  A SECS still pinned by
+ * children (SGX_CHILD_PRESENT) goes on @secs_pages for the zombie list.
+ * Anything else is leaked, as sgx_encl_free_epc_page() leaks (seed 001):
+ * the warning has already said so, and a page in an unexplained state must
+ * never be handed out again.  The kernel parks such pages on the zombie
+ * list too and retries them at later releases; we keep that list for what
+ * it is documented to hold, SECS pages waiting for their children, so that
+ * a leak is counted once and is visible in the counters.
+ */
+static void sgx_vepc_park_page(struct sgx_driver *drv, struct sgx_epc_page *epc_page, int ret,
+			       struct cds_list_head *secs_pages)
+{
+	/* The file is going away: do not leave its address behind. */
+	epc_page->owner = NULL;
+	if (ret == SGX_CHILD_PRESENT) {
+		cds_list_add_tail(&epc_page->list, secs_pages);
+		return;
+	}
+	/* Off every list for good. */
+	CDS_INIT_LIST_HEAD(&epc_page->list);
+	atomic_fetch_add(&drv->stats.leaked, 1);
+}
+
+/*
+ * SGX_IOC_VEPC_REMOVE_ALL: EREMOVE every page, as a guest reboot needs.  The
+ * pages stay allocated to the file.  Walks without vepc->lock, as the
+ * kernel does: a page a concurrent fault adds may or may not be seen.
+ */
+static long sgx_vepc_remove_all(struct sgx_vepc *vepc)
+{
+	struct sgx_vepc_file *file = to_vepc_file(vepc);
+	unsigned long nr = atomic_load_explicit(&file->nr_used, memory_order_acquire);
+	long failures = 0;
+
+	for (unsigned long index = 0; index < nr; index++) {
+		struct sgx_epc_page *epc_page = vepc_slot_load(vepc, index);
+		int ret;
+
+		if (!epc_page)
+			continue;
+		ret = sgx_vepc_remove_page(vepc->drv, epc_page);
+		if (!ret)
+			continue;
+		if (ret == SGX_CHILD_PRESENT) {
+			/* A SECS with children elsewhere: user space retries. */
+			failures++;
+			continue;
+		}
+		/*
+		 * SGX_ENCLAVE_ACT (a vCPU is inside the enclave) and #GP
+		 * (a concurrent EREMOVE on a page of the same enclave, e.g.
+		 * REMOVE_ALL on two files at once) are user space's doing and
+		 * only reported.  Another fault, #PF above all, means the
+		 * driver or the platform is broken.
+		 */
+		if (encls_faulted(ret) && encls_trapnr(ret) != X86_TRAP_GP)
+			vepc_warn_once("%s: EREMOVE faulted with trap %d", __func__,
+				       encls_trapnr(ret));
+		return -EBUSY;
+	}
+	/* The count tells user space to call again once the children are gone. */
+	return failures;
+}
+
+/**
+ * sgx_vepc_ioctl() - ioctl of a vEPC file
+ * @vepc: the file's vEPC
+ * @cmd: the ioctl number
+ * @arg: the argument (must be 0 for SGX_IOC_VEPC_REMOVE_ALL)
+ *
+ * Return: for SGX_IOC_VEPC_REMOVE_ALL the number of SECS pages that still
+ * have children (>= 0), -EBUSY when another EREMOVE failure stopped the walk,
+ * -EINVAL when @arg is not 0; -ENOTTY for any other command.
+ */
+long sgx_vepc_ioctl(struct sgx_vepc *vepc, unsigned int cmd, unsigned long arg)
+{
+	switch (cmd) {
+	case SGX_IOC_VEPC_REMOVE_ALL:
+		if (arg)
+			return -EINVAL;
+		return sgx_vepc_remove_all(vepc);
+	default:
+		return -ENOTTY;
+	}
+}
+
+/**
+ * sgx_vepc_release() - the last close of a vEPC file
+ * @vepc: the file's vEPC; no mapping of it is left
+ *
+ * 1. EREMOVE and free every page; failures stay (SECS pages whose children
+ *    come later in the walk, or live in another file).
+ * 2. Try the rest again: SECS pages whose children were all here now go.
+ *    A SECS that still has children has them in another file: it becomes a
+ *    zombie.
+ * 3. Under the zombie lock, retry every zombie of earlier releases (step 1
+ *    may have removed the last children that pinned one) and add this
+ *    file's new zombies.
+ * 4. Free the file and drop the usage count.
+ */
+void sgx_vepc_release(struct sgx_vepc *vepc)
+{
+	struct sgx_vepc_file *file = to_vepc_file(vepc);
+	unsigned long nr = atomic_load_explicit(&file->nr_used, memory_order_acquire);
+	struct sgx_driver *drv = vepc->drv;
+	struct sgx_epc_page *epc_page, *tmp;
+	CDS_LIST_HEAD(secs_pages);
+	int ret;
+
+	for (unsigned long index = 0; index < nr; index++) {
+		epc_page = vepc->page_array[index];
+		if (!epc_page)
+			continue;
+		/* Failures are expected for SECS pages: retried below. */
+		if (sgx_vepc_free_page(drv, epc_page))
+			continue;
+		vepc->page_array[index] = NULL;
+	}
+
+	for (unsigned long index = 0; index < nr; index++) {
+		epc_page = vepc->page_array[index];
+		if (!epc_page)
+			continue;
+		ret = sgx_vepc_free_page(drv, epc_page);
+		if (ret)
+			sgx_vepc_park_page(drv, epc_page, ret, &secs_pages);
+		vepc->page_array[index] = NULL;
+	}
+
+	sgx_mutex_lock(&drv->zombie_secs_pages_lock);
+	cds_list_for_each_entry_safe(epc_page, tmp, &drv->zombie_secs_pages, list) {
+		/* Off the list first: a successful free puts it on a free list. */
+		cds_list_del_init(&epc_page->list);
+		ret = sgx_vepc_free_page(drv, epc_page);
+		if (ret)
+			sgx_vepc_park_page(drv, epc_page, ret, &secs_pages);
+	}
+	/* list_splice_tail(): keep the zombies in the order they died. */
+	cds_list_for_each_entry_safe(epc_page, tmp, &secs_pages, list) {
+		cds_list_del(&epc_page->list);
+		cds_list_add_tail(&epc_page->list, &drv->zombie_secs_pages);
+	}
+	sgx_mutex_unlock(&drv->zombie_secs_pages_lock);
+
+	if (vepc->page_array)
+		munmap(vepc->page_array, vepc->nr_slots * sizeof(*vepc->page_array));
+	free(file);
+	atomic_fetch_sub(&drv->nr_encls, 1);
+}

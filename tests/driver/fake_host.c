@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_host.h"
+
+unsigned long fake_bad_lo, fake_bad_hi;
+
+static bool bad_user(uint64_t p, size_t n)
+{
+	if (p < FAKE_USER_MIN || p + n < p)
+		return true;
+	return fake_bad_hi && p < fake_bad_hi && p + n > fake_bad_lo;
+}
+
+static int f_insert_page(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
+			 unsigned long addr, struct sgx_epc_page *epc)
+{
+	struct fake_host *h = host;
+	int r = 0;
+
+	pthread_mutex_lock(&mm->pte_lock);
+	for (int i = 0; i < mm->nr_ptes; i++) {
+		if (mm->ptes[i].encl == encl && mm->ptes[i].addr == addr) {
+			mm->ptes[i].epc = epc;
+			goto out;
+		}
+	}
+	if (mm->nr_ptes == FAKE_MAX_PTES) {
+		r = -ENOMEM;
+		goto out;
+	}
+	mm->ptes[mm->nr_ptes++] = (struct fake_pte){ encl, addr, epc, true };
+	atomic_fetch_add(&h->nr_inserts, 1);
+out:
+	pthread_mutex_unlock(&mm->pte_lock);
+	return r;
+}
+
+static void f_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
+		  unsigned long len)
+{
+	struct fake_host *h = host;
+
+	pthread_mutex_lock(&mm->pte_lock);
+	for (int i = 0; i < mm->nr_ptes; i++) {
+		if (mm->ptes[i].encl == encl && mm->ptes[i].addr >= addr &&
+		    mm->ptes[i].addr < addr + len) {
+			mm->ptes[i] = mm->ptes[--mm->nr_ptes];
+			i--;
+		}
+	}
+	pthread_mutex_unlock(&mm->pte_lock);
+	atomic_fetch_add(&h->nr_zaps, 1);
+}
+
+static bool f_young(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr)
+{
+	bool y = false;
+
+	(void)host;
+	pthread_mutex_lock(&mm->pte_lock);
+	for (int i = 0; i < mm->nr_ptes; i++) {
+		if (mm->ptes[i].encl == encl && mm->ptes[i].addr == addr) {
+			y = mm->ptes[i].young;
+			mm->ptes[i].young = false;
+		}
+	}
+	pthread_mutex_unlock(&mm->pte_lock);
+	return y;
+}
+
+static void f_kick(void *host, struct sgx_mm *mm, struct sgx_encl *encl)
+{
+	struct fake_host *h = host;
+
+	atomic_fetch_add(&mm->kicks, 1);
+	if (h->on_kick)
+		h->on_kick(h, mm, encl);
+}
+
+static bool f_mm_get(void *host, struct sgx_mm *mm)
+{
+	int u = atomic_load(&mm->users);
+
+	(void)host;
+	while (u > 0)
+		if (atomic_compare_exchange_weak(&mm->users, &u, u + 1))
+			return true;
+	return false;
+}
+
+static void f_mm_put(void *host, struct sgx_mm *mm)
+{
+	(void)host;
+	atomic_fetch_sub(&mm->users, 1);
+}
+
+static void f_mmap_read_lock(void *host, struct sgx_mm *mm)
+{
+	(void)host;
+	pthread_rwlock_rdlock(&mm->mmap_lock);
+}
+
+static void f_mmap_read_unlock(void *host, struct sgx_mm *mm)
+{
+	(void)host;
+	pthread_rwlock_unlock(&mm->mmap_lock);
+}
+
+static bool f_vma_is_encl(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
+			  unsigned long addr)
+{
+	(void)host;
+	for (int i = 0; i < mm->nr_maps; i++)
+		if (mm->maps[i].encl == encl && addr >= mm->maps[i].start &&
+		    addr < mm->maps[i].end)
+			return true;
+	return false;
+}
+
+static bool f_signal_pending(void *host)
+{
+	struct fake_host *h = host;
+	int n = atomic_load(&h->signal_after);
+
+	if (n > 0 && atomic_fetch_sub(&h->signal_after, 1) == 1)
+		atomic_store(&h->signal_pending, true);
+	return atomic_load(&h->signal_pending);
+}
+
+static int f_copy_from_user(void *host, void *dst, uint64_t src, size_t n)
+{
+	(void)host;
+	if (bad_user(src, n))
+		return -EFAULT;
+	memcpy(dst, (const void *)(uintptr_t)src, n);
+	return 0;
+}
+
+static int f_copy_to_user(void *host, uint64_t dst, const void *src, size_t n)
+{
+	(void)host;
+	if (bad_user(dst, n))
+		return -EFAULT;
+	memcpy((void *)(uintptr_t)dst, src, n);
+	return 0;
+}
+
+static int f_src_check(void *host, struct sgx_mm *mm, uint64_t src)
+{
+	struct fake_host *h = host;
+
+	(void)mm;
+	if (bad_user(src, 4096))
+		return -EFAULT;
+	return atomic_load(&h->src_check_result);
+}
+
+static bool f_fd_is_provision(void *host, uint64_t fd)
+{
+	struct fake_host *h = host;
+
+	return h->provision_fd && fd == h->provision_fd;
+}
+
+void fake_host_init(struct fake_host *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->ops.insert_page = f_insert_page;
+	h->ops.zap = f_zap;
+	h->ops.test_and_clear_young = f_young;
+	h->ops.kick = f_kick;
+	h->ops.mm_get = f_mm_get;
+	h->ops.mm_put = f_mm_put;
+	h->ops.mmap_read_lock = f_mmap_read_lock;
+	h->ops.mmap_read_unlock = f_mmap_read_unlock;
+	h->ops.vma_is_encl = f_vma_is_encl;
+	h->ops.signal_pending = f_signal_pending;
+	h->ops.copy_from_user = f_copy_from_user;
+	h->ops.copy_to_user = f_copy_to_user;
+	h->ops.src_check = f_src_check;
+	h->ops.fd_is_provision = f_fd_is_provision;
+	h->provision_fd = 77;
+}
+
+struct sgx_driver *fake_driver(struct fake_host *h, unsigned long epc_pages, bool sync)
+{
+	struct sgx_cpu_config cfg;
+	struct sgx_driver_config dcfg = { 0 };
+	struct sgx_driver *drv;
+	struct sgx_cpu *cpu;
+	int err;
+
+	sgx_cpu_default_config(&cfg);
+	cfg.epc_size = epc_pages * 4096;
+	cfg.fixed_keys = true;
+	cfg.seed = 7;
+	cpu = sgx_cpu_create(&cfg, &err);
+	if (!cpu)
+		return NULL;
+	dcfg.host_ops = &h->ops;
+	dcfg.host = h;
+	dcfg.no_ksgxd = sync;
+	drv = sgx_driver_create(cpu, &dcfg, &err);
+	if (!drv) {
+		sgx_cpu_destroy(cpu);
+		return NULL;
+	}
+	if (sync)
+		sgx_sanitize_now(drv);
+	return drv;
+}
+
+void fake_driver_destroy(struct sgx_driver *drv)
+{
+	struct sgx_cpu *cpu = drv->cpu;
+
+	sgx_driver_destroy(drv);
+	sgx_cpu_destroy(cpu);
+}
+
+struct sgx_mm *fake_mm_new(struct fake_host *h, int id)
+{
+	struct sgx_mm *mm = calloc(1, sizeof(*mm));
+
+	if (!mm)
+		return NULL;
+	mm->host = h;
+	mm->id = id;
+	atomic_store(&mm->users, 1);
+	pthread_rwlock_init(&mm->mmap_lock, NULL);
+	pthread_mutex_init(&mm->pte_lock, NULL);
+	return mm;
+}
+
+void fake_mm_free(struct sgx_mm *mm)
+{
+	pthread_rwlock_destroy(&mm->mmap_lock);
+	pthread_mutex_destroy(&mm->pte_lock);
+	free(mm);
+}
+
+int fake_mmap(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long start, unsigned long len,
+	      unsigned long vm_flags)
+{
+	int r;
+
+	if (mm->nr_maps == FAKE_MAX_MAPS)
+		return -ENOMEM;
+	pthread_rwlock_wrlock(&mm->mmap_lock);
+	r = sgx_encl_may_map(encl, start, start + len, vm_flags);
+	if (!r)
+		r = sgx_encl_mm_add(encl, mm);
+	if (!r) {
+		mm->maps[mm->nr_maps].encl = encl;
+		mm->maps[mm->nr_maps].start = start;
+		mm->maps[mm->nr_maps].end = start + len;
+		mm->maps[mm->nr_maps].vm_flags = vm_flags;
+		mm->nr_maps++;
+	}
+	pthread_rwlock_unlock(&mm->mmap_lock);
+	return r;
+}
+
+void fake_mm_exit(struct sgx_mm *mm)
+{
+	struct sgx_encl *seen[FAKE_MAX_MAPS];
+	int n = 0;
+
+	atomic_store(&mm->users, 0);
+	pthread_rwlock_wrlock(&mm->mmap_lock);
+	for (int i = 0; i < mm->nr_maps; i++) {
+		bool dup = false;
+
+		for (int k = 0; k < n; k++)
+			dup |= seen[k] == mm->maps[i].encl;
+		if (!dup)
+			seen[n++] = mm->maps[i].encl;
+	}
+	mm->nr_maps = 0;
+	pthread_mutex_lock(&mm->pte_lock);
+	mm->nr_ptes = 0;
+	pthread_mutex_unlock(&mm->pte_lock);
+	pthread_rwlock_unlock(&mm->mmap_lock);
+	for (int k = 0; k < n; k++)
+		sgx_encl_mm_release(seen[k], mm);
+}
+
+struct sgx_epc_page *fake_pte(struct sgx_mm *mm, unsigned long addr)
+{
+	struct sgx_epc_page *epc = NULL;
+
+	pthread_mutex_lock(&mm->pte_lock);
+	for (int i = 0; i < mm->nr_ptes; i++)
+		if (mm->ptes[i].addr == (addr & ~0xFFFUL))
+			epc = mm->ptes[i].epc;
+	pthread_mutex_unlock(&mm->pte_lock);
+	return epc;
+}
+
+int fake_nr_ptes(struct sgx_mm *mm)
+{
+	int n;
+
+	pthread_mutex_lock(&mm->pte_lock);
+	n = mm->nr_ptes;
+	pthread_mutex_unlock(&mm->pte_lock);
+	return n;
+}
+
+static void mark_young(struct sgx_mm *mm, unsigned long addr)
+{
+	pthread_mutex_lock(&mm->pte_lock);
+	for (int i = 0; i < mm->nr_ptes; i++)
+		if (mm->ptes[i].addr == addr)
+			mm->ptes[i].young = true;
+	pthread_mutex_unlock(&mm->pte_lock);
+}
+
+int fake_access(struct sgx_mm *mm, unsigned long addr, unsigned long vm_flags)
+{
+	unsigned long page = addr & ~0xFFFUL;
+	struct sgx_encl *encl = NULL;
+	unsigned long flags = 0;
+
+	for (int i = 0; i < mm->nr_maps; i++) {
+		if (page >= mm->maps[i].start && page < mm->maps[i].end) {
+			encl = mm->maps[i].encl;
+			flags = mm->maps[i].vm_flags;
+		}
+	}
+	if (!encl || (vm_flags & ~flags))
+		return -1;
+	for (int tries = 0; tries < 100000; tries++) {
+		vm_fault_t r;
+
+		if (fake_pte(mm, page)) {
+			mark_young(mm, page);
+			return 0;
+		}
+		pthread_rwlock_rdlock(&mm->mmap_lock);
+		r = sgx_vma_fault(mm, encl, page, flags);
+		pthread_rwlock_unlock(&mm->mmap_lock);
+		if (r != VM_FAULT_NOPAGE)
+			return (int)r;
+	}
+	return (int)VM_FAULT_SIGBUS;
+}
