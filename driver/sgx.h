@@ -279,6 +279,7 @@ struct sgx_encl {
 	int backing_fd;                 /* memfd "SGX backing": E + E/32 bytes */
 	uint8_t *backing;               /* its mapping */
 	unsigned long backing_size;
+	_Atomic unsigned long *backing_present; /* bit per backing page known allocated */
 
 	struct sgx_mutex mm_lock;       /* mm_list mutation, mm_list_version */
 	struct cds_list_head mm_list;   /* RCU (urcu-bp) readers */

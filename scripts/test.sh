@@ -1,6 +1,7 @@
 #!/bin/sh
 # Set up, build and run every test: a normal build, an ASan+UBSan build, and a
-# ThreadSanitizer build of the concurrency tests, then the libFuzzer harnesses.  Ends with "N passed, N failed".
+# ThreadSanitizer build of the threaded tests, a build with the seed-race fixes
+# compiled out (whose race tests must fail), then the libFuzzer harnesses.  Ends with "N passed, N failed".
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh
@@ -24,9 +25,12 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 run_suite build
 run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
-run_suite build-tsan -Db_sanitize=thread -- concurrency
+run_suite build-tsan -Db_sanitize=thread -- concurrency drv_main drv_encl drv_ioctl drv_vepc
+
+echo "== race tests with their fixes compiled out (each must fail)" >&2
+sh scripts/race_revert.sh | tee build-race.tap || true
 
 echo "== fuzz: libFuzzer harnesses, ${FUZZ_SECONDS:-20}s each" >&2
 sh scripts/fuzz.sh | tee build-fuzz.tap || true
 
-python3 scripts/count_tap.py build build-asan build-tsan build-fuzz.tap
+python3 scripts/count_tap.py build build-asan build-tsan build-race.tap build-fuzz.tap

@@ -658,8 +658,11 @@ static void test_fault_eldu(void **state)
 	/* The VA slot is free again and its page at the head of the list. */
 	assert_false(va->slots[0] & 1);
 	assert_ptr_equal(cds_list_first_entry(&t.encl->va_pages, struct sgx_va_page, list), va);
-	/* The backing is truncated: contents page and the now-empty PCMD page. */
-	assert_false(backing_has_data(t.encl, idx * PG));
+	/*
+	 * The now-empty PCMD page is truncated; the contents page is kept as
+	 * a warm slot for the next eviction (a measured deviation, encl.c).
+	 */
+	assert_true(backing_has_data(t.encl, idx * PG));
 	assert_false(backing_has_data(t.encl, pcmd_page_off(t.encl, idx)));
 	(void)other;
 
@@ -690,7 +693,7 @@ static void test_eldu_pcmd_page_kept(void **state)
 	/* b's PCMD is still there: the shared PCMD page stays. */
 	assert_int_equal(fake_access(mm, BASE + 1 * PG, VM_READ), 0);
 	assert_true(backing_has_data(t.encl, pcmd));
-	assert_false(backing_has_data(t.encl, 1 * PG));
+	assert_true(backing_has_data(t.encl, 1 * PG)); /* contents slot kept */
 
 	/* All PCMDs zero, but the reclaimer is about to write c's: keep it. */
 	atomic_fetch_or(&c->desc, SGX_ENCL_PAGE_PCMD_BUSY);

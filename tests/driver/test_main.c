@@ -544,7 +544,7 @@ static void alloc_round_robin_sparse_nodes(void **state)
 	fake_driver_destroy(drv);
 }
 
-static void alloc_fifo_and_flags(void **state)
+static void alloc_order_and_flags(void **state)
 {
 	struct fake_host h;
 	struct sgx_driver *drv = mk_drv(&h, 16, true);
@@ -561,7 +561,7 @@ static void alloc_fifo_and_flags(void **state)
 		assert_true(cds_list_empty(&p[i]->list));
 	}
 	assert_int_equal(nr_free(drv), 0);
-	/* Frees append at the tail. */
+	/* Frees go to the head: the warmest frame is reused first (main.c). */
 	sgx_free_epc_page(drv, p[7]);
 	sgx_free_epc_page(drv, p[3]);
 	sgx_free_epc_page(drv, p[11]);
@@ -569,11 +569,11 @@ static void alloc_fifo_and_flags(void **state)
 	assert_int_equal(p[3]->flags, SGX_EPC_PAGE_IS_FREE);
 	assert_null(p[3]->owner);
 	q = alloc_ok(drv, NULL);
-	assert_ptr_equal(q, p[7]);
+	assert_ptr_equal(q, p[11]);
 	q = alloc_ok(drv, NULL);
 	assert_ptr_equal(q, p[3]);
 	q = alloc_ok(drv, NULL);
-	assert_ptr_equal(q, p[11]);
+	assert_ptr_equal(q, p[7]);
 	for (int i = 0; i < 16; i++)
 		sgx_free_epc_page(drv, p[i]);
 	check_invariant(drv, NULL, 0, 0);
@@ -1487,7 +1487,7 @@ int main(void)
 		cmocka_unit_test(sanitize_parks_poisoned_pages),
 		cmocka_unit_test(alloc_round_robin_nodes),
 		cmocka_unit_test(alloc_round_robin_sparse_nodes),
-		cmocka_unit_test(alloc_fifo_and_flags),
+		cmocka_unit_test(alloc_order_and_flags),
 		cmocka_unit_test(alloc_enomem_nothing_reclaimable),
 		cmocka_unit_test(alloc_ebusy_and_erestartsys),
 		cmocka_unit_test(free_poison_and_memory_failure),
