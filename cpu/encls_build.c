@@ -105,12 +105,7 @@ int sgx_ecreate(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *secs_pag
 	atomic_store(&h->measure_busy, 0);
 	atomic_store(&h->track_busy, 0);
 
-	e->pt = SGX_PAGE_TYPE_SECS;
-	e->rwx = 0;
-	e->linaddr = 0;
-	e->secs = NO_FRAME;
-	e->bepoch = 0;
-	e->flags = EPCM_VALID;
+	epcm_set(e, SGX_PAGE_TYPE_SECS, 0, 0, NO_FRAME, 0);
 	page_unlock_excl(e);
 	STAT_INC(cpu, ecreate);
 	return 0;
@@ -231,12 +226,7 @@ int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 			 flags & (SGX_SECINFO_PAGE_TYPE_MASK | SGX_SECINFO_PERMISSION_MASK |
 				  SGX_SECINFO_PENDING | SGX_SECINFO_MODIFIED | SGX_SECINFO_PR));
 
-	e->pt = (uint8_t)pt;
-	e->rwx = (uint8_t)(flags & SGX_SECINFO_PERMISSION_MASK);
-	e->linaddr = pi.addr;
-	e->secs = sf;
-	e->bepoch = 0;
-	e->flags = EPCM_VALID;
+	epcm_set(e, (uint8_t)pt, (uint8_t)(flags & SGX_SECINFO_PERMISSION_MASK), pi.addr, sf, 0);
 	atomic_fetch_add(&secs_hidden(cpu, sf)->children, 1);
 	STAT_INC(cpu, eadd);
 	r = 0;
@@ -253,11 +243,9 @@ int sgx_eextend(struct sgx_cpu *cpu, void *secs_page, void *chunk)
 	uint32_t sf, f;
 	int r;
 
-	if (!is_aligned(ptr_u64(secs_page), SGX_PAGE_SIZE))
-		return fault_gp();
-	sf = epc_frame(cpu, ptr_u64(secs_page));
-	if (sf == NO_FRAME)
-		return fault_pf(ptr_u64(secs_page), 0);
+	r = epc_page_operand(cpu, secs_page, &sf);
+	if (r)
+		return r;
 	if (!is_aligned(ptr_u64(chunk), 256))
 		return fault_gp();
 	f = epc_frame(cpu, ptr_u64(chunk));

@@ -36,11 +36,9 @@ int sgx_eremove(struct sgx_cpu *cpu, void *epc)
 	uint32_t f, sf = NO_FRAME;
 	int ret = 0;
 
-	if (!is_aligned(ptr_u64(epc), SGX_PAGE_SIZE))
-		return fault_gp();
-	f = epc_frame(cpu, ptr_u64(epc));
-	if (f == NO_FRAME)
-		return fault_pf(ptr_u64(epc), 0);
+	ret = epc_page_operand(cpu, epc, &f);
+	if (ret)
+		return ret;
 	e = epcm_of(cpu, f);
 	if (!page_lock_excl(e))
 		return fault_gp();

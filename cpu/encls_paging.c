@@ -98,12 +98,7 @@ int sgx_epa(struct sgx_cpu *cpu, uint64_t rbx, void *epc)
 		return fault_pf(ptr_u64(epc), X86_PF_SGX);
 	}
 	memset(frame_bytes(cpu, f), 0, SGX_PAGE_SIZE); /* every slot empty */
-	e->pt = SGX_PAGE_TYPE_VA;
-	e->rwx = 0;
-	e->linaddr = 0;
-	e->secs = NO_FRAME;
-	e->bepoch = 0;
-	e->flags = EPCM_VALID;
+	epcm_set(e, SGX_PAGE_TYPE_VA, 0, 0, NO_FRAME, 0);
 	page_unlock_excl(e);
 	STAT_INC(cpu, epa);
 	return 0;
@@ -126,11 +121,9 @@ int sgx_eblock(struct sgx_cpu *cpu, void *epc)
 	uint32_t f;
 	int r = 0;
 
-	if (!is_aligned(ptr_u64(epc), SGX_PAGE_SIZE))
-		return fault_gp();
-	f = epc_frame(cpu, ptr_u64(epc));
-	if (f == NO_FRAME)
-		return fault_pf(ptr_u64(epc), 0);
+	r = epc_page_operand(cpu, epc, &f);
+	if (r)
+		return r;
 	e = epcm_of(cpu, f);
 	if (!page_lock_excl(e))
 		return SGX_EPC_PAGE_CONFLICT;
@@ -178,11 +171,9 @@ int sgx_etrack(struct sgx_cpu *cpu, void *secs)
 	uint32_t sf;
 	int busy = 0, r;
 
-	if (!is_aligned(ptr_u64(secs), SGX_PAGE_SIZE))
-		return fault_gp();
-	sf = epc_frame(cpu, ptr_u64(secs));
-	if (sf == NO_FRAME)
-		return fault_pf(ptr_u64(secs), 0);
+	r = epc_page_operand(cpu, secs, &sf);
+	if (r)
+		return r;
 	se = epcm_of(cpu, sf);
 	/* Shared, so that the SECS (and its tracking state) stays put. */
 	if (!page_lock_shared(se))

@@ -87,7 +87,7 @@ static bool canonical(uint64_t v)
 	return (uint64_t)((int64_t)(v << 16) >> 16) == v;
 }
 
-static bool in_elrange(const struct sgx_secs *secs, uint64_t la)
+bool in_elrange(const struct sgx_secs *secs, uint64_t la)
 {
 	return la >= secs->base && la - secs->base < secs->size;
 }
@@ -109,7 +109,7 @@ static int pf_unmapped(uint64_t la, bool write)
 	return fault_pf(la, X86_PF_USER | (write ? X86_PF_WRITE : 0));
 }
 
-static int pf_epcm(uint64_t la, bool write)
+int pf_epcm(uint64_t la, bool write)
 {
 	return fault_pf(la, X86_PF_PROT | X86_PF_USER | X86_PF_SGX | (write ? X86_PF_WRITE : 0));
 }
@@ -118,8 +118,8 @@ static int pf_epcm(uint64_t la, bool write)
  * Translate @la through the thread's page tables: a plain #PF when it is not
  * mapped, an SGX #PF when it does not resolve to EPC (spec §2.1).
  */
-static int enclu_page(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint64_t la, bool write,
-		      uint32_t *frame)
+int enclu_page(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint64_t la, bool write,
+	       uint32_t *frame)
 {
 	uint64_t pa;
 

@@ -17,36 +17,6 @@
 #define RFLAGS_RESULT (X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | X86_EFLAGS_ZF | \
 		       X86_EFLAGS_SF | X86_EFLAGS_OF)
 
-static bool in_elrange(const struct sgx_secs *secs, uint64_t la)
-{
-	return la >= secs->base && la - secs->base < secs->size;
-}
-
-/* #PF error codes as enclu.c reports them: user access, EPCM refusals add P and SGX. */
-static int pf_unmapped(uint64_t la, bool write)
-{
-	return fault_pf(la, X86_PF_USER | (write ? X86_PF_WRITE : 0));
-}
-
-static int pf_epcm(uint64_t la, bool write)
-{
-	return fault_pf(la, X86_PF_PROT | X86_PF_USER | X86_PF_SGX | (write ? X86_PF_WRITE : 0));
-}
-
-/* Translate @la: plain #PF when unmapped, SGX #PF when it is not EPC. */
-static int target_page(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint64_t la, bool write,
-		       uint32_t *frame)
-{
-	uint64_t pa;
-
-	if (mmu->translate(mmu->ctx, la, write, &pa))
-		return pf_unmapped(la, write);
-	*frame = epc_frame(cpu, pa);
-	if (*frame == NO_FRAME)
-		return pf_epcm(la, write);
-	return 0;
-}
-
 static uint8_t secinfo_pt(const struct sgx_secinfo *si)
 {
 	return (uint8_t)((si->flags & SGX_SECINFO_PAGE_TYPE_MASK) >> SGX_SECINFO_PAGE_TYPE_SHIFT);
@@ -167,7 +137,7 @@ int enclu_eaccept(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *
 		return fault_gp();
 	if (!is_aligned(la, SGX_PAGE_SIZE) || !in_elrange(secs, la))
 		return fault_gp();
-	r = target_page(cpu, mmu, la, false, &f);
+	r = enclu_page(cpu, mmu, la, false, &f);
 	if (r)
 		return r;
 	/* 3. Legal request. */
@@ -247,11 +217,11 @@ int enclu_eacceptcopy(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_m
 	    !in_elrange(secs, dst_la) || !in_elrange(secs, src_la))
 		return fault_gp();
 	/* Each must resolve to EPC. */
-	r = target_page(cpu, mmu, si_la, false, &sif);
+	r = enclu_page(cpu, mmu, si_la, false, &sif);
 	if (!r)
-		r = target_page(cpu, mmu, dst_la, true, &df);
+		r = enclu_page(cpu, mmu, dst_la, true, &df);
 	if (!r)
-		r = target_page(cpu, mmu, src_la, false, &sf);
+		r = enclu_page(cpu, mmu, src_la, false, &sf);
 	if (r)
 		return r;
 	/* SECINFO usable with R, then its contents. */
@@ -316,9 +286,9 @@ int enclu_emodpe(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *m
 	if (!is_aligned(si_la, 64) || !is_aligned(la, SGX_PAGE_SIZE) ||
 	    !in_elrange(secs, si_la) || !in_elrange(secs, la))
 		return fault_gp();
-	r = target_page(cpu, mmu, si_la, false, &sif);
+	r = enclu_page(cpu, mmu, si_la, false, &sif);
 	if (!r)
-		r = target_page(cpu, mmu, la, false, &f);
+		r = enclu_page(cpu, mmu, la, false, &f);
 	if (r)
 		return r;
 	r = read_secinfo(cpu, lp, mmu, si_la, &si);

@@ -183,6 +183,32 @@ static inline bool all_zero(const void *p, size_t n)
 	return true;
 }
 
+/*
+ * The common first checks on a page operand: 4K-aligned (#GP) and in the EPC
+ * (#PF, no SGX bit).  Return 0 and the frame, or the fault.
+ */
+static inline int epc_page_operand(const struct sgx_cpu *cpu, const void *addr, uint32_t *frame)
+{
+	if (!is_aligned(ptr_u64(addr), SGX_PAGE_SIZE))
+		return fault_gp();
+	*frame = epc_frame(cpu, ptr_u64(addr));
+	if (*frame == NO_FRAME)
+		return fault_pf(ptr_u64(addr), 0);
+	return 0;
+}
+
+/* Make @e a valid entry (caller holds the page exclusively). */
+static inline void epcm_set(struct epcm *e, uint8_t pt, uint8_t rwx, uint64_t linaddr,
+			    uint32_t secs, uint8_t flags)
+{
+	e->pt = pt;
+	e->rwx = rwx;
+	e->linaddr = linaddr;
+	e->secs = secs;
+	e->bepoch = 0;
+	e->flags = (uint8_t)(EPCM_VALID | flags);
+}
+
 /* Size of the XSAVE area for @xfrm in the non-compacted format (spec §1.5). */
 uint32_t xsave_size(uint64_t xfrm);
 /* True when @xfrm is a legal, supported XCR0 value for this platform. */
@@ -253,6 +279,13 @@ struct sgx_mmu;
 struct sgx_regs;
 int enclu_operand(struct sgx_cpu *cpu, const struct sgx_lp *lp, const struct sgx_mmu *mmu,
 		  uint64_t la, uint64_t align, bool write, uint32_t *frame, uint8_t **bytes);
+/* Shared by the ENCLU files (cpu/enclu.c). */
+bool in_elrange(const struct sgx_secs *secs, uint64_t la);
+/* #PF for an EPCM refusal as ENCLU reports it: user access, P, SGX (+W). */
+int pf_epcm(uint64_t la, bool write);
+/* Translate @la: plain #PF when unmapped, SGX #PF when not EPC; else its frame. */
+int enclu_page(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint64_t la, bool write,
+	       uint32_t *frame);
 /* Leaves in cpu/keys.c and cpu/enclu_sgx2.c, dispatched by sgx_enclu(). */
 int enclu_ereport(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
 		  struct sgx_regs *regs);
