@@ -204,12 +204,26 @@ int main(int argc, char **argv)
 	if (!n)
 		n = 4000;
 	memset(buf, 0x5A, sizeof(buf));
-	sha = floor_sha(n);
-	gcm = floor_gcm(n);
-	eadd = bench_eadd(n);
-	ewb = bench_ewb_eldu(n);
+	/*
+	 * Interleave floor and model rounds and keep the best of each, so that
+	 * load from other processes hits both alike.
+	 */
+	sha = gcm = eadd = ewb = 1e30;
+	for (int round = 0; round < 5; round++) {
+		double t;
 
-	printf("softsgx CPU-model benchmark (%lu iterations, best of 5)\n", n);
+		if ((t = floor_sha(n)) < sha)
+			sha = t;
+		if ((t = bench_eadd(n)) < eadd)
+			eadd = t;
+		if ((t = floor_gcm(n)) < gcm)
+			gcm = t;
+		if ((t = bench_ewb_eldu(n)) < ewb)
+			ewb = t;
+	}
+
+	printf("softsgx CPU-model benchmark (%lu iterations, best of 5 interleaved rounds of 5)\n",
+	       n);
 	printf("floor  SHA-256 of 4 KiB                 %8.2f us\n", sha * 1e6);
 	printf("floor  AES-128-GCM encrypt+decrypt 4 KiB %7.2f us\n", gcm * 1e6);
 	printf("model  EADD + 16 x EEXTEND              %8.2f us  ratio %.3f  (target <= 1.25)\n",

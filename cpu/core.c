@@ -292,27 +292,7 @@ uint64_t sgx_cpu_nr_frames(const struct sgx_cpu *cpu)
 	return cpu->nr_frames;
 }
 
-uint32_t epc_frame(const struct sgx_cpu *cpu, uint64_t addr)
-{
-	for (unsigned int i = 0; i < cpu->nr_sections; i++) {
-		uint64_t b = ptr_u64(cpu->sections[i].base);
 
-		if (addr >= b && addr - b < cpu->sections[i].size)
-			return (uint32_t)(cpu->sections[i].first_frame + (addr - b) / SGX_PAGE_SIZE);
-	}
-	return NO_FRAME;
-}
-
-void *frame_addr(const struct sgx_cpu *cpu, uint32_t frame)
-{
-	for (unsigned int i = 0; i < cpu->nr_sections; i++) {
-		const struct epc_section *s = &cpu->sections[i];
-
-		if (frame >= s->first_frame && frame - s->first_frame < s->size / SGX_PAGE_SIZE)
-			return s->base + (frame - s->first_frame) * SGX_PAGE_SIZE;
-	}
-	return NULL;
-}
 
 bool host_operand(const struct sgx_cpu *cpu, uint64_t addr, uint64_t len)
 {
@@ -337,13 +317,6 @@ void *sgx_epc_page_bytes(struct sgx_cpu *cpu, void *epc)
 	return f == NO_FRAME ? NULL : frame_bytes(cpu, f);
 }
 
-uint8_t *frame_bytes(struct sgx_cpu *cpu, uint32_t frame)
-{
-	if (!__atomic_load_n(&cpu->touched_map[frame], __ATOMIC_RELAXED) &&
-	    !__atomic_exchange_n(&cpu->touched_map[frame], 1, __ATOMIC_RELAXED))
-		atomic_fetch_add_explicit(&cpu->touched, 1, memory_order_relaxed);
-	return frame_addr(cpu, frame);
-}
 
 void frame_scrub(struct sgx_cpu *cpu, uint32_t frame)
 {

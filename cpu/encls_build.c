@@ -152,7 +152,7 @@ static bool tcs_valid_src(const struct sgx_tcs *t, bool is64)
 
 int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 {
-	static __thread uint8_t tmp[SGX_PAGE_SIZE] __attribute__((aligned(64)));
+	uint8_t *page;
 	struct sgx_pageinfo pi;
 	struct sgx_secinfo si;
 	struct sgx_secs *secs;
@@ -197,22 +197,27 @@ int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 		goto out_page;
 	secs = secs_of(cpu, sf);
 
-	memcpy(tmp, (const void *)(uintptr_t)pi.contents, sizeof(tmp));
+	/*
+	 * Copy straight into the frame: it is invalid and held exclusively, so
+	 * nobody can see it; a failed check scrubs it again (out_scrub).
+	 */
+	page = frame_bytes(cpu, f);
+	memcpy(page, (const void *)(uintptr_t)pi.contents, SGX_PAGE_SIZE);
 	flags = si.flags;
 	r = fault_gp();
 	if (pt == SGX_PAGE_TYPE_TCS) {
-		if (!tcs_valid_src((const struct sgx_tcs *)tmp, secs->attributes & SGX_ATTR_MODE64BIT))
-			goto out_secs;
+		if (!tcs_valid_src((const struct sgx_tcs *)page, secs->attributes & SGX_ATTR_MODE64BIT))
+			goto out_scrub;
 	} else if ((flags & SGX_SECINFO_W) && !(flags & SGX_SECINFO_R)) {
-		goto out_secs;
+		goto out_scrub;
 	}
 	if (pi.addr < secs->base || pi.addr - secs->base >= secs->size)
-		goto out_secs;
+		goto out_scrub;
 	if (secs_hidden(cpu, sf)->initialized)
-		goto out_secs;
+		goto out_scrub;
 
 	if (pt == SGX_PAGE_TYPE_TCS) {
-		struct sgx_tcs *t = (struct sgx_tcs *)tmp;
+		struct sgx_tcs *t = (struct sgx_tcs *)page;
 
 		/* Forced before measuring, so the signer must hash RWX = 0. */
 		flags &= ~SGX_SECINFO_PERMISSION_MASK;
@@ -221,7 +226,6 @@ int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 		t->exit_addr = 0;
 		t->state = 0;
 	}
-	memcpy(frame_bytes(cpu, f), tmp, sizeof(tmp));
 	sgx_measure_eadd(&secs_hidden(cpu, sf)->mr, pi.addr - secs->base,
 			 flags & (SGX_SECINFO_PAGE_TYPE_MASK | SGX_SECINFO_PERMISSION_MASK |
 				  SGX_SECINFO_PENDING | SGX_SECINFO_MODIFIED | SGX_SECINFO_PR));
@@ -230,7 +234,9 @@ int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 	atomic_fetch_add(&secs_hidden(cpu, sf)->children, 1);
 	STAT_INC(cpu, eadd);
 	r = 0;
-out_secs:
+out_scrub:
+	if (r)
+		frame_scrub(cpu, f);
 	unlock_secs_measure(cpu, sf);
 out_page:
 	page_unlock_excl(e);
@@ -239,9 +245,10 @@ out_page:
 
 int sgx_eextend(struct sgx_cpu *cpu, void *secs_page, void *chunk)
 {
+	struct secs_hidden *h;
 	struct epcm *e;
 	uint32_t sf, f;
-	int r;
+	int r, z = 0;
 
 	r = epc_page_operand(cpu, secs_page, &sf);
 	if (r)
@@ -261,20 +268,23 @@ int sgx_eextend(struct sgx_cpu *cpu, void *secs_page, void *chunk)
 	r = fault_gp();
 	if (e->secs != sf)
 		goto out;
-	r = lock_secs_measure(cpu, sf, ptr_u64(secs_page));
-	if (r)
+	/*
+	 * No SECS page lock needed: the chunk's page is a valid child held
+	 * shared, so its SECS has a child and neither EREMOVE nor EWB can take
+	 * it.  Only the measurement itself is exclusive.
+	 */
+	h = secs_hidden(cpu, sf);
+	r = fault_gp();
+	if (!atomic_compare_exchange_strong(&h->measure_busy, &z, 1))
 		goto out;
-	if (secs_hidden(cpu, sf)->initialized) {
-		r = fault_gp();
-	} else {
+	if (!h->initialized) {
 		uint64_t off = e->linaddr - secs_of(cpu, sf)->base + (ptr_u64(chunk) & 0xFFF);
 
-		sgx_measure_eextend(&secs_hidden(cpu, sf)->mr, off,
-				    frame_bytes(cpu, f) + (ptr_u64(chunk) & 0xFFF));
+		sgx_measure_eextend(&h->mr, off, frame_bytes(cpu, f) + (ptr_u64(chunk) & 0xFFF));
 		STAT_INC(cpu, eextend);
 		r = 0;
 	}
-	unlock_secs_measure(cpu, sf);
+	atomic_store(&h->measure_busy, 0);
 out:
 	page_unlock_shared(e);
 	return r;
