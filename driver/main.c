@@ -1144,3 +1144,36 @@ void sgx_driver_destroy(struct sgx_driver *drv)
 	free(drv->nodes);
 	free(drv);
 }
+
+void sgx_driver_counters(struct sgx_driver *drv, struct sgx_driver_counters *c)
+{
+	uint64_t poisoned = 0;
+
+	for (int n = 0; n < drv->nr_nodes; n++) {
+		struct sgx_numa_node *node = &drv->nodes[n];
+		struct cds_list_head *pos;
+
+		if (!node->has_epc)
+			continue;
+		sgx_mutex_lock(&node->lock);
+		cds_list_for_each(pos, &node->sgx_poison_page_list)
+			poisoned++;
+		sgx_mutex_unlock(&node->lock);
+	}
+	c->total = drv->nr_total_pages;
+	c->free = (uint64_t)atomic_load(&drv->nr_free_pages);
+	c->poisoned = poisoned;
+	c->leaked = atomic_load(&drv->stats.leaked);
+	c->used = c->total - c->free - c->poisoned - c->leaked;
+	c->reclaimable = (uint64_t)atomic_load(&drv->nr_active);
+	c->ewb = atomic_load(&drv->stats.ewb);
+	c->eldu = atomic_load(&drv->stats.eldu);
+	c->eaug = atomic_load(&drv->stats.eaug);
+	c->eremove = atomic_load(&drv->stats.eremove);
+	c->reclaim_batches = atomic_load(&drv->stats.reclaim_batches);
+	c->reclaimed = atomic_load(&drv->stats.reclaimed);
+	c->direct_reclaims = atomic_load(&drv->stats.direct_reclaims);
+	c->ksgxd_wakeups = atomic_load(&drv->stats.ksgxd_wakeups);
+	c->etrack_ipis = atomic_load(&drv->stats.etrack_ipis);
+	c->enclaves = (uint64_t)atomic_load(&drv->nr_encls);
+}

@@ -171,6 +171,25 @@ struct sgx_driver *sgx_driver_create(struct sgx_cpu *cpu, const struct sgx_drive
 /* Stop ksgxd and free the driver; every enclave must be released first. */
 void sgx_driver_destroy(struct sgx_driver *drv);
 
+/* A snapshot of the driver's counters (what `softsgx stat` will print). */
+struct sgx_driver_counters {
+	uint64_t total, free, poisoned, used, reclaimable, leaked;
+	uint64_t ewb, eldu, eaug, eremove, reclaim_batches, reclaimed;
+	uint64_t direct_reclaims, ksgxd_wakeups, etrack_ipis;
+	uint64_t enclaves; /* live enclave and vEPC objects */
+};
+
+/**
+ * sgx_driver_counters() - read the counters
+ * @drv: the driver
+ * @c: filled in; "used" = total - free - poisoned - leaked, i.e. pages that
+ *     hold an enclave, VA or vEPC page or are being handed out
+ *
+ * The values are read without stopping the driver, so under load they are
+ * each exact but not a consistent cut.
+ */
+void sgx_driver_counters(struct sgx_driver *drv, struct sgx_driver_counters *c);
+
 /* With cfg.no_ksgxd: run sanitization to completion now. */
 void sgx_sanitize_now(struct sgx_driver *drv);
 
@@ -291,6 +310,15 @@ struct sgx_encl {
 static inline bool encl_test_flag(struct sgx_encl *encl, unsigned long f)
 {
 	return atomic_load(&encl->flags) & f;
+}
+
+/* Per-enclave counters: resident child pages and pages held in backing. */
+static inline void sgx_encl_counters(struct sgx_encl *encl, uint64_t *resident, uint64_t *evicted)
+{
+	sgx_mutex_lock(&encl->lock);
+	*resident = encl->secs_child_cnt;
+	sgx_mutex_unlock(&encl->lock);
+	*evicted = (uint64_t)atomic_load(&encl->nr_evicted);
 }
 
 /* Allocate an empty enclave (open): refcount 1, nothing created. */

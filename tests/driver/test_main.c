@@ -980,6 +980,61 @@ static void reclaim_writes_batch_to_backing(void **state)
 	fake_driver_destroy(drv);
 }
 
+/* The counters snapshot agrees with the driver's state at each step. */
+static void counters_snapshot(void **state)
+{
+	struct fake_host h;
+	struct sgx_driver *drv = mk_drv(&h, 128, true);
+	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_driver_counters c;
+	uint64_t resident, evicted;
+	struct t_enc e;
+
+	(void)state;
+	sgx_driver_counters(drv, &c);
+	assert_int_equal(c.total, 128);
+	assert_int_equal(c.free, 128);
+	assert_int_equal(c.used, 0);
+	assert_int_equal(c.enclaves, 0);
+
+	enc_build(drv, mm, &e, 0x400000000UL, 0x40000, 32, true, true);
+	sgx_driver_counters(drv, &c);
+	assert_int_equal(c.used, 34); /* SECS + 32 pages + 1 VA page */
+	assert_int_equal(c.free + c.used + c.poisoned + c.leaked, c.total);
+	assert_int_equal(c.reclaimable, 32);
+	assert_int_equal(c.enclaves, 1);
+	sgx_encl_counters(e.encl, &resident, &evicted);
+	assert_int_equal(resident, 32);
+	assert_int_equal(evicted, 0);
+
+	sgx_reclaim_pages(drv);
+	sgx_driver_counters(drv, &c);
+	assert_int_equal(c.ewb, 16);
+	assert_int_equal(c.reclaim_batches, 1);
+	assert_int_equal(c.reclaimed, 16);
+	assert_int_equal(c.reclaimable, 16);
+	assert_int_equal(c.used, 18);
+	sgx_encl_counters(e.encl, &resident, &evicted);
+	assert_int_equal(resident, 16);
+	assert_int_equal(evicted, 16);
+
+	assert_int_equal(fake_access(mm, e.base, VM_READ), 0); /* reload one */
+	sgx_driver_counters(drv, &c);
+	assert_int_equal(c.eldu, 1);
+	sgx_encl_counters(e.encl, &resident, &evicted);
+	assert_int_equal(resident, 17);
+	assert_int_equal(evicted, 15);
+
+	fake_mm_exit(mm); /* mappings go first: they keep the file open */
+	enc_release(&e);
+	fake_mm_free(mm);
+	sgx_driver_counters(drv, &c);
+	assert_int_equal(c.free, 128);
+	assert_int_equal(c.enclaves, 0);
+	assert_int_equal(c.leaked, 0);
+	fake_driver_destroy(drv);
+}
+
 static void reclaim_evicts_secs_after_last_child(void **state)
 {
 	struct fake_host h;
@@ -1494,6 +1549,7 @@ int main(void)
 		cmocka_unit_test(mark_unmark),
 		cmocka_unit_test(watermarks),
 		cmocka_unit_test(reclaim_writes_batch_to_backing),
+		cmocka_unit_test(counters_snapshot),
 		cmocka_unit_test(reclaim_evicts_secs_after_last_child),
 		cmocka_unit_test(reclaim_skips_young_pages),
 		cmocka_unit_test(reclaim_not_tracked_etrack_then_ipi),
