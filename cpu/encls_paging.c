@@ -436,8 +436,19 @@ static int eld(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void
 	e->rwx = (uint8_t)(pcmd.secinfo.flags & SGX_SECINFO_PERMISSION_MASK);
 	e->linaddr = pi.addr;
 	e->secs = child ? sf : NO_FRAME;
-	/* A page reloaded blocked must see a new ETRACK before its next EWB. */
-	e->bepoch = child ? secs_epoch(cpu, sf) : 0;
+	/*
+	 * A page reloaded blocked (ELDB) must see a new ETRACK before its next
+	 * EWB.  A page reloaded unblocked (ELDU) cannot have a stale mapping
+	 * anywhere: its EWB already required every LP that might have one to
+	 * leave.  So it counts as tracked, and a pending EMODPR/EMODT change
+	 * restored from the PCMD can be EACCEPTed without another ETRACK.
+	 */
+	if (!child)
+		e->bepoch = 0;
+	else if (blocked)
+		e->bepoch = secs_epoch(cpu, sf);
+	else
+		e->bepoch = secs_epoch(cpu, sf) - 2;
 	e->flags = EPCM_VALID;
 	if (pcmd.secinfo.flags & SGX_SECINFO_PENDING)
 		e->flags |= EPCM_PENDING;

@@ -621,6 +621,7 @@ void sgx_reclaim_pages(struct sgx_driver *drv)
 	struct sgx_backing backing[SGX_NR_TO_SCAN];
 	struct sgx_encl_page *encl_page;
 	struct sgx_epc_page *epc_page;
+	struct sgx_encl *encl;
 	int cnt = 0;
 	int ret;
 	int i;
@@ -679,12 +680,18 @@ void sgx_reclaim_pages(struct sgx_driver *drv)
 		continue;
 
 skip:
+		/*
+		 * Read the enclave before the page goes back on the list: from
+		 * then on REMOVE_PAGES may take it and an EAUG may reuse the
+		 * descriptor (in the kernel, a use-after-free of the freed one).
+		 */
+		encl = encl_page->encl;
 		sgx_mutex_lock(&drv->reclaimer_lock);
 		cds_list_add_tail(&epc_page->list, &drv->active_page_list);
 		atomic_fetch_add(&drv->nr_active, 1);
 		sgx_mutex_unlock(&drv->reclaimer_lock);
 
-		sgx_encl_put(encl_page->encl);
+		sgx_encl_put(encl);
 		chunk[i] = NULL;
 	}
 

@@ -180,6 +180,33 @@ static void evict(struct fx *f, void *p, void *va_slot, struct blob *b)
 	assert_leaf_ok(ewb(f, p, va_slot, b));
 }
 
+/*
+ * ELDU of a page with a pending EMODPR: the eviction already required every
+ * LP to leave, so the page counts as tracked (EACCEPT needs no new ETRACK);
+ * ELDB of the same page must see a new ETRACK before its next EWB.
+ */
+static void eldu_reloaded_page_is_tracked(void **state)
+{
+	struct fx *f = *state;
+	struct sgx_secinfo ro __attribute__((aligned(64))) = { .flags = SGX_SECINFO_R };
+	struct secs_hidden *h = hid(f, f->e.secs);
+
+	(void)state;
+	assert_leaf_ok(sgx_emodpr(f->cpu, &ro, f->e.data));
+	assert_leaf_ok(sgx_etrack(f->cpu, f->e.secs));
+	evict(f, f->e.data, slot(f->va, 3), &blobs[0]);
+	assert_leaf_ok(eldu(f, &blobs[0], f->e.secs, f->e.data, slot(f->va, 3)));
+	assert_true(view(f, f->e.data).pr);
+	assert_true(page_tracked(h, ent(f, f->e.data)->bepoch));
+
+	evict(f, f->e.data, slot(f->va, 4), &blobs[1]);
+	assert_leaf_ok(eld(f, true, &blobs[1], f->e.secs, f->e.data, slot(f->va, 4)));
+	assert_false(page_tracked(h, ent(f, f->e.data)->bepoch));
+	assert_int_equal(ewb(f, f->e.data, slot(f->va, 5), &blobs[2]), SGX_NOT_TRACKED);
+	assert_leaf_ok(sgx_etrack(f->cpu, f->e.secs));
+	assert_leaf_ok(ewb(f, f->e.data, slot(f->va, 5), &blobs[2]));
+}
+
 /* ------------------------------------------------------------------ EPA */
 
 static void epa_success(void **state)
@@ -1645,6 +1672,7 @@ int main(void)
 	mem_hooked = CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free);
 
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(eldu_reloaded_page_is_tracked, setup, teardown),
 		T(epa_success),
 		T(epa_bad_rbx),
 		T(epa_misaligned),
