@@ -12,7 +12,7 @@ fi
 ninja -C build-fuzz >/dev/null || exit 1
 n=0
 fail=0
-set -- fuzz_sgxs:sgxs fuzz_elf:elf
+set -- fuzz_sgxs:sgxs fuzz_elf:elf fuzz_driver:driver
 echo "1..$#"
 for h in "$@"; do
 	name=${h%%:*}
