@@ -36,9 +36,13 @@
  *   - every ioctl returns 0 or one of the errnos the spec allows for it
  *     (§3), -ENOTTY for anything else; state-machine errors are exact
  *     (CREATE twice, ADD/INIT outside CREATED, SGX2 before INIT: -EINVAL);
- *     success means what it says (count == length, pages there or gone,
- *     types changed, flags set), and an INIT with a SIGSTRUCT signed over
- *     the MRENCLAVE the harness mirrors must succeed;
+ *     errors of the argument checks are exact and in the spec's order
+ *     (-EFAULT/-EINVAL), and valid arguments never give -EINVAL where only
+ *     those checks can; success means what it says (count == length, pages
+ *     there or gone, types changed, flags set, the added page holds the
+ *     source bytes and the SECINFO permissions, RESTRICT only removes
+ *     permissions), and an INIT with a SIGSTRUCT signed over the MRENCLAVE
+ *     the harness mirrors must succeed;
  *   - a fault's outcome is the one §5 prescribes whenever it is determined
  *     (resident page within its permissions: mapped; no page before INIT,
  *     outside ELRANGE, or beyond the page's permissions: SIGBUS; EAUG or
@@ -102,16 +106,26 @@
  * point T%5 is reached: faults on the window's page, SGX2 ioctls on it,
  * reclaim, releases, vEPC use...  (run_nested() lists its encoding).  This
  * is how a single thread, deterministically, puts a second thread's
- * operation inside another's window: seeds 000-002's races.  Extra oracles
- * there: no fault in a REMOVE/MODIFY window may map the page (§10.1), and a
- * fault may not SIGBUS when the page is present, resident, not BUSY and
- * within its permissions (the EAUG race of §10.3).  Both fire on a build
- * with -Drace_fixes=false.
+ * operation inside another's window: the races of seed 000 and its
+ * follow-up.  Extra oracles there: no fault in a REMOVE/MODIFY window may
+ * map the page (§10.1), and a fault may not SIGBUS when the page is
+ * present, resident, not BUSY and within its permissions (the EAUG race of
+ * §10.3).  Both fire on a build with -Drace_fixes=false, from the race_*
+ * seeds at once and from the other seeds within minutes of fuzzing.
  *
  * The EACCEPT stand-in clears PENDING/MODIFIED/PR in the EPCM of resident
  * pages once their change is tracked, as the enclave's EACCEPT would (a new
  * TCS only if its contents are valid); it lets REMOVE_PAGES and the other
  * SGX2 flows complete without running enclave code.
+ *
+ * Not exercised: memory failure (a poisoned page never comes back, which
+ * would carry state from one input to the next), ksgxd and real threads.
+ *
+ * Environment: FUZZ_DRIVER_TRACE=1 prints every operation and result (to
+ * read a crash input), FUZZ_DRIVER_STATS=1 prints outcome counts at exit.
+ * libFuzzer only sees coverage of code built with -fsanitize=fuzzer: for
+ * feedback from the driver itself configure with
+ * -Dc_args=-fsanitize=fuzzer-no-link as well.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -663,7 +677,7 @@ static void check_ptes(struct sgx_mm *mm)
 			CHECK(m >= 0 && mm->maps[m].encl == pte->encl,
 			      "mm %d: PTE 0x%lx outside the enclave's mappings", mm->id, pte->addr);
 			e = sgx_encl_page_lookup(pte->encl, pte->addr);
-			CHECK(e, "mm %d: PTE 0x%lx maps EPC page %d but the enclave has no page there",
+			CHECK(e, "mm %d: PTE 0x%lx maps EPC page %d, the enclave has no page there",
 			      mm->id, pte->addr, page_index_of(pte->epc));
 			CHECK(e->epc_page == pte->epc,
 			      "mm %d: stale PTE 0x%lx -> EPC page %d, the enclave's page is %d",
@@ -924,7 +938,8 @@ static int do_access(struct sgx_mm *mm, unsigned long addr)
 			break;
 		}
 		if (!find_pte(mm, encl, page)) {
-			TRACE("      retry: free %ld active %ld\n", (long)atomic_load(&drv->nr_free_pages),
+			TRACE("      retry: free %ld active %ld\n",
+			      (long)atomic_load(&drv->nr_free_pages),
 			      (long)atomic_load(&drv->nr_active));
 			/* Inside a window the page may stay busy: do not wait for it. */
 			if (S.depth && tries >= 2)
@@ -1134,14 +1149,16 @@ static long ioctl_checked(struct henc *he, struct sgx_mm *mm, unsigned int cmd, 
 		CHECK(r == -ENOTTY, "unknown ioctl 0x%x returned %ld", cmd, r);
 		return r;
 	}
-	CHECK(errno_in(r, ok) || (sig && r == -ERESTARTSYS &&
-				  (cmd == SGX_IOC_ENCLAVE_CREATE || cmd == SGX_IOC_ENCLAVE_ADD_PAGES ||
-				   cmd == SGX_IOC_ENCLAVE_INIT)),
+	CHECK(errno_in(r, ok) ||
+		      (sig && r == -ERESTARTSYS &&
+		       (cmd == SGX_IOC_ENCLAVE_CREATE || cmd == SGX_IOC_ENCLAVE_ADD_PAGES ||
+			cmd == SGX_IOC_ENCLAVE_INIT)),
 	      "ioctl 0x%x returned %ld, not an errno the spec allows", cmd, r);
 	if (cmd == SGX_IOC_ENCLAVE_CREATE && !r)
 		CHECK(encl_flags(he->encl) & SGX_ENCL_CREATED, "CREATE succeeded, not CREATED");
 	if (cmd == SGX_IOC_ENCLAVE_INIT && !r)
-		CHECK(encl_flags(he->encl) & SGX_ENCL_INITIALIZED, "INIT succeeded, not INITIALIZED");
+		CHECK(encl_flags(he->encl) & SGX_ENCL_INITIALIZED,
+		      "INIT succeeded, not INITIALIZED");
 	if (cmd == SGX_IOC_ENCLAVE_INIT && r)
 		CHECK(!(encl_flags(he->encl) & SGX_ENCL_INITIALIZED) ||
 			      (before & SGX_ENCL_INITIALIZED),
@@ -1152,14 +1169,15 @@ static long ioctl_checked(struct henc *he, struct sgx_mm *mm, unsigned int cmd, 
 /* §3.5 step 5 / §3.8: the offset/length validation shared by ADD and SGX2. */
 static bool range_ok(uint64_t size, uint64_t offset, uint64_t length)
 {
-	return !(offset & (PG - 1)) && length && !(length & (PG - 1)) && offset + length >= offset &&
-	       offset + length - PG < size;
+	return !(offset & (PG - 1)) && length && !(length & (PG - 1)) &&
+	       offset + length >= offset && offset + length - PG < size;
 }
 
 /* §3.5 step 7: the SECINFO checks of ADD_PAGES. */
 static bool add_secinfo_ok(uint64_t flags, bool reserved_bytes)
 {
-	uint64_t perm = flags & SGX_SECINFO_PERMISSION_MASK, pt = flags & SGX_SECINFO_PAGE_TYPE_MASK;
+	uint64_t perm = flags & SGX_SECINFO_PERMISSION_MASK;
+	uint64_t pt = flags & SGX_SECINFO_PAGE_TYPE_MASK;
 
 	if (pt != SGX_SECINFO_REG && pt != SGX_SECINFO_TCS)
 		return false;
@@ -1364,7 +1382,8 @@ static long do_add(struct henc *he, struct sgx_mm *mm, uint64_t offset, uint64_t
 		CHECK(count == 0, "-ERESTARTSYS after adding 0x%llx bytes",
 		      (unsigned long long)count);
 	for (uint64_t c = 0; c < count; c += PG) {
-		struct sgx_encl_page *e = sgx_encl_page_lookup(he->encl, he->encl->base + offset + c);
+		unsigned long addr = he->encl->base + offset + c;
+		struct sgx_encl_page *e = sgx_encl_page_lookup(he->encl, addr);
 
 		CHECK(S.nested_runs != nested_before ||
 			      (e && e->type == (si_flags & SGX_SECINFO_PAGE_TYPE_MASK) >> 8),
@@ -1373,13 +1392,14 @@ static long do_add(struct henc *he, struct sgx_mm *mm, uint64_t offset, uint64_t
 		/* Still resident (later pages may have evicted it): EADD's result. */
 		if (e && e->epc_page && S.nested_runs == nested_before) {
 			struct sgx_epcm_view v = epcm_of_page(e->epc_page);
-			const uint8_t *bytes = sgx_epc_page_bytes(drv->cpu,
-								  sgx_get_epc_virt_addr(e->epc_page));
+			void *epc = sgx_get_epc_virt_addr(e->epc_page);
+			const uint8_t *bytes = sgx_epc_page_bytes(drv->cpu, epc);
 			bool tcs = e->type == SGX_PAGE_TYPE_TCS;
 
 			CHECK(v.rwx == (tcs ? 0 : (si_flags & SGX_SECINFO_PERMISSION_MASK)),
 			      "added page 0x%llx: EPCM permissions %u, SECINFO 0x%llx",
-			      (unsigned long long)(offset + c), v.rwx, (unsigned long long)si_flags);
+			      (unsigned long long)(offset + c), v.rwx,
+			      (unsigned long long)si_flags);
 			CHECK(!memcmp(bytes, added_image(src + c, tcs), tcs ? 72 : PG),
 			      "added page 0x%llx does not hold source page %llu",
 			      (unsigned long long)(offset + c), (unsigned long long)(c / PG));
@@ -1479,7 +1499,10 @@ static long do_init(struct henc *he, struct sgx_mm *mm, struct in *in, uint8_t m
 	if ((mode % 8) == 4 && he->created && r == -EINVAL)
 		CHECK(encl_flags(encl) & SGX_ENCL_INITIALIZED, "vendor 0x8086 refused");
 	if (valid && he->created && !(encl_flags(encl) & SGX_ENCL_INITIALIZED) && r != 0) {
-		uint64_t allowed = SGX_ATTR_UNPRIV_MASK | (he->provisioned ? SGX_ATTR_PROVISIONKEY : 0);
+		uint64_t allowed = SGX_ATTR_UNPRIV_MASK;
+
+		if (he->provisioned)
+			allowed |= SGX_ATTR_PROVISIONKEY;
 
 		if (he->secs.attributes & ~allowed)
 			CHECK(r == -EACCES, "INIT with attributes 0x%llx not allowed: %ld",
@@ -1599,8 +1622,9 @@ static void close_encl(struct henc *he)
 	sgx_release(he->encl);
 	memset(he, 0, sizeof(*he));
 	if (!S.depth)
-		CHECK(atomic_load(&drv->nr_encls) == before - 1, "enclave not released (%ld -> %ld)",
-		      before, (long)atomic_load(&drv->nr_encls));
+		CHECK(atomic_load(&drv->nr_encls) == before - 1,
+		      "enclave not released (%ld -> %ld)", before,
+		      (long)atomic_load(&drv->nr_encls));
 }
 
 /* May the file be closed now?  Not while an ioctl or a fault holds it. */
@@ -1921,7 +1945,8 @@ static void op_remove(struct in *in)
 	check_pre("REMOVE_PAGES", r,
 		  !range_ok(he->encl->size, q.offset, q.length) || q.count ? -EINVAL : 0, false);
 	if (!q.count)
-		sgx2_post(he, SGX_IOC_ENCLAVE_REMOVE_PAGES, r, q.offset, q.length, p.count, 0, 0, nb);
+		sgx2_post(he, SGX_IOC_ENCLAVE_REMOVE_PAGES, r, q.offset, q.length, p.count, 0, 0,
+			  nb);
 }
 
 static const unsigned int known_cmds[] = {
@@ -2684,7 +2709,8 @@ static void teardown(bool mm_first)
 		for (int m = 0; m < NR_MM; m++)
 			fake_mm_exit(S.mm[m]);
 
-	CHECK(atomic_load(&drv->nr_encls) == 0, "%ld objects left", (long)atomic_load(&drv->nr_encls));
+	CHECK(atomic_load(&drv->nr_encls) == 0, "%ld objects left",
+	      (long)atomic_load(&drv->nr_encls));
 	CHECK(atomic_load(&drv->nr_free_pages) == (long)drv->nr_total_pages,
 	      "%ld of %lu EPC pages free after tear-down", (long)atomic_load(&drv->nr_free_pages),
 	      drv->nr_total_pages);
