@@ -5,6 +5,7 @@
  * tracking-epoch model.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <openssl/rand.h>
@@ -112,7 +113,10 @@ struct sgx_cpu *sgx_cpu_create(const struct sgx_cpu_config *cfg, int *err)
 	    cfg->max_enclave_size_32 > 32)
 		return NULL;
 
-	cpu = calloc(1, sizeof(*cpu));
+	/* Over-aligned (stats shards): calloc does not promise 64 bytes. */
+	cpu = aligned_alloc(_Alignof(struct sgx_cpu), sizeof(*cpu));
+	if (cpu)
+		memset(cpu, 0, sizeof(*cpu));
 	if (!cpu) {
 		*err = -ENOMEM;
 		return NULL;
@@ -379,15 +383,41 @@ uint64_t sgx_cpu_secs_eid(const struct sgx_cpu *cpu, const void *secs)
 	return secs_hidden((struct sgx_cpu *)cpu, (uint32_t)f)->eid;
 }
 
+__thread int stat_shard_idx __attribute__((tls_model("initial-exec"))) = -1;
+
+/*
+ * Hand this thread a private shard for life (shards are not recycled; late
+ * threads share the last one).  Async-signal-safe: a handler that races the
+ * first call only wastes an index.
+ */
+int stat_shard_init(void)
+{
+	static _Atomic int next;
+	int s = atomic_fetch_add_explicit(&next, 1, memory_order_relaxed);
+
+	if (s >= STAT_SHARDS - 1 || s < 0) {
+		s = STAT_SHARDS - 1;
+		atomic_store_explicit(&next, STAT_SHARDS, memory_order_relaxed);
+	}
+	stat_shard_idx = s;
+	return s;
+}
+
 void sgx_cpu_stats(const struct sgx_cpu *cpu, struct sgx_cpu_stats *out)
 {
-	const _Atomic uint64_t *src = (const _Atomic uint64_t *)&cpu->st;
-	uint64_t *dst = (uint64_t *)out;
 	size_t n = sizeof(*out) / sizeof(uint64_t);
+	uint64_t *dst = (uint64_t *)out;
 
-	_Static_assert(sizeof(struct cpu_stats) == sizeof(struct sgx_cpu_stats), "stats");
-	for (size_t i = 0; i < n; i++)
-		dst[i] = atomic_load_explicit(&src[i], memory_order_relaxed);
+	_Static_assert(offsetof(struct cpu_stats, egetkey) + sizeof(uint64_t) ==
+			       sizeof(struct sgx_cpu_stats),
+		       "stats layout");
+	memset(out, 0, sizeof(*out));
+	for (unsigned int s = 0; s < STAT_SHARDS; s++) {
+		const _Atomic uint64_t *src = (const _Atomic uint64_t *)&cpu->st[s];
+
+		for (size_t i = 0; i < n; i++)
+			dst[i] += atomic_load_explicit(&src[i], memory_order_relaxed);
+	}
 }
 
 bool page_lock_excl(struct epcm *e)
@@ -409,12 +439,12 @@ bool page_lock_shared(struct epcm *e)
 
 void page_unlock_excl(struct epcm *e)
 {
-	atomic_store(&e->lock, 0);
+	atomic_store_explicit(&e->lock, 0, memory_order_release);
 }
 
 void page_unlock_shared(struct epcm *e)
 {
-	atomic_fetch_sub(&e->lock, 1);
+	atomic_fetch_sub_explicit(&e->lock, 1, memory_order_release);
 }
 
 /*

@@ -135,7 +135,7 @@ static int lock_secs_measure(struct sgx_cpu *cpu, uint32_t sf, uint64_t addr)
 
 static void unlock_secs_measure(struct sgx_cpu *cpu, uint32_t sf)
 {
-	atomic_store(&secs_hidden(cpu, sf)->measure_busy, 0);
+	atomic_store_explicit(&secs_hidden(cpu, sf)->measure_busy, 0, memory_order_release);
 	page_unlock_shared(epcm_of(cpu, sf));
 }
 
@@ -245,46 +245,49 @@ out_page:
 
 int sgx_eextend(struct sgx_cpu *cpu, void *secs_page, void *chunk)
 {
+	uint64_t c = ptr_u64(chunk);
 	struct secs_hidden *h;
 	struct epcm *e;
 	uint32_t sf, f;
 	int r, z = 0;
 
+	/* Fault records are written on the failure paths only: this leaf is hot. */
 	r = epc_page_operand(cpu, secs_page, &sf);
 	if (r)
 		return r;
-	if (!is_aligned(ptr_u64(chunk), 256))
+	if (!is_aligned(c, 256))
 		return fault_gp();
-	f = epc_frame(cpu, ptr_u64(chunk));
+	f = epc_frame(cpu, c);
 	if (f == NO_FRAME)
-		return fault_pf(ptr_u64(chunk), 0);
+		return fault_pf(c, 0);
 	e = epcm_of(cpu, f);
 	if (!page_lock_shared(e))
 		return fault_gp();
-	r = fault_pf(ptr_u64(chunk), X86_PF_SGX);
 	if (!(e->flags & EPCM_VALID) ||
-	    (e->pt != SGX_PAGE_TYPE_REG && e->pt != SGX_PAGE_TYPE_TCS))
+	    (e->pt != SGX_PAGE_TYPE_REG && e->pt != SGX_PAGE_TYPE_TCS)) {
+		r = fault_pf(c, X86_PF_SGX);
 		goto out;
-	r = fault_gp();
-	if (e->secs != sf)
-		goto out;
+	}
 	/*
 	 * No SECS page lock needed: the chunk's page is a valid child held
 	 * shared, so its SECS has a child and neither EREMOVE nor EWB can take
 	 * it.  Only the measurement itself is exclusive.
 	 */
 	h = secs_hidden(cpu, sf);
-	r = fault_gp();
-	if (!atomic_compare_exchange_strong(&h->measure_busy, &z, 1))
+	if (e->secs != sf ||
+	    !atomic_compare_exchange_strong(&h->measure_busy, &z, 1)) {
+		r = fault_gp();
 		goto out;
-	if (!h->initialized) {
-		uint64_t off = e->linaddr - secs_of(cpu, sf)->base + (ptr_u64(chunk) & 0xFFF);
-
-		sgx_measure_eextend(&h->mr, off, frame_bytes(cpu, f) + (ptr_u64(chunk) & 0xFFF));
-		STAT_INC(cpu, eextend);
-		r = 0;
 	}
-	atomic_store(&h->measure_busy, 0);
+	if (h->initialized) {
+		r = fault_gp();
+	} else {
+		uint64_t off = e->linaddr - secs_of(cpu, sf)->base + (c & 0xFFF);
+
+		sgx_measure_eextend(&h->mr, off, frame_bytes(cpu, f) + (c & 0xFFF));
+		STAT_INC(cpu, eextend);
+	}
+	atomic_store_explicit(&h->measure_busy, 0, memory_order_release);
 out:
 	page_unlock_shared(e);
 	return r;

@@ -315,6 +315,66 @@ static void test_lehash_msrs_per_thread(void **state)
 	sgx_cpu_destroy(cpu);
 }
 
+/*
+ * Leaf counters are kept in per-thread shards and summed on read: the counts
+ * from more threads than there are private shards must all arrive.
+ */
+#define COUNT_ROUNDS 50
+#define COUNT_BATCHES 10
+#define COUNT_THREADS 8
+
+static struct sgx_secs count_src __attribute__((aligned(4096)));
+
+struct count_arg {
+	unsigned int frame;
+	int fails;
+};
+
+static void *create_remove(void *p)
+{
+	struct count_arg *a = p;
+	struct sgx_secinfo si __attribute__((aligned(64))) = { .flags = SGX_SECINFO_SECS };
+	struct sgx_pageinfo pi = { 0 };
+	void *secs = t_page(cpu, a->frame);
+
+	pi.contents = (uint64_t)(uintptr_t)&count_src;
+	pi.metadata = (uint64_t)(uintptr_t)&si;
+	for (int k = 0; k < COUNT_ROUNDS; k++)
+		if (sgx_ecreate(cpu, &pi, secs) || sgx_eremove(cpu, secs))
+			a->fails++;
+	return NULL;
+}
+
+static void test_stats_from_many_threads(void **state)
+{
+	struct sgx_cpu_stats s0, s1;
+	const uint64_t total = (uint64_t)COUNT_BATCHES * COUNT_THREADS * COUNT_ROUNDS;
+
+	(void)state;
+	_Static_assert(COUNT_BATCHES * COUNT_THREADS > STAT_SHARDS, "must overflow the shards");
+	cpu = t_cpu(1);
+	t_secs_src(&count_src, 0x100000, 0x10000, SGX_ATTR_MODE64BIT);
+	sgx_cpu_stats(cpu, &s0);
+	for (int b = 0; b < COUNT_BATCHES; b++) {
+		struct count_arg a[COUNT_THREADS] = { 0 };
+		pthread_t th[COUNT_THREADS];
+
+		for (int i = 0; i < COUNT_THREADS; i++) {
+			a[i].frame = (unsigned int)i;
+			pthread_create(&th[i], NULL, create_remove, &a[i]);
+		}
+		for (int i = 0; i < COUNT_THREADS; i++) {
+			pthread_join(th[i], NULL);
+			assert_int_equal(a[i].fails, 0);
+		}
+	}
+	sgx_cpu_stats(cpu, &s1);
+	assert_int_equal(s1.ecreate - s0.ecreate, total);
+	assert_int_equal(s1.eremove - s0.eremove, total);
+	assert_int_equal(s1.eadd, s0.eadd);
+	sgx_cpu_destroy(cpu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_remove_vs_block),
 		cmocka_unit_test(test_tracking_under_load),
 		cmocka_unit_test(test_lehash_msrs_per_thread),
+		cmocka_unit_test(test_stats_from_many_threads),
 	};
 	return T_RUN(tests);
 }
