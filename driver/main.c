@@ -1182,5 +1182,7 @@ void sgx_driver_counters(struct sgx_driver *drv, struct sgx_driver_counters *c)
 	c->direct_reclaims = atomic_load(&drv->stats.direct_reclaims);
 	c->ksgxd_wakeups = atomic_load(&drv->stats.ksgxd_wakeups);
 	c->etrack_ipis = atomic_load(&drv->stats.etrack_ipis);
+	c->backing_allocs = atomic_load(&drv->stats.backing_allocs);
+	c->backing_truncates = atomic_load(&drv->stats.backing_truncates);
 	c->enclaves = (uint64_t)atomic_load(&drv->nr_encls);
 }

@@ -88,6 +88,7 @@ struct sgx_epc_section {
 struct sgx_stats {
 	_Atomic uint64_t ewb, eldu, eaug, eremove, leaked, reclaim_batches, reclaimed;
 	_Atomic uint64_t direct_reclaims, ksgxd_wakeups, etrack_ipis;
+	_Atomic uint64_t backing_allocs, backing_truncates; /* host calls on the memfds */
 };
 
 /* Test-only pause points between the steps of the racy flows (seeds). */
@@ -104,6 +105,16 @@ struct sgx_driver_config {
 	const struct sgx_host_ops *host_ops;
 	void *host;
 	bool no_ksgxd;   /* tests: run reclaim and sanitization synchronously */
+	/*
+	 * Truncate backing pages after a reload exactly as the kernel does: the
+	 * contents page always, the PCMD page once all its 32 PCMDs are zero
+	 * and the reclaimer is not about to write one (PCMD_BUSY).  Off (the
+	 * default), both stay allocated as warm slots for the next eviction
+	 * and go with the enclave: on hosts where a hole punch in a mapped
+	 * memfd and the next allocation cost ~11 us (more than EWB + ELDU),
+	 * that is what keeps the per-page cost flat (docs/architecture.md).
+	 */
+	bool kernel_backing;
 	/* Test hook called at each pause point (NULL: none). */
 	void (*test_point)(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
 			   unsigned long addr);
@@ -176,6 +187,8 @@ struct sgx_driver_counters {
 	uint64_t total, free, poisoned, used, reclaimable, leaked;
 	uint64_t ewb, eldu, eaug, eremove, reclaim_batches, reclaimed;
 	uint64_t direct_reclaims, ksgxd_wakeups, etrack_ipis;
+	/* Backing pages allocated in / truncated from the enclaves' memfds. */
+	uint64_t backing_allocs, backing_truncates;
 	uint64_t enclaves; /* live enclave and vEPC objects */
 };
 

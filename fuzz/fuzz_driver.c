@@ -50,7 +50,8 @@
  *
  * Input encoding.  Byte 0 is the header: bits 0-1 = number of enclaves
  * opened up front minus one (3 means 1), bit 2 = tear-down order (0: close
- * the enclave files first, 1: exit the address spaces first).  Then a
+ * the enclave files first, 1: exit the address spaces first), bit 3 = the
+ * kernel's backing truncation (cfg.kernel_backing) for this input.  Then a
  * sequence of operations, each an opcode byte (taken modulo OP_NR) followed
  * by its argument bytes; multi-byte values are little-endian; reading past
  * the end yields zeros, and the program stops there (at most MAX_OPS
@@ -2789,6 +2790,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 
 	memset(&S, 0, sizeof(S));
 	inputs++;
+	/* No enclave exists between inputs, so the policy can change here. */
+	drv->cfg.kernel_backing = hdr & 8;
 	S.arm_bad_page = -1;
 	disarm();
 	for (int m = 0; m < NR_MM; m++)

@@ -627,7 +627,10 @@ static void test_fault_eldu(void **state)
 	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 
 	before = nr_free(&t);
+	assert_int_equal(atomic_load(&t.drv->stats.backing_allocs), 0);
 	evict(&t, e);
+	/* The contents page and the PCMD page were allocated in the memfd. */
+	assert_int_equal(atomic_load(&t.drv->stats.backing_allocs), 2);
 	assert_null(e->epc_page);
 	assert_int_equal(nr_free(&t), before + 1);
 	assert_int_equal(atomic_load(&t.encl->nr_evicted), 1);
@@ -659,11 +662,15 @@ static void test_fault_eldu(void **state)
 	assert_false(va->slots[0] & 1);
 	assert_ptr_equal(cds_list_first_entry(&t.encl->va_pages, struct sgx_va_page, list), va);
 	/*
-	 * The now-empty PCMD page is truncated; the contents page is kept as
-	 * a warm slot for the next eviction (a measured deviation, encl.c).
+	 * By default the contents page and the now-empty PCMD page both stay
+	 * as warm slots for the next eviction (a measured deviation, encl.c),
+	 * which then allocates nothing.
 	 */
 	assert_true(backing_has_data(t.encl, idx * PG));
-	assert_false(backing_has_data(t.encl, pcmd_page_off(t.encl, idx)));
+	assert_true(backing_has_data(t.encl, pcmd_page_off(t.encl, idx)));
+	assert_int_equal(atomic_load(&t.drv->stats.backing_truncates), 0);
+	evict(&t, e);
+	assert_int_equal(atomic_load(&t.drv->stats.backing_allocs), 2);
 	(void)other;
 
 	fake_mm_exit(mm);
@@ -671,6 +678,39 @@ static void test_fault_eldu(void **state)
 	tenc_teardown(&t);
 }
 
+/* cfg.kernel_backing: a reload truncates both backing pages, as the kernel. */
+static void test_eldu_kernel_backing(void **state)
+{
+	struct sgx_encl_page *e;
+	struct sgx_mm *mm;
+	unsigned long idx = 4;
+	struct tenc t;
+
+	(void)state;
+	tenc_setup(&t, true, SIZE);
+	t.drv->cfg.kernel_backing = true;
+	e = tenc_add(&t, idx * PG, RW, 0x5A);
+	tenc_init(&t);
+	mm = fake_mm_new(&t.h, 1);
+	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+
+	evict(&t, e);
+	assert_int_equal(atomic_load(&t.drv->stats.backing_allocs), 2);
+	assert_int_equal(fake_access(mm, BASE + idx * PG, VM_READ), 0);
+	assert_false(backing_has_data(t.encl, idx * PG));
+	assert_false(backing_has_data(t.encl, pcmd_page_off(t.encl, idx)));
+	assert_int_equal(atomic_load(&t.drv->stats.backing_truncates), 2);
+	/* So the next eviction allocates both again. */
+	evict(&t, e);
+	assert_int_equal(atomic_load(&t.drv->stats.backing_allocs), 4);
+	assert_int_equal(fake_access(mm, BASE + idx * PG, VM_READ), 0);
+
+	fake_mm_exit(mm);
+	fake_mm_free(mm);
+	tenc_teardown(&t);
+}
+
+/* The kernel's PCMD-page truncation rules and the PCMD_BUSY guard. */
 static void test_eldu_pcmd_page_kept(void **state)
 {
 	struct sgx_encl_page *a, *b, *c;
@@ -680,6 +720,7 @@ static void test_eldu_pcmd_page_kept(void **state)
 
 	(void)state;
 	tenc_setup(&t, true, SIZE);
+	t.drv->cfg.kernel_backing = true;
 	a = tenc_add(&t, 1 * PG, RW, 1);
 	b = tenc_add(&t, 2 * PG, RW, 2);
 	c = tenc_add(&t, 3 * PG, RW, 3);
@@ -693,12 +734,13 @@ static void test_eldu_pcmd_page_kept(void **state)
 	/* b's PCMD is still there: the shared PCMD page stays. */
 	assert_int_equal(fake_access(mm, BASE + 1 * PG, VM_READ), 0);
 	assert_true(backing_has_data(t.encl, pcmd));
-	assert_true(backing_has_data(t.encl, 1 * PG)); /* contents slot kept */
+	assert_false(backing_has_data(t.encl, 1 * PG)); /* contents page truncated */
 
 	/* All PCMDs zero, but the reclaimer is about to write c's: keep it. */
 	atomic_fetch_or(&c->desc, SGX_ENCL_PAGE_PCMD_BUSY);
 	assert_int_equal(fake_access(mm, BASE + 2 * PG, VM_READ), 0);
 	assert_true(backing_has_data(t.encl, pcmd));
+	assert_int_equal(atomic_load(&t.drv->stats.backing_truncates), 2); /* a's, b's contents */
 	atomic_fetch_and(&c->desc, ~SGX_ENCL_PAGE_PCMD_BUSY);
 
 	/* The next reload with nobody writing truncates it. */
@@ -1723,6 +1765,7 @@ int main(void)
 		cmocka_unit_test(test_reclaimer_writing_to_pcmd),
 		cmocka_unit_test(test_fault_maps_resident_page_old),
 		cmocka_unit_test(test_fault_eldu),
+		cmocka_unit_test(test_eldu_kernel_backing),
 		cmocka_unit_test(test_eldu_pcmd_page_kept),
 		cmocka_unit_test(test_fault_reloads_secs_first),
 		cmocka_unit_test(test_fault_sigbus_no_entry_sgx1),

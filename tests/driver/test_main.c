@@ -1014,6 +1014,9 @@ static void counters_snapshot(void **state)
 	assert_int_equal(c.reclaimed, 16);
 	assert_int_equal(c.reclaimable, 16);
 	assert_int_equal(c.used, 18);
+	/* 16 contents pages and the one PCMD page they share. */
+	assert_int_equal(c.backing_allocs, 17);
+	assert_int_equal(c.backing_truncates, 0);
 	sgx_encl_counters(e.encl, &resident, &evicted);
 	assert_int_equal(resident, 16);
 	assert_int_equal(evicted, 16);

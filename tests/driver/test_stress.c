@@ -1000,7 +1000,7 @@ static void *many_thread(void *arg)
 	return NULL;
 }
 
-static void test_many_enclaves(void **state)
+static void many_enclaves(bool kernel_backing)
 {
 	struct fake_host h;
 	struct sgx_driver *drv = s_driver(&h, MANY_EPC, true);
@@ -1010,7 +1010,8 @@ static void test_many_enclaves(void **state)
 	struct s_hook hk = { 0 };
 	long misses = 0;
 
-	(void)state;
+	/* Before any enclave exists: the policy is read at each reload. */
+	drv->cfg.kernel_backing = kernel_backing;
 	assert_non_null(c);
 	assert_int_equal(pthread_barrier_init(&built, NULL, MANY_ENCLS), 0);
 	s_hook_install(drv, &hk);
@@ -1055,7 +1056,25 @@ static void test_many_enclaves(void **state)
 	for (int i = 0; i < MANY_ENCLS; i++)
 		fake_mm_free(c[i].e.mm);
 	free(c);
+	/* The policy really was in force: reloads truncated only with it. */
+	if (kernel_backing)
+		assert_true(st(&drv->stats.backing_truncates) > 0);
+	else
+		assert_int_equal(st(&drv->stats.backing_truncates), 0);
 	fake_driver_destroy(drv);
+}
+
+static void test_many_enclaves(void **state)
+{
+	(void)state;
+	many_enclaves(false);
+}
+
+/* The kernel's backing truncation, PCMD_BUSY guard included, under load. */
+static void test_many_enclaves_kernel_backing(void **state)
+{
+	(void)state;
+	many_enclaves(true);
 }
 
 /* ======================================================================== */
@@ -1942,6 +1961,7 @@ int main(void)
 		T(test_big_enclave_direct),
 		T(test_big_enclave_ksgxd),
 		T(test_many_enclaves),
+		T(test_many_enclaves_kernel_backing),
 		T(test_release_mid_reclaim_isolated),
 		T(test_release_mid_reclaim_blocked),
 		T(test_release_mid_reclaim_blocked_partial),
