@@ -1070,6 +1070,63 @@ vm_fault_t sgx_vma_fault(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long
 	return ret;
 }
 
+/* EDBGRD/EDBGWR of the aligned word at @addr of a resident page: 0 or -EIO. */
+static int sgx_encl_debug_rw(struct sgx_encl *encl, struct sgx_encl_page *page,
+			     unsigned long addr, uint64_t *data, bool write)
+{
+	uint8_t *p = (uint8_t *)sgx_get_epc_virt_addr(page->epc_page) + (addr & (PAGE_SIZE - 1));
+	int ret = write ? sgx_edbgwr(encl->drv->cpu, p, *data) : sgx_edbgrd(encl->drv->cpu, p, data);
+
+	return ret ? -EIO : 0;
+}
+
+int sgx_vma_access(struct sgx_encl *encl, unsigned long addr, void *buf, int len, bool write,
+		   unsigned long vm_flags)
+{
+	struct sgx_encl_page *entry = NULL;
+	int i, cnt, ret = 0;
+
+	if (!encl)
+		return -EFAULT;
+	if (!encl_test_flag(encl, SGX_ENCL_DEBUG))
+		return -EFAULT;
+
+	for (i = 0; i < len; i += cnt) {
+		unsigned long a = addr + (unsigned long)i;
+		unsigned long align = a & ~7UL;
+		int offset = (int)(a & 7);
+		uint64_t data;
+
+		cnt = len - i < 8 - offset ? len - i : 8 - offset;
+		sgx_mutex_lock(&encl->lock);
+		/* Being reclaimed, or no EPC to reload into yet: as the kernel, retry. */
+		for (;;) {
+			entry = sgx_encl_load_page_in_vma(encl, a & SGX_ENCL_PAGE_ADDR_MASK, vm_flags);
+			if (PTR_ERR(entry) != -EBUSY)
+				break;
+			sgx_mutex_unlock(&encl->lock);
+			sched_yield();
+			sgx_mutex_lock(&encl->lock);
+		}
+		if (IS_ERR(entry)) {
+			ret = (int)PTR_ERR(entry);
+			sgx_mutex_unlock(&encl->lock);
+			break;
+		}
+		ret = sgx_encl_debug_rw(encl, entry, align, &data, false);
+		if (!ret && write) {
+			memcpy((uint8_t *)&data + offset, (uint8_t *)buf + i, (size_t)cnt);
+			ret = sgx_encl_debug_rw(encl, entry, align, &data, true);
+		} else if (!ret) {
+			memcpy((uint8_t *)buf + i, (uint8_t *)&data + offset, (size_t)cnt);
+		}
+		sgx_mutex_unlock(&encl->lock);
+		if (ret)
+			break;
+	}
+	return ret < 0 ? ret : i;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Mappings and address spaces                                            */
 

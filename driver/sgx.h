@@ -404,6 +404,26 @@ int sgx_encl_load_secs(struct sgx_encl *encl);
  */
 vm_fault_t sgx_vma_fault(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
 			 unsigned long vm_flags);
+/**
+ * sgx_vma_access() - a debugger's access to enclave memory (ptrace, /proc/pid/mem)
+ * @encl: the enclave mapped there (NULL: the mapping lost its enclave)
+ * @addr: first byte
+ * @buf: bytes to write, or room for the bytes read
+ * @len: number of bytes
+ * @write: write instead of read
+ * @vm_flags: the mapping's VM_READ/VM_WRITE/VM_EXEC, checked against each
+ *            page's maximum protection
+ *
+ * Works through EDBGRD/EDBGWR in naturally aligned 8-byte words, one
+ * encl->lock section per word, reloading evicted pages.  Not for signal
+ * context (it may spin until the reclaimer lets go of a page).
+ *
+ * Return: @len, or a negative errno if any word failed (even after partial
+ * progress): -EFAULT (no enclave, not a DEBUG enclave, no page, permissions),
+ * -EIO (the leaf faulted), -ENOMEM (nothing to reload into).
+ */
+int sgx_vma_access(struct sgx_encl *encl, unsigned long addr, void *buf, int len, bool write,
+		   unsigned long vm_flags);
 /* mmap/mprotect check: 0 or -EACCES. */
 int sgx_encl_may_map(struct sgx_encl *encl, unsigned long start, unsigned long end,
 		     unsigned long vm_flags);

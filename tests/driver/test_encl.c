@@ -678,6 +678,96 @@ static void test_fault_eldu(void **state)
 	tenc_teardown(&t);
 }
 
+/* ---- debugger access (.access: ptrace, /proc/pid/mem) ---- */
+
+/* Reads and writes of any alignment, across words and pages. */
+static void test_vma_access_rw(void **state)
+{
+	uint8_t buf[40], want[40];
+	struct tenc t;
+	uint64_t word;
+
+	(void)state;
+	tenc_setup(&t, true, SIZE);
+	tenc_add(&t, 1 * PG, RW, 0x11);
+	tenc_add(&t, 2 * PG, RW, 0x22);
+	tenc_init(&t);
+
+	/* 20 bytes before and 20 after the page boundary, 3 bytes off a word. */
+	memset(want, 0x11, 20);
+	memset(want + 20, 0x22, 20);
+	assert_int_equal(sgx_vma_access(t.encl, BASE + 2 * PG - 20, buf, 40, false,
+					VM_READ | VM_WRITE), 40);
+	assert_memory_equal(buf, want, 40);
+
+	/* Write 5 bytes at offset 3 of a word: its other bytes are kept. */
+	memcpy(buf, "\x01\x02\x03\x04\x05", 5);
+	assert_int_equal(sgx_vma_access(t.encl, BASE + PG + 67, buf, 5, true, VM_READ | VM_WRITE),
+			 5);
+	assert_int_equal(sgx_edbgrd(t.drv->cpu,
+				    (uint8_t *)epc(sgx_encl_page_lookup(t.encl, BASE + PG)->epc_page) + 64,
+				    &word),
+			 0);
+	assert_int_equal(word, 0x0504030201111111ULL); /* bytes 64..71 */
+	assert_int_equal(sgx_vma_access(t.encl, BASE + PG + 66, buf, 7, false, VM_READ), 7);
+	assert_memory_equal(buf, "\x11\x01\x02\x03\x04\x05\x11", 7);
+	assert_int_equal(sgx_vma_access(t.encl, BASE + PG, buf, 0, false, VM_READ), 0);
+	tenc_teardown(&t);
+}
+
+/* An evicted page is reloaded for the access, as for a fault. */
+static void test_vma_access_reloads(void **state)
+{
+	struct sgx_encl_page *e;
+	uint8_t b = 0;
+	struct tenc t;
+
+	(void)state;
+	tenc_setup(&t, true, SIZE);
+	e = tenc_add(&t, 3 * PG, RW, 0x33);
+	tenc_init(&t);
+	evict(&t, e);
+	assert_null(e->epc_page);
+	assert_int_equal(sgx_vma_access(t.encl, BASE + 3 * PG + 100, &b, 1, false, VM_READ), 1);
+	assert_int_equal(b, 0x33);
+	assert_non_null(e->epc_page);
+	assert_int_equal(atomic_load(&t.drv->stats.eldu), 1);
+	tenc_teardown(&t);
+}
+
+static void test_vma_access_errors(void **state)
+{
+	uint8_t buf[16] = { 0 };
+	struct sgx_encl_page *tcs;
+	struct tenc t;
+
+	(void)state;
+	tenc_setup(&t, true, SIZE);
+	tenc_add(&t, 1 * PG, RO, 0x11);
+	tcs = tenc_add(&t, 4 * PG, SGX_SECINFO_TCS, 0);
+	tenc_init(&t);
+
+	/* The mapping lost its enclave. */
+	assert_int_equal(sgx_vma_access(NULL, BASE + PG, buf, 8, false, VM_READ), -EFAULT);
+	/* No page there. */
+	assert_int_equal(sgx_vma_access(t.encl, BASE + 2 * PG, buf, 8, false, VM_READ), -EFAULT);
+	/* A mapping with more permissions than the page allows. */
+	assert_int_equal(sgx_vma_access(t.encl, BASE + PG, buf, 8, true, VM_READ | VM_WRITE),
+			 -EFAULT);
+	/* Partial progress still reports the error: 8 bytes of page 1, then none. */
+	assert_int_equal(sgx_vma_access(t.encl, BASE + 2 * PG - 8, buf, 16, false, VM_READ),
+			 -EFAULT);
+	/* The leaf refuses: EDBGRD of the TCS's hidden part faults. */
+	assert_non_null(tcs->epc_page);
+	assert_int_equal(sgx_vma_access(t.encl, BASE + 4 * PG + 3000, buf, 8, false,
+					VM_READ | VM_WRITE),
+			 -EIO);
+	/* Not a debug enclave: nothing at all. */
+	atomic_fetch_and(&t.encl->flags, ~SGX_ENCL_DEBUG);
+	assert_int_equal(sgx_vma_access(t.encl, BASE + PG, buf, 8, false, VM_READ), -EFAULT);
+	tenc_teardown(&t);
+}
+
 /* cfg.kernel_backing: a reload truncates both backing pages, as the kernel. */
 static void test_eldu_kernel_backing(void **state)
 {
@@ -1765,6 +1855,9 @@ int main(void)
 		cmocka_unit_test(test_reclaimer_writing_to_pcmd),
 		cmocka_unit_test(test_fault_maps_resident_page_old),
 		cmocka_unit_test(test_fault_eldu),
+		cmocka_unit_test(test_vma_access_rw),
+		cmocka_unit_test(test_vma_access_reloads),
+		cmocka_unit_test(test_vma_access_errors),
 		cmocka_unit_test(test_eldu_kernel_backing),
 		cmocka_unit_test(test_eldu_pcmd_page_kept),
 		cmocka_unit_test(test_fault_reloads_secs_first),
