@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * libFuzzer harness for the driver (issue 3): sequences of ioctls, mmaps,
- * faults, reclaim passes, enclave releases, address-space exits and vEPC
- * operations with arbitrary arguments, checked after every single step
+ * faults, debugger accesses, reclaim passes, enclave releases, address-space
+ * exits and vEPC operations with arbitrary arguments, checked after every single step
  * against the invariants of the EPC and of every live enclave.
  *
  * Set-up.  One driver per process on a fresh CPU model of EPC_PAGES frames
@@ -43,6 +43,9 @@
  *     source bytes and the SECINFO permissions, RESTRICT only removes
  *     permissions), and an INIT with a SIGSTRUCT signed over the MRENCLAVE
  *     the harness mirrors must succeed;
+ *   - a debugger access (ptrace) returns the whole length or -EFAULT/-EIO/
+ *     -ENOMEM, -EFAULT without a DEBUG enclave, and a successful write
+ *     reads back;
  *   - a fault's outcome is the one §5 prescribes whenever it is determined
  *     (resident page within its permissions: mapped; no page before INIT,
  *     outside ELRANGE, or beyond the page's permissions: SIGBUS; EAUG or
@@ -1588,6 +1591,7 @@ enum {
 	OP_BUILD,
 	OP_TOUCH,
 	OP_HOOK,
+	OP_PTRACE,
 	OP_NR,
 };
 
@@ -1596,7 +1600,7 @@ static const char *const op_names[OP_NR] = {
 	"REMOVE",    "RAW_IOCTL",  "MMAP",	  "MUNMAP",	"MPROTECT",	"ACCESS",
 	"RECLAIM",   "RECLAIM_DIRECT", "EACCEPT", "RELEASE",	"OPEN",		"MM_EXIT",
 	"SIGNAL",    "SRC_CHECK",  "BAD_RANGE",  "VEPC_OPEN",	"VEPC_FAULT",	"VEPC_IOCTL",
-	"VEPC_CLOSE", "VEPC_GUEST", "BUILD",	  "TOUCH",	"HOOK",
+	"VEPC_CLOSE", "VEPC_GUEST", "BUILD",	  "TOUCH",	"HOOK",		"PTRACE",
 };
 
 static struct henc *encl_arg(struct in *in)
@@ -2135,6 +2139,53 @@ static void op_touch(struct in *in)
 		do_access(mm, addr + i * PG);
 		if (!S.depth)
 			check_all();
+	}
+}
+
+/*
+ * A debugger's read or write through a mapping (.access: ptrace,
+ * /proc/pid/mem), clamped to the mapping as the core splits by VMA.  Not in
+ * a window: it waits for busy pages, which the interrupted flow holds.
+ */
+static void op_ptrace(struct in *in)
+{
+	struct sgx_mm *mm = mm_arg(in);
+	unsigned long addr = pick_addr(in, mm) + u16(in) % PG;
+	int len = 1 + u8(in) % 24;
+	bool write = u8(in) & 1;
+	uint8_t buf[24], back[24];
+	struct sgx_encl *encl;
+	unsigned long flags;
+	int m = map_at(mm, addr);
+	int r;
+
+	for (int i = 0; i < len; i++)
+		buf[i] = u8(in);
+	if (S.depth || m < 0)
+		return;
+	encl = mm->maps[m].encl;
+	flags = mm->maps[m].vm_flags;
+	if (addr + (unsigned long)len > mm->maps[m].end)
+		len = (int)(mm->maps[m].end - addr);
+	/* With no ksgxd here, make room for a reload (SECS and page, twice). */
+	for (int k = 0; k < 8 && atomic_load(&drv->nr_free_pages) < 4 &&
+			atomic_load(&drv->nr_active) > 0; k++)
+		sgx_reclaim_pages(drv);
+	if (atomic_load(&drv->nr_free_pages) < 4)
+		return;
+
+	r = sgx_vma_access(encl, addr, buf, len, write, flags);
+	TRACE("    ptrace %s 0x%lx+%d -> %d\n", write ? "write" : "read", addr, len, r);
+	CHECK(r == len || r == -EFAULT || r == -EIO || r == -ENOMEM,
+	      "ptrace %s at 0x%lx+%d returned %d", write ? "write" : "read", addr, len, r);
+	if (!encl || !(encl_flags(encl) & SGX_ENCL_DEBUG))
+		CHECK(r == -EFAULT, "ptrace on a %s enclave returned %d",
+		      encl ? "non-debug" : "lost", r);
+	if (r == len && write && atomic_load(&drv->nr_free_pages) >= 4) {
+		r = sgx_vma_access(encl, addr, back, len, false, flags);
+		CHECK(r == len && !memcmp(back, buf, (size_t)len),
+		      "ptrace read-back at 0x%lx+%d after a write: %d, bytes %s", addr, len, r,
+		      r == len ? "differ" : "not read");
 	}
 }
 
@@ -2683,6 +2734,9 @@ static void run_op(struct in *in, uint8_t op)
 		break;
 	case OP_HOOK:
 		op_hook(in);
+		break;
+	case OP_PTRACE:
+		op_ptrace(in);
 		break;
 	default:
 		break;
