@@ -6,9 +6,8 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <urcu-bp.h>
-#include <urcu/rculist.h>
 
+#include "rcu.h"
 #include "sgx.h"
 
 /**
@@ -53,7 +52,7 @@ void sgx_release(struct sgx_encl *encl)
 		sgx_mutex_lock(&encl->mm_lock);
 		if (!cds_list_empty(&encl->mm_list)) {
 			encl_mm = cds_list_first_entry(&encl->mm_list, struct sgx_encl_mm, list);
-			cds_list_del_rcu(&encl_mm->list);
+			sgx_list_del_rcu(&encl_mm->list);
 		}
 		sgx_mutex_unlock(&encl->mm_lock);
 
@@ -61,7 +60,7 @@ void sgx_release(struct sgx_encl *encl)
 			break;
 
 		/* Readers (zap, age, kick) may still be walking over it. */
-		urcu_bp_synchronize_rcu();
+		sgx_synchronize_rcu();
 		free(encl_mm);
 		sgx_encl_put(encl);
 	}

@@ -81,9 +81,8 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <unistd.h>
-#include <urcu-bp.h>
-#include <urcu/rculist.h>
 
+#include "rcu.h"
 #include "sgx.h"
 
 #define PAGE_SHIFT 12
@@ -1130,6 +1129,10 @@ int sgx_vma_access(struct sgx_encl *encl, unsigned long addr, void *buf, int len
 /* ---------------------------------------------------------------------- */
 /* Mappings and address spaces                                            */
 
+#ifdef SGX_TSAN
+char sgx_rcu_gp_token;
+#endif
+
 /**
  * sgx_encl_may_map() - may [@start, @end) be mapped with @vm_flags?
  * @encl: the enclave (NULL: a mapping that lost its enclave)
@@ -1212,14 +1215,14 @@ int sgx_encl_mm_add(struct sgx_encl *encl, struct sgx_mm *mm)
 	struct sgx_encl_mm *encl_mm;
 	bool found = false;
 
-	urcu_bp_read_lock();
-	cds_list_for_each_entry_rcu(encl_mm, &encl->mm_list, list) {
+	sgx_rcu_read_lock();
+	sgx_list_for_each_entry_rcu(encl_mm, &encl->mm_list, list) {
 		if (encl_mm->mm == mm) {
 			found = true;
 			break;
 		}
 	}
-	urcu_bp_read_unlock();
+	sgx_rcu_read_unlock();
 	if (found)
 		return 0;
 
@@ -1232,7 +1235,7 @@ int sgx_encl_mm_add(struct sgx_encl *encl, struct sgx_mm *mm)
 	sgx_encl_get(encl);
 
 	sgx_mutex_lock(&encl->mm_lock);
-	cds_list_add_rcu(&encl_mm->list, &encl->mm_list);
+	sgx_list_add_rcu(&encl_mm->list, &encl->mm_list);
 	/* Publish the entry before the version that zappers compare. */
 	atomic_fetch_add_explicit(&encl->mm_list_version, 1, memory_order_release);
 	sgx_mutex_unlock(&encl->mm_lock);
@@ -1257,7 +1260,7 @@ void sgx_encl_mm_release(struct sgx_encl *encl, struct sgx_mm *mm)
 	cds_list_for_each_entry(encl_mm, &encl->mm_list, list) {
 		if (encl_mm->mm == mm) {
 			found = encl_mm;
-			cds_list_del_rcu(&encl_mm->list);
+			sgx_list_del_rcu(&encl_mm->list);
 			break;
 		}
 	}
@@ -1265,7 +1268,7 @@ void sgx_encl_mm_release(struct sgx_encl *encl, struct sgx_mm *mm)
 	if (!found)
 		return;
 
-	urcu_bp_synchronize_rcu();
+	sgx_synchronize_rcu();
 	free(found);
 	sgx_encl_put(encl);
 }
@@ -1299,8 +1302,8 @@ void sgx_zap_enclave_ptes(struct sgx_encl *encl, unsigned long addr)
 	do {
 		version = atomic_load_explicit(&encl->mm_list_version, memory_order_acquire);
 
-		urcu_bp_read_lock();
-		cds_list_for_each_entry_rcu(encl_mm, &encl->mm_list, list) {
+		sgx_rcu_read_lock();
+		sgx_list_for_each_entry_rcu(encl_mm, &encl->mm_list, list) {
 			struct sgx_mm *mm = encl_mm->mm;
 
 			if (!encl_mm_get(drv, encl_mm))
@@ -1311,7 +1314,7 @@ void sgx_zap_enclave_ptes(struct sgx_encl *encl, unsigned long addr)
 			drv_host_call(drv, mmap_read_unlock, mm);
 			drv_host_call(drv, mm_put, mm);
 		}
-		urcu_bp_read_unlock();
+		sgx_rcu_read_unlock();
 	} while (version != atomic_load_explicit(&encl->mm_list_version, memory_order_acquire));
 }
 
@@ -1321,14 +1324,14 @@ void sgx_encl_kick(struct sgx_encl *encl)
 	struct sgx_driver *drv = encl->drv;
 	struct sgx_encl_mm *encl_mm;
 
-	urcu_bp_read_lock();
-	cds_list_for_each_entry_rcu(encl_mm, &encl->mm_list, list) {
+	sgx_rcu_read_lock();
+	sgx_list_for_each_entry_rcu(encl_mm, &encl->mm_list, list) {
 		if (!encl_mm_get(drv, encl_mm))
 			continue;
 		drv_host_call(drv, kick, encl_mm->mm, encl);
 		drv_host_call(drv, mm_put, encl_mm->mm);
 	}
-	urcu_bp_read_unlock();
+	sgx_rcu_read_unlock();
 }
 
 /**
@@ -1350,8 +1353,8 @@ bool sgx_encl_test_and_clear_young(struct sgx_encl *encl, struct sgx_encl_page *
 	struct sgx_encl_mm *encl_mm;
 	bool young = false;
 
-	urcu_bp_read_lock();
-	cds_list_for_each_entry_rcu(encl_mm, &encl->mm_list, list) {
+	sgx_rcu_read_lock();
+	sgx_list_for_each_entry_rcu(encl_mm, &encl->mm_list, list) {
 		struct sgx_mm *mm = encl_mm->mm;
 
 		if (!encl_mm_get(drv, encl_mm))
@@ -1364,7 +1367,7 @@ bool sgx_encl_test_and_clear_young(struct sgx_encl *encl, struct sgx_encl_page *
 		if (young)
 			break;
 	}
-	urcu_bp_read_unlock();
+	sgx_rcu_read_unlock();
 	return young;
 }
 

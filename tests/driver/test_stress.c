@@ -62,39 +62,6 @@
 
 static uint64_t g_seed;
 
-/*
- * ThreadSanitizer does not see liburcu 0.13's ordering: rcu_assign_pointer()
- * is an asm fence and a volatile store, rcu_dereference() a volatile load, and
- * urcu-bp's grace periods are built from the same.  So an address space that
- * joins or leaves an enclave's mm_list (mmap, mm exit, file release) while the
- * reclaimer walks that list is reported as a race on the list links (against
- * cds_list_add_rcu/cds_list_del_rcu), and the free() after
- * urcu_bp_synchronize_rcu() as a race with the reader that the grace period
- * waited for (often with the reader's stack lost, so only the freeing side
- * can be matched).  ASan and the unsuppressed TSan runs of the other tests
- * cover what is real there.  Suppressed:
- *  - races whose top frame is one of the driver's mm_list readers.  Those
- *    functions themselves read nothing shared but the RCU-protected list
- *    (encl->drv and the page's address, both fixed; mm_list_version and desc
- *    atomically); everything else they do happens in host calls, deeper
- *    frames that stay checked;
- *  - races with sgx_encl_mm_release() on the stack: its list_del_rcu and its
- *    free after the grace period.  In these tests an address space always
- *    exits while its enclave file is still open (s_close()), so its enclave
- *    reference is never the last one and no enclave release runs under it.
- *    sgx_release(), which also frees after a grace period, is not
- *    suppressed: it only ever drains the list here with no reclaimer walking.
- */
-const char *__tsan_default_suppressions(void);
-const char *__tsan_default_suppressions(void)
-{
-	return "race_top:sgx_encl_test_and_clear_young\n"
-	       "race_top:sgx_zap_enclave_ptes\n"
-	       "race_top:sgx_encl_kick\n"
-	       "race_top:sgx_encl_mm_add\n"
-	       "race:sgx_encl_mm_release\n";
-}
-
 /* ------------------------------------------------------------------------ */
 /* Small utilities                                                          */
 
