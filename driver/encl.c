@@ -187,6 +187,15 @@ static void sgx_encl_free_storage(struct sgx_encl *encl)
 		munmap(encl->page_array, page_array_bytes(encl->nr_slots));
 	encl->page_array = NULL;
 	encl->nr_slots = 0;
+	/* Free the heap spares of sgx_encl_va_reserve(); pool entries go with va_array. */
+	while (!cds_list_empty(&encl->va_free)) {
+		struct sgx_va_page *va = cds_list_first_entry(&encl->va_free, struct sgx_va_page,
+							      list);
+
+		cds_list_del(&va->list);
+		if (!va_desc_in_pool(encl, va))
+			free(va);
+	}
 	if (encl->va_array)
 		munmap(encl->va_array, va_array_bytes(encl->nr_va_array));
 	encl->va_array = NULL;
@@ -214,7 +223,8 @@ static bool sgx_encl_storage_busy(struct sgx_encl *encl)
 	if (encl->page_array && next_present(encl, &idx, encl->nr_slots))
 		return true;
 	cds_list_for_each(pos, &encl->va_free)
-		nr_free++;
+		if (va_desc_in_pool(encl, cds_list_entry(pos, struct sgx_va_page, list)))
+			nr_free++;
 	return encl->va_next != nr_free;
 }
 
@@ -482,7 +492,8 @@ static struct sgx_va_page *va_desc_get(struct sgx_encl *encl, bool may_alloc)
 	/*
 	 * The pool covers every VA page the growth invariant allows, but
 	 * REMOVE_PAGES never frees VA pages, so add/remove cycles can ask for
-	 * more; ioctls may then use the heap, the fault path cannot.
+	 * more; ioctls may then use the heap, and the fault path the spares
+	 * that REMOVE_PAGES leaves (sgx_encl_va_reserve()).
 	 */
 	if (!va_page && may_alloc)
 		va_page = malloc(sizeof(*va_page));
@@ -499,6 +510,37 @@ static void va_desc_put(struct sgx_encl *encl, struct sgx_va_page *va_page)
 		free(va_page);
 		return;
 	}
+	sgx_mutex_lock(&encl->mm_lock);
+	cds_list_add(&va_page->list, &encl->va_free);
+	sgx_mutex_unlock(&encl->mm_lock);
+}
+
+/**
+ * sgx_encl_va_reserve() - keep a VA descriptor ready for the fault path
+ * @encl: the enclave
+ *
+ * REMOVE_PAGES lowers page_cnt but, as in the kernel, frees no VA page, so
+ * remove/EAUG cycles around a multiple of 512 pages keep asking for VA
+ * pages beyond the pool sized at CREATE; the EAUG path cannot allocate a
+ * descriptor (signal context).  Called where allocation is allowed, this
+ * puts one spare on the free list when the pool is dry, so that the fault
+ * path grows as the kernel's does.  Allocation failure is harmless: the
+ * fault then fails as it would have.
+ */
+void sgx_encl_va_reserve(struct sgx_encl *encl)
+{
+	struct sgx_va_page *va_page;
+	bool dry;
+
+	sgx_mutex_lock(&encl->mm_lock);
+	dry = cds_list_empty(&encl->va_free) &&
+	      !(encl->va_array && encl->va_next < encl->nr_va_array);
+	sgx_mutex_unlock(&encl->mm_lock);
+	if (!dry)
+		return;
+	va_page = calloc(1, sizeof(*va_page));
+	if (!va_page)
+		return;
 	sgx_mutex_lock(&encl->mm_lock);
 	cds_list_add(&va_page->list, &encl->va_free);
 	sgx_mutex_unlock(&encl->mm_lock);

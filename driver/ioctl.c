@@ -1196,6 +1196,7 @@ static long sgx_encl_remove_pages(struct sgx_encl *encl,
 		sgx_encl_page_erase(entry);
 		/* Its VA slot stays: VA pages are only freed with the enclave. */
 		sgx_encl_shrink(encl, NULL);
+		sgx_encl_va_reserve(encl);
 
 		sgx_mutex_unlock(&encl->lock);
 	}

@@ -678,6 +678,42 @@ static void test_fault_eldu(void **state)
 	tenc_teardown(&t);
 }
 
+/*
+ * REMOVE_PAGES lowers page_cnt but frees no VA page (as the kernel), so
+ * EAUG/REMOVE cycles sitting on a multiple of 512 pages need a new VA page
+ * each time.  The EAUG path (sgx_encl_grow without reclaim, no heap) must
+ * keep finding descriptors after the pool sized at CREATE runs dry: the
+ * REMOVE side leaves it a spare.  page_cnt is placed on the boundary by hand.
+ */
+static void test_va_pool_remove_cycles(void **state)
+{
+	unsigned int saved, nr_va = 0;
+	struct sgx_va_page *va;
+	struct tenc t;
+
+	(void)state;
+	tenc_setup(&t, true, SIZE);
+	assert_int_equal(t.encl->nr_va_array, SIZE / PG / 512 + 2);
+	saved = t.encl->page_cnt;
+	t.encl->page_cnt = 512;
+	for (unsigned int k = 0; k < 2 * t.encl->nr_va_array; k++) {
+		sgx_mutex_lock(&t.encl->lock);
+		va = sgx_encl_grow(t.encl, false); /* the EAUG fault's step */
+		assert_false(IS_ERR(va));
+		assert_non_null(va);
+		cds_list_add(&va->list, &t.encl->va_pages);
+		nr_va++;
+		sgx_encl_shrink(t.encl, NULL); /* REMOVE_PAGES' steps */
+		sgx_encl_va_reserve(t.encl);
+		sgx_mutex_unlock(&t.encl->lock);
+	}
+	assert_int_equal(t.encl->page_cnt, 512);
+	/* Every VA page is a real EPC page, as the kernel's would be. */
+	assert_int_equal(nr_free(&t), EPC_PAGES - 2 - (long)nr_va);
+	t.encl->page_cnt = saved;
+	tenc_teardown(&t); /* frees the VA pages, heap descriptors included */
+}
+
 /* ---- debugger access (.access: ptrace, /proc/pid/mem) ---- */
 
 /* Reads and writes of any alignment, across words and pages. */
@@ -1855,6 +1891,7 @@ int main(void)
 		cmocka_unit_test(test_reclaimer_writing_to_pcmd),
 		cmocka_unit_test(test_fault_maps_resident_page_old),
 		cmocka_unit_test(test_fault_eldu),
+		cmocka_unit_test(test_va_pool_remove_cycles),
 		cmocka_unit_test(test_vma_access_rw),
 		cmocka_unit_test(test_vma_access_reloads),
 		cmocka_unit_test(test_vma_access_errors),
