@@ -273,9 +273,12 @@ int sgx_eextend(struct sgx_cpu *cpu, void *secs_page, void *chunk)
 	 * shared, so its SECS has a child and neither EREMOVE nor EWB can take
 	 * it.  Only the measurement itself is exclusive.
 	 */
+	if (e->secs != sf) {
+		r = fault_gp();
+		goto out;
+	}
 	h = secs_hidden(cpu, sf);
-	if (e->secs != sf ||
-	    !atomic_compare_exchange_strong(&h->measure_busy, &z, 1)) {
+	if (!atomic_compare_exchange_strong(&h->measure_busy, &z, 1)) {
 		r = fault_gp();
 		goto out;
 	}

@@ -14,7 +14,10 @@
  *     ELRANGE without reading them;
  *   - va_array: (size >> 12) / 512 + 2 VA page descriptors, handed out
  *     through encl->va_free and the encl->va_next bump index, so that the
- *     fault path (EAUG grows the VA pool) never allocates;
+ *     fault path (EAUG grows the VA pool) never allocates; descriptors that
+ *     ioctls take from the heap beyond it, and the spares REMOVE_PAGES
+ *     leaves for regrowth (sgx_encl_va_reserve()), also return to va_free
+ *     and are freed only with the storage;
  *   - the backing store: a memfd "SGX backing" of E + E/32 bytes with
  *     E = size + 4096, mapped shared into the process (layout in
  *     sgx_encl_get_backing()).
@@ -493,7 +496,8 @@ static struct sgx_va_page *va_desc_get(struct sgx_encl *encl, bool may_alloc)
 	 * The pool covers every VA page the growth invariant allows, but
 	 * REMOVE_PAGES never frees VA pages, so add/remove cycles can ask for
 	 * more; ioctls may then use the heap, and the fault path the spares
-	 * that REMOVE_PAGES leaves (sgx_encl_va_reserve()).
+	 * that REMOVE_PAGES leaves (sgx_encl_va_reserve()).  Heap descriptors
+	 * return to va_free like pool ones (va_desc_put()).
 	 */
 	if (!va_page && may_alloc)
 		va_page = malloc(sizeof(*va_page));
@@ -504,41 +508,34 @@ static struct sgx_va_page *va_desc_get(struct sgx_encl *encl, bool may_alloc)
 	return va_page;
 }
 
+/*
+ * Back to the free list, heap descriptors too: this runs in the fault path
+ * (an EAUG that fails after growing), which must not free().  Heap ones go
+ * with the storage (sgx_encl_free_storage()).
+ */
 static void va_desc_put(struct sgx_encl *encl, struct sgx_va_page *va_page)
 {
-	if (!va_desc_in_pool(encl, va_page)) {
-		free(va_page);
-		return;
-	}
 	sgx_mutex_lock(&encl->mm_lock);
 	cds_list_add(&va_page->list, &encl->va_free);
 	sgx_mutex_unlock(&encl->mm_lock);
 }
 
 /**
- * sgx_encl_va_reserve() - keep a VA descriptor ready for the fault path
+ * sgx_encl_va_reserve() - a VA descriptor for regrowing across a boundary
  * @encl: the enclave
  *
  * REMOVE_PAGES lowers page_cnt but, as in the kernel, frees no VA page, so
- * remove/EAUG cycles around a multiple of 512 pages keep asking for VA
- * pages beyond the pool sized at CREATE; the EAUG path cannot allocate a
- * descriptor (signal context).  Called where allocation is allowed, this
- * puts one spare on the free list when the pool is dry, so that the fault
- * path grows as the kernel's does.  Allocation failure is harmless: the
+ * each time it leaves page_cnt on a multiple of 512, growing past that
+ * point again (an EAUG fault) allocates one more VA page than the pool
+ * sized at CREATE accounts for, and the fault path cannot allocate a
+ * descriptor.  Called there, outside signal context, this puts one heap
+ * descriptor on the free list for it.  Allocation failure is harmless: that
  * fault then fails as it would have.
  */
 void sgx_encl_va_reserve(struct sgx_encl *encl)
 {
-	struct sgx_va_page *va_page;
-	bool dry;
+	struct sgx_va_page *va_page = calloc(1, sizeof(*va_page));
 
-	sgx_mutex_lock(&encl->mm_lock);
-	dry = cds_list_empty(&encl->va_free) &&
-	      !(encl->va_array && encl->va_next < encl->nr_va_array);
-	sgx_mutex_unlock(&encl->mm_lock);
-	if (!dry)
-		return;
-	va_page = calloc(1, sizeof(*va_page));
 	if (!va_page)
 		return;
 	sgx_mutex_lock(&encl->mm_lock);

@@ -8,8 +8,9 @@
  * refers to spec §20).
  *
  * None of this runs in signal context except sgx_encl_grow()/sgx_encl_shrink(),
- * which the EAUG fault path also calls: they allocate nothing themselves (VA
- * descriptors come from the enclave's preallocated array).
+ * which the EAUG fault path also calls: with reclaim off they allocate and
+ * free nothing on the heap (VA descriptors come from and return to the
+ * enclave's free list).
  *
  * Decisions on the quirks of spec §20 that live in this file:
  *   1  fixed: ADD_PAGES decrements secs_child_cnt when EEXTEND fails.
@@ -1196,7 +1197,8 @@ static long sgx_encl_remove_pages(struct sgx_encl *encl,
 		sgx_encl_page_erase(entry);
 		/* Its VA slot stays: VA pages are only freed with the enclave. */
 		sgx_encl_shrink(encl, NULL);
-		sgx_encl_va_reserve(encl);
+		if (!(encl->page_cnt % SGX_VA_SLOT_COUNT))
+			sgx_encl_va_reserve(encl);
 
 		sgx_mutex_unlock(&encl->lock);
 	}

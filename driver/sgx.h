@@ -363,7 +363,7 @@ void sgx_encl_page_erase(struct sgx_encl_page *entry);
 
 /* Allocate a VA page (EPA). Return it or ERR_PTR (-ENOMEM, -EBUSY, -EFAULT). */
 struct sgx_va_page *sgx_alloc_va_page(struct sgx_encl *encl, bool reclaim);
-/* Outside signal context: make sure the EAUG path finds a VA descriptor. */
+/* REMOVE_PAGES left page_cnt on a multiple of 512: a descriptor for regrowth. */
 void sgx_encl_va_reserve(struct sgx_encl *encl);
 unsigned int sgx_alloc_va_slot(struct sgx_va_page *va_page);
 void sgx_free_va_slot(struct sgx_va_page *va_page, unsigned int offset);

@@ -682,12 +682,45 @@ static void test_fault_eldu(void **state)
  * REMOVE_PAGES lowers page_cnt but frees no VA page (as the kernel), so
  * EAUG/REMOVE cycles sitting on a multiple of 512 pages need a new VA page
  * each time.  The EAUG path (sgx_encl_grow without reclaim, no heap) must
- * keep finding descriptors after the pool sized at CREATE runs dry: the
- * REMOVE side leaves it a spare.  page_cnt is placed on the boundary by hand.
+ * keep finding descriptors after the pool sized at CREATE runs dry: REMOVE
+ * leaves a spare each time it lands on a boundary.  page_cnt is placed by
+ * hand; the calls are the ones the fault path and REMOVE_PAGES make.
  */
+static struct sgx_va_page *va_grow_locked(struct tenc *t)
+{
+	struct sgx_va_page *va;
+
+	sgx_mutex_lock(&t->encl->lock);
+	va = sgx_encl_grow(t->encl, false); /* the EAUG fault's step */
+	if (!IS_ERR(va) && va)
+		cds_list_add(&va->list, &t->encl->va_pages);
+	sgx_mutex_unlock(&t->encl->lock);
+	return va;
+}
+
+static void va_remove_locked(struct tenc *t)
+{
+	sgx_mutex_lock(&t->encl->lock);
+	sgx_encl_shrink(t->encl, NULL); /* REMOVE_PAGES' steps */
+	if (!(t->encl->page_cnt % SGX_VA_SLOT_COUNT))
+		sgx_encl_va_reserve(t->encl);
+	sgx_mutex_unlock(&t->encl->lock);
+}
+
+static unsigned int nr_va_free(struct sgx_encl *encl)
+{
+	struct cds_list_head *pos;
+	unsigned int n = 0;
+
+	cds_list_for_each(pos, &encl->va_free)
+		n++;
+	return n + (unsigned int)(encl->nr_va_array - encl->va_next);
+}
+
 static void test_va_pool_remove_cycles(void **state)
 {
-	unsigned int saved, nr_va = 0;
+	struct sgx_epc_page *hog[EPC_PAGES];
+	unsigned int saved, spare, nr_va = 0, nr_hog = 0;
 	struct sgx_va_page *va;
 	struct tenc t;
 
@@ -695,21 +728,47 @@ static void test_va_pool_remove_cycles(void **state)
 	tenc_setup(&t, true, SIZE);
 	assert_int_equal(t.encl->nr_va_array, SIZE / PG / 512 + 2);
 	saved = t.encl->page_cnt;
+
+	/* Back and forth across one boundary, more often than the pool allows. */
 	t.encl->page_cnt = 512;
 	for (unsigned int k = 0; k < 2 * t.encl->nr_va_array; k++) {
-		sgx_mutex_lock(&t.encl->lock);
-		va = sgx_encl_grow(t.encl, false); /* the EAUG fault's step */
+		va = va_grow_locked(&t);
 		assert_false(IS_ERR(va));
 		assert_non_null(va);
-		cds_list_add(&va->list, &t.encl->va_pages);
 		nr_va++;
-		sgx_encl_shrink(t.encl, NULL); /* REMOVE_PAGES' steps */
-		sgx_encl_va_reserve(t.encl);
-		sgx_mutex_unlock(&t.encl->lock);
+		va_remove_locked(&t);
 	}
 	assert_int_equal(t.encl->page_cnt, 512);
+
+	/* Down across two boundaries, then up again: two more VA pages. */
+	t.encl->page_cnt = 1025;
+	while (t.encl->page_cnt > 1)
+		va_remove_locked(&t);
+	while (t.encl->page_cnt < 1025) {
+		va = va_grow_locked(&t);
+		assert_false(IS_ERR(va));
+		nr_va += va != NULL;
+	}
+	assert_int_equal(nr_va, 2 * t.encl->nr_va_array + 2);
 	/* Every VA page is a real EPC page, as the kernel's would be. */
 	assert_int_equal(nr_free(&t), EPC_PAGES - 2 - (long)nr_va);
+
+	/* An EAUG that fails after taking a spare (no EPC) gives it back. */
+	t.encl->page_cnt = 513;
+	va_remove_locked(&t);
+	spare = nr_va_free(t.encl);
+	assert_true(spare >= 1);
+	while (!IS_ERR(hog[nr_hog] = sgx_alloc_epc_page(t.drv, NULL, false)))
+		nr_hog++;
+	assert_true(IS_ERR(va_grow_locked(&t)));
+	assert_int_equal(nr_va_free(t.encl), spare);
+	assert_int_equal(t.encl->page_cnt, 512);
+	while (nr_hog)
+		sgx_free_epc_page(t.drv, hog[--nr_hog]);
+	va = va_grow_locked(&t);
+	assert_false(IS_ERR(va));
+	assert_non_null(va);
+
 	t.encl->page_cnt = saved;
 	tenc_teardown(&t); /* frees the VA pages, heap descriptors included */
 }

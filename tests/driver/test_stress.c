@@ -446,12 +446,7 @@ static int s_add(struct s_encl *e, unsigned int first, unsigned int n, const uin
 
 /*
  * mmap RW over ELRANGE in e->mm, then CREATE, ADD_PAGES, INIT (if asked).
- * Mapping first is what runtimes do (they reserve ELRANGE before CREATE), and
- * it keeps one thing out of the ThreadSanitizer runs: liburcu 0.13 publishes
- * an mm_list entry with an asm fence that TSan cannot see, so an mmap racing
- * with a reclaimer that walks the same enclave's mm_list is reported as a data
- * race although the publication is correct.  Mapped first, the mm is on the
- * list before the enclave has a page the reclaimer could pick.
+ * Mapping first is what runtimes do: they reserve ELRANGE before CREATE.
  */
 static int s_build(struct s_encl *e)
 {
