@@ -55,7 +55,9 @@
  * opened up front minus one (3 means 1), bit 2 = tear-down order (0: close
  * the enclave files first, 1: exit the address spaces first), bit 3 = the
  * kernel's backing truncation (cfg.kernel_backing) for this input.  Then a
- * sequence of operations, each an opcode byte (taken modulo OP_NR) followed
+ * sequence of operations, each an opcode byte (taken modulo OP_SLOTS, 32;
+ * values past the last operation are no-ops, so that new operations keep
+ * old inputs' meaning) followed
  * by its argument bytes; multi-byte values are little-endian; reading past
  * the end yields zeros, and the program stops there (at most MAX_OPS
  * operations).  Most arguments are "specs": one selector byte that picks a
@@ -1595,6 +1597,14 @@ enum {
 	OP_NR,
 };
 
+/*
+ * Opcode bytes are taken modulo OP_SLOTS, not OP_NR, and the slots past the
+ * last operation are no-ops: a new operation takes a free slot and every
+ * existing input keeps its meaning.
+ */
+#define OP_SLOTS 32
+_Static_assert(OP_NR <= OP_SLOTS, "out of opcode slots");
+
 static const char *const op_names[OP_NR] = {
 	"CREATE",    "ADD_PAGES",  "INIT",	  "PROVISION",  "RESTRICT",	"MODIFY",
 	"REMOVE",    "RAW_IOCTL",  "MMAP",	  "MUNMAP",	"MPROTECT",	"ACCESS",
@@ -2143,6 +2153,33 @@ static void op_touch(struct in *in)
 }
 
 /*
+ * Must a debugger access of [@addr, @addr + @len) succeed?  Yes when the
+ * enclave is a DEBUG one and every page is a resident REG page, not busy,
+ * within the mapping's permissions and neither PENDING nor MODIFIED (which
+ * EDBGRD refuses with SGX_PAGE_NOT_DEBUGGABLE).
+ */
+static bool ptrace_determined(struct sgx_encl *encl, unsigned long addr, int len,
+			      unsigned long flags)
+{
+	if (!encl || !(encl_flags(encl) & SGX_ENCL_DEBUG) ||
+	    !(encl_flags(encl) & SGX_ENCL_CREATED))
+		return false;
+	for (unsigned long p = addr & ~(PG - 1); p < addr + (unsigned long)len; p += PG) {
+		struct sgx_encl_page *e = sgx_encl_page_lookup(encl, p);
+		struct sgx_epcm_view v;
+
+		if (!e || !e->epc_page || e->type != SGX_PAGE_TYPE_REG ||
+		    (atomic_load(&e->desc) & SGX_ENCL_PAGE_BUSY) ||
+		    (flags & VM_PROT_MASK & ~e->vm_max_prot_bits))
+			return false;
+		if (sgx_cpu_epcm(drv->cpu, sgx_get_epc_virt_addr(e->epc_page), &v) || !v.valid ||
+		    v.page_type != SGX_PAGE_TYPE_REG || v.pending || v.modified)
+			return false;
+	}
+	return true;
+}
+
+/*
  * A debugger's read or write through a mapping (.access: ptrace,
  * /proc/pid/mem), clamped to the mapping as the core splits by VMA.  Not in
  * a window: it waits for busy pages, which the interrupted flow holds.
@@ -2154,6 +2191,7 @@ static void op_ptrace(struct in *in)
 	int len = 1 + u8(in) % 24;
 	bool write = u8(in) & 1;
 	uint8_t buf[24], back[24];
+	bool ptrace_must_work;
 	struct sgx_encl *encl;
 	unsigned long flags;
 	int m = map_at(mm, addr);
@@ -2173,8 +2211,13 @@ static void op_ptrace(struct in *in)
 		sgx_reclaim_pages(drv);
 	if (atomic_load(&drv->nr_free_pages) < 4)
 		return;
+	ptrace_must_work = ptrace_determined(encl, addr, len, flags);
 
 	r = sgx_vma_access(encl, addr, buf, len, write, flags);
+	if (ptrace_must_work)
+		CHECK(r == len, "ptrace %s at 0x%lx+%d on resident, debuggable REG pages within "
+		      "the mapping's permissions returned %d", write ? "write" : "read", addr, len,
+		      r);
 	TRACE("    ptrace %s 0x%lx+%d -> %d\n", write ? "write" : "read", addr, len, r);
 	CHECK(r == len || r == -EFAULT || r == -EIO || r == -ENOMEM,
 	      "ptrace %s at 0x%lx+%d returned %d", write ? "write" : "read", addr, len, r);
@@ -2527,7 +2570,9 @@ static void run_nested(struct in *in, struct sgx_encl *encl, unsigned long addr)
 
 		TRACE("   nested #%d: %u\n", k, sel);
 		if (sel == 1) {
-			op = u8(in) % OP_NR;
+			op = u8(in) % OP_SLOTS;
+			if (op >= OP_NR)
+				continue;
 			TRACE("   nested op %s\n", op_names[op]);
 			if (nested_allowed(op))
 				run_op(in, op);
@@ -2855,8 +2900,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	check_all();
 
 	for (S.op_index = 0; S.op_index < MAX_OPS && in.i < in.n; S.op_index++) {
-		uint8_t op = u8(&in) % OP_NR;
+		uint8_t op = u8(&in) % OP_SLOTS;
 
+		if (op >= OP_NR)
+			continue;
 		S.op_name = op_names[op];
 		TRACE("op #%d %s\n", S.op_index, S.op_name);
 		if (!is_arm_op(op))
