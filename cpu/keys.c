@@ -10,6 +10,8 @@
  * SOFTSGX_NO_AESNI in the environment before a platform is created forces the
  * portable path (tests use it to cover both).
  */
+/* AES_encrypt() is deprecated in OpenSSL 3 but is the one signal-safe AES it has. */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <stdlib.h>
 
 #include "internal.h"

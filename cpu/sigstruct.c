@@ -6,6 +6,7 @@
  * from signal context, so BIGNUM allocation is fine here.
  */
 #include <openssl/bn.h>
+#include <openssl/sha.h>
 
 #include "internal.h"
 

@@ -9,11 +9,8 @@
 
 #include <stdint.h>
 
-#define OPENSSL_SUPPRESS_DEPRECATED 1
-#include <openssl/sha.h>
-
 struct sgx_measure {
-	SHA256_CTX sha;
+	uint32_t h[8];   /* SHA-256 chaining state */
 	uint64_t blocks; /* 64-byte blocks hashed so far */
 };
 
