@@ -25,8 +25,10 @@
 #define SOFTSGX_DRIVER_SGX_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <urcu/list.h>
 
@@ -513,6 +515,7 @@ void sgx_vepc_release(struct sgx_vepc *vepc);
 /* "sgx: " prefixed log and WARN-style reports on stderr (async-signal-safe). */
 void sgx_pr(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sgx_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+size_t sgx_log_format(char *buf, size_t size, const char *fmt, va_list ap);
 #define EREMOVE_ERROR_MESSAGE                                                               \
 	"EREMOVE returned %d (0x%x) and an EPC page was leaked. SGX may become unusable. " \
 	"Refer to Documentation/arch/x86/sgx.rst for more information."
