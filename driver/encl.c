@@ -271,7 +271,12 @@ int sgx_encl_init_storage(struct sgx_encl *encl)
 
 	fd = memfd_create("SGX backing", MFD_CLOEXEC);
 	if (fd < 0) {
-		err = -errno;
+		/*
+		 * The kernel's shmem file takes no descriptor, and its "too many
+		 * files" is ENFILE: a caller out of descriptors sees that, not
+		 * an errno CREATE never returns.
+		 */
+		err = errno == EMFILE ? -ENFILE : -errno;
 		goto err;
 	}
 	encl->backing_fd = fd;
@@ -544,6 +549,51 @@ void sgx_encl_va_reserve(struct sgx_encl *encl)
 }
 
 /**
+ * sgx_alloc_va_epc_page() - an EPC page turned into a VA page with EPA
+ * @drv: the driver
+ * @reclaim: reclaim EPC if none is free (callers without locks only)
+ *
+ * Async-signal-safe when @reclaim is false.
+ *
+ * Return: the EPC page (no owner), or ERR_PTR: -ENOMEM, -EBUSY, -ERESTARTSYS
+ * from the allocation, -EFAULT when EPA fails.
+ */
+struct sgx_epc_page *sgx_alloc_va_epc_page(struct sgx_driver *drv, bool reclaim)
+{
+	struct sgx_epc_page *epc_page = sgx_alloc_epc_page(drv, NULL, reclaim);
+	int ret;
+
+	if (IS_ERR(epc_page))
+		return epc_page;
+	ret = sgx_epa(drv->cpu, SGX_PAGE_TYPE_VA, sgx_get_epc_virt_addr(epc_page));
+	if (ret) {
+		sgx_warn_once(epa_warned, "EPA returned %d (0x%x)", ret, ret);
+		sgx_encl_free_epc_page(drv, epc_page);
+		return ERR_PTR(-EFAULT);
+	}
+	return epc_page;
+}
+
+/**
+ * sgx_encl_wrap_va_page() - give a VA EPC page its descriptor
+ * @encl: the enclave it is for (its storage exists)
+ * @epc_page: from sgx_alloc_va_epc_page()
+ *
+ * CREATE allocates its first VA page before the storage that holds the
+ * descriptors exists, as the kernel orders it, and wraps it afterwards.
+ *
+ * Return: the VA page, or NULL when no descriptor can be had (-ENOMEM).
+ */
+struct sgx_va_page *sgx_encl_wrap_va_page(struct sgx_encl *encl, struct sgx_epc_page *epc_page)
+{
+	struct sgx_va_page *va_page = va_desc_get(encl, true);
+
+	if (va_page)
+		va_page->epc_page = epc_page;
+	return va_page;
+}
+
+/**
  * sgx_alloc_va_page() - allocate a Version Array page
  * @encl: the enclave it is for
  * @reclaim: reclaim EPC if none is free (callers without locks only)
@@ -557,27 +607,17 @@ void sgx_encl_va_reserve(struct sgx_encl *encl)
  */
 struct sgx_va_page *sgx_alloc_va_page(struct sgx_encl *encl, bool reclaim)
 {
-	struct sgx_driver *drv = encl->drv;
 	struct sgx_epc_page *epc_page;
 	struct sgx_va_page *va_page;
-	int ret;
 
 	va_page = va_desc_get(encl, reclaim);
 	if (!va_page)
 		return ERR_PTR(-ENOMEM);
 
-	epc_page = sgx_alloc_epc_page(drv, NULL, reclaim);
+	epc_page = sgx_alloc_va_epc_page(encl->drv, reclaim);
 	if (IS_ERR(epc_page)) {
 		va_desc_put(encl, va_page);
 		return (struct sgx_va_page *)epc_page;
-	}
-
-	ret = sgx_epa(drv->cpu, SGX_PAGE_TYPE_VA, sgx_get_epc_virt_addr(epc_page));
-	if (ret) {
-		sgx_warn_once(epa_warned, "EPA returned %d (0x%x)", ret, ret);
-		sgx_encl_free_epc_page(drv, epc_page);
-		va_desc_put(encl, va_page);
-		return ERR_PTR(-EFAULT);
 	}
 	va_page->epc_page = epc_page;
 	return va_page;

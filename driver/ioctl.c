@@ -160,10 +160,11 @@ void sgx_encl_shrink(struct sgx_encl *encl, struct sgx_va_page *va_page)
 static int sgx_encl_create(struct sgx_encl *encl, struct sgx_secs *secs)
 {
 	struct sgx_driver *drv = encl->drv;
+	struct sgx_epc_page *secs_epc, *va_epc;
 	struct sgx_secinfo secinfo;
 	struct sgx_pageinfo pginfo;
-	struct sgx_epc_page *secs_epc;
 	struct sgx_va_page *va_page;
+	uint64_t e, backing_size;
 	int ret;
 
 	/*
@@ -174,18 +175,31 @@ static int sgx_encl_create(struct sgx_encl *encl, struct sgx_secs *secs)
 		return -EINVAL;
 
 	/*
-	 * Deviation in order: the kernel allocates the first VA page, then the
-	 * backing file, then the SECS page, then runs ECREATE.  Here the page
-	 * array, the VA descriptor pool and the backing memfd are host memory
-	 * sized from SECS.SIZE (sgx_encl_init_storage()), and the VA page needs
-	 * that pool, so the SECS goes first: ECREATE vets the size (at most the
-	 * CPU's maximum enclave size) before anything is sized from it.  The
-	 * outcome is the kernel's for every request; only when two resources
-	 * are short at once may a different one of the errors be reported.
+	 * The kernel's order, so that every combination of a short EPC and a
+	 * bad SECS gets its errno: the first VA page (its slot accounts for
+	 * the SECS), the backing file, the SECS page, ECREATE.  The VA page's
+	 * descriptor and the backing memfd live in host storage sized from
+	 * SECS.SIZE, which is only built once ECREATE has vetted the size;
+	 * what the kernel's shmem_file_setup() refuses up front — a size
+	 * beyond the largest file offset — is refused here in its place.
 	 */
+	va_epc = sgx_alloc_va_epc_page(drv, true);
+	if (IS_ERR(va_epc))
+		return PTR_ERR(va_epc);
+	encl->page_cnt++;
+
+	e = secs->size + PAGE_SIZE;
+	backing_size = e + e / 32;
+	if (backing_size > (uint64_t)INT64_MAX) {
+		ret = -EINVAL;
+		goto err_out_va;
+	}
+
 	secs_epc = sgx_alloc_epc_page(drv, &encl->secs, true);
-	if (IS_ERR(secs_epc))
-		return PTR_ERR(secs_epc);
+	if (IS_ERR(secs_epc)) {
+		ret = (int)PTR_ERR(secs_epc);
+		goto err_out_va;
+	}
 	encl->secs.epc_page = secs_epc;
 
 	memset(&secinfo, 0, sizeof(secinfo));
@@ -212,13 +226,12 @@ static int sgx_encl_create(struct sgx_encl *encl, struct sgx_secs *secs)
 	if (ret)
 		goto err_out_range;
 
-	va_page = sgx_encl_grow(encl, true);
-	if (IS_ERR(va_page)) {
-		ret = PTR_ERR(va_page);
+	va_page = sgx_encl_wrap_va_page(encl, va_epc);
+	if (!va_page) {
+		ret = -ENOMEM;
 		goto err_out_range;
 	}
-	if (va_page)
-		cds_list_add(&va_page->list, &encl->va_pages);
+	cds_list_add(&va_page->list, &encl->va_pages);
 
 	if (secs->attributes & SGX_ATTR_DEBUG)
 		atomic_fetch_or(&encl->flags, SGX_ENCL_DEBUG);
@@ -245,6 +258,9 @@ err_out:
 	/* EREMOVE of a SECS without children (or of a page ECREATE refused). */
 	sgx_encl_free_epc_page(drv, encl->secs.epc_page);
 	encl->secs.epc_page = NULL;
+err_out_va:
+	sgx_encl_free_epc_page(drv, va_epc);
+	encl->page_cnt--;
 	return ret;
 }
 
@@ -253,11 +269,13 @@ err_out:
  * @encl: the enclave
  * @arg: user address of a struct sgx_enclave_create
  *
- * ECREATE the SECS from the 4096-byte page at @arg->src into a new EPC page,
- * then create the enclave's page store, backing store and first VA page.
+ * Allocate the first VA page, then ECREATE the SECS from the 4096-byte page
+ * at @arg->src into a new EPC page, then create the enclave's page store and
+ * backing store.
  *
- * Return: 0, -EINVAL (already created, size not a power of two), -EFAULT,
- * -ENOMEM, -ERESTARTSYS, -EIO (ECREATE refused the SECS).
+ * Return: 0, -EINVAL (already created, size not a power of two, a backing
+ * size beyond the largest file offset), -EFAULT (bad pointers, EPA failed),
+ * -ENOMEM, -ENFILE, -ERESTARTSYS, -EIO (ECREATE refused the SECS).
  */
 static long sgx_ioc_enclave_create(struct sgx_encl *encl, unsigned long arg)
 {

@@ -365,6 +365,8 @@ void sgx_encl_page_erase(struct sgx_encl_page *entry);
 
 /* Allocate a VA page (EPA). Return it or ERR_PTR (-ENOMEM, -EBUSY, -EFAULT). */
 struct sgx_va_page *sgx_alloc_va_page(struct sgx_encl *encl, bool reclaim);
+struct sgx_epc_page *sgx_alloc_va_epc_page(struct sgx_driver *drv, bool reclaim);
+struct sgx_va_page *sgx_encl_wrap_va_page(struct sgx_encl *encl, struct sgx_epc_page *epc_page);
 /* REMOVE_PAGES left page_cnt on a multiple of 512: a descriptor for regrowth. */
 void sgx_encl_va_reserve(struct sgx_encl *encl);
 unsigned int sgx_alloc_va_slot(struct sgx_va_page *va_page);

@@ -933,8 +933,13 @@ static void test_create_errors(void **state)
 	secs.size = 1UL << 40; /* powers of two above the CPU's maximum */
 	secs.base = 0;
 	assert_int_equal(w_create_secs(w, &secs), -EIO);
+	/*
+	 * 2^63: the kernel's backing file of E + E/32 bytes would be beyond
+	 * the largest file offset, which shmem_file_setup() refuses before
+	 * ECREATE runs.
+	 */
 	secs.size = 1UL << 63;
-	assert_int_equal(w_create_secs(w, &secs), -EIO);
+	assert_int_equal(w_create_secs(w, &secs), -EINVAL);
 	/* ...and below the minimum of two pages. */
 	secs.size = 1;
 	assert_int_equal(w_create_secs(w, &secs), -EIO);
@@ -1011,6 +1016,18 @@ static void test_create_enomem(void **state)
 	w_assert_unchanged(w, s);
 	assert_int_equal(nr_free(w), 1);
 
+	/*
+	 * One page free and a bad SECS: the kernel's order (VA page, backing,
+	 * SECS page, ECREATE) runs out of EPC before ECREATE can refuse the
+	 * SECS, so the answer is -ENOMEM, not -EIO.
+	 */
+	w_secs(&secs, 0);
+	secs.base = BASE + PG;
+	s = w_snap(w);
+	assert_int_equal(w_create_secs(w, &secs), -ENOMEM);
+	w_assert_unchanged(w, s);
+	w_secs(&secs, 0);
+
 	/* ADD_PAGES reclaims a page of its own enclave when nothing is free. */
 	w->encl = a;
 	assert_int_equal(w_add_raw(w, OFF_RW, PG, w->src[0], RW_SI, 0, &count), 0);
@@ -1054,6 +1071,50 @@ static void test_create_enomem(void **state)
 	assert_false(atomic_load(&c->flags) & SGX_ENCL_CREATED);
 	w_check(w);
 	world_free(w);
+}
+
+/*
+ * EPA of CREATE's first VA page fails (another "instruction" holds the
+ * frame): -EFAULT, and the frame EREMOVE cannot take either is leaked with
+ * the warning rather than reused; the enclave stays uncreated.
+ */
+static void test_create_epa_failure(void **state)
+{
+	struct world *w = world_new(16, true);
+	static struct sgx_secs secs __attribute__((aligned(4096)));
+	struct sgx_epc_page *head;
+	struct epcm *e;
+	long nr;
+
+	(void)state;
+	head = cds_list_first_entry(&w->drv->nodes[0].free_page_list, struct sgx_epc_page, list);
+	e = epcm_of(w->drv->cpu, epc_frame(w->drv->cpu, (uint64_t)(uintptr_t)
+					   sgx_get_epc_virt_addr(head)));
+	nr = nr_free(w);
+	assert_true(page_lock_excl(e));
+	w_secs(&secs, 0);
+	assert_int_equal(w_create_secs(w, &secs), -EFAULT);
+	page_unlock_excl(e);
+	assert_int_equal(atomic_load(&w->drv->stats.leaked), 1);
+	assert_int_equal(nr_free(w), nr - 1);
+	assert_false(atomic_load(&w->encl->flags) & SGX_ENCL_CREATED);
+	assert_int_equal(w->encl->page_cnt, 0);
+	/* free + leaked == total (the leaked frame is invalid, so no w_check). */
+	assert_int_equal(nr_free(w) + 1, (long)w->drv->nr_total_pages);
+	/* The next attempt gets another frame and succeeds. */
+	assert_int_equal(w_create_secs(w, &secs), 0);
+	assert_int_equal(nr_free(w) + 1 + encl_in_use(w->encl), (long)w->drv->nr_total_pages);
+
+	/* world_free() without its no-leak checks: this world leaks one frame by design. */
+	w->mm->nr_maps = 0;
+	w->mm->nr_ptes = 0;
+	w_release(w, w->encl);
+	fake_mm_exit(w->mm);
+	assert_int_equal(atomic_load(&w->drv->nr_encls), 0);
+	assert_int_equal(nr_free(w) + 1, (long)w->drv->nr_total_pages);
+	fake_mm_free(w->mm);
+	fake_driver_destroy(w->drv);
+	free(w);
 }
 
 /* =================================================================== */
@@ -2345,6 +2406,7 @@ int main(void)
 		cmocka_unit_test(test_create_ok),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_create_enomem),
+		cmocka_unit_test(test_create_epa_failure),
 		cmocka_unit_test(test_add_ok),
 		cmocka_unit_test(test_add_state),
 		cmocka_unit_test(test_add_arg_errors),
