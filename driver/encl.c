@@ -1169,13 +1169,21 @@ int sgx_vma_access(struct sgx_encl *encl, unsigned long addr, void *buf, int len
 	if (!encl_test_flag(encl, SGX_ENCL_DEBUG))
 		return -EFAULT;
 
+	/*
+	 * @buf is the debugger's memory and may itself fault into this driver
+	 * (a hole of an enclave window), which takes encl->lock: it is read
+	 * before and written after each locked step, never under the lock.
+	 */
 	for (i = 0; i < len; i += cnt) {
 		unsigned long a = addr + (unsigned long)i;
 		unsigned long align = a & ~7UL;
 		int offset = (int)(a & 7);
+		uint8_t in[8];
 		uint64_t data;
 
 		cnt = len - i < 8 - offset ? len - i : 8 - offset;
+		if (write)
+			memcpy(in, (uint8_t *)buf + i, (size_t)cnt);
 		sgx_mutex_lock(&encl->lock);
 		/* Being reclaimed, or no EPC to reload into yet: as the kernel, retry. */
 		for (;;) {
@@ -1193,14 +1201,14 @@ int sgx_vma_access(struct sgx_encl *encl, unsigned long addr, void *buf, int len
 		}
 		ret = sgx_encl_debug_rw(encl, entry, align, &data, false);
 		if (!ret && write) {
-			memcpy((uint8_t *)&data + offset, (uint8_t *)buf + i, (size_t)cnt);
+			memcpy((uint8_t *)&data + offset, in, (size_t)cnt);
 			ret = sgx_encl_debug_rw(encl, entry, align, &data, true);
-		} else if (!ret) {
-			memcpy((uint8_t *)buf + i, (uint8_t *)&data + offset, (size_t)cnt);
 		}
 		sgx_mutex_unlock(&encl->lock);
 		if (ret)
 			break;
+		if (!write)
+			memcpy((uint8_t *)buf + i, (uint8_t *)&data + offset, (size_t)cnt);
 	}
 	return ret < 0 ? ret : i;
 }

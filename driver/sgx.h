@@ -406,7 +406,9 @@ int sgx_encl_load_secs(struct sgx_encl *encl);
  * @vm_flags: the mapping's VM_READ/VM_WRITE/VM_EXEC
  *
  * Async-signal-safe: called from the SIGBUS handler.
- * Return: VM_FAULT_NOPAGE, VM_FAULT_SIGBUS or VM_FAULT_OOM.
+ * Return: VM_FAULT_NOPAGE or VM_FAULT_SIGBUS.  The kernel's EAUG path can
+ * also give VM_FAULT_OOM when kzalloc() of the page descriptor fails; here
+ * descriptors are preallocated slots, so that outcome does not exist.
  */
 vm_fault_t sgx_vma_fault(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
 			 unsigned long vm_flags);

@@ -12,8 +12,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/personality.h>
 #include <unistd.h>
 #include <urcu/list.h>
@@ -847,6 +849,60 @@ static void test_vma_access_rw(void **state)
 	assert_int_equal(sgx_vma_access(t.encl, BASE + PG + 66, buf, 7, false, VM_READ), 7);
 	assert_memory_equal(buf, "\x11\x01\x02\x03\x04\x05\x11", 7);
 	assert_int_equal(sgx_vma_access(t.encl, BASE + PG, buf, 0, false, VM_READ), 0);
+	tenc_teardown(&t);
+}
+
+/*
+ * The debugger's buffer can itself fault into the driver (a hole in an
+ * enclave window), and that fault takes encl->lock: the buffer must never
+ * be touched with the lock held.  Here it lies on a PROT_NONE page whose
+ * SIGSEGV handler records whether encl->lock was held, then opens it.
+ */
+static struct sgx_encl *buf_fault_encl;
+static uint8_t *buf_fault_page;
+static volatile sig_atomic_t buf_faults, buf_faults_locked;
+
+static void on_buf_fault(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	if ((uint8_t *)si->si_addr < buf_fault_page || (uint8_t *)si->si_addr >= buf_fault_page + PG)
+		abort();
+	buf_faults++;
+	if (sgx_mutex_is_locked(&buf_fault_encl->lock))
+		buf_faults_locked++;
+	mprotect(buf_fault_page, PG, PROT_READ | PROT_WRITE);
+}
+
+static void test_vma_access_faulting_buffer(void **state)
+{
+	struct sigaction sa = { 0 }, old;
+	struct tenc t;
+
+	(void)state;
+	tenc_setup(&t, true, SIZE);
+	tenc_add(&t, 1 * PG, RW, 0x11);
+	tenc_init(&t);
+	buf_fault_encl = t.encl;
+	buf_fault_page = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(buf_fault_page != MAP_FAILED);
+	sa.sa_sigaction = on_buf_fault;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGSEGV, &sa, &old), 0);
+
+	for (int write = 0; write < 2; write++) {
+		buf_faults = buf_faults_locked = 0;
+		assert_int_equal(mprotect(buf_fault_page, PG, PROT_NONE), 0);
+		assert_int_equal(sgx_vma_access(t.encl, BASE + PG + 3, buf_fault_page, 8, write,
+						VM_READ | VM_WRITE), 8);
+		assert_int_equal(buf_faults, 1);
+		assert_int_equal(buf_faults_locked, 0);
+	}
+	assert_memory_equal(buf_fault_page, "\x11\x11\x11\x11\x11\x11\x11\x11", 8);
+
+	assert_int_equal(sigaction(SIGSEGV, &old, NULL), 0);
+	munmap(buf_fault_page, PG);
 	tenc_teardown(&t);
 }
 
@@ -1993,6 +2049,7 @@ int main(void)
 		cmocka_unit_test(test_va_pool_remove_cycles),
 		cmocka_unit_test(test_fault_uninit_vs_add),
 		cmocka_unit_test(test_vma_access_rw),
+		cmocka_unit_test(test_vma_access_faulting_buffer),
 		cmocka_unit_test(test_vma_access_reloads),
 		cmocka_unit_test(test_vma_access_errors),
 		cmocka_unit_test(test_eldu_kernel_backing),
