@@ -490,6 +490,7 @@ static int sgx_encl_add_page(struct sgx_encl *encl, struct sgx_mm *mm, unsigned 
 	encl->secs_child_cnt++;
 
 	if (flags & SGX_PAGE_MEASURE) {
+		sgx_test_point(drv, SGX_TP_ADD_EXTEND, encl, addr);
 		ret = __sgx_encl_extend(encl, epc_page);
 		if (ret) {
 			/*

@@ -100,6 +100,7 @@ enum sgx_test_point {
 	SGX_TP_EAUG_UNLOCKED,   /* fault: EAUG path after the lockless "no entry" check */
 	SGX_TP_RECLAIM_ISOLATED,/* reclaimer: batch isolated, before aging */
 	SGX_TP_RECLAIM_BLOCKED, /* reclaimer: pages blocked, before EWB */
+	SGX_TP_ADD_EXTEND,      /* ADD_PAGES: page EADDed, before its EEXTENDs */
 	SGX_TP_NR,
 };
 
