@@ -95,14 +95,6 @@
 #define SLOT_GROUP 64		/* slots per bit of the page-array summary map */
 #define MAY_MAP_BATCH 4096	/* entries between lock breaks (XA_CHECK_SCHED) */
 
-/* WARN_ONCE: the first report from each call site, like the kernel's. */
-#define sgx_warn_once(flag, ...)                                                  \
-	do {                                                                      \
-		static _Atomic bool flag;                                         \
-		if (!atomic_exchange_explicit(&flag, true, memory_order_relaxed)) \
-			sgx_warn(__VA_ARGS__);                                    \
-	} while (0)
-
 static void sgx_encl_release(struct sgx_encl *encl);
 
 /* ---------------------------------------------------------------------- */
@@ -567,7 +559,7 @@ struct sgx_epc_page *sgx_alloc_va_epc_page(struct sgx_driver *drv, bool reclaim)
 		return epc_page;
 	ret = sgx_epa(drv->cpu, SGX_PAGE_TYPE_VA, sgx_get_epc_virt_addr(epc_page));
 	if (ret) {
-		sgx_warn_once(epa_warned, "EPA returned %d (0x%x)", ret, ret);
+		sgx_warn_once("EPA returned %d (0x%x)", ret, ret);
 		sgx_encl_free_epc_page(drv, epc_page);
 		return ERR_PTR(-EFAULT);
 	}
@@ -884,7 +876,7 @@ struct sgx_epc_page *sgx_encl_eldu(struct sgx_encl_page *encl_page,
 		       (uint8_t *)sgx_get_epc_virt_addr(va_page->epc_page) + va_offset);
 	if (ret) {
 		if (encls_failed(ret))
-			sgx_warn_once(eldu_warned, "%s returned %d (0x%x)", "ELDU", ret, ret);
+			sgx_warn_once("%s returned %d (0x%x)", "ELDU", ret, ret);
 		sgx_encl_put_backing(&b);
 		/* Quirk 10 fixed: the backing copy stays for a retry. */
 		sgx_encl_free_epc_page(drv, epc_page);
@@ -1472,12 +1464,12 @@ void sgx_encl_free_epc_page(struct sgx_driver *drv, struct sgx_epc_page *page)
 	int ret;
 
 	if (page->flags & SGX_EPC_PAGE_RECLAIMER_TRACKED)
-		sgx_warn_once(tracked_warned, "%s: freeing a reclaimer-tracked EPC page",
+		sgx_warn_once("%s: freeing a reclaimer-tracked EPC page",
 			      __func__);
 
 	ret = sgx_eremove(drv->cpu, sgx_get_epc_virt_addr(page));
 	if (ret) {
-		sgx_warn_once(eremove_warned, EREMOVE_ERROR_MESSAGE, ret, ret);
+		sgx_warn_once(EREMOVE_ERROR_MESSAGE, ret, ret);
 		atomic_fetch_add(&drv->stats.leaked, 1);
 		return;
 	}

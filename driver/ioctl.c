@@ -60,15 +60,6 @@
 _Static_assert(SGX_VA_SLOT_COUNT == (SGX_ENCL_PAGE_VA_OFFSET_MASK >> 3) + 1,
 	      "one VA slot per value of the desc VA offset field");
 
-/* pr_err_once/WARN_ONCE: one message per call site. */
-#define sgx_once(fn, ...)                                              \
-	do {                                                           \
-		static _Atomic bool __done;                            \
-		if (!atomic_exchange(&__done, true))                   \
-			fn(__VA_ARGS__);                               \
-	} while (0)
-#define pr_err_once(fmt, ...) sgx_once(sgx_pr, "", fmt, ##__VA_ARGS__)
-#define ENCLS_WARN(r, name) sgx_once(sgx_warn, "%s returned %d (0x%x)", name, (r), (r))
 
 /*
  * pr_debug: off unless asked for, like the kernel's dynamic debug.  Set
@@ -129,9 +120,8 @@ struct sgx_va_page *sgx_encl_grow(struct sgx_encl *encl, bool reclaim)
 		va_page = sgx_alloc_va_page(encl, reclaim);
 		if (IS_ERR(va_page))
 			return va_page;
-		/* Growth is serialized by the callers; a change here is a bug (WARN_ON). */
-		if (encl->page_cnt % SGX_VA_SLOT_COUNT)
-			sgx_warn("at %s:%d %s()", __FILE__, __LINE__, __func__);
+		/* Growth is serialized by the callers; a change here is a bug. */
+		WARN_ON(encl->page_cnt % SGX_VA_SLOT_COUNT);
 	}
 	encl->page_cnt++;
 	return va_page;

@@ -53,30 +53,6 @@
 #define ERESTARTSYS 512
 #endif
 
-/* WARN_ONCE with the kernel's text: one report per call site and process. */
-#define WARN_ONCE_FMT(fmt, ...)                                                        \
-	do {                                                                           \
-		static atomic_bool warned_once_;                                       \
-		if (!atomic_exchange(&warned_once_, true))                             \
-			sgx_warn(fmt, ##__VA_ARGS__);                                  \
-	} while (0)
-
-/* ENCLS_WARN (encls.h): callers test encls_failed() first, as the kernel's do. */
-#define ENCLS_WARN(r, name)                                                            \
-	do {                                                                           \
-		int r_ = (r);                                                          \
-		if (r_)                                                                \
-			WARN_ONCE_FMT("%s returned %d (0x%x)", (name), r_, r_);        \
-	} while (0)
-
-/* A text-less WARN_ON: the kernel's splat names the place. */
-#define WARN_ON(cond)                                                                  \
-	({                                                                             \
-		bool c_ = (cond);                                                      \
-		if (c_)                                                                \
-			sgx_warn("at %s:%d %s()", __FILE__, __LINE__, __func__);       \
-		c_;                                                                    \
-	})
 
 /*
  * Flags and poison of an EPC page are plain u16 fields guarded by two

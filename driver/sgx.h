@@ -519,6 +519,31 @@ void sgx_vepc_release(struct sgx_vepc *vepc);
 
 /* "sgx: " prefixed log and WARN-style reports on stderr (async-signal-safe). */
 void sgx_pr(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* WARN_ONCE, pr_err_once: the first report from each call site, as the kernel's. */
+#define sgx_once(fn, ...)                                                                 \
+	do {                                                                              \
+		static _Atomic bool once_;                                                \
+		if (!atomic_exchange_explicit(&once_, true, memory_order_relaxed))        \
+			fn(__VA_ARGS__);                                                  \
+	} while (0)
+#define sgx_warn_once(...) sgx_once(sgx_warn, __VA_ARGS__)
+#define pr_err_once(...) sgx_once(sgx_pr, "", __VA_ARGS__)
+/* ENCLS_WARN (encls.h): callers test encls_failed() first, as the kernel's do. */
+#define ENCLS_WARN(r, name)                                                               \
+	do {                                                                              \
+		int r_ = (r);                                                             \
+		if (r_)                                                                   \
+			sgx_warn_once("%s returned %d (0x%x)", (name), r_, r_);           \
+	} while (0)
+/* A text-less WARN_ON: the kernel's splat names the place. */
+#define WARN_ON(cond)                                                                     \
+	({                                                                                \
+		bool c_ = (cond);                                                         \
+		if (c_)                                                                   \
+			sgx_warn("at %s:%d %s()", __FILE__, __LINE__, __func__);          \
+		c_;                                                                       \
+	})
 void sgx_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 size_t sgx_log_format(char *buf, size_t size, const char *fmt, va_list ap);
 #define EREMOVE_ERROR_MESSAGE                                                               \

@@ -35,13 +35,6 @@
 #include "softsgx/uapi/sgx.h"
 #include "sgx.h"
 
-/* WARN_ONCE: the first report from each call site and process, as the kernel's. */
-#define vepc_warn_once(...)                                                             \
-	do {                                                                            \
-		static _Atomic bool warned_once_;                                       \
-		if (!atomic_exchange_explicit(&warned_once_, true, memory_order_relaxed)) \
-			sgx_warn(__VA_ARGS__);                                          \
-	} while (0)
 
 /*
  * The file's private state around the public struct.  @nr_used is one past
@@ -150,7 +143,7 @@ static int __sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_mm *mm, unsigned l
 	int ret;
 
 	if (!sgx_mutex_is_locked(&vepc->lock))
-		vepc_warn_once("%s: called without the vEPC lock", __func__);
+		sgx_warn_once("%s: called without the vEPC lock", __func__);
 
 	epc_page = vepc_slot_load(vepc, index);
 	if (epc_page) {
@@ -247,7 +240,7 @@ static int sgx_vepc_free_page(struct sgx_driver *drv, struct sgx_epc_page *epc_p
 
 	if (ret) {
 		if (ret != SGX_CHILD_PRESENT)
-			vepc_warn_once(EREMOVE_ERROR_MESSAGE, ret, ret);
+			sgx_warn_once(EREMOVE_ERROR_MESSAGE, ret, ret);
 		return ret;
 	}
 	sgx_free_epc_page(drv, epc_page);
@@ -311,7 +304,7 @@ static long sgx_vepc_remove_all(struct sgx_vepc *vepc)
 		 * driver or the platform is broken.
 		 */
 		if (encls_faulted(ret) && encls_trapnr(ret) != X86_TRAP_GP)
-			vepc_warn_once("%s: EREMOVE faulted with trap %d", __func__,
+			sgx_warn_once("%s: EREMOVE faulted with trap %d", __func__,
 				       encls_trapnr(ret));
 		return -EBUSY;
 	}
