@@ -1330,6 +1330,12 @@ int sgx_encl_mm_add(struct sgx_encl *encl, struct sgx_mm *mm)
  * not done so already), wait for every mm_list reader, then free it and
  * drop its enclave reference, possibly the last one.  Must not be called
  * inside an RCU read-side section (nor from a host mm_put() made by one).
+ *
+ * The host's side of the contract (the kernel's mmu notifier gives it for
+ * free): call this for every enclave sgx_encl_mm_add() was ever called with
+ * for @mm, whether or not @mm still maps it, and hold a reference on @encl
+ * (sgx_encl_get()) across the call, because the file release can drain the
+ * entry and drop the last reference concurrently.
  */
 void sgx_encl_mm_release(struct sgx_encl *encl, struct sgx_mm *mm)
 {
