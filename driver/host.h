@@ -42,7 +42,11 @@ struct sgx_host_ops {
 				     unsigned long addr);
 	/*
 	 * The IPI: every thread of @mm that may be executing inside @encl
-	 * takes an AEX; return once each has (or was not inside).
+	 * takes an AEX; return once each has (or was not inside).  Called
+	 * with encl->lock held, so a thread that faulted inside the enclave
+	 * and now waits for that lock in the fault handler must already have
+	 * left enclave mode: the host performs the AEX before it calls
+	 * sgx_vma_fault(), never after.
 	 */
 	void (*kick)(void *host, struct sgx_mm *mm, struct sgx_encl *encl);
 	/* Take a reference on a live @mm (false once it is exiting). */
