@@ -332,6 +332,11 @@ uint64_t sgx_cpu_touched_frames(const struct sgx_cpu *cpu)
 	return atomic_load_explicit(&cpu->touched, memory_order_relaxed);
 }
 
+void sgx_cpu_raise_events(struct sgx_cpu *cpu, uint64_t n)
+{
+	atomic_fetch_add(&cpu->pending_events, n);
+}
+
 int sgx_cpu_epcm(const struct sgx_cpu *cpu, const void *epc_page, struct sgx_epcm_view *out)
 {
 	uint32_t f = epc_frame(cpu, ptr_u64(epc_page));

@@ -372,6 +372,10 @@ int sgx_einit(struct sgx_cpu *cpu, const void *sigstruct, const void *token, voi
 	r = sigstruct_check_format(cpu, &ss);
 	if (r)
 		return r;
+	/* The event window opens with the RSA check (spec §4.4 step 5). */
+	for (uint64_t ev = atomic_load(&cpu->pending_events); ev;)
+		if (atomic_compare_exchange_weak(&cpu->pending_events, &ev, ev - 1))
+			return SGX_UNMASKED_EVENT;
 	r = sigstruct_verify(&ss, padding);
 	if (r)
 		return r;

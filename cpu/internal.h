@@ -102,6 +102,7 @@ struct sgx_cpu {
 	uint8_t *touched_map; /* one byte per frame: has host memory behind it */
 
 	_Atomic uint64_t next_eid;
+	_Atomic uint64_t pending_events; /* EINITs still to end in SGX_UNMASKED_EVENT */
 	_Atomic uint64_t paging_version;
 	uint64_t lepubkeyhash[4]; /* reset value of every LP's LE hash MSRs */
 	uint64_t id;              /* unique per platform, for per-thread MSR banks */

@@ -624,8 +624,8 @@ static int sgx_encl_init(struct sgx_encl *encl, struct sgx_sigstruct *sigstruct,
 	/*
 	 * EINIT may be interrupted by a pending event (SGX_UNMASKED_EVENT): spin
 	 * a little, then sleep, and give up only on a signal or after
-	 * SGX_EINIT_SLEEP_COUNT rounds.  The CPU model never interrupts EINIT,
-	 * but the loop is the kernel's contract and is kept whole.
+	 * SGX_EINIT_SLEEP_COUNT rounds.  The CPU model interrupts EINIT only
+	 * when asked to (sgx_cpu_raise_events()), which is how this is tested.
 	 */
 	for (i = 0; i < SGX_EINIT_SLEEP_COUNT; i++) {
 		for (j = 0; j < SGX_EINIT_SPIN_COUNT; j++) {

@@ -549,6 +549,36 @@ static void test_einit_accepts(void **state)
 	assert_leaf_ok(t_einit(cpu, encl.secs, &ss));
 }
 
+/*
+ * An interrupt during the signature check: SGX_UNMASKED_EVENT with nothing
+ * changed, one pending event consumed per EINIT; a bad SIGSTRUCT format is
+ * reported before the event window opens, and the retry then succeeds.
+ */
+static void test_einit_unmasked_event(void **state)
+{
+	struct sgx_sigstruct ss, bad;
+	struct t_epcm_snap snap;
+	uint8_t mr[32];
+
+	(void)state;
+	reset_cpu();
+	build_uninit(0, mr);
+	t_sigstruct(&ss, mr, SGX_ATTR_MODE64BIT, 3, t_key());
+	bad = ss;
+	s_header(&bad);
+	sgx_cpu_raise_events(cpu, 2);
+	t_snap(cpu, &snap, 4);
+	assert_int_equal(t_einit(cpu, encl.secs, &bad), SGX_INVALID_SIG_STRUCT);
+	assert_int_equal(t_einit(cpu, encl.secs, &ss), SGX_UNMASKED_EVENT);
+	t_assert_snap_equal(cpu, &snap);
+	assert_false(((struct sgx_secs *)sgx_epc_page_bytes(cpu, encl.secs))->attributes &
+		     SGX_ATTR_INIT);
+	assert_int_equal(t_einit(cpu, encl.secs, &ss), SGX_UNMASKED_EVENT);
+	assert_leaf_ok(t_einit(cpu, encl.secs, &ss));
+	assert_true(((struct sgx_secs *)sgx_epc_page_bytes(cpu, encl.secs))->attributes &
+		    SGX_ATTR_INIT);
+}
+
 static void test_einit_operands(void **state)
 {
 	static uint8_t page[8192] __attribute__((aligned(4096)));
@@ -632,6 +662,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_einit_ok, setup_built, teardown),
 		cmocka_unit_test_setup_teardown(test_einit_errors, setup_built, teardown),
 		cmocka_unit_test_setup_teardown(test_einit_accepts, setup_built, teardown),
+		cmocka_unit_test_setup_teardown(test_einit_unmasked_event, setup_built, teardown),
 		cmocka_unit_test_setup_teardown(test_einit_operands, setup_built, teardown),
 		cmocka_unit_test_setup_teardown(test_einit_launch_control, setup_built, teardown),
 		cmocka_unit_test_setup_teardown(test_einit_debug_type_bit, setup_built, teardown),

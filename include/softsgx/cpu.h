@@ -121,6 +121,18 @@ uint64_t sgx_cpu_secs_eid(const struct sgx_cpu *cpu, const void *secs);
 /* Resident frames actually backed by host memory (sparse accounting). */
 uint64_t sgx_cpu_touched_frames(const struct sgx_cpu *cpu);
 
+/**
+ * sgx_cpu_raise_events() - make interrupts arrive during the next EINITs
+ * @cpu: the platform
+ * @n: how many EINITs, from now on, find an unmasked event pending
+ *
+ * On hardware an interrupt that arrives while EINIT checks the signature ends
+ * it with SGX_UNMASKED_EVENT, changing nothing, and software retries; the
+ * model has no interrupts of its own, so this is how a caller (a test, a
+ * fault-injection run) exercises that path.  Each such EINIT consumes one.
+ */
+void sgx_cpu_raise_events(struct sgx_cpu *cpu, uint64_t n);
+
 /* Counters kept by the CPU model (one per leaf success). */
 struct sgx_cpu_stats {
 	uint64_t ecreate, eadd, eextend, einit, eremove, epa, eblock, etrack;

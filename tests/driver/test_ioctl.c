@@ -1571,6 +1571,51 @@ static void test_init_ok(void **state)
 	world_free(w);
 }
 
+/*
+ * The kernel's EINIT retry rule against interrupted EINITs: up to 20 attempts
+ * back to back, then a 20 ms sleep with a signal check, 50 rounds at most
+ * (spec §3.6).  Attempts are counted by the pending events they consume.
+ */
+static void test_init_unmasked_events(void **state)
+{
+	struct world *w;
+
+	(void)state;
+	/* 21 interrupted attempts: one sleep, then success on the 22nd. */
+	w = world_new(EPC_PAGES, true);
+	w_build(w, 0);
+	sgx_cpu_raise_events(w->drv->cpu, 21);
+	assert_int_equal(w_init_ss(w, &w->ss), 0);
+	assert_int_equal(atomic_load(&w->drv->cpu->pending_events), 0);
+	assert_true(atomic_load(&w->encl->flags) & SGX_ENCL_INITIALIZED);
+	world_free(w);
+
+	/* A signal arrives during the first sleep: -ERESTARTSYS, still only CREATED. */
+	w = world_new(EPC_PAGES, true);
+	w_build(w, 0);
+	sgx_cpu_raise_events(w->drv->cpu, 25);
+	atomic_store(&w->h.signal_after, 1);
+	assert_int_equal(w_init_ss(w, &w->ss), -ERESTARTSYS);
+	assert_int_equal(atomic_load(&w->drv->cpu->pending_events), 5);
+	assert_int_equal(atomic_load(&w->encl->flags), SGX_ENCL_CREATED);
+	atomic_store(&w->h.signal_pending, false);
+	atomic_store(&w->h.signal_after, 0);
+	/* The restarted call goes on where the events left off. */
+	assert_int_equal(w_init_ss(w, &w->ss), 0);
+	assert_int_equal(atomic_load(&w->drv->cpu->pending_events), 0);
+	world_free(w);
+
+	/* Interrupted every time: 50 rounds of 20 attempts (~1 s asleep), then -EPERM. */
+	w = world_new(EPC_PAGES, true);
+	w_build(w, 0);
+	sgx_cpu_raise_events(w->drv->cpu, 1001);
+	assert_int_equal(w_init_ss(w, &w->ss), -EPERM);
+	assert_int_equal(atomic_load(&w->drv->cpu->pending_events), 1);
+	assert_int_equal(atomic_load(&w->encl->flags), SGX_ENCL_CREATED);
+	assert_int_equal(w_init_ss(w, &w->ss), 0);
+	world_free(w);
+}
+
 static void test_init_errors(void **state)
 {
 	struct world *w = world_new(EPC_PAGES, true);
@@ -2473,6 +2518,7 @@ int main(void)
 		cmocka_unit_test(test_add_page_errors),
 		cmocka_unit_test(test_add_with_reclaim),
 		cmocka_unit_test(test_init_ok),
+		cmocka_unit_test(test_init_unmasked_events),
 		cmocka_unit_test(test_init_errors),
 		cmocka_unit_test(test_provision),
 		cmocka_unit_test(test_provision_einittokenkey),
