@@ -2161,6 +2161,45 @@ static void test_etrack_kicks(void **state)
 	world_free(w);
 }
 
+/*
+ * ETRACK failing twice (a thread stays inside through the kick) after
+ * RESTRICT_PERMISSIONS and after MODIFY_TYPES REG->TCS: -EFAULT with the
+ * page's EPCM already changed.  For REG->TCS the new maximum protection (RW)
+ * is kept rather than restored (Quirk 8, kept): only the EMODT-failure paths
+ * restore it.
+ */
+static void test_etrack_failure_restrict_and_tcs(void **state)
+{
+	struct world *w = world_ready();
+	struct sgx_encl_page *tcs;
+	uint64_t result, count;
+
+	(void)state;
+	w->kick_aex = false;
+	w_enter(w);
+	/* The first ETRACK with the thread inside succeeds; it stays in the old epoch. */
+	assert_int_equal(w_restrict(w, OFF_RW, PG, SGX_SECINFO_R, &result, &count), 0);
+	result = count = 0;
+	assert_int_equal(w_restrict(w, OFF_RW + PG, PG, SGX_SECINFO_R, &result, &count), -EFAULT);
+	assert_int_equal(count, 0);
+	assert_int_equal(result, 0);
+	assert_int_equal(w_epcm(w, OFF_RW + PG).rwx, SGX_SECINFO_R);
+	assert_true(w_epcm(w, OFF_RW + PG).pr);
+
+	tcs = w_entry(w, OFF_NEWTCS);
+	tcs->vm_max_prot_bits = VM_READ | VM_WRITE | VM_EXEC; /* as if added RWX */
+	result = count = 0;
+	assert_int_equal(w_modify(w, OFF_NEWTCS, PG, SGX_PAGE_TYPE_TCS, &result, &count), -EFAULT);
+	assert_int_equal(count, 0);
+	assert_int_equal(result, 0);
+	assert_int_equal(w_epcm(w, OFF_NEWTCS).page_type, SGX_PAGE_TYPE_TCS);
+	assert_int_equal(tcs->type, SGX_PAGE_TYPE_REG);
+	assert_int_equal(tcs->vm_max_prot_bits, VM_READ | VM_WRITE);
+	w_leave(w);
+	w_check(w);
+	world_free(w);
+}
+
 /* =================================================================== */
 /* MODIFY_TYPES                                                         */
 /* =================================================================== */
@@ -2500,6 +2539,33 @@ static void race_end(struct race *r, struct world *w, pthread_t t)
 	w->drv->cfg.test_ctx = NULL;
 }
 
+/*
+ * MODIFY_TYPES and REMOVE_PAGES write their results back even when the work
+ * succeeded: a failing copy-back is -EFAULT, with the pages already changed.
+ */
+static void test_sgx2_copyback_fails(void **state)
+{
+	struct world *w = world_ready();
+	int (*copy_to)(void *, uint64_t, const void *, size_t) = w->h.ops.copy_to_user;
+	uint64_t result = 0, count = 0;
+
+	(void)state;
+	w->h.ops.copy_to_user = copy_to_user_fails;
+	assert_int_equal(w_modify(w, OFF_RW, PG, SGX_PAGE_TYPE_TRIM, &result, &count), -EFAULT);
+	w->h.ops.copy_to_user = copy_to;
+	assert_int_equal(w_entry(w, OFF_RW)->type, SGX_PAGE_TYPE_TRIM);
+	assert_int_equal(w_epcm(w, OFF_RW).page_type, SGX_PAGE_TYPE_TRIM);
+
+	assert_int_equal(w_eaccept(w, SI_TRIM, OFF_RW), 0);
+	count = 0;
+	w->h.ops.copy_to_user = copy_to_user_fails;
+	assert_int_equal(w_remove(w, OFF_RW, PG, &count), -EFAULT);
+	w->h.ops.copy_to_user = copy_to;
+	assert_null(w_entry(w, OFF_RW));
+	w_check(w);
+	world_free(w);
+}
+
 static void test_remove_race(void **state)
 {
 	struct world *w = world_ready();
@@ -2598,11 +2664,13 @@ int main(void)
 		cmocka_unit_test(test_restrict_errors),
 		cmocka_unit_test(test_sgx2_evicted),
 		cmocka_unit_test(test_etrack_kicks),
+		cmocka_unit_test(test_etrack_failure_restrict_and_tcs),
 		cmocka_unit_test(test_modify_trim_ok),
 		cmocka_unit_test(test_modify_tcs_ok),
 		cmocka_unit_test(test_modify_errors),
 		cmocka_unit_test(test_remove_ok),
 		cmocka_unit_test(test_remove_errors),
+		cmocka_unit_test(test_sgx2_copyback_fails),
 		cmocka_unit_test(test_remove_race),
 		cmocka_unit_test(test_modify_tcs_race),
 	};
