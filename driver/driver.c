@@ -5,7 +5,6 @@
  * the file itself and calls these at the matching file operations.
  */
 #include <errno.h>
-#include <stdlib.h>
 
 #include "rcu.h"
 #include "sgx.h"
@@ -45,26 +44,7 @@ struct sgx_encl *sgx_open(struct sgx_driver *drv, int *err)
  */
 void sgx_release(struct sgx_encl *encl)
 {
-	struct sgx_encl_mm *encl_mm;
-
-	for (;;) {
-		encl_mm = NULL;
-		sgx_mutex_lock(&encl->mm_lock);
-		if (!cds_list_empty(&encl->mm_list)) {
-			encl_mm = cds_list_first_entry(&encl->mm_list, struct sgx_encl_mm, list);
-			sgx_list_del_rcu(&encl_mm->list);
-		}
-		sgx_mutex_unlock(&encl->mm_lock);
-
-		if (!encl_mm)
-			break;
-
-		/* Readers (zap, age, kick) may still be walking over it. */
-		sgx_synchronize_rcu();
-		free(encl_mm);
-		sgx_encl_put(encl);
-	}
-
+	sgx_encl_mm_drain(encl);
 	sgx_encl_put(encl);
 }
 

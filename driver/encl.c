@@ -542,17 +542,20 @@ void sgx_encl_va_reserve(struct sgx_encl *encl)
 
 /**
  * sgx_alloc_va_epc_page() - an EPC page turned into a VA page with EPA
- * @drv: the driver
+ * @encl: the enclave it is for, its owner ([cg-oom]: so that the OOM killer
+ *        can find the enclave from the page)
  * @reclaim: reclaim EPC if none is free (callers without locks only)
  *
- * Async-signal-safe when @reclaim is false.
+ * The page goes on its cgroup's unreclaimable list.  Async-signal-safe when
+ * @reclaim is false.
  *
- * Return: the EPC page (no owner), or ERR_PTR: -ENOMEM, -EBUSY, -ERESTARTSYS
- * from the allocation, -EFAULT when EPA fails.
+ * Return: the EPC page, or ERR_PTR: -ENOMEM, -EBUSY, -ERESTARTSYS from the
+ * allocation, -EFAULT when EPA fails.
  */
-struct sgx_epc_page *sgx_alloc_va_epc_page(struct sgx_driver *drv, bool reclaim)
+struct sgx_epc_page *sgx_alloc_va_epc_page(struct sgx_encl *encl, bool reclaim)
 {
-	struct sgx_epc_page *epc_page = sgx_alloc_epc_page(drv, NULL, reclaim);
+	struct sgx_driver *drv = encl->drv;
+	struct sgx_epc_page *epc_page = sgx_alloc_epc_page(drv, encl, reclaim);
 	int ret;
 
 	if (IS_ERR(epc_page))
@@ -563,6 +566,7 @@ struct sgx_epc_page *sgx_alloc_va_epc_page(struct sgx_driver *drv, bool reclaim)
 		sgx_encl_free_epc_page(drv, epc_page);
 		return ERR_PTR(-EFAULT);
 	}
+	sgx_record_unreclaimable(drv, epc_page, true);
 	return epc_page;
 }
 
@@ -606,7 +610,7 @@ struct sgx_va_page *sgx_alloc_va_page(struct sgx_encl *encl, bool reclaim)
 	if (!va_page)
 		return ERR_PTR(-ENOMEM);
 
-	epc_page = sgx_alloc_va_epc_page(encl->drv, reclaim);
+	epc_page = sgx_alloc_va_epc_page(encl, reclaim);
 	if (IS_ERR(epc_page)) {
 		va_desc_put(encl, va_page);
 		return (struct sgx_va_page *)epc_page;
@@ -928,6 +932,7 @@ int sgx_encl_load_secs(struct sgx_encl *encl)
 	if (IS_ERR(epc_page))
 		return (int)PTR_ERR(epc_page);
 	encl->secs.epc_page = epc_page;
+	sgx_record_unreclaimable(encl->drv, epc_page, false);
 	return 0;
 }
 
@@ -1092,6 +1097,15 @@ static vm_fault_t __sgx_vma_fault(struct sgx_mm *mm, struct sgx_encl *encl, unsi
 	 */
 	if (!encl_test_flag(encl, SGX_ENCL_CREATED))
 		return VM_FAULT_SIGBUS;
+#ifndef SGX_NO_OOM_RACE_FIX
+	/*
+	 * Killed by the EPC OOM killer ([cg-oom] v3 fix, seed 004): a fault
+	 * racing the kill must not allocate or reload a page, nor map one into
+	 * an address space the killer is zapping and draining.
+	 */
+	if (encl_test_flag(encl, SGX_ENCL_NO_MEMORY))
+		return VM_FAULT_SIGBUS;
+#endif
 
 	if (drv->sgx2 && !sgx_encl_page_lookup(encl, addr)) {
 		sgx_test_point(drv, SGX_TP_EAUG_UNLOCKED, encl, addr);
@@ -1158,7 +1172,7 @@ int sgx_vma_access(struct sgx_encl *encl, unsigned long addr, void *buf, int len
 
 	if (!encl)
 		return -EFAULT;
-	if (!encl_test_flag(encl, SGX_ENCL_DEBUG))
+	if (!encl_test_flag(encl, SGX_ENCL_DEBUG) || encl_test_flag(encl, SGX_ENCL_NO_MEMORY))
 		return -EFAULT;
 
 	/*
@@ -1287,12 +1301,16 @@ out:
  * means it cannot be added twice concurrently).  Each tracked mm holds an
  * enclave reference until sgx_encl_mm_release().
  *
- * Return: 0 or -ENOMEM.
+ * Return: 0, or -ENOMEM (no memory, or the enclave was OOM-killed).
  */
 int sgx_encl_mm_add(struct sgx_encl *encl, struct sgx_mm *mm)
 {
 	struct sgx_encl_mm *encl_mm;
 	bool found = false;
+
+	/* No new address space for an enclave the OOM killer took ([cg-oom]). */
+	if (encl_test_flag(encl, SGX_ENCL_NO_MEMORY))
+		return -ENOMEM;
 
 	sgx_rcu_read_lock();
 	sgx_list_for_each_entry_rcu(encl_mm, &encl->mm_list, list) {
@@ -1358,6 +1376,109 @@ void sgx_encl_mm_release(struct sgx_encl *encl, struct sgx_mm *mm)
 	sgx_encl_put(encl);
 }
 
+static bool encl_mm_get(struct sgx_driver *drv, struct sgx_encl_mm *encl_mm);
+
+/*
+ * Zap [@addr, @addr + @len) of @encl in every live mm on its mm_list, under
+ * each mm's mmap lock (so encl->lock must not be held), only where an
+ * enclave mapping covers @addr when @check_vma.  An mm added during the walk
+ * bumps mm_list_version, and the walk restarts so that it cannot miss it.
+ */
+static void zap_in_every_mm(struct sgx_encl *encl, unsigned long addr, unsigned long len,
+			    bool check_vma)
+{
+	struct sgx_driver *drv = encl->drv;
+	struct sgx_encl_mm *encl_mm;
+	unsigned long version;
+
+	do {
+		version = atomic_load_explicit(&encl->mm_list_version, memory_order_acquire);
+
+		sgx_rcu_read_lock();
+		sgx_list_for_each_entry_rcu(encl_mm, &encl->mm_list, list) {
+			struct sgx_mm *mm = encl_mm->mm;
+
+			if (!encl_mm_get(drv, encl_mm))
+				continue;
+			drv_host_call(drv, mmap_read_lock, mm);
+			if (!check_vma || drv_host_call(drv, vma_is_encl, mm, encl, addr))
+				drv_host_call(drv, zap, mm, encl, addr, len);
+			drv_host_call(drv, mmap_read_unlock, mm);
+			drv_host_call(drv, mm_put, mm);
+		}
+		sgx_rcu_read_unlock();
+	} while (version != atomic_load_explicit(&encl->mm_list_version, memory_order_acquire));
+}
+
+/**
+ * sgx_encl_mm_drain() - forget every address space on @encl's mm_list
+ * @encl: the enclave
+ *
+ * Unlink each entry under mm_lock, wait for the readers (zap, age, kick) that
+ * may still be walking over it, free it and drop its enclave reference.  The
+ * file release does this for the mms that have not exited yet, and the OOM
+ * killer for its victim.  Not inside an RCU read-side section; the caller
+ * holds a reference of its own.
+ */
+void sgx_encl_mm_drain(struct sgx_encl *encl)
+{
+	struct sgx_encl_mm *encl_mm;
+
+	for (;;) {
+		encl_mm = NULL;
+		sgx_mutex_lock(&encl->mm_lock);
+		if (!cds_list_empty(&encl->mm_list)) {
+			encl_mm = cds_list_first_entry(&encl->mm_list, struct sgx_encl_mm, list);
+			sgx_list_del_rcu(&encl_mm->list);
+		}
+		sgx_mutex_unlock(&encl->mm_lock);
+
+		if (!encl_mm)
+			break;
+
+		sgx_synchronize_rcu();
+		free(encl_mm);
+		sgx_encl_put(encl);
+	}
+}
+
+/**
+ * sgx_encl_oom() - the EPC OOM killer's work on one victim ([cg-oom] v5)
+ * @encl: the victim, with a reference the caller hands over
+ *
+ * Mark the enclave NO_MEMORY, so that nothing allocates, reloads or maps
+ * its pages any more; zap it from every address space (re-walking if one
+ * joins meanwhile); and drain mm_list.  Its EPC is not freed here: pages the
+ * reclaimer holds finish their EWB, and the release frees everything once the
+ * last reference goes (the v2 series freed it here, under encl->lock, and
+ * deadlocked).  No lock may be held.
+ *
+ * Return: true when @encl was (or already had been) killed, false when it was
+ * never created.
+ */
+bool sgx_encl_oom(struct sgx_encl *encl)
+{
+	struct sgx_driver *drv = encl->drv;
+	bool ret = true;
+
+	if (!encl_test_flag(encl, SGX_ENCL_CREATED)) {
+		ret = false;
+		goto out;
+	}
+	/* Killed before, still waiting for its reclaims: do not pick another victim. */
+	if (atomic_fetch_or(&encl->flags, SGX_ENCL_NO_MEMORY) & SGX_ENCL_NO_MEMORY)
+		goto out;
+	atomic_fetch_add(&drv->stats.oom_kills, 1);
+	sgx_test_point(drv, SGX_TP_OOM_MARKED, encl, encl->base);
+
+	/* The whole range, in each mm: the host zaps only this enclave's mappings. */
+	zap_in_every_mm(encl, encl->base, encl->size, false);
+	sgx_encl_mm_drain(encl);
+out:
+	sgx_encl_put(encl);
+	return ret;
+}
+
 /*
  * A reference on a live mm for one step of a walk (mmget_not_zero).  It is
  * dropped inside the read section, so the host's mm_put() must defer the
@@ -1379,28 +1500,7 @@ static bool encl_mm_get(struct sgx_driver *drv, struct sgx_encl_mm *encl_mm)
  */
 void sgx_zap_enclave_ptes(struct sgx_encl *encl, unsigned long addr)
 {
-	struct sgx_driver *drv = encl->drv;
-	struct sgx_encl_mm *encl_mm;
-	unsigned long version;
-
-	addr &= SGX_ENCL_PAGE_ADDR_MASK;
-	do {
-		version = atomic_load_explicit(&encl->mm_list_version, memory_order_acquire);
-
-		sgx_rcu_read_lock();
-		sgx_list_for_each_entry_rcu(encl_mm, &encl->mm_list, list) {
-			struct sgx_mm *mm = encl_mm->mm;
-
-			if (!encl_mm_get(drv, encl_mm))
-				continue;
-			drv_host_call(drv, mmap_read_lock, mm);
-			if (drv_host_call(drv, vma_is_encl, mm, encl, addr))
-				drv_host_call(drv, zap, mm, encl, addr, PAGE_SIZE);
-			drv_host_call(drv, mmap_read_unlock, mm);
-			drv_host_call(drv, mm_put, mm);
-		}
-		sgx_rcu_read_unlock();
-	} while (version != atomic_load_explicit(&encl->mm_list_version, memory_order_acquire));
+	zap_in_every_mm(encl, addr & SGX_ENCL_PAGE_ADDR_MASK, PAGE_SIZE, true);
 }
 
 /* The IPI: make every thread of every live mm leave the enclave once. */

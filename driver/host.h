@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 struct sgx_mm;
+struct sgx_cgroup;
 struct sgx_encl;
 struct sgx_epc_page;
 
@@ -72,6 +73,12 @@ struct sgx_host_ops {
 	int (*src_check)(void *host, struct sgx_mm *mm, uint64_t src);
 	/* Is @fd of the calling process an open /dev/sgx_provision? */
 	bool (*fd_is_provision)(void *host, uint64_t fd);
+	/*
+	 * Optional: the EPC cgroup of the calling task (NULL: the root).  The
+	 * host keeps a reference (sgx_cgroup_get()) on every cgroup it can
+	 * return, for as long as it can return it.  Async-signal-safe.
+	 */
+	struct sgx_cgroup *(*current_cgroup)(void *host);
 };
 
 #endif

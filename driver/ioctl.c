@@ -173,7 +173,7 @@ static int sgx_encl_create(struct sgx_encl *encl, struct sgx_secs *secs)
 	 * what the kernel's shmem_file_setup() refuses up front — a size
 	 * beyond the largest file offset — is refused here in its place.
 	 */
-	va_epc = sgx_alloc_va_epc_page(drv, true);
+	va_epc = sgx_alloc_va_epc_page(encl, true);
 	if (IS_ERR(va_epc))
 		return PTR_ERR(va_epc);
 	encl->page_cnt++;
@@ -228,6 +228,7 @@ static int sgx_encl_create(struct sgx_encl *encl, struct sgx_secs *secs)
 
 	encl->secs.encl = encl;
 	encl->secs.type = SGX_PAGE_TYPE_SECS;
+	sgx_record_unreclaimable(drv, secs_epc, false);
 	encl->attributes = secs->attributes;
 	/* Quirk 4 (kept): this drops a PROVISION done before CREATE, as the kernel does. */
 	encl->attributes_mask = SGX_ATTR_UNPRIV_MASK;
@@ -544,6 +545,10 @@ static long sgx_ioc_enclave_add_pages(struct sgx_encl *encl, struct sgx_mm *mm,
 	    encl_test_flag(encl, SGX_ENCL_INITIALIZED))
 		return -EINVAL;
 
+	/* Killed by the EPC OOM killer ([cg-oom]). */
+	if (encl_test_flag(encl, SGX_ENCL_NO_MEMORY))
+		return -ENOMEM;
+
 	if (copy_from_user(drv, &add_arg, arg, sizeof(add_arg)))
 		return -EFAULT;
 
@@ -693,6 +698,9 @@ static long sgx_ioc_enclave_init(struct sgx_encl *encl, unsigned long arg)
 	    encl_test_flag(encl, SGX_ENCL_INITIALIZED))
 		return -EINVAL;
 
+	if (encl_test_flag(encl, SGX_ENCL_NO_MEMORY))
+		return -ENOMEM;
+
 	if (copy_from_user(drv, &init_arg, arg, sizeof(init_arg)))
 		return -EFAULT;
 
@@ -829,6 +837,9 @@ static int sgx_ioc_sgx2_ready(struct sgx_encl *encl)
 
 	if (!encl_test_flag(encl, SGX_ENCL_INITIALIZED))
 		return -EINVAL;
+
+	if (encl_test_flag(encl, SGX_ENCL_NO_MEMORY))
+		return -ENOMEM;
 
 	return 0;
 }

@@ -259,6 +259,16 @@ static void __sgx_free_epc_page(struct sgx_driver *drv, struct sgx_epc_page *pag
 	struct sgx_numa_node *node = page_node(drv, page);
 	bool poisoned;
 
+	if (page_flags(page) & SGX_EPC_PAGE_UNRECLAIMABLE)
+		sgx_drop_unreclaimable(drv, page);
+	if (page->cg_id != SGX_CG_NONE) {
+		struct sgx_cgroup *cg = sgx_cgroup_of_page(drv, page);
+
+		page->cg_id = SGX_CG_NONE;
+		sgx_cgroup_uncharge(cg);
+		sgx_cgroup_put(cg);
+	}
+
 	sgx_mutex_lock(&node->lock);
 	page->owner = NULL;
 	poisoned = page_poisoned(page);
@@ -360,23 +370,40 @@ static void wake_ksgxd(struct sgx_driver *drv)
  * Without @reclaim this is async-signal-safe (the fault path uses it).
  * Callers with @reclaim hold no mmap lock and no encl->lock.
  *
+ * The page is charged to the caller's EPC cgroup first (v17): over a limit
+ * that reclaim within the cgroup cannot get under, the allocation fails
+ * without touching the free lists.
+ *
  * Return: the page, or ERR_PTR(-ENOMEM) when nothing is free and nothing is
- * reclaimable, -EBUSY when nothing is free and @reclaim is false,
- * -ERESTARTSYS when a signal is pending.
+ * reclaimable (or the cgroup is over its limit with nothing to reclaim),
+ * -EBUSY when nothing is free (or the cgroup is at its limit) and @reclaim
+ * is false, -ERESTARTSYS when a signal is pending.
  */
 struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_driver *drv, void *owner, bool reclaim)
 {
+	struct sgx_cgroup *cg = sgx_cgroup_current(drv);
 	struct sgx_epc_page *page;
+	int ret;
+
+	ret = sgx_cgroup_try_charge(cg, reclaim);
+	if (ret) {
+		sgx_cgroup_put(cg);
+		return ERR_PTR(ret);
+	}
 
 	for (;;) {
 		page = __sgx_alloc_epc_page(drv);
 		if (!IS_ERR(page)) {
 			page->owner = owner;
+			/* The charge and the reference go with the page until it is freed. */
+			page->cg_id = cg->id;
 			break;
 		}
 		/* Nothing reclaimable: fail at once, without waking ksgxd. */
-		if (atomic_load(&drv->nr_active) == 0)
-			return ERR_PTR(-ENOMEM);
+		if (atomic_load(&drv->nr_active) == 0) {
+			page = ERR_PTR(-ENOMEM);
+			break;
+		}
 		if (!reclaim) {
 			page = ERR_PTR(-EBUSY);
 			break;
@@ -389,24 +416,102 @@ struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_driver *drv, void *owner, boo
 		sgx_reclaim_pages(drv);
 		sched_yield();
 	}
+	if (IS_ERR(page)) {
+		sgx_cgroup_uncharge(cg);
+		sgx_cgroup_put(cg);
+		if (PTR_ERR(page) == -ENOMEM)
+			return page;
+	}
 	if (sgx_should_reclaim(drv, SGX_NR_LOW_PAGES))
 		wake_ksgxd(drv);
 	return page;
 }
 
-/* ---- The active list ---- */
+/* ---- The active lists: one reclaimable LRU per EPC cgroup ---- */
+
+/*
+ * A page starting (+1) or ending (-1) its time as RECLAIMER_TRACKED, in its
+ * cgroup and every ancestor.  Pages isolated in a batch still count: they
+ * are about to be freed, so a cgroup whose pages are all in reclaim is not
+ * "empty" (its charges wait, its tasks are not killed).
+ */
+static void tracked_count(struct sgx_driver *drv, const struct sgx_epc_page *page, long d)
+{
+	for (struct sgx_cgroup *c = sgx_cgroup_of_page(drv, page); c; c = c->parent)
+		atomic_fetch_add(&c->subtree_reclaimable, d);
+}
+
+/**
+ * sgx_lru_add_tail() - put a page at the tail of its cgroup's reclaimable LRU
+ * @drv: the driver
+ * @page: a RECLAIMER_TRACKED page that is on no list (reclaimer_lock held)
+ */
+void sgx_lru_add_tail(struct sgx_driver *drv, struct sgx_epc_page *page)
+{
+	struct sgx_cgroup *cg = sgx_cgroup_of_page(drv, page);
+
+	cds_list_add_tail(&page->list, &cg->lru.reclaimable);
+	atomic_fetch_add(&drv->nr_active, 1);
+}
+
+/**
+ * sgx_lru_del() - take a page off its LRU, as the reclaimer isolates one
+ * @drv: the driver
+ * @page: a page on its cgroup's reclaimable LRU (reclaimer_lock held); its
+ *        node points at itself afterwards
+ */
+void sgx_lru_del(struct sgx_driver *drv, struct sgx_epc_page *page)
+{
+	cds_list_del_init(&page->list);
+	atomic_fetch_sub(&drv->nr_active, 1);
+}
 
 /**
  * sgx_mark_page_reclaimable() - put a resident enclave page on the active list
  * @drv: the driver
  * @page: a REG/TCS/TRIM page whose owner is its struct sgx_encl_page
+ *
+ * The list is the reclaimable LRU of the cgroup the page is charged to.
  */
 void sgx_mark_page_reclaimable(struct sgx_driver *drv, struct sgx_epc_page *page)
 {
 	sgx_mutex_lock(&drv->reclaimer_lock);
 	page_or_flags(page, SGX_EPC_PAGE_RECLAIMER_TRACKED);
-	cds_list_add_tail(&page->list, &drv->active_page_list);
-	atomic_fetch_add(&drv->nr_active, 1);
+	tracked_count(drv, page, 1);
+	sgx_lru_add_tail(drv, page);
+	sgx_mutex_unlock(&drv->reclaimer_lock);
+}
+
+/**
+ * sgx_record_unreclaimable() - put a SECS or VA page on its cgroup's
+ * unreclaimable list, where the EPC OOM killer looks for victims
+ * @drv: the driver
+ * @page: the page
+ * @owner_encl: its owner is the struct sgx_encl (a VA page), not the
+ *              enclave's SECS descriptor
+ */
+void sgx_record_unreclaimable(struct sgx_driver *drv, struct sgx_epc_page *page,
+			      bool owner_encl)
+{
+	struct sgx_cgroup *cg = sgx_cgroup_of_page(drv, page);
+
+	sgx_mutex_lock(&drv->reclaimer_lock);
+	page_or_flags(page, SGX_EPC_PAGE_UNRECLAIMABLE | (owner_encl ? SGX_EPC_OWNER_ENCL : 0));
+	cds_list_add_tail(&page->list, &cg->lru.unreclaimable);
+	sgx_mutex_unlock(&drv->reclaimer_lock);
+}
+
+/**
+ * sgx_drop_unreclaimable() - take a SECS or VA page off its unreclaimable list
+ * @drv: the driver
+ * @page: the page; one the OOM killer already unlinked has a self-pointing
+ *        node, which this leaves as it is
+ */
+void sgx_drop_unreclaimable(struct sgx_driver *drv, struct sgx_epc_page *page)
+{
+	sgx_mutex_lock(&drv->reclaimer_lock);
+	cds_list_del_init(&page->list);
+	page_clear_flags(page, SGX_EPC_PAGE_UNRECLAIMABLE);
 	sgx_mutex_unlock(&drv->reclaimer_lock);
 }
 
@@ -427,9 +532,9 @@ int sgx_unmark_page_reclaimable(struct sgx_driver *drv, struct sgx_epc_page *pag
 			sgx_mutex_unlock(&drv->reclaimer_lock);
 			return -EBUSY;
 		}
-		cds_list_del_init(&page->list);
-		atomic_fetch_sub(&drv->nr_active, 1);
+		sgx_lru_del(drv, page);
 		page_clear_flags(page, SGX_EPC_PAGE_RECLAIMER_TRACKED);
+		tracked_count(drv, page, -1);
 	}
 	sgx_mutex_unlock(&drv->reclaimer_lock);
 	return 0;
@@ -585,19 +690,35 @@ out:
  * sgx_reclaim_pages() - reclaim one batch of up to SGX_NR_TO_SCAN pages
  * @drv: the driver
  *
- * Isolate pages from the head of the active list (holding an enclave
- * reference for each), skip the young ones and those without backing, zap
- * and EBLOCK the rest, then EWB them (one ETRACK/IPI round covers the batch)
- * and free their EPC pages.  Must be called without encl->lock or any mmap
- * lock: it takes both.
+ * Global reclaim: round robin over the cgroups, as ksgxd and the allocator
+ * do it (with no cgroup below the root, one batch from the root's list).
  */
 void sgx_reclaim_pages(struct sgx_driver *drv)
+{
+	sgx_cgroup_reclaim(&drv->root_cg, SGX_NR_TO_SCAN);
+}
+
+/**
+ * sgx_reclaim_pages_lru() - reclaim one batch from one cgroup's LRU
+ * @drv: the driver
+ * @cg: the cgroup whose own reclaimable list is scanned
+ *
+ * Isolate pages from the head of the list (holding an enclave reference for
+ * each), skip the young ones and those without backing, zap and EBLOCK the
+ * rest, then EWB them (one ETRACK/IPI round covers the batch) and free their
+ * EPC pages.  Must be called without encl->lock or any mmap lock: it takes
+ * both.
+ *
+ * Return: the number of pages isolated (reclaimed or put back).
+ */
+unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg)
 {
 	struct sgx_epc_page *chunk[SGX_NR_TO_SCAN];
 	struct sgx_backing backing[SGX_NR_TO_SCAN];
 	struct sgx_encl_page *encl_page;
 	struct sgx_epc_page *epc_page;
 	struct sgx_encl *encl;
+	unsigned int isolated;
 	int cnt = 0;
 	int ret;
 	int i;
@@ -605,26 +726,27 @@ void sgx_reclaim_pages(struct sgx_driver *drv)
 	/* Phase 1: isolate. */
 	sgx_mutex_lock(&drv->reclaimer_lock);
 	for (i = 0; i < SGX_NR_TO_SCAN; i++) {
-		if (cds_list_empty(&drv->active_page_list))
+		if (cds_list_empty(&cg->lru.reclaimable))
 			break;
 
-		epc_page = cds_list_first_entry(&drv->active_page_list, struct sgx_epc_page,
-						list);
+		epc_page = cds_list_first_entry(&cg->lru.reclaimable, struct sgx_epc_page, list);
 		/* Self-pointing: sgx_unmark_page_reclaimable() now says -EBUSY. */
-		cds_list_del_init(&epc_page->list);
-		atomic_fetch_sub(&drv->nr_active, 1);
+		sgx_lru_del(drv, epc_page);
 		encl_page = epc_page->owner;
 
 		if (sgx_encl_get_unless_zero(encl_page->encl))
 			chunk[cnt++] = epc_page;
-		else
+		else {
 			/* The enclave is being released; it frees the page. */
 			page_clear_flags(epc_page, SGX_EPC_PAGE_RECLAIMER_TRACKED);
+			tracked_count(drv, epc_page, -1);
+		}
 	}
 	sgx_mutex_unlock(&drv->reclaimer_lock);
+	isolated = (unsigned int)i;
 
 	if (!cnt)
-		return;
+		return isolated;
 	stat_inc(&drv->stats.reclaim_batches);
 
 	/* Called per page, once the whole batch is isolated. */
@@ -663,8 +785,7 @@ skip:
 		 */
 		encl = encl_page->encl;
 		sgx_mutex_lock(&drv->reclaimer_lock);
-		cds_list_add_tail(&epc_page->list, &drv->active_page_list);
-		atomic_fetch_add(&drv->nr_active, 1);
+		sgx_lru_add_tail(drv, epc_page);
 		sgx_mutex_unlock(&drv->reclaimer_lock);
 
 		sgx_encl_put(encl);
@@ -700,10 +821,12 @@ skip:
 		/* May release the enclave; encl_page is not touched after this. */
 		sgx_encl_put(encl);
 		page_clear_flags(epc_page, SGX_EPC_PAGE_RECLAIMER_TRACKED);
+		tracked_count(drv, epc_page, -1);
 
 		sgx_free_epc_page(drv, epc_page);
 		stat_inc(&drv->stats.reclaimed);
 	}
+	return isolated;
 }
 
 /**
@@ -715,6 +838,12 @@ skip:
  */
 void sgx_reclaim_direct(struct sgx_driver *drv)
 {
+	struct sgx_cgroup *cg = sgx_cgroup_current(drv);
+
+	/* v17: the caller's cgroup first, when it is at its threshold. */
+	if (cg != &drv->root_cg && sgx_cgroup_should_reclaim(cg))
+		sgx_cgroup_reclaim(cg, SGX_NR_TO_SCAN);
+	sgx_cgroup_put(cg);
 	if (sgx_should_reclaim(drv, SGX_NR_LOW_PAGES)) {
 		stat_inc(&drv->stats.direct_reclaims);
 		sgx_reclaim_pages(drv);
@@ -858,6 +987,11 @@ static void *ksgxd(void *arg)
 
 		if (ksgxd_should_stop(drv))
 			break;
+		/* The EPC cgroups' asynchronous reclaim ("sgx_cg_wq") runs here too. */
+		if (atomic_load(&drv->cg_work) > 0) {
+			sgx_cgroup_run_work(drv);
+			continue;
+		}
 		if (!sgx_should_reclaim(drv, SGX_NR_HIGH_PAGES)) {
 			sgx_waitq_wait(&drv->ksgxd_waitq, seq, 0);
 			continue;
@@ -965,7 +1099,8 @@ static bool sgx_setup_epc_section(struct sgx_driver *drv, const struct epc_secti
 	}
 
 	for (unsigned long i = 0; i < nr_pages; i++) {
-		section->pages[i].section = index;
+		section->pages[i].section = (uint16_t)index;
+		section->pages[i].cg_id = SGX_CG_NONE;
 		section->pages[i].flags = 0;
 		section->pages[i].owner = NULL;
 		section->pages[i].poison = 0;
@@ -1067,7 +1202,6 @@ struct sgx_driver *sgx_driver_create(struct sgx_cpu *cpu, const struct sgx_drive
 	drv->cfg = *cfg;
 	drv->host_ops = cfg->host_ops;
 	drv->host = cfg->host;
-	CDS_INIT_LIST_HEAD(&drv->active_page_list);
 	CDS_INIT_LIST_HEAD(&drv->dirty_page_list);
 	CDS_INIT_LIST_HEAD(&drv->zombie_secs_pages);
 
@@ -1091,6 +1225,8 @@ struct sgx_driver *sgx_driver_create(struct sgx_cpu *cpu, const struct sgx_drive
 		goto err_sections;
 	}
 	sgx_init_masks(drv);
+	/* Last, as the series does: the capacity is the EPC just enumerated. */
+	sgx_cgroup_init_root(drv);
 
 	if (!cfg->no_ksgxd) {
 		if (pthread_create(&drv->ksgxd, NULL, ksgxd, drv)) {
@@ -1123,6 +1259,7 @@ void sgx_driver_destroy(struct sgx_driver *drv)
 		pthread_join(drv->ksgxd, NULL);
 		drv->ksgxd_started = false;
 	}
+	sgx_cgroup_exit(drv);
 	sgx_free_sections(drv);
 	free(drv->nodes);
 	free(drv);
@@ -1147,6 +1284,7 @@ void sgx_driver_counters(struct sgx_driver *drv, struct sgx_driver_counters *c)
 	c->free = (uint64_t)atomic_load(&drv->nr_free_pages);
 	c->poisoned = poisoned;
 	c->leaked = atomic_load(&drv->stats.leaked);
+	c->oom_kills = atomic_load(&drv->stats.oom_kills);
 	c->used = c->total - c->free - c->poisoned - c->leaked;
 	c->reclaimable = (uint64_t)atomic_load(&drv->nr_active);
 	c->ewb = atomic_load(&drv->stats.ewb);

@@ -55,6 +55,13 @@ typedef enum {
 
 #define SGX_EPC_PAGE_RECLAIMER_TRACKED (1u << 0)
 #define SGX_EPC_PAGE_IS_FREE (1u << 1)
+/* On its cgroup's unreclaimable list (SECS, VA): the OOM killer's victims. */
+#define SGX_EPC_PAGE_UNRECLAIMABLE (1u << 2)
+/* @owner is the struct sgx_encl itself (a VA page), not an sgx_encl_page. */
+#define SGX_EPC_OWNER_ENCL (1u << 3)
+
+/* No cgroup charged (sanitized pages at start-up, a never-allocated frame). */
+#define SGX_CG_NONE 0xFFFFu
 
 /*
  * One per EPC frame, 32 bytes (0.8% of the EPC).  @list is on exactly one of:
@@ -64,10 +71,11 @@ typedef enum {
  * drv->reclaimer_lock for the active list and RECLAIMER_TRACKED.
  */
 struct sgx_epc_page {
-	unsigned int section;
+	uint16_t section;
+	uint16_t cg_id; /* the cgroup charged for it (drv->cgroups[]), or SGX_CG_NONE */
 	uint16_t flags;
 	uint16_t poison;
-	void *owner; /* sgx_encl_page (REG/TCS/TRIM, SECS), sgx_vepc, or NULL (VA) */
+	void *owner; /* sgx_encl_page (REG/TCS/TRIM, SECS), sgx_vepc, sgx_encl (VA), or NULL */
 	struct cds_list_head list;
 };
 
@@ -86,11 +94,48 @@ struct sgx_epc_section {
 	struct sgx_numa_node *node;
 };
 
+/* ---- The EPC cgroup: the misc controller's "sgx_epc" (epc_cgroup.c) ---- */
+
+#define SGX_CG_MAX 1024                          /* cgroups per driver, root included */
+#define SGX_CG_MIN_FREE_PAGE SGX_NR_LOW_PAGES    /* headroom below a limit */
+#define SGX_CG_LOW_LIMIT (4 * SGX_NR_LOW_PAGES)  /* limits above this keep the headroom */
+
+/* A cgroup's pages.  Domain: drv->reclaimer_lock. */
+struct sgx_epc_lru {
+	struct cds_list_head reclaimable;   /* the kernel's active list, per cgroup */
+	struct cds_list_head unreclaimable; /* SECS and VA pages */
+};
+
+/*
+ * One cgroup of the EPC controller.  Amounts are bytes, as misc.* show them.
+ * @parent, @id and @name never change; the tree links and @next_cg are
+ * drv->cg_lock's; the counters are atomics, read and updated without a lock
+ * (the fault path charges from signal context).
+ */
+struct sgx_cgroup {
+	struct sgx_driver *drv;
+	struct sgx_cgroup *parent;
+	struct cds_list_head children, sibling;
+	struct sgx_cgroup *next_cg;     /* round-robin reclaim cursor into the subtree */
+	char name[64];
+	uint16_t id;
+	_Atomic uint64_t max;           /* UINT64_MAX: "max" */
+	_Atomic uint64_t usage, peak;
+	_Atomic uint64_t events;        /* this cgroup and its subtree hit a max */
+	_Atomic uint64_t events_local;  /* this cgroup's own max was hit */
+	_Atomic long subtree_reclaimable; /* RECLAIMER_TRACKED pages of the subtree: listed or isolated */
+	struct sgx_epc_lru lru;
+	_Atomic long refs;              /* the tree's, each charged page's, each user's */
+	_Atomic bool dying;
+	_Atomic bool work_pending;      /* asynchronous reclaim queued for ksgxd */
+};
+
 /* Counters matching the kernel's; all updated atomically. */
 struct sgx_stats {
 	_Atomic uint64_t ewb, eldu, eaug, eremove, leaked, reclaim_batches, reclaimed;
 	_Atomic uint64_t direct_reclaims, ksgxd_wakeups, etrack_ipis;
 	_Atomic uint64_t backing_allocs, backing_truncates; /* host calls on the memfds */
+	_Atomic uint64_t oom_kills;                         /* enclaves the EPC OOM killer took */
 };
 
 /* Test-only pause points between the steps of the racy flows (seeds). */
@@ -101,6 +146,7 @@ enum sgx_test_point {
 	SGX_TP_RECLAIM_ISOLATED,/* reclaimer: batch isolated, before aging */
 	SGX_TP_RECLAIM_BLOCKED, /* reclaimer: pages blocked, before EWB */
 	SGX_TP_ADD_EXTEND,      /* ADD_PAGES: page EADDed, before its EEXTENDs */
+	SGX_TP_OOM_MARKED,      /* OOM killer: victim marked NO_MEMORY, not yet zapped */
 	SGX_TP_NR,
 };
 
@@ -138,9 +184,8 @@ struct sgx_driver {
 	_Atomic long nr_free_pages;
 	unsigned long nr_total_pages;
 
-	struct sgx_mutex reclaimer_lock;         /* protects active_page_list */
-	struct cds_list_head active_page_list;
-	_Atomic long nr_active;                  /* pages on the active list */
+	struct sgx_mutex reclaimer_lock;         /* protects every cgroup's LRUs */
+	_Atomic long nr_active;                  /* pages on the reclaimable LRUs */
 	struct cds_list_head dirty_page_list;    /* start-up sanitization */
 
 	pthread_t ksgxd;
@@ -159,6 +204,16 @@ struct sgx_driver {
 
 	struct sgx_mutex zombie_secs_pages_lock; /* vEPC SECS pages with children elsewhere */
 	struct cds_list_head zombie_secs_pages;
+
+	/*
+	 * The EPC cgroups.  The root is always there; every EPC page in use is
+	 * charged to one (page->cg_id).  cg_lock guards the tree and is never
+	 * taken with reclaimer_lock held (order: cg_lock -> reclaimer_lock).
+	 */
+	struct sgx_cgroup root_cg;
+	struct sgx_cgroup *_Atomic cgroups[SGX_CG_MAX];
+	struct sgx_mutex cg_lock;
+	_Atomic long cg_work;            /* cgroups with work_pending set */
 };
 
 #define drv_host_call(drv, op, ...) ((drv)->host_ops->op((drv)->host, ##__VA_ARGS__))
@@ -187,7 +242,7 @@ void sgx_driver_destroy(struct sgx_driver *drv);
 
 /* A snapshot of the driver's counters (what `softsgx stat` will print). */
 struct sgx_driver_counters {
-	uint64_t total, free, poisoned, used, reclaimable, leaked;
+	uint64_t total, free, poisoned, used, reclaimable, leaked, oom_kills;
 	uint64_t ewb, eldu, eaug, eremove, reclaim_batches, reclaimed;
 	uint64_t direct_reclaims, ksgxd_wakeups, etrack_ipis;
 	/* Backing pages allocated in / truncated from the enclaves' memfds. */
@@ -232,6 +287,31 @@ int sgx_unmark_page_reclaimable(struct sgx_driver *drv, struct sgx_epc_page *pag
 void sgx_reclaim_direct(struct sgx_driver *drv);
 /* One batch of up to SGX_NR_TO_SCAN pages (the kernel's sgx_reclaim_pages). */
 void sgx_reclaim_pages(struct sgx_driver *drv);
+unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg);
+void sgx_lru_add_tail(struct sgx_driver *drv, struct sgx_epc_page *page);
+void sgx_lru_del(struct sgx_driver *drv, struct sgx_epc_page *page);
+void sgx_record_unreclaimable(struct sgx_driver *drv, struct sgx_epc_page *page,
+			      bool owner_encl);
+void sgx_drop_unreclaimable(struct sgx_driver *drv, struct sgx_epc_page *page);
+
+/* ---- EPC cgroups (epc_cgroup.c); kernel-doc at the definitions ---- */
+void sgx_cgroup_init_root(struct sgx_driver *drv);
+void sgx_cgroup_exit(struct sgx_driver *drv);
+struct sgx_cgroup *sgx_cgroup_create(struct sgx_cgroup *parent, const char *name, int *err);
+int sgx_cgroup_destroy(struct sgx_cgroup *cg);
+void sgx_cgroup_get(struct sgx_cgroup *cg);
+void sgx_cgroup_put(struct sgx_cgroup *cg);
+struct sgx_cgroup *sgx_cgroup_current(struct sgx_driver *drv);
+struct sgx_cgroup *sgx_cgroup_of_page(struct sgx_driver *drv, const struct sgx_epc_page *page);
+int sgx_cgroup_try_charge(struct sgx_cgroup *cg, bool reclaim);
+void sgx_cgroup_uncharge(struct sgx_cgroup *cg);
+bool sgx_cgroup_should_reclaim(struct sgx_cgroup *cg);
+unsigned int sgx_cgroup_reclaim(struct sgx_cgroup *root, unsigned int nr);
+void sgx_cgroup_queue_work(struct sgx_cgroup *cg);
+void sgx_cgroup_run_work(struct sgx_driver *drv);
+bool sgx_cgroup_oom(struct sgx_cgroup *root);
+int sgx_cgroup_read(struct sgx_cgroup *cg, const char *file, char *buf, size_t len);
+int sgx_cgroup_write(struct sgx_cgroup *cg, const char *file, const char *buf);
 bool sgx_should_reclaim(struct sgx_driver *drv, unsigned long watermark);
 /* Memory failure on the EPC page at @epc_addr (kernel: arch_memory_failure). */
 int sgx_memory_failure(struct sgx_driver *drv, const void *epc_addr);
@@ -257,6 +337,8 @@ enum sgx_encl_flags {
 	SGX_ENCL_DEBUG = 1u << 1,
 	SGX_ENCL_CREATED = 1u << 2,
 	SGX_ENCL_INITIALIZED = 1u << 3,
+	/* Killed by the EPC OOM killer: no new EPC, mappings or reloads ([cg-oom] v5). */
+	SGX_ENCL_NO_MEMORY = 1u << 4,
 };
 
 /* desc bits (encl.h), with the v6 fix series' BUSY/PCMD_BUSY split. */
@@ -366,7 +448,7 @@ void sgx_encl_page_erase(struct sgx_encl_page *entry);
 
 /* Allocate a VA page (EPA). Return it or ERR_PTR (-ENOMEM, -EBUSY, -EFAULT). */
 struct sgx_va_page *sgx_alloc_va_page(struct sgx_encl *encl, bool reclaim);
-struct sgx_epc_page *sgx_alloc_va_epc_page(struct sgx_driver *drv, bool reclaim);
+struct sgx_epc_page *sgx_alloc_va_epc_page(struct sgx_encl *encl, bool reclaim);
 struct sgx_va_page *sgx_encl_wrap_va_page(struct sgx_encl *encl, struct sgx_epc_page *epc_page);
 /* REMOVE_PAGES left page_cnt on a multiple of 512: a descriptor for regrowth. */
 void sgx_encl_va_reserve(struct sgx_encl *encl);
@@ -440,6 +522,8 @@ int sgx_encl_may_map(struct sgx_encl *encl, unsigned long start, unsigned long e
 int sgx_encl_mm_add(struct sgx_encl *encl, struct sgx_mm *mm);
 /* The address space is going away (the mmu notifier's release). */
 void sgx_encl_mm_release(struct sgx_encl *encl, struct sgx_mm *mm);
+void sgx_encl_mm_drain(struct sgx_encl *encl);
+bool sgx_encl_oom(struct sgx_encl *encl);
 /* Zap @addr in every mm of the enclave.  No encl->lock held. */
 void sgx_zap_enclave_ptes(struct sgx_encl *encl, unsigned long addr);
 /* Kick every thread inside the enclave (the IPI of ETRACK flows). */

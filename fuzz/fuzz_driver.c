@@ -103,6 +103,13 @@
  *   26  BUILD       E M K N            (CREATE + TCS + N pages + INIT + mmap)
  *   27  TOUCH       M A N              (ACCESS of N consecutive pages)
  *   28  HOOK        T S L program[L]   (a nested program, see below)
+ *   29  PTRACE      M A W L [addr u64]  (a debugger read or write)
+ *   30  CGROUP      K X [N | L bytes[L]] (EPC cgroups, slot X mod NR_CG, 0 the
+ *                   root; K%8: 0 create under X, 1 destroy X, 2 misc.max of X
+ *                   = N%40 pages (39: "max"), 3 misc.max of X = the L%24 raw
+ *                   bytes, 4 allocate as a task of X from now on, 5 run the
+ *                   asynchronous work (reclaim, OOM kill), 6 OOM-kill in X's
+ *                   subtree, 7 read X's files)
  *
  * Interleavings.  The driver stops at test pause points inside its
  * unlocked windows (enum sgx_test_point: the REMOVE_PAGES and MODIFY_TYPES
@@ -153,6 +160,7 @@
 #define NR_ENCL 3
 #define NR_MM 2
 #define NR_VEPC 2
+#define NR_CG 4 /* cgroup slots; 0 is the root */
 #define MAX_DEAD_MM 8
 #define MAX_OPS 192
 #define SRC_PAGES 32
@@ -238,6 +246,9 @@ static struct {
 	int nr_dead;
 	int mm_ids;
 	struct hvepc v[NR_VEPC];
+	struct sgx_cgroup *cg[NR_CG];
+	bool limited;          /* some cgroup got a limit: allocations may be refused */
+	bool pre_killed;       /* the enclave of the last ioctl was OOM-killed before it */
 	/* Arms for the next operation. */
 	int arm_signal;        /* 0 none, -1 pending now, n > 0 after n checks */
 	int arm_src_check;     /* 0 none, else the errno src_check returns */
@@ -267,6 +278,9 @@ static struct {
 	int op_index;
 	const char *op_name;
 } S;
+
+/* The cgroup the harness's "task" allocates in (NULL: the root). */
+static struct sgx_cgroup *host_cg;
 
 /* ---- failure reporting ---- */
 
@@ -634,7 +648,8 @@ static unsigned long check_encl(struct henc *he, unsigned long *children)
 		CHECK(va->epc_page, "VA descriptor without a page");
 		v = epcm_of_page(va->epc_page);
 		mark_page(va->epc_page, "VA");
-		CHECK(!va->epc_page->owner, "VA page with an owner");
+		CHECK(va->epc_page->owner == encl && (va->epc_page->flags & SGX_EPC_OWNER_ENCL),
+		      "VA page not owned by its enclave");
 		CHECK(!(va->epc_page->flags & SGX_EPC_PAGE_RECLAIMER_TRACKED),
 		      "VA page is reclaimer-tracked");
 		CHECK(v.valid && v.page_type == SGX_PAGE_TYPE_VA, "VA EPCM valid %d type %u",
@@ -703,6 +718,55 @@ static void check_ptes(struct sgx_mm *mm)
 			CHECK(ok, "mm %d: vEPC PTE 0x%lx maps no page of its file", mm->id,
 			      pte->addr);
 		}
+	}
+}
+
+/*
+ * The EPC cgroups' books: every cgroup's usage is the pages charged to it and
+ * its descendants (destroyed ones included, as their charges stay), and its
+ * subtree_reclaimable the reclaimer-tracked ones among them; a page in use is
+ * charged to a cgroup that exists, a free page to none.
+ */
+static void check_cgroups(void)
+{
+	static uint64_t charged[SGX_CG_MAX], tracked[SGX_CG_MAX];
+
+	memset(charged, 0, sizeof(charged));
+	memset(tracked, 0, sizeof(tracked));
+	for (unsigned int s = 0; s < drv->nr_sections; s++) {
+		for (unsigned long i = 0; i < drv->sections[s].size >> 12; i++) {
+			struct sgx_epc_page *p = &drv->sections[s].pages[i];
+			struct sgx_cgroup *cg;
+
+			if (p->flags & SGX_EPC_PAGE_IS_FREE) {
+				CHECK(p->cg_id == SGX_CG_NONE, "free page %d charged to cgroup %u",
+				      page_index_of(p), p->cg_id);
+				continue;
+			}
+			if (p->cg_id == SGX_CG_NONE)
+				continue; /* start-up pages not sanitized yet */
+			CHECK(p->cg_id < SGX_CG_MAX && atomic_load(&drv->cgroups[p->cg_id]),
+			      "page %d charged to missing cgroup %u", page_index_of(p), p->cg_id);
+			for (cg = atomic_load(&drv->cgroups[p->cg_id]); cg; cg = cg->parent) {
+				charged[cg->id]++;
+				if (p->flags & SGX_EPC_PAGE_RECLAIMER_TRACKED)
+					tracked[cg->id]++;
+			}
+		}
+	}
+	for (unsigned int c = 0; c < SGX_CG_MAX; c++) {
+		struct sgx_cgroup *cg = atomic_load(&drv->cgroups[c]);
+
+		if (!cg)
+			continue;
+		CHECK(atomic_load(&cg->usage) == charged[c] * PG,
+		      "cgroup %u: usage %llu bytes, %llu pages charged", c,
+		      (unsigned long long)atomic_load(&cg->usage), (unsigned long long)charged[c]);
+		CHECK(atomic_load(&cg->subtree_reclaimable) == (long)tracked[c],
+		      "cgroup %u: subtree_reclaimable %ld, %llu pages tracked", c,
+		      (long)atomic_load(&cg->subtree_reclaimable), (unsigned long long)tracked[c]);
+		CHECK(atomic_load(&cg->peak) >= atomic_load(&cg->usage), "cgroup %u: peak < usage",
+		      c);
 	}
 }
 
@@ -792,18 +856,29 @@ static void check_all(void)
 	CHECK(atomic_load(&drv->nr_encls) == live, "nr_encls %ld, live objects %ld",
 	      (long)atomic_load(&drv->nr_encls), live);
 
-	cds_list_for_each_entry(p, &drv->active_page_list, list) {
-		struct sgx_encl_page *e = p->owner;
+	for (unsigned int c = 0; c < SGX_CG_MAX; c++) {
+		struct sgx_cgroup *cg = atomic_load(&drv->cgroups[c]);
 
-		CHECK(p->flags & SGX_EPC_PAGE_RECLAIMER_TRACKED, "active page %d not tracked",
-		      page_index_of(p));
-		CHECK(!(p->flags & SGX_EPC_PAGE_IS_FREE), "active page %d is free",
-		      page_index_of(p));
-		CHECK(e && live_slot_of(e->encl) >= 0 && e->epc_page == p &&
-			      (atomic_load(&e->desc) & SGX_ENCL_PAGE_PRESENT),
-		      "active page %d is not a resident child of a live enclave", page_index_of(p));
-		nactive++;
+		if (!cg)
+			continue;
+		cds_list_for_each_entry(p, &cg->lru.reclaimable, list) {
+			struct sgx_encl_page *e = p->owner;
+
+			CHECK(p->flags & SGX_EPC_PAGE_RECLAIMER_TRACKED,
+			      "active page %d not tracked", page_index_of(p));
+			CHECK(!(p->flags & SGX_EPC_PAGE_IS_FREE), "active page %d is free",
+			      page_index_of(p));
+			CHECK(sgx_cgroup_of_page(drv, p) == cg,
+			      "active page %d on the LRU of a cgroup it is not charged to",
+			      page_index_of(p));
+			CHECK(e && live_slot_of(e->encl) >= 0 && e->epc_page == p &&
+				      (atomic_load(&e->desc) & SGX_ENCL_PAGE_PRESENT),
+			      "active page %d is not a resident child of a live enclave",
+			      page_index_of(p));
+			nactive++;
+		}
 	}
+	check_cgroups();
 	CHECK((long)nactive == atomic_load(&drv->nr_active), "active list %lu, nr_active %ld",
 	      nactive, (long)atomic_load(&drv->nr_active));
 	CHECK(nactive == children, "active list %lu, resident children %lu", nactive, children);
@@ -857,8 +932,13 @@ static int expect_fault(struct sgx_encl *encl, unsigned long addr, unsigned long
 
 	if (!(encl_flags(encl) & SGX_ENCL_CREATED))
 		return X_SIGBUS;
+	if (encl_flags(encl) & SGX_ENCL_NO_MEMORY)
+		return X_SIGBUS;
 	if (addr < encl->base || addr - encl->base >= encl->size)
 		return X_SIGBUS;
+	/* A cgroup limit may refuse the EPC a fault needs. */
+	if (S.limited)
+		nfree = 0;
 	e = sgx_encl_page_lookup(encl, addr);
 	if (e) {
 		if ((prot & e->vm_max_prot_bits) != prot)
@@ -945,6 +1025,7 @@ static int do_access(struct sgx_mm *mm, unsigned long addr)
 			 * path, which refuses an uninitialized enclave.
 			 */
 			CHECK(!e || !e->epc_page || absent_uninit ||
+				      (encl_flags(encl) & SGX_ENCL_NO_MEMORY) ||
 				      (atomic_load(&e->desc) & SGX_ENCL_PAGE_BUSY) ||
 				      (flags & VM_PROT_MASK & ~e->vm_max_prot_bits),
 			      "fault at 0x%lx gave SIGBUS, but the page is there, resident and "
@@ -961,6 +1042,9 @@ static int do_access(struct sgx_mm *mm, unsigned long addr)
 			if (S.depth && tries >= 2)
 				break;
 			sgx_reclaim_pages(drv);
+			/* ...and ksgxd would run the cgroups' work (not inside a window). */
+			if (!S.depth)
+				sgx_cgroup_run_work(drv);
 		}
 	}
 	TRACE("    access mm%d 0x%lx flags %lu -> %d (expected %d)%s\n", mm->id, page, flags,
@@ -969,7 +1053,8 @@ static int do_access(struct sgx_mm *mm, unsigned long addr)
 	/* Nested programs change the state under the fault: no oracle then. */
 	if (S.depth || S.nested_runs != nested_before || result == -2)
 		return result;
-	CHECK(result != -1, "fault at 0x%lx: VM_FAULT_NOPAGE %d times without a mapping, "
+	CHECK(result != -1 || S.limited,
+	      "fault at 0x%lx: VM_FAULT_NOPAGE %d times without a mapping, "
 	      "with a reclaim batch between each (free %ld, active %ld)", page, ACCESS_TRIES,
 	      (long)atomic_load(&drv->nr_free_pages), (long)atomic_load(&drv->nr_active));
 	if (expect == X_MAPPED)
@@ -1105,9 +1190,11 @@ static const long create_ok[] = { 0, -EINVAL, -EFAULT, -ENOMEM, -EIO, 1 };
 static const long add_ok[] = { 0, -EINVAL, -EFAULT, -EACCES, -EBUSY, -ENOMEM, -EIO, 1 };
 static const long init_ok[] = { 0, -EINVAL, -EFAULT, -ENOMEM, -EACCES, -EIO, -EPERM, 1 };
 static const long provision_ok[] = { 0, -EFAULT, -EINVAL, 1 };
-static const long restrict_ok[] = { 0, -ENODEV, -EINVAL, -EFAULT, -EAGAIN, 1 };
-static const long modify_ok[] = { 0, -ENODEV, -EINVAL, -EPERM, -EFAULT, -EAGAIN, 1 };
-static const long remove_ok[] = { 0, -ENODEV, -EINVAL, -EPERM, -EFAULT, -EAGAIN, -EBUSY, 1 };
+/* -ENOMEM: an enclave the EPC OOM killer took. */
+static const long restrict_ok[] = { 0, -ENODEV, -EINVAL, -EFAULT, -EAGAIN, -ENOMEM, 1 };
+static const long modify_ok[] = { 0, -ENODEV, -EINVAL, -EPERM, -EFAULT, -EAGAIN, -ENOMEM, 1 };
+static const long remove_ok[] = { 0,	   -ENODEV, -EINVAL, -EPERM, -EFAULT,
+				  -EAGAIN, -EBUSY,  -ENOMEM, 1 };
 
 static long ioctl_checked(struct henc *he, struct sgx_mm *mm, unsigned int cmd, uint64_t arg)
 {
@@ -1126,6 +1213,8 @@ static long ioctl_checked(struct henc *he, struct sgx_mm *mm, unsigned int cmd, 
 		return r;
 	}
 	S.ioctl_busy[slot] = true;
+	/* Nested programs in the ioctl's windows may kill it: look before. */
+	S.pre_killed = before & SGX_ENCL_NO_MEMORY;
 	r = sgx_ioctl(he->encl, mm, cmd, (unsigned long)arg);
 	S.ioctl_busy[slot] = false;
 	S.busy_skip = false; /* whatever nested ioctls met */
@@ -1212,6 +1301,11 @@ static bool add_secinfo_ok(uint64_t flags, bool reserved_bytes)
  */
 static void check_pre(const char *what, long r, long pre, bool loop_may_einval)
 {
+	/* Killed by the OOM killer: -ENOMEM right after the state checks. */
+	if (S.pre_killed) {
+		CHECK(r == -ENOMEM, "%s on an OOM-killed enclave: %ld", what, r);
+		return;
+	}
 	if (pre)
 		CHECK(r == pre, "%s: expected %ld from the argument checks, got %ld", what, pre, r);
 	else if (!loop_may_einval)
@@ -1520,7 +1614,9 @@ static long do_init(struct henc *he, struct sgx_mm *mm, struct in *in, uint8_t m
 		return r;
 	if ((mode % 8) == 4 && he->created && r == -EINVAL)
 		CHECK(encl_flags(encl) & SGX_ENCL_INITIALIZED, "vendor 0x8086 refused");
-	if (valid && he->created && !(encl_flags(encl) & SGX_ENCL_INITIALIZED) && r != 0) {
+	if (S.pre_killed && he->created && !(encl_flags(encl) & SGX_ENCL_INITIALIZED))
+		CHECK(r == -ENOMEM, "INIT of an OOM-killed enclave: %ld", r);
+	else if (valid && he->created && !(encl_flags(encl) & SGX_ENCL_INITIALIZED) && r != 0) {
 		uint64_t allowed = SGX_ATTR_UNPRIV_MASK;
 
 		if (he->provisioned)
@@ -1600,6 +1696,7 @@ enum {
 	OP_TOUCH,
 	OP_HOOK,
 	OP_PTRACE,
+	OP_CGROUP,
 	OP_NR,
 };
 
@@ -1617,6 +1714,7 @@ static const char *const op_names[OP_NR] = {
 	"RECLAIM",   "RECLAIM_DIRECT", "EACCEPT", "RELEASE",	"OPEN",		"MM_EXIT",
 	"SIGNAL",    "SRC_CHECK",  "BAD_RANGE",  "VEPC_OPEN",	"VEPC_FAULT",	"VEPC_IOCTL",
 	"VEPC_CLOSE", "VEPC_GUEST", "BUILD",	  "TOUCH",	"HOOK",		"PTRACE",
+	"CGROUP",
 };
 
 static struct henc *encl_arg(struct in *in)
@@ -1872,6 +1970,11 @@ static bool sgx2_arg_checked(const char *what, struct henc *he, long r, bool bad
 		return false;
 	if (!(encl_flags(he->encl) & SGX_ENCL_INITIALIZED))
 		return false; /* -EINVAL, checked in ioctl_checked() */
+	if (S.pre_killed) {
+		CHECK(r == -ENOMEM || !he->encl->drv->sgx2, "%s on an OOM-killed enclave: %ld", what,
+		      r);
+		return false;
+	}
 	if (bad_arg) {
 		CHECK(r == -EFAULT, "%s with a bad pointer: %ld", what, r);
 		return false;
@@ -2168,7 +2271,7 @@ static bool ptrace_determined(struct sgx_encl *encl, unsigned long addr, int len
 			      unsigned long flags)
 {
 	if (!encl || !(encl_flags(encl) & SGX_ENCL_DEBUG) ||
-	    !(encl_flags(encl) & SGX_ENCL_CREATED))
+	    !(encl_flags(encl) & SGX_ENCL_CREATED) || (encl_flags(encl) & SGX_ENCL_NO_MEMORY))
 		return false;
 	for (unsigned long p = addr & ~(PG - 1); p < addr + (unsigned long)len; p += PG) {
 		struct sgx_encl_page *e = sgx_encl_page_lookup(encl, p);
@@ -2227,9 +2330,11 @@ static void op_ptrace(struct in *in)
 	TRACE("    ptrace %s 0x%lx+%d -> %d\n", write ? "write" : "read", addr, len, r);
 	CHECK(r == len || r == -EFAULT || r == -EIO || r == -ENOMEM,
 	      "ptrace %s at 0x%lx+%d returned %d", write ? "write" : "read", addr, len, r);
-	if (!encl || !(encl_flags(encl) & SGX_ENCL_DEBUG))
+	if (!encl || !(encl_flags(encl) & SGX_ENCL_DEBUG) ||
+	    (encl_flags(encl) & SGX_ENCL_NO_MEMORY))
 		CHECK(r == -EFAULT, "ptrace on a %s enclave returned %d",
-		      encl ? "non-debug" : "lost", r);
+		      !encl ? "lost" : (encl_flags(encl) & SGX_ENCL_NO_MEMORY) ? "killed" : "non-debug",
+		      r);
 	if (r == len && write && atomic_load(&drv->nr_free_pages) >= 4) {
 		r = sgx_vma_access(encl, addr, back, len, false, flags);
 		CHECK(r == len && !memcmp(back, buf, (size_t)len),
@@ -2359,7 +2464,8 @@ static void op_vepc_fault(struct in *in)
 	      (unsigned int)r);
 	if (idx >= S.v[v].max)
 		CHECK(r == VM_FAULT_SIGBUS, "vEPC fault beyond the file");
-	else if (atomic_load(&drv->nr_free_pages) > 0 || S.v[v].v->page_array[idx])
+	else if ((atomic_load(&drv->nr_free_pages) > 0 && !S.limited) ||
+		 S.v[v].v->page_array[idx])
 		CHECK(r == VM_FAULT_NOPAGE && S.v[v].v->page_array[idx],
 		      "vEPC fault with free EPC failed");
 }
@@ -2679,6 +2785,108 @@ static void op_hook(struct in *in)
 	in->i += len;
 }
 
+/* ---- EPC cgroups ---- */
+
+static void op_cgroup(struct in *in)
+{
+	uint8_t k = u8(in) % 8, x = u8(in) % NR_CG;
+	struct sgx_cgroup *cg = S.cg[x];
+	char buf[64];
+	int r, err = 0;
+
+	switch (k) {
+	case 0: { /* create under X, in the first free slot */
+		int slot = 1;
+
+		while (slot < NR_CG && S.cg[slot])
+			slot++;
+		if (slot == NR_CG || !cg)
+			return;
+		S.cg[slot] = sgx_cgroup_create(cg, "fuzz", &err);
+		CHECK(S.cg[slot] && !err, "cgroup create failed: %d", err);
+		TRACE("    cgroup %d created under %d\n", slot, x);
+		break;
+	}
+	case 1: /* destroy X */
+		if (!x || !cg)
+			return;
+		{
+			bool had_children = !cds_list_empty(&cg->children);
+
+			r = sgx_cgroup_destroy(cg); /* may free it */
+			CHECK(r == (had_children ? -EBUSY : 0), "cgroup destroy returned %d", r);
+		}
+		if (!r) {
+			if (host_cg == cg)
+				fake_set_cgroup(host_cg = NULL);
+			S.cg[x] = NULL;
+		}
+		break;
+	case 2: { /* a sane limit */
+		uint8_t n = u8(in) % 40;
+
+		if (!x || !cg)
+			return;
+		if (n == 39)
+			snprintf(buf, sizeof(buf), "sgx_epc max");
+		else
+			snprintf(buf, sizeof(buf), "sgx_epc %u\n", n * 4096u);
+		CHECK(sgx_cgroup_write(cg, "misc.max", buf) == 0, "misc.max \"%s\" refused", buf);
+		S.limited |= n != 39;
+		break;
+	}
+	case 3: { /* raw bytes */
+		uint8_t l = u8(in) % 24;
+		uint64_t before;
+
+		for (uint8_t i = 0; i < l; i++) {
+			buf[i] = (char)u8(in);
+			if (!buf[i])
+				buf[i] = ' ';
+		}
+		buf[l] = 0;
+		if (!cg)
+			return;
+		before = atomic_load(&cg->max);
+		r = sgx_cgroup_write(cg, "misc.max", buf);
+		CHECK(r == 0 || r == -EINVAL || r == -ERANGE || (r == -ENOENT && !x),
+		      "misc.max write returned %d", r);
+		CHECK(r == 0 || atomic_load(&cg->max) == before, "a refused write changed misc.max");
+		if (!r && atomic_load(&cg->max) != UINT64_MAX)
+			S.limited = true;
+		break;
+	}
+	case 4: /* the current task moves to X */
+		if (!cg)
+			return;
+		fake_set_cgroup(host_cg = x ? cg : NULL);
+		break;
+	case 5:
+		sgx_cgroup_run_work(drv);
+		break;
+	case 6:
+		if (cg)
+			sgx_cgroup_oom(cg);
+		break;
+	case 7: { /* the files agree with the counters */
+		unsigned long long v;
+		char name[16];
+
+		if (!cg)
+			return;
+		r = sgx_cgroup_read(cg, "misc.current", buf, sizeof(buf));
+		CHECK(r > 0 && sscanf(buf, "%15s %llu", name, &v) == 2 && !strcmp(name, "sgx_epc") &&
+			      v == atomic_load(&cg->usage),
+		      "misc.current \"%s\"", buf);
+		r = sgx_cgroup_read(cg, "misc.max", buf, sizeof(buf));
+		CHECK(x ? r > 0 : r == -ENOENT, "misc.max read returned %d", r);
+		r = sgx_cgroup_read(cg, "misc.events", buf, sizeof(buf));
+		CHECK(x ? r > 0 : r == -ENOENT, "misc.events read returned %d", r);
+		break;
+	}
+	}
+}
+
 /* ---- driver of one input ---- */
 
 static void run_op(struct in *in, uint8_t op)
@@ -2789,6 +2997,9 @@ static void run_op(struct in *in, uint8_t op)
 	case OP_PTRACE:
 		op_ptrace(in);
 		break;
+	case OP_CGROUP:
+		op_cgroup(in);
+		break;
 	default:
 		break;
 	}
@@ -2830,10 +3041,23 @@ static void teardown(bool mm_first)
 	CHECK(atomic_load(&drv->nr_free_pages) == (long)drv->nr_total_pages,
 	      "%ld of %lu EPC pages free after tear-down", (long)atomic_load(&drv->nr_free_pages),
 	      drv->nr_total_pages);
-	CHECK(cds_list_empty(&drv->active_page_list) && atomic_load(&drv->nr_active) == 0,
+	CHECK(cds_list_empty(&drv->root_cg.lru.reclaimable) && atomic_load(&drv->nr_active) == 0,
 	      "active list not empty after tear-down");
 	CHECK(cds_list_empty(&drv->zombie_secs_pages), "zombie SECS pages after tear-down");
 	check_all();
+
+	/* Nothing is charged any more: every cgroup goes, leaves first. */
+	fake_set_cgroup(host_cg = NULL);
+	for (int pass = 0; pass < NR_CG; pass++)
+		for (int c = NR_CG - 1; c > 0; c--)
+			if (S.cg[c] && !sgx_cgroup_destroy(S.cg[c]))
+				S.cg[c] = NULL;
+	for (int c = 1; c < NR_CG; c++)
+		CHECK(!S.cg[c], "cgroup %d could not be destroyed", c);
+	sgx_cgroup_run_work(drv);
+	CHECK(atomic_load(&drv->root_cg.usage) == 0, "root cgroup still charged after tear-down");
+	for (unsigned int c = 1; c < SGX_CG_MAX; c++)
+		CHECK(!atomic_load(&drv->cgroups[c]), "cgroup %u not reaped after tear-down", c);
 
 	for (int m = 0; m < NR_MM; m++)
 		fake_mm_free(S.mm[m]);
@@ -2894,6 +3118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	int nr_open = (hdr & 3) == 3 ? 1 : 1 + (hdr & 3);
 
 	memset(&S, 0, sizeof(S));
+	S.cg[0] = &drv->root_cg;
 	inputs++;
 	/* No enclave exists between inputs, so the policy can change here. */
 	drv->cfg.kernel_backing = hdr & 8;

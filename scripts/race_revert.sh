@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 if [ ! -d build-nofix ]; then
 	meson setup build-nofix -Drace_fixes=false >/dev/null || exit 1
 fi
-ninja -C build-nofix tests/driver/test_drv_encl tests/driver/test_drv_ioctl >/dev/null || exit 1
+ninja -C build-nofix tests/driver/test_drv_encl tests/driver/test_drv_ioctl \
+	tests/driver/test_drv_cgroup >/dev/null || exit 1
 
 # program:case pairs; each must fail without its fix.
 set -- drv_encl:test_eaug_race_two_threads drv_encl:test_eaug_race_four_threads \
-	drv_ioctl:test_remove_race drv_ioctl:test_modify_tcs_race
+	drv_ioctl:test_remove_race drv_ioctl:test_modify_tcs_race drv_cgroup:test_oom_blocks_faults
 echo "1..$#"
 n=0
 bad=0

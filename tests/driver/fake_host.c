@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +166,19 @@ static bool f_fd_is_provision(void *host, uint64_t fd)
 	return h->provision_fd && fd == h->provision_fd;
 }
 
+static __thread struct sgx_cgroup *fake_cur_cg;
+
+void fake_set_cgroup(struct sgx_cgroup *cg)
+{
+	fake_cur_cg = cg;
+}
+
+static struct sgx_cgroup *f_current_cgroup(void *host)
+{
+	(void)host;
+	return fake_cur_cg;
+}
+
 void fake_host_init(struct fake_host *h)
 {
 	memset(h, 0, sizeof(*h));
@@ -182,6 +196,7 @@ void fake_host_init(struct fake_host *h)
 	h->ops.copy_to_user = f_copy_to_user;
 	h->ops.src_check = f_src_check;
 	h->ops.fd_is_provision = f_fd_is_provision;
+	h->ops.current_cgroup = f_current_cgroup;
 	h->provision_fd = 77;
 }
 
@@ -345,6 +360,9 @@ int fake_access(struct sgx_mm *mm, unsigned long addr, unsigned long vm_flags)
 		pthread_rwlock_unlock(&mm->mmap_lock);
 		if (r != VM_FAULT_NOPAGE)
 			return (int)r;
+		/* "Retry the access": give ksgxd (or the cgroup work) a chance first. */
+		if (tries > 16)
+			sched_yield();
 	}
 	return (int)VM_FAULT_SIGBUS;
 }

@@ -51,6 +51,12 @@ struct fake_host {
 	_Atomic int nr_zaps, nr_inserts;
 };
 
+/*
+ * The EPC cgroup of the calling thread (NULL: the root).  The test keeps the
+ * cgroup alive while a thread is in it, as a host must.
+ */
+void fake_set_cgroup(struct sgx_cgroup *cg);
+
 /* User pointers below this, or inside [bad_lo, bad_hi), fault (-EFAULT). */
 #define FAKE_USER_MIN 0x10000UL
 extern unsigned long fake_bad_lo, fake_bad_hi;

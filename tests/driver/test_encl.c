@@ -438,7 +438,10 @@ static void test_va_page_and_slots(void **state)
 	va = sgx_alloc_va_page(t.encl, false);
 	assert_false(IS_ERR(va));
 	assert_int_equal(nr_free(&t), before - 1);
-	assert_null(va->epc_page->owner);
+	/* Owned by the enclave ([cg-oom]): the OOM killer finds it from the page. */
+	assert_ptr_equal(va->epc_page->owner, t.encl);
+	assert_true(va->epc_page->flags & SGX_EPC_OWNER_ENCL);
+	assert_true(va->epc_page->flags & SGX_EPC_PAGE_UNRECLAIMABLE);
 	assert_int_equal(sgx_cpu_epcm(t.drv->cpu, epc(va->epc_page), &v), 0);
 	assert_true(v.valid);
 	assert_int_equal(v.page_type, SGX_PAGE_TYPE_VA);

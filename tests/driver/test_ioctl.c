@@ -622,16 +622,14 @@ static void w_isolate(struct world *w, struct sgx_epc_page *page)
 	sgx_mutex_lock(&w->drv->reclaimer_lock);
 	assert_true(__atomic_load_n(&page->flags, __ATOMIC_RELAXED) &
 		    SGX_EPC_PAGE_RECLAIMER_TRACKED);
-	cds_list_del_init(&page->list);
-	atomic_fetch_sub(&w->drv->nr_active, 1);
+	sgx_lru_del(w->drv, page);
 	sgx_mutex_unlock(&w->drv->reclaimer_lock);
 }
 
 static void w_unisolate(struct world *w, struct sgx_epc_page *page)
 {
 	sgx_mutex_lock(&w->drv->reclaimer_lock);
-	cds_list_add_tail(&page->list, &w->drv->active_page_list);
-	atomic_fetch_add(&w->drv->nr_active, 1);
+	sgx_lru_add_tail(w->drv, page);
 	sgx_mutex_unlock(&w->drv->reclaimer_lock);
 }
 

@@ -1,0 +1,670 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The EPC cgroup: the misc controller's "sgx_epc" resource with per-cgroup
+ * LRUs, reclaim within a subtree and the EPC OOM killer.  None of this is in
+ * mainline Linux; it follows the unmerged series the spec describes (§14):
+ * the v17 data model and reclaim algorithms, and the v5 OOM path of seed
+ * 004.  The misc semantics (charge, uncharge, max, peak, events, the files'
+ * formats) are mainline kernel/cgroup/misc.c's.
+ *
+ * Choices where the series' versions differ (EMU-CHOICE):
+ *  - Reclaim starts when usage reaches v17's threshold (the limit, less
+ *    SGX_CG_MIN_FREE_PAGE when the limit is above SGX_CG_LOW_LIMIT pages).
+ *  - The OOM killer runs (from the asynchronous work, as in v5) only when a
+ *    cgroup is strictly over its limit and nothing in its subtree can be
+ *    reclaimed, which is what lowering misc.max below the usage can leave.
+ *    v5 also killed just below the limit; that would take enclaves that
+ *    merely sit at their limit with SECS and VA pages.
+ *  - All LRUs share drv->reclaimer_lock (the kernel has a lock per LRU): the
+ *    reclaimer already serialises on it, and it keeps the lock order short.
+ *  - A cgroup's memory is freed only outside signal context (destroy, or
+ *    the reaping in sgx_cgroup_run_work()), because the fault path's free
+ *    of an EPC page drops a cgroup reference.
+ *
+ * Async-signal-safe, for the fault path: sgx_cgroup_current(), try_charge
+ * without reclaim, uncharge, put, queue_work, the LRU accounting.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rcu.h"
+#include "sgx.h"
+
+#define CG_PAGE 4096ULL
+
+static uint64_t capacity(struct sgx_driver *drv)
+{
+	return (uint64_t)drv->nr_total_pages * CG_PAGE;
+}
+
+static void cg_init(struct sgx_cgroup *cg, struct sgx_driver *drv, struct sgx_cgroup *parent,
+		    const char *name, uint16_t id)
+{
+	memset(cg, 0, sizeof(*cg));
+	cg->drv = drv;
+	cg->parent = parent;
+	CDS_INIT_LIST_HEAD(&cg->children);
+	CDS_INIT_LIST_HEAD(&cg->sibling);
+	CDS_INIT_LIST_HEAD(&cg->lru.reclaimable);
+	CDS_INIT_LIST_HEAD(&cg->lru.unreclaimable);
+	cg->next_cg = cg;
+	snprintf(cg->name, sizeof(cg->name), "%s", name);
+	cg->id = id;
+	atomic_store(&cg->max, UINT64_MAX);
+	atomic_store(&cg->refs, 1);
+}
+
+/**
+ * sgx_cgroup_init_root() - set up the root cgroup
+ * @drv: the driver, its EPC enumerated (the capacity is the total EPC)
+ */
+void sgx_cgroup_init_root(struct sgx_driver *drv)
+{
+	cg_init(&drv->root_cg, drv, NULL, "", 0);
+	atomic_store(&drv->cgroups[0], &drv->root_cg);
+}
+
+/**
+ * sgx_cgroup_get() - pin a cgroup
+ * @cg: the cgroup
+ */
+void sgx_cgroup_get(struct sgx_cgroup *cg)
+{
+	/* The root lives as long as its driver: no count to bounce between CPUs. */
+	if (cg->parent)
+		atomic_fetch_add_explicit(&cg->refs, 1, memory_order_relaxed);
+}
+
+/**
+ * sgx_cgroup_put() - unpin a cgroup
+ * @cg: the cgroup
+ *
+ * Never frees (it may run in signal context): a destroyed cgroup whose last
+ * reference goes is reaped by sgx_cgroup_run_work() or the driver's exit.
+ */
+void sgx_cgroup_put(struct sgx_cgroup *cg)
+{
+	if (cg->parent)
+		atomic_fetch_sub_explicit(&cg->refs, 1, memory_order_release);
+}
+
+/*
+ * Free the destroyed cgroups that nobody uses any more (cg_lock held).  A
+ * cgroup pins its parent (charges and limits are walked upwards), so freeing
+ * one can free its parent too: repeat until a pass frees nothing.
+ */
+static void reap_locked(struct sgx_driver *drv)
+{
+	bool freed;
+
+	do {
+		freed = false;
+		for (unsigned int i = 1; i < SGX_CG_MAX; i++) {
+			struct sgx_cgroup *cg = atomic_load(&drv->cgroups[i]);
+
+			if (cg && atomic_load(&cg->dying) &&
+			    !atomic_load_explicit(&cg->refs, memory_order_acquire)) {
+				atomic_store(&drv->cgroups[i], NULL);
+				sgx_cgroup_put(cg->parent);
+				free(cg);
+				freed = true;
+			}
+		}
+	} while (freed);
+}
+
+/**
+ * sgx_cgroup_exit() - free every cgroup but the root (driver teardown)
+ * @drv: the driver, with no EPC page in use
+ */
+void sgx_cgroup_exit(struct sgx_driver *drv)
+{
+	for (unsigned int i = 1; i < SGX_CG_MAX; i++) {
+		struct sgx_cgroup *cg = atomic_load(&drv->cgroups[i]);
+
+		if (cg) {
+			atomic_store(&drv->cgroups[i], NULL);
+			free(cg);
+		}
+	}
+}
+
+/**
+ * sgx_cgroup_create() - mkdir of a cgroup under @parent
+ * @parent: the parent cgroup (the root or another one)
+ * @name: its name (for messages; need not be unique)
+ * @err: -EINVAL (no parent, a dying parent), -ENOSPC (SGX_CG_MAX reached), -ENOMEM
+ *
+ * The new cgroup has no limit ("max"), holds the reference the tree keeps
+ * until sgx_cgroup_destroy(), and pins its parent until it is freed.
+ *
+ * Return: the cgroup, or NULL.
+ */
+struct sgx_cgroup *sgx_cgroup_create(struct sgx_cgroup *parent, const char *name, int *err)
+{
+	struct sgx_driver *drv;
+	struct sgx_cgroup *cg;
+	unsigned int id;
+
+	if (!parent || atomic_load(&parent->dying)) {
+		*err = -EINVAL;
+		return NULL;
+	}
+	drv = parent->drv;
+	cg = malloc(sizeof(*cg));
+	if (!cg) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	sgx_mutex_lock(&drv->cg_lock);
+	reap_locked(drv);
+	for (id = 1; id < SGX_CG_MAX && atomic_load(&drv->cgroups[id]); id++)
+		;
+	if (id == SGX_CG_MAX) {
+		sgx_mutex_unlock(&drv->cg_lock);
+		free(cg);
+		*err = -ENOSPC;
+		return NULL;
+	}
+	cg_init(cg, drv, parent, name ? name : "", (uint16_t)id);
+	sgx_cgroup_get(parent);
+	cds_list_add_tail(&cg->sibling, &parent->children);
+	atomic_store(&drv->cgroups[id], cg);
+	sgx_mutex_unlock(&drv->cg_lock);
+	return cg;
+}
+
+/* The pre-order successor of @pos within @root's subtree, wrapping to @root. */
+static struct sgx_cgroup *next_pre(struct sgx_cgroup *root, struct sgx_cgroup *pos)
+{
+	if (!cds_list_empty(&pos->children))
+		return cds_list_first_entry(&pos->children, struct sgx_cgroup, sibling);
+	while (pos != root) {
+		if (pos->sibling.next != &pos->parent->children)
+			return cds_list_entry(pos->sibling.next, struct sgx_cgroup, sibling);
+		pos = pos->parent;
+	}
+	return root;
+}
+
+/**
+ * sgx_cgroup_destroy() - rmdir of a cgroup
+ * @cg: a cgroup other than the root
+ *
+ * Its charges stay with it (and its usage in its ancestors) until the pages
+ * are freed, as with any cgroup; it only leaves the tree.  Cursors that
+ * pointed at it move on.
+ *
+ * Return: 0, -EBUSY (it has children), -EINVAL (the root, or destroyed already).
+ */
+int sgx_cgroup_destroy(struct sgx_cgroup *cg)
+{
+	struct sgx_driver *drv = cg->drv;
+
+	if (!cg->parent)
+		return -EINVAL;
+	sgx_mutex_lock(&drv->cg_lock);
+	if (atomic_load(&cg->dying)) {
+		sgx_mutex_unlock(&drv->cg_lock);
+		return -EINVAL;
+	}
+	if (!cds_list_empty(&cg->children)) {
+		sgx_mutex_unlock(&drv->cg_lock);
+		return -EBUSY;
+	}
+	for (struct sgx_cgroup *a = cg->parent; a; a = a->parent)
+		if (a->next_cg == cg)
+			a->next_cg = next_pre(a, cg);
+	cds_list_del_init(&cg->sibling);
+	atomic_store(&cg->dying, true);
+	sgx_mutex_unlock(&drv->cg_lock);
+	sgx_cgroup_put(cg);
+	sgx_mutex_lock(&drv->cg_lock);
+	reap_locked(drv);
+	sgx_mutex_unlock(&drv->cg_lock);
+	return 0;
+}
+
+/**
+ * sgx_cgroup_current() - the calling task's cgroup, pinned
+ * @drv: the driver
+ *
+ * The host says which cgroup the caller is in; without an answer (no hook,
+ * NULL, a cgroup being destroyed) it is the root, as for a task of a
+ * controller that is disabled.  Async-signal-safe.
+ *
+ * Return: the cgroup, with a reference for the caller to put.
+ */
+struct sgx_cgroup *sgx_cgroup_current(struct sgx_driver *drv)
+{
+	struct sgx_cgroup *cg = NULL;
+
+	if (drv->host_ops->current_cgroup)
+		cg = drv_host_call(drv, current_cgroup);
+	if (!cg || cg->drv != drv || atomic_load(&cg->dying))
+		cg = &drv->root_cg;
+	sgx_cgroup_get(cg);
+	return cg;
+}
+
+/**
+ * sgx_cgroup_of_page() - the cgroup an EPC page is charged to
+ * @drv: the driver
+ * @page: an EPC page in use
+ *
+ * Return: the cgroup (the root for a page charged to none).
+ */
+struct sgx_cgroup *sgx_cgroup_of_page(struct sgx_driver *drv, const struct sgx_epc_page *page)
+{
+	struct sgx_cgroup *cg = NULL;
+
+	if (page->cg_id != SGX_CG_NONE)
+		cg = atomic_load_explicit(&drv->cgroups[page->cg_id], memory_order_relaxed);
+	return cg ? cg : &drv->root_cg;
+}
+
+/*
+ * The misc controller's charge of one page (misc_cg_try_charge).  Its
+ * capacity test is left out: usage counts allocated EPC pages, so it cannot
+ * pass the capacity before the free lists run dry, and when they do the
+ * allocator's own path (direct reclaim, ksgxd) must see it, as in mainline,
+ * not a charge failure.
+ *
+ * Return: NULL when charged, else the cgroup whose limit refused it.
+ */
+static struct sgx_cgroup *misc_try_charge(struct sgx_cgroup *cg)
+{
+	struct sgx_cgroup *c, *fail = NULL;
+
+	for (c = cg; c; c = c->parent) {
+		uint64_t now = atomic_fetch_add(&c->usage, CG_PAGE) + CG_PAGE, peak;
+
+		if (now > atomic_load(&c->max)) {
+			fail = c;
+			break;
+		}
+		/* The watermark of a level that took the charge, as misc.c keeps it. */
+		peak = atomic_load(&c->peak);
+		while (now > peak && !atomic_compare_exchange_weak(&c->peak, &peak, now))
+			;
+	}
+	if (!fail)
+		return NULL;
+	/* The root has no events files, so it counts none. */
+	if (fail->parent)
+		atomic_fetch_add(&fail->events_local, 1);
+	for (c = fail; c && c->parent; c = c->parent)
+		atomic_fetch_add(&c->events, 1);
+	for (c = cg;; c = c->parent) {
+		atomic_fetch_sub(&c->usage, CG_PAGE);
+		if (c == fail)
+			break;
+	}
+	return fail;
+}
+
+/**
+ * sgx_cgroup_uncharge() - give one page back to @cg and its ancestors
+ * @cg: the cgroup it was charged to
+ *
+ * Async-signal-safe.
+ */
+void sgx_cgroup_uncharge(struct sgx_cgroup *cg)
+{
+	for (struct sgx_cgroup *c = cg; c; c = c->parent) {
+		uint64_t was = atomic_fetch_sub(&c->usage, CG_PAGE);
+
+		if (was < CG_PAGE) {
+			atomic_fetch_add(&c->usage, CG_PAGE);
+			sgx_warn_once("misc cgroup resource %s became less than 0", "sgx_epc");
+		}
+	}
+}
+
+/* The lowest limit from @cg up to the root, in pages (capacity when none). */
+static uint64_t min_limit_pages(struct sgx_cgroup *cg)
+{
+	uint64_t m = capacity(cg->drv);
+
+	for (struct sgx_cgroup *c = cg; c; c = c->parent) {
+		uint64_t x = atomic_load(&c->max);
+
+		if (x < m)
+			m = x;
+	}
+	return m / CG_PAGE;
+}
+
+/**
+ * sgx_cgroup_should_reclaim() - is @cg at its reclaim threshold (v17)?
+ * @cg: the cgroup
+ *
+ * Return: true when something in its subtree is reclaimable and its usage
+ * has reached the lowest limit on its path to the root, less
+ * SGX_CG_MIN_FREE_PAGE when that limit is above SGX_CG_LOW_LIMIT pages.
+ */
+bool sgx_cgroup_should_reclaim(struct sgx_cgroup *cg)
+{
+	uint64_t max = min_limit_pages(cg);
+
+	if (atomic_load(&cg->subtree_reclaimable) <= 0)
+		return false;
+	if (max > SGX_CG_LOW_LIMIT)
+		max -= SGX_CG_MIN_FREE_PAGE;
+	return atomic_load(&cg->usage) / CG_PAGE >= max;
+}
+
+/* Strictly over a limit on the path to the root: what the OOM killer acts on. */
+static bool over_limit(struct sgx_cgroup *cg)
+{
+	return atomic_load(&cg->usage) / CG_PAGE > min_limit_pages(cg);
+}
+
+/**
+ * sgx_cgroup_queue_work() - ask for asynchronous reclaim of @cg's subtree
+ * @cg: the cgroup
+ *
+ * ksgxd does the work (the kernel's "sgx_cg_wq"); with cfg.no_ksgxd the
+ * caller runs sgx_cgroup_run_work().  Async-signal-safe.
+ */
+void sgx_cgroup_queue_work(struct sgx_cgroup *cg)
+{
+	struct sgx_driver *drv = cg->drv;
+
+	if (!atomic_exchange(&cg->work_pending, true)) {
+		sgx_cgroup_get(cg);
+		atomic_fetch_add(&drv->cg_work, 1);
+		sgx_waitq_wake_all(&drv->ksgxd_waitq);
+	}
+}
+
+/* The next cgroup of @root's subtree to reclaim from, pinned (v17 next_get). */
+static struct sgx_cgroup *next_get(struct sgx_cgroup *root)
+{
+	struct sgx_driver *drv = root->drv;
+	struct sgx_cgroup *cg;
+
+	sgx_mutex_lock(&drv->cg_lock);
+	cg = root->next_cg;
+	if (atomic_load(&cg->dying))
+		cg = root;
+	root->next_cg = next_pre(root, cg);
+	sgx_cgroup_get(cg);
+	sgx_mutex_unlock(&drv->cg_lock);
+	return cg;
+}
+
+/**
+ * sgx_cgroup_reclaim() - reclaim from @root's subtree, round robin
+ * @root: the subtree (the root cgroup: global reclaim)
+ * @nr: pages to scan, one reclaimer batch per cgroup visited
+ *
+ * Visits the subtree's cgroups from where the last call stopped, one batch
+ * each, until @nr pages were scanned, the subtree has nothing reclaimable, or
+ * every cgroup was visited once.  That last bound is a departure from v17,
+ * which goes round until @nr pages are scanned: with no cgroup below the
+ * root, global reclaim is then exactly mainline's one batch.  No lock may be
+ * held (EWB takes them).
+ *
+ * Return: the number of pages isolated.
+ */
+unsigned int sgx_cgroup_reclaim(struct sgx_cgroup *root, unsigned int nr)
+{
+	struct sgx_cgroup *first = NULL;
+	unsigned int scanned = 0;
+
+	while (scanned < nr && atomic_load(&root->subtree_reclaimable) > 0) {
+		struct sgx_cgroup *cg = next_get(root);
+
+		if (cg == first) {
+			sgx_cgroup_put(cg);
+			break;
+		}
+		if (!first)
+			first = cg; /* compared only, never dereferenced after its put */
+		scanned += sgx_reclaim_pages_lru(root->drv, cg);
+		sgx_cgroup_put(cg);
+	}
+	return scanned;
+}
+
+/**
+ * sgx_cgroup_try_charge() - charge one page to @cg (v17 try_charge)
+ * @cg: the cgroup
+ * @reclaim: may reclaim (no lock held by the caller)
+ *
+ * When a limit refuses the charge, room is made in the subtree of the
+ * cgroup whose limit that is, which may be an ancestor of @cg (as memcg does
+ * it).  v17 looks at @cg's own subtree only, so a task in a child with
+ * nothing of its own would get -ENOMEM while its siblings' pages, charged to
+ * the same full parent, could be reclaimed.
+ *
+ * Return: 0; -ENOMEM (over a limit and nothing in that subtree to reclaim
+ * or being reclaimed); -ERESTARTSYS (a signal pending); -EBUSY (over a limit
+ * without @reclaim: the asynchronous work is queued to make room).
+ */
+int sgx_cgroup_try_charge(struct sgx_cgroup *cg, bool reclaim)
+{
+	struct sgx_driver *drv = cg->drv;
+
+	for (;;) {
+		struct sgx_cgroup *full = misc_try_charge(cg);
+
+		if (!full)
+			return 0;
+		if (atomic_load(&full->subtree_reclaimable) <= 0)
+			return -ENOMEM;
+		if (drv_host_call(drv, signal_pending))
+			return -ERESTARTSYS;
+		if (!reclaim) {
+			sgx_cgroup_queue_work(full);
+			return -EBUSY;
+		}
+		sgx_cgroup_reclaim(full, 1);
+		sched_yield();
+	}
+}
+
+/* ---- The EPC OOM killer (seed 004, spec §14.5) ---- */
+
+static struct sgx_encl *owner_encl(struct sgx_epc_page *page)
+{
+	if (page->flags & SGX_EPC_OWNER_ENCL)
+		return page->owner;
+	return page->owner ? ((struct sgx_encl_page *)page->owner)->encl : NULL;
+}
+
+/*
+ * A victim from @cg's unreclaimable list: the first SECS or VA page whose
+ * enclave can still be pinned.  The entries looked at are unlinked (their
+ * nodes point at themselves) and not put back, as in the series.
+ */
+static struct sgx_encl *oom_get_victim(struct sgx_cgroup *cg)
+{
+	struct sgx_driver *drv = cg->drv;
+	struct sgx_encl *victim = NULL;
+
+	sgx_mutex_lock(&drv->reclaimer_lock);
+	while (!cds_list_empty(&cg->lru.unreclaimable)) {
+		struct sgx_epc_page *page = cds_list_first_entry(&cg->lru.unreclaimable,
+								 struct sgx_epc_page, list);
+		struct sgx_encl *encl = owner_encl(page);
+
+		cds_list_del_init(&page->list);
+		if (encl && sgx_encl_get_unless_zero(encl)) {
+			victim = encl;
+			break;
+		}
+	}
+	sgx_mutex_unlock(&drv->reclaimer_lock);
+	return victim;
+}
+
+/**
+ * sgx_cgroup_oom() - kill one enclave of @root's subtree to free EPC
+ * @root: the cgroup over its limit
+ *
+ * Walks the subtree in pre-order and takes the first enclave found on an
+ * unreclaimable list (sgx_encl_oom()).  An enclave killed before and still
+ * waiting for its reclaims to finish counts as found: the caller waits for
+ * it rather than taking another.  No lock may be held.
+ *
+ * Return: true when a victim was found.
+ */
+bool sgx_cgroup_oom(struct sgx_cgroup *root)
+{
+	struct sgx_driver *drv = root->drv;
+	struct sgx_cgroup *cg = root;
+
+	do {
+		struct sgx_encl *victim;
+
+		sgx_cgroup_get(cg);
+		victim = oom_get_victim(cg);
+		if (victim) {
+			sgx_cgroup_put(cg);
+			return sgx_encl_oom(victim);
+		}
+		sgx_mutex_lock(&drv->cg_lock);
+		sgx_cgroup_put(cg);
+		/* Destroyed meanwhile: its links lead nowhere; give up this walk. */
+		cg = atomic_load(&cg->dying) ? root : next_pre(root, cg);
+		sgx_mutex_unlock(&drv->cg_lock);
+	} while (cg != root);
+	return false;
+}
+
+/*
+ * The asynchronous work of one cgroup: reclaim down to the threshold (v17);
+ * over the limit with nothing reclaimable, kill one enclave (v5).  A killed
+ * enclave's EPC is freed when its file is released, so after a kill the work
+ * stops rather than pick more victims while that one is still going away.
+ */
+static void cg_work(struct sgx_cgroup *cg)
+{
+	for (int rounds = 0; rounds < 1024; rounds++) {
+		if (atomic_load(&cg->subtree_reclaimable) <= 0) {
+			if (over_limit(cg))
+				sgx_cgroup_oom(cg);
+			return;
+		}
+		if (!sgx_cgroup_should_reclaim(cg) && !over_limit(cg))
+			return;
+		if (!sgx_cgroup_reclaim(cg, SGX_NR_TO_SCAN))
+			sched_yield();
+	}
+}
+
+/**
+ * sgx_cgroup_run_work() - run every queued asynchronous reclaim
+ * @drv: the driver
+ *
+ * Called by ksgxd; with cfg.no_ksgxd, by whoever wants the work done.  Also
+ * reaps destroyed cgroups nobody uses any more.
+ */
+void sgx_cgroup_run_work(struct sgx_driver *drv)
+{
+	while (atomic_load(&drv->cg_work) > 0) {
+		for (unsigned int i = 0; i < SGX_CG_MAX; i++) {
+			struct sgx_cgroup *cg = atomic_load(&drv->cgroups[i]);
+
+			if (!cg || !atomic_load(&cg->work_pending))
+				continue;
+			atomic_store(&cg->work_pending, false);
+			atomic_fetch_sub(&drv->cg_work, 1);
+			cg_work(cg);
+			sgx_cgroup_put(cg);
+		}
+	}
+	sgx_mutex_lock(&drv->cg_lock);
+	reap_locked(drv);
+	sgx_mutex_unlock(&drv->cg_lock);
+}
+
+/* ---- The files (cgroup v2 misc format) ---- */
+
+static int put_value(char *buf, size_t len, const char *key, uint64_t v, bool max_word)
+{
+	if (max_word && v == UINT64_MAX)
+		return snprintf(buf, len, "%s max\n", key);
+	return snprintf(buf, len, "%s %" PRIu64 "\n", key, v);
+}
+
+/**
+ * sgx_cgroup_read() - read one of the cgroup's misc files
+ * @cg: the cgroup
+ * @file: "misc.capacity" (root only), "misc.max" (not root), "misc.current",
+ *        "misc.peak", "misc.events" or "misc.events.local" (not root)
+ * @buf: the text, as the kernel's file would hold it
+ * @len: its size
+ *
+ * Return: the length written, -ENOENT (no such file at this level), or
+ * -EOVERFLOW (@len too small).
+ */
+int sgx_cgroup_read(struct sgx_cgroup *cg, const char *file, char *buf, size_t len)
+{
+	bool root = !cg->parent;
+	int n;
+
+	if (!strcmp(file, "misc.capacity") && root)
+		n = put_value(buf, len, "sgx_epc", capacity(cg->drv), false);
+	else if (!strcmp(file, "misc.max") && !root)
+		n = put_value(buf, len, "sgx_epc", atomic_load(&cg->max), true);
+	else if (!strcmp(file, "misc.current"))
+		n = put_value(buf, len, "sgx_epc", atomic_load(&cg->usage), false);
+	else if (!strcmp(file, "misc.peak"))
+		n = put_value(buf, len, "sgx_epc", atomic_load(&cg->peak), false);
+	else if (!strcmp(file, "misc.events") && !root)
+		n = put_value(buf, len, "sgx_epc.max", atomic_load(&cg->events), false);
+	else if (!strcmp(file, "misc.events.local") && !root)
+		n = put_value(buf, len, "sgx_epc.max", atomic_load(&cg->events_local), false);
+	else
+		return -ENOENT;
+	return n < 0 || (size_t)n >= len ? -EOVERFLOW : n;
+}
+
+/**
+ * sgx_cgroup_write() - write a cgroup's misc.max
+ * @cg: a cgroup other than the root
+ * @file: "misc.max" (the only writable file)
+ * @buf: "sgx_epc <bytes>" or "sgx_epc max", optionally newline-terminated
+ *
+ * A limit below the usage does not fail: the asynchronous work reclaims
+ * down to it, and kills an enclave of the subtree if nothing is
+ * reclaimable.  Limits round down to whole pages only in effect.
+ *
+ * Return: 0, -ENOENT (another file, or the root), -EINVAL (no value, an
+ * unknown resource name), -ERANGE (the number does not fit in 64 bits).
+ */
+int sgx_cgroup_write(struct sgx_cgroup *cg, const char *file, const char *buf)
+{
+	char name[16], value[32], *end;
+	uint64_t max;
+	int n = 0;
+
+	if (strcmp(file, "misc.max") || !cg->parent)
+		return -ENOENT;
+	if (sscanf(buf, " %15s %31s %n", name, value, &n) != 2 || buf[n])
+		return -EINVAL;
+	if (strcmp(name, "sgx_epc"))
+		return -EINVAL;
+	if (!strcmp(value, "max")) {
+		max = UINT64_MAX;
+	} else {
+		if (value[0] < '0' || value[0] > '9')
+			return -EINVAL;
+		errno = 0;
+		max = strtoull(value, &end, 10);
+		if (errno == ERANGE)
+			return -ERANGE;
+		if (*end)
+			return -EINVAL;
+	}
+	atomic_store(&cg->max, max);
+	sgx_cgroup_queue_work(cg);
+	return 0;
+}

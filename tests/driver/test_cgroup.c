@@ -1,0 +1,809 @@
+// SPDX-License-Identifier: MIT
+/*
+ * driver/epc_cgroup.c: the "sgx_epc" misc resource (files, charge and
+ * uncharge up the tree, max, peak, events), limits enforced by reclaim within
+ * a cgroup, asynchronous reclaim, the EPC OOM killer and what a killed
+ * enclave may still do, and seed 004's races: the OOM killer against the
+ * reclaimer holding the victim's pages, and against faults.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "drv_helpers.h"
+#include "helpers.h"
+#include "internal.h"
+#include "softsgx/uapi/sgx.h"
+
+#define PG 4096UL
+#define BASE 0x400000000UL
+
+static struct sgx_cgroup *mkcg(struct sgx_cgroup *parent, const char *name)
+{
+	int err = 0;
+	struct sgx_cgroup *cg = sgx_cgroup_create(parent, name, &err);
+
+	assert_non_null(cg);
+	assert_int_equal(err, 0);
+	return cg;
+}
+
+static void set_max(struct sgx_cgroup *cg, unsigned long pages)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "sgx_epc %lu\n", pages * PG);
+	assert_int_equal(sgx_cgroup_write(cg, "misc.max", buf), 0);
+}
+
+static void expect_file(struct sgx_cgroup *cg, const char *file, const char *want)
+{
+	char buf[128];
+	int n = sgx_cgroup_read(cg, file, buf, sizeof(buf));
+
+	assert_true(n > 0);
+	assert_string_equal(buf, want);
+}
+
+static uint64_t usage_pages(struct sgx_cgroup *cg)
+{
+	return atomic_load(&cg->usage) / PG;
+}
+
+static struct sgx_epc_page *alloc_in(struct sgx_driver *drv, struct sgx_cgroup *cg, bool reclaim)
+{
+	struct sgx_epc_page *p;
+
+	fake_set_cgroup(cg);
+	p = sgx_alloc_epc_page(drv, NULL, reclaim);
+	fake_set_cgroup(NULL);
+	return p;
+}
+
+/* One fault, no retry loop: the vm_fault_t of the handler (or 0 when a PTE exists). */
+static int fault_once(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr)
+{
+	vm_fault_t r;
+
+	if (fake_pte(mm, addr))
+		return 0;
+	pthread_rwlock_rdlock(&mm->mmap_lock);
+	r = sgx_vma_fault(mm, encl, addr, VM_READ | VM_WRITE);
+	pthread_rwlock_unlock(&mm->mmap_lock);
+	return (int)r;
+}
+
+/* ---- the files ---- */
+
+static void test_files_and_parsing(void **state)
+{
+	struct fake_host h;
+	struct sgx_driver *drv = mk_drv(&h, 64, true);
+	struct sgx_cgroup *root = &drv->root_cg, *a = mkcg(root, "a");
+	char buf[64], tiny[8];
+
+	(void)state;
+	/* The root: capacity, current, peak; no max and no events files. */
+	expect_file(root, "misc.capacity", "sgx_epc 262144\n");
+	expect_file(root, "misc.current", "sgx_epc 0\n");
+	expect_file(root, "misc.peak", "sgx_epc 0\n");
+	assert_int_equal(sgx_cgroup_read(root, "misc.max", buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(sgx_cgroup_read(root, "misc.events", buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(sgx_cgroup_write(root, "misc.max", "sgx_epc 4096"), -ENOENT);
+	/* A child: no capacity, an unlimited max, events at zero. */
+	assert_int_equal(sgx_cgroup_read(a, "misc.capacity", buf, sizeof(buf)), -ENOENT);
+	expect_file(a, "misc.max", "sgx_epc max\n");
+	expect_file(a, "misc.events", "sgx_epc.max 0\n");
+	expect_file(a, "misc.events.local", "sgx_epc.max 0\n");
+	assert_int_equal(sgx_cgroup_read(a, "misc.nope", buf, sizeof(buf)), -ENOENT);
+	assert_int_equal(sgx_cgroup_read(a, "misc.max", tiny, sizeof(tiny)), -EOVERFLOW);
+
+	/* Writes: a number of bytes, or "max"; anything else changes nothing. */
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc 40960\n"), 0);
+	expect_file(a, "misc.max", "sgx_epc 40960\n");
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc max"), 0);
+	expect_file(a, "misc.max", "sgx_epc max\n");
+	set_max(a, 3);
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", ""), -EINVAL);
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc"), -EINVAL);
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sev 4096"), -EINVAL);
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc -1"), -EINVAL);
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc 12ab"), -EINVAL);
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc 1 2"), -EINVAL);
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc 99999999999999999999999"),
+			 -ERANGE);
+	assert_int_equal(sgx_cgroup_write(a, "misc.current", "sgx_epc 0"), -ENOENT);
+	expect_file(a, "misc.max", "sgx_epc 12288\n");
+	sgx_cgroup_run_work(drv);
+
+	assert_int_equal(sgx_cgroup_destroy(a), 0);
+	fake_driver_destroy(drv);
+}
+
+/* ---- charging ---- */
+
+/*
+ * Charges go up the tree; a limit hit counts events_local where it is and
+ * events there and in every ancestor but the root; the usage is rolled back
+ * everywhere; peaks stay.
+ */
+static void test_charge_hierarchy_and_events(void **state)
+{
+	struct fake_host h;
+	struct sgx_driver *drv = mk_drv(&h, 64, true);
+	struct sgx_cgroup *root = &drv->root_cg, *a = mkcg(root, "a"), *b = mkcg(a, "b");
+	struct sgx_epc_page *p[4];
+
+	(void)state;
+	set_max(a, 3);
+	set_max(b, 2);
+	sgx_cgroup_run_work(drv);
+	p[0] = alloc_in(drv, b, false);
+	p[1] = alloc_in(drv, b, false);
+	assert_false(IS_ERR(p[0]) || IS_ERR(p[1]));
+	assert_int_equal(usage_pages(b), 2);
+	assert_int_equal(usage_pages(a), 2);
+	assert_int_equal(usage_pages(root), 2);
+	assert_int_equal(sgx_cgroup_of_page(drv, p[0]), b);
+
+	/* b is full, and nothing in it is reclaimable: -ENOMEM, b's event. */
+	assert_ptr_equal(alloc_in(drv, b, true), ERR_PTR(-ENOMEM));
+	assert_int_equal(usage_pages(b), 2);
+	assert_int_equal(usage_pages(a), 2);
+	assert_int_equal(usage_pages(root), 2);
+	expect_file(b, "misc.events.local", "sgx_epc.max 1\n");
+	expect_file(b, "misc.events", "sgx_epc.max 1\n");
+	expect_file(a, "misc.events.local", "sgx_epc.max 0\n");
+	expect_file(a, "misc.events", "sgx_epc.max 1\n");
+
+	/* a has room for one more, charged to a itself; then a is full. */
+	p[2] = alloc_in(drv, a, false);
+	assert_false(IS_ERR(p[2]));
+	assert_ptr_equal(alloc_in(drv, a, false), ERR_PTR(-ENOMEM));
+	expect_file(a, "misc.events.local", "sgx_epc.max 1\n");
+	expect_file(a, "misc.events", "sgx_epc.max 2\n");
+	/* The root's own tasks are not limited by a. */
+	p[3] = alloc_in(drv, NULL, false);
+	assert_false(IS_ERR(p[3]));
+	assert_int_equal(sgx_cgroup_of_page(drv, p[3]), root);
+	expect_file(root, "misc.current", "sgx_epc 16384\n");
+
+	for (int i = 0; i < 4; i++)
+		sgx_free_epc_page(drv, p[i]);
+	expect_file(root, "misc.current", "sgx_epc 0\n");
+	expect_file(a, "misc.current", "sgx_epc 0\n");
+	expect_file(a, "misc.peak", "sgx_epc 12288\n");
+	expect_file(root, "misc.peak", "sgx_epc 16384\n");
+	assert_int_equal(sgx_cgroup_destroy(b), 0);
+	assert_int_equal(sgx_cgroup_destroy(a), 0);
+	fake_driver_destroy(drv);
+}
+
+/* Over the limit without reclaim but with something reclaimable: -EBUSY and queued work. */
+static void test_no_reclaim_queues_work(void **state)
+{
+	struct fake_host h;
+	struct sgx_driver *drv = mk_drv(&h, 256, true);
+	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_cgroup *a = mkcg(&drv->root_cg, "a");
+	struct t_enc e;
+
+	(void)state;
+	fake_set_cgroup(a);
+	enc_build(drv, mm, &e, BASE, 0x100000, 8, true, true); /* SECS + VA + 8 */
+	fake_set_cgroup(NULL);
+	assert_int_equal(usage_pages(a), 10);
+	set_max(a, 10); /* queues work: not run yet */
+
+	/* An EAUG fault of a thread in a: -EBUSY inside, the fault is retried. */
+	fake_set_cgroup(a);
+	assert_int_equal(fault_once(mm, e.encl, BASE + 20 * PG), VM_FAULT_NOPAGE);
+	assert_null(fake_pte(mm, BASE + 20 * PG));
+	assert_true(atomic_load(&a->work_pending));
+	assert_int_equal(atomic_load(&drv->cg_work), 1);
+	assert_int_equal(usage_pages(a), 10);
+
+	/* The work reclaims within a (none of its pages were accessed). */
+	sgx_cgroup_run_work(drv);
+	assert_false(atomic_load(&a->work_pending));
+	assert_true(usage_pages(a) < 10);
+	assert_true(st(&drv->stats.ewb) > 0);
+	assert_int_equal(fault_once(mm, e.encl, BASE + 20 * PG), VM_FAULT_NOPAGE);
+	assert_non_null(fake_pte(mm, BASE + 20 * PG));
+	fake_set_cgroup(NULL);
+	check_invariant(drv, &e.encl, 1, 0);
+
+	fake_mm_exit(mm);
+	enc_release(&e);
+	assert_int_equal(usage_pages(a), 0);
+	fake_mm_free(mm);
+	assert_int_equal(sgx_cgroup_destroy(a), 0);
+	fake_driver_destroy(drv);
+}
+
+/*
+ * A limit is kept by reclaiming inside the cgroup: building an enclave of 3x
+ * its limit evicts only its own pages, never those of an enclave elsewhere,
+ * and every page reads back intact.
+ */
+static void test_limit_reclaims_own_pages_only(void **state)
+{
+	struct fake_host h;
+	struct sgx_driver *drv = mk_drv(&h, 512, true);
+	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_cgroup *a = mkcg(&drv->root_cg, "a"), *b = mkcg(&drv->root_cg, "b");
+	struct sgx_encl *both[2];
+	struct t_enc ea, eb;
+
+	(void)state;
+	set_max(a, 40);
+	sgx_cgroup_run_work(drv);
+	fake_set_cgroup(b);
+	enc_build(drv, mm, &eb, BASE + 0x1000000, 0x100000, 30, true, true);
+	fake_set_cgroup(a);
+	enc_build(drv, mm, &ea, BASE, 0x100000, 120, true, true);
+	assert_true(usage_pages(a) <= 40);
+	assert_true(atomic_load(&ea.encl->nr_evicted) >= 80);
+	assert_int_equal(atomic_load(&eb.encl->nr_evicted), 0);
+	for (unsigned int i = 0; i < 30; i++)
+		assert_true(enc_resident(&eb, i));
+	/* Every charge that found a full cgroup counted, before it reclaimed. */
+	assert_true(atomic_load(&a->events_local) > 0);
+	assert_int_equal(atomic_load(&a->events), atomic_load(&a->events_local));
+	assert_int_equal(atomic_load(&b->events), 0);
+
+	/* Read all of a's pages back (direct reclaim makes room for each fault). */
+	for (unsigned int i = 0; i < 120; i++) {
+		int r;
+
+		while ((r = fault_once(mm, ea.encl, BASE + i * PG)) == VM_FAULT_NOPAGE &&
+		       !fake_pte(mm, BASE + i * PG))
+			sgx_cgroup_run_work(drv);
+		assert_int_equal(r, r == VM_FAULT_NOPAGE ? VM_FAULT_NOPAGE : 0);
+		enc_check_contents(drv, &ea, i);
+		assert_true(usage_pages(a) <= 40);
+	}
+	fake_set_cgroup(NULL);
+	assert_int_equal(atomic_load(&eb.encl->nr_evicted), 0);
+	both[0] = ea.encl;
+	both[1] = eb.encl;
+	check_invariant(drv, both, 2, 0);
+
+	fake_mm_exit(mm);
+	enc_release(&ea);
+	enc_release(&eb);
+	fake_mm_free(mm);
+	assert_int_equal(usage_pages(&drv->root_cg), 0);
+	assert_int_equal(sgx_cgroup_destroy(a), 0);
+	assert_int_equal(sgx_cgroup_destroy(b), 0);
+	fake_driver_destroy(drv);
+}
+
+/* Global reclaim goes round the cgroups: each batch comes from the next one. */
+static void test_global_reclaim_round_robin(void **state)
+{
+	struct fake_host h;
+	struct sgx_driver *drv = mk_drv(&h, 256, true);
+	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_cgroup *a = mkcg(&drv->root_cg, "a"), *b = mkcg(&drv->root_cg, "b");
+	struct t_enc ea, eb;
+	long ea0, eb0;
+
+	(void)state;
+	fake_set_cgroup(a);
+	enc_build(drv, mm, &ea, BASE, 0x100000, 40, false, true);
+	fake_set_cgroup(b);
+	enc_build(drv, mm, &eb, BASE + 0x1000000, 0x100000, 40, false, true);
+	fake_set_cgroup(NULL);
+	/* The cursor starts at the root (nothing there), then a, then b. */
+	sgx_reclaim_pages(drv);
+	ea0 = atomic_load(&ea.encl->nr_evicted);
+	eb0 = atomic_load(&eb.encl->nr_evicted);
+	assert_int_equal(ea0 + eb0, SGX_NR_TO_SCAN);
+	assert_true(ea0 > 0 && eb0 == 0);
+	sgx_reclaim_pages(drv);
+	assert_int_equal(atomic_load(&eb.encl->nr_evicted), SGX_NR_TO_SCAN);
+	assert_int_equal(atomic_load(&ea.encl->nr_evicted), ea0);
+
+	enc_release(&ea);
+	enc_release(&eb);
+	fake_mm_free(mm);
+	assert_int_equal(sgx_cgroup_destroy(a), 0);
+	assert_int_equal(sgx_cgroup_destroy(b), 0);
+	fake_driver_destroy(drv);
+}
+
+/*
+ * vEPC pages are charged like any EPC page but never reclaimable: a guest
+ * over its limit gets SIGBUS at once (-ENOMEM), with nothing queued; its
+ * pages are uncharged when the file goes.
+ */
+static void test_vepc_charged(void **state)
+{
+	struct fake_host h;
+	struct sgx_driver *drv = mk_drv(&h, 64, true);
+	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_cgroup *g = mkcg(&drv->root_cg, "guest");
+	unsigned long base = 0x7000000000UL;
+	struct sgx_vepc *v;
+	int err = 0;
+
+	(void)state;
+	set_max(g, 4);
+	sgx_cgroup_run_work(drv);
+	v = sgx_vepc_open(drv, 16, &err);
+	assert_non_null(v);
+	fake_set_cgroup(g);
+	for (unsigned long i = 0; i < 4; i++) {
+		pthread_rwlock_rdlock(&mm->mmap_lock);
+		assert_int_equal(sgx_vepc_fault(v, mm, base + i * PG, i, true), VM_FAULT_NOPAGE);
+		pthread_rwlock_unlock(&mm->mmap_lock);
+		assert_non_null(fake_pte(mm, base + i * PG));
+	}
+	pthread_rwlock_rdlock(&mm->mmap_lock);
+	assert_int_equal(sgx_vepc_fault(v, mm, base + 4 * PG, 4, true), VM_FAULT_SIGBUS);
+	pthread_rwlock_unlock(&mm->mmap_lock);
+	fake_set_cgroup(NULL);
+	assert_int_equal(usage_pages(g), 4);
+	assert_false(atomic_load(&g->work_pending));
+	expect_file(g, "misc.events", "sgx_epc.max 1\n");
+
+	fake_mm_exit(mm);
+	sgx_vepc_release(v);
+	assert_int_equal(usage_pages(g), 0);
+	fake_mm_free(mm);
+	assert_int_equal(sgx_cgroup_destroy(g), 0);
+	fake_driver_destroy(drv);
+}
+
+/* ---- the tree ---- */
+
+static void test_create_destroy(void **state)
+{
+	struct fake_host h;
+	struct sgx_driver *drv = mk_drv(&h, 64, true);
+	struct sgx_cgroup *root = &drv->root_cg, *a = mkcg(root, "a"), *b = mkcg(a, "b");
+	struct sgx_cgroup *cgs[SGX_CG_MAX];
+	struct sgx_epc_page *p;
+	int err = 0, n = 0;
+
+	(void)state;
+	assert_int_equal(sgx_cgroup_destroy(root), -EINVAL);
+	assert_int_equal(sgx_cgroup_destroy(a), -EBUSY); /* has a child */
+	assert_null(sgx_cgroup_create(NULL, "x", &err));
+	assert_int_equal(err, -EINVAL);
+
+	/* A destroyed cgroup keeps its charges until its pages go. */
+	p = alloc_in(drv, b, false);
+	assert_false(IS_ERR(p));
+	assert_int_equal(sgx_cgroup_destroy(b), 0);
+	assert_int_equal(sgx_cgroup_destroy(b), -EINVAL);
+	assert_null(sgx_cgroup_create(b, "under-dead", &err));
+	assert_int_equal(err, -EINVAL);
+	assert_int_equal(usage_pages(a), 1);
+	/* Tasks still pointing at it are charged to the root instead. */
+	sgx_free_epc_page(drv, alloc_in(drv, b, false));
+	assert_int_equal(usage_pages(a), 1);
+	sgx_free_epc_page(drv, p);
+	assert_int_equal(usage_pages(a), 0);
+	assert_int_equal(sgx_cgroup_destroy(a), 0);
+	sgx_cgroup_run_work(drv); /* reaps them */
+	for (unsigned int i = 1; i < SGX_CG_MAX; i++)
+		assert_null(atomic_load(&drv->cgroups[i]));
+
+	/*
+	 * A parent destroyed after its child, while the child still has a
+	 * charged page and queued work: the child pins it, so the uncharge and
+	 * the work can still walk up through it (found by the fuzzer).
+	 */
+	a = mkcg(root, "a2");
+	b = mkcg(a, "b2");
+	set_max(b, 8);
+	p = alloc_in(drv, b, false);
+	assert_false(IS_ERR(p));
+	assert_int_equal(sgx_cgroup_destroy(b), 0);
+	assert_int_equal(sgx_cgroup_destroy(a), 0);
+	sgx_cgroup_run_work(drv);
+	assert_ptr_equal(atomic_load(&drv->cgroups[a->id]), a);
+	assert_int_equal(usage_pages(a), 1);
+	sgx_free_epc_page(drv, p);
+	assert_int_equal(usage_pages(root), 0);
+	sgx_cgroup_run_work(drv);
+	for (unsigned int i = 1; i < SGX_CG_MAX; i++)
+		assert_null(atomic_load(&drv->cgroups[i]));
+
+	/* The table holds SGX_CG_MAX - 1 cgroups below the root. */
+	while ((cgs[n] = sgx_cgroup_create(root, "many", &err)))
+		n++;
+	assert_int_equal(err, -ENOSPC);
+	assert_int_equal(n, SGX_CG_MAX - 1);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(sgx_cgroup_destroy(cgs[i]), 0);
+	fake_driver_destroy(drv);
+}
+
+/* ---- the OOM killer ---- */
+
+struct oom_world {
+	struct fake_host h;
+	struct sgx_driver *drv;
+	struct sgx_mm *mm;
+	struct sgx_cgroup *cg;
+	struct t_enc e;
+};
+
+/* An initialized, mapped enclave of @nr pages in a cgroup of its own. */
+static void oom_world(struct oom_world *w, unsigned int nr)
+{
+	w->drv = mk_drv(&w->h, 256, true);
+	w->mm = fake_mm_new(&w->h, 1);
+	w->cg = mkcg(&w->drv->root_cg, "victim");
+	fake_set_cgroup(w->cg);
+	enc_build(w->drv, w->mm, &w->e, BASE, 0x100000, nr, true, true);
+	fake_set_cgroup(NULL);
+	for (unsigned int i = 0; i < nr; i++)
+		assert_int_equal(fake_access(w->mm, BASE + i * PG, VM_READ), 0);
+}
+
+static void oom_world_free(struct oom_world *w)
+{
+	fake_mm_exit(w->mm);
+	if (w->e.encl)
+		enc_release(&w->e);
+	fake_mm_free(w->mm);
+	assert_int_equal(usage_pages(w->cg), 0);
+	assert_int_equal(usage_pages(&w->drv->root_cg), 0);
+	assert_int_equal(st(&w->drv->stats.leaked), 0);
+	assert_int_equal(nr_free(w->drv), (long)w->drv->nr_total_pages);
+	assert_int_equal(sgx_cgroup_destroy(w->cg), 0);
+	fake_driver_destroy(w->drv);
+}
+
+/* Evict every reclaimable page of the world's enclave (and so its SECS). */
+static void evict_all(struct oom_world *w)
+{
+	for (int i = 0; i < 64 && atomic_load(&w->cg->subtree_reclaimable) > 0; i++)
+		sgx_cgroup_reclaim(w->cg, SGX_NR_TO_SCAN);
+	assert_int_equal(atomic_load(&w->cg->subtree_reclaimable), 0);
+}
+
+/*
+ * misc.max lowered below the usage: the work reclaims what it can; what is
+ * left over the limit (the VA page) cannot be reclaimed, so the enclave is
+ * killed.  It keeps its EPC until its file is released, but may no longer
+ * fault, reload, map, add, init or run SGX2 operations, and ptrace sees
+ * nothing.
+ */
+static void test_oom_kill_on_lowered_limit(void **state)
+{
+	struct sgx_enclave_remove_pages rm = { .offset = 0, .length = PG };
+	struct sgx_mm *mm2;
+	struct oom_world w;
+	uint8_t word[8];
+
+	(void)state;
+	oom_world(&w, 20);
+	assert_int_equal(usage_pages(w.cg), 22);
+	assert_int_equal(fake_nr_ptes(w.mm), 20);
+
+	/*
+	 * Lowered to 30: nothing to do.  To 1: reclaim everything; the VA page
+	 * left is at the limit, not over it: no kill.  To 0: the kill.
+	 */
+	set_max(w.cg, 30);
+	sgx_cgroup_run_work(w.drv);
+	assert_int_equal(st(&w.drv->stats.oom_kills), 0);
+	assert_int_equal(st(&w.drv->stats.ewb), 0);
+	set_max(w.cg, 1);
+	sgx_cgroup_run_work(w.drv);
+	assert_int_equal(st(&w.drv->stats.oom_kills), 0);
+	assert_int_equal(usage_pages(w.cg), 1);
+	set_max(w.cg, 0);
+	sgx_cgroup_run_work(w.drv);
+	assert_int_equal(st(&w.drv->stats.oom_kills), 1);
+	assert_true(encl_test_flag(w.e.encl, SGX_ENCL_NO_MEMORY));
+	/* Everything was evicted first (the SECS too): the VA page is what is left. */
+	assert_int_equal(atomic_load(&w.e.encl->nr_evicted), 21);
+	assert_null(w.e.encl->secs.epc_page);
+	assert_int_equal(usage_pages(w.cg), 1);
+	/* Zapped and forgotten by every address space. */
+	assert_int_equal(fake_nr_ptes(w.mm), 0);
+	assert_true(cds_list_empty(&w.e.encl->mm_list));
+
+	/* What a killed enclave can no longer do. */
+	assert_int_equal(fault_once(w.mm, w.e.encl, BASE), VM_FAULT_SIGBUS);
+	assert_int_equal(fault_once(w.mm, w.e.encl, BASE + 40 * PG), VM_FAULT_SIGBUS);
+	assert_int_equal(sgx_vma_access(w.e.encl, BASE, word, 8, false, VM_READ), -EFAULT);
+	mm2 = fake_mm_new(&w.h, 2);
+	assert_int_equal(fake_mmap(mm2, w.e.encl, BASE, 0x100000, VM_READ), -ENOMEM);
+	fake_mm_free(mm2);
+	assert_int_equal(sgx_ioctl(w.e.encl, w.mm, SGX_IOC_ENCLAVE_REMOVE_PAGES,
+				   (unsigned long)&rm),
+			 -ENOMEM);
+	assert_int_equal(st(&w.drv->stats.eldu), 0);
+	assert_int_equal(st(&w.drv->stats.eaug), 0);
+	/* The victim's list entry is gone with the kill: asked again, no victim. */
+	assert_false(sgx_cgroup_oom(w.cg));
+	assert_int_equal(st(&w.drv->stats.oom_kills), 1);
+
+	/* The release frees it all. */
+	oom_world_free(&w);
+}
+
+/* An enclave killed before INIT: ADD_PAGES and INIT say -ENOMEM. */
+static void test_oom_uninitialized(void **state)
+{
+	struct sgx_secinfo si __attribute__((aligned(64))) = { .flags = T_RW };
+	static uint8_t src[4096] __attribute__((aligned(4096)));
+	struct sgx_enclave_add_pages ap = {
+		.src = (uint64_t)(uintptr_t)src, .offset = 4 * PG, .length = PG,
+		.secinfo = (uint64_t)(uintptr_t)&si,
+	};
+	struct sgx_enclave_init in = { .sigstruct = 0x1000 };
+	struct fake_host h;
+	struct sgx_driver *drv = mk_drv(&h, 64, true);
+	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_cgroup *a = mkcg(&drv->root_cg, "a");
+	struct t_enc e;
+
+	(void)state;
+	fake_set_cgroup(a);
+	enc_build(drv, mm, &e, BASE, 0x100000, 2, true, false);
+	fake_set_cgroup(NULL);
+	/* Nothing of an uninitialized enclave is reclaimable but its children. */
+	assert_true(sgx_cgroup_oom(a));
+	assert_true(encl_test_flag(e.encl, SGX_ENCL_NO_MEMORY));
+	assert_int_equal(sgx_ioctl(e.encl, mm, SGX_IOC_ENCLAVE_ADD_PAGES, (unsigned long)&ap),
+			 -ENOMEM);
+	assert_int_equal(ap.count, 0);
+	assert_int_equal(sgx_ioctl(e.encl, mm, SGX_IOC_ENCLAVE_INIT, (unsigned long)&in),
+			 -ENOMEM);
+	/* The state checks still come first. */
+	assert_int_equal(sgx_ioctl(e.encl, mm, SGX_IOC_ENCLAVE_CREATE, 0), -EINVAL);
+
+	fake_mm_exit(mm);
+	enc_release(&e);
+	fake_mm_free(mm);
+	assert_int_equal(usage_pages(a), 0);
+	assert_int_equal(sgx_cgroup_destroy(a), 0);
+	/* An empty cgroup has no victim. */
+	a = mkcg(&drv->root_cg, "empty");
+	assert_false(sgx_cgroup_oom(a));
+	assert_int_equal(sgx_cgroup_destroy(a), 0);
+	fake_driver_destroy(drv);
+}
+
+/*
+ * Seed 004: the OOM killer runs while the reclaimer holds a batch of the
+ * victim's pages, blocked, between EBLOCK and EWB.  The kill zaps and drains
+ * but frees nothing, so the reclaimer finishes writing its batch back, and
+ * the release then frees every page: nothing lost, nothing used after free.
+ */
+static struct oom_world *race_w;
+static int race_oom_runs;
+
+static void oom_in_reclaim(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
+			   unsigned long addr)
+{
+	(void)ctx;
+	(void)addr;
+	if (tp != SGX_TP_RECLAIM_BLOCKED || encl != race_w->e.encl || race_oom_runs++)
+		return;
+	assert_true(sgx_cgroup_oom(race_w->cg));
+	assert_true(encl_test_flag(encl, SGX_ENCL_NO_MEMORY));
+	/*
+	 * Asked again while the reclaim is still in progress, the killer finds
+	 * the same enclave (through its other unreclaimable page) and says so
+	 * rather than take another victim.
+	 */
+	assert_true(sgx_cgroup_oom(race_w->cg));
+	assert_int_equal(st(&race_w->drv->stats.oom_kills), 1);
+}
+
+static void test_oom_races_reclaimer(void **state)
+{
+	struct oom_world w;
+	uint64_t ewb;
+
+	(void)state;
+	oom_world(&w, 8);
+	/* Only the SECS and the VA page are on the unreclaimable list. */
+	sgx_reclaim_pages(w.drv); /* the pages were just accessed: aged, kept */
+	assert_int_equal(st(&w.drv->stats.ewb), 0);
+	race_w = &w;
+	race_oom_runs = 0;
+	w.drv->cfg.test_point = oom_in_reclaim;
+	sgx_reclaim_pages(w.drv);
+	w.drv->cfg.test_point = NULL;
+	assert_int_equal(race_oom_runs, 8);
+	/* The batch of 8, then the SECS after the last child, all written back. */
+	ewb = st(&w.drv->stats.ewb);
+	assert_int_equal(ewb, 9);
+	assert_int_equal(atomic_load(&w.e.encl->nr_evicted), 9);
+	assert_int_equal(st(&w.drv->stats.oom_kills), 1);
+	assert_int_equal(fake_nr_ptes(w.mm), 0);
+	check_invariant(w.drv, &w.e.encl, 1, 0);
+	oom_world_free(&w);
+}
+
+/*
+ * Seed 004's other half, the v3 fix: a fault on the victim, whether it lands
+ * between the kill's marking and its zap or after the kill, must neither
+ * allocate nor reload a page nor map one into an address space that the
+ * killer is draining.  Compiled out with -Drace_fixes=false, this fails.
+ */
+static void fault_in_kill(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
+			  unsigned long addr)
+{
+	(void)ctx;
+	(void)addr;
+	if (tp != SGX_TP_OOM_MARKED)
+		return;
+	race_oom_runs++;
+	/* An evicted page (ELDU) and a hole (EAUG). */
+	assert_int_equal(fault_once(race_w->mm, encl, BASE), VM_FAULT_SIGBUS);
+	assert_int_equal(fault_once(race_w->mm, encl, BASE + 50 * PG), VM_FAULT_SIGBUS);
+}
+
+static void test_oom_blocks_faults(void **state)
+{
+	struct oom_world w;
+	long used;
+
+	(void)state;
+	oom_world(&w, 8);
+	evict_all(&w);
+	/* Room in the cgroup, so that only the kill can refuse the faults. */
+	used = (long)usage_pages(w.cg);
+	race_w = &w;
+	race_oom_runs = 0;
+	w.drv->cfg.test_point = fault_in_kill;
+	assert_true(sgx_cgroup_oom(w.cg));
+	w.drv->cfg.test_point = NULL;
+	assert_int_equal(race_oom_runs, 1);
+	/* And after the kill. */
+	assert_int_equal(fault_once(w.mm, w.e.encl, BASE + PG), VM_FAULT_SIGBUS);
+	assert_int_equal(fault_once(w.mm, w.e.encl, BASE + 51 * PG), VM_FAULT_SIGBUS);
+	assert_int_equal(fake_nr_ptes(w.mm), 0);
+	assert_int_equal((long)usage_pages(w.cg), used);
+	assert_int_equal(st(&w.drv->stats.eldu), 0);
+	assert_int_equal(st(&w.drv->stats.eaug), 0);
+	oom_world_free(&w);
+}
+
+/* ---- concurrency ---- */
+
+struct cg_thread {
+	struct fake_host *h;
+	struct sgx_driver *drv;
+	int id;
+	struct sgx_cgroup *cg;
+	const struct sgx_sigstruct *ss;
+	unsigned long base;
+	int err; /* the first failure; 0 when none */
+};
+
+#define CG_NR 32
+#define CG_ROUNDS 3
+
+/*
+ * Build, read back through faults and the debugger path, and release an
+ * enclave of CG_NR pages, CG_ROUNDS times, in the thread's cgroup.
+ */
+static void *cg_worker(void *arg)
+{
+	struct cg_thread *t = arg;
+
+	fake_set_cgroup(t->cg);
+	for (int round = 0; round < CG_ROUNDS && !t->err; round++) {
+		/* A process per round: it maps, reads, exits, and then the file goes. */
+		struct sgx_mm *mm = fake_mm_new(t->h, t->id * 100 + round);
+		struct t_enc e;
+
+		t->err = enc_try_build(t->drv, mm, &e, t->base, 0x100000, CG_NR, true, t->ss);
+		for (unsigned int k = 0; k < CG_NR && !t->err; k++) {
+			unsigned int i = (k * 7 + (unsigned int)round) % CG_NR;
+			unsigned long addr = t->base + i * PG + 8 * k;
+			uint64_t v = 0;
+
+			if (fake_access(mm, addr, VM_READ))
+				t->err = -EFAULT;
+			else if (sgx_vma_access(e.encl, addr, &v, 8, false, VM_READ) != 8 ||
+				 v != pattern(i, 8 * k))
+				t->err = -EIO;
+		}
+		fake_mm_exit(mm);
+		if (e.encl)
+			enc_release(&e);
+		fake_mm_free(mm);
+	}
+	fake_set_cgroup(NULL);
+	return NULL;
+}
+
+/*
+ * Three threads build and read enclaves larger than their limits, two of
+ * them sharing one limit through a parent, while ksgxd runs the cgroups'
+ * work and the main thread keeps raising and lowering the third's limit.
+ * Every page reads back intact, no limit is ever passed (the peaks), nobody
+ * is killed, and everything is given back.  Also run under TSan.
+ */
+static void test_concurrent_limits(void **state)
+{
+	struct fake_host h;
+	struct sgx_driver *drv;
+	struct sgx_cgroup *a, *b, *c;
+	struct sgx_sigstruct *ss = aligned_alloc(4096, 4096);
+	struct cg_thread t[3];
+	pthread_t tid[3];
+
+	(void)state;
+	fake_host_init(&h);
+	drv = fake_driver(&h, 128, false);
+	assert_non_null(drv);
+	sgx_sanitize_now(drv);
+	a = mkcg(&drv->root_cg, "a");
+	b = mkcg(&drv->root_cg, "b");
+	c = mkcg(a, "c");
+	set_max(a, 24);
+	set_max(b, 20);
+	assert_non_null(ss);
+	enc_sigstruct(0x100000, CG_NR, ss);
+	for (int i = 0; i < 3; i++) {
+		t[i] = (struct cg_thread){ .h = &h, .drv = drv, .id = i + 1,
+					   .cg = i == 0 ? a : i == 1 ? b : c, .ss = ss,
+					   .base = BASE + (unsigned long)i * 0x1000000 };
+		assert_int_equal(pthread_create(&tid[i], NULL, cg_worker, &t[i]), 0);
+	}
+	for (int i = 0; i < 200; i++) {
+		struct timespec ts = { 0, 500000 };
+
+		set_max(b, i & 1 ? 20 : 36);
+		nanosleep(&ts, NULL);
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+		if (t[i].err)
+			print_error("thread %d (cgroup %s): %d\n", i, t[i].cg->name, t[i].err);
+		assert_int_equal(t[i].err, 0);
+	}
+	assert_true(atomic_load(&a->peak) <= 24 * PG);
+	/*
+	 * misc.c raises each level's watermark as the charge walks up, before
+	 * a higher level may refuse it: c (unlimited) can show one page over
+	 * its parent's limit for its one thread's refused charge.
+	 */
+	assert_true(atomic_load(&c->peak) <= 25 * PG);
+	assert_true(atomic_load(&b->peak) <= 36 * PG);
+	assert_int_equal(st(&drv->stats.oom_kills), 0);
+	assert_int_equal(usage_pages(&drv->root_cg), 0);
+	assert_int_equal(st(&drv->stats.leaked), 0);
+	assert_int_equal(sgx_cgroup_destroy(c), 0);
+	assert_int_equal(sgx_cgroup_destroy(a), 0);
+	assert_int_equal(sgx_cgroup_destroy(b), 0);
+	free(ss);
+	fake_driver_destroy(drv);
+}
+
+int main(void)
+{
+	const struct CMUnitTest t[] = {
+		cmocka_unit_test(test_files_and_parsing),
+		cmocka_unit_test(test_charge_hierarchy_and_events),
+		cmocka_unit_test(test_no_reclaim_queues_work),
+		cmocka_unit_test(test_limit_reclaims_own_pages_only),
+		cmocka_unit_test(test_global_reclaim_round_robin),
+		cmocka_unit_test(test_vepc_charged),
+		cmocka_unit_test(test_create_destroy),
+		cmocka_unit_test(test_oom_kill_on_lowered_limit),
+		cmocka_unit_test(test_oom_uninitialized),
+		cmocka_unit_test(test_oom_races_reclaimer),
+		cmocka_unit_test(test_oom_blocks_faults),
+		cmocka_unit_test(test_concurrent_limits),
+	};
+
+	return cmocka_run_group_tests(t, NULL, NULL);
+}
