@@ -393,6 +393,10 @@ static void sgx_encl_release(struct sgx_encl *encl)
 	if (!encl->secs_child_cnt && encl->secs.epc_page) {
 		sgx_encl_free_epc_page(drv, encl->secs.epc_page);
 		encl->secs.epc_page = NULL;
+	} else if (encl->secs.epc_page &&
+		   (encl->secs.epc_page->flags & SGX_EPC_PAGE_UNRECLAIMABLE)) {
+		/* Kept for its children (warned below): off the OOM killer's list. */
+		sgx_drop_unreclaimable(drv, encl->secs.epc_page);
 	}
 
 	cds_list_for_each_entry_safe(va_page, tmp, &encl->va_pages, list)
@@ -1016,6 +1020,12 @@ static vm_fault_t sgx_encl_eaug_page(struct sgx_mm *mm, struct sgx_encl *encl,
 		return VM_FAULT_SIGBUS;
 
 	sgx_mutex_lock(&encl->lock);
+#ifndef SGX_NO_OOM_RACE_FIX
+	if (encl_test_flag(encl, SGX_ENCL_NO_MEMORY)) {
+		sgx_mutex_unlock(&encl->lock);
+		return VM_FAULT_SIGBUS;
+	}
+#endif
 
 #ifndef SGX_NO_EAUG_RACE_FIX
 	/*
@@ -1113,6 +1123,13 @@ static vm_fault_t __sgx_vma_fault(struct sgx_mm *mm, struct sgx_encl *encl, unsi
 	}
 
 	sgx_mutex_lock(&encl->lock);
+#ifndef SGX_NO_OOM_RACE_FIX
+	/* Killed after the check above: the killer's lock round trip orders us. */
+	if (encl_test_flag(encl, SGX_ENCL_NO_MEMORY)) {
+		sgx_mutex_unlock(&encl->lock);
+		return VM_FAULT_SIGBUS;
+	}
+#endif
 
 	entry = sgx_encl_page_lookup(encl, addr);
 	if (!entry) {
@@ -1470,6 +1487,16 @@ bool sgx_encl_oom(struct sgx_encl *encl)
 		goto out;
 	atomic_fetch_add(&drv->stats.oom_kills, 1);
 	sgx_test_point(drv, SGX_TP_OOM_MARKED, encl, encl->base);
+#ifndef SGX_NO_OOM_RACE_FIX
+	/*
+	 * A fault past its lockless NO_MEMORY check either holds encl->lock
+	 * now, and its PTE goes with the zap below, or takes it after this
+	 * and sees the flag.  (The series checks once, without the lock, and
+	 * a fault in between maps a page into an mm the drain then forgets.)
+	 */
+	sgx_mutex_lock(&encl->lock);
+	sgx_mutex_unlock(&encl->lock);
+#endif
 
 	/* The whole range, in each mm: the host zaps only this enclave's mappings. */
 	zap_in_every_mm(encl, encl->base, encl->size, false);
@@ -1577,6 +1604,12 @@ void sgx_encl_free_epc_page(struct sgx_driver *drv, struct sgx_epc_page *page)
 	if (ret) {
 		sgx_warn_once(EREMOVE_ERROR_MESSAGE, ret, ret);
 		atomic_fetch_add(&drv->stats.leaked, 1);
+		/*
+		 * Leaked, it stays charged, but it leaves the OOM killer's
+		 * list: its owner is about to be freed.
+		 */
+		if (page->flags & SGX_EPC_PAGE_UNRECLAIMABLE)
+			sgx_drop_unreclaimable(drv, page);
 		return;
 	}
 	atomic_fetch_add(&drv->stats.eremove, 1);

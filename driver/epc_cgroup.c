@@ -19,7 +19,15 @@
  *    reclaimer already serialises on it, and it keeps the lock order short.
  *  - A cgroup's memory is freed only outside signal context (destroy, or
  *    the reaping in sgx_cgroup_run_work()), because the fault path's free
- *    of an EPC page drops a cgroup reference.
+ *    of an EPC page drops a cgroup reference.  A destroyed cgroup stays in
+ *    the tree until then, so that reclaim still finds its pages.
+ *  - A charge over a limit reclaims below the cgroup whose limit refused it
+ *    (memcg's rule), not only below the charging cgroup (v17).
+ *  - Without reclaim (faults) an over-limit charge queues work and says
+ *    -EBUSY even with a signal pending; v17 tests the signal first, which
+ *    turns such a fault into SIGBUS.
+ *  - The kill is ordered against faults through encl->lock (the series
+ *    checks NO_MEMORY once, without the lock; see sgx_encl_oom()).
  *
  * Async-signal-safe, for the fault path: sgx_cgroup_current(), try_charge
  * without reclaim, uncharge, put, queue_work, the LRU accounting.
@@ -92,10 +100,14 @@ void sgx_cgroup_put(struct sgx_cgroup *cg)
 		atomic_fetch_sub_explicit(&cg->refs, 1, memory_order_release);
 }
 
+static struct sgx_cgroup *next_pre(struct sgx_cgroup *root, struct sgx_cgroup *pos);
+
 /*
  * Free the destroyed cgroups that nobody uses any more (cg_lock held).  A
- * cgroup pins its parent (charges and limits are walked upwards), so freeing
- * one can free its parent too: repeat until a pass frees nothing.
+ * destroyed cgroup stays in the tree until then, so that the walks of its
+ * ancestors still reach (and reclaim) the pages charged to it.  Every
+ * cgroup pins its parent, so one with no references is a leaf, and freeing
+ * it can free its parent too: repeat until a pass frees nothing.
  */
 static void reap_locked(struct sgx_driver *drv)
 {
@@ -106,13 +118,17 @@ static void reap_locked(struct sgx_driver *drv)
 		for (unsigned int i = 1; i < SGX_CG_MAX; i++) {
 			struct sgx_cgroup *cg = atomic_load(&drv->cgroups[i]);
 
-			if (cg && atomic_load(&cg->dying) &&
-			    !atomic_load_explicit(&cg->refs, memory_order_acquire)) {
-				atomic_store(&drv->cgroups[i], NULL);
-				sgx_cgroup_put(cg->parent);
-				free(cg);
-				freed = true;
-			}
+			if (!cg || !atomic_load(&cg->dying) ||
+			    atomic_load_explicit(&cg->refs, memory_order_acquire))
+				continue;
+			for (struct sgx_cgroup *a = cg->parent; a; a = a->parent)
+				if (a->next_cg == cg)
+					a->next_cg = next_pre(a, cg);
+			cds_list_del_init(&cg->sibling);
+			atomic_store(&drv->cgroups[i], NULL);
+			sgx_cgroup_put(cg->parent);
+			free(cg);
+			freed = true;
 		}
 	} while (freed);
 }
@@ -150,7 +166,7 @@ struct sgx_cgroup *sgx_cgroup_create(struct sgx_cgroup *parent, const char *name
 	struct sgx_cgroup *cg;
 	unsigned int id;
 
-	if (!parent || atomic_load(&parent->dying)) {
+	if (!parent) {
 		*err = -EINVAL;
 		return NULL;
 	}
@@ -161,6 +177,13 @@ struct sgx_cgroup *sgx_cgroup_create(struct sgx_cgroup *parent, const char *name
 		return NULL;
 	}
 	sgx_mutex_lock(&drv->cg_lock);
+	/* Under the lock, so that a racing destroy cannot slip in between. */
+	if (atomic_load(&parent->dying)) {
+		sgx_mutex_unlock(&drv->cg_lock);
+		free(cg);
+		*err = -EINVAL;
+		return NULL;
+	}
 	reap_locked(drv);
 	for (id = 1; id < SGX_CG_MAX && atomic_load(&drv->cgroups[id]); id++)
 		;
@@ -193,17 +216,21 @@ static struct sgx_cgroup *next_pre(struct sgx_cgroup *root, struct sgx_cgroup *p
 
 /**
  * sgx_cgroup_destroy() - rmdir of a cgroup
- * @cg: a cgroup other than the root
+ * @cg: a cgroup other than the root; the caller's pointer is not to be used
+ *      again once this succeeds (the cgroup may be freed at once)
  *
- * Its charges stay with it (and its usage in its ancestors) until the pages
- * are freed, as with any cgroup; it only leaves the tree.  Cursors that
- * pointed at it move on.
+ * As with any cgroup, its charges stay with it (and its usage in its
+ * ancestors) until the pages are freed, and so does its place in the tree,
+ * where reclaim keeps finding those pages; no task can be charged to it any
+ * more.  It is freed when the last page and reference go.
  *
- * Return: 0, -EBUSY (it has children), -EINVAL (the root, or destroyed already).
+ * Return: 0, -EBUSY (it has children that are not destroyed), -EINVAL (the
+ * root, or destroyed already while still in use).
  */
 int sgx_cgroup_destroy(struct sgx_cgroup *cg)
 {
 	struct sgx_driver *drv = cg->drv;
+	struct sgx_cgroup *child;
 
 	if (!cg->parent)
 		return -EINVAL;
@@ -212,18 +239,14 @@ int sgx_cgroup_destroy(struct sgx_cgroup *cg)
 		sgx_mutex_unlock(&drv->cg_lock);
 		return -EINVAL;
 	}
-	if (!cds_list_empty(&cg->children)) {
-		sgx_mutex_unlock(&drv->cg_lock);
-		return -EBUSY;
+	cds_list_for_each_entry(child, &cg->children, sibling) {
+		if (!atomic_load(&child->dying)) {
+			sgx_mutex_unlock(&drv->cg_lock);
+			return -EBUSY;
+		}
 	}
-	for (struct sgx_cgroup *a = cg->parent; a; a = a->parent)
-		if (a->next_cg == cg)
-			a->next_cg = next_pre(a, cg);
-	cds_list_del_init(&cg->sibling);
 	atomic_store(&cg->dying, true);
-	sgx_mutex_unlock(&drv->cg_lock);
-	sgx_cgroup_put(cg);
-	sgx_mutex_lock(&drv->cg_lock);
+	sgx_cgroup_put(cg); /* the tree's */
 	reap_locked(drv);
 	sgx_mutex_unlock(&drv->cg_lock);
 	return 0;
@@ -269,10 +292,11 @@ struct sgx_cgroup *sgx_cgroup_of_page(struct sgx_driver *drv, const struct sgx_e
 
 /*
  * The misc controller's charge of one page (misc_cg_try_charge).  Its
- * capacity test is left out: usage counts allocated EPC pages, so it cannot
- * pass the capacity before the free lists run dry, and when they do the
- * allocator's own path (direct reclaim, ksgxd) must see it, as in mainline,
- * not a charge failure.
+ * capacity test is left out: usage counts allocated EPC pages, so it can
+ * reach the capacity only when the free lists run dry (or pass it for an
+ * instant, by concurrent charges that the free lists then refuse), and then
+ * the allocator's own path (direct reclaim, ksgxd) must see it, as in
+ * mainline, not a charge failure.
  *
  * Return: NULL when charged, else the cgroup whose limit refused it.
  */
@@ -389,9 +413,8 @@ static struct sgx_cgroup *next_get(struct sgx_cgroup *root)
 	struct sgx_cgroup *cg;
 
 	sgx_mutex_lock(&drv->cg_lock);
+	/* Destroyed cgroups are visited too: their pages are still here. */
 	cg = root->next_cg;
-	if (atomic_load(&cg->dying))
-		cg = root;
 	root->next_cg = next_pre(root, cg);
 	sgx_cgroup_get(cg);
 	sgx_mutex_unlock(&drv->cg_lock);
@@ -415,9 +438,11 @@ static struct sgx_cgroup *next_get(struct sgx_cgroup *root)
 unsigned int sgx_cgroup_reclaim(struct sgx_cgroup *root, unsigned int nr)
 {
 	struct sgx_cgroup *first = NULL;
-	unsigned int scanned = 0;
+	unsigned int scanned = 0, visits = 0;
 
-	while (scanned < nr && atomic_load(&root->subtree_reclaimable) > 0) {
+	/* The visit bound also ends it if @first is reaped under it. */
+	while (scanned < nr && atomic_load(&root->subtree_reclaimable) > 0 &&
+	       visits++ < SGX_CG_MAX) {
 		struct sgx_cgroup *cg = next_get(root);
 
 		if (cg == first) {
@@ -444,8 +469,9 @@ unsigned int sgx_cgroup_reclaim(struct sgx_cgroup *root, unsigned int nr)
  * the same full parent, could be reclaimed.
  *
  * Return: 0; -ENOMEM (over a limit and nothing in that subtree to reclaim
- * or being reclaimed); -ERESTARTSYS (a signal pending); -EBUSY (over a limit
- * without @reclaim: the asynchronous work is queued to make room).
+ * or being reclaimed); -EBUSY (over a limit without @reclaim: the
+ * asynchronous work is queued to make room); -ERESTARTSYS (a signal pending
+ * while it would reclaim).
  */
 int sgx_cgroup_try_charge(struct sgx_cgroup *cg, bool reclaim)
 {
@@ -458,12 +484,17 @@ int sgx_cgroup_try_charge(struct sgx_cgroup *cg, bool reclaim)
 			return 0;
 		if (atomic_load(&full->subtree_reclaimable) <= 0)
 			return -ENOMEM;
-		if (drv_host_call(drv, signal_pending))
-			return -ERESTARTSYS;
+		/*
+		 * Without reclaim (a fault, a vEPC fault) nothing sleeps, so a
+		 * pending signal has nothing to interrupt: v17 tests it first
+		 * and turns such a fault into SIGBUS; here it retries.
+		 */
 		if (!reclaim) {
 			sgx_cgroup_queue_work(full);
 			return -EBUSY;
 		}
+		if (drv_host_call(drv, signal_pending))
+			return -ERESTARTSYS;
 		sgx_cgroup_reclaim(full, 1);
 		sched_yield();
 	}
@@ -481,19 +512,24 @@ static struct sgx_encl *owner_encl(struct sgx_epc_page *page)
 /*
  * A victim from @cg's unreclaimable list: the first SECS or VA page whose
  * enclave can still be pinned.  The entries looked at are unlinked (their
- * nodes point at themselves) and not put back, as in the series.
+ * nodes point at themselves) and not put back, as in the series; those of
+ * an enclave that CREATE has not finished (its VA page is listed first) are
+ * passed over and stay, since the killer would only give up on it.  A
+ * listed page's enclave is alive: its release takes its SECS and VA pages
+ * off the list (under reclaimer_lock, held here) before it is freed.
  */
 static struct sgx_encl *oom_get_victim(struct sgx_cgroup *cg)
 {
 	struct sgx_driver *drv = cg->drv;
 	struct sgx_encl *victim = NULL;
+	struct sgx_epc_page *page, *tmp;
 
 	sgx_mutex_lock(&drv->reclaimer_lock);
-	while (!cds_list_empty(&cg->lru.unreclaimable)) {
-		struct sgx_epc_page *page = cds_list_first_entry(&cg->lru.unreclaimable,
-								 struct sgx_epc_page, list);
+	cds_list_for_each_entry_safe(page, tmp, &cg->lru.unreclaimable, list) {
 		struct sgx_encl *encl = owner_encl(page);
 
+		if (encl && !encl_test_flag(encl, SGX_ENCL_CREATED))
+			continue;
 		cds_list_del_init(&page->list);
 		if (encl && sgx_encl_get_unless_zero(encl)) {
 			victim = encl;
@@ -518,24 +554,27 @@ static struct sgx_encl *oom_get_victim(struct sgx_cgroup *cg)
 bool sgx_cgroup_oom(struct sgx_cgroup *root)
 {
 	struct sgx_driver *drv = root->drv;
-	struct sgx_cgroup *cg = root;
+	struct sgx_cgroup *cg = root, *next;
 
-	do {
-		struct sgx_encl *victim;
+	sgx_cgroup_get(cg);
+	for (;;) {
+		struct sgx_encl *victim = oom_get_victim(cg);
 
-		sgx_cgroup_get(cg);
-		victim = oom_get_victim(cg);
-		if (victim) {
+		if (victim && sgx_encl_oom(victim)) {
 			sgx_cgroup_put(cg);
-			return sgx_encl_oom(victim);
+			return true;
 		}
+		/* The next one is pinned before the lock goes: it cannot be reaped. */
 		sgx_mutex_lock(&drv->cg_lock);
-		sgx_cgroup_put(cg);
-		/* Destroyed meanwhile: its links lead nowhere; give up this walk. */
-		cg = atomic_load(&cg->dying) ? root : next_pre(root, cg);
+		next = next_pre(root, cg);
+		if (next != root)
+			sgx_cgroup_get(next);
 		sgx_mutex_unlock(&drv->cg_lock);
-	} while (cg != root);
-	return false;
+		sgx_cgroup_put(cg);
+		if (next == root)
+			return false;
+		cg = next;
+	}
 }
 
 /*
@@ -560,22 +599,31 @@ static void cg_work(struct sgx_cgroup *cg)
 }
 
 /**
- * sgx_cgroup_run_work() - run every queued asynchronous reclaim
+ * sgx_cgroup_run_work() - run the queued asynchronous reclaims, one pass
  * @drv: the driver
  *
- * Called by ksgxd; with cfg.no_ksgxd, by whoever wants the work done.  Also
- * reaps destroyed cgroups nobody uses any more.
+ * Each cgroup whose work was queued when the pass reaches it gets one run;
+ * work queued again meanwhile waits for the next pass, so that the caller
+ * (ksgxd) gets back to global reclaim in between.  Callers may race: each
+ * queued work runs once.  Also reaps destroyed cgroups nobody uses any more.
  */
 void sgx_cgroup_run_work(struct sgx_driver *drv)
 {
-	while (atomic_load(&drv->cg_work) > 0) {
-		for (unsigned int i = 0; i < SGX_CG_MAX; i++) {
-			struct sgx_cgroup *cg = atomic_load(&drv->cgroups[i]);
+	for (unsigned int i = 0; i < SGX_CG_MAX && atomic_load(&drv->cg_work) > 0; i++) {
+		struct sgx_cgroup *cg;
+		bool mine = false;
 
-			if (!cg || !atomic_load(&cg->work_pending))
-				continue;
-			atomic_store(&cg->work_pending, false);
+		if (!atomic_load(&drv->cgroups[i]))
+			continue;
+		/* Under cg_lock: the slot's cgroup cannot be reaped while we look. */
+		sgx_mutex_lock(&drv->cg_lock);
+		cg = atomic_load(&drv->cgroups[i]);
+		if (cg && atomic_exchange(&cg->work_pending, false)) {
 			atomic_fetch_sub(&drv->cg_work, 1);
+			mine = true; /* with the reference queue_work took */
+		}
+		sgx_mutex_unlock(&drv->cg_lock);
+		if (mine) {
 			cg_work(cg);
 			sgx_cgroup_put(cg);
 		}
@@ -627,43 +675,95 @@ int sgx_cgroup_read(struct sgx_cgroup *cg, const char *file, char *buf, size_t l
 	return n < 0 || (size_t)n >= len ? -EOVERFLOW : n;
 }
 
+/* kstrtou64(s, 0): an optional '+', then 0x/0X hex, 0 octal or decimal, nothing after. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+	unsigned int base = 10;
+	uint64_t v = 0;
+
+	if (*s == '+')
+		s++;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	} else if (s[0] == '0' && s[1]) {
+		base = 8;
+		s++;
+	}
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		unsigned int d;
+
+		if (*s >= '0' && *s <= '9')
+			d = (unsigned int)(*s - '0');
+		else if (*s >= 'a' && *s <= 'f')
+			d = (unsigned int)(*s - 'a' + 10);
+		else if (*s >= 'A' && *s <= 'F')
+			d = (unsigned int)(*s - 'A' + 10);
+		else
+			return -EINVAL;
+		if (d >= base)
+			return -EINVAL;
+		if (v > (UINT64_MAX - d) / base)
+			return -ERANGE;
+		v = v * base + d;
+	}
+	*out = v;
+	return 0;
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
 /**
  * sgx_cgroup_write() - write a cgroup's misc.max
  * @cg: a cgroup other than the root
  * @file: "misc.max" (the only writable file)
- * @buf: "sgx_epc <bytes>" or "sgx_epc max", optionally newline-terminated
+ * @buf: "sgx_epc <bytes>" or "sgx_epc max", parsed as misc_cg_max_write()
+ *       does: surrounding white space stripped, the name ends at the first
+ *       space, the value is kstrtou64(value, 0) (so 0x1000 and 010 work)
  *
  * A limit below the usage does not fail: the asynchronous work reclaims
  * down to it, and kills an enclave of the subtree if nothing is
  * reclaimable.  Limits round down to whole pages only in effect.
  *
- * Return: 0, -ENOENT (another file, or the root), -EINVAL (no value, an
- * unknown resource name), -ERANGE (the number does not fit in 64 bits).
+ * Return: 0, -ENOENT (another file, or the root), -EINVAL (no value, a
+ * malformed number, an unknown resource name), -ERANGE (the number does not
+ * fit in 64 bits), -E2BIG (longer than a page).
  */
 int sgx_cgroup_write(struct sgx_cgroup *cg, const char *file, const char *buf)
 {
-	char name[16], value[32], *end;
+	char text[4096], *name, *value, *end;
+	size_t len = strlen(buf);
 	uint64_t max;
-	int n = 0;
+	int ret;
 
 	if (strcmp(file, "misc.max") || !cg->parent)
 		return -ENOENT;
-	if (sscanf(buf, " %15s %31s %n", name, value, &n) != 2 || buf[n])
+	if (len >= sizeof(text))
+		return -E2BIG;
+	memcpy(text, buf, len + 1);
+	for (end = text + len; end > text && is_space(end[-1]); end--)
+		;
+	*end = 0;
+	for (name = text; is_space(*name); name++)
+		;
+	value = strchr(name, ' ');
+	if (!value)
 		return -EINVAL;
-	if (strcmp(name, "sgx_epc"))
-		return -EINVAL;
+	*value++ = 0;
 	if (!strcmp(value, "max")) {
 		max = UINT64_MAX;
 	} else {
-		if (value[0] < '0' || value[0] > '9')
-			return -EINVAL;
-		errno = 0;
-		max = strtoull(value, &end, 10);
-		if (errno == ERANGE)
-			return -ERANGE;
-		if (*end)
-			return -EINVAL;
+		ret = parse_u64(value, &max);
+		if (ret)
+			return ret;
 	}
+	if (strcmp(name, "sgx_epc"))
+		return -EINVAL;
 	atomic_store(&cg->max, max);
 	sgx_cgroup_queue_work(cg);
 	return 0;

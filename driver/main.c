@@ -987,12 +987,18 @@ static void *ksgxd(void *arg)
 
 		if (ksgxd_should_stop(drv))
 			break;
-		/* The EPC cgroups' asynchronous reclaim ("sgx_cg_wq") runs here too. */
-		if (atomic_load(&drv->cg_work) > 0) {
+		/*
+		 * The EPC cgroups' asynchronous reclaim ("sgx_cg_wq") runs here
+		 * too, one pass at a time, alternating with global reclaim so
+		 * that neither starves the other.
+		 */
+		if (atomic_load(&drv->cg_work) > 0)
 			sgx_cgroup_run_work(drv);
-			continue;
-		}
 		if (!sgx_should_reclaim(drv, SGX_NR_HIGH_PAGES)) {
+			if (atomic_load(&drv->cg_work) > 0) {
+				sched_yield();
+				continue;
+			}
 			sgx_waitq_wait(&drv->ksgxd_waitq, seq, 0);
 			continue;
 		}

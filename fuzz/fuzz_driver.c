@@ -602,6 +602,8 @@ static unsigned long check_encl(struct henc *he, unsigned long *children)
 		held++;
 		CHECK(encl->secs.epc_page->owner == &encl->secs, "SECS page owner %p",
 		      encl->secs.epc_page->owner);
+		CHECK(encl->secs.epc_page->flags & SGX_EPC_PAGE_UNRECLAIMABLE,
+		      "SECS page not recorded for the OOM killer");
 		CHECK(!(encl->secs.epc_page->flags & SGX_EPC_PAGE_RECLAIMER_TRACKED),
 		      "SECS page is reclaimer-tracked");
 		CHECK(v.valid && v.page_type == SGX_PAGE_TYPE_SECS, "SECS EPCM valid %d type %u",
@@ -650,6 +652,8 @@ static unsigned long check_encl(struct henc *he, unsigned long *children)
 		mark_page(va->epc_page, "VA");
 		CHECK(va->epc_page->owner == encl && (va->epc_page->flags & SGX_EPC_OWNER_ENCL),
 		      "VA page not owned by its enclave");
+		CHECK(va->epc_page->flags & SGX_EPC_PAGE_UNRECLAIMABLE,
+		      "VA page not recorded for the OOM killer");
 		CHECK(!(va->epc_page->flags & SGX_EPC_PAGE_RECLAIMER_TRACKED),
 		      "VA page is reclaimer-tracked");
 		CHECK(v.valid && v.page_type == SGX_PAGE_TYPE_VA, "VA EPCM valid %d type %u",
@@ -756,9 +760,26 @@ static void check_cgroups(void)
 	}
 	for (unsigned int c = 0; c < SGX_CG_MAX; c++) {
 		struct sgx_cgroup *cg = atomic_load(&drv->cgroups[c]);
+		struct sgx_epc_page *p;
 
 		if (!cg)
 			continue;
+		/* The OOM killer's lists hold SECS and VA pages of live enclaves only. */
+		cds_list_for_each_entry(p, &cg->lru.unreclaimable, list) {
+			struct sgx_encl *encl = (p->flags & SGX_EPC_OWNER_ENCL) ?
+							p->owner :
+							((struct sgx_encl_page *)p->owner)->encl;
+
+			CHECK(p->flags & SGX_EPC_PAGE_UNRECLAIMABLE,
+			      "page %d on an unreclaimable list without the flag", page_index_of(p));
+			CHECK(sgx_cgroup_of_page(drv, p) == cg,
+			      "page %d on the unreclaimable list of a cgroup it is not charged to",
+			      page_index_of(p));
+			CHECK(live_slot_of(encl) >= 0 &&
+				      ((p->flags & SGX_EPC_OWNER_ENCL) || encl->secs.epc_page == p),
+			      "page %d on an unreclaimable list is no SECS or VA page of a live "
+			      "enclave", page_index_of(p));
+		}
 		CHECK(atomic_load(&cg->usage) == charged[c] * PG,
 		      "cgroup %u: usage %llu bytes, %llu pages charged", c,
 		      (unsigned long long)atomic_load(&cg->usage), (unsigned long long)charged[c]);
@@ -767,6 +788,27 @@ static void check_cgroups(void)
 		      (long)atomic_load(&cg->subtree_reclaimable), (unsigned long long)tracked[c]);
 		CHECK(atomic_load(&cg->peak) >= atomic_load(&cg->usage), "cgroup %u: peak < usage",
 		      c);
+	}
+	/* Every cgroup, destroyed ones too, is in the tree that reclaim walks. */
+	{
+		unsigned int in_table = 0, in_tree = 0;
+		struct sgx_cgroup *cg = &drv->root_cg;
+
+		for (unsigned int c = 0; c < SGX_CG_MAX; c++)
+			in_table += atomic_load(&drv->cgroups[c]) != NULL;
+		do {
+			in_tree++;
+			if (!cds_list_empty(&cg->children)) {
+				cg = cds_list_first_entry(&cg->children, struct sgx_cgroup, sibling);
+				continue;
+			}
+			while (cg->parent && cg->sibling.next == &cg->parent->children)
+				cg = cg->parent;
+			if (cg->parent)
+				cg = cds_list_entry(cg->sibling.next, struct sgx_cgroup, sibling);
+		} while (cg->parent && in_tree <= SGX_CG_MAX);
+		CHECK(in_tree == in_table, "%u cgroups in the tree, %u in the table", in_tree,
+		      in_table);
 	}
 }
 
@@ -1335,7 +1377,11 @@ static long do_create(struct henc *he, struct sgx_mm *mm, const struct sgx_secs 
 	r = ioctl_checked(he, mm, SGX_IOC_ENCLAVE_CREATE, use_override ? arg_override : uptr(&c));
 	if (S.busy_skip)
 		return r;
-	if (!was_created && pre == PRE_COMPUTE)
+	if (!was_created && pre == PRE_COMPUTE && user_ok(src, PG) && size == 1ULL << 63)
+		/* After the first VA page: shmem refuses a file beyond the largest offset. */
+		CHECK(r == -EINVAL || r == -ENOMEM || r == -ERESTARTSYS || S.pre_killed,
+		      "CREATE of a 2^63-byte enclave: %ld", r);
+	else if (!was_created && pre == PRE_COMPUTE)
 		check_pre("CREATE", r,
 			  !user_ok(src, PG)		   ? -EFAULT :
 			  !size || (size & (size - 1)) ? -EINVAL :

@@ -117,6 +117,21 @@ static void test_files_and_parsing(void **state)
 			 -ERANGE);
 	assert_int_equal(sgx_cgroup_write(a, "misc.current", "sgx_epc 0"), -ENOENT);
 	expect_file(a, "misc.max", "sgx_epc 12288\n");
+	/* As misc_cg_max_write(): kstrtou64(value, 0), one space, stripped ends. */
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc 0x2000"), 0);
+	expect_file(a, "misc.max", "sgx_epc 8192\n");
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc 010"), 0);
+	expect_file(a, "misc.max", "sgx_epc 8\n");
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", " \tsgx_epc +4096 \n"), 0);
+	expect_file(a, "misc.max", "sgx_epc 4096\n");
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc\t4096"), -EINVAL);
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc  4096"), -EINVAL);
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc 0x"), -EINVAL);
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc 08"), -EINVAL);
+	/* The number is parsed before the name is looked up. */
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sev 99999999999999999999"), -ERANGE);
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sev max"), -EINVAL);
+	expect_file(a, "misc.max", "sgx_epc 4096\n");
 	sgx_cgroup_run_work(drv);
 
 	assert_int_equal(sgx_cgroup_destroy(a), 0);
@@ -351,11 +366,144 @@ static void test_vepc_charged(void **state)
 	assert_false(atomic_load(&g->work_pending));
 	expect_file(g, "misc.events", "sgx_epc.max 1\n");
 
+	/*
+	 * With something reclaimable in the cgroup (an enclave of its own), a
+	 * guest at the limit is told to retry (NOPAGE) while the work makes room.
+	 */
+	{
+		struct t_enc e;
+
+		set_max(g, 12);
+		fake_set_cgroup(g);
+		enc_build(drv, mm, &e, BASE, 0x100000, 6, false, true);
+		assert_int_equal(usage_pages(g), 12);
+		pthread_rwlock_rdlock(&mm->mmap_lock);
+		assert_int_equal(sgx_vepc_fault(v, mm, base + 5 * PG, 5, false), VM_FAULT_SIGBUS);
+		assert_int_equal(sgx_vepc_fault(v, mm, base + 5 * PG, 5, true), VM_FAULT_NOPAGE);
+		pthread_rwlock_unlock(&mm->mmap_lock);
+		assert_null(fake_pte(mm, base + 5 * PG));
+		assert_true(atomic_load(&g->work_pending));
+		sgx_cgroup_run_work(drv);
+		pthread_rwlock_rdlock(&mm->mmap_lock);
+		assert_int_equal(sgx_vepc_fault(v, mm, base + 5 * PG, 5, true), VM_FAULT_NOPAGE);
+		pthread_rwlock_unlock(&mm->mmap_lock);
+		assert_non_null(fake_pte(mm, base + 5 * PG));
+		fake_set_cgroup(NULL);
+		enc_release(&e);
+	}
+
 	fake_mm_exit(mm);
 	sgx_vepc_release(v);
 	assert_int_equal(usage_pages(g), 0);
 	fake_mm_free(mm);
 	assert_int_equal(sgx_cgroup_destroy(g), 0);
+	fake_driver_destroy(drv);
+}
+
+/*
+ * A charge that a parent's limit refuses reclaims in the parent's subtree:
+ * a task in an empty sibling gets room from the full one's pages, where v17
+ * would answer -ENOMEM.  The same once the full sibling is destroyed: a
+ * destroyed cgroup stays in the tree (found by review: its pages were out
+ * of every walk, and reclaim spun).
+ */
+static void test_reclaim_where_the_limit_is(void **state)
+{
+	struct fake_host h;
+	struct sgx_driver *drv = mk_drv(&h, 256, true);
+	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_cgroup *p = mkcg(&drv->root_cg, "p"), *c1 = mkcg(p, "c1"), *c2 = mkcg(p, "c2");
+	struct t_enc e1, e2, e3;
+
+	(void)state;
+	set_max(p, 22);
+	sgx_cgroup_run_work(drv);
+	fake_set_cgroup(c1);
+	enc_build(drv, mm, &e1, BASE, 0x100000, 20, false, true);
+	assert_int_equal(usage_pages(p), 22);
+	fake_set_cgroup(c2);
+	enc_build(drv, mm, &e2, BASE + 0x1000000, 0x100000, 4, false, true);
+	fake_set_cgroup(NULL);
+	assert_true(atomic_load(&e1.encl->nr_evicted) > 0);
+	assert_true(usage_pages(p) <= 22);
+
+	/* c1 destroyed with its pages: still reclaimed, by global reclaim too. */
+	assert_int_equal(sgx_cgroup_destroy(c1), 0);
+	for (int i = 0; i < 8; i++)
+		sgx_reclaim_pages(drv);
+	assert_int_equal(atomic_load(&e1.encl->nr_evicted), 21); /* 20 and the SECS */
+	fake_set_cgroup(c2);
+	enc_build(drv, mm, &e3, BASE + 0x2000000, 0x100000, 8, false, true);
+	fake_set_cgroup(NULL);
+	assert_true(usage_pages(p) <= 22);
+
+	enc_release(&e1);
+	enc_release(&e2);
+	enc_release(&e3);
+	fake_mm_free(mm);
+	assert_int_equal(usage_pages(p), 0);
+	assert_int_equal(sgx_cgroup_destroy(c2), 0);
+	assert_int_equal(sgx_cgroup_destroy(p), 0);
+	sgx_cgroup_run_work(drv);
+	for (unsigned int i = 1; i < SGX_CG_MAX; i++)
+		assert_null(atomic_load(&drv->cgroups[i]));
+	fake_driver_destroy(drv);
+}
+
+/*
+ * v17's threshold: at the limit for limits up to SGX_CG_LOW_LIMIT pages,
+ * SGX_CG_MIN_FREE_PAGE below it above that; and the SGX2 ioctls' direct
+ * reclaim starts with the caller's cgroup when it is there, however much
+ * EPC is free.
+ */
+static void test_threshold_and_direct_reclaim(void **state)
+{
+	struct sgx_enclave_restrict_permissions rp = { .offset = 0, .length = PG,
+						       .permissions = SGX_SECINFO_R };
+	struct fake_host h;
+	struct sgx_driver *drv = mk_drv(&h, 512, true);
+	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_cgroup *a = mkcg(&drv->root_cg, "a"), *b = mkcg(&drv->root_cg, "b");
+	struct t_enc e, eb;
+	uint64_t ewb;
+
+	(void)state;
+	fake_set_cgroup(a);
+	enc_build(drv, mm, &e, BASE, 0x200000, 170, true, true);
+	assert_int_equal(usage_pages(a), 172);
+	/* Above SGX_CG_LOW_LIMIT pages: SGX_CG_MIN_FREE_PAGE of headroom. */
+	set_max(a, 205); /* 173 > 172 */
+	assert_false(sgx_cgroup_should_reclaim(a));
+	set_max(a, 204); /* 172 */
+	assert_true(sgx_cgroup_should_reclaim(a));
+	/* At or below it: the limit itself. */
+	set_max(a, 128);
+	assert_true(sgx_cgroup_should_reclaim(a));
+	fake_set_cgroup(b);
+	enc_build(drv, mm, &eb, BASE + 0x1000000, 0x100000, 98, false, true);
+	assert_int_equal(usage_pages(b), 100);
+	set_max(b, 101);
+	assert_false(sgx_cgroup_should_reclaim(b));
+	set_max(b, 100);
+	assert_true(sgx_cgroup_should_reclaim(b));
+	fake_set_cgroup(a);
+
+	/* Plenty of free EPC, yet RESTRICT reclaims in a first. */
+	set_max(a, 172);
+	assert_true(nr_free(drv) > SGX_NR_LOW_PAGES);
+	ewb = st(&drv->stats.ewb);
+	assert_int_equal(sgx_ioctl(e.encl, mm, SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS,
+				   (unsigned long)&rp),
+			 0);
+	assert_true(st(&drv->stats.ewb) > ewb);
+	fake_set_cgroup(NULL);
+
+	fake_mm_exit(mm);
+	enc_release(&e);
+	enc_release(&eb);
+	fake_mm_free(mm);
+	assert_int_equal(sgx_cgroup_destroy(a), 0);
+	assert_int_equal(sgx_cgroup_destroy(b), 0);
 	fake_driver_destroy(drv);
 }
 
@@ -385,8 +533,14 @@ static void test_create_destroy(void **state)
 	assert_int_equal(err, -EINVAL);
 	assert_int_equal(usage_pages(a), 1);
 	/* Tasks still pointing at it are charged to the root instead. */
-	sgx_free_epc_page(drv, alloc_in(drv, b, false));
-	assert_int_equal(usage_pages(a), 1);
+	{
+		struct sgx_epc_page *q = alloc_in(drv, b, false);
+
+		assert_false(IS_ERR(q));
+		assert_ptr_equal(sgx_cgroup_of_page(drv, q), root);
+		assert_int_equal(usage_pages(a), 1);
+		sgx_free_epc_page(drv, q);
+	}
 	sgx_free_epc_page(drv, p);
 	assert_int_equal(usage_pages(a), 0);
 	assert_int_equal(sgx_cgroup_destroy(a), 0);
@@ -648,6 +802,18 @@ static void fault_in_kill(void *ctx, enum sgx_test_point tp, struct sgx_encl *en
 	assert_int_equal(fault_once(race_w->mm, encl, BASE + 50 * PG), VM_FAULT_SIGBUS);
 }
 
+/* A kill in the EAUG path's window: after the lockless check, before encl->lock. */
+static void kill_in_eaug_window(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
+				unsigned long addr)
+{
+	(void)ctx;
+	(void)addr;
+	if (tp != SGX_TP_EAUG_UNLOCKED || encl != race_w->e.encl || race_oom_runs++)
+		return;
+	race_w->drv->cfg.test_point = NULL;
+	assert_true(sgx_cgroup_oom(race_w->cg));
+}
+
 static void test_oom_blocks_faults(void **state)
 {
 	struct oom_world w;
@@ -672,6 +838,85 @@ static void test_oom_blocks_faults(void **state)
 	assert_int_equal(st(&w.drv->stats.eldu), 0);
 	assert_int_equal(st(&w.drv->stats.eaug), 0);
 	oom_world_free(&w);
+
+	/*
+	 * A fault already past the lockless check when the kill comes (found
+	 * by review): the check under encl->lock, ordered by the killer's own
+	 * round trip through that lock, still refuses it.
+	 */
+	oom_world(&w, 8);
+	race_w = &w;
+	race_oom_runs = 0;
+	w.drv->cfg.test_point = kill_in_eaug_window;
+	assert_int_equal(fault_once(w.mm, w.e.encl, BASE + 60 * PG), VM_FAULT_SIGBUS);
+	w.drv->cfg.test_point = NULL;
+	assert_int_equal(race_oom_runs, 1);
+	assert_int_equal(st(&w.drv->stats.oom_kills), 1);
+	assert_int_equal(st(&w.drv->stats.eaug), 0);
+	assert_null(fake_pte(w.mm, BASE + 60 * PG));
+	assert_int_equal(fake_nr_ptes(w.mm), 0);
+	oom_world_free(&w);
+}
+
+/*
+ * The OOM killer walks the whole subtree: it passes over an enclave whose
+ * CREATE has not finished (leaving its entries listed) and takes the first
+ * created one, in whichever cgroup of the subtree it is.
+ */
+static void test_oom_walks_subtree(void **state)
+{
+	struct fake_host h;
+	struct sgx_driver *drv = mk_drv(&h, 256, true);
+	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_cgroup *x = mkcg(&drv->root_cg, "x"), *y = mkcg(&drv->root_cg, "y");
+	struct sgx_cgroup *y1 = mkcg(y, "y1");
+	struct t_enc ex, ey;
+	long listed;
+
+	(void)state;
+	fake_set_cgroup(x);
+	enc_build(drv, mm, &ex, BASE, 0x100000, 4, true, true);
+	fake_set_cgroup(y1);
+	enc_build(drv, mm, &ey, BASE + 0x1000000, 0x100000, 4, true, true);
+	fake_set_cgroup(NULL);
+	/* ex as if its CREATE were still running: not a victim. */
+	atomic_fetch_and(&ex.encl->flags, ~(unsigned long)SGX_ENCL_CREATED);
+	listed = 0;
+	{
+		struct cds_list_head *pos;
+
+		cds_list_for_each(pos, &x->lru.unreclaimable)
+			listed++;
+	}
+	assert_int_equal(listed, 2); /* its SECS and VA page */
+	assert_true(sgx_cgroup_oom(&drv->root_cg));
+	assert_false(encl_test_flag(ex.encl, SGX_ENCL_NO_MEMORY));
+	assert_true(encl_test_flag(ey.encl, SGX_ENCL_NO_MEMORY));
+	{
+		struct cds_list_head *pos;
+
+		listed = 0;
+		cds_list_for_each(pos, &x->lru.unreclaimable)
+			listed++;
+	}
+	assert_int_equal(listed, 2);
+	atomic_fetch_or(&ex.encl->flags, SGX_ENCL_CREATED);
+	/* Asked again (only y's subtree now): y's other entry says "still going". */
+	assert_true(sgx_cgroup_oom(y));
+	assert_int_equal(st(&drv->stats.oom_kills), 1);
+	/* The whole tree: ex is the next victim. */
+	assert_true(sgx_cgroup_oom(&drv->root_cg));
+	assert_true(encl_test_flag(ex.encl, SGX_ENCL_NO_MEMORY));
+	assert_int_equal(st(&drv->stats.oom_kills), 2);
+
+	fake_mm_exit(mm);
+	enc_release(&ex);
+	enc_release(&ey);
+	fake_mm_free(mm);
+	assert_int_equal(sgx_cgroup_destroy(y1), 0);
+	assert_int_equal(sgx_cgroup_destroy(y), 0);
+	assert_int_equal(sgx_cgroup_destroy(x), 0);
+	fake_driver_destroy(drv);
 }
 
 /* ---- concurrency ---- */
@@ -797,11 +1042,14 @@ int main(void)
 		cmocka_unit_test(test_limit_reclaims_own_pages_only),
 		cmocka_unit_test(test_global_reclaim_round_robin),
 		cmocka_unit_test(test_vepc_charged),
+		cmocka_unit_test(test_reclaim_where_the_limit_is),
+		cmocka_unit_test(test_threshold_and_direct_reclaim),
 		cmocka_unit_test(test_create_destroy),
 		cmocka_unit_test(test_oom_kill_on_lowered_limit),
 		cmocka_unit_test(test_oom_uninitialized),
 		cmocka_unit_test(test_oom_races_reclaimer),
 		cmocka_unit_test(test_oom_blocks_faults),
+		cmocka_unit_test(test_oom_walks_subtree),
 		cmocka_unit_test(test_concurrent_limits),
 	};
 
