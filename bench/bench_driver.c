@@ -168,15 +168,17 @@ static struct sgx_driver *quiet_driver(struct fake_host *h, unsigned long epc_pa
 }
 
 /*
- * @nr_encl enclaves of @per pages on an EPC of @epc_pages frames: time
- * alloc+free pairs, reclaiming every page, and reloading every page.
+ * @nr_encl enclaves of @per pages on an EPC of @epc_pages frames, owned by a
+ * task @cg_depth cgroups below the root (no limits): time alloc+free pairs,
+ * reclaiming every page, and reloading every page.
  */
 static int measure(unsigned long epc_pages, unsigned int nr_encl, unsigned long per,
-		   bool kernel_backing, struct costs *c)
+		   bool kernel_backing, int cg_depth, struct costs *c)
 {
 	struct fake_host h;
 	struct sgx_driver *drv;
 	struct sgx_encl **encls = calloc(nr_encl, sizeof(*encls));
+	struct sgx_cgroup *cgs[4];
 	struct sgx_mm *mm;
 	unsigned long total = (unsigned long)nr_encl * per, loaded = 0;
 	double t;
@@ -184,9 +186,17 @@ static int measure(unsigned long epc_pages, unsigned int nr_encl, unsigned long 
 	fake_host_init(&h);
 	drv = quiet_driver(&h, epc_pages);
 	mm = fake_mm_new(&h, 1);
-	if (!drv || !mm || !encls)
+	if (!drv || !mm || !encls || cg_depth > 4)
 		return -1;
 	drv->cfg.kernel_backing = kernel_backing;
+	for (int d = 0; d < cg_depth; d++) {
+		int err = 0;
+
+		cgs[d] = sgx_cgroup_create(d ? cgs[d - 1] : &drv->root_cg, "bench", &err);
+		if (!cgs[d])
+			return -1;
+	}
+	fake_set_cgroup(cg_depth ? cgs[cg_depth - 1] : NULL);
 	for (unsigned int i = 0; i < nr_encl; i++) {
 		encls[i] = build(drv, mm, BASE + (uint64_t)i * 0x100000000ULL, per);
 		if (!encls[i]) {
@@ -254,6 +264,9 @@ static int measure(unsigned long epc_pages, unsigned int nr_encl, unsigned long 
 
 	for (unsigned int i = 0; i < nr_encl; i++)
 		sgx_release(encls[i]);
+	fake_set_cgroup(NULL);
+	for (int d = cg_depth - 1; d >= 0; d--)
+		sgx_cgroup_destroy(cgs[d]);
 	free(encls);
 	fake_mm_free(mm);
 	fake_driver_destroy(drv);
@@ -287,20 +300,22 @@ static void keep_best(struct costs *best, const struct costs *c)
 int main(void)
 {
 	struct rlimit rl;
-	struct costs small, big, one, many, kone, kmany;
+	struct costs small, big, one, many, kone, kmany, deep;
 	struct {
 		unsigned long epc_pages;
 		unsigned int nr_encl;
 		unsigned long per;
 		bool kernel_backing;
+		int cg_depth;
 		struct costs *out;
 	} cfg[] = {
-		{ 64ULL << 8, 1, 4096, false, &small },    /* 64 MiB EPC, 16 MiB enclave */
-		{ 8ULL << 18, 1, 4096, false, &big },      /* 8 GiB EPC, same enclave */
-		{ 128ULL << 8, 1, 16000, false, &one },    /* 1 enclave of 16000 pages */
-		{ 128ULL << 8, 1000, 16, false, &many },   /* 1000 enclaves of 16 pages */
-		{ 128ULL << 8, 1, 16000, true, &kone },    /* the same two with the */
-		{ 128ULL << 8, 1000, 16, true, &kmany },   /* kernel's truncation */
+		{ 64ULL << 8, 1, 4096, false, 0, &small },    /* 64 MiB EPC, 16 MiB enclave */
+		{ 8ULL << 18, 1, 4096, false, 0, &big },      /* 8 GiB EPC, same enclave */
+		{ 128ULL << 8, 1, 16000, false, 0, &one },    /* 1 enclave of 16000 pages */
+		{ 128ULL << 8, 1000, 16, false, 0, &many },   /* 1000 enclaves of 16 pages */
+		{ 128ULL << 8, 1, 16000, true, 0, &kone },    /* the same two with the */
+		{ 128ULL << 8, 1000, 16, true, 0, &kmany },   /* kernel's truncation */
+		{ 64ULL << 8, 1, 4096, false, 3, &deep },     /* small, 3 cgroups down */
 	};
 	double gcm = 1e30, host = 1e30;
 
@@ -327,7 +342,7 @@ int main(void)
 			struct costs c;
 
 			if (measure(cfg[k].epc_pages, cfg[k].nr_encl, cfg[k].per,
-				    cfg[k].kernel_backing, &c)) {
+				    cfg[k].kernel_backing, cfg[k].cg_depth, &c)) {
 				fprintf(stderr, "bench: configuration %zu failed\n", k);
 				return 1;
 			}
@@ -358,6 +373,9 @@ int main(void)
 	       "on this host\n",
 	       one.backing_calls, many.backing_calls, kone.backing_calls, kmany.backing_calls,
 	       host * 1e6);
+	printf("per-page cost, a task in the root vs 3 EPC cgroups down (no limits; for "
+	       "information: every charge walks to the root)\n");
+	report("64 MiB EPC", &small, &deep);
 	printf("driver metadata: %zu B per EPC frame + %zu B per enclave page = %.2f%% of the EPC "
 	       "when every frame holds an enclave page (target <= 2%%)\n",
 	       sizeof(struct sgx_epc_page), sizeof(struct sgx_encl_page),
