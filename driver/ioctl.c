@@ -575,6 +575,14 @@ static long sgx_ioc_enclave_add_pages(struct sgx_encl *encl, struct sgx_mm *mm,
 				ret = -ERESTARTSYS;
 			break;
 		}
+		/*
+		 * Killed by the EPC OOM killer meanwhile: stop taking EPC for it
+		 * (the series checks only once, before the loop).
+		 */
+		if (encl_test_flag(encl, SGX_ENCL_NO_MEMORY)) {
+			ret = -ENOMEM;
+			break;
+		}
 
 		ret = sgx_encl_add_page(encl, mm, add_arg.src + c, add_arg.offset + c, &secinfo,
 					add_arg.flags, src_page);

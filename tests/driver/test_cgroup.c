@@ -687,11 +687,23 @@ static void test_oom_kill_on_lowered_limit(void **state)
 	oom_world_free(&w);
 }
 
+/* A kill in the middle of a multi-page ADD_PAGES: the pages before it count. */
+static struct sgx_cgroup *kill_cg;
+static int kill_calls;
+
+static bool kill_on_third_check(void *host)
+{
+	(void)host;
+	if (++kill_calls == 3)
+		assert_true(sgx_cgroup_oom(kill_cg));
+	return false;
+}
+
 /* An enclave killed before INIT: ADD_PAGES and INIT say -ENOMEM. */
 static void test_oom_uninitialized(void **state)
 {
 	struct sgx_secinfo si __attribute__((aligned(64))) = { .flags = T_RW };
-	static uint8_t src[4096] __attribute__((aligned(4096)));
+	static uint8_t src[4 * 4096] __attribute__((aligned(4096)));
 	struct sgx_enclave_add_pages ap = {
 		.src = (uint64_t)(uintptr_t)src, .offset = 4 * PG, .length = PG,
 		.secinfo = (uint64_t)(uintptr_t)&si,
@@ -717,6 +729,24 @@ static void test_oom_uninitialized(void **state)
 			 -ENOMEM);
 	/* The state checks still come first. */
 	assert_int_equal(sgx_ioctl(e.encl, mm, SGX_IOC_ENCLAVE_CREATE, 0), -EINVAL);
+	fake_mm_exit(mm);
+	enc_release(&e);
+
+	/* Killed between the 2nd and 3rd pages of one ADD_PAGES: -ENOMEM, count 2 pages. */
+	fake_set_cgroup(a);
+	enc_build(drv, mm, &e, BASE, 0x100000, 2, true, false);
+	fake_set_cgroup(NULL);
+	kill_cg = a;
+	kill_calls = 0;
+	h.ops.signal_pending = kill_on_third_check;
+	ap.offset = 4 * PG;
+	ap.length = 4 * PG;
+	ap.count = 0;
+	assert_int_equal(sgx_ioctl(e.encl, mm, SGX_IOC_ENCLAVE_ADD_PAGES, (unsigned long)&ap),
+			 -ENOMEM);
+	assert_int_equal(ap.count, 2 * PG);
+	assert_true(encl_test_flag(e.encl, SGX_ENCL_NO_MEMORY));
+	assert_null(sgx_encl_page_lookup(e.encl, BASE + 6 * PG));
 
 	fake_mm_exit(mm);
 	enc_release(&e);
