@@ -1071,6 +1071,113 @@ static void test_concurrent_limits(void **state)
 	fake_driver_destroy(drv);
 }
 
+/*
+ * Kills, limit changes and cgroup churn against enclaves that are being
+ * built, faulted and released, with ksgxd running the work: the outcomes of
+ * the enclave side vary (a killed enclave's faults SIGBUS, its ioctls say
+ * -ENOMEM), but nothing may crash, hang, race (TSan) or be left charged.
+ */
+struct churn {
+	struct fake_host *h;
+	struct sgx_driver *drv;
+	struct sgx_cgroup *cg;
+	const struct sgx_sigstruct *ss;
+	_Atomic bool stop;
+	_Atomic long built, killed_seen;
+};
+
+static void *churn_enclaves(void *arg)
+{
+	struct churn *c = arg;
+
+	fake_set_cgroup(c->cg);
+	for (int round = 0; !atomic_load(&c->stop) && round < 200; round++) {
+		struct sgx_mm *mm = fake_mm_new(c->h, 500 + round);
+		struct t_enc e;
+		int err = enc_try_build(c->drv, mm, &e, BASE, 0x100000, 12, true, c->ss);
+
+		if (!err) {
+			atomic_fetch_add(&c->built, 1);
+			for (unsigned int i = 0; i < 24; i++)
+				(void)fault_once(mm, e.encl, BASE + i * PG);
+		}
+		if (e.encl && encl_test_flag(e.encl, SGX_ENCL_NO_MEMORY))
+			atomic_fetch_add(&c->killed_seen, 1);
+		fake_mm_exit(mm);
+		if (e.encl)
+			enc_release(&e);
+		fake_mm_free(mm);
+	}
+	fake_set_cgroup(NULL);
+	return NULL;
+}
+
+static void *churn_cgroups(void *arg)
+{
+	struct churn *c = arg;
+
+	for (unsigned int n = 0; !atomic_load(&c->stop); n++) {
+		struct timespec ts = { 0, 200000 };
+		int err = 0;
+		struct sgx_cgroup *d = sgx_cgroup_create(c->cg, "d", &err);
+		struct sgx_epc_page *p;
+
+		if (!d)
+			continue;
+		p = alloc_in(c->drv, d, true);
+		assert_int_equal(sgx_cgroup_destroy(d), 0); /* d is gone for us from here on */
+		if (!IS_ERR(p))
+			sgx_free_epc_page(c->drv, p);
+		if (!(n % 16))
+			sgx_cgroup_oom(c->cg);
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+static void test_concurrent_kills(void **state)
+{
+	struct fake_host h;
+	struct sgx_driver *drv;
+	struct sgx_sigstruct *ss = aligned_alloc(4096, 4096);
+	struct churn c;
+	pthread_t t1, t2;
+
+	(void)state;
+	fake_host_init(&h);
+	drv = fake_driver(&h, 128, false);
+	assert_non_null(drv);
+	sgx_sanitize_now(drv);
+	assert_non_null(ss);
+	enc_sigstruct(0x100000, 12, ss);
+	memset(&c, 0, sizeof(c));
+	c.h = &h;
+	c.drv = drv;
+	c.cg = mkcg(&drv->root_cg, "c");
+	c.ss = ss;
+	assert_int_equal(pthread_create(&t1, NULL, churn_enclaves, &c), 0);
+	assert_int_equal(pthread_create(&t2, NULL, churn_cgroups, &c), 0);
+	for (int i = 0; i < 300; i++) {
+		struct timespec ts = { 0, 300000 };
+
+		set_max(c.cg, i % 3 ? 40 : 0);
+		nanosleep(&ts, NULL);
+	}
+	atomic_store(&c.stop, true);
+	assert_int_equal(pthread_join(t1, NULL), 0);
+	assert_int_equal(pthread_join(t2, NULL), 0);
+	print_message("# %ld enclaves built, %ld seen killed, %llu kills\n",
+		      (long)atomic_load(&c.built), (long)atomic_load(&c.killed_seen),
+		      (unsigned long long)st(&drv->stats.oom_kills));
+	assert_true(atomic_load(&c.built) > 0);
+	assert_int_equal(usage_pages(&drv->root_cg), 0);
+	assert_int_equal(st(&drv->stats.leaked), 0);
+	assert_int_equal(atomic_load(&drv->nr_encls), 0);
+	assert_int_equal(sgx_cgroup_destroy(c.cg), 0);
+	free(ss);
+	fake_driver_destroy(drv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest t[] = {
@@ -1089,6 +1196,7 @@ int main(void)
 		cmocka_unit_test(test_oom_blocks_faults),
 		cmocka_unit_test(test_oom_walks_subtree),
 		cmocka_unit_test(test_concurrent_limits),
+		cmocka_unit_test(test_concurrent_kills),
 	};
 
 	return cmocka_run_group_tests(t, NULL, NULL);
