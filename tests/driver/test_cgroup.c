@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1082,7 +1083,7 @@ struct churn {
 	struct sgx_driver *drv;
 	struct sgx_cgroup *cg;
 	const struct sgx_sigstruct *ss;
-	_Atomic bool stop;
+	_Atomic bool go, stop;
 	_Atomic long built, killed_seen;
 };
 
@@ -1116,6 +1117,8 @@ static void *churn_cgroups(void *arg)
 {
 	struct churn *c = arg;
 
+	while (!atomic_load(&c->go))
+		sched_yield();
 	for (unsigned int n = 0; !atomic_load(&c->stop); n++) {
 		struct timespec ts = { 0, 200000 };
 		int err = 0;
@@ -1157,6 +1160,15 @@ static void test_concurrent_kills(void **state)
 	c.ss = ss;
 	assert_int_equal(pthread_create(&t1, NULL, churn_enclaves, &c), 0);
 	assert_int_equal(pthread_create(&t2, NULL, churn_cgroups, &c), 0);
+	/* The churn starts once enclaves are known to build here at all. */
+	set_max(c.cg, 40);
+	for (int i = 0; i < 20000 && atomic_load(&c.built) < 2; i++) {
+		struct timespec ts = { 0, 500000 };
+
+		nanosleep(&ts, NULL);
+	}
+	assert_true(atomic_load(&c.built) >= 2);
+	atomic_store(&c.go, true);
 	for (int i = 0; i < 300; i++) {
 		struct timespec ts = { 0, 300000 };
 
@@ -1169,7 +1181,6 @@ static void test_concurrent_kills(void **state)
 	print_message("# %ld enclaves built, %ld seen killed, %llu kills\n",
 		      (long)atomic_load(&c.built), (long)atomic_load(&c.killed_seen),
 		      (unsigned long long)st(&drv->stats.oom_kills));
-	assert_true(atomic_load(&c.built) > 0);
 	assert_int_equal(usage_pages(&drv->root_cg), 0);
 	assert_int_equal(st(&drv->stats.leaked), 0);
 	assert_int_equal(atomic_load(&drv->nr_encls), 0);
