@@ -2664,8 +2664,19 @@ static void op_build(struct in *in)
 static void run_op(struct in *in, uint8_t op);
 
 static const char *const tp_names[SGX_TP_NR] = {
-	"REMOVE_ZAP", "MODIFY_ZAP", "EAUG_UNLOCKED", "RECLAIM_ISOLATED", "RECLAIM_BLOCKED",
+	"REMOVE_ZAP",	   "MODIFY_ZAP", "EAUG_UNLOCKED", "RECLAIM_ISOLATED",
+	"RECLAIM_BLOCKED", "ADD_EXTEND", "OOM_MARKED",
 };
+
+/*
+ * The pause points a nested program may run at: the first five, the
+ * driver's unlocked windows, indexed T % 5 as inputs have always been.
+ * ADD_EXTEND holds encl->lock (it is for a unit test's own use), and the OOM
+ * killer's window is left to the unit tests, so that no input changes
+ * meaning.
+ */
+#define NR_HOOK_TPS (SGX_TP_RECLAIM_BLOCKED + 1)
+_Static_assert(NR_HOOK_TPS == 5, "hookable pause points keep their numbers");
 
 /* Operations that need no mmap write lock (a fault may hold a read lock). */
 static bool nested_allowed(uint8_t op)
@@ -2824,7 +2835,7 @@ static void op_hook(struct in *in)
 
 	if (len > in->n - in->i)
 		len = in->n - in->i;
-	S.hook_tp = tp % SGX_TP_NR;
+	S.hook_tp = tp % NR_HOOK_TPS;
 	S.hook_skip = skip % 16;
 	S.hook_prog = in->p + in->i;
 	S.hook_len = len;
