@@ -1,7 +1,8 @@
 #!/bin/sh
 # Build the libFuzzer harnesses with clang + ASan/UBSan and run each for
 # FUZZ_SECONDS (default 20) from its committed corpus.  Prints one TAP line
-# per harness; a crash leaves its reproducer in build-fuzz/.
+# per harness; a crash, or an input running over 30 s (a hang), leaves its
+# reproducer in build-fuzz/.
 set -u
 cd "$(dirname "$0")/.."
 secs=${FUZZ_SECONDS:-20}
@@ -20,7 +21,7 @@ for h in "$@"; do
 	n=$((n + 1))
 	work=$(mktemp -d)
 	cp fuzz/corpus/"$corpus"/* "$work"/
-	if (cd build-fuzz && ./fuzz/"$name" -max_total_time="$secs" -max_len=65536 \
+	if (cd build-fuzz && ./fuzz/"$name" -max_total_time="$secs" -timeout=30 -max_len=65536 \
 		-print_final_stats=1 "$work" >"$name.log" 2>&1); then
 		runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "build-fuzz/$name.log" | grep -o '[0-9]*$')
 		echo "ok $n - $name: ${runs:-?} inputs in ${secs}s, no crash"
