@@ -2564,6 +2564,66 @@ static void test_sgx2_copyback_fails(void **state)
 	world_free(w);
 }
 
+/*
+ * Seed 001 on the REMOVE_PAGES path: another "instruction" holds the page
+ * when REMOVE_PAGES EREMOVEs it (taken in the zap window).  The page is
+ * leaked with the warning, never reused; the entry is gone all the same.
+ */
+static struct epcm *held_epcm;
+
+static void hold_page_in_zap(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
+			     unsigned long addr)
+{
+	struct world *w = ctx;
+	struct sgx_encl_page *e = sgx_encl_page_lookup(encl, addr);
+
+	if (tp != SGX_TP_REMOVE_ZAP || held_epcm)
+		return;
+	held_epcm = epcm_of(w->drv->cpu, epc_frame(w->drv->cpu, (uint64_t)(uintptr_t)
+						   sgx_get_epc_virt_addr(e->epc_page)));
+	assert_true(page_lock_excl(held_epcm));
+}
+
+static void test_remove_eremove_leak(void **state)
+{
+	struct world *w = world_ready();
+	struct sgx_epc_page *victim;
+	uint64_t count = 0;
+	long nr;
+
+	(void)state;
+	w_trim_accept(w, OFF_RW);
+	victim = w_entry(w, OFF_RW)->epc_page;
+	nr = nr_free(w);
+	held_epcm = NULL;
+	w->drv->cfg.test_point = hold_page_in_zap;
+	w->drv->cfg.test_ctx = w;
+	assert_int_equal(w_remove(w, OFF_RW, PG, &count), 0);
+	w->drv->cfg.test_point = NULL;
+	assert_non_null(held_epcm);
+	page_unlock_excl(held_epcm);
+	assert_int_equal(count, PG);
+	assert_null(w_entry(w, OFF_RW));
+	assert_int_equal(atomic_load(&w->drv->stats.leaked), 1);
+	assert_false(victim->flags & SGX_EPC_PAGE_IS_FREE);
+	assert_int_equal(nr_free(w), nr);
+
+	/*
+	 * world_free() without its no-leak checks.  The leaked child is still
+	 * valid in the EPCM, so the SECS fails EREMOVE too and is leaked.
+	 */
+	w->mm->nr_maps = 0;
+	w->mm->nr_ptes = 0;
+	w_release(w, w->encl);
+	fake_mm_exit(w->mm);
+	assert_int_equal(atomic_load(&w->drv->nr_encls), 0);
+	assert_int_equal(atomic_load(&w->drv->stats.leaked), 2);
+	assert_int_equal(nr_free(w) + 2, (long)w->drv->nr_total_pages);
+	fake_mm_free(w->mm);
+	fake_driver_destroy(w->drv);
+	free(w);
+}
+
 static void test_remove_race(void **state)
 {
 	struct world *w = world_ready();
@@ -2669,6 +2729,7 @@ int main(void)
 		cmocka_unit_test(test_remove_ok),
 		cmocka_unit_test(test_remove_errors),
 		cmocka_unit_test(test_sgx2_copyback_fails),
+		cmocka_unit_test(test_remove_eremove_leak),
 		cmocka_unit_test(test_remove_race),
 		cmocka_unit_test(test_modify_tcs_race),
 	};
