@@ -538,6 +538,7 @@ static long sgx_ioc_enclave_add_pages(struct sgx_encl *encl, struct sgx_mm *mm,
 	struct sgx_enclave_add_pages add_arg;
 	struct sgx_secinfo secinfo;
 	unsigned long c;
+	uint8_t bounce[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 	void *src_page;
 	long ret = 0;
 
@@ -564,10 +565,12 @@ static long sgx_ioc_enclave_add_pages(struct sgx_encl *encl, struct sgx_mm *mm,
 	if (sgx_validate_secinfo(&secinfo))
 		return -EINVAL;
 
-	/* The pinned user page of the kernel: one page-aligned bounce buffer. */
-	src_page = aligned_alloc(PAGE_SIZE, PAGE_SIZE);
-	if (!src_page)
-		return -ENOMEM;
+	/*
+	 * The pinned user page of the kernel: one page-aligned bounce buffer,
+	 * on the stack so that there is no allocation to fail (an ioctl, not
+	 * signal context: the page of stack is affordable).
+	 */
+	src_page = bounce;
 
 	for (c = 0; c < add_arg.length; c += PAGE_SIZE) {
 		if (signal_pending(drv)) {
@@ -589,8 +592,6 @@ static long sgx_ioc_enclave_add_pages(struct sgx_encl *encl, struct sgx_mm *mm,
 		if (ret)
 			break;
 	}
-
-	free(src_page);
 
 	add_arg.count = c;
 	if (copy_to_user(drv, arg, &add_arg, sizeof(add_arg)))
