@@ -2868,10 +2868,14 @@ static void op_cgroup(struct in *in)
 		if (!x || !cg)
 			return;
 		{
-			bool had_children = !cds_list_empty(&cg->children);
+			/* Destroyed children (still charged) do not keep it. */
+			bool live_children = false;
+			struct sgx_cgroup *child;
 
+			cds_list_for_each_entry(child, &cg->children, sibling)
+				live_children |= !atomic_load(&child->dying);
 			r = sgx_cgroup_destroy(cg); /* may free it */
-			CHECK(r == (had_children ? -EBUSY : 0), "cgroup destroy returned %d", r);
+			CHECK(r == (live_children ? -EBUSY : 0), "cgroup destroy returned %d", r);
 		}
 		if (!r) {
 			if (host_cg == cg)
