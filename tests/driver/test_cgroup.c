@@ -127,7 +127,17 @@ static void test_files_and_parsing(void **state)
 	expect_file(a, "misc.max", "sgx_epc 4096\n");
 	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc\t4096"), -EINVAL);
 	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc  4096"), -EINVAL);
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc 0X1A000"), 0);
+	expect_file(a, "misc.max", "sgx_epc 106496\n");
+	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc 4096"), 0);
 	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc 0x"), -EINVAL);
+	{
+		static char huge[8192];
+
+		memset(huge, ' ', sizeof(huge) - 1);
+		memcpy(huge, "sgx_epc 4096", 12);
+		assert_int_equal(sgx_cgroup_write(a, "misc.max", huge), -E2BIG);
+	}
 	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sgx_epc 08"), -EINVAL);
 	/* The number is parsed before the name is looked up. */
 	assert_int_equal(sgx_cgroup_write(a, "misc.max", "sev 99999999999999999999"), -ERANGE);
@@ -221,6 +231,18 @@ static void test_no_reclaim_queues_work(void **state)
 	assert_true(atomic_load(&a->work_pending));
 	assert_int_equal(atomic_load(&drv->cg_work), 1);
 	assert_int_equal(usage_pages(a), 10);
+
+	/* With reclaim allowed, a pending signal stops the charge: -ERESTARTSYS. */
+	fake_set_cgroup(a);
+	atomic_store(&h.signal_pending, true);
+	assert_ptr_equal(sgx_alloc_epc_page(drv, NULL, true), ERR_PTR(-ERESTARTSYS));
+	atomic_store(&h.signal_pending, false);
+	assert_int_equal(usage_pages(a), 10);
+	/* ...but not a fault's charge, which cannot sleep: it is retried. */
+	atomic_store(&h.signal_pending, true);
+	assert_int_equal(fault_once(mm, e.encl, BASE + 21 * PG), VM_FAULT_NOPAGE);
+	atomic_store(&h.signal_pending, false);
+	assert_null(fake_pte(mm, BASE + 21 * PG));
 
 	/* The work reclaims within a (none of its pages were accessed). */
 	sgx_cgroup_run_work(drv);
