@@ -2339,6 +2339,8 @@ static bool ptrace_determined(struct sgx_encl *encl, unsigned long addr, int len
  * /proc/pid/mem), clamped to the mapping as the core splits by VMA.  Not in
  * a window: it waits for busy pages, which the interrupted flow holds.
  */
+static bool cg_room(unsigned int pages);
+
 static void op_ptrace(struct in *in)
 {
 	struct sgx_mm *mm = mm_arg(in);
@@ -2365,6 +2367,12 @@ static void op_ptrace(struct in *in)
 			atomic_load(&drv->nr_active) > 0; k++)
 		sgx_reclaim_pages(drv);
 	if (atomic_load(&drv->nr_free_pages) < 4)
+		return;
+	/*
+	 * The same under the task's cgroup limits: the debugger path retries
+	 * -EBUSY for as long as it lasts, and here no ksgxd ends it.
+	 */
+	if (!cg_room(4))
 		return;
 	ptrace_must_work = ptrace_determined(encl, addr, len, flags);
 
@@ -2843,6 +2851,27 @@ static void op_hook(struct in *in)
 }
 
 /* ---- EPC cgroups ---- */
+
+/*
+ * Is there room for @pages more pages under every limit above the harness's
+ * task, after reclaiming in the full cgroups as ksgxd's work would?
+ */
+static bool cg_room(unsigned int pages)
+{
+	for (int k = 0; k < 8; k++) {
+		struct sgx_cgroup *full = NULL;
+
+		for (struct sgx_cgroup *c = host_cg ? host_cg : &drv->root_cg; c; c = c->parent)
+			if (atomic_load(&c->usage) + pages * PG > atomic_load(&c->max))
+				full = c;
+		if (!full)
+			return true;
+		if (atomic_load(&full->subtree_reclaimable) <= 0)
+			return false;
+		sgx_cgroup_reclaim(full, SGX_NR_TO_SCAN);
+	}
+	return false;
+}
 
 static void op_cgroup(struct in *in)
 {
