@@ -6,7 +6,7 @@
  *   per-page cost of allocation, reclaim and reload on a 64 MiB and an
  *     8 GiB EPC, and with 1 vs 1000 enclaves                  (target: within 20%)
  *   driver metadata as a share of the EPC it manages           (target <= 2%)
- * Runs the driver on the fake host used by the tests (no ksgxd: every
+ * Runs the driver on the simulated host used by the tests (no ksgxd: every
  * reclaim is timed in this thread), with the driver's default backing policy
  * (warm slots); the 1-vs-1000 runs are repeated with cfg.kernel_backing for
  * information.  Costs are for the steady state (a second
@@ -26,7 +26,7 @@
 #include <time.h>
 #include <openssl/evp.h>
 
-#include "fake_host.h"
+#include "sim.h"
 #include "softsgx/uapi/sgx.h"
 
 #define BASE 0x400000000000ULL
@@ -150,14 +150,14 @@ struct costs {
  * A driver whose start-up messages ("sgx: EPC section ...", printed at every
  * creation as the kernel prints them at boot) stay out of the report.
  */
-static struct sgx_driver *quiet_driver(struct fake_host *h, unsigned long epc_pages)
+static struct sgx_driver *quiet_driver(struct sim_host *h, unsigned long epc_pages)
 {
 	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
 	struct sgx_driver *drv;
 
 	if (saved >= 0 && null >= 0)
 		dup2(null, STDERR_FILENO);
-	drv = fake_driver(h, epc_pages, true);
+	drv = sim_driver(h, epc_pages, true);
 	if (saved >= 0) {
 		dup2(saved, STDERR_FILENO);
 		close(saved);
@@ -175,7 +175,7 @@ static struct sgx_driver *quiet_driver(struct fake_host *h, unsigned long epc_pa
 static int measure(unsigned long epc_pages, unsigned int nr_encl, unsigned long per,
 		   bool kernel_backing, int cg_depth, struct costs *c)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	struct sgx_encl **encls = calloc(nr_encl, sizeof(*encls));
 	struct sgx_cgroup *cgs[4];
@@ -183,9 +183,9 @@ static int measure(unsigned long epc_pages, unsigned int nr_encl, unsigned long 
 	unsigned long total = (unsigned long)nr_encl * per, loaded = 0;
 	double t;
 
-	fake_host_init(&h);
+	sim_host_init(&h);
 	drv = quiet_driver(&h, epc_pages);
-	mm = fake_mm_new(&h, 1);
+	mm = sim_mm_new(&h, 1);
 	if (!drv || !mm || !encls || cg_depth > 4)
 		return -1;
 	drv->cfg.kernel_backing = kernel_backing;
@@ -196,7 +196,7 @@ static int measure(unsigned long epc_pages, unsigned int nr_encl, unsigned long 
 		if (!cgs[d])
 			return -1;
 	}
-	fake_set_cgroup(cg_depth ? cgs[cg_depth - 1] : NULL);
+	sim_set_cgroup(cg_depth ? cgs[cg_depth - 1] : NULL);
 	for (unsigned int i = 0; i < nr_encl; i++) {
 		encls[i] = build(drv, mm, BASE + (uint64_t)i * 0x100000000ULL, per);
 		if (!encls[i]) {
@@ -264,12 +264,12 @@ static int measure(unsigned long epc_pages, unsigned int nr_encl, unsigned long 
 
 	for (unsigned int i = 0; i < nr_encl; i++)
 		sgx_release(encls[i]);
-	fake_set_cgroup(NULL);
+	sim_set_cgroup(NULL);
 	for (int d = cg_depth - 1; d >= 0; d--)
 		sgx_cgroup_destroy(cgs[d]);
 	free(encls);
-	fake_mm_free(mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(mm);
+	sim_driver_destroy(drv);
 	return 0;
 }
 

@@ -2,7 +2,7 @@
 /*
  * What the driver needs from the host (page tables, address spaces, threads,
  * user memory).  host/ implements it for real execution; tests implement it
- * with a fake (tests/driver/fake_host.c).  The driver never touches a signal
+ * with the simulated host (host/sim.c).  The driver never touches a signal
  * or a host page table except through these calls.
  *
  * An address space is an opaque struct sgx_mm owned by the host: the

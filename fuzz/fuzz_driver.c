@@ -6,9 +6,9 @@
  * against the invariants of the EPC and of every live enclave.
  *
  * Set-up.  One driver per process on a fresh CPU model of EPC_PAGES frames
- * (fake_driver(), synchronous: no ksgxd thread, so every input runs
+ * (sim_driver(), synchronous: no ksgxd thread, so every input runs
  * deterministically), created on the first input.  Each input opens 1-3
- * enclaves and NR_MM fake address spaces, runs its program, then tears
+ * enclaves and NR_MM simulated address spaces, runs its program, then tears
  * everything down and checks that the whole EPC is free again, nothing
  * leaked and no object is left (LeakSanitizer checks host memory).
  *
@@ -145,7 +145,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_host.h"
+#include "sim.h"
 #include "internal.h"
 #include "softsgx/measure.h"
 #include "softsgx/sign.h"
@@ -183,7 +183,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* ---- process-wide state ---- */
 
-static struct fake_host host;
+static struct sim_host host;
 static struct sgx_driver *drv;
 static EVP_PKEY *sign_key;
 static bool trace;
@@ -343,15 +343,15 @@ static uint64_t uptr(const void *p)
 	return (uint64_t)(uintptr_t)p;
 }
 
-/* Would the fake host's user copy of [@p, @p + @n) succeed? */
+/* Would the simulated host's user copy of [@p, @p + @n) succeed? */
 static bool user_ok(uint64_t p, uint64_t n)
 {
-	if (p < FAKE_USER_MIN || p + n < p)
+	if (p < SIM_USER_MIN || p + n < p)
 		return false;
-	return !(fake_bad_hi && p < fake_bad_hi && p + n > fake_bad_lo);
+	return !(sim_bad_hi && p < sim_bad_hi && p + n > sim_bad_lo);
 }
 
-/* A user pointer that faults (below FAKE_USER_MIN). */
+/* A user pointer that faults (below SIM_USER_MIN). */
 static uint64_t bad_ptr(uint8_t b)
 {
 	return (uint64_t)b * 0x40;
@@ -377,9 +377,9 @@ static unsigned long sane_base(int slot)
 
 static struct sgx_mm *new_mm(void)
 {
-	struct sgx_mm *mm = fake_mm_new(&host, ++S.mm_ids);
+	struct sgx_mm *mm = sim_mm_new(&host, ++S.mm_ids);
 
-	CHECK(mm, "fake_mm_new failed");
+	CHECK(mm, "sim_mm_new failed");
 	return mm;
 }
 
@@ -690,7 +690,7 @@ static int map_at(struct sgx_mm *mm, unsigned long addr)
 static void check_ptes(struct sgx_mm *mm)
 {
 	for (int i = 0; i < mm->nr_ptes; i++) {
-		struct fake_pte *pte = &mm->ptes[i];
+		struct sim_pte *pte = &mm->ptes[i];
 
 		if (pte->encl) {
 			struct sgx_encl_page *e;
@@ -951,7 +951,7 @@ static void unmap_encl(struct sgx_encl *encl)
 				remove_map(S.mm[m], i);
 }
 
-static struct fake_pte *find_pte(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr)
+static struct sim_pte *find_pte(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr)
 {
 	for (int i = 0; i < mm->nr_ptes; i++)
 		if (mm->ptes[i].encl == encl && mm->ptes[i].addr == addr)
@@ -995,7 +995,7 @@ static int expect_fault(struct sgx_encl *encl, unsigned long addr, unsigned long
 }
 
 /*
- * A CPU access to @addr in @mm (fake_access with a bounded retry): on a PTE
+ * A CPU access to @addr in @mm (sim_access with a bounded retry): on a PTE
  * miss call the fault handler; a NOPAGE that mapped nothing means "retry"
  * (the page is busy or no EPC is free), and ksgxd would reclaim meanwhile,
  * so run one reclaim batch before retrying.
@@ -1024,7 +1024,7 @@ static int do_access(struct sgx_mm *mm, unsigned long addr)
 		expect = expect_fault(encl, page, flags);
 
 	for (int tries = 0; tries < ACCESS_TRIES; tries++) {
-		struct fake_pte *pte;
+		struct sim_pte *pte;
 		vm_fault_t r;
 
 		/* Each retry is a new access: the mapping may have gone meanwhile. */
@@ -1210,8 +1210,8 @@ static void arm_before(void)
 		S.src_live = true;
 	}
 	if (S.arm_bad_page >= 0) {
-		fake_bad_lo = uptr(src_pages[S.arm_bad_page]);
-		fake_bad_hi = fake_bad_lo + PG;
+		sim_bad_lo = uptr(src_pages[S.arm_bad_page]);
+		sim_bad_hi = sim_bad_lo + PG;
 		S.arm_bad_page = -1;
 		S.bad_live = true;
 	}
@@ -1222,7 +1222,7 @@ static void disarm(void)
 	atomic_store(&host.signal_pending, false);
 	atomic_store(&host.signal_after, 0);
 	atomic_store(&host.src_check_result, 0);
-	fake_bad_lo = fake_bad_hi = 0;
+	sim_bad_lo = sim_bad_hi = 0;
 	S.signal_live = S.src_live = S.bad_live = false;
 }
 
@@ -1682,7 +1682,7 @@ static long do_mmap(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long star
 {
 	long r;
 
-	if (mm->nr_maps == FAKE_MAX_MAPS)
+	if (mm->nr_maps == SIM_MAX_MAPS)
 		remove_map(mm, 0);
 	pthread_rwlock_wrlock(&mm->mmap_lock);
 	r = sgx_mmap(encl, mm, start, len, vm_flags, shared);
@@ -2451,7 +2451,7 @@ static void op_mm_exit(struct in *in)
 
 	if (S.nr_dead == MAX_DEAD_MM)
 		return;
-	fake_mm_exit(S.mm[m]);
+	sim_mm_exit(S.mm[m]);
 	S.dead[S.nr_dead++] = S.mm[m];
 	S.mm[m] = new_mm();
 }
@@ -2908,7 +2908,7 @@ static void op_cgroup(struct in *in)
 		}
 		if (!r) {
 			if (host_cg == cg)
-				fake_set_cgroup(host_cg = NULL);
+				sim_set_cgroup(host_cg = NULL);
 			S.cg[x] = NULL;
 		}
 		break;
@@ -2949,7 +2949,7 @@ static void op_cgroup(struct in *in)
 	case 4: /* the current task moves to X */
 		if (!cg)
 			return;
-		fake_set_cgroup(host_cg = x ? cg : NULL);
+		sim_set_cgroup(host_cg = x ? cg : NULL);
 		break;
 	case 5:
 		sgx_cgroup_run_work(drv);
@@ -3106,7 +3106,7 @@ static void teardown(bool mm_first)
 	disarm();
 	if (mm_first) {
 		for (int m = 0; m < NR_MM; m++) {
-			fake_mm_exit(S.mm[m]);
+			sim_mm_exit(S.mm[m]);
 			check_all();
 		}
 	}
@@ -3124,7 +3124,7 @@ static void teardown(bool mm_first)
 	}
 	if (!mm_first)
 		for (int m = 0; m < NR_MM; m++)
-			fake_mm_exit(S.mm[m]);
+			sim_mm_exit(S.mm[m]);
 
 	CHECK(atomic_load(&drv->nr_encls) == 0, "%ld objects left",
 	      (long)atomic_load(&drv->nr_encls));
@@ -3137,7 +3137,7 @@ static void teardown(bool mm_first)
 	check_all();
 
 	/* Nothing is charged any more: every cgroup goes, leaves first. */
-	fake_set_cgroup(host_cg = NULL);
+	sim_set_cgroup(host_cg = NULL);
 	for (int pass = 0; pass < NR_CG; pass++)
 		for (int c = NR_CG - 1; c > 0; c--)
 			if (S.cg[c] && !sgx_cgroup_destroy(S.cg[c]))
@@ -3150,9 +3150,9 @@ static void teardown(bool mm_first)
 		CHECK(!atomic_load(&drv->cgroups[c]), "cgroup %u not reaped after tear-down", c);
 
 	for (int m = 0; m < NR_MM; m++)
-		fake_mm_free(S.mm[m]);
+		sim_mm_free(S.mm[m]);
 	for (int m = 0; m < S.nr_dead; m++)
-		fake_mm_free(S.dead[m]);
+		sim_mm_free(S.dead[m]);
 }
 
 static void print_stats(void)
@@ -3184,8 +3184,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	trace = getenv("FUZZ_DRIVER_TRACE") != NULL;
 	if (getenv("FUZZ_DRIVER_STATS"))
 		atexit(print_stats);
-	fake_host_init(&host);
-	drv = fake_driver(&host, EPC_PAGES, true);
+	sim_host_init(&host);
+	drv = sim_driver(&host, EPC_PAGES, true);
 	if (!drv) {
 		fprintf(stderr, "fuzz_driver: no driver\n");
 		abort();

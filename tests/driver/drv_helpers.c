@@ -95,12 +95,12 @@ void check_invariant(struct sgx_driver *drv, struct sgx_encl **encls, int n, lon
 }
 
 /* A sanitized driver with one section of @pages frames on node 0. */
-struct sgx_driver *mk_drv(struct fake_host *h, unsigned long pages, bool sync)
+struct sgx_driver *mk_drv(struct sim_host *h, unsigned long pages, bool sync)
 {
 	struct sgx_driver *drv;
 
-	fake_host_init(h);
-	drv = fake_driver(h, pages, sync);
+	sim_host_init(h);
+	drv = sim_driver(h, pages, sync);
 	assert_non_null(drv);
 	sgx_sanitize_now(drv);
 	assert_int_equal(atomic_load(&drv->nr_free_pages), pages);
@@ -152,7 +152,7 @@ int enc_try_build(struct sgx_driver *drv, struct sgx_mm *mm, struct t_enc *e, un
 	e->encl = sgx_open(drv, &err);
 	if (!e->encl)
 		goto out;
-	if (map && (err = fake_mmap(mm, e->encl, base, size, VM_READ | VM_WRITE)))
+	if (map && (err = sim_mmap(mm, e->encl, base, size, VM_READ | VM_WRITE)))
 		goto out;
 
 	t_secs_src(secs, base, size, T_ATTR);

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Helpers shared by the driver tests that build enclaves through the ioctls
- * on a fake-host driver: counters, the EPC accounting invariant, and an
+ * on a simulated-host driver: counters, the EPC accounting invariant, and an
  * enclave builder whose pages hold a known pattern.
  */
 #ifndef SOFTSGX_TEST_DRV_HELPERS_H
 #define SOFTSGX_TEST_DRV_HELPERS_H
 
-#include "fake_host.h"
+#include "sim.h"
 
 #define T_ATTR (SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT)
 #define T_RW (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
@@ -28,7 +28,7 @@ long encl_epc_pages(struct sgx_encl *encl);
 /* free + poisoned + in use by @encls (+ @extra held by the test) + leaked == total. */
 void check_invariant(struct sgx_driver *drv, struct sgx_encl **encls, int n, long extra);
 /* A sanitized driver with one section of @pages frames on node 0. */
-struct sgx_driver *mk_drv(struct fake_host *h, unsigned long pages, bool sync);
+struct sgx_driver *mk_drv(struct sim_host *h, unsigned long pages, bool sync);
 uint64_t pattern(unsigned int page, unsigned int off);
 /*
  * CREATE (and map, if @map) an enclave at @base of @size, ADD @nr RW pages

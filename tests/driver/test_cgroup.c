@@ -58,9 +58,9 @@ static struct sgx_epc_page *alloc_in(struct sgx_driver *drv, struct sgx_cgroup *
 {
 	struct sgx_epc_page *p;
 
-	fake_set_cgroup(cg);
+	sim_set_cgroup(cg);
 	p = sgx_alloc_epc_page(drv, NULL, reclaim);
-	fake_set_cgroup(NULL);
+	sim_set_cgroup(NULL);
 	return p;
 }
 
@@ -69,7 +69,7 @@ static int fault_once(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long ad
 {
 	vm_fault_t r;
 
-	if (fake_pte(mm, addr))
+	if (sim_pte(mm, addr))
 		return 0;
 	pthread_rwlock_rdlock(&mm->mmap_lock);
 	r = sgx_vma_fault(mm, encl, addr, VM_READ | VM_WRITE);
@@ -81,7 +81,7 @@ static int fault_once(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long ad
 
 static void test_files_and_parsing(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 64, true);
 	struct sgx_cgroup *root = &drv->root_cg, *a = mkcg(root, "a");
 	char buf[64], tiny[8];
@@ -146,7 +146,7 @@ static void test_files_and_parsing(void **state)
 	sgx_cgroup_run_work(drv);
 
 	assert_int_equal(sgx_cgroup_destroy(a), 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /* ---- charging ---- */
@@ -158,7 +158,7 @@ static void test_files_and_parsing(void **state)
  */
 static void test_charge_hierarchy_and_events(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 64, true);
 	struct sgx_cgroup *root = &drv->root_cg, *a = mkcg(root, "a"), *b = mkcg(a, "b");
 	struct sgx_epc_page *p[4];
@@ -205,35 +205,35 @@ static void test_charge_hierarchy_and_events(void **state)
 	expect_file(root, "misc.peak", "sgx_epc 16384\n");
 	assert_int_equal(sgx_cgroup_destroy(b), 0);
 	assert_int_equal(sgx_cgroup_destroy(a), 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /* Over the limit without reclaim but with something reclaimable: -EBUSY and queued work. */
 static void test_no_reclaim_queues_work(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 256, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct sgx_cgroup *a = mkcg(&drv->root_cg, "a");
 	struct t_enc e;
 
 	(void)state;
-	fake_set_cgroup(a);
+	sim_set_cgroup(a);
 	enc_build(drv, mm, &e, BASE, 0x100000, 8, true, true); /* SECS + VA + 8 */
-	fake_set_cgroup(NULL);
+	sim_set_cgroup(NULL);
 	assert_int_equal(usage_pages(a), 10);
 	set_max(a, 10); /* queues work: not run yet */
 
 	/* An EAUG fault of a thread in a: -EBUSY inside, the fault is retried. */
-	fake_set_cgroup(a);
+	sim_set_cgroup(a);
 	assert_int_equal(fault_once(mm, e.encl, BASE + 20 * PG), VM_FAULT_NOPAGE);
-	assert_null(fake_pte(mm, BASE + 20 * PG));
+	assert_null(sim_pte(mm, BASE + 20 * PG));
 	assert_true(atomic_load(&a->work_pending));
 	assert_int_equal(atomic_load(&drv->cg_work), 1);
 	assert_int_equal(usage_pages(a), 10);
 
 	/* With reclaim allowed, a pending signal stops the charge: -ERESTARTSYS. */
-	fake_set_cgroup(a);
+	sim_set_cgroup(a);
 	atomic_store(&h.signal_pending, true);
 	assert_ptr_equal(sgx_alloc_epc_page(drv, NULL, true), ERR_PTR(-ERESTARTSYS));
 	atomic_store(&h.signal_pending, false);
@@ -242,7 +242,7 @@ static void test_no_reclaim_queues_work(void **state)
 	atomic_store(&h.signal_pending, true);
 	assert_int_equal(fault_once(mm, e.encl, BASE + 21 * PG), VM_FAULT_NOPAGE);
 	atomic_store(&h.signal_pending, false);
-	assert_null(fake_pte(mm, BASE + 21 * PG));
+	assert_null(sim_pte(mm, BASE + 21 * PG));
 
 	/* The work reclaims within a (none of its pages were accessed). */
 	sgx_cgroup_run_work(drv);
@@ -250,16 +250,16 @@ static void test_no_reclaim_queues_work(void **state)
 	assert_true(usage_pages(a) < 10);
 	assert_true(st(&drv->stats.ewb) > 0);
 	assert_int_equal(fault_once(mm, e.encl, BASE + 20 * PG), VM_FAULT_NOPAGE);
-	assert_non_null(fake_pte(mm, BASE + 20 * PG));
-	fake_set_cgroup(NULL);
+	assert_non_null(sim_pte(mm, BASE + 20 * PG));
+	sim_set_cgroup(NULL);
 	check_invariant(drv, &e.encl, 1, 0);
 
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	enc_release(&e);
 	assert_int_equal(usage_pages(a), 0);
-	fake_mm_free(mm);
+	sim_mm_free(mm);
 	assert_int_equal(sgx_cgroup_destroy(a), 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /*
@@ -269,9 +269,9 @@ static void test_no_reclaim_queues_work(void **state)
  */
 static void test_limit_reclaims_own_pages_only(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 512, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct sgx_cgroup *a = mkcg(&drv->root_cg, "a"), *b = mkcg(&drv->root_cg, "b");
 	struct sgx_encl *both[2];
 	struct t_enc ea, eb;
@@ -279,9 +279,9 @@ static void test_limit_reclaims_own_pages_only(void **state)
 	(void)state;
 	set_max(a, 40);
 	sgx_cgroup_run_work(drv);
-	fake_set_cgroup(b);
+	sim_set_cgroup(b);
 	enc_build(drv, mm, &eb, BASE + 0x1000000, 0x100000, 30, true, true);
-	fake_set_cgroup(a);
+	sim_set_cgroup(a);
 	enc_build(drv, mm, &ea, BASE, 0x100000, 120, true, true);
 	assert_true(usage_pages(a) <= 40);
 	assert_true(atomic_load(&ea.encl->nr_evicted) >= 80);
@@ -298,44 +298,44 @@ static void test_limit_reclaims_own_pages_only(void **state)
 		int r;
 
 		while ((r = fault_once(mm, ea.encl, BASE + i * PG)) == VM_FAULT_NOPAGE &&
-		       !fake_pte(mm, BASE + i * PG))
+		       !sim_pte(mm, BASE + i * PG))
 			sgx_cgroup_run_work(drv);
 		assert_int_equal(r, r == VM_FAULT_NOPAGE ? VM_FAULT_NOPAGE : 0);
 		enc_check_contents(drv, &ea, i);
 		assert_true(usage_pages(a) <= 40);
 	}
-	fake_set_cgroup(NULL);
+	sim_set_cgroup(NULL);
 	assert_int_equal(atomic_load(&eb.encl->nr_evicted), 0);
 	both[0] = ea.encl;
 	both[1] = eb.encl;
 	check_invariant(drv, both, 2, 0);
 
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	enc_release(&ea);
 	enc_release(&eb);
-	fake_mm_free(mm);
+	sim_mm_free(mm);
 	assert_int_equal(usage_pages(&drv->root_cg), 0);
 	assert_int_equal(sgx_cgroup_destroy(a), 0);
 	assert_int_equal(sgx_cgroup_destroy(b), 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /* Global reclaim goes round the cgroups: each batch comes from the next one. */
 static void test_global_reclaim_round_robin(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 256, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct sgx_cgroup *a = mkcg(&drv->root_cg, "a"), *b = mkcg(&drv->root_cg, "b");
 	struct t_enc ea, eb;
 	long ea0, eb0;
 
 	(void)state;
-	fake_set_cgroup(a);
+	sim_set_cgroup(a);
 	enc_build(drv, mm, &ea, BASE, 0x100000, 40, false, true);
-	fake_set_cgroup(b);
+	sim_set_cgroup(b);
 	enc_build(drv, mm, &eb, BASE + 0x1000000, 0x100000, 40, false, true);
-	fake_set_cgroup(NULL);
+	sim_set_cgroup(NULL);
 	/* The cursor starts at the root (nothing there), then a, then b. */
 	sgx_reclaim_pages(drv);
 	ea0 = atomic_load(&ea.encl->nr_evicted);
@@ -348,10 +348,10 @@ static void test_global_reclaim_round_robin(void **state)
 
 	enc_release(&ea);
 	enc_release(&eb);
-	fake_mm_free(mm);
+	sim_mm_free(mm);
 	assert_int_equal(sgx_cgroup_destroy(a), 0);
 	assert_int_equal(sgx_cgroup_destroy(b), 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /*
@@ -361,9 +361,9 @@ static void test_global_reclaim_round_robin(void **state)
  */
 static void test_vepc_charged(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 64, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct sgx_cgroup *g = mkcg(&drv->root_cg, "guest");
 	unsigned long base = 0x7000000000UL;
 	struct sgx_vepc *v;
@@ -374,17 +374,17 @@ static void test_vepc_charged(void **state)
 	sgx_cgroup_run_work(drv);
 	v = sgx_vepc_open(drv, 16, &err);
 	assert_non_null(v);
-	fake_set_cgroup(g);
+	sim_set_cgroup(g);
 	for (unsigned long i = 0; i < 4; i++) {
 		pthread_rwlock_rdlock(&mm->mmap_lock);
 		assert_int_equal(sgx_vepc_fault(v, mm, base + i * PG, i, true), VM_FAULT_NOPAGE);
 		pthread_rwlock_unlock(&mm->mmap_lock);
-		assert_non_null(fake_pte(mm, base + i * PG));
+		assert_non_null(sim_pte(mm, base + i * PG));
 	}
 	pthread_rwlock_rdlock(&mm->mmap_lock);
 	assert_int_equal(sgx_vepc_fault(v, mm, base + 4 * PG, 4, true), VM_FAULT_SIGBUS);
 	pthread_rwlock_unlock(&mm->mmap_lock);
-	fake_set_cgroup(NULL);
+	sim_set_cgroup(NULL);
 	assert_int_equal(usage_pages(g), 4);
 	assert_false(atomic_load(&g->work_pending));
 	expect_file(g, "misc.events", "sgx_epc.max 1\n");
@@ -397,30 +397,30 @@ static void test_vepc_charged(void **state)
 		struct t_enc e;
 
 		set_max(g, 12);
-		fake_set_cgroup(g);
+		sim_set_cgroup(g);
 		enc_build(drv, mm, &e, BASE, 0x100000, 6, false, true);
 		assert_int_equal(usage_pages(g), 12);
 		pthread_rwlock_rdlock(&mm->mmap_lock);
 		assert_int_equal(sgx_vepc_fault(v, mm, base + 5 * PG, 5, false), VM_FAULT_SIGBUS);
 		assert_int_equal(sgx_vepc_fault(v, mm, base + 5 * PG, 5, true), VM_FAULT_NOPAGE);
 		pthread_rwlock_unlock(&mm->mmap_lock);
-		assert_null(fake_pte(mm, base + 5 * PG));
+		assert_null(sim_pte(mm, base + 5 * PG));
 		assert_true(atomic_load(&g->work_pending));
 		sgx_cgroup_run_work(drv);
 		pthread_rwlock_rdlock(&mm->mmap_lock);
 		assert_int_equal(sgx_vepc_fault(v, mm, base + 5 * PG, 5, true), VM_FAULT_NOPAGE);
 		pthread_rwlock_unlock(&mm->mmap_lock);
-		assert_non_null(fake_pte(mm, base + 5 * PG));
-		fake_set_cgroup(NULL);
+		assert_non_null(sim_pte(mm, base + 5 * PG));
+		sim_set_cgroup(NULL);
 		enc_release(&e);
 	}
 
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	sgx_vepc_release(v);
 	assert_int_equal(usage_pages(g), 0);
-	fake_mm_free(mm);
+	sim_mm_free(mm);
 	assert_int_equal(sgx_cgroup_destroy(g), 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /*
@@ -432,21 +432,21 @@ static void test_vepc_charged(void **state)
  */
 static void test_reclaim_where_the_limit_is(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 256, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct sgx_cgroup *p = mkcg(&drv->root_cg, "p"), *c1 = mkcg(p, "c1"), *c2 = mkcg(p, "c2");
 	struct t_enc e1, e2, e3;
 
 	(void)state;
 	set_max(p, 22);
 	sgx_cgroup_run_work(drv);
-	fake_set_cgroup(c1);
+	sim_set_cgroup(c1);
 	enc_build(drv, mm, &e1, BASE, 0x100000, 20, false, true);
 	assert_int_equal(usage_pages(p), 22);
-	fake_set_cgroup(c2);
+	sim_set_cgroup(c2);
 	enc_build(drv, mm, &e2, BASE + 0x1000000, 0x100000, 4, false, true);
-	fake_set_cgroup(NULL);
+	sim_set_cgroup(NULL);
 	assert_true(atomic_load(&e1.encl->nr_evicted) > 0);
 	assert_true(usage_pages(p) <= 22);
 
@@ -455,22 +455,22 @@ static void test_reclaim_where_the_limit_is(void **state)
 	for (int i = 0; i < 8; i++)
 		sgx_reclaim_pages(drv);
 	assert_int_equal(atomic_load(&e1.encl->nr_evicted), 21); /* 20 and the SECS */
-	fake_set_cgroup(c2);
+	sim_set_cgroup(c2);
 	enc_build(drv, mm, &e3, BASE + 0x2000000, 0x100000, 8, false, true);
-	fake_set_cgroup(NULL);
+	sim_set_cgroup(NULL);
 	assert_true(usage_pages(p) <= 22);
 
 	enc_release(&e1);
 	enc_release(&e2);
 	enc_release(&e3);
-	fake_mm_free(mm);
+	sim_mm_free(mm);
 	assert_int_equal(usage_pages(p), 0);
 	assert_int_equal(sgx_cgroup_destroy(c2), 0);
 	assert_int_equal(sgx_cgroup_destroy(p), 0);
 	sgx_cgroup_run_work(drv);
 	for (unsigned int i = 1; i < SGX_CG_MAX; i++)
 		assert_null(atomic_load(&drv->cgroups[i]));
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /*
@@ -483,15 +483,15 @@ static void test_threshold_and_direct_reclaim(void **state)
 {
 	struct sgx_enclave_restrict_permissions rp = { .offset = 0, .length = PG,
 						       .permissions = SGX_SECINFO_R };
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 512, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct sgx_cgroup *a = mkcg(&drv->root_cg, "a"), *b = mkcg(&drv->root_cg, "b");
 	struct t_enc e, eb;
 	uint64_t ewb;
 
 	(void)state;
-	fake_set_cgroup(a);
+	sim_set_cgroup(a);
 	enc_build(drv, mm, &e, BASE, 0x200000, 170, true, true);
 	assert_int_equal(usage_pages(a), 172);
 	/* Above SGX_CG_LOW_LIMIT pages: SGX_CG_MIN_FREE_PAGE of headroom. */
@@ -502,14 +502,14 @@ static void test_threshold_and_direct_reclaim(void **state)
 	/* At or below it: the limit itself. */
 	set_max(a, 128);
 	assert_true(sgx_cgroup_should_reclaim(a));
-	fake_set_cgroup(b);
+	sim_set_cgroup(b);
 	enc_build(drv, mm, &eb, BASE + 0x1000000, 0x100000, 98, false, true);
 	assert_int_equal(usage_pages(b), 100);
 	set_max(b, 101);
 	assert_false(sgx_cgroup_should_reclaim(b));
 	set_max(b, 100);
 	assert_true(sgx_cgroup_should_reclaim(b));
-	fake_set_cgroup(a);
+	sim_set_cgroup(a);
 
 	/* Plenty of free EPC, yet RESTRICT reclaims in a first. */
 	set_max(a, 172);
@@ -519,22 +519,22 @@ static void test_threshold_and_direct_reclaim(void **state)
 				   (unsigned long)&rp),
 			 0);
 	assert_true(st(&drv->stats.ewb) > ewb);
-	fake_set_cgroup(NULL);
+	sim_set_cgroup(NULL);
 
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	enc_release(&e);
 	enc_release(&eb);
-	fake_mm_free(mm);
+	sim_mm_free(mm);
 	assert_int_equal(sgx_cgroup_destroy(a), 0);
 	assert_int_equal(sgx_cgroup_destroy(b), 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /* ---- the tree ---- */
 
 static void test_create_destroy(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 64, true);
 	struct sgx_cgroup *root = &drv->root_cg, *a = mkcg(root, "a"), *b = mkcg(a, "b");
 	struct sgx_cgroup *cgs[SGX_CG_MAX];
@@ -599,13 +599,13 @@ static void test_create_destroy(void **state)
 	assert_int_equal(n, SGX_CG_MAX - 1);
 	for (int i = 0; i < n; i++)
 		assert_int_equal(sgx_cgroup_destroy(cgs[i]), 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /* ---- the OOM killer ---- */
 
 struct oom_world {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	struct sgx_mm *mm;
 	struct sgx_cgroup *cg;
@@ -616,27 +616,27 @@ struct oom_world {
 static void oom_world(struct oom_world *w, unsigned int nr)
 {
 	w->drv = mk_drv(&w->h, 256, true);
-	w->mm = fake_mm_new(&w->h, 1);
+	w->mm = sim_mm_new(&w->h, 1);
 	w->cg = mkcg(&w->drv->root_cg, "victim");
-	fake_set_cgroup(w->cg);
+	sim_set_cgroup(w->cg);
 	enc_build(w->drv, w->mm, &w->e, BASE, 0x100000, nr, true, true);
-	fake_set_cgroup(NULL);
+	sim_set_cgroup(NULL);
 	for (unsigned int i = 0; i < nr; i++)
-		assert_int_equal(fake_access(w->mm, BASE + i * PG, VM_READ), 0);
+		assert_int_equal(sim_access(w->mm, BASE + i * PG, VM_READ), 0);
 }
 
 static void oom_world_free(struct oom_world *w)
 {
-	fake_mm_exit(w->mm);
+	sim_mm_exit(w->mm);
 	if (w->e.encl)
 		enc_release(&w->e);
-	fake_mm_free(w->mm);
+	sim_mm_free(w->mm);
 	assert_int_equal(usage_pages(w->cg), 0);
 	assert_int_equal(usage_pages(&w->drv->root_cg), 0);
 	assert_int_equal(st(&w->drv->stats.leaked), 0);
 	assert_int_equal(nr_free(w->drv), (long)w->drv->nr_total_pages);
 	assert_int_equal(sgx_cgroup_destroy(w->cg), 0);
-	fake_driver_destroy(w->drv);
+	sim_driver_destroy(w->drv);
 }
 
 /* Evict every reclaimable page of the world's enclave (and so its SECS). */
@@ -664,7 +664,7 @@ static void test_oom_kill_on_lowered_limit(void **state)
 	(void)state;
 	oom_world(&w, 20);
 	assert_int_equal(usage_pages(w.cg), 22);
-	assert_int_equal(fake_nr_ptes(w.mm), 20);
+	assert_int_equal(sim_nr_ptes(w.mm), 20);
 
 	/*
 	 * Lowered to 30: nothing to do.  To 1: reclaim everything; the VA page
@@ -687,16 +687,16 @@ static void test_oom_kill_on_lowered_limit(void **state)
 	assert_null(w.e.encl->secs.epc_page);
 	assert_int_equal(usage_pages(w.cg), 1);
 	/* Zapped and forgotten by every address space. */
-	assert_int_equal(fake_nr_ptes(w.mm), 0);
+	assert_int_equal(sim_nr_ptes(w.mm), 0);
 	assert_true(cds_list_empty(&w.e.encl->mm_list));
 
 	/* What a killed enclave can no longer do. */
 	assert_int_equal(fault_once(w.mm, w.e.encl, BASE), VM_FAULT_SIGBUS);
 	assert_int_equal(fault_once(w.mm, w.e.encl, BASE + 40 * PG), VM_FAULT_SIGBUS);
 	assert_int_equal(sgx_vma_access(w.e.encl, BASE, word, 8, false, VM_READ), -EFAULT);
-	mm2 = fake_mm_new(&w.h, 2);
-	assert_int_equal(fake_mmap(mm2, w.e.encl, BASE, 0x100000, VM_READ), -ENOMEM);
-	fake_mm_free(mm2);
+	mm2 = sim_mm_new(&w.h, 2);
+	assert_int_equal(sim_mmap(mm2, w.e.encl, BASE, 0x100000, VM_READ), -ENOMEM);
+	sim_mm_free(mm2);
 	assert_int_equal(sgx_ioctl(w.e.encl, w.mm, SGX_IOC_ENCLAVE_REMOVE_PAGES,
 				   (unsigned long)&rm),
 			 -ENOMEM);
@@ -732,16 +732,16 @@ static void test_oom_uninitialized(void **state)
 		.secinfo = (uint64_t)(uintptr_t)&si,
 	};
 	struct sgx_enclave_init in = { .sigstruct = 0x1000 };
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 64, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct sgx_cgroup *a = mkcg(&drv->root_cg, "a");
 	struct t_enc e;
 
 	(void)state;
-	fake_set_cgroup(a);
+	sim_set_cgroup(a);
 	enc_build(drv, mm, &e, BASE, 0x100000, 2, true, false);
-	fake_set_cgroup(NULL);
+	sim_set_cgroup(NULL);
 	/* Nothing of an uninitialized enclave is reclaimable but its children. */
 	assert_true(sgx_cgroup_oom(a));
 	assert_true(encl_test_flag(e.encl, SGX_ENCL_NO_MEMORY));
@@ -752,13 +752,13 @@ static void test_oom_uninitialized(void **state)
 			 -ENOMEM);
 	/* The state checks still come first. */
 	assert_int_equal(sgx_ioctl(e.encl, mm, SGX_IOC_ENCLAVE_CREATE, 0), -EINVAL);
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	enc_release(&e);
 
 	/* Killed between the 2nd and 3rd pages of one ADD_PAGES: -ENOMEM, count 2 pages. */
-	fake_set_cgroup(a);
+	sim_set_cgroup(a);
 	enc_build(drv, mm, &e, BASE, 0x100000, 2, true, false);
-	fake_set_cgroup(NULL);
+	sim_set_cgroup(NULL);
 	kill_cg = a;
 	kill_calls = 0;
 	h.ops.signal_pending = kill_on_third_check;
@@ -771,16 +771,16 @@ static void test_oom_uninitialized(void **state)
 	assert_true(encl_test_flag(e.encl, SGX_ENCL_NO_MEMORY));
 	assert_null(sgx_encl_page_lookup(e.encl, BASE + 6 * PG));
 
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	enc_release(&e);
-	fake_mm_free(mm);
+	sim_mm_free(mm);
 	assert_int_equal(usage_pages(a), 0);
 	assert_int_equal(sgx_cgroup_destroy(a), 0);
 	/* An empty cgroup has no victim. */
 	a = mkcg(&drv->root_cg, "empty");
 	assert_false(sgx_cgroup_oom(a));
 	assert_int_equal(sgx_cgroup_destroy(a), 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /*
@@ -831,7 +831,7 @@ static void test_oom_races_reclaimer(void **state)
 	assert_int_equal(ewb, 9);
 	assert_int_equal(atomic_load(&w.e.encl->nr_evicted), 9);
 	assert_int_equal(st(&w.drv->stats.oom_kills), 1);
-	assert_int_equal(fake_nr_ptes(w.mm), 0);
+	assert_int_equal(sim_nr_ptes(w.mm), 0);
 	check_invariant(w.drv, &w.e.encl, 1, 0);
 	oom_world_free(&w);
 }
@@ -886,7 +886,7 @@ static void test_oom_blocks_faults(void **state)
 	/* And after the kill. */
 	assert_int_equal(fault_once(w.mm, w.e.encl, BASE + PG), VM_FAULT_SIGBUS);
 	assert_int_equal(fault_once(w.mm, w.e.encl, BASE + 51 * PG), VM_FAULT_SIGBUS);
-	assert_int_equal(fake_nr_ptes(w.mm), 0);
+	assert_int_equal(sim_nr_ptes(w.mm), 0);
 	assert_int_equal((long)usage_pages(w.cg), used);
 	assert_int_equal(st(&w.drv->stats.eldu), 0);
 	assert_int_equal(st(&w.drv->stats.eaug), 0);
@@ -906,8 +906,8 @@ static void test_oom_blocks_faults(void **state)
 	assert_int_equal(race_oom_runs, 1);
 	assert_int_equal(st(&w.drv->stats.oom_kills), 1);
 	assert_int_equal(st(&w.drv->stats.eaug), 0);
-	assert_null(fake_pte(w.mm, BASE + 60 * PG));
-	assert_int_equal(fake_nr_ptes(w.mm), 0);
+	assert_null(sim_pte(w.mm, BASE + 60 * PG));
+	assert_int_equal(sim_nr_ptes(w.mm), 0);
 	oom_world_free(&w);
 }
 
@@ -918,20 +918,20 @@ static void test_oom_blocks_faults(void **state)
  */
 static void test_oom_walks_subtree(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 256, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct sgx_cgroup *x = mkcg(&drv->root_cg, "x"), *y = mkcg(&drv->root_cg, "y");
 	struct sgx_cgroup *y1 = mkcg(y, "y1");
 	struct t_enc ex, ey;
 	long listed;
 
 	(void)state;
-	fake_set_cgroup(x);
+	sim_set_cgroup(x);
 	enc_build(drv, mm, &ex, BASE, 0x100000, 4, true, true);
-	fake_set_cgroup(y1);
+	sim_set_cgroup(y1);
 	enc_build(drv, mm, &ey, BASE + 0x1000000, 0x100000, 4, true, true);
-	fake_set_cgroup(NULL);
+	sim_set_cgroup(NULL);
 	/* ex as if its CREATE were still running: not a victim. */
 	atomic_fetch_and(&ex.encl->flags, ~(unsigned long)SGX_ENCL_CREATED);
 	listed = 0;
@@ -962,20 +962,20 @@ static void test_oom_walks_subtree(void **state)
 	assert_true(encl_test_flag(ex.encl, SGX_ENCL_NO_MEMORY));
 	assert_int_equal(st(&drv->stats.oom_kills), 2);
 
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	enc_release(&ex);
 	enc_release(&ey);
-	fake_mm_free(mm);
+	sim_mm_free(mm);
 	assert_int_equal(sgx_cgroup_destroy(y1), 0);
 	assert_int_equal(sgx_cgroup_destroy(y), 0);
 	assert_int_equal(sgx_cgroup_destroy(x), 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /* ---- concurrency ---- */
 
 struct cg_thread {
-	struct fake_host *h;
+	struct sim_host *h;
 	struct sgx_driver *drv;
 	int id;
 	struct sgx_cgroup *cg;
@@ -995,10 +995,10 @@ static void *cg_worker(void *arg)
 {
 	struct cg_thread *t = arg;
 
-	fake_set_cgroup(t->cg);
+	sim_set_cgroup(t->cg);
 	for (int round = 0; round < CG_ROUNDS && !t->err; round++) {
 		/* A process per round: it maps, reads, exits, and then the file goes. */
-		struct sgx_mm *mm = fake_mm_new(t->h, t->id * 100 + round);
+		struct sgx_mm *mm = sim_mm_new(t->h, t->id * 100 + round);
 		struct t_enc e;
 
 		t->err = enc_try_build(t->drv, mm, &e, t->base, 0x100000, CG_NR, true, t->ss);
@@ -1007,18 +1007,18 @@ static void *cg_worker(void *arg)
 			unsigned long addr = t->base + i * PG + 8 * k;
 			uint64_t v = 0;
 
-			if (fake_access(mm, addr, VM_READ))
+			if (sim_access(mm, addr, VM_READ))
 				t->err = -EFAULT;
 			else if (sgx_vma_access(e.encl, addr, &v, 8, false, VM_READ) != 8 ||
 				 v != pattern(i, 8 * k))
 				t->err = -EIO;
 		}
-		fake_mm_exit(mm);
+		sim_mm_exit(mm);
 		if (e.encl)
 			enc_release(&e);
-		fake_mm_free(mm);
+		sim_mm_free(mm);
 	}
-	fake_set_cgroup(NULL);
+	sim_set_cgroup(NULL);
 	return NULL;
 }
 
@@ -1031,7 +1031,7 @@ static void *cg_worker(void *arg)
  */
 static void test_concurrent_limits(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	struct sgx_cgroup *a, *b, *c;
 	struct sgx_sigstruct *ss = aligned_alloc(4096, 4096);
@@ -1040,8 +1040,8 @@ static void test_concurrent_limits(void **state)
 	uint64_t max_a = 0;
 
 	(void)state;
-	fake_host_init(&h);
-	drv = fake_driver(&h, 128, false);
+	sim_host_init(&h);
+	drv = sim_driver(&h, 128, false);
 	assert_non_null(drv);
 	sgx_sanitize_now(drv);
 	a = mkcg(&drv->root_cg, "a");
@@ -1091,7 +1091,7 @@ static void test_concurrent_limits(void **state)
 	assert_int_equal(sgx_cgroup_destroy(a), 0);
 	assert_int_equal(sgx_cgroup_destroy(b), 0);
 	free(ss);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /*
@@ -1101,7 +1101,7 @@ static void test_concurrent_limits(void **state)
  * -ENOMEM), but nothing may crash, hang, race (TSan) or be left charged.
  */
 struct churn {
-	struct fake_host *h;
+	struct sim_host *h;
 	struct sgx_driver *drv;
 	struct sgx_cgroup *cg;
 	const struct sgx_sigstruct *ss;
@@ -1113,9 +1113,9 @@ static void *churn_enclaves(void *arg)
 {
 	struct churn *c = arg;
 
-	fake_set_cgroup(c->cg);
+	sim_set_cgroup(c->cg);
 	for (int round = 0; !atomic_load(&c->stop) && round < 200; round++) {
-		struct sgx_mm *mm = fake_mm_new(c->h, 500 + round);
+		struct sgx_mm *mm = sim_mm_new(c->h, 500 + round);
 		struct t_enc e;
 		int err = enc_try_build(c->drv, mm, &e, BASE, 0x100000, 12, true, c->ss);
 
@@ -1126,12 +1126,12 @@ static void *churn_enclaves(void *arg)
 		}
 		if (e.encl && encl_test_flag(e.encl, SGX_ENCL_NO_MEMORY))
 			atomic_fetch_add(&c->killed_seen, 1);
-		fake_mm_exit(mm);
+		sim_mm_exit(mm);
 		if (e.encl)
 			enc_release(&e);
-		fake_mm_free(mm);
+		sim_mm_free(mm);
 	}
-	fake_set_cgroup(NULL);
+	sim_set_cgroup(NULL);
 	return NULL;
 }
 
@@ -1162,15 +1162,15 @@ static void *churn_cgroups(void *arg)
 
 static void test_concurrent_kills(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	struct sgx_sigstruct *ss = aligned_alloc(4096, 4096);
 	struct churn c;
 	pthread_t t1, t2;
 
 	(void)state;
-	fake_host_init(&h);
-	drv = fake_driver(&h, 128, false);
+	sim_host_init(&h);
+	drv = sim_driver(&h, 128, false);
 	assert_non_null(drv);
 	sgx_sanitize_now(drv);
 	assert_non_null(ss);
@@ -1208,7 +1208,7 @@ static void test_concurrent_kills(void **state)
 	assert_int_equal(atomic_load(&drv->nr_encls), 0);
 	assert_int_equal(sgx_cgroup_destroy(c.cg), 0);
 	free(ss);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 int main(void)

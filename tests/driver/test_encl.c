@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * driver/encl.c against the fake host: the page store, VA pages, the backing
+ * driver/encl.c against the simulated host: the page store, VA pages, the backing
  * store, ELDU, the fault handler (ELDU, EAUG, SIGBUS and retry cases, the
  * concurrent-EAUG race), may_map, mm tracking, zap/kick/age, and enclave
  * release including the EREMOVE leak path.
@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <urcu/list.h>
 
-#include "fake_host.h"
+#include "sim.h"
 #include "helpers.h"
 #include "internal.h"
 #include "softsgx/measure.h"
@@ -34,7 +34,7 @@
 #define RWX (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W | SGX_SECINFO_X)
 
 struct tenc {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	struct sgx_encl *encl;
 	struct sgx_measure m;
@@ -44,7 +44,7 @@ struct tenc {
 
 /* ---- fixtures ---- */
 
-static struct sgx_driver *make_driver(struct fake_host *h, unsigned long pages, bool sgx2)
+static struct sgx_driver *make_driver(struct sim_host *h, unsigned long pages, bool sgx2)
 {
 	struct sgx_driver_config dcfg = { 0 };
 	struct sgx_cpu_config cfg;
@@ -53,7 +53,7 @@ static struct sgx_driver *make_driver(struct fake_host *h, unsigned long pages, 
 	int err;
 
 	if (sgx2)
-		return fake_driver(h, pages, true);
+		return sim_driver(h, pages, true);
 	sgx_cpu_default_config(&cfg);
 	cfg.epc_size = pages * PG;
 	cfg.fixed_keys = true;
@@ -92,7 +92,7 @@ static void tenc_setup(struct tenc *t, bool sgx2, unsigned long size)
 	int err;
 
 	memset(t, 0, sizeof(*t));
-	fake_host_init(&t->h);
+	sim_host_init(&t->h);
 	t->drv = make_driver(&t->h, EPC_PAGES, sgx2);
 	t->size = size;
 	t->attributes = SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT;
@@ -245,7 +245,7 @@ static vm_fault_t fault(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long 
 	return r;
 }
 
-static struct fake_pte *pte_of(struct sgx_mm *mm, unsigned long addr)
+static struct sim_pte *pte_of(struct sgx_mm *mm, unsigned long addr)
 {
 	for (int i = 0; i < mm->nr_ptes; i++)
 		if (mm->ptes[i].addr == addr)
@@ -261,7 +261,7 @@ static void tenc_teardown(struct tenc *t)
 	assert_int_equal(atomic_load(&t->drv->nr_encls), 0);
 	assert_int_equal(nr_free(t) + (long)atomic_load(&t->drv->stats.leaked),
 			 (long)t->drv->nr_total_pages);
-	fake_driver_destroy(t->drv);
+	sim_driver_destroy(t->drv);
 }
 
 static bool backing_has_data(struct sgx_encl *encl, unsigned long off)
@@ -299,14 +299,14 @@ static void test_storage_sizes(void **state)
 
 static void test_storage_reinit_and_errors(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	struct sgx_encl *encl;
 	struct sgx_mm *mm;
 	int err;
 
 	(void)state;
-	fake_host_init(&h);
+	sim_host_init(&h);
 	drv = make_driver(&h, 64, true);
 	encl = sgx_encl_alloc(drv, &err);
 	assert_non_null(encl);
@@ -333,19 +333,19 @@ static void test_storage_reinit_and_errors(void **state)
 	sgx_mutex_lock(&encl->lock);
 	assert_false(IS_ERR(sgx_encl_page_insert(encl, BASE, VM_READ)));
 	sgx_mutex_unlock(&encl->lock);
-	mm = fake_mm_new(&h, 1);
-	assert_int_equal(fake_mmap(mm, encl, BASE, SIZE, VM_READ | VM_WRITE | VM_EXEC), 0);
+	mm = sim_mm_new(&h, 1);
+	assert_int_equal(sim_mmap(mm, encl, BASE, SIZE, VM_READ | VM_WRITE | VM_EXEC), 0);
 	assert_int_equal(fault(mm, encl, BASE, VM_READ), VM_FAULT_SIGBUS);
 	assert_int_equal(fault(mm, encl, BASE + PG, VM_READ), VM_FAULT_SIGBUS);
-	assert_null(fake_pte(mm, BASE));
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	assert_null(sim_pte(mm, BASE));
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	sgx_mutex_lock(&encl->lock);
 	sgx_encl_page_erase(sgx_encl_page_lookup(encl, BASE));
 	sgx_mutex_unlock(&encl->lock);
 	sgx_encl_put(encl);
 	assert_int_equal(atomic_load(&drv->nr_encls), 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 static void test_page_store(void **state)
@@ -585,15 +585,15 @@ static void test_fault_maps_resident_page_old(void **state)
 {
 	struct sgx_encl_page *e;
 	struct sgx_mm *mm;
-	struct fake_pte *pte;
+	struct sim_pte *pte;
 	struct tenc t;
 
 	(void)state;
 	tenc_setup(&t, true, SIZE);
 	e = tenc_add(&t, 2 * PG, RW, 9);
 	tenc_init(&t);
-	mm = fake_mm_new(&t.h, 1);
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 
 	assert_int_equal(fault(mm, t.encl, BASE + 2 * PG + 5, VM_READ | VM_WRITE),
 			 VM_FAULT_NOPAGE);
@@ -607,8 +607,8 @@ static void test_fault_maps_resident_page_old(void **state)
 	/* No enclave behind the mapping: SIGBUS. */
 	assert_int_equal(fault(mm, NULL, BASE, VM_READ), VM_FAULT_SIGBUS);
 
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	tenc_teardown(&t);
 }
 
@@ -628,8 +628,8 @@ static void test_fault_eldu(void **state)
 	other = tenc_add(&t, 1 * PG, RW, 0x11);
 	e = tenc_add(&t, idx * PG, RW, 0x5A);
 	tenc_init(&t);
-	mm = fake_mm_new(&t.h, 1);
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 
 	before = nr_free(&t);
 	assert_int_equal(atomic_load(&t.drv->stats.backing_allocs), 0);
@@ -644,9 +644,9 @@ static void test_fault_eldu(void **state)
 	assert_true(backing_has_data(t.encl, idx * PG));
 	assert_true(backing_has_data(t.encl, pcmd_page_off(t.encl, idx)));
 
-	assert_int_equal(fake_access(mm, BASE + idx * PG, VM_READ), 0);
+	assert_int_equal(sim_access(mm, BASE + idx * PG, VM_READ), 0);
 	assert_non_null(e->epc_page);
-	assert_ptr_equal(fake_pte(mm, BASE + idx * PG), e->epc_page);
+	assert_ptr_equal(sim_pte(mm, BASE + idx * PG), e->epc_page);
 	assert_ptr_equal(e->epc_page->owner, e);
 	assert_int_equal(atomic_load(&t.drv->stats.eldu), 1);
 	assert_int_equal(atomic_load(&t.encl->nr_evicted), 0);
@@ -678,8 +678,8 @@ static void test_fault_eldu(void **state)
 	assert_int_equal(atomic_load(&t.drv->stats.backing_allocs), 2);
 	(void)other;
 
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	tenc_teardown(&t);
 }
 
@@ -802,8 +802,8 @@ static void test_fault_uninit_vs_add(void **state)
 
 	(void)state;
 	tenc_setup(&t, true, SIZE);
-	mm = fake_mm_new(&t.h, 1);
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 	add_in_window_t = &t;
 	t.drv->cfg.test_point = add_in_window;
 	assert_int_equal(fault(mm, t.encl, BASE + 5 * PG, VM_READ | VM_WRITE), VM_FAULT_SIGBUS);
@@ -811,10 +811,10 @@ static void test_fault_uninit_vs_add(void **state)
 	assert_non_null(sgx_encl_page_lookup(t.encl, BASE + 5 * PG));
 	assert_int_equal(atomic_load(&t.drv->stats.eaug), 0);
 	assert_int_equal(fault(mm, t.encl, BASE + 5 * PG, VM_READ | VM_WRITE), VM_FAULT_NOPAGE);
-	assert_non_null(fake_pte(mm, BASE + 5 * PG));
+	assert_non_null(sim_pte(mm, BASE + 5 * PG));
 
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	tenc_teardown(&t);
 }
 
@@ -975,22 +975,22 @@ static void test_eldu_kernel_backing(void **state)
 	t.drv->cfg.kernel_backing = true;
 	e = tenc_add(&t, idx * PG, RW, 0x5A);
 	tenc_init(&t);
-	mm = fake_mm_new(&t.h, 1);
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 
 	evict(&t, e);
 	assert_int_equal(atomic_load(&t.drv->stats.backing_allocs), 2);
-	assert_int_equal(fake_access(mm, BASE + idx * PG, VM_READ), 0);
+	assert_int_equal(sim_access(mm, BASE + idx * PG, VM_READ), 0);
 	assert_false(backing_has_data(t.encl, idx * PG));
 	assert_false(backing_has_data(t.encl, pcmd_page_off(t.encl, idx)));
 	assert_int_equal(atomic_load(&t.drv->stats.backing_truncates), 2);
 	/* So the next eviction allocates both again. */
 	evict(&t, e);
 	assert_int_equal(atomic_load(&t.drv->stats.backing_allocs), 4);
-	assert_int_equal(fake_access(mm, BASE + idx * PG, VM_READ), 0);
+	assert_int_equal(sim_access(mm, BASE + idx * PG, VM_READ), 0);
 
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	tenc_teardown(&t);
 }
 
@@ -1009,32 +1009,32 @@ static void test_eldu_pcmd_page_kept(void **state)
 	b = tenc_add(&t, 2 * PG, RW, 2);
 	c = tenc_add(&t, 3 * PG, RW, 3);
 	tenc_init(&t);
-	mm = fake_mm_new(&t.h, 1);
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 	pcmd = pcmd_page_off(t.encl, 1);
 	evict(&t, a);
 	evict(&t, b);
 
 	/* b's PCMD is still there: the shared PCMD page stays. */
-	assert_int_equal(fake_access(mm, BASE + 1 * PG, VM_READ), 0);
+	assert_int_equal(sim_access(mm, BASE + 1 * PG, VM_READ), 0);
 	assert_true(backing_has_data(t.encl, pcmd));
 	assert_false(backing_has_data(t.encl, 1 * PG)); /* contents page truncated */
 
 	/* All PCMDs zero, but the reclaimer is about to write c's: keep it. */
 	atomic_fetch_or(&c->desc, SGX_ENCL_PAGE_PCMD_BUSY);
-	assert_int_equal(fake_access(mm, BASE + 2 * PG, VM_READ), 0);
+	assert_int_equal(sim_access(mm, BASE + 2 * PG, VM_READ), 0);
 	assert_true(backing_has_data(t.encl, pcmd));
 	assert_int_equal(atomic_load(&t.drv->stats.backing_truncates), 2); /* a's, b's contents */
 	atomic_fetch_and(&c->desc, ~SGX_ENCL_PAGE_PCMD_BUSY);
 
 	/* The next reload with nobody writing truncates it. */
 	evict(&t, b);
-	assert_int_equal(fake_access(mm, BASE + 2 * PG, VM_READ), 0);
+	assert_int_equal(sim_access(mm, BASE + 2 * PG, VM_READ), 0);
 	assert_false(backing_has_data(t.encl, pcmd));
 	assert_int_equal(atomic_load(&t.drv->stats.eldu), 3);
 
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	tenc_teardown(&t);
 }
 
@@ -1051,10 +1051,10 @@ static void test_fault_reloads_secs_first(void **state)
 	for (int i = 0; i < 4; i++)
 		e[i] = tenc_add(&t, (unsigned long)(i + 1) * PG, RW, (uint8_t)(0x30 + i));
 	tenc_init(&t);
-	mm = fake_mm_new(&t.h, 1);
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 	/* Touch one so the reclaimer has to zap it. */
-	assert_int_equal(fake_access(mm, BASE + 2 * PG, VM_READ), 0);
+	assert_int_equal(sim_access(mm, BASE + 2 * PG, VM_READ), 0);
 
 	/* The reclaimer evicts every child, then the SECS with the last one. */
 	while (t.encl->secs.epc_page && rounds++ < 10)
@@ -1063,10 +1063,10 @@ static void test_fault_reloads_secs_first(void **state)
 	assert_int_equal(t.encl->secs_child_cnt, 0);
 	for (int i = 0; i < 4; i++)
 		assert_null(e[i]->epc_page);
-	assert_null(fake_pte(mm, BASE + 2 * PG));
+	assert_null(sim_pte(mm, BASE + 2 * PG));
 	assert_int_equal(atomic_load(&t.encl->nr_evicted), 5);
 
-	assert_int_equal(fake_access(mm, BASE + 3 * PG, VM_READ | VM_WRITE), 0);
+	assert_int_equal(sim_access(mm, BASE + 3 * PG, VM_READ | VM_WRITE), 0);
 	assert_non_null(t.encl->secs.epc_page);
 	assert_non_null(e[2]->epc_page);
 	assert_null(e[0]->epc_page);
@@ -1079,8 +1079,8 @@ static void test_fault_reloads_secs_first(void **state)
 	assert_int_equal(v.page_type, SGX_PAGE_TYPE_SECS);
 	assert_int_equal(sgx_cpu_secs_children(t.drv->cpu, epc(t.encl->secs.epc_page)), 1);
 
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	tenc_teardown(&t);
 }
 
@@ -1095,15 +1095,15 @@ static void test_fault_sigbus_no_entry_sgx1(void **state)
 	assert_false(t.drv->sgx2);
 	tenc_add(&t, 0, RW, 1);
 	tenc_init(&t);
-	mm = fake_mm_new(&t.h, 1);
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 	before = nr_free(&t);
-	assert_int_equal(fake_access(mm, BASE + 5 * PG, VM_READ), VM_FAULT_SIGBUS);
+	assert_int_equal(sim_access(mm, BASE + 5 * PG, VM_READ), VM_FAULT_SIGBUS);
 	assert_null(sgx_encl_page_lookup(t.encl, BASE + 5 * PG));
 	assert_int_equal(nr_free(&t), before);
-	assert_int_equal(fake_access(mm, BASE, VM_READ), 0);
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	assert_int_equal(sim_access(mm, BASE, VM_READ), 0);
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	tenc_teardown(&t);
 }
 
@@ -1115,20 +1115,20 @@ static void test_fault_sigbus_permissions(void **state)
 	(void)state;
 	tenc_setup(&t, true, SIZE);
 	/* Mapped RWX before any page exists (allowed), then a read-only page. */
-	mm = fake_mm_new(&t.h, 1);
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE | VM_EXEC), 0);
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE | VM_EXEC), 0);
 	tenc_add(&t, 0, RO, 1);
 	tenc_add(&t, PG, RWX, 2);
 	tenc_init(&t);
 	assert_int_equal(fault(mm, t.encl, BASE, VM_READ | VM_WRITE | VM_EXEC), VM_FAULT_SIGBUS);
 	assert_int_equal(fault(mm, t.encl, BASE, VM_READ | VM_WRITE), VM_FAULT_SIGBUS);
-	assert_null(fake_pte(mm, BASE));
+	assert_null(sim_pte(mm, BASE));
 	assert_int_equal(fault(mm, t.encl, BASE, VM_READ), VM_FAULT_NOPAGE);
-	assert_non_null(fake_pte(mm, BASE));
+	assert_non_null(sim_pte(mm, BASE));
 	assert_int_equal(fault(mm, t.encl, BASE + PG, VM_READ | VM_WRITE | VM_EXEC),
 			 VM_FAULT_NOPAGE);
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	tenc_teardown(&t);
 }
 
@@ -1144,15 +1144,15 @@ static void test_fault_sigbus_eldu_failure(void **state)
 	tenc_setup(&t, true, SIZE);
 	e = tenc_add(&t, 6 * PG, RW, 0x77);
 	tenc_init(&t);
-	mm = fake_mm_new(&t.h, 1);
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 	evict(&t, e);
 	before = nr_free(&t);
 
 	/* Corrupt the ciphertext: ELDU's MAC check fails. */
 	byte = t.encl->backing + 6 * PG + 100;
 	*byte ^= 1;
-	assert_int_equal(fake_access(mm, BASE + 6 * PG, VM_READ), VM_FAULT_SIGBUS);
+	assert_int_equal(sim_access(mm, BASE + 6 * PG, VM_READ), VM_FAULT_SIGBUS);
 	assert_null(e->epc_page);
 	assert_int_equal(nr_free(&t), before); /* the new page went back */
 	assert_int_equal(atomic_load(&t.drv->stats.eldu), 0);
@@ -1162,12 +1162,12 @@ static void test_fault_sigbus_eldu_failure(void **state)
 
 	/* Quirk 10 fixed: the backing survived, so a later fault can succeed. */
 	*byte ^= 1;
-	assert_int_equal(fake_access(mm, BASE + 6 * PG, VM_READ), 0);
+	assert_int_equal(sim_access(mm, BASE + 6 * PG, VM_READ), 0);
 	assert_non_null(e->epc_page);
 	assert_int_equal(atomic_load(&t.drv->stats.eldu), 1);
 
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	tenc_teardown(&t);
 }
 
@@ -1181,8 +1181,8 @@ static void test_fault_nopage_while_busy(void **state)
 	tenc_setup(&t, true, SIZE);
 	e = tenc_add(&t, 3 * PG, RW, 1);
 	tenc_init(&t);
-	mm = fake_mm_new(&t.h, 1);
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 
 	/*
 	 * BUSY (reclaim in flight, or REMOVE_PAGES around its zap): the access
@@ -1191,14 +1191,14 @@ static void test_fault_nopage_while_busy(void **state)
 	atomic_fetch_or(&e->desc, SGX_ENCL_PAGE_BUSY);
 	for (int i = 0; i < 1000; i++) {
 		assert_int_equal(fault(mm, t.encl, BASE + 3 * PG, VM_READ), VM_FAULT_NOPAGE);
-		assert_null(fake_pte(mm, BASE + 3 * PG));
+		assert_null(sim_pte(mm, BASE + 3 * PG));
 	}
 	atomic_fetch_and(&e->desc, ~SGX_ENCL_PAGE_BUSY);
 	assert_int_equal(fault(mm, t.encl, BASE + 3 * PG, VM_READ), VM_FAULT_NOPAGE);
-	assert_ptr_equal(fake_pte(mm, BASE + 3 * PG), e->epc_page);
+	assert_ptr_equal(sim_pte(mm, BASE + 3 * PG), e->epc_page);
 
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	tenc_teardown(&t);
 }
 
@@ -1215,8 +1215,8 @@ static void test_fault_eldu_no_free_epc(void **state)
 	e = tenc_add(&t, 1 * PG, RW, 1);
 	f = tenc_add(&t, 2 * PG, RW, 2);
 	tenc_init(&t);
-	mm = fake_mm_new(&t.h, 1);
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 	evict(&t, e);
 
 	/* Take every free page; f is still reclaimable, so faults retry. */
@@ -1241,8 +1241,8 @@ static void test_fault_eldu_no_free_epc(void **state)
 		sgx_free_epc_page(t.drv, hog[i]);
 	assert_int_equal(fault(mm, t.encl, BASE + PG, VM_READ), VM_FAULT_NOPAGE);
 	assert_non_null(e->epc_page);
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	tenc_teardown(&t);
 }
 
@@ -1255,15 +1255,15 @@ static void test_eaug_first_touch(void **state)
 	struct sgx_mm *mm;
 	unsigned int children, page_cnt;
 	long before, active;
-	struct fake_pte *pte;
+	struct sim_pte *pte;
 	struct tenc t;
 
 	(void)state;
 	tenc_setup(&t, true, SIZE);
 	tenc_add(&t, 0, RW, 1);
 	tenc_init(&t);
-	mm = fake_mm_new(&t.h, 1);
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 	before = nr_free(&t);
 	children = t.encl->secs_child_cnt;
 	page_cnt = t.encl->page_cnt;
@@ -1295,11 +1295,11 @@ static void test_eaug_first_touch(void **state)
 
 	/* A second touch after a zap goes through the normal path. */
 	sgx_zap_enclave_ptes(t.encl, BASE + 9 * PG);
-	assert_int_equal(fake_access(mm, BASE + 9 * PG, VM_READ | VM_WRITE), 0);
+	assert_int_equal(sim_access(mm, BASE + 9 * PG, VM_READ | VM_WRITE), 0);
 	assert_int_equal(atomic_load(&t.drv->stats.eaug), 1);
 
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	tenc_teardown(&t);
 }
 
@@ -1312,21 +1312,21 @@ static void test_eaug_uninitialized_and_outside(void **state)
 	(void)state;
 	tenc_setup(&t, true, SIZE);
 	tenc_add(&t, 0, RW, 1);
-	mm = fake_mm_new(&t.h, 1);
+	mm = sim_mm_new(&t.h, 1);
 	/* Before INIT a mapping may run past ELRANGE. */
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, 2 * SIZE, VM_READ | VM_WRITE), 0);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, 2 * SIZE, VM_READ | VM_WRITE), 0);
 	before = nr_free(&t);
-	assert_int_equal(fake_access(mm, BASE + 4 * PG, VM_READ), VM_FAULT_SIGBUS);
+	assert_int_equal(sim_access(mm, BASE + 4 * PG, VM_READ), VM_FAULT_SIGBUS);
 	assert_null(sgx_encl_page_lookup(t.encl, BASE + 4 * PG));
 	tenc_init(&t);
 	/* Outside ELRANGE EAUG cannot succeed. */
-	assert_int_equal(fake_access(mm, BASE + SIZE, VM_READ), VM_FAULT_SIGBUS);
+	assert_int_equal(sim_access(mm, BASE + SIZE, VM_READ), VM_FAULT_SIGBUS);
 	assert_int_equal(nr_free(&t), before);
 	assert_int_equal(atomic_load(&t.drv->stats.eaug), 0);
-	assert_int_equal(fake_access(mm, BASE + 4 * PG, VM_READ), 0);
+	assert_int_equal(sim_access(mm, BASE + 4 * PG, VM_READ), 0);
 	assert_int_equal(atomic_load(&t.drv->stats.eaug), 1);
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	tenc_teardown(&t);
 }
 
@@ -1341,21 +1341,21 @@ static void test_eaug_reloads_secs(void **state)
 	tenc_setup(&t, true, SIZE);
 	e = tenc_add(&t, 0, RW, 1);
 	tenc_init(&t);
-	mm = fake_mm_new(&t.h, 1);
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 	while (t.encl->secs.epc_page && rounds++ < 10)
 		sgx_reclaim_pages(t.drv);
 	assert_null(t.encl->secs.epc_page);
 	assert_null(e->epc_page);
 
-	assert_int_equal(fake_access(mm, BASE + 7 * PG, VM_READ | VM_WRITE), 0);
+	assert_int_equal(sim_access(mm, BASE + 7 * PG, VM_READ | VM_WRITE), 0);
 	assert_non_null(t.encl->secs.epc_page);
 	assert_int_equal(atomic_load(&t.drv->stats.eldu), 1);
 	assert_int_equal(atomic_load(&t.drv->stats.eaug), 1);
 	assert_int_equal(t.encl->secs_child_cnt, 1);
 	assert_null(e->epc_page);
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	tenc_teardown(&t);
 }
 
@@ -1392,7 +1392,7 @@ static void *race_thread(void *arg)
 	struct race *r = arg;
 	int i = atomic_fetch_add(&r->idx, 1);
 
-	r->result[i] = fake_access(r->mm, r->addr, VM_READ | VM_WRITE);
+	r->result[i] = sim_access(r->mm, r->addr, VM_READ | VM_WRITE);
 	return NULL;
 }
 
@@ -1410,10 +1410,10 @@ static void eaug_race(int nr)
 	tenc_init(&t);
 	memset(&r, 0, sizeof(r));
 	r.nr = nr;
-	r.mm = fake_mm_new(&t.h, 1);
+	r.mm = sim_mm_new(&t.h, 1);
 	r.encl = t.encl;
 	r.addr = BASE + 12 * PG;
-	assert_int_equal(fake_mmap(r.mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	assert_int_equal(sim_mmap(r.mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 	t.drv->cfg.test_point = race_tp;
 	t.drv->cfg.test_ctx = &r;
 	before = nr_free(&t);
@@ -1433,15 +1433,15 @@ static void eaug_race(int nr)
 	assert_int_equal(atomic_load(&t.drv->stats.eaug), 1);
 	e = sgx_encl_page_lookup(t.encl, r.addr);
 	assert_non_null(e);
-	assert_ptr_equal(fake_pte(r.mm, r.addr), e->epc_page);
+	assert_ptr_equal(sim_pte(r.mm, r.addr), e->epc_page);
 	assert_int_equal(t.encl->secs_child_cnt, children + 1);
 	assert_int_equal(nr_free(&t), before - 1);
 	assert_int_equal(atomic_load(&t.drv->stats.leaked), 0);
 	assert_int_equal(sgx_cpu_secs_children(t.drv->cpu, epc(t.encl->secs.epc_page)),
 			 children + 1);
 
-	fake_mm_exit(r.mm);
-	fake_mm_free(r.mm);
+	sim_mm_exit(r.mm);
+	sim_mm_free(r.mm);
 	tenc_teardown(&t);
 }
 
@@ -1486,10 +1486,10 @@ static void vanish_case(bool sgx2)
 	tenc_setup(&t, sgx2, SIZE);
 	e = tenc_add(&t, 2 * PG, RW, 1);
 	tenc_init(&t);
-	v.mm = fake_mm_new(&t.h, 1);
+	v.mm = sim_mm_new(&t.h, 1);
 	v.encl = t.encl;
 	v.addr = BASE + 2 * PG;
-	assert_int_equal(fake_mmap(v.mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	assert_int_equal(sim_mmap(v.mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 
 	sgx_mutex_lock(&t.encl->lock);
 	assert_int_equal(pthread_create(&th, NULL, vanish_thread, &v), 0);
@@ -1507,14 +1507,14 @@ static void vanish_case(bool sgx2)
 	pthread_join(th, NULL);
 
 	assert_int_equal(v.result, sgx2 ? VM_FAULT_NOPAGE : VM_FAULT_SIGBUS);
-	assert_null(fake_pte(v.mm, v.addr));
+	assert_null(sim_pte(v.mm, v.addr));
 	if (sgx2) {
 		/* The retry takes the EAUG path. */
-		assert_int_equal(fake_access(v.mm, v.addr, VM_READ), 0);
+		assert_int_equal(sim_access(v.mm, v.addr, VM_READ), 0);
 		assert_int_equal(atomic_load(&t.drv->stats.eaug), 1);
 	}
-	fake_mm_exit(v.mm);
-	fake_mm_free(v.mm);
+	sim_mm_exit(v.mm);
+	sim_mm_free(v.mm);
 	tenc_teardown(&t);
 }
 
@@ -1542,13 +1542,13 @@ struct stress {
 };
 
 /*
- * Like fake_access, but retries for as long as it takes (the reclaimer may
+ * Like sim_access, but retries for as long as it takes (the reclaimer may
  * hold the page BUSY for a whole batch), and marks the PTE accessed.
  */
 static int access_retry(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr)
 {
 	for (long i = 0; i < 100000000L; i++) {
-		struct fake_pte *pte;
+		struct sim_pte *pte;
 		vm_fault_t r;
 
 		pthread_mutex_lock(&mm->pte_lock);
@@ -1616,11 +1616,11 @@ static void test_stress_faults_vs_reclaimer(void **state)
 
 	for (int i = 0; i < 2; i++) {
 		f[i].t = &t;
-		f[i].mm = fake_mm_new(&t.h, i);
+		f[i].mm = sim_mm_new(&t.h, i);
 		f[i].seed = 1234u + (unsigned int)i;
 		f[i].stop = &stop;
 		f[i].failures = 0;
-		assert_int_equal(fake_mmap(f[i].mm, t.encl, BASE, STRESS_SIZE, VM_READ | VM_WRITE),
+		assert_int_equal(sim_mmap(f[i].mm, t.encl, BASE, STRESS_SIZE, VM_READ | VM_WRITE),
 				 0);
 	}
 	rec.t = &t;
@@ -1673,8 +1673,8 @@ static void test_stress_faults_vs_reclaimer(void **state)
 	}
 
 	for (int i = 0; i < 2; i++) {
-		fake_mm_exit(f[i].mm);
-		fake_mm_free(f[i].mm);
+		sim_mm_exit(f[i].mm);
+		sim_mm_free(f[i].mm);
 	}
 	tenc_teardown(&t);
 }
@@ -1735,7 +1735,7 @@ static void test_may_map(void **state)
 
 static void test_may_map_huge_sparse(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	struct sgx_encl *encl;
 	struct sgx_encl_page *e;
@@ -1743,7 +1743,7 @@ static void test_may_map_huge_sparse(void **state)
 	int err;
 
 	(void)state;
-	fake_host_init(&h);
+	sim_host_init(&h);
 	drv = make_driver(&h, 64, true);
 	encl = sgx_encl_alloc(drv, &err);
 	encl->base = 1UL << 40;
@@ -1763,7 +1763,7 @@ static void test_may_map_huge_sparse(void **state)
 	sgx_encl_page_erase(e);
 	sgx_mutex_unlock(&encl->lock);
 	sgx_encl_put(encl);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /* ---- mm tracking, zap, kick, age ---- */
@@ -1779,26 +1779,26 @@ static void test_mm_tracking(void **state)
 	tenc_add(&t, PG, RW, 2);
 	tenc_init(&t);
 	for (int i = 0; i < 3; i++) {
-		mm[i] = fake_mm_new(&t.h, i);
-		assert_int_equal(fake_mmap(mm[i], t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+		mm[i] = sim_mm_new(&t.h, i);
+		assert_int_equal(sim_mmap(mm[i], t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 	}
 	/* A second mapping in the same mm (or a VMA split) adds nothing. */
-	assert_int_equal(fake_mmap(mm[0], t.encl, BASE, PG, VM_READ), 0);
+	assert_int_equal(sim_mmap(mm[0], t.encl, BASE, PG, VM_READ), 0);
 	assert_int_equal(sgx_encl_mm_add(t.encl, mm[0]), 0);
 	assert_int_equal(mm_list_len(t.encl), 3);
 	assert_int_equal(atomic_load(&t.encl->refcount), 4);
 	assert_int_equal(atomic_load(&t.encl->mm_list_version), 3);
 
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(fake_access(mm[i], BASE, VM_READ), 0);
-		assert_int_equal(fake_access(mm[i], BASE + PG, VM_READ), 0);
+		assert_int_equal(sim_access(mm[i], BASE, VM_READ), 0);
+		assert_int_equal(sim_access(mm[i], BASE + PG, VM_READ), 0);
 	}
 
 	/* The zap reaches every mm, and only the page asked for. */
 	sgx_zap_enclave_ptes(t.encl, BASE);
 	for (int i = 0; i < 3; i++) {
-		assert_null(fake_pte(mm[i], BASE));
-		assert_non_null(fake_pte(mm[i], BASE + PG));
+		assert_null(sim_pte(mm[i], BASE));
+		assert_non_null(sim_pte(mm[i], BASE + PG));
 	}
 	/* The IPI reaches every live mm. */
 	sgx_encl_kick(t.encl);
@@ -1811,8 +1811,8 @@ static void test_mm_tracking(void **state)
 	assert_int_equal(atomic_load(&mm[1]->kicks), 1);
 	assert_int_equal(atomic_load(&mm[0]->kicks), 2);
 	sgx_zap_enclave_ptes(t.encl, BASE + PG);
-	assert_non_null(fake_pte(mm[1], BASE + PG));
-	assert_null(fake_pte(mm[0], BASE + PG));
+	assert_non_null(sim_pte(mm[1], BASE + PG));
+	assert_null(sim_pte(mm[0], BASE + PG));
 
 	/* Its release drops the entry and the reference; a second one is a no-op. */
 	sgx_encl_mm_release(t.encl, mm[1]);
@@ -1820,19 +1820,19 @@ static void test_mm_tracking(void **state)
 	assert_int_equal(atomic_load(&t.encl->refcount), 3);
 	sgx_encl_mm_release(t.encl, mm[1]);
 	assert_int_equal(atomic_load(&t.encl->refcount), 3);
-	fake_mm_exit(mm[1]);
+	sim_mm_exit(mm[1]);
 	assert_int_equal(atomic_load(&t.encl->refcount), 3);
 
 	/* The file goes first: the mms keep the enclave alive. */
 	sgx_encl_put(t.encl);
 	assert_int_equal(atomic_load(&t.drv->nr_encls), 1);
-	fake_mm_exit(mm[0]);
+	sim_mm_exit(mm[0]);
 	assert_int_equal(atomic_load(&t.drv->nr_encls), 1);
-	fake_mm_exit(mm[2]);
+	sim_mm_exit(mm[2]);
 	assert_int_equal(atomic_load(&t.drv->nr_encls), 0);
 	t.encl = NULL;
 	for (int i = 0; i < 3; i++)
-		fake_mm_free(mm[i]);
+		sim_mm_free(mm[i]);
 	tenc_teardown(&t);
 }
 
@@ -1852,9 +1852,9 @@ static void racing_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, uns
 {
 	if (zr->calls++ == 0) {
 		/* Another address space maps the enclave and faults the page in. */
-		assert_int_equal(fake_mmap(zr->late, zr->encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+		assert_int_equal(sim_mmap(zr->late, zr->encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 		assert_int_equal(fault(zr->late, zr->encl, zr->addr, VM_READ), VM_FAULT_NOPAGE);
-		assert_non_null(fake_pte(zr->late, zr->addr));
+		assert_non_null(sim_pte(zr->late, zr->addr));
 	}
 	if (mm == zr->late)
 		zr->late_zaps++;
@@ -1871,12 +1871,12 @@ static void test_zap_rewalks_on_concurrent_mm_add(void **state)
 	tenc_setup(&t, true, SIZE);
 	tenc_add(&t, 0, RW, 1);
 	tenc_init(&t);
-	mm = fake_mm_new(&t.h, 1);
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
-	assert_int_equal(fake_access(mm, BASE, VM_READ), 0);
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	assert_int_equal(sim_access(mm, BASE, VM_READ), 0);
 
 	r.orig_zap = t.h.ops.zap;
-	r.late = fake_mm_new(&t.h, 2);
+	r.late = sim_mm_new(&t.h, 2);
 	r.encl = t.encl;
 	r.addr = BASE;
 	zr = &r;
@@ -1887,14 +1887,14 @@ static void test_zap_rewalks_on_concurrent_mm_add(void **state)
 
 	/* The new mm was added at the head, behind the walk: only a re-walk finds it. */
 	assert_int_equal(r.late_zaps, 1);
-	assert_null(fake_pte(r.late, BASE));
-	assert_null(fake_pte(mm, BASE));
+	assert_null(sim_pte(r.late, BASE));
+	assert_null(sim_pte(mm, BASE));
 	assert_int_equal(r.calls, 3); /* mm, then mm and late again */
 
-	fake_mm_exit(mm);
-	fake_mm_exit(r.late);
-	fake_mm_free(mm);
-	fake_mm_free(r.late);
+	sim_mm_exit(mm);
+	sim_mm_exit(r.late);
+	sim_mm_free(mm);
+	sim_mm_free(r.late);
 	tenc_teardown(&t);
 }
 
@@ -1902,39 +1902,39 @@ static void test_test_and_clear_young(void **state)
 {
 	struct sgx_encl_page *e;
 	struct sgx_mm *a, *b;
-	struct fake_pte *pte;
+	struct sim_pte *pte;
 	struct tenc t;
 
 	(void)state;
 	tenc_setup(&t, true, SIZE);
 	e = tenc_add(&t, 0, RW, 1);
 	tenc_init(&t);
-	a = fake_mm_new(&t.h, 1);
-	b = fake_mm_new(&t.h, 2);
-	assert_int_equal(fake_mmap(a, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
-	assert_int_equal(fake_mmap(b, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	a = sim_mm_new(&t.h, 1);
+	b = sim_mm_new(&t.h, 2);
+	assert_int_equal(sim_mmap(a, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	assert_int_equal(sim_mmap(b, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
 	/* Nobody has it mapped yet. */
 	assert_false(sgx_encl_test_and_clear_young(t.encl, e));
 
 	/* Faulted in "old" in a; then b touches it. */
 	assert_int_equal(fault(a, t.encl, BASE, VM_READ), VM_FAULT_NOPAGE);
 	assert_false(sgx_encl_test_and_clear_young(t.encl, e));
-	assert_int_equal(fake_access(b, BASE, VM_READ), 0);
+	assert_int_equal(sim_access(b, BASE, VM_READ), 0);
 	assert_true(sgx_encl_test_and_clear_young(t.encl, e));
 	assert_false(sgx_encl_test_and_clear_young(t.encl, e));
 
 	/* Accessed in an exiting mm: not looked at. */
-	assert_int_equal(fake_access(a, BASE, VM_READ), 0);
+	assert_int_equal(sim_access(a, BASE, VM_READ), 0);
 	atomic_store(&a->users, 0);
 	assert_false(sgx_encl_test_and_clear_young(t.encl, e));
 	pte = pte_of(a, BASE);
 	assert_non_null(pte);
 	assert_true(pte->young);
 
-	fake_mm_exit(a);
-	fake_mm_exit(b);
-	fake_mm_free(a);
-	fake_mm_free(b);
+	sim_mm_exit(a);
+	sim_mm_exit(b);
+	sim_mm_free(a);
+	sim_mm_free(b);
 	tenc_teardown(&t);
 }
 
@@ -1954,16 +1954,16 @@ static void test_release_frees_everything(void **state)
 		e[i] = tenc_add(&t, (unsigned long)i * PG, i == 0 ? SGX_SECINFO_TCS : RW,
 				(uint8_t)i);
 	tenc_init(&t);
-	mm = fake_mm_new(&t.h, 1);
-	assert_int_equal(fake_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
-	assert_int_equal(fake_access(mm, BASE + 20 * PG, VM_READ), 0); /* an EAUG page */
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	assert_int_equal(sim_access(mm, BASE + 20 * PG, VM_READ), 0); /* an EAUG page */
 	evict(&t, e[2]);
 	evict(&t, e[3]);
 	secs = t.encl->secs.epc_page;
 	assert_true(atomic_load(&t.drv->nr_active) > 0);
 
-	fake_mm_exit(mm);
-	fake_mm_free(mm);
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
 	eremove = atomic_load(&t.drv->stats.eremove);
 	sgx_release(t.encl);
 	t.encl = NULL;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The /dev/sgx_enclave file and its ioctls (driver.c, ioctl.c) against the
- * fake host and the CPU model: every ioctl's success path, every errno the
+ * simulated host and the CPU model: every ioctl's success path, every errno the
  * spec names for it (spec §3) with each field wrong in every way the spec
  * names, each error leaving the enclave and the EPC exactly as they were,
  * the SGX2 flows with the enclave's EACCEPT run on the CPU model, and the
@@ -21,7 +21,7 @@
 
 #include "helpers.h"
 #include "internal.h"
-#include "fake_host.h"
+#include "sim.h"
 #include "softsgx/measure.h"
 #include "softsgx/uapi/sgx.h"
 
@@ -61,7 +61,7 @@
 #define MAX_FRAMES 1024
 
 struct world {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	struct sgx_mm *mm;
 	struct sgx_encl *encl;            /* the enclave under test */
@@ -88,9 +88,9 @@ struct world {
 
 /* ---- worlds ---- */
 
-static void on_kick(struct fake_host *h, struct sgx_mm *mm, struct sgx_encl *encl);
+static void on_kick(struct sim_host *h, struct sgx_mm *mm, struct sgx_encl *encl);
 
-static struct sgx_driver *driver_sgx1(struct fake_host *h, unsigned long epc_pages)
+static struct sgx_driver *driver_sgx1(struct sim_host *h, unsigned long epc_pages)
 {
 	struct sgx_driver_config dcfg = { 0 };
 	struct sgx_cpu_config cfg;
@@ -133,14 +133,14 @@ static struct world *world_new(unsigned long epc_pages, bool sgx2)
 
 	assert_non_null(w);
 	memset(w, 0, sizeof(*w));
-	fake_bad_lo = fake_bad_hi = 0;
-	fake_host_init(&w->h);
+	sim_bad_lo = sim_bad_hi = 0;
+	sim_host_init(&w->h);
 	w->h.ctx = w;
 	w->h.on_kick = on_kick;
-	w->drv = sgx2 ? fake_driver(&w->h, epc_pages, true) : driver_sgx1(&w->h, epc_pages);
+	w->drv = sgx2 ? sim_driver(&w->h, epc_pages, true) : driver_sgx1(&w->h, epc_pages);
 	assert_non_null(w->drv);
 	assert_int_equal(w->drv->sgx2, sgx2);
-	w->mm = fake_mm_new(&w->h, 1);
+	w->mm = sim_mm_new(&w->h, 1);
 	assert_non_null(w->mm);
 	w->encl = w_open_encl(w);
 	sgx_lp_init(&w->lp);
@@ -258,13 +258,13 @@ static void world_free(struct world *w)
 	for (int i = 0; i < w->nr_encls; i++)
 		if (w->encls[i])
 			w_release(w, w->encls[i]);
-	fake_mm_exit(w->mm);
+	sim_mm_exit(w->mm);
 	assert_int_equal(atomic_load(&w->drv->nr_encls), 0);
 	assert_int_equal(atomic_load(&w->drv->stats.leaked), 0);
 	assert_int_equal(nr_free(w), (long)w->drv->nr_total_pages);
-	fake_mm_free(w->mm);
-	fake_driver_destroy(w->drv);
-	fake_bad_lo = fake_bad_hi = 0;
+	sim_mm_free(w->mm);
+	sim_driver_destroy(w->drv);
+	sim_bad_lo = sim_bad_hi = 0;
 	free(w);
 }
 
@@ -487,7 +487,7 @@ static struct world *world_ready(void)
 
 	w_build(w, 0);
 	assert_int_equal(w_init_ss(w, &w->ss), 0);
-	assert_int_equal(fake_mmap(w->mm, w->encl, BASE, SIZE, VM_READ), 0);
+	assert_int_equal(sim_mmap(w->mm, w->encl, BASE, SIZE, VM_READ), 0);
 	w_check(w);
 	return w;
 }
@@ -550,7 +550,7 @@ static uint64_t w_eaccept(struct world *w, unsigned int si, uint64_t target)
  * The ETRACK IPI as a thread inside the enclave experiences it: an AEX,
  * after which the runtime's AEP resumes it at once (ERESUME).
  */
-static void on_kick(struct fake_host *h, struct sgx_mm *mm, struct sgx_encl *encl)
+static void on_kick(struct sim_host *h, struct sgx_mm *mm, struct sgx_encl *encl)
 {
 	struct world *w = h->ctx;
 	struct sgx_regs r = { .rip = BASE + OFF_CODE + 0x100, .rflags = 0x202 };
@@ -669,8 +669,8 @@ static uint8_t bad_tail[2][4096] __attribute__((aligned(4096)));
 
 static void bad_second_page(void)
 {
-	fake_bad_lo = (unsigned long)(uintptr_t)bad_tail[1];
-	fake_bad_hi = fake_bad_lo + PG;
+	sim_bad_lo = (unsigned long)(uintptr_t)bad_tail[1];
+	sim_bad_hi = sim_bad_lo + PG;
 }
 
 /* =================================================================== */
@@ -739,7 +739,7 @@ static void test_ioctl_unknown(void **state)
 static void test_open_release(void **state)
 {
 	struct world *w = world_new(EPC_PAGES, true);
-	struct sgx_mm *mm2 = fake_mm_new(&w->h, 2);
+	struct sgx_mm *mm2 = sim_mm_new(&w->h, 2);
 	struct sgx_encl *other;
 	long free0;
 
@@ -756,14 +756,14 @@ static void test_open_release(void **state)
 	free0 = nr_free(w);
 
 	/* Two address spaces map it: one reference each. */
-	assert_int_equal(fake_mmap(w->mm, w->encl, BASE, SIZE, VM_READ), 0);
-	assert_int_equal(fake_mmap(mm2, w->encl, BASE, SIZE, VM_READ), 0);
+	assert_int_equal(sim_mmap(w->mm, w->encl, BASE, SIZE, VM_READ), 0);
+	assert_int_equal(sim_mmap(mm2, w->encl, BASE, SIZE, VM_READ), 0);
 	assert_int_equal(atomic_load(&w->encl->refcount), 3);
-	assert_int_equal(fake_access(w->mm, BASE + OFF_DATA, VM_READ), 0);
+	assert_int_equal(sim_access(w->mm, BASE + OFF_DATA, VM_READ), 0);
 	w_check(w);
 
 	/* mm2 exits first: its reference goes with it. */
-	fake_mm_exit(mm2);
+	sim_mm_exit(mm2);
 	assert_int_equal(atomic_load(&w->encl->refcount), 2);
 
 	/*
@@ -779,14 +779,14 @@ static void test_open_release(void **state)
 	assert_int_equal(nr_free(w), (long)w->drv->nr_total_pages);
 	w->encl = other;
 	w_check(w);
-	fake_mm_free(mm2);
+	sim_mm_free(mm2);
 	world_free(w);
 }
 
 static void test_mmap(void **state)
 {
 	struct world *w = world_new(EPC_PAGES, true);
-	struct sgx_mm *mm2 = fake_mm_new(&w->h, 2);
+	struct sgx_mm *mm2 = sim_mm_new(&w->h, 2);
 	struct w_snap *s;
 
 	(void)state;
@@ -832,10 +832,10 @@ static void test_mmap(void **state)
 	assert_int_equal(atomic_load(&w->encl->refcount), 3);
 	pthread_rwlock_unlock(&mm2->mmap_lock);
 
-	/* mm2 exits (its mappings were never recorded by the fake host). */
+	/* mm2 exits (its mappings were never recorded by the simulated host). */
 	sgx_encl_mm_release(w->encl, mm2);
 	assert_int_equal(atomic_load(&w->encl->refcount), 2);
-	fake_mm_free(mm2);
+	sim_mm_free(mm2);
 	world_free(w);
 }
 
@@ -894,19 +894,19 @@ static void test_create_errors(void **state)
 	/* Bad argument pointers. */
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_CREATE, (void *)0x10), -EFAULT);
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_CREATE, NULL), -EFAULT);
-	fake_bad_lo = (unsigned long)(uintptr_t)&c;
-	fake_bad_hi = fake_bad_lo + 1;
+	sim_bad_lo = (unsigned long)(uintptr_t)&c;
+	sim_bad_hi = sim_bad_lo + 1;
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_CREATE, &c), -EFAULT);
-	fake_bad_lo = fake_bad_hi = 0;
+	sim_bad_lo = sim_bad_hi = 0;
 	/* Bad SECS pointers: unmapped, or the second half of the page unmapped. */
 	c.src = 0x1000;
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_CREATE, &c), -EFAULT);
 	w_secs((struct sgx_secs *)straddle[0], 0);
-	fake_bad_lo = (unsigned long)(uintptr_t)straddle[0] + 2048;
-	fake_bad_hi = fake_bad_lo + 1;
+	sim_bad_lo = (unsigned long)(uintptr_t)straddle[0] + 2048;
+	sim_bad_hi = sim_bad_lo + 1;
 	c.src = (uint64_t)(uintptr_t)straddle[0];
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_CREATE, &c), -EFAULT);
-	fake_bad_lo = fake_bad_hi = 0;
+	sim_bad_lo = sim_bad_hi = 0;
 	/* Size 0 or not a power of two: refused in software. */
 	w_secs(&secs, 0);
 	secs.size = 0;
@@ -1107,11 +1107,11 @@ static void test_create_epa_failure(void **state)
 	w->mm->nr_maps = 0;
 	w->mm->nr_ptes = 0;
 	w_release(w, w->encl);
-	fake_mm_exit(w->mm);
+	sim_mm_exit(w->mm);
 	assert_int_equal(atomic_load(&w->drv->nr_encls), 0);
 	assert_int_equal(nr_free(w) + 1, (long)w->drv->nr_total_pages);
-	fake_mm_free(w->mm);
-	fake_driver_destroy(w->drv);
+	sim_mm_free(w->mm);
+	sim_driver_destroy(w->drv);
 	free(w);
 }
 
@@ -1267,10 +1267,10 @@ static void test_add_arg_errors(void **state)
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_ADD_PAGES, (void *)0x100), -EFAULT);
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_ADD_PAGES, NULL), -EFAULT);
 	a = good;
-	fake_bad_lo = (unsigned long)(uintptr_t)&a.count;
-	fake_bad_hi = fake_bad_lo + 8;
+	sim_bad_lo = (unsigned long)(uintptr_t)&a.count;
+	sim_bad_hi = sim_bad_lo + 8;
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_ADD_PAGES, &a), -EFAULT);
-	fake_bad_lo = fake_bad_hi = 0;
+	sim_bad_lo = sim_bad_hi = 0;
 
 	/* src not page aligned (checked before the range). */
 	a = good;
@@ -1292,11 +1292,11 @@ static void test_add_arg_errors(void **state)
 	a = good;
 	a.secinfo = 0x2000;
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_ADD_PAGES, &a), -EFAULT);
-	fake_bad_lo = (unsigned long)(uintptr_t)&si + 63;
-	fake_bad_hi = fake_bad_lo + 1;
+	sim_bad_lo = (unsigned long)(uintptr_t)&si + 63;
+	sim_bad_hi = sim_bad_lo + 1;
 	a = good;
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_ADD_PAGES, &a), -EFAULT);
-	fake_bad_lo = fake_bad_hi = 0;
+	sim_bad_lo = sim_bad_hi = 0;
 	assert_int_equal(a.count, 77);
 
 	/* SECINFO contents. */
@@ -1388,7 +1388,7 @@ static void test_add_page_errors(void **state)
 	bad_second_page();
 	assert_int_equal(w_add_raw(w, next, 2 * PG, bad_tail[0], RW_SI, SGX_PAGE_MEASURE, &count),
 			 -EFAULT);
-	fake_bad_lo = fake_bad_hi = 0;
+	sim_bad_lo = sim_bad_hi = 0;
 	assert_int_equal(count, PG);
 	assert_int_equal(nr_free(w), s->nr_free - 1);
 	assert_non_null(w_entry(w, next));
@@ -1463,8 +1463,8 @@ static void test_add_with_reclaim(void **state)
 	w_sign(w);
 	assert_int_equal(w_init_ss(w, &w->ss), 0);
 	/* Reloaded, the contents are intact. */
-	assert_int_equal(fake_mmap(w->mm, w->encl, BASE, SIZE, VM_READ), 0);
-	assert_int_equal(fake_access(w->mm, BASE + OFF_DATA, VM_READ), 0);
+	assert_int_equal(sim_mmap(w->mm, w->encl, BASE, SIZE, VM_READ), 0);
+	assert_int_equal(sim_access(w->mm, BASE + OFF_DATA, VM_READ), 0);
 	assert_memory_equal(w_epc(w, OFF_DATA), w->data, PG);
 	w_check(w);
 	world_free(w);
@@ -1639,11 +1639,11 @@ static void test_init_errors(void **state)
 	in.sigstruct = 0x8000;
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_INIT, &in), -EFAULT);
 	memcpy(straddle[1] - 900, &w->ss, sizeof(w->ss));
-	fake_bad_lo = (unsigned long)(uintptr_t)straddle[1];
-	fake_bad_hi = fake_bad_lo + PG;
+	sim_bad_lo = (unsigned long)(uintptr_t)straddle[1];
+	sim_bad_hi = sim_bad_lo + PG;
 	in.sigstruct = (uint64_t)(uintptr_t)(straddle[1] - 900);
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_INIT, &in), -EFAULT);
-	fake_bad_lo = fake_bad_hi = 0;
+	sim_bad_lo = sim_bad_hi = 0;
 
 	/* Vendor. */
 	ss = w->ss;
@@ -1788,9 +1788,9 @@ static void test_sgx2_enodev(void **state)
 	sgx2_all_refused(w, -ENODEV, true);
 	w_assert_unchanged(w, s);
 	/* The EAUG path does not exist either: a hole is SIGBUS. */
-	assert_int_equal(fake_mmap(w->mm, w->encl, BASE, SIZE, VM_READ), 0);
-	assert_int_equal(fake_access(w->mm, BASE + OFF_HOLE, VM_READ), VM_FAULT_SIGBUS);
-	assert_int_equal(fake_access(w->mm, BASE + OFF_DATA, VM_READ), 0);
+	assert_int_equal(sim_mmap(w->mm, w->encl, BASE, SIZE, VM_READ), 0);
+	assert_int_equal(sim_access(w->mm, BASE + OFF_HOLE, VM_READ), VM_FAULT_SIGBUS);
+	assert_int_equal(sim_access(w->mm, BASE + OFF_DATA, VM_READ), 0);
 	world_free(w);
 }
 
@@ -1836,11 +1836,11 @@ static void test_sgx2_arg_errors(void **state)
 	(void)state;
 	s = w_snap(w);
 	sgx2_all_refused(w, -EFAULT, true);
-	fake_bad_lo = (unsigned long)(uintptr_t)&rp;
-	fake_bad_hi = fake_bad_lo + sizeof(rp);
+	sim_bad_lo = (unsigned long)(uintptr_t)&rp;
+	sim_bad_hi = sim_bad_lo + sizeof(rp);
 	rp = rp_good;
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS, &rp), -EFAULT);
-	fake_bad_lo = fake_bad_hi = 0;
+	sim_bad_lo = sim_bad_hi = 0;
 
 	for (unsigned int i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
 		rp = rp_good;
@@ -1966,15 +1966,15 @@ static void test_sgx2_load_step_epc_short(void **state)
 	w = world_new(12, true);
 	w_build(w, 0);
 	assert_int_equal(w_init_ss(w, &w->ss), 0);
-	assert_int_equal(fake_mmap(w->mm, w->encl, BASE, SIZE, VM_READ), 0);
+	assert_int_equal(sim_mmap(w->mm, w->encl, BASE, SIZE, VM_READ), 0);
 	for (int i = 0; i < 8 && w_entry(w, OFF_RW)->epc_page; i++)
 		sgx_reclaim_pages(w->drv);
 	assert_null(w_entry(w, OFF_RW)->epc_page);
 	/* Everything else back in (young), then EAUG until the EPC is full. */
 	for (unsigned long off = OFF_DATA; off < OFF_RW; off += PG)
-		assert_int_equal(fake_access(w->mm, BASE + off, VM_READ), 0);
+		assert_int_equal(sim_access(w->mm, BASE + off, VM_READ), 0);
 	for (unsigned long off = OFF_HOLE; nr_free(w) > 0 && off < SIZE; off += PG)
-		assert_int_equal(fake_access(w->mm, BASE + off, VM_READ), 0);
+		assert_int_equal(sim_access(w->mm, BASE + off, VM_READ), 0);
 	assert_int_equal(nr_free(w), 0);
 	assert_null(w_entry(w, OFF_RW)->epc_page);
 
@@ -2055,7 +2055,7 @@ static void test_restrict_errors(void **state)
 	w_assert_unchanged(w, s);
 
 	/* EMODPR's own error: a pending (EAUG'd) page is not modifiable. */
-	assert_int_equal(fake_access(w->mm, BASE + OFF_HOLE, VM_READ), 0);
+	assert_int_equal(sim_access(w->mm, BASE + OFF_HOLE, VM_READ), 0);
 	assert_true(w_epcm(w, OFF_HOLE).pending);
 	s = w_snap(w);
 	assert_int_equal(w_restrict(w, OFF_HOLE, PG, SGX_SECINFO_R, &result, &count), -EFAULT);
@@ -2104,7 +2104,7 @@ static void test_sgx2_evicted(void **state)
 	assert_int_equal(w_modify(w, OFF_RW + PG, PG, SGX_PAGE_TYPE_TRIM, &result, &count), 0);
 	/* The enclave's own pages must be in for it to run. */
 	for (uint64_t off = 0; off < OFF_HOLE; off += PG)
-		assert_int_equal(fake_access(w->mm, BASE + off, VM_READ), 0);
+		assert_int_equal(sim_access(w->mm, BASE + off, VM_READ), 0);
 	assert_int_equal(w_eaccept(w, SI_TRIM, OFF_RW + PG), 0);
 	/* The accesses made the pages young: the first pass only ages them. */
 	for (int i = 0; i < 4 && w_entry(w, OFF_RW + PG)->epc_page; i++)
@@ -2246,8 +2246,8 @@ static void test_modify_tcs_ok(void **state)
 
 	(void)state;
 	/* Mapped first, so there is something to zap. */
-	assert_int_equal(fake_access(w->mm, BASE + OFF_NEWTCS, VM_READ), 0);
-	assert_non_null(fake_pte(w->mm, BASE + OFF_NEWTCS));
+	assert_int_equal(sim_access(w->mm, BASE + OFF_NEWTCS, VM_READ), 0);
+	assert_non_null(sim_pte(w->mm, BASE + OFF_NEWTCS));
 	zaps = atomic_load(&w->h.nr_zaps);
 
 	assert_int_equal(w_modify(w, OFF_NEWTCS, PG, SGX_PAGE_TYPE_TCS, &result, &count), 0);
@@ -2257,7 +2257,7 @@ static void test_modify_tcs_ok(void **state)
 	assert_int_equal(e->vm_max_prot_bits, VM_READ | VM_WRITE);
 	assert_false(atomic_load(&e->desc) & SGX_ENCL_PAGE_BUSY);
 	assert_true(epc_tracked(e->epc_page));
-	assert_null(fake_pte(w->mm, BASE + OFF_NEWTCS));
+	assert_null(sim_pte(w->mm, BASE + OFF_NEWTCS));
 	assert_true(atomic_load(&w->h.nr_zaps) > zaps);
 	v = w_epcm(w, OFF_NEWTCS);
 	assert_int_equal(v.page_type, SGX_PAGE_TYPE_TCS);
@@ -2266,7 +2266,7 @@ static void test_modify_tcs_ok(void **state)
 	assert_int_equal(w_eaccept(w, SI_TCS, OFF_NEWTCS), 0);
 	assert_false(w_epcm(w, OFF_NEWTCS).modified);
 	/* It can be mapped again (RW at most) and faulted in. */
-	assert_int_equal(fake_access(w->mm, BASE + OFF_NEWTCS, VM_READ), 0);
+	assert_int_equal(sim_access(w->mm, BASE + OFF_NEWTCS, VM_READ), 0);
 	/* A TCS can then only be trimmed. */
 	assert_int_equal(w_modify(w, OFF_NEWTCS, PG, SGX_PAGE_TYPE_TCS, &result, &count), -EINVAL);
 	assert_int_equal(w_modify(w, OFF_NEWTCS, PG, SGX_PAGE_TYPE_TRIM, &result, &count), 0);
@@ -2314,7 +2314,7 @@ static void test_modify_errors(void **state)
 	w_assert_unchanged(w, s);
 
 	/* EMODT's error: a pending page.  REG -> TCS restores the bits (R|W|X -> RWX). */
-	assert_int_equal(fake_access(w->mm, BASE + OFF_HOLE, VM_READ), 0);
+	assert_int_equal(sim_access(w->mm, BASE + OFF_HOLE, VM_READ), 0);
 	s = w_snap(w);
 	assert_int_equal(w_modify(w, OFF_HOLE, PG, SGX_PAGE_TYPE_TCS, &result, &count), -EFAULT);
 	assert_int_equal(result, SGX_PAGE_NOT_MODIFIABLE);
@@ -2356,10 +2356,10 @@ static void test_remove_ok(void **state)
 	void *old_addr;
 
 	(void)state;
-	assert_int_equal(fake_access(w->mm, BASE + OFF_RW, VM_READ), 0);
+	assert_int_equal(sim_access(w->mm, BASE + OFF_RW, VM_READ), 0);
 	old = w_entry(w, OFF_RW)->epc_page;
 	old_addr = sgx_get_epc_virt_addr(old);
-	assert_ptr_equal(fake_pte(w->mm, BASE + OFF_RW), old);
+	assert_ptr_equal(sim_pte(w->mm, BASE + OFF_RW), old);
 	w_trim_accept(w, OFF_RW);
 	w_trim_accept(w, OFF_RW + PG);
 
@@ -2372,7 +2372,7 @@ static void test_remove_ok(void **state)
 	assert_int_equal(w->encl->page_cnt, s->page_cnt - 2);
 	assert_int_equal(nr_va_pages(w->encl), s->nr_va); /* VA pages stay */
 	assert_int_equal(nr_free(w), s->nr_free + 2);
-	assert_null(fake_pte(w->mm, BASE + OFF_RW));
+	assert_null(sim_pte(w->mm, BASE + OFF_RW));
 	assert_int_equal(sgx_cpu_epcm(w->drv->cpu, old_addr, &v), 0);
 	assert_false(v.valid);
 	free(s);
@@ -2380,7 +2380,7 @@ static void test_remove_ok(void **state)
 
 	/* The address is a hole again: the next access EAUGs a fresh page. */
 	eaug = atomic_load(&w->drv->stats.eaug);
-	assert_int_equal(fake_access(w->mm, BASE + OFF_RW, VM_READ), 0);
+	assert_int_equal(sim_access(w->mm, BASE + OFF_RW, VM_READ), 0);
 	assert_int_equal(atomic_load(&w->drv->stats.eaug), eaug + 1);
 	v = w_epcm(w, OFF_RW);
 	assert_true(v.pending);
@@ -2478,15 +2478,15 @@ static void race_point(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
 		return;
 	atomic_store(&r->phase, 1);
 	/* Either it maps the page (the bug) or it retries a good number of times. */
-	while (!fake_pte(r->w->mm, addr) && atomic_load(&r->faults) < 50 &&
+	while (!sim_pte(r->w->mm, addr) && atomic_load(&r->faults) < 50 &&
 	       !atomic_load(&r->done) && now_s() < end)
 		usleep(50);
-	r->window_pte = fake_pte(r->w->mm, addr);
+	r->window_pte = sim_pte(r->w->mm, addr);
 	r->pte_in_window = r->window_pte != NULL;
 	r->faults_in_window = atomic_load(&r->faults);
 }
 
-/* A thread of the process touching the page, as fake_access but counting faults. */
+/* A thread of the process touching the page, as sim_access but counting faults. */
 static void *race_faulter(void *arg)
 {
 	struct race *r = arg;
@@ -2500,7 +2500,7 @@ static void *race_faulter(void *arg)
 	while (now_s() < end) {
 		vm_fault_t vm;
 
-		if (fake_pte(w->mm, r->addr)) {
+		if (sim_pte(w->mm, r->addr)) {
 			r->result = 0;
 			break;
 		}
@@ -2615,12 +2615,12 @@ static void test_remove_eremove_leak(void **state)
 	w->mm->nr_maps = 0;
 	w->mm->nr_ptes = 0;
 	w_release(w, w->encl);
-	fake_mm_exit(w->mm);
+	sim_mm_exit(w->mm);
 	assert_int_equal(atomic_load(&w->drv->nr_encls), 0);
 	assert_int_equal(atomic_load(&w->drv->stats.leaked), 2);
 	assert_int_equal(nr_free(w) + 2, (long)w->drv->nr_total_pages);
-	fake_mm_free(w->mm);
-	fake_driver_destroy(w->drv);
+	sim_mm_free(w->mm);
+	sim_driver_destroy(w->drv);
 	free(w);
 }
 
@@ -2654,13 +2654,13 @@ static void test_remove_race(void **state)
 	/* Once the entry was gone its retry took the EAUG path. */
 	assert_int_equal(r.result, 0);
 	assert_int_equal(atomic_load(&w->drv->stats.eaug), eaug + 1);
-	assert_non_null(fake_pte(w->mm, BASE + OFF_RW));
+	assert_non_null(sim_pte(w->mm, BASE + OFF_RW));
 	v = w_epcm(w, OFF_RW);
 	assert_true(v.valid);
 	assert_true(v.pending);
 	assert_int_equal(v.page_type, SGX_PAGE_TYPE_REG);
 	assert_int_equal(v.linaddr, BASE + OFF_RW);
-	assert_ptr_equal(fake_pte(w->mm, BASE + OFF_RW), w_entry(w, OFF_RW)->epc_page);
+	assert_ptr_equal(sim_pte(w->mm, BASE + OFF_RW), w_entry(w, OFF_RW)->epc_page);
 	assert_int_equal(w_eaccept(w, SI_AUG, OFF_RW), 0);
 	w_check(w);
 	world_free(w);
@@ -2685,7 +2685,7 @@ static void test_modify_tcs_race(void **state)
 	assert_true(r.faults_in_window >= 2);
 	/* ...and one afterwards, to the same page, now a TCS with BUSY cleared. */
 	assert_int_equal(r.result, 0);
-	assert_ptr_equal(fake_pte(w->mm, BASE + OFF_NEWTCS), page);
+	assert_ptr_equal(sim_pte(w->mm, BASE + OFF_NEWTCS), page);
 	assert_int_equal(w_entry(w, OFF_NEWTCS)->type, SGX_PAGE_TYPE_TCS);
 	assert_false(atomic_load(&w_entry(w, OFF_NEWTCS)->desc) & SGX_ENCL_PAGE_BUSY);
 	w_check(w);

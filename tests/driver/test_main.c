@@ -2,7 +2,7 @@
 /*
  * driver/main.c: EPC enumeration, sanitization, the allocator, the active
  * list, memory failure, the reclaimer's four phases, EWB's ETRACK/IPI
- * fallbacks and ksgxd.  Runs against the fake host (fake_host.c).
+ * fallbacks and ksgxd.  Runs against the simulated host (host/sim.c).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "drv_helpers.h"
-#include "fake_host.h"
+#include "sim.h"
 #include "helpers.h"
 #include "internal.h"
 #include "softsgx/measure.h"
@@ -71,7 +71,7 @@ static struct sgx_cpu *mk_cpu(struct sgx_cpu_config *cfg)
 }
 
 /* A driver on @cpu; with @sync no ksgxd and nothing sanitized yet. */
-static struct sgx_driver *mk_drv_on(struct fake_host *h, struct sgx_cpu *cpu, bool sync)
+static struct sgx_driver *mk_drv_on(struct sim_host *h, struct sgx_cpu *cpu, bool sync)
 {
 	struct sgx_driver_config dcfg = { 0 };
 	struct sgx_driver *drv;
@@ -137,7 +137,7 @@ static struct sgx_epc_page *alloc_ok(struct sgx_driver *drv, void *owner)
 static void create_sections_and_nodes(void **state)
 {
 	struct sgx_cpu_config cfg;
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	struct sgx_cpu *cpu;
 	const unsigned long pages[3] = { 64, 32, 16 };
@@ -146,7 +146,7 @@ static void create_sections_and_nodes(void **state)
 	char line[128];
 
 	(void)state;
-	fake_host_init(&h);
+	sim_host_init(&h);
 	sgx_cpu_default_config(&cfg);
 	cfg.nr_sections = 3;
 	for (int i = 0; i < 3; i++) {
@@ -206,17 +206,17 @@ static void create_sections_and_nodes(void **state)
 	assert_int_equal(list_len(&drv->nodes[0].lock, &drv->nodes[0].free_page_list), 64);
 	assert_int_equal(list_len(&drv->nodes[2].lock, &drv->nodes[2].free_page_list), 48);
 	check_invariant(drv, NULL, 0, 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 static void create_masks(void **state)
 {
 	struct sgx_cpu_config cfg;
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 
 	(void)state;
-	fake_host_init(&h);
+	sim_host_init(&h);
 	sgx_cpu_default_config(&cfg);
 	cfg.epc_size = 64 * 4096;
 	drv = mk_drv_on(&h, mk_cpu(&cfg), true);
@@ -225,7 +225,7 @@ static void create_masks(void **state)
 	assert_int_equal(drv->attributes_reserved_mask,
 			 ~cfg.attributes_mask | SGX_ATTR_RESERVED_MASK);
 	assert_int_equal(drv->xfrm_reserved_mask, ~cfg.xfrm_mask);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 
 	sgx_cpu_default_config(&cfg);
 	cfg.epc_size = 64 * 4096;
@@ -234,20 +234,20 @@ static void create_masks(void **state)
 	drv = mk_drv_on(&h, mk_cpu(&cfg), true);
 	assert_false(drv->sgx2);
 	assert_int_equal(drv->misc_reserved_mask, 0xFFFFFFFFu);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 static void create_enodev_without_lc(void **state)
 {
 	struct sgx_driver_config dcfg = { 0 };
 	struct sgx_cpu_config cfg;
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_cpu *cpu;
 	const char *log;
 	int err = 0;
 
 	(void)state;
-	fake_host_init(&h);
+	sim_host_init(&h);
 	sgx_cpu_default_config(&cfg);
 	cfg.epc_size = 64 * 4096;
 	cfg.flc = false;
@@ -271,33 +271,33 @@ static void create_enodev_without_lc(void **state)
 
 static void sanitize_with_ksgxd(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 
 	(void)state;
-	fake_host_init(&h);
-	drv = fake_driver(&h, 4096, false);
+	sim_host_init(&h);
+	drv = sim_driver(&h, 4096, false);
 	assert_non_null(drv);
 	assert_true(drv->ksgxd_started);
 	sgx_sanitize_now(drv); /* waits for ksgxd */
 	assert_true(atomic_load(&drv->sanitized));
 	assert_int_equal(nr_free(drv), 4096);
 	check_invariant(drv, NULL, 0, 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /* Pages a previous user left initialised (kexec): children first or after their SECS. */
 static void sanitize_leftovers_two_passes(void **state)
 {
 	struct sgx_cpu_config cfg;
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	struct sgx_cpu *cpu;
 	void *secs_a, *secs_b;
 	const char *log;
 
 	(void)state;
-	fake_host_init(&h);
+	sim_host_init(&h);
 	sgx_cpu_default_config(&cfg);
 	cfg.epc_size = 64 * 4096;
 	cpu = mk_cpu(&cfg);
@@ -319,7 +319,7 @@ static void sanitize_leftovers_two_passes(void **state)
 	for (unsigned int i = 0; i < 64; i++)
 		assert_false(epcm_valid(drv, &drv->sections[0].pages[i]));
 	check_invariant(drv, NULL, 0, 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /* A thread inside the leftover enclave: EREMOVE keeps failing, pass 2 warns. */
@@ -327,7 +327,7 @@ static void sanitize_warns_when_pages_remain(void **state)
 {
 	struct sgx_cpu_config cfg;
 	struct tcs_hidden t = { 0 };
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	struct secs_hidden *hid;
 	struct sgx_cpu *cpu;
@@ -335,7 +335,7 @@ static void sanitize_warns_when_pages_remain(void **state)
 	void *secs;
 
 	(void)state;
-	fake_host_init(&h);
+	sim_host_init(&h);
 	sgx_cpu_default_config(&cfg);
 	cfg.epc_size = 64 * 4096;
 	cpu = mk_cpu(&cfg);
@@ -354,18 +354,18 @@ static void sanitize_warns_when_pages_remain(void **state)
 	assert_true(epcm_valid(drv, &drv->sections[0].pages[0]));
 	assert_true(epcm_valid(drv, &drv->sections[0].pages[1]));
 	track_leave(hid, &t);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 static void sanitize_parks_poisoned_pages(void **state)
 {
 	struct sgx_cpu_config cfg;
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	struct sgx_epc_page *p;
 
 	(void)state;
-	fake_host_init(&h);
+	sim_host_init(&h);
 	sgx_cpu_default_config(&cfg);
 	cfg.epc_size = 64 * 4096;
 	drv = mk_drv_on(&h, mk_cpu(&cfg), true);
@@ -378,7 +378,7 @@ static void sanitize_parks_poisoned_pages(void **state)
 	assert_true(on_list(&drv->nodes[0].lock, &drv->nodes[0].sgx_poison_page_list, p));
 	assert_false(on_list(&drv->nodes[0].lock, &drv->nodes[0].free_page_list, p));
 	check_invariant(drv, NULL, 0, 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /* ---- allocation ---- */
@@ -386,12 +386,12 @@ static void sanitize_parks_poisoned_pages(void **state)
 static void alloc_round_robin_nodes(void **state)
 {
 	struct sgx_cpu_config cfg;
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	struct sgx_epc_page *p[64];
 
 	(void)state;
-	fake_host_init(&h);
+	sim_host_init(&h);
 	sgx_cpu_default_config(&cfg);
 	cfg.nr_sections = 2;
 	cfg.sections[0] = (struct sgx_epc_section_config){ 48 * 4096, 0 };
@@ -416,19 +416,19 @@ static void alloc_round_robin_nodes(void **state)
 	for (int i = 0; i < 64; i++)
 		sgx_free_epc_page(drv, p[i]);
 	check_invariant(drv, NULL, 0, 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /* Node ids 0 and 2: node 1 has no EPC, its turn goes to the next node with EPC. */
 static void alloc_round_robin_sparse_nodes(void **state)
 {
 	struct sgx_cpu_config cfg;
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	const unsigned int expect[6] = { 0, 1, 1, 0, 1, 1 };
 
 	(void)state;
-	fake_host_init(&h);
+	sim_host_init(&h);
 	sgx_cpu_default_config(&cfg);
 	cfg.nr_sections = 2;
 	cfg.sections[0] = (struct sgx_epc_section_config){ 16 * 4096, 0 };
@@ -442,12 +442,12 @@ static void alloc_round_robin_sparse_nodes(void **state)
 		assert_int_equal(p->section, expect[i]);
 		sgx_free_epc_page(drv, p);
 	}
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 static void alloc_order_and_flags(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 16, true);
 	struct sgx_epc_page *p[16], *q;
 	int owner;
@@ -478,12 +478,12 @@ static void alloc_order_and_flags(void **state)
 	for (int i = 0; i < 16; i++)
 		sgx_free_epc_page(drv, p[i]);
 	check_invariant(drv, NULL, 0, 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 static void alloc_enomem_nothing_reclaimable(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 8, true);
 	struct sgx_epc_page *p[8];
 
@@ -498,12 +498,12 @@ static void alloc_enomem_nothing_reclaimable(void **state)
 	assert_int_equal(st(&drv->stats.direct_reclaims), 0);
 	for (int i = 0; i < 8; i++)
 		sgx_free_epc_page(drv, p[i]);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 static void alloc_ebusy_and_erestartsys(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 8, true);
 	struct sgx_epc_page *p[8];
 
@@ -529,14 +529,14 @@ static void alloc_ebusy_and_erestartsys(void **state)
 	for (int i = 0; i < 8; i++)
 		sgx_free_epc_page(drv, p[i]);
 	check_invariant(drv, NULL, 0, 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /* ---- free, poison, memory failure ---- */
 
 static void free_poison_and_memory_failure(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 8, true);
 	struct sgx_numa_node *node;
 	struct sgx_epc_page *a, *b, *c, *p[8];
@@ -590,14 +590,14 @@ static void free_poison_and_memory_failure(void **state)
 	while (n--)
 		sgx_free_epc_page(drv, p[n]);
 	check_invariant(drv, NULL, 0, 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /* ---- the active list ---- */
 
 static void mark_unmark(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 8, true);
 	struct sgx_epc_page *p = alloc_ok(drv, NULL), *q = alloc_ok(drv, NULL);
 
@@ -631,12 +631,12 @@ static void mark_unmark(void **state)
 
 	sgx_free_epc_page(drv, p);
 	sgx_free_epc_page(drv, q);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 static void watermarks(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 100, true);
 	struct sgx_epc_page *p[100];
 	int n = 0;
@@ -661,7 +661,7 @@ static void watermarks(void **state)
 	assert_false(sgx_should_reclaim(drv, SGX_NR_LOW_PAGES));
 	while (n--)
 		sgx_free_epc_page(drv, p[n]);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 /* ---- reclaim with real enclaves ---- */
@@ -676,9 +676,9 @@ static void make_room(struct sgx_driver *drv, long pages)
 
 static void reclaim_writes_batch_to_backing(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 128, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct sgx_cpu_stats c0, c1;
 	struct t_enc e;
 	unsigned long offsets[16];
@@ -747,26 +747,26 @@ static void reclaim_writes_batch_to_backing(void **state)
 	check_invariant(drv, &e.encl, 1, 0);
 
 	/* Faults bring them back intact (ELDU). */
-	assert_int_equal(fake_access(mm, e.base + 5 * 4096, VM_READ), 0);
+	assert_int_equal(sim_access(mm, e.base + 5 * 4096, VM_READ), 0);
 	assert_true(enc_resident(&e, 5));
 	enc_check_contents(drv, &e, 5);
-	assert_ptr_equal(fake_pte(mm, e.base + 5 * 4096), enc_page(&e, 5)->epc_page);
+	assert_ptr_equal(sim_pte(mm, e.base + 5 * 4096), enc_page(&e, 5)->epc_page);
 	check_invariant(drv, &e.encl, 1, 0);
 
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	enc_release(&e);
 	assert_int_equal(nr_free(drv), 128);
 	check_invariant(drv, NULL, 0, 0);
-	fake_mm_free(mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(mm);
+	sim_driver_destroy(drv);
 }
 
 /* The counters snapshot agrees with the driver's state at each step. */
 static void counters_snapshot(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 128, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct sgx_driver_counters c;
 	uint64_t resident, evicted;
 	struct t_enc e;
@@ -802,28 +802,28 @@ static void counters_snapshot(void **state)
 	assert_int_equal(resident, 16);
 	assert_int_equal(evicted, 16);
 
-	assert_int_equal(fake_access(mm, e.base, VM_READ), 0); /* reload one */
+	assert_int_equal(sim_access(mm, e.base, VM_READ), 0); /* reload one */
 	sgx_driver_counters(drv, &c);
 	assert_int_equal(c.eldu, 1);
 	sgx_encl_counters(e.encl, &resident, &evicted);
 	assert_int_equal(resident, 17);
 	assert_int_equal(evicted, 15);
 
-	fake_mm_exit(mm); /* mappings go first: they keep the file open */
+	sim_mm_exit(mm); /* mappings go first: they keep the file open */
 	enc_release(&e);
-	fake_mm_free(mm);
+	sim_mm_free(mm);
 	sgx_driver_counters(drv, &c);
 	assert_int_equal(c.free, 128);
 	assert_int_equal(c.enclaves, 0);
 	assert_int_equal(c.leaked, 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 static void reclaim_evicts_secs_after_last_child(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 128, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct t_enc e, u;
 	struct sgx_backing b;
 	uint64_t eid;
@@ -855,40 +855,40 @@ static void reclaim_evicts_secs_after_last_child(void **state)
 	check_invariant(drv, (struct sgx_encl *[]){ e.encl, u.encl }, 2, 0);
 
 	/* A fault reloads the SECS first, then the page. */
-	assert_int_equal(fake_access(mm, e.base + 4096, VM_READ | VM_WRITE), 0);
+	assert_int_equal(sim_access(mm, e.base + 4096, VM_READ | VM_WRITE), 0);
 	assert_non_null(e.encl->secs.epc_page);
 	assert_int_equal(e.encl->secs_child_cnt, 1);
 	enc_check_contents(drv, &e, 1);
 	check_invariant(drv, (struct sgx_encl *[]){ e.encl, u.encl }, 2, 0);
 
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	enc_release(&e);
 	enc_release(&u);
 	assert_int_equal(nr_free(drv), 128);
-	fake_mm_free(mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(mm);
+	sim_driver_destroy(drv);
 }
 
 static void reclaim_skips_young_pages(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 128, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct t_enc e;
 
 	(void)state;
 	enc_build(drv, mm, &e, 0x400000000UL, 0x40000, 32, true, true);
 	/* Touch pages 0..3: they get PTEs with the accessed bit set. */
 	for (unsigned int i = 0; i < 4; i++)
-		assert_int_equal(fake_access(mm, e.base + i * 4096, VM_READ), 0);
-	assert_int_equal(fake_nr_ptes(mm), 4);
+		assert_int_equal(sim_access(mm, e.base + i * 4096, VM_READ), 0);
+	assert_int_equal(sim_nr_ptes(mm), 4);
 
 	sgx_reclaim_pages(drv);
 	assert_int_equal(st(&drv->stats.reclaimed), 12);
 	for (unsigned int i = 0; i < 16; i++)
 		assert_int_equal(enc_resident(&e, i), i < 4);
 	/* Young pages keep their PTEs and go to the tail, still tracked. */
-	assert_int_equal(fake_nr_ptes(mm), 4);
+	assert_int_equal(sim_nr_ptes(mm), 4);
 	assert_int_equal(atomic_load(&drv->nr_active), 20);
 	assert_true(enc_page(&e, 0)->epc_page->flags & SGX_EPC_PAGE_RECLAIMER_TRACKED);
 
@@ -905,15 +905,15 @@ static void reclaim_skips_young_pages(void **state)
 	assert_int_equal(st(&drv->stats.reclaimed), 32);
 	for (unsigned int i = 0; i < 4; i++)
 		assert_false(enc_resident(&e, i));
-	assert_int_equal(fake_nr_ptes(mm), 0);
+	assert_int_equal(sim_nr_ptes(mm), 0);
 	assert_null(e.encl->secs.epc_page);
 	check_invariant(drv, &e.encl, 1, 0);
 
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	enc_release(&e);
 	assert_int_equal(nr_free(drv), 128);
-	fake_mm_free(mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(mm);
+	sim_driver_destroy(drv);
 }
 
 /* A simulated thread inside the enclave that leaves on the IPI (its AEX). */
@@ -925,7 +925,7 @@ struct inside {
 	int kicks;
 };
 
-static void on_kick_aex(struct fake_host *h, struct sgx_mm *mm, struct sgx_encl *encl)
+static void on_kick_aex(struct sim_host *h, struct sgx_mm *mm, struct sgx_encl *encl)
 {
 	struct inside *t = h->ctx;
 
@@ -950,9 +950,9 @@ static void thread_enter(struct sgx_driver *drv, struct t_enc *e, struct inside 
 
 static void reclaim_not_tracked_etrack_then_ipi(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 128, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct sgx_cpu_stats c0, c1;
 	struct inside t;
 	struct t_enc e;
@@ -989,11 +989,11 @@ static void reclaim_not_tracked_etrack_then_ipi(void **state)
 	assert_int_equal(t.kicks, 1);
 	check_invariant(drv, &e.encl, 1, 0);
 
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	enc_release(&e);
 	assert_int_equal(nr_free(drv), 128);
-	fake_mm_free(mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(mm);
+	sim_driver_destroy(drv);
 }
 
 /*
@@ -1005,9 +1005,9 @@ static void reclaim_not_tracked_etrack_then_ipi(void **state)
  */
 static void reclaim_ewb_failure_loses_page(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 128, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct sgx_encl_page *p;
 	struct sgx_epc_page *epc;
 	struct sgx_va_page *va;
@@ -1045,18 +1045,18 @@ static void reclaim_ewb_failure_loses_page(void **state)
 	assert_int_equal(st(&drv->stats.leaked), 1);
 
 	track_leave(t.hid, &t.tcs);
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	enc_release(&e);
-	fake_mm_free(mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(mm);
+	sim_driver_destroy(drv);
 }
 
 /* More enclave pages than EPC: ADD_PAGES reclaims directly, faults reload. */
 static void reclaim_direct_beyond_capacity(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 64, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct t_enc e;
 	unsigned int resident = 0;
 
@@ -1073,7 +1073,7 @@ static void reclaim_direct_beyond_capacity(void **state)
 	for (unsigned int round = 0; round < 2; round++) {
 		for (unsigned int i = 0; i < 100; i++) {
 			make_room(drv, 4);
-			assert_int_equal(fake_access(mm, e.base + i * 4096, VM_READ), 0);
+			assert_int_equal(sim_access(mm, e.base + i * 4096, VM_READ), 0);
 			enc_check_contents(drv, &e, i);
 		}
 	}
@@ -1092,19 +1092,19 @@ static void reclaim_direct_beyond_capacity(void **state)
 		}
 	}
 
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	enc_release(&e);
 	assert_int_equal(nr_free(drv), 64);
 	check_invariant(drv, NULL, 0, 0);
-	fake_mm_free(mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(mm);
+	sim_driver_destroy(drv);
 }
 
 static void ksgxd_reclaims_to_high_watermark(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 256, false);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct sgx_epc_page *p[256];
 	struct t_enc e;
 	int waited = 0, n = 0;
@@ -1138,11 +1138,11 @@ static void ksgxd_reclaims_to_high_watermark(void **state)
 
 	while (n--)
 		sgx_free_epc_page(drv, p[n]);
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	enc_release(&e);
 	assert_int_equal(nr_free(drv), 256);
-	fake_mm_free(mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(mm);
+	sim_driver_destroy(drv);
 }
 
 /* Concurrent faults on an enclave twice the EPC, with ksgxd making room. */
@@ -1156,9 +1156,9 @@ static int access_retry(struct sgx_mm *mm, unsigned long addr)
 {
 	int r = -1;
 
-	/* fake_access gives up after many VM_FAULT_NOPAGE; ksgxd may be mid-batch. */
+	/* sim_access gives up after many VM_FAULT_NOPAGE; ksgxd may be mid-batch. */
 	for (int tries = 0; tries < 2000; tries++) {
-		r = fake_access(mm, addr, VM_READ);
+		r = sim_access(mm, addr, VM_READ);
 		if (r == 0)
 			break;
 		usleep(1000);
@@ -1181,9 +1181,9 @@ static void *stress_thread(void *arg)
 
 static void ksgxd_under_concurrent_faults(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 128, false);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct stress_ctx c[2];
 	pthread_t th[2];
 	struct t_enc e;
@@ -1214,11 +1214,11 @@ static void ksgxd_under_concurrent_faults(void **state)
 	usleep(50000);
 	check_invariant(drv, &e.encl, 1, 0);
 
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	enc_release(&e);
 	assert_int_equal(nr_free(drv), 128);
-	fake_mm_free(mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(mm);
+	sim_driver_destroy(drv);
 }
 
 /* Test-point hooks: act on the pages of a batch while it is isolated. */
@@ -1252,9 +1252,9 @@ static void tp_hook(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl, un
 
 static void reclaim_isolated_page_unmark_and_poison(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 128, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct isolate_ctx c = { .drv = drv };
 	struct sgx_numa_node *node = &drv->nodes[0];
 	struct t_enc e;
@@ -1276,20 +1276,20 @@ static void reclaim_isolated_page_unmark_and_poison(void **state)
 	assert_false(on_list(&node->lock, &node->free_page_list, c.poisoned));
 	check_invariant(drv, &e.encl, 1, 0);
 
-	fake_mm_exit(mm);
+	sim_mm_exit(mm);
 	enc_release(&e);
 	assert_int_equal(nr_free(drv), 127);
 	check_invariant(drv, NULL, 0, 0);
-	fake_mm_free(mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(mm);
+	sim_driver_destroy(drv);
 }
 
 /* Isolation finds the enclave's refcount at zero: the page is left to release. */
 static void reclaim_drops_pages_of_dying_enclave(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 128, true);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct t_enc e;
 	long ref;
 
@@ -1310,8 +1310,8 @@ static void reclaim_drops_pages_of_dying_enclave(void **state)
 	enc_release(&e);
 	assert_int_equal(nr_free(drv), 128);
 	check_invariant(drv, NULL, 0, 0);
-	fake_mm_free(mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(mm);
+	sim_driver_destroy(drv);
 }
 
 int main(void)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Stress tests beyond the unit level (issue 3), against the fake host and the
+ * Stress tests beyond the unit level (issue 3), against the simulated host and the
  * CPU model, every enclave built through the ioctls and signed over an
  * MRENCLAVE computed independently with softsgx/measure.h:
  *
@@ -48,7 +48,7 @@
 #include <unistd.h>
 #include <urcu/list.h>
 
-#include "fake_host.h"
+#include "sim.h"
 #include "helpers.h"
 #include "softsgx/measure.h"
 #include "softsgx/uapi/sgx.h"
@@ -207,7 +207,7 @@ static int cap_teardown(void **state)
 	return 0;
 }
 
-/* ---- the fake host, from a thread's point of view ---- */
+/* ---- the simulated host, from a thread's point of view ---- */
 
 /* The PTE of @encl's page at @addr in @mm, or NULL; marks it young when @touch. */
 static struct sgx_epc_page *s_pte(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
@@ -228,7 +228,7 @@ static struct sgx_epc_page *s_pte(struct sgx_mm *mm, struct sgx_encl *encl, unsi
 }
 
 /*
- * A CPU access to @addr in @mm, as fake_access() does it, except that a
+ * A CPU access to @addr in @mm, as sim_access() does it, except that a
  * retried fault (VM_FAULT_NOPAGE without a PTE: no free EPC yet, or the page
  * is busy) yields before the next attempt so that whoever makes progress
  * (ksgxd, the reclaiming thread, an ioctl) gets the CPU.  Only the owner of
@@ -465,7 +465,7 @@ static int s_build(struct s_encl *e)
 		s_fail(e, "open: %d", err);
 		goto out;
 	}
-	ret = fake_mmap(e->mm, e->encl, e->base, e->size, VM_READ | VM_WRITE);
+	ret = sim_mmap(e->mm, e->encl, e->base, e->size, VM_READ | VM_WRITE);
 	if (ret) {
 		s_fail(e, "mmap: %ld", ret);
 		goto out;
@@ -515,7 +515,7 @@ static void s_build_ok(struct s_encl *e)
 static void s_close(struct s_encl *e)
 {
 	if (e->mm)
-		fake_mm_exit(e->mm);
+		sim_mm_exit(e->mm);
 	if (e->encl)
 		sgx_release(e->encl);
 	e->encl = NULL;
@@ -614,7 +614,7 @@ static int s_check_locked(struct s_encl *e, long *resident_out)
 	nr_evicted = atomic_load(&encl->nr_evicted);
 	pthread_mutex_lock(&e->mm->pte_lock);
 	for (int i = 0; i < e->mm->nr_ptes; i++) {
-		struct fake_pte *p = &e->mm->ptes[i];
+		struct sim_pte *p = &e->mm->ptes[i];
 		struct sgx_encl_page *entry;
 
 		if (p->encl != encl)
@@ -778,12 +778,12 @@ static void check_all_free(struct sgx_driver *drv)
 	assert_int_equal(cpu_valid_frames(drv), 0);
 }
 
-static struct sgx_driver *s_driver(struct fake_host *h, unsigned long epc_pages, bool ksgxd)
+static struct sgx_driver *s_driver(struct sim_host *h, unsigned long epc_pages, bool ksgxd)
 {
 	struct sgx_driver *drv;
 
-	fake_host_init(h);
-	drv = fake_driver(h, epc_pages, !ksgxd);
+	sim_host_init(h);
+	drv = sim_driver(h, epc_pages, !ksgxd);
 	assert_non_null(drv);
 	sgx_sanitize_now(drv); /* with ksgxd: wait for its start-up passes */
 	assert_int_equal(nr_free(drv), (long)epc_pages);
@@ -808,9 +808,9 @@ static void make_room(struct sgx_driver *drv, long pages)
 
 static void big_enclave(bool ksgxd)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = s_driver(&h, BIG_EPC, ksgxd);
-	struct sgx_mm *mm = fake_mm_new(&h, 1);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
 	struct s_hook hk = { 0 };
 	struct s_encl e;
 	uint64_t rng = rng_for(ksgxd ? 11 : 12);
@@ -901,8 +901,8 @@ static void big_enclave(bool ksgxd)
 	check_all_free(drv);
 	cap_end_no_warnings();
 	free(order);
-	fake_mm_free(mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(mm);
+	sim_driver_destroy(drv);
 }
 
 static void test_big_enclave_direct(void **state)
@@ -964,7 +964,7 @@ static void *many_thread(void *arg)
 
 static void many_enclaves(bool kernel_backing)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = s_driver(&h, MANY_EPC, true);
 	struct many_ctx *c = calloc(MANY_ENCLS, sizeof(*c));
 	pthread_t t[MANY_ENCLS];
@@ -979,7 +979,7 @@ static void many_enclaves(bool kernel_backing)
 	s_hook_install(drv, &hk);
 	/* Signing and key loading stay in this thread. */
 	for (int i = 0; i < MANY_ENCLS; i++) {
-		struct sgx_mm *mm = fake_mm_new(&h, i + 1);
+		struct sgx_mm *mm = sim_mm_new(&h, i + 1);
 
 		assert_non_null(mm);
 		s_prepare(&c[i].e, drv, mm, 0x2000000000UL + i * 0x10000000UL, MANY_SIZE, MANY_NR,
@@ -1016,14 +1016,14 @@ static void many_enclaves(bool kernel_backing)
 	check_all_free(drv);
 	cap_end_no_warnings();
 	for (int i = 0; i < MANY_ENCLS; i++)
-		fake_mm_free(c[i].e.mm);
+		sim_mm_free(c[i].e.mm);
 	free(c);
 	/* The policy really was in force: reloads truncated only with it. */
 	if (kernel_backing)
 		assert_true(st(&drv->stats.backing_truncates) > 0);
 	else
 		assert_int_equal(st(&drv->stats.backing_truncates), 0);
-	fake_driver_destroy(drv);
+	sim_driver_destroy(drv);
 }
 
 static void test_many_enclaves(void **state)
@@ -1066,11 +1066,11 @@ static void close_victim(struct s_hook *hk, struct s_encl *v, bool mm_exit_first
 {
 	assert_true(S_WAIT_UNTIL(atomic_load(&hk->state) == 1));
 	if (mm_exit_first) {
-		fake_mm_exit(v->mm);
+		sim_mm_exit(v->mm);
 		sgx_release(v->encl);
 	} else {
 		sgx_release(v->encl);
-		fake_mm_exit(v->mm);
+		sim_mm_exit(v->mm);
 	}
 	v->encl = NULL;
 	atomic_store(&hk->state, 2);
@@ -1085,7 +1085,7 @@ static void close_victim(struct s_hook *hk, struct s_encl *v, bool mm_exit_first
 static void release_mid_reclaim(enum sgx_test_point tp, unsigned int victim_nr, bool init,
 				bool mm_exit_first)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = s_driver(&h, MID_EPC, false);
 	struct s_hook hk = { 0 };
 	struct s_encl v, o;
@@ -1093,9 +1093,9 @@ static void release_mid_reclaim(enum sgx_test_point tp, unsigned int victim_nr, 
 	uint64_t eremove0;
 	pthread_t r;
 
-	s_prepare(&v, drv, fake_mm_new(&h, 1), 0x3000000000UL, 64 * PG, victim_nr, rng_for(31),
+	s_prepare(&v, drv, sim_mm_new(&h, 1), 0x3000000000UL, 64 * PG, victim_nr, rng_for(31),
 		  init);
-	s_prepare(&o, drv, fake_mm_new(&h, 2), 0x3100000000UL, 64 * PG, MID_OTHER_NR,
+	s_prepare(&o, drv, sim_mm_new(&h, 2), 0x3100000000UL, 64 * PG, MID_OTHER_NR,
 		  rng_for(32), true);
 	s_build_ok(&v);
 	s_build_ok(&o);
@@ -1138,9 +1138,9 @@ static void release_mid_reclaim(enum sgx_test_point tp, unsigned int victim_nr, 
 	s_close(&o);
 	check_all_free(drv);
 	cap_end_no_warnings();
-	fake_mm_free(v.mm);
-	fake_mm_free(o.mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(v.mm);
+	sim_mm_free(o.mm);
+	sim_driver_destroy(drv);
 }
 
 static void test_release_mid_reclaim_isolated(void **state)
@@ -1173,7 +1173,7 @@ static void test_release_mid_reclaim_uninitialized(void **state)
 /* The same with ksgxd as the reclaimer, woken by an allocation below the low watermark. */
 static void test_release_mid_reclaim_ksgxd(void **state)
 {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv = s_driver(&h, MID_EPC, true);
 	struct sgx_epc_page *raw[MID_EPC];
 	struct s_hook hk = { 0 };
@@ -1181,8 +1181,8 @@ static void test_release_mid_reclaim_ksgxd(void **state)
 	int nraw = 0;
 
 	(void)state;
-	s_prepare(&v, drv, fake_mm_new(&h, 1), 0x3000000000UL, 64 * PG, 10, rng_for(41), true);
-	s_prepare(&o, drv, fake_mm_new(&h, 2), 0x3100000000UL, 64 * PG, MID_OTHER_NR,
+	s_prepare(&v, drv, sim_mm_new(&h, 1), 0x3000000000UL, 64 * PG, 10, rng_for(41), true);
+	s_prepare(&o, drv, sim_mm_new(&h, 2), 0x3100000000UL, 64 * PG, MID_OTHER_NR,
 		  rng_for(42), true);
 	s_build_ok(&v);
 	s_build_ok(&o);
@@ -1226,9 +1226,9 @@ static void test_release_mid_reclaim_ksgxd(void **state)
 	s_close(&o);
 	check_all_free(drv);
 	cap_end_no_warnings();
-	fake_mm_free(v.mm);
-	fake_mm_free(o.mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(v.mm);
+	sim_mm_free(o.mm);
+	sim_driver_destroy(drv);
 }
 
 /* ======================================================================== */
@@ -1264,7 +1264,7 @@ struct s_mmu {
 };
 
 struct sgx2_ctx {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	struct sgx_mm *mm;
 	struct sgx_encl *encl;
@@ -1380,7 +1380,7 @@ static void x_build(struct sgx2_ctx *c)
 			 0);
 	free(ss);
 	/* Read-only: the code page is R-X, the TCS RW, an EAUG page RWX. */
-	assert_int_equal(fake_mmap(c->mm, c->encl, X_BASE, X_SIZE, VM_READ), 0);
+	assert_int_equal(sim_mmap(c->mm, c->encl, X_BASE, X_SIZE, VM_READ), 0);
 	c->ea.mm = c->eb.mm = c->mm;
 }
 
@@ -1686,7 +1686,7 @@ static void test_sgx2_ioctls_faults_reclaim(void **state)
 	memset(c, 0, sizeof(*c));
 	drv = c->drv = s_driver(&c->h, X_EPC, false);
 	assert_true(drv->sgx2);
-	c->mm = fake_mm_new(&c->h, 1);
+	c->mm = sim_mm_new(&c->h, 1);
 	assert_non_null(c->mm);
 	c->mmu.mmu.translate = s_mmu_translate;
 	c->mmu.mmu.ctx = &c->mmu;
@@ -1700,7 +1700,7 @@ static void test_sgx2_ioctls_faults_reclaim(void **state)
 	/* Before the race, and deterministically: one eviction and one reload. */
 	sgx_reclaim_pages(drv);
 	assert_int_equal(st(&drv->stats.ewb), SGX_NR_TO_SCAN);
-	assert_int_equal(fake_access(c->mm, X_BASE + X_DYN, VM_READ), 0);
+	assert_int_equal(sim_access(c->mm, X_BASE + X_DYN, VM_READ), 0);
 	assert_true(st(&drv->stats.eldu) >= 1);
 
 	drv->cfg.test_point = x_hook;
@@ -1723,7 +1723,7 @@ static void test_sgx2_ioctls_faults_reclaim(void **state)
 	       st(&drv->stats.ewb), st(&drv->stats.eldu), st(&drv->stats.eaug),
 	       st(&drv->stats.eremove));
 	if (c->ea.err[0] || c->eb.err[0]) {
-		fake_mm_exit(c->mm);
+		sim_mm_exit(c->mm);
 		sgx_release(c->encl);
 		fail_msg("A: %s | B: %s", c->ea.err, c->eb.err);
 	}
@@ -1762,12 +1762,12 @@ static void test_sgx2_ioctls_faults_reclaim(void **state)
 			fail_msg("%s", view.err);
 	}
 
-	fake_mm_exit(c->mm);
+	sim_mm_exit(c->mm);
 	sgx_release(c->encl);
 	check_all_free(drv);
 	cap_end_no_warnings();
-	fake_mm_free(c->mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(c->mm);
+	sim_driver_destroy(drv);
 	free(c);
 }
 
@@ -1818,7 +1818,7 @@ static void skip_hook(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
 static void skip_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
 		     unsigned long len)
 {
-	struct skip_ctx *k = ((struct fake_host *)host)->ctx;
+	struct skip_ctx *k = ((struct sim_host *)host)->ctx;
 
 	if (encl == k->other && !atomic_exchange(&k->waited, 1))
 		k->timed_out = !S_WAIT_UNTIL(atomic_load(&k->done));
@@ -1840,7 +1840,7 @@ static void test_reclaim_skip_vs_remove_eaug(void **state)
 	assert_non_null(c);
 	memset(c, 0, sizeof(*c));
 	drv = c->drv = s_driver(&c->h, 128, false);
-	c->mm = fake_mm_new(&c->h, 1);
+	c->mm = sim_mm_new(&c->h, 1);
 	assert_non_null(c->mm);
 	c->mmu.mmu.translate = s_mmu_translate;
 	c->mmu.mmu.ctx = &c->mmu;
@@ -1854,7 +1854,7 @@ static void test_reclaim_skip_vs_remove_eaug(void **state)
 	 * dynamic page (young: skipped); the batch is exactly those sixteen,
 	 * the dynamic page last.
 	 */
-	s_prepare(&o, drv, fake_mm_new(&c->h, 2), 0x5000000000UL, 16 * PG, 10, rng_for(61), true);
+	s_prepare(&o, drv, sim_mm_new(&c->h, 2), 0x5000000000UL, 16 * PG, 10, rng_for(61), true);
 	s_build_ok(&o);
 	x_build(c);
 	if (x_ioctl(c, SGX_IOC_ENCLAVE_MODIFY_TYPES, 0, 1) || x_accept_ok(c, SI_TRIM, 0))
@@ -1903,14 +1903,14 @@ static void test_reclaim_skip_vs_remove_eaug(void **state)
 	check_quiescent(drv, (struct sgx_encl *[]){ c->encl, o.encl },
 			(struct sgx_mm *[]){ c->mm, o.mm }, 2, 0);
 
-	fake_mm_exit(c->mm);
+	sim_mm_exit(c->mm);
 	sgx_release(c->encl);
 	s_close(&o);
 	check_all_free(drv);
 	cap_end_no_warnings();
-	fake_mm_free(c->mm);
-	fake_mm_free(o.mm);
-	fake_driver_destroy(drv);
+	sim_mm_free(c->mm);
+	sim_mm_free(o.mm);
+	sim_driver_destroy(drv);
 	free(c);
 }
 

@@ -3,7 +3,7 @@
  * driver/virt.c: /dev/sgx_vepc (spec §12).  The "guest" here uses vEPC pages
  * as raw EPC and runs ENCLS leaves on them directly, as a VM would: ECREATE
  * into one vEPC page, EADD children into others, possibly in another vEPC
- * file.  Runs against the fake host (fake_host.c).
+ * file.  Runs against the simulated host (host/sim.c).
  */
 #include <errno.h>
 #include <limits.h>
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fake_host.h"
+#include "sim.h"
 #include "helpers.h"
 #include "internal.h"
 #include "softsgx/uapi/sgx.h"
@@ -23,7 +23,7 @@
 #define T_RW (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
 #define T_BASE 0x100000000ULL
 #define T_SIZE 0x100000ULL
-/* Guest-physical style addresses of the fake mappings. */
+/* Guest-physical style addresses of the simulated mappings. */
 #define MAP_A 0x7f0000000000UL
 #define MAP_B 0x7f1000000000UL
 #define MAP_C 0x7f2000000000UL
@@ -31,15 +31,15 @@
 /* ---- helpers ---- */
 
 struct t_ctx {
-	struct fake_host h;
+	struct sim_host h;
 	struct sgx_driver *drv;
 	struct sgx_mm *mm;
 };
 
 static void setup(struct t_ctx *c, unsigned long pages)
 {
-	fake_host_init(&c->h);
-	c->drv = fake_driver(&c->h, pages, true);
+	sim_host_init(&c->h);
+	c->drv = sim_driver(&c->h, pages, true);
 	assert_non_null(c->drv);
 	assert_int_equal(atomic_load(&c->drv->nr_free_pages), pages);
 	assert_int_equal(c->drv->nr_total_pages, pages);
@@ -50,15 +50,15 @@ static void setup(struct t_ctx *c, unsigned long pages)
 	if (!c->drv->zombie_secs_pages.next)
 		fail_msg("main.c: drv->zombie_secs_pages is not initialised (CDS_INIT_LIST_HEAD)");
 	assert_true(cds_list_empty(&c->drv->zombie_secs_pages));
-	c->mm = fake_mm_new(&c->h, 1);
+	c->mm = sim_mm_new(&c->h, 1);
 	assert_non_null(c->mm);
 }
 
 static void teardown(struct t_ctx *c)
 {
 	assert_int_equal(atomic_load(&c->drv->nr_encls), 0);
-	fake_mm_free(c->mm);
-	fake_driver_destroy(c->drv);
+	sim_mm_free(c->mm);
+	sim_driver_destroy(c->drv);
 }
 
 static long nr_free(struct t_ctx *c)
@@ -95,8 +95,8 @@ static struct sgx_epc_page *vtouch(struct t_ctx *c, struct sgx_vepc *v, unsigned
 	unsigned long addr = base + index * 4096;
 
 	assert_int_equal(vfault(c->mm, v, addr, index, true), VM_FAULT_NOPAGE);
-	assert_non_null(fake_pte(c->mm, addr));
-	assert_ptr_equal(fake_pte(c->mm, addr), v->page_array[index]);
+	assert_non_null(sim_pte(c->mm, addr));
+	assert_ptr_equal(sim_pte(c->mm, addr), v->page_array[index]);
 	return v->page_array[index];
 }
 
@@ -314,20 +314,20 @@ static void fault_allocates_lazily(void **state)
 	 */
 	inserts = atomic_load(&c.h.nr_inserts);
 	assert_int_equal(vfault(c.mm, v, MAP_B, 0, true), VM_FAULT_NOPAGE);
-	assert_ptr_equal(fake_pte(c.mm, MAP_B), p0);
+	assert_ptr_equal(sim_pte(c.mm, MAP_B), p0);
 	assert_int_equal(atomic_load(&c.h.nr_inserts), inserts + 1);
 	assert_int_equal(nr_free(&c), T_PAGES - 2);
 
 	/* munmap and map again: the PTE comes back, the page is the same. */
 	c.h.ops.zap(&c.h, c.mm, NULL, MAP_A, 8 * 4096);
-	assert_null(fake_pte(c.mm, MAP_A));
+	assert_null(sim_pte(c.mm, MAP_A));
 	assert_ptr_equal(vtouch(&c, v, MAP_A, 0), p0);
 	assert_int_equal(nr_free(&c), T_PAGES - 2);
 
 	/* Another address space sees the same pages. */
-	mm2 = fake_mm_new(&c.h, 2);
+	mm2 = sim_mm_new(&c.h, 2);
 	assert_int_equal(vfault(mm2, v, MAP_C + 3 * 4096, 3, false), VM_FAULT_NOPAGE);
-	assert_ptr_equal(fake_pte(mm2, MAP_C + 3 * 4096), p3);
+	assert_ptr_equal(sim_pte(mm2, MAP_C + 3 * 4096), p3);
 	assert_int_equal(nr_free(&c), T_PAGES - 2);
 
 	/* Beyond the file: SIGBUS, nothing allocated. */
@@ -339,7 +339,7 @@ static void fault_allocates_lazily(void **state)
 	sgx_vepc_release(v);
 	assert_int_equal(nr_free(&c), T_PAGES);
 	assert_true(page_is_free(p0) && page_is_free(p3));
-	fake_mm_free(mm2);
+	sim_mm_free(mm2);
 	teardown(&c);
 }
 
@@ -373,13 +373,13 @@ static void fault_with_epc_exhausted(void **state)
 	assert_int_equal(vfault(c.mm, v, MAP_A, 0, true), VM_FAULT_SIGBUS);
 	assert_int_equal(vfault(c.mm, v, MAP_A, 0, false), VM_FAULT_SIGBUS);
 	assert_null(v->page_array[0]);
-	assert_null(fake_pte(c.mm, MAP_A));
+	assert_null(sim_pte(c.mm, MAP_A));
 
 	/* Something reclaimable: -EBUSY, a retry when allowed, else SIGBUS. */
 	sgx_mark_page_reclaimable(c.drv, held[0]);
 	assert_int_equal(vfault(c.mm, v, MAP_A, 0, true), VM_FAULT_NOPAGE);
 	assert_null(v->page_array[0]);
-	assert_null(fake_pte(c.mm, MAP_A));
+	assert_null(sim_pte(c.mm, MAP_A));
 	assert_int_equal(vfault(c.mm, v, MAP_A, 0, false), VM_FAULT_SIGBUS);
 	assert_null(v->page_array[0]);
 	assert_int_equal(sgx_unmark_page_reclaimable(c.drv, held[0]), 0);
@@ -454,7 +454,7 @@ static void fault_concurrent_same_offsets(void **state)
 	assert_int_equal(nr_free(&c), T_PAGES - 16);
 	for (int k = 0; k < 4; k++)
 		for (unsigned long i = 0; i < 16; i++)
-			assert_ptr_equal(fake_pte(c.mm, t[k].base + i * 4096), v->page_array[i]);
+			assert_ptr_equal(sim_pte(c.mm, t[k].base + i * 4096), v->page_array[i]);
 	sgx_vepc_release(v);
 	assert_int_equal(nr_free(&c), T_PAGES);
 	teardown(&c);
@@ -508,7 +508,7 @@ static void remove_all_resets_epcm(void **state)
 	assert_int_equal(nr_free(&c), T_PAGES - 8);
 	for (unsigned long i = 0; i < 8; i++) {
 		assert_ptr_equal(v->page_array[i], p[i]);
-		assert_ptr_equal(fake_pte(c.mm, MAP_A + i * 4096), p[i]);
+		assert_ptr_equal(sim_pte(c.mm, MAP_A + i * 4096), p[i]);
 		assert_false(page_is_free(p[i]));
 	}
 

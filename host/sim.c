@@ -4,21 +4,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fake_host.h"
+#include "sim.h"
 
-unsigned long fake_bad_lo, fake_bad_hi;
+unsigned long sim_bad_lo, sim_bad_hi;
 
 static bool bad_user(uint64_t p, size_t n)
 {
-	if (p < FAKE_USER_MIN || p + n < p)
+	if (p < SIM_USER_MIN || p + n < p)
 		return true;
-	return fake_bad_hi && p < fake_bad_hi && p + n > fake_bad_lo;
+	return sim_bad_hi && p < sim_bad_hi && p + n > sim_bad_lo;
 }
 
 static int f_insert_page(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
 			 unsigned long addr, struct sgx_epc_page *epc)
 {
-	struct fake_host *h = host;
+	struct sim_host *h = host;
 	int r = 0;
 
 	pthread_mutex_lock(&mm->pte_lock);
@@ -28,11 +28,11 @@ static int f_insert_page(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
 			goto out;
 		}
 	}
-	if (mm->nr_ptes == FAKE_MAX_PTES) {
+	if (mm->nr_ptes == SIM_MAX_PTES) {
 		r = -ENOMEM;
 		goto out;
 	}
-	mm->ptes[mm->nr_ptes++] = (struct fake_pte){ encl, addr, epc, true };
+	mm->ptes[mm->nr_ptes++] = (struct sim_pte){ encl, addr, epc, true };
 	atomic_fetch_add(&h->nr_inserts, 1);
 out:
 	pthread_mutex_unlock(&mm->pte_lock);
@@ -42,7 +42,7 @@ out:
 static void f_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
 		  unsigned long len)
 {
-	struct fake_host *h = host;
+	struct sim_host *h = host;
 
 	pthread_mutex_lock(&mm->pte_lock);
 	for (int i = 0; i < mm->nr_ptes; i++) {
@@ -74,7 +74,7 @@ static bool f_young(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsign
 
 static void f_kick(void *host, struct sgx_mm *mm, struct sgx_encl *encl)
 {
-	struct fake_host *h = host;
+	struct sim_host *h = host;
 
 	atomic_fetch_add(&mm->kicks, 1);
 	if (h->on_kick)
@@ -123,7 +123,7 @@ static bool f_vma_is_encl(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
 
 static bool f_signal_pending(void *host)
 {
-	struct fake_host *h = host;
+	struct sim_host *h = host;
 	int n = atomic_load(&h->signal_after);
 
 	if (n > 0 && atomic_fetch_sub(&h->signal_after, 1) == 1)
@@ -151,7 +151,7 @@ static int f_copy_to_user(void *host, uint64_t dst, const void *src, size_t n)
 
 static int f_src_check(void *host, struct sgx_mm *mm, uint64_t src)
 {
-	struct fake_host *h = host;
+	struct sim_host *h = host;
 
 	(void)mm;
 	if (bad_user(src, 4096))
@@ -161,25 +161,25 @@ static int f_src_check(void *host, struct sgx_mm *mm, uint64_t src)
 
 static bool f_fd_is_provision(void *host, uint64_t fd)
 {
-	struct fake_host *h = host;
+	struct sim_host *h = host;
 
 	return h->provision_fd && fd == h->provision_fd;
 }
 
-static __thread struct sgx_cgroup *fake_cur_cg;
+static __thread struct sgx_cgroup *sim_cur_cg;
 
-void fake_set_cgroup(struct sgx_cgroup *cg)
+void sim_set_cgroup(struct sgx_cgroup *cg)
 {
-	fake_cur_cg = cg;
+	sim_cur_cg = cg;
 }
 
 static struct sgx_cgroup *f_current_cgroup(void *host)
 {
 	(void)host;
-	return fake_cur_cg;
+	return sim_cur_cg;
 }
 
-void fake_host_init(struct fake_host *h)
+void sim_host_init(struct sim_host *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->ops.insert_page = f_insert_page;
@@ -200,7 +200,7 @@ void fake_host_init(struct fake_host *h)
 	h->provision_fd = 77;
 }
 
-struct sgx_driver *fake_driver(struct fake_host *h, unsigned long epc_pages, bool sync)
+struct sgx_driver *sim_driver(struct sim_host *h, unsigned long epc_pages, bool sync)
 {
 	struct sgx_cpu_config cfg;
 	struct sgx_driver_config dcfg = { 0 };
@@ -228,7 +228,7 @@ struct sgx_driver *fake_driver(struct fake_host *h, unsigned long epc_pages, boo
 	return drv;
 }
 
-void fake_driver_destroy(struct sgx_driver *drv)
+void sim_driver_destroy(struct sgx_driver *drv)
 {
 	struct sgx_cpu *cpu = drv->cpu;
 
@@ -236,7 +236,7 @@ void fake_driver_destroy(struct sgx_driver *drv)
 	sgx_cpu_destroy(cpu);
 }
 
-struct sgx_mm *fake_mm_new(struct fake_host *h, int id)
+struct sgx_mm *sim_mm_new(struct sim_host *h, int id)
 {
 	struct sgx_mm *mm = calloc(1, sizeof(*mm));
 
@@ -250,19 +250,19 @@ struct sgx_mm *fake_mm_new(struct fake_host *h, int id)
 	return mm;
 }
 
-void fake_mm_free(struct sgx_mm *mm)
+void sim_mm_free(struct sgx_mm *mm)
 {
 	pthread_rwlock_destroy(&mm->mmap_lock);
 	pthread_mutex_destroy(&mm->pte_lock);
 	free(mm);
 }
 
-int fake_mmap(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long start, unsigned long len,
+int sim_mmap(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long start, unsigned long len,
 	      unsigned long vm_flags)
 {
 	int r;
 
-	if (mm->nr_maps == FAKE_MAX_MAPS)
+	if (mm->nr_maps == SIM_MAX_MAPS)
 		return -ENOMEM;
 	pthread_rwlock_wrlock(&mm->mmap_lock);
 	r = sgx_encl_may_map(encl, start, start + len, vm_flags);
@@ -279,9 +279,9 @@ int fake_mmap(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long start, uns
 	return r;
 }
 
-void fake_mm_exit(struct sgx_mm *mm)
+void sim_mm_exit(struct sgx_mm *mm)
 {
-	struct sgx_encl *seen[FAKE_MAX_MAPS];
+	struct sgx_encl *seen[SIM_MAX_MAPS];
 	int n = 0;
 
 	atomic_store(&mm->users, 0);
@@ -303,7 +303,7 @@ void fake_mm_exit(struct sgx_mm *mm)
 		sgx_encl_mm_release(seen[k], mm);
 }
 
-struct sgx_epc_page *fake_pte(struct sgx_mm *mm, unsigned long addr)
+struct sgx_epc_page *sim_pte(struct sgx_mm *mm, unsigned long addr)
 {
 	struct sgx_epc_page *epc = NULL;
 
@@ -315,7 +315,7 @@ struct sgx_epc_page *fake_pte(struct sgx_mm *mm, unsigned long addr)
 	return epc;
 }
 
-int fake_nr_ptes(struct sgx_mm *mm)
+int sim_nr_ptes(struct sgx_mm *mm)
 {
 	int n;
 
@@ -334,7 +334,7 @@ static void mark_young(struct sgx_mm *mm, unsigned long addr)
 	pthread_mutex_unlock(&mm->pte_lock);
 }
 
-int fake_access(struct sgx_mm *mm, unsigned long addr, unsigned long vm_flags)
+int sim_access(struct sgx_mm *mm, unsigned long addr, unsigned long vm_flags)
 {
 	unsigned long page = addr & ~0xFFFUL;
 	struct sgx_encl *encl = NULL;
@@ -351,7 +351,7 @@ int fake_access(struct sgx_mm *mm, unsigned long addr, unsigned long vm_flags)
 	for (int tries = 0; tries < 100000; tries++) {
 		vm_fault_t r;
 
-		if (fake_pte(mm, page)) {
+		if (sim_pte(mm, page)) {
 			mark_young(mm, page);
 			return 0;
 		}

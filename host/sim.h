@@ -1,22 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A fake host for driver tests: address spaces with mappings and a PTE table,
- * accessed bits, kicks, user-memory copies and signals, all in memory.  A
- * simulated CPU access (fake_access) goes through the PTE table and calls the
- * driver's fault handler exactly as the real SIGBUS path will.
+ * The simulated host: the driver's host interface (driver/host.h) over
+ * address spaces that exist only in memory -- mappings, a PTE table with
+ * accessed bits, kicks, user-memory copies and pending signals.  A simulated
+ * CPU access (sim_access) walks the PTE table and calls the driver's fault
+ * handler as the real SIGBUS path will.  The demo, the driver tests, the
+ * benchmarks and the fuzzer run the driver on it; the knobs in struct
+ * sim_host (pending signals, src_check's answer, faulting user ranges, a
+ * kick callback) let tests reach every branch the real host can take.
+ *
+ * It defines struct sgx_mm for its own address spaces; a TU that includes
+ * this header must not also see another host's definition.
  */
-#ifndef SOFTSGX_FAKE_HOST_H
-#define SOFTSGX_FAKE_HOST_H
+#ifndef SOFTSGX_HOST_SIM_H
+#define SOFTSGX_HOST_SIM_H
 
 #include <pthread.h>
 #include <stdbool.h>
 
 #include "sgx.h"
 
-#define FAKE_MAX_MAPS 16
-#define FAKE_MAX_PTES 8192
+#define SIM_MAX_MAPS 16
+#define SIM_MAX_PTES 8192
 
-struct fake_pte {
+struct sim_pte {
 	struct sgx_encl *encl;
 	unsigned long addr;
 	struct sgx_epc_page *epc;
@@ -24,7 +31,7 @@ struct fake_pte {
 };
 
 struct sgx_mm {
-	struct fake_host *host;
+	struct sim_host *host;
 	int id;
 	_Atomic int users;       /* 0 once exiting */
 	pthread_rwlock_t mmap_lock;
@@ -32,21 +39,21 @@ struct sgx_mm {
 	struct {
 		struct sgx_encl *encl;
 		unsigned long start, end, vm_flags;
-	} maps[FAKE_MAX_MAPS];
+	} maps[SIM_MAX_MAPS];
 	int nr_maps;
-	struct fake_pte ptes[FAKE_MAX_PTES];
+	struct sim_pte ptes[SIM_MAX_PTES];
 	int nr_ptes;
 	_Atomic int kicks;
 };
 
-struct fake_host {
+struct sim_host {
 	struct sgx_host_ops ops;
 	_Atomic bool signal_pending;
 	_Atomic int signal_after;       /* >0: signal becomes pending after N checks */
 	uint64_t provision_fd;          /* the fd number that is /dev/sgx_provision */
 	_Atomic int src_check_result;   /* what src_check returns (0, -EFAULT, -EACCES) */
 	/* Called from kick (e.g. to let a simulated thread leave the enclave). */
-	void (*on_kick)(struct fake_host *h, struct sgx_mm *mm, struct sgx_encl *encl);
+	void (*on_kick)(struct sim_host *h, struct sgx_mm *mm, struct sgx_encl *encl);
 	void *ctx;
 	_Atomic int nr_zaps, nr_inserts;
 };
@@ -55,24 +62,24 @@ struct fake_host {
  * The EPC cgroup of the calling thread (NULL: the root).  The test keeps the
  * cgroup alive while a thread is in it, as a host must.
  */
-void fake_set_cgroup(struct sgx_cgroup *cg);
+void sim_set_cgroup(struct sgx_cgroup *cg);
 
 /* User pointers below this, or inside [bad_lo, bad_hi), fault (-EFAULT). */
-#define FAKE_USER_MIN 0x10000UL
-extern unsigned long fake_bad_lo, fake_bad_hi;
+#define SIM_USER_MIN 0x10000UL
+extern unsigned long sim_bad_lo, sim_bad_hi;
 
-void fake_host_init(struct fake_host *h);
+void sim_host_init(struct sim_host *h);
 /* A driver on a fresh CPU model of @epc_pages frames (fixed keys, no ksgxd if @sync). */
-struct sgx_driver *fake_driver(struct fake_host *h, unsigned long epc_pages, bool sync);
-void fake_driver_destroy(struct sgx_driver *drv);
+struct sgx_driver *sim_driver(struct sim_host *h, unsigned long epc_pages, bool sync);
+void sim_driver_destroy(struct sgx_driver *drv);
 
-struct sgx_mm *fake_mm_new(struct fake_host *h, int id);
-void fake_mm_free(struct sgx_mm *mm);
+struct sgx_mm *sim_mm_new(struct sim_host *h, int id);
+void sim_mm_free(struct sgx_mm *mm);
 /* mmap(): sgx_encl_may_map + sgx_encl_mm_add, then record the mapping. Return 0/-errno. */
-int fake_mmap(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long start, unsigned long len,
+int sim_mmap(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long start, unsigned long len,
 	      unsigned long vm_flags);
 /* The address space exits: drop PTEs and mappings, notify the driver. */
-void fake_mm_exit(struct sgx_mm *mm);
+void sim_mm_exit(struct sgx_mm *mm);
 
 /*
  * A CPU access to @addr: walk the fake page table; on a miss call
@@ -81,9 +88,9 @@ void fake_mm_exit(struct sgx_mm *mm);
  * vm_fault_t that ended it (VM_FAULT_SIGBUS, VM_FAULT_OOM), or -1 when no
  * mapping of an enclave covers @addr.
  */
-int fake_access(struct sgx_mm *mm, unsigned long addr, unsigned long vm_flags);
+int sim_access(struct sgx_mm *mm, unsigned long addr, unsigned long vm_flags);
 /* The EPC page the PTE for @addr maps, or NULL. */
-struct sgx_epc_page *fake_pte(struct sgx_mm *mm, unsigned long addr);
-int fake_nr_ptes(struct sgx_mm *mm);
+struct sgx_epc_page *sim_pte(struct sgx_mm *mm, unsigned long addr);
+int sim_nr_ptes(struct sgx_mm *mm);
 
 #endif
