@@ -15,7 +15,7 @@ check() { # description, expected exit code, command...
 	if [ "$got" -eq "$want" ]; then ok "$d"; else bad "$d (exit $got, wanted $want)"; sed 's/^/# /' "$T/err"; fi
 }
 
-echo "1..16"
+echo "1..22"
 check "--help exits 0" 0 "$BIN" --help
 grep -q "Commands:" "$T/out" && ok "--help lists commands" || bad "--help lists commands"
 check "unknown command is a usage error" 2 "$BIN" frobnicate
@@ -33,4 +33,10 @@ check "sign refuses a non-e=3 key" 1 sh -c "openssl genrsa -out '$T/e65537.pem' 
 check "measure refuses a non-image" 1 "$BIN" measure data/test_key.pem
 check "sign refuses vendor 5" 2 "$BIN" sign --key data/test_key.pem --out "$T/x" --vendor 5 data/encl_fixture.elf
 check "cpuid with 8 sections" 0 "$BIN" cpuid --epc-mb 256 --sections 8
+check "demo runs both parts" 0 "$BIN" demo --key data/test_key.pem --drv-pages 128
+grep -q "EINIT ok: model and offline MRENCLAVE agree" "$T/out" && ok "demo: part 1 EINIT" || bad "demo: part 1 EINIT"
+grep -q "all 512 pages intact after" "$T/out" && ok "demo: 4x-EPC enclave read back" || bad "demo: 4x-EPC enclave read back"
+grep -q "enclave B killed" "$T/out" && grep -q "OOM kills" "$T/out" && ok "demo: OOM kill shown" || bad "demo: OOM kill shown"
+grep -q "every EPC page is free again, none leaked" "$T/out" && ok "demo: accounting closes" || bad "demo: accounting closes"
+check "demo refuses a 64-frame driver EPC" 2 "$BIN" demo --key data/test_key.pem --drv-pages 64
 [ "$fails" -eq 0 ]

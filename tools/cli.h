@@ -3,6 +3,8 @@
 #ifndef SOFTSGX_CLI_H
 #define SOFTSGX_CLI_H
 
+#include <openssl/types.h>
+
 struct cli_command {
 	const char *name;
 	int (*run)(int argc, char **argv);
@@ -17,6 +19,9 @@ int cmd_keygen(int argc, char **argv);
 int cmd_cpuid(int argc, char **argv);
 
 extern const char demo_usage[], sign_usage[], measure_usage[], keygen_usage[], cpuid_usage[];
+
+/* The demo's part 2, the driver on the simulated host (demo_driver.c). */
+int demo_driver(EVP_PKEY *key, unsigned int epc_pages);
 
 /* True when argv holds -h/--help; the caller then prints its usage. */
 int cli_wants_help(int argc, char **argv);

@@ -8,7 +8,7 @@
 #include "cli.h"
 
 static const struct cli_command commands[] = {
-	{ "demo", cmd_demo, "build, sign, initialise, evict and reload an enclave on the CPU model",
+	{ "demo", cmd_demo, "the CPU model leaf by leaf, then the driver paging an enclave 4x the EPC",
 	  demo_usage },
 	{ "sign", cmd_sign, "produce a SIGSTRUCT for an enclave image", sign_usage },
 	{ "measure", cmd_measure, "print the MRENCLAVE of an enclave image", measure_usage },
