@@ -151,6 +151,9 @@ struct sgx_cpu *sgx_cpu_create(const struct sgx_cpu_config *cfg, int *err)
 		goto fail;
 	}
 	memcpy(cpu->lepubkeyhash, cpu->cfg.lepubkeyhash, sizeof(cpu->lepubkeyhash));
+	cpu_set_cpusvn(cpu, cpu->cfg.cpusvn);
+	pthread_mutex_init(&cpu->svn_lock, NULL);
+	cpu->svn_lock_ready = true;
 	cpu->id = atomic_fetch_add(&next_cpu_id, 1);
 	atomic_store(&cpu->next_eid, 1);
 	atomic_store(&cpu->paging_version, 1);
@@ -186,6 +189,8 @@ void sgx_cpu_destroy(struct sgx_cpu *cpu)
 		munmap(cpu->epcm, cpu->nr_frames * sizeof(struct epcm));
 	if (cpu->touched_map)
 		munmap(cpu->touched_map, cpu->nr_frames);
+	if (cpu->svn_lock_ready)
+		pthread_mutex_destroy(&cpu->svn_lock);
 	free(cpu);
 }
 
@@ -209,7 +214,8 @@ int sgx_cpu_cpuid(const struct sgx_cpu *cpu, uint32_t leaf, uint32_t subleaf,
 	if (leaf != 0x12)
 		return -EINVAL;
 	if (subleaf == 0) {
-		out->eax = (cpu->cfg.sgx1 ? 1u : 0) | (cpu->cfg.sgx2 ? 2u : 0);
+		out->eax = (cpu->cfg.sgx1 ? 1u : 0) | (cpu->cfg.sgx2 ? 2u : 0) |
+			   (cpu->cfg.eupdatesvn ? 1u << 10 : 0);
 		out->ebx = cpu->cfg.miscselect_mask;
 		out->edx = cpu->cfg.max_enclave_size_32 |
 			   ((uint32_t)cpu->cfg.max_enclave_size_64 << 8);
@@ -413,7 +419,7 @@ void sgx_cpu_stats(const struct sgx_cpu *cpu, struct sgx_cpu_stats *out)
 	size_t n = sizeof(*out) / sizeof(uint64_t);
 	uint64_t *dst = (uint64_t *)out;
 
-	_Static_assert(offsetof(struct cpu_stats, egetkey) + sizeof(uint64_t) ==
+	_Static_assert(offsetof(struct cpu_stats, eupdatesvn) + sizeof(uint64_t) ==
 			       sizeof(struct sgx_cpu_stats),
 		       "stats layout");
 	memset(out, 0, sizeof(*out));

@@ -302,7 +302,7 @@ static int check_token(struct sgx_cpu *cpu, const struct sgx_einittoken *tok,
 		       const uint8_t mrsigner[32], const uint64_t lehash[4])
 {
 	struct key_deps d;
-	uint8_t key[16], mac[16];
+	uint8_t key[16], mac[16], svn[16];
 
 	if (!(tok->valid & 1))
 		return memcmp(mrsigner, lehash, 32) ? SGX_INVALID_EINITTOKEN : 0;
@@ -313,13 +313,9 @@ static int check_token(struct sgx_cpu *cpu, const struct sgx_einittoken *tok,
 	    !all_zero(tok->reserved3, sizeof(tok->reserved3)) ||
 	    !all_zero(tok->reserved4, sizeof(tok->reserved4)))
 		return SGX_INVALID_EINITTOKEN;
-	for (int i = 15; i >= 0; i--) {
-		if (tok->cpusvnle[i] != cpu->cfg.cpusvn[i]) {
-			if (tok->cpusvnle[i] > cpu->cfg.cpusvn[i])
-				return SGX_INVALID_CPUSVN;
-			break;
-		}
-	}
+	cpu_get_cpusvn(cpu, svn);
+	if (cpusvn_cmp(tok->cpusvnle, svn) > 0)
+		return SGX_INVALID_CPUSVN;
 	memset(&d, 0, sizeof(d));
 	d.keyname = SGX_KEYNAME_EINITTOKEN;
 	d.isvprodid = tok->isvprodidle;

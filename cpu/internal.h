@@ -7,6 +7,7 @@
 #ifndef SOFTSGX_CPU_INTERNAL_H
 #define SOFTSGX_CPU_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -105,6 +106,18 @@ struct sgx_cpu {
 	_Atomic uint64_t pending_events; /* EINITs still to end in SGX_UNMASKED_EVENT */
 	_Atomic uint64_t paging_version;
 	uint64_t lepubkeyhash[4]; /* reset value of every LP's LE hash MSRs */
+
+	/*
+	 * CPUSVN as two little-endian words: EUPDATESVN may change it while
+	 * ENCLU leaves read it in signal context, so no lock, and each word
+	 * reads whole.  svn_lock serialises EUPDATESVN with itself and guards
+	 * the staged value.
+	 */
+	_Atomic uint64_t cpusvn[2];
+	pthread_mutex_t svn_lock;
+	bool svn_lock_ready;
+	uint8_t staged_svn[16];
+	_Atomic uint64_t entropy_failures; /* EUPDATESVNs still to find no entropy */
 	uint64_t id;              /* unique per platform, for per-thread MSR banks */
 
 	/* Platform secrets (spec §11.2). */
@@ -128,6 +141,7 @@ struct sgx_cpu {
 		_Atomic uint64_t ewb, eldu, eldb, eaug, emodpr, emodt;
 		_Atomic uint64_t eenter, eresume, eexit, aex;
 		_Atomic uint64_t eaccept, eacceptcopy, emodpe, ereport, egetkey;
+		_Atomic uint64_t eupdatesvn;
 	} __attribute__((aligned(64))) st[STAT_SHARDS];
 };
 
@@ -282,6 +296,12 @@ uint32_t xsave_size(uint64_t xfrm);
 bool xfrm_valid(const struct sgx_cpu *cpu, uint64_t xfrm);
 /* MISC region size for @miscselect. */
 uint32_t misc_size(uint32_t miscselect);
+
+/* CPUSVN (cpu/encls_svn.c): read and replace, word by word. */
+void cpu_get_cpusvn(const struct sgx_cpu *cpu, uint8_t svn[16]);
+void cpu_set_cpusvn(struct sgx_cpu *cpu, const uint8_t svn[16]);
+/* -1, 0, 1 as @a is older than, equal to or newer than @b (byte 15 first). */
+int cpusvn_cmp(const uint8_t a[16], const uint8_t b[16]);
 
 /* Tracking (spec §8.3). */
 bool page_tracked(const struct secs_hidden *h, uint32_t bepoch);

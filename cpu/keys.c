@@ -330,10 +330,10 @@ void derive_key(struct sgx_cpu *cpu, const struct key_deps *d, uint8_t key[16])
  */
 static bool cpusvn_supported(const struct sgx_cpu *cpu, const uint8_t svn[16])
 {
-	for (int i = 15; i >= 0; i--)
-		if (svn[i] != cpu->cfg.cpusvn[i])
-			return svn[i] < cpu->cfg.cpusvn[i];
-	return true;
+	uint8_t cur[16];
+
+	cpu_get_cpusvn(cpu, cur);
+	return cpusvn_cmp(svn, cur) <= 0;
 }
 
 /* Leaves with an error code: RAX, ZF, and CF/PF/AF/OF/SF cleared. */
@@ -384,7 +384,7 @@ int enclu_ereport(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *
 
 	/* Inputs are read before the output is written: they may overlap it. */
 	memset(&report, 0, sizeof(report));
-	memcpy(report.body.cpusvn, cpu->cfg.cpusvn, 16);
+	cpu_get_cpusvn(cpu, report.body.cpusvn);
 	report.body.miscselect = secs->miscselect;
 	memcpy(report.body.isvextprodid, h->isvextprodid, 16);
 	report.body.attributes = secs->attributes;
@@ -408,7 +408,7 @@ int enclu_ereport(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *
 	memcpy(d.mrenclave, ti->measurement, 32);
 	memcpy(d.keyid, report.keyid, 32);
 	memcpy(d.seal_key_fuses, cpu->seal_key_fuses, 16);
-	memcpy(d.cpusvn, cpu->cfg.cpusvn, 16);
+	cpu_get_cpusvn(cpu, d.cpusvn);
 	/* SECS.PADDING always equals the constant after EINIT; the target uses the constant. */
 	memcpy(d.padding, sgx_padding_const, 352);
 	d.miscselect = ti->miscselect;
@@ -450,7 +450,7 @@ static uint64_t egetkey_deps(struct sgx_cpu *cpu, const struct sgx_secs *secs,
 		memcpy(d->mrenclave, secs->mrenclave, 32);
 		memcpy(d->keyid, req->keyid, 32);
 		memcpy(d->seal_key_fuses, cpu->seal_key_fuses, 16);
-		memcpy(d->cpusvn, cpu->cfg.cpusvn, 16);
+		cpu_get_cpusvn(cpu, d->cpusvn);
 		memcpy(d->padding, sgx_padding_const, 352);
 		d->miscselect = secs->miscselect;
 		memcpy(d->config_id, secs->config_id, 64);

@@ -2,7 +2,8 @@
 /*
  * Key hierarchy: AES-CMAC against RFC 4493 and OpenSSL, derive_key(), the
  * padding constant, EREPORT/EGETKEY run from inside enclaves (entered with
- * EENTER through sgx_enclu()), and EINITTOKEN checks in EINIT.
+ * EENTER through sgx_enclu()), EINITTOKEN checks in EINIT, and EUPDATESVN
+ * changing the CPUSVN they use.
  */
 #include <string.h>
 #include <stdlib.h>
@@ -1693,6 +1694,160 @@ static void token_from_launch_enclave(void **state)
 	tok_expect_ok(&f);
 }
 
+/* ----------------------------------------------------------------------- */
+/* EUPDATESVN                                                                */
+
+static const uint8_t svn_two[16] = { 2 }; /* one above the configured 01 00 .. 00 */
+
+/* Replace the fixture's platform with one that has EUPDATESVN. */
+static void use_svn_cpu(void)
+{
+	struct sgx_cpu_config cfg;
+	int err;
+
+	sgx_cpu_destroy(cpu);
+	sgx_cpu_default_config(&cfg);
+	cfg.epc_size = 1 << 20;
+	cfg.fixed_keys = true;
+	cfg.seed = 42;
+	cfg.eupdatesvn = true;
+	cpu = sgx_cpu_create(&cfg, &err);
+	assert_non_null(cpu);
+}
+
+/* Leave the enclave and EREMOVE every page of it: the EPC is empty again. */
+static void leave_and_remove(struct run *r, struct t_encl *e)
+{
+	void *pages[6] = { e->tcs, e->ssa[0], e->ssa[1], e->data, e->code, e->secs };
+
+	assert_leaf_ok(run_enclu(r, EEXIT, HOST_RIP, 0, 0));
+	assert_false(r->lp.in_enclave);
+	for (unsigned int i = 0; i < 6; i++)
+		assert_int_equal(sgx_eremove(cpu, pages[i]), 0);
+}
+
+static void eupdatesvn_absent_ud(void **state)
+{
+	struct sgx_cpuid_regs c;
+
+	(void)state;
+	assert_int_equal(sgx_cpu_cpuid(cpu, 0x12, 0, &c), 0);
+	assert_int_equal(c.eax & (1u << 10), 0);
+	assert_int_equal(sgx_eupdatesvn(cpu), SGX_FAULT_UD);
+	assert_int_equal(sgx_last_fault()->vector, X86_TRAP_UD);
+}
+
+static void eupdatesvn_no_update(void **state)
+{
+	static const uint8_t older[16] = { 0 };
+	struct sgx_cpu_stats st;
+	struct sgx_cpuid_regs c;
+	uint8_t svn[16];
+
+	(void)state;
+	use_svn_cpu();
+	assert_int_equal(sgx_cpu_cpuid(cpu, 0x12, 0, &c), 0);
+	assert_int_equal(c.eax & (1u << 10), 1u << 10);
+	/* Nothing staged, the same CPUSVN staged, an older one staged. */
+	assert_int_equal(sgx_eupdatesvn(cpu), SGX_NO_UPDATE);
+	sgx_cpu_stage_svn(cpu, sgx_cpu_config(cpu)->cpusvn);
+	assert_int_equal(sgx_eupdatesvn(cpu), SGX_NO_UPDATE);
+	sgx_cpu_stage_svn(cpu, older);
+	assert_int_equal(sgx_eupdatesvn(cpu), SGX_NO_UPDATE);
+	sgx_cpu_cpusvn(cpu, svn);
+	assert_memory_equal(svn, sgx_cpu_config(cpu)->cpusvn, 16);
+	sgx_cpu_stats(cpu, &st);
+	assert_int_equal(st.eupdatesvn, 0);
+}
+
+/*
+ * The update: EREPORT reports the new CPUSVN, EGETKEY accepts it, and keys
+ * for the old CPUSVN are still the same keys (sealed data stays readable).
+ */
+static void eupdatesvn_updates_cpusvn(void **state)
+{
+	struct sgx_keyrequest kr;
+	struct sgx_targetinfo ti;
+	struct sgx_report rep;
+	struct sgx_cpu_stats st;
+	uint8_t before[16], after[16], svn[16], rd[64] = { 0 };
+	struct t_encl a;
+	struct run r;
+
+	(void)state;
+	use_svn_cpu();
+	t_build_encl(cpu, &a, 0);
+	run_enter(&r, &a);
+	keyreq_init(&kr, SGX_KEYNAME_SEAL);
+	assert_int_equal(do_egetkey(&r, &kr, before), 0);
+	memcpy(kr.cpusvn, svn_two, 16);
+	assert_int_equal(do_egetkey(&r, &kr, NULL), SGX_INVALID_CPUSVN);
+	leave_and_remove(&r, &a);
+
+	sgx_cpu_stage_svn(cpu, svn_two);
+	assert_int_equal(sgx_eupdatesvn(cpu), 0);
+	sgx_cpu_cpusvn(cpu, svn);
+	assert_memory_equal(svn, svn_two, 16);
+	assert_int_equal(sgx_eupdatesvn(cpu), SGX_NO_UPDATE);
+	sgx_cpu_stats(cpu, &st);
+	assert_int_equal(st.eupdatesvn, 1);
+
+	t_build_encl(cpu, &a, 0);
+	run_enter(&r, &a);
+	targetinfo_of(&a, &ti);
+	do_ereport(&r, &ti, rd, &rep);
+	assert_memory_equal(rep.body.cpusvn, svn_two, 16);
+	keyreq_init(&kr, SGX_KEYNAME_SEAL);
+	memcpy(kr.cpusvn, svn_two, 16);
+	assert_int_equal(do_egetkey(&r, &kr, NULL), 0);
+	memcpy(kr.cpusvn, sgx_cpu_config(cpu)->cpusvn, 16);
+	assert_int_equal(do_egetkey(&r, &kr, after), 0);
+	assert_memory_equal(before, after, 16);
+}
+
+/* Any valid EPCM entry refuses the update, whatever is staged. */
+static void eupdatesvn_epc_not_ready(void **state)
+{
+	uint8_t svn[16];
+	void *va;
+
+	(void)state;
+	use_svn_cpu();
+	va = t_page(cpu, 3);
+	assert_int_equal(sgx_epa(cpu, SGX_PAGE_TYPE_VA, va), 0);
+	sgx_cpu_stage_svn(cpu, svn_two);
+	assert_int_equal(sgx_eupdatesvn(cpu), SGX_EPC_NOT_READY);
+	sgx_cpu_cpusvn(cpu, svn);
+	assert_memory_equal(svn, sgx_cpu_config(cpu)->cpusvn, 16);
+	assert_int_equal(sgx_eremove(cpu, va), 0);
+	assert_int_equal(sgx_eupdatesvn(cpu), 0);
+}
+
+/* No entropy: nothing changes and software may retry; the EPC is checked first. */
+static void eupdatesvn_insufficient_entropy(void **state)
+{
+	uint8_t svn[16];
+	void *va;
+
+	(void)state;
+	use_svn_cpu();
+	sgx_cpu_stage_svn(cpu, svn_two);
+	sgx_cpu_drain_entropy(cpu, 2);
+	assert_int_equal(sgx_eupdatesvn(cpu), SGX_INSUFFICIENT_ENTROPY);
+	assert_int_equal(sgx_eupdatesvn(cpu), SGX_INSUFFICIENT_ENTROPY);
+	sgx_cpu_cpusvn(cpu, svn);
+	assert_memory_equal(svn, sgx_cpu_config(cpu)->cpusvn, 16);
+	assert_int_equal(sgx_eupdatesvn(cpu), 0);
+
+	sgx_cpu_drain_entropy(cpu, 1);
+	va = t_page(cpu, 0);
+	assert_int_equal(sgx_epa(cpu, SGX_PAGE_TYPE_VA, va), 0);
+	assert_int_equal(sgx_eupdatesvn(cpu), SGX_EPC_NOT_READY);
+	assert_int_equal(sgx_eremove(cpu, va), 0);
+	assert_int_equal(sgx_eupdatesvn(cpu), SGX_INSUFFICIENT_ENTROPY);
+	assert_int_equal(sgx_eupdatesvn(cpu), SGX_NO_UPDATE);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1737,6 +1892,11 @@ int main(void)
 		T(token_wrong_enclave),
 		T(token_debug_and_attributes),
 		T(token_from_launch_enclave),
+		T(eupdatesvn_absent_ud),
+		T(eupdatesvn_no_update),
+		T(eupdatesvn_updates_cpusvn),
+		T(eupdatesvn_epc_not_ready),
+		T(eupdatesvn_insufficient_entropy),
 	};
 #undef T
 	return T_RUN(tests);

@@ -69,6 +69,14 @@ enum sgx_return_code {
 	SGX_PAGE_ATTRIBUTES_MISMATCH = 19,
 	SGX_PAGE_NOT_MODIFIABLE = 20,
 	SGX_PAGE_NOT_DEBUGGABLE = 21,
+	SGX_INSUFFICIENT_ENTROPY = 29, /* EUPDATESVN: the RNG ran dry; retry */
+	/*
+	 * EUPDATESVN: an EPC page is in use.  30 is the value of a kernel series
+	 * revision; Linux 7.2.13 never names it (it only runs EUPDATESVN on an
+	 * empty EPC and treats any other code as unexpected).
+	 */
+	SGX_EPC_NOT_READY = 30,
+	SGX_NO_UPDATE = 31,            /* EUPDATESVN: CPUSVN already current */
 	SGX_INVALID_CPUSVN = 32,
 	SGX_INVALID_ISVSVN = 64,
 	SGX_UNMASKED_EVENT = 128,

@@ -34,6 +34,7 @@ struct sgx_cpu_config {
 	uint64_t epc_size;
 	struct sgx_epc_section_config sections[SGX_MAX_EPC_SECTIONS];
 	bool sgx1, sgx2;
+	bool eupdatesvn;           /* ENCLS[EUPDATESVN], CPUID.(12H,0):EAX[10] */
 	uint32_t miscselect_mask;  /* CPUID.(12H,0):EBX */
 	uint64_t attributes_mask;  /* CPUID.(12H,1):EAX/EBX */
 	uint64_t xfrm_mask;        /* CPUID.(12H,1):ECX/EDX */
@@ -133,12 +134,38 @@ uint64_t sgx_cpu_touched_frames(const struct sgx_cpu *cpu);
  */
 void sgx_cpu_raise_events(struct sgx_cpu *cpu, uint64_t n);
 
+/**
+ * sgx_cpu_stage_svn() - load a microcode update at run time
+ * @cpu: the platform
+ * @cpusvn: the CPUSVN the update brings
+ *
+ * A runtime microcode update does not change CPUSVN by itself: the next
+ * EUPDATESVN that finds the EPC empty and @cpusvn newer than the current
+ * CPUSVN (compared as EGETKEY compares them) makes it current.
+ */
+void sgx_cpu_stage_svn(struct sgx_cpu *cpu, const uint8_t cpusvn[16]);
+
+/**
+ * sgx_cpu_drain_entropy() - starve the next EUPDATESVNs of random numbers
+ * @cpu: the platform
+ * @n: how many EUPDATESVNs, from now on, end with SGX_INSUFFICIENT_ENTROPY
+ *
+ * On hardware EUPDATESVN regenerates keys from the RNG and gives up when
+ * RDSEED has nothing to give; software retries.  The model's RNG never
+ * runs dry, so this is how a caller exercises that path.
+ */
+void sgx_cpu_drain_entropy(struct sgx_cpu *cpu, uint64_t n);
+
+/* The current CPUSVN (the configured one until an EUPDATESVN changes it). */
+void sgx_cpu_cpusvn(const struct sgx_cpu *cpu, uint8_t cpusvn[16]);
+
 /* Counters kept by the CPU model (one per leaf success). */
 struct sgx_cpu_stats {
 	uint64_t ecreate, eadd, eextend, einit, eremove, epa, eblock, etrack;
 	uint64_t ewb, eldu, eldb, eaug, emodpr, emodt;
 	uint64_t eenter, eresume, eexit, aex;
 	uint64_t eaccept, eacceptcopy, emodpe, ereport, egetkey;
+	uint64_t eupdatesvn; /* EUPDATESVNs that changed CPUSVN */
 };
 void sgx_cpu_stats(const struct sgx_cpu *cpu, struct sgx_cpu_stats *out);
 
@@ -168,6 +195,7 @@ int sgx_eldb(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void *
 int sgx_eaug(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc);
 int sgx_emodpr(struct sgx_cpu *cpu, struct sgx_secinfo *secinfo, void *epc);
 int sgx_emodt(struct sgx_cpu *cpu, struct sgx_secinfo *secinfo, void *epc);
+int sgx_eupdatesvn(struct sgx_cpu *cpu);
 
 /**
  * sgx_epc_page_bytes() - where the model keeps the bytes of an EPC page
