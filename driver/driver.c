@@ -12,18 +12,28 @@
 /**
  * sgx_open() - open(/dev/sgx_enclave)
  * @drv: the driver
- * @err: set to -errno on failure (-ENOMEM)
+ * @err: set to -errno on failure: -EAGAIN or -EIO from EUPDATESVN (see
+ *       sgx_inc_usage_count()), -ENOMEM
  *
  * Every open creates an independent, empty enclave; the reference it is born
- * with is the file's.  The usage count (drv->nr_encls) is kept by the
- * enclave object itself (alloc/release), so it counts live enclaves as the
- * kernel's does.
+ * with is the file's.  As in the kernel the usage count goes up first (the
+ * first user runs EUPDATESVN) and comes down again if the allocation fails;
+ * otherwise the enclave's release brings it down, so it counts live
+ * enclaves, not open files.
  *
  * Return: the enclave, or NULL.
  */
 struct sgx_encl *sgx_open(struct sgx_driver *drv, int *err)
 {
-	return sgx_encl_alloc(drv, err);
+	struct sgx_encl *encl;
+
+	*err = sgx_inc_usage_count(drv);
+	if (*err)
+		return NULL;
+	encl = sgx_encl_alloc(drv, err);
+	if (!encl)
+		sgx_dec_usage_count(drv);
+	return encl;
 }
 
 /**

@@ -303,8 +303,8 @@ err:
  * @drv: the driver
  * @err: set to -ENOMEM on failure
  *
- * The enclave holds one reference (the file's) and counts as a live
- * enclave in @drv->nr_encls until its release.
+ * The enclave holds one reference (the file's).  The caller has counted it
+ * with sgx_inc_usage_count(); its release uncounts it, as its last step.
  *
  * Return: the enclave, or NULL.
  */
@@ -325,7 +325,6 @@ struct sgx_encl *sgx_encl_alloc(struct sgx_driver *drv, int *err)
 	CDS_INIT_LIST_HEAD(&encl->mm_list);
 	encl->backing_fd = -1;
 	encl->secs.encl = encl;
-	atomic_fetch_add(&drv->nr_encls, 1);
 	*err = 0;
 	return encl;
 }
@@ -410,7 +409,8 @@ static void sgx_encl_release(struct sgx_encl *encl)
 		sgx_warn("%s: %u resident children, SECS %s", __func__, encl->secs_child_cnt,
 			 encl->secs.epc_page ? "resident" : "gone");
 	free(encl);
-	atomic_fetch_sub(&drv->nr_encls, 1);
+	/* Last, after the EPC is gone: a new first user may then run EUPDATESVN. */
+	sgx_dec_usage_count(drv);
 }
 
 /* ---------------------------------------------------------------------- */

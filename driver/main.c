@@ -1231,6 +1231,8 @@ struct sgx_driver *sgx_driver_create(struct sgx_cpu *cpu, const struct sgx_drive
 		goto err_sections;
 	}
 	sgx_init_masks(drv);
+	drv->eupdatesvn = r12.eax & (1u << 10);
+	drv->svn_lock = (struct sgx_mutex)SGX_MUTEX_INIT;
 	/* Last, as the series does: the capacity is the EPC just enumerated. */
 	sgx_cgroup_init_root(drv);
 
@@ -1269,6 +1271,55 @@ void sgx_driver_destroy(struct sgx_driver *drv)
 	sgx_free_sections(drv);
 	free(drv->nodes);
 	free(drv);
+}
+
+/* The kernel's RDRAND_RETRY_LOOPS: how often EUPDATESVN is retried for entropy. */
+#define SGX_SVN_RETRIES 10
+
+/* sgx_update_svn(): EUPDATESVN for the first user.  Called with svn_lock held. */
+static int sgx_update_svn(struct sgx_driver *drv)
+{
+	int ret = SGX_INSUFFICIENT_ENTROPY;
+
+	if (!drv->eupdatesvn)
+		return 0;
+	/* Cannot fire as called (only at 0), as in the kernel. */
+	if (atomic_load(&drv->nr_encls))
+		sgx_warn("Elevated usage count when calling EUPDATESVN");
+	for (int i = 0; i < SGX_SVN_RETRIES && ret == SGX_INSUFFICIENT_ENTROPY; i++)
+		ret = sgx_eupdatesvn(drv->cpu);
+	switch (ret) {
+	case 0:
+		sgx_pr("", "SVN updated successfully");
+		return 0;
+	case SGX_NO_UPDATE:
+		return 0;
+	case SGX_INSUFFICIENT_ENTROPY:
+		return -EAGAIN;
+	default:
+		ENCLS_WARN(ret, "EUPDATESVN");
+		return -EIO;
+	}
+}
+
+int sgx_inc_usage_count(struct sgx_driver *drv)
+{
+	int ret = 0;
+
+	sgx_mutex_lock(&drv->svn_lock);
+	if (!atomic_load(&drv->nr_encls))
+		ret = sgx_update_svn(drv);
+	if (!ret)
+		atomic_fetch_add(&drv->nr_encls, 1);
+	sgx_mutex_unlock(&drv->svn_lock);
+	return ret;
+}
+
+void sgx_dec_usage_count(struct sgx_driver *drv)
+{
+	sgx_mutex_lock(&drv->svn_lock);
+	atomic_fetch_sub(&drv->nr_encls, 1);
+	sgx_mutex_unlock(&drv->svn_lock);
 }
 
 void sgx_driver_counters(struct sgx_driver *drv, struct sgx_driver_counters *c)

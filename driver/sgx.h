@@ -198,9 +198,16 @@ struct sgx_driver {
 	uint64_t attributes_reserved_mask, xfrm_reserved_mask;
 	uint32_t misc_reserved_mask;
 	bool sgx2;
+	bool eupdatesvn; /* CPUID.(12H,0):EAX[10] (X86_FEATURE_SGX_EUPDATESVN) */
 
 	struct sgx_stats stats;
-	_Atomic long nr_encls; /* live enclave and vEPC objects (the usage count) */
+	/*
+	 * The usage count (sgx_usage_count): live enclave and vEPC objects.
+	 * Changed only under svn_lock, which serialises it with EUPDATESVN;
+	 * read without it by the counters.
+	 */
+	_Atomic long nr_encls;
+	struct sgx_mutex svn_lock;
 
 	struct sgx_mutex zombie_secs_pages_lock; /* vEPC SECS pages with children elsewhere */
 	struct cds_list_head zombie_secs_pages;
@@ -260,6 +267,23 @@ struct sgx_driver_counters {
  * each exact but not a consistent cut.
  */
 void sgx_driver_counters(struct sgx_driver *drv, struct sgx_driver_counters *c);
+
+/**
+ * sgx_inc_usage_count() - count a new SGX user (enclave or vEPC open)
+ * @drv: the driver
+ *
+ * The first user -- the count was 0, so no enclave or vEPC holds EPC --
+ * runs EUPDATESVN first, when the CPU has it, so that a microcode update
+ * loaded at run time reaches CPUSVN before any enclave is built.
+ *
+ * Return: 0, -EAGAIN (the RNG ran dry on every try: the open may be
+ * retried), or -EIO (any other EUPDATESVN failure, e.g. an EPC page leaked
+ * by a failed EREMOVE keeps the EPC from ever being empty).  On failure the
+ * count is unchanged.
+ */
+int sgx_inc_usage_count(struct sgx_driver *drv);
+/* The last step of an enclave's or vEPC's release. */
+void sgx_dec_usage_count(struct sgx_driver *drv);
 
 /* With cfg.no_ksgxd: run sanitization to completion now. */
 void sgx_sanitize_now(struct sgx_driver *drv);

@@ -72,10 +72,11 @@ static inline void vepc_slot_store(struct sgx_vepc *vepc, unsigned long index,
  * sgx_vepc_open() - open(/dev/sgx_vepc)
  * @drv: the driver
  * @max_pages: the number of file pages a mapping may reach (may be 0)
- * @err: set to -ENOMEM on failure
+ * @err: set to -errno on failure: -EAGAIN or -EIO from EUPDATESVN (see
+ *       sgx_inc_usage_count()), -ENOMEM
  *
- * Like the kernel, the usage count goes up first and comes down again if
- * the allocation fails.
+ * Like the kernel, the usage count goes up first (the first user runs
+ * EUPDATESVN) and comes down again if the allocation fails.
  *
  * Return: the new vEPC, or NULL.
  */
@@ -85,7 +86,9 @@ struct sgx_vepc *sgx_vepc_open(struct sgx_driver *drv, unsigned long max_pages, 
 	struct sgx_vepc *vepc;
 	void *array;
 
-	atomic_fetch_add(&drv->nr_encls, 1);
+	*err = sgx_inc_usage_count(drv);
+	if (*err)
+		return NULL;
 
 	file = calloc(1, sizeof(*file));
 	if (!file)
@@ -109,7 +112,7 @@ struct sgx_vepc *sgx_vepc_open(struct sgx_driver *drv, unsigned long max_pages, 
 err_file:
 	free(file);
 err_count:
-	atomic_fetch_sub(&drv->nr_encls, 1);
+	sgx_dec_usage_count(drv);
 	*err = -ENOMEM;
 	return NULL;
 }
@@ -395,5 +398,5 @@ void sgx_vepc_release(struct sgx_vepc *vepc)
 	if (vepc->page_array)
 		munmap(vepc->page_array, vepc->nr_slots * sizeof(*vepc->page_array));
 	free(file);
-	atomic_fetch_sub(&drv->nr_encls, 1);
+	sgx_dec_usage_count(drv);
 }

@@ -200,19 +200,30 @@ void sim_host_init(struct sim_host *h)
 	h->provision_fd = 77;
 }
 
+void sim_cpu_config(struct sgx_cpu_config *cfg, unsigned long epc_pages)
+{
+	sgx_cpu_default_config(cfg);
+	cfg->epc_size = epc_pages * 4096;
+	cfg->fixed_keys = true;
+	cfg->seed = 7;
+}
+
 struct sgx_driver *sim_driver(struct sim_host *h, unsigned long epc_pages, bool sync)
 {
 	struct sgx_cpu_config cfg;
+
+	sim_cpu_config(&cfg, epc_pages);
+	return sim_driver_cfg(h, &cfg, sync);
+}
+
+struct sgx_driver *sim_driver_cfg(struct sim_host *h, const struct sgx_cpu_config *cfg, bool sync)
+{
 	struct sgx_driver_config dcfg = { 0 };
 	struct sgx_driver *drv;
 	struct sgx_cpu *cpu;
 	int err;
 
-	sgx_cpu_default_config(&cfg);
-	cfg.epc_size = epc_pages * 4096;
-	cfg.fixed_keys = true;
-	cfg.seed = 7;
-	cpu = sgx_cpu_create(&cfg, &err);
+	cpu = sgx_cpu_create(cfg, &err);
 	if (!cpu)
 		return NULL;
 	dcfg.host_ops = &h->ops;

@@ -69,8 +69,12 @@ void sim_set_cgroup(struct sgx_cgroup *cg);
 extern unsigned long sim_bad_lo, sim_bad_hi;
 
 void sim_host_init(struct sim_host *h);
+/* The default platform with @epc_pages frames and fixed keys (seed 7). */
+void sim_cpu_config(struct sgx_cpu_config *cfg, unsigned long epc_pages);
 /* A driver on a fresh CPU model of @epc_pages frames (fixed keys, no ksgxd if @sync). */
 struct sgx_driver *sim_driver(struct sim_host *h, unsigned long epc_pages, bool sync);
+/* The same on a platform configured by @cfg; sanitized already when @sync. */
+struct sgx_driver *sim_driver_cfg(struct sim_host *h, const struct sgx_cpu_config *cfg, bool sync);
 void sim_driver_destroy(struct sgx_driver *drv);
 
 struct sgx_mm *sim_mm_new(struct sim_host *h, int id);

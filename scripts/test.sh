@@ -25,7 +25,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 run_suite build
 run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
-run_suite build-tsan -Db_sanitize=thread -- cli concurrency drv_main drv_encl drv_ioctl drv_vepc drv_stress drv_cgroup
+run_suite build-tsan -Db_sanitize=thread -- cli concurrency drv_main drv_encl drv_ioctl drv_vepc drv_stress drv_cgroup drv_svn
 
 echo "== race tests with their fixes compiled out (each must fail)" >&2
 sh scripts/race_revert.sh | tee build-race.tap || true

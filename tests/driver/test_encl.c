@@ -46,27 +46,13 @@ struct tenc {
 
 static struct sgx_driver *make_driver(struct sim_host *h, unsigned long pages, bool sgx2)
 {
-	struct sgx_driver_config dcfg = { 0 };
 	struct sgx_cpu_config cfg;
 	struct sgx_driver *drv;
-	struct sgx_cpu *cpu;
-	int err;
 
-	if (sgx2)
-		return sim_driver(h, pages, true);
-	sgx_cpu_default_config(&cfg);
-	cfg.epc_size = pages * PG;
-	cfg.fixed_keys = true;
-	cfg.seed = 7;
-	cfg.sgx2 = false;
-	cpu = sgx_cpu_create(&cfg, &err);
-	assert_non_null(cpu);
-	dcfg.host_ops = &h->ops;
-	dcfg.host = h;
-	dcfg.no_ksgxd = true;
-	drv = sgx_driver_create(cpu, &dcfg, &err);
+	sim_cpu_config(&cfg, pages);
+	cfg.sgx2 = sgx2;
+	drv = sim_driver_cfg(h, &cfg, true);
 	assert_non_null(drv);
-	sgx_sanitize_now(drv);
 	return drv;
 }
 
@@ -97,7 +83,7 @@ static void tenc_setup(struct tenc *t, bool sgx2, unsigned long size)
 	t->size = size;
 	t->attributes = SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT;
 
-	encl = sgx_encl_alloc(t->drv, &err);
+	encl = sgx_open(t->drv, &err);
 	assert_non_null(encl);
 	t->encl = encl;
 	encl->base = BASE;
@@ -308,7 +294,7 @@ static void test_storage_reinit_and_errors(void **state)
 	(void)state;
 	sim_host_init(&h);
 	drv = make_driver(&h, 64, true);
-	encl = sgx_encl_alloc(drv, &err);
+	encl = sgx_open(drv, &err);
 	assert_non_null(encl);
 	assert_int_equal(err, 0);
 	/* No storage yet: no slots, no backing. */
@@ -1745,7 +1731,7 @@ static void test_may_map_huge_sparse(void **state)
 	(void)state;
 	sim_host_init(&h);
 	drv = make_driver(&h, 64, true);
-	encl = sgx_encl_alloc(drv, &err);
+	encl = sgx_open(drv, &err);
 	encl->base = 1UL << 40;
 	encl->size = size;
 	assert_int_equal(sgx_encl_init_storage(encl), 0);

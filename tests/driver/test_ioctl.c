@@ -92,25 +92,13 @@ static void on_kick(struct sim_host *h, struct sgx_mm *mm, struct sgx_encl *encl
 
 static struct sgx_driver *driver_sgx1(struct sim_host *h, unsigned long epc_pages)
 {
-	struct sgx_driver_config dcfg = { 0 };
 	struct sgx_cpu_config cfg;
 	struct sgx_driver *drv;
-	struct sgx_cpu *cpu;
-	int err;
 
-	sgx_cpu_default_config(&cfg);
-	cfg.epc_size = epc_pages * PG;
-	cfg.fixed_keys = true;
-	cfg.seed = 7;
+	sim_cpu_config(&cfg, epc_pages);
 	cfg.sgx2 = false;
-	cpu = sgx_cpu_create(&cfg, &err);
-	assert_non_null(cpu);
-	dcfg.host_ops = &h->ops;
-	dcfg.host = h;
-	dcfg.no_ksgxd = true;
-	drv = sgx_driver_create(cpu, &dcfg, &err);
+	drv = sim_driver_cfg(h, &cfg, true);
 	assert_non_null(drv);
-	sgx_sanitize_now(drv);
 	return drv;
 }
 

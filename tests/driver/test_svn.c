@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The SGX usage count and EUPDATESVN (spec §16): the first open of
+ * /dev/sgx_enclave or /dev/sgx_vepc while no enclave or vEPC exists runs
+ * EUPDATESVN (when the CPU has it), retrying ten times for entropy; -EAGAIN
+ * or -EIO fail the open and leave the count alone; the count drops only when
+ * an enclave object is destroyed, not when its file closes.  Runs against
+ * the simulated host (host/sim.c).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+#include "helpers.h"
+#include "softsgx/uapi/sgx.h"
+
+#define EPC_PAGES 64
+
+static const uint8_t svn2[16] = { 2 }, svn3[16] = { 3 };
+
+struct t_world {
+	struct sim_host h;
+	struct sgx_driver *drv;
+};
+
+static void world(struct t_world *w, bool eupdatesvn)
+{
+	struct sgx_cpu_config cfg;
+
+	sim_host_init(&w->h);
+	sim_cpu_config(&cfg, EPC_PAGES);
+	cfg.eupdatesvn = eupdatesvn;
+	w->drv = sim_driver_cfg(&w->h, &cfg, true);
+	assert_non_null(w->drv);
+	assert_int_equal(w->drv->eupdatesvn, eupdatesvn);
+}
+
+static void world_free(struct t_world *w)
+{
+	assert_int_equal(atomic_load(&w->drv->nr_encls), 0);
+	assert_int_equal(atomic_load(&w->drv->nr_free_pages), EPC_PAGES);
+	sim_driver_destroy(w->drv);
+}
+
+static long usage(struct t_world *w)
+{
+	return atomic_load(&w->drv->nr_encls);
+}
+
+static void assert_cpusvn(struct t_world *w, const uint8_t want[16])
+{
+	uint8_t svn[16];
+
+	sgx_cpu_cpusvn(w->drv->cpu, svn);
+	assert_memory_equal(svn, want, 16);
+}
+
+static struct sgx_encl *open_ok(struct t_world *w)
+{
+	int err = -1;
+	struct sgx_encl *encl = sgx_open(w->drv, &err);
+
+	assert_non_null(encl);
+	assert_int_equal(err, 0);
+	return encl;
+}
+
+/* The first user updates CPUSVN; later ones do not, until the count is 0 again. */
+static void test_first_open_runs_eupdatesvn(void **state)
+{
+	struct sgx_encl *a, *b, *c;
+	struct t_world w;
+
+	(void)state;
+	world(&w, true);
+	sgx_cpu_stage_svn(w.drv->cpu, svn2);
+	a = open_ok(&w);
+	assert_cpusvn(&w, svn2);
+	assert_int_equal(usage(&w), 1);
+
+	/* A newer update staged while an enclave lives waits for the next first user. */
+	sgx_cpu_stage_svn(w.drv->cpu, svn3);
+	b = open_ok(&w);
+	assert_cpusvn(&w, svn2);
+	assert_int_equal(usage(&w), 2);
+	sgx_release(a);
+	sgx_release(b);
+	assert_int_equal(usage(&w), 0);
+	c = open_ok(&w);
+	assert_cpusvn(&w, svn3);
+	sgx_release(c);
+	world_free(&w);
+}
+
+/* The usual case: nothing newer (SGX_NO_UPDATE) is a successful open. */
+static void test_no_update_is_success(void **state)
+{
+	struct t_world w;
+	struct sgx_cpu_stats st;
+
+	(void)state;
+	world(&w, true);
+	sgx_release(open_ok(&w));
+	sgx_release(open_ok(&w));
+	assert_cpusvn(&w, sgx_cpu_config(w.drv->cpu)->cpusvn);
+	sgx_cpu_stats(w.drv->cpu, &st);
+	assert_int_equal(st.eupdatesvn, 0);
+	world_free(&w);
+}
+
+/* Without the feature the open never runs the leaf (it would #UD). */
+static void test_without_feature(void **state)
+{
+	struct t_world w;
+
+	(void)state;
+	world(&w, false);
+	sgx_cpu_stage_svn(w.drv->cpu, svn2);
+	sgx_release(open_ok(&w));
+	assert_cpusvn(&w, sgx_cpu_config(w.drv->cpu)->cpusvn);
+	world_free(&w);
+}
+
+/* Nine dry RNG reads are retried; ten fail the open with -EAGAIN, count unchanged. */
+static void test_entropy_retries(void **state)
+{
+	struct sgx_encl *encl;
+	struct t_world w;
+	int err = 0;
+
+	(void)state;
+	world(&w, true);
+	sgx_cpu_stage_svn(w.drv->cpu, svn2);
+	sgx_cpu_drain_entropy(w.drv->cpu, 10);
+	assert_null(sgx_open(w.drv, &err));
+	assert_int_equal(err, -EAGAIN);
+	assert_int_equal(usage(&w), 0);
+	assert_cpusvn(&w, sgx_cpu_config(w.drv->cpu)->cpusvn);
+
+	sgx_cpu_drain_entropy(w.drv->cpu, 9);
+	encl = open_ok(&w);
+	assert_cpusvn(&w, svn2);
+	sgx_release(encl);
+
+	/* /dev/sgx_vepc's open takes the same path. */
+	sgx_cpu_stage_svn(w.drv->cpu, svn3);
+	sgx_cpu_drain_entropy(w.drv->cpu, 10);
+	assert_null(sgx_vepc_open(w.drv, 4, &err));
+	assert_int_equal(err, -EAGAIN);
+	assert_int_equal(usage(&w), 0);
+	world_free(&w);
+}
+
+/*
+ * An EPC page in use while no enclave or vEPC is counted -- as after a
+ * failed EREMOVE leaked one -- makes EUPDATESVN fail with
+ * SGX_EPC_NOT_READY, so the open fails with -EIO (kernel behaviour, kept).
+ */
+static void test_page_in_use_gives_eio(void **state)
+{
+	struct sgx_epc_page *page;
+	struct t_world w;
+	int err = 0;
+
+	(void)state;
+	world(&w, true);
+	page = sgx_alloc_epc_page(w.drv, NULL, false);
+	assert_false(IS_ERR(page));
+	assert_int_equal(sgx_epa(w.drv->cpu, SGX_PAGE_TYPE_VA, sgx_get_epc_virt_addr(page)), 0);
+	assert_null(sgx_open(w.drv, &err));
+	assert_int_equal(err, -EIO);
+	assert_null(sgx_vepc_open(w.drv, 4, &err));
+	assert_int_equal(err, -EIO);
+	assert_int_equal(usage(&w), 0);
+
+	assert_int_equal(sgx_eremove(w.drv->cpu, sgx_get_epc_virt_addr(page)), 0);
+	sgx_free_epc_page(w.drv, page);
+	sgx_release(open_ok(&w));
+	world_free(&w);
+}
+
+/*
+ * The count follows the enclave object, not the file: a reference held
+ * elsewhere (the reclaimer's, here) keeps it counted after the last close,
+ * so no EUPDATESVN runs for the next open.
+ */
+static void test_count_until_object_dies(void **state)
+{
+	struct sgx_encl *a, *b;
+	struct t_world w;
+
+	(void)state;
+	world(&w, true);
+	a = open_ok(&w);
+	sgx_encl_get(a);
+	sgx_release(a);
+	assert_int_equal(usage(&w), 1);
+	sgx_cpu_stage_svn(w.drv->cpu, svn2);
+	b = open_ok(&w);
+	assert_cpusvn(&w, sgx_cpu_config(w.drv->cpu)->cpusvn);
+	sgx_release(b);
+	sgx_encl_put(a);
+	assert_int_equal(usage(&w), 0);
+	sgx_release(open_ok(&w));
+	assert_cpusvn(&w, svn2);
+	world_free(&w);
+}
+
+/* vEPC files count too, until their release. */
+static void test_vepc_counts(void **state)
+{
+	struct sgx_vepc *v;
+	struct t_world w;
+	int err = -1;
+
+	(void)state;
+	world(&w, true);
+	sgx_cpu_stage_svn(w.drv->cpu, svn2);
+	v = sgx_vepc_open(w.drv, 4, &err);
+	assert_non_null(v);
+	assert_int_equal(err, 0);
+	assert_cpusvn(&w, svn2);
+	assert_int_equal(usage(&w), 1);
+	sgx_cpu_stage_svn(w.drv->cpu, svn3);
+	sgx_release(open_ok(&w));
+	assert_cpusvn(&w, svn2);
+	sgx_vepc_release(v);
+	assert_int_equal(usage(&w), 0);
+	world_free(&w);
+}
+
+/* Opens and releases from several threads: the count and CPUSVN stay consistent. */
+#define NR_THREADS 4
+#define ROUNDS 200
+
+static void *open_close(void *arg)
+{
+	struct t_world *w = arg;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		int err;
+		struct sgx_encl *encl = sgx_open(w->drv, &err);
+
+		if (!encl)
+			return (void *)(intptr_t)err;
+		sgx_release(encl);
+	}
+	return NULL;
+}
+
+static void test_concurrent_opens(void **state)
+{
+	pthread_t t[NR_THREADS];
+	struct t_world w;
+	void *ret;
+
+	(void)state;
+	world(&w, true);
+	sgx_cpu_stage_svn(w.drv->cpu, svn2);
+	for (int i = 0; i < NR_THREADS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, open_close, &w), 0);
+	for (int i = 0; i < NR_THREADS; i++) {
+		assert_int_equal(pthread_join(t[i], &ret), 0);
+		assert_null(ret);
+	}
+	assert_int_equal(usage(&w), 0);
+	assert_cpusvn(&w, svn2);
+	world_free(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_first_open_runs_eupdatesvn),
+		cmocka_unit_test(test_no_update_is_success),
+		cmocka_unit_test(test_without_feature),
+		cmocka_unit_test(test_entropy_retries),
+		cmocka_unit_test(test_page_in_use_gives_eio),
+		cmocka_unit_test(test_count_until_object_dies),
+		cmocka_unit_test(test_vepc_counts),
+		cmocka_unit_test(test_concurrent_opens),
+	};
+	return T_RUN(tests);
+}
