@@ -367,6 +367,7 @@ static void sgx_encl_release(struct sgx_encl *encl)
 	unsigned long idx = 0;
 	bool leak_array = false;
 
+	atomic_fetch_add(&drv->nr_releasing, 1);
 	while (encl->page_array && (entry = next_present(encl, &idx, encl->nr_slots))) {
 		if (entry->epc_page) {
 			/*
@@ -388,6 +389,7 @@ static void sgx_encl_release(struct sgx_encl *encl)
 		sgx_warn("%s: a page owned by the reclaimer was left behind", __func__);
 		encl->page_array = NULL; /* keep it mapped: see quirk 6 above */
 	}
+	sgx_test_point(drv, SGX_TP_RELEASE_CHILDREN, encl, encl->base);
 
 	if (!encl->secs_child_cnt && encl->secs.epc_page) {
 		sgx_encl_free_epc_page(drv, encl->secs.epc_page);
@@ -409,6 +411,7 @@ static void sgx_encl_release(struct sgx_encl *encl)
 		sgx_warn("%s: %u resident children, SECS %s", __func__, encl->secs_child_cnt,
 			 encl->secs.epc_page ? "resident" : "gone");
 	free(encl);
+	atomic_fetch_sub(&drv->nr_releasing, 1);
 	/* Last, after the EPC is gone: a new first user may then run EUPDATESVN. */
 	sgx_dec_usage_count(drv);
 }

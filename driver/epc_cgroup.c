@@ -257,8 +257,11 @@ int sgx_cgroup_destroy(struct sgx_cgroup *cg)
  * @drv: the driver
  *
  * The host says which cgroup the caller is in; without an answer (no hook,
- * NULL, a cgroup being destroyed) it is the root, as for a task of a
- * controller that is disabled.  Async-signal-safe.
+ * NULL, another driver's cgroup) it is the root, as for a task of a
+ * controller that is disabled.  A task the host still places in a destroyed
+ * cgroup (the kernel refuses to remove a populated one, so this is a host
+ * racing its own rmdir) is charged to the nearest live ancestor, so the
+ * limits above it still hold.  Async-signal-safe.
  *
  * Return: the cgroup, with a reference for the caller to put.
  */
@@ -268,8 +271,11 @@ struct sgx_cgroup *sgx_cgroup_current(struct sgx_driver *drv)
 
 	if (drv->host_ops->current_cgroup)
 		cg = drv_host_call(drv, current_cgroup);
-	if (!cg || cg->drv != drv || atomic_load(&cg->dying))
+	if (!cg || cg->drv != drv)
 		cg = &drv->root_cg;
+	/* A child pins its parent, and the host pins @cg: the walk is safe. */
+	while (atomic_load(&cg->dying))
+		cg = cg->parent;
 	sgx_cgroup_get(cg);
 	return cg;
 }
@@ -517,8 +523,13 @@ static struct sgx_encl *owner_encl(struct sgx_epc_page *page)
  * passed over and stay, since the killer would only give up on it.  A
  * listed page's enclave is alive: its release takes its SECS and VA pages
  * off the list (under reclaimer_lock, held here) before it is freed.
+ *
+ * An enclave that cannot be pinned is being released and is about to give
+ * back its SECS and VA pages: *@dying is set and no victim is taken, so
+ * that a cgroup over its limit only until that release ends loses nothing.
+ * (The series skips such an entry and kills the next enclave on the list.)
  */
-static struct sgx_encl *oom_get_victim(struct sgx_cgroup *cg)
+static struct sgx_encl *oom_get_victim(struct sgx_cgroup *cg, bool *dying)
 {
 	struct sgx_driver *drv = cg->drv;
 	struct sgx_encl *victim = NULL;
@@ -530,8 +541,12 @@ static struct sgx_encl *oom_get_victim(struct sgx_cgroup *cg)
 
 		if (encl && !encl_test_flag(encl, SGX_ENCL_CREATED))
 			continue;
+		if (encl && !sgx_encl_get_unless_zero(encl)) {
+			*dying = true;
+			break;
+		}
 		cds_list_del_init(&page->list);
-		if (encl && sgx_encl_get_unless_zero(encl)) {
+		if (encl) {
 			victim = encl;
 			break;
 		}
@@ -547,7 +562,11 @@ static struct sgx_encl *oom_get_victim(struct sgx_cgroup *cg)
  * Walks the subtree in pre-order and takes the first enclave found on an
  * unreclaimable list (sgx_encl_oom()).  An enclave killed before and still
  * waiting for its reclaims to finish counts as found: the caller waits for
- * it rather than taking another.  No lock may be held.
+ * it rather than taking another.  So does any enclave release under way,
+ * in this subtree or not (it may be what keeps @root over its limit: its
+ * pages stopped counting as reclaimable before they are uncharged); then
+ * @root's work is queued again, to look once the release is done.  No lock
+ * may be held.
  *
  * Return: true when a victim was found.
  */
@@ -556,10 +575,20 @@ bool sgx_cgroup_oom(struct sgx_cgroup *root)
 	struct sgx_driver *drv = root->drv;
 	struct sgx_cgroup *cg = root, *next;
 
+	if (atomic_load(&drv->nr_releasing)) {
+		sgx_cgroup_queue_work(root);
+		return true;
+	}
 	sgx_cgroup_get(cg);
 	for (;;) {
-		struct sgx_encl *victim = oom_get_victim(cg);
+		bool dying = false;
+		struct sgx_encl *victim = oom_get_victim(cg, &dying);
 
+		if (dying) {
+			sgx_cgroup_put(cg);
+			sgx_cgroup_queue_work(root);
+			return true;
+		}
 		if (victim && sgx_encl_oom(victim)) {
 			sgx_cgroup_put(cg);
 			return true;
@@ -730,20 +759,22 @@ static bool is_space(char c)
  * down to it, and kills an enclave of the subtree if nothing is
  * reclaimable.  Limits round down to whole pages only in effect.
  *
- * Return: 0, -ENOENT (another file, or the root), -EINVAL (no value, a
- * malformed number, an unknown resource name), -ERANGE (the number does not
- * fit in 64 bits), -E2BIG (longer than a page).
+ * Return: 0, -ENOENT (another file, or the root), -EINVAL (no value, an
+ * unknown resource name -- checked before the number -- or a malformed
+ * number), -ERANGE (the number does not fit in 64 bits), -E2BIG (longer than
+ * a page).
  */
 int sgx_cgroup_write(struct sgx_cgroup *cg, const char *file, const char *buf)
 {
-	char text[4096], *name, *value, *end;
+	char text[4096 + 1], *name, *value, *end;
 	size_t len = strlen(buf);
 	uint64_t max;
 	int ret;
 
 	if (strcmp(file, "misc.max") || !cg->parent)
 		return -ENOENT;
-	if (len >= sizeof(text))
+	/* kernfs refuses only writes longer than a page to a cgroup file. */
+	if (len > 4096)
 		return -E2BIG;
 	memcpy(text, buf, len + 1);
 	for (end = text + len; end > text && is_space(end[-1]); end--)
@@ -755,6 +786,9 @@ int sgx_cgroup_write(struct sgx_cgroup *cg, const char *file, const char *buf)
 	if (!value)
 		return -EINVAL;
 	*value++ = 0;
+	/* The name first, as misc_cg_max_write() looks it up before kstrtou64(). */
+	if (strcmp(name, "sgx_epc"))
+		return -EINVAL;
 	if (!strcmp(value, "max")) {
 		max = UINT64_MAX;
 	} else {
@@ -762,8 +796,6 @@ int sgx_cgroup_write(struct sgx_cgroup *cg, const char *file, const char *buf)
 		if (ret)
 			return ret;
 	}
-	if (strcmp(name, "sgx_epc"))
-		return -EINVAL;
 	atomic_store(&cg->max, max);
 	sgx_cgroup_queue_work(cg);
 	return 0;

@@ -808,6 +808,7 @@ skip:
 
 	/* Phase 4: write back and free. */
 	for (i = 0; i < cnt; i++) {
+		struct sgx_cgroup *page_cg;
 		struct sgx_encl *encl;
 
 		epc_page = chunk[i];
@@ -821,9 +822,18 @@ skip:
 		/* May release the enclave; encl_page is not touched after this. */
 		sgx_encl_put(encl);
 		page_clear_flags(epc_page, SGX_EPC_PAGE_RECLAIMER_TRACKED);
-		tracked_count(drv, epc_page, -1);
-
+		/*
+		 * Uncharge (in the free) before the page stops counting as
+		 * reclaimable: the other way round, the cgroup work could see
+		 * usage over a limit with nothing reclaimable for an instant
+		 * and kill an enclave for a page that is already going.
+		 */
+		page_cg = sgx_cgroup_of_page(drv, epc_page);
+		sgx_cgroup_get(page_cg);
 		sgx_free_epc_page(drv, epc_page);
+		for (struct sgx_cgroup *c = page_cg; c; c = c->parent)
+			atomic_fetch_sub(&c->subtree_reclaimable, 1);
+		sgx_cgroup_put(page_cg);
 		stat_inc(&drv->stats.reclaimed);
 	}
 	return isolated;

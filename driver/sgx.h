@@ -147,6 +147,7 @@ enum sgx_test_point {
 	SGX_TP_RECLAIM_BLOCKED, /* reclaimer: pages blocked, before EWB */
 	SGX_TP_ADD_EXTEND,      /* ADD_PAGES: page EADDed, before its EEXTENDs */
 	SGX_TP_OOM_MARKED,      /* OOM killer: victim marked NO_MEMORY, not yet zapped */
+	SGX_TP_RELEASE_CHILDREN,/* release: children freed, SECS and VA pages not yet */
 	SGX_TP_NR,
 };
 
@@ -208,6 +209,8 @@ struct sgx_driver {
 	 */
 	_Atomic long nr_encls;
 	struct sgx_mutex svn_lock;
+	/* Enclave releases under way: the OOM killer waits for them (epc_cgroup.c). */
+	_Atomic long nr_releasing;
 
 	struct sgx_mutex zombie_secs_pages_lock; /* vEPC SECS pages with children elsewhere */
 	struct cds_list_head zombie_secs_pages;
