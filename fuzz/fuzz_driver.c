@@ -110,6 +110,11 @@
  *                   bytes, 4 allocate as a task of X from now on, 5 run the
  *                   asynchronous work (reclaim, OOM kill), 6 OOM-kill in X's
  *                   subtree, 7 read X's files)
+ *   31  SVN         N                  (N bit 7: stage a newer CPUSVN; else the
+ *                   next N%16 EUPDATESVNs find no entropy.  The platform has
+ *                   EUPDATESVN, so every open by a first user runs it: it
+ *                   must succeed, or fail with -EAGAIN after ten dry tries,
+ *                   and a staged CPUSVN must then be current.)
  *
  * Interleavings.  The driver stops at test pause points inside its
  * unlocked windows (enum sgx_test_point: the REMOVE_PAGES and MODIFY_TYPES
@@ -248,6 +253,8 @@ static struct {
 	struct hvepc v[NR_VEPC];
 	struct sgx_cgroup *cg[NR_CG];
 	bool limited;          /* some cgroup got a limit: allocations may be refused */
+	unsigned int dry;      /* EUPDATESVNs still to find no entropy (mirror of the CPU's) */
+	bool svn_staged;       /* a newer CPUSVN is staged for the next first user */
 	bool pre_killed;       /* the enclave of the last ioctl was OOM-killed before it */
 	/* Arms for the next operation. */
 	int arm_signal;        /* 0 none, -1 pending now, n > 0 after n checks */
@@ -1743,6 +1750,7 @@ enum {
 	OP_HOOK,
 	OP_PTRACE,
 	OP_CGROUP,
+	OP_SVN,
 	OP_NR,
 };
 
@@ -1760,7 +1768,7 @@ static const char *const op_names[OP_NR] = {
 	"RECLAIM",   "RECLAIM_DIRECT", "EACCEPT", "RELEASE",	"OPEN",		"MM_EXIT",
 	"SIGNAL",    "SRC_CHECK",  "BAD_RANGE",  "VEPC_OPEN",	"VEPC_FAULT",	"VEPC_IOCTL",
 	"VEPC_CLOSE", "VEPC_GUEST", "BUILD",	  "TOUCH",	"HOOK",		"PTRACE",
-	"CGROUP",
+	"CGROUP",    "SVN",
 };
 
 static struct henc *encl_arg(struct in *in)
@@ -1775,13 +1783,75 @@ static struct sgx_mm *mm_arg(struct in *in)
 	return S.mm[u8(in) % NR_MM];
 }
 
+/* The CPUSVN the next OP_SVN stages: always newer than any before it. */
+static uint8_t svn_next[16] = { 1 };
+
+/*
+ * What an open must do about EUPDATESVN (spec §16): the first user (no
+ * enclave or vEPC alive) runs it.  The EPC is then empty by the invariants,
+ * so anything but success or -EAGAIN (ten dry tries) means a page is in use
+ * that nobody accounts for.  Return the errno the open must fail with (0:
+ * it must succeed), and update the mirrors as the CPU will.
+ */
+static int svn_expect(void)
+{
+	if (atomic_load(&drv->nr_encls))
+		return 0;
+	if (S.dry >= 10) {
+		S.dry -= 10;
+		return -EAGAIN;
+	}
+	S.dry = 0;
+	return 0;
+}
+
+/* After a successful first open: a staged CPUSVN is now current. */
+static void svn_check_applied(bool first)
+{
+	uint8_t svn[16];
+
+	if (!first || !S.svn_staged)
+		return;
+	sgx_cpu_cpusvn(drv->cpu, svn);
+	CHECK(!memcmp(svn, svn_next, 16), "the first open did not apply the staged CPUSVN");
+	S.svn_staged = false;
+}
+
+static void svn_bump(void)
+{
+	for (int i = 0; i < 16 && !++svn_next[i]; i++)
+		;
+}
+
 static void open_encl(struct henc *he)
 {
-	int err = 0;
+	bool first = !atomic_load(&drv->nr_encls);
+	int want = svn_expect(), err = 0;
 
 	memset(he, 0, sizeof(*he));
 	he->encl = sgx_open(drv, &err);
+	if (want) {
+		CHECK(!he->encl && err == want, "sgx_open returned %d, wanted %d", err, want);
+		return;
+	}
 	CHECK(he->encl && !err, "sgx_open failed: %d", err);
+	svn_check_applied(first);
+}
+
+/* OP_SVN: N bit 7 stages a newer CPUSVN, else the next N%16 EUPDATESVNs run dry. */
+static void op_svn(struct in *in)
+{
+	uint8_t n = u8(in);
+
+	if (n & 0x80) {
+		if (!S.svn_staged)
+			svn_bump();
+		sgx_cpu_stage_svn(drv->cpu, svn_next);
+		S.svn_staged = true;
+	} else {
+		S.dry = n % 16;
+		sgx_cpu_drain_entropy(drv->cpu, S.dry);
+	}
 }
 
 /*
@@ -2480,15 +2550,23 @@ static void op_vepc_open(struct in *in)
 	uint8_t n = u8(in);
 	unsigned long max = n < 0xF0 ? 1 + n % 64 : u64(in);
 	struct sgx_vepc *vepc;
-	int err = 0;
+	int err = 0, want;
+	bool first;
 
 	if (S.v[v].v)
 		return;
+	first = !atomic_load(&drv->nr_encls);
+	want = svn_expect();
 	vepc = sgx_vepc_open(drv, max, &err);
+	if (want) {
+		CHECK(!vepc && err == want, "vEPC open returned %d, wanted %d", err, want);
+		return;
+	}
 	if (!vepc) {
 		CHECK(err == -ENOMEM, "vEPC open failed with %d", err);
 		return;
 	}
+	svn_check_applied(first);
 	CHECK(sgx_vepc_mmap(vepc, false) == -EINVAL && sgx_vepc_mmap(vepc, true) == 0,
 	      "vEPC mmap checks");
 	if (max > VEPC_MAX_SLOTS) {
@@ -2634,6 +2712,8 @@ static void op_build(struct in *in)
 
 	if (!he->encl)
 		open_encl(he);
+	if (!he->encl) /* -EAGAIN from EUPDATESVN (OP_SVN) */
+		return;
 	memset(&secs, 0, sizeof(secs));
 	secs.size = (16 * PG) << (k % 5);
 	secs.base = sane_base(slot);
@@ -3090,6 +3170,9 @@ static void run_op(struct in *in, uint8_t op)
 	case OP_CGROUP:
 		op_cgroup(in);
 		break;
+	case OP_SVN:
+		op_svn(in);
+		break;
 	default:
 		break;
 	}
@@ -3185,7 +3268,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (getenv("FUZZ_DRIVER_STATS"))
 		atexit(print_stats);
 	sim_host_init(&host);
-	drv = sim_driver(&host, EPC_PAGES, true);
+	{
+		struct sgx_cpu_config cfg;
+
+		sim_cpu_config(&cfg, EPC_PAGES);
+		cfg.eupdatesvn = true;
+		drv = sim_driver_cfg(&host, &cfg, true);
+	}
 	if (!drv) {
 		fprintf(stderr, "fuzz_driver: no driver\n");
 		abort();
@@ -3210,6 +3299,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	memset(&S, 0, sizeof(S));
 	S.cg[0] = &drv->root_cg;
 	inputs++;
+	/* Entropy failures and a staged CPUSVN do not carry over between inputs. */
+	sgx_cpu_drain_entropy(drv->cpu, 0);
+	sgx_cpu_stage_svn(drv->cpu, (const uint8_t[16]){ 0 });
 	/* No enclave exists between inputs, so the policy can change here. */
 	drv->cfg.kernel_backing = hdr & 8;
 	S.arm_bad_page = -1;
