@@ -15,7 +15,7 @@ check() { # description, expected exit code, command...
 	if [ "$got" -eq "$want" ]; then ok "$d"; else bad "$d (exit $got, wanted $want)"; sed 's/^/# /' "$T/err"; fi
 }
 
-echo "1..22"
+echo "1..24"
 check "--help exits 0" 0 "$BIN" --help
 grep -q "Commands:" "$T/out" && ok "--help lists commands" || bad "--help lists commands"
 check "unknown command is a usage error" 2 "$BIN" frobnicate
@@ -33,6 +33,8 @@ check "sign refuses a non-e=3 key" 1 sh -c "openssl genrsa -out '$T/e65537.pem' 
 check "measure refuses a non-image" 1 "$BIN" measure data/test_key.pem
 check "sign refuses vendor 5" 2 "$BIN" sign --key data/test_key.pem --out "$T/x" --vendor 5 data/encl_fixture.elf
 check "cpuid with 8 sections" 0 "$BIN" cpuid --epc-mb 256 --sections 8
+check "cpuid --eupdatesvn" 0 "$BIN" cpuid --eupdatesvn
+grep -q "eax=00000403 .*EUPDATESVN=1" "$T/out" && ok "cpuid reports EUPDATESVN in 12.0 EAX[10]" || bad "cpuid reports EUPDATESVN in 12.0 EAX[10]"
 check "demo runs both parts" 0 "$BIN" demo --key data/test_key.pem --drv-pages 128
 grep -q "EINIT ok: model and offline MRENCLAVE agree" "$T/out" && ok "demo: part 1 EINIT" || bad "demo: part 1 EINIT"
 grep -q "all 512 pages intact after" "$T/out" && ok "demo: 4x-EPC enclave read back" || bad "demo: 4x-EPC enclave read back"

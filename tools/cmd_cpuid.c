@@ -8,7 +8,7 @@
 #include "softsgx/cpu.h"
 
 const char cpuid_usage[] =
-	"Usage: softsgx cpuid [--epc-mb N] [--sections N] [--no-sgx2]\n"
+	"Usage: softsgx cpuid [--epc-mb N] [--sections N] [--no-sgx2] [--eupdatesvn]\n"
 	"\n"
 	"Print CPUID.(EAX=7,ECX=0) SGX bits and every subleaf of CPUID leaf 0x12 as the\n"
 	"emulated platform computes them from its configuration, decoded.\n"
@@ -16,7 +16,8 @@ const char cpuid_usage[] =
 	"Options:\n"
 	"  --epc-mb N     total EPC size in MiB (default 128)\n"
 	"  --sections N   split the EPC into N equal sections, 1..8 (default 1)\n"
-	"  --no-sgx2      a platform without SGX2\n";
+	"  --no-sgx2      a platform without SGX2\n"
+	"  --eupdatesvn   a platform with ENCLS[EUPDATESVN] (CPUID.(12H,0):EAX[10])\n";
 
 int cmd_cpuid(int argc, char **argv)
 {
@@ -24,6 +25,7 @@ int cmd_cpuid(int argc, char **argv)
 		{ "epc-mb", required_argument, NULL, 'e' },
 		{ "sections", required_argument, NULL, 's' },
 		{ "no-sgx2", no_argument, NULL, 'n' },
+		{ "eupdatesvn", no_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long long mb = 128, nsec = 1;
@@ -41,6 +43,10 @@ int cmd_cpuid(int argc, char **argv)
 			continue;
 		if (c == 'n') {
 			cfg.sgx2 = false;
+			continue;
+		}
+		if (c == 'u') {
+			cfg.eupdatesvn = true;
 			continue;
 		}
 		fputs(cpuid_usage, stderr);
@@ -65,10 +71,10 @@ int cmd_cpuid(int argc, char **argv)
 	printf("leaf 7.0     ebx=%08x ecx=%08x edx=%08x  SGX=%u SGX_LC=%u SGX_KEYS=%u\n", r.ebx,
 	       r.ecx, r.edx, (r.ebx >> 2) & 1, (r.ecx >> 30) & 1, (r.edx >> 1) & 1);
 	sgx_cpu_cpuid(cpu, 0x12, 0, &r);
-	printf("leaf 12.0    eax=%08x ebx=%08x ecx=%08x edx=%08x  SGX1=%u SGX2=%u "
+	printf("leaf 12.0    eax=%08x ebx=%08x ecx=%08x edx=%08x  SGX1=%u SGX2=%u EUPDATESVN=%u "
 	       "MISCSELECT=%#x MaxEnclaveSize 2^%u (32-bit) 2^%u (64-bit)\n",
-	       r.eax, r.ebx, r.ecx, r.edx, r.eax & 1, (r.eax >> 1) & 1, r.ebx, r.edx & 0xFF,
-	       (r.edx >> 8) & 0xFF);
+	       r.eax, r.ebx, r.ecx, r.edx, r.eax & 1, (r.eax >> 1) & 1, (r.eax >> 10) & 1, r.ebx,
+	       r.edx & 0xFF, (r.edx >> 8) & 0xFF);
 	sgx_cpu_cpuid(cpu, 0x12, 1, &r);
 	printf("leaf 12.1    eax=%08x ebx=%08x ecx=%08x edx=%08x  ATTRIBUTES=%#llx XFRM=%#llx\n",
 	       r.eax, r.ebx, r.ecx, r.edx,
