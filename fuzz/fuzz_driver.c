@@ -1262,9 +1262,13 @@ static long ioctl_checked(struct henc *he, struct sgx_mm *mm, unsigned int cmd, 
 		return r;
 	}
 	S.ioctl_busy[slot] = true;
-	/* Nested programs in the ioctl's windows may kill it: look before. */
-	S.pre_killed = before & SGX_ENCL_NO_MEMORY;
+	/*
+	 * Nested programs in the ioctl's windows may kill it: look before.
+	 * Their own ioctls set S.pre_killed for their enclaves, so it is set
+	 * again for this one once they are done.
+	 */
 	r = sgx_ioctl(he->encl, mm, cmd, (unsigned long)arg);
+	S.pre_killed = before & SGX_ENCL_NO_MEMORY;
 	S.ioctl_busy[slot] = false;
 	S.busy_skip = false; /* whatever nested ioctls met */
 	TRACE("    ioctl 0x%x -> %ld%s\n", cmd, r, S.depth ? " [nested]" : "");
