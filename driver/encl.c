@@ -1388,10 +1388,17 @@ void sgx_encl_mm_release(struct sgx_encl *encl, struct sgx_mm *mm)
 		}
 	}
 	sgx_mutex_unlock(&encl->mm_lock);
+
+	/*
+	 * Wait for the readers even when a drain (the file's release, the OOM
+	 * killer) unlinked the entry first: it may still be waiting for a
+	 * walker that holds @mm, and the host frees @mm once this returns.  In
+	 * the kernel the notifier's mmgrab() keeps the mm_struct alive across
+	 * that grace period.
+	 */
+	sgx_synchronize_rcu();
 	if (!found)
 		return;
-
-	sgx_synchronize_rcu();
 	free(found);
 	sgx_encl_put(encl);
 }

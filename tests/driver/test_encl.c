@@ -1822,6 +1822,86 @@ static void test_mm_tracking(void **state)
 	tenc_teardown(&t);
 }
 
+/*
+ * Once sgx_encl_mm_release() returns, the host frees the mm, so no mm_list
+ * walker may still hold it -- even when a drain (the file's release, the OOM
+ * killer) unlinked the entry first and is itself still waiting for that
+ * walker.  A walker is held inside its read section (in the kick callback);
+ * another thread drains the list; a third reports the mm's exit, and must
+ * not return before the walker is done.  (Found by TSan in the cgroup
+ * stress test: the exit returned at once and the mm was freed under ksgxd.)
+ */
+static struct {
+	struct sgx_encl *encl;
+	struct sgx_mm *mm;
+	pthread_t drainer, exiter;
+	_Atomic bool exited;
+	bool exited_early;
+} held;
+
+static void *drain_thread(void *arg)
+{
+	(void)arg;
+	sgx_encl_mm_drain(held.encl);
+	return NULL;
+}
+
+static void *exit_thread(void *arg)
+{
+	(void)arg;
+	sgx_encl_mm_release(held.encl, held.mm);
+	atomic_store(&held.exited, true);
+	return NULL;
+}
+
+static void kick_holds_reader(struct sim_host *h, struct sgx_mm *mm, struct sgx_encl *encl)
+{
+	struct timespec ms50 = { 0, 50 * 1000 * 1000 };
+
+	(void)h;
+	(void)mm;
+	h->on_kick = NULL;
+	assert_int_equal(pthread_create(&held.drainer, NULL, drain_thread, NULL), 0);
+	/* Wait until the drain has unlinked the entry (it then waits for us). */
+	for (;;) {
+		bool empty;
+
+		sgx_mutex_lock(&encl->mm_lock);
+		empty = cds_list_empty(&encl->mm_list);
+		sgx_mutex_unlock(&encl->mm_lock);
+		if (empty)
+			break;
+		sched_yield();
+	}
+	assert_int_equal(pthread_create(&held.exiter, NULL, exit_thread, NULL), 0);
+	nanosleep(&ms50, NULL);
+	held.exited_early = atomic_load(&held.exited);
+}
+
+static void test_mm_release_waits_for_walkers(void **state)
+{
+	struct tenc t;
+
+	(void)state;
+	tenc_setup(&t, true, SIZE);
+	tenc_add(&t, 0, RW, 1);
+	tenc_init(&t);
+	held.encl = t.encl;
+	held.mm = sim_mm_new(&t.h, 1);
+	atomic_store(&held.exited, false);
+	held.exited_early = false;
+	assert_int_equal(sim_mmap(held.mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	t.h.on_kick = kick_holds_reader;
+	sgx_encl_kick(t.encl);
+	assert_int_equal(pthread_join(held.drainer, NULL), 0);
+	assert_int_equal(pthread_join(held.exiter, NULL), 0);
+	assert_false(held.exited_early);
+	assert_true(atomic_load(&held.exited));
+	assert_int_equal(atomic_load(&held.mm->kicks), 1);
+	sim_mm_free(held.mm);
+	tenc_teardown(&t);
+}
+
 /* A zap that races with an mmap in another mm must still reach it. */
 struct zap_race {
 	void (*orig_zap)(void *, struct sgx_mm *, struct sgx_encl *, unsigned long,
@@ -2059,6 +2139,7 @@ int main(void)
 		cmocka_unit_test(test_may_map),
 		cmocka_unit_test(test_may_map_huge_sparse),
 		cmocka_unit_test(test_mm_tracking),
+		cmocka_unit_test(test_mm_release_waits_for_walkers),
 		cmocka_unit_test(test_zap_rewalks_on_concurrent_mm_add),
 		cmocka_unit_test(test_test_and_clear_young),
 		cmocka_unit_test(test_release_frees_everything),
