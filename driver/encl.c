@@ -1510,6 +1510,15 @@ bool sgx_encl_oom(struct sgx_encl *encl)
 
 	/* The whole range, in each mm: the host zaps only this enclave's mappings. */
 	zap_in_every_mm(encl, encl->base, encl->size, false);
+	/*
+	 * Threads still inside leave now, while their mms are still listed:
+	 * after the drain the EWB fallback's IPI could not reach them, and
+	 * every page the reclaimer then takes would fail EWB for good and be
+	 * lost (quirk 13).  In the kernel the zap's TLB-shootdown IPIs do
+	 * this.  They cannot come back: their TCS is unmapped and faults
+	 * SIGBUS from now on.
+	 */
+	sgx_encl_kick(encl);
 	sgx_encl_mm_drain(encl);
 out:
 	sgx_encl_put(encl);

@@ -1051,6 +1051,50 @@ static void reclaim_ewb_failure_loses_page(void **state)
 	sim_driver_destroy(drv);
 }
 
+/*
+ * The OOM killer makes threads still inside the victim leave before it
+ * forgets their address spaces (a review finding): otherwise the pages the
+ * reclaimer takes afterwards fail EWB even after ETRACK and the IPI, which
+ * reaches nobody, and are lost; their frames would go back to the free list
+ * still valid in the EPCM.
+ */
+static void oom_kill_kicks_threads_inside(void **state)
+{
+	struct sim_host h;
+	struct sgx_driver *drv = mk_drv(&h, 128, true);
+	struct sgx_mm *mm = sim_mm_new(&h, 1);
+	struct inside t;
+	struct t_enc e;
+
+	(void)state;
+	enc_build(drv, mm, &e, 0x400000000UL, 0x40000, 32, true, true);
+	thread_enter(drv, &e, &t);
+	t.leave_on_kick = true;
+	h.ctx = &t;
+	h.on_kick = on_kick_aex;
+	sgx_encl_get(e.encl); /* the reference sgx_encl_oom() consumes */
+	assert_true(sgx_encl_oom(e.encl));
+	assert_false(t.in);
+	assert_int_equal(t.kicks, 1);
+	assert_true(cds_list_empty(&e.encl->mm_list));
+
+	/* Its pages still reclaim normally: no IPI needed, nothing lost. */
+	sgx_reclaim_pages(drv);
+	assert_int_equal(st(&drv->stats.etrack_ipis), 0);
+	assert_int_equal(st(&drv->stats.ewb), 16);
+	assert_int_equal(st(&drv->stats.reclaimed), 16);
+	for (unsigned int i = 0; i < 16; i++)
+		assert_true(enc_page(&e, i)->va_page != NULL);
+	check_invariant(drv, &e.encl, 1, 0);
+
+	sim_mm_exit(mm);
+	enc_release(&e);
+	assert_int_equal(st(&drv->stats.leaked), 0);
+	assert_int_equal(nr_free(drv), 128);
+	sim_mm_free(mm);
+	sim_driver_destroy(drv);
+}
+
 /* More enclave pages than EPC: ADD_PAGES reclaims directly, faults reload. */
 static void reclaim_direct_beyond_capacity(void **state)
 {
@@ -1337,6 +1381,7 @@ int main(void)
 		cmocka_unit_test(reclaim_evicts_secs_after_last_child),
 		cmocka_unit_test(reclaim_skips_young_pages),
 		cmocka_unit_test(reclaim_not_tracked_etrack_then_ipi),
+		cmocka_unit_test(oom_kill_kicks_threads_inside),
 		cmocka_unit_test(reclaim_ewb_failure_loses_page),
 		cmocka_unit_test(reclaim_direct_beyond_capacity),
 		cmocka_unit_test(ksgxd_reclaims_to_high_watermark),
