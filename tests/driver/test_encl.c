@@ -1902,6 +1902,83 @@ static void test_mm_release_waits_for_walkers(void **state)
 	tenc_teardown(&t);
 }
 
+/*
+ * The PTE cannot go in (the host's insert_page fails, once): SIGBUS, but
+ * the page the fault just brought in stays -- reloaded and tracked by the
+ * reclaimer on the ELDU path (§5.1), added on the EAUG path (§5.2 step 10)
+ * -- and the next access maps that same EPC page with no second ELDU or
+ * EAUG.
+ */
+static int (*real_insert)(void *, struct sgx_mm *, struct sgx_encl *, unsigned long,
+			  struct sgx_epc_page *);
+static int insert_failures;
+
+static int insert_fails_once(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
+			     unsigned long addr, struct sgx_epc_page *epc)
+{
+	if (insert_failures) {
+		insert_failures--;
+		return -ENOMEM;
+	}
+	return real_insert(host, mm, encl, addr, epc);
+}
+
+static void test_fault_insert_failure(void **state)
+{
+	struct sgx_encl_page *e, *aug;
+	struct sgx_epc_page *page;
+	unsigned int children;
+	struct sgx_mm *mm;
+	long before;
+	struct tenc t;
+
+	(void)state;
+	tenc_setup(&t, true, SIZE);
+	e = tenc_add(&t, 2 * PG, RW, 0x5A);
+	tenc_init(&t);
+	mm = sim_mm_new(&t.h, 1);
+	assert_int_equal(sim_mmap(mm, t.encl, BASE, SIZE, VM_READ | VM_WRITE), 0);
+	real_insert = t.h.ops.insert_page;
+	t.h.ops.insert_page = insert_fails_once;
+
+	/* ELDU path. */
+	evict(&t, e);
+	insert_failures = 1;
+	assert_int_equal(fault(mm, t.encl, BASE + 2 * PG, VM_READ), VM_FAULT_SIGBUS);
+	page = e->epc_page;
+	assert_non_null(page);
+	assert_true(page->flags & SGX_EPC_PAGE_RECLAIMER_TRACKED);
+	assert_null(sim_pte(mm, BASE + 2 * PG));
+	assert_int_equal(atomic_load(&t.drv->stats.eldu), 1);
+	assert_int_equal(atomic_load(&t.encl->nr_evicted), 0);
+	assert_int_equal(sim_access(mm, BASE + 2 * PG, VM_READ), 0);
+	assert_ptr_equal(sim_pte(mm, BASE + 2 * PG), page);
+	assert_int_equal(atomic_load(&t.drv->stats.eldu), 1);
+
+	/* EAUG path. */
+	before = nr_free(&t);
+	children = t.encl->secs_child_cnt;
+	insert_failures = 1;
+	assert_int_equal(fault(mm, t.encl, BASE + 7 * PG, VM_READ | VM_WRITE), VM_FAULT_SIGBUS);
+	aug = sgx_encl_page_lookup(t.encl, BASE + 7 * PG);
+	assert_non_null(aug);
+	assert_non_null(aug->epc_page);
+	page = aug->epc_page;
+	assert_int_equal(atomic_load(&t.drv->stats.eaug), 1);
+	assert_int_equal(t.encl->secs_child_cnt, children + 1);
+	assert_int_equal(nr_free(&t), before - 1);
+	assert_null(sim_pte(mm, BASE + 7 * PG));
+	assert_int_equal(sim_access(mm, BASE + 7 * PG, VM_READ | VM_WRITE), 0);
+	assert_ptr_equal(sim_pte(mm, BASE + 7 * PG), page);
+	assert_int_equal(atomic_load(&t.drv->stats.eaug), 1);
+	assert_int_equal(t.encl->secs_child_cnt, children + 1);
+
+	t.h.ops.insert_page = real_insert;
+	sim_mm_exit(mm);
+	sim_mm_free(mm);
+	tenc_teardown(&t);
+}
+
 /* A zap that races with an mmap in another mm must still reach it. */
 struct zap_race {
 	void (*orig_zap)(void *, struct sgx_mm *, struct sgx_encl *, unsigned long,
@@ -2140,6 +2217,7 @@ int main(void)
 		cmocka_unit_test(test_may_map_huge_sparse),
 		cmocka_unit_test(test_mm_tracking),
 		cmocka_unit_test(test_mm_release_waits_for_walkers),
+		cmocka_unit_test(test_fault_insert_failure),
 		cmocka_unit_test(test_zap_rewalks_on_concurrent_mm_add),
 		cmocka_unit_test(test_test_and_clear_young),
 		cmocka_unit_test(test_release_frees_everything),
