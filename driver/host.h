@@ -67,8 +67,12 @@ struct sgx_host_ops {
 	int (*copy_from_user)(void *host, void *dst, uint64_t src, size_t n);
 	int (*copy_to_user)(void *host, uint64_t dst, const void *src, size_t n);
 	/*
-	 * EADD's source check: 0, -EFAULT (no VMA), or -EACCES (the VMA may
-	 * never be executable, e.g. a noexec mount).
+	 * EADD's source check, as the kernel's find_vma() + VM_MAYEXEC test
+	 * and get_user_pages() make it: 0, -EFAULT (no VMA at or above @src,
+	 * or a mapping GUP refuses -- an enclave mapping, VM_IO|VM_PFNMAP), or
+	 * -EACCES (the VMA may never be executable, e.g. a noexec mount).
+	 * Quirk 2 of spec §20: the kernel checks the first VMA that ends above
+	 * @src, which may start above it; a host answers for that VMA.
 	 */
 	int (*src_check)(void *host, struct sgx_mm *mm, uint64_t src);
 	/* Is @fd of the calling process an open /dev/sgx_provision? */

@@ -14,6 +14,9 @@
  *
  * Decisions on the quirks of spec §20 that live in this file:
  *   1  fixed: ADD_PAGES decrements secs_child_cnt when EEXTEND fails.
+ *   2  kept:  the source's VMA test is the host's src_check(), which answers
+ *      for the VMA find_vma() returns (possibly one starting above @src), as
+ *      the kernel checks only that one's VM_MAYEXEC (driver/host.h).
  *   3  kept:  a signal after the first page ends ADD_PAGES with 0 and a short
  *      count (runtimes loop on count; -ERESTARTSYS only before any page).
  *   4  kept:  CREATE resets attributes_mask, so a PROVISION before CREATE is
@@ -27,8 +30,13 @@
  *      the kernel's behaviour for the race tests.
  *  19  the code returns -ERESTARTSYS (the kernel's kernel-doc says -EINTR);
  *      the comments here say what the code does.
- * Only sgx_encl_create() deviates in the order of its allocations (see
- * there); every check, its order and its errno are the kernel's.
+ * Every check, its order and its errno are the kernel's, with three
+ * deviations, each explained where it is made: sgx_encl_create() orders its
+ * allocations differently; ADD_PAGES copies each source page before taking
+ * the mmap lock and encl->lock (the kernel's get_user_pages() runs under
+ * them; the errnos and their order are unchanged) and checks the OOM kill
+ * before every page, not only before the first (a killed enclave gets
+ * -ENOMEM with the count of the pages already added).
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -3,6 +3,8 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "sim.h"
 
@@ -131,13 +133,29 @@ static bool f_signal_pending(void *host)
 	return atomic_load(&h->signal_pending);
 }
 
+/*
+ * User memory is this process's own, read and written through the kernel
+ * so that an address nothing is mapped at (an enclave range of a simulated
+ * address space, say) gives -EFAULT as copy_from_user() would, not SIGSEGV.
+ */
+static int user_copy(void *local, uint64_t remote, size_t n, bool write)
+{
+	struct iovec l = { local, n }, r = { (void *)(uintptr_t)remote, n };
+	ssize_t done;
+
+	if (!n)
+		return 0;
+	done = write ? process_vm_writev(getpid(), &l, 1, &r, 1, 0) :
+		       process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+	return done == (ssize_t)n ? 0 : -EFAULT;
+}
+
 static int f_copy_from_user(void *host, void *dst, uint64_t src, size_t n)
 {
 	(void)host;
 	if (bad_user(src, n))
 		return -EFAULT;
-	memcpy(dst, (const void *)(uintptr_t)src, n);
-	return 0;
+	return user_copy(dst, src, n, false);
 }
 
 static int f_copy_to_user(void *host, uint64_t dst, const void *src, size_t n)
@@ -145,17 +163,19 @@ static int f_copy_to_user(void *host, uint64_t dst, const void *src, size_t n)
 	(void)host;
 	if (bad_user(dst, n))
 		return -EFAULT;
-	memcpy((void *)(uintptr_t)dst, src, n);
-	return 0;
+	return user_copy((void *)src, dst, n, true);
 }
 
 static int f_src_check(void *host, struct sgx_mm *mm, uint64_t src)
 {
 	struct sim_host *h = host;
 
-	(void)mm;
 	if (bad_user(src, 4096))
 		return -EFAULT;
+	/* An enclave mapping is VM_IO | VM_PFNMAP: get_user_pages() refuses it. */
+	for (int i = 0; mm && i < mm->nr_maps; i++)
+		if (src + 4096 > mm->maps[i].start && src < mm->maps[i].end)
+			return -EFAULT;
 	return atomic_load(&h->src_check_result);
 }
 

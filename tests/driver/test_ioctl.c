@@ -1260,12 +1260,22 @@ static void test_add_arg_errors(void **state)
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_ADD_PAGES, &a), -EFAULT);
 	sim_bad_lo = sim_bad_hi = 0;
 
-	/* src not page aligned (checked before the range). */
+	/* src not page aligned (checked before the range and the SECINFO copy). */
 	a = good;
 	a.src += 8;
 	a.offset = 1;
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_ADD_PAGES, &a), -EINVAL);
 	assert_memory_equal(&a.count, &good.count, 8);
+	a = good;
+	a.src += 8;
+	a.secinfo = 0x2000;
+	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_ADD_PAGES, &a), -EINVAL);
+	assert_memory_equal(&a.count, &good.count, 8);
+	/* The range before the SECINFO copy. */
+	a = good;
+	a.length = 0;
+	a.secinfo = 0x2000;
+	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_ADD_PAGES, &a), -EINVAL);
 
 	for (unsigned int i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
 		a = good;
@@ -1368,6 +1378,13 @@ static void test_add_page_errors(void **state)
 	/* ...and the taken slot before all of them. */
 	assert_int_equal(w_add_raw(w, OFF_RW, PG, (void *)0x3000, RW_SI, 0, &count), -EBUSY);
 	w->h.ops.src_check = src_check;
+	/* A source inside an enclave mapping: GUP refuses VM_IO|VM_PFNMAP, -EFAULT. */
+	assert_int_equal(sim_mmap(w->mm, w->encl, BASE, SIZE, VM_READ), 0);
+	assert_int_equal(w_add_raw(w, next, PG, (void *)(uintptr_t)(BASE + OFF_RW), RW_SI, 0,
+				   &count),
+			 -EFAULT);
+	assert_int_equal(count, 0);
+	w->mm->nr_maps = 0;
 	w_assert_unchanged(w, s);
 
 	/* The second source page faults: one page in, count one page. */
@@ -1703,6 +1720,20 @@ static void test_provision(void **state)
 	assert_int_equal(w->encl->attributes_mask, SGX_ATTR_UNPRIV_MASK);
 	s = w_snap(w);
 	assert_int_equal(w_init_ss(w, &w->ss), -EACCES);
+	/*
+	 * In the kernel's order (spec §3.6): the vendor (check 6) before the
+	 * privileged attributes (7), and those before reserved bits (8).
+	 */
+	{
+		struct sgx_sigstruct bad = w->ss;
+
+		bad.body.attributes |= 1ULL << 3; /* reserved, and required */
+		bad.body.attributes_mask |= 1ULL << 3;
+		assert_int_equal(w_init_ss(w, &bad), -EACCES);
+		bad.header.vendor = 0x1234;
+		assert_int_equal(w_init_ss(w, &bad), -EINVAL);
+	}
+	w_assert_unchanged(w, s);
 
 	/* Errors leave the mask alone. */
 	assert_int_equal(w_ioctl(w, SGX_IOC_ENCLAVE_PROVISION, NULL), -EFAULT);
