@@ -2432,10 +2432,6 @@ static void op_ptrace(struct in *in)
 		buf[i] = u8(in);
 	if (S.depth || m < 0)
 		return;
-	encl = mm->maps[m].encl;
-	flags = mm->maps[m].vm_flags;
-	if (addr + (unsigned long)len > mm->maps[m].end)
-		len = (int)(mm->maps[m].end - addr);
 	/* With no ksgxd here, make room for a reload (SECS and page, twice). */
 	for (int k = 0; k < 8 && atomic_load(&drv->nr_free_pages) < 4 &&
 			atomic_load(&drv->nr_active) > 0; k++)
@@ -2448,6 +2444,17 @@ static void op_ptrace(struct in *in)
 	 */
 	if (!cg_room(4))
 		return;
+	/*
+	 * Only now look at the mapping: the reclaim above may have run a
+	 * nested program that released the enclave and unmapped it.
+	 */
+	m = map_at(mm, addr);
+	if (m < 0)
+		return;
+	encl = mm->maps[m].encl;
+	flags = mm->maps[m].vm_flags;
+	if (addr + (unsigned long)len > mm->maps[m].end)
+		len = (int)(mm->maps[m].end - addr);
 	ptrace_must_work = ptrace_determined(encl, addr, len, flags);
 
 	r = sgx_vma_access(encl, addr, buf, len, write, flags);
