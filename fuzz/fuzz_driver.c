@@ -686,14 +686,6 @@ static unsigned long check_encl(struct henc *he, unsigned long *children)
 }
 
 /* The enclave mapped at @addr in @mm, if one of its mappings covers it. */
-static int map_at(struct sgx_mm *mm, unsigned long addr)
-{
-	for (int i = mm->nr_maps - 1; i >= 0; i--)
-		if (addr >= mm->maps[i].start && addr < mm->maps[i].end)
-			return i;
-	return -1;
-}
-
 static void check_ptes(struct sgx_mm *mm)
 {
 	for (int i = 0; i < mm->nr_ptes; i++) {
@@ -705,7 +697,7 @@ static void check_ptes(struct sgx_mm *mm)
 
 			CHECK(live_slot_of(pte->encl) >= 0, "mm %d: PTE 0x%lx of a dead enclave",
 			      mm->id, pte->addr);
-			m = map_at(mm, pte->addr);
+			m = sim_map_at(mm, pte->addr);
 			CHECK(m >= 0 && mm->maps[m].encl == pte->encl,
 			      "mm %d: PTE 0x%lx outside the enclave's mappings", mm->id, pte->addr);
 			e = sgx_encl_page_lookup(pte->encl, pte->addr);
@@ -1011,7 +1003,7 @@ static int do_access(struct sgx_mm *mm, unsigned long addr)
 {
 	unsigned long page = addr & ~(PG - 1);
 	unsigned long nested_before = S.nested_runs;
-	int m = map_at(mm, page);
+	int m = sim_map_at(mm, page);
 	struct sgx_encl *encl;
 	unsigned long flags;
 	int expect = X_UNKNOWN;
@@ -1035,7 +1027,7 @@ static int do_access(struct sgx_mm *mm, unsigned long addr)
 		vm_fault_t r;
 
 		/* Each retry is a new access: the mapping may have gone meanwhile. */
-		m = map_at(mm, page);
+		m = sim_map_at(mm, page);
 		if (m < 0 || mm->maps[m].encl != encl || mm->maps[m].vm_flags != flags) {
 			result = -2;
 			break;
@@ -1711,11 +1703,7 @@ static long do_mmap(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long star
 		if (mm->maps[i].start < start + len && start < mm->maps[i].end)
 			remove_map(mm, i);
 	pthread_rwlock_wrlock(&mm->mmap_lock);
-	mm->maps[mm->nr_maps].encl = encl;
-	mm->maps[mm->nr_maps].start = start;
-	mm->maps[mm->nr_maps].end = start + len;
-	mm->maps[mm->nr_maps].vm_flags = vm_flags;
-	mm->nr_maps++;
+	sim_add_map(mm, encl, start, len, vm_flags);
 	pthread_rwlock_unlock(&mm->mmap_lock);
 	return 0;
 }
@@ -2425,7 +2413,7 @@ static void op_ptrace(struct in *in)
 	bool ptrace_must_work;
 	struct sgx_encl *encl;
 	unsigned long flags;
-	int m = map_at(mm, addr);
+	int m = sim_map_at(mm, addr);
 	int r;
 
 	for (int i = 0; i < len; i++)
@@ -2448,7 +2436,7 @@ static void op_ptrace(struct in *in)
 	 * Only now look at the mapping: the reclaim above may have run a
 	 * nested program that released the enclave and unmapped it.
 	 */
-	m = map_at(mm, addr);
+	m = sim_map_at(mm, addr);
 	if (m < 0)
 		return;
 	encl = mm->maps[m].encl;
@@ -2866,7 +2854,7 @@ static void run_nested(struct in *in, struct sgx_encl *encl, unsigned long addr)
 		case 0:
 		case 9: {
 			struct sgx_mm *mm = S.mm[u8(in) % NR_MM];
-			int m = map_at(mm, addr);
+			int m = sim_map_at(mm, addr);
 
 			if (m < 0 || mm->maps[m].encl != encl)
 				mm = S.mm[(mm == S.mm[0]) ? 1 : 0];

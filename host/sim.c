@@ -288,6 +288,24 @@ void sim_mm_free(struct sgx_mm *mm)
 	free(mm);
 }
 
+void sim_add_map(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long start,
+		 unsigned long len, unsigned long vm_flags)
+{
+	mm->maps[mm->nr_maps].encl = encl;
+	mm->maps[mm->nr_maps].start = start;
+	mm->maps[mm->nr_maps].end = start + len;
+	mm->maps[mm->nr_maps].vm_flags = vm_flags;
+	mm->nr_maps++;
+}
+
+int sim_map_at(struct sgx_mm *mm, unsigned long addr)
+{
+	for (int i = mm->nr_maps - 1; i >= 0; i--)
+		if (addr >= mm->maps[i].start && addr < mm->maps[i].end)
+			return i;
+	return -1;
+}
+
 int sim_mmap(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long start, unsigned long len,
 	      unsigned long vm_flags)
 {
@@ -299,13 +317,8 @@ int sim_mmap(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long start, unsi
 	r = sgx_encl_may_map(encl, start, start + len, vm_flags);
 	if (!r)
 		r = sgx_encl_mm_add(encl, mm);
-	if (!r) {
-		mm->maps[mm->nr_maps].encl = encl;
-		mm->maps[mm->nr_maps].start = start;
-		mm->maps[mm->nr_maps].end = start + len;
-		mm->maps[mm->nr_maps].vm_flags = vm_flags;
-		mm->nr_maps++;
-	}
+	if (!r)
+		sim_add_map(mm, encl, start, len, vm_flags);
 	pthread_rwlock_unlock(&mm->mmap_lock);
 	return r;
 }
@@ -368,16 +381,15 @@ static void mark_young(struct sgx_mm *mm, unsigned long addr)
 int sim_access(struct sgx_mm *mm, unsigned long addr, unsigned long vm_flags)
 {
 	unsigned long page = addr & ~0xFFFUL;
-	struct sgx_encl *encl = NULL;
-	unsigned long flags = 0;
+	int m = sim_map_at(mm, page);
+	struct sgx_encl *encl;
+	unsigned long flags;
 
-	for (int i = 0; i < mm->nr_maps; i++) {
-		if (page >= mm->maps[i].start && page < mm->maps[i].end) {
-			encl = mm->maps[i].encl;
-			flags = mm->maps[i].vm_flags;
-		}
-	}
-	if (!encl || (vm_flags & ~flags))
+	if (m < 0)
+		return -1;
+	encl = mm->maps[m].encl;
+	flags = mm->maps[m].vm_flags;
+	if (vm_flags & ~flags)
 		return -1;
 	for (int tries = 0; tries < 100000; tries++) {
 		vm_fault_t r;

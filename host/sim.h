@@ -82,6 +82,11 @@ void sim_mm_free(struct sgx_mm *mm);
 /* mmap(): sgx_encl_may_map + sgx_encl_mm_add, then record the mapping. Return 0/-errno. */
 int sim_mmap(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long start, unsigned long len,
 	      unsigned long vm_flags);
+/* Record a mapping the driver accepted (@mm's mmap lock held for write). */
+void sim_add_map(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long start,
+		 unsigned long len, unsigned long vm_flags);
+/* The index of the mapping of @mm covering @addr (the newest), or -1. */
+int sim_map_at(struct sgx_mm *mm, unsigned long addr);
 /* The address space exits: drop PTEs and mappings, notify the driver. */
 void sim_mm_exit(struct sgx_mm *mm);
 

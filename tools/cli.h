@@ -3,6 +3,7 @@
 #ifndef SOFTSGX_CLI_H
 #define SOFTSGX_CLI_H
 
+#include <stdint.h>
 #include <openssl/types.h>
 
 struct cli_command {
@@ -22,6 +23,10 @@ extern const char demo_usage[], sign_usage[], measure_usage[], keygen_usage[], c
 
 /* The demo's part 2, the driver on the simulated host (demo_driver.c). */
 int demo_driver(EVP_PKEY *key, unsigned int epc_pages);
+/* A signed SIGSTRUCT over @mrenclave for a demo enclave (demo.c). */
+struct sgx_sigstruct;
+int demo_sigstruct(struct sgx_sigstruct *ss, const uint8_t mrenclave[32], uint64_t attributes,
+		   EVP_PKEY *key);
 
 /* True when argv holds -h/--help; the caller then prints its usage. */
 int cli_wants_help(int argc, char **argv);

@@ -113,6 +113,32 @@ static int add_page(struct demo *d, uint64_t off, uint64_t flags, const void *sr
 	return 0;
 }
 
+/**
+ * demo_sigstruct() - a SIGSTRUCT over @mrenclave for the demo's enclaves
+ * @ss: filled in and signed
+ * @mrenclave: the measurement
+ * @attributes: the enclave's attributes (all bits but INIT required)
+ * @key: the RSA-3072 e=3 signing key
+ *
+ * Return: 0, or -1 with the reason on stderr.
+ */
+int demo_sigstruct(struct sgx_sigstruct *ss, const uint8_t mrenclave[32], uint64_t attributes,
+		   EVP_PKEY *key)
+{
+	sgx_sigstruct_init(ss);
+	ss->header.date = 0x20261204;
+	ss->body.attributes = attributes;
+	ss->body.attributes_mask = ~SGX_ATTR_INIT;
+	ss->body.xfrm = 3;
+	ss->body.xfrm_mask = ~0ULL;
+	memcpy(ss->body.mrenclave, mrenclave, 32);
+	if (sgx_sigstruct_sign(ss, key)) {
+		fprintf(stderr, "demo: signing failed\n");
+		return -1;
+	}
+	return 0;
+}
+
 static uint64_t *va_slot(uint64_t **va, unsigned int i)
 {
 	return va[i / SGX_VA_SLOT_COUNT] + i % SGX_VA_SLOT_COUNT;
@@ -187,17 +213,8 @@ static int run(struct demo *d, unsigned int npages, EVP_PKEY *key)
 	sgx_measure_final(&d->m, mrenclave);
 
 	printf("3. Sign and EINIT\n");
-	sgx_sigstruct_init(&ss);
-	ss.header.date = 0x20261122;
-	ss.body.attributes = SGX_ATTR_MODE64BIT;
-	ss.body.attributes_mask = ~SGX_ATTR_INIT;
-	ss.body.xfrm = 3;
-	ss.body.xfrm_mask = ~0ULL;
-	memcpy(ss.body.mrenclave, mrenclave, 32);
-	if (sgx_sigstruct_sign(&ss, key)) {
-		fprintf(stderr, "demo: signing failed\n");
+	if (demo_sigstruct(&ss, mrenclave, SGX_ATTR_MODE64BIT, key))
 		goto out;
-	}
 	sgx_sigstruct_mrsigner(&ss, mrsigner);
 	hex("MRENCLAVE", mrenclave, 32);
 	hex("MRSIGNER", mrsigner, 32);

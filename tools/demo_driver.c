@@ -139,15 +139,7 @@ static int build(struct sgx_driver *drv, struct sgx_mm *mm, struct drv_enclave *
 		}
 	}
 
-	sgx_sigstruct_init(ss);
-	ss->header.date = 0x20261204;
-	ss->body.attributes = ATTR;
-	ss->body.attributes_mask = ~SGX_ATTR_INIT;
-	ss->body.xfrm = 3;
-	ss->body.xfrm_mask = ~0ULL;
-	memcpy(ss->body.mrenclave, mr, 32);
-	if (sgx_sigstruct_sign(ss, key)) {
-		fprintf(stderr, "demo: signing failed\n");
+	if (demo_sigstruct(ss, mr, ATTR, key)) {
 		err = -EINVAL;
 		goto out;
 	}

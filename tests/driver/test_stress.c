@@ -238,17 +238,16 @@ static struct sgx_epc_page *s_pte(struct sgx_mm *mm, struct sgx_encl *encl, unsi
  */
 static int s_access(struct sgx_mm *mm, unsigned long addr, unsigned long vm_flags)
 {
-	unsigned long page = addr & ~(PG - 1), flags = 0;
-	struct sgx_encl *encl = NULL;
+	unsigned long page = addr & ~(PG - 1), flags;
+	int m = sim_map_at(mm, page);
+	struct sgx_encl *encl;
 	double end = 0;
 
-	for (int i = 0; i < mm->nr_maps; i++) {
-		if (page >= mm->maps[i].start && page < mm->maps[i].end) {
-			encl = mm->maps[i].encl;
-			flags = mm->maps[i].vm_flags;
-		}
-	}
-	if (!encl || (vm_flags & ~flags))
+	if (m < 0)
+		return -1;
+	encl = mm->maps[m].encl;
+	flags = mm->maps[m].vm_flags;
+	if (vm_flags & ~flags)
 		return -1;
 	for (unsigned long n = 0;; n++) {
 		vm_fault_t r;
