@@ -36,7 +36,11 @@ int cpusvn_cmp(const uint8_t a[16], const uint8_t b[16])
 
 void sgx_cpu_cpusvn(const struct sgx_cpu *cpu, uint8_t cpusvn[16])
 {
+	struct sgx_cpu *c = (struct sgx_cpu *)cpu; /* the lock only, not the state */
+
+	pthread_mutex_lock(&c->svn_lock);
 	cpu_get_cpusvn(cpu, cpusvn);
+	pthread_mutex_unlock(&c->svn_lock);
 }
 
 void sgx_cpu_stage_svn(struct sgx_cpu *cpu, const uint8_t cpusvn[16])
@@ -91,7 +95,9 @@ static bool epc_in_use(const struct sgx_cpu *cpu)
  * EMU-CHOICE: the EPCM is scanned entry by entry, so a leaf that makes a
  * page valid on another thread while the scan runs may slip in before the
  * update; the SDM leaves concurrent use undefined, and Linux only calls
- * EUPDATESVN while it knows no enclave or vEPC exists.
+ * EUPDATESVN while it knows no enclave or vEPC exists.  The scan reads one
+ * EPCM entry per frame, so the leaf costs time linear in the EPC size (the
+ * driver runs it only when the first user opens a device).
  *
  * Return: 0, SGX_NO_UPDATE, SGX_EPC_NOT_READY, SGX_INSUFFICIENT_ENTROPY, or
  * a #UD fault.

@@ -108,10 +108,12 @@ struct sgx_cpu {
 	uint64_t lepubkeyhash[4]; /* reset value of every LP's LE hash MSRs */
 
 	/*
-	 * CPUSVN as two little-endian words: EUPDATESVN may change it while
-	 * ENCLU leaves read it in signal context, so no lock, and each word
-	 * reads whole.  svn_lock serialises EUPDATESVN with itself and guards
-	 * the staged value.
+	 * CPUSVN as two little-endian words, read without a lock because
+	 * EREPORT and EGETKEY run in signal context.  Inside a leaf that has
+	 * an enclave the pair cannot change (EUPDATESVN needs an empty EPC),
+	 * so it reads consistently there; sgx_cpu_cpusvn() takes svn_lock.
+	 * svn_lock serialises EUPDATESVN with itself and guards the staged
+	 * value.
 	 */
 	_Atomic uint64_t cpusvn[2];
 	pthread_mutex_t svn_lock;

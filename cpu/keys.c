@@ -325,8 +325,9 @@ void derive_key(struct sgx_cpu *cpu, const struct key_deps *d, uint8_t key[16])
 
 /*
  * EMU-CHOICE (spec §5.2): a CPUSVN is "supported" when, read as a 16-byte
- * little-endian number, it is not above the configured CPUSVN.  EINIT uses the
- * same comparison for the token's CPUSVNLE.
+ * little-endian number, it is not above the current CPUSVN (the configured
+ * one until an EUPDATESVN).  EINIT uses the same comparison for the token's
+ * CPUSVNLE.
  */
 static bool cpusvn_supported(const struct sgx_cpu *cpu, const uint8_t svn[16])
 {
@@ -408,7 +409,7 @@ int enclu_ereport(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *
 	memcpy(d.mrenclave, ti->measurement, 32);
 	memcpy(d.keyid, report.keyid, 32);
 	memcpy(d.seal_key_fuses, cpu->seal_key_fuses, 16);
-	cpu_get_cpusvn(cpu, d.cpusvn);
+	memcpy(d.cpusvn, report.body.cpusvn, 16); /* one read: body and key agree */
 	/* SECS.PADDING always equals the constant after EINIT; the target uses the constant. */
 	memcpy(d.padding, sgx_padding_const, 352);
 	d.miscselect = ti->miscselect;

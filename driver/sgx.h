@@ -148,6 +148,7 @@ enum sgx_test_point {
 	SGX_TP_ADD_EXTEND,      /* ADD_PAGES: page EADDed, before its EEXTENDs */
 	SGX_TP_OOM_MARKED,      /* OOM killer: victim marked NO_MEMORY, not yet zapped */
 	SGX_TP_RELEASE_CHILDREN,/* release: children freed, SECS and VA pages not yet */
+	SGX_TP_VEPC_ZOMBIES,    /* vEPC release: both passes done, zombie lock not yet taken */
 	SGX_TP_NR,
 };
 

@@ -347,9 +347,17 @@ long sgx_vepc_ioctl(struct sgx_vepc *vepc, unsigned int cmd, unsigned long arg)
  *    A SECS that still has children has them in another file: it becomes a
  *    zombie.
  * 3. Under the zombie lock, retry every zombie of earlier releases (step 1
- *    may have removed the last children that pinned one) and add this
- *    file's new zombies.
+ *    may have removed the last children that pinned one) and this file's
+ *    new ones, and put what still fails on the zombie list.
  * 4. Free the file and drop the usage count.
+ *
+ * Deviation, a fix: the kernel does not retry its own new zombies in step 3.
+ * When another file holding the last children is released between this
+ * file's step 2 and step 3, that release finds no zombie to retry yet, and
+ * this one parks a SECS that is free to go; it then stays in the EPC with no
+ * user counted, which on a CPU with EUPDATESVN makes every later first open
+ * fail with -EIO.  The step 3s are serialised by the lock and each comes
+ * after its own step 1, so the later of two such releases frees the SECS.
  */
 void sgx_vepc_release(struct sgx_vepc *vepc)
 {
@@ -380,7 +388,14 @@ void sgx_vepc_release(struct sgx_vepc *vepc)
 		vepc->page_array[index] = NULL;
 	}
 
+	sgx_test_point(drv, SGX_TP_VEPC_ZOMBIES, NULL, 0);
+
 	sgx_mutex_lock(&drv->zombie_secs_pages_lock);
+	/* This file's zombies after the older ones: the order they died in. */
+	cds_list_for_each_entry_safe(epc_page, tmp, &secs_pages, list) {
+		cds_list_del(&epc_page->list);
+		cds_list_add_tail(&epc_page->list, &drv->zombie_secs_pages);
+	}
 	cds_list_for_each_entry_safe(epc_page, tmp, &drv->zombie_secs_pages, list) {
 		/* Off the list first: a successful free puts it on a free list. */
 		cds_list_del_init(&epc_page->list);
@@ -388,7 +403,6 @@ void sgx_vepc_release(struct sgx_vepc *vepc)
 		if (ret)
 			sgx_vepc_park_page(drv, epc_page, ret, &secs_pages);
 	}
-	/* list_splice_tail(): keep the zombies in the order they died. */
 	cds_list_for_each_entry_safe(epc_page, tmp, &secs_pages, list) {
 		cds_list_del(&epc_page->list);
 		cds_list_add_tail(&epc_page->list, &drv->zombie_secs_pages);

@@ -1797,6 +1797,16 @@ static void eupdatesvn_updates_cpusvn(void **state)
 	targetinfo_of(&a, &ti);
 	do_ereport(&r, &ti, rd, &rep);
 	assert_memory_equal(rep.body.cpusvn, svn_two, 16);
+	/* The report's MAC key follows the new CPUSVN too: the target verifies it. */
+	{
+		uint8_t key[16], mac[16];
+
+		keyreq_init(&kr, SGX_KEYNAME_REPORT);
+		memcpy(kr.keyid, rep.keyid, 32);
+		assert_int_equal(do_egetkey(&r, &kr, key), 0);
+		aes_cmac(key, &rep, 384, mac);
+		assert_memory_equal(mac, rep.mac, 16);
+	}
 	keyreq_init(&kr, SGX_KEYNAME_SEAL);
 	memcpy(kr.cpusvn, svn_two, 16);
 	assert_int_equal(do_egetkey(&r, &kr, NULL), 0);

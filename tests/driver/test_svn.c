@@ -208,6 +208,62 @@ static void test_count_until_object_dies(void **state)
 	world_free(&w);
 }
 
+/*
+ * The count drops only after the release has freed the enclave's EPC: an
+ * open in the middle of a release (here from the release's own test point,
+ * with the SECS and VA page still valid) is not a first user and runs no
+ * EUPDATESVN, which would fail with SGX_EPC_NOT_READY (-EIO).
+ */
+static struct t_world *mid_world;
+static int mid_err = 1;
+
+static void open_mid_release(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
+			     unsigned long addr)
+{
+	struct sgx_encl *other;
+
+	(void)ctx;
+	(void)encl;
+	(void)addr;
+	if (tp != SGX_TP_RELEASE_CHILDREN || mid_err != 1)
+		return;
+	other = sgx_open(mid_world->drv, &mid_err);
+	if (other)
+		sgx_release(other);
+}
+
+static void test_count_drops_after_the_epc(void **state)
+{
+	struct sgx_secs *secs = aligned_alloc(4096, 4096);
+	struct sgx_enclave_create create = { .src = (uint64_t)(uintptr_t)secs };
+	struct sgx_encl *encl;
+	struct sgx_mm *mm;
+	struct t_world w;
+
+	(void)state;
+	world(&w, true);
+	mm = sim_mm_new(&w.h, 1);
+	encl = open_ok(&w);
+	memset(secs, 0, 4096);
+	secs->base = 0x100000000ULL;
+	secs->size = 0x10000;
+	secs->ssa_frame_size = 1;
+	secs->attributes = SGX_ATTR_MODE64BIT;
+	secs->xfrm = 3;
+	assert_int_equal(sgx_ioctl(encl, mm, SGX_IOC_ENCLAVE_CREATE, (unsigned long)&create), 0);
+	free(secs);
+
+	mid_world = &w;
+	mid_err = 1;
+	w.drv->cfg.test_point = open_mid_release;
+	sgx_release(encl);
+	w.drv->cfg.test_point = NULL;
+	assert_int_equal(mid_err, 0);
+	assert_int_equal(usage(&w), 0);
+	sim_mm_free(mm);
+	world_free(&w);
+}
+
 /* vEPC files count too, until their release. */
 static void test_vepc_counts(void **state)
 {
@@ -279,6 +335,7 @@ int main(void)
 		cmocka_unit_test(test_entropy_retries),
 		cmocka_unit_test(test_page_in_use_gives_eio),
 		cmocka_unit_test(test_count_until_object_dies),
+		cmocka_unit_test(test_count_drops_after_the_epc),
 		cmocka_unit_test(test_vepc_counts),
 		cmocka_unit_test(test_concurrent_opens),
 	};

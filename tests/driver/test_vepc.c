@@ -722,6 +722,59 @@ static void release_parks_zombie_secs(void **state)
 	teardown(&c);
 }
 
+/*
+ * Two releases race: a's SECS has its only child in b, and b is released
+ * completely between a's second pass and a's zombie step (a test point).
+ * b finds no zombie to retry yet; a must retry its own new zombie and free
+ * it (the kernel parks it for good -- a review finding).
+ */
+static struct t_ctx *race_c;
+static struct sgx_vepc *race_b;
+
+static void release_b_in_window(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
+				unsigned long addr)
+{
+	(void)ctx;
+	(void)encl;
+	(void)addr;
+	if (tp != SGX_TP_VEPC_ZOMBIES || !race_b)
+		return;
+	struct sgx_vepc *b = race_b;
+
+	race_b = NULL;
+	sgx_vepc_release(b);
+	assert_int_equal(nr_zombies(race_c), 0);
+}
+
+static void release_race_frees_own_zombie(void **state)
+{
+	struct sgx_epc_page *secs, *kid;
+	struct sgx_vepc *a, *b;
+	struct t_ctx c;
+
+	(void)state;
+	setup(&c, T_PAGES);
+	a = vopen(&c, 4);
+	b = vopen(&c, 4);
+	secs = vtouch(&c, a, MAP_A, 0);
+	kid = vtouch(&c, b, MAP_B, 0);
+	guest_ecreate(&c, secs, T_BASE);
+	guest_eadd(&c, secs, kid, T_BASE, 0);
+
+	race_c = &c;
+	race_b = b;
+	c.drv->cfg.test_point = release_b_in_window;
+	sgx_vepc_release(a);
+	c.drv->cfg.test_point = NULL;
+	assert_null(race_b);
+	assert_int_equal(nr_zombies(&c), 0);
+	assert_true(page_is_free(secs));
+	assert_false(epcm_valid(&c, secs));
+	assert_int_equal(nr_free(&c), T_PAGES);
+	assert_int_equal(atomic_load(&c.drv->nr_encls), 0);
+	teardown(&c);
+}
+
 static void release_leaks_on_eremove_failure(void **state)
 {
 	struct sgx_epc_page *stuck, *other, *secs, *kid;
@@ -788,6 +841,7 @@ int main(void)
 		cmocka_unit_test(fault_concurrent_same_offsets),
 		cmocka_unit_test(remove_all_resets_epcm),
 		cmocka_unit_test(remove_all_counts_secs_with_children_elsewhere),
+		cmocka_unit_test(release_race_frees_own_zombie),
 		cmocka_unit_test(remove_all_ebusy),
 		cmocka_unit_test(remove_all_races_faults),
 		cmocka_unit_test(release_frees_every_page),
