@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
+#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "softsgx/measure.h"
@@ -255,4 +257,38 @@ void t_assert_snap_equal(struct sgx_cpu *cpu, const struct t_epcm_snap *s)
 	t_snap(cpu, &now, s->n);
 	for (unsigned int i = 0; i < s->n; i++)
 		assert_memory_equal(&now.v[i], &s->v[i], sizeof(now.v[i]));
+}
+
+static int cap_fd = -1, cap_saved = -1;
+static char cap_buf[1 << 16];
+
+const char *t_cap_end(void)
+{
+	ssize_t n;
+
+	if (cap_fd < 0)
+		return "";
+	fflush(stderr);
+	dup2(cap_saved, STDERR_FILENO);
+	close(cap_saved);
+	lseek(cap_fd, 0, SEEK_SET);
+	n = read(cap_fd, cap_buf, sizeof(cap_buf) - 1);
+	cap_buf[n > 0 ? n : 0] = 0;
+	close(cap_fd);
+	cap_fd = -1;
+	fputs(cap_buf, stderr);
+	return cap_buf;
+}
+
+void t_cap_start(void)
+{
+	char tmpl[] = "/tmp/softsgx_test_XXXXXX";
+
+	t_cap_end(); /* a failed test may have left one running */
+	cap_fd = mkstemp(tmpl);
+	assert_true(cap_fd >= 0);
+	unlink(tmpl);
+	fflush(stderr);
+	cap_saved = dup(STDERR_FILENO);
+	dup2(cap_fd, STDERR_FILENO);
 }

@@ -83,6 +83,15 @@ struct t_epcm_snap {
 void t_snap(struct sgx_cpu *cpu, struct t_epcm_snap *s, unsigned int n);
 void t_assert_snap_equal(struct sgx_cpu *cpu, const struct t_epcm_snap *s);
 
+/*
+ * Capture what the code under test writes to stderr (the driver's messages
+ * and warnings).  t_cap_end() restores stderr, echoes what was captured (so
+ * the test log still shows it) and returns it; it may be called when no
+ * capture is running (it then returns "").
+ */
+void t_cap_start(void);
+const char *t_cap_end(void);
+
 /* Run the cmocka group with TAP output. */
 #define T_RUN(tests) (cmocka_set_message_output(CM_OUTPUT_TAP), cmocka_run_group_tests(tests, NULL, NULL))
 

@@ -26,37 +26,6 @@
 
 /* ---- helpers ---- */
 
-/* Capture what the driver writes to stderr (messages, warnings). */
-static int cap_fd = -1, cap_saved = -1;
-static char cap_buf[65536];
-
-static void cap_start(void)
-{
-	char tmpl[] = "/tmp/test_main_XXXXXX";
-
-	cap_fd = mkstemp(tmpl);
-	assert_true(cap_fd >= 0);
-	unlink(tmpl);
-	fflush(stderr);
-	cap_saved = dup(STDERR_FILENO);
-	dup2(cap_fd, STDERR_FILENO);
-}
-
-static const char *cap_end(void)
-{
-	ssize_t n;
-
-	fflush(stderr);
-	dup2(cap_saved, STDERR_FILENO);
-	close(cap_saved);
-	lseek(cap_fd, 0, SEEK_SET);
-	n = read(cap_fd, cap_buf, sizeof(cap_buf) - 1);
-	cap_buf[n > 0 ? n : 0] = 0;
-	close(cap_fd);
-	/* Echo it so that the test log still shows it. */
-	fputs(cap_buf, stderr);
-	return cap_buf;
-}
 
 static struct sgx_cpu *mk_cpu(struct sgx_cpu_config *cfg)
 {
@@ -154,9 +123,9 @@ static void create_sections_and_nodes(void **state)
 		cfg.sections[i].node = nodes[i];
 	}
 	cpu = mk_cpu(&cfg);
-	cap_start();
+	t_cap_start();
 	drv = mk_drv_on(&h, cpu, true);
-	log = cap_end();
+	log = t_cap_end();
 
 	assert_int_equal(drv->nr_sections, 3);
 	assert_int_equal(drv->nr_total_pages, 112);
@@ -254,9 +223,9 @@ static void create_enodev_without_lc(void **state)
 	cpu = mk_cpu(&cfg);
 	dcfg.host_ops = &h.ops;
 	dcfg.host = &h;
-	cap_start();
+	t_cap_start();
 	assert_null(sgx_driver_create(cpu, &dcfg, &err));
-	log = cap_end();
+	log = t_cap_end();
 	assert_int_equal(err, -ENODEV);
 	assert_non_null(strstr(log, "sgx: SGX disabled: SGX launch control CPU feature is not "
 				    "available, /dev/sgx_enclave disabled.\n"));
@@ -311,9 +280,9 @@ static void sanitize_leftovers_two_passes(void **state)
 
 	drv = mk_drv_on(&h, cpu, true);
 	assert_int_equal(nr_free(drv), 0);
-	cap_start();
+	t_cap_start();
 	sgx_sanitize_now(drv);
-	log = cap_end();
+	log = t_cap_end();
 	assert_null(strstr(log, "WARNING"));
 	assert_int_equal(nr_free(drv), 64);
 	for (unsigned int i = 0; i < 64; i++)
@@ -345,9 +314,9 @@ static void sanitize_warns_when_pages_remain(void **state)
 	track_enter(hid, &t);
 
 	drv = mk_drv_on(&h, cpu, true);
-	cap_start();
+	t_cap_start();
 	sgx_sanitize_now(drv);
-	log = cap_end();
+	log = t_cap_end();
 	assert_non_null(strstr(log, "WARNING: at "));
 	assert_int_equal(nr_free(drv), 62);
 	assert_int_equal(list_len(NULL, &drv->dirty_page_list), 2);
@@ -1024,9 +993,9 @@ static void reclaim_ewb_failure_loses_page(void **state)
 	epc = p->epc_page;
 	va = cds_list_first_entry(&e.encl->va_pages, struct sgx_va_page, list);
 
-	cap_start();
+	t_cap_start();
 	sgx_reclaim_pages(drv);
-	log = cap_end();
+	log = t_cap_end();
 	assert_non_null(strstr(log, "WARNING: EWB returned 11 (0xb)\n"));
 	assert_int_equal(t.kicks, 1);
 	assert_int_equal(st(&drv->stats.etrack_ipis), 1);

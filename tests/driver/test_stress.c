@@ -148,45 +148,10 @@ static void sanitizer_reports_to_real_stderr(void)
 		__sanitizer_set_report_fd((void *)(intptr_t)fd);
 }
 
-static int cap_fd = -1, cap_saved = -1;
-static char cap_buf[1 << 16];
-
-static const char *cap_end(void)
-{
-	ssize_t n;
-
-	if (cap_fd < 0)
-		return "";
-	fflush(stderr);
-	dup2(cap_saved, STDERR_FILENO);
-	close(cap_saved);
-	lseek(cap_fd, 0, SEEK_SET);
-	n = read(cap_fd, cap_buf, sizeof(cap_buf) - 1);
-	cap_buf[n > 0 ? n : 0] = 0;
-	close(cap_fd);
-	cap_fd = -1;
-	/* Echo it so that the log still shows it. */
-	fputs(cap_buf, stderr);
-	return cap_buf;
-}
-
-static void cap_start(void)
-{
-	char tmpl[] = "/tmp/test_stress_XXXXXX";
-
-	cap_end(); /* a failed test may have left one open */
-	cap_fd = mkstemp(tmpl);
-	assert_true(cap_fd >= 0);
-	unlink(tmpl);
-	fflush(stderr);
-	cap_saved = dup(STDERR_FILENO);
-	dup2(cap_fd, STDERR_FILENO);
-}
-
 /* Ends the capture first, so that cmocka's own report is not captured. */
 static void cap_end_no_warnings(void)
 {
-	const char *out = cap_end();
+	const char *out = t_cap_end();
 
 	if (strstr(out, "WARNING"))
 		fail_msg("the driver warned (above)");
@@ -196,14 +161,14 @@ static void cap_end_no_warnings(void)
 static int cap_setup(void **state)
 {
 	(void)state;
-	cap_start();
+	t_cap_start();
 	return 0;
 }
 
 static int cap_teardown(void **state)
 {
 	(void)state;
-	cap_end();
+	t_cap_end();
 	return 0;
 }
 

@@ -76,7 +76,9 @@ static void test_first_open_runs_eupdatesvn(void **state)
 	(void)state;
 	world(&w, true);
 	sgx_cpu_stage_svn(w.drv->cpu, svn2);
+	t_cap_start();
 	a = open_ok(&w);
+	assert_non_null(strstr(t_cap_end(), "sgx: SVN updated successfully\n"));
 	assert_cpusvn(&w, svn2);
 	assert_int_equal(usage(&w), 1);
 
@@ -102,7 +104,9 @@ static void test_no_update_is_success(void **state)
 
 	(void)state;
 	world(&w, true);
+	t_cap_start();
 	sgx_release(open_ok(&w));
+	assert_null(strstr(t_cap_end(), "SVN updated"));
 	sgx_release(open_ok(&w));
 	assert_cpusvn(&w, sgx_cpu_config(w.drv->cpu)->cpusvn);
 	sgx_cpu_stats(w.drv->cpu, &st);
@@ -169,7 +173,10 @@ static void test_page_in_use_gives_eio(void **state)
 	page = sgx_alloc_epc_page(w.drv, NULL, false);
 	assert_false(IS_ERR(page));
 	assert_int_equal(sgx_epa(w.drv->cpu, SGX_PAGE_TYPE_VA, sgx_get_epc_virt_addr(page)), 0);
+	t_cap_start();
 	assert_null(sgx_open(w.drv, &err));
+	/* ENCLS_WARN names the leaf and its code (once per boot, as WARN_ONCE). */
+	assert_non_null(strstr(t_cap_end(), "EUPDATESVN returned 30 (0x1e)"));
 	assert_int_equal(err, -EIO);
 	assert_null(sgx_vepc_open(w.drv, 4, &err));
 	assert_int_equal(err, -EIO);

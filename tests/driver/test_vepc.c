@@ -202,36 +202,6 @@ static struct secs_hidden *secs_state(struct t_ctx *c, struct sgx_epc_page *secs
 	return secs_hidden(c->drv->cpu, epc_frame(c->drv->cpu, (uint64_t)(uintptr_t)epc(secs)));
 }
 
-/* Capture what the driver writes to stderr. */
-static int cap_fd = -1, cap_saved = -1;
-static char cap_buf[16384];
-
-static void cap_start(void)
-{
-	char tmpl[] = "/tmp/test_vepc_XXXXXX";
-
-	cap_fd = mkstemp(tmpl);
-	assert_true(cap_fd >= 0);
-	unlink(tmpl);
-	fflush(stderr);
-	cap_saved = dup(STDERR_FILENO);
-	dup2(cap_fd, STDERR_FILENO);
-}
-
-static const char *cap_end(void)
-{
-	ssize_t n;
-
-	fflush(stderr);
-	dup2(cap_saved, STDERR_FILENO);
-	close(cap_saved);
-	lseek(cap_fd, 0, SEEK_SET);
-	n = read(cap_fd, cap_buf, sizeof(cap_buf) - 1);
-	cap_buf[n > 0 ? n : 0] = 0;
-	close(cap_fd);
-	fputs(cap_buf, stderr);
-	return cap_buf;
-}
 
 static int fail_insert(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
 		       struct sgx_epc_page *page)
@@ -577,18 +547,18 @@ static void remove_all_ebusy(void **state)
 
 	/* A vCPU is inside the enclave: EREMOVE of its REG page is refused. */
 	track_enter(secs_state(&c, secs), &lp);
-	cap_start();
+	t_cap_start();
 	assert_int_equal(sgx_vepc_ioctl(v, SGX_IOC_VEPC_REMOVE_ALL, 0), -EBUSY);
-	out = cap_end();
+	out = t_cap_end();
 	assert_null(strstr(out, "WARNING"));
 	assert_true(epcm_valid(&c, secs) && epcm_valid(&c, reg));
 	track_leave(secs_state(&c, secs), &lp);
 
 	/* An EREMOVE running on the page elsewhere (#GP): -EBUSY, no warning. */
 	assert_true(page_lock_excl(epcm_entry(&c, reg)));
-	cap_start();
+	t_cap_start();
 	assert_int_equal(sgx_vepc_ioctl(v, SGX_IOC_VEPC_REMOVE_ALL, 0), -EBUSY);
-	out = cap_end();
+	out = t_cap_end();
 	assert_null(strstr(out, "WARNING"));
 	page_unlock_excl(epcm_entry(&c, reg));
 	assert_true(epcm_valid(&c, reg));
@@ -795,9 +765,9 @@ static void release_leaks_on_eremove_failure(void **state)
 	other = vtouch(&c, v, MAP_A, 1);
 	guest_ecreate(&c, stuck, T_BASE);
 	assert_true(page_lock_excl(epcm_entry(&c, stuck)));
-	cap_start();
+	t_cap_start();
 	sgx_vepc_release(v);
-	out = cap_end();
+	out = t_cap_end();
 	assert_non_null(strstr(out, "WARNING: EREMOVE returned 1073741837 (0x4000000d) and an EPC "
 				    "page was leaked. SGX may become unusable."));
 	assert_int_equal(atomic_load(&c.drv->stats.leaked), 1);
