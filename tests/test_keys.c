@@ -1815,6 +1815,31 @@ static void eupdatesvn_updates_cpusvn(void **state)
 	assert_memory_equal(before, after, 16);
 }
 
+/* EINIT's token check follows the current CPUSVN: refused before, accepted after. */
+static void eupdatesvn_token_cpusvn(void **state)
+{
+	struct tok_fixture f;
+
+	(void)state;
+	use_svn_cpu();
+	tok_setup(&f, 0);
+	memcpy(f.tok.cpusvnle, svn_two, 16);
+	token_mac(&f.tok);
+	tok_expect(&f, SGX_INVALID_CPUSVN);
+	{
+		void *pages[6] = { f.e.tcs, f.e.ssa[0], f.e.ssa[1], f.e.data, f.e.code, f.e.secs };
+
+		for (unsigned int i = 0; i < 6; i++)
+			assert_int_equal(sgx_eremove(cpu, pages[i]), 0);
+	}
+	sgx_cpu_stage_svn(cpu, svn_two);
+	assert_int_equal(sgx_eupdatesvn(cpu), 0);
+	tok_setup(&f, 0);
+	memcpy(f.tok.cpusvnle, svn_two, 16);
+	token_mac(&f.tok);
+	tok_expect_ok(&f);
+}
+
 /* Any valid EPCM entry refuses the update, whatever is staged. */
 static void eupdatesvn_epc_not_ready(void **state)
 {
@@ -1905,6 +1930,7 @@ int main(void)
 		T(eupdatesvn_absent_ud),
 		T(eupdatesvn_no_update),
 		T(eupdatesvn_updates_cpusvn),
+		T(eupdatesvn_token_cpusvn),
 		T(eupdatesvn_epc_not_ready),
 		T(eupdatesvn_insufficient_entropy),
 	};
