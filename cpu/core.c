@@ -462,19 +462,33 @@ void page_unlock_shared(struct epcm *e)
  * Non-compacted XSAVE layout, Intel's offsets (spec §1.5): the area ends at
  * the highest enabled component; 576 bytes of legacy region plus header.
  */
+/* Standard-format offsets and sizes of the XSAVE components above SSE. */
+static const struct {
+	uint32_t off, size;
+} xsave_comp[] = {
+	[2] = { 576, 256 },  [3] = { 960, 64 },    [4] = { 1024, 64 },
+	[5] = { 1088, 64 },  [6] = { 1152, 512 },  [7] = { 1664, 1024 },
+	[9] = { 2688, 8 },
+};
+
 uint32_t xsave_size(uint64_t xfrm)
 {
-	static const struct { uint32_t off, size; } comp[] = {
-		[2] = { 576, 256 },  [3] = { 960, 64 },    [4] = { 1024, 64 },
-		[5] = { 1088, 64 },  [6] = { 1152, 512 },  [7] = { 1664, 1024 },
-		[9] = { 2688, 8 },
-	};
 	uint32_t end = 576;
 
-	for (unsigned int i = 2; i < sizeof(comp) / sizeof(comp[0]); i++)
-		if ((xfrm & (1ULL << i)) && comp[i].size && comp[i].off + comp[i].size > end)
-			end = comp[i].off + comp[i].size;
+	for (unsigned int i = 2; i < sizeof(xsave_comp) / sizeof(xsave_comp[0]); i++)
+		if ((xfrm & (1ULL << i)) && xsave_comp[i].size &&
+		    xsave_comp[i].off + xsave_comp[i].size > end)
+			end = xsave_comp[i].off + xsave_comp[i].size;
 	return end;
+}
+
+bool xsave_component(unsigned int i, uint32_t *off, uint32_t *size)
+{
+	if (i < 2 || i >= sizeof(xsave_comp) / sizeof(xsave_comp[0]) || !xsave_comp[i].size)
+		return false;
+	*off = xsave_comp[i].off;
+	*size = xsave_comp[i].size;
+	return true;
 }
 
 bool xfrm_valid(const struct sgx_cpu *cpu, uint64_t xfrm)
@@ -510,14 +524,18 @@ bool page_tracked(const struct secs_hidden *h, uint32_t bepoch)
 	return d >= 2 || (d == 1 && TRK_PREV(t) == 0);
 }
 
-void track_enter(struct secs_hidden *h, struct tcs_hidden *t)
+bool track_enter(struct secs_hidden *h, struct tcs_hidden *t)
 {
 	uint64_t o = atomic_load(&h->trk), n;
 
 	do {
+		/* The count is 16 bits wide: the limit is checked in the same CAS. */
+		if (TRK_INSIDE(o) == 0xFFFF)
+			return false;
 		n = TRK_MAKE(TRK_EPOCH(o), TRK_PREV(o), TRK_INSIDE(o) + 1);
-		t->entry_epoch = TRK_EPOCH(o);
 	} while (!atomic_compare_exchange_weak(&h->trk, &o, n));
+	t->entry_epoch = TRK_EPOCH(o);
+	return true;
 }
 
 void track_leave(struct secs_hidden *h, const struct tcs_hidden *t)

@@ -276,6 +276,37 @@ static void xsave_init_image(uint8_t *buf, uint32_t size)
 	}
 }
 
+/*
+ * AEX's XRSTOR-with-INIT of the enclave's features (spec §7.4): x87 and SSE
+ * (always in XFRM) get their INIT values, FCW 037EH after #MF; each other
+ * XFRM component is zeroed and marked INIT in XSTATE_BV.  Components outside
+ * XFRM were never the enclave's (XCR0 was XFRM inside): they keep the
+ * host's state, bytes and XSTATE_BV bits alike.
+ */
+static void xsave_init_xfrm(uint8_t *buf, uint32_t size, uint64_t xfrm, int vector)
+{
+	uint16_t fcw = vector == X86_TRAP_MF ? 0x037E : XSAVE_FCW_INIT;
+	uint32_t mxcsr = XSAVE_MXCSR_INIT;
+	uint64_t bv;
+
+	if (size < XSAVE_HDR_OFF + 64) {
+		xsave_init_image(buf, size);
+		return;
+	}
+	memset(buf, 0, XSAVE_HDR_OFF);
+	memcpy(buf, &fcw, 2);
+	memcpy(buf + XSAVE_MXCSR_OFF, &mxcsr, 4);
+	memcpy(&bv, buf + XSAVE_HDR_OFF, 8);
+	bv &= ~xfrm;
+	memcpy(buf + XSAVE_HDR_OFF, &bv, 8);
+	for (unsigned int i = 2; i < 64; i++) {
+		uint32_t off, len;
+
+		if ((xfrm & (1ULL << i)) && xsave_component(i, &off, &len) && off < size)
+			memset(buf + off, 0, off + len <= size ? len : size - off);
+	}
+}
+
 static uint64_t *tcs_state(struct sgx_cpu *cpu, uint32_t tcs_frame)
 {
 	return (uint64_t *)frame_bytes(cpu, tcs_frame); /* STATE is the qword at 0 */
@@ -301,16 +332,21 @@ static void cssa_store(struct sgx_cpu *cpu, uint32_t tcs_frame, uint32_t v)
 	__atomic_store_n(tcs_cssa(cpu, tcs_frame), v, __ATOMIC_RELEASE);
 }
 
-/* Latch the entry on @lp and take part in tracking (spec §5.3 effects, §8.3). */
-static void lp_enter(struct sgx_cpu *cpu, struct sgx_lp *lp, uint32_t secs_frame,
+/*
+ * Take part in tracking and latch the entry on @lp (spec §5.3 effects,
+ * §8.3).  Return: false, with nothing changed, when the enclave already has
+ * the most LPs inside that the tracking word counts (0xFFFF).
+ */
+static bool lp_enter(struct sgx_cpu *cpu, struct sgx_lp *lp, uint32_t secs_frame,
 		     uint32_t tcs_frame, uint64_t tcs_la, uint64_t aep, const struct ssa_map *m,
 		     struct sgx_regs *regs)
 {
 	struct sgx_tcs *tcs = (struct sgx_tcs *)frame_bytes(cpu, tcs_frame);
 
+	if (!track_enter(secs_hidden(cpu, secs_frame), tcs_hidden(cpu, tcs_frame)))
+		return false;
 	tcs->exit_addr = aep;
 	tcs_entry(cpu, tcs_frame)->ssa = *m;
-	track_enter(secs_hidden(cpu, secs_frame), tcs_hidden(cpu, tcs_frame));
 	lp->in_enclave = true;
 	lp->secs_frame = secs_frame;
 	lp->tcs_frame = tcs_frame;
@@ -318,6 +354,7 @@ static void lp_enter(struct sgx_cpu *cpu, struct sgx_lp *lp, uint32_t secs_frame
 	lp->aep = aep;
 	lp->outside_fsbase = regs->fsbase;
 	lp->outside_gsbase = regs->gsbase;
+	return true;
 }
 
 /*
@@ -493,9 +530,6 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 		goto gp;
 	if (cssa_load(cpu, tf) != cssa)
 		goto gp_release;
-	/* The tracking word counts LPs inside in 16 bits (cpu/internal.h). */
-	if (TRK_INSIDE(atomic_load(&secs_hidden(cpu, sf)->trk)) == 0xFFFF)
-		goto gp_release;
 
 	/*
 	 * ERESUME reads the frame's contents only now that it owns the TCS:
@@ -526,7 +560,9 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 			goto gp_release;
 	}
 
-	lp_enter(cpu, lp, sf, tf, tcs_la, aep, cur, regs);
+	/* The tracking word counts LPs inside in 16 bits (cpu/internal.h). */
+	if (!lp_enter(cpu, lp, sf, tf, tcs_la, aep, cur, regs))
+		goto gp_release;
 	if (resume && !notify) {
 		resume_from_frame(cpu, secs, &m, &gpr, &xctl, regs, xs);
 		cssa_store(cpu, tf, cssa - 1);
@@ -707,7 +743,7 @@ int sgx_aex(struct sgx_cpu *cpu, struct sgx_lp *lp, struct sgx_regs *regs,
 		*host_addr = is_pf_or_gp(ex) && ex->vector == X86_TRAP_PF ?
 				     ex->addr & SGX_PAGE_MASK : 0;
 	if (xs && xs->buf)
-		xsave_init_image(xs->buf, xs->size);
+		xsave_init_xfrm(xs->buf, xs->size, secs->xfrm, ex ? ex->vector : -1);
 	regs->rax = ERESUME;
 	regs->rbx = lp->tcs_la;
 	regs->rcx = lp->aep;

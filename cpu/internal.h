@@ -294,6 +294,8 @@ static inline void epcm_set(struct epcm *e, uint8_t pt, uint8_t rwx, uint64_t li
 
 /* Size of the XSAVE area for @xfrm in the non-compacted format (spec §1.5). */
 uint32_t xsave_size(uint64_t xfrm);
+/* Standard-format place of XSAVE component @i (>= 2); false when not modelled. */
+bool xsave_component(unsigned int i, uint32_t *off, uint32_t *size);
 /* True when @xfrm is a legal, supported XCR0 value for this platform. */
 bool xfrm_valid(const struct sgx_cpu *cpu, uint64_t xfrm);
 /* MISC region size for @miscselect. */
@@ -307,7 +309,8 @@ int cpusvn_cmp(const uint8_t a[16], const uint8_t b[16]);
 
 /* Tracking (spec §8.3). */
 bool page_tracked(const struct secs_hidden *h, uint32_t bepoch);
-void track_enter(struct secs_hidden *h, struct tcs_hidden *t);
+/* Count an LP in; false (nothing changed) when 0xFFFF are inside already. */
+bool track_enter(struct secs_hidden *h, struct tcs_hidden *t);
 void track_leave(struct secs_hidden *h, const struct tcs_hidden *t);
 
 /*

@@ -246,6 +246,16 @@ static void test_tracking_model(void **state)
 	/* Epochs compare modulo 2^32. */
 	atomic_store(&h.trk, TRK_MAKE(1, 0, 0));
 	assert_true(page_tracked(&h, 0xFFFFFFFFu));
+
+	/*
+	 * The 16-bit count of LPs inside is full at 0xFFFF: one more entry is
+	 * refused in the same CAS (so two racing LPs cannot wrap it to 0).
+	 */
+	atomic_store(&h.trk, TRK_MAKE(5, 0, 0xFFFE));
+	assert_true(track_enter(&h, &t1));
+	assert_int_equal(TRK_INSIDE(atomic_load(&h.trk)), 0xFFFF);
+	assert_false(track_enter(&h, &t2));
+	assert_int_equal(atomic_load(&h.trk), TRK_MAKE(5, 0, 0xFFFF));
 }
 
 /* EDBGWR holds its page exclusively, so it cannot overlap EEXTEND's shared hold. */

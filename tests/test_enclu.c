@@ -709,8 +709,14 @@ static void xsave_pattern(uint8_t *buf, uint32_t size)
 	memcpy(buf + 512, &bv, 8);
 }
 
-static void assert_xs_init(const struct world *w)
+/*
+ * The host's extended state after an AEX from an enclave with XFRM = 3
+ * (spec §7.4): x87 and SSE in their INIT state, and the host's own state
+ * outside XFRM (@pattern's AVX component and its XSTATE_BV bit) untouched.
+ */
+static void assert_xs_init(const struct world *w, const uint8_t *pattern)
 {
+	uint64_t bv, host_bv;
 	uint16_t fcw;
 	uint32_t mxcsr;
 
@@ -718,9 +724,13 @@ static void assert_xs_init(const struct world *w)
 	memcpy(&mxcsr, w->xbuf + 24, 4);
 	assert_int_equal(fcw, 0x37F);
 	assert_int_equal(mxcsr, 0x1F80);
-	for (uint32_t i = 0; i < XS_SIZE; i++)
-		if (i >= 2 && (i < 24 || i >= 28))
+	for (uint32_t i = 2; i < 512; i++)
+		if (i < 24 || i >= 28)
 			assert_int_equal(w->xbuf[i], 0);
+	memcpy(&bv, w->xbuf + 512, 8);
+	memcpy(&host_bv, pattern + 512, 8);
+	assert_int_equal(bv, host_bv & ~3ULL);
+	assert_memory_equal(w->xbuf + 520, pattern + 520, XS_SIZE - 520);
 }
 
 static void assert_aex_synthetic(struct world *w, const struct sgx_regs *r)
@@ -803,7 +813,7 @@ static void aex_pf_case(bool with_exinfo)
 	assert_int_equal(bv, 3);
 	assert_memory_equal((uint8_t *)w.e.ssa[0] + 520, pattern + 520, 56);
 	assert_int_equal(((uint8_t *)w.e.ssa[0])[576], 0); /* nothing beyond the area */
-	assert_xs_init(&w);
+	assert_xs_init(&w, pattern);
 	assert_aex_synthetic(&w, &r);
 	assert_int_equal(tcs_of(&w)->ssa_index, 1);
 	t_assert_snap_equal(w.cpu, &snap);
@@ -957,6 +967,25 @@ static void enter_and_aex(struct world *w, struct sgx_regs *r, struct sgx_regs *
 	assert_leaf_ok(sgx_aex(w->cpu, &w->lp, r, &w->xs, NULL, NULL));
 }
 
+/* An AEX for #MF presents FCW 037EH to the host instead of the INIT 037FH (§7.4). */
+static void test_aex_mf_fcw(void **state)
+{
+	struct sgx_exception ex = { .reported = true, .vector = X86_TRAP_MF,
+				    .type = SGX_EXITINFO_HW_EXCEPTION };
+	struct sgx_regs r;
+	struct world w;
+	uint16_t fcw;
+
+	(void)state;
+	world(&w);
+	assert_leaf_ok(eenter(&w, &w.lp, &r));
+	xsave_pattern(w.xbuf, XS_SIZE);
+	assert_leaf_ok(sgx_aex(w.cpu, &w.lp, &r, &w.xs, &ex, NULL));
+	memcpy(&fcw, w.xbuf, 2);
+	assert_int_equal(fcw, 0x37E);
+	world_done(&w);
+}
+
 static void test_eresume_restores(void **state)
 {
 	struct sgx_regs r, saved;
@@ -977,10 +1006,14 @@ static void test_eresume_restores(void **state)
 	assert_int_equal(r.rflags, saved.rflags);
 	assert_int_equal(r.fsbase, saved.fsbase);
 	assert_int_equal(r.gsbase, saved.gsbase);
-	/* Extended state: the saved XFRM components come back. */
+	/*
+	 * Extended state: the saved XFRM components come back, and the host's
+	 * AVX state, which was never the enclave's (XFRM = 3), is still live.
+	 */
 	assert_memory_equal(w.xbuf, pattern, 512);
 	memcpy(&bv, w.xbuf + 512, 8);
-	assert_int_equal(bv, 3);
+	assert_int_equal(bv, 7);
+	assert_memory_equal(w.xbuf + 576, pattern + 576, XS_SIZE - 576);
 	assert_true(w.lp.in_enclave);
 	assert_int_equal(w.lp.outside_fsbase, OUT_FS + 0x1000);
 	assert_int_equal(tcs_of(&w)->state, 1);
@@ -1179,7 +1212,7 @@ static void test_eresume_aexnotify(void **state)
 	assert_int_equal(gprsgx(&w, 1)->ursp, URSP - 0x40);
 	assert_int_equal(tcs_of(&w)->ssa_index, 1);
 	assert_int_equal(tcs_of(&w)->state, 1);
-	assert_xs_init(&w);
+	assert_xs_init(&w, pattern);
 	/* An AEX now saves into frame 1. */
 	assert_leaf_ok(sgx_aex(w.cpu, &w.lp, &r, &w.xs, NULL, NULL));
 	assert_int_equal(tcs_of(&w)->ssa_index, 2);
@@ -1491,6 +1524,7 @@ int main(void)
 		cmocka_unit_test(test_aex_pf_no_exinfo),
 		cmocka_unit_test(test_aex_gp_exinfo),
 		cmocka_unit_test(test_aex_interrupt),
+		cmocka_unit_test(test_aex_mf_fcw),
 		cmocka_unit_test(test_aex_reported_exceptions),
 		cmocka_unit_test(test_aex_gp_outside),
 		cmocka_unit_test(test_aex_no_xstate),
