@@ -67,6 +67,9 @@ int sgx_ecreate(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *secs_pag
 	f = epc_frame(cpu, ptr_u64(secs_page));
 	if (f == NO_FRAME)
 		return fault_pf(ptr_u64(secs_page), 0);
+	/* The PAGEINFO itself is a host operand: inside the EPC it is #GP (EMU-CHOICE). */
+	if (!host_operand(cpu, ptr_u64(pginfo), sizeof(*pginfo)))
+		return fault_gp();
 	pi = *pginfo; /* hardware works on copies: the caller may change memory */
 	if (!is_aligned(pi.contents, SGX_PAGE_SIZE) || !is_aligned(pi.metadata, 64))
 		return fault_gp();
@@ -167,6 +170,9 @@ int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 	f = epc_frame(cpu, ptr_u64(epc));
 	if (f == NO_FRAME)
 		return fault_pf(ptr_u64(epc), 0);
+	/* The PAGEINFO itself is a host operand: inside the EPC it is #GP (EMU-CHOICE). */
+	if (!host_operand(cpu, ptr_u64(pginfo), sizeof(*pginfo)))
+		return fault_gp();
 	pi = *pginfo; /* one snapshot: what is measured is what is recorded */
 	if (!is_aligned(pi.contents, SGX_PAGE_SIZE) || !is_aligned(pi.secs, SGX_PAGE_SIZE) ||
 	    !is_aligned(pi.metadata, 64) || !is_aligned(pi.addr, SGX_PAGE_SIZE))

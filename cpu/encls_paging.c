@@ -244,6 +244,9 @@ int sgx_ewb(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void *v
 		return fault_pf(ptr_u64(va_slot), 0);
 	if (vf == f)
 		return fault_gp();
+	/* The PAGEINFO itself is a host operand: inside the EPC it is #GP (EMU-CHOICE). */
+	if (!host_operand(cpu, ptr_u64(pginfo), sizeof(*pginfo)))
+		return fault_gp();
 	pi = *pginfo;
 	if (pi.addr || pi.secs)
 		return fault_gp();
@@ -356,6 +359,9 @@ static int eld(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void
 	vf = epc_frame(cpu, ptr_u64(va_slot));
 	if (vf == NO_FRAME)
 		return fault_pf(ptr_u64(va_slot), 0);
+	/* The PAGEINFO itself is a host operand: inside the EPC it is #GP (EMU-CHOICE). */
+	if (!host_operand(cpu, ptr_u64(pginfo), sizeof(*pginfo)))
+		return fault_gp();
 	pi = *pginfo;
 	if (!is_aligned(pi.metadata, 128) || !is_aligned(pi.contents, SGX_PAGE_SIZE) ||
 	    !host_operand(cpu, pi.metadata, sizeof(struct sgx_pcmd)) ||
@@ -365,8 +371,19 @@ static int eld(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void
 	e = epcm_of(cpu, f);
 	if (!page_lock_excl(e))
 		return fault_gp();
+	/*
+	 * @va_slot inside @epc: not a conflict with ourselves but the SDM's
+	 * page checks -- a valid target is #PF on it, an invalid one cannot be
+	 * the VA page, #PF on the slot.
+	 */
+	if (vf == f) {
+		r = (e->flags & EPCM_VALID) ? fault_pf(ptr_u64(epc), X86_PF_SGX) :
+					      fault_pf(ptr_u64(va_slot), X86_PF_SGX);
+		page_unlock_excl(e);
+		return r;
+	}
 	ve = epcm_of(cpu, vf);
-	if (!page_lock_shared(ve)) { /* also the case @va_slot lies in @epc */
+	if (!page_lock_shared(ve)) {
 		page_unlock_excl(e);
 		return fault_gp();
 	}
@@ -388,7 +405,12 @@ static int eld(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void
 	hdr.linaddr = pi.addr;
 	pt = (unsigned int)((pcmd.secinfo.flags & SGX_SECINFO_PAGE_TYPE_MASK) >>
 			    SGX_SECINFO_PAGE_TYPE_SHIFT);
-	child = child_pt(pt);
+	/*
+	 * Only the child types EWB can have written name a SECS; any other
+	 * type (not SECS or VA) gets EID 0 and no SECS checks, as in the SDM,
+	 * and then fails the MAC.
+	 */
+	child = pt == SGX_PAGE_TYPE_REG || pt == SGX_PAGE_TYPE_TCS || pt == SGX_PAGE_TYPE_TRIM;
 	if (child) {
 		struct epcm *se;
 
@@ -399,6 +421,12 @@ static int eld(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void
 		sf = epc_frame(cpu, pi.secs);
 		if (sf == NO_FRAME) {
 			r = fault_pf(pi.secs, 0);
+			goto out_va;
+		}
+		/* The (invalid) target itself, or the VA page: not a SECS, #PF. */
+		if (sf == f || sf == vf) {
+			sf = NO_FRAME;
+			r = fault_pf(pi.secs, X86_PF_SGX);
 			goto out_va;
 		}
 		se = epcm_of(cpu, sf);

@@ -55,6 +55,9 @@ int sgx_eaug(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 	if (f == NO_FRAME)
 		return fault_pf(ptr_u64(epc), 0);
 
+	/* The PAGEINFO itself is a host operand: inside the EPC it is #GP (EMU-CHOICE). */
+	if (!host_operand(cpu, ptr_u64(pginfo), sizeof(*pginfo)))
+		return fault_gp();
 	pi = *pginfo;
 	if (!is_aligned(pi.secs, SGX_PAGE_SIZE) || !is_aligned(pi.addr, SGX_PAGE_SIZE))
 		return fault_gp();
@@ -72,6 +75,11 @@ int sgx_eaug(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 		goto out_page;
 	}
 
+	/* PAGEINFO.SECS is the (invalid) target itself: not a SECS, #PF. */
+	if (sf == f) {
+		ret = fault_pf(pi.secs, X86_PF_SGX);
+		goto out_page;
+	}
 	se = epcm_of(cpu, sf);
 	if (!page_lock_shared(se)) {
 		ret = fault_gp();
@@ -140,6 +148,9 @@ int sgx_emodpr(struct sgx_cpu *cpu, struct sgx_secinfo *secinfo, void *epc)
 	if (f == NO_FRAME)
 		return fault_pf(ptr_u64(epc), 0);
 
+	/* The SECINFO is a host operand: inside the EPC it is #GP (EMU-CHOICE). */
+	if (!host_operand(cpu, ptr_u64(secinfo), sizeof(*secinfo)))
+		return fault_gp();
 	si = *secinfo;
 	if (!secinfo_reserved_clear(&si))
 		return fault_gp();
@@ -168,6 +179,11 @@ int sgx_emodpr(struct sgx_cpu *cpu, struct sgx_secinfo *secinfo, void *epc)
 
 	e->rwx &= (uint8_t)(si.flags & SGX_SECINFO_PERMISSION_MASK);
 	e->flags |= EPCM_PR;
+	/*
+	 * As in EBLOCK: the change is visible before the epoch is read, so an
+	 * LP entering after a later ETRACK (not counted by it) already sees it.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
 	e->bepoch = secs_epoch(cpu, e->secs);
 	STAT_INC(cpu, emodpr);
 	ret = 0;
@@ -213,6 +229,9 @@ int sgx_emodt(struct sgx_cpu *cpu, struct sgx_secinfo *secinfo, void *epc)
 	if (f == NO_FRAME)
 		return fault_pf(ptr_u64(epc), 0);
 
+	/* The SECINFO is a host operand: inside the EPC it is #GP (EMU-CHOICE). */
+	if (!host_operand(cpu, ptr_u64(secinfo), sizeof(*secinfo)))
+		return fault_gp();
 	si = *secinfo;
 	pt = (uint8_t)((si.flags & SGX_SECINFO_PAGE_TYPE_MASK) >> SGX_SECINFO_PAGE_TYPE_SHIFT);
 	if (!secinfo_reserved_clear(&si) ||
@@ -238,6 +257,7 @@ int sgx_emodt(struct sgx_cpu *cpu, struct sgx_secinfo *secinfo, void *epc)
 	e->pt = pt;
 	e->rwx = 0;
 	e->flags = (uint8_t)((e->flags & ~EPCM_PR) | EPCM_MODIFIED);
+	atomic_thread_fence(memory_order_seq_cst); /* as in EMODPR */
 	e->bepoch = secs_epoch(cpu, e->secs);
 	STAT_INC(cpu, emodt);
 	ret = 0;

@@ -183,9 +183,15 @@ out:
 }
 
 /* EACCEPTCOPY's destination: a pending, unmodified REG page of this enclave. */
+/*
+ * SDM-BUG: the pseudocode's destination check tests BLOCKED of RDX, the
+ * source, which was already required unblocked; the destination's is meant,
+ * as EACCEPT and EMODPE refuse a blocked target.  A blocked destination is
+ * SGX_PAGE_ATTRIBUTES_MISMATCH.
+ */
 static bool copy_dest_ok(const struct epcm *e, uint32_t secs_frame)
 {
-	return (e->flags & (EPCM_VALID | EPCM_PENDING | EPCM_MODIFIED)) ==
+	return (e->flags & (EPCM_VALID | EPCM_PENDING | EPCM_MODIFIED | EPCM_BLOCKED)) ==
 		       (EPCM_VALID | EPCM_PENDING) &&
 	       e->pt == SGX_PAGE_TYPE_REG && e->secs == secs_frame;
 }

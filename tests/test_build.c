@@ -186,6 +186,12 @@ static void test_operands_in_epc(void **state)
 	ecreate_args();
 	pi.metadata = (uint64_t)(uintptr_t)t_page(cpu, 7);
 	assert_gp(sgx_ecreate(cpu, &pi, t_page(cpu, 6)));
+	/* The PAGEINFO itself inside the EPC. */
+	ecreate_args();
+	memcpy(t_page(cpu, 7), &pi, sizeof(pi));
+	assert_gp(sgx_ecreate(cpu, (struct sgx_pageinfo *)t_page(cpu, 7), t_page(cpu, 6)));
+	assert_gp(sgx_eadd(cpu, (struct sgx_pageinfo *)t_page(cpu, 7), t_page(cpu, 6)));
+	memset(t_page(cpu, 7), 0, sizeof(pi));
 }
 
 static void test_ecreate_kss_config(void **state)

@@ -669,6 +669,16 @@ static void test_eacceptcopy_mismatch(void **state)
 	t_mmu_map(&w.mmu, la(&w, AUG2_OFF), t_page(w.cpu, 12));
 	leaf_regs(&w, &r, EACCEPTCOPY, la(&w, SI_OFF), la(&w, AUG2_OFF), la(&w, 0x3000));
 	assert_code(&w, &r, SGX_PAGE_ATTRIBUTES_MISMATCH);
+	/* Destination blocked (SDM-BUG: the pseudocode tests the source's BLOCKED). */
+	assert_int_equal(sgx_eblock(w.cpu, t_page(w.cpu, 6)), 0);
+	leaf_regs(&w, &r, EACCEPTCOPY, la(&w, SI_OFF), la(&w, AUG_OFF), la(&w, 0x3000));
+	assert_code(&w, &r, SGX_PAGE_ATTRIBUTES_MISMATCH);
+	{
+		struct sgx_epcm_view v;
+
+		epcm(&w, 6, &v);
+		assert_true(v.pending);
+	}
 	world_done(&w);
 }
 

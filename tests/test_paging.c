@@ -135,6 +135,30 @@ static void assert_gp_fault(int r)
 	assert_int_equal(sgx_last_fault()->vector, X86_TRAP_GP);
 }
 
+/* A PAGEINFO that lies inside the EPC is #GP (EMU-CHOICE, as for the PCMD and contents). */
+static void paging_pageinfo_in_epc_gp(void **state)
+{
+	struct fx *f = *state;
+	uint8_t *inside = t_page(f->cpu, FREE_IDX);
+	struct sgx_pageinfo pi = { 0 };
+	struct t_epcm_snap s;
+
+	pi.contents = (uint64_t)(uintptr_t)blobs[0].page;
+	pi.metadata = (uint64_t)(uintptr_t)&blobs[0].pcmd;
+	memcpy(inside, &pi, sizeof(pi));
+	t_snap(f->cpu, &s, NSNAP);
+	assert_gp_fault(sgx_ewb(f->cpu, (struct sgx_pageinfo *)(void *)inside, f->e.data, f->va));
+	pi.addr = f->e.base + 0x3000;
+	pi.secs = (uint64_t)(uintptr_t)f->e.secs;
+	memcpy(inside, &pi, sizeof(pi));
+	assert_gp_fault(sgx_eldu(f->cpu, (struct sgx_pageinfo *)(void *)inside,
+				 t_page(f->cpu, FREE_IDX + 1), f->va));
+	assert_gp_fault(sgx_eldb(f->cpu, (struct sgx_pageinfo *)(void *)inside,
+				 t_page(f->cpu, FREE_IDX + 1), f->va));
+	t_assert_snap_equal(f->cpu, &s);
+	memset(inside, 0, sizeof(pi));
+}
+
 static struct sgx_cpu_stats stats(struct fx *f)
 {
 	struct sgx_cpu_stats s;
@@ -1318,6 +1342,46 @@ static void eldu_replay_same_blob(void **state)
 	assert_true(all_zero(bytes(f, p2), 4096));
 }
 
+/*
+ * A PCMD whose page type EWB can never have written (7): no SECS is
+ * looked at (EID 0, even with PAGEINFO.SECS = 0) and the MAC fails.
+ */
+static void eldu_unknown_page_type(void **state)
+{
+	struct fx *f = *state;
+	struct t_epcm_snap s;
+	void *p = page(f, FREE_IDX);
+
+	evict(f, f->e.data, slot(f->va, 0), &blobs[0]);
+	blobs[0].pcmd.secinfo.flags = (blobs[0].pcmd.secinfo.flags & ~SGX_SECINFO_PAGE_TYPE_MASK) |
+				      (7ULL << SGX_SECINFO_PAGE_TYPE_SHIFT);
+	t_snap(f->cpu, &s, NSNAP);
+	mac_fail(f, eldu(f, &blobs[0], NULL, p, slot(f->va, 0)));
+	t_assert_snap_equal(f->cpu, &s);
+	assert_int_equal(slot_val(f, f->va, 0) != 0, 1);
+}
+
+/*
+ * Operands that overlap the target: the SDM's page checks decide (#PF), not
+ * a conflict of the leaf with itself (#GP).
+ */
+static void eldu_overlapping_operands_pf(void **state)
+{
+	struct fx *f = *state;
+	struct t_epcm_snap s;
+	uint8_t *p = page(f, FREE_IDX);
+
+	evict(f, f->e.data, slot(f->va, 0), &blobs[0]);
+	t_snap(f->cpu, &s, NSNAP);
+	/* The VA slot inside the (free) target: it is no VA page. */
+	t_assert_pf_at(eldu(f, &blobs[0], f->e.secs, p, p + 8), p + 8);
+	/* PAGEINFO.SECS is the target, or the VA page: neither is a SECS. */
+	t_assert_pf_at(eldu(f, &blobs[0], p, p, slot(f->va, 0)), p);
+	t_assert_pf_at(eldu(f, &blobs[0], f->va, p, slot(f->va, 0)), f->va);
+	t_assert_snap_equal(f->cpu, &s);
+	assert_leaf_ok(eldu(f, &blobs[0], f->e.secs, p, slot(f->va, 0)));
+}
+
 static void eldu_replay_stale_version(void **state)
 {
 	struct fx *f = *state;
@@ -1674,6 +1738,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(eldu_reloaded_page_is_tracked, setup, teardown),
 		T(epa_success),
+		T(paging_pageinfo_in_epc_gp),
+		T(eldu_unknown_page_type),
+		T(eldu_overlapping_operands_pf),
 		T(epa_bad_rbx),
 		T(epa_misaligned),
 		T(epa_not_epc),

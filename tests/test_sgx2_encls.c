@@ -217,6 +217,35 @@ static void eaug_misaligned_operands_gp(void **state)
 	sgx_cpu_destroy(cpu);
 }
 
+/* A PAGEINFO or SECINFO that lies inside the EPC is #GP (EMU-CHOICE, as for EADD's). */
+static void sgx2_operands_in_epc_gp(void **state)
+{
+	struct t_encl e;
+	struct sgx_cpu *cpu = setup(&e);
+	uint8_t *page = t_page(cpu, FREE_FRAME);
+	uint8_t *inside = t_page(cpu, FREE_FRAME + 1);
+	struct sgx_secinfo *si = (struct sgx_secinfo *)(void *)inside;
+	struct sgx_pageinfo pi;
+	struct t_epcm_snap s;
+
+	(void)state;
+	t_snap(cpu, &s, NSNAP);
+	set_pginfo(&pi, e.secs, e.base + 0x5000);
+	memcpy(inside, &pi, sizeof(pi));
+	assert_gp(sgx_eaug(cpu, (struct sgx_pageinfo *)(void *)inside, page));
+	memset(inside, 0, 64);
+	si->flags = SGX_SECINFO_R;
+	assert_gp(sgx_emodpr(cpu, si, e.data));
+	si->flags = SGX_SECINFO_TRIM;
+	assert_gp(sgx_emodt(cpu, si, e.data));
+	t_assert_snap_equal(cpu, &s);
+	assert_false(view(cpu, page).valid);
+	/* PAGEINFO.SECS is the (free) target itself: no SECS there, #PF on it. */
+	t_assert_pf_at(eaug(cpu, page, page, e.base + 0x5000), page);
+	t_assert_snap_equal(cpu, &s);
+	sgx_cpu_destroy(cpu);
+}
+
 static void eaug_srcpge_nonzero_gp(void **state)
 {
 	struct t_encl e;
@@ -853,6 +882,7 @@ int main(void)
 		cmocka_unit_test(eaug_success),
 		cmocka_unit_test(eaug_no_sgx2_ud),
 		cmocka_unit_test(eaug_misaligned_operands_gp),
+		cmocka_unit_test(sgx2_operands_in_epc_gp),
 		cmocka_unit_test(eaug_srcpge_nonzero_gp),
 		cmocka_unit_test(eaug_secinfo_nonzero_gp),
 		cmocka_unit_test(eaug_not_epc_pf),
