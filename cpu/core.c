@@ -215,7 +215,8 @@ int sgx_cpu_cpuid(const struct sgx_cpu *cpu, uint32_t leaf, uint32_t subleaf,
 		return -EINVAL;
 	if (subleaf == 0) {
 		out->eax = (cpu->cfg.sgx1 ? 1u : 0) | (cpu->cfg.sgx2 ? 2u : 0) |
-			   (cpu->cfg.eupdatesvn ? 1u << 10 : 0);
+			   (cpu->cfg.eupdatesvn ? 1u << 10 : 0) |
+			   (cpu->cfg.attributes_mask & SGX_ATTR_ASYNC_EXIT_NOTIFY ? 1u << 11 : 0);
 		out->ebx = cpu->cfg.miscselect_mask;
 		out->edx = cpu->cfg.max_enclave_size_32 |
 			   ((uint32_t)cpu->cfg.max_enclave_size_64 << 8);
@@ -419,7 +420,7 @@ void sgx_cpu_stats(const struct sgx_cpu *cpu, struct sgx_cpu_stats *out)
 	size_t n = sizeof(*out) / sizeof(uint64_t);
 	uint64_t *dst = (uint64_t *)out;
 
-	_Static_assert(offsetof(struct cpu_stats, eupdatesvn) + sizeof(uint64_t) ==
+	_Static_assert(offsetof(struct cpu_stats, edeccssa) + sizeof(uint64_t) ==
 			       sizeof(struct sgx_cpu_stats),
 		       "stats layout");
 	memset(out, 0, sizeof(*out));

@@ -587,6 +587,37 @@ out:
 	return r;
 }
 
+/*
+ * EDECCSSA (spec §5.9, AEX-Notify): the handler an AEX-Notify ERESUME
+ * entered gives the interrupted frame back to the TCS: CSSA goes down by
+ * one, and the next AEX saves into frame CSSA - 1 again.  That frame's
+ * pages are checked as EENTER checks the frame it will use (#PF for a page
+ * that is not a usable SSA page; #GP if CSSA is 0).  The TCS belongs to
+ * this LP while it is inside, so CSSA cannot move under it.
+ */
+static int enclu_edeccssa(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
+			  struct sgx_regs *regs)
+{
+	struct page_locks locks = { .n = 0 };
+	uint32_t tf = lp->tcs_frame, sf = lp->secs_frame;
+	const struct sgx_tcs *tcs = (const struct sgx_tcs *)frame_bytes(cpu, tf);
+	uint32_t cssa = cssa_load(cpu, tf);
+	struct ssa_map m;
+	int r;
+
+	if (cssa == 0)
+		return fault_gp();
+	r = ssa_frame_check(cpu, mmu, sf, secs_of(cpu, sf), tcs, cssa - 1, &locks, &m);
+	if (!r) {
+		tcs_entry(cpu, tf)->ssa = m;
+		cssa_store(cpu, tf, cssa - 1);
+		regs->rip += 3; /* the ENCLU instruction */
+		STAT_INC(cpu, edeccssa);
+	}
+	locks_release(&locks);
+	return r;
+}
+
 /* EEXIT (spec §5.5): back to RBX, RCX = AEP, outside FS/GS, TCS inactive. */
 static int enclu_eexit(struct sgx_cpu *cpu, struct sgx_lp *lp, struct sgx_regs *regs)
 {
@@ -613,6 +644,9 @@ int sgx_enclu(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
 
 	if (is_sgx2_leaf(leaf) && !cpu->cfg.sgx2)
 		return fault_ud();
+	/* EDECCSSA comes with AEX-Notify (CPUID.(12H,0):EAX[11]). */
+	if (leaf == EDECCSSA && !(cpu->cfg.attributes_mask & SGX_ATTR_ASYNC_EXIT_NOTIFY))
+		return fault_ud();
 
 	switch (leaf) {
 	case EENTER:
@@ -626,6 +660,7 @@ int sgx_enclu(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
 	case EACCEPT:
 	case EMODPE:
 	case EACCEPTCOPY:
+	case EDECCSSA:
 		if (!lp->in_enclave)
 			return fault_gp();
 		break;
@@ -644,6 +679,8 @@ int sgx_enclu(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
 		return enclu_eaccept(cpu, lp, mmu, regs);
 	case EMODPE:
 		return enclu_emodpe(cpu, lp, mmu, regs);
+	case EDECCSSA:
+		return enclu_edeccssa(cpu, lp, mmu, regs);
 	default:
 		return enclu_eacceptcopy(cpu, lp, mmu, regs);
 	}

@@ -143,7 +143,7 @@ struct sgx_cpu {
 		_Atomic uint64_t ewb, eldu, eldb, eaug, emodpr, emodt;
 		_Atomic uint64_t eenter, eresume, eexit, aex;
 		_Atomic uint64_t eaccept, eacceptcopy, emodpe, ereport, egetkey;
-		_Atomic uint64_t eupdatesvn;
+		_Atomic uint64_t eupdatesvn, edeccssa;
 	} __attribute__((aligned(64))) st[STAT_SHARDS];
 };
 

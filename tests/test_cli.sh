@@ -34,7 +34,7 @@ check "measure refuses a non-image" 1 "$BIN" measure data/test_key.pem
 check "sign refuses vendor 5" 2 "$BIN" sign --key data/test_key.pem --out "$T/x" --vendor 5 data/encl_fixture.elf
 check "cpuid with 8 sections" 0 "$BIN" cpuid --epc-mb 256 --sections 8
 check "cpuid --eupdatesvn" 0 "$BIN" cpuid --eupdatesvn
-grep -q "eax=00000403 .*EUPDATESVN=1" "$T/out" && ok "cpuid reports EUPDATESVN in 12.0 EAX[10]" || bad "cpuid reports EUPDATESVN in 12.0 EAX[10]"
+grep -q "eax=00000c03 .*EUPDATESVN=1 EDECCSSA=1" "$T/out" && ok "cpuid reports EUPDATESVN in 12.0 EAX[10]" || bad "cpuid reports EUPDATESVN in 12.0 EAX[10]"
 check "demo runs both parts" 0 "$BIN" demo --key data/test_key.pem --drv-pages 128
 grep -q "EINIT ok: model and offline MRENCLAVE agree" "$T/out" && ok "demo: part 1 EINIT" || bad "demo: part 1 EINIT"
 grep -q "all 512 pages intact after" "$T/out" && ok "demo: 4x-EPC enclave read back" || bad "demo: 4x-EPC enclave read back"

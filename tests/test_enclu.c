@@ -1228,6 +1228,105 @@ static void test_eresume_aexnotify(void **state)
 	world_done(&w);
 }
 
+/*
+ * EDECCSSA (AEX-Notify): the handler entered by an AEX-Notify ERESUME gives
+ * frame 0 back; the next AEX saves into frame 0 again, and a plain ERESUME
+ * then resumes the handler.
+ */
+static void test_edeccssa(void **state)
+{
+	struct encl_opts o = { .attrs = SGX_ATTR_MODE64BIT | SGX_ATTR_ASYNC_EXIT_NOTIFY,
+			       .tcs_flags = SGX_TCS_AEXNOTIFY };
+	struct sgx_regs r, saved;
+	uint8_t pattern[XS_SIZE];
+	struct sgx_cpu_stats st;
+	struct sgx_cpuid_regs c;
+	struct world w;
+	uint64_t rip;
+
+	(void)state;
+	world_opts(&w, &o);
+	assert_int_equal(sgx_cpu_cpuid(w.cpu, 0x12, 0, &c), 0);
+	assert_true(c.eax & (1u << 11));
+	enter_and_aex(&w, &r, &saved, pattern);
+	gprsgx(&w, 0)->aexnotify = 1;
+	assert_leaf_ok(eresume(&w, &w.lp, &r));
+	assert_int_equal(tcs_of(&w)->ssa_index, 1);
+
+	/* The handler runs EDECCSSA at its entry point. */
+	rip = r.rip;
+	r.rax = EDECCSSA;
+	assert_leaf_ok(sgx_enclu(w.cpu, &w.lp, &w.mmu.mmu, &r, &w.xs));
+	assert_int_equal(tcs_of(&w)->ssa_index, 0);
+	assert_int_equal(r.rip, rip + 3);
+	assert_true(w.lp.in_enclave);
+	sgx_cpu_stats(w.cpu, &st);
+	assert_int_equal(st.edeccssa, 1);
+	/* CSSA is 0 now: a second one is #GP. */
+	r.rax = EDECCSSA;
+	assert_gp(sgx_enclu(w.cpu, &w.lp, &w.mmu.mmu, &r, &w.xs));
+	assert_int_equal(tcs_of(&w)->ssa_index, 0);
+
+	/* An AEX saves into frame 0 again, and ERESUME comes back to the handler. */
+	r.rip = rip + 3;
+	assert_leaf_ok(sgx_aex(w.cpu, &w.lp, &r, &w.xs, NULL, NULL));
+	assert_int_equal(tcs_of(&w)->ssa_index, 1);
+	assert_int_equal(gprsgx(&w, 0)->rip, rip + 3);
+	gprsgx(&w, 0)->aexnotify = 0;
+	assert_leaf_ok(eresume(&w, &w.lp, &r));
+	assert_int_equal(r.rip, rip + 3);
+	assert_int_equal(tcs_of(&w)->ssa_index, 0);
+	world_done(&w);
+}
+
+/* EDECCSSA: #GP outside an enclave, #PF on an unusable frame, #UD without AEX-Notify. */
+static void test_edeccssa_errors(void **state)
+{
+	struct encl_opts o = { .attrs = SGX_ATTR_MODE64BIT | SGX_ATTR_ASYNC_EXIT_NOTIFY,
+			       .tcs_flags = SGX_TCS_AEXNOTIFY };
+	struct sgx_cpu_config cfg;
+	struct sgx_regs r, saved;
+	uint8_t pattern[XS_SIZE];
+	struct sgx_cpu *cpu;
+	struct sgx_lp lp;
+	struct world w;
+	int err;
+
+	(void)state;
+	world_opts(&w, &o);
+	enter_regs(&w, &r, 0);
+	r.rax = EDECCSSA;
+	assert_gp(sgx_enclu(w.cpu, &w.lp, &w.mmu.mmu, &r, &w.xs));
+	/* Frame 0 reached at its address through another page: not a usable SSA page. */
+	enter_and_aex(&w, &r, &saved, pattern);
+	gprsgx(&w, 0)->aexnotify = 1;
+	assert_leaf_ok(eresume(&w, &w.lp, &r));
+	t_mmu_map(&w.mmu, w.e.base + 0x1000, w.e.data);
+	r.rax = EDECCSSA;
+	t_assert_pf_at(sgx_enclu(w.cpu, &w.lp, &w.mmu.mmu, &r, &w.xs), (void *)(uintptr_t)(w.e.base + 0x1000));
+	assert_int_equal(tcs_of(&w)->ssa_index, 1);
+	t_mmu_map(&w.mmu, w.e.base + 0x1000, w.e.ssa[0]);
+	world_done(&w);
+
+	/* A platform without AEX-Notify has no EDECCSSA: #UD. */
+	sgx_cpu_default_config(&cfg);
+	cfg.epc_size = 1 << 20;
+	cfg.attributes_mask &= ~SGX_ATTR_ASYNC_EXIT_NOTIFY;
+	cpu = sgx_cpu_create(&cfg, &err);
+	assert_non_null(cpu);
+	sgx_lp_init(&lp);
+	memset(&r, 0, sizeof(r));
+	r.rax = EDECCSSA;
+	assert_int_equal(sgx_enclu(cpu, &lp, NULL, &r, NULL), SGX_FAULT_UD);
+	{
+		struct sgx_cpuid_regs c;
+
+		assert_int_equal(sgx_cpu_cpuid(cpu, 0x12, 0, &c), 0);
+		assert_int_equal(c.eax & (1u << 11), 0);
+	}
+	sgx_cpu_destroy(cpu);
+}
+
 static void test_eresume_aexnotify_gp_no_frame(void **state)
 {
 	struct encl_opts o = { .attrs = SGX_ATTR_MODE64BIT | SGX_ATTR_ASYNC_EXIT_NOTIFY,
@@ -1268,7 +1367,7 @@ static void test_inside_leaves_outside_gp(void **state)
 
 static void test_unknown_leaf_gp(void **state)
 {
-	static const uint64_t leaves[] = { 8, 9, 0x20, 0xFFFFFFFF, 0x100000008ULL };
+	static const uint64_t leaves[] = { 8, 0x0A, 0x20, 0xFFFFFFFF, 0x100000008ULL };
 	struct sgx_regs r, before;
 	struct world w;
 
@@ -1538,6 +1637,8 @@ int main(void)
 		cmocka_unit_test(test_eenter_exception_handler),
 		cmocka_unit_test(test_eresume_aexnotify),
 		cmocka_unit_test(test_eresume_aexnotify_gp_no_frame),
+		cmocka_unit_test(test_edeccssa),
+		cmocka_unit_test(test_edeccssa_errors),
 		cmocka_unit_test(test_inside_leaves_outside_gp),
 		cmocka_unit_test(test_unknown_leaf_gp),
 		cmocka_unit_test(test_sgx2_leaves_ud_without_sgx2),

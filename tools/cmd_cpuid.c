@@ -72,9 +72,9 @@ int cmd_cpuid(int argc, char **argv)
 	       r.ecx, r.edx, (r.ebx >> 2) & 1, (r.ecx >> 30) & 1, (r.edx >> 1) & 1);
 	sgx_cpu_cpuid(cpu, 0x12, 0, &r);
 	printf("leaf 12.0    eax=%08x ebx=%08x ecx=%08x edx=%08x  SGX1=%u SGX2=%u EUPDATESVN=%u "
-	       "MISCSELECT=%#x MaxEnclaveSize 2^%u (32-bit) 2^%u (64-bit)\n",
-	       r.eax, r.ebx, r.ecx, r.edx, r.eax & 1, (r.eax >> 1) & 1, (r.eax >> 10) & 1, r.ebx,
-	       r.edx & 0xFF, (r.edx >> 8) & 0xFF);
+	       "EDECCSSA=%u MISCSELECT=%#x MaxEnclaveSize 2^%u (32-bit) 2^%u (64-bit)\n",
+	       r.eax, r.ebx, r.ecx, r.edx, r.eax & 1, (r.eax >> 1) & 1, (r.eax >> 10) & 1,
+	       (r.eax >> 11) & 1, r.ebx, r.edx & 0xFF, (r.edx >> 8) & 0xFF);
 	sgx_cpu_cpuid(cpu, 0x12, 1, &r);
 	printf("leaf 12.1    eax=%08x ebx=%08x ecx=%08x edx=%08x  ATTRIBUTES=%#llx XFRM=%#llx\n",
 	       r.eax, r.ebx, r.ecx, r.edx,

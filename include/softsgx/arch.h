@@ -43,6 +43,7 @@ enum sgx_enclu_function {
 	EACCEPT = 0x05,
 	EMODPE = 0x06,
 	EACCEPTCOPY = 0x07,
+	EDECCSSA = 0x09, /* AEX-Notify */
 };
 
 /* SGX error codes returned in RAX (SDM table, spec §3). */

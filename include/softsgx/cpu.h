@@ -166,6 +166,7 @@ struct sgx_cpu_stats {
 	uint64_t eenter, eresume, eexit, aex;
 	uint64_t eaccept, eacceptcopy, emodpe, ereport, egetkey;
 	uint64_t eupdatesvn; /* EUPDATESVNs that changed CPUSVN */
+	uint64_t edeccssa;
 };
 void sgx_cpu_stats(const struct sgx_cpu *cpu, struct sgx_cpu_stats *out);
 
