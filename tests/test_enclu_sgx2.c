@@ -642,6 +642,26 @@ static void test_eacceptcopy_pf(void **state)
 	leaf_regs(&w, &r, EACCEPTCOPY, s, d, la(&w, AUG2_OFF));
 	assert_refused(&w, &r, SGX_FAULT_PF);
 	assert_int_equal(sgx_last_fault()->addr, la(&w, AUG2_OFF));
+	/*
+	 * The source's own R decides (SDM-BUG: the pseudocode tests the
+	 * destination's): the code page without R, while the destination is
+	 * RW-, is refused.
+	 */
+	epcm_of(w.cpu, 5)->rwx = SGX_SECINFO_X;
+	leaf_regs(&w, &r, EACCEPTCOPY, s, d, la(&w, 0x4000));
+	assert_refused(&w, &r, SGX_FAULT_PF);
+	assert_int_equal(sgx_last_fault()->addr, la(&w, 0x4000));
+	epcm_of(w.cpu, 5)->rwx = SGX_SECINFO_R | SGX_SECINFO_X;
+	/* The source reached at another address (an alias of the code page). */
+	t_mmu_map(&w.mmu, la(&w, 0x9000), t_page(w.cpu, 5));
+	leaf_regs(&w, &r, EACCEPTCOPY, s, d, la(&w, 0x9000));
+	assert_refused(&w, &r, SGX_FAULT_PF);
+	assert_int_equal(sgx_last_fault()->addr, la(&w, 0x9000));
+	/* A blocked source. */
+	assert_int_equal(sgx_eblock(w.cpu, t_page(w.cpu, 5)), 0);
+	leaf_regs(&w, &r, EACCEPTCOPY, s, d, la(&w, 0x4000));
+	assert_refused(&w, &r, SGX_FAULT_PF);
+	assert_int_equal(sgx_last_fault()->addr, la(&w, 0x4000));
 	world_done(&w);
 }
 
@@ -814,6 +834,16 @@ static void test_emodpe_pf(void **state)
 	leaf_regs(&w, &r, EMODPE, la(&w, AUG_OFF), la(&w, 0x4000), 0);
 	assert_refused(&w, &r, SGX_FAULT_PF);
 	assert_int_equal(sgx_last_fault()->addr, la(&w, AUG_OFF));
+	/* The target reached at another address (an alias of the code page). */
+	t_mmu_map(&w.mmu, la(&w, 0x9000), t_page(w.cpu, 5));
+	leaf_regs(&w, &r, EMODPE, la(&w, SI_OFF), la(&w, 0x9000), 0);
+	assert_refused(&w, &r, SGX_FAULT_PF);
+	assert_int_equal(sgx_last_fault()->addr, la(&w, 0x9000));
+	/* A blocked target. */
+	assert_int_equal(sgx_eblock(w.cpu, t_page(w.cpu, 5)), 0);
+	leaf_regs(&w, &r, EMODPE, la(&w, SI_OFF), la(&w, 0x4000), 0);
+	assert_refused(&w, &r, SGX_FAULT_PF);
+	assert_int_equal(sgx_last_fault()->addr, la(&w, 0x4000));
 	world_done(&w);
 }
 

@@ -516,6 +516,26 @@ static void etrack_not_secs(void **state)
 	t_assert_snap_equal(f->cpu, &s);
 }
 
+/*
+ * §8.3, two ETRACKs after the EBLOCK: an LP that entered after the first
+ * one cannot hold a translation from before the block, so EWB succeeds
+ * while it is still inside.
+ */
+static void ewb_after_two_etracks_with_late_lp(void **state)
+{
+	struct fx *f = *state;
+	struct secs_hidden *h = hid(f, f->e.secs);
+	struct tcs_hidden *t = tcs_hidden(f->cpu, epc_frame(f->cpu, u64p(f->e.tcs)));
+
+	assert_leaf_ok(sgx_eblock(f->cpu, f->e.data));
+	assert_leaf_ok(sgx_etrack(f->cpu, f->e.secs));
+	assert_true(track_enter(h, t)); /* enters after the first ETRACK */
+	assert_leaf_ok(sgx_etrack(f->cpu, f->e.secs)); /* it is counted by this one */
+	assert_int_equal(TRK_PREV(atomic_load(&h->trk)), 1);
+	assert_leaf_ok(ewb(f, f->e.data, slot(f->va, 0), &blobs[0]));
+	track_leave(h, t);
+}
+
 /* An LP inside, simulated with the model's own EENTER/EEXIT bookkeeping. */
 static void etrack_prev_incomplete(void **state)
 {
@@ -1741,6 +1761,7 @@ int main(void)
 		T(paging_pageinfo_in_epc_gp),
 		T(eldu_unknown_page_type),
 		T(eldu_overlapping_operands_pf),
+		T(ewb_after_two_etracks_with_late_lp),
 		T(epa_bad_rbx),
 		T(epa_misaligned),
 		T(epa_not_epc),
