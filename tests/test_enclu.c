@@ -1229,6 +1229,44 @@ static void test_eresume_aexnotify(void **state)
 }
 
 /*
+ * AEX-Notify failures after ERESUME took the TCS: an unusable next frame is
+ * #PF on it and the TCS is free again; a TCS without FLAGS.AEXNOTIFY takes
+ * the normal path even when the frame asks for a notification.
+ */
+static void test_eresume_aexnotify_failures(void **state)
+{
+	struct encl_opts o = { .attrs = SGX_ATTR_MODE64BIT | SGX_ATTR_ASYNC_EXIT_NOTIFY,
+			       .tcs_flags = SGX_TCS_AEXNOTIFY };
+	struct sgx_regs r, saved;
+	uint8_t pattern[XS_SIZE];
+	struct world w;
+
+	(void)state;
+	world_opts(&w, &o);
+	enter_and_aex(&w, &r, &saved, pattern);
+	gprsgx(&w, 0)->aexnotify = 1;
+	t_mmu_map(&w.mmu, w.e.base + 0x2000, NULL); /* frame 1 */
+	t_assert_pf_at(eresume(&w, &w.lp, &r), (void *)(uintptr_t)(w.e.base + 0x2000));
+	assert_false(w.lp.in_enclave);
+	assert_int_equal(tcs_of(&w)->state, 0);
+	assert_int_equal(tcs_of(&w)->ssa_index, 1);
+	t_mmu_map(&w.mmu, w.e.base + 0x2000, w.e.ssa[1]);
+	assert_leaf_ok(eresume(&w, &w.lp, &r));
+	assert_int_equal(r.rip, w.e.base + 0x4000);
+	world_done(&w);
+
+	/* A debugger's DBGOPTIN lets the TCS go without AEXNOTIFY (EADD cleared it). */
+	world_opts(&w, &o);
+	tcs_of(&w)->flags = SGX_TCS_DBGOPTIN;
+	enter_and_aex(&w, &r, &saved, pattern);
+	gprsgx(&w, 0)->aexnotify = 1;
+	assert_leaf_ok(eresume(&w, &w.lp, &r));
+	assert_int_equal(r.rip, saved.rip);
+	assert_int_equal(tcs_of(&w)->ssa_index, 0);
+	world_done(&w);
+}
+
+/*
  * EDECCSSA (AEX-Notify): the handler entered by an AEX-Notify ERESUME gives
  * frame 0 back; the next AEX saves into frame 0 again, and a plain ERESUME
  * then resumes the handler.
@@ -1637,6 +1675,7 @@ int main(void)
 		cmocka_unit_test(test_eenter_exception_handler),
 		cmocka_unit_test(test_eresume_aexnotify),
 		cmocka_unit_test(test_eresume_aexnotify_gp_no_frame),
+		cmocka_unit_test(test_eresume_aexnotify_failures),
 		cmocka_unit_test(test_edeccssa),
 		cmocka_unit_test(test_edeccssa_errors),
 		cmocka_unit_test(test_inside_leaves_outside_gp),
