@@ -29,6 +29,7 @@ struct encl_opts {
 	uint32_t misc;
 	uint64_t tcs_flags;
 	uint32_t nssa;
+	uint32_t ssa_pages; /* SECS.SSAFRAMESIZE (0: 1); 2 makes the two SSA pages one frame */
 	bool no_einit;
 };
 
@@ -53,8 +54,10 @@ static void build(struct sgx_cpu *cpu, struct t_encl *e, const struct encl_opts 
 	e->size = 0x10000;
 	t_secs_src(&src, e->base, e->size, o->attrs);
 	src.miscselect = o->misc;
+	if (o->ssa_pages)
+		src.ssa_frame_size = o->ssa_pages;
 	e->secs = t_ecreate_src(cpu, 0, &src);
-	sgx_measure_ecreate(&m, 1, e->size);
+	sgx_measure_ecreate(&m, src.ssa_frame_size, e->size);
 
 	t_tcs_src(&tcs, 0x1000, o->nssa ? o->nssa : 2, 0x4000);
 	tcs.flags = o->tcs_flags;
@@ -1229,6 +1232,47 @@ static void test_eresume_aexnotify(void **state)
 }
 
 /*
+ * A two-page SSA frame (SSAFRAMESIZE = 2, NSSA = 1): the XSAVE area is on
+ * its first page and GPRSGX at the end of its last one.  EENTER checks the
+ * last page too (#PF on it), and AEX writes GPRSGX and EXINFO there.
+ */
+static void test_two_page_ssa_frame(void **state)
+{
+	struct encl_opts o = { .attrs = SGX_ATTR_MODE64BIT, .misc = SGX_MISC_EXINFO, .nssa = 1,
+			       .ssa_pages = 2 };
+	struct sgx_exception ex = { .reported = true, .vector = X86_TRAP_PF,
+				    .type = SGX_EXITINFO_HW_EXCEPTION, .errcd = X86_PF_USER };
+	struct sgx_gprsgx *g;
+	struct sgx_exinfo *xi;
+	struct sgx_regs r;
+	struct world w;
+
+	(void)state;
+	world_opts(&w, &o);
+	t_mmu_map(&w.mmu, w.e.base + 0x2000, NULL);
+	enter_regs(&w, &r, EENTER);
+	t_assert_pf_at(sgx_enclu(w.cpu, &w.lp, &w.mmu.mmu, &r, &w.xs),
+		       (void *)(uintptr_t)(w.e.base + 0x2000));
+	assert_false(w.lp.in_enclave);
+	t_mmu_map(&w.mmu, w.e.base + 0x2000, w.e.ssa[1]);
+
+	assert_leaf_ok(eenter(&w, &w.lp, &r));
+	r.rip = w.e.base + 0x4010;
+	ex.addr = w.e.base + 0x3008;
+	assert_leaf_ok(sgx_aex(w.cpu, &w.lp, &r, &w.xs, &ex, NULL));
+	g = (struct sgx_gprsgx *)((uint8_t *)w.e.ssa[1] + 4096 - SGX_SSA_GPRS_SIZE);
+	xi = (struct sgx_exinfo *)((uint8_t *)g - SGX_SSA_MISC_EXINFO_SIZE);
+	assert_int_equal(g->rip, w.e.base + 0x4010);
+	assert_int_equal(xi->maddr, w.e.base + 0x3008);
+	assert_int_equal(tcs_of(&w)->ssa_index, 1);
+	/* Nothing of GPRSGX went to the first page's end. */
+	assert_int_not_equal(gprsgx(&w, 0)->rip, w.e.base + 0x4010);
+	assert_leaf_ok(eresume(&w, &w.lp, &r));
+	assert_int_equal(r.rip, w.e.base + 0x4010);
+	world_done(&w);
+}
+
+/*
  * AEX-Notify failures after ERESUME took the TCS: an unusable next frame is
  * #PF on it and the TCS is free again; a TCS without FLAGS.AEXNOTIFY takes
  * the normal path even when the frame asks for a notification.
@@ -1675,6 +1719,7 @@ int main(void)
 		cmocka_unit_test(test_eenter_exception_handler),
 		cmocka_unit_test(test_eresume_aexnotify),
 		cmocka_unit_test(test_eresume_aexnotify_gp_no_frame),
+		cmocka_unit_test(test_two_page_ssa_frame),
 		cmocka_unit_test(test_eresume_aexnotify_failures),
 		cmocka_unit_test(test_edeccssa),
 		cmocka_unit_test(test_edeccssa_errors),
