@@ -5,6 +5,7 @@
  * ThreadSanitizer in CI.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "helpers.h"
@@ -217,6 +218,107 @@ static void test_remove_vs_block(void **state)
 	sgx_cpu_destroy(cpu);
 }
 
+/*
+ * ENCLU against ENCLS on the same enclave: one thread enters and leaves
+ * through the TCS while another keeps trying to EREMOVE the data page and
+ * then the TCS.  EREMOVE of a child may only succeed while no LP is inside:
+ * the entering thread checks, inside, that the TCS and data page are still
+ * valid.  Once the TCS is gone EENTER must fault.
+ */
+static struct t_encl race_e;
+static _Atomic int entered_ok, inside_saw_removed, removed_data, removed_tcs;
+
+static void *enter_exit_loop(void *p)
+{
+	struct t_mmu m;
+	struct sgx_lp lp;
+	struct sgx_epcm_view v;
+
+	(void)p;
+	t_mmu_init(&m);
+	t_mmu_map(&m, race_e.base, race_e.tcs);
+	t_mmu_map(&m, race_e.base + 0x1000, race_e.ssa[0]);
+	t_mmu_map(&m, race_e.base + 0x2000, race_e.ssa[1]);
+	t_mmu_map(&m, race_e.base + 0x3000, race_e.data);
+	t_mmu_map(&m, race_e.base + 0x4000, race_e.code);
+	sgx_lp_init(&lp);
+	while (!atomic_load(&stop)) {
+		struct sgx_regs r = { .rax = EENTER, .rbx = race_e.base, .rcx = 0x7000,
+				      .rip = 0x7000, .rsp = 0x7fff0000 };
+		int ret = sgx_enclu(cpu, &lp, &m.mmu, &r, NULL);
+
+		if (ret) {
+			if (ret != SGX_FAULT_PF && ret != SGX_FAULT_GP)
+				thread_errors++;
+			if (atomic_load(&removed_tcs))
+				break;
+			continue;
+		}
+		atomic_fetch_add(&entered_ok, 1);
+		/* While this LP is inside, nothing of the enclave may go. */
+		{
+			bool data_in = !sgx_cpu_epcm(cpu, race_e.data, &v) && v.valid;
+
+			for (int spin = 0; spin < 64; spin++)
+				__asm__ volatile("pause");
+			if (sgx_cpu_epcm(cpu, race_e.tcs, &v) || !v.valid)
+				inside_saw_removed++;
+			if (data_in && (sgx_cpu_epcm(cpu, race_e.data, &v) || !v.valid))
+				inside_saw_removed++;
+		}
+		r.rax = EEXIT;
+		r.rbx = 0x7100;
+		if (sgx_enclu(cpu, &lp, &m.mmu, &r, NULL))
+			thread_errors++;
+	}
+	return NULL;
+}
+
+static void *remove_loop(void *p)
+{
+	(void)p;
+	while (!atomic_load(&removed_tcs)) {
+		void *target = atomic_load(&removed_data) ? race_e.tcs : race_e.data;
+		int r = sgx_eremove(cpu, target);
+
+		if (r == 0) {
+			if (target == race_e.data)
+				atomic_store(&removed_data, 1);
+			else
+				atomic_store(&removed_tcs, 1);
+		} else if (r != SGX_ENCLAVE_ACT && r != SGX_FAULT_GP) {
+			thread_errors++;
+		}
+	}
+	return NULL;
+}
+
+static void test_eremove_vs_eenter(void **state)
+{
+	pthread_t a, b;
+
+	(void)state;
+	cpu = t_cpu(1);
+	t_build_encl(cpu, &race_e, 0);
+	thread_errors = 0;
+	atomic_store(&entered_ok, 0);
+	atomic_store(&inside_saw_removed, 0);
+	atomic_store(&removed_data, 0);
+	atomic_store(&removed_tcs, 0);
+	atomic_store(&stop, 0);
+	pthread_create(&a, NULL, enter_exit_loop, NULL);
+	pthread_create(&b, NULL, remove_loop, NULL);
+	pthread_join(b, NULL);
+	atomic_store(&stop, 1);
+	pthread_join(a, NULL);
+	assert_int_equal(thread_errors, 0);
+	assert_int_equal(atomic_load(&inside_saw_removed), 0);
+	assert_true(atomic_load(&removed_tcs));
+	/* SECS children: the two SSA pages and the code page are left. */
+	assert_int_equal(sgx_cpu_secs_children(cpu, race_e.secs), 3);
+	sgx_cpu_destroy(cpu);
+}
+
 static void *enter_leave(void *p)
 {
 	struct secs_hidden *h = p;
@@ -381,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_eadd_same_frame),
 		cmocka_unit_test(test_parallel_paging),
 		cmocka_unit_test(test_remove_vs_block),
+		cmocka_unit_test(test_eremove_vs_eenter),
 		cmocka_unit_test(test_tracking_under_load),
 		cmocka_unit_test(test_lehash_msrs_per_thread),
 		cmocka_unit_test(test_stats_from_many_threads),
