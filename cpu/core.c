@@ -243,20 +243,30 @@ int sgx_cpu_cpuid(const struct sgx_cpu *cpu, uint32_t leaf, uint32_t subleaf,
  * IA32_SGXLEPUBKEYHASH0..3 belong to each logical processor, as on hardware:
  * Linux rewrites them on the current CPU right before every EINIT, and two
  * EINITs for different signers on two CPUs must not see each other's values.
- * Here a logical processor is a thread; @cpu_id tells platforms apart.
+ * Here a logical processor is a thread, and a thread may drive several
+ * platforms: it keeps one bank per platform (told apart by the unique
+ * cpu->id) for the last LEHASH_BANKS platforms it used; a platform it comes
+ * back to after more than that starts again from the reset values.
  */
+#define LEHASH_BANKS 8
+
 static __thread struct {
-	uint64_t cpu_id;
+	uint64_t cpu_id; /* 0: unused (ids start at 1) */
 	uint64_t v[4];
-} lp_lehash __attribute__((tls_model("initial-exec")));
+} lp_lehash[LEHASH_BANKS] __attribute__((tls_model("initial-exec")));
+static __thread unsigned int lp_lehash_next __attribute__((tls_model("initial-exec")));
 
 static uint64_t *lehash_of_this_lp(const struct sgx_cpu *cpu)
 {
-	if (lp_lehash.cpu_id != cpu->id) {
-		lp_lehash.cpu_id = cpu->id;
-		memcpy(lp_lehash.v, cpu->lepubkeyhash, sizeof(lp_lehash.v));
-	}
-	return lp_lehash.v;
+	unsigned int i;
+
+	for (i = 0; i < LEHASH_BANKS; i++)
+		if (lp_lehash[i].cpu_id == cpu->id)
+			return lp_lehash[i].v;
+	i = lp_lehash_next++ % LEHASH_BANKS;
+	lp_lehash[i].cpu_id = cpu->id;
+	memcpy(lp_lehash[i].v, cpu->lepubkeyhash, sizeof(lp_lehash[i].v));
+	return lp_lehash[i].v;
 }
 
 void cpu_lehash_snapshot(const struct sgx_cpu *cpu, uint64_t out[4])
@@ -536,6 +546,14 @@ bool track_enter(struct secs_hidden *h, struct tcs_hidden *t)
 		n = TRK_MAKE(TRK_EPOCH(o), TRK_PREV(o), TRK_INSIDE(o) + 1);
 	} while (!atomic_compare_exchange_weak(&h->trk, &o, n));
 	t->entry_epoch = TRK_EPOCH(o);
+	/*
+	 * An EREMOVE of a child under way may not have seen us: back out
+	 * (the entry is #GP, as an EPC conflict is).  See sgx_eremove().
+	 */
+	if (atomic_load(&h->removing)) {
+		track_leave(h, t);
+		return false;
+	}
 	return true;
 }
 

@@ -142,10 +142,13 @@ static void unlock_secs_measure(struct sgx_cpu *cpu, uint32_t sf)
 	page_unlock_shared(epcm_of(cpu, sf));
 }
 
+/*
+ * EADD's TCS checks (spec §4.2 step 8): the reserved areas and, for a
+ * 32-bit enclave, the FS/GS limits.  Reserved FLAGS bits are EENTER's and
+ * ERESUME's to refuse (§1.4), not EADD's.
+ */
 static bool tcs_valid_src(const struct sgx_tcs *t, bool is64)
 {
-	if (t->flags & SGX_TCS_RESERVED_MASK)
-		return false;
 	if (!all_zero(t->reserved, sizeof(t->reserved)))
 		return false;
 	if (!is64 && ((t->fs_limit & 0xFFF) != 0xFFF || (t->gs_limit & 0xFFF) != 0xFFF))

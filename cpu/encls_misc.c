@@ -31,7 +31,7 @@ static void epcm_clear(struct epcm *e)
  */
 int sgx_eremove(struct sgx_cpu *cpu, void *epc)
 {
-	struct secs_hidden *h;
+	struct secs_hidden *h, *announced = NULL;
 	struct epcm *e;
 	uint32_t f, sf = NO_FRAME;
 	int ret = 0;
@@ -64,7 +64,16 @@ int sgx_eremove(struct sgx_cpu *cpu, void *epc)
 		/* fall through */
 	default:
 		sf = e->secs;
-		if (TRK_INSIDE(atomic_load(&secs_hidden(cpu, sf)->trk))) {
+		/*
+		 * Announce the removal, then look for LPs inside; an entering
+		 * LP counts itself in, then looks for removals (track_enter()).
+		 * Both sequentially consistent: one always sees the other, so
+		 * no LP is inside while the page goes.
+		 */
+		announced = secs_hidden(cpu, sf);
+		atomic_fetch_add(&announced->removing, 1);
+		if (TRK_INSIDE(atomic_load(&announced->trk))) {
+			atomic_fetch_sub(&announced->removing, 1);
 			ret = SGX_ENCLAVE_ACT;
 			goto out;
 		}
@@ -77,6 +86,8 @@ int sgx_eremove(struct sgx_cpu *cpu, void *epc)
 		atomic_fetch_sub(&h->children, 1);
 	}
 	frame_scrub(cpu, f);
+	if (announced)
+		atomic_fetch_sub(&announced->removing, 1);
 done:
 	STAT_INC(cpu, eremove);
 out:

@@ -64,6 +64,7 @@ struct secs_hidden {
 	_Atomic uint64_t trk;
 	_Atomic int measure_busy; /* EADD/EEXTEND/EINIT exclusion */
 	_Atomic int track_busy;   /* ETRACK exclusion */
+	_Atomic int removing;     /* EREMOVEs of children checking for LPs inside */
 };
 #define SECS_HIDDEN_OFFSET 2048
 _Static_assert(sizeof(struct secs_hidden) <= 4096 - SECS_HIDDEN_OFFSET, "hidden SECS");
@@ -309,7 +310,10 @@ int cpusvn_cmp(const uint8_t a[16], const uint8_t b[16]);
 
 /* Tracking (spec §8.3). */
 bool page_tracked(const struct secs_hidden *h, uint32_t bepoch);
-/* Count an LP in; false (nothing changed) when 0xFFFF are inside already. */
+/*
+ * Count an LP in; false (nothing changed) when 0xFFFF are inside already or
+ * an EREMOVE of one of the enclave's children is under way.
+ */
 bool track_enter(struct secs_hidden *h, struct tcs_hidden *t);
 void track_leave(struct secs_hidden *h, const struct tcs_hidden *t);
 

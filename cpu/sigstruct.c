@@ -50,11 +50,11 @@ int sigstruct_verify(const struct sgx_sigstruct *ss, uint8_t padding[352])
 	BIGNUM *s = BN_lebin2bn(ss->signature, SGX_MODULUS_SIZE, NULL);
 	BIGNUM *q1 = BN_lebin2bn(ss->q1, SGX_MODULUS_SIZE, NULL);
 	BIGNUM *q2 = BN_lebin2bn(ss->q2, SGX_MODULUS_SIZE, NULL);
-	BIGNUM *t = BN_new(), *r = BN_new(), *q = BN_new(), *three = BN_new();
+	BIGNUM *t = BN_new(), *r = BN_new(), *q = BN_new();
 	int ret = SGX_INVALID_SIGNATURE;
 	size_t i;
 
-	if (!c || !m || !s || !q1 || !q2 || !t || !r || !q || !three || !BN_set_word(three, 3))
+	if (!c || !m || !s || !q1 || !q2 || !t || !r || !q)
 		goto out;
 	if (BN_is_zero(m) || !BN_is_odd(m) || BN_cmp(s, m) >= 0)
 		goto out;
@@ -88,6 +88,5 @@ out:
 	BN_free(t);
 	BN_free(r);
 	BN_free(q);
-	BN_free(three);
 	return ret;
 }

@@ -1430,7 +1430,7 @@ static void fill_src(struct in *in, uint8_t c, unsigned int n)
 			tcs->nr_ssa_frames = 1 + (c >> 6);
 			tcs->entry_offset = 2 * PG;
 			if ((c & 7) == 3)
-				tcs->flags = 0x100; /* reserved: EADD refuses the TCS */
+				tcs->reserved[0] = 1; /* reserved: EADD refuses the TCS */
 			break;
 		case 4:
 			for (unsigned int k = 0; k < PG; k++)

@@ -219,6 +219,31 @@ static int setup_encl(void **state)
 	return 0;
 }
 
+/*
+ * PENDING, MODIFIED and PR in EADD's SECINFO: the EADD block measures the
+ * whole FLAGS word (§6.1), but the new page gets none of them (§4.2 step 13).
+ */
+static void test_eadd_state_bits_measured_not_set(void **state)
+{
+	const uint64_t flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W |
+			       SGX_SECINFO_PENDING | SGX_SECINFO_PR;
+	struct sgx_epcm_view v;
+	struct sgx_measure m;
+
+	(void)state;
+	assert_leaf_ok(t_eadd(cpu, secs, 1, BASE + 0x2000, flags, NULL));
+	assert_int_equal(sgx_cpu_epcm(cpu, t_page(cpu, 1), &v), 0);
+	assert_true(v.valid);
+	assert_false(v.pending);
+	assert_false(v.modified);
+	assert_false(v.pr);
+	assert_int_equal(v.rwx, SGX_SECINFO_R | SGX_SECINFO_W);
+	sgx_measure_ecreate(&m, 1, SIZE);
+	sgx_measure_eadd(&m, 0x2000, flags);
+	assert_memory_equal(&m, &secs_hidden(cpu, epc_frame(cpu, (uint64_t)(uintptr_t)secs))->mr,
+			    sizeof(m));
+}
+
 static void test_eadd_ok(void **state)
 {
 	uint8_t data[4096];
@@ -322,9 +347,13 @@ static void test_eadd_errors(void **state)
 	eadd_args(BASE + 0x3000, SGX_SECINFO_TCS);
 	tcs->reserved[7] = 1;
 	expect_eadd_gp("TCS reserved area");
+	/* Reserved TCS.FLAGS bits are EENTER's to refuse, not EADD's (§1.4, §4.2). */
 	eadd_args(BASE + 0x3000, SGX_SECINFO_TCS);
 	tcs->flags = 1ULL << 5;
-	expect_eadd_gp("TCS reserved flags");
+	assert_leaf_ok(sgx_eadd(cpu, &pi, t_page(cpu, 3)));
+	assert_int_equal(((struct sgx_tcs *)sgx_epc_page_bytes(cpu, t_page(cpu, 3)))->flags,
+			 1ULL << 5);
+	assert_leaf_ok(sgx_eremove(cpu, t_page(cpu, 3)));
 	eadd_args(BASE + SIZE, rw);
 	expect_eadd_gp("LINADDR above ELRANGE");
 	eadd_args(BASE - 0x1000, rw);
@@ -492,6 +521,7 @@ static void s_header2(struct sgx_sigstruct *ss) { ss->header.header2[1] ^= 1; }
 static void s_vendor(struct sgx_sigstruct *ss) { ss->header.vendor = 0x1234; }
 static void s_exponent(struct sgx_sigstruct *ss) { ss->exponent = 65537; }
 static void s_reserved1(struct sgx_sigstruct *ss) { ss->header.reserved1[3] = 1; }
+static void s_reserved2(struct sgx_sigstruct *ss) { ss->body.reserved2[0] = 1; }
 static void s_reserved3(struct sgx_sigstruct *ss) { ss->body.reserved3[0] = 1; }
 static void s_reserved4(struct sgx_sigstruct *ss) { ss->reserved4[0] = 1; }
 static void s_sig(struct sgx_sigstruct *ss) { ss->signature[17] ^= 1; }
@@ -525,6 +555,7 @@ static void test_einit_errors(void **state)
 	einit_expect("EXPONENT", s_exponent, false, SGX_INVALID_SIG_STRUCT);
 	einit_expect("header reserved", s_reserved1, false, SGX_INVALID_SIG_STRUCT);
 	einit_expect("body reserved", s_reserved3, false, SGX_INVALID_SIG_STRUCT);
+	einit_expect("body reserved (CET attributes)", s_reserved2, false, SGX_INVALID_SIG_STRUCT);
 	einit_expect("tail reserved", s_reserved4, false, SGX_INVALID_SIG_STRUCT);
 	einit_expect("signature bit", s_sig, false, SGX_INVALID_SIGNATURE);
 	einit_expect("Q1", s_q1, false, SGX_INVALID_SIGNATURE);
@@ -662,6 +693,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_operands_in_epc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ecreate_kss_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eadd_ok, setup_encl, teardown),
+		cmocka_unit_test_setup_teardown(test_eadd_state_bits_measured_not_set, setup_encl,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_eadd_errors, setup_encl, teardown),
 		cmocka_unit_test_setup_teardown(test_eadd_32bit_tcs_limits, setup_encl, teardown),
 		cmocka_unit_test_setup_teardown(test_eextend, setup_encl, teardown),

@@ -150,6 +150,18 @@ static void test_lehash_msrs(void **state)
 	assert_int_equal(v, 42);
 	assert_int_equal(sgx_cpu_rdmsr(cpu, 0x90, &v), -EINVAL);
 	assert_int_equal(sgx_cpu_wrmsr(cpu, 0x8B, 1), -EINVAL);
+	/* A thread driving a second platform keeps the first one's values. */
+	{
+		struct sgx_cpu *other = sgx_cpu_create(&cfg, NULL);
+
+		assert_non_null(other);
+		assert_int_equal(sgx_cpu_wrmsr(other, 0x8D, 7), 0);
+		assert_int_equal(sgx_cpu_rdmsr(cpu, 0x8D, &v), 0);
+		assert_int_equal(v, 42);
+		assert_int_equal(sgx_cpu_rdmsr(other, 0x8D, &v), 0);
+		assert_int_equal(v, 7);
+		sgx_cpu_destroy(other);
+	}
 	sgx_cpu_destroy(cpu);
 
 	cfg.flc = false; /* locked launch control: MSRs read-only, LC bit clear */

@@ -1400,10 +1400,10 @@ static void test_add_page_errors(void **state)
 	assert_null(w_entry(w, next + PG));
 	free(s);
 
-	/* EADD refuses the page (a TCS with reserved bits): -EIO, unwound. */
+	/* EADD refuses the page (a TCS with a reserved byte set): -EIO, unwound. */
 	s = w_snap(w);
 	t_tcs_src(tcs, OFF_SSA, 2, OFF_CODE);
-	tcs->flags = 1ULL << 5;
+	tcs->reserved[0] = 1;
 	assert_int_equal(w_add_raw(w, next + PG, PG, tcs, SGX_SECINFO_TCS, SGX_PAGE_MEASURE,
 				   &count),
 			 -EIO);
