@@ -220,6 +220,68 @@ static int setup_encl(void **state)
 }
 
 /*
+ * The "busy" outcomes (§4.1 step 4, §4.2 steps 5, 6 and 10, §4.3 steps 3
+ * and 5, §4.4 steps 7 and 9): another leaf holding the target page, the
+ * SECS or the measurement is #GP, and nothing changes.
+ */
+static void eadd_args(uint64_t linaddr, uint64_t flags);
+
+static void test_busy_gp(void **state)
+{
+	struct epcm *secs_e = epcm_of(cpu, 0), *page_e = epcm_of(cpu, 1);
+	struct secs_hidden *h = secs_hidden(cpu, 0);
+	struct sgx_sigstruct ss;
+	struct t_epcm_snap snap;
+	uint8_t mr[32] = { 0 };
+
+	(void)state;
+	/* ECREATE: the target page held by another leaf. */
+	ecreate_args();
+	assert_true(page_lock_excl(epcm_of(cpu, 6)));
+	t_snap(cpu, &snap, 8);
+	assert_gp(sgx_ecreate(cpu, &pi, t_page(cpu, 6)));
+	page_unlock_excl(epcm_of(cpu, 6));
+
+	/* EADD: target busy, SECS busy, measurement busy. */
+	eadd_args(BASE + 0x3000, SGX_SECINFO_REG | SGX_SECINFO_R);
+	assert_true(page_lock_excl(epcm_of(cpu, 3)));
+	assert_gp(sgx_eadd(cpu, &pi, t_page(cpu, 3)));
+	page_unlock_excl(epcm_of(cpu, 3));
+	assert_true(page_lock_excl(secs_e));
+	assert_gp(sgx_eadd(cpu, &pi, t_page(cpu, 3)));
+	page_unlock_excl(secs_e);
+	atomic_store(&h->measure_busy, 1);
+	assert_gp(sgx_eadd(cpu, &pi, t_page(cpu, 3)));
+	atomic_store(&h->measure_busy, 0);
+	t_assert_snap_equal(cpu, &snap);
+
+	/* EEXTEND: the chunk's page busy, the measurement busy. */
+	assert_leaf_ok(t_eadd(cpu, secs, 1, BASE + 0x2000, SGX_SECINFO_REG | SGX_SECINFO_R,
+			      NULL));
+	t_snap(cpu, &snap, 8);
+	assert_true(page_lock_excl(page_e));
+	assert_gp(sgx_eextend(cpu, secs, t_page(cpu, 1)));
+	page_unlock_excl(page_e);
+	atomic_store(&h->measure_busy, 1);
+	assert_gp(sgx_eextend(cpu, secs, t_page(cpu, 1)));
+	atomic_store(&h->measure_busy, 0);
+
+	/* EINIT (past a good signature): SECS busy, measurement busy. */
+	t_sigstruct(&ss, mr, SGX_ATTR_MODE64BIT, 3, t_key());
+	assert_true(page_lock_excl(secs_e));
+	assert_gp(t_einit(cpu, secs, &ss));
+	page_unlock_excl(secs_e);
+	atomic_store(&h->measure_busy, 1);
+	assert_gp(t_einit(cpu, secs, &ss));
+	atomic_store(&h->measure_busy, 0);
+	t_assert_snap_equal(cpu, &snap);
+	assert_false(((struct sgx_secs *)sgx_epc_page_bytes(cpu, secs))->attributes &
+		     SGX_ATTR_INIT);
+	/* Free again, EINIT gets as far as the measurement. */
+	assert_int_equal(t_einit(cpu, secs, &ss), SGX_INVALID_MEASUREMENT);
+}
+
+/*
  * PENDING, MODIFIED and PR in EADD's SECINFO: the EADD block measures the
  * whole FLAGS word (§6.1), but the new page gets none of them (§4.2 step 13).
  */
@@ -695,6 +757,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_eadd_ok, setup_encl, teardown),
 		cmocka_unit_test_setup_teardown(test_eadd_state_bits_measured_not_set, setup_encl,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_busy_gp, setup_encl, teardown),
 		cmocka_unit_test_setup_teardown(test_eadd_errors, setup_encl, teardown),
 		cmocka_unit_test_setup_teardown(test_eadd_32bit_tcs_limits, setup_encl, teardown),
 		cmocka_unit_test_setup_teardown(test_eextend, setup_encl, teardown),
