@@ -1232,6 +1232,46 @@ static void test_eresume_aexnotify(void **state)
 }
 
 /*
+ * Tracking through the real entry and exit: with an LP inside (entered by
+ * EENTER before the EBLOCK), EWB of an enclave page stays SGX_NOT_TRACKED
+ * after ETRACK until that LP takes its AEX; then it succeeds, and ERESUME,
+ * which needs only frame 0, still works.
+ */
+static void test_ewb_waits_for_the_lp_inside(void **state)
+{
+	static uint8_t blob[4096] __attribute__((aligned(4096)));
+	static struct sgx_pcmd pcmd __attribute__((aligned(128)));
+	struct sgx_pageinfo pi = { 0 };
+	struct sgx_regs r, saved;
+	uint8_t pattern[XS_SIZE];
+	struct world w;
+	void *va;
+
+	(void)state;
+	world(&w);
+	va = t_page(w.cpu, 12);
+	assert_leaf_ok(sgx_epa(w.cpu, SGX_PAGE_TYPE_VA, va));
+	assert_leaf_ok(eenter(&w, &w.lp, &r));
+	assert_leaf_ok(sgx_eblock(w.cpu, w.e.ssa[1]));
+	assert_leaf_ok(sgx_etrack(w.cpu, w.e.secs));
+	pi.contents = (uint64_t)(uintptr_t)blob;
+	pi.metadata = (uint64_t)(uintptr_t)&pcmd;
+	assert_int_equal(sgx_ewb(w.cpu, &pi, w.e.ssa[1], va), SGX_NOT_TRACKED);
+	/* A second ETRACK must wait for the LP as well. */
+	assert_int_equal(sgx_etrack(w.cpu, w.e.secs), SGX_PREV_TRK_INCMPL);
+
+	enclave_regs(&w, &r);
+	saved = r;
+	xsave_pattern(w.xbuf, XS_SIZE);
+	memcpy(pattern, w.xbuf, XS_SIZE);
+	assert_leaf_ok(sgx_aex(w.cpu, &w.lp, &r, &w.xs, NULL, NULL));
+	assert_leaf_ok(sgx_ewb(w.cpu, &pi, w.e.ssa[1], va));
+	assert_leaf_ok(eresume(&w, &w.lp, &r));
+	assert_int_equal(r.rip, saved.rip);
+	world_done(&w);
+}
+
+/*
  * A two-page SSA frame (SSAFRAMESIZE = 2, NSSA = 1): the XSAVE area is on
  * its first page and GPRSGX at the end of its last one.  EENTER checks the
  * last page too (#PF on it), and AEX writes GPRSGX and EXINFO there.
@@ -1719,6 +1759,7 @@ int main(void)
 		cmocka_unit_test(test_eenter_exception_handler),
 		cmocka_unit_test(test_eresume_aexnotify),
 		cmocka_unit_test(test_eresume_aexnotify_gp_no_frame),
+		cmocka_unit_test(test_ewb_waits_for_the_lp_inside),
 		cmocka_unit_test(test_two_page_ssa_frame),
 		cmocka_unit_test(test_eresume_aexnotify_failures),
 		cmocka_unit_test(test_edeccssa),
