@@ -216,7 +216,7 @@ int sgx_cpu_cpuid(const struct sgx_cpu *cpu, uint32_t leaf, uint32_t subleaf,
 	if (subleaf == 0) {
 		out->eax = (cpu->cfg.sgx1 ? 1u : 0) | (cpu->cfg.sgx2 ? 2u : 0) |
 			   (cpu->cfg.eupdatesvn ? 1u << 10 : 0) |
-			   (cpu->cfg.attributes_mask & SGX_ATTR_ASYNC_EXIT_NOTIFY ? 1u << 11 : 0);
+			   (cpu_has_aexnotify(cpu) ? 1u << 11 : 0);
 		out->ebx = cpu->cfg.miscselect_mask;
 		out->edx = cpu->cfg.max_enclave_size_32 |
 			   ((uint32_t)cpu->cfg.max_enclave_size_64 << 8);
@@ -469,10 +469,6 @@ void page_unlock_shared(struct epcm *e)
 	atomic_fetch_sub_explicit(&e->lock, 1, memory_order_release);
 }
 
-/*
- * Non-compacted XSAVE layout, Intel's offsets (spec §1.5): the area ends at
- * the highest enabled component; 576 bytes of legacy region plus header.
- */
 /* Standard-format offsets and sizes of the XSAVE components above SSE. */
 static const struct {
 	uint32_t off, size;
@@ -482,6 +478,10 @@ static const struct {
 	[9] = { 2688, 8 },
 };
 
+/*
+ * Non-compacted XSAVE layout, Intel's offsets (spec §1.5): the area ends at
+ * the highest enabled component; 576 bytes of legacy region plus header.
+ */
 uint32_t xsave_size(uint64_t xfrm)
 {
 	uint32_t end = 576;

@@ -21,7 +21,6 @@
 #include "internal.h"
 #include "softsgx/enclu.h"
 
-#define ENCLU_LEN 3
 
 #define RFLAGS_IF (1ULL << 9)
 #define RFLAGS_DF (1ULL << 10)
@@ -334,8 +333,9 @@ static void cssa_store(struct sgx_cpu *cpu, uint32_t tcs_frame, uint32_t v)
 
 /*
  * Take part in tracking and latch the entry on @lp (spec §5.3 effects,
- * §8.3).  Return: false, with nothing changed, when the enclave already has
- * the most LPs inside that the tracking word counts (0xFFFF).
+ * §8.3).  Return: false, with nothing changed, when track_enter() refuses
+ * (the tracking word's 16-bit count is full, or an EREMOVE of a child is
+ * under way).
  */
 static bool lp_enter(struct sgx_cpu *cpu, struct sgx_lp *lp, uint32_t secs_frame,
 		     uint32_t tcs_frame, uint64_t tcs_la, uint64_t aep, const struct ssa_map *m,
@@ -382,7 +382,7 @@ static void enter_at_oentry(struct sgx_cpu *cpu, const struct sgx_secs *secs,
 
 	gpr->ursp = regs->rsp;
 	gpr->urbp = regs->rbp;
-	regs->rcx = regs->rip + ENCLU_LEN;
+	regs->rcx = regs->rip + ENCLU_INSN_LEN;
 	regs->rax = cssa;
 	regs->rip = secs->base + tcs->entry_offset;
 	regs->fsbase = secs->base + tcs->fs_offset;
@@ -560,7 +560,6 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 			goto gp_release;
 	}
 
-	/* The tracking word counts LPs inside in 16 bits (cpu/internal.h). */
 	if (!lp_enter(cpu, lp, sf, tf, tcs_la, aep, cur, regs))
 		goto gp_release;
 	if (resume && !notify) {
@@ -611,7 +610,7 @@ static int enclu_edeccssa(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct s
 	if (!r) {
 		tcs_entry(cpu, tf)->ssa = m;
 		cssa_store(cpu, tf, cssa - 1);
-		regs->rip += 3; /* the ENCLU instruction */
+		regs->rip += ENCLU_INSN_LEN;
 		STAT_INC(cpu, edeccssa);
 	}
 	locks_release(&locks);
@@ -645,7 +644,7 @@ int sgx_enclu(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
 	if (is_sgx2_leaf(leaf) && !cpu->cfg.sgx2)
 		return fault_ud();
 	/* EDECCSSA comes with AEX-Notify (CPUID.(12H,0):EAX[11]). */
-	if (leaf == EDECCSSA && !(cpu->cfg.attributes_mask & SGX_ATTR_ASYNC_EXIT_NOTIFY))
+	if (leaf == EDECCSSA && !cpu_has_aexnotify(cpu))
 		return fault_ud();
 
 	switch (leaf) {

@@ -13,7 +13,6 @@
 #include "internal.h"
 #include "softsgx/enclu.h"
 
-#define ENCLU_LEN 3
 #define RFLAGS_RESULT (X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | X86_EFLAGS_ZF | \
 		       X86_EFLAGS_SF | X86_EFLAGS_OF)
 
@@ -43,7 +42,7 @@ static void leaf_result(struct sgx_regs *regs, int code)
 	if (code)
 		regs->rflags |= X86_EFLAGS_ZF;
 	regs->rax = (uint64_t)code;
-	regs->rip += ENCLU_LEN;
+	regs->rip += ENCLU_INSN_LEN;
 }
 
 /* Read the SECINFO operand at @la (64-aligned, usable with R). */
@@ -182,12 +181,12 @@ out:
 	return r;
 }
 
-/* EACCEPTCOPY's destination: a pending, unmodified REG page of this enclave. */
 /*
- * SDM-BUG: the pseudocode's destination check tests BLOCKED of RDX, the
- * source, which was already required unblocked; the destination's is meant,
- * as EACCEPT and EMODPE refuse a blocked target.  A blocked destination is
- * SGX_PAGE_ATTRIBUTES_MISMATCH.
+ * EACCEPTCOPY's destination: a pending, unmodified, unblocked REG page of
+ * this enclave.  SDM-BUG: the pseudocode's destination check tests BLOCKED
+ * of RDX, the source, which was already required unblocked; the
+ * destination's is meant, as EACCEPT and EMODPE refuse a blocked target.
+ * A blocked destination is SGX_PAGE_ATTRIBUTES_MISMATCH.
  */
 static bool copy_dest_ok(const struct epcm *e, uint32_t secs_frame)
 {
@@ -319,7 +318,7 @@ int enclu_emodpe(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *m
 		goto out;
 	}
 	e->rwx |= add;
-	regs->rip += ENCLU_LEN;
+	regs->rip += ENCLU_INSN_LEN;
 	STAT_INC(cpu, emodpe);
 	r = 0;
 out:

@@ -293,6 +293,15 @@ static inline void epcm_set(struct epcm *e, uint8_t pt, uint8_t rwx, uint64_t li
 	e->flags = (uint8_t)(EPCM_VALID | flags);
 }
 
+/* Bytes of the ENCLU instruction (0f 01 d7): what RIP moves past. */
+#define ENCLU_INSN_LEN 3
+
+/* AEX-Notify, and with it EDECCSSA (CPUID.(12H,0):EAX[11]), is on the platform. */
+static inline bool cpu_has_aexnotify(const struct sgx_cpu *cpu)
+{
+	return cpu->cfg.attributes_mask & SGX_ATTR_ASYNC_EXIT_NOTIFY;
+}
+
 /* Size of the XSAVE area for @xfrm in the non-compacted format (spec §1.5). */
 uint32_t xsave_size(uint64_t xfrm);
 /* Standard-format place of XSAVE component @i (>= 2); false when not modelled. */

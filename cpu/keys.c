@@ -321,7 +321,6 @@ void derive_key(struct sgx_cpu *cpu, const struct key_deps *d, uint8_t key[16])
 /* ----------------------------------------------------------------------- */
 /* EREPORT / EGETKEY                                                         */
 
-#define ENCLU_INSN_LEN 3
 
 /*
  * EMU-CHOICE (spec §5.2): a CPUSVN is "supported" when, read as a 16-byte

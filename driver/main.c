@@ -435,10 +435,15 @@ struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_driver *drv, void *owner, boo
  * are about to be freed, so a cgroup whose pages are all in reclaim is not
  * "empty" (its charges wait, its tasks are not killed).
  */
+static void cg_tracked_count(struct sgx_cgroup *cg, long d)
+{
+	for (struct sgx_cgroup *c = cg; c; c = c->parent)
+		atomic_fetch_add(&c->subtree_reclaimable, d);
+}
+
 static void tracked_count(struct sgx_driver *drv, const struct sgx_epc_page *page, long d)
 {
-	for (struct sgx_cgroup *c = sgx_cgroup_of_page(drv, page); c; c = c->parent)
-		atomic_fetch_add(&c->subtree_reclaimable, d);
+	cg_tracked_count(sgx_cgroup_of_page(drv, page), d);
 }
 
 /**
@@ -831,8 +836,7 @@ skip:
 		page_cg = sgx_cgroup_of_page(drv, epc_page);
 		sgx_cgroup_get(page_cg);
 		sgx_free_epc_page(drv, epc_page);
-		for (struct sgx_cgroup *c = page_cg; c; c = c->parent)
-			atomic_fetch_sub(&c->subtree_reclaimable, 1);
+		cg_tracked_count(page_cg, -1);
 		sgx_cgroup_put(page_cg);
 		stat_inc(&drv->stats.reclaimed);
 	}

@@ -337,6 +337,17 @@ long sgx_vepc_ioctl(struct sgx_vepc *vepc, unsigned int cmd, unsigned long arg)
 	}
 }
 
+/* list_splice_tail() of @pages onto the zombie list (its lock held). */
+static void zombies_append(struct sgx_driver *drv, struct cds_list_head *pages)
+{
+	struct sgx_epc_page *epc_page, *tmp;
+
+	cds_list_for_each_entry_safe(epc_page, tmp, pages, list) {
+		cds_list_del(&epc_page->list);
+		cds_list_add_tail(&epc_page->list, &drv->zombie_secs_pages);
+	}
+}
+
 /**
  * sgx_vepc_release() - the last close of a vEPC file
  * @vepc: the file's vEPC; no mapping of it is left
@@ -392,10 +403,7 @@ void sgx_vepc_release(struct sgx_vepc *vepc)
 
 	sgx_mutex_lock(&drv->zombie_secs_pages_lock);
 	/* This file's zombies after the older ones: the order they died in. */
-	cds_list_for_each_entry_safe(epc_page, tmp, &secs_pages, list) {
-		cds_list_del(&epc_page->list);
-		cds_list_add_tail(&epc_page->list, &drv->zombie_secs_pages);
-	}
+	zombies_append(drv, &secs_pages);
 	cds_list_for_each_entry_safe(epc_page, tmp, &drv->zombie_secs_pages, list) {
 		/* Off the list first: a successful free puts it on a free list. */
 		cds_list_del_init(&epc_page->list);
@@ -403,10 +411,7 @@ void sgx_vepc_release(struct sgx_vepc *vepc)
 		if (ret)
 			sgx_vepc_park_page(drv, epc_page, ret, &secs_pages);
 	}
-	cds_list_for_each_entry_safe(epc_page, tmp, &secs_pages, list) {
-		cds_list_del(&epc_page->list);
-		cds_list_add_tail(&epc_page->list, &drv->zombie_secs_pages);
-	}
+	zombies_append(drv, &secs_pages);
 	sgx_mutex_unlock(&drv->zombie_secs_pages_lock);
 
 	if (vepc->page_array)
