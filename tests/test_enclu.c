@@ -970,6 +970,20 @@ static void enter_and_aex(struct world *w, struct sgx_regs *r, struct sgx_regs *
 	assert_leaf_ok(sgx_aex(w->cpu, &w->lp, r, &w->xs, NULL, NULL));
 }
 
+/* An AEX-Notify enclave (NSSA 2) and a TCS that asks for notifications. */
+static const struct encl_opts notify_opts = {
+	.attrs = SGX_ATTR_MODE64BIT | SGX_ATTR_ASYNC_EXIT_NOTIFY,
+	.tcs_flags = SGX_TCS_AEXNOTIFY,
+};
+
+/* enter_and_aex() with the saved frame's AEXNOTIFY bit set: ERESUME notifies. */
+static void enter_and_notify_aex(struct world *w, struct sgx_regs *r, struct sgx_regs *saved,
+				 uint8_t *pattern)
+{
+	enter_and_aex(w, r, saved, pattern);
+	gprsgx(w, 0)->aexnotify = 1;
+}
+
 /* An AEX for #MF presents FCW 037EH to the host instead of the INIT 037FH (§7.4). */
 static void test_aex_mf_fcw(void **state)
 {
@@ -1192,16 +1206,14 @@ static void test_eenter_exception_handler(void **state)
 
 static void test_eresume_aexnotify(void **state)
 {
-	struct encl_opts o = { .attrs = SGX_ATTR_MODE64BIT | SGX_ATTR_ASYNC_EXIT_NOTIFY,
-			       .tcs_flags = SGX_TCS_AEXNOTIFY };
+	const struct encl_opts o = notify_opts;
 	struct sgx_regs r, saved, before;
 	uint8_t pattern[XS_SIZE];
 	struct world w;
 
 	(void)state;
 	world_opts(&w, &o);
-	enter_and_aex(&w, &r, &saved, pattern);
-	gprsgx(&w, 0)->aexnotify = 1;
+	enter_and_notify_aex(&w, &r, &saved, pattern);
 	r.rsp = URSP - 0x40;
 	before = r;
 	assert_leaf_ok(eresume(&w, &w.lp, &r));
@@ -1319,16 +1331,14 @@ static void test_two_page_ssa_frame(void **state)
  */
 static void test_eresume_aexnotify_failures(void **state)
 {
-	struct encl_opts o = { .attrs = SGX_ATTR_MODE64BIT | SGX_ATTR_ASYNC_EXIT_NOTIFY,
-			       .tcs_flags = SGX_TCS_AEXNOTIFY };
+	const struct encl_opts o = notify_opts;
 	struct sgx_regs r, saved;
 	uint8_t pattern[XS_SIZE];
 	struct world w;
 
 	(void)state;
 	world_opts(&w, &o);
-	enter_and_aex(&w, &r, &saved, pattern);
-	gprsgx(&w, 0)->aexnotify = 1;
+	enter_and_notify_aex(&w, &r, &saved, pattern);
 	t_mmu_map(&w.mmu, w.e.base + 0x2000, NULL); /* frame 1 */
 	t_assert_pf_at(eresume(&w, &w.lp, &r), (void *)(uintptr_t)(w.e.base + 0x2000));
 	assert_false(w.lp.in_enclave);
@@ -1342,8 +1352,7 @@ static void test_eresume_aexnotify_failures(void **state)
 	/* A debugger's DBGOPTIN lets the TCS go without AEXNOTIFY (EADD cleared it). */
 	world_opts(&w, &o);
 	tcs_of(&w)->flags = SGX_TCS_DBGOPTIN;
-	enter_and_aex(&w, &r, &saved, pattern);
-	gprsgx(&w, 0)->aexnotify = 1;
+	enter_and_notify_aex(&w, &r, &saved, pattern);
 	assert_leaf_ok(eresume(&w, &w.lp, &r));
 	assert_int_equal(r.rip, saved.rip);
 	assert_int_equal(tcs_of(&w)->ssa_index, 0);
@@ -1357,8 +1366,7 @@ static void test_eresume_aexnotify_failures(void **state)
  */
 static void test_edeccssa(void **state)
 {
-	struct encl_opts o = { .attrs = SGX_ATTR_MODE64BIT | SGX_ATTR_ASYNC_EXIT_NOTIFY,
-			       .tcs_flags = SGX_TCS_AEXNOTIFY };
+	const struct encl_opts o = notify_opts;
 	struct sgx_regs r, saved;
 	uint8_t pattern[XS_SIZE];
 	struct sgx_cpu_stats st;
@@ -1370,8 +1378,7 @@ static void test_edeccssa(void **state)
 	world_opts(&w, &o);
 	assert_int_equal(sgx_cpu_cpuid(w.cpu, 0x12, 0, &c), 0);
 	assert_true(c.eax & (1u << 11));
-	enter_and_aex(&w, &r, &saved, pattern);
-	gprsgx(&w, 0)->aexnotify = 1;
+	enter_and_notify_aex(&w, &r, &saved, pattern);
 	assert_leaf_ok(eresume(&w, &w.lp, &r));
 	assert_int_equal(tcs_of(&w)->ssa_index, 1);
 
@@ -1404,8 +1411,7 @@ static void test_edeccssa(void **state)
 /* EDECCSSA: #GP outside an enclave, #PF on an unusable frame, #UD without AEX-Notify. */
 static void test_edeccssa_errors(void **state)
 {
-	struct encl_opts o = { .attrs = SGX_ATTR_MODE64BIT | SGX_ATTR_ASYNC_EXIT_NOTIFY,
-			       .tcs_flags = SGX_TCS_AEXNOTIFY };
+	const struct encl_opts o = notify_opts;
 	struct sgx_cpu_config cfg;
 	struct sgx_regs r, saved;
 	uint8_t pattern[XS_SIZE];
@@ -1420,8 +1426,7 @@ static void test_edeccssa_errors(void **state)
 	r.rax = EDECCSSA;
 	assert_gp(sgx_enclu(w.cpu, &w.lp, &w.mmu.mmu, &r, &w.xs));
 	/* Frame 0 reached at its address through another page: not a usable SSA page. */
-	enter_and_aex(&w, &r, &saved, pattern);
-	gprsgx(&w, 0)->aexnotify = 1;
+	enter_and_notify_aex(&w, &r, &saved, pattern);
 	assert_leaf_ok(eresume(&w, &w.lp, &r));
 	t_mmu_map(&w.mmu, w.e.base + 0x1000, w.e.data);
 	r.rax = EDECCSSA;
@@ -1459,8 +1464,7 @@ static void test_eresume_aexnotify_gp_no_frame(void **state)
 
 	(void)state;
 	world_opts(&w, &o);
-	enter_and_aex(&w, &r, &saved, pattern);
-	gprsgx(&w, 0)->aexnotify = 1;
+	enter_and_notify_aex(&w, &r, &saved, pattern);
 	/* CSSA = NSSA = 1: no next frame for the notification. */
 	eresume_fails(&w, SGX_FAULT_GP);
 	world_done(&w);

@@ -907,14 +907,22 @@ static void on_kick_aex(struct sim_host *h, struct sgx_mm *mm, struct sgx_encl *
 	}
 }
 
-static void thread_enter(struct sgx_driver *drv, struct t_enc *e, struct inside *t)
+/*
+ * A thread of @e's enclave is inside; the host's kick (the IPI) reaches it
+ * through on_kick_aex(), and makes it leave when @leave_on_kick.
+ */
+static void thread_enter(struct sgx_driver *drv, struct sim_host *h, struct t_enc *e,
+			 struct inside *t, bool leave_on_kick)
 {
 	void *secs = sgx_get_epc_virt_addr(e->encl->secs.epc_page);
 
 	memset(t, 0, sizeof(*t));
 	t->hid = secs_hidden(drv->cpu, epc_frame(drv->cpu, (uint64_t)(uintptr_t)secs));
-	track_enter(t->hid, &t->tcs);
+	assert_true(track_enter(t->hid, &t->tcs));
 	t->in = true;
+	t->leave_on_kick = leave_on_kick;
+	h->ctx = t;
+	h->on_kick = on_kick_aex;
 }
 
 static void reclaim_not_tracked_etrack_then_ipi(void **state)
@@ -928,10 +936,7 @@ static void reclaim_not_tracked_etrack_then_ipi(void **state)
 
 	(void)state;
 	enc_build(drv, mm, &e, 0x400000000UL, 0x40000, 32, true, true);
-	thread_enter(drv, &e, &t);
-	t.leave_on_kick = true;
-	h.ctx = &t;
-	h.on_kick = on_kick_aex;
+	thread_enter(drv, &h, &e, &t, true);
 	sgx_cpu_stats(drv->cpu, &c0);
 
 	/*
@@ -986,9 +991,7 @@ static void reclaim_ewb_failure_loses_page(void **state)
 
 	(void)state;
 	enc_build(drv, mm, &e, 0x400000000UL, 0x10000, 1, true, true);
-	thread_enter(drv, &e, &t);
-	h.ctx = &t;
-	h.on_kick = on_kick_aex;
+	thread_enter(drv, &h, &e, &t, false);
 	p = enc_page(&e, 0);
 	epc = p->epc_page;
 	va = cds_list_first_entry(&e.encl->va_pages, struct sgx_va_page, list);
@@ -1037,10 +1040,7 @@ static void oom_kill_kicks_threads_inside(void **state)
 
 	(void)state;
 	enc_build(drv, mm, &e, 0x400000000UL, 0x40000, 32, true, true);
-	thread_enter(drv, &e, &t);
-	t.leave_on_kick = true;
-	h.ctx = &t;
-	h.on_kick = on_kick_aex;
+	thread_enter(drv, &h, &e, &t, true);
 	sgx_encl_get(e.encl); /* the reference sgx_encl_oom() consumes */
 	assert_true(sgx_encl_oom(e.encl));
 	assert_false(t.in);
