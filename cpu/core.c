@@ -146,7 +146,8 @@ struct sgx_cpu *sgx_cpu_create(const struct sgx_cpu_config *cfg, int *err)
 	}
 	cpu->epcm = reserve(cpu->nr_frames * sizeof(struct epcm));
 	cpu->touched_map = reserve(cpu->nr_frames);
-	if (!cpu->epcm || !cpu->touched_map) {
+	cpu->frame_home = reserve(cpu->nr_frames * sizeof(*cpu->frame_home));
+	if (!cpu->epcm || !cpu->touched_map || !cpu->frame_home) {
 		*err = -ENOMEM;
 		goto fail;
 	}
@@ -189,6 +190,8 @@ void sgx_cpu_destroy(struct sgx_cpu *cpu)
 		munmap(cpu->epcm, cpu->nr_frames * sizeof(struct epcm));
 	if (cpu->touched_map)
 		munmap(cpu->touched_map, cpu->nr_frames);
+	if (cpu->frame_home)
+		munmap(cpu->frame_home, cpu->nr_frames * sizeof(*cpu->frame_home));
 	if (cpu->svn_lock_ready)
 		pthread_mutex_destroy(&cpu->svn_lock);
 	free(cpu);
@@ -341,7 +344,34 @@ void *sgx_epc_page_bytes(struct sgx_cpu *cpu, void *epc)
 
 void frame_scrub(struct sgx_cpu *cpu, uint32_t frame)
 {
-	memset(frame_addr(cpu, frame), 0, SGX_PAGE_SIZE);
+	uint8_t *home = atomic_exchange_explicit(&cpu->frame_home[frame], NULL,
+						 memory_order_relaxed);
+
+	/* A window page is scrubbed in place: its mappings are gone already. */
+	memset(home ? home : frame_addr(cpu, frame), 0, SGX_PAGE_SIZE);
+}
+
+void frame_bind(struct sgx_cpu *cpu, uint32_t f, uint32_t secs_frame, uint64_t la)
+{
+	const struct sgx_secs *secs = secs_of(cpu, secs_frame);
+	uint64_t w = secs_hidden(cpu, secs_frame)->window;
+
+	if (!w || la < secs->base || la - secs->base >= secs->size)
+		return;
+	atomic_store_explicit(&cpu->frame_home[f],
+			      (uint8_t *)(uintptr_t)(w + ((la - secs->base) & SGX_PAGE_MASK)),
+			      memory_order_relaxed);
+}
+
+int sgx_cpu_set_window(struct sgx_cpu *cpu, const void *secs_epc, void *window)
+{
+	uint32_t f = epc_frame(cpu, ptr_u64(secs_epc));
+
+	if (f == NO_FRAME || !(cpu->epcm[f].flags & EPCM_VALID) ||
+	    cpu->epcm[f].pt != SGX_PAGE_TYPE_SECS)
+		return -EINVAL;
+	secs_hidden(cpu, f)->window = ptr_u64(window);
+	return 0;
 }
 
 uint64_t sgx_cpu_touched_frames(const struct sgx_cpu *cpu)

@@ -210,6 +210,8 @@ int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 	 * Copy straight into the frame: it is invalid and held exclusively, so
 	 * nobody can see it; a failed check scrubs it again (out_scrub).
 	 */
+	if (pt == SGX_PAGE_TYPE_REG)
+		frame_bind(cpu, f, sf, pi.addr);
 	page = frame_bytes(cpu, f);
 	memcpy(page, (const void *)(uintptr_t)pi.contents, SGX_PAGE_SIZE);
 	flags = si.flags;

@@ -443,6 +443,8 @@ static int eld(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void
 	}
 
 	/* Copy first, then open in place: the source may change under us. */
+	if (child && (pt == SGX_PAGE_TYPE_REG || pt == SGX_PAGE_TYPE_TRIM))
+		frame_bind(cpu, f, sf, pi.addr);
 	page = frame_bytes(cpu, f);
 	memcpy(page, (const void *)(uintptr_t)pi.contents, SGX_PAGE_SIZE);
 	slot = va_slot_ptr(cpu, vf, va_slot);

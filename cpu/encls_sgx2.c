@@ -99,6 +99,7 @@ int sgx_eaug(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 		goto out_secs;
 	}
 
+	frame_bind(cpu, f, sf, pi.addr);
 	memset(frame_bytes(cpu, f), 0, SGX_PAGE_SIZE);
 	e->pt = SGX_PAGE_TYPE_REG;
 	e->rwx = SGX_SECINFO_R | SGX_SECINFO_W;

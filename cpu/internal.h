@@ -65,6 +65,7 @@ struct secs_hidden {
 	_Atomic int measure_busy; /* EADD/EEXTEND/EINIT exclusion */
 	_Atomic int track_busy;   /* ETRACK exclusion */
 	_Atomic int removing;     /* EREMOVEs of children checking for LPs inside */
+	uint64_t window;          /* host address of the enclave window (0: none) */
 };
 #define SECS_HIDDEN_OFFSET 2048
 _Static_assert(sizeof(struct secs_hidden) <= 4096 - SECS_HIDDEN_OFFSET, "hidden SECS");
@@ -102,6 +103,12 @@ struct sgx_cpu {
 	struct epcm *epcm; /* nr_frames entries, sparse */
 	_Atomic uint64_t touched;
 	uint8_t *touched_map; /* one byte per frame: has host memory behind it */
+	/*
+	 * Per frame: where the bytes of a REG/TRIM page live when its enclave
+	 * has a window (sgx_cpu_set_window()), else NULL.  Written only by a
+	 * leaf that holds the frame's EPCM entry exclusively.
+	 */
+	uint8_t *_Atomic *frame_home;
 
 	_Atomic uint64_t next_eid;
 	_Atomic uint64_t pending_events; /* EINITs still to end in SGX_UNMASKED_EVENT */
@@ -216,6 +223,10 @@ static inline struct epcm *epcm_of(const struct sgx_cpu *cpu, uint32_t frame)
  */
 static inline uint8_t *frame_bytes(struct sgx_cpu *cpu, uint32_t frame)
 {
+	uint8_t *home = atomic_load_explicit(&cpu->frame_home[frame], memory_order_relaxed);
+
+	if (home)
+		return home;
 	if (!__atomic_load_n(&cpu->touched_map[frame], __ATOMIC_RELAXED) &&
 	    !__atomic_exchange_n(&cpu->touched_map[frame], 1, __ATOMIC_RELAXED))
 		atomic_fetch_add_explicit(&cpu->touched, 1, memory_order_relaxed);
@@ -227,6 +238,12 @@ static inline uint8_t *frame_bytes(struct sgx_cpu *cpu, uint32_t frame)
  * reuse cost ~20x the paging crypto itself.  Only a never-used frame is free.
  */
 void frame_scrub(struct sgx_cpu *cpu, uint32_t frame);
+/*
+ * Give frame @f (about to become page @la of the enclave of @secs_frame,
+ * REG or TRIM) its home in that enclave's window, when it has one.  The
+ * caller holds the frame's entry exclusively; frame_scrub() ends it.
+ */
+void frame_bind(struct sgx_cpu *cpu, uint32_t f, uint32_t secs_frame, uint64_t la);
 
 /* Per-page instruction locks.  Return true on success, never block. */
 bool page_lock_excl(struct epcm *e);

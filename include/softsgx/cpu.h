@@ -119,6 +119,24 @@ uint64_t sgx_cpu_secs_children(const struct sgx_cpu *cpu, const void *secs);
 /* EID the platform assigned a SECS at ECREATE. */
 uint64_t sgx_cpu_secs_eid(const struct sgx_cpu *cpu, const void *secs);
 
+/**
+ * sgx_cpu_set_window() - give an enclave's REG and TRIM pages a home
+ * @cpu: the platform
+ * @secs_epc: the enclave's SECS page (EPC address), right after ECREATE
+ * @window: a host mapping of ELRANGE's size (e.g. of a memfd), readable and
+ *          writable, that the model may use for as long as the enclave lives
+ *
+ * From now on the bytes of each REG or TRIM page the enclave gets (EADD, EAUG,
+ * ELDU/ELDB) live at @window + (linear address - SECS.BASE) instead of in the
+ * model's private frame, so that the host can map them where the enclave runs.
+ * EWB and EREMOVE scrub them in place.  SECS, TCS added by EADD and VA pages
+ * keep private frames.  The window address travels with the SECS (it is
+ * hidden SECS state, so it survives EWB/ELDU of the SECS).
+ *
+ * Return: 0, or -EINVAL when @secs_epc is not a valid SECS.
+ */
+int sgx_cpu_set_window(struct sgx_cpu *cpu, const void *secs_epc, void *window);
+
 /* Resident frames actually backed by host memory (sparse accounting). */
 uint64_t sgx_cpu_touched_frames(const struct sgx_cpu *cpu);
 
