@@ -18,8 +18,10 @@ int cmd_sign(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_cpuid(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
 
-extern const char demo_usage[], sign_usage[], measure_usage[], keygen_usage[], cpuid_usage[];
+extern const char demo_usage[], sign_usage[], measure_usage[], keygen_usage[], cpuid_usage[],
+	exec_usage[];
 
 /* The demo's part 2, the driver on the simulated host (demo_driver.c). */
 int demo_driver(EVP_PKEY *key, unsigned int epc_pages);

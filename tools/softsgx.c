@@ -15,6 +15,7 @@ static const struct cli_command commands[] = {
 	{ "keygen", cmd_keygen, "generate an RSA-3072 signing key with exponent 3", keygen_usage },
 	{ "cpuid", cmd_cpuid, "print CPUID leaf 0x12 as the emulated platform reports it",
 	  cpuid_usage },
+	{ "exec", cmd_exec, "run an unmodified SGX program on the emulated platform", exec_usage },
 };
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -97,7 +98,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "softsgx: unknown command '%s' (see 'softsgx --help')\n", argv[1]);
 		return 2;
 	}
-	if (cli_wants_help(argc - 1, argv + 1)) {
+	if (c->run != cmd_exec ? cli_wants_help(argc - 1, argv + 1) :
+			       argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))) {
 		fputs(c->usage, stdout);
 		return 0;
 	}

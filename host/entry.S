@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Two pieces of the real host that C cannot be trusted with.
+ *
+ * softsgx_vdso_enter: the function __vdso_sgx_enter_enclave names, with
+ * Linux's ABI and behaviour (frame on RBP, run at 16(%rbp), reserved-area
+ * check, one ENCLU that is both the entry and the AEP, a user handler that
+ * may re-enter).  Its ENCLU traps; the signal handler performs the leaf.
+ *
+ * softsgx_sigentry: every signal handler of the shim.  A signal may land
+ * while a thread runs enclave code with the enclave's FS/GS bases, so the
+ * entry finds the thread's slot from RSP (the slots are one reserved area
+ * of sigaltstacks), saves the interrupted FS/GS on the stack, installs the
+ * host's before any C runs (C reads TLS and the stack canary through FS),
+ * and on the way out installs whatever the C handler left in that pair.
+ */
+	.text
+
+#define SLOT_SIZE 0x20000
+
+	.globl softsgx_vdso_enter
+	.hidden softsgx_vdso_enter
+	.type softsgx_vdso_enter, @function
+	.globl softsgx_vdso_enclu
+	.hidden softsgx_vdso_enclu
+	.globl softsgx_vdso_exception
+	.hidden softsgx_vdso_exception
+softsgx_vdso_enter:
+	.cfi_startproc
+	push	%rbp
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbp, 0
+	mov	%rsp, %rbp
+	.cfi_def_cfa_register %rbp
+	push	%rbx
+	.cfi_rel_offset %rbx, -8
+.Lenter:
+	mov	%ecx, %eax
+	cmp	$2, %eax		/* EENTER */
+	jb	.Linval
+	cmp	$3, %eax		/* ERESUME */
+	ja	.Linval
+	mov	16(%rbp), %rcx		/* run */
+	mov	$40, %ebx
+1:	cmpq	$0, (%rcx, %rbx)
+	jne	.Linval
+	add	$8, %ebx
+	cmp	$256, %ebx
+	jb	1b
+	mov	(%rcx), %rbx		/* run->tcs */
+	lea	softsgx_vdso_enclu(%rip), %rcx	/* AEP: the ENCLU itself */
+softsgx_vdso_enclu:
+	.byte	0x0f, 0x01, 0xd7
+	/* EEXIT lands here (the enclave returns to the RCX EENTER gave it). */
+	mov	16(%rbp), %rbx
+	mov	%eax, 8(%rbx)		/* run->function */
+	jmp	.Lhandler
+softsgx_vdso_exception:
+	/* The "fixup": RDI = vector, RSI = error code, RDX = address. */
+	mov	16(%rbp), %rbx
+	mov	%eax, 8(%rbx)
+	mov	%di, 12(%rbx)
+	mov	%si, 14(%rbx)
+	mov	%rdx, 16(%rbx)
+.Lhandler:
+	cmpq	$0, 24(%rbx)
+	jne	.Lcall
+	xor	%eax, %eax
+.Lout:
+	pop	%rbx
+	leave
+	.cfi_def_cfa %rsp, 8
+	ret
+	.cfi_def_cfa %rbp, 16
+.Linval:
+	mov	$-22, %eax
+	jmp	.Lout
+.Lcall:
+	mov	%rsp, %rcx		/* 4th argument: RSP at exit */
+	mov	%rsp, %rbx		/* kept across the call */
+	and	$-16, %rsp
+	sub	$8, %rsp
+	pushq	16(%rbp)		/* 7th argument: run */
+	cld
+	mov	16(%rbp), %rax
+	lfence
+	call	*24(%rax)
+	mov	%rbx, %rsp
+	cmp	$0, %eax
+	jle	.Lout
+	mov	%eax, %ecx
+	jmp	.Lenter
+	.cfi_endproc
+	.size softsgx_vdso_enter, .-softsgx_vdso_enter
+
+/* void softsgx_get_fsgs(uint64_t out[2]) */
+	.globl softsgx_get_fsgs
+	.hidden softsgx_get_fsgs
+	.type softsgx_get_fsgs, @function
+softsgx_get_fsgs:
+	.cfi_startproc
+	cmpl	$0, softsgx_have_fsgsbase(%rip)
+	je	1f
+	rdfsbase %rax
+	mov	%rax, (%rdi)
+	rdgsbase %rax
+	mov	%rax, 8(%rdi)
+	ret
+1:	push	%rdi
+	.cfi_adjust_cfa_offset 8
+	mov	%rdi, %rsi
+	mov	$0x1003, %edi		/* ARCH_GET_FS */
+	mov	$158, %eax		/* arch_prctl */
+	syscall
+	mov	(%rsp), %rsi
+	add	$8, %rsi
+	mov	$0x1004, %edi		/* ARCH_GET_GS */
+	mov	$158, %eax
+	syscall
+	pop	%rdi
+	.cfi_adjust_cfa_offset -8
+	ret
+	.cfi_endproc
+	.size softsgx_get_fsgs, .-softsgx_get_fsgs
+
+/* void softsgx_set_fsgs(const uint64_t in[2]) */
+	.globl softsgx_set_fsgs
+	.hidden softsgx_set_fsgs
+	.type softsgx_set_fsgs, @function
+softsgx_set_fsgs:
+	.cfi_startproc
+	cmpl	$0, softsgx_have_fsgsbase(%rip)
+	je	1f
+	mov	(%rdi), %rax
+	wrfsbase %rax
+	mov	8(%rdi), %rax
+	wrgsbase %rax
+	ret
+1:	push	%rdi
+	.cfi_adjust_cfa_offset 8
+	mov	(%rdi), %rsi
+	mov	$0x1002, %edi		/* ARCH_SET_FS */
+	mov	$158, %eax
+	syscall
+	mov	(%rsp), %rdi
+	mov	8(%rdi), %rsi
+	mov	$0x1001, %edi		/* ARCH_SET_GS */
+	mov	$158, %eax
+	syscall
+	pop	%rdi
+	.cfi_adjust_cfa_offset -8
+	ret
+	.cfi_endproc
+	.size softsgx_set_fsgs, .-softsgx_set_fsgs
+
+/* void softsgx_sigentry(int sig, siginfo_t *si, void *uc) */
+	.globl softsgx_sigentry
+	.hidden softsgx_sigentry
+	.type softsgx_sigentry, @function
+softsgx_sigentry:
+	.cfi_startproc
+	mov	%rsp, %rax
+	sub	softsgx_slots_base(%rip), %rax
+	cmp	softsgx_slots_span(%rip), %rax
+	jae	.Lplain
+	push	%rbp
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset %rbp, 0
+	mov	%rsp, %rbp
+	.cfi_def_cfa_register %rbp
+	push	%r12
+	push	%r13
+	push	%r14
+	push	%r15
+	mov	%edi, %r12d
+	mov	%rsi, %r13
+	mov	%rdx, %r14
+	and	$-SLOT_SIZE, %rax
+	add	softsgx_slots_base(%rip), %rax
+	mov	%rax, %r15		/* the slot; its first 16 bytes: host FS, GS */
+	sub	$16, %rsp
+	and	$-16, %rsp
+	mov	%rsp, %rdi
+	call	softsgx_get_fsgs
+	mov	%r15, %rdi
+	call	softsgx_set_fsgs
+	mov	%r12d, %edi
+	mov	%r13, %rsi
+	mov	%r14, %rdx
+	mov	%r15, %rcx
+	mov	%rsp, %r8
+	call	softsgx_signal
+	mov	%rsp, %rdi
+	call	softsgx_set_fsgs
+	lea	-32(%rbp), %rsp
+	pop	%r15
+	pop	%r14
+	pop	%r13
+	pop	%r12
+	pop	%rbp
+	.cfi_def_cfa %rsp, 8
+	ret
+.Lplain:
+	xor	%ecx, %ecx
+	xor	%r8d, %r8d
+	jmp	softsgx_signal
+	.cfi_endproc
+	.size softsgx_sigentry, .-softsgx_sigentry
+
+	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,583 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Enclave execution.  Enclave code runs natively; ENCLU traps (SIGSEGV on
+ * CPUs where the silicon has SGX hidden, SIGILL elsewhere: the bytes at RIP
+ * decide, never the signal number) and the CPU model's ENCLU cores perform
+ * it on the saved context.  Any other signal that interrupts a thread in
+ * enclave mode is an AEX first (sgx_aex()), after which the fault is
+ * resolved through the driver, reported through the vDSO's run structure,
+ * or handed to the program's own handler with the state a real AEX leaves.
+ *
+ * Each thread that meets an enclave gets a slot: its logical processor and
+ * its sigaltstack, in one reserved area so that the signal entry can find
+ * the slot from RSP alone (entry.S).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "shim.h"
+#include "softsgx/cpu.h"
+#include "softsgx/uapi/sgx.h"
+
+#define SLOT_SIZE 0x20000UL   /* keep in sync with entry.S */
+#define SLOT_STACK_OFF 0x2000UL
+#define NR_SLOTS 512
+
+struct slot {
+	uint64_t host_fsgs[2];      /* first: entry.S installs these */
+	_Atomic int used;
+	pid_t tid;
+	struct sgx_lp lp;
+	_Atomic uint64_t exit_seq;  /* bumped at every AEX and EEXIT */
+	_Atomic bool inside;        /* mirrors lp.in_enclave for kickers */
+	struct shim_file *f;        /* the enclave it is inside (or was last) */
+};
+
+int softsgx_have_fsgsbase;
+unsigned long softsgx_slots_base, softsgx_slots_span;
+static __thread struct slot *my_slot;
+static pthread_key_t slot_key;
+
+/* The program's own dispositions, served back by sigaction(). */
+static struct sigaction app_act[_NSIG];
+static bool ours[_NSIG]; /* our entry is installed for this signal */
+
+void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint64_t *fsgs);
+
+static void slot_free(void *p)
+{
+	struct slot *s = p;
+	stack_t ss = { .ss_flags = SS_DISABLE };
+
+	sigaltstack(&ss, NULL);
+	atomic_store(&s->used, 0);
+}
+
+/* The calling thread's slot, claimed on first use.  Async-signal-safe. */
+static struct slot *slot_get(void)
+{
+	struct slot *s = my_slot;
+
+	if (s)
+		return s;
+	for (int i = 0; i < NR_SLOTS; i++) {
+		int z = 0;
+
+		s = (struct slot *)(softsgx_slots_base + i * SLOT_SIZE);
+		if (!atomic_compare_exchange_strong(&s->used, &z, 1))
+			continue;
+		s->tid = (pid_t)syscall(SYS_gettid);
+		sgx_lp_init(&s->lp);
+		s->inside = false;
+		s->f = NULL;
+		softsgx_get_fsgs(s->host_fsgs);
+		stack_t ss = { .ss_sp = (char *)s + SLOT_STACK_OFF,
+			       .ss_size = SLOT_SIZE - SLOT_STACK_OFF };
+		sigaltstack(&ss, NULL);
+		my_slot = s;
+		pthread_setspecific(slot_key, s);
+		return s;
+	}
+	return NULL;
+}
+
+/* ---- register views ---- */
+
+static void regs_from_uc(struct sgx_regs *r, const ucontext_t *uc, const uint64_t *fsgs)
+{
+	const greg_t *g = uc->uc_mcontext.gregs;
+
+	r->rax = g[REG_RAX]; r->rcx = g[REG_RCX]; r->rdx = g[REG_RDX]; r->rbx = g[REG_RBX];
+	r->rsp = g[REG_RSP]; r->rbp = g[REG_RBP]; r->rsi = g[REG_RSI]; r->rdi = g[REG_RDI];
+	r->r8 = g[REG_R8]; r->r9 = g[REG_R9]; r->r10 = g[REG_R10]; r->r11 = g[REG_R11];
+	r->r12 = g[REG_R12]; r->r13 = g[REG_R13]; r->r14 = g[REG_R14]; r->r15 = g[REG_R15];
+	r->rflags = g[REG_EFL]; r->rip = g[REG_RIP];
+	r->fsbase = fsgs[0];
+	r->gsbase = fsgs[1];
+}
+
+static void regs_to_uc(const struct sgx_regs *r, ucontext_t *uc, uint64_t *fsgs)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+
+	g[REG_RAX] = r->rax; g[REG_RCX] = r->rcx; g[REG_RDX] = r->rdx; g[REG_RBX] = r->rbx;
+	g[REG_RSP] = r->rsp; g[REG_RBP] = r->rbp; g[REG_RSI] = r->rsi; g[REG_RDI] = r->rdi;
+	g[REG_R8] = r->r8; g[REG_R9] = r->r9; g[REG_R10] = r->r10; g[REG_R11] = r->r11;
+	g[REG_R12] = r->r12; g[REG_R13] = r->r13; g[REG_R14] = r->r14; g[REG_R15] = r->r15;
+	g[REG_EFL] = r->rflags; g[REG_RIP] = r->rip;
+	fsgs[0] = r->fsbase;
+	fsgs[1] = r->gsbase;
+}
+
+/* The XSAVE image of the signal frame (its size from the software bytes). */
+static void xstate_of(ucontext_t *uc, struct sgx_xstate *xs)
+{
+	uint8_t *fp = (uint8_t *)uc->uc_mcontext.fpregs;
+	uint32_t magic, size;
+
+	xs->buf = fp;
+	xs->size = 512;
+	if (!fp)
+		return;
+	memcpy(&magic, fp + 464, 4);
+	memcpy(&size, fp + 464 + 16, 4);
+	if (magic == 0x46505853U) /* FP_XSTATE_MAGIC1 */
+		xs->size = size;
+}
+
+/* ---- the CPU model's view of the page tables ---- */
+
+static int translate(void *ctx, uint64_t la, bool write, uint64_t *pa)
+{
+	struct shim_map m;
+	struct sgx_epc_page *epc;
+
+	(void)ctx;
+	if (!shim_map_lookup(la, &m) || m.f->kind != SHIM_ENCL)
+		return -1;
+	if (write ? !(m.vm_flags & VM_WRITE) : !(m.vm_flags & (VM_READ | VM_WRITE | VM_EXEC)))
+		return -1;
+	epc = shim_pte(m.f, la);
+	if (!epc)
+		return -1;
+	*pa = (uint64_t)(uintptr_t)sgx_get_epc_virt_addr(epc);
+	return 0;
+}
+
+static const struct sgx_mmu shim_mmu = { .translate = translate, .ctx = NULL };
+
+/* ---- kicks (the ETRACK IPI) ---- */
+
+void shim_kick_threads(struct sgx_encl *encl)
+{
+	uint64_t seq[NR_SLOTS];
+	pid_t pid = getpid();
+
+	(void)encl;
+	for (int i = 0; i < NR_SLOTS; i++) {
+		struct slot *s = (struct slot *)(softsgx_slots_base + i * SLOT_SIZE);
+
+		seq[i] = 0;
+		if (!atomic_load(&s->used) || !atomic_load(&s->inside))
+			continue;
+		seq[i] = atomic_load(&s->exit_seq) | 1ULL << 63;
+		syscall(SYS_tgkill, pid, s->tid, shim.kick_sig);
+	}
+	for (int i = 0; i < NR_SLOTS; i++) {
+		struct slot *s = (struct slot *)(softsgx_slots_base + i * SLOT_SIZE);
+
+		if (!seq[i])
+			continue;
+		while (atomic_load(&s->inside) &&
+		       atomic_load(&s->exit_seq) == (seq[i] & ~(1ULL << 63)))
+			sched_yield();
+	}
+}
+
+/* ---- delivering to the program ---- */
+
+static int debug = -1;
+
+/* SOFTSGX_DEBUG=1: one line per signal the shim hands on (async-signal-safe). */
+static void debug_line(const char *what, int sig, uint64_t a, uint64_t b, uint64_t c)
+{
+	char buf[160], *p = buf;
+	const uint64_t v[4] = { (uint64_t)sig, a, b, c };
+
+	if (debug < 0)
+		debug = getenv("SOFTSGX_DEBUG") && *getenv("SOFTSGX_DEBUG") == '1';
+	if (!debug)
+		return;
+	p += snprintf(p, 24, "softsgx: %s", what);
+	for (int i = 0; i < 4; i++) {
+		*p++ = ' ';
+		*p++ = '0';
+		*p++ = 'x';
+		for (int sh = 60; sh >= 0; sh -= 4) {
+			unsigned int d = (unsigned int)(v[i] >> sh) & 15;
+
+			if (d || sh == 0 || p[-1] != 'x')
+				*p++ = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+		}
+	}
+	*p++ = '\n';
+	(void)!write(2, buf, (size_t)(p - buf));
+}
+
+static void app_deliver(int sig, siginfo_t *si, ucontext_t *uc)
+{
+	struct sigaction *a = &app_act[sig];
+	sigset_t mask;
+
+	debug_line("deliver", sig, (uint64_t)uc->uc_mcontext.gregs[REG_RIP],
+		   (uint64_t)uc->uc_mcontext.gregs[REG_TRAPNO], (uint64_t)(uintptr_t)si->si_addr);
+
+	if (a->sa_handler == SIG_IGN)
+		return;
+	if (a->sa_handler == SIG_DFL) {
+		/* Die (or stop, or ignore) as the default action says. */
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+		if (sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT)
+			return;
+		syscall(SYS_rt_sigaction, sig, &dfl, NULL, _NSIG / 8);
+		ours[sig] = false;
+		sigdelset(&uc->uc_sigmask, sig);
+		syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), sig, si);
+		return;
+	}
+	mask = uc->uc_sigmask;
+	for (int i = 1; i < _NSIG; i++)
+		if (sigismember(&a->sa_mask, i))
+			sigaddset(&mask, i);
+	if (!(a->sa_flags & SA_NODEFER))
+		sigaddset(&mask, sig);
+	if (a->sa_flags & SA_RESETHAND) {
+		struct sigaction keep = *a;
+
+		memset(a, 0, sizeof(*a));
+		a->sa_handler = SIG_DFL;
+		pthread_sigmask(SIG_SETMASK, &mask, NULL);
+		if (keep.sa_flags & SA_SIGINFO)
+			keep.sa_sigaction(sig, si, uc);
+		else
+			keep.sa_handler(sig);
+	} else {
+		pthread_sigmask(SIG_SETMASK, &mask, NULL);
+		if (a->sa_flags & SA_SIGINFO)
+			a->sa_sigaction(sig, si, uc);
+		else
+			a->sa_handler(sig);
+	}
+	shim_async_mask(&mask);
+	pthread_sigmask(SIG_SETMASK, &mask, NULL);
+}
+
+/*
+ * An exception the enclave cannot be resumed from, after the AEX: the
+ * vDSO's fixup when the AEP is ours (no signal, as Linux does for every
+ * vector but #DB and #BP), else the program's signal.
+ */
+static void report(int sig, siginfo_t *si, ucontext_t *uc, int vector, uint32_t err,
+		   uint64_t addr)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+
+	debug_line("report", vector, err, addr, (uint64_t)g[REG_RIP]);
+	if ((uint64_t)g[REG_RIP] == (uint64_t)(uintptr_t)softsgx_vdso_enclu && vector != 1 &&
+	    vector != 3) {
+		g[REG_RIP] = (greg_t)(uintptr_t)softsgx_vdso_exception;
+		g[REG_RDI] = vector;
+		g[REG_RSI] = err;
+		g[REG_RDX] = (greg_t)addr;
+		return;
+	}
+	if (vector == 14 && sig == SIGSEGV) {
+		si->si_addr = (void *)(uintptr_t)addr;
+		g[REG_ERR] = err;
+	}
+	g[REG_TRAPNO] = vector;
+	app_deliver(sig, si, uc);
+}
+
+static bool is_enclu(const ucontext_t *uc, int sig)
+{
+	const greg_t *g = uc->uc_mcontext.gregs;
+	const uint8_t *ip = (const uint8_t *)(uintptr_t)g[REG_RIP];
+
+	if (sig != SIGSEGV && sig != SIGILL)
+		return false;
+	/* An instruction fetch fault: RIP itself is not readable. */
+	if (sig == SIGSEGV && g[REG_TRAPNO] == 14 && (g[REG_ERR] & X86_PF_INSTR))
+		return false;
+	return ip[0] == 0x0f && ip[1] == 0x01 && ip[2] == 0xd7;
+}
+
+static int signo_of_vector(int v)
+{
+	switch (v) {
+	case 0: case 16: case 19: return SIGFPE;
+	case 1: case 3: return SIGTRAP;
+	case 6: return SIGILL;
+	case 17: return SIGBUS;
+	default: return SIGSEGV;
+	}
+}
+
+/*
+ * AEX of @s for an event; @uc then holds the state the host sees.  The
+ * exit is published before anything can wait on a driver lock.
+ */
+static void do_aex(struct slot *s, ucontext_t *uc, uint64_t *fsgs, const struct sgx_exception *ex,
+		   uint64_t *host_addr)
+{
+	struct sgx_regs r;
+	struct sgx_xstate xs;
+
+	regs_from_uc(&r, uc, fsgs);
+	xstate_of(uc, &xs);
+	sgx_aex(shim.cpu, &s->lp, &r, &xs, ex, host_addr);
+	regs_to_uc(&r, uc, fsgs);
+	atomic_store(&s->inside, false);
+	atomic_fetch_add(&s->exit_seq, 1);
+}
+
+/* An exception (vector/err/addr) while @s was inside: AEX, then resolve. */
+static void enclave_exception(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs,
+			      struct slot *s, int vector, uint32_t err, uint64_t addr, bool native)
+{
+	struct sgx_exception ex = {
+		.reported = true, .vector = (uint8_t)vector,
+		.type = SGX_EXITINFO_HW_EXCEPTION, .addr = addr, .errcd = err,
+	};
+	uint64_t host_addr = 0;
+	bool sigbus = false;
+	int code;
+
+	if (vector == 3)
+		ex.type = SGX_EXITINFO_SW_EXCEPTION;
+	do_aex(s, uc, fsgs, &ex, &host_addr);
+	if (vector != 14) {
+		report(signo_of_vector(vector), si, uc, vector, err, 0);
+		return;
+	}
+	if (err & X86_PF_SGX) {
+		/* The EPCM said no: nothing the driver can do about it. */
+		report(SIGSEGV, si, uc, 14, err, host_addr);
+		return;
+	}
+	code = shim_encl_fault(addr, err & X86_PF_WRITE, err, native, &sigbus);
+	if (!code)
+		return; /* back to the AEP: ERESUME */
+	report(sigbus ? SIGBUS : SIGSEGV, si, uc, 14, (uint32_t)code, host_addr);
+}
+
+/* ENCLU at RIP: perform the leaf in RAX on the saved context. */
+static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
+{
+	struct sgx_regs r;
+	struct sgx_xstate xs;
+	bool was_inside = s->lp.in_enclave;
+	const struct sgx_fault *flt;
+	int ret;
+
+	for (int tries = 0;; tries++) {
+		regs_from_uc(&r, uc, fsgs);
+		xstate_of(uc, &xs);
+		/*
+		 * Visible to kickers before the LP can be inside: the kick then
+		 * waits in the signal mask and lands right after the entry.
+		 */
+		if (!was_inside)
+			atomic_store(&s->inside, true);
+		ret = sgx_enclu(shim.cpu, &s->lp, &shim_mmu, &r, &xs);
+		if (!was_inside && !s->lp.in_enclave)
+			atomic_store(&s->inside, false);
+		if (!ret) {
+			regs_to_uc(&r, uc, fsgs);
+			if (s->lp.in_enclave && !was_inside) {
+				struct shim_map m;
+
+				s->f = shim_map_lookup(s->lp.tcs_la, &m) ? m.f : NULL;
+			} else if (!s->lp.in_enclave && was_inside) {
+				atomic_store(&s->inside, false);
+				atomic_fetch_add(&s->exit_seq, 1);
+			}
+			return;
+		}
+		flt = sgx_last_fault();
+		if (was_inside) {
+			/* The leaf faulted inside the enclave: an exception there. */
+			enclave_exception(si, uc, fsgs, s, flt->vector ? flt->vector : 13,
+					  flt->vector == 14 ? flt->errcd : 0, flt->addr, false);
+			return;
+		}
+		/* EENTER/ERESUME faulted: a #PF on the TCS or an SSA page may resolve. */
+		if (flt->vector == 14 && tries < 64) {
+			bool sigbus;
+			int code;
+
+			if (flt->errcd & X86_PF_SGX) {
+				report(SIGSEGV, si, uc, 14, flt->errcd, flt->addr & ~4095ULL);
+				return;
+			}
+			code = shim_encl_fault(flt->addr, flt->errcd & X86_PF_WRITE, flt->errcd,
+					       false, &sigbus);
+
+			if (!code)
+				continue;
+			report(sigbus ? SIGBUS : SIGSEGV, si, uc, 14, (uint32_t)code,
+			       flt->addr & ~4095ULL);
+			return;
+		}
+		if (ret == SGX_FAULT_UD) {
+			report(SIGILL, si, uc, 6, 0, 0);
+			return;
+		}
+		report(SIGSEGV, si, uc, flt->vector ? flt->vector : 13,
+		       flt->vector == 14 ? flt->errcd : 0, flt->vector == 14 ? flt->addr : 0);
+		return;
+	}
+}
+
+void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint64_t *fsgs)
+{
+	uint64_t plain_fsgs[2];
+	int saved_errno = errno;
+
+	if (!fsgs) {
+		/* Not on a slot's stack: the thread is on host state. */
+		softsgx_get_fsgs(plain_fsgs);
+		fsgs = plain_fsgs;
+		s = my_slot;
+	}
+	if (shim.ready && is_enclu(uc, sig)) {
+		if (!s)
+			s = slot_get();
+		if (s) {
+			enclu(si, uc, fsgs, s);
+			goto out;
+		}
+	}
+	if (s && s->lp.in_enclave) {
+		const greg_t *g = uc->uc_mcontext.gregs;
+		/* Kernel-made (si_code > 0) exception signals are synchronous. */
+		bool sync = si->si_code > 0 &&
+			    (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE ||
+			     sig == SIGTRAP);
+
+		if (sync) {
+			int vector = (int)g[REG_TRAPNO];
+			uint32_t err = (uint32_t)g[REG_ERR];
+
+			if (sig == SIGBUS && si->si_code == BUS_ADRERR)
+				vector = 14;
+			enclave_exception(si, uc, fsgs, s, vector, err,
+					  vector == 14 ? (uint64_t)(uintptr_t)si->si_addr : 0, true);
+			goto out;
+		}
+		/* An interrupt: AEX, then the program's handler on host state. */
+		do_aex(s, uc, fsgs, NULL, NULL);
+		if (sig != shim.kick_sig)
+			app_deliver(sig, si, uc);
+		goto out;
+	}
+	if (sig == SIGSEGV && shim_cpuid_emulate(uc))
+		goto out;
+	if (sig == SIGBUS && si->si_code == BUS_ADRERR && shim.ready) {
+		/* Host code touching enclave memory: resolve it as the kernel would. */
+		struct shim_map m;
+		bool sigbus;
+
+		if (shim_map_lookup((unsigned long)si->si_addr, &m) &&
+		    shim_encl_fault((unsigned long)si->si_addr,
+				    uc->uc_mcontext.gregs[REG_ERR] & X86_PF_WRITE,
+				    (uint32_t)uc->uc_mcontext.gregs[REG_ERR], true, &sigbus) == 0)
+			goto out;
+	}
+	if (sig == shim.kick_sig && !ours[sig])
+		goto out;
+	app_deliver(sig, si, uc);
+out:
+	errno = saved_errno;
+}
+
+static int install(int sig)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = (void (*)(int, siginfo_t *, void *))softsgx_sigentry;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER;
+	shim_async_mask(&sa.sa_mask);
+	if (shim_real_sigaction(sig, &sa, NULL))
+		return -errno;
+	ours[sig] = true;
+	return 0;
+}
+
+static void take_over(int sig);
+
+/*
+ * sigaction() as the program sees it: its own dispositions, our entry in
+ * front of every handler once enclaves can run (a signal that lands in
+ * enclave mode must AEX first).  Return 1 when the call is not ours.
+ */
+int shim_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	sigset_t o;
+
+	if (!shim.exec_ready || sig <= 0 || sig >= _NSIG || sig == SIGKILL || sig == SIGSTOP)
+		return 1;
+	if (!ours[sig] && (!act || act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN))
+		return 1;
+	if (sig == shim.kick_sig) {
+		errno = EINVAL;
+		return -1;
+	}
+	shim_block(&o);
+	take_over(sig);
+	if (old)
+		*old = app_act[sig];
+	if (act)
+		app_act[sig] = *act;
+	shim_unblock(&o);
+	return 0;
+}
+
+/* Record what the program had before we took a signal over. */
+static void take_over(int sig)
+{
+	struct sigaction cur;
+
+	if (ours[sig])
+		return;
+	if (!shim_real_sigaction(sig, NULL, &cur))
+		app_act[sig] = cur;
+	install(sig);
+}
+
+int shim_exec_init(void)
+{
+	long p;
+
+	softsgx_have_fsgsbase = (getauxval(AT_HWCAP2) & 2) != 0; /* HWCAP2_FSGSBASE */
+	p = shim_sys_mmap(NULL, NR_SLOTS * SLOT_SIZE + SLOT_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p < 0)
+		return (int)p;
+	/* Slots aligned to their size, so entry.S can mask RSP. */
+	softsgx_slots_base = ((unsigned long)p + SLOT_SIZE - 1) & ~(SLOT_SIZE - 1);
+	softsgx_slots_span = NR_SLOTS * SLOT_SIZE;
+	for (int i = 0; i < NR_SLOTS; i++)
+		shim_sys_mprotect((void *)(softsgx_slots_base + i * SLOT_SIZE + 0x1000), 0x1000,
+				  PROT_NONE);
+	pthread_key_create(&slot_key, slot_free);
+	shim.kick_sig = SIGRTMAX - 1;
+	take_over(SIGSEGV);
+	take_over(SIGILL);
+	take_over(SIGBUS);
+	take_over(SIGFPE);
+	take_over(SIGTRAP);
+	take_over(shim.kick_sig);
+	/* Signals the program already handles must AEX first too. */
+	for (int sig = 1; sig < _NSIG; sig++) {
+		struct sigaction cur;
+
+		if (sig == SIGKILL || sig == SIGSTOP || ours[sig] ||
+		    shim_real_sigaction(sig, NULL, &cur))
+			continue;
+		if (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN)
+			take_over(sig);
+	}
+	shim.exec_ready = true;
+	return 0;
+}

@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The SGX device files of the process: /dev/sgx_enclave (a memfd that
+ * becomes the enclave's window at ENCLAVE_CREATE), /dev/sgx_provision and
+ * /dev/sgx_vepc, with the kernel's rules for ioctl, mmap, mprotect, munmap
+ * and close.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "shim.h"
+#include "softsgx/cpu.h"
+#include "softsgx/uapi/sgx.h"
+
+static const struct {
+	const char *path;
+	enum shim_kind kind;
+	unsigned int minor;
+} devs[] = {
+	{ "/dev/sgx_enclave", SHIM_ENCL, 125 },
+	{ "/dev/sgx_provision", SHIM_PROVISION, 126 },
+	{ "/dev/sgx_vepc", SHIM_VEPC, 124 },
+};
+
+bool shim_is_dev_path(const char *path, enum shim_kind *kind)
+{
+	if (!path)
+		return false;
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		if (!strcmp(path, devs[i].path)) {
+			*kind = devs[i].kind;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* What stat(2) says of the device nodes: misc character devices, 0600/0660. */
+void shim_fake_stat(enum shim_kind kind, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++)
+		if (devs[i].kind == kind)
+			st->st_rdev = makedev(10, devs[i].minor);
+	st->st_mode = S_IFCHR | (kind == SHIM_ENCL ? 0666 : 0660);
+	st->st_nlink = 1;
+	st->st_dev = makedev(0, 5);
+	st->st_ino = 1000 + kind;
+	st->st_blksize = 4096;
+}
+
+struct shim_file *shim_file_of(int fd)
+{
+	if (fd < 0 || fd >= SHIM_MAX_FDS || !shim.fdtab)
+		return NULL;
+	return atomic_load_explicit(&shim.fdtab[fd], memory_order_acquire);
+}
+
+static void fd_set_file(int fd, struct shim_file *f)
+{
+	atomic_store_explicit(&shim.fdtab[fd], f, memory_order_release);
+}
+
+static int tables_init(void)
+{
+	if (shim.fdtab)
+		return 0;
+	long p = shim_sys_mmap(NULL, SHIM_MAX_FDS * sizeof(*shim.fdtab), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p < 0)
+		return (int)p;
+	shim.fdtab = (void *)p;
+	return 0;
+}
+
+static struct shim_file *file_alloc(void)
+{
+	long p = shim_sys_mmap(NULL, sizeof(struct shim_file), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p < 0)
+		return NULL;
+	return (struct shim_file *)p;
+}
+
+/* The file's last reference (fd or mapping) is gone: the driver's release. */
+static void file_release(struct shim_file *f)
+{
+	if (f->dead || f->nfds || f->nmaps)
+		return;
+	f->dead = true;
+	if (f->encl)
+		sgx_release(f->encl);
+	if (f->vepc)
+		sgx_vepc_release(f->vepc);
+	if (f->window)
+		shim_sys_munmap(f->window, f->size);
+	if (f->wfd >= 0)
+		shim_sys_close(f->wfd);
+	/* f->pte stays: a handler may still look at it (all NULL now). */
+}
+
+int shim_dev_open(const char *path, int flags)
+{
+	enum shim_kind kind;
+	struct shim_file *f;
+	sigset_t old;
+	int fd, err;
+
+	if (!shim_is_dev_path(path, &kind))
+		return -ENOENT;
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	err = tables_init();
+	if (!err && kind != SHIM_PROVISION)
+		err = shim_init();
+	if (err)
+		goto out;
+	f = file_alloc();
+	if (!f) {
+		err = -ENOMEM;
+		goto out;
+	}
+	f->kind = kind;
+	f->wfd = -1;
+	fd = memfd_create(kind == SHIM_ENCL ? "sgx_enclave" :
+			  kind == SHIM_VEPC ? "sgx_vepc" : "sgx_provision",
+			  (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (fd >= SHIM_MAX_FDS) {
+		shim_sys_close(fd);
+		err = -EMFILE;
+		goto out;
+	}
+	if (kind == SHIM_ENCL) {
+		f->encl = sgx_open(shim.drv, &err);
+		if (!f->encl)
+			goto out_close;
+		f->wfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	} else if (kind == SHIM_VEPC) {
+		f->vepc = sgx_vepc_open(shim.drv, 1UL << 20, &err);
+		if (!f->vepc)
+			goto out_close;
+	}
+	f->nfds = 1;
+	fd_set_file(fd, f);
+	err = fd;
+	goto out;
+out_close:
+	shim_sys_close(fd);
+out:
+	pthread_mutex_unlock(&shim.lock);
+	shim_unblock(&old);
+	return err;
+}
+
+int shim_dup(int oldfd, int newfd)
+{
+	struct shim_file *f = shim_file_of(oldfd);
+	struct shim_file *prev = shim_file_of(newfd);
+	sigset_t old;
+
+	if ((!f && !prev) || newfd < 0 || newfd >= SHIM_MAX_FDS || newfd == oldfd)
+		return 0;
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	if (prev) {
+		fd_set_file(newfd, NULL);
+		prev->nfds--;
+		file_release(prev);
+	}
+	if (f) {
+		f->nfds++;
+		fd_set_file(newfd, f);
+	}
+	pthread_mutex_unlock(&shim.lock);
+	shim_unblock(&old);
+	return 0;
+}
+
+int shim_close(int fd, bool *handled)
+{
+	struct shim_file *f = shim_file_of(fd);
+	sigset_t old;
+	int r;
+
+	*handled = f != NULL;
+	if (!f)
+		return 0;
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	fd_set_file(fd, NULL);
+	r = shim_sys_close(fd);
+	f->nfds--;
+	file_release(f);
+	pthread_mutex_unlock(&shim.lock);
+	shim_unblock(&old);
+	return r;
+}
+
+/*
+ * After ENCLAVE_CREATE: the memfd becomes ELRANGE-sized, the CPU model gets
+ * its own mapping of it, and mappings made before (probes, the selftest's
+ * PROT_NONE reservation is not ours) that fall inside ELRANGE move onto it.
+ */
+static int window_setup(struct shim_file *f)
+{
+	unsigned long n = f->encl->size >> 12;
+	long p;
+
+	f->base = f->encl->base;
+	f->size = f->encl->size;
+	p = shim_sys_mmap(NULL, n * sizeof(*f->pte) + n, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p < 0)
+		return (int)p;
+	f->young = (_Atomic uint8_t *)(p + (long)(n * sizeof(*f->pte)));
+	p = shim_sys_mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+			  f->wfd, 0);
+	if (p < 0)
+		return (int)p;
+	f->window = (uint8_t *)p;
+	f->pte = (struct sgx_epc_page *_Atomic *)(f->young - n * sizeof(*f->pte));
+	return sgx_cpu_set_window(shim.cpu, sgx_get_epc_virt_addr(f->encl->secs.epc_page),
+				  f->window);
+}
+
+long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long arg)
+{
+	sigset_t old;
+	long r;
+
+	(void)fd;
+	if (f->kind == SHIM_PROVISION)
+		return -ENOTTY;
+	shim_block(&old);
+	if (f->kind == SHIM_VEPC) {
+		r = sgx_vepc_ioctl(f->vepc, (unsigned int)cmd, arg);
+		shim_unblock(&old);
+		return r;
+	}
+	if (cmd == SGX_IOC_ENCLAVE_CREATE && !f->window) {
+		struct sgx_enclave_create c;
+		struct sgx_secs secs;
+
+		/* The window must exist before the first EADD can run. */
+		if (shim_host_ops.copy_from_user(&shim, &c, arg, sizeof(c)) == 0 &&
+		    shim_host_ops.copy_from_user(&shim, &secs, c.src, sizeof(secs)) == 0 &&
+		    secs.size && secs.size <= (1ULL << 40))
+			if (ftruncate(f->wfd, (off_t)secs.size))
+				goto plain;
+		pthread_mutex_lock(&shim.lock);
+		r = sgx_ioctl(f->encl, &shim.mm, (unsigned int)cmd, arg);
+		if (r == 0) {
+			int e = window_setup(f);
+
+			if (e)
+				shim_log("softsgx: cannot set up the enclave window\n");
+		} else {
+			(void)!ftruncate(f->wfd, 0);
+		}
+		pthread_mutex_unlock(&shim.lock);
+		shim_unblock(&old);
+		return r;
+	}
+plain:
+	r = sgx_ioctl(f->encl, &shim.mm, (unsigned int)cmd, arg);
+	shim_unblock(&old);
+	return r;
+}
+
+static unsigned long prot_vm(int prot)
+{
+	return ((prot & PROT_READ) ? VM_READ : 0) | ((prot & PROT_WRITE) ? VM_WRITE : 0) |
+	       ((prot & PROT_EXEC) ? VM_EXEC : 0);
+}
+
+void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags, off_t off)
+{
+	unsigned long start, end, vm = prot_vm(prot);
+	bool shared = (flags & MAP_TYPE) == MAP_SHARED || (flags & MAP_TYPE) == MAP_SHARED_VALIDATE;
+	sigset_t old;
+	long p;
+	int r;
+
+	(void)off;
+	if (!len)
+		return (void *)(long)-EINVAL;
+	len = (len + 4095) & ~4095UL;
+	if (f->kind == SHIM_PROVISION)
+		return (void *)(long)-ENODEV;
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	if (f->kind == SHIM_VEPC) {
+		r = sgx_vepc_mmap(f->vepc, shared);
+		if (r) {
+			p = r;
+			goto out;
+		}
+		p = shim_sys_mmap(addr, len, PROT_NONE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+					  (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)), -1, 0);
+		if (p >= 0)
+			shim_map_add((unsigned long)p, (unsigned long)p + len, vm, f);
+		goto out;
+	}
+	if (!shared) {
+		p = -EINVAL;
+		goto out;
+	}
+	start = (unsigned long)addr;
+	end = start + len;
+	if (!(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) || !f->window ||
+	    start < f->base || end > f->base + f->size) {
+		/*
+		 * Where the kernel chooses, before CREATE, or outside ELRANGE:
+		 * no enclave page can show there, and an access is SIGBUS as on
+		 * Linux.  The mapping is still the enclave's (probes, mm_list).
+		 */
+		p = shim_sys_mmap(addr, len, PROT_NONE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+					  (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)), -1, 0);
+		if (p < 0)
+			goto out;
+		r = sgx_mmap(f->encl, &shim.mm, (unsigned long)p, len, vm, true);
+		if (r) {
+			shim_sys_munmap((void *)p, len);
+			p = r;
+			goto out;
+		}
+		shim_map_add((unsigned long)p, (unsigned long)p + len, vm, f);
+		goto out;
+	}
+	if (start & 4095) {
+		p = -EINVAL;
+		goto out;
+	}
+	r = sgx_mmap(f->encl, &shim.mm, start, len, vm, true);
+	if (r) {
+		p = r;
+		goto out;
+	}
+	p = shim_sys_mmap(addr, len, prot, MAP_SHARED | (flags & MAP_FIXED_NOREPLACE) | MAP_FIXED,
+			  f->wfd, (off_t)(start - f->base));
+	if (p < 0)
+		goto out;
+	r = shim_uffd_register(start, len);
+	if (r) {
+		shim_sys_munmap((void *)start, len);
+		p = r;
+		goto out;
+	}
+	for (unsigned long a = start; a < end; a += 4096)
+		atomic_store_explicit(&f->pte[(a - f->base) >> 12], NULL, memory_order_relaxed);
+	shim_map_add(start, end, vm, f);
+out:
+	pthread_mutex_unlock(&shim.lock);
+	shim_unblock(&old);
+	return (void *)p;
+}
+
+/* Does [a, a+len) touch a mapping of ours? */
+static bool range_ours(unsigned long a, unsigned long len)
+{
+	for (int i = 0; i < shim.nr_maps; i++)
+		if (a < shim.maps[i].end && a + len > shim.maps[i].start)
+			return true;
+	return false;
+}
+
+int shim_munmap(void *addr, size_t len, bool *handled)
+{
+	unsigned long a = (unsigned long)addr;
+	struct shim_file *fs[16];
+	sigset_t old;
+	int r, n = 0;
+
+	len = (len + 4095) & ~4095UL;
+	*handled = false;
+	if (!__atomic_load_n(&shim.nr_maps, __ATOMIC_ACQUIRE))
+		return 0;
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	if (!range_ours(a, len)) {
+		pthread_mutex_unlock(&shim.lock);
+		shim_unblock(&old);
+		return 0;
+	}
+	*handled = true;
+	r = shim_sys_munmap(addr, len);
+	if (!r) {
+		for (int i = 0; i < shim.nr_maps && n < 16; i++)
+			if (a < shim.maps[i].end && a + len > shim.maps[i].start)
+				fs[n++] = shim.maps[i].f;
+		for (int i = 0; i < n; i++) {
+			struct shim_file *f = fs[i];
+
+			if (f->pte)
+				for (unsigned long p = a; p < a + len; p += 4096)
+					if (p >= f->base && p - f->base < f->size)
+						atomic_store_explicit(&f->pte[(p - f->base) >> 12],
+								      NULL, memory_order_relaxed);
+		}
+		shim_map_remove(a, a + len);
+		for (int i = 0; i < n; i++)
+			file_release(fs[i]);
+	}
+	pthread_mutex_unlock(&shim.lock);
+	shim_unblock(&old);
+	return r;
+}
+
+int shim_mprotect(void *addr, size_t len, int prot, bool *handled)
+{
+	unsigned long a = (unsigned long)addr, vm = prot_vm(prot);
+	sigset_t old;
+	int r = 0;
+
+	*handled = false;
+	if (!__atomic_load_n(&shim.nr_maps, __ATOMIC_ACQUIRE))
+		return 0;
+	len = (len + 4095) & ~4095UL;
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	if (!range_ours(a, len))
+		goto out;
+	*handled = true;
+	/* The kernel's sgx_vma_mprotect: every page must allow the new protection. */
+	for (int i = 0; i < shim.nr_maps; i++) {
+		struct shim_map *m = &shim.maps[i];
+		unsigned long s = m->start > a ? m->start : a;
+		unsigned long e = m->end < a + len ? m->end : a + len;
+
+		if (s >= e || !m->f->encl)
+			continue;
+		r = sgx_encl_may_map(m->f->encl, s, e, vm);
+		if (r)
+			goto out;
+	}
+	r = shim_sys_mprotect(addr, len, prot);
+	if (!r)
+		shim_map_protect(a, a + len, vm);
+out:
+	pthread_mutex_unlock(&shim.lock);
+	shim_unblock(&old);
+	return r;
+}

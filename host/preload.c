@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The libc entry points the shim interposes (LD_PRELOAD).  Each one hands
+ * SGX device files and enclave memory to files.c and passes everything
+ * else straight to the kernel or to libc's own function, untouched.  Errors
+ * are the kernel's: -1 with errno.
+ */
+/* The 64-bit names below are separate symbols: no redirection in the headers. */
+#undef _FILE_OFFSET_BITS
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+int (*shim_real_sigaction)(int, const struct sigaction *, struct sigaction *);
+static unsigned long (*real_getauxval)(unsigned long);
+static int (*real_fcntl)(int, int, ...);
+static int (*real_stat)(const char *, struct stat *);
+static int (*real_lstat)(const char *, struct stat *);
+static int (*real_fstat)(int, struct stat *);
+static int (*real_fstatat)(int, const char *, struct stat *, int);
+static int (*real_xstat)(int, const char *, struct stat *);
+static int (*real_fxstat)(int, int, struct stat *);
+static int (*real_access)(const char *, int);
+
+long shim_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+
+	return r == -1 ? -errno : r;
+}
+
+int shim_sys_munmap(void *addr, size_t len)
+{
+	return syscall(SYS_munmap, addr, len) ? -errno : 0;
+}
+
+int shim_sys_mprotect(void *addr, size_t len, int prot)
+{
+	return syscall(SYS_mprotect, addr, len, prot) ? -errno : 0;
+}
+
+int shim_sys_close(int fd)
+{
+	return syscall(SYS_close, fd) ? -errno : 0;
+}
+
+/*
+ * Every asynchronous signal.  Synchronous ones stay open: the kernel kills
+ * a thread that raises a blocked one, and code in here does raise them
+ * (CPUID under CPUID faulting, a fault on enclave memory).
+ */
+void shim_async_mask(sigset_t *set)
+{
+	sigfillset(set);
+	sigdelset(set, SIGSEGV);
+	sigdelset(set, SIGBUS);
+	sigdelset(set, SIGILL);
+	sigdelset(set, SIGFPE);
+	sigdelset(set, SIGTRAP);
+}
+
+void shim_block(sigset_t *old)
+{
+	sigset_t all;
+
+	shim_async_mask(&all);
+	pthread_sigmask(SIG_SETMASK, &all, old);
+}
+
+void shim_unblock(const sigset_t *old)
+{
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+void shim_log(const char *msg)
+{
+	(void)!write(2, msg, strlen(msg));
+}
+
+void shim_die(const char *msg)
+{
+	shim_log(msg);
+	_exit(127);
+}
+
+static int ret_errno(long r)
+{
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return (int)r;
+}
+
+static void child_after_fork(void)
+{
+	/*
+	 * userfaultfd registrations do not survive fork: the child's copies of
+	 * the enclave mappings would show the window's bytes.  Hardware hides
+	 * them outside enclave mode, so the child gets no access at all.
+	 */
+	for (int i = 0; i < shim.nr_maps; i++)
+		shim_sys_mmap((void *)shim.maps[i].start, shim.maps[i].end - shim.maps[i].start,
+			      PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
+			      0);
+	shim.nr_maps = 0;
+	if (shim.ready) {
+		/* The driver's threads and locks stayed in the parent. */
+		shim.ready = false;
+		shim.init_err = -ENODEV;
+	}
+}
+
+static void at_exit_stats(void)
+{
+	if (shim.stats)
+		shim_print_stats();
+}
+
+__attribute__((constructor)) static void shim_load(void)
+{
+	shim_real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))
+		dlsym(RTLD_NEXT, "sigaction");
+	real_getauxval = (unsigned long (*)(unsigned long))dlsym(RTLD_NEXT, "getauxval");
+	real_fcntl = (int (*)(int, int, ...))dlsym(RTLD_NEXT, "fcntl");
+	real_stat = (int (*)(const char *, struct stat *))dlsym(RTLD_NEXT, "stat");
+	real_lstat = (int (*)(const char *, struct stat *))dlsym(RTLD_NEXT, "lstat");
+	real_fstat = (int (*)(int, struct stat *))dlsym(RTLD_NEXT, "fstat");
+	real_fstatat = (int (*)(int, const char *, struct stat *, int))dlsym(RTLD_NEXT, "fstatat");
+	real_xstat = (int (*)(int, const char *, struct stat *))dlsym(RTLD_NEXT, "__xstat");
+	real_fxstat = (int (*)(int, int, struct stat *))dlsym(RTLD_NEXT, "__fxstat");
+	real_access = (int (*)(const char *, int))dlsym(RTLD_NEXT, "access");
+	if (!shim_real_sigaction)
+		shim_die("softsgx: cannot find libc's sigaction\n");
+	if (shim_platform_init())
+		shim_die("softsgx: cannot create the SGX platform (check SOFTSGX_EPC)\n");
+	if (shim_exec_init())
+		shim_die("softsgx: cannot set up enclave execution\n");
+	shim_cpuid_init();
+	pthread_atfork(NULL, NULL, child_after_fork);
+	atexit(at_exit_stats);
+}
+
+/* ---- open ---- */
+
+static int do_open(int dirfd, const char *path, int flags, mode_t mode)
+{
+	enum shim_kind k;
+
+	if ((dirfd == AT_FDCWD || (path && path[0] == '/')) && shim_is_dev_path(path, &k))
+		return ret_errno(shim_dev_open(path, flags));
+	return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+}
+
+static mode_t mode_arg(int flags, va_list ap)
+{
+	return (flags & (O_CREAT | __O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
+}
+
+SHIM_API int open(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t m;
+
+	va_start(ap, flags);
+	m = mode_arg(flags, ap);
+	va_end(ap);
+	return do_open(AT_FDCWD, path, flags, m);
+}
+
+SHIM_API int open64(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t m;
+
+	va_start(ap, flags);
+	m = mode_arg(flags, ap);
+	va_end(ap);
+	return do_open(AT_FDCWD, path, flags, m);
+}
+
+SHIM_API int openat(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t m;
+
+	va_start(ap, flags);
+	m = mode_arg(flags, ap);
+	va_end(ap);
+	return do_open(dirfd, path, flags, m);
+}
+
+SHIM_API int openat64(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t m;
+
+	va_start(ap, flags);
+	m = mode_arg(flags, ap);
+	va_end(ap);
+	return do_open(dirfd, path, flags, m);
+}
+
+SHIM_API int __open_2(const char *path, int flags)
+{
+	return do_open(AT_FDCWD, path, flags, 0);
+}
+
+SHIM_API int __open64_2(const char *path, int flags)
+{
+	return do_open(AT_FDCWD, path, flags, 0);
+}
+
+SHIM_API int __openat_2(int dirfd, const char *path, int flags)
+{
+	return do_open(dirfd, path, flags, 0);
+}
+
+SHIM_API int __openat64_2(int dirfd, const char *path, int flags)
+{
+	return do_open(dirfd, path, flags, 0);
+}
+
+/* ---- stat ---- */
+
+static bool dev_stat(const char *path, struct stat *st)
+{
+	enum shim_kind k;
+
+	if (!shim_is_dev_path(path, &k))
+		return false;
+	shim_fake_stat(k, st);
+	return true;
+}
+
+static bool fd_stat(int fd, struct stat *st)
+{
+	struct shim_file *f = shim_file_of(fd);
+
+	if (!f)
+		return false;
+	shim_fake_stat(f->kind, st);
+	return true;
+}
+
+SHIM_API int stat(const char *path, struct stat *st)
+{
+	if (dev_stat(path, st))
+		return 0;
+	return real_stat ? real_stat(path, st) : (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, 0);
+}
+
+SHIM_API int stat64(const char *path, struct stat64 *st)
+{
+	return stat(path, (struct stat *)st);
+}
+
+SHIM_API int lstat(const char *path, struct stat *st)
+{
+	if (dev_stat(path, st))
+		return 0;
+	return real_lstat ? real_lstat(path, st) :
+			    (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+
+SHIM_API int lstat64(const char *path, struct stat64 *st)
+{
+	return lstat(path, (struct stat *)st);
+}
+
+SHIM_API int fstat(int fd, struct stat *st)
+{
+	if (fd_stat(fd, st))
+		return 0;
+	return real_fstat ? real_fstat(fd, st) : (int)syscall(SYS_fstat, fd, st);
+}
+
+SHIM_API int fstat64(int fd, struct stat64 *st)
+{
+	return fstat(fd, (struct stat *)st);
+}
+
+static int do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	if ((flags & AT_EMPTY_PATH) && path && !*path && fd_stat(dirfd, st))
+		return 0;
+	if ((dirfd == AT_FDCWD || (path && path[0] == '/')) && dev_stat(path, st))
+		return 0;
+	return real_fstatat ? real_fstatat(dirfd, path, st, flags) :
+			      (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
+}
+
+SHIM_API int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	return do_fstatat(dirfd, path, st, flags);
+}
+
+SHIM_API int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
+{
+	return do_fstatat(dirfd, path, (struct stat *)st, flags);
+}
+
+int __xstat(int ver, const char *path, struct stat *st);
+int __fxstat(int ver, int fd, struct stat *st);
+
+SHIM_API int __xstat(int ver, const char *path, struct stat *st)
+{
+	if (dev_stat(path, st))
+		return 0;
+	return real_xstat ? real_xstat(ver, path, st) : stat(path, st);
+}
+
+SHIM_API int __xstat64(int ver, const char *path, struct stat64 *st)
+{
+	return __xstat(ver, path, (struct stat *)st);
+}
+
+SHIM_API int __fxstat(int ver, int fd, struct stat *st)
+{
+	if (fd_stat(fd, st))
+		return 0;
+	return real_fxstat ? real_fxstat(ver, fd, st) : fstat(fd, st);
+}
+
+SHIM_API int __fxstat64(int ver, int fd, struct stat64 *st)
+{
+	return __fxstat(ver, fd, (struct stat *)st);
+}
+
+SHIM_API int access(const char *path, int mode)
+{
+	enum shim_kind k;
+
+	if (shim_is_dev_path(path, &k))
+		return 0;
+	return real_access ? real_access(path, mode) :
+			     (int)syscall(SYS_faccessat, AT_FDCWD, path, mode);
+}
+
+/* ---- ioctl, mmap, mprotect, munmap ---- */
+
+SHIM_API int ioctl(int fd, unsigned long req, ...)
+{
+	struct shim_file *f = shim_file_of(fd);
+	unsigned long arg;
+	va_list ap;
+
+	va_start(ap, req);
+	arg = va_arg(ap, unsigned long);
+	va_end(ap);
+	if (!f)
+		return (int)syscall(SYS_ioctl, fd, req, arg);
+	return ret_errno(shim_ioctl(f, fd, req, arg));
+}
+
+SHIM_API void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	struct shim_file *f = (flags & MAP_ANONYMOUS) ? NULL : shim_file_of(fd);
+	long r;
+
+	if (!f)
+		return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	r = (long)shim_mmap(f, addr, len, prot, flags, off);
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		return MAP_FAILED;
+	}
+	return (void *)r;
+}
+
+SHIM_API void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
+{
+	return mmap(addr, len, prot, flags, fd, (off_t)off);
+}
+
+SHIM_API int munmap(void *addr, size_t len)
+{
+	bool handled;
+	int r = shim_munmap(addr, len, &handled);
+
+	if (!handled)
+		return (int)syscall(SYS_munmap, addr, len);
+	return ret_errno(r);
+}
+
+SHIM_API int mprotect(void *addr, size_t len, int prot)
+{
+	bool handled;
+	int r = shim_mprotect(addr, len, prot, &handled);
+
+	if (!handled)
+		return (int)syscall(SYS_mprotect, addr, len, prot);
+	return ret_errno(r);
+}
+
+/* ---- close and dup ---- */
+
+SHIM_API int close(int fd)
+{
+	bool handled;
+	int r = shim_close(fd, &handled);
+
+	if (!handled)
+		return (int)syscall(SYS_close, fd);
+	return ret_errno(r);
+}
+
+SHIM_API int dup(int fd)
+{
+	int r = (int)syscall(SYS_dup, fd);
+
+	if (r >= 0)
+		shim_dup(fd, r);
+	return r;
+}
+
+SHIM_API int dup2(int fd, int nfd)
+{
+	int r = (int)syscall(SYS_dup2, fd, nfd);
+
+	if (r >= 0)
+		shim_dup(fd, r);
+	return r;
+}
+
+SHIM_API int dup3(int fd, int nfd, int flags)
+{
+	int r = (int)syscall(SYS_dup3, fd, nfd, flags);
+
+	if (r >= 0)
+		shim_dup(fd, r);
+	return r;
+}
+
+SHIM_API int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	long arg;
+	int r;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, long);
+	va_end(ap);
+	r = (int)syscall(SYS_fcntl, fd, cmd, arg);
+	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+		shim_dup(fd, r);
+	return r;
+}
+
+SHIM_API int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	long arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, long);
+	va_end(ap);
+	return fcntl(fd, cmd, arg);
+}
+
+/* ---- signals and the vDSO ---- */
+
+SHIM_API int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	int r = shim_sigaction(sig, act, old);
+
+	return r == 1 ? shim_real_sigaction(sig, act, old) : r;
+}
+
+SHIM_API sighandler_t signal(int sig, sighandler_t h)
+{
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = h;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, &old))
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+SHIM_API unsigned long getauxval(unsigned long type)
+{
+	if (type == AT_SYSINFO_EHDR) {
+		unsigned long v = shim_vdso_image();
+
+		if (v)
+			return v;
+	}
+	return real_getauxval ? real_getauxval(type) : 0;
+}

@@ -1,0 +1,561 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The driver's host interface for the real process: PTEs are userfaultfd
+ * CONTINUEs of the enclave window, a zap is MADV_DONTNEED of the user
+ * mapping, the IPI is a real-time signal to each thread inside.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <linux/userfaultfd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "shim.h"
+#include "softsgx/cpu.h"
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+/* Linux 6.4; Debian 12's headers predate it. */
+#ifndef UFFDIO_CONTINUE_MODE_WP
+#define UFFDIO_CONTINUE_MODE_WP ((__u64)1 << 1)
+#endif
+
+struct shim shim = { .lock = PTHREAD_MUTEX_INITIALIZER, .uffd = -1 };
+
+bool shim_map_lookup(unsigned long addr, struct shim_map *out)
+{
+	unsigned int seq;
+	bool found;
+
+	do {
+		while ((seq = atomic_load_explicit(&shim.map_seq, memory_order_acquire)) & 1)
+			;
+		found = false;
+		for (int i = 0; i < shim.nr_maps && i < SHIM_MAX_MAPS; i++) {
+			struct shim_map m;
+
+			__atomic_load(&shim.maps[i].start, &m.start, __ATOMIC_RELAXED);
+			__atomic_load(&shim.maps[i].end, &m.end, __ATOMIC_RELAXED);
+			if (addr < m.start || addr >= m.end)
+				continue;
+			__atomic_load(&shim.maps[i].vm_flags, &m.vm_flags, __ATOMIC_RELAXED);
+			__atomic_load(&shim.maps[i].f, &m.f, __ATOMIC_RELAXED);
+			*out = m;
+			found = true;
+			break;
+		}
+		atomic_thread_fence(memory_order_acquire);
+	} while (atomic_load_explicit(&shim.map_seq, memory_order_relaxed) != seq);
+	return found;
+}
+
+static void map_write_begin(void)
+{
+	atomic_fetch_add_explicit(&shim.map_seq, 1, memory_order_acq_rel);
+}
+
+static void map_write_end(void)
+{
+	atomic_fetch_add_explicit(&shim.map_seq, 1, memory_order_release);
+}
+
+static void map_store(int i, const struct shim_map *m)
+{
+	__atomic_store(&shim.maps[i].start, &m->start, __ATOMIC_RELAXED);
+	__atomic_store(&shim.maps[i].end, &m->end, __ATOMIC_RELAXED);
+	__atomic_store(&shim.maps[i].vm_flags, &m->vm_flags, __ATOMIC_RELAXED);
+	__atomic_store(&shim.maps[i].f, &m->f, __ATOMIC_RELAXED);
+}
+
+/*
+ * Cut [start, end) out of every mapping; the pieces left outside stay
+ * (a mapping split in two takes a new slot).  Return -ENOMEM when full.
+ */
+static int map_cut(unsigned long start, unsigned long end)
+{
+	for (int i = 0; i < shim.nr_maps; i++) {
+		struct shim_map m = shim.maps[i];
+
+		if (end <= m.start || start >= m.end)
+			continue;
+		if (start > m.start && end < m.end) {
+			struct shim_map hi = m;
+
+			if (shim.nr_maps == SHIM_MAX_MAPS)
+				return -ENOMEM;
+			hi.start = end;
+			m.end = start;
+			map_store(i, &m);
+			map_store(shim.nr_maps, &hi);
+			__atomic_store_n(&shim.nr_maps, shim.nr_maps + 1, __ATOMIC_RELEASE);
+		} else if (start <= m.start && end >= m.end) {
+			m.f->nmaps--;
+			map_store(i, &shim.maps[shim.nr_maps - 1]);
+			__atomic_store_n(&shim.nr_maps, shim.nr_maps - 1, __ATOMIC_RELEASE);
+			i--;
+		} else if (start <= m.start) {
+			m.start = end;
+			map_store(i, &m);
+		} else {
+			m.end = start;
+			map_store(i, &m);
+		}
+	}
+	return 0;
+}
+
+int shim_map_add(unsigned long start, unsigned long end, unsigned long vm_flags,
+		 struct shim_file *f)
+{
+	struct shim_map m = { start, end, vm_flags, f };
+	int r;
+
+	map_write_begin();
+	r = map_cut(start, end);
+	if (!r && shim.nr_maps == SHIM_MAX_MAPS)
+		r = -ENOMEM;
+	if (!r) {
+		map_store(shim.nr_maps, &m);
+		__atomic_store_n(&shim.nr_maps, shim.nr_maps + 1, __ATOMIC_RELEASE);
+		f->nmaps++;
+	}
+	map_write_end();
+	return r;
+}
+
+void shim_map_remove(unsigned long start, unsigned long end)
+{
+	map_write_begin();
+	map_cut(start, end);
+	map_write_end();
+}
+
+void shim_map_protect(unsigned long start, unsigned long end, unsigned long vm_flags)
+{
+	struct shim_map pieces[8];
+	int n = 0;
+
+	map_write_begin();
+	for (int i = 0; i < shim.nr_maps && n < 8; i++) {
+		struct shim_map m = shim.maps[i];
+
+		if (end <= m.start || start >= m.end)
+			continue;
+		m.start = m.start > start ? m.start : start;
+		m.end = m.end < end ? m.end : end;
+		m.vm_flags = vm_flags;
+		pieces[n++] = m;
+	}
+	map_cut(start, end);
+	for (int i = 0; i < n && shim.nr_maps < SHIM_MAX_MAPS; i++) {
+		map_store(shim.nr_maps, &pieces[i]);
+		__atomic_store_n(&shim.nr_maps, shim.nr_maps + 1, __ATOMIC_RELEASE);
+		pieces[i].f->nmaps++;
+	}
+	map_write_end();
+}
+
+struct sgx_epc_page *shim_pte(struct shim_file *f, unsigned long la)
+{
+	if (!f->pte || la < f->base || la - f->base >= f->size)
+		return NULL;
+	return atomic_load_explicit(&f->pte[(la - f->base) >> 12], memory_order_acquire);
+}
+
+/* The file whose ELRANGE holds @addr and which @encl owns (any mapping). */
+static struct shim_file *file_of_encl(struct sgx_encl *encl, unsigned long addr)
+{
+	struct shim_map m;
+
+	if (!shim_map_lookup(addr, &m) || m.f->encl != encl)
+		return NULL;
+	return m.f;
+}
+
+/* May the program's own instructions reach this page's bytes? */
+static bool epcm_native(struct sgx_epc_page *epc, bool *writable)
+{
+	struct sgx_epcm_view v;
+
+	if (sgx_cpu_epcm(shim.cpu, sgx_get_epc_virt_addr(epc), &v))
+		return false;
+	*writable = v.rwx & SGX_SECINFO_W;
+	return v.valid && v.page_type == SGX_PAGE_TYPE_REG && !v.pending && !v.modified &&
+	       !v.blocked && (v.rwx & SGX_SECINFO_R);
+}
+
+static int uffd_continue(unsigned long addr, bool wp)
+{
+	struct uffdio_continue c = {
+		.range = { .start = addr, .len = 4096 },
+		.mode = wp ? UFFDIO_CONTINUE_MODE_WP : 0,
+	};
+
+	if (ioctl(shim.uffd, UFFDIO_CONTINUE, &c) == 0 || errno == EEXIST)
+		return 0;
+	return -errno;
+}
+
+static int uffd_unprotect(unsigned long addr)
+{
+	struct uffdio_writeprotect w = { .range = { .start = addr, .len = 4096 }, .mode = 0 };
+
+	return ioctl(shim.uffd, UFFDIO_WRITEPROTECT, &w) ? -errno : 0;
+}
+
+static int h_insert_page(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
+			 unsigned long addr, struct sgx_epc_page *epc)
+{
+	struct shim_file *f = file_of_encl(encl, addr);
+	bool w;
+
+	(void)host;
+	(void)mm;
+	if (!f || !f->pte)
+		return -EFAULT;
+	atomic_store_explicit(&f->pte[(addr - f->base) >> 12], epc, memory_order_release);
+	atomic_store_explicit(&f->young[(addr - f->base) >> 12], 1, memory_order_relaxed);
+	/* A page the EPCM refuses stays unmapped natively: access is #PF|SGX. */
+	if (!epcm_native(epc, &w))
+		return 0;
+	return uffd_continue(addr, !w);
+}
+
+static void h_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
+		  unsigned long len)
+{
+	(void)host;
+	(void)mm;
+	for (unsigned long a = addr; a < addr + len; a += 4096) {
+		struct shim_map m;
+		unsigned long end;
+
+		if (!shim_map_lookup(a, &m) || m.f->encl != encl)
+			continue;
+		end = m.end < addr + len ? m.end : addr + len;
+		for (unsigned long p = a; p < end; p += 4096)
+			if (m.f->pte && p >= m.f->base && p - m.f->base < m.f->size)
+				atomic_store_explicit(&m.f->pte[(p - m.f->base) >> 12], NULL,
+						      memory_order_release);
+		madvise((void *)a, end - a, MADV_DONTNEED);
+		a = end - 4096;
+	}
+}
+
+/*
+ * There is no accessed bit in user space: "young" means "inserted since the
+ * last scan" (a fault brought it in).  A page in steady use is not seen
+ * again, so it ages out after one scan: reclaim is closer to FIFO than LRU.
+ */
+static bool h_young(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr)
+{
+	struct shim_file *f = file_of_encl(encl, addr);
+
+	(void)host;
+	(void)mm;
+	if (!f || !f->young || addr < f->base || addr - f->base >= f->size)
+		return false;
+	return atomic_exchange_explicit(&f->young[(addr - f->base) >> 12], 0,
+					memory_order_relaxed);
+}
+
+static void h_kick(void *host, struct sgx_mm *mm, struct sgx_encl *encl)
+{
+	(void)host;
+	(void)mm;
+	shim_kick_threads(encl);
+}
+
+static bool h_mm_get(void *host, struct sgx_mm *mm)
+{
+	int u = atomic_load(&mm->users);
+
+	(void)host;
+	while (u > 0)
+		if (atomic_compare_exchange_weak(&mm->users, &u, u + 1))
+			return true;
+	return false;
+}
+
+static void h_mm_put(void *host, struct sgx_mm *mm)
+{
+	(void)host;
+	atomic_fetch_sub(&mm->users, 1);
+}
+
+static void h_mmap_read_lock(void *host, struct sgx_mm *mm)
+{
+	(void)host;
+	pthread_rwlock_rdlock(&mm->mmap_lock);
+}
+
+static void h_mmap_read_unlock(void *host, struct sgx_mm *mm)
+{
+	(void)host;
+	pthread_rwlock_unlock(&mm->mmap_lock);
+}
+
+static bool h_vma_is_encl(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
+			  unsigned long addr)
+{
+	struct shim_map m;
+
+	(void)host;
+	(void)mm;
+	return shim_map_lookup(addr, &m) && m.f->encl == encl;
+}
+
+static bool h_signal_pending(void *host)
+{
+	(void)host;
+	return false;
+}
+
+/* User memory through the kernel, so that a bad pointer is -EFAULT. */
+static int h_copy_from_user(void *host, void *dst, uint64_t src, size_t n)
+{
+	struct iovec l = { dst, n }, r = { (void *)(uintptr_t)src, n };
+
+	(void)host;
+	if (!n)
+		return 0;
+	return process_vm_readv(getpid(), &l, 1, &r, 1, 0) == (ssize_t)n ? 0 : -EFAULT;
+}
+
+static int h_copy_to_user(void *host, uint64_t dst, const void *src, size_t n)
+{
+	struct iovec l = { (void *)src, n }, r = { (void *)(uintptr_t)dst, n };
+
+	(void)host;
+	if (!n)
+		return 0;
+	return process_vm_writev(getpid(), &l, 1, &r, 1, 0) == (ssize_t)n ? 0 : -EFAULT;
+}
+
+/*
+ * EADD's source: readable memory that is not an enclave mapping (the
+ * kernel's get_user_pages refuses those).  The VM_MAYEXEC test of a noexec
+ * mount is not made: it would need /proc/self/maps for every ioctl.
+ */
+static int h_src_check(void *host, struct sgx_mm *mm, uint64_t src)
+{
+	struct shim_map m;
+	uint8_t b;
+
+	(void)mm;
+	if (shim_map_lookup(src, &m))
+		return -EFAULT;
+	return h_copy_from_user(host, &b, src, 1);
+}
+
+static bool h_fd_is_provision(void *host, uint64_t fd)
+{
+	struct shim_file *f;
+
+	(void)host;
+	if (fd >= SHIM_MAX_FDS)
+		return false;
+	f = shim_file_of((int)fd);
+	return f && f->kind == SHIM_PROVISION;
+}
+
+const struct sgx_host_ops shim_host_ops = {
+	.insert_page = h_insert_page,
+	.zap = h_zap,
+	.test_and_clear_young = h_young,
+	.kick = h_kick,
+	.mm_get = h_mm_get,
+	.mm_put = h_mm_put,
+	.mmap_read_lock = h_mmap_read_lock,
+	.mmap_read_unlock = h_mmap_read_unlock,
+	.vma_is_encl = h_vma_is_encl,
+	.signal_pending = h_signal_pending,
+	.copy_from_user = h_copy_from_user,
+	.copy_to_user = h_copy_to_user,
+	.src_check = h_src_check,
+	.fd_is_provision = h_fd_is_provision,
+};
+
+int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native, bool *sigbus)
+{
+	unsigned long page = addr & ~4095UL;
+	struct sgx_epc_page *epc;
+	struct shim_map m;
+	vm_fault_t vf;
+	bool w;
+
+	*sigbus = false;
+	if (!shim_map_lookup(addr, &m) || m.f->kind != SHIM_ENCL)
+		return (int)(hw_err ? hw_err : X86_PF_USER | (write ? X86_PF_WRITE : 0));
+	if (write && !(m.vm_flags & VM_WRITE))
+		return X86_PF_PROT | X86_PF_WRITE | X86_PF_USER;
+	if (!(m.vm_flags & (VM_READ | VM_WRITE | VM_EXEC)))
+		return X86_PF_USER | (write ? X86_PF_WRITE : 0);
+
+	for (int tries = 0; tries < 2; tries++) {
+		epc = shim_pte(m.f, page);
+		if (epc && !native)
+			return 0;
+		if (epc) {
+			if (!epcm_native(epc, &w) || (write && !w))
+				return X86_PF_SGX | X86_PF_PROT | X86_PF_USER |
+				       (write ? X86_PF_WRITE : 0);
+			/* The PTE may be write-protected from an earlier EPCM state. */
+			if (write && uffd_unprotect(page) == 0)
+				return 0;
+			if (uffd_continue(page, !w) == 0)
+				return 0;
+		}
+		if (!m.f->encl)
+			break;
+		pthread_rwlock_rdlock(&shim.mm.mmap_lock);
+		vf = sgx_vma_fault(&shim.mm, m.f->encl, page, m.vm_flags);
+		pthread_rwlock_unlock(&shim.mm.mmap_lock);
+		if (vf != VM_FAULT_NOPAGE)
+			break;
+		if (!shim_pte(m.f, page))
+			return 0; /* "retry the access" */
+	}
+	if (shim_pte(m.f, page))
+		return 0;
+	*sigbus = true;
+	return X86_PF_USER | (write ? X86_PF_WRITE : 0);
+}
+
+int shim_uffd_register(unsigned long start, unsigned long len)
+{
+	struct uffdio_register reg = {
+		.range = { .start = start, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_MINOR |
+			UFFDIO_REGISTER_MODE_WP,
+	};
+
+	return ioctl(shim.uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
+static int uffd_open(void)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_SIGBUS | UFFD_FEATURE_MISSING_SHMEM |
+			    UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_WP_HUGETLBFS_SHMEM,
+	};
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+
+	if (fd < 0 && errno == EINVAL)
+		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static uint64_t env_size(const char *name, uint64_t def)
+{
+	const char *s = getenv(name);
+	char *end;
+	uint64_t v;
+
+	if (!s || !*s)
+		return def;
+	v = strtoull(s, &end, 0);
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	default: break;
+	}
+	return *end ? def : v;
+}
+
+void shim_print_stats(void)
+{
+	struct sgx_driver_counters c;
+
+	if (!shim.drv)
+		return;
+	sgx_driver_counters(shim.drv, &c);
+	fprintf(stderr,
+		"softsgx: EPC pages total %llu free %llu used %llu leaked %llu; "
+		"EWB %llu ELDU %llu EAUG %llu EREMOVE %llu; OOM kills %llu; "
+		"ETRACK IPIs %llu\n",
+		(unsigned long long)c.total, (unsigned long long)c.free,
+		(unsigned long long)c.used, (unsigned long long)c.leaked,
+		(unsigned long long)c.ewb, (unsigned long long)c.eldu,
+		(unsigned long long)c.eaug, (unsigned long long)c.eremove,
+		(unsigned long long)c.oom_kills, (unsigned long long)c.etrack_ipis);
+}
+
+/* At load: the platform (CPUID answers need it before any device is open). */
+int shim_platform_init(void)
+{
+	struct sgx_cpu_config cfg;
+	int err = 0;
+
+	sgx_cpu_default_config(&cfg);
+	cfg.epc_size = env_size("SOFTSGX_EPC", cfg.epc_size);
+	cfg.nr_sections = (unsigned int)env_size("SOFTSGX_SECTIONS", 0);
+	if (cfg.nr_sections > 1) {
+		uint64_t per = (cfg.epc_size / cfg.nr_sections) & ~4095ULL;
+
+		for (unsigned int i = 0; i < cfg.nr_sections && i < SGX_MAX_EPC_SECTIONS; i++)
+			cfg.sections[i] = (struct sgx_epc_section_config){ per, (int)i };
+	} else {
+		cfg.nr_sections = 0;
+	}
+	if (getenv("SOFTSGX_NO_SGX2") && *getenv("SOFTSGX_NO_SGX2") == '1')
+		cfg.sgx2 = false;
+	shim.stats = getenv("SOFTSGX_STATS") && *getenv("SOFTSGX_STATS") == '1';
+	shim.cpu = sgx_cpu_create(&cfg, &err);
+	return shim.cpu ? 0 : err;
+}
+
+/* First use of an SGX device in this process: the driver and userfaultfd. */
+int shim_init(void)
+{
+	struct sgx_driver_config dcfg = { 0 };
+	int err = 0;
+
+	if (shim.ready)
+		return 0;
+	if (shim.init_err)
+		return shim.init_err;
+	if (!shim.cpu || !shim.exec_ready) {
+		err = -ENODEV;
+		goto fail;
+	}
+	shim.uffd = uffd_open();
+	if (shim.uffd < 0) {
+		shim_log("softsgx: userfaultfd is not available; enclaves cannot run\n");
+		err = shim.uffd;
+		goto fail;
+	}
+	pthread_rwlock_init(&shim.mm.mmap_lock, NULL);
+	shim.mm.users = 1;
+	dcfg.host_ops = &shim_host_ops;
+	dcfg.host = &shim;
+	shim.drv = sgx_driver_create(shim.cpu, &dcfg, &err);
+	if (!shim.drv)
+		goto fail;
+	/* The kernel registers its devices only after sanitizing the EPC. */
+	while (!atomic_load(&shim.drv->sanitized))
+		sched_yield();
+	shim.ready = true;
+	return 0;
+fail:
+	shim.init_err = err ? err : -ENODEV;
+	return shim.init_err;
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The real host: what `softsgx exec` preloads into an unmodified program.
+ * One process, one address space (struct sgx_mm), the driver and the CPU
+ * model created on the first open of an SGX device.
+ *
+ *   real.c    the driver's host interface (driver/host.h) for this process:
+ *             enclave windows, userfaultfd, PTE bookkeeping, kicks
+ *   files.c   device files and their mappings (open/ioctl/mmap/... logic)
+ *   exec.c    enclave execution: per-thread logical processors, the signal
+ *             handler (ENCLU, AEX, faults, chaining to the program's handlers)
+ *   entry.S   the vDSO function and the signal entry (FS/GS switch)
+ *   vdso.c    the vDSO image getauxval(AT_SYSINFO_EHDR) returns
+ *   cpuid.c   CPUID leaf 0x12/0x7 for code the program executes itself
+ *   preload.c the interposed libc entry points
+ *
+ * Locking: shim.lock (a mutex) guards the file and mapping tables' writers;
+ * it is only taken with every signal blocked, so a handler on the same
+ * thread can never find it held.  Readers in signal context use the
+ * mapping table's sequence count instead.
+ */
+#ifndef SOFTSGX_HOST_SHIM_H
+#define SOFTSGX_HOST_SHIM_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <ucontext.h>
+
+#include "sgx.h"
+#include "softsgx/enclu.h"
+
+#define SHIM_API __attribute__((visibility("default")))
+
+/* The process's address space as the driver sees it. */
+struct sgx_mm {
+	_Atomic int users;
+	pthread_rwlock_t mmap_lock;
+};
+
+enum shim_kind { SHIM_ENCL = 1, SHIM_VEPC, SHIM_PROVISION };
+
+/*
+ * One open device file (shared by dup'd fds).  A file is never freed while
+ * the process lives: signal handlers may hold a pointer to it; a released
+ * one is marked dead.
+ */
+struct shim_file {
+	enum shim_kind kind;
+	int nfds;                    /* fds of ours naming it (shim.lock) */
+	int nmaps;                   /* mappings of it (shim.lock) */
+	bool dead;
+	struct sgx_encl *encl;
+	struct sgx_vepc *vepc;
+	int wfd;                     /* our own reference to the window memfd */
+	uint8_t *window;             /* the CPU model's mapping of it */
+	unsigned long base, size;    /* ELRANGE, after CREATE */
+	/* Per page of ELRANGE: the EPC page the "PTE" maps (NULL: none). */
+	struct sgx_epc_page *_Atomic *pte;
+	_Atomic uint8_t *young;
+};
+
+struct shim_map {
+	unsigned long start, end, vm_flags;
+	struct shim_file *f;
+};
+
+#define SHIM_MAX_MAPS 1024
+#define SHIM_MAX_FDS 65536
+
+struct shim {
+	bool ready;       /* the driver is up */
+	bool exec_ready;  /* signal handlers and slots are in place */
+	int init_err;
+	struct sgx_cpu *cpu;
+	struct sgx_driver *drv;
+	struct sgx_mm mm;
+	int uffd;
+	pthread_mutex_t lock;
+	struct shim_file *_Atomic *fdtab;
+	_Atomic unsigned int map_seq;
+	struct shim_map maps[SHIM_MAX_MAPS];
+	int nr_maps;
+	int kick_sig;
+	bool stats;
+	bool fsgsbase;
+};
+
+extern struct shim shim;
+
+/* ---- real.c ---- */
+extern const struct sgx_host_ops shim_host_ops;
+int shim_init(void);
+int shim_platform_init(void);
+/* The mapping covering @addr, copied out consistently (false: none). */
+bool shim_map_lookup(unsigned long addr, struct shim_map *out);
+/* Record / forget mappings (shim.lock held). */
+int shim_map_add(unsigned long start, unsigned long end, unsigned long vm_flags,
+		 struct shim_file *f);
+void shim_map_remove(unsigned long start, unsigned long end);
+void shim_map_protect(unsigned long start, unsigned long end, unsigned long vm_flags);
+/* The EPC page mapped at @la of @f (NULL: none). */
+struct sgx_epc_page *shim_pte(struct shim_file *f, unsigned long la);
+/*
+ * Resolve an access to enclave memory at @addr as the kernel's page-fault
+ * path would: for a @native access (the program's own instruction) the page
+ * must end up mapped in the window, for a leaf of the CPU model only in its
+ * page tables.  Return 0 when the access can be retried, otherwise the #PF
+ * error code to report, with *@sigbus telling a driver SIGBUS apart from an
+ * EPCM refusal (X86_PF_SGX set).  Async-signal-safe.
+ */
+int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native, bool *sigbus);
+/* libc's own sigaction (ours interposes it). */
+extern int (*shim_real_sigaction)(int, const struct sigaction *, struct sigaction *);
+void shim_kick_threads(struct sgx_encl *encl);
+/* Register @start..@end with userfaultfd. */
+int shim_uffd_register(unsigned long start, unsigned long len);
+void shim_print_stats(void);
+
+/* ---- files.c ---- */
+int shim_dev_open(const char *path, int flags);
+bool shim_is_dev_path(const char *path, enum shim_kind *kind);
+struct shim_file *shim_file_of(int fd);
+long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long arg);
+void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags, off_t off);
+int shim_munmap(void *addr, size_t len, bool *handled);
+int shim_mprotect(void *addr, size_t len, int prot, bool *handled);
+int shim_close(int fd, bool *handled);
+int shim_dup(int oldfd, int newfd);
+void shim_fake_stat(enum shim_kind kind, struct stat *st);
+
+/* ---- exec.c ---- */
+int shim_exec_init(void);
+int shim_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* The vDSO function's labels (entry.S). */
+extern char softsgx_vdso_enter[], softsgx_vdso_enclu[], softsgx_vdso_exception[];
+void softsgx_sigentry(int sig, siginfo_t *si, void *uc);
+void softsgx_get_fsgs(uint64_t out[2]);
+void softsgx_set_fsgs(const uint64_t in[2]);
+extern int softsgx_have_fsgsbase;
+extern unsigned long softsgx_slots_base, softsgx_slots_span;
+
+/* ---- vdso.c ---- */
+unsigned long shim_vdso_image(void);
+
+/* ---- cpuid.c ---- */
+int shim_cpuid_init(void);
+/* Emulate the CPUID at uc's RIP if it is one and faulting is on. */
+bool shim_cpuid_emulate(ucontext_t *uc);
+
+/* Every asynchronous signal, for masks. */
+void shim_async_mask(sigset_t *set);
+/* Block every asynchronous signal (restore with shim_unblock). */
+void shim_block(sigset_t *old);
+void shim_unblock(const sigset_t *old);
+/* Raw syscalls, never our interposers. */
+long shim_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int shim_sys_munmap(void *addr, size_t len);
+int shim_sys_mprotect(void *addr, size_t len, int prot);
+int shim_sys_close(int fd);
+void shim_die(const char *msg);
+void shim_log(const char *msg);
+
+#endif

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+/* softsgx exec: run an unmodified program with the preload shim. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+const char exec_usage[] =
+	"Usage: softsgx exec [OPTIONS] [--] PROGRAM [ARGS...]\n"
+	"\n"
+	"Run PROGRAM, unmodified, on an emulated SGX platform.  PROGRAM sees\n"
+	"/dev/sgx_enclave, /dev/sgx_provision and /dev/sgx_vepc with Linux's ioctls,\n"
+	"a vDSO that exports __vdso_sgx_enter_enclave, and CPUID leaf 0x12 of the\n"
+	"emulated platform (where the CPU supports CPUID faulting).  Its enclave code\n"
+	"runs natively; every ENCLU, page fault, eviction and SGX2 flow goes through\n"
+	"the CPU model and the user-space driver in its own process.  Programs it\n"
+	"starts inherit the platform settings.\n"
+	"\n"
+	"Options:\n"
+	"  --epc SIZE       EPC size, bytes with an optional K, M or G suffix,\n"
+	"                   a multiple of 4 KiB from 64K to 64G (default 128M)\n"
+	"  --sections N     split the EPC into N sections, 1 to 8 (default 1)\n"
+	"  --no-sgx2        a platform without SGX2 (no EAUG, EMODPR, EMODT, EACCEPT)\n"
+	"  --stats          print the driver's counters on stderr when PROGRAM exits\n"
+	"  -h, --help       this text\n"
+	"\n"
+	"Environment (set by the options above, or directly):\n"
+	"  SOFTSGX_EPC, SOFTSGX_SECTIONS, SOFTSGX_NO_SGX2=1, SOFTSGX_STATS=1\n"
+	"  SOFTSGX_CPUID=0  leave CPUID alone (no CPUID faulting)\n"
+	"  LD_PRELOAD       gets libsoftsgx-preload.so prepended\n"
+	"\n"
+	"Requirements: userfaultfd (the kernel must allow UFFD_USER_MODE_ONLY for\n"
+	"unprivileged users).  A statically linked PROGRAM cannot be run: the shim is\n"
+	"a preload library.\n"
+	"\n"
+	"Exit status: PROGRAM's; 2 on a usage error; 1 when the platform cannot be\n"
+	"set up; 127 when PROGRAM cannot be run.\n";
+
+/* The shim next to this executable (build tree), else where it was installed. */
+static int find_preload(char *out, size_t n)
+{
+	char self[PATH_MAX - 64];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (len > 0) {
+		char *slash;
+
+		self[len] = 0;
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = 0;
+			if ((size_t)snprintf(out, n, "%s/libsoftsgx-preload.so", self) >= n)
+				return -1;
+			if (!access(out, R_OK))
+				return 0;
+		}
+	}
+	snprintf(out, n, "%s", SOFTSGX_PRELOAD_INSTALLED);
+	return access(out, R_OK) ? -1 : 0;
+}
+
+static int parse_size(const char *s, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int cmd_exec(int argc, char **argv)
+{
+	char preload[PATH_MAX], buf[PATH_MAX * 2 + 2], num[32];
+	const char *old;
+	int i, fd;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--")) {
+			i++;
+			break;
+		}
+		if (a[0] != '-')
+			break;
+		if (!strcmp(a, "--epc") || !strcmp(a, "--sections")) {
+			unsigned long long v;
+
+			if (i + 1 >= argc) {
+				fprintf(stderr, "softsgx exec: %s needs a value\n", a);
+				return 2;
+			}
+			if (!strcmp(a, "--epc")) {
+				if (parse_size(argv[i + 1], &v) || v < (64ULL << 10) ||
+				    v > (64ULL << 30) || (v & 4095)) {
+					fprintf(stderr,
+						"softsgx exec: --epc %s: want a multiple of 4K "
+						"from 64K to 64G\n", argv[i + 1]);
+					return 2;
+				}
+				snprintf(num, sizeof(num), "%llu", v);
+				setenv("SOFTSGX_EPC", num, 1);
+			} else {
+				if (parse_size(argv[i + 1], &v) || v < 1 || v > 8) {
+					fprintf(stderr,
+						"softsgx exec: --sections %s: want 1 to 8\n",
+						argv[i + 1]);
+					return 2;
+				}
+				snprintf(num, sizeof(num), "%llu", v);
+				setenv("SOFTSGX_SECTIONS", num, 1);
+			}
+			i++;
+		} else if (!strcmp(a, "--no-sgx2")) {
+			setenv("SOFTSGX_NO_SGX2", "1", 1);
+		} else if (!strcmp(a, "--stats")) {
+			setenv("SOFTSGX_STATS", "1", 1);
+		} else {
+			fprintf(stderr, "softsgx exec: unknown option '%s' (see --help)\n", a);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		fprintf(stderr, "softsgx exec: no program given (see --help)\n");
+		return 2;
+	}
+	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	if (fd < 0)
+		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "softsgx exec: this kernel refuses userfaultfd (%s)\n",
+			strerror(errno));
+		return 1;
+	}
+	close(fd);
+	if (find_preload(preload, sizeof(preload))) {
+		fprintf(stderr, "softsgx exec: cannot find libsoftsgx-preload.so (looked in %s)\n",
+			preload);
+		return 1;
+	}
+	old = getenv("LD_PRELOAD");
+	snprintf(buf, sizeof(buf), "%s%s%s", preload, old && *old ? ":" : "", old ? old : "");
+	setenv("LD_PRELOAD", buf, 1);
+	execvp(argv[i], argv + i);
+	fprintf(stderr, "softsgx exec: %s: %s\n", argv[i], strerror(errno));
+	return 127;
+}
