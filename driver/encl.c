@@ -1549,6 +1549,34 @@ void sgx_zap_enclave_ptes(struct sgx_encl *encl, unsigned long addr)
 	zap_in_every_mm(encl, addr & SGX_ENCL_PAGE_ADDR_MASK, PAGE_SIZE, true);
 }
 
+/**
+ * sgx_encl_zap_epcm_change() - drop @addr's host PTEs after an EPCM restriction
+ * @encl: the enclave (encl->lock held)
+ * @addr: the page EMODPR or EMODT just changed
+ *
+ * Not in the kernel, where the CPU checks the EPCM on every access.  Here
+ * enclave code reaches its pages natively, past the EPCM, so a restriction
+ * only takes effect once the page is unmapped: its next access faults and
+ * the host reports the EPCM's verdict.  This runs before the change is
+ * tracked (ETRACK), so no EACCEPT can succeed while a stale mapping remains.
+ * The host's zap is called without the mmap lock (it nests outside
+ * encl->lock); both hosts' zaps only need their own page-table locks.
+ */
+void sgx_encl_zap_epcm_change(struct sgx_encl *encl, unsigned long addr)
+{
+	struct sgx_driver *drv = encl->drv;
+	struct sgx_encl_mm *encl_mm;
+
+	sgx_rcu_read_lock();
+	sgx_list_for_each_entry_rcu(encl_mm, &encl->mm_list, list) {
+		if (!encl_mm_get(drv, encl_mm))
+			continue;
+		drv_host_call(drv, zap, encl_mm->mm, encl, addr & SGX_ENCL_PAGE_ADDR_MASK, PAGE_SIZE);
+		drv_host_call(drv, mm_put, encl_mm->mm);
+	}
+	sgx_rcu_read_unlock();
+}
+
 /* The IPI: make every thread of every live mm leave the enclave once. */
 void sgx_encl_kick(struct sgx_encl *encl)
 {

@@ -923,6 +923,7 @@ static long sgx_enclave_restrict_permissions(struct sgx_encl *encl,
 			ret = -EFAULT;
 			goto out_unlock;
 		}
+		sgx_encl_zap_epcm_change(encl, addr);
 
 		ret = sgx_enclave_etrack(encl);
 		if (ret) {
@@ -1086,6 +1087,7 @@ static long sgx_enclave_modify_types(struct sgx_encl *encl,
 			ret = -EFAULT;
 			goto out_entry_changed;
 		}
+		sgx_encl_zap_epcm_change(encl, addr);
 
 		ret = sgx_enclave_etrack(encl);
 		if (ret) {

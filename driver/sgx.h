@@ -554,6 +554,8 @@ void sgx_encl_mm_drain(struct sgx_encl *encl);
 bool sgx_encl_oom(struct sgx_encl *encl);
 /* Zap @addr in every mm of the enclave.  No encl->lock held. */
 void sgx_zap_enclave_ptes(struct sgx_encl *encl, unsigned long addr);
+/* After EMODPR/EMODT: unmap @addr natively everywhere (encl->lock held). */
+void sgx_encl_zap_epcm_change(struct sgx_encl *encl, unsigned long addr);
 /* Kick every thread inside the enclave (the IPI of ETRACK flows). */
 void sgx_encl_kick(struct sgx_encl *encl);
 /* Age check: true if any mm accessed @page since the last check. */

@@ -401,7 +401,7 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 			return;
 		}
 		/* EENTER/ERESUME faulted: a #PF on the TCS or an SSA page may resolve. */
-		if (flt->vector == 14 && tries < 64) {
+		if (flt->vector == 14) {
 			bool sigbus;
 			int code;
 
@@ -411,9 +411,11 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 			}
 			code = shim_encl_fault(flt->addr, flt->errcd & X86_PF_WRITE, flt->errcd,
 					       false, &sigbus);
-
-			if (!code)
+			debug_line("entry-fault", code, flt->addr, tries, sigbus);
+			if (!code && tries < 8)
 				continue;
+			if (!code)
+				return; /* the ENCLU runs again: as the kernel's "retry" */
 			report(sigbus ? SIGBUS : SIGSEGV, si, uc, 14, (uint32_t)code,
 			       flt->addr & ~4095ULL);
 			return;
@@ -483,8 +485,8 @@ void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint
 				    (uint32_t)uc->uc_mcontext.gregs[REG_ERR], true, &sigbus) == 0)
 			goto out;
 	}
-	if (sig == shim.kick_sig && !ours[sig])
-		goto out;
+	if (sig == shim.kick_sig)
+		goto out; /* a kick that found the thread already outside */
 	app_deliver(sig, si, uc);
 out:
 	errno = saved_errno;

@@ -199,9 +199,7 @@ static int uffd_continue(unsigned long addr, bool wp)
 		.mode = wp ? UFFDIO_CONTINUE_MODE_WP : 0,
 	};
 
-	if (ioctl(shim.uffd, UFFDIO_CONTINUE, &c) == 0 || errno == EEXIST)
-		return 0;
-	return -errno;
+	return ioctl(shim.uffd, UFFDIO_CONTINUE, &c) ? -errno : 0;
 }
 
 static int uffd_unprotect(unsigned long addr)
@@ -216,6 +214,7 @@ static int h_insert_page(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
 {
 	struct shim_file *f = file_of_encl(encl, addr);
 	bool w;
+	int r;
 
 	(void)host;
 	(void)mm;
@@ -226,7 +225,8 @@ static int h_insert_page(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
 	/* A page the EPCM refuses stays unmapped natively: access is #PF|SGX. */
 	if (!epcm_native(epc, &w))
 		return 0;
-	return uffd_continue(addr, !w);
+	r = uffd_continue(addr, !w);
+	return r == -EEXIST ? 0 : r;
 }
 
 static void h_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
@@ -391,6 +391,7 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 	struct shim_map m;
 	vm_fault_t vf;
 	bool w;
+	int r;
 
 	*sigbus = false;
 	if (!shim_map_lookup(addr, &m) || m.f->kind != SHIM_ENCL)
@@ -408,10 +409,14 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 			if (!epcm_native(epc, &w) || (write && !w))
 				return X86_PF_SGX | X86_PF_PROT | X86_PF_USER |
 				       (write ? X86_PF_WRITE : 0);
-			/* The PTE may be write-protected from an earlier EPCM state. */
-			if (write && uffd_unprotect(page) == 0)
-				return 0;
-			if (uffd_continue(page, !w) == 0)
+			/*
+			 * Map it; when it already is, a write found it
+			 * write-protected from an earlier EPCM state.
+			 */
+			r = uffd_continue(page, !w && !write);
+			if (r == -EEXIST && write)
+				r = uffd_unprotect(page);
+			if (r == 0 || r == -EEXIST)
 				return 0;
 		}
 		if (!m.f->encl)
