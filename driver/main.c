@@ -1188,8 +1188,13 @@ static void sgx_init_masks(struct sgx_driver *drv)
 	drv->misc_reserved_mask = ~r0.ebx | SGX_MISC_RESERVED_MASK_U32;
 	drv->attributes_reserved_mask =
 		~(((uint64_t)r1.ebx << 32) | r1.eax) | SGX_ATTR_RESERVED_MASK;
-	/* The platform has OSXSAVE: XFRM is limited to what CPUID.12.1 reports. */
-	drv->xfrm_reserved_mask = ~(((uint64_t)r1.edx << 32) | r1.ecx);
+	/*
+	 * Without XSAVE enabled by the OS only x87 and SSE state can be saved
+	 * across an AEX; with it, XFRM is limited to what CPUID.(12H,1) reports.
+	 */
+	drv->xfrm_reserved_mask = ~0x3ULL;
+	if (!drv->cfg.no_osxsave)
+		drv->xfrm_reserved_mask = ~(((uint64_t)r1.edx << 32) | r1.ecx);
 }
 
 /**

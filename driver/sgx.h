@@ -166,6 +166,13 @@ struct sgx_driver_config {
 	 * that is what keeps the per-page cost flat (docs/architecture.md).
 	 */
 	bool kernel_backing;
+	/*
+	 * The OS has not enabled XSAVE (the kernel's X86_FEATURE_OSXSAVE, i.e.
+	 * CR4.OSXSAVE, is clear): enclaves may then only use x87 and SSE
+	 * state, whatever CPUID.(12H,1) allows.  Off (the default) on every
+	 * host this runs on, which all enable XSAVE.
+	 */
+	bool no_osxsave;
 	/* Test hook called at each pause point (NULL: none). */
 	void (*test_point)(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
 			   unsigned long addr);

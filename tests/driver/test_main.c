@@ -206,6 +206,32 @@ static void create_masks(void **state)
 	sim_driver_destroy(drv);
 }
 
+/* Without OSXSAVE only x87 and SSE are allowed, whatever CPUID.(12H,1) says. */
+static void create_xfrm_mask_without_osxsave(void **state)
+{
+	struct sgx_driver_config dcfg = { 0 };
+	struct sgx_cpu_config cfg;
+	struct sim_host h;
+	struct sgx_driver *drv;
+	struct sgx_cpu *cpu;
+	int err = 0;
+
+	(void)state;
+	sim_host_init(&h);
+	sgx_cpu_default_config(&cfg);
+	cfg.epc_size = 64 * 4096;
+	cfg.xfrm_mask = 0x7; /* x87, SSE, AVX */
+	cpu = mk_cpu(&cfg);
+	dcfg.host_ops = &h.ops;
+	dcfg.host = &h;
+	dcfg.no_ksgxd = true;
+	dcfg.no_osxsave = true;
+	drv = sgx_driver_create(cpu, &dcfg, &err);
+	assert_non_null(drv);
+	assert_int_equal(drv->xfrm_reserved_mask, ~0x3ULL);
+	sim_driver_destroy(drv);
+}
+
 static void create_enodev_without_lc(void **state)
 {
 	struct sgx_driver_config dcfg = { 0 };
@@ -1332,6 +1358,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(create_sections_and_nodes),
 		cmocka_unit_test(create_masks),
+		cmocka_unit_test(create_xfrm_mask_without_osxsave),
 		cmocka_unit_test(create_enodev_without_lc),
 		cmocka_unit_test(sanitize_with_ksgxd),
 		cmocka_unit_test(sanitize_leftovers_two_passes),
