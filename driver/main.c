@@ -1197,21 +1197,59 @@ static void sgx_init_masks(struct sgx_driver *drv)
 		drv->xfrm_reserved_mask = ~(((uint64_t)r1.edx << 32) | r1.ecx);
 }
 
+/*
+ * sgx_drv_init(): /dev/sgx_enclave needs launch control (the driver sets the
+ * launch key hash to each signer) and SGX1.  Return 0 or -ENODEV.
+ */
+static int sgx_drv_init(struct sgx_driver *drv, const struct sgx_cpuid_regs *r7)
+{
+	struct sgx_cpuid_regs r12;
+
+	if (!(r7->ecx & (1u << 30))) {
+		sgx_pr("", "SGX disabled: SGX launch control CPU feature is not available, "
+			   "/dev/sgx_enclave disabled.");
+		return -ENODEV;
+	}
+	sgx_cpu_cpuid(drv->cpu, SGX_CPUID, 0, &r12);
+	if (!(r12.eax & 1)) {
+		sgx_pr("", "SGX disabled: SGX1 instruction support not available, "
+			   "/dev/sgx_enclave disabled.");
+		return -ENODEV;
+	}
+	sgx_init_masks(drv);
+	drv->sgx_enclave_dev = true;
+	return 0;
+}
+
+/* sgx_vepc_init(): /dev/sgx_vepc unless the configuration leaves it out. */
+static int sgx_vepc_init(struct sgx_driver *drv)
+{
+	if (drv->cfg.no_vepc)
+		return -ENODEV;
+	drv->sgx_vepc_dev = true;
+	return 0;
+}
+
 /**
  * sgx_driver_create() - bring up the driver on a CPU model
  * @cpu: the platform
  * @cfg: host operations and options (copied)
  * @err: set to -errno on failure
  *
- * Return: the driver, or NULL with *@err = -ENODEV (no SGX, no SGX1, no
- * launch control) or -ENOMEM (no EPC section, no memory, no thread).
+ * As in the kernel, the driver comes up when either device can: without
+ * launch control or SGX1 there is no /dev/sgx_enclave (sgx_open() fails as
+ * opening a missing device node does), but /dev/sgx_vepc works.
+ *
+ * Return: the driver, or NULL with *@err = -ENODEV (no SGX; or neither
+ * /dev/sgx_enclave nor /dev/sgx_vepc: the former's error) or -ENOMEM (no
+ * EPC section, no memory, no thread).
  */
 struct sgx_driver *sgx_driver_create(struct sgx_cpu *cpu, const struct sgx_driver_config *cfg,
 				     int *err)
 {
 	struct sgx_cpuid_regs r7, r12;
 	struct sgx_driver *drv;
-	int e;
+	int e, e_vepc;
 
 	if (sgx_cpu_cpuid(cpu, 0x7, 0, &r7) || !(r7.ebx & (1u << 2))) {
 		*err = -ENODEV;
@@ -1235,21 +1273,13 @@ struct sgx_driver *sgx_driver_create(struct sgx_cpu *cpu, const struct sgx_drive
 		goto err_sections;
 	}
 
-	/* sgx_drv_init(): /dev/sgx_enclave needs launch control and SGX1. */
-	if (!(r7.ecx & (1u << 30))) {
-		sgx_pr("", "SGX disabled: SGX launch control CPU feature is not available, "
-			   "/dev/sgx_enclave disabled.");
-		e = -ENODEV;
+	/* Error out only if both devices fail, with the enclave driver's error. */
+	e = sgx_drv_init(drv, &r7);
+	e_vepc = sgx_vepc_init(drv);
+	if (e && e_vepc)
 		goto err_sections;
-	}
+
 	sgx_cpu_cpuid(cpu, SGX_CPUID, 0, &r12);
-	if (!(r12.eax & 1)) {
-		sgx_pr("", "SGX disabled: SGX1 instruction support not available, "
-			   "/dev/sgx_enclave disabled.");
-		e = -ENODEV;
-		goto err_sections;
-	}
-	sgx_init_masks(drv);
 	drv->eupdatesvn = r12.eax & (1u << 10);
 	drv->svn_lock = (struct sgx_mutex)SGX_MUTEX_INIT;
 	/* Last, as the series does: the capacity is the EPC just enumerated. */

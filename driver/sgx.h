@@ -173,6 +173,11 @@ struct sgx_driver_config {
 	 * host this runs on, which all enable XSAVE.
 	 */
 	bool no_osxsave;
+	/*
+	 * No /dev/sgx_vepc: a kernel built without CONFIG_X86_SGX_KVM, or a CPU
+	 * without VMX.  Off (the default), the device exists.
+	 */
+	bool no_vepc;
 	/* Test hook called at each pause point (NULL: none). */
 	void (*test_point)(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
 			   unsigned long addr);
@@ -208,6 +213,8 @@ struct sgx_driver {
 	uint32_t misc_reserved_mask;
 	bool sgx2;
 	bool eupdatesvn; /* CPUID.(12H,0):EAX[10] (X86_FEATURE_SGX_EUPDATESVN) */
+	/* Which device files were registered (sgx_drv_init(), sgx_vepc_init()). */
+	bool sgx_enclave_dev, sgx_vepc_dev;
 
 	struct sgx_stats stats;
 	/*
@@ -247,11 +254,13 @@ static inline void sgx_test_point(struct sgx_driver *drv, enum sgx_test_point tp
  * sgx_driver_create() - bring up the driver on a CPU model
  * @cpu: the platform (its EPC is sanitized and handed out by this driver)
  * @cfg: host operations and options (copied)
- * @err: set to -errno on failure (-ENODEV without SGX1 or launch control)
+ * @err: set to -errno on failure (-ENODEV without SGX, or when neither
+ *       /dev/sgx_enclave (launch control and SGX1) nor /dev/sgx_vepc can exist)
  *
  * Enumerates the sections through CPUID 0x12, builds the page arrays and
  * node lists, puts every page on the dirty list and starts ksgxd, which
- * sanitizes (EREMOVE, two passes) and then reclaims.
+ * sanitizes (EREMOVE, two passes) and then reclaims.  drv->sgx_enclave_dev
+ * and drv->sgx_vepc_dev say which device files exist.
  */
 struct sgx_driver *sgx_driver_create(struct sgx_cpu *cpu, const struct sgx_driver_config *cfg,
 				     int *err);

@@ -72,8 +72,8 @@ static inline void vepc_slot_store(struct sgx_vepc *vepc, unsigned long index,
  * sgx_vepc_open() - open(/dev/sgx_vepc)
  * @drv: the driver
  * @max_pages: the number of file pages a mapping may reach (may be 0)
- * @err: set to -errno on failure: -EAGAIN or -EIO from EUPDATESVN (see
- *       sgx_inc_usage_count()), -ENOMEM
+ * @err: set to -errno on failure: -ENOENT (no /dev/sgx_vepc), -EAGAIN or
+ *       -EIO from EUPDATESVN (see sgx_inc_usage_count()), -ENOMEM
  *
  * Like the kernel, the usage count goes up first (the first user runs
  * EUPDATESVN) and comes down again if the allocation fails.
@@ -86,6 +86,11 @@ struct sgx_vepc *sgx_vepc_open(struct sgx_driver *drv, unsigned long max_pages, 
 	struct sgx_vepc *vepc;
 	void *array;
 
+	/* No device node when the configuration leaves vEPC out. */
+	if (!drv->sgx_vepc_dev) {
+		*err = -ENOENT;
+		return NULL;
+	}
 	*err = sgx_inc_usage_count(drv);
 	if (*err)
 		return NULL;

@@ -232,9 +232,69 @@ static void create_xfrm_mask_without_osxsave(void **state)
 	sim_driver_destroy(drv);
 }
 
-static void create_enodev_without_lc(void **state)
+/*
+ * Without launch control there is no /dev/sgx_enclave, but the driver still
+ * comes up for /dev/sgx_vepc: the kernel errors out only when both devices
+ * fail, and then with the enclave driver's error.  (Missing SGX1 takes the
+ * same path; the CPU model has no platform without SGX1.)
+ */
+static void create_vepc_only_without_lc(void **state)
 {
 	struct sgx_driver_config dcfg = { 0 };
+	struct sgx_cpu_config cfg;
+	struct sgx_driver *drv;
+	struct sgx_vepc *v;
+	struct sgx_mm *mm;
+	struct sim_host h;
+	const char *log;
+	int err = 0;
+
+	(void)state;
+	sim_host_init(&h);
+	dcfg.host_ops = &h.ops;
+	dcfg.host = &h;
+	dcfg.no_ksgxd = true;
+	sgx_cpu_default_config(&cfg);
+	cfg.epc_size = 64 * 4096;
+	cfg.flc = false;
+	t_cap_start();
+	drv = sgx_driver_create(mk_cpu(&cfg), &dcfg, &err);
+	log = t_cap_end();
+	assert_non_null(drv);
+	assert_int_equal(err, 0);
+	assert_non_null(strstr(log, "sgx: SGX disabled: SGX launch control CPU feature is not "
+				    "available, /dev/sgx_enclave disabled.\n"));
+	assert_false(drv->sgx_enclave_dev);
+	assert_true(drv->sgx_vepc_dev);
+	sgx_sanitize_now(drv);
+
+	/* No device node: open(2) fails before anything is counted. */
+	assert_null(sgx_open(drv, &err));
+	assert_int_equal(err, -ENOENT);
+	assert_int_equal(atomic_load(&drv->nr_encls), 0);
+
+	/* vEPC works: a guest page is allocated on first touch. */
+	v = sgx_vepc_open(drv, 1, &err);
+	assert_non_null(v);
+	assert_int_equal(atomic_load(&drv->nr_encls), 1);
+	mm = sim_mm_new(&h, 1);
+	pthread_rwlock_rdlock(&mm->mmap_lock);
+	assert_int_equal(sgx_vepc_fault(v, mm, 0x7f0000000000UL, 0, false), VM_FAULT_NOPAGE);
+	pthread_rwlock_unlock(&mm->mmap_lock);
+	assert_non_null(sim_pte(mm, 0x7f0000000000UL));
+	assert_int_equal(nr_free(drv), 63);
+	sgx_vepc_release(v);
+	assert_int_equal(nr_free(drv), 64);
+	sim_mm_free(mm);
+	sim_driver_destroy(drv);
+}
+
+/* Neither device: -ENODEV (the enclave driver's error), nothing left behind. */
+static void create_enodev_without_lc_or_vepc(void **state)
+{
+	struct sgx_driver_config dcfg = { 0 };
+	struct sgx_driver *drv;
+	struct sgx_encl *encl;
 	struct sgx_cpu_config cfg;
 	struct sim_host h;
 	struct sgx_cpu *cpu;
@@ -249,6 +309,7 @@ static void create_enodev_without_lc(void **state)
 	cpu = mk_cpu(&cfg);
 	dcfg.host_ops = &h.ops;
 	dcfg.host = &h;
+	dcfg.no_vepc = true;
 	t_cap_start();
 	assert_null(sgx_driver_create(cpu, &dcfg, &err));
 	log = t_cap_end();
@@ -260,6 +321,23 @@ static void create_enodev_without_lc(void **state)
 	assert_null(sgx_driver_create(cpu, &dcfg, &err));
 	assert_int_equal(err, -ENODEV);
 	sgx_cpu_destroy(cpu);
+
+	/* With launch control but no vEPC: the enclave driver alone. */
+	sgx_cpu_default_config(&cfg);
+	cfg.epc_size = 64 * 4096;
+	cpu = mk_cpu(&cfg);
+	dcfg.no_ksgxd = true;
+	drv = sgx_driver_create(cpu, &dcfg, &err);
+	assert_non_null(drv);
+	assert_true(drv->sgx_enclave_dev);
+	assert_false(drv->sgx_vepc_dev);
+	assert_null(sgx_vepc_open(drv, 1, &err));
+	assert_int_equal(err, -ENOENT);
+	assert_int_equal(atomic_load(&drv->nr_encls), 0);
+	encl = sgx_open(drv, &err);
+	assert_non_null(encl);
+	sgx_release(encl);
+	sim_driver_destroy(drv);
 }
 
 /* ---- sanitization ---- */
@@ -1359,7 +1437,8 @@ int main(void)
 		cmocka_unit_test(create_sections_and_nodes),
 		cmocka_unit_test(create_masks),
 		cmocka_unit_test(create_xfrm_mask_without_osxsave),
-		cmocka_unit_test(create_enodev_without_lc),
+		cmocka_unit_test(create_vepc_only_without_lc),
+		cmocka_unit_test(create_enodev_without_lc_or_vepc),
 		cmocka_unit_test(sanitize_with_ksgxd),
 		cmocka_unit_test(sanitize_leftovers_two_passes),
 		cmocka_unit_test(sanitize_warns_when_pages_remain),
