@@ -16,8 +16,14 @@
  *    nr_free_pages is exactly the number of pages on the free lists.
  *  - §20.13 (a failed EWB loses the page: the caller still marks it
  *    non-resident, drops secs_child_cnt and frees the EPC page without
- *    EREMOVE): kept.  EWB only fails on a driver bug; the warning says so,
- *    and the data-loss behaviour is what the kernel's users would observe.
+ *    EREMOVE): the data loss is kept -- the warning says so, and it is what
+ *    the kernel's users would observe -- but the frame is freed only after
+ *    an EREMOVE succeeds, and leaked like any page whose EREMOVE fails
+ *    otherwise.  The kernel hands out a frame that is still valid and
+ *    BLOCKED in the EPCM; its next user's EADD/EPA/ECREATE fault on it, and
+ *    the SECS stays pinned by a child nobody tracks.  Here EWB fails for
+ *    good when a thread ignores the IPI (a host whose kick cannot reach it),
+ *    so this is reachable and not only a driver bug.
  *  - The reclaimer's phases are mainline's; the desc bits are the v6 fix
  *    series' (§10.2): phase 2 sets BUSY and PCMD_BUSY where mainline sets
  *    BEING_RECLAIMED, and sgx_encl_ewb() clears both.
@@ -658,18 +664,45 @@ static void sgx_reclaimer_block(struct sgx_driver *drv, struct sgx_epc_page *epc
 	sgx_mutex_unlock(&encl->lock);
 }
 
-/* Phase 4: EWB the page, and the SECS after the enclave's last resident child. */
-static void sgx_reclaimer_write(struct sgx_driver *drv, struct sgx_epc_page *epc_page,
+/*
+ * A child page whose EWB failed is still valid (and BLOCKED) in the EPCM:
+ * EREMOVE it so that the frame can be reused, or leak it with the kernel's
+ * warning if even that fails (a thread is still inside the enclave, the
+ * case where the IPI did not reach it).  encl->lock held.  Return true when
+ * the caller may free the frame.
+ */
+static bool sgx_reclaimer_remove_unwritten(struct sgx_driver *drv, struct sgx_epc_page *epc_page)
+{
+	int ret = sgx_eremove(drv->cpu, sgx_get_epc_virt_addr(epc_page));
+
+	if (ret) {
+		sgx_warn_once(EREMOVE_ERROR_MESSAGE, ret, ret);
+		atomic_fetch_add(&drv->stats.leaked, 1);
+		return false;
+	}
+	atomic_fetch_add(&drv->stats.eremove, 1);
+	return true;
+}
+
+/*
+ * Phase 4: EWB the page, and the SECS after the enclave's last resident
+ * child.  Return true when the page's frame may go back to the free list,
+ * false when it was leaked.
+ */
+static bool sgx_reclaimer_write(struct sgx_driver *drv, struct sgx_epc_page *epc_page,
 				struct sgx_backing *backing)
 {
 	struct sgx_encl_page *encl_page = epc_page->owner;
 	struct sgx_encl *encl = encl_page->encl;
 	struct sgx_backing secs_backing;
+	bool reusable = true;
 	int ret;
 
 	sgx_mutex_lock(&encl->lock);
 
-	sgx_encl_ewb(epc_page, backing);
+	/* Before the SECS EWB below: a child left valid would make it fail. */
+	if (sgx_encl_ewb(epc_page, backing))
+		reusable = sgx_reclaimer_remove_unwritten(drv, epc_page);
 	encl_page->epc_page = NULL;
 	encl->secs_child_cnt--;
 	sgx_encl_put_backing(backing);
@@ -689,6 +722,7 @@ static void sgx_reclaimer_write(struct sgx_driver *drv, struct sgx_epc_page *epc
 
 out:
 	sgx_mutex_unlock(&encl->lock);
+	return reusable;
 }
 
 /**
@@ -815,6 +849,7 @@ skip:
 	for (i = 0; i < cnt; i++) {
 		struct sgx_cgroup *page_cg;
 		struct sgx_encl *encl;
+		bool reusable;
 
 		epc_page = chunk[i];
 		if (!epc_page)
@@ -822,18 +857,27 @@ skip:
 
 		encl_page = epc_page->owner;
 		encl = encl_page->encl;
-		sgx_reclaimer_write(drv, epc_page, &backing[i]);
+		reusable = sgx_reclaimer_write(drv, epc_page, &backing[i]);
 
 		/* May release the enclave; encl_page is not touched after this. */
 		sgx_encl_put(encl);
 		page_clear_flags(epc_page, SGX_EPC_PAGE_RECLAIMER_TRACKED);
+		page_cg = sgx_cgroup_of_page(drv, epc_page);
+		if (!reusable) {
+			/*
+			 * Leaked: it stays charged, as a leaked enclave page
+			 * does, and keeps no pointer to the freed descriptor.
+			 */
+			epc_page->owner = NULL;
+			cg_tracked_count(page_cg, -1);
+			continue;
+		}
 		/*
 		 * Uncharge (in the free) before the page stops counting as
 		 * reclaimable: the other way round, the cgroup work could see
 		 * usage over a limit with nothing reclaimable for an instant
 		 * and kill an enclave for a page that is already going.
 		 */
-		page_cg = sgx_cgroup_of_page(drv, epc_page);
 		sgx_cgroup_get(page_cg);
 		sgx_free_epc_page(drv, epc_page);
 		cg_tracked_count(page_cg, -1);

@@ -1075,54 +1075,77 @@ static void reclaim_not_tracked_etrack_then_ipi(void **state)
 }
 
 /*
- * Quirk §20.13, kept: when even the IPI does not complete tracking (here the
- * thread ignores it), EWB fails for good.  The kernel warns, frees the VA
- * slot, marks the page non-resident anyway and frees the EPC page without
- * EREMOVE: the contents are lost.  With the last child "gone" the SECS EWB
- * then fails (the CPU still sees the child) and its EREMOVE leaks it.
+ * A failed EWB (quirk 13 of the kernel): when even the IPI does not complete
+ * tracking (here the thread ignores it, as with a kick the host cannot
+ * deliver), EWB fails for good.  As in the kernel the driver warns, frees
+ * the VA slot and marks the page non-resident: the contents are lost.  The
+ * kernel then frees the frame without EREMOVE, still valid and BLOCKED in
+ * the EPCM, for the next user to fault on.  Here it is EREMOVEd first, and
+ * with the thread still inside that fails: the frame is leaked with the
+ * EREMOVE warning, never handed out.  The SECS, pinned by that child, fails
+ * its EWB and EREMOVE and is leaked too.
  */
-static void reclaim_ewb_failure_loses_page(void **state)
+static void reclaim_ewb_failure_leaks_valid_frame(void **state)
 {
 	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 128, true);
 	struct sgx_mm *mm = sim_mm_new(&h, 1);
+	struct sgx_epc_page *epc, *secs, *all[128];
 	struct sgx_encl_page *p;
-	struct sgx_epc_page *epc;
 	struct sgx_va_page *va;
 	struct inside t;
 	struct t_enc e;
 	const char *log;
+	long n = 0;
 
 	(void)state;
 	enc_build(drv, mm, &e, 0x400000000UL, 0x10000, 1, true, true);
 	thread_enter(drv, &h, &e, &t, false);
 	p = enc_page(&e, 0);
 	epc = p->epc_page;
+	secs = e.encl->secs.epc_page;
 	va = cds_list_first_entry(&e.encl->va_pages, struct sgx_va_page, list);
 
 	t_cap_start();
 	sgx_reclaim_pages(drv);
 	log = t_cap_end();
 	assert_non_null(strstr(log, "WARNING: EWB returned 11 (0xb)\n"));
+	assert_non_null(strstr(log, "WARNING: EREMOVE returned 14 (0xe) and an EPC page was "
+				    "leaked."));
 	assert_int_equal(t.kicks, 1);
 	assert_int_equal(st(&drv->stats.etrack_ipis), 1);
 	assert_int_equal(st(&drv->stats.ewb), 0);
-	assert_int_equal(st(&drv->stats.reclaimed), 1);
+	assert_int_equal(st(&drv->stats.reclaimed), 0);
 	assert_int_equal(atomic_load(&e.encl->nr_evicted), 0);
 	assert_null(p->epc_page);
 	assert_int_equal(atomic_load(&p->desc) & SGX_ENCL_PAGE_VA_OFFSET_MASK, 0);
 	for (unsigned int i = 0; i < SGX_VA_SLOT_COUNT / 64; i++)
 		assert_int_equal(va->slots[i], 0);
 	assert_int_equal(e.encl->secs_child_cnt, 0);
-	/* Back on the free list, still valid in the EPCM. */
-	assert_true(epc->flags & SGX_EPC_PAGE_IS_FREE);
-	assert_true(epcm_valid(drv, epc));
 	assert_null(e.encl->secs.epc_page);
-	assert_int_equal(st(&drv->stats.leaked), 1);
+
+	/* Both frames stay out of the allocator: no free frame is valid. */
+	assert_int_equal(st(&drv->stats.leaked), 2);
+	assert_false(epc->flags & (SGX_EPC_PAGE_IS_FREE | SGX_EPC_PAGE_RECLAIMER_TRACKED));
+	assert_false(secs->flags & SGX_EPC_PAGE_IS_FREE);
+	assert_true(epcm_valid(drv, epc));
+	check_invariant(drv, &e.encl, 1, 0);
+	for (;;) {
+		struct sgx_epc_page *q = sgx_alloc_epc_page(drv, NULL, false);
+
+		if (IS_ERR(q))
+			break;
+		assert_ptr_not_equal(q, epc);
+		assert_false(epcm_valid(drv, q));
+		all[n++] = q;
+	}
+	while (n)
+		sgx_free_epc_page(drv, all[--n]);
 
 	track_leave(t.hid, &t.tcs);
 	sim_mm_exit(mm);
 	enc_release(&e);
+	check_invariant(drv, NULL, 0, 0);
 	sim_mm_free(mm);
 	sim_driver_destroy(drv);
 }
@@ -1457,7 +1480,7 @@ int main(void)
 		cmocka_unit_test(reclaim_skips_young_pages),
 		cmocka_unit_test(reclaim_not_tracked_etrack_then_ipi),
 		cmocka_unit_test(oom_kill_kicks_threads_inside),
-		cmocka_unit_test(reclaim_ewb_failure_loses_page),
+		cmocka_unit_test(reclaim_ewb_failure_leaks_valid_frame),
 		cmocka_unit_test(reclaim_direct_beyond_capacity),
 		cmocka_unit_test(ksgxd_reclaims_to_high_watermark),
 		cmocka_unit_test(ksgxd_under_concurrent_faults),
