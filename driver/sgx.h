@@ -227,7 +227,8 @@ struct sgx_driver {
 	/* Enclave releases under way: the OOM killer waits for them (epc_cgroup.c). */
 	_Atomic long nr_releasing;
 
-	struct sgx_mutex zombie_secs_pages_lock; /* vEPC SECS pages with children elsewhere */
+	/* vEPC pages whose EREMOVE failed at release (SECS pages with children elsewhere, mostly) */
+	struct sgx_mutex zombie_secs_pages_lock;
 	struct cds_list_head zombie_secs_pages;
 
 	/*

@@ -11,8 +11,16 @@
  * legitimately fail with SGX_CHILD_PRESENT: the page is a SECS whose children
  * live elsewhere, possibly in another vEPC file of the same guest.  Release
  * therefore runs two passes (children first, then the SECS pages whose
- * children were all here) and parks the SECS pages that are still pinned on
- * the driver-wide zombie list, retried whenever another vEPC file goes away.
+ * children were all here) and parks the pages that still fail on the
+ * driver-wide zombie list, retried whenever another vEPC file goes away.
+ *
+ * As in the kernel, that includes pages whose EREMOVE fails for any other
+ * reason (with the leak warning): SGX_ENCLAVE_ACT for a child whose enclave
+ * a vCPU is still inside through the SECS and TCS in another file, or #GP
+ * while an ENCLS of the guest holds the page.  Both pass, and the next
+ * release frees the page; leaked for good, it would keep the EPC from ever
+ * being empty, and on a CPU with EUPDATESVN every later first open would
+ * fail with -EIO.
  *
  * Differences from the kernel:
  *   - The xarray is a flat sparse array of page pointers (sgx_vepc
@@ -22,9 +30,6 @@
  *     (the kernel returns without one; §20.15).
  *   - A fault publishes a new page only after its PTE is in (the kernel
  *     stores first and erases on failure).
- *   - A page whose EREMOVE fails for a reason other than SGX_CHILD_PRESENT at
- *     release is leaked and counted (drv->stats.leaked) instead of being
- *     parked on the zombie list.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -255,29 +260,7 @@ static int sgx_vepc_free_page(struct sgx_driver *drv, struct sgx_epc_page *epc_p
 	return 0;
 }
 
-/*
- * The final EREMOVE of a page failed with @ret.  A SECS still pinned by
- * children (SGX_CHILD_PRESENT) goes on @secs_pages for the zombie list.
- * Anything else is leaked, as sgx_encl_free_epc_page() leaks (seed 001):
- * the warning has already said so, and a page in an unexplained state must
- * never be handed out again.  The kernel parks such pages on the zombie
- * list too and retries them at later releases; we keep that list for what
- * it is documented to hold, SECS pages waiting for their children, so that
- * a leak is counted once and is visible in the counters.
- */
-static void sgx_vepc_park_page(struct sgx_driver *drv, struct sgx_epc_page *epc_page, int ret,
-			       struct cds_list_head *secs_pages)
-{
-	/* The file is going away: do not leave its address behind. */
-	epc_page->owner = NULL;
-	if (ret == SGX_CHILD_PRESENT) {
-		cds_list_add_tail(&epc_page->list, secs_pages);
-		return;
-	}
-	/* Off every list for good. */
-	CDS_INIT_LIST_HEAD(&epc_page->list);
-	atomic_fetch_add(&drv->stats.leaked, 1);
-}
+
 
 /*
  * SGX_IOC_VEPC_REMOVE_ALL: EREMOVE every page, as a guest reboot needs.  The
@@ -342,6 +325,16 @@ long sgx_vepc_ioctl(struct sgx_vepc *vepc, unsigned int cmd, unsigned long arg)
 	}
 }
 
+/*
+ * The final EREMOVE of a page failed: it goes on @zombies, for the zombie
+ * list.  The file is going away: do not leave its address behind.
+ */
+static void sgx_vepc_park_page(struct sgx_epc_page *epc_page, struct cds_list_head *zombies)
+{
+	epc_page->owner = NULL;
+	cds_list_add_tail(&epc_page->list, zombies);
+}
+
 /* list_splice_tail() of @pages onto the zombie list (its lock held). */
 static void zombies_append(struct sgx_driver *drv, struct cds_list_head *pages)
 {
@@ -360,8 +353,8 @@ static void zombies_append(struct sgx_driver *drv, struct cds_list_head *pages)
  * 1. EREMOVE and free every page; failures stay (SECS pages whose children
  *    come later in the walk, or live in another file).
  * 2. Try the rest again: SECS pages whose children were all here now go.
- *    A SECS that still has children has them in another file: it becomes a
- *    zombie.
+ *    A SECS that still has children has them in another file; it, and any
+ *    page whose EREMOVE failed otherwise, becomes a zombie.
  * 3. Under the zombie lock, retry every zombie of earlier releases (step 1
  *    may have removed the last children that pinned one) and this file's
  *    new ones, and put what still fails on the zombie list.
@@ -381,8 +374,7 @@ void sgx_vepc_release(struct sgx_vepc *vepc)
 	unsigned long nr = atomic_load_explicit(&file->nr_used, memory_order_acquire);
 	struct sgx_driver *drv = vepc->drv;
 	struct sgx_epc_page *epc_page, *tmp;
-	CDS_LIST_HEAD(secs_pages);
-	int ret;
+	CDS_LIST_HEAD(zombies);
 
 	for (unsigned long index = 0; index < nr; index++) {
 		epc_page = vepc->page_array[index];
@@ -398,9 +390,8 @@ void sgx_vepc_release(struct sgx_vepc *vepc)
 		epc_page = vepc->page_array[index];
 		if (!epc_page)
 			continue;
-		ret = sgx_vepc_free_page(drv, epc_page);
-		if (ret)
-			sgx_vepc_park_page(drv, epc_page, ret, &secs_pages);
+		if (sgx_vepc_free_page(drv, epc_page))
+			sgx_vepc_park_page(epc_page, &zombies);
 		vepc->page_array[index] = NULL;
 	}
 
@@ -408,15 +399,14 @@ void sgx_vepc_release(struct sgx_vepc *vepc)
 
 	sgx_mutex_lock(&drv->zombie_secs_pages_lock);
 	/* This file's zombies after the older ones: the order they died in. */
-	zombies_append(drv, &secs_pages);
+	zombies_append(drv, &zombies);
 	cds_list_for_each_entry_safe(epc_page, tmp, &drv->zombie_secs_pages, list) {
 		/* Off the list first: a successful free puts it on a free list. */
 		cds_list_del_init(&epc_page->list);
-		ret = sgx_vepc_free_page(drv, epc_page);
-		if (ret)
-			sgx_vepc_park_page(drv, epc_page, ret, &secs_pages);
+		if (sgx_vepc_free_page(drv, epc_page))
+			sgx_vepc_park_page(epc_page, &zombies);
 	}
-	zombies_append(drv, &secs_pages);
+	zombies_append(drv, &zombies);
 	sgx_mutex_unlock(&drv->zombie_secs_pages_lock);
 
 	if (vepc->page_array)
