@@ -24,6 +24,7 @@
 #ifndef SOFTSGX_DRIVER_SGX_H
 #define SOFTSGX_DRIVER_SGX_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -616,19 +617,26 @@ int sgx_mmap(struct sgx_encl *encl, struct sgx_mm *mm, unsigned long start, unsi
 
 /*
  * One open /dev/sgx_vepc: raw EPC pages handed to a guest, indexed by file
- * page offset.  @page_array is a sparse array of pointers (MAP_NORESERVE).
- * Domain: @lock for population (faults); REMOVE_ALL walks without it, as
- * the kernel does.
+ * page offset, with no bound (virt.c keeps them in a radix tree around this
+ * struct).  Domain: @lock for population (faults); REMOVE_ALL walks without
+ * it, as the kernel does.
  */
 struct sgx_vepc {
 	struct sgx_driver *drv;
-	struct sgx_epc_page **page_array;
-	unsigned long nr_slots;
 	struct sgx_mutex lock;
 };
 
-/* open(/dev/sgx_vepc).  @max_pages bounds the file offsets a mapping may use. */
-struct sgx_vepc *sgx_vepc_open(struct sgx_driver *drv, unsigned long max_pages, int *err);
+/* open(/dev/sgx_vepc): -ENOENT without the device, -EAGAIN/-EIO (EUPDATESVN), -ENOMEM. */
+struct sgx_vepc *sgx_vepc_open(struct sgx_driver *drv, int *err);
+/* xa_load() of the page store: the page at file page @index, or NULL (lockless). */
+struct sgx_epc_page *sgx_vepc_load(struct sgx_vepc *vepc, unsigned long index);
+/* xa_find(): the first page at an index >= *@index (set to its index), or NULL. */
+struct sgx_epc_page *sgx_vepc_find(struct sgx_vepc *vepc, unsigned long *index);
+/* xa_for_each(): every page of @vepc in index order (lockless, as sgx_vepc_find()). */
+#define sgx_vepc_for_each_page(vepc, index, page)                                      \
+	for (bool more_ = ((index) = 0, true);                                         \
+	     more_ && ((page) = sgx_vepc_find((vepc), &(index))) != NULL;              \
+	     more_ = (index)++ != ULONG_MAX)
 /* mmap: -EINVAL unless shared.  The host records the VMA (not inherited by fork). */
 int sgx_vepc_mmap(struct sgx_vepc *vepc, bool shared);
 /*

@@ -274,7 +274,7 @@ static void create_vepc_only_without_lc(void **state)
 	assert_int_equal(atomic_load(&drv->nr_encls), 0);
 
 	/* vEPC works: a guest page is allocated on first touch. */
-	v = sgx_vepc_open(drv, 1, &err);
+	v = sgx_vepc_open(drv, &err);
 	assert_non_null(v);
 	assert_int_equal(atomic_load(&drv->nr_encls), 1);
 	mm = sim_mm_new(&h, 1);
@@ -331,7 +331,7 @@ static void create_enodev_without_lc_or_vepc(void **state)
 	assert_non_null(drv);
 	assert_true(drv->sgx_enclave_dev);
 	assert_false(drv->sgx_vepc_dev);
-	assert_null(sgx_vepc_open(drv, 1, &err));
+	assert_null(sgx_vepc_open(drv, &err));
 	assert_int_equal(err, -ENOENT);
 	assert_int_equal(atomic_load(&drv->nr_encls), 0);
 	encl = sgx_open(drv, &err);
