@@ -39,16 +39,24 @@ static struct sgx_cpu *mk_cpu(struct sgx_cpu_config *cfg)
 	return cpu;
 }
 
-/* A driver on @cpu; with @sync no ksgxd and nothing sanitized yet. */
-static struct sgx_driver *mk_drv_on(struct sim_host *h, struct sgx_cpu *cpu, bool sync)
+/* A driver configuration on @h; with @sync no ksgxd. */
+static struct sgx_driver_config drv_config(struct sim_host *h, bool sync)
 {
 	struct sgx_driver_config dcfg = { 0 };
-	struct sgx_driver *drv;
-	int err = 0;
 
 	dcfg.host_ops = &h->ops;
 	dcfg.host = h;
 	dcfg.no_ksgxd = sync;
+	return dcfg;
+}
+
+/* A driver on @cpu; with @sync no ksgxd and nothing sanitized yet. */
+static struct sgx_driver *mk_drv_on(struct sim_host *h, struct sgx_cpu *cpu, bool sync)
+{
+	struct sgx_driver_config dcfg = drv_config(h, sync);
+	struct sgx_driver *drv;
+	int err = 0;
+
 	drv = sgx_driver_create(cpu, &dcfg, &err);
 	assert_non_null(drv);
 	assert_int_equal(err, 0);
@@ -209,7 +217,7 @@ static void create_masks(void **state)
 /* Without OSXSAVE only x87 and SSE are allowed, whatever CPUID.(12H,1) says. */
 static void create_xfrm_mask_without_osxsave(void **state)
 {
-	struct sgx_driver_config dcfg = { 0 };
+	struct sgx_driver_config dcfg;
 	struct sgx_cpu_config cfg;
 	struct sim_host h;
 	struct sgx_driver *drv;
@@ -222,9 +230,7 @@ static void create_xfrm_mask_without_osxsave(void **state)
 	cfg.epc_size = 64 * 4096;
 	cfg.xfrm_mask = 0x7; /* x87, SSE, AVX */
 	cpu = mk_cpu(&cfg);
-	dcfg.host_ops = &h.ops;
-	dcfg.host = &h;
-	dcfg.no_ksgxd = true;
+	dcfg = drv_config(&h, true);
 	dcfg.no_osxsave = true;
 	drv = sgx_driver_create(cpu, &dcfg, &err);
 	assert_non_null(drv);
@@ -240,7 +246,7 @@ static void create_xfrm_mask_without_osxsave(void **state)
  */
 static void create_vepc_only_without_lc(void **state)
 {
-	struct sgx_driver_config dcfg = { 0 };
+	struct sgx_driver_config dcfg;
 	struct sgx_cpu_config cfg;
 	struct sgx_driver *drv;
 	struct sgx_vepc *v;
@@ -251,9 +257,7 @@ static void create_vepc_only_without_lc(void **state)
 
 	(void)state;
 	sim_host_init(&h);
-	dcfg.host_ops = &h.ops;
-	dcfg.host = &h;
-	dcfg.no_ksgxd = true;
+	dcfg = drv_config(&h, true);
 	sgx_cpu_default_config(&cfg);
 	cfg.epc_size = 64 * 4096;
 	cfg.flc = false;
@@ -292,7 +296,7 @@ static void create_vepc_only_without_lc(void **state)
 /* Neither device: -ENODEV (the enclave driver's error), nothing left behind. */
 static void create_enodev_without_lc_or_vepc(void **state)
 {
-	struct sgx_driver_config dcfg = { 0 };
+	struct sgx_driver_config dcfg;
 	struct sgx_driver *drv;
 	struct sgx_encl *encl;
 	struct sgx_cpu_config cfg;
@@ -307,8 +311,7 @@ static void create_enodev_without_lc_or_vepc(void **state)
 	cfg.epc_size = 64 * 4096;
 	cfg.flc = false;
 	cpu = mk_cpu(&cfg);
-	dcfg.host_ops = &h.ops;
-	dcfg.host = &h;
+	dcfg = drv_config(&h, true);
 	dcfg.no_vepc = true;
 	t_cap_start();
 	assert_null(sgx_driver_create(cpu, &dcfg, &err));
