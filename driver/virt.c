@@ -17,8 +17,8 @@
  * As in the kernel, that includes pages whose EREMOVE fails for any other
  * reason (with the leak warning): SGX_ENCLAVE_ACT for a child whose enclave
  * a vCPU is still inside through the SECS and TCS in another file, or #GP
- * while an ENCLS of the guest holds the page.  Both pass, and the next
- * release frees the page; leaked for good, it would keep the EPC from ever
+ * while an ENCLS of the guest holds the page.  Both are transient, and a
+ * later release frees the page; leaked for good, it would keep the EPC from ever
  * being empty, and on a CPU with EUPDATESVN every later first open would
  * fail with -EIO.
  *
@@ -32,8 +32,9 @@
  *     the allocator.  Every slot holds an EPC page, and pages leave only at
  *     release, so a file never holds more than the EPC has pages; the arena
  *     is sized for that many entries at the most scattered indices (about
- *     8 nodes of 520 bytes each, i.e. the EPC's size again, in address space;
- *     memory only for the nodes used: one per 64 pages when they are dense).
+ *     8 nodes of 520 bytes per EPC page, i.e. the EPC's size again, in
+ *     address space; memory only for the nodes used: one per 64 pages when
+ *     they are dense).
  *   - A fault on an offset that is already populated inserts the PTE again
  *     (the kernel returns without one; §20.15).
  *   - A fault publishes a new page only after its PTE is in (the kernel
