@@ -12,8 +12,8 @@
 /**
  * sgx_open() - open(/dev/sgx_enclave)
  * @drv: the driver
- * @err: set to -errno on failure: -EAGAIN or -EIO from EUPDATESVN (see
- *       sgx_inc_usage_count()), -ENOMEM
+ * @err: set to -errno on failure: -ENOENT (no /dev/sgx_enclave), -EAGAIN or
+ *       -EIO from EUPDATESVN (see sgx_inc_usage_count()), -ENOMEM
  *
  * Every open creates an independent, empty enclave; the reference it is born
  * with is the file's.  As in the kernel the usage count goes up first (the
@@ -27,6 +27,14 @@ struct sgx_encl *sgx_open(struct sgx_driver *drv, int *err)
 {
 	struct sgx_encl *encl;
 
+	/*
+	 * Without launch control or SGX1 the kernel registers no
+	 * /dev/sgx_enclave, so open(2) finds no device node.
+	 */
+	if (!drv->sgx_enclave_dev) {
+		*err = -ENOENT;
+		return NULL;
+	}
 	*err = sgx_inc_usage_count(drv);
 	if (*err)
 		return NULL;

@@ -16,8 +16,14 @@
  *    nr_free_pages is exactly the number of pages on the free lists.
  *  - §20.13 (a failed EWB loses the page: the caller still marks it
  *    non-resident, drops secs_child_cnt and frees the EPC page without
- *    EREMOVE): kept.  EWB only fails on a driver bug; the warning says so,
- *    and the data-loss behaviour is what the kernel's users would observe.
+ *    EREMOVE): the data loss is kept -- the warning says so, and it is what
+ *    the kernel's users would observe -- but the frame is freed only after
+ *    an EREMOVE succeeds, and leaked like any page whose EREMOVE fails
+ *    otherwise.  The kernel hands out a frame that is still valid and
+ *    BLOCKED in the EPCM; its next user's EADD/EPA/ECREATE fault on it, and
+ *    the SECS stays pinned by a child nobody tracks.  Here EWB fails for
+ *    good when a thread ignores the IPI (a host whose kick cannot reach it),
+ *    so this is reachable and not only a driver bug.
  *  - The reclaimer's phases are mainline's; the desc bits are the v6 fix
  *    series' (§10.2): phase 2 sets BUSY and PCMD_BUSY where mainline sets
  *    BEING_RECLAIMED, and sgx_encl_ewb() clears both.
@@ -658,18 +664,45 @@ static void sgx_reclaimer_block(struct sgx_driver *drv, struct sgx_epc_page *epc
 	sgx_mutex_unlock(&encl->lock);
 }
 
-/* Phase 4: EWB the page, and the SECS after the enclave's last resident child. */
-static void sgx_reclaimer_write(struct sgx_driver *drv, struct sgx_epc_page *epc_page,
+/*
+ * A child page whose EWB failed is still valid (and BLOCKED) in the EPCM:
+ * EREMOVE it so that the frame can be reused, or leak it with the kernel's
+ * warning if even that fails (a thread is still inside the enclave, the
+ * case where the IPI did not reach it).  encl->lock held.  Return true when
+ * the caller may free the frame.
+ */
+static bool sgx_reclaimer_remove_unwritten(struct sgx_driver *drv, struct sgx_epc_page *epc_page)
+{
+	int ret = sgx_eremove(drv->cpu, sgx_get_epc_virt_addr(epc_page));
+
+	if (ret) {
+		sgx_warn_once(EREMOVE_ERROR_MESSAGE, ret, ret);
+		atomic_fetch_add(&drv->stats.leaked, 1);
+		return false;
+	}
+	atomic_fetch_add(&drv->stats.eremove, 1);
+	return true;
+}
+
+/*
+ * Phase 4: EWB the page, and the SECS after the enclave's last resident
+ * child.  Return true when the page's frame may go back to the free list,
+ * false when it was leaked.
+ */
+static bool sgx_reclaimer_write(struct sgx_driver *drv, struct sgx_epc_page *epc_page,
 				struct sgx_backing *backing)
 {
 	struct sgx_encl_page *encl_page = epc_page->owner;
 	struct sgx_encl *encl = encl_page->encl;
 	struct sgx_backing secs_backing;
+	bool reusable = true;
 	int ret;
 
 	sgx_mutex_lock(&encl->lock);
 
-	sgx_encl_ewb(epc_page, backing);
+	/* Before the SECS EWB below: a child left valid would make it fail. */
+	if (sgx_encl_ewb(epc_page, backing))
+		reusable = sgx_reclaimer_remove_unwritten(drv, epc_page);
 	encl_page->epc_page = NULL;
 	encl->secs_child_cnt--;
 	sgx_encl_put_backing(backing);
@@ -689,6 +722,7 @@ static void sgx_reclaimer_write(struct sgx_driver *drv, struct sgx_epc_page *epc
 
 out:
 	sgx_mutex_unlock(&encl->lock);
+	return reusable;
 }
 
 /**
@@ -815,6 +849,7 @@ skip:
 	for (i = 0; i < cnt; i++) {
 		struct sgx_cgroup *page_cg;
 		struct sgx_encl *encl;
+		bool reusable;
 
 		epc_page = chunk[i];
 		if (!epc_page)
@@ -822,18 +857,27 @@ skip:
 
 		encl_page = epc_page->owner;
 		encl = encl_page->encl;
-		sgx_reclaimer_write(drv, epc_page, &backing[i]);
+		reusable = sgx_reclaimer_write(drv, epc_page, &backing[i]);
 
 		/* May release the enclave; encl_page is not touched after this. */
 		sgx_encl_put(encl);
 		page_clear_flags(epc_page, SGX_EPC_PAGE_RECLAIMER_TRACKED);
+		page_cg = sgx_cgroup_of_page(drv, epc_page);
+		if (!reusable) {
+			/*
+			 * Leaked: it stays charged, as a leaked enclave page
+			 * does, and keeps no pointer to the freed descriptor.
+			 */
+			epc_page->owner = NULL;
+			cg_tracked_count(page_cg, -1);
+			continue;
+		}
 		/*
 		 * Uncharge (in the free) before the page stops counting as
 		 * reclaimable: the other way round, the cgroup work could see
 		 * usage over a limit with nothing reclaimable for an instant
 		 * and kill an enclave for a page that is already going.
 		 */
-		page_cg = sgx_cgroup_of_page(drv, epc_page);
 		sgx_cgroup_get(page_cg);
 		sgx_free_epc_page(drv, epc_page);
 		cg_tracked_count(page_cg, -1);
@@ -1188,8 +1232,46 @@ static void sgx_init_masks(struct sgx_driver *drv)
 	drv->misc_reserved_mask = ~r0.ebx | SGX_MISC_RESERVED_MASK_U32;
 	drv->attributes_reserved_mask =
 		~(((uint64_t)r1.ebx << 32) | r1.eax) | SGX_ATTR_RESERVED_MASK;
-	/* The platform has OSXSAVE: XFRM is limited to what CPUID.12.1 reports. */
-	drv->xfrm_reserved_mask = ~(((uint64_t)r1.edx << 32) | r1.ecx);
+	/*
+	 * Without XSAVE enabled by the OS only x87 and SSE state can be saved
+	 * across an AEX; with it, XFRM is limited to what CPUID.(12H,1) reports.
+	 */
+	drv->xfrm_reserved_mask = ~0x3ULL;
+	if (!drv->cfg.no_osxsave)
+		drv->xfrm_reserved_mask = ~(((uint64_t)r1.edx << 32) | r1.ecx);
+}
+
+/*
+ * sgx_drv_init(): /dev/sgx_enclave needs launch control (the driver sets the
+ * launch key hash to each signer) and SGX1.  Return 0 or -ENODEV.
+ */
+static int sgx_drv_init(struct sgx_driver *drv, const struct sgx_cpuid_regs *r7)
+{
+	struct sgx_cpuid_regs r12;
+
+	if (!(r7->ecx & (1u << 30))) {
+		sgx_pr("", "SGX disabled: SGX launch control CPU feature is not available, "
+			   "/dev/sgx_enclave disabled.");
+		return -ENODEV;
+	}
+	sgx_cpu_cpuid(drv->cpu, SGX_CPUID, 0, &r12);
+	if (!(r12.eax & 1)) {
+		sgx_pr("", "SGX disabled: SGX1 instruction support not available, "
+			   "/dev/sgx_enclave disabled.");
+		return -ENODEV;
+	}
+	sgx_init_masks(drv);
+	drv->sgx_enclave_dev = true;
+	return 0;
+}
+
+/* sgx_vepc_init(): /dev/sgx_vepc unless the configuration leaves it out. */
+static int sgx_vepc_init(struct sgx_driver *drv)
+{
+	if (drv->cfg.no_vepc)
+		return -ENODEV;
+	drv->sgx_vepc_dev = true;
+	return 0;
 }
 
 /**
@@ -1198,15 +1280,20 @@ static void sgx_init_masks(struct sgx_driver *drv)
  * @cfg: host operations and options (copied)
  * @err: set to -errno on failure
  *
- * Return: the driver, or NULL with *@err = -ENODEV (no SGX, no SGX1, no
- * launch control) or -ENOMEM (no EPC section, no memory, no thread).
+ * As in the kernel, the driver comes up when either device can: without
+ * launch control or SGX1 there is no /dev/sgx_enclave (sgx_open() fails as
+ * opening a missing device node does), but /dev/sgx_vepc works.
+ *
+ * Return: the driver, or NULL with *@err = -ENODEV (no SGX; or neither
+ * /dev/sgx_enclave nor /dev/sgx_vepc: the former's error) or -ENOMEM (no
+ * EPC section, no memory, no thread).
  */
 struct sgx_driver *sgx_driver_create(struct sgx_cpu *cpu, const struct sgx_driver_config *cfg,
 				     int *err)
 {
 	struct sgx_cpuid_regs r7, r12;
 	struct sgx_driver *drv;
-	int e;
+	int e, e_vepc;
 
 	if (sgx_cpu_cpuid(cpu, 0x7, 0, &r7) || !(r7.ebx & (1u << 2))) {
 		*err = -ENODEV;
@@ -1230,21 +1317,13 @@ struct sgx_driver *sgx_driver_create(struct sgx_cpu *cpu, const struct sgx_drive
 		goto err_sections;
 	}
 
-	/* sgx_drv_init(): /dev/sgx_enclave needs launch control and SGX1. */
-	if (!(r7.ecx & (1u << 30))) {
-		sgx_pr("", "SGX disabled: SGX launch control CPU feature is not available, "
-			   "/dev/sgx_enclave disabled.");
-		e = -ENODEV;
+	/* Error out only if both devices fail, with the enclave driver's error. */
+	e = sgx_drv_init(drv, &r7);
+	e_vepc = sgx_vepc_init(drv);
+	if (e && e_vepc)
 		goto err_sections;
-	}
+
 	sgx_cpu_cpuid(cpu, SGX_CPUID, 0, &r12);
-	if (!(r12.eax & 1)) {
-		sgx_pr("", "SGX disabled: SGX1 instruction support not available, "
-			   "/dev/sgx_enclave disabled.");
-		e = -ENODEV;
-		goto err_sections;
-	}
-	sgx_init_masks(drv);
 	drv->eupdatesvn = r12.eax & (1u << 10);
 	drv->svn_lock = (struct sgx_mutex)SGX_MUTEX_INIT;
 	/* Last, as the series does: the capacity is the EPC just enumerated. */

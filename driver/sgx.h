@@ -24,6 +24,7 @@
 #ifndef SOFTSGX_DRIVER_SGX_H
 #define SOFTSGX_DRIVER_SGX_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -166,6 +167,18 @@ struct sgx_driver_config {
 	 * that is what keeps the per-page cost flat (docs/architecture.md).
 	 */
 	bool kernel_backing;
+	/*
+	 * The OS has not enabled XSAVE (the kernel's X86_FEATURE_OSXSAVE, i.e.
+	 * CR4.OSXSAVE, is clear): enclaves may then only use x87 and SSE
+	 * state, whatever CPUID.(12H,1) allows.  Off (the default) on every
+	 * host this runs on, which all enable XSAVE.
+	 */
+	bool no_osxsave;
+	/*
+	 * No /dev/sgx_vepc: a kernel built without CONFIG_X86_SGX_KVM, or a CPU
+	 * without VMX.  Off (the default), the device exists.
+	 */
+	bool no_vepc;
 	/* Test hook called at each pause point (NULL: none). */
 	void (*test_point)(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
 			   unsigned long addr);
@@ -201,6 +214,8 @@ struct sgx_driver {
 	uint32_t misc_reserved_mask;
 	bool sgx2;
 	bool eupdatesvn; /* CPUID.(12H,0):EAX[10] (X86_FEATURE_SGX_EUPDATESVN) */
+	/* Which device files were registered (sgx_drv_init(), sgx_vepc_init()). */
+	bool sgx_enclave_dev, sgx_vepc_dev;
 
 	struct sgx_stats stats;
 	/*
@@ -213,7 +228,8 @@ struct sgx_driver {
 	/* Enclave releases under way: the OOM killer waits for them (epc_cgroup.c). */
 	_Atomic long nr_releasing;
 
-	struct sgx_mutex zombie_secs_pages_lock; /* vEPC SECS pages with children elsewhere */
+	/* vEPC pages whose EREMOVE failed at release (SECS pages with children elsewhere, mostly) */
+	struct sgx_mutex zombie_secs_pages_lock;
 	struct cds_list_head zombie_secs_pages;
 
 	/*
@@ -240,11 +256,13 @@ static inline void sgx_test_point(struct sgx_driver *drv, enum sgx_test_point tp
  * sgx_driver_create() - bring up the driver on a CPU model
  * @cpu: the platform (its EPC is sanitized and handed out by this driver)
  * @cfg: host operations and options (copied)
- * @err: set to -errno on failure (-ENODEV without SGX1 or launch control)
+ * @err: set to -errno on failure (-ENODEV without SGX, or when neither
+ *       /dev/sgx_enclave (launch control and SGX1) nor /dev/sgx_vepc can exist)
  *
  * Enumerates the sections through CPUID 0x12, builds the page arrays and
  * node lists, puts every page on the dirty list and starts ksgxd, which
- * sanitizes (EREMOVE, two passes) and then reclaims.
+ * sanitizes (EREMOVE, two passes) and then reclaims.  drv->sgx_enclave_dev
+ * and drv->sgx_vepc_dev say which device files exist.
  */
 struct sgx_driver *sgx_driver_create(struct sgx_cpu *cpu, const struct sgx_driver_config *cfg,
 				     int *err);
@@ -601,19 +619,26 @@ int sgx_mmap(struct sgx_encl *encl, struct sgx_mm *mm, unsigned long start, unsi
 
 /*
  * One open /dev/sgx_vepc: raw EPC pages handed to a guest, indexed by file
- * page offset.  @page_array is a sparse array of pointers (MAP_NORESERVE).
- * Domain: @lock for population (faults); REMOVE_ALL walks without it, as
- * the kernel does.
+ * page offset, with no bound (virt.c keeps them in a radix tree around this
+ * struct).  Domain: @lock for population (faults); REMOVE_ALL walks without
+ * it, as the kernel does.
  */
 struct sgx_vepc {
 	struct sgx_driver *drv;
-	struct sgx_epc_page **page_array;
-	unsigned long nr_slots;
 	struct sgx_mutex lock;
 };
 
-/* open(/dev/sgx_vepc).  @max_pages bounds the file offsets a mapping may use. */
-struct sgx_vepc *sgx_vepc_open(struct sgx_driver *drv, unsigned long max_pages, int *err);
+/* open(/dev/sgx_vepc): -ENOENT without the device, -EAGAIN/-EIO (EUPDATESVN), -ENOMEM. */
+struct sgx_vepc *sgx_vepc_open(struct sgx_driver *drv, int *err);
+/* xa_load() of the page store: the page at file page @index, or NULL (lockless). */
+struct sgx_epc_page *sgx_vepc_load(struct sgx_vepc *vepc, unsigned long index);
+/* xa_find(): the first page at an index >= *@index (set to its index), or NULL. */
+struct sgx_epc_page *sgx_vepc_find(struct sgx_vepc *vepc, unsigned long *index);
+/* xa_for_each(): every page of @vepc in index order (lockless, as sgx_vepc_find()). */
+#define sgx_vepc_for_each_page(vepc, index, page)                                      \
+	for (bool more_ = ((index) = 0, true);                                         \
+	     more_ && ((page) = sgx_vepc_find((vepc), &(index))) != NULL;              \
+	     more_ = (index)++ != ULONG_MAX)
 /* mmap: -EINVAL unless shared.  The host records the VMA (not inherited by fork). */
 int sgx_vepc_mmap(struct sgx_vepc *vepc, bool shared);
 /*

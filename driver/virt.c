@@ -11,20 +11,35 @@
  * legitimately fail with SGX_CHILD_PRESENT: the page is a SECS whose children
  * live elsewhere, possibly in another vEPC file of the same guest.  Release
  * therefore runs two passes (children first, then the SECS pages whose
- * children were all here) and parks the SECS pages that are still pinned on
- * the driver-wide zombie list, retried whenever another vEPC file goes away.
+ * children were all here) and parks the pages that still fail on the
+ * driver-wide zombie list, retried whenever another vEPC file goes away.
+ *
+ * As in the kernel, that includes pages whose EREMOVE fails for any other
+ * reason (with the leak warning): SGX_ENCLAVE_ACT for a child whose enclave
+ * a vCPU is still inside through the SECS and TCS in another file, or #GP
+ * while an ENCLS of the guest holds the page.  Both are transient, and a
+ * later release frees the page; leaked for good, it would keep the EPC from ever
+ * being empty, and on a CPU with EUPDATESVN every later first open would
+ * fail with -EIO.
+ *
+ * Like the kernel's, a file has no size: a mapping at any file offset works,
+ * and the page store is keyed by file page index (vm_pgoff + page offset in
+ * the VMA).
  *
  * Differences from the kernel:
- *   - The xarray is a flat sparse array of page pointers (sgx_vepc
- *     .page_array, MAP_NORESERVE) plus a high-water mark, so the fault path
- *     never allocates and walks cost O(highest populated offset).
+ *   - The xarray is a radix tree of 64-slot nodes whose nodes come from an
+ *     arena reserved at open (MAP_NORESERVE), so the fault path never calls
+ *     the allocator.  Every slot holds an EPC page, and pages leave only at
+ *     release, so a file never holds more than the EPC has pages; the arena
+ *     is sized for that many entries at the most scattered indices (about
+ *     8 nodes of 520 bytes per EPC page, i.e. the EPC's size again, in
+ *     address space; memory only for the nodes used: one per 64 pages when
+ *     they are dense).
  *   - A fault on an offset that is already populated inserts the PTE again
  *     (the kernel returns without one; §20.15).
  *   - A fault publishes a new page only after its PTE is in (the kernel
- *     stores first and erases on failure).
- *   - A page whose EREMOVE fails for a reason other than SGX_CHILD_PRESENT at
- *     release is leaked and counted (drv->stats.leaked) instead of being
- *     parked on the zombie list.
+ *     stores first and erases on failure), and creates the nodes on its path
+ *     only then, so every node leads to a page and the arena cannot run out.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -35,16 +50,34 @@
 #include "softsgx/uapi/sgx.h"
 #include "sgx.h"
 
+#define VEPC_NODE_SHIFT 6
+#define VEPC_NODE_SLOTS (1u << VEPC_NODE_SHIFT)
+#define VEPC_NODE_MASK (VEPC_NODE_SLOTS - 1)
+#define INDEX_BITS ((unsigned int)(sizeof(unsigned long) * 8))
 
 /*
- * The file's private state around the public struct.  @nr_used is one past
- * the highest offset ever populated: walks (REMOVE_ALL, release) stop there
- * instead of scanning every slot of a large, mostly empty array.  Written
- * only under vepc->lock, read without it by REMOVE_ALL.
+ * A node of the page store.  @shift is the number of index bits below each
+ * slot: 0 in a leaf, whose slots are EPC pages; otherwise the slots are
+ * nodes with @shift - 6.  A node with shift s covers 2^(s + 6) indices.
+ */
+struct vepc_node {
+	unsigned int shift;
+	void *slots[VEPC_NODE_SLOTS];
+};
+
+/*
+ * The file's private state around the public struct.  @root covers indices
+ * [0, 2^(root->shift + 6)); it grows upwards when a fault goes beyond.
+ * @nodes is the arena, @nr_nodes of its @max_nodes are in use.  Writers
+ * (faults) hold vepc->lock; REMOVE_ALL reads without it, so @root and every
+ * slot are published with release stores after what they point to is
+ * complete, and read with acquire loads.
  */
 struct sgx_vepc_file {
 	struct sgx_vepc vepc;
-	_Atomic unsigned long nr_used;
+	struct vepc_node *root;
+	struct vepc_node *nodes;
+	unsigned long nr_nodes, max_nodes;
 };
 
 static inline struct sgx_vepc_file *to_vepc_file(struct sgx_vepc *vepc)
@@ -52,40 +85,201 @@ static inline struct sgx_vepc_file *to_vepc_file(struct sgx_vepc *vepc)
 	return (struct sgx_vepc_file *)((char *)vepc - offsetof(struct sgx_vepc_file, vepc));
 }
 
-/*
- * Slot accessors.  REMOVE_ALL reads slots without vepc->lock while a fault
- * may publish a new page, so slots are accessed atomically: a release store
- * publishes a page whose PTE and owner are set, an acquire load sees it whole.
- */
-static inline struct sgx_epc_page *vepc_slot_load(struct sgx_vepc *vepc, unsigned long index)
+static inline void *vepc_load(void *const *slot)
 {
-	return __atomic_load_n(&vepc->page_array[index], __ATOMIC_ACQUIRE);
+	return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
 }
 
-static inline void vepc_slot_store(struct sgx_vepc *vepc, unsigned long index,
-				   struct sgx_epc_page *page)
+static inline void vepc_publish(void **slot, void *entry)
 {
-	__atomic_store_n(&vepc->page_array[index], page, __ATOMIC_RELEASE);
+	__atomic_store_n(slot, entry, __ATOMIC_RELEASE);
+}
+
+static inline bool vepc_node_covers(const struct vepc_node *node, unsigned long index)
+{
+	unsigned int bits = node->shift + VEPC_NODE_SHIFT;
+
+	return bits >= INDEX_BITS || !(index >> bits);
+}
+
+/*
+ * The most nodes a store of @nr_pages entries can need: at each shift s no
+ * more than there are entries, nor than there are distinct index >> (s + 6).
+ */
+static unsigned long vepc_max_nodes(unsigned long nr_pages)
+{
+	unsigned long total = 0;
+
+	for (unsigned int shift = 0; shift < INDEX_BITS; shift += VEPC_NODE_SHIFT) {
+		unsigned int bits = shift + VEPC_NODE_SHIFT;
+		unsigned long prefixes = bits >= INDEX_BITS ? 1 : 1UL << (INDEX_BITS - bits);
+
+		total += prefixes < nr_pages ? prefixes : nr_pages;
+	}
+	return total;
+}
+
+/* A zeroed node from the arena (vepc->lock held), or NULL when it is used up. */
+static struct vepc_node *vepc_node_alloc(struct sgx_vepc_file *file, unsigned int shift)
+{
+	struct vepc_node *node;
+
+	if (file->nr_nodes == file->max_nodes)
+		return NULL;
+	node = &file->nodes[file->nr_nodes++];
+	node->shift = shift;
+	return node;
+}
+
+/**
+ * sgx_vepc_load() - the page at a file page index (xa_load())
+ * @vepc: the file's vEPC
+ * @index: the file page index
+ *
+ * Lockless, as REMOVE_ALL reads: a page is seen only once its PTE is in.
+ *
+ * Return: the EPC page, or NULL when the offset was never touched.
+ */
+struct sgx_epc_page *sgx_vepc_load(struct sgx_vepc *vepc, unsigned long index)
+{
+	struct vepc_node *node = vepc_load((void **)&to_vepc_file(vepc)->root);
+
+	if (!node || !vepc_node_covers(node, index))
+		return NULL;
+	for (;;) {
+		void *entry = vepc_load(&node->slots[(index >> node->shift) & VEPC_NODE_MASK]);
+
+		if (!node->shift || !entry)
+			return entry;
+		node = entry;
+	}
+}
+
+/* The first page at an index >= @from under @node, which covers from @base. */
+static struct sgx_epc_page *vepc_find_in(struct vepc_node *node, unsigned long base,
+					 unsigned long from, unsigned long *index)
+{
+	unsigned long i = from > base ? (from - base) >> node->shift : 0;
+
+	for (; i < VEPC_NODE_SLOTS; i++) {
+		unsigned long start = base + (i << node->shift);
+		void *entry = vepc_load(&node->slots[i]);
+		struct sgx_epc_page *page;
+
+		if (!entry)
+			continue;
+		if (!node->shift) {
+			*index = start;
+			return entry;
+		}
+		page = vepc_find_in(entry, start, from > start ? from : start, index);
+		if (page)
+			return page;
+	}
+	return NULL;
+}
+
+/**
+ * sgx_vepc_find() - the first page at or after a file page index (xa_find())
+ * @vepc: the file's vEPC
+ * @index: where to start; set to the page's index when one is found
+ *
+ * Lockless, as sgx_vepc_load(); sgx_vepc_for_each_page() walks a file.
+ *
+ * Return: the EPC page, or NULL when there is none at or after *@index.
+ */
+struct sgx_epc_page *sgx_vepc_find(struct sgx_vepc *vepc, unsigned long *index)
+{
+	struct vepc_node *root = vepc_load((void **)&to_vepc_file(vepc)->root);
+
+	if (!root || !vepc_node_covers(root, *index))
+		return NULL;
+	return vepc_find_in(root, 0, *index, index);
+}
+
+/*
+ * Store @page at @index, which holds nothing (vepc->lock held): grow the
+ * root until it covers @index, then create the missing nodes down to the
+ * leaf.  Each new node is complete before it is published.  Return 0, or
+ * -ENOMEM when the arena is used up, which its size rules out.
+ */
+static int vepc_store(struct sgx_vepc_file *file, unsigned long index, struct sgx_epc_page *page)
+{
+	struct vepc_node *node = file->root, *child;
+	void **slot;
+
+	if (!node) {
+		unsigned int shift = 0;
+
+		while (shift + VEPC_NODE_SHIFT < INDEX_BITS &&
+		       index >> (shift + VEPC_NODE_SHIFT))
+			shift += VEPC_NODE_SHIFT;
+		node = vepc_node_alloc(file, shift);
+		if (!node)
+			return -ENOMEM;
+		vepc_publish((void **)&file->root, node);
+	}
+	while (!vepc_node_covers(node, index)) {
+		/* The old root becomes slot 0 of the new one: it covers from 0. */
+		struct vepc_node *root = vepc_node_alloc(file, node->shift + VEPC_NODE_SHIFT);
+
+		if (!root)
+			return -ENOMEM;
+		root->slots[0] = node;
+		vepc_publish((void **)&file->root, root);
+		node = root;
+	}
+	for (;;) {
+		slot = &node->slots[(index >> node->shift) & VEPC_NODE_MASK];
+		if (!node->shift)
+			break;
+		child = *slot;
+		if (!child) {
+			child = vepc_node_alloc(file, node->shift - VEPC_NODE_SHIFT);
+			if (!child)
+				return -ENOMEM;
+			vepc_publish(slot, child);
+		}
+		node = child;
+	}
+	vepc_publish(slot, page);
+	return 0;
+}
+
+/* Clear the slot of @index, which holds a page (at release: no reader left). */
+static void vepc_erase(struct sgx_vepc_file *file, unsigned long index)
+{
+	struct vepc_node *node = file->root;
+
+	while (node->shift)
+		node = node->slots[(index >> node->shift) & VEPC_NODE_MASK];
+	node->slots[index & VEPC_NODE_MASK] = NULL;
 }
 
 /**
  * sgx_vepc_open() - open(/dev/sgx_vepc)
  * @drv: the driver
- * @max_pages: the number of file pages a mapping may reach (may be 0)
- * @err: set to -errno on failure: -EAGAIN or -EIO from EUPDATESVN (see
- *       sgx_inc_usage_count()), -ENOMEM
+ * @err: set to -errno on failure: -ENOENT (no /dev/sgx_vepc), -EAGAIN or
+ *       -EIO from EUPDATESVN (see sgx_inc_usage_count()), -ENOMEM
  *
  * Like the kernel, the usage count goes up first (the first user runs
- * EUPDATESVN) and comes down again if the allocation fails.
+ * EUPDATESVN) and comes down again if the allocation fails.  The file has
+ * no size: any offset can be mapped and faulted.
  *
  * Return: the new vEPC, or NULL.
  */
-struct sgx_vepc *sgx_vepc_open(struct sgx_driver *drv, unsigned long max_pages, int *err)
+struct sgx_vepc *sgx_vepc_open(struct sgx_driver *drv, int *err)
 {
 	struct sgx_vepc_file *file;
 	struct sgx_vepc *vepc;
-	void *array;
+	unsigned long max_nodes;
+	void *arena;
 
+	/* No device node when the configuration leaves vEPC out. */
+	if (!drv->sgx_vepc_dev) {
+		*err = -ENOENT;
+		return NULL;
+	}
 	*err = sgx_inc_usage_count(drv);
 	if (*err)
 		return NULL;
@@ -96,17 +290,16 @@ struct sgx_vepc *sgx_vepc_open(struct sgx_driver *drv, unsigned long max_pages, 
 	vepc = &file->vepc;
 	vepc->drv = drv;
 
-	if (max_pages) {
-		if (max_pages > SIZE_MAX / sizeof(*vepc->page_array))
-			goto err_file;
-		/* Untouched parts of the array cost no memory. */
-		array = mmap(NULL, max_pages * sizeof(*vepc->page_array), PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (array == MAP_FAILED)
-			goto err_file;
-		vepc->page_array = array;
-	}
-	vepc->nr_slots = max_pages;
+	max_nodes = vepc_max_nodes(drv->nr_total_pages);
+	if (max_nodes > SIZE_MAX / sizeof(*file->nodes))
+		goto err_file;
+	/* Address space only: untouched nodes cost no memory. */
+	arena = mmap(NULL, max_nodes * sizeof(*file->nodes), PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (arena == MAP_FAILED)
+		goto err_file;
+	file->nodes = arena;
+	file->max_nodes = max_nodes;
 	return vepc;
 
 err_file:
@@ -148,7 +341,7 @@ static int __sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_mm *mm, unsigned l
 	if (!sgx_mutex_is_locked(&vepc->lock))
 		sgx_warn_once("%s: called without the vEPC lock", __func__);
 
-	epc_page = vepc_slot_load(vepc, index);
+	epc_page = sgx_vepc_load(vepc, index);
 	if (epc_page) {
 		/*
 		 * QUIRK §20.15, fixed: the kernel returns success here without
@@ -169,10 +362,11 @@ static int __sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_mm *mm, unsigned l
 
 	/*
 	 * The kernel stores into the xarray first (which can fail) and erases
-	 * again if the PTE cannot be inserted.  Our slot store cannot fail, so
-	 * the PTE goes in first and the page is published only once it is
-	 * certain to stay: REMOVE_ALL, walking without the lock, never sees a
-	 * page that is about to be freed (and possibly reused by somebody else).
+	 * again if the PTE cannot be inserted.  Here the PTE goes in first and
+	 * the page is published only once it is certain to stay: REMOVE_ALL,
+	 * walking without the lock, never sees a page that is about to be
+	 * freed (and possibly reused by somebody else), and no node is made
+	 * for a page that does not stay.
 	 */
 	ret = drv_host_call(drv, insert_page, mm, NULL, addr, epc_page);
 	if (ret) {
@@ -180,9 +374,11 @@ static int __sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_mm *mm, unsigned l
 		return -EFAULT;
 	}
 
-	vepc_slot_store(vepc, index, epc_page);
-	if (index >= atomic_load_explicit(&file->nr_used, memory_order_relaxed))
-		atomic_store_explicit(&file->nr_used, index + 1, memory_order_release);
+	if (WARN_ON(vepc_store(file, index, epc_page))) {
+		/* Ruled out by the arena's size.  Mapped, the page cannot go back. */
+		atomic_fetch_add(&drv->stats.leaked, 1);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -199,16 +395,13 @@ static int __sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_mm *mm, unsigned l
  * VM_FAULT_NOPAGE without a PTE.
  *
  * Return: VM_FAULT_NOPAGE (mapped, or retry), or VM_FAULT_SIGBUS (no EPC and
- * nothing reclaimable, no EPC and no retry allowed, an offset beyond the
- * file, or a failed PTE insertion).
+ * nothing reclaimable, no EPC and no retry allowed, or a failed PTE
+ * insertion).  Any @index is valid: the file has no size.
  */
 vm_fault_t sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_mm *mm, unsigned long addr,
 			  unsigned long index, bool may_retry)
 {
 	int ret;
-
-	if (index >= vepc->nr_slots)
-		return VM_FAULT_SIGBUS;
 
 	sgx_mutex_lock(&vepc->lock);
 	ret = __sgx_vepc_fault(vepc, mm, addr, index);
@@ -251,47 +444,20 @@ static int sgx_vepc_free_page(struct sgx_driver *drv, struct sgx_epc_page *epc_p
 }
 
 /*
- * The final EREMOVE of a page failed with @ret.  A SECS still pinned by
- * children (SGX_CHILD_PRESENT) goes on @secs_pages for the zombie list.
- * Anything else is leaked, as sgx_encl_free_epc_page() leaks (seed 001):
- * the warning has already said so, and a page in an unexplained state must
- * never be handed out again.  The kernel parks such pages on the zombie
- * list too and retries them at later releases; we keep that list for what
- * it is documented to hold, SECS pages waiting for their children, so that
- * a leak is counted once and is visible in the counters.
- */
-static void sgx_vepc_park_page(struct sgx_driver *drv, struct sgx_epc_page *epc_page, int ret,
-			       struct cds_list_head *secs_pages)
-{
-	/* The file is going away: do not leave its address behind. */
-	epc_page->owner = NULL;
-	if (ret == SGX_CHILD_PRESENT) {
-		cds_list_add_tail(&epc_page->list, secs_pages);
-		return;
-	}
-	/* Off every list for good. */
-	CDS_INIT_LIST_HEAD(&epc_page->list);
-	atomic_fetch_add(&drv->stats.leaked, 1);
-}
-
-/*
  * SGX_IOC_VEPC_REMOVE_ALL: EREMOVE every page, as a guest reboot needs.  The
  * pages stay allocated to the file.  Walks without vepc->lock, as the
  * kernel does: a page a concurrent fault adds may or may not be seen.
  */
 static long sgx_vepc_remove_all(struct sgx_vepc *vepc)
 {
-	struct sgx_vepc_file *file = to_vepc_file(vepc);
-	unsigned long nr = atomic_load_explicit(&file->nr_used, memory_order_acquire);
+	struct sgx_epc_page *epc_page;
 	long failures = 0;
 
-	for (unsigned long index = 0; index < nr; index++) {
-		struct sgx_epc_page *epc_page = vepc_slot_load(vepc, index);
-		int ret;
+	unsigned long index;
 
-		if (!epc_page)
-			continue;
-		ret = sgx_vepc_remove_page(vepc->drv, epc_page);
+	sgx_vepc_for_each_page(vepc, index, epc_page) {
+		int ret = sgx_vepc_remove_page(vepc->drv, epc_page);
+
 		if (!ret)
 			continue;
 		if (ret == SGX_CHILD_PRESENT) {
@@ -337,6 +503,16 @@ long sgx_vepc_ioctl(struct sgx_vepc *vepc, unsigned int cmd, unsigned long arg)
 	}
 }
 
+/*
+ * The final EREMOVE of a page failed: it goes on @zombies, for the zombie
+ * list.  The file is going away: do not leave its address behind.
+ */
+static void sgx_vepc_park_page(struct sgx_epc_page *epc_page, struct cds_list_head *zombies)
+{
+	epc_page->owner = NULL;
+	cds_list_add_tail(&epc_page->list, zombies);
+}
+
 /* list_splice_tail() of @pages onto the zombie list (its lock held). */
 static void zombies_append(struct sgx_driver *drv, struct cds_list_head *pages)
 {
@@ -355,8 +531,8 @@ static void zombies_append(struct sgx_driver *drv, struct cds_list_head *pages)
  * 1. EREMOVE and free every page; failures stay (SECS pages whose children
  *    come later in the walk, or live in another file).
  * 2. Try the rest again: SECS pages whose children were all here now go.
- *    A SECS that still has children has them in another file: it becomes a
- *    zombie.
+ *    A SECS that still has children has them in another file; it, and any
+ *    page whose EREMOVE failed otherwise, becomes a zombie.
  * 3. Under the zombie lock, retry every zombie of earlier releases (step 1
  *    may have removed the last children that pinned one) and this file's
  *    new ones, and put what still fails on the zombie list.
@@ -373,49 +549,38 @@ static void zombies_append(struct sgx_driver *drv, struct cds_list_head *pages)
 void sgx_vepc_release(struct sgx_vepc *vepc)
 {
 	struct sgx_vepc_file *file = to_vepc_file(vepc);
-	unsigned long nr = atomic_load_explicit(&file->nr_used, memory_order_acquire);
 	struct sgx_driver *drv = vepc->drv;
 	struct sgx_epc_page *epc_page, *tmp;
-	CDS_LIST_HEAD(secs_pages);
-	int ret;
+	CDS_LIST_HEAD(zombies);
+	unsigned long index;
 
-	for (unsigned long index = 0; index < nr; index++) {
-		epc_page = vepc->page_array[index];
-		if (!epc_page)
-			continue;
+	sgx_vepc_for_each_page(vepc, index, epc_page) {
 		/* Failures are expected for SECS pages: retried below. */
-		if (sgx_vepc_free_page(drv, epc_page))
-			continue;
-		vepc->page_array[index] = NULL;
+		if (!sgx_vepc_free_page(drv, epc_page))
+			vepc_erase(file, index);
 	}
 
-	for (unsigned long index = 0; index < nr; index++) {
-		epc_page = vepc->page_array[index];
-		if (!epc_page)
-			continue;
-		ret = sgx_vepc_free_page(drv, epc_page);
-		if (ret)
-			sgx_vepc_park_page(drv, epc_page, ret, &secs_pages);
-		vepc->page_array[index] = NULL;
+	/* What is left is not looked up again: the store goes with the file. */
+	sgx_vepc_for_each_page(vepc, index, epc_page) {
+		if (sgx_vepc_free_page(drv, epc_page))
+			sgx_vepc_park_page(epc_page, &zombies);
 	}
 
 	sgx_test_point(drv, SGX_TP_VEPC_ZOMBIES, NULL, 0);
 
 	sgx_mutex_lock(&drv->zombie_secs_pages_lock);
 	/* This file's zombies after the older ones: the order they died in. */
-	zombies_append(drv, &secs_pages);
+	zombies_append(drv, &zombies);
 	cds_list_for_each_entry_safe(epc_page, tmp, &drv->zombie_secs_pages, list) {
 		/* Off the list first: a successful free puts it on a free list. */
 		cds_list_del_init(&epc_page->list);
-		ret = sgx_vepc_free_page(drv, epc_page);
-		if (ret)
-			sgx_vepc_park_page(drv, epc_page, ret, &secs_pages);
+		if (sgx_vepc_free_page(drv, epc_page))
+			sgx_vepc_park_page(epc_page, &zombies);
 	}
-	zombies_append(drv, &secs_pages);
+	zombies_append(drv, &zombies);
 	sgx_mutex_unlock(&drv->zombie_secs_pages_lock);
 
-	if (vepc->page_array)
-		munmap(vepc->page_array, vepc->nr_slots * sizeof(*vepc->page_array));
+	munmap(file->nodes, file->max_nodes * sizeof(*file->nodes));
 	free(file);
 	sgx_dec_usage_count(drv);
 }

@@ -95,7 +95,7 @@
  *   18  SIGNAL      N                  (a signal for the next operation)
  *   19  SRC_CHECK   N                  (noexec/-EFAULT source for the next op)
  *   20  BAD_RANGE   N                  (source page N%32 unreadable, next op)
- *   21  VEPC_OPEN   V N [max u64]
+ *   21  VEPC_OPEN   V N [pgoff u64]     (mapped: 1 + N%64 pages, at pgoff if N >= 0xF0)
  *   22  VEPC_FAULT  V M I
  *   23  VEPC_IOCTL  V C [cmd u32, arg u64]
  *   24  VEPC_CLOSE  V
@@ -172,7 +172,6 @@
 #define MAX_LEN_PAGES 32
 #define FULL_WALK_SLOTS 512 /* enclaves up to this many pages are walked slot by slot */
 #define MAX_CAND 2048
-#define VEPC_MAX_SLOTS 1024
 #define VEPC_REGION(v) (0x7e0000000000UL + ((unsigned long)(v) << 32))
 /*
  * Fault retries, with one reclaim batch between them: enough to go round the
@@ -239,9 +238,10 @@ struct henc {
 	bool cand_overflow;
 };
 
+/* A vEPC file, mapped at VEPC_REGION: @max pages from file page @pgoff on. */
 struct hvepc {
 	struct sgx_vepc *v;
-	unsigned long max;
+	unsigned long max, pgoff;
 };
 
 static struct {
@@ -716,7 +716,7 @@ static void check_ptes(struct sgx_mm *mm)
 
 				if (!hv->v || pte->addr < VEPC_REGION(v) || idx >= hv->max)
 					continue;
-				ok = hv->v->page_array[idx] == pte->epc;
+				ok = sgx_vepc_load(hv->v, hv->pgoff + idx) == pte->epc;
 			}
 			CHECK(ok, "mm %d: vEPC PTE 0x%lx maps no page of its file", mm->id,
 			      pte->addr);
@@ -866,14 +866,13 @@ static void check_all(void)
 	}
 	for (int v = 0; v < NR_VEPC; v++) {
 		struct hvepc *hv = &S.v[v];
+		unsigned long k;
 
 		if (!hv->v)
 			continue;
 		live++;
-		for (unsigned long k = 0; k < hv->max; k++) {
-			p = hv->v->page_array[k];
-			if (!p)
-				continue;
+		sgx_vepc_for_each_page(hv->v, k, p) {
+			CHECK(k - hv->pgoff < hv->max, "vEPC page at %lu, outside the mapping", k);
 			mark_page(p, "vEPC");
 			CHECK(p->owner == hv->v, "vEPC page with owner %p", p->owner);
 			CHECK(!(p->flags & SGX_EPC_PAGE_RECLAIMER_TRACKED), "vEPC page is tracked");
@@ -883,8 +882,9 @@ static void check_all(void)
 	cds_list_for_each_entry(p, &drv->zombie_secs_pages, list) {
 		struct sgx_epcm_view v = epcm_of_page(p);
 
-		mark_page(p, "zombie SECS");
-		CHECK(v.valid && v.page_type == SGX_PAGE_TYPE_SECS, "zombie is not a valid SECS");
+		/* Mostly SECS pages; any page whose EREMOVE failed at release can be one. */
+		mark_page(p, "vEPC zombie");
+		CHECK(v.valid, "vEPC zombie is not valid in the EPCM");
 		held++;
 	}
 	/* With an enclave too big to walk, "held" is its own counters. */
@@ -2547,7 +2547,7 @@ static void op_vepc_open(struct in *in)
 {
 	int v = u8(in) % NR_VEPC;
 	uint8_t n = u8(in);
-	unsigned long max = n < 0xF0 ? 1 + n % 64 : u64(in);
+	unsigned long max = 1 + n % 64, pgoff = n < 0xF0 ? 0 : u64(in);
 	struct sgx_vepc *vepc;
 	int err = 0, want;
 	bool first;
@@ -2556,7 +2556,7 @@ static void op_vepc_open(struct in *in)
 		return;
 	first = !atomic_load(&drv->nr_encls);
 	want = svn_expect();
-	vepc = sgx_vepc_open(drv, max, &err);
+	vepc = sgx_vepc_open(drv, &err);
 	if (want) {
 		CHECK(!vepc && err == want, "vEPC open returned %d, wanted %d", err, want);
 		return;
@@ -2568,13 +2568,10 @@ static void op_vepc_open(struct in *in)
 	svn_check_applied(first);
 	CHECK(sgx_vepc_mmap(vepc, false) == -EINVAL && sgx_vepc_mmap(vepc, true) == 0,
 	      "vEPC mmap checks");
-	if (max > VEPC_MAX_SLOTS) {
-		/* Too big to walk: only opening and closing it is exercised. */
-		sgx_vepc_release(vepc);
-		return;
-	}
+	/* The file has no size; any offset a mapping can reach works (to ULONG_MAX). */
 	S.v[v].v = vepc;
 	S.v[v].max = max;
+	S.v[v].pgoff = pgoff > ULONG_MAX - (max - 1) ? ULONG_MAX - (max - 1) : pgoff;
 }
 
 static void op_vepc_fault(struct in *in)
@@ -2587,17 +2584,16 @@ static void op_vepc_fault(struct in *in)
 
 	if (!S.v[v].v)
 		return;
-	idx = i >= 0xF000 || !S.v[v].max ? i : i % S.v[v].max;
+	idx = i % S.v[v].max;
 	pthread_rwlock_rdlock(&mm->mmap_lock);
-	r = sgx_vepc_fault(S.v[v].v, mm, VEPC_REGION(v) + idx * PG, idx, i & 0x100);
+	r = sgx_vepc_fault(S.v[v].v, mm, VEPC_REGION(v) + idx * PG, S.v[v].pgoff + idx,
+			   i & 0x100);
 	pthread_rwlock_unlock(&mm->mmap_lock);
 	CHECK(r == VM_FAULT_NOPAGE || r == VM_FAULT_SIGBUS, "vEPC fault returned 0x%x",
 	      (unsigned int)r);
-	if (idx >= S.v[v].max)
-		CHECK(r == VM_FAULT_SIGBUS, "vEPC fault beyond the file");
-	else if ((atomic_load(&drv->nr_free_pages) > 0 && !S.limited) ||
-		 S.v[v].v->page_array[idx])
-		CHECK(r == VM_FAULT_NOPAGE && S.v[v].v->page_array[idx],
+	if ((atomic_load(&drv->nr_free_pages) > 0 && !S.limited) ||
+	    sgx_vepc_load(S.v[v].v, S.v[v].pgoff + idx))
+		CHECK(r == VM_FAULT_NOPAGE && sgx_vepc_load(S.v[v].v, S.v[v].pgoff + idx),
 		      "vEPC fault with free EPC failed");
 }
 
@@ -2633,16 +2629,19 @@ static void op_vepc_ioctl(struct in *in)
 static void *vepc_page(int v, unsigned long i)
 {
 	struct hvepc *hv = &S.v[v];
+	struct sgx_epc_page *page;
 
-	if (!hv->v || !hv->max)
+	if (!hv->v)
 		return NULL;
 	i %= hv->max;
-	if (!hv->v->page_array[i]) {
+	page = sgx_vepc_load(hv->v, hv->pgoff + i);
+	if (!page) {
 		pthread_rwlock_rdlock(&S.mm[0]->mmap_lock);
-		sgx_vepc_fault(hv->v, S.mm[0], VEPC_REGION(v) + i * PG, i, true);
+		sgx_vepc_fault(hv->v, S.mm[0], VEPC_REGION(v) + i * PG, hv->pgoff + i, true);
 		pthread_rwlock_unlock(&S.mm[0]->mmap_lock);
+		page = sgx_vepc_load(hv->v, hv->pgoff + i);
 	}
-	return hv->v->page_array[i] ? sgx_get_epc_virt_addr(hv->v->page_array[i]) : NULL;
+	return page ? sgx_get_epc_virt_addr(page) : NULL;
 }
 
 /* What a guest does with its EPC: ECREATE a SECS, EADD children to it. */

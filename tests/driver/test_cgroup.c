@@ -380,7 +380,7 @@ static void test_vepc_charged(void **state)
 	(void)state;
 	set_max(g, 4);
 	sgx_cgroup_run_work(drv);
-	v = sgx_vepc_open(drv, 16, &err);
+	v = sgx_vepc_open(drv, &err);
 	assert_non_null(v);
 	sim_set_cgroup(g);
 	for (unsigned long i = 0; i < 4; i++) {

@@ -39,16 +39,24 @@ static struct sgx_cpu *mk_cpu(struct sgx_cpu_config *cfg)
 	return cpu;
 }
 
-/* A driver on @cpu; with @sync no ksgxd and nothing sanitized yet. */
-static struct sgx_driver *mk_drv_on(struct sim_host *h, struct sgx_cpu *cpu, bool sync)
+/* A driver configuration on @h; with @sync no ksgxd. */
+static struct sgx_driver_config drv_config(struct sim_host *h, bool sync)
 {
 	struct sgx_driver_config dcfg = { 0 };
-	struct sgx_driver *drv;
-	int err = 0;
 
 	dcfg.host_ops = &h->ops;
 	dcfg.host = h;
 	dcfg.no_ksgxd = sync;
+	return dcfg;
+}
+
+/* A driver on @cpu; with @sync no ksgxd and nothing sanitized yet. */
+static struct sgx_driver *mk_drv_on(struct sim_host *h, struct sgx_cpu *cpu, bool sync)
+{
+	struct sgx_driver_config dcfg = drv_config(h, sync);
+	struct sgx_driver *drv;
+	int err = 0;
+
 	drv = sgx_driver_create(cpu, &dcfg, &err);
 	assert_non_null(drv);
 	assert_int_equal(err, 0);
@@ -206,9 +214,91 @@ static void create_masks(void **state)
 	sim_driver_destroy(drv);
 }
 
-static void create_enodev_without_lc(void **state)
+/* Without OSXSAVE only x87 and SSE are allowed, whatever CPUID.(12H,1) says. */
+static void create_xfrm_mask_without_osxsave(void **state)
 {
-	struct sgx_driver_config dcfg = { 0 };
+	struct sgx_driver_config dcfg;
+	struct sgx_cpu_config cfg;
+	struct sim_host h;
+	struct sgx_driver *drv;
+	struct sgx_cpu *cpu;
+	int err = 0;
+
+	(void)state;
+	sim_host_init(&h);
+	sgx_cpu_default_config(&cfg);
+	cfg.epc_size = 64 * 4096;
+	cfg.xfrm_mask = 0x7; /* x87, SSE, AVX */
+	cpu = mk_cpu(&cfg);
+	dcfg = drv_config(&h, true);
+	dcfg.no_osxsave = true;
+	drv = sgx_driver_create(cpu, &dcfg, &err);
+	assert_non_null(drv);
+	assert_int_equal(drv->xfrm_reserved_mask, ~0x3ULL);
+	sim_driver_destroy(drv);
+}
+
+/*
+ * Without launch control there is no /dev/sgx_enclave, but the driver still
+ * comes up for /dev/sgx_vepc: the kernel errors out only when both devices
+ * fail, and then with the enclave driver's error.  (Missing SGX1 takes the
+ * same path; the CPU model has no platform without SGX1.)
+ */
+static void create_vepc_only_without_lc(void **state)
+{
+	struct sgx_driver_config dcfg;
+	struct sgx_cpu_config cfg;
+	struct sgx_driver *drv;
+	struct sgx_vepc *v;
+	struct sgx_mm *mm;
+	struct sim_host h;
+	const char *log;
+	int err = 0;
+
+	(void)state;
+	sim_host_init(&h);
+	dcfg = drv_config(&h, true);
+	sgx_cpu_default_config(&cfg);
+	cfg.epc_size = 64 * 4096;
+	cfg.flc = false;
+	t_cap_start();
+	drv = sgx_driver_create(mk_cpu(&cfg), &dcfg, &err);
+	log = t_cap_end();
+	assert_non_null(drv);
+	assert_int_equal(err, 0);
+	assert_non_null(strstr(log, "sgx: SGX disabled: SGX launch control CPU feature is not "
+				    "available, /dev/sgx_enclave disabled.\n"));
+	assert_false(drv->sgx_enclave_dev);
+	assert_true(drv->sgx_vepc_dev);
+	sgx_sanitize_now(drv);
+
+	/* No device node: open(2) fails before anything is counted. */
+	assert_null(sgx_open(drv, &err));
+	assert_int_equal(err, -ENOENT);
+	assert_int_equal(atomic_load(&drv->nr_encls), 0);
+
+	/* vEPC works: a guest page is allocated on first touch. */
+	v = sgx_vepc_open(drv, &err);
+	assert_non_null(v);
+	assert_int_equal(atomic_load(&drv->nr_encls), 1);
+	mm = sim_mm_new(&h, 1);
+	pthread_rwlock_rdlock(&mm->mmap_lock);
+	assert_int_equal(sgx_vepc_fault(v, mm, 0x7f0000000000UL, 0, false), VM_FAULT_NOPAGE);
+	pthread_rwlock_unlock(&mm->mmap_lock);
+	assert_non_null(sim_pte(mm, 0x7f0000000000UL));
+	assert_int_equal(nr_free(drv), 63);
+	sgx_vepc_release(v);
+	assert_int_equal(nr_free(drv), 64);
+	sim_mm_free(mm);
+	sim_driver_destroy(drv);
+}
+
+/* Neither device: -ENODEV (the enclave driver's error), nothing left behind. */
+static void create_enodev_without_lc_or_vepc(void **state)
+{
+	struct sgx_driver_config dcfg;
+	struct sgx_driver *drv;
+	struct sgx_encl *encl;
 	struct sgx_cpu_config cfg;
 	struct sim_host h;
 	struct sgx_cpu *cpu;
@@ -221,8 +311,8 @@ static void create_enodev_without_lc(void **state)
 	cfg.epc_size = 64 * 4096;
 	cfg.flc = false;
 	cpu = mk_cpu(&cfg);
-	dcfg.host_ops = &h.ops;
-	dcfg.host = &h;
+	dcfg = drv_config(&h, true);
+	dcfg.no_vepc = true;
 	t_cap_start();
 	assert_null(sgx_driver_create(cpu, &dcfg, &err));
 	log = t_cap_end();
@@ -234,6 +324,23 @@ static void create_enodev_without_lc(void **state)
 	assert_null(sgx_driver_create(cpu, &dcfg, &err));
 	assert_int_equal(err, -ENODEV);
 	sgx_cpu_destroy(cpu);
+
+	/* With launch control but no vEPC: the enclave driver alone. */
+	sgx_cpu_default_config(&cfg);
+	cfg.epc_size = 64 * 4096;
+	cpu = mk_cpu(&cfg);
+	dcfg.no_ksgxd = true;
+	drv = sgx_driver_create(cpu, &dcfg, &err);
+	assert_non_null(drv);
+	assert_true(drv->sgx_enclave_dev);
+	assert_false(drv->sgx_vepc_dev);
+	assert_null(sgx_vepc_open(drv, &err));
+	assert_int_equal(err, -ENOENT);
+	assert_int_equal(atomic_load(&drv->nr_encls), 0);
+	encl = sgx_open(drv, &err);
+	assert_non_null(encl);
+	sgx_release(encl);
+	sim_driver_destroy(drv);
 }
 
 /* ---- sanitization ---- */
@@ -971,54 +1078,77 @@ static void reclaim_not_tracked_etrack_then_ipi(void **state)
 }
 
 /*
- * Quirk §20.13, kept: when even the IPI does not complete tracking (here the
- * thread ignores it), EWB fails for good.  The kernel warns, frees the VA
- * slot, marks the page non-resident anyway and frees the EPC page without
- * EREMOVE: the contents are lost.  With the last child "gone" the SECS EWB
- * then fails (the CPU still sees the child) and its EREMOVE leaks it.
+ * A failed EWB (quirk 13 of the kernel): when even the IPI does not complete
+ * tracking (here the thread ignores it, as with a kick the host cannot
+ * deliver), EWB fails for good.  As in the kernel the driver warns, frees
+ * the VA slot and marks the page non-resident: the contents are lost.  The
+ * kernel then frees the frame without EREMOVE, still valid and BLOCKED in
+ * the EPCM, for the next user to fault on.  Here it is EREMOVEd first, and
+ * with the thread still inside that fails: the frame is leaked with the
+ * EREMOVE warning, never handed out.  The SECS, pinned by that child, fails
+ * its EWB and EREMOVE and is leaked too.
  */
-static void reclaim_ewb_failure_loses_page(void **state)
+static void reclaim_ewb_failure_leaks_valid_frame(void **state)
 {
 	struct sim_host h;
 	struct sgx_driver *drv = mk_drv(&h, 128, true);
 	struct sgx_mm *mm = sim_mm_new(&h, 1);
+	struct sgx_epc_page *epc, *secs, *all[128];
 	struct sgx_encl_page *p;
-	struct sgx_epc_page *epc;
 	struct sgx_va_page *va;
 	struct inside t;
 	struct t_enc e;
 	const char *log;
+	long n = 0;
 
 	(void)state;
 	enc_build(drv, mm, &e, 0x400000000UL, 0x10000, 1, true, true);
 	thread_enter(drv, &h, &e, &t, false);
 	p = enc_page(&e, 0);
 	epc = p->epc_page;
+	secs = e.encl->secs.epc_page;
 	va = cds_list_first_entry(&e.encl->va_pages, struct sgx_va_page, list);
 
 	t_cap_start();
 	sgx_reclaim_pages(drv);
 	log = t_cap_end();
 	assert_non_null(strstr(log, "WARNING: EWB returned 11 (0xb)\n"));
+	assert_non_null(strstr(log, "WARNING: EREMOVE returned 14 (0xe) and an EPC page was "
+				    "leaked."));
 	assert_int_equal(t.kicks, 1);
 	assert_int_equal(st(&drv->stats.etrack_ipis), 1);
 	assert_int_equal(st(&drv->stats.ewb), 0);
-	assert_int_equal(st(&drv->stats.reclaimed), 1);
+	assert_int_equal(st(&drv->stats.reclaimed), 0);
 	assert_int_equal(atomic_load(&e.encl->nr_evicted), 0);
 	assert_null(p->epc_page);
 	assert_int_equal(atomic_load(&p->desc) & SGX_ENCL_PAGE_VA_OFFSET_MASK, 0);
 	for (unsigned int i = 0; i < SGX_VA_SLOT_COUNT / 64; i++)
 		assert_int_equal(va->slots[i], 0);
 	assert_int_equal(e.encl->secs_child_cnt, 0);
-	/* Back on the free list, still valid in the EPCM. */
-	assert_true(epc->flags & SGX_EPC_PAGE_IS_FREE);
-	assert_true(epcm_valid(drv, epc));
 	assert_null(e.encl->secs.epc_page);
-	assert_int_equal(st(&drv->stats.leaked), 1);
+
+	/* Both frames stay out of the allocator: no free frame is valid. */
+	assert_int_equal(st(&drv->stats.leaked), 2);
+	assert_false(epc->flags & (SGX_EPC_PAGE_IS_FREE | SGX_EPC_PAGE_RECLAIMER_TRACKED));
+	assert_false(secs->flags & SGX_EPC_PAGE_IS_FREE);
+	assert_true(epcm_valid(drv, epc));
+	check_invariant(drv, &e.encl, 1, 0);
+	for (;;) {
+		struct sgx_epc_page *q = sgx_alloc_epc_page(drv, NULL, false);
+
+		if (IS_ERR(q))
+			break;
+		assert_ptr_not_equal(q, epc);
+		assert_false(epcm_valid(drv, q));
+		all[n++] = q;
+	}
+	while (n)
+		sgx_free_epc_page(drv, all[--n]);
 
 	track_leave(t.hid, &t.tcs);
 	sim_mm_exit(mm);
 	enc_release(&e);
+	check_invariant(drv, NULL, 0, 0);
 	sim_mm_free(mm);
 	sim_driver_destroy(drv);
 }
@@ -1332,7 +1462,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(create_sections_and_nodes),
 		cmocka_unit_test(create_masks),
-		cmocka_unit_test(create_enodev_without_lc),
+		cmocka_unit_test(create_xfrm_mask_without_osxsave),
+		cmocka_unit_test(create_vepc_only_without_lc),
+		cmocka_unit_test(create_enodev_without_lc_or_vepc),
 		cmocka_unit_test(sanitize_with_ksgxd),
 		cmocka_unit_test(sanitize_leftovers_two_passes),
 		cmocka_unit_test(sanitize_warns_when_pages_remain),
@@ -1351,7 +1483,7 @@ int main(void)
 		cmocka_unit_test(reclaim_skips_young_pages),
 		cmocka_unit_test(reclaim_not_tracked_etrack_then_ipi),
 		cmocka_unit_test(oom_kill_kicks_threads_inside),
-		cmocka_unit_test(reclaim_ewb_failure_loses_page),
+		cmocka_unit_test(reclaim_ewb_failure_leaks_valid_frame),
 		cmocka_unit_test(reclaim_direct_beyond_capacity),
 		cmocka_unit_test(ksgxd_reclaims_to_high_watermark),
 		cmocka_unit_test(ksgxd_under_concurrent_faults),

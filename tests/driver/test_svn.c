@@ -74,7 +74,7 @@ static void assert_opens_fail(struct t_world *w, int want)
 
 	assert_null(sgx_open(w->drv, &err));
 	assert_int_equal(err, want);
-	assert_null(sgx_vepc_open(w->drv, 4, &err));
+	assert_null(sgx_vepc_open(w->drv, &err));
 	assert_int_equal(err, want);
 	assert_int_equal(usage(w), 0);
 }
@@ -278,7 +278,7 @@ static void test_vepc_counts(void **state)
 	(void)state;
 	world(&w, true);
 	sgx_cpu_stage_svn(w.drv->cpu, svn2);
-	v = sgx_vepc_open(w.drv, 4, &err);
+	v = sgx_vepc_open(w.drv, &err);
 	assert_non_null(v);
 	assert_int_equal(err, 0);
 	assert_cpusvn(&w, svn2);
