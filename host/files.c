@@ -148,7 +148,7 @@ int shim_dev_open(const char *path, int flags)
 			goto out_close;
 		f->wfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	} else if (kind == SHIM_VEPC) {
-		f->vepc = sgx_vepc_open(shim.drv, 1UL << 20, &err);
+		f->vepc = sgx_vepc_open(shim.drv, &err);
 		if (!f->vepc)
 			goto out_close;
 	}
