@@ -51,6 +51,8 @@ struct ssa_map {
 	uint32_t xframe[SSA_MAX_XPAGES]; /* EPC frames of the XSAVE-area pages */
 	uint32_t nx;                     /* number of XSAVE-area pages */
 	uint32_t gframe;                 /* EPC frame of the page holding GPRSGX */
+	uint64_t la;                     /* linear address of the frame's first page */
+	uint64_t gla;                    /* linear address of the GPRSGX page */
 };
 
 /* Hidden per-TCS entry state, the model's copy of the cached SSA address. */
@@ -60,26 +62,6 @@ struct tcs_entry {
 #define TCS_ENTRY_OFFSET (SGX_TCS_LIMIT + 64)
 _Static_assert(sizeof(struct tcs_hidden) <= 64, "tcs_hidden overlaps the entry cache");
 _Static_assert(TCS_ENTRY_OFFSET + sizeof(struct tcs_entry) <= SGX_PAGE_SIZE, "tcs_entry");
-
-/* Shared page locks taken for the duration of an entry leaf. */
-struct page_locks {
-	struct epcm *e[2 * (SSA_MAX_XPAGES + 1) + 1];
-	unsigned int n;
-};
-
-static void locks_release(struct page_locks *l)
-{
-	while (l->n)
-		page_unlock_shared(l->e[--l->n]);
-}
-
-static bool locks_take(struct page_locks *l, struct epcm *e)
-{
-	if (l->n >= sizeof(l->e) / sizeof(l->e[0]) || !page_lock_shared(e))
-		return false;
-	l->e[l->n++] = e;
-	return true;
-}
 
 static bool canonical(uint64_t v)
 {
@@ -169,20 +151,23 @@ void sgx_lp_init(struct sgx_lp *lp)
 	lp->tcs_frame = NO_FRAME;
 }
 
-/* One page of an SSA frame: usable R/W REG page of the enclave, locked shared. */
+/*
+ * One page of an SSA frame: a usable R/W REG page of the enclave.  SSA pages
+ * are not concurrency operands of the entry leaves (the SDM's tables name
+ * only the TCS), so no page lock is taken: an EBLOCK, EMODPR, EWB... of an
+ * SSA page runs alongside, and the EPCM is read without the lock (its fields
+ * are atomic).  What keeps the frame from going away under an LP is the
+ * order of entry_commit(): the LP counts itself inside first and checks the
+ * pages again afterwards.
+ */
 static int ssa_page(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint32_t secs_frame,
-		    uint64_t la, struct page_locks *locks, uint32_t *frame)
+		    uint64_t la, uint32_t *frame)
 {
 	int r = enclu_page(cpu, mmu, la, true, frame);
-	struct epcm *e;
 
 	if (r)
 		return r;
-	/* The entry is only read under the lock (a busy page is #GP first). */
-	e = epcm_of(cpu, *frame);
-	if (!locks_take(locks, e))
-		return fault_gp();
-	if (!page_usable(e, secs_frame, la, true))
+	if (!page_usable(epcm_of(cpu, *frame), secs_frame, la, true))
 		return pf_epcm(la, true);
 	return 0;
 }
@@ -194,7 +179,7 @@ static int ssa_page(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint32_t sec
  */
 static int ssa_frame_check(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint32_t secs_frame,
 			   const struct sgx_secs *secs, const struct sgx_tcs *tcs, uint32_t idx,
-			   struct page_locks *locks, struct ssa_map *m)
+			   struct ssa_map *m)
 {
 	uint64_t fsize = (uint64_t)secs->ssa_frame_size * SGX_PAGE_SIZE;
 	uint64_t la = secs->base + tcs->ssa_offset + (uint64_t)idx * fsize;
@@ -206,8 +191,10 @@ static int ssa_frame_check(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint3
 	/* ECREATE guarantees the frame holds XSAVE + GPRSGX; more pages than this never occur. */
 	if (m->nx > SSA_MAX_XPAGES || secs->ssa_frame_size == 0)
 		return fault_gp();
+	m->la = la;
+	m->gla = la + (uint64_t)last * SGX_PAGE_SIZE;
 	for (uint32_t i = 0; i < m->nx; i++) {
-		r = ssa_page(cpu, mmu, secs_frame, la + i * SGX_PAGE_SIZE, locks, &m->xframe[i]);
+		r = ssa_page(cpu, mmu, secs_frame, la + i * SGX_PAGE_SIZE, &m->xframe[i]);
 		if (r)
 			return r;
 	}
@@ -215,7 +202,27 @@ static int ssa_frame_check(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint3
 		m->gframe = m->xframe[last];
 		return 0;
 	}
-	return ssa_page(cpu, mmu, secs_frame, la + last * SGX_PAGE_SIZE, locks, &m->gframe);
+	return ssa_page(cpu, mmu, secs_frame, m->gla, &m->gframe);
+}
+
+/*
+ * The same pages again, by the frames found before (hardware caches their
+ * physical addresses): called once the LP counts as inside, so that a page
+ * blocked, restricted, trimmed or removed meanwhile is seen here, and any
+ * later change of it must wait for this LP through tracking (EWB, EACCEPT)
+ * or fails on it (EREMOVE's ENCLAVE_ACT).
+ */
+static int ssa_frame_recheck(struct sgx_cpu *cpu, uint32_t secs_frame, const struct ssa_map *m)
+{
+	for (uint32_t i = 0; i < m->nx; i++) {
+		uint64_t la = m->la + (uint64_t)i * SGX_PAGE_SIZE;
+
+		if (!page_usable(epcm_of(cpu, m->xframe[i]), secs_frame, la, true))
+			return pf_epcm(la, true);
+	}
+	if (!page_usable(epcm_of(cpu, m->gframe), secs_frame, m->gla, true))
+		return pf_epcm(m->gla, true);
+	return 0;
 }
 
 /* Copy @len bytes at offset @off of the SSA frame's XSAVE pages. */
@@ -332,19 +339,15 @@ static void cssa_store(struct sgx_cpu *cpu, uint32_t tcs_frame, uint32_t v)
 }
 
 /*
- * Take part in tracking and latch the entry on @lp (spec §5.3 effects,
- * §8.3).  Return: false, with nothing changed, when track_enter() refuses
- * (the tracking word's 16-bit count is full, or an EREMOVE of a child is
- * under way).
+ * Latch the entry on @lp (spec §5.3 effects); the LP already counts as
+ * inside (entry_commit()).
  */
-static bool lp_enter(struct sgx_cpu *cpu, struct sgx_lp *lp, uint32_t secs_frame,
+static void lp_enter(struct sgx_cpu *cpu, struct sgx_lp *lp, uint32_t secs_frame,
 		     uint32_t tcs_frame, uint64_t tcs_la, uint64_t aep, const struct ssa_map *m,
 		     struct sgx_regs *regs)
 {
 	struct sgx_tcs *tcs = (struct sgx_tcs *)frame_bytes(cpu, tcs_frame);
 
-	if (!track_enter(secs_hidden(cpu, secs_frame), tcs_hidden(cpu, tcs_frame)))
-		return false;
 	tcs->exit_addr = aep;
 	tcs_entry(cpu, tcs_frame)->ssa = *m;
 	lp->in_enclave = true;
@@ -354,7 +357,25 @@ static bool lp_enter(struct sgx_cpu *cpu, struct sgx_lp *lp, uint32_t secs_frame
 	lp->aep = aep;
 	lp->outside_fsbase = regs->fsbase;
 	lp->outside_gsbase = regs->gsbase;
-	return true;
+}
+
+/*
+ * Count the LP inside the enclave (spec §8.3), then check SSA frame @m
+ * again.  In this order, every change of an SSA page is either seen here or
+ * made after the count went up, and then tracking keeps the page until
+ * this LP leaves.  Return 0, or the fault with the count back down.
+ */
+static int entry_commit(struct sgx_cpu *cpu, uint32_t secs_frame, uint32_t tcs_frame,
+			const struct ssa_map *m)
+{
+	int r;
+
+	if (!track_enter(secs_hidden(cpu, secs_frame), tcs_hidden(cpu, tcs_frame)))
+		return fault_gp();
+	r = ssa_frame_recheck(cpu, secs_frame, m);
+	if (r)
+		track_leave(secs_hidden(cpu, secs_frame), tcs_hidden(cpu, tcs_frame));
+	return r;
 }
 
 /*
@@ -445,7 +466,6 @@ static void resume_from_frame(struct sgx_cpu *cpu, const struct sgx_secs *secs,
 static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
 			 struct sgx_regs *regs, struct sgx_xstate *xs, bool resume)
 {
-	struct page_locks locks = { .n = 0 };
 	struct ssa_map m, next;
 	const struct ssa_map *cur = &m;
 	struct sgx_gprsgx gpr = { 0 };
@@ -467,9 +487,12 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 	if (!canonical(aep))
 		return fault_gp();
 
-	/* 3. TCS busy with another SGX instruction. */
+	/*
+	 * 3. TCS busy with another SGX instruction.  Held until the end: no
+	 * EREMOVE of the TCS can be under way while this LP counts itself in.
+	 */
 	te = epcm_of(cpu, tf);
-	if (!locks_take(&locks, te))
+	if (!page_lock_shared(te))
 		return fault_gp();
 
 	/* 4. EPCM(TCS). */
@@ -512,7 +535,7 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 		goto gp;
 
 	/* 10. The SSA frame. */
-	r = ssa_frame_check(cpu, mmu, sf, secs, tcs, resume ? cssa - 1 : cssa, &locks, &m);
+	r = ssa_frame_check(cpu, mmu, sf, secs, tcs, resume ? cssa - 1 : cssa, &m);
 	if (r)
 		goto out;
 
@@ -530,12 +553,16 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 		goto gp;
 	if (cssa_load(cpu, tf) != cssa)
 		goto gp_release;
+	r = entry_commit(cpu, sf, tf, &m);
+	if (r)
+		goto release;
 
 	/*
-	 * ERESUME reads the frame's contents only now that it owns the TCS:
-	 * before, the LP that owned it could still be writing that frame.  A
-	 * failure here is indistinguishable from the SDM's order except that a
-	 * busy TCS wins over a bad frame.
+	 * ERESUME reads the frame's contents only now that it owns the TCS and
+	 * counts as inside: before, the LP that owned it could still be writing
+	 * that frame, or the frame could be on its way out.  A failure here is
+	 * indistinguishable from the SDM's order except that a busy TCS wins
+	 * over a bad frame.
 	 */
 	if (resume) {
 		memcpy(&gpr, ssa_gprsgx(cpu, &m), sizeof(gpr));
@@ -543,25 +570,25 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 		if (notify) {
 			/* AEX-Notify: enter the next frame like EENTER does. */
 			if (cssa >= tcs->nr_ssa_frames)
-				goto gp_release;
-			r = ssa_frame_check(cpu, mmu, sf, secs, tcs, cssa, &locks, &next);
+				goto gp_leave;
+			/* Checked while counted inside: no second look needed. */
+			r = ssa_frame_check(cpu, mmu, sf, secs, tcs, cssa, &next);
 			if (r)
-				goto release;
+				goto leave;
 			cur = &next;
 			target = secs->base + tcs->entry_offset;
 		} else {
 			target = gpr.rip;
 			if (!canonical(gpr.fsbase) || !canonical(gpr.gsbase))
-				goto gp_release;
+				goto gp_leave;
 		}
 		if (!canonical(target))
-			goto gp_release;
+			goto gp_leave;
 		if (!notify && !ssa_xsave_valid(cpu, &m, secs->xfrm, &xctl))
-			goto gp_release;
+			goto gp_leave;
 	}
 
-	if (!lp_enter(cpu, lp, sf, tf, tcs_la, aep, cur, regs))
-		goto gp_release;
+	lp_enter(cpu, lp, sf, tf, tcs_la, aep, cur, regs);
 	if (resume && !notify) {
 		resume_from_frame(cpu, secs, &m, &gpr, &xctl, regs, xs);
 		cssa_store(cpu, tf, cssa - 1);
@@ -574,6 +601,11 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 		STAT_INC(cpu, eenter);
 	r = 0;
 	goto out;
+gp_leave:
+	r = fault_gp();
+leave:
+	track_leave(secs_hidden(cpu, sf), tcs_hidden(cpu, tf));
+	goto release;
 gp_release:
 	r = fault_gp();
 release:
@@ -582,7 +614,7 @@ release:
 gp:
 	r = fault_gp();
 out:
-	locks_release(&locks);
+	page_unlock_shared(te);
 	return r;
 }
 
@@ -592,12 +624,12 @@ out:
  * one, and the next AEX saves into frame CSSA - 1 again.  That frame's
  * pages are checked as EENTER checks the frame it will use (#PF for a page
  * that is not a usable SSA page; #GP if CSSA is 0).  The TCS belongs to
- * this LP while it is inside, so CSSA cannot move under it.
+ * this LP while it is inside, so CSSA cannot move under it.  No page lock:
+ * the LP counts as inside, so the frame cannot go before it leaves.
  */
 static int enclu_edeccssa(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
 			  struct sgx_regs *regs)
 {
-	struct page_locks locks = { .n = 0 };
 	uint32_t tf = lp->tcs_frame, sf = lp->secs_frame;
 	const struct sgx_tcs *tcs = (const struct sgx_tcs *)frame_bytes(cpu, tf);
 	uint32_t cssa = cssa_load(cpu, tf);
@@ -606,14 +638,13 @@ static int enclu_edeccssa(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct s
 
 	if (cssa == 0)
 		return fault_gp();
-	r = ssa_frame_check(cpu, mmu, sf, secs_of(cpu, sf), tcs, cssa - 1, &locks, &m);
+	r = ssa_frame_check(cpu, mmu, sf, secs_of(cpu, sf), tcs, cssa - 1, &m);
 	if (!r) {
 		tcs_entry(cpu, tf)->ssa = m;
 		cssa_store(cpu, tf, cssa - 1);
 		regs->rip += ENCLU_INSN_LEN;
 		STAT_INC(cpu, edeccssa);
 	}
-	locks_release(&locks);
 	return r;
 }
 

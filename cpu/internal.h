@@ -28,17 +28,22 @@
  * so entries of never-used frames (all zero = invalid) cost nothing.
  * `lock` is the per-page "in use by an SGX instruction" state: 0 free,
  * > 0 shared holders, -1 exclusive.  All other fields are written only by a
- * leaf that holds the page exclusively.
+ * leaf that holds the page exclusively.  The fields that decide whether a
+ * page is usable (flags, rwx, pt, secs, linaddr) are atomic because the
+ * entry leaves check SSA pages without the page lock (the SDM's concurrency
+ * tables do not make SSA pages operands): a writer stores FLAGS last when a
+ * page becomes valid and first when it is removed, and lockless readers
+ * load FLAGS first, so they never see a new VALID with old contents.
  */
 struct epcm {
-	uint8_t flags;
-	uint8_t rwx;
-	uint8_t pt;
+	_Atomic uint8_t flags;
+	_Atomic uint8_t rwx;
+	_Atomic uint8_t pt;
 	uint8_t pad;
 	_Atomic int32_t lock;
-	uint32_t secs;   /* frame index of the owning SECS, NO_FRAME if none */
-	uint32_t bepoch; /* tracking epoch stamped by EBLOCK/EMODPR/EMODT */
-	uint64_t linaddr;
+	_Atomic uint32_t secs; /* frame index of the owning SECS, NO_FRAME if none */
+	uint32_t bepoch;       /* tracking epoch stamped by EBLOCK/EMODPR/EMODT */
+	_Atomic uint64_t linaddr;
 	uint64_t pad2;
 };
 _Static_assert(sizeof(struct epcm) <= 64, "EPCM metadata must stay within 64 bytes");

@@ -1408,6 +1408,44 @@ static void test_edeccssa(void **state)
 	world_done(&w);
 }
 
+/*
+ * SSA pages are not concurrency operands of EENTER, ERESUME and EDECCSSA
+ * (the SDM's tables name only the TCS): another leaf holding an SSA page
+ * (here: a writer's exclusive hold, as EBLOCK or EWB take it) does not make
+ * them #GP, and they leave no hold behind.  (test_concurrency races EMODPR
+ * of an SSA page against entries.)
+ */
+static void test_entry_ignores_ssa_page_locks(void **state)
+{
+	const struct encl_opts o = notify_opts;
+	struct epcm *s0, *s1;
+	struct sgx_regs r, saved;
+	uint8_t pattern[XS_SIZE];
+	struct world w;
+
+	(void)state;
+	world_opts(&w, &o);
+	s0 = epcm_of(w.cpu, 2);
+	s1 = epcm_of(w.cpu, 3);
+	assert_true(page_lock_excl(s0));
+	assert_true(page_lock_excl(s1));
+	enter_and_notify_aex(&w, &r, &saved, pattern);
+	/* AEX-Notify ERESUME checks both frames. */
+	assert_leaf_ok(eresume(&w, &w.lp, &r));
+	assert_int_equal(tcs_of(&w)->ssa_index, 1);
+	r.rax = EDECCSSA;
+	assert_leaf_ok(sgx_enclu(w.cpu, &w.lp, &w.mmu.mmu, &r, &w.xs));
+	assert_leaf_ok(sgx_aex(w.cpu, &w.lp, &r, &w.xs, NULL, NULL));
+	gprsgx(&w, 0)->aexnotify = 0;
+	assert_leaf_ok(eresume(&w, &w.lp, &r));
+	/* Nothing of the entries stayed on the pages. */
+	assert_int_equal(atomic_load(&s0->lock), -1);
+	assert_int_equal(atomic_load(&s1->lock), -1);
+	page_unlock_excl(s0);
+	page_unlock_excl(s1);
+	world_done(&w);
+}
+
 /* EDECCSSA: #GP outside an enclave, #PF on an unusable frame, #UD without AEX-Notify. */
 static void test_edeccssa_errors(void **state)
 {
@@ -1765,6 +1803,7 @@ int main(void)
 		cmocka_unit_test(test_eresume_aexnotify_gp_no_frame),
 		cmocka_unit_test(test_ewb_waits_for_the_lp_inside),
 		cmocka_unit_test(test_two_page_ssa_frame),
+		cmocka_unit_test(test_entry_ignores_ssa_page_locks),
 		cmocka_unit_test(test_eresume_aexnotify_failures),
 		cmocka_unit_test(test_edeccssa),
 		cmocka_unit_test(test_edeccssa_errors),
