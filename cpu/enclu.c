@@ -38,7 +38,16 @@
 /* x87/SSE INIT values of the legacy XSAVE region. */
 #define XSAVE_FCW_INIT 0x037F
 #define XSAVE_MXCSR_INIT 0x1F80
+#define XSAVE_FSW_OFF 2
 #define XSAVE_MXCSR_OFF 24
+/*
+ * AEX's synthetic values instead of INIT (SDM Table "GPR, x87 Synthetic
+ * States on Asynchronous Enclave Exit"): an unmasked invalid-operation
+ * exception pending, so the host's #MF/#XM handler sees a plausible cause.
+ */
+#define AEX_MF_FCW 0x037E
+#define AEX_MF_FSW 0x8081
+#define AEX_XM_MXCSR 0x1F01
 #define XSAVE_HDR_OFF 512
 /* MXCSR bits 31:16 are reserved: XRSTOR #GPs on them (MXCSR_MASK 0xFFFF). */
 #define XSAVE_MXCSR_RESERVED 0xFFFF0000u
@@ -269,41 +278,46 @@ static bool ssa_xsave_valid(struct sgx_cpu *cpu, const struct ssa_map *m, uint64
 	return !(c->mxcsr & XSAVE_MXCSR_RESERVED);
 }
 
-/* The x87/SSE INIT image the host sees after AEX. */
-static void xsave_init_image(uint8_t *buf, uint32_t size)
+/*
+ * A zeroed x87/SSE image of @size bytes with the INIT control words, or
+ * AEX's synthetic ones for exception @vector (-1: none).
+ */
+static void xsave_init_image(uint8_t *buf, uint32_t size, int vector)
 {
-	uint16_t fcw = XSAVE_FCW_INIT;
-	uint32_t mxcsr = XSAVE_MXCSR_INIT;
+	bool mf = vector == X86_TRAP_MF, xm = vector == X86_TRAP_XM;
+	uint16_t fcw = mf ? AEX_MF_FCW : XSAVE_FCW_INIT, fsw = mf ? AEX_MF_FSW : 0;
+	uint32_t mxcsr = xm ? AEX_XM_MXCSR : XSAVE_MXCSR_INIT;
 
 	memset(buf, 0, size);
 	if (size >= XSAVE_MXCSR_OFF + 4) {
 		memcpy(buf, &fcw, 2);
+		memcpy(buf + XSAVE_FSW_OFF, &fsw, 2);
 		memcpy(buf + XSAVE_MXCSR_OFF, &mxcsr, 4);
 	}
 }
 
 /*
  * AEX's XRSTOR-with-INIT of the enclave's features (spec §7.4): x87 and SSE
- * (always in XFRM) get their INIT values, FCW 037EH after #MF; each other
- * XFRM component is zeroed and marked INIT in XSTATE_BV.  Components outside
- * XFRM were never the enclave's (XCR0 was XFRM inside): they keep the
- * host's state, bytes and XSTATE_BV bits alike.
+ * (always in XFRM) get their INIT values except FCW 037EH and FSW 8081H
+ * after #MF, MXCSR 1F01H after #XM; each other XFRM component is zeroed
+ * and marked INIT in XSTATE_BV.  x87 (bit 0) and SSE (bit 1) are marked
+ * present when they hold such a synthetic value, as XSAVE would mark them:
+ * with the bit clear an XRSTOR of the image would load INIT and lose it.
+ * Components outside XFRM were never the enclave's (XCR0 was XFRM inside):
+ * they keep the host's state, bytes and XSTATE_BV bits alike.
  */
 static void xsave_init_xfrm(uint8_t *buf, uint32_t size, uint64_t xfrm, int vector)
 {
-	uint16_t fcw = vector == X86_TRAP_MF ? 0x037E : XSAVE_FCW_INIT;
-	uint32_t mxcsr = XSAVE_MXCSR_INIT;
 	uint64_t bv;
 
 	if (size < XSAVE_HDR_OFF + 64) {
-		xsave_init_image(buf, size);
+		xsave_init_image(buf, size, vector);
 		return;
 	}
-	memset(buf, 0, XSAVE_HDR_OFF);
-	memcpy(buf, &fcw, 2);
-	memcpy(buf + XSAVE_MXCSR_OFF, &mxcsr, 4);
+	xsave_init_image(buf, XSAVE_HDR_OFF, vector);
 	memcpy(&bv, buf + XSAVE_HDR_OFF, 8);
 	bv &= ~xfrm;
+	bv |= (vector == X86_TRAP_MF ? 1ULL : 0) | (vector == X86_TRAP_XM ? 2ULL : 0);
 	memcpy(buf + XSAVE_HDR_OFF, &bv, 8);
 	for (unsigned int i = 2; i < 64; i++) {
 		uint32_t off, len;
@@ -768,7 +782,7 @@ int sgx_aex(struct sgx_cpu *cpu, struct sgx_lp *lp, struct sgx_regs *regs,
 		/* No extended state supplied: the thread's state is INIT. */
 		uint8_t init[XSAVE_HDR_OFF + 64];
 
-		xsave_init_image(init, sizeof(init));
+		xsave_init_image(init, sizeof(init), -1);
 		ssa_xsave_rw(cpu, &m, 0, init, sizeof(init), true);
 	}
 

@@ -984,23 +984,48 @@ static void enter_and_notify_aex(struct world *w, struct sgx_regs *r, struct sgx
 	gprsgx(w, 0)->aexnotify = 1;
 }
 
-/* An AEX for #MF presents FCW 037EH to the host instead of the INIT 037FH (§7.4). */
-static void test_aex_mf_fcw(void **state)
+/*
+ * AEX for #MF/#XM presents the SDM's synthetic x87/SSE values instead of
+ * INIT (FCW 037EH and FSW 8081H; MXCSR 1F01H), and marks the component
+ * present in XSTATE_BV so that an XRSTOR of the image loads them.
+ */
+static void aex_fp_case(int vector, uint16_t fcw_want, uint16_t fsw_want, uint32_t mxcsr_want,
+			uint64_t bv_want)
 {
-	struct sgx_exception ex = { .reported = true, .vector = X86_TRAP_MF,
+	struct sgx_exception ex = { .reported = true, .vector = (uint8_t)vector,
 				    .type = SGX_EXITINFO_HW_EXCEPTION };
 	struct sgx_regs r;
 	struct world w;
-	uint16_t fcw;
+	uint16_t fcw, fsw;
+	uint32_t mxcsr;
+	uint64_t bv;
 
-	(void)state;
 	world(&w);
 	assert_leaf_ok(eenter(&w, &w.lp, &r));
 	xsave_pattern(w.xbuf, XS_SIZE);
 	assert_leaf_ok(sgx_aex(w.cpu, &w.lp, &r, &w.xs, &ex, NULL));
 	memcpy(&fcw, w.xbuf, 2);
-	assert_int_equal(fcw, 0x37E);
+	memcpy(&fsw, w.xbuf + 2, 2);
+	memcpy(&mxcsr, w.xbuf + 24, 4);
+	memcpy(&bv, w.xbuf + 512, 8);
+	assert_int_equal(fcw, fcw_want);
+	assert_int_equal(fsw, fsw_want);
+	assert_int_equal(mxcsr, mxcsr_want);
+	/* The pattern's AVX bit (outside XFRM) stays the host's. */
+	assert_int_equal(bv, bv_want | 4);
 	world_done(&w);
+}
+
+static void test_aex_mf_fcw(void **state)
+{
+	(void)state;
+	aex_fp_case(X86_TRAP_MF, 0x37E, 0x8081, 0x1F80, 1);
+}
+
+static void test_aex_xm_mxcsr(void **state)
+{
+	(void)state;
+	aex_fp_case(X86_TRAP_XM, 0x37F, 0, 0x1F01, 2);
 }
 
 static void test_eresume_restores(void **state)
@@ -1788,6 +1813,7 @@ int main(void)
 		cmocka_unit_test(test_aex_gp_exinfo),
 		cmocka_unit_test(test_aex_interrupt),
 		cmocka_unit_test(test_aex_mf_fcw),
+		cmocka_unit_test(test_aex_xm_mxcsr),
 		cmocka_unit_test(test_aex_reported_exceptions),
 		cmocka_unit_test(test_aex_gp_outside),
 		cmocka_unit_test(test_aex_no_xstate),
