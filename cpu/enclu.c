@@ -803,7 +803,7 @@ int sgx_aex(struct sgx_cpu *cpu, struct sgx_lp *lp, struct sgx_regs *regs,
 	gpr->r13 = regs->r13;
 	gpr->r14 = regs->r14;
 	gpr->r15 = regs->r15;
-	gpr->rflags = regs->rflags;
+	gpr->rflags = regs->rflags & ~X86_EFLAGS_TF; /* the SDM's AEX flow saves TF as 0 */
 	gpr->rip = regs->rip;
 	gpr->fsbase = regs->fsbase;
 	gpr->gsbase = regs->gsbase;

@@ -890,6 +890,23 @@ static void test_aex_interrupt(void **state)
 	world_done(&w);
 }
 
+/* AEX saves RFLAGS with TF clear (SDM AEX flow: SSA.RFLAGS.TF <- 0). */
+static void test_aex_saves_tf_clear(void **state)
+{
+	struct sgx_regs r, saved;
+	struct world w;
+
+	(void)state;
+	world(&w);
+	assert_leaf_ok(eenter(&w, &w.lp, &r));
+	enclave_regs(&w, &r);
+	r.rflags |= X86_EFLAGS_TF;
+	saved = r;
+	assert_leaf_ok(sgx_aex(w.cpu, &w.lp, &r, &w.xs, NULL, NULL));
+	assert_int_equal(gprsgx(&w, 0)->rflags, saved.rflags & ~X86_EFLAGS_TF);
+	world_done(&w);
+}
+
 static void test_aex_reported_exceptions(void **state)
 {
 	struct sgx_exception ud = { .reported = true, .vector = 6,
@@ -1814,6 +1831,7 @@ int main(void)
 		cmocka_unit_test(test_aex_interrupt),
 		cmocka_unit_test(test_aex_mf_fcw),
 		cmocka_unit_test(test_aex_xm_mxcsr),
+		cmocka_unit_test(test_aex_saves_tf_clear),
 		cmocka_unit_test(test_aex_reported_exceptions),
 		cmocka_unit_test(test_aex_gp_outside),
 		cmocka_unit_test(test_aex_no_xstate),
