@@ -778,6 +778,13 @@ int sgx_aex(struct sgx_cpu *cpu, struct sgx_lp *lp, struct sgx_regs *regs,
 		ssa_xsave_rw(cpu, &m, XSAVE_HDR_OFF, &bv, 8, false);
 		bv &= secs->xfrm;
 		ssa_xsave_rw(cpu, &m, XSAVE_HDR_OFF, &bv, 8, true);
+		/*
+		 * The SDM's AEX zeroes the 16 header bytes after XSTATE_BV
+		 * (XCOMP_BV and a reserved qword): the SSA holds the standard
+		 * format whatever the host's image uses, and ERESUME's XRSTOR
+		 * refuses anything else there.
+		 */
+		ssa_xsave_rw(cpu, &m, XSAVE_HDR_OFF + 8, (uint8_t[16]){ 0 }, 16, true);
 	} else {
 		/* No extended state supplied: the thread's state is INIT. */
 		uint8_t init[XSAVE_HDR_OFF + 64];

@@ -1045,6 +1045,31 @@ static void test_aex_xm_mxcsr(void **state)
 	aex_fp_case(X86_TRAP_XM, 0x37F, 0, 0x1F01, 2);
 }
 
+/*
+ * AEX zeroes XSAVE header bytes 8-23 (XCOMP_BV and the first reserved
+ * qword) in the SSA, whatever the live image held there, so the following
+ * ERESUME's XRSTOR checks pass.
+ */
+static void test_aex_zeroes_xheader_rest(void **state)
+{
+	uint64_t junk[2] = { 0x8000000000000003ULL, 0x1234 };
+	struct sgx_regs r;
+	struct world w;
+	uint8_t *ssa;
+
+	(void)state;
+	world(&w);
+	assert_leaf_ok(eenter(&w, &w.lp, &r));
+	xsave_pattern(w.xbuf, XS_SIZE);
+	memcpy(w.xbuf + 520, junk, sizeof(junk));
+	assert_leaf_ok(sgx_aex(w.cpu, &w.lp, &r, &w.xs, NULL, NULL));
+	ssa = w.e.ssa[0];
+	for (unsigned int i = 520; i < 536; i++)
+		assert_int_equal(ssa[i], 0);
+	assert_leaf_ok(eresume(&w, &w.lp, &r));
+	world_done(&w);
+}
+
 static void test_eresume_restores(void **state)
 {
 	struct sgx_regs r, saved;
@@ -1832,6 +1857,7 @@ int main(void)
 		cmocka_unit_test(test_aex_mf_fcw),
 		cmocka_unit_test(test_aex_xm_mxcsr),
 		cmocka_unit_test(test_aex_saves_tf_clear),
+		cmocka_unit_test(test_aex_zeroes_xheader_rest),
 		cmocka_unit_test(test_aex_reported_exceptions),
 		cmocka_unit_test(test_aex_gp_outside),
 		cmocka_unit_test(test_aex_no_xstate),
