@@ -530,7 +530,7 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 	if (!canonical(secs->base + tcs->fs_offset) || !canonical(secs->base + tcs->gs_offset))
 		goto gp;
 	/* 7. TCS.FLAGS. */
-	if (tcs->flags & SGX_TCS_RESERVED_MASK)
+	if (tcs->flags & tcs_reserved_mask(cpu))
 		goto gp;
 	if (!(tcs->flags & SGX_TCS_DBGOPTIN) &&
 	    !(tcs->flags & SGX_TCS_AEXNOTIFY) != !(secs->attributes & SGX_ATTR_ASYNC_EXIT_NOTIFY))

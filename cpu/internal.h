@@ -307,6 +307,12 @@ static inline bool cpu_has_aexnotify(const struct sgx_cpu *cpu)
 	return cpu->cfg.attributes_mask & SGX_ATTR_ASYNC_EXIT_NOTIFY;
 }
 
+/* Reserved TCS.FLAGS bits: AEXNOTIFY (bit 1) too where AEX-Notify is not enumerated. */
+static inline uint64_t tcs_reserved_mask(const struct sgx_cpu *cpu)
+{
+	return SGX_TCS_RESERVED_MASK | (cpu_has_aexnotify(cpu) ? 0 : SGX_TCS_AEXNOTIFY);
+}
+
 /* Size of the XSAVE area for @xfrm in the non-compacted format (spec §1.5). */
 uint32_t xsave_size(uint64_t xfrm);
 /* Standard-format place of XSAVE component @i (>= 2); false when not modelled. */

@@ -31,6 +31,7 @@ struct encl_opts {
 	uint32_t nssa;
 	uint32_t ssa_pages; /* SECS.SSAFRAMESIZE (0: 1); 2 makes the two SSA pages one frame */
 	bool no_einit;
+	bool no_aexnotify; /* a platform without AEX-Notify (CPUID.(12H,0):EAX[11] clear) */
 };
 
 /*
@@ -117,7 +118,7 @@ struct world {
 static void world_opts(struct world *w, const struct encl_opts *o)
 {
 	memset(w, 0, sizeof(*w));
-	w->cpu = t_cpu(16);
+	w->cpu = t_cpu_without(16, o->no_aexnotify ? SGX_ATTR_ASYNC_EXIT_NOTIFY : 0);
 	build(w->cpu, &w->e, o);
 	map_encl(&w->mmu, &w->e);
 	sgx_lp_init(&w->lp);
@@ -440,6 +441,23 @@ static void test_eenter_gp_tcs_flags_reserved(void **state)
 	(void)state;
 	world(&w);
 	tcs_of(&w)->flags = 1ULL << 5;
+	eenter_fails(&w, SGX_FAULT_GP);
+	world_done(&w);
+}
+
+/*
+ * TCS.FLAGS.AEXNOTIFY is a reserved bit where the platform does not
+ * enumerate AEX-Notify: #GP even with DBGOPTIN, which lifts the
+ * TCS/SECS agreement rule but not the reserved-bit check.
+ */
+static void test_eenter_gp_aexnotify_not_enumerated(void **state)
+{
+	const struct encl_opts o = { .attrs = SGX_ATTR_MODE64BIT, .no_aexnotify = true };
+	struct world w;
+
+	(void)state;
+	world_opts(&w, &o);
+	tcs_of(&w)->flags = SGX_TCS_AEXNOTIFY | SGX_TCS_DBGOPTIN;
 	eenter_fails(&w, SGX_FAULT_GP);
 	world_done(&w);
 }
@@ -1517,13 +1535,11 @@ static void test_entry_ignores_ssa_page_locks(void **state)
 static void test_edeccssa_errors(void **state)
 {
 	const struct encl_opts o = notify_opts;
-	struct sgx_cpu_config cfg;
 	struct sgx_regs r, saved;
 	uint8_t pattern[XS_SIZE];
 	struct sgx_cpu *cpu;
 	struct sgx_lp lp;
 	struct world w;
-	int err;
 
 	(void)state;
 	world_opts(&w, &o);
@@ -1541,11 +1557,7 @@ static void test_edeccssa_errors(void **state)
 	world_done(&w);
 
 	/* A platform without AEX-Notify has no EDECCSSA: #UD. */
-	sgx_cpu_default_config(&cfg);
-	cfg.epc_size = 1 << 20;
-	cfg.attributes_mask &= ~SGX_ATTR_ASYNC_EXIT_NOTIFY;
-	cpu = sgx_cpu_create(&cfg, &err);
-	assert_non_null(cpu);
+	cpu = t_cpu_without(1, SGX_ATTR_ASYNC_EXIT_NOTIFY);
 	sgx_lp_init(&lp);
 	memset(&r, 0, sizeof(r));
 	r.rax = EDECCSSA;
@@ -1836,6 +1848,7 @@ int main(void)
 		cmocka_unit_test(test_eenter_gp_fsgs_noncanonical),
 		cmocka_unit_test(test_eenter_gp_tcs_flags_reserved),
 		cmocka_unit_test(test_eenter_gp_aexnotify_mismatch),
+		cmocka_unit_test(test_eenter_gp_aexnotify_not_enumerated),
 		cmocka_unit_test(test_eenter_gp_not_initialised),
 		cmocka_unit_test(test_eenter_gp_32bit_enclave),
 		cmocka_unit_test(test_eenter_gp_xstate_too_small),
