@@ -69,7 +69,12 @@ struct secs_hidden {
 	_Atomic uint64_t trk;
 	_Atomic int measure_busy; /* EADD/EEXTEND/EINIT exclusion */
 	_Atomic int track_busy;   /* ETRACK exclusion */
-	_Atomic int removing;     /* EREMOVEs of children checking for LPs inside */
+	/*
+	 * EREMOVEs of children against entries (see remove_announce()):
+	 * bits 15:0 announced and undecided, bits 31:16 committed and not
+	 * yet done, bits 63:32 veto generation.
+	 */
+	_Atomic uint64_t removing;
 };
 #define SECS_HIDDEN_OFFSET 2048
 _Static_assert(sizeof(struct secs_hidden) <= 4096 - SECS_HIDDEN_OFFSET, "hidden SECS");
@@ -331,11 +336,28 @@ int cpusvn_cmp(const uint8_t a[16], const uint8_t b[16]);
 /* Tracking (spec §8.3). */
 bool page_tracked(const struct secs_hidden *h, uint32_t bepoch);
 /*
- * Count an LP in; false (nothing changed) when 0xFFFF are inside already or
- * an EREMOVE of one of the enclave's children is under way.
+ * Count an LP in; false (nothing changed) when 0xFFFF are inside already,
+ * or when an EREMOVE of a child that had decided no LP was inside does not
+ * finish within a bound (its thread stalled).
  */
 bool track_enter(struct secs_hidden *h, struct tcs_hidden *t);
 void track_leave(struct secs_hidden *h, const struct tcs_hidden *t);
+
+/*
+ * EREMOVE of a child while entries may run, without a lock:
+ *   gen = remove_announce(h); if an LP is inside: remove_withdraw(h), fail;
+ *   if (!remove_commit(h, gen)) fail (an entering LP vetoed it);
+ *   clear the EPCM entry; remove_done(h).
+ * An entering LP counts itself in, then vetoes every announced, undecided
+ * removal and waits for the committed ones to finish (track_enter()).  All
+ * sequentially consistent: a removal either sees the LP inside, or is
+ * vetoed by it, or finishes before the LP's entry does, so it is atomic
+ * with respect to entries, as EREMOVE is on hardware.
+ */
+uint32_t remove_announce(struct secs_hidden *h);
+void remove_withdraw(struct secs_hidden *h);
+bool remove_commit(struct secs_hidden *h, uint32_t gen);
+void remove_done(struct secs_hidden *h);
 
 /*
  * SIGSTRUCT checks for EINIT (cpu/sigstruct.c).  Return 0 or

@@ -408,6 +408,79 @@ static void test_ssa_pages_not_entry_operands(void **state)
 	sgx_cpu_destroy(cpu);
 }
 
+/*
+ * Entries are not refused for an EREMOVE of an unrelated page: one thread
+ * keeps adding (EAUG) and removing a page of the enclave, another keeps
+ * entering and leaving.  No entry may fault; EREMOVE succeeds or finds the
+ * LP inside (SGX_ENCLAVE_ACT) and is retried.
+ */
+#define RM_RACE_ITERS 3000
+static _Atomic int rm_race_done, rm_entry_faults;
+
+static void *aug_remove_loop(void *p)
+{
+	struct sgx_pageinfo pi = { .addr = race_e.base + 0x8000,
+				   .secs = (uint64_t)(uintptr_t)race_e.secs };
+	void *page = t_page(cpu, 10);
+
+	(void)p;
+	for (int i = 0; i < RM_RACE_ITERS; i++) {
+		int r;
+
+		if (sgx_eaug(cpu, &pi, page))
+			thread_errors++;
+		while ((r = sgx_eremove(cpu, page)) == SGX_ENCLAVE_ACT)
+			;
+		if (r)
+			thread_errors++;
+	}
+	atomic_store(&rm_race_done, 1);
+	return NULL;
+}
+
+static void *enter_until_done(void *p)
+{
+	struct t_mmu m;
+	struct sgx_lp lp;
+
+	(void)p;
+	map_race_encl(&m);
+	sgx_lp_init(&lp);
+	while (!atomic_load(&rm_race_done)) {
+		struct sgx_regs r = { .rax = EENTER, .rbx = race_e.base, .rcx = 0x7000,
+				      .rip = 0x7000, .rsp = 0x7fff0000 };
+
+		if (sgx_enclu(cpu, &lp, &m.mmu, &r, NULL)) {
+			rm_entry_faults++;
+			continue;
+		}
+		r.rax = EEXIT;
+		r.rbx = 0x7100;
+		if (sgx_enclu(cpu, &lp, &m.mmu, &r, NULL))
+			thread_errors++;
+	}
+	return NULL;
+}
+
+static void test_eremove_does_not_refuse_entries(void **state)
+{
+	pthread_t a, b;
+
+	(void)state;
+	cpu = t_cpu(1);
+	t_build_encl(cpu, &race_e, 0);
+	thread_errors = 0;
+	atomic_store(&rm_race_done, 0);
+	atomic_store(&rm_entry_faults, 0);
+	pthread_create(&a, NULL, enter_until_done, NULL);
+	pthread_create(&b, NULL, aug_remove_loop, NULL);
+	pthread_join(b, NULL);
+	pthread_join(a, NULL);
+	assert_int_equal(thread_errors, 0);
+	assert_int_equal(atomic_load(&rm_entry_faults), 0);
+	sgx_cpu_destroy(cpu);
+}
+
 static void *enter_leave(void *p)
 {
 	struct secs_hidden *h = p;
@@ -574,6 +647,7 @@ int main(void)
 		cmocka_unit_test(test_remove_vs_block),
 		cmocka_unit_test(test_eremove_vs_eenter),
 		cmocka_unit_test(test_ssa_pages_not_entry_operands),
+		cmocka_unit_test(test_eremove_does_not_refuse_entries),
 		cmocka_unit_test(test_tracking_under_load),
 		cmocka_unit_test(test_lehash_msrs_per_thread),
 		cmocka_unit_test(test_stats_from_many_threads),

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "internal.h"
@@ -1735,6 +1736,67 @@ static void test_entry_exit_tracking(void **state)
 	world_done(&w);
 }
 
+/*
+ * An EREMOVE of a child that has announced itself but not decided (it has
+ * not yet looked for LPs inside) does not refuse an entry: the entering LP
+ * vetoes it, and its commit fails (SGX_ENCLAVE_ACT), as it would on
+ * hardware with the LP inside.
+ */
+static void test_entry_vetoes_undecided_eremove(void **state)
+{
+	struct secs_hidden *h;
+	struct sgx_regs r;
+	struct world w;
+	uint32_t gen;
+
+	(void)state;
+	world(&w);
+	h = secs_hidden(w.cpu, 0);
+	gen = remove_announce(h);
+	assert_leaf_ok(eenter(&w, &w.lp, &r));
+	assert_false(remove_commit(h, gen));
+	assert_int_equal(sgx_eremove(w.cpu, w.e.data), SGX_ENCLAVE_ACT);
+	world_done(&w);
+}
+
+struct late_remove {
+	struct secs_hidden *h;
+	_Atomic int done;
+};
+
+static void *finish_remove_later(void *p)
+{
+	struct late_remove *lr = p;
+
+	usleep(2000);
+	atomic_store(&lr->done, 1);
+	remove_done(lr->h);
+	return NULL;
+}
+
+/*
+ * An EREMOVE that decided no LP was inside before the entry counted itself
+ * in is waited for, not refused: the entry succeeds once it is done.
+ */
+static void test_entry_waits_for_decided_eremove(void **state)
+{
+	struct late_remove lr;
+	struct sgx_regs r;
+	struct world w;
+	pthread_t t;
+
+	(void)state;
+	world(&w);
+	lr.h = secs_hidden(w.cpu, 0);
+	atomic_init(&lr.done, 0);
+	assert_true(remove_commit(lr.h, remove_announce(lr.h)));
+	assert_int_equal(pthread_create(&t, NULL, finish_remove_later, &lr), 0);
+	assert_leaf_ok(eenter(&w, &w.lp, &r));
+	assert_true(atomic_load(&lr.done));
+	pthread_join(t, NULL);
+	world_done(&w);
+}
+
 /* ---- races on one TCS ---- */
 
 #define RACE_THREADS 4
@@ -1887,6 +1949,8 @@ int main(void)
 		cmocka_unit_test(test_ewb_waits_for_the_lp_inside),
 		cmocka_unit_test(test_two_page_ssa_frame),
 		cmocka_unit_test(test_entry_ignores_ssa_page_locks),
+		cmocka_unit_test(test_entry_vetoes_undecided_eremove),
+		cmocka_unit_test(test_entry_waits_for_decided_eremove),
 		cmocka_unit_test(test_eresume_aexnotify_failures),
 		cmocka_unit_test(test_edeccssa),
 		cmocka_unit_test(test_edeccssa_errors),
