@@ -5,9 +5,11 @@
  * tracking-epoch model.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <openssl/rand.h>
 #include <openssl/evp.h>
 
@@ -565,6 +567,84 @@ bool page_tracked(const struct secs_hidden *h, uint32_t bepoch)
 	return d >= 2 || (d == 1 && TRK_PREV(t) == 0);
 }
 
+#define RM_ANNOUNCED 1ULL
+#define RM_COMMITTED (1ULL << 16)
+#define RM_GEN (1ULL << 32)
+#define RM_NR_ANNOUNCED(v) ((v) & 0xFFFF)
+#define RM_NR_COMMITTED(v) (((v) >> 16) & 0xFFFF)
+#define RM_GEN_OF(v) ((uint32_t)((v) >> 32))
+/*
+ * How long an entry waits for committed removals: they only clear an EPCM
+ * entry, so only a descheduled (or interrupted) EREMOVE thread takes long.
+ */
+#define RM_WAIT_NS 100000000LL
+
+uint32_t remove_announce(struct secs_hidden *h)
+{
+	return RM_GEN_OF(atomic_fetch_add(&h->removing, RM_ANNOUNCED));
+}
+
+void remove_withdraw(struct secs_hidden *h)
+{
+	atomic_fetch_sub(&h->removing, RM_ANNOUNCED);
+}
+
+bool remove_commit(struct secs_hidden *h, uint32_t gen)
+{
+	uint64_t o = atomic_load(&h->removing);
+
+	do {
+		if (RM_GEN_OF(o) != gen) {
+			remove_withdraw(h);
+			return false;
+		}
+	} while (!atomic_compare_exchange_weak(&h->removing, &o,
+					       o - RM_ANNOUNCED + RM_COMMITTED));
+	return true;
+}
+
+void remove_done(struct secs_hidden *h)
+{
+	atomic_fetch_sub(&h->removing, RM_COMMITTED);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe */
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * Called by an LP that has just counted itself inside: veto the removals
+ * that have not decided yet (they fail with SGX_ENCLAVE_ACT, as they would
+ * on hardware with this LP inside), then wait for the ones that decided
+ * before the count went up.  No new commit can start meanwhile, so the
+ * wait is bounded by those few stores; false only when one's thread
+ * stalls past RM_WAIT_NS.
+ */
+static bool removals_settled(struct secs_hidden *h)
+{
+	uint64_t o = atomic_load(&h->removing);
+	int64_t deadline = 0;
+
+	while (RM_NR_ANNOUNCED(o) && !atomic_compare_exchange_weak(&h->removing, &o, o + RM_GEN))
+		;
+	for (unsigned int spin = 0; RM_NR_COMMITTED(atomic_load(&h->removing)); spin++) {
+		if (spin < 256) {
+			__builtin_ia32_pause();
+			continue;
+		}
+		if (!deadline)
+			deadline = now_ns() + RM_WAIT_NS;
+		else if (now_ns() > deadline)
+			return false;
+		sched_yield();
+	}
+	return true;
+}
+
 bool track_enter(struct secs_hidden *h, struct tcs_hidden *t)
 {
 	uint64_t o = atomic_load(&h->trk), n;
@@ -576,11 +656,8 @@ bool track_enter(struct secs_hidden *h, struct tcs_hidden *t)
 		n = TRK_MAKE(TRK_EPOCH(o), TRK_PREV(o), TRK_INSIDE(o) + 1);
 	} while (!atomic_compare_exchange_weak(&h->trk, &o, n));
 	t->entry_epoch = TRK_EPOCH(o);
-	/*
-	 * An EREMOVE of a child under way may not have seen us: back out
-	 * (the entry is #GP, as an EPC conflict is).  See sgx_eremove().
-	 */
-	if (atomic_load(&h->removing)) {
+	/* An EREMOVE of a child under way may not have seen us. */
+	if (!removals_settled(h)) {
 		track_leave(h, t);
 		return false;
 	}

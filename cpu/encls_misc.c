@@ -33,7 +33,7 @@ int sgx_eremove(struct sgx_cpu *cpu, void *epc)
 {
 	struct secs_hidden *h, *announced = NULL;
 	struct epcm *e;
-	uint32_t f, sf = NO_FRAME;
+	uint32_t f, sf = NO_FRAME, gen;
 	int ret = 0;
 
 	ret = epc_page_operand(cpu, epc, &f);
@@ -66,15 +66,20 @@ int sgx_eremove(struct sgx_cpu *cpu, void *epc)
 		sf = e->secs;
 		/*
 		 * Announce the removal, then look for LPs inside; an entering
-		 * LP counts itself in, then looks for removals (track_enter()).
-		 * Both sequentially consistent: one always sees the other, so
-		 * no LP is inside while the page goes.
+		 * LP counts itself in, then vetoes undecided removals and
+		 * waits for decided ones (remove_announce()).  So no LP is
+		 * inside while the page goes, and entries are never refused
+		 * for it.
 		 */
 		announced = secs_hidden(cpu, sf);
-		atomic_fetch_add(&announced->removing, 1);
+		gen = remove_announce(announced);
 		if (TRK_INSIDE(atomic_load(&announced->trk))) {
-			atomic_fetch_sub(&announced->removing, 1);
+			remove_withdraw(announced);
 			ret = SGX_ENCLAVE_ACT;
+			goto out;
+		}
+		if (!remove_commit(announced, gen)) {
+			ret = SGX_ENCLAVE_ACT; /* an LP entered meanwhile */
 			goto out;
 		}
 		break;
@@ -85,9 +90,10 @@ int sgx_eremove(struct sgx_cpu *cpu, void *epc)
 		h = secs_hidden(cpu, sf);
 		atomic_fetch_sub(&h->children, 1);
 	}
-	frame_scrub(cpu, f);
+	/* Entries wait for this; the scrub needs only the page lock. */
 	if (announced)
-		atomic_fetch_sub(&announced->removing, 1);
+		remove_done(announced);
+	frame_scrub(cpu, f);
 done:
 	STAT_INC(cpu, eremove);
 out:

@@ -479,15 +479,12 @@ static int eld(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void
 		e->bepoch = secs_epoch(cpu, sf);
 	else
 		e->bepoch = secs_epoch(cpu, sf) - 2;
-	e->flags = EPCM_VALID;
-	if (pcmd.secinfo.flags & SGX_SECINFO_PENDING)
-		e->flags |= EPCM_PENDING;
-	if (pcmd.secinfo.flags & SGX_SECINFO_MODIFIED)
-		e->flags |= EPCM_MODIFIED;
-	if (pcmd.secinfo.flags & SGX_SECINFO_PR)
-		e->flags |= EPCM_PR;
-	if (blocked && child)
-		e->flags |= EPCM_BLOCKED;
+	/* One store, last: a lockless reader never sees VALID without the rest. */
+	e->flags = (uint8_t)(EPCM_VALID |
+			     (pcmd.secinfo.flags & SGX_SECINFO_PENDING ? EPCM_PENDING : 0) |
+			     (pcmd.secinfo.flags & SGX_SECINFO_MODIFIED ? EPCM_MODIFIED : 0) |
+			     (pcmd.secinfo.flags & SGX_SECINFO_PR ? EPCM_PR : 0) |
+			     (blocked && child ? EPCM_BLOCKED : 0));
 	if (child)
 		atomic_fetch_add(&secs_hidden(cpu, sf)->children, 1);
 	if (blocked)

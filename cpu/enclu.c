@@ -38,7 +38,16 @@
 /* x87/SSE INIT values of the legacy XSAVE region. */
 #define XSAVE_FCW_INIT 0x037F
 #define XSAVE_MXCSR_INIT 0x1F80
+#define XSAVE_FSW_OFF 2
 #define XSAVE_MXCSR_OFF 24
+/*
+ * AEX's synthetic values instead of INIT (SDM Table "GPR, x87 Synthetic
+ * States on Asynchronous Enclave Exit"): an unmasked invalid-operation
+ * exception pending, so the host's #MF/#XM handler sees a plausible cause.
+ */
+#define AEX_MF_FCW 0x037E
+#define AEX_MF_FSW 0x8081
+#define AEX_XM_MXCSR 0x1F01
 #define XSAVE_HDR_OFF 512
 /* MXCSR bits 31:16 are reserved: XRSTOR #GPs on them (MXCSR_MASK 0xFFFF). */
 #define XSAVE_MXCSR_RESERVED 0xFFFF0000u
@@ -51,6 +60,8 @@ struct ssa_map {
 	uint32_t xframe[SSA_MAX_XPAGES]; /* EPC frames of the XSAVE-area pages */
 	uint32_t nx;                     /* number of XSAVE-area pages */
 	uint32_t gframe;                 /* EPC frame of the page holding GPRSGX */
+	uint64_t la;                     /* linear address of the frame's first page */
+	uint64_t gla;                    /* linear address of the GPRSGX page */
 };
 
 /* Hidden per-TCS entry state, the model's copy of the cached SSA address. */
@@ -60,26 +71,6 @@ struct tcs_entry {
 #define TCS_ENTRY_OFFSET (SGX_TCS_LIMIT + 64)
 _Static_assert(sizeof(struct tcs_hidden) <= 64, "tcs_hidden overlaps the entry cache");
 _Static_assert(TCS_ENTRY_OFFSET + sizeof(struct tcs_entry) <= SGX_PAGE_SIZE, "tcs_entry");
-
-/* Shared page locks taken for the duration of an entry leaf. */
-struct page_locks {
-	struct epcm *e[2 * (SSA_MAX_XPAGES + 1) + 1];
-	unsigned int n;
-};
-
-static void locks_release(struct page_locks *l)
-{
-	while (l->n)
-		page_unlock_shared(l->e[--l->n]);
-}
-
-static bool locks_take(struct page_locks *l, struct epcm *e)
-{
-	if (l->n >= sizeof(l->e) / sizeof(l->e[0]) || !page_lock_shared(e))
-		return false;
-	l->e[l->n++] = e;
-	return true;
-}
 
 static bool canonical(uint64_t v)
 {
@@ -169,20 +160,23 @@ void sgx_lp_init(struct sgx_lp *lp)
 	lp->tcs_frame = NO_FRAME;
 }
 
-/* One page of an SSA frame: usable R/W REG page of the enclave, locked shared. */
+/*
+ * One page of an SSA frame: a usable R/W REG page of the enclave.  SSA pages
+ * are not concurrency operands of the entry leaves (the SDM's tables name
+ * only the TCS), so no page lock is taken: an EBLOCK, EMODPR, EWB... of an
+ * SSA page runs alongside, and the EPCM is read without the lock (its fields
+ * are atomic).  What keeps the frame from going away under an LP is the
+ * order of entry_commit(): the LP counts itself inside first and checks the
+ * pages again afterwards.
+ */
 static int ssa_page(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint32_t secs_frame,
-		    uint64_t la, struct page_locks *locks, uint32_t *frame)
+		    uint64_t la, uint32_t *frame)
 {
 	int r = enclu_page(cpu, mmu, la, true, frame);
-	struct epcm *e;
 
 	if (r)
 		return r;
-	/* The entry is only read under the lock (a busy page is #GP first). */
-	e = epcm_of(cpu, *frame);
-	if (!locks_take(locks, e))
-		return fault_gp();
-	if (!page_usable(e, secs_frame, la, true))
+	if (!page_usable(epcm_of(cpu, *frame), secs_frame, la, true))
 		return pf_epcm(la, true);
 	return 0;
 }
@@ -194,7 +188,7 @@ static int ssa_page(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint32_t sec
  */
 static int ssa_frame_check(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint32_t secs_frame,
 			   const struct sgx_secs *secs, const struct sgx_tcs *tcs, uint32_t idx,
-			   struct page_locks *locks, struct ssa_map *m)
+			   struct ssa_map *m)
 {
 	uint64_t fsize = (uint64_t)secs->ssa_frame_size * SGX_PAGE_SIZE;
 	uint64_t la = secs->base + tcs->ssa_offset + (uint64_t)idx * fsize;
@@ -206,8 +200,10 @@ static int ssa_frame_check(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint3
 	/* ECREATE guarantees the frame holds XSAVE + GPRSGX; more pages than this never occur. */
 	if (m->nx > SSA_MAX_XPAGES || secs->ssa_frame_size == 0)
 		return fault_gp();
+	m->la = la;
+	m->gla = la + (uint64_t)last * SGX_PAGE_SIZE;
 	for (uint32_t i = 0; i < m->nx; i++) {
-		r = ssa_page(cpu, mmu, secs_frame, la + i * SGX_PAGE_SIZE, locks, &m->xframe[i]);
+		r = ssa_page(cpu, mmu, secs_frame, la + i * SGX_PAGE_SIZE, &m->xframe[i]);
 		if (r)
 			return r;
 	}
@@ -215,7 +211,27 @@ static int ssa_frame_check(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint3
 		m->gframe = m->xframe[last];
 		return 0;
 	}
-	return ssa_page(cpu, mmu, secs_frame, la + last * SGX_PAGE_SIZE, locks, &m->gframe);
+	return ssa_page(cpu, mmu, secs_frame, m->gla, &m->gframe);
+}
+
+/*
+ * The same pages again, by the frames found before (hardware caches their
+ * physical addresses): called once the LP counts as inside, so that a page
+ * blocked, restricted, trimmed or removed meanwhile is seen here, and any
+ * later change of it must wait for this LP through tracking (EWB, EACCEPT)
+ * or fails on it (EREMOVE's ENCLAVE_ACT).
+ */
+static int ssa_frame_recheck(struct sgx_cpu *cpu, uint32_t secs_frame, const struct ssa_map *m)
+{
+	for (uint32_t i = 0; i < m->nx; i++) {
+		uint64_t la = m->la + (uint64_t)i * SGX_PAGE_SIZE;
+
+		if (!page_usable(epcm_of(cpu, m->xframe[i]), secs_frame, la, true))
+			return pf_epcm(la, true);
+	}
+	if (!page_usable(epcm_of(cpu, m->gframe), secs_frame, m->gla, true))
+		return pf_epcm(m->gla, true);
+	return 0;
 }
 
 /* Copy @len bytes at offset @off of the SSA frame's XSAVE pages. */
@@ -262,41 +278,46 @@ static bool ssa_xsave_valid(struct sgx_cpu *cpu, const struct ssa_map *m, uint64
 	return !(c->mxcsr & XSAVE_MXCSR_RESERVED);
 }
 
-/* The x87/SSE INIT image the host sees after AEX. */
-static void xsave_init_image(uint8_t *buf, uint32_t size)
+/*
+ * A zeroed x87/SSE image of @size bytes with the INIT control words, or
+ * AEX's synthetic ones for exception @vector (-1: none).
+ */
+static void xsave_init_image(uint8_t *buf, uint32_t size, int vector)
 {
-	uint16_t fcw = XSAVE_FCW_INIT;
-	uint32_t mxcsr = XSAVE_MXCSR_INIT;
+	bool mf = vector == X86_TRAP_MF, xm = vector == X86_TRAP_XM;
+	uint16_t fcw = mf ? AEX_MF_FCW : XSAVE_FCW_INIT, fsw = mf ? AEX_MF_FSW : 0;
+	uint32_t mxcsr = xm ? AEX_XM_MXCSR : XSAVE_MXCSR_INIT;
 
 	memset(buf, 0, size);
 	if (size >= XSAVE_MXCSR_OFF + 4) {
 		memcpy(buf, &fcw, 2);
+		memcpy(buf + XSAVE_FSW_OFF, &fsw, 2);
 		memcpy(buf + XSAVE_MXCSR_OFF, &mxcsr, 4);
 	}
 }
 
 /*
  * AEX's XRSTOR-with-INIT of the enclave's features (spec §7.4): x87 and SSE
- * (always in XFRM) get their INIT values, FCW 037EH after #MF; each other
- * XFRM component is zeroed and marked INIT in XSTATE_BV.  Components outside
- * XFRM were never the enclave's (XCR0 was XFRM inside): they keep the
- * host's state, bytes and XSTATE_BV bits alike.
+ * (always in XFRM) get their INIT values except FCW 037EH and FSW 8081H
+ * after #MF, MXCSR 1F01H after #XM; each other XFRM component is zeroed
+ * and marked INIT in XSTATE_BV.  x87 (bit 0) and SSE (bit 1) are marked
+ * present when they hold such a synthetic value, as XSAVE would mark them:
+ * with the bit clear an XRSTOR of the image would load INIT and lose it.
+ * Components outside XFRM were never the enclave's (XCR0 was XFRM inside):
+ * they keep the host's state, bytes and XSTATE_BV bits alike.
  */
 static void xsave_init_xfrm(uint8_t *buf, uint32_t size, uint64_t xfrm, int vector)
 {
-	uint16_t fcw = vector == X86_TRAP_MF ? 0x037E : XSAVE_FCW_INIT;
-	uint32_t mxcsr = XSAVE_MXCSR_INIT;
 	uint64_t bv;
 
 	if (size < XSAVE_HDR_OFF + 64) {
-		xsave_init_image(buf, size);
+		xsave_init_image(buf, size, vector);
 		return;
 	}
-	memset(buf, 0, XSAVE_HDR_OFF);
-	memcpy(buf, &fcw, 2);
-	memcpy(buf + XSAVE_MXCSR_OFF, &mxcsr, 4);
+	xsave_init_image(buf, XSAVE_HDR_OFF, vector);
 	memcpy(&bv, buf + XSAVE_HDR_OFF, 8);
 	bv &= ~xfrm;
+	bv |= (vector == X86_TRAP_MF ? 1ULL : 0) | (vector == X86_TRAP_XM ? 2ULL : 0);
 	memcpy(buf + XSAVE_HDR_OFF, &bv, 8);
 	for (unsigned int i = 2; i < 64; i++) {
 		uint32_t off, len;
@@ -332,19 +353,15 @@ static void cssa_store(struct sgx_cpu *cpu, uint32_t tcs_frame, uint32_t v)
 }
 
 /*
- * Take part in tracking and latch the entry on @lp (spec §5.3 effects,
- * §8.3).  Return: false, with nothing changed, when track_enter() refuses
- * (the tracking word's 16-bit count is full, or an EREMOVE of a child is
- * under way).
+ * Latch the entry on @lp (spec §5.3 effects); the LP already counts as
+ * inside (entry_commit()).
  */
-static bool lp_enter(struct sgx_cpu *cpu, struct sgx_lp *lp, uint32_t secs_frame,
+static void lp_enter(struct sgx_cpu *cpu, struct sgx_lp *lp, uint32_t secs_frame,
 		     uint32_t tcs_frame, uint64_t tcs_la, uint64_t aep, const struct ssa_map *m,
 		     struct sgx_regs *regs)
 {
 	struct sgx_tcs *tcs = (struct sgx_tcs *)frame_bytes(cpu, tcs_frame);
 
-	if (!track_enter(secs_hidden(cpu, secs_frame), tcs_hidden(cpu, tcs_frame)))
-		return false;
 	tcs->exit_addr = aep;
 	tcs_entry(cpu, tcs_frame)->ssa = *m;
 	lp->in_enclave = true;
@@ -354,7 +371,25 @@ static bool lp_enter(struct sgx_cpu *cpu, struct sgx_lp *lp, uint32_t secs_frame
 	lp->aep = aep;
 	lp->outside_fsbase = regs->fsbase;
 	lp->outside_gsbase = regs->gsbase;
-	return true;
+}
+
+/*
+ * Count the LP inside the enclave (spec §8.3), then check SSA frame @m
+ * again.  In this order, every change of an SSA page is either seen here or
+ * made after the count went up, and then tracking keeps the page until
+ * this LP leaves.  Return 0, or the fault with the count back down.
+ */
+static int entry_commit(struct sgx_cpu *cpu, uint32_t secs_frame, uint32_t tcs_frame,
+			const struct ssa_map *m)
+{
+	int r;
+
+	if (!track_enter(secs_hidden(cpu, secs_frame), tcs_hidden(cpu, tcs_frame)))
+		return fault_gp();
+	r = ssa_frame_recheck(cpu, secs_frame, m);
+	if (r)
+		track_leave(secs_hidden(cpu, secs_frame), tcs_hidden(cpu, tcs_frame));
+	return r;
 }
 
 /*
@@ -445,7 +480,6 @@ static void resume_from_frame(struct sgx_cpu *cpu, const struct sgx_secs *secs,
 static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
 			 struct sgx_regs *regs, struct sgx_xstate *xs, bool resume)
 {
-	struct page_locks locks = { .n = 0 };
 	struct ssa_map m, next;
 	const struct ssa_map *cur = &m;
 	struct sgx_gprsgx gpr = { 0 };
@@ -467,9 +501,12 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 	if (!canonical(aep))
 		return fault_gp();
 
-	/* 3. TCS busy with another SGX instruction. */
+	/*
+	 * 3. TCS busy with another SGX instruction.  Held until the end: no
+	 * EREMOVE of the TCS can be under way while this LP counts itself in.
+	 */
 	te = epcm_of(cpu, tf);
-	if (!locks_take(&locks, te))
+	if (!page_lock_shared(te))
 		return fault_gp();
 
 	/* 4. EPCM(TCS). */
@@ -493,7 +530,7 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 	if (!canonical(secs->base + tcs->fs_offset) || !canonical(secs->base + tcs->gs_offset))
 		goto gp;
 	/* 7. TCS.FLAGS. */
-	if (tcs->flags & SGX_TCS_RESERVED_MASK)
+	if (tcs->flags & tcs_reserved_mask(cpu))
 		goto gp;
 	if (!(tcs->flags & SGX_TCS_DBGOPTIN) &&
 	    !(tcs->flags & SGX_TCS_AEXNOTIFY) != !(secs->attributes & SGX_ATTR_ASYNC_EXIT_NOTIFY))
@@ -512,7 +549,7 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 		goto gp;
 
 	/* 10. The SSA frame. */
-	r = ssa_frame_check(cpu, mmu, sf, secs, tcs, resume ? cssa - 1 : cssa, &locks, &m);
+	r = ssa_frame_check(cpu, mmu, sf, secs, tcs, resume ? cssa - 1 : cssa, &m);
 	if (r)
 		goto out;
 
@@ -530,12 +567,16 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 		goto gp;
 	if (cssa_load(cpu, tf) != cssa)
 		goto gp_release;
+	r = entry_commit(cpu, sf, tf, &m);
+	if (r)
+		goto release;
 
 	/*
-	 * ERESUME reads the frame's contents only now that it owns the TCS:
-	 * before, the LP that owned it could still be writing that frame.  A
-	 * failure here is indistinguishable from the SDM's order except that a
-	 * busy TCS wins over a bad frame.
+	 * ERESUME reads the frame's contents only now that it owns the TCS and
+	 * counts as inside: before, the LP that owned it could still be writing
+	 * that frame, or the frame could be on its way out.  A failure here is
+	 * indistinguishable from the SDM's order except that a busy TCS wins
+	 * over a bad frame.
 	 */
 	if (resume) {
 		memcpy(&gpr, ssa_gprsgx(cpu, &m), sizeof(gpr));
@@ -543,25 +584,25 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 		if (notify) {
 			/* AEX-Notify: enter the next frame like EENTER does. */
 			if (cssa >= tcs->nr_ssa_frames)
-				goto gp_release;
-			r = ssa_frame_check(cpu, mmu, sf, secs, tcs, cssa, &locks, &next);
+				goto gp_leave;
+			/* Checked while counted inside: no second look needed. */
+			r = ssa_frame_check(cpu, mmu, sf, secs, tcs, cssa, &next);
 			if (r)
-				goto release;
+				goto leave;
 			cur = &next;
 			target = secs->base + tcs->entry_offset;
 		} else {
 			target = gpr.rip;
 			if (!canonical(gpr.fsbase) || !canonical(gpr.gsbase))
-				goto gp_release;
+				goto gp_leave;
 		}
 		if (!canonical(target))
-			goto gp_release;
+			goto gp_leave;
 		if (!notify && !ssa_xsave_valid(cpu, &m, secs->xfrm, &xctl))
-			goto gp_release;
+			goto gp_leave;
 	}
 
-	if (!lp_enter(cpu, lp, sf, tf, tcs_la, aep, cur, regs))
-		goto gp_release;
+	lp_enter(cpu, lp, sf, tf, tcs_la, aep, cur, regs);
 	if (resume && !notify) {
 		resume_from_frame(cpu, secs, &m, &gpr, &xctl, regs, xs);
 		cssa_store(cpu, tf, cssa - 1);
@@ -574,6 +615,11 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 		STAT_INC(cpu, eenter);
 	r = 0;
 	goto out;
+gp_leave:
+	r = fault_gp();
+leave:
+	track_leave(secs_hidden(cpu, sf), tcs_hidden(cpu, tf));
+	goto release;
 gp_release:
 	r = fault_gp();
 release:
@@ -582,7 +628,7 @@ release:
 gp:
 	r = fault_gp();
 out:
-	locks_release(&locks);
+	page_unlock_shared(te);
 	return r;
 }
 
@@ -592,12 +638,12 @@ out:
  * one, and the next AEX saves into frame CSSA - 1 again.  That frame's
  * pages are checked as EENTER checks the frame it will use (#PF for a page
  * that is not a usable SSA page; #GP if CSSA is 0).  The TCS belongs to
- * this LP while it is inside, so CSSA cannot move under it.
+ * this LP while it is inside, so CSSA cannot move under it.  No page lock:
+ * the LP counts as inside, so the frame cannot go before it leaves.
  */
 static int enclu_edeccssa(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
 			  struct sgx_regs *regs)
 {
-	struct page_locks locks = { .n = 0 };
 	uint32_t tf = lp->tcs_frame, sf = lp->secs_frame;
 	const struct sgx_tcs *tcs = (const struct sgx_tcs *)frame_bytes(cpu, tf);
 	uint32_t cssa = cssa_load(cpu, tf);
@@ -606,14 +652,13 @@ static int enclu_edeccssa(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct s
 
 	if (cssa == 0)
 		return fault_gp();
-	r = ssa_frame_check(cpu, mmu, sf, secs_of(cpu, sf), tcs, cssa - 1, &locks, &m);
+	r = ssa_frame_check(cpu, mmu, sf, secs_of(cpu, sf), tcs, cssa - 1, &m);
 	if (!r) {
 		tcs_entry(cpu, tf)->ssa = m;
 		cssa_store(cpu, tf, cssa - 1);
 		regs->rip += ENCLU_INSN_LEN;
 		STAT_INC(cpu, edeccssa);
 	}
-	locks_release(&locks);
 	return r;
 }
 
@@ -733,11 +778,18 @@ int sgx_aex(struct sgx_cpu *cpu, struct sgx_lp *lp, struct sgx_regs *regs,
 		ssa_xsave_rw(cpu, &m, XSAVE_HDR_OFF, &bv, 8, false);
 		bv &= secs->xfrm;
 		ssa_xsave_rw(cpu, &m, XSAVE_HDR_OFF, &bv, 8, true);
+		/*
+		 * The SDM's AEX zeroes the 16 header bytes after XSTATE_BV
+		 * (XCOMP_BV and a reserved qword): the SSA holds the standard
+		 * format whatever the host's image uses, and ERESUME's XRSTOR
+		 * refuses anything else there.
+		 */
+		ssa_xsave_rw(cpu, &m, XSAVE_HDR_OFF + 8, (uint8_t[16]){ 0 }, 16, true);
 	} else {
 		/* No extended state supplied: the thread's state is INIT. */
 		uint8_t init[XSAVE_HDR_OFF + 64];
 
-		xsave_init_image(init, sizeof(init));
+		xsave_init_image(init, sizeof(init), -1);
 		ssa_xsave_rw(cpu, &m, 0, init, sizeof(init), true);
 	}
 
@@ -758,7 +810,7 @@ int sgx_aex(struct sgx_cpu *cpu, struct sgx_lp *lp, struct sgx_regs *regs,
 	gpr->r13 = regs->r13;
 	gpr->r14 = regs->r14;
 	gpr->r15 = regs->r15;
-	gpr->rflags = regs->rflags;
+	gpr->rflags = regs->rflags & ~X86_EFLAGS_TF; /* the SDM's AEX flow saves TF as 0 */
 	gpr->rip = regs->rip;
 	gpr->fsbase = regs->fsbase;
 	gpr->gsbase = regs->gsbase;

@@ -94,9 +94,9 @@ static bool accept_attrs_match(const struct epcm *e, const struct sgx_secinfo *s
 }
 
 /* EACCEPT step 7: a page about to become a usable TCS. */
-static bool new_tcs_valid(const struct sgx_tcs *tcs)
+static bool new_tcs_valid(const struct sgx_cpu *cpu, const struct sgx_tcs *tcs)
 {
-	return !(tcs->flags & (SGX_TCS_RESERVED_MASK | SGX_TCS_DBGOPTIN)) &&
+	return !(tcs->flags & (tcs_reserved_mask(cpu) | SGX_TCS_DBGOPTIN)) &&
 	       all_zero(tcs->reserved, sizeof(tcs->reserved)) &&
 	       tcs->ssa_index < tcs->nr_ssa_frames && tcs->exit_addr == 0 && tcs->state == 0;
 }
@@ -165,7 +165,7 @@ int enclu_eaccept(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *
 	}
 	/* 7. A new TCS. */
 	if (secinfo_pt(&si) == SGX_PAGE_TYPE_TCS &&
-	    !new_tcs_valid((const struct sgx_tcs *)frame_bytes(cpu, f))) {
+	    !new_tcs_valid(cpu, (const struct sgx_tcs *)frame_bytes(cpu, f))) {
 		r = fault_gp();
 		goto out;
 	}

@@ -28,17 +28,22 @@
  * so entries of never-used frames (all zero = invalid) cost nothing.
  * `lock` is the per-page "in use by an SGX instruction" state: 0 free,
  * > 0 shared holders, -1 exclusive.  All other fields are written only by a
- * leaf that holds the page exclusively.
+ * leaf that holds the page exclusively.  The fields that decide whether a
+ * page is usable (flags, rwx, pt, secs, linaddr) are atomic because the
+ * entry leaves check SSA pages without the page lock (the SDM's concurrency
+ * tables do not make SSA pages operands): a writer stores FLAGS last when a
+ * page becomes valid and first when it is removed, and lockless readers
+ * load FLAGS first, so they never see a new VALID with old contents.
  */
 struct epcm {
-	uint8_t flags;
-	uint8_t rwx;
-	uint8_t pt;
+	_Atomic uint8_t flags;
+	_Atomic uint8_t rwx;
+	_Atomic uint8_t pt;
 	uint8_t pad;
 	_Atomic int32_t lock;
-	uint32_t secs;   /* frame index of the owning SECS, NO_FRAME if none */
-	uint32_t bepoch; /* tracking epoch stamped by EBLOCK/EMODPR/EMODT */
-	uint64_t linaddr;
+	_Atomic uint32_t secs; /* frame index of the owning SECS, NO_FRAME if none */
+	uint32_t bepoch;       /* tracking epoch stamped by EBLOCK/EMODPR/EMODT */
+	_Atomic uint64_t linaddr;
 	uint64_t pad2;
 };
 _Static_assert(sizeof(struct epcm) <= 64, "EPCM metadata must stay within 64 bytes");
@@ -64,7 +69,12 @@ struct secs_hidden {
 	_Atomic uint64_t trk;
 	_Atomic int measure_busy; /* EADD/EEXTEND/EINIT exclusion */
 	_Atomic int track_busy;   /* ETRACK exclusion */
-	_Atomic int removing;     /* EREMOVEs of children checking for LPs inside */
+	/*
+	 * EREMOVEs of children against entries (see remove_announce()):
+	 * bits 15:0 announced and undecided, bits 31:16 committed and not
+	 * yet done, bits 63:32 veto generation.
+	 */
+	_Atomic uint64_t removing;
 	uint64_t window;          /* host address of the enclave window (0: none) */
 };
 #define SECS_HIDDEN_OFFSET 2048
@@ -319,6 +329,12 @@ static inline bool cpu_has_aexnotify(const struct sgx_cpu *cpu)
 	return cpu->cfg.attributes_mask & SGX_ATTR_ASYNC_EXIT_NOTIFY;
 }
 
+/* Reserved TCS.FLAGS bits: AEXNOTIFY (bit 1) too where AEX-Notify is not enumerated. */
+static inline uint64_t tcs_reserved_mask(const struct sgx_cpu *cpu)
+{
+	return SGX_TCS_RESERVED_MASK | (cpu_has_aexnotify(cpu) ? 0 : SGX_TCS_AEXNOTIFY);
+}
+
 /* Size of the XSAVE area for @xfrm in the non-compacted format (spec §1.5). */
 uint32_t xsave_size(uint64_t xfrm);
 /* Standard-format place of XSAVE component @i (>= 2); false when not modelled. */
@@ -337,11 +353,28 @@ int cpusvn_cmp(const uint8_t a[16], const uint8_t b[16]);
 /* Tracking (spec §8.3). */
 bool page_tracked(const struct secs_hidden *h, uint32_t bepoch);
 /*
- * Count an LP in; false (nothing changed) when 0xFFFF are inside already or
- * an EREMOVE of one of the enclave's children is under way.
+ * Count an LP in; false (nothing changed) when 0xFFFF are inside already,
+ * or when an EREMOVE of a child that had decided no LP was inside does not
+ * finish within a bound (its thread stalled).
  */
 bool track_enter(struct secs_hidden *h, struct tcs_hidden *t);
 void track_leave(struct secs_hidden *h, const struct tcs_hidden *t);
+
+/*
+ * EREMOVE of a child while entries may run, without a lock:
+ *   gen = remove_announce(h); if an LP is inside: remove_withdraw(h), fail;
+ *   if (!remove_commit(h, gen)) fail (an entering LP vetoed it);
+ *   clear the EPCM entry; remove_done(h).
+ * An entering LP counts itself in, then vetoes every announced, undecided
+ * removal and waits for the committed ones to finish (track_enter()).  All
+ * sequentially consistent: a removal either sees the LP inside, or is
+ * vetoed by it, or finishes before the LP's entry does, so it is atomic
+ * with respect to entries, as EREMOVE is on hardware.
+ */
+uint32_t remove_announce(struct secs_hidden *h);
+void remove_withdraw(struct secs_hidden *h);
+bool remove_commit(struct secs_hidden *h, uint32_t gen);
+void remove_done(struct secs_hidden *h);
 
 /*
  * SIGSTRUCT checks for EINIT (cpu/sigstruct.c).  Return 0 or

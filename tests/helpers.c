@@ -9,11 +9,17 @@
 
 struct sgx_cpu *t_cpu(uint64_t epc_mb)
 {
+	return t_cpu_without(epc_mb, 0);
+}
+
+struct sgx_cpu *t_cpu_without(uint64_t epc_mb, uint64_t attrs_off)
+{
 	struct sgx_cpu_config cfg;
 	struct sgx_cpu *cpu;
 	int err;
 
 	sgx_cpu_default_config(&cfg);
+	cfg.attributes_mask &= ~attrs_off;
 	cfg.epc_size = epc_mb << 20;
 	cfg.fixed_keys = true;
 	cfg.seed = 42;

@@ -15,6 +15,8 @@
 
 /* A platform with deterministic keys and an EPC of @epc_mb MiB. */
 struct sgx_cpu *t_cpu(uint64_t epc_mb);
+/* t_cpu() on a platform that does not allow the SECS attributes @attrs_off. */
+struct sgx_cpu *t_cpu_without(uint64_t epc_mb, uint64_t attrs_off);
 /* EPC address of frame @idx of section 0. */
 void *t_page(struct sgx_cpu *cpu, unsigned int idx);
 

@@ -228,6 +228,17 @@ static void test_remove_vs_block(void **state)
 static struct t_encl race_e;
 static _Atomic int entered_ok, inside_saw_removed, removed_data, removed_tcs;
 
+/* The page tables of t_build_encl's layout. */
+static void map_race_encl(struct t_mmu *m)
+{
+	t_mmu_init(m);
+	t_mmu_map(m, race_e.base, race_e.tcs);
+	t_mmu_map(m, race_e.base + 0x1000, race_e.ssa[0]);
+	t_mmu_map(m, race_e.base + 0x2000, race_e.ssa[1]);
+	t_mmu_map(m, race_e.base + 0x3000, race_e.data);
+	t_mmu_map(m, race_e.base + 0x4000, race_e.code);
+}
+
 static void *enter_exit_loop(void *p)
 {
 	struct t_mmu m;
@@ -235,12 +246,7 @@ static void *enter_exit_loop(void *p)
 	struct sgx_epcm_view v;
 
 	(void)p;
-	t_mmu_init(&m);
-	t_mmu_map(&m, race_e.base, race_e.tcs);
-	t_mmu_map(&m, race_e.base + 0x1000, race_e.ssa[0]);
-	t_mmu_map(&m, race_e.base + 0x2000, race_e.ssa[1]);
-	t_mmu_map(&m, race_e.base + 0x3000, race_e.data);
-	t_mmu_map(&m, race_e.base + 0x4000, race_e.code);
+	map_race_encl(&m);
 	sgx_lp_init(&lp);
 	while (!atomic_load(&stop)) {
 		struct sgx_regs r = { .rax = EENTER, .rbx = race_e.base, .rcx = 0x7000,
@@ -316,6 +322,162 @@ static void test_eremove_vs_eenter(void **state)
 	assert_true(atomic_load(&removed_tcs));
 	/* SECS children: the two SSA pages and the code page are left. */
 	assert_int_equal(sgx_cpu_secs_children(cpu, race_e.secs), 3);
+	sgx_cpu_destroy(cpu);
+}
+
+/*
+ * SSA pages are not concurrency operands of the entry leaves: one thread
+ * keeps entering, taking an AEX, resuming and leaving while another keeps
+ * restricting (EMODPR, keeping RW) both SSA pages.  No entry may fault and
+ * no EMODPR may report SGX_EPC_PAGE_CONFLICT.
+ */
+#define SSA_RACE_ITERS 20000
+static _Atomic int ssa_race_done, ssa_entry_faults, ssa_conflicts;
+
+static void *entry_aex_loop(void *p)
+{
+	struct t_mmu m;
+	struct sgx_lp lp;
+
+	(void)p;
+	map_race_encl(&m);
+	sgx_lp_init(&lp);
+	for (int i = 0; i < SSA_RACE_ITERS; i++) {
+		struct sgx_regs r = { .rax = EENTER, .rbx = race_e.base, .rcx = 0x7000,
+				      .rip = 0x7000, .rsp = 0x7fff0000 };
+
+		if (sgx_enclu(cpu, &lp, &m.mmu, &r, NULL)) {
+			ssa_entry_faults++;
+			continue;
+		}
+		if (sgx_aex(cpu, &lp, &r, NULL, NULL, NULL))
+			thread_errors++;
+		r.rax = ERESUME;
+		r.rbx = race_e.base;
+		r.rcx = 0x7000;
+		if (sgx_enclu(cpu, &lp, &m.mmu, &r, NULL)) {
+			ssa_entry_faults++;
+			/* Still out, with CSSA 1: EENTER takes frame 1 next time round. */
+			continue;
+		}
+		r.rax = EEXIT;
+		r.rbx = 0x7100;
+		if (sgx_enclu(cpu, &lp, &m.mmu, &r, NULL))
+			thread_errors++;
+	}
+	atomic_store(&ssa_race_done, 1);
+	return NULL;
+}
+
+static void *ssa_emodpr_loop(void *p)
+{
+	struct sgx_secinfo si __attribute__((aligned(64))) = {
+		.flags = SGX_SECINFO_R | SGX_SECINFO_W
+	};
+
+	(void)p;
+	for (unsigned int i = 0; !atomic_load(&ssa_race_done); i++) {
+		int r = sgx_emodpr(cpu, &si, race_e.ssa[i & 1]);
+
+		if (r == SGX_EPC_PAGE_CONFLICT)
+			ssa_conflicts++;
+		else if (r)
+			thread_errors++;
+	}
+	return NULL;
+}
+
+static void test_ssa_pages_not_entry_operands(void **state)
+{
+	pthread_t a, b;
+
+	(void)state;
+	cpu = t_cpu(1);
+	t_build_encl(cpu, &race_e, 0);
+	thread_errors = 0;
+	atomic_store(&ssa_race_done, 0);
+	atomic_store(&ssa_entry_faults, 0);
+	atomic_store(&ssa_conflicts, 0);
+	pthread_create(&b, NULL, ssa_emodpr_loop, NULL);
+	pthread_create(&a, NULL, entry_aex_loop, NULL);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	assert_int_equal(thread_errors, 0);
+	assert_int_equal(atomic_load(&ssa_entry_faults), 0);
+	assert_int_equal(atomic_load(&ssa_conflicts), 0);
+	sgx_cpu_destroy(cpu);
+}
+
+/*
+ * Entries are not refused for an EREMOVE of an unrelated page: one thread
+ * keeps adding (EAUG) and removing a page of the enclave, another keeps
+ * entering and leaving.  No entry may fault; EREMOVE succeeds or finds the
+ * LP inside (SGX_ENCLAVE_ACT) and is retried.
+ */
+#define RM_RACE_ITERS 3000
+static _Atomic int rm_race_done, rm_entry_faults;
+
+static void *aug_remove_loop(void *p)
+{
+	struct sgx_pageinfo pi = { .addr = race_e.base + 0x8000,
+				   .secs = (uint64_t)(uintptr_t)race_e.secs };
+	void *page = t_page(cpu, 10);
+
+	(void)p;
+	for (int i = 0; i < RM_RACE_ITERS; i++) {
+		int r;
+
+		if (sgx_eaug(cpu, &pi, page))
+			thread_errors++;
+		while ((r = sgx_eremove(cpu, page)) == SGX_ENCLAVE_ACT)
+			;
+		if (r)
+			thread_errors++;
+	}
+	atomic_store(&rm_race_done, 1);
+	return NULL;
+}
+
+static void *enter_until_done(void *p)
+{
+	struct t_mmu m;
+	struct sgx_lp lp;
+
+	(void)p;
+	map_race_encl(&m);
+	sgx_lp_init(&lp);
+	while (!atomic_load(&rm_race_done)) {
+		struct sgx_regs r = { .rax = EENTER, .rbx = race_e.base, .rcx = 0x7000,
+				      .rip = 0x7000, .rsp = 0x7fff0000 };
+
+		if (sgx_enclu(cpu, &lp, &m.mmu, &r, NULL)) {
+			rm_entry_faults++;
+			continue;
+		}
+		r.rax = EEXIT;
+		r.rbx = 0x7100;
+		if (sgx_enclu(cpu, &lp, &m.mmu, &r, NULL))
+			thread_errors++;
+	}
+	return NULL;
+}
+
+static void test_eremove_does_not_refuse_entries(void **state)
+{
+	pthread_t a, b;
+
+	(void)state;
+	cpu = t_cpu(1);
+	t_build_encl(cpu, &race_e, 0);
+	thread_errors = 0;
+	atomic_store(&rm_race_done, 0);
+	atomic_store(&rm_entry_faults, 0);
+	pthread_create(&a, NULL, enter_until_done, NULL);
+	pthread_create(&b, NULL, aug_remove_loop, NULL);
+	pthread_join(b, NULL);
+	pthread_join(a, NULL);
+	assert_int_equal(thread_errors, 0);
+	assert_int_equal(atomic_load(&rm_entry_faults), 0);
 	sgx_cpu_destroy(cpu);
 }
 
@@ -484,6 +646,8 @@ int main(void)
 		cmocka_unit_test(test_parallel_paging),
 		cmocka_unit_test(test_remove_vs_block),
 		cmocka_unit_test(test_eremove_vs_eenter),
+		cmocka_unit_test(test_ssa_pages_not_entry_operands),
+		cmocka_unit_test(test_eremove_does_not_refuse_entries),
 		cmocka_unit_test(test_tracking_under_load),
 		cmocka_unit_test(test_lehash_msrs_per_thread),
 		cmocka_unit_test(test_stats_from_many_threads),

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "internal.h"
@@ -31,6 +32,7 @@ struct encl_opts {
 	uint32_t nssa;
 	uint32_t ssa_pages; /* SECS.SSAFRAMESIZE (0: 1); 2 makes the two SSA pages one frame */
 	bool no_einit;
+	bool no_aexnotify; /* a platform without AEX-Notify (CPUID.(12H,0):EAX[11] clear) */
 };
 
 /*
@@ -117,7 +119,7 @@ struct world {
 static void world_opts(struct world *w, const struct encl_opts *o)
 {
 	memset(w, 0, sizeof(*w));
-	w->cpu = t_cpu(16);
+	w->cpu = t_cpu_without(16, o->no_aexnotify ? SGX_ATTR_ASYNC_EXIT_NOTIFY : 0);
 	build(w->cpu, &w->e, o);
 	map_encl(&w->mmu, &w->e);
 	sgx_lp_init(&w->lp);
@@ -440,6 +442,23 @@ static void test_eenter_gp_tcs_flags_reserved(void **state)
 	(void)state;
 	world(&w);
 	tcs_of(&w)->flags = 1ULL << 5;
+	eenter_fails(&w, SGX_FAULT_GP);
+	world_done(&w);
+}
+
+/*
+ * TCS.FLAGS.AEXNOTIFY is a reserved bit where the platform does not
+ * enumerate AEX-Notify: #GP even with DBGOPTIN, which lifts the
+ * TCS/SECS agreement rule but not the reserved-bit check.
+ */
+static void test_eenter_gp_aexnotify_not_enumerated(void **state)
+{
+	const struct encl_opts o = { .attrs = SGX_ATTR_MODE64BIT, .no_aexnotify = true };
+	struct world w;
+
+	(void)state;
+	world_opts(&w, &o);
+	tcs_of(&w)->flags = SGX_TCS_AEXNOTIFY | SGX_TCS_DBGOPTIN;
 	eenter_fails(&w, SGX_FAULT_GP);
 	world_done(&w);
 }
@@ -890,6 +909,23 @@ static void test_aex_interrupt(void **state)
 	world_done(&w);
 }
 
+/* AEX saves RFLAGS with TF clear (SDM AEX flow: SSA.RFLAGS.TF <- 0). */
+static void test_aex_saves_tf_clear(void **state)
+{
+	struct sgx_regs r, saved;
+	struct world w;
+
+	(void)state;
+	world(&w);
+	assert_leaf_ok(eenter(&w, &w.lp, &r));
+	enclave_regs(&w, &r);
+	r.rflags |= X86_EFLAGS_TF;
+	saved = r;
+	assert_leaf_ok(sgx_aex(w.cpu, &w.lp, &r, &w.xs, NULL, NULL));
+	assert_int_equal(gprsgx(&w, 0)->rflags, saved.rflags & ~X86_EFLAGS_TF);
+	world_done(&w);
+}
+
 static void test_aex_reported_exceptions(void **state)
 {
 	struct sgx_exception ud = { .reported = true, .vector = 6,
@@ -984,22 +1020,72 @@ static void enter_and_notify_aex(struct world *w, struct sgx_regs *r, struct sgx
 	gprsgx(w, 0)->aexnotify = 1;
 }
 
-/* An AEX for #MF presents FCW 037EH to the host instead of the INIT 037FH (§7.4). */
-static void test_aex_mf_fcw(void **state)
+/*
+ * AEX for #MF/#XM presents the SDM's synthetic x87/SSE values instead of
+ * INIT (FCW 037EH and FSW 8081H; MXCSR 1F01H), and marks the component
+ * present in XSTATE_BV so that an XRSTOR of the image loads them.
+ */
+static void aex_fp_case(int vector, uint16_t fcw_want, uint16_t fsw_want, uint32_t mxcsr_want,
+			uint64_t bv_want)
 {
-	struct sgx_exception ex = { .reported = true, .vector = X86_TRAP_MF,
+	struct sgx_exception ex = { .reported = true, .vector = (uint8_t)vector,
 				    .type = SGX_EXITINFO_HW_EXCEPTION };
 	struct sgx_regs r;
 	struct world w;
-	uint16_t fcw;
+	uint16_t fcw, fsw;
+	uint32_t mxcsr;
+	uint64_t bv;
 
-	(void)state;
 	world(&w);
 	assert_leaf_ok(eenter(&w, &w.lp, &r));
 	xsave_pattern(w.xbuf, XS_SIZE);
 	assert_leaf_ok(sgx_aex(w.cpu, &w.lp, &r, &w.xs, &ex, NULL));
 	memcpy(&fcw, w.xbuf, 2);
-	assert_int_equal(fcw, 0x37E);
+	memcpy(&fsw, w.xbuf + 2, 2);
+	memcpy(&mxcsr, w.xbuf + 24, 4);
+	memcpy(&bv, w.xbuf + 512, 8);
+	assert_int_equal(fcw, fcw_want);
+	assert_int_equal(fsw, fsw_want);
+	assert_int_equal(mxcsr, mxcsr_want);
+	/* The pattern's AVX bit (outside XFRM) stays the host's. */
+	assert_int_equal(bv, bv_want | 4);
+	world_done(&w);
+}
+
+static void test_aex_mf_fcw(void **state)
+{
+	(void)state;
+	aex_fp_case(X86_TRAP_MF, 0x37E, 0x8081, 0x1F80, 1);
+}
+
+static void test_aex_xm_mxcsr(void **state)
+{
+	(void)state;
+	aex_fp_case(X86_TRAP_XM, 0x37F, 0, 0x1F01, 2);
+}
+
+/*
+ * AEX zeroes XSAVE header bytes 8-23 (XCOMP_BV and the first reserved
+ * qword) in the SSA, whatever the live image held there, so the following
+ * ERESUME's XRSTOR checks pass.
+ */
+static void test_aex_zeroes_xheader_rest(void **state)
+{
+	uint64_t junk[2] = { 0x8000000000000003ULL, 0x1234 };
+	struct sgx_regs r;
+	struct world w;
+	uint8_t *ssa;
+
+	(void)state;
+	world(&w);
+	assert_leaf_ok(eenter(&w, &w.lp, &r));
+	xsave_pattern(w.xbuf, XS_SIZE);
+	memcpy(w.xbuf + 520, junk, sizeof(junk));
+	assert_leaf_ok(sgx_aex(w.cpu, &w.lp, &r, &w.xs, NULL, NULL));
+	ssa = w.e.ssa[0];
+	for (unsigned int i = 520; i < 536; i++)
+		assert_int_equal(ssa[i], 0);
+	assert_leaf_ok(eresume(&w, &w.lp, &r));
 	world_done(&w);
 }
 
@@ -1408,17 +1494,53 @@ static void test_edeccssa(void **state)
 	world_done(&w);
 }
 
+/*
+ * SSA pages are not concurrency operands of EENTER, ERESUME and EDECCSSA
+ * (the SDM's tables name only the TCS): another leaf holding an SSA page
+ * (here: a writer's exclusive hold, as EBLOCK or EWB take it) does not make
+ * them #GP, and they leave no hold behind.  (test_concurrency races EMODPR
+ * of an SSA page against entries.)
+ */
+static void test_entry_ignores_ssa_page_locks(void **state)
+{
+	const struct encl_opts o = notify_opts;
+	struct epcm *s0, *s1;
+	struct sgx_regs r, saved;
+	uint8_t pattern[XS_SIZE];
+	struct world w;
+
+	(void)state;
+	world_opts(&w, &o);
+	s0 = epcm_of(w.cpu, 2);
+	s1 = epcm_of(w.cpu, 3);
+	assert_true(page_lock_excl(s0));
+	assert_true(page_lock_excl(s1));
+	enter_and_notify_aex(&w, &r, &saved, pattern);
+	/* AEX-Notify ERESUME checks both frames. */
+	assert_leaf_ok(eresume(&w, &w.lp, &r));
+	assert_int_equal(tcs_of(&w)->ssa_index, 1);
+	r.rax = EDECCSSA;
+	assert_leaf_ok(sgx_enclu(w.cpu, &w.lp, &w.mmu.mmu, &r, &w.xs));
+	assert_leaf_ok(sgx_aex(w.cpu, &w.lp, &r, &w.xs, NULL, NULL));
+	gprsgx(&w, 0)->aexnotify = 0;
+	assert_leaf_ok(eresume(&w, &w.lp, &r));
+	/* Nothing of the entries stayed on the pages. */
+	assert_int_equal(atomic_load(&s0->lock), -1);
+	assert_int_equal(atomic_load(&s1->lock), -1);
+	page_unlock_excl(s0);
+	page_unlock_excl(s1);
+	world_done(&w);
+}
+
 /* EDECCSSA: #GP outside an enclave, #PF on an unusable frame, #UD without AEX-Notify. */
 static void test_edeccssa_errors(void **state)
 {
 	const struct encl_opts o = notify_opts;
-	struct sgx_cpu_config cfg;
 	struct sgx_regs r, saved;
 	uint8_t pattern[XS_SIZE];
 	struct sgx_cpu *cpu;
 	struct sgx_lp lp;
 	struct world w;
-	int err;
 
 	(void)state;
 	world_opts(&w, &o);
@@ -1436,11 +1558,7 @@ static void test_edeccssa_errors(void **state)
 	world_done(&w);
 
 	/* A platform without AEX-Notify has no EDECCSSA: #UD. */
-	sgx_cpu_default_config(&cfg);
-	cfg.epc_size = 1 << 20;
-	cfg.attributes_mask &= ~SGX_ATTR_ASYNC_EXIT_NOTIFY;
-	cpu = sgx_cpu_create(&cfg, &err);
-	assert_non_null(cpu);
+	cpu = t_cpu_without(1, SGX_ATTR_ASYNC_EXIT_NOTIFY);
 	sgx_lp_init(&lp);
 	memset(&r, 0, sizeof(r));
 	r.rax = EDECCSSA;
@@ -1618,6 +1736,67 @@ static void test_entry_exit_tracking(void **state)
 	world_done(&w);
 }
 
+/*
+ * An EREMOVE of a child that has announced itself but not decided (it has
+ * not yet looked for LPs inside) does not refuse an entry: the entering LP
+ * vetoes it, and its commit fails (SGX_ENCLAVE_ACT), as it would on
+ * hardware with the LP inside.
+ */
+static void test_entry_vetoes_undecided_eremove(void **state)
+{
+	struct secs_hidden *h;
+	struct sgx_regs r;
+	struct world w;
+	uint32_t gen;
+
+	(void)state;
+	world(&w);
+	h = secs_hidden(w.cpu, 0);
+	gen = remove_announce(h);
+	assert_leaf_ok(eenter(&w, &w.lp, &r));
+	assert_false(remove_commit(h, gen));
+	assert_int_equal(sgx_eremove(w.cpu, w.e.data), SGX_ENCLAVE_ACT);
+	world_done(&w);
+}
+
+struct late_remove {
+	struct secs_hidden *h;
+	_Atomic int done;
+};
+
+static void *finish_remove_later(void *p)
+{
+	struct late_remove *lr = p;
+
+	usleep(2000);
+	atomic_store(&lr->done, 1);
+	remove_done(lr->h);
+	return NULL;
+}
+
+/*
+ * An EREMOVE that decided no LP was inside before the entry counted itself
+ * in is waited for, not refused: the entry succeeds once it is done.
+ */
+static void test_entry_waits_for_decided_eremove(void **state)
+{
+	struct late_remove lr;
+	struct sgx_regs r;
+	struct world w;
+	pthread_t t;
+
+	(void)state;
+	world(&w);
+	lr.h = secs_hidden(w.cpu, 0);
+	atomic_init(&lr.done, 0);
+	assert_true(remove_commit(lr.h, remove_announce(lr.h)));
+	assert_int_equal(pthread_create(&t, NULL, finish_remove_later, &lr), 0);
+	assert_leaf_ok(eenter(&w, &w.lp, &r));
+	assert_true(atomic_load(&lr.done));
+	pthread_join(t, NULL);
+	world_done(&w);
+}
+
 /* ---- races on one TCS ---- */
 
 #define RACE_THREADS 4
@@ -1731,6 +1910,7 @@ int main(void)
 		cmocka_unit_test(test_eenter_gp_fsgs_noncanonical),
 		cmocka_unit_test(test_eenter_gp_tcs_flags_reserved),
 		cmocka_unit_test(test_eenter_gp_aexnotify_mismatch),
+		cmocka_unit_test(test_eenter_gp_aexnotify_not_enumerated),
 		cmocka_unit_test(test_eenter_gp_not_initialised),
 		cmocka_unit_test(test_eenter_gp_32bit_enclave),
 		cmocka_unit_test(test_eenter_gp_xstate_too_small),
@@ -1750,6 +1930,9 @@ int main(void)
 		cmocka_unit_test(test_aex_gp_exinfo),
 		cmocka_unit_test(test_aex_interrupt),
 		cmocka_unit_test(test_aex_mf_fcw),
+		cmocka_unit_test(test_aex_xm_mxcsr),
+		cmocka_unit_test(test_aex_saves_tf_clear),
+		cmocka_unit_test(test_aex_zeroes_xheader_rest),
 		cmocka_unit_test(test_aex_reported_exceptions),
 		cmocka_unit_test(test_aex_gp_outside),
 		cmocka_unit_test(test_aex_no_xstate),
@@ -1765,6 +1948,9 @@ int main(void)
 		cmocka_unit_test(test_eresume_aexnotify_gp_no_frame),
 		cmocka_unit_test(test_ewb_waits_for_the_lp_inside),
 		cmocka_unit_test(test_two_page_ssa_frame),
+		cmocka_unit_test(test_entry_ignores_ssa_page_locks),
+		cmocka_unit_test(test_entry_vetoes_undecided_eremove),
+		cmocka_unit_test(test_entry_waits_for_decided_eremove),
 		cmocka_unit_test(test_eresume_aexnotify_failures),
 		cmocka_unit_test(test_edeccssa),
 		cmocka_unit_test(test_edeccssa_errors),

@@ -26,10 +26,11 @@ struct world {
 	struct sgx_xstate xs;
 };
 
-static void world(struct world *w)
+/* The enclave of t_build_encl on platform @cpu, mapped, with two LPs. */
+static void world_on(struct world *w, struct sgx_cpu *cpu)
 {
 	memset(w, 0, sizeof(*w));
-	w->cpu = t_cpu(16);
+	w->cpu = cpu;
 	t_build_encl(w->cpu, &w->e, 0);
 	t_mmu_init(&w->mmu);
 	t_mmu_map(&w->mmu, w->e.base, w->e.tcs);
@@ -43,6 +44,11 @@ static void world(struct world *w)
 	sgx_lp_init(&w->lp2);
 	w->xs.buf = w->xbuf;
 	w->xs.size = sizeof(w->xbuf);
+}
+
+static void world(struct world *w)
+{
+	world_on(w, t_cpu(16));
 }
 
 static void world_done(struct world *w)
@@ -408,6 +414,37 @@ static void test_eaccept_new_tcs_invalid(void **state)
 		assert_true(v.modified);
 		world_done(&w);
 	}
+}
+
+/*
+ * TCS.FLAGS.AEXNOTIFY is reserved where the platform does not enumerate
+ * AEX-Notify: EACCEPT of such a new TCS is #GP there, and accepted where
+ * the platform has it.
+ */
+static void tw_aexnotify(struct sgx_tcs *t) { t->flags = SGX_TCS_AEXNOTIFY; }
+
+static void test_eaccept_new_tcs_aexnotify(void **state)
+{
+	struct sgx_epcm_view v;
+	struct sgx_regs r;
+	struct world w;
+
+	(void)state;
+	world_on(&w, t_cpu_without(16, SGX_ATTR_ASYNC_EXIT_NOTIFY));
+	tcs_candidate(&w, tw_aexnotify);
+	leaf_regs(&w, &r, EACCEPT, la(&w, SI_OFF), la(&w, AUG_OFF), 0);
+	assert_refused(&w, &r, SGX_FAULT_GP);
+	epcm(&w, 6, &v);
+	assert_true(v.modified);
+	world_done(&w);
+
+	world(&w);
+	tcs_candidate(&w, tw_aexnotify);
+	leaf_regs(&w, &r, EACCEPT, la(&w, SI_OFF), la(&w, AUG_OFF), 0);
+	assert_leaf_ok(sgx_enclu(w.cpu, &w.lp, &w.mmu.mmu, &r, &w.xs));
+	epcm(&w, 6, &v);
+	assert_false(v.modified);
+	world_done(&w);
 }
 
 static void test_eaccept_gp(void **state)
@@ -858,6 +895,7 @@ int main(void)
 		cmocka_unit_test(test_eaccept_trim),
 		cmocka_unit_test(test_eaccept_new_tcs),
 		cmocka_unit_test(test_eaccept_new_tcs_invalid),
+		cmocka_unit_test(test_eaccept_new_tcs_aexnotify),
 		cmocka_unit_test(test_eaccept_gp),
 		cmocka_unit_test(test_eaccept_pf),
 		cmocka_unit_test(test_eacceptcopy_success),

@@ -91,6 +91,7 @@ enum sgx_return_code {
 #define SGX_ENCLS_FAULT_FLAG 0x40000000
 #define X86_TRAP_UD 6
 #define X86_TRAP_MF 16
+#define X86_TRAP_XM 19
 #define X86_TRAP_GP 13
 #define X86_TRAP_PF 14
 #define SGX_FAULT_UD (SGX_ENCLS_FAULT_FLAG | X86_TRAP_UD)
