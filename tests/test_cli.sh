@@ -148,21 +148,20 @@ check1 "sign with a directory as key" 1 "is a directory" "$BIN" sign --key "$T" 
 check1 "demo with an encrypted key" 1 "encrypted with a pass phrase" "$BIN" demo --key "$T/enc.pem"
 
 # measure --sigstruct checks the SIGSTRUCT as EINIT does and says what failed.
-corrupt() { # copy of $T/ss with byte $1 changed to $2 (octal), into $T/bad
-	cp "$T/ss" "$T/bad" && printf "\\$2" | dd of="$T/bad" bs=1 seek="$1" conv=notrunc 2>/dev/null
+bad_sigstruct() { # description, byte offset to flip, expected message
+	b=$(od -An -tu1 -j"$2" -N1 "$T/ss" | tr -d ' ')
+	cp "$T/ss" "$T/bad" && printf "\\$(printf %o $((b ^ 255)))" |
+		dd of="$T/bad" bs=1 seek="$2" conv=notrunc 2>/dev/null
+	check1 "$1" 1 "$3" "$BIN" measure --sigstruct "$T/bad" data/encl_fixture.elf
 }
-corrupt 0 377
-check1 "SIGSTRUCT with a bad HEADER" 1 "format: HEADER not as EINIT requires" "$BIN" measure --sigstruct "$T/bad" data/encl_fixture.elf
-corrupt 16 5
-check1 "SIGSTRUCT with a bad VENDOR" 1 "format: VENDOR not" "$BIN" measure --sigstruct "$T/bad" data/encl_fixture.elf
-corrupt 600 1
-check1 "SIGSTRUCT with a bad signature" 1 "RSA signature over its header and body does not verify" "$BIN" measure --sigstruct "$T/bad" data/encl_fixture.elf
-corrupt 20 377
-check1 "SIGSTRUCT with a changed DATE" 1 "RSA signature" "$BIN" measure --sigstruct "$T/bad" data/encl_fixture.elf
-corrupt 1100 1
-check1 "SIGSTRUCT with a bad Q1" 1 "Q1 or Q2 is wrong" "$BIN" measure --sigstruct "$T/bad" data/encl_fixture.elf
-corrupt 1500 1
-check1 "SIGSTRUCT with a bad Q2" 1 "Q1 or Q2 is wrong" "$BIN" measure --sigstruct "$T/bad" data/encl_fixture.elf
+bad_sigstruct "SIGSTRUCT with a bad HEADER" 0 "format: HEADER not as EINIT requires"
+bad_sigstruct "SIGSTRUCT with a bad VENDOR" 16 "format: VENDOR not"
+bad_sigstruct "SIGSTRUCT with a bad EXPONENT" 512 "format: EXPONENT not"
+bad_sigstruct "SIGSTRUCT with bad reserved bytes" 1030 "format: the reserved fields not"
+bad_sigstruct "SIGSTRUCT with a bad signature" 600 "RSA signature over its header and body does not verify"
+bad_sigstruct "SIGSTRUCT with a changed DATE" 20 "RSA signature"
+bad_sigstruct "SIGSTRUCT with a bad Q1" 1100 "Q1 or Q2 is wrong"
+bad_sigstruct "SIGSTRUCT with a bad Q2" 1500 "Q1 or Q2 is wrong"
 check1 "SIGSTRUCT for another image" 1 "ENCLAVEHASH is not the image's MRENCLAVE" "$BIN" measure --sigstruct "$T/o/ss" --layout data/encl_fixture.layout data/encl_fixture.elf
 check1 "SIGSTRUCT of the wrong size" 1 "not 1808" "$BIN" measure --sigstruct data/test_key.pem data/encl_fixture.elf
 
