@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,24 +18,126 @@ static bool bad_user(uint64_t p, size_t n)
 	return sim_bad_hi && p < sim_bad_hi && p + n > sim_bad_lo;
 }
 
+/* Bucket of the page at @addr; pte_cap is a power of two. */
+static int pte_bucket(const struct sgx_mm *mm, unsigned long addr)
+{
+	uint64_t h = (uint64_t)(addr >> 12) * 0x9E3779B97F4A7C15ULL;
+
+	return (int)(h >> 32) & (mm->pte_cap - 1);
+}
+
+static void pte_link(struct sgx_mm *mm, int i)
+{
+	int b = pte_bucket(mm, mm->ptes[i].addr);
+
+	mm->pte_next[i] = mm->pte_head[b];
+	mm->pte_head[b] = i;
+}
+
+/* Rebuild the index from the array (after a resize, or a test's reset of nr_ptes). */
+static void pte_reindex(struct sgx_mm *mm)
+{
+	for (int b = 0; b < mm->pte_cap; b++)
+		mm->pte_head[b] = -1;
+	for (int i = 0; i < mm->nr_ptes; i++)
+		pte_link(mm, i);
+	mm->pte_indexed = mm->nr_ptes;
+}
+
+static void pte_sync(struct sgx_mm *mm)
+{
+	if (mm->pte_indexed != mm->nr_ptes)
+		pte_reindex(mm);
+}
+
+/*
+ * Double the PTE array.  The driver calls insert_page with its own locks
+ * (and the mmap lock) held; allocating there is fine for the simulated
+ * host, which never runs in signal context.  Return 0 or -ENOMEM.
+ */
+static int pte_grow(struct sgx_mm *mm)
+{
+	int cap = mm->pte_cap ? mm->pte_cap * 2 : 64;
+	struct sim_pte *ptes;
+	int *next, *head;
+
+	if (mm->pte_cap > INT_MAX / 4)
+		return -ENOMEM;
+	ptes = realloc(mm->ptes, (size_t)cap * sizeof(*ptes));
+	if (!ptes)
+		return -ENOMEM;
+	mm->ptes = ptes;
+	next = realloc(mm->pte_next, (size_t)cap * sizeof(*next));
+	if (!next)
+		return -ENOMEM;
+	mm->pte_next = next;
+	head = malloc((size_t)cap * sizeof(*head));
+	if (!head)
+		return -ENOMEM;
+	free(mm->pte_head);
+	mm->pte_head = head;
+	mm->pte_cap = cap;
+	pte_reindex(mm);
+	return 0;
+}
+
+/* The entry for (@encl, @addr), or with !@any_encl for @addr in any enclave; or -1. */
+static int pte_find(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr, bool any_encl)
+{
+	if (!mm->pte_cap)
+		return -1;
+	for (int i = mm->pte_head[pte_bucket(mm, addr)]; i >= 0; i = mm->pte_next[i])
+		if (mm->ptes[i].addr == addr && (any_encl || mm->ptes[i].encl == encl))
+			return i;
+	return -1;
+}
+
+/* Point whatever links to entry @from at @to instead. */
+static void pte_relink(struct sgx_mm *mm, int from, int to)
+{
+	int *link = &mm->pte_head[pte_bucket(mm, mm->ptes[from].addr)];
+
+	while (*link != from)
+		link = &mm->pte_next[*link];
+	*link = to;
+}
+
+/* Drop entry @i; the last entry moves into its place. */
+static void pte_remove(struct sgx_mm *mm, int i)
+{
+	int last = mm->nr_ptes - 1;
+
+	pte_relink(mm, i, mm->pte_next[i]);
+	if (i != last) {
+		pte_relink(mm, last, i);
+		mm->ptes[i] = mm->ptes[last];
+		mm->pte_next[i] = mm->pte_next[last];
+	}
+	mm->pte_indexed = --mm->nr_ptes;
+}
+
 static int f_insert_page(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
 			 unsigned long addr, struct sgx_epc_page *epc)
 {
 	struct sim_host *h = host;
-	int r = 0;
+	int i, r = 0;
 
 	pthread_mutex_lock(&mm->pte_lock);
-	for (int i = 0; i < mm->nr_ptes; i++) {
-		if (mm->ptes[i].encl == encl && mm->ptes[i].addr == addr) {
-			mm->ptes[i].epc = epc;
-			goto out;
-		}
-	}
-	if (mm->nr_ptes == SIM_MAX_PTES) {
-		r = -ENOMEM;
+	pte_sync(mm);
+	i = pte_find(mm, encl, addr, false);
+	if (i >= 0) {
+		mm->ptes[i].epc = epc;
 		goto out;
 	}
-	mm->ptes[mm->nr_ptes++] = (struct sim_pte){ encl, addr, epc, true };
+	if (mm->nr_ptes == mm->pte_cap) {
+		r = pte_grow(mm);
+		if (r)
+			goto out;
+	}
+	i = mm->nr_ptes++;
+	mm->ptes[i] = (struct sim_pte){ encl, addr, epc, true };
+	pte_link(mm, i);
+	mm->pte_indexed = mm->nr_ptes;
 	atomic_fetch_add(&h->nr_inserts, 1);
 out:
 	pthread_mutex_unlock(&mm->pte_lock);
@@ -47,12 +150,17 @@ static void f_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned
 	struct sim_host *h = host;
 
 	pthread_mutex_lock(&mm->pte_lock);
-	for (int i = 0; i < mm->nr_ptes; i++) {
-		if (mm->ptes[i].encl == encl && mm->ptes[i].addr >= addr &&
-		    mm->ptes[i].addr < addr + len) {
-			mm->ptes[i] = mm->ptes[--mm->nr_ptes];
-			i--;
-		}
+	pte_sync(mm);
+	if (len / 4096 <= (unsigned long)mm->nr_ptes) {
+		for (unsigned long a = addr & ~0xFFFUL; a < addr + len; a += 4096)
+			for (int i; (i = pte_find(mm, encl, a, false)) >= 0;)
+				pte_remove(mm, i);
+	} else {
+		/* Downwards: the entry moved into a freed slot has been seen already. */
+		for (int i = mm->nr_ptes - 1; i >= 0; i--)
+			if (mm->ptes[i].encl == encl && mm->ptes[i].addr >= addr &&
+			    mm->ptes[i].addr < addr + len)
+				pte_remove(mm, i);
 	}
 	pthread_mutex_unlock(&mm->pte_lock);
 	atomic_fetch_add(&h->nr_zaps, 1);
@@ -61,14 +169,15 @@ static void f_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned
 static bool f_young(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr)
 {
 	bool y = false;
+	int i;
 
 	(void)host;
 	pthread_mutex_lock(&mm->pte_lock);
-	for (int i = 0; i < mm->nr_ptes; i++) {
-		if (mm->ptes[i].encl == encl && mm->ptes[i].addr == addr) {
-			y = mm->ptes[i].young;
-			mm->ptes[i].young = false;
-		}
+	pte_sync(mm);
+	i = pte_find(mm, encl, addr, false);
+	if (i >= 0) {
+		y = mm->ptes[i].young;
+		mm->ptes[i].young = false;
 	}
 	pthread_mutex_unlock(&mm->pte_lock);
 	return y;
@@ -285,6 +394,9 @@ void sim_mm_free(struct sgx_mm *mm)
 {
 	pthread_rwlock_destroy(&mm->mmap_lock);
 	pthread_mutex_destroy(&mm->pte_lock);
+	free(mm->ptes);
+	free(mm->pte_head);
+	free(mm->pte_next);
 	free(mm);
 }
 
@@ -341,6 +453,7 @@ void sim_mm_exit(struct sgx_mm *mm)
 	mm->nr_maps = 0;
 	pthread_mutex_lock(&mm->pte_lock);
 	mm->nr_ptes = 0;
+	pte_reindex(mm);
 	pthread_mutex_unlock(&mm->pte_lock);
 	pthread_rwlock_unlock(&mm->mmap_lock);
 	for (int k = 0; k < n; k++)
@@ -350,11 +463,13 @@ void sim_mm_exit(struct sgx_mm *mm)
 struct sgx_epc_page *sim_pte(struct sgx_mm *mm, unsigned long addr)
 {
 	struct sgx_epc_page *epc = NULL;
+	int i;
 
 	pthread_mutex_lock(&mm->pte_lock);
-	for (int i = 0; i < mm->nr_ptes; i++)
-		if (mm->ptes[i].addr == (addr & ~0xFFFUL))
-			epc = mm->ptes[i].epc;
+	pte_sync(mm);
+	i = pte_find(mm, NULL, addr & ~0xFFFUL, true);
+	if (i >= 0)
+		epc = mm->ptes[i].epc;
 	pthread_mutex_unlock(&mm->pte_lock);
 	return epc;
 }
@@ -372,9 +487,11 @@ int sim_nr_ptes(struct sgx_mm *mm)
 static void mark_young(struct sgx_mm *mm, unsigned long addr)
 {
 	pthread_mutex_lock(&mm->pte_lock);
-	for (int i = 0; i < mm->nr_ptes; i++)
-		if (mm->ptes[i].addr == addr)
-			mm->ptes[i].young = true;
+	pte_sync(mm);
+	if (mm->pte_cap)
+		for (int i = mm->pte_head[pte_bucket(mm, addr)]; i >= 0; i = mm->pte_next[i])
+			if (mm->ptes[i].addr == addr)
+				mm->ptes[i].young = true;
 	pthread_mutex_unlock(&mm->pte_lock);
 }
 

@@ -21,7 +21,6 @@
 #include "sgx.h"
 
 #define SIM_MAX_MAPS 16
-#define SIM_MAX_PTES 8192
 
 struct sim_pte {
 	struct sgx_encl *encl;
@@ -41,8 +40,17 @@ struct sgx_mm {
 		unsigned long start, end, vm_flags;
 	} maps[SIM_MAX_MAPS];
 	int nr_maps;
-	struct sim_pte ptes[SIM_MAX_PTES];
+	/*
+	 * The PTEs, nr_ptes of them in no order, in an array that grows as
+	 * pages are inserted (pte_lock).  Tests may read them and reset
+	 * nr_ptes to 0; the hash index below then rebuilds itself.
+	 */
+	struct sim_pte *ptes;
 	int nr_ptes;
+	int pte_cap;      /* entries allocated, and buckets in pte_head */
+	int *pte_head;    /* per bucket: the first entry of its chain, or -1 */
+	int *pte_next;    /* per entry: the next one in its bucket, or -1 */
+	int pte_indexed;  /* nr_ptes as the index last saw it */
 	_Atomic int kicks;
 };
 

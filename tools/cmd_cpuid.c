@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: MIT
 /* softsgx cpuid: what CPUID leaf 0x12 and the SGX bits of leaf 7 report. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,10 +13,16 @@ const char cpuid_usage[] =
 	"emulated platform computes them from its configuration, decoded.\n"
 	"\n"
 	"Options:\n"
-	"  --epc-mb N     total EPC size in MiB (default 128)\n"
-	"  --sections N   split the EPC into N equal sections, 1..8 (default 1)\n"
+	"  --epc-mb N     total EPC size in MiB, 1..65536 (default 128)\n"
+	"  --sections N   split the EPC into N equal sections, 1..8 (default 1); each\n"
+	"                 must be a whole number of 4 KiB pages\n"
 	"  --no-sgx2      a platform without SGX2\n"
-	"  --eupdatesvn   a platform with ENCLS[EUPDATESVN] (CPUID.(12H,0):EAX[10])\n";
+	"  --eupdatesvn   a platform with ENCLS[EUPDATESVN] (CPUID.(12H,0):EAX[10])\n"
+	"  -h, --help     this text\n"
+	"  --version      print the version\n"
+	"\n"
+	"Exit status: 0 on success, 1 when the platform cannot be created, 2 on a usage\n"
+	"error.\n";
 
 int cmd_cpuid(int argc, char **argv)
 {
@@ -26,34 +31,40 @@ int cmd_cpuid(int argc, char **argv)
 		{ "sections", required_argument, NULL, 's' },
 		{ "no-sgx2", no_argument, NULL, 'n' },
 		{ "eupdatesvn", no_argument, NULL, 'u' },
+		CLI_STD_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long long mb = 128, nsec = 1;
 	struct sgx_cpu_config cfg;
 	struct sgx_cpuid_regs r;
 	struct sgx_cpu *cpu;
-	int c, err;
+	int c, err, status;
 
 	sgx_cpu_default_config(&cfg);
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'e' && !cli_parse_u64("EPC size", optarg, &mb) && mb)
-			continue;
-		if (c == 's' && !cli_parse_u64("section count", optarg, &nsec) && nsec &&
-		    nsec <= SGX_MAX_EPC_SECTIONS)
-			continue;
-		if (c == 'n') {
+	while ((c = cli_getopt(argc, argv, opts, &status)) != -1) {
+		switch (c) {
+		case CLI_EXIT:
+			return status;
+		case 'e':
+			if (cli_parse_num("epc-mb", optarg, 1, 65536, &mb))
+				return 2;
+			break;
+		case 's':
+			if (cli_parse_num("sections", optarg, 1, SGX_MAX_EPC_SECTIONS, &nsec))
+				return 2;
+			break;
+		case 'n':
 			cfg.sgx2 = false;
-			continue;
-		}
-		if (c == 'u') {
+			break;
+		case 'u':
 			cfg.eupdatesvn = true;
-			continue;
+			break;
 		}
-		fputs(cpuid_usage, stderr);
-		return 2;
 	}
+	if (cli_no_more_args(argc, argv, optind))
+		return 2;
 	if (((mb << 20) / nsec) % 4096) {
-		fprintf(stderr, "cpuid: %llu MiB cannot be split into %llu page-sized sections\n",
+		cli_err("--epc-mb %llu cannot be split into --sections %llu of whole 4 KiB pages",
 			mb, nsec);
 		return 2;
 	}
@@ -64,7 +75,7 @@ int cmd_cpuid(int argc, char **argv)
 	}
 	cpu = sgx_cpu_create(&cfg, &err);
 	if (!cpu) {
-		fprintf(stderr, "cpuid: cannot create the platform: %s\n", strerror(-err));
+		cli_err("cannot create the platform: %s", strerror(-err));
 		return 1;
 	}
 	sgx_cpu_cpuid(cpu, 7, 0, &r);

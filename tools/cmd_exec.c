@@ -33,6 +33,7 @@ const char exec_usage[] =
 	"  --no-sgx2        a platform without SGX2 (no EAUG, EMODPR, EMODT, EACCEPT)\n"
 	"  --stats          print the driver's counters on stderr when PROGRAM exits\n"
 	"  -h, --help       this text\n"
+	"      --version    the version\n"
 	"\n"
 	"Environment (set by the options above, or directly):\n"
 	"  SOFTSGX_EPC, SOFTSGX_SECTIONS, SOFTSGX_NO_SGX2=1, SOFTSGX_STATS=1\n"
@@ -105,6 +106,14 @@ int cmd_exec(int argc, char **argv)
 		}
 		if (a[0] != '-')
 			break;
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(exec_usage, stdout);
+			return 0;
+		}
+		if (!strcmp(a, "--version")) {
+			printf("softsgx %s\n", SOFTSGX_VERSION);
+			return 0;
+		}
 		if (!strcmp(a, "--epc") || !strcmp(a, "--sections")) {
 			unsigned long long v;
 

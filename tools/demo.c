@@ -6,7 +6,6 @@
  * checking every byte, and the EPC counters.  Part 2 (demo_driver.c) runs
  * the driver.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +35,15 @@ const char demo_usage[] =
 	"release.  Every page read is compared with what was added.\n"
 	"\n"
 	"Options:\n"
-	"  --epc-mb N     part 1: EPC size in MiB (default 128)\n"
-	"  --pages N      part 1: data pages in the enclave, 1..4096 (default 16)\n"
+	"  --epc-mb N     part 1: EPC size in MiB, 1..65536 (default 128)\n"
+	"  --pages N      part 1: data pages in the enclave, 1..4096 (default 16); they\n"
+	"                 and 8 more pages must fit in the EPC of --epc-mb\n"
 	"  --drv-pages N  part 2: the driver's EPC in 4 KiB frames, 128..65536\n"
 	"                 (default 256, i.e. 1 MiB; the first enclave has 4N pages)\n"
-	"  --key FILE     RSA-3072 (e = 3) PEM signing key; default: a new key\n"
+	"  --key FILE     RSA-3072 (e = 3) PEM signing key, not encrypted; default: a\n"
+	"                 new key\n"
 	"  -h, --help     this text\n"
+	"  --version      print the version\n"
 	"\n"
 	"Exit status: 0 when every step did what it should, 1 when one did not (the\n"
 	"reason is on stderr), 2 for bad options.\n";
@@ -67,10 +69,10 @@ static int leaf(const char *name, int r)
 		const struct sgx_fault *f = sgx_last_fault();
 
 		if (r & SGX_ENCLS_FAULT_FLAG)
-			fprintf(stderr, "demo: %s faulted: vector %d addr %#llx errcd %#x\n", name,
+			cli_err("%s faulted: vector %d addr %#llx errcd %#x", name,
 				f->vector, (unsigned long long)f->addr, f->errcd);
 		else
-			fprintf(stderr, "demo: %s returned SGX error %d\n", name, r);
+			cli_err("%s returned SGX error %d", name, r);
 	}
 	return r;
 }
@@ -133,7 +135,7 @@ int demo_sigstruct(struct sgx_sigstruct *ss, const uint8_t mrenclave[32], uint64
 	ss->body.xfrm_mask = ~0ULL;
 	memcpy(ss->body.mrenclave, mrenclave, 32);
 	if (sgx_sigstruct_sign(ss, key)) {
-		fprintf(stderr, "demo: signing failed\n");
+		cli_err("signing failed");
 		return -1;
 	}
 	return 0;
@@ -226,7 +228,7 @@ static int run(struct demo *d, unsigned int npages, EVP_PKEY *key)
 		goto out;
 	if (memcmp(((struct sgx_secs *)sgx_epc_page_bytes(d->cpu, d->secs))->mrenclave, mrenclave,
 		   32)) {
-		fprintf(stderr, "demo: the model's MRENCLAVE differs from the offline one\n");
+		cli_err("the model's MRENCLAVE differs from the offline one");
 		goto out;
 	}
 	printf("  EINIT ok: model and offline MRENCLAVE agree\n");
@@ -266,7 +268,7 @@ static int run(struct demo *d, unsigned int npages, EVP_PKEY *key)
 		const uint8_t *b = sgx_epc_page_bytes(d->cpu, data[i]);
 		for (unsigned int k = 0; k < 4096; k++) {
 			if (b[k] != (uint8_t)(i * 31 + k * 7)) {
-				fprintf(stderr, "demo: page %u byte %u differs after reload\n", i, k);
+				cli_err("page %u byte %u differs after reload", i, k);
 				goto out;
 			}
 		}
@@ -301,6 +303,7 @@ int cmd_demo(int argc, char **argv)
 		{ "pages", required_argument, NULL, 'p' },
 		{ "drv-pages", required_argument, NULL, 'd' },
 		{ "key", required_argument, NULL, 'k' },
+		CLI_STD_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long long epc_mb = 128, pages = 16, drv_pages = 256;
@@ -308,50 +311,46 @@ int cmd_demo(int argc, char **argv)
 	struct sgx_cpu_config cfg;
 	struct demo d = { 0 };
 	EVP_PKEY *key;
-	int c, err, ret;
+	int c, err, ret, status;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, opts, &status)) != -1) {
 		switch (c) {
+		case CLI_EXIT:
+			return status;
 		case 'e':
-			if (cli_parse_u64("EPC size", optarg, &epc_mb) || !epc_mb || epc_mb > 65536)
+			if (cli_parse_num("epc-mb", optarg, 1, 65536, &epc_mb))
 				return 2;
 			break;
 		case 'p':
-			if (cli_parse_u64("page count", optarg, &pages) || !pages || pages > 4096)
+			if (cli_parse_num("pages", optarg, 1, 4096, &pages))
 				return 2;
 			break;
 		case 'd':
-			if (cli_parse_u64("driver EPC frames", optarg, &drv_pages))
+			if (cli_parse_num("drv-pages", optarg, 128, 65536, &drv_pages))
 				return 2;
-			if (drv_pages < 128 || drv_pages > 65536) {
-				fprintf(stderr, "demo: --drv-pages must be 128..65536\n");
-				return 2;
-			}
 			break;
 		case 'k':
 			key_path = optarg;
 			break;
-		default:
-			fputs(demo_usage, stderr);
-			return 2;
 		}
 	}
+	if (cli_no_more_args(argc, argv, optind))
+		return 2;
 	if ((pages + 8) * 4096 > epc_mb << 20) {
-		fprintf(stderr, "demo: %llu pages do not fit in a %llu MiB EPC\n", pages, epc_mb);
+		cli_err("--pages %llu: does not fit in the %llu MiB EPC of --epc-mb (at most "
+			"%llu pages)",
+			pages, epc_mb, (epc_mb << 8) - 8);
 		return 2;
 	}
 	if (key_path) {
-		key = sgx_sign_load_key(key_path, &err);
-		if (!key) {
-			fprintf(stderr, "demo: cannot load RSA-3072 e=3 key from %s: %s\n", key_path,
-				err == -22 ? "not an RSA-3072 key with exponent 3" : strerror(-err));
+		key = cli_load_key(key_path);
+		if (!key)
 			return 1;
-		}
 	} else {
 		printf("0. Generating an RSA-3072 signing key (exponent 3)\n");
 		key = sgx_sign_generate_key();
 		if (!key) {
-			fprintf(stderr, "demo: key generation failed\n");
+			cli_err("key generation failed");
 			return 1;
 		}
 	}
@@ -359,7 +358,7 @@ int cmd_demo(int argc, char **argv)
 	cfg.epc_size = epc_mb << 20;
 	d.cpu = sgx_cpu_create(&cfg, &err);
 	if (!d.cpu) {
-		fprintf(stderr, "demo: cannot create the platform: %s\n", strerror(-err));
+		cli_err("cannot create the platform: %s", strerror(-err));
 		EVP_PKEY_free(key);
 		return 1;
 	}

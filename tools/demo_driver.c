@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "sim.h"
@@ -23,6 +24,12 @@
 #define DRV_BASE 0x400000000UL
 #define CG_BASE 0x500000000UL
 #define PG 4096UL
+/*
+ * Enclave B's size: the EPC's, up to this.  Confinement and the OOM kill
+ * show as well at 8192 pages, and a cgroup's reclaim work gives up after
+ * 1024 rounds of SGX_NR_TO_SCAN pages without queueing itself again.
+ */
+#define CG_MAX_PAGES 8192u
 #define RW (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
 #define ATTR (SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT)
 
@@ -91,7 +98,7 @@ static int build(struct sgx_driver *drv, struct sgx_mm *mm, struct drv_enclave *
 		goto out;
 	err = sim_mmap(mm, e->encl, base, e->size, VM_READ | VM_WRITE);
 	if (err) {
-		fprintf(stderr, "demo: mmap of the enclave: %s\n", errname(err));
+		cli_err("mmap of the enclave: %s", errname(err));
 		goto out;
 	}
 
@@ -104,7 +111,7 @@ static int build(struct sgx_driver *drv, struct sgx_mm *mm, struct drv_enclave *
 	create.src = (uint64_t)(uintptr_t)secs;
 	r = sgx_ioctl(e->encl, mm, SGX_IOC_ENCLAVE_CREATE, (unsigned long)&create);
 	if (r) {
-		fprintf(stderr, "demo: SGX_IOC_ENCLAVE_CREATE: %s\n", errname(r));
+		cli_err("SGX_IOC_ENCLAVE_CREATE: %s", errname(r));
 		err = (int)r;
 		goto out;
 	}
@@ -132,7 +139,7 @@ static int build(struct sgx_driver *drv, struct sgx_mm *mm, struct drv_enclave *
 		added += ap.count;
 		/* -ERESTARTSYS or -EINTR with progress: the caller simply calls again. */
 		if (r && !ap.count) {
-			fprintf(stderr, "demo: SGX_IOC_ENCLAVE_ADD_PAGES at offset %#lx: %s\n",
+			cli_err("SGX_IOC_ENCLAVE_ADD_PAGES at offset %#lx: %s",
 				added, errname(r));
 			err = (int)r;
 			goto out;
@@ -146,7 +153,7 @@ static int build(struct sgx_driver *drv, struct sgx_mm *mm, struct drv_enclave *
 	init.sigstruct = (uint64_t)(uintptr_t)ss;
 	r = sgx_ioctl(e->encl, mm, SGX_IOC_ENCLAVE_INIT, (unsigned long)&init);
 	if (r) {
-		fprintf(stderr, "demo: SGX_IOC_ENCLAVE_INIT: %s (SGX error %ld)\n",
+		cli_err("SGX_IOC_ENCLAVE_INIT: %s (SGX error %ld)",
 			r > 0 ? "EINIT refused" : errname(r), r > 0 ? r : 0);
 		err = r > 0 ? -EPERM : (int)r;
 		goto out;
@@ -208,12 +215,12 @@ static int read_back(struct sgx_driver *drv, struct sgx_mm *mm, struct drv_encla
 
 		b = touch(drv, mm, e->base + i * PG, VM_READ, &vmf);
 		if (!b) {
-			fprintf(stderr, "demo: reading page %u: %s\n", i, vmf_name(vmf));
+			cli_err("reading page %u: %s", i, vmf_name(vmf));
 			goto out;
 		}
 		for (unsigned int off = 0; off < PG; off++) {
 			if (b[off] != content(i, off)) {
-				fprintf(stderr, "demo: page %u byte %u: %#x, added as %#x\n", i, off,
+				cli_err("page %u byte %u: %#x, added as %#x", i, off,
 					b[off], content(i, off));
 				goto out;
 			}
@@ -253,6 +260,52 @@ static void show_enclave(const char *what, struct drv_enclave *e)
 	       (unsigned long long)resident, (unsigned long long)evicted);
 }
 
+/*
+ * The driver logs to stderr as the kernel logs to dmesg.  Its start-up
+ * messages ("EPC section ...") are the demo's output, not errors: collect
+ * them while it starts, then show them on stdout, or on stderr if it failed.
+ */
+struct log_capture {
+	FILE *file;
+	int saved_stderr;
+};
+
+static void capture_start(struct log_capture *lc)
+{
+	fflush(stderr);
+	lc->saved_stderr = -1;
+	lc->file = tmpfile();
+	if (!lc->file)
+		return;
+	lc->saved_stderr = dup(STDERR_FILENO);
+	if (lc->saved_stderr < 0 || dup2(fileno(lc->file), STDERR_FILENO) < 0) {
+		if (lc->saved_stderr >= 0)
+			close(lc->saved_stderr);
+		lc->saved_stderr = -1;
+		fclose(lc->file);
+		lc->file = NULL;
+	}
+}
+
+static void capture_end(struct log_capture *lc, bool failed)
+{
+	char line[512];
+
+	if (!lc->file)
+		return;
+	fflush(stderr);
+	dup2(lc->saved_stderr, STDERR_FILENO);
+	close(lc->saved_stderr);
+	rewind(lc->file);
+	while (fgets(line, sizeof(line), lc->file)) {
+		if (failed)
+			fputs(line, stderr);
+		else
+			printf("  log: %s", line);
+	}
+	fclose(lc->file);
+}
+
 static double seconds(void)
 {
 	struct timespec ts;
@@ -265,18 +318,19 @@ static double seconds(void)
 static int cgroup_part(struct sgx_driver *drv, struct sim_host *h, EVP_PKEY *key,
 		       unsigned int nr)
 {
-	unsigned int limit = nr / 4, calls;
+	unsigned int limit = nr / 4, calls, limit_s;
 	struct drv_enclave e = { 0 };
 	struct sgx_mm *mm = sim_mm_new(h, 2);
 	struct sgx_cgroup *cg;
 	char max[64];
 	int err, vmf, ret = -1;
+	double t0;
 
 	if (!mm)
 		return -1;
 	cg = sgx_cgroup_create(&drv->root_cg, "demo", &err);
 	if (!cg) {
-		fprintf(stderr, "demo: cannot create the cgroup: %s\n", errname(err));
+		cli_err("cannot create the cgroup: %s", errname(err));
 		sim_mm_free(mm);
 		return -1;
 	}
@@ -285,7 +339,7 @@ static int cgroup_part(struct sgx_driver *drv, struct sim_host *h, EVP_PKEY *key
 	       "in it\n",
 	       max, limit, nr);
 	if ((err = sgx_cgroup_write(cg, "misc.max", max))) {
-		fprintf(stderr, "demo: writing misc.max: %s\n", errname(err));
+		cli_err("writing misc.max: %s", errname(err));
 		goto out;
 	}
 	sim_set_cgroup(cg);
@@ -301,7 +355,7 @@ static int cgroup_part(struct sgx_driver *drv, struct sim_host *h, EVP_PKEY *key
 	       (unsigned long long)cg_value(cg, "misc.peak"), limit * PG,
 	       (unsigned long long)cg_value(cg, "misc.events"));
 	if (cg_value(cg, "misc.peak") > limit * PG) {
-		fprintf(stderr, "demo: the cgroup went over its limit\n");
+		cli_err("the cgroup went over its limit");
 		goto out;
 	}
 	show_enclave("enclave B", &e);
@@ -309,22 +363,27 @@ static int cgroup_part(struct sgx_driver *drv, struct sim_host *h, EVP_PKEY *key
 	printf("11. misc.max = \"sgx_epc 0\": ksgxd reclaims what it can, then the EPC OOM "
 	       "killer\n");
 	if ((err = sgx_cgroup_write(cg, "misc.max", "sgx_epc 0"))) {
-		fprintf(stderr, "demo: writing misc.max: %s\n", errname(err));
+		cli_err("writing misc.max: %s", errname(err));
 		goto out;
 	}
-	for (int i = 0; i < 2000 && !encl_test_flag(e.encl, SGX_ENCL_NO_MEMORY); i++) {
+	/* ksgxd first reclaims what it can, a time that grows with the enclave. */
+	limit_s = 2 + nr / 2048;
+	t0 = seconds();
+	while (!encl_test_flag(e.encl, SGX_ENCL_NO_MEMORY) && seconds() - t0 < limit_s) {
 		struct timespec ms = { 0, 1000000 };
 
 		nanosleep(&ms, NULL);
 	}
 	if (!encl_test_flag(e.encl, SGX_ENCL_NO_MEMORY)) {
-		fprintf(stderr, "demo: the enclave was not killed within 2 s\n");
+		cli_err("the enclave was not killed within %u s", limit_s);
 		goto out;
 	}
-	printf("  enclave B killed; misc.current %llu bytes (its VA page, freed on release)\n",
+	printf("  enclave B killed after %.2f s; misc.current %llu bytes (its VA pages, freed on "
+	       "release)\n",
+	       seconds() - t0,
 	       (unsigned long long)cg_value(cg, "misc.current"));
 	if (touch(drv, mm, CG_BASE, VM_READ, &vmf) || vmf != VM_FAULT_SIGBUS) {
-		fprintf(stderr, "demo: a killed enclave's page fault did not get SIGBUS\n");
+		cli_err("a killed enclave's page fault did not get SIGBUS");
 		goto out;
 	}
 	printf("  its next page fault: %s, as on Linux\n", vmf_name(vmf));
@@ -336,7 +395,7 @@ out:
 		sgx_release(e.encl);
 	sim_mm_free(mm);
 	if ((err = sgx_cgroup_destroy(cg)))
-		fprintf(stderr, "demo: cgroup destroy: %s\n", errname(err));
+		cli_err("cgroup destroy: %s", errname(err));
 	return ret;
 }
 
@@ -357,6 +416,7 @@ int demo_driver(EVP_PKEY *key, unsigned int epc_pages)
 	struct sgx_driver *drv = NULL;
 	struct sgx_cpu *cpu;
 	struct sgx_mm *mm = NULL;
+	struct log_capture log;
 	struct sim_host h;
 	unsigned int nr = 4 * epc_pages, grow = 16, calls;
 	double t0;
@@ -366,24 +426,28 @@ int demo_driver(EVP_PKEY *key, unsigned int epc_pages)
 	cfg.epc_size = (uint64_t)epc_pages * PG;
 	cpu = sgx_cpu_create(&cfg, &err);
 	if (!cpu) {
-		fprintf(stderr, "demo: cannot create the platform: %s\n", errname(err));
+		cli_err("cannot create the platform: %s", errname(err));
 		return -1;
 	}
 	sim_host_init(&h);
 	dcfg.host_ops = &h.ops;
 	dcfg.host = &h;
+	capture_start(&log);
 	drv = sgx_driver_create(cpu, &dcfg, &err);
+	if (drv)
+		sgx_sanitize_now(drv);
+	if (drv)
+		printf("7. The driver: %u-frame EPC (%u KiB), ksgxd running, watermarks %d/%d "
+		       "free pages, on the simulated host\n",
+		       epc_pages, epc_pages * 4, SGX_NR_LOW_PAGES, SGX_NR_HIGH_PAGES);
+	capture_end(&log, !drv);
 	if (!drv) {
-		fprintf(stderr, "demo: cannot start the driver: %s\n", errname(err));
+		cli_err("cannot start the driver: %s", errname(err));
 		goto out;
 	}
-	sgx_sanitize_now(drv);
 	mm = sim_mm_new(&h, 1);
 	if (!mm)
 		goto out;
-	printf("7. The driver: %u-frame EPC (%u KiB), ksgxd running, watermarks %d/%d free "
-	       "pages, on the simulated host\n",
-	       epc_pages, epc_pages * 4, SGX_NR_LOW_PAGES, SGX_NR_HIGH_PAGES);
 
 	printf("8. /dev/sgx_enclave: CREATE, ADD_PAGES of %u measured pages (4x the EPC), "
 	       "INIT\n",
@@ -408,7 +472,7 @@ int demo_driver(EVP_PKEY *key, unsigned int epc_pages)
 		unsigned long addr = a.base + (unsigned long)(nr + i) * PG;
 
 		if (!touch(drv, mm, addr, VM_READ | VM_WRITE, &vmf)) {
-			fprintf(stderr, "demo: first touch at %#lx: %s\n", addr, vmf_name(vmf));
+			cli_err("first touch at %#lx: %s", addr, vmf_name(vmf));
 			goto out;
 		}
 	}
@@ -418,7 +482,7 @@ int demo_driver(EVP_PKEY *key, unsigned int epc_pages)
 	show_enclave("enclave A", &a);
 	show_counters(drv, "  ");
 
-	if (cgroup_part(drv, &h, key, epc_pages))
+	if (cgroup_part(drv, &h, key, epc_pages < CG_MAX_PAGES ? epc_pages : CG_MAX_PAGES))
 		goto out;
 
 	printf("12. Release: the address space exits, the enclave files close\n");
@@ -428,8 +492,8 @@ int demo_driver(EVP_PKEY *key, unsigned int epc_pages)
 	sgx_driver_counters(drv, &c);
 	show_counters(drv, "  ");
 	if (c.free + c.poisoned + c.leaked != c.total || c.leaked || c.enclaves) {
-		fprintf(stderr, "demo: EPC accounting does not close: %llu free of %llu, %llu "
-			"leaked, %llu enclaves alive\n",
+		cli_err("EPC accounting does not close: %llu free of %llu, %llu "
+			"leaked, %llu enclaves alive",
 			(unsigned long long)c.free, (unsigned long long)c.total,
 			(unsigned long long)c.leaked, (unsigned long long)c.enclaves);
 		goto out;

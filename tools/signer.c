@@ -5,10 +5,15 @@
  * is byte-reversed on the way in.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
@@ -110,19 +115,52 @@ EVP_PKEY *sgx_sign_generate_key(void)
 	return key;
 }
 
+/* PEM pass phrase callback: never prompt, only note that one was wanted. */
+static int no_passphrase(char *buf, int size, int rwflag, void *asked)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	*(bool *)asked = true;
+	return -1;
+}
+
+/*
+ * Besides -errno from open() and -EINVAL for a key that is not RSA-3072 with
+ * e = 3, *@err is -EISDIR for a directory, -ENOKEY for a key encrypted with
+ * a pass phrase (never prompted for) and -EBADMSG when the file holds no PEM
+ * private key.
+ */
 EVP_PKEY *sgx_sign_load_key(const char *path, int *err)
 {
-	FILE *f = fopen(path, "r");
+	/* O_NONBLOCK: a FIFO must not hang open(); reads block again below. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	bool asked = false;
+	struct stat st;
 	EVP_PKEY *key;
 	BIGNUM *n, *e;
+	FILE *f;
 
-	if (!f) {
+	if (fd < 0 || fstat(fd, &st) || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) ||
+	    !(f = fdopen(fd, "r"))) {
 		*err = -errno;
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
-	key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	if (S_ISDIR(st.st_mode)) {
+		fclose(f);
+		*err = -EISDIR;
+		return NULL;
+	}
+	key = PEM_read_PrivateKey(f, NULL, no_passphrase, &asked);
 	fclose(f);
-	if (!key || rsa_key_params(key, &n, &e)) {
+	ERR_clear_error();
+	if (!key) {
+		*err = asked ? -ENOKEY : -EBADMSG;
+		return NULL;
+	}
+	if (rsa_key_params(key, &n, &e)) {
 		EVP_PKEY_free(key);
 		*err = -EINVAL;
 		return NULL;
