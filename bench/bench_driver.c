@@ -18,9 +18,10 @@
  * in the kernel) and zaps it before EBLOCK.  The simulated host's own page
  * table is a list sized for tests; the benchmark gives it a flat table per
  * mapping instead, so that what it times is the driver and not a list
- * search (a page-table walk does not grow with the enclave).  No thread is
- * inside an enclave, so EWB never needs the ETRACK IPI (kick): that needs
- * the real host.
+ * search (a page-table walk does not grow with the enclave).  One more
+ * configuration keeps a thread inside its enclave (EENTER on the CPU model),
+ * so that every EWB batch needs the ETRACK IPI: the host's kick makes the
+ * thread take an AEX and resume, as a real thread does.
  *
  * Each round runs one full evict/reload cycle of every configuration, the
  * configurations of the same size in lock step and AES-GCM encryptions
@@ -45,6 +46,7 @@
 #include <openssl/evp.h>
 
 #include "bench_stats.h"
+#include "softsgx/enclu.h"
 #include "sim.h"
 #include "softsgx/measure.h"
 #include "softsgx/sign.h"
@@ -54,6 +56,11 @@
 #define PG 4096UL
 #define ATTR (SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT)
 #define RW (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
+/* A thread's pages, ahead of the data: TCS, then its SSA frames. */
+#define NR_SSA 2
+#define THREAD_PAGES (1 + NR_SSA)
+/* Where the thread inside "was" when an IPI interrupts it: outside code. */
+#define AEP 0x70001000ULL
 
 static uint8_t src[PG] __attribute__((aligned(4096)));
 
@@ -122,6 +129,7 @@ struct world {
 	unsigned int nr_encl;
 	bool kernel_backing;
 	int cg_depth;
+	bool thread;                 /* page 0 is a TCS, and a thread stays inside */
 
 	struct sgx_driver *drv;
 	struct sgx_cgroup *cgs[4];
@@ -131,10 +139,17 @@ struct world {
 	int nr_mms;
 	struct bench_pte **pt;       /* pt[mm id * SIM_MAX_MAPS + map]: one per page */
 
+	/* The thread inside (the CPU model's view of it), when @thread. */
+	struct sgx_lp lp;
+	struct sgx_mmu mmu;
+	struct sgx_xstate xs;
+	struct sgx_regs regs;
+	int kicks;
+
 	struct series s;
 	double cold_reclaim, cold_reload, cold_gcm;
 	/* Per page and steady cycle, from the last cycle. */
-	double backing_calls, zaps, inserts, eldu, secs_ewb, ages, young;
+	double backing_calls, zaps, inserts, eldu, secs_ewb, ages, young, kicks_per_batch;
 	unsigned long nr_ages, nr_young; /* b_young calls, and those that found the bit set */
 };
 
@@ -232,14 +247,86 @@ static int touch(struct world *w, struct sgx_mm *mm, int map, unsigned long addr
 	return -1;
 }
 
-/* The SIGSTRUCT of an enclave of @size with @nr unmeasured RW pages from offset 0. */
-static int sign(EVP_PKEY *key, unsigned long size, unsigned long nr, struct sgx_sigstruct *ss)
+/*
+ * The thread's page tables: an enclave page translates to its EPC frame
+ * (the TCS and SSA pages are kept resident, see keep_hot()), anything else
+ * to itself.
+ */
+static int lp_translate(void *ctx, uint64_t la, bool write, uint64_t *pa)
+{
+	struct world *w = ctx;
+	struct sgx_encl_page *e;
+
+	(void)write;
+	*pa = la;
+	if (la < w->encls[0]->base || la >= w->encls[0]->base + w->size)
+		return 0;
+	e = sgx_encl_page_lookup(w->encls[0], la & ~(PG - 1));
+	if (!e || !e->epc_page)
+		return -1;
+	*pa = (uint64_t)(uintptr_t)sgx_get_epc_virt_addr(e->epc_page) + (la & (PG - 1));
+	return 0;
+}
+
+/* EENTER on the TCS, or EEXIT back out, on the CPU model. */
+static int lp_enter(struct world *w)
+{
+	struct sgx_regs r = { .rax = EENTER, .rbx = w->encls[0]->base, .rcx = AEP,
+			      .rip = AEP - 3, .rflags = 0x202 };
+
+	w->mmu.translate = lp_translate;
+	w->mmu.ctx = w;
+	sgx_lp_init(&w->lp);
+	if (sgx_enclu(w->drv->cpu, &w->lp, &w->mmu, &r, NULL) || !w->lp.in_enclave)
+		return -1;
+	w->regs = r;
+	return 0;
+}
+
+static int lp_leave(struct world *w)
+{
+	struct sgx_regs r = w->regs;
+
+	r.rax = EEXIT;
+	r.rbx = AEP;
+	return sgx_enclu(w->drv->cpu, &w->lp, &w->mmu, &r, NULL) || w->lp.in_enclave ? -1 : 0;
+}
+
+/*
+ * The ETRACK IPI as the thread inside takes it: an AEX, after which its
+ * AEP resumes it at once (ERESUME), now in the new epoch.  Called with
+ * encl->lock held.
+ */
+static void on_kick(struct sim_host *h, struct sgx_mm *mm, struct sgx_encl *encl)
+{
+	struct world *w = h->ctx;
+	struct sgx_regs r = w->regs;
+
+	(void)mm;
+	(void)encl;
+	if (!w->thread || !w->lp.in_enclave)
+		return;
+	w->kicks++;
+	if (sgx_aex(w->drv->cpu, &w->lp, &r, NULL, NULL, NULL) || r.rax != ERESUME ||
+	    sgx_enclu(w->drv->cpu, &w->lp, &w->mmu, &r, NULL) || !w->lp.in_enclave) {
+		fprintf(stderr, "bench: the thread inside did not take the IPI\n");
+		exit(1);
+	}
+	w->regs = r;
+}
+
+/*
+ * The SIGSTRUCT of an enclave of @size with @nr unmeasured pages from offset
+ * 0: RW, but page 0 a TCS if @tcs.
+ */
+static int sign(EVP_PKEY *key, unsigned long size, unsigned long nr, bool tcs,
+		struct sgx_sigstruct *ss)
 {
 	struct sgx_measure m;
 
 	sgx_measure_ecreate(&m, 1, size);
 	for (unsigned long i = 0; i < nr; i++)
-		sgx_measure_eadd(&m, i * PG, RW);
+		sgx_measure_eadd(&m, i * PG, tcs && !i ? SGX_SECINFO_TCS : RW);
 	sgx_sigstruct_init(ss);
 	sgx_measure_final(&m, ss->body.mrenclave);
 	ss->header.date = 0x20261207;
@@ -273,6 +360,10 @@ static struct sgx_encl *build(struct world *w, struct sgx_mm *mm, uint64_t base,
 	    sgx_ioctl(encl, mm, SGX_IOC_ENCLAVE_CREATE, (unsigned long)&c))
 		return NULL;
 	for (unsigned long p = 0; p < w->per; p++) {
+		static struct sgx_tcs tcs __attribute__((aligned(4096)));
+		static struct sgx_secinfo tsi __attribute__((aligned(64))) = {
+			.flags = SGX_SECINFO_TCS
+		};
 		struct sgx_enclave_add_pages a = {
 			.src = (uint64_t)(uintptr_t)src,
 			.offset = p * PG,
@@ -280,6 +371,15 @@ static struct sgx_encl *build(struct world *w, struct sgx_mm *mm, uint64_t base,
 			.secinfo = (uint64_t)(uintptr_t)&si,
 		};
 
+		if (w->thread && !p) {
+			/* SSA frames right after it; the entry point is never run. */
+			memset(&tcs, 0, sizeof(tcs));
+			tcs.ssa_offset = PG;
+			tcs.nr_ssa_frames = NR_SSA;
+			tcs.entry_offset = THREAD_PAGES * PG;
+			a.src = (uint64_t)(uintptr_t)&tcs;
+			a.secinfo = (uint64_t)(uintptr_t)&tsi;
+		}
 		if (sgx_ioctl(encl, mm, SGX_IOC_ENCLAVE_ADD_PAGES, (unsigned long)&a))
 			return NULL;
 	}
@@ -335,6 +435,7 @@ static int world_build(struct world *w, EVP_PKEY *key, int rounds)
 	w->h.ops.insert_page = b_insert_page;
 	w->h.ops.zap = b_zap;
 	w->h.ops.test_and_clear_young = b_young;
+	w->h.on_kick = on_kick;
 	w->drv = quiet_driver(&w->h, w->epc_pages);
 	if (!w->drv || !ss || w->cg_depth > 4)
 		return -1;
@@ -348,7 +449,7 @@ static int world_build(struct world *w, EVP_PKEY *key, int rounds)
 	}
 	for (w->size = 0x10000; w->size < w->per * PG;)
 		w->size <<= 1;
-	if (sign(key, w->size, w->per, ss))
+	if (sign(key, w->size, w->per, w->thread, ss))
 		return -1;
 	w->encls = zalloc(w->nr_encl * sizeof(*w->encls));
 	w->nr_mms = (int)((w->nr_encl + SIM_MAX_MAPS - 1) / SIM_MAX_MAPS);
@@ -368,6 +469,10 @@ static int world_build(struct world *w, EVP_PKEY *key, int rounds)
 		}
 	}
 	sim_set_cgroup(NULL);
+	if (w->thread && lp_enter(w)) {
+		fprintf(stderr, "bench: EENTER failed\n");
+		return -1;
+	}
 	w->s.alloc = zalloc(sizeof(double) * rounds);
 	w->s.reclaim = zalloc(sizeof(double) * rounds);
 	w->s.reload = zalloc(sizeof(double) * rounds);
@@ -378,6 +483,8 @@ static int world_build(struct world *w, EVP_PKEY *key, int rounds)
 
 static void world_destroy(struct world *w)
 {
+	if (w->thread && lp_leave(w))
+		fprintf(stderr, "bench: EEXIT failed\n");
 	for (int m = 0; m < w->nr_mms; m++)
 		sim_mm_exit(w->mms[m]);
 	for (unsigned int i = 0; i < w->nr_encl; i++) {
@@ -402,10 +509,29 @@ static void world_destroy(struct world *w)
 struct cycle {
 	double alloc, reclaim, reload;
 	struct sgx_driver_counters k0, k1;
-	int zaps, inserts;
+	int zaps, inserts, kicks;
 	unsigned long ages, young;
 	bool reclaimed;
 };
+
+/* Pages of @w the reclaimer takes in a cycle: all but a thread's own. */
+static unsigned long evictable(const struct world *w)
+{
+	return w->nr_encl * w->per - (w->thread ? THREAD_PAGES : 0);
+}
+
+/*
+ * The thread inside keeps using its TCS and SSA pages, so their accessed
+ * bits are set whenever the reclaimer looks and it never takes them (were
+ * it to, the AEX of the next IPI would have no SSA to write).
+ */
+static int keep_hot(struct world *w)
+{
+	for (unsigned long p = 0; w->thread && p < THREAD_PAGES; p++)
+		if (touch(w, w->mms[0], 0, w->mms[0]->maps[0].start + p * PG))
+			return -1;
+	return 0;
+}
 
 /*
  * One round of a group of worlds of the same size, in lock step so that
@@ -422,6 +548,8 @@ static int group_round(struct world **g, int n, EVP_CIPHER_CTX *gcm, int r)
 	double gt = 0, t;
 	unsigned long gn = 0;
 	bool busy = true;
+	/* Each round starts with another world: none always runs after the rest. */
+	const int rot = (r + 1) % n;
 
 	for (int k = 0; k < n; k++) {
 		struct world *w = g[k];
@@ -432,9 +560,12 @@ static int group_round(struct world **g, int n, EVP_CIPHER_CTX *gcm, int r)
 		c[k].inserts = atomic_load(&w->h.nr_inserts);
 		c[k].ages = w->nr_ages;
 		c[k].young = w->nr_young;
+		c[k].kicks = w->kicks;
 	}
 	for (unsigned long i = 0; i < total; i += chunk) {
-		for (int k = 0; k < n; k++) {
+		for (int kk = 0; kk < n; kk++) {
+			int k = (kk + rot) % n;
+
 			enter_world(g[k]);
 			t = bench_now();
 			for (unsigned long j = i; j < i + chunk && j < total; j++) {
@@ -452,14 +583,19 @@ static int group_round(struct world **g, int n, EVP_CIPHER_CTX *gcm, int r)
 		sgx_driver_counters(g[k]->drv, &c[k].k0);
 	while (busy) {
 		busy = false;
-		for (int k = 0; k < n; k++) {
+		for (int kk = 0; kk < n; kk++) {
+			int k = (kk + rot) % n;
+
 			if (c[k].reclaimed)
 				continue;
 			enter_world(g[k]);
+			if (keep_hot(g[k]))
+				return -1;
 			t = bench_now();
 			sgx_reclaim_pages(g[k]->drv);
 			c[k].reclaim += bench_now() - t;
-			c[k].reclaimed = atomic_load(&g[k]->drv->nr_active) == 0;
+			c[k].reclaimed = (unsigned long)atomic_load(&g[k]->drv->stats.reclaimed) -
+					 c[k].k0.reclaimed >= evictable(g[k]);
 			busy |= !c[k].reclaimed;
 		}
 		gt += gcm_floor(gcm, 16) * 16;
@@ -467,13 +603,13 @@ static int group_round(struct world **g, int n, EVP_CIPHER_CTX *gcm, int r)
 	}
 	for (int k = 0; k < n; k++) {
 		sgx_driver_counters(g[k]->drv, &c[k].k1);
-		if (c[k].k1.reclaimed - c[k].k0.reclaimed != total)
+		if (c[k].k1.reclaimed - c[k].k0.reclaimed != evictable(g[k]))
 			return -1;
 	}
 
 	for (unsigned long i = 0; i < total; i += chunk) {
-		for (int k = 0; k < n; k++) {
-			struct world *w = g[k];
+		for (int kk = 0; kk < n; kk++) {
+			struct world *w = g[(kk + rot) % n];
 
 			enter_world(w);
 			t = bench_now();
@@ -484,7 +620,7 @@ static int group_round(struct world **g, int n, EVP_CIPHER_CTX *gcm, int r)
 				if (touch(w, mm, map, mm->maps[map].start + j % w->per * PG))
 					return -1;
 			}
-			c[k].reload += bench_now() - t;
+			c[(kk + rot) % n].reload += bench_now() - t;
 		}
 	}
 	sim_set_cgroup(NULL);
@@ -496,19 +632,21 @@ static int group_round(struct world **g, int n, EVP_CIPHER_CTX *gcm, int r)
 		sgx_driver_counters(w->drv, &k2);
 		w->backing_calls = (double)(k2.backing_allocs - c[k].k0.backing_allocs +
 					    k2.backing_truncates - c[k].k0.backing_truncates) / total;
-		w->secs_ewb = (double)(c[k].k1.ewb - c[k].k0.ewb - total) / total;
+		w->secs_ewb = (double)(c[k].k1.ewb - c[k].k0.ewb - evictable(w)) / total;
+		w->kicks_per_batch = (double)(w->kicks - c[k].kicks) /
+				     (double)(c[k].k1.reclaim_batches - c[k].k0.reclaim_batches);
 		w->eldu = (double)(k2.eldu - c[k].k1.eldu) / total;
 		w->ages = (double)(w->nr_ages - c[k].ages) / total;
 		w->young = (double)(w->nr_young - c[k].young) / total;
 		w->zaps = (double)(atomic_load(&w->h.nr_zaps) - c[k].zaps) / total;
 		w->inserts = (double)(atomic_load(&w->h.nr_inserts) - c[k].inserts) / total;
 		if (r < 0) {
-			w->cold_reclaim = c[k].reclaim / total;
+			w->cold_reclaim = c[k].reclaim / evictable(w);
 			w->cold_reload = c[k].reload / total;
 			w->cold_gcm = gt / gn;
 		} else {
 			w->s.alloc[r] = c[k].alloc / total;
-			w->s.reclaim[r] = c[k].reclaim / total;
+			w->s.reclaim[r] = c[k].reclaim / evictable(w);
 			w->s.reload[r] = c[k].reload / total;
 			w->s.gcm[r] = gt / gn;
 		}
@@ -561,6 +699,8 @@ int main(int argc, char **argv)
 		{ .name = "64 MiB EPC, kernel backing", .epc_pages = 64UL << 8, .per = 4096,
 		  .nr_encl = 1, .kernel_backing = true },
 		{ .name = "8 GiB EPC", .epc_pages = 8UL << 18, .per = 4096, .nr_encl = 1 },
+		{ .name = "64 MiB EPC, a thread inside", .epc_pages = 64UL << 8, .per = 4096,
+		  .nr_encl = 1, .thread = true },
 		{ .name = "64 MiB EPC, 3 cgroups down", .epc_pages = 64UL << 8, .per = 4096,
 		  .nr_encl = 1, .cg_depth = 3 },
 		{ .name = "1 enclave", .epc_pages = 128UL << 8, .per = 16000, .nr_encl = 1 },
@@ -570,7 +710,7 @@ int main(int argc, char **argv)
 		{ .name = "1000 enclaves, kernel", .epc_pages = 128UL << 8, .per = 16,
 		  .nr_encl = 1000, .kernel_backing = true },
 	};
-	enum { SMALL, KSMALL, BIG, DEEP, ONE, MANY, KONE, KMANY, NR };
+	enum { SMALL, KSMALL, BIG, THREAD, DEEP, ONE, MANY, KONE, KMANY, NR };
 	EVP_CIPHER_CTX *gcm = EVP_CIPHER_CTX_new();
 	uint8_t key[16] = { 3 };
 	double *host;
@@ -598,12 +738,13 @@ int main(int argc, char **argv)
 		}
 	}
 	for (int r = -1; r < rounds; r++) {
-		struct world *g1[] = { &worlds[SMALL], &worlds[KSMALL], &worlds[BIG], &worlds[DEEP] };
+		struct world *g1[] = { &worlds[SMALL], &worlds[KSMALL], &worlds[BIG], &worlds[THREAD],
+				       &worlds[DEEP] };
 		struct world *g2[] = { &worlds[ONE], &worlds[MANY], &worlds[KONE], &worlds[KMANY] };
 
 		if (r >= 0)
 			host[r] = backing_floor(500);
-		if (group_round(g1, 4, gcm, r) || group_round(g2, 4, gcm, r)) {
+		if (group_round(g1, 5, gcm, r) || group_round(g2, 4, gcm, r)) {
 			fprintf(stderr, "bench: a cycle failed\n");
 			return 1;
 		}
@@ -631,6 +772,11 @@ int main(int argc, char **argv)
 	       "one per fault, which starts the page old), %.2f zaps, %.2f PTE inserts, %.2f ELDU, %.5f SECS write-backs\n", worlds[SMALL].ages,
 	       worlds[SMALL].young, worlds[SMALL].zaps, worlds[SMALL].inserts, worlds[SMALL].eldu,
 	       worlds[SMALL].secs_ewb);
+	printf("with a thread inside the enclave (its TCS and SSA kept in use), every reclaim batch "
+	       "needs the ETRACK IPI: %.2f kicks per batch, each an AEX and ERESUME of the "
+	       "thread (for information)\n", worlds[THREAD].kicks_per_batch);
+	throughput(&worlds[THREAD], rounds);
+	compare("a thread inside / none", &worlds[SMALL], &worlds[THREAD], rounds, 0);
 	printf("per-page cost, 64 MiB vs 8 GiB EPC (%lu pages)\n", worlds[SMALL].per);
 	compare("8 GiB / 64 MiB", &worlds[SMALL], &worlds[BIG], rounds, 1.20);
 	printf("per-page cost, 1 enclave vs 1000 enclaves (16000 pages, 128 MiB EPC)\n");
