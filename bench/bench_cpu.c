@@ -498,5 +498,16 @@ int main(int argc, char **argv)
 #undef S
 	free(sha);
 	free(s);
+	sgx_cpu_destroy(paging.cpu);
+	sgx_cpu_destroy(mcold.cpu);
+	sgx_cpu_destroy(mwarm.cpu);
+	free(mcold.src);
+	free(cold.dst);
+	free(cold.src);
+	free(warm.dst);
+	EVP_CIPHER_CTX_free(gcm.d);
+	EVP_CIPHER_CTX_free(gcm.e);
+	EVP_MD_free(evp.md);
+	EVP_MD_CTX_free(evp.x);
 	return 0;
 }
