@@ -13,7 +13,7 @@
  * It reports what it measured and whether the spread lets the figure mean
  * anything; it never fails on timing.
  *
- * Usage: bench_cpu [ITERATIONS-PER-SAMPLE [PAIRS]]
+ * Usage: bench_cpu [ITERATIONS-PER-SAMPLE [ROUNDS]]
  */
 #include <stdio.h>
 #include <stdlib.h>

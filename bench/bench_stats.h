@@ -17,7 +17,11 @@
 /* Per-pair ratios whose interquartile range exceeds this share of the ratio. */
 #define BENCH_MAX_SPREAD 0.10
 
-/* Seconds on the monotonic clock. */
+/**
+ * bench_now() - the time
+ *
+ * Return: seconds on the monotonic clock.
+ */
 double bench_now(void);
 
 /*
@@ -45,7 +49,13 @@ struct bench_case {
 void bench_interleave(const struct bench_case *cases, int n, int rounds, unsigned long iters,
 		      double *samples);
 
-/* The median of @v[0..@n) (@v is left as it was). */
+/**
+ * bench_median() - the median of @v[0..@n)
+ * @v: the samples, left as they were
+ * @n: how many (at least 1)
+ *
+ * Return: the median (the mean of the middle two for even @n).
+ */
 double bench_median(const double *v, int n);
 
 /* A ratio of two paired series and how far it can be trusted. */
@@ -81,7 +91,14 @@ void bench_ratio(struct bench_ratio *r, const double *num, const double *den, in
  */
 const char *bench_verdict(const struct bench_ratio *r, double target, bool at_most, double bound);
 
-/* "1.093 [pairs: median 1.095, IQR 1.071..1.118 of 41]" into @buf; returns @buf. */
+/**
+ * bench_fmt() - a ratio as the benchmarks print it
+ * @buf: out, e.g. "1.093 [pairs: median 1.095, IQR 1.071..1.118 of 41]"
+ * @len: size of @buf
+ * @r: the ratio
+ *
+ * Return: @buf.
+ */
 char *bench_fmt(char *buf, size_t len, const struct bench_ratio *r);
 
 #endif
