@@ -461,6 +461,7 @@ static int world_build(struct world *w, EVP_PKEY *key, int rounds)
 
 		if (!w->mms[m] && !(w->mms[m] = sim_mm_new(&w->h, m)))
 			return -1;
+		/* Enclave i is mapping i % SIM_MAX_MAPS of mm i / SIM_MAX_MAPS: table i. */
 		w->pt[i] = zalloc(w->size / PG * sizeof(**w->pt));
 		w->encls[i] = build(w, w->mms[m], BASE + (uint64_t)i * 0x100000000ULL, ss);
 		if (!w->encls[i]) {
