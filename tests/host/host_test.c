@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+/* Shared parts of the test_exec_* programs (host_test.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host_test.h"
+
+static unsigned int tap_n, tap_failed;
+
+static void tap_line(const char *prefix, const char *suffix, const char *fmt, va_list ap)
+{
+	printf("%s %u - ", prefix, ++tap_n);
+	vprintf(fmt, ap);
+	printf("%s\n", suffix);
+	fflush(stdout);
+}
+
+bool tap_ok(bool cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tap_line(cond ? "ok" : "not ok", "", fmt, ap);
+	va_end(ap);
+	if (!cond)
+		tap_failed++;
+	return cond;
+}
+
+void tap_skip(const char *why, const char *fmt, ...)
+{
+	char suffix[256];
+	va_list ap;
+
+	snprintf(suffix, sizeof(suffix), " # SKIP %s", why);
+	va_start(ap, fmt);
+	tap_line("ok", suffix, fmt, ap);
+	va_end(ap);
+}
+
+void tap_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+int tap_done(void)
+{
+	printf("1..%u\n", tap_n);
+	fflush(stdout);
+	return tap_failed ? 1 : 0;
+}
+
+uint64_t ht_arg(int argc, char **argv, int i, uint64_t def)
+{
+	return i < argc ? strtoull(argv[i], NULL, 0) : def;
+}
+
+void ht_start(int argc, char **argv, struct encl *e)
+{
+	int r;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s ENCLAVE.sgxs ENCLAVE.sig [ARGS]\n", argv[0]);
+		exit(2);
+	}
+	if (!encl_dev_present()) {
+		printf("1..0 # SKIP /dev/sgx_enclave is not available (run under softsgx exec)\n");
+		exit(0);
+	}
+	r = encl_load(e, argv[1], argv[2]);
+	if (r) {
+		printf("Bail out! loading %s failed: %s\n", argv[1], strerror(-r));
+		exit(1);
+	}
+	tap_diag("enclave at 0x%llx, size 0x%llx, %u TCS, %llu pages added",
+		 (unsigned long long)e->base, (unsigned long long)e->size, e->nr_tcs,
+		 (unsigned long long)e->nr_pages);
+}
+
+struct encl_op ht_op(uint64_t code, uint64_t a, uint64_t b, uint64_t c)
+{
+	struct encl_op op = { .op = code, .a = a, .b = b, .c = c,
+			      .ret = 0xdeadbeef, .status = 0xdeadbeef };
+
+	return op;
+}
+
+bool ht_call(uint64_t tcs, struct encl_op *op)
+{
+	struct sgx_enclave_run run;
+	int rc = encl_enter(tcs, op, &run, NULL, 0);
+
+	if (rc || run.function != ENCL_EEXIT) {
+		tap_diag("op %llu on TCS 0x%llx: rc %d, function %u, vector %u, error 0x%x, "
+			 "addr 0x%llx", (unsigned long long)op->op, (unsigned long long)tcs, rc,
+			 run.function, run.exception_vector, run.exception_error_code,
+			 (unsigned long long)run.exception_addr);
+		return false;
+	}
+	return true;
+}
+
+bool ht_exception(int rc, const struct sgx_enclave_run *run, uint16_t vector,
+		  uint16_t error_code, uint64_t addr)
+{
+	if (!rc && run->function == ENCL_ERESUME && run->exception_vector == vector &&
+	    run->exception_error_code == error_code && run->exception_addr == addr)
+		return true;
+	tap_diag("got rc %d, function %u, vector %u, error 0x%x, addr 0x%llx; "
+		 "want 0, %u, %u, 0x%x, 0x%llx", rc, run->function, run->exception_vector,
+		 run->exception_error_code, (unsigned long long)run->exception_addr,
+		 ENCL_ERESUME, vector, error_code, (unsigned long long)addr);
+	return false;
+}
+
+bool ht_recover(struct sgx_enclave_run *run, struct encl_op *op)
+{
+	struct sgx_enclave_run handler_run;
+	int rc;
+
+	rc = encl_enter(run->tcs, NULL, &handler_run, NULL, 0);
+	if (rc || handler_run.function != ENCL_EEXIT) {
+		tap_diag("exception entry: rc %d, function %u, vector %u", rc,
+			 handler_run.function, handler_run.exception_vector);
+		return false;
+	}
+	rc = encl_resume(run);
+	if (rc || run->function != ENCL_EEXIT || op->ret != ENCL_FAULTED) {
+		tap_diag("ERESUME: rc %d, function %u, vector %u, ret 0x%llx", rc, run->function,
+			 run->exception_vector, (unsigned long long)op->ret);
+		return false;
+	}
+	return true;
+}
+
+bool ht_thread_rec(uint64_t tcs, struct encl_thread_rec *rec)
+{
+	struct encl_op op = ht_op(ENCL_OP_THREAD_REC, 0, (uint64_t)rec, 0);
+
+	memset(rec, 0, sizeof(*rec));
+	return ht_call(tcs, &op);
+}
+
+uint64_t ht_eaccept(uint64_t tcs, uint64_t addr, uint64_t len, uint64_t flags)
+{
+	struct encl_op op = ht_op(ENCL_OP_EACCEPT, addr, flags, len);
+
+	if (!ht_call(tcs, &op))
+		return ~0ULL;
+	if (op.status)
+		tap_diag("EACCEPT 0x%llx flags 0x%llx: status %llu after %llu pages",
+			 (unsigned long long)addr, (unsigned long long)flags,
+			 (unsigned long long)op.status, (unsigned long long)op.ret);
+	return op.status;
+}
