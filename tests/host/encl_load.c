@@ -508,6 +508,22 @@ vdso_sgx_enter_enclave_t encl_vdso_enter(void)
 	return (vdso_sgx_enter_enclave_t)p;
 }
 
+int encl_vdso_call_on(unsigned long rdi, unsigned long rsi, unsigned long rdx,
+		      unsigned int function, unsigned long r8, unsigned long r9,
+		      struct sgx_enclave_run *run, vdso_sgx_enter_enclave_t fn, void *stack_top);
+
+/* Per thread: the stack every vDSO call of the thread runs on (encl_call.S). */
+#define CALL_STACK_SIZE (64 * 1024)
+static __thread uint8_t call_stack[CALL_STACK_SIZE] __attribute__((aligned(16)));
+
+int encl_vdso_call(unsigned long rdi, unsigned long rsi, unsigned long rdx,
+		   unsigned int function, unsigned long r8, unsigned long r9,
+		   struct sgx_enclave_run *run, vdso_sgx_enter_enclave_t fn)
+{
+	return encl_vdso_call_on(rdi, rsi, rdx, function, r8, r9, run, fn,
+				 call_stack + CALL_STACK_SIZE);
+}
+
 int encl_enter(uint64_t tcs, void *arg, struct sgx_enclave_run *run,
 	       sgx_enclave_user_handler_t handler, uint64_t user_data)
 {

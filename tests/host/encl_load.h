@@ -63,9 +63,10 @@ void *encl_vdso_sym(const char *name, enum encl_vdso_hash how);
 vdso_sgx_enter_enclave_t encl_vdso_enter(void);
 
 /**
- * encl_vdso_call() - call @fn with the vDSO's arguments, saving every
- * callee-saved register around it: an exception the vDSO reports comes back
- * after an AEX, which leaves R12-R15 zero (encl_call.S).
+ * encl_vdso_call() - call @fn, the vDSO's __vdso_sgx_enter_enclave, with its
+ * arguments, on a stack position that is the same for every call of the
+ * thread, so that an ERESUME continues an entry wherever it is called from
+ * (encl_call.S). Not reentrant: a user handler must not call it.
  */
 int encl_vdso_call(unsigned long rdi, unsigned long rsi, unsigned long rdx,
 		   unsigned int function, unsigned long r8, unsigned long r9,

@@ -77,6 +77,10 @@ void ht_start(int argc, char **argv, struct encl *e)
 		printf("1..0 # SKIP /dev/sgx_enclave is not available (run under softsgx exec)\n");
 		exit(0);
 	}
+	if (!encl_vdso_enter()) {
+		printf("Bail out! the vDSO does not export __vdso_sgx_enter_enclave\n");
+		exit(1);
+	}
 	r = encl_load(e, argv[1], argv[2]);
 	if (r) {
 		printf("Bail out! loading %s failed: %s\n", argv[1], strerror(-r));
