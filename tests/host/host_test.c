@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 
 #include "host_test.h"
 
@@ -166,4 +168,67 @@ uint64_t ht_eaccept(uint64_t tcs, uint64_t addr, uint64_t len, uint64_t flags)
 			 (unsigned long long)addr, (unsigned long long)flags,
 			 (unsigned long long)op.status, (unsigned long long)op.ret);
 	return op.status;
+}
+
+#define SGX2_RETRIES 100000
+
+/* One SGX2 ioctl on what is left of the range; returns the bytes it did. */
+static uint64_t sgx2_once(const struct encl *e, unsigned long cmd, uint64_t off, uint64_t len,
+			  uint64_t arg, int *rc, uint64_t *result)
+{
+	struct sgx_enclave_restrict_permissions rp = { .offset = off, .length = len,
+						       .permissions = arg };
+	struct sgx_enclave_modify_types mt = { .offset = off, .length = len, .page_type = arg };
+	struct sgx_enclave_remove_pages rm = { .offset = off, .length = len };
+
+	if (cmd == SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS) {
+		*rc = ioctl(e->fd, cmd, &rp) ? -errno : 0;
+		*result = rp.result;
+		return rp.count;
+	}
+	if (cmd == SGX_IOC_ENCLAVE_MODIFY_TYPES) {
+		*rc = ioctl(e->fd, cmd, &mt) ? -errno : 0;
+		*result = mt.result;
+		return mt.count;
+	}
+	*rc = ioctl(e->fd, cmd, &rm) ? -errno : 0;
+	*result = 0;
+	return rm.count;
+}
+
+static int sgx2_ioctl(const struct encl *e, unsigned long cmd, uint64_t addr, uint64_t len,
+		      uint64_t arg, uint64_t *count, uint64_t *result, int busy_errno)
+{
+	uint64_t done = 0, res = 0;
+	int rc = 0;
+
+	for (int tries = 0; done < len && tries < SGX2_RETRIES; tries++) {
+		done += sgx2_once(e, cmd, addr - e->base + done, len - done, arg, &rc, &res);
+		if (rc != -EAGAIN && rc != busy_errno)
+			break;
+		sched_yield();
+	}
+	*count = done;
+	if (result)
+		*result = res;
+	return rc;
+}
+
+int ht_restrict(const struct encl *e, uint64_t addr, uint64_t len, uint64_t perms,
+		uint64_t *count, uint64_t *result)
+{
+	return sgx2_ioctl(e, SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS, addr, len, perms, count,
+			  result, -EAGAIN);
+}
+
+int ht_modify_types(const struct encl *e, uint64_t addr, uint64_t len, uint64_t type,
+		    uint64_t *count, uint64_t *result)
+{
+	return sgx2_ioctl(e, SGX_IOC_ENCLAVE_MODIFY_TYPES, addr, len, type, count, result,
+			  -EAGAIN);
+}
+
+int ht_remove_pages(const struct encl *e, uint64_t addr, uint64_t len, uint64_t *count)
+{
+	return sgx2_ioctl(e, SGX_IOC_ENCLAVE_REMOVE_PAGES, addr, len, 0, count, NULL, -EBUSY);
 }

@@ -59,4 +59,17 @@ bool ht_thread_rec(uint64_t tcs, struct encl_thread_rec *rec);
 /* EACCEPT [addr, addr + len) with @flags through @tcs; the op's status (0 = all). */
 uint64_t ht_eaccept(uint64_t tcs, uint64_t addr, uint64_t len, uint64_t flags);
 
+/*
+ * The SGX2 ioctls on [addr, addr + len), retried from where they stopped
+ * while the driver answers EAGAIN (a page being reclaimed, or no free EPC
+ * this instant) or, for REMOVE_PAGES, EBUSY, as a runtime does under EPC
+ * pressure. @count gets the bytes done in all; @result (may be NULL) the SGX
+ * error code the driver reported. Return 0 or -errno.
+ */
+int ht_restrict(const struct encl *e, uint64_t addr, uint64_t len, uint64_t perms,
+		uint64_t *count, uint64_t *result);
+int ht_modify_types(const struct encl *e, uint64_t addr, uint64_t len, uint64_t type,
+		    uint64_t *count, uint64_t *result);
+int ht_remove_pages(const struct encl *e, uint64_t addr, uint64_t len, uint64_t *count);
+
 #endif

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <ucontext.h>
 
@@ -87,19 +86,17 @@ static void test_pf_prot_read(void)
 static void test_pf_epcm_write(void)
 {
 	uint64_t page = heap_page(2);
-	struct sgx_enclave_restrict_permissions rp = {
-		.offset = page - e.base, .length = ENCL_PAGE_SIZE, .permissions = ENCL_SI_R,
-	};
 	struct encl_op op = ht_op(ENCL_OP_WRITE, page, 0x4444, 0);
 	struct sgx_enclave_run run;
+	uint64_t count, result;
 	int rc;
 
 	bool ok = ht_call(e.tcs[1], &op);
 
-	rc = ioctl(e.fd, SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS, &rp);
-	tap_ok(ok && !rc && !rp.result && rp.count == ENCL_PAGE_SIZE,
+	rc = ht_restrict(&e, page, ENCL_PAGE_SIZE, ENCL_SI_R, &count, &result);
+	tap_ok(ok && !rc && !result && count == ENCL_PAGE_SIZE,
 	       "RESTRICT_PERMISSIONS to R (rc %d, result %llu, count 0x%llx)", rc,
-	       (unsigned long long)rp.result, (unsigned long long)rp.count);
+	       (unsigned long long)result, (unsigned long long)count);
 	op = ht_op(ENCL_OP_WRITE, page, 0x5555, 0);
 	rc = encl_enter(e.tcs[1], &op, &run, NULL, 0);
 	tap_ok(ht_exception(rc, &run, PF, PF_SGX | PF_P | PF_W | PF_U, page),
@@ -120,21 +117,18 @@ static void test_pf_epcm_write(void)
 static void test_pf_trim(void)
 {
 	uint64_t page = heap_page(3);
-	struct sgx_enclave_modify_types mt = {
-		.offset = page - e.base, .length = ENCL_PAGE_SIZE, .page_type = 4,
-	};
-	struct sgx_enclave_remove_pages rm = { .offset = page - e.base,
-					       .length = ENCL_PAGE_SIZE };
 	struct encl_op op = ht_op(ENCL_OP_READ, page, 0, 0);
-	int rc = ioctl(e.fd, SGX_IOC_ENCLAVE_MODIFY_TYPES, &mt);
+	uint64_t count, result;
+	int rc = ht_modify_types(&e, page, ENCL_PAGE_SIZE, ENCL_SI_TRIM >> 8, &count,
+				  &result);
 
-	tap_ok(!rc && !mt.result && mt.count == ENCL_PAGE_SIZE, "MODIFY_TYPES of a heap page "
+	tap_ok(!rc && !result && count == ENCL_PAGE_SIZE, "MODIFY_TYPES of a heap page "
 	       "to TRIM (rc %d)", rc);
 	expect_exception("read of a TRIM page", e.tcs[3], &op, PF, PF_SGX | PF_P | PF_U, page, 0);
 	bool ok = ht_eaccept(e.tcs[3], page, ENCL_PAGE_SIZE, ENCL_SI_TRIM | ENCL_SI_MODIFIED) == 0;
 
-	rc = ioctl(e.fd, SGX_IOC_ENCLAVE_REMOVE_PAGES, &rm);
-	tap_ok(ok && !rc && rm.count == ENCL_PAGE_SIZE, "EACCEPT(TRIM) and REMOVE_PAGES (rc %d)",
+	rc = ht_remove_pages(&e, page, ENCL_PAGE_SIZE, &count);
+	tap_ok(ok && !rc && count == ENCL_PAGE_SIZE, "EACCEPT(TRIM) and REMOVE_PAGES (rc %d)",
 	       rc);
 }
 
@@ -228,6 +222,8 @@ static void test_user_handler(void)
 	rc = encl_enter(e.tcs[2], &op, &run, fault_handler, (uint64_t)-EFAULT);
 	tap_ok(rc == -EFAULT && run.exception_vector == UD,
 	       "user handler: a negative result ends the call with it (rc %d)", rc);
+	run.user_handler = 0;	/* resume without it */
+	run.user_data = 0;
 	tap_ok(ht_recover(&run, &op), "... and the TCS can still be resumed");
 }
 

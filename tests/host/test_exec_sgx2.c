@@ -12,14 +12,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
 #include "host_test.h"
 
 #define PF 14
 #define PF_READ_SGX 0x8005
-#define PT_TCS 1
-#define PT_TRIM 4
+#define PT_TCS (ENCL_SI_TCS >> 8)
+#define PT_TRIM (ENCL_SI_TRIM >> 8)
 #define ACCEPT_NEW (ENCL_SI_REG | ENCL_SI_PENDING | ENCL_SI_R | ENCL_SI_W)
 #define ACCEPT_TRIM (ENCL_SI_TRIM | ENCL_SI_MODIFIED)
 
@@ -27,25 +26,13 @@ static struct encl e;
 
 static int modify_types(uint64_t addr, uint64_t len, uint64_t type, uint64_t *count)
 {
-	struct sgx_enclave_modify_types mt = { .offset = addr - e.base, .length = len,
-					       .page_type = type };
-	int rc = ioctl(e.fd, SGX_IOC_ENCLAVE_MODIFY_TYPES, &mt);
+	uint64_t result;
+	int rc = ht_modify_types(&e, addr, len, type, count, &result);
 
-	*count = mt.count;
-	if (rc || mt.result)
-		tap_diag("MODIFY_TYPES(%llu): rc %d errno %d result %llu",
-			 (unsigned long long)type, rc, rc ? errno : 0,
-			 (unsigned long long)mt.result);
-	return rc ? -errno : (int)mt.result;
-}
-
-static int remove_pages(uint64_t addr, uint64_t len, uint64_t *count)
-{
-	struct sgx_enclave_remove_pages rm = { .offset = addr - e.base, .length = len };
-	int rc = ioctl(e.fd, SGX_IOC_ENCLAVE_REMOVE_PAGES, &rm);
-
-	*count = rm.count;
-	return rc ? -errno : 0;
+	if (rc || result)
+		tap_diag("MODIFY_TYPES(%llu): rc %d, result %llu", (unsigned long long)type, rc,
+			 (unsigned long long)result);
+	return rc ? rc : (int)result;
 }
 
 static bool fill_check(uint64_t tcs, uint64_t addr, uint64_t len, uint64_t seed)
@@ -68,10 +55,10 @@ static void test_grow_shrink(uint64_t pages)
 	rc = modify_types(start, len, PT_TRIM, &count);
 	tap_ok(!rc && count == len, "MODIFY_TYPES(TRIM) of all of them (count 0x%llx)",
 	       (unsigned long long)count);
-	rc = remove_pages(start, ENCL_PAGE_SIZE, &count);
+	rc = ht_remove_pages(&e, start, ENCL_PAGE_SIZE, &count);
 	tap_ok(rc == -EPERM && count == 0, "REMOVE_PAGES before EACCEPT: EPERM (rc %d)", rc);
 	tap_ok(ht_eaccept(e.tcs[2], start, len, ACCEPT_TRIM) == 0, "EACCEPT(TRIM|MODIFIED)");
-	rc = remove_pages(start, len, &count);
+	rc = ht_remove_pages(&e, start, len, &count);
 	tap_ok(!rc && count == len, "REMOVE_PAGES of all of them (rc %d, count 0x%llx)", rc,
 	       (unsigned long long)count);
 
@@ -128,7 +115,7 @@ static void test_runtime_tcs(uint64_t pages)
 
 	rc = modify_types(slot, ENCL_PAGE_SIZE, PT_TRIM, &count);
 	ok = !rc && ht_eaccept(e.tcs[0], slot, ENCL_PAGE_SIZE, ACCEPT_TRIM) == 0;
-	rc = remove_pages(slot, ENCL_PAGE_SIZE, &count);
+	rc = ht_remove_pages(&e, slot, ENCL_PAGE_SIZE, &count);
 	tap_ok(ok && !rc && count == ENCL_PAGE_SIZE, "the TCS trimmed and removed");
 }
 
