@@ -123,15 +123,15 @@ static int parse_sgxs(const uint8_t *s, size_t len, struct image *img, const cha
 	}
 	if (i != len)
 		return fail(0, "%s: truncated SGXS record", path);
+	/* Freed by free_image(), also on the errors below. */
+	img->nr = nr;
 	img->pages = calloc(nr ? nr : 1, sizeof(*img->pages));
 	img->data = mmap(NULL, (nr ? nr : 1) * PAGE, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (!img->pages || img->data == MAP_FAILED) {
-		free(img->pages);
+	if (img->data == MAP_FAILED)
 		img->data = NULL;
+	if (!img->pages || !img->data)
 		return fail(ENOMEM, "%s", path);
-	}
-	img->nr = nr;
 	for (i = SGXS_HDR; i < len;) {
 		if (!memcmp(s + i, "EADD\0\0\0\0", 8)) {
 			cur++;
@@ -219,8 +219,10 @@ static int map_all(struct encl *e, const struct image *img)
 		if (i < img->nr && img->pages[i].offset == off)
 			prot = prot_of(img->pages[i++].flags);
 		if (prot != run_prot) {
-			if (run_prot >= 0 && map_range(e, run_off, off - run_off, run_prot))
-				return -1;
+			int r = run_prot >= 0 ? map_range(e, run_off, off - run_off, run_prot) : 0;
+
+			if (r)
+				return r;
 			run_off = off;
 			run_prot = prot;
 		}
@@ -264,8 +266,9 @@ static int build(struct encl *e, const struct image *img)
 			    !q->measured != !p->measured)
 				break;
 		}
-		if (add_pages(e, img, i, j - i))
-			return -1;
+		r = add_pages(e, img, i, j - i);
+		if (r)
+			return r;
 	}
 	for (i = 0; i < img->nr; i++) {
 		if (SI_TYPE(img->pages[i].flags) == PT_TCS_TYPE && e->nr_tcs < ENCL_LOAD_MAX_TCS)
@@ -275,7 +278,10 @@ static int build(struct encl *e, const struct image *img)
 	e->added_end = img->nr ? img->pages[img->nr - 1].offset + PAGE : 0;
 
 	init.sigstruct = (uint64_t)e->sigstruct;
-	if (ioctl(e->fd, SGX_IOC_ENCLAVE_INIT, &init))
+	do {	/* a signal during EINIT's retries leaves the enclave CREATED: again */
+		r = ioctl(e->fd, SGX_IOC_ENCLAVE_INIT, &init);
+	} while (r && errno == EINTR);
+	if (r)
 		return fail(errno, "ENCLAVE_INIT");
 	return map_all(e, img);
 }
