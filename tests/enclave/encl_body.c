@@ -9,6 +9,12 @@
 
 #include "encl_ops.h"
 
+/*
+ * Everything is local to the enclave image: no GOT, so code and data work at
+ * whatever base the loader picks without relocation.
+ */
+#pragma GCC visibility push(hidden)
+
 #define EREPORT 0
 #define EGETKEY 1
 #define EACCEPT 5
