@@ -160,6 +160,44 @@ static void free_image(struct image *img)
 	free(img->pages);
 	if (img->data)
 		munmap(img->data, (img->nr ? img->nr : 1) * PAGE);
+	memset(img, 0, sizeof(*img));
+}
+
+static int load_sgxs(const char *path, struct image *img)
+{
+	uint8_t *sgxs;
+	size_t len;
+	int r = read_file(path, &sgxs, &len);
+
+	if (r)
+		return r;
+	r = parse_sgxs(sgxs, len, img, path);
+	free(sgxs);
+	return r;
+}
+
+int encl_sgxs_summary(const char *path, struct encl_sgxs_summary *sum)
+{
+	struct image img = { 0 };
+	int r = load_sgxs(path, &img);
+
+	memset(sum, 0, sizeof(*sum));
+	if (!r) {
+		sum->size = img.size;
+		sum->ssaframesize = img.ssaframesize;
+		sum->nr_pages = img.nr;
+		sum->added_end = img.nr ? img.pages[img.nr - 1].offset + PAGE : 0;
+		for (size_t i = 0; i < img.nr; i++) {
+			const struct page_desc *p = &img.pages[i];
+
+			if (SI_TYPE(p->flags) == PT_TCS_TYPE && sum->nr_tcs < ENCL_LOAD_MAX_TCS)
+				sum->tcs[sum->nr_tcs++] = p->offset;
+			sum->nr_measured += p->measured == 0xffff;
+			sum->nr_exec += !!(p->flags & 4);
+		}
+	}
+	free_image(&img);
+	return r;
 }
 
 /* ADD_PAGES of img pages [first, first + n): consecutive, same flags and measurement. */
@@ -288,8 +326,8 @@ static int build(struct encl *e, const struct image *img)
 
 int encl_load(struct encl *e, const char *sgxs_path, const char *sig_path)
 {
-	uint8_t *sgxs = NULL, *sig = NULL;
-	size_t sgxs_len, sig_len;
+	uint8_t *sig = NULL;
+	size_t sig_len;
 	struct image img = { 0 };
 	uint8_t *area;
 	int r;
@@ -305,11 +343,7 @@ int encl_load(struct encl *e, const char *sgxs_path, const char *sig_path)
 	}
 	memcpy(e->sigstruct, sig, sig_len);
 	free(sig);
-	r = read_file(sgxs_path, &sgxs, &sgxs_len);
-	if (r)
-		return r;
-	r = parse_sgxs(sgxs, sgxs_len, &img, sgxs_path);
-	free(sgxs);
+	r = load_sgxs(sgxs_path, &img);
 	if (r)
 		goto out;
 	if (!vdso_fn)

@@ -44,6 +44,25 @@ struct encl {
  */
 int encl_load(struct encl *e, const char *sgxs_path, const char *sig_path);
 
+/* What an SGXS stream adds, as the loader reads it (offsets from the base). */
+struct encl_sgxs_summary {
+	uint64_t size;		/* SECS.SIZE */
+	uint32_t ssaframesize;
+	uint64_t nr_pages;	/* EADD records */
+	uint64_t nr_measured;	/* pages with all 16 chunks EEXTENDed */
+	uint64_t nr_exec;	/* pages with X */
+	uint64_t added_end;
+	unsigned int nr_tcs;
+	uint64_t tcs[ENCL_LOAD_MAX_TCS];
+};
+
+/**
+ * encl_sgxs_summary() - parse an SGXS stream as encl_load() does, without
+ * building anything (no device needed).
+ * Return: 0, or a negative errno with a message on stderr.
+ */
+int encl_sgxs_summary(const char *path, struct encl_sgxs_summary *sum);
+
 /** encl_unload() - unmap the enclave and close its fd. */
 void encl_unload(struct encl *e);
 
