@@ -39,7 +39,7 @@ static void expect_exception(const char *what, uint64_t tcs, struct encl_op *op,
 			     uint16_t vector, uint16_t error, uint64_t addr, uint64_t exitinfo)
 {
 	struct sgx_enclave_run run;
-	struct encl_thread_rec rec;
+	struct encl_thread_rec rec = { 0 };
 	int rc = encl_enter(tcs, op, &run, NULL, 0);
 
 	bool ok = tap_ok(ht_exception(rc, &run, vector, error, addr),
