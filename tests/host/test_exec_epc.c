@@ -5,7 +5,8 @@
  * read back intact from inside and through the host, then THREADS threads,
  * one TCS each, entering ITERATIONS times to rewrite and check their own
  * slice of the heap, so pages are evicted and reloaded under every thread.
- * Usage: test_exec_epc ENCLAVE.sgxs ENCLAVE.sig [THREADS] [ITERATIONS]
+ * Usage: test_exec_epc ENCLAVE.sgxs ENCLAVE.sig [THREADS] [ITERATIONS] [HEAP_KIB]
+ * HEAP_KIB limits how much of the enclave's heap is used (default: all of it).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -37,10 +38,11 @@ static void test_whole_heap(void)
 	bool ok = buf != NULL;
 
 	for (uint64_t off = 0; ok && off < heap_len; off += chunk) {
-		struct encl_op out = ht_op(ENCL_OP_COPY_OUT, heap + off, (uint64_t)buf, chunk);
+		size_t n = heap_len - off < chunk ? heap_len - off : chunk;
+		struct encl_op out = ht_op(ENCL_OP_COPY_OUT, heap + off, (uint64_t)buf, n);
 
 		ok = ht_call(e.tcs[3], &out);
-		for (size_t i = 0; ok && i < chunk / 8; i++)
+		for (size_t i = 0; ok && i < n / 8; i++)
 			bad += buf[i] != encl_pattern(heap + off + 8 * i - e.base, 0xabc);
 	}
 	free(buf);
@@ -114,12 +116,17 @@ static void test_threads(unsigned int n, uint64_t iterations)
 int main(int argc, char **argv)
 {
 	uint64_t threads = ht_arg(argc, argv, 3, 4), iterations = ht_arg(argc, argv, 4, 3);
+	uint64_t heap_kib = ht_arg(argc, argv, 5, ~0ULL >> 10);
 
 	ht_start(argc, argv, &e);
 	heap = e.base + ENCL_HEAP_OFFSET;
 	heap_len = e.added_end - ENCL_HEAP_OFFSET;
-	if (threads < 1 || threads > e.nr_tcs || threads > ENCL_NR_TCS || !iterations) {
-		printf("Bail out! THREADS must be 1..%u, ITERATIONS at least 1\n", e.nr_tcs);
+	if (heap_kib << 10 < heap_len)
+		heap_len = (heap_kib << 10) & ~(ENCL_PAGE_SIZE - 1);
+	if (threads < 1 || threads > e.nr_tcs || threads > ENCL_NR_TCS || !iterations ||
+	    heap_len < threads * ENCL_PAGE_SIZE) {
+		printf("Bail out! THREADS must be 1..%u, ITERATIONS at least 1, HEAP_KIB at "
+		       "least 4 per thread\n", e.nr_tcs);
 		return 1;
 	}
 	tap_diag("heap of %llu pages; the EPC is whatever the wrapper set (e.g. --epc 1M)",
