@@ -1,10 +1,18 @@
 #!/bin/sh
 # Install the Debian 12 packages softsgx needs to build and test, if missing.
 # Safe to run repeatedly; needs root (or sudo) only when something is missing.
+# Usage: deps.sh [GROUP...]; the groups add packages for optional jobs:
+#   selftests  Linux's SGX selftest from the kernel source (scripts/selftests.sh)
 set -eu
 
 PKGS="gcc libc6-dev clang meson ninja-build pkg-config libssl-dev libcmocka-dev \
 liburcu-dev python3 openssl libclang-rt-14-dev"
+for group in "$@"; do
+	case "$group" in
+	selftests) PKGS="$PKGS make xz-utils linux-source-6.12" ;;
+	*) echo "deps: unknown group '$group'" >&2; exit 2 ;;
+	esac
+done
 
 missing=""
 for p in $PKGS; do

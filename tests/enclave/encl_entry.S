@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test enclave: thread slots (TCS, SSA frames, stacks), the entry stub that
+ * EENTER lands on, and the "faulting ops", leaf functions whose faults the
+ * exception entry can recover from. Layout: encl_ops.h.
+ */
+#define ENCLU .byte 0x0f, 0x01, 0xd7
+#define EEXIT 4
+
+/*
+ * One thread slot: the TCS page, then zeros up to ENCL_SLOT_SIZE (0x10000).
+ * The image is linked at 0, so symbol values are the enclave offsets.
+ */
+	.macro	SLOT n
+	.balign	4096
+encl_tcs\n:
+	.quad	0				/* STATE */
+	.quad	0				/* FLAGS */
+	.quad	encl_tcs\n + 0x1000		/* OSSA */
+	.long	0				/* CSSA */
+	.long	2				/* NSSA */
+	.quad	encl_entry			/* OENTRY */
+	.quad	0				/* AEP */
+	.quad	encl_tcs\n + 0x3000	/* OFSBASE: the thread record */
+	.quad	encl_tcs\n + 0x3000	/* OGSBASE */
+	.long	0xFFFFFFFF			/* FSLIMIT */
+	.long	0xFFFFFFFF			/* GSLIMIT */
+	.fill	4024, 1, 0
+	.fill	0xF000, 1, 0
+	.endm
+
+	.section ".slots", "aw"
+	SLOT 0
+	SLOT 1
+	SLOT 2
+	SLOT 3
+	SLOT 4
+	SLOT 5
+	SLOT 6
+	SLOT 7
+
+	.text
+/*
+ * EENTER: RAX = CSSA, RBX = TCS, RCX = the address after the host's ENCLU,
+ * RDI/RSI = the host's arguments. RSP and RBP are still the host's. Nothing
+ * else the host left in a register is trusted or needed.
+ */
+	.global	encl_entry
+	.type	encl_entry, @function
+encl_entry:
+	/* Stack top = TCS + 0x10000 for CSSA 0, TCS + 0xA000 for CSSA 1. */
+	mov	%rax, %r10
+	imul	$0x6000, %rax, %rax
+	lea	0x10000(%rbx), %r11
+	sub	%rax, %r11
+	xchg	%r11, %rsp
+	push	%r11				/* the host's RSP */
+	push	%rbp				/* the host's RBP */
+	push	%rcx				/* where EEXIT returns to */
+	push	%rbx				/* keeps RSP 16-byte aligned for the call */
+	xor	%ebp, %ebp
+	cld
+	test	%r10, %r10
+	jnz	1f
+	mov	%rbx, %rdx
+	call	encl_body			/* (rdi, rsi, tcs) */
+	jmp	2f
+1:	mov	%r10, %rdi
+	mov	%rbx, %rsi
+	call	encl_exception			/* (cssa, tcs) */
+2:	pop	%rbx
+	pop	%rbx				/* EEXIT target */
+	pop	%rbp
+	pop	%rsp
+	mov	%rax, %rdi			/* the result, for a user handler */
+	/* Leave nothing of the enclave's in the scratch registers. */
+	xor	%esi, %esi
+	xor	%edx, %edx
+	xor	%r8d, %r8d
+	xor	%r9d, %r9d
+	xor	%r10d, %r10d
+	xor	%r11d, %r11d
+	mov	$EEXIT, %eax
+	ENCLU
+	ud2
+	.size	encl_entry, . - encl_entry
+
+/*
+ * Faulting ops: leaf functions that touch nothing but registers before the
+ * faulting instruction, so that when the exception entry sees an interrupted
+ * RIP inside [encl_faulting_start, encl_faulting_end) it can move that RIP to
+ * encl_fault_landing, which returns ENCL_FAULTED to the caller.
+ */
+	.global	encl_faulting_start, encl_faulting_end, encl_fault_landing
+	.global	encl_read64, encl_write64, encl_read_write64
+	.global	encl_ud2, encl_div0, encl_int3
+encl_faulting_start:
+encl_read64:				/* u64 encl_read64(u64 *p) */
+	mov	(%rdi), %rax
+	ret
+encl_write64:				/* u64 encl_write64(u64 *p, u64 v) */
+	mov	%rsi, (%rdi)
+	xor	%eax, %eax
+	ret
+encl_read_write64:			/* u64 encl_read_write64(u64 *p, u64 v) */
+	mov	(%rdi), %rax
+	mov	%rsi, (%rdi)
+	ret
+encl_ud2:				/* u64 encl_ud2(void) */
+	ud2
+	xor	%eax, %eax
+	ret
+encl_div0:				/* u64 encl_div0(u64 n) */
+	xor	%edx, %edx
+	mov	%rdi, %rax
+	xor	%ecx, %ecx
+	div	%rcx
+	ret
+encl_int3:				/* u64 encl_int3(void): 0 after the trap */
+	int3
+	xor	%eax, %eax
+	ret
+encl_fault_landing:
+	movabs	$0xfa017ed0fa017ed0, %rax	/* ENCL_FAULTED */
+	ret
+encl_faulting_end:
+
+/* u64 encl_enclu(u64 rax, u64 rbx, u64 rcx, u64 rdx): RAX after ENCLU. */
+	.global	encl_enclu
+	.type	encl_enclu, @function
+encl_enclu:
+	push	%rbx
+	mov	%rdi, %rax
+	mov	%rsi, %rbx
+	xchg	%rdx, %rcx
+	ENCLU
+	pop	%rbx
+	ret
+	.size	encl_enclu, . - encl_enclu
+
+	.section .note.GNU-stack, "", @progbits
