@@ -13,6 +13,7 @@
  * the slot from RSP alone (entry.S).
  */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,8 @@ struct slot {
 	_Atomic uint64_t exit_seq;  /* bumped at every AEX and EEXIT */
 	_Atomic bool inside;        /* mirrors lp.in_enclave for kickers */
 	struct shim_file *f;        /* the enclave it is inside (or was last) */
+	/* Odd while the CPU model runs a leaf or an AEX for this thread. */
+	_Atomic uint64_t in_leaf;
 };
 
 int softsgx_have_fsgsbase;
@@ -153,6 +156,39 @@ static int translate(void *ctx, uint64_t la, bool write, uint64_t *pa)
 }
 
 static const struct sgx_mmu shim_mmu = { .translate = translate, .ctx = NULL };
+
+/*
+ * A leaf reads the page tables (translate) and then the EPCM, which on
+ * hardware is one instruction: a TLB shootdown cannot fall in between.
+ * So a zap waits for every leaf that may have translated before it.
+ */
+static void leaf_begin(struct slot *s)
+{
+	atomic_fetch_add(&s->in_leaf, 1);
+	atomic_thread_fence(memory_order_seq_cst);
+}
+
+static void leaf_end(struct slot *s)
+{
+	atomic_fetch_add_explicit(&s->in_leaf, 1, memory_order_release);
+}
+
+void shim_wait_leaves(void)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	for (int i = 0; i < NR_SLOTS; i++) {
+		struct slot *s = (struct slot *)(softsgx_slots_base + i * SLOT_SIZE);
+		uint64_t v;
+
+		if (s == my_slot || !atomic_load_explicit(&s->used, memory_order_relaxed))
+			continue;
+		v = atomic_load(&s->in_leaf);
+		if (!(v & 1))
+			continue;
+		while (atomic_load(&s->in_leaf) == v)
+			sched_yield();
+	}
+}
 
 /* ---- kicks (the ETRACK IPI) ---- */
 
@@ -324,7 +360,9 @@ static void do_aex(struct slot *s, ucontext_t *uc, uint64_t *fsgs, const struct 
 
 	regs_from_uc(&r, uc, fsgs);
 	xstate_of(uc, &xs);
+	leaf_begin(s);
 	sgx_aex(shim.cpu, &s->lp, &r, &xs, ex, host_addr);
+	leaf_end(s);
 	regs_to_uc(&r, uc, fsgs);
 	atomic_store(&s->inside, false);
 	atomic_fetch_add(&s->exit_seq, 1);
@@ -360,6 +398,13 @@ static void enclave_exception(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs,
 	report(sigbus ? SIGBUS : SIGSEGV, si, uc, 14, (uint32_t)code, host_addr);
 }
 
+static bool page_mapped(uint64_t la)
+{
+	struct shim_map m;
+
+	return shim_map_lookup(la, &m) && m.f->kind == SHIM_ENCL && shim_pte(m.f, la);
+}
+
 /* ENCLU at RIP: perform the leaf in RAX on the saved context. */
 static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 {
@@ -367,6 +412,7 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 	struct sgx_xstate xs;
 	bool was_inside = s->lp.in_enclave;
 	const struct sgx_fault *flt;
+	struct sgx_fault fault;
 	int ret;
 
 	for (int tries = 0;; tries++) {
@@ -378,7 +424,9 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 		 */
 		if (!was_inside)
 			atomic_store(&s->inside, true);
+		leaf_begin(s);
 		ret = sgx_enclu(shim.cpu, &s->lp, &shim_mmu, &r, &xs);
+		leaf_end(s);
 		if (!was_inside && !s->lp.in_enclave)
 			atomic_store(&s->inside, false);
 		if (!ret) {
@@ -394,6 +442,15 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 			return;
 		}
 		flt = sgx_last_fault();
+		fault = *flt;
+		/*
+		 * The EPCM refused a page whose mapping is gone by now (the
+		 * reclaimer zaps before EBLOCK): hardware would have found no
+		 * PTE first, so it is a not-present fault the driver resolves.
+		 */
+		if (fault.vector == 14 && (fault.errcd & X86_PF_SGX) && !page_mapped(fault.addr))
+			fault.errcd &= ~(X86_PF_SGX | X86_PF_PROT);
+		flt = &fault;
 		if (was_inside) {
 			/* The leaf faulted inside the enclave: an exception there. */
 			enclave_exception(si, uc, fsgs, s, flt->vector ? flt->vector : 13,
@@ -442,8 +499,18 @@ void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint
 		s = my_slot;
 	}
 	if (shim.ready && is_enclu(uc, sig)) {
-		if (!s)
+		if (!s) {
 			s = slot_get();
+			/*
+			 * sigreturn restores the alternate stack saved in the
+			 * frame: make it the new one, or it is gone again.
+			 */
+			if (s) {
+				uc->uc_stack.ss_sp = (char *)s + SLOT_STACK_OFF;
+				uc->uc_stack.ss_size = SLOT_SIZE - SLOT_STACK_OFF;
+				uc->uc_stack.ss_flags = 0;
+			}
+		}
 		if (s) {
 			enclu(si, uc, fsgs, s);
 			goto out;

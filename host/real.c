@@ -248,6 +248,7 @@ static void h_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned
 		madvise((void *)a, end - a, MADV_DONTNEED);
 		a = end - 4096;
 	}
+	shim_wait_leaves();
 }
 
 /*

@@ -116,6 +116,8 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 /* libc's own sigaction (ours interposes it). */
 extern int (*shim_real_sigaction)(int, const struct sigaction *, struct sigaction *);
 void shim_kick_threads(struct sgx_encl *encl);
+/* Wait until no other thread runs a leaf that may have translated a zapped page. */
+void shim_wait_leaves(void);
 /* Register @start..@end with userfaultfd. */
 int shim_uffd_register(unsigned long start, unsigned long len);
 void shim_print_stats(void);
