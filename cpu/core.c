@@ -199,7 +199,7 @@ void sgx_cpu_destroy(struct sgx_cpu *cpu)
 	free(cpu);
 }
 
-const struct sgx_cpu_config *sgx_cpu_config(const struct sgx_cpu *cpu)
+const struct sgx_cpu_config *sgx_cpu_get_config(const struct sgx_cpu *cpu)
 {
 	return &cpu->cfg;
 }

@@ -68,7 +68,7 @@ struct sgx_cpu;
  */
 struct sgx_cpu *sgx_cpu_create(const struct sgx_cpu_config *cfg, int *err);
 void sgx_cpu_destroy(struct sgx_cpu *cpu);
-const struct sgx_cpu_config *sgx_cpu_config(const struct sgx_cpu *cpu);
+const struct sgx_cpu_config *sgx_cpu_get_config(const struct sgx_cpu *cpu);
 
 struct sgx_cpuid_regs {
 	uint32_t eax, ebx, ecx, edx;
