@@ -152,11 +152,10 @@ void t_sigstruct(struct sgx_sigstruct *ss, const uint8_t mrenclave[32], uint64_t
 int t_einit(struct sgx_cpu *cpu, void *secs, const struct sgx_sigstruct *ss)
 {
 	static uint8_t page[4096] __attribute__((aligned(4096)));
-	uint64_t h[4];
+	uint8_t mrsigner[32];
 
-	sgx_sigstruct_mrsigner(ss, (uint8_t *)h);
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(sgx_cpu_wrmsr(cpu, MSR_IA32_SGXLEPUBKEYHASH0 + i, h[i]), 0);
+	sgx_sigstruct_mrsigner(ss, mrsigner);
+	assert_int_equal(sgx_cpu_trust_signer(cpu, mrsigner), 0);
 	memset(page, 0, sizeof(page));
 	memcpy(page, ss, sizeof(*ss));
 	return sgx_einit(cpu, page, page + 2048, secs);
