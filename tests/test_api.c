@@ -10,6 +10,7 @@
 
 #include "helpers.h"
 #include "softsgx/image.h"
+#include "softsgx/measure.h"
 
 static struct sgx_cpu *cpu;
 
@@ -129,6 +130,27 @@ static void test_fill_body_fields(void **state)
 	sgx_image_free(img);
 }
 
+/* sgx_measure_ecreate() starts a measurement over whatever the struct held. */
+static void test_measure_needs_no_initialiser(void **state)
+{
+	struct sgx_measure zeroed, garbage;
+	uint8_t chunk[256], a[32], b[32];
+
+	(void)state;
+	memset(chunk, 7, sizeof(chunk));
+	memset(&zeroed, 0, sizeof(zeroed));
+	memset(&garbage, 0xa5, sizeof(garbage));
+	sgx_measure_ecreate(&zeroed, 1, 8192);
+	sgx_measure_ecreate(&garbage, 1, 8192);
+	sgx_measure_eadd(&zeroed, 0, SGX_SECINFO_REG | SGX_SECINFO_R);
+	sgx_measure_eadd(&garbage, 0, SGX_SECINFO_REG | SGX_SECINFO_R);
+	sgx_measure_eextend(&zeroed, 0, chunk);
+	sgx_measure_eextend(&garbage, 0, chunk);
+	sgx_measure_final(&zeroed, a);
+	sgx_measure_final(&garbage, b);
+	assert_memory_equal(a, b, 32);
+}
+
 /* ECREATE, EADD, EEXTEND of @img at @base, SECS in frame 0. */
 static void *build_image(const struct sgx_image *img, uint64_t base)
 {
@@ -190,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_trust_signer_byte_order),
 		cmocka_unit_test(test_trust_signer_needs_flc),
 		cmocka_unit_test(test_fill_body_fields),
+		cmocka_unit_test(test_measure_needs_no_initialiser),
 		cmocka_unit_test(test_self_signed_enclave_from_image),
 	};
 
