@@ -14,20 +14,6 @@
 
 static struct sgx_cpu *cpu;
 
-static int setup(void **state)
-{
-	(void)state;
-	cpu = t_cpu(1);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	sgx_cpu_destroy(cpu);
-	return 0;
-}
-
 static void test_trust_signer_byte_order(void **state)
 {
 	uint8_t h[32];
@@ -151,30 +137,6 @@ static void test_measure_needs_no_initialiser(void **state)
 	assert_memory_equal(a, b, 32);
 }
 
-/* ECREATE, EADD, EEXTEND of @img at @base, SECS in frame 0. */
-static void *build_image(const struct sgx_image *img, uint64_t base)
-{
-	struct sgx_secs src;
-	void *secs;
-
-	t_secs_src(&src, base, img->size, img->attributes);
-	src.xfrm = img->xfrm;
-	src.miscselect = img->miscselect;
-	src.ssa_frame_size = img->ssa_frame_size;
-	secs = t_ecreate_src(cpu, 0, &src);
-	for (size_t i = 0; i < img->nr_pages; i++) {
-		const struct sgx_image_page *p = &img->pages[i];
-		uint8_t *frame = t_page(cpu, (unsigned int)i + 1);
-
-		assert_leaf_ok(t_eadd(cpu, secs, (unsigned int)i + 1, base + p->offset, p->flags,
-				      p->data));
-		for (unsigned int c = 0; c < 16; c++)
-			if (p->measured & (1u << c))
-				assert_leaf_ok(sgx_eextend(cpu, secs, frame + 256 * c));
-	}
-	return secs;
-}
-
 static void test_self_signed_enclave_from_image(void **state)
 {
 	static uint8_t sig[4096] __attribute__((aligned(4096)));
@@ -192,7 +154,7 @@ static void test_self_signed_enclave_from_image(void **state)
 	sgx_sigstruct_mrsigner(&ss, mrsigner);
 	memcpy(sig, &ss, sizeof(ss));
 	memset(&token, 0, sizeof(token));
-	secs = build_image(img, 0x7f0000000000ULL);
+	secs = t_load_image(cpu, img, 0x7f0000000000ULL, T_NO_FLIP, 0);
 
 	/* The MSRs hold another signer's hash: no launch without a token. */
 	assert_int_equal(sgx_cpu_trust_signer(cpu, other), 0);
@@ -215,7 +177,10 @@ int main(void)
 		cmocka_unit_test(test_measure_needs_no_initialiser),
 		cmocka_unit_test(test_self_signed_enclave_from_image),
 	};
+	int ret;
 
-	cmocka_set_message_output(CM_OUTPUT_TAP);
-	return cmocka_run_group_tests(t, setup, teardown);
+	cpu = t_cpu(1);
+	ret = T_RUN(t);
+	sgx_cpu_destroy(cpu);
+	return ret;
 }

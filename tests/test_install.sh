@@ -7,12 +7,7 @@
 # Environment (set by tests/meson.build): MESON, SRC, BUILD, PREFIX, LIBDIR,
 # BINDIR, INCLUDEDIR, DATADIR, CC, CXX (empty: no C++ compiler), SANITIZE.
 set -u
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-bad() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$T/log"; }
+. "$(dirname "$0")/tap.sh"
 # under DIR: an installation directory inside the staged prefix
 under() { case $1 in /*) echo "$T/dest$1" ;; *) echo "$T/dest$PREFIX/$1" ;; esac; }
 

@@ -6,12 +6,7 @@
 set -u
 MESON=$1
 SRC=$2
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-bad() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; sed 's/^/# /' "$T/log"; }
+. "$(dirname "$0")/tap.sh"
 
 real_pc=$(command -v pkg-config)
 cat >"$T/pkg-config" <<EOF
