@@ -199,7 +199,7 @@ void sgx_cpu_destroy(struct sgx_cpu *cpu)
 	free(cpu);
 }
 
-const struct sgx_cpu_config *sgx_cpu_config(const struct sgx_cpu *cpu)
+const struct sgx_cpu_config *sgx_cpu_get_config(const struct sgx_cpu *cpu)
 {
 	return &cpu->cfg;
 }
@@ -294,6 +294,25 @@ int sgx_cpu_wrmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t val)
 	if (!cpu->cfg.flc)
 		return -EPERM;
 	lehash_of_this_lp(cpu)[msr - MSR_IA32_SGXLEPUBKEYHASH0] = val;
+	return 0;
+}
+
+int sgx_cpu_trust_signer(struct sgx_cpu *cpu, const uint8_t mrsigner[32])
+{
+	uint64_t w[4];
+	int i, ret;
+
+	/* Byte 8i + j of the digest is byte j (bits 8j..8j+7) of MSR 0x8C + i. */
+	for (i = 0; i < 4; i++) {
+		w[i] = 0;
+		for (int j = 7; j >= 0; j--)
+			w[i] = w[i] << 8 | mrsigner[8 * i + j];
+	}
+	for (i = 0; i < 4; i++) {
+		ret = sgx_cpu_wrmsr(cpu, MSR_IA32_SGXLEPUBKEYHASH0 + i, w[i]);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }
 

@@ -5,7 +5,7 @@
 #   selftests  Linux's SGX selftest from the kernel source (scripts/selftests.sh)
 set -eu
 
-PKGS="gcc libc6-dev clang meson ninja-build pkg-config libssl-dev libcmocka-dev \
+PKGS="gcc g++ libc6-dev linux-libc-dev clang meson ninja-build pkg-config libssl-dev libcmocka-dev \
 liburcu-dev python3 openssl libclang-rt-14-dev"
 for group in "$@"; do
 	case "$group" in

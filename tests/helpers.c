@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "softsgx/image.h"
 #include "softsgx/measure.h"
 
 struct sgx_cpu *t_cpu(uint64_t epc_mb)
@@ -99,6 +100,34 @@ void t_eextend_page(struct sgx_cpu *cpu, void *secs, void *page)
 		assert_leaf_ok(sgx_eextend(cpu, secs, (uint8_t *)page + off));
 }
 
+void *t_load_image(struct sgx_cpu *cpu, const struct sgx_image *img, uint64_t base,
+		   size_t flip_page, size_t flip_byte)
+{
+	static uint8_t src[4096] __attribute__((aligned(4096)));
+	struct sgx_secs secs;
+	void *secs_page;
+
+	t_secs_src(&secs, base, img->size, img->attributes);
+	secs.ssa_frame_size = img->ssa_frame_size;
+	secs.xfrm = img->xfrm;
+	secs.miscselect = img->miscselect;
+	secs_page = t_ecreate_src(cpu, 0, &secs);
+	for (size_t i = 0; i < img->nr_pages; i++) {
+		const struct sgx_image_page *pg = &img->pages[i];
+		uint8_t *epc = t_page(cpu, 1 + (unsigned int)i);
+
+		memcpy(src, pg->data, sizeof(src));
+		if (i == flip_page)
+			src[flip_byte] ^= 0x01;
+		assert_leaf_ok(t_eadd(cpu, secs_page, 1 + (unsigned int)i, base + pg->offset,
+				      pg->flags, src));
+		for (unsigned int c = 0; c < 16; c++)
+			if (pg->measured & (1u << c))
+				assert_leaf_ok(sgx_eextend(cpu, secs_page, epc + c * 256));
+	}
+	return secs_page;
+}
+
 void t_tcs_src(struct sgx_tcs *tcs, uint64_t ossa, uint32_t nssa, uint64_t oentry)
 {
 	memset(tcs, 0, sizeof(*tcs));
@@ -152,11 +181,10 @@ void t_sigstruct(struct sgx_sigstruct *ss, const uint8_t mrenclave[32], uint64_t
 int t_einit(struct sgx_cpu *cpu, void *secs, const struct sgx_sigstruct *ss)
 {
 	static uint8_t page[4096] __attribute__((aligned(4096)));
-	uint64_t h[4];
+	uint8_t mrsigner[32];
 
-	sgx_sigstruct_mrsigner(ss, (uint8_t *)h);
-	for (int i = 0; i < 4; i++)
-		assert_int_equal(sgx_cpu_wrmsr(cpu, MSR_IA32_SGXLEPUBKEYHASH0 + i, h[i]), 0);
+	sgx_sigstruct_mrsigner(ss, mrsigner);
+	assert_int_equal(sgx_cpu_trust_signer(cpu, mrsigner), 0);
 	memset(page, 0, sizeof(page));
 	memcpy(page, ss, sizeof(*ss));
 	return sgx_einit(cpu, page, page + 2048, secs);

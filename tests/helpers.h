@@ -38,6 +38,16 @@ int t_eadd(struct sgx_cpu *cpu, void *secs, unsigned int idx, uint64_t linaddr,
 	   uint64_t secinfo_flags, const void *src);
 /* EEXTEND all 16 chunks of an added page. */
 void t_eextend_page(struct sgx_cpu *cpu, void *secs, void *page);
+/*
+ * Build @img on the CPU model at @base: SECS in frame 0, page i in frame
+ * 1 + i, EEXTEND of every measured chunk right after its EADD.  With
+ * @flip_page < T_NO_FLIP, byte @flip_byte of that page's source is flipped
+ * first.  Returns the SECS page.
+ */
+#define T_NO_FLIP ((size_t)-1)
+struct sgx_image;
+void *t_load_image(struct sgx_cpu *cpu, const struct sgx_image *img, uint64_t base,
+		   size_t flip_page, size_t flip_byte);
 /* A valid TCS source: OSSA @ossa, NSSA @nssa, OENTRY @oentry. */
 void t_tcs_src(struct sgx_tcs *tcs, uint64_t ossa, uint32_t nssa, uint64_t oentry);
 

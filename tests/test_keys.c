@@ -470,7 +470,7 @@ static void keyreq_init(struct sgx_keyrequest *kr, uint16_t name)
 {
 	memset(kr, 0, sizeof(*kr));
 	kr->keyname = name;
-	memcpy(kr->cpusvn, sgx_cpu_config(cpu)->cpusvn, 16);
+	memcpy(kr->cpusvn, sgx_cpu_get_config(cpu)->cpusvn, 16);
 }
 
 /*
@@ -539,7 +539,7 @@ static void ereport_fields(void **state)
 
 	t_sigstruct(&ss, a.mrenclave, SGX_ATTR_MODE64BIT, 3, t_key());
 	sgx_sigstruct_mrsigner(&ss, mrsigner);
-	assert_memory_equal(rep.body.cpusvn, sgx_cpu_config(cpu)->cpusvn, 16);
+	assert_memory_equal(rep.body.cpusvn, sgx_cpu_get_config(cpu)->cpusvn, 16);
 	assert_int_equal(rep.body.miscselect, 0);
 	assert_memory_equal(rep.body.mrenclave, a.mrenclave, 32);
 	assert_memory_equal(rep.body.mrsigner, mrsigner, 32);
@@ -1338,7 +1338,7 @@ static void egetkey_report_key_matches_derivation(void **state)
 	memcpy(d.mrenclave, s->mrenclave, 32);
 	memcpy(d.keyid, kr.keyid, 32);
 	memcpy(d.seal_key_fuses, cpu->seal_key_fuses, 16);
-	memcpy(d.cpusvn, sgx_cpu_config(cpu)->cpusvn, 16);
+	memcpy(d.cpusvn, sgx_cpu_get_config(cpu)->cpusvn, 16);
 	memcpy(d.padding, sgx_padding_const, 352);
 	d.miscselect = s->miscselect;
 	derive_key(cpu, &d, ref);
@@ -1424,7 +1424,7 @@ static void tok_setup(struct tok_fixture *f, uint64_t attributes)
 	f->tok.xfrm = secs_view(&f->e)->xfrm;
 	memcpy(f->tok.mrenclave, f->e.mrenclave, 32);
 	memcpy(f->tok.mrsigner, f->mrsigner, 32);
-	memcpy(f->tok.cpusvnle, sgx_cpu_config(cpu)->cpusvn, 16);
+	memcpy(f->tok.cpusvnle, sgx_cpu_get_config(cpu)->cpusvn, 16);
 	f->tok.isvprodidle = 0x20;
 	f->tok.isvsvnle = 1;
 	f->tok.maskedmiscselectle = 0;
@@ -1750,12 +1750,12 @@ static void eupdatesvn_no_update(void **state)
 	assert_int_equal(c.eax & (1u << 10), 1u << 10);
 	/* Nothing staged, the same CPUSVN staged, an older one staged. */
 	assert_int_equal(sgx_eupdatesvn(cpu), SGX_NO_UPDATE);
-	sgx_cpu_stage_svn(cpu, sgx_cpu_config(cpu)->cpusvn);
+	sgx_cpu_stage_svn(cpu, sgx_cpu_get_config(cpu)->cpusvn);
 	assert_int_equal(sgx_eupdatesvn(cpu), SGX_NO_UPDATE);
 	sgx_cpu_stage_svn(cpu, older);
 	assert_int_equal(sgx_eupdatesvn(cpu), SGX_NO_UPDATE);
 	sgx_cpu_cpusvn(cpu, svn);
-	assert_memory_equal(svn, sgx_cpu_config(cpu)->cpusvn, 16);
+	assert_memory_equal(svn, sgx_cpu_get_config(cpu)->cpusvn, 16);
 	sgx_cpu_stats(cpu, &st);
 	assert_int_equal(st.eupdatesvn, 0);
 }
@@ -1810,7 +1810,7 @@ static void eupdatesvn_updates_cpusvn(void **state)
 	keyreq_init(&kr, SGX_KEYNAME_SEAL);
 	memcpy(kr.cpusvn, svn_two, 16);
 	assert_int_equal(do_egetkey(&r, &kr, NULL), 0);
-	memcpy(kr.cpusvn, sgx_cpu_config(cpu)->cpusvn, 16);
+	memcpy(kr.cpusvn, sgx_cpu_get_config(cpu)->cpusvn, 16);
 	assert_int_equal(do_egetkey(&r, &kr, after), 0);
 	assert_memory_equal(before, after, 16);
 }
@@ -1853,7 +1853,7 @@ static void eupdatesvn_epc_not_ready(void **state)
 	sgx_cpu_stage_svn(cpu, svn_two);
 	assert_int_equal(sgx_eupdatesvn(cpu), SGX_EPC_NOT_READY);
 	sgx_cpu_cpusvn(cpu, svn);
-	assert_memory_equal(svn, sgx_cpu_config(cpu)->cpusvn, 16);
+	assert_memory_equal(svn, sgx_cpu_get_config(cpu)->cpusvn, 16);
 	assert_int_equal(sgx_eremove(cpu, va), 0);
 	assert_int_equal(sgx_eupdatesvn(cpu), 0);
 }
@@ -1871,7 +1871,7 @@ static void eupdatesvn_insufficient_entropy(void **state)
 	assert_int_equal(sgx_eupdatesvn(cpu), SGX_INSUFFICIENT_ENTROPY);
 	assert_int_equal(sgx_eupdatesvn(cpu), SGX_INSUFFICIENT_ENTROPY);
 	sgx_cpu_cpusvn(cpu, svn);
-	assert_memory_equal(svn, sgx_cpu_config(cpu)->cpusvn, 16);
+	assert_memory_equal(svn, sgx_cpu_get_config(cpu)->cpusvn, 16);
 	assert_int_equal(sgx_eupdatesvn(cpu), 0);
 
 	sgx_cpu_drain_entropy(cpu, 1);

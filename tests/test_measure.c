@@ -137,41 +137,6 @@ static uint8_t *read_all(const char *path, size_t *len)
 	return buf;
 }
 
-#define NO_FLIP ((size_t)-1)
-
-/*
- * Build @img on the CPU model at BASE: SECS in frame 0, page i in frame
- * 1 + i, EEXTEND of every measured chunk right after its EADD.  With
- * @flip_page set, one byte of that page's source is flipped first.
- */
-static void *model_load(struct sgx_cpu *cpu, const struct sgx_image *img, size_t flip_page,
-			size_t flip_byte)
-{
-	static uint8_t src[4096] __attribute__((aligned(4096)));
-	struct sgx_secs secs;
-	void *secs_page;
-
-	t_secs_src(&secs, BASE, img->size, img->attributes);
-	secs.ssa_frame_size = img->ssa_frame_size;
-	secs.xfrm = img->xfrm;
-	secs.miscselect = img->miscselect;
-	secs_page = t_ecreate_src(cpu, 0, &secs);
-	for (size_t i = 0; i < img->nr_pages; i++) {
-		const struct sgx_image_page *pg = &img->pages[i];
-		uint8_t *epc = t_page(cpu, 1 + (unsigned int)i);
-
-		memcpy(src, pg->data, sizeof(src));
-		if (i == flip_page)
-			src[flip_byte] ^= 0x01;
-		assert_leaf_ok(t_eadd(cpu, secs_page, 1 + (unsigned int)i, BASE + pg->offset,
-				      pg->flags, src));
-		for (unsigned int c = 0; c < 16; c++)
-			if (pg->measured & (1u << c))
-				assert_leaf_ok(sgx_eextend(cpu, secs_page, epc + c * 256));
-	}
-	return secs_page;
-}
-
 static int einit_for(struct sgx_cpu *cpu, void *secs, const struct sgx_image *img,
 		     const uint8_t mrenclave[32])
 {
@@ -210,7 +175,7 @@ static void three_way(const struct sgx_image *img)
 	assert_memory_equal(stream, offline, 32);
 	assert_memory_equal(reread, offline, 32);
 
-	secs = model_load(cpu, img, NO_FLIP, 0);
+	secs = t_load_image(cpu, img, BASE, T_NO_FLIP, 0);
 	assert_leaf_ok(einit_for(cpu, secs, img, offline));
 	assert_memory_equal(((struct sgx_secs *)secs)->mrenclave, offline, 32);
 	sgx_cpu_destroy(cpu);
@@ -384,7 +349,7 @@ static void test_flip_measured_byte(void **state)
 	(void)state;
 	assert_int_equal(sgx_image_measure(img, mr), 0);
 	/* Code page (index 1), a byte of the ENCLU sequence. */
-	secs = model_load(cpu, img, 1, 0x10);
+	secs = t_load_image(cpu, img, BASE, 1, 0x10);
 	assert_int_equal(einit_for(cpu, secs, img, mr), SGX_INVALID_MEASUREMENT);
 	/* Still uninitialised: EADD keeps working and the SECS stays valid. */
 	assert_int_equal(sgx_cpu_epcm(cpu, secs, &v), 0);
@@ -405,7 +370,7 @@ static void test_flip_unmeasured_byte(void **state)
 	(void)state;
 	assert_int_equal(img->pages[3].measured & 0x0002, 0);
 	assert_int_equal(sgx_image_measure(img, mr), 0);
-	secs = model_load(cpu, img, 3, 0x180);
+	secs = t_load_image(cpu, img, BASE, 3, 0x180);
 	assert_leaf_ok(einit_for(cpu, secs, img, mr));
 	sgx_cpu_destroy(cpu);
 	sgx_image_free(img);

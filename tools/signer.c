@@ -18,6 +18,7 @@
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 
+#include "softsgx/image.h"
 #include "softsgx/sign.h"
 
 void sgx_sigstruct_init(struct sgx_sigstruct *ss)
@@ -28,6 +29,23 @@ void sgx_sigstruct_init(struct sgx_sigstruct *ss)
 	ss->header.header2[0] = SGX_SIGSTRUCT_HEADER2_0;
 	ss->header.header2[1] = SGX_SIGSTRUCT_HEADER2_1;
 	ss->exponent = 3;
+}
+
+int sgx_sigstruct_fill_body(struct sgx_sigstruct *ss, const struct sgx_image *img)
+{
+	uint8_t mrenclave[32];
+
+	if (sgx_image_measure(img, mrenclave))
+		return -EINVAL;
+	memset(&ss->body, 0, sizeof(ss->body));
+	ss->body.miscselect = img->miscselect;
+	ss->body.misc_mask = ~0u;
+	ss->body.attributes = img->attributes;
+	ss->body.attributes_mask = ~(uint64_t)SGX_ATTR_INIT;
+	ss->body.xfrm = img->xfrm;
+	ss->body.xfrm_mask = 0;
+	memcpy(ss->body.mrenclave, mrenclave, 32);
+	return 0;
 }
 
 /* Write @bn into @out as @len little-endian bytes. */

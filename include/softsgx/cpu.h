@@ -22,6 +22,10 @@
 
 #include "arch.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SGX_MAX_EPC_SECTIONS 8
 
 struct sgx_epc_section_config {
@@ -68,7 +72,7 @@ struct sgx_cpu;
  */
 struct sgx_cpu *sgx_cpu_create(const struct sgx_cpu_config *cfg, int *err);
 void sgx_cpu_destroy(struct sgx_cpu *cpu);
-const struct sgx_cpu_config *sgx_cpu_config(const struct sgx_cpu *cpu);
+const struct sgx_cpu_config *sgx_cpu_get_config(const struct sgx_cpu *cpu);
 
 struct sgx_cpuid_regs {
 	uint32_t eax, ebx, ecx, edx;
@@ -93,6 +97,28 @@ int sgx_cpu_cpuid(const struct sgx_cpu *cpu, uint32_t leaf, uint32_t subleaf,
 int sgx_cpu_rdmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t *val);
 /* Return: 0, or -EPERM for a read-only MSR (no FLC), -EINVAL unknown MSR. */
 int sgx_cpu_wrmsr(struct sgx_cpu *cpu, uint32_t msr, uint64_t val);
+
+/**
+ * sgx_cpu_trust_signer() - let EINIT on this thread accept @mrsigner's enclaves
+ * @cpu: the platform
+ * @mrsigner: SHA-256 of the signer's modulus as SIGSTRUCT stores it
+ *            (sgx_sigstruct_mrsigner())
+ *
+ * Launch control.  EINIT without a valid EINITTOKEN (the usual case: pass a
+ * zeroed token) accepts an enclave only when its MRSIGNER equals the
+ * launch-enclave key hash in IA32_SGXLEPUBKEYHASH0..3.  They reset to Intel's
+ * hash, so on the default platform a self-signed enclave fails EINIT with
+ * SGX_INVALID_EINITTOKEN until they hold its signer's hash.  Linux writes them
+ * before every EINIT; this does the same: MSR 0x8C + i gets bytes 8i..8i+7
+ * of @mrsigner as a little-endian number.
+ *
+ * The MSRs belong to the logical processor, here the calling thread: call it
+ * on the thread that runs EINIT, before each EINIT for another signer.  It
+ * needs flexible launch control (cfg.flc, on by default).
+ *
+ * Return: 0, or -EPERM when the platform has no FLC (nothing is written).
+ */
+int sgx_cpu_trust_signer(struct sgx_cpu *cpu, const uint8_t mrsigner[32]);
 
 /* EPC enumeration. */
 unsigned int sgx_cpu_nr_sections(const struct sgx_cpu *cpu);
@@ -223,5 +249,9 @@ int sgx_eupdatesvn(struct sgx_cpu *cpu);
  * layer can later place REG pages in enclave windows without touching leaves.
  */
 void *sgx_epc_page_bytes(struct sgx_cpu *cpu, void *epc);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -18,6 +18,10 @@
 
 #include "cpu.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct sgx_regs {
 	uint64_t rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi;
 	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
@@ -98,5 +102,9 @@ int sgx_aex(struct sgx_cpu *cpu, struct sgx_lp *lp, struct sgx_regs *regs,
 #define X86_EFLAGS_SF (1ULL << 7)
 #define X86_EFLAGS_TF (1ULL << 8)
 #define X86_EFLAGS_OF (1ULL << 11)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Size of the message buffer the loaders fill on failure. */
 #define SGX_IMAGE_ERR_LEN 256
 
@@ -192,5 +196,9 @@ int sgx_image_load_elf(const char *elf_path, const char *layout_path, struct sgx
  * Return: 0, -errno, or -EFBIG for a file over 16 GiB.
  */
 int sgx_image_read_file(const char *path, uint8_t **bufp, size_t *lenp);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

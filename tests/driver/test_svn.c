@@ -120,7 +120,7 @@ static void test_no_update_is_success(void **state)
 	sgx_release(open_ok(&w));
 	assert_null(strstr(t_cap_end(), "SVN updated"));
 	sgx_release(open_ok(&w));
-	assert_cpusvn(&w, sgx_cpu_config(w.drv->cpu)->cpusvn);
+	assert_cpusvn(&w, sgx_cpu_get_config(w.drv->cpu)->cpusvn);
 	sgx_cpu_stats(w.drv->cpu, &st);
 	assert_int_equal(st.eupdatesvn, 0);
 	world_free(&w);
@@ -135,7 +135,7 @@ static void test_without_feature(void **state)
 	world(&w, false);
 	sgx_cpu_stage_svn(w.drv->cpu, svn2);
 	sgx_release(open_ok(&w));
-	assert_cpusvn(&w, sgx_cpu_config(w.drv->cpu)->cpusvn);
+	assert_cpusvn(&w, sgx_cpu_get_config(w.drv->cpu)->cpusvn);
 	world_free(&w);
 }
 
@@ -150,7 +150,7 @@ static void test_entropy_retries(void **state)
 	sgx_cpu_stage_svn(w.drv->cpu, svn2);
 	sgx_cpu_drain_entropy(w.drv->cpu, 20); /* ten tries for each open */
 	assert_opens_fail(&w, -EAGAIN);
-	assert_cpusvn(&w, sgx_cpu_config(w.drv->cpu)->cpusvn);
+	assert_cpusvn(&w, sgx_cpu_get_config(w.drv->cpu)->cpusvn);
 
 	sgx_cpu_drain_entropy(w.drv->cpu, 9);
 	encl = open_ok(&w);
@@ -203,7 +203,7 @@ static void test_count_until_object_dies(void **state)
 	assert_int_equal(usage(&w), 1);
 	sgx_cpu_stage_svn(w.drv->cpu, svn2);
 	b = open_ok(&w);
-	assert_cpusvn(&w, sgx_cpu_config(w.drv->cpu)->cpusvn);
+	assert_cpusvn(&w, sgx_cpu_get_config(w.drv->cpu)->cpusvn);
 	sgx_release(b);
 	sgx_encl_put(a);
 	assert_int_equal(usage(&w), 0);

@@ -2,13 +2,15 @@
 /*
  * The /dev/sgx_enclave and /dev/sgx_vepc ABI, binary-compatible with Linux's
  * <asm/sgx.h> uapi header: the same structures, sizes and ioctl numbers, so
- * programs built against either work against softsgx.
+ * programs built against either work against softsgx.  The fields have the
+ * kernel's own types (__u64 is unsigned long long), so code written for
+ * <asm/sgx.h> compiles against this header without a warning.
  */
 #ifndef SOFTSGX_UAPI_SGX_H
 #define SOFTSGX_UAPI_SGX_H
 
-#include <stdint.h>
-#include <sys/ioctl.h>
+#include <linux/ioctl.h>
+#include <linux/types.h>
 
 enum sgx_page_flags {
 	SGX_PAGE_MEASURE = 0x01,
@@ -28,49 +30,49 @@ enum sgx_page_flags {
 
 /* SGX_IOC_ENCLAVE_CREATE: @src is the address of a 4096-byte SECS. */
 struct sgx_enclave_create {
-	uint64_t src;
+	__u64 src;
 };
 
 /* SGX_IOC_ENCLAVE_ADD_PAGES; @count returns the bytes added. */
 struct sgx_enclave_add_pages {
-	uint64_t src;
-	uint64_t offset;
-	uint64_t length;
-	uint64_t secinfo;
-	uint64_t flags;
-	uint64_t count;
+	__u64 src;
+	__u64 offset;
+	__u64 length;
+	__u64 secinfo;
+	__u64 flags;
+	__u64 count;
 };
 
 /* SGX_IOC_ENCLAVE_INIT: @sigstruct is the address of a SIGSTRUCT. */
 struct sgx_enclave_init {
-	uint64_t sigstruct;
+	__u64 sigstruct;
 };
 
 /* SGX_IOC_ENCLAVE_PROVISION: @fd is an open /dev/sgx_provision. */
 struct sgx_enclave_provision {
-	uint64_t fd;
+	__u64 fd;
 };
 
 struct sgx_enclave_restrict_permissions {
-	uint64_t offset;
-	uint64_t length;
-	uint64_t permissions;
-	uint64_t result;
-	uint64_t count;
+	__u64 offset;
+	__u64 length;
+	__u64 permissions;
+	__u64 result;
+	__u64 count;
 };
 
 struct sgx_enclave_modify_types {
-	uint64_t offset;
-	uint64_t length;
-	uint64_t page_type;
-	uint64_t result;
-	uint64_t count;
+	__u64 offset;
+	__u64 length;
+	__u64 page_type;
+	__u64 result;
+	__u64 count;
 };
 
 struct sgx_enclave_remove_pages {
-	uint64_t offset;
-	uint64_t length;
-	uint64_t count;
+	__u64 offset;
+	__u64 length;
+	__u64 count;
 };
 
 struct sgx_enclave_run;
@@ -81,14 +83,14 @@ typedef int (*sgx_enclave_user_handler_t)(long rdi, long rsi, long rdx, long rsp
 
 /* The control block of __vdso_sgx_enter_enclave(); 256 bytes. */
 struct sgx_enclave_run {
-	uint64_t tcs;
-	uint32_t function;
-	uint16_t exception_vector;
-	uint16_t exception_error_code;
-	uint64_t exception_addr;
-	uint64_t user_handler;
-	uint64_t user_data;
-	uint8_t reserved[216];
+	__u64 tcs;
+	__u32 function;
+	__u16 exception_vector;
+	__u16 exception_error_code;
+	__u64 exception_addr;
+	__u64 user_handler;
+	__u64 user_data;
+	__u8 reserved[216];
 };
 
 typedef int (*vdso_sgx_enter_enclave_t)(unsigned long rdi, unsigned long rsi,
