@@ -30,6 +30,8 @@ listing() { ls -A "$1" | tr '\n' ' '; }
 check "--help exits 0" 0 "$BIN" --help
 grep -q "Commands:" "$T/out" && ok "--help lists commands" || bad "--help lists commands"
 check "unknown command is a usage error" 2 "$BIN" frobnicate
+check1 "no command: one line" 2 "a COMMAND is missing" "$BIN"
+check1 "unknown top-level option" 2 "unknown option '--bogus'" "$BIN" --bogus
 check "sign --help" 0 "$BIN" sign --help
 check "measure of the ELF fixture" 0 "$BIN" measure data/encl_fixture.elf
 mr=$(cat "$T/out")

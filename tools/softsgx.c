@@ -357,7 +357,7 @@ int main(int argc, char **argv)
 	static char name[32];
 
 	if (argc < 2) {
-		usage(stderr);
+		cli_err("a COMMAND is missing (see 'softsgx --help')");
 		return 2;
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
