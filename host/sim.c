@@ -152,7 +152,8 @@ static void f_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned
 	pthread_mutex_lock(&mm->pte_lock);
 	pte_sync(mm);
 	if (len / 4096 <= (unsigned long)mm->nr_ptes) {
-		for (unsigned long a = addr & ~0xFFFUL; a < addr + len; a += 4096)
+		/* The PTEs of the pages that start inside the range, as below. */
+		for (unsigned long a = (addr + 0xFFFUL) & ~0xFFFUL; a < addr + len; a += 4096)
 			for (int i; (i = pte_find(mm, encl, a, false)) >= 0;)
 				pte_remove(mm, i);
 	} else {

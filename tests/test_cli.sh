@@ -30,6 +30,8 @@ listing() { ls -A "$1" | tr '\n' ' '; }
 check "--help exits 0" 0 "$BIN" --help
 grep -q "Commands:" "$T/out" && ok "--help lists commands" || bad "--help lists commands"
 check "unknown command is a usage error" 2 "$BIN" frobnicate
+check1 "no command: one line" 2 "a COMMAND is missing" "$BIN"
+check1 "unknown top-level option" 2 "unknown option '--bogus'" "$BIN" --bogus
 check "sign --help" 0 "$BIN" sign --help
 check "measure of the ELF fixture" 0 "$BIN" measure data/encl_fixture.elf
 mr=$(cat "$T/out")
@@ -130,10 +132,14 @@ cmp -s "$T/o/new.pem" "$T/o/new.orig" && bad "keygen --force replaced it" || ok 
 # Inputs that are not plain files, not images or not usable keys.
 check1 "measure of a directory" 1 "image $T: is a directory" "$BIN" measure "$T"
 mkfifo "$T/fifo"
-check1 "measure of a FIFO nobody writes" 1 "empty (nothing was written to the pipe)" timeout 10 "$BIN" measure "$T/fifo"
-(cat data/encl_fixture.elf >"$T/fifo" &)
-check "measure of a FIFO" 0 timeout 10 "$BIN" measure "$T/fifo"
+check1 "measure of a FIFO nobody writes says it waits" 124 "image $T/fifo: a FIFO; waiting for a writer" timeout 3 "$BIN" measure "$T/fifo"
+# The writers give up after 10 s, so that a reader that never opens cannot hang the wait below.
+(sleep 1; timeout 10 sh -c "cat data/encl_fixture.elf >'$T/fifo'") &
+check "measure of a FIFO written later" 0 timeout 10 "$BIN" measure "$T/fifo"
 [ "$(cat "$T/out")" = "$mr" ] && ok "FIFO: same MRENCLAVE" || bad "FIFO: same MRENCLAVE"
+timeout 10 sh -c ": >'$T/fifo'" &
+check1 "measure of a FIFO closed without data" 1 "empty (nothing was written to the pipe)" timeout 10 "$BIN" measure "$T/fifo"
+wait
 check "measure - reads standard input" 0 sh -c "exec '$BIN' measure - <data/encl_fixture.elf"
 [ "$(cat "$T/out")" = "$mr" ] && ok "stdin: same MRENCLAVE" || bad "stdin: same MRENCLAVE"
 : >"$T/empty"

@@ -84,7 +84,8 @@ int cli_parse_num(const char *opt, const char *s, unsigned long long min,
  * @bufp: set to a malloc()ed buffer with the contents and one extra NUL byte
  * @lenp: set to the length, without the NUL
  *
- * Never blocks in open(): a FIFO nobody writes to reads as empty.
+ * Never blocks in open(); a FIFO is read once a writer has opened it (after a
+ * second, a line on stderr says it is waiting).
  * Return: 0, or -1 after a message naming @path (directories, devices,
  * empty files and unreadable ones).
  */

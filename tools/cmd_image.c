@@ -20,7 +20,8 @@ const char measure_usage[] =
 	"Print the MRENCLAVE that EINIT would compute for IMAGE, as 64 hex digits.\n"
 	"IMAGE is an ELF64 enclave (optionally with a layout description) or an SGXS\n"
 	"measurement stream; the format is recognised from the file's first bytes, and\n"
-	"anything else is refused. IMAGE may be a pipe; '-' reads standard input.\n"
+	"anything else is refused. '-' reads standard input; a FIFO is read once a\n"
+	"writer opens it (after a second a line on stderr says that it waits).\n"
 	"See docs/image-formats.md for both formats and the layout language.\n"
 	"\n"
 	"Options:\n"
@@ -41,8 +42,8 @@ const char measure_usage[] =
 	"Output files are written to a temporary file in the same directory and renamed,\n"
 	"so a failure never leaves a partial file or loses the old one.\n"
 	"\n"
-	"Exit status: 0 on success, 1 on a bad image, a bad SIGSTRUCT or a mismatch, 2 on\n"
-	"a usage error.\n";
+	"Exit status: 0 on success, 1 on a bad image, a bad SIGSTRUCT, a mismatch or when\n"
+	"--sgxs-out is not written (as for 'softsgx sign --out'), 2 on a usage error.\n";
 
 const char sign_usage[] =
 	"Usage: softsgx sign --key KEY.pem --out SIGSTRUCT [OPTIONS] IMAGE\n"
@@ -80,8 +81,9 @@ const char sign_usage[] =
 	"renamed, so a failure never leaves a partial file or loses the old one. The\n"
 	"MRENCLAVE and MRSIGNER are printed.\n"
 	"\n"
-	"Exit status: 0 on success, 1 on a bad key or image or a failed write, 2 on a\n"
-	"usage error.\n";
+	"Exit status: 0 on success, 1 on a bad key or image or when --out is not written\n"
+	"(it exists without --force, is an input, or the write failed), 2 on a usage\n"
+	"error.\n";
 
 static void print_hex(const char *label, const uint8_t *b)
 {

@@ -2,6 +2,7 @@
 /* The softsgx command: one binary, one subcommand per job. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,15 @@ int cli_read_input(const char *path, const char *what, uint8_t **bufp, size_t *l
 	if (!is_stdin && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)) {
 		cli_err("%s %s: %s", what, name, strerror(errno));
 		goto fail;
+	}
+	if (!is_stdin && S_ISFIFO(st.st_mode)) {
+		/* Until a writer opens it the FIFO reads as empty: wait, but not silently. */
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (!poll(&p, 1, 1000))
+			cli_err("%s %s: a FIFO; waiting for a writer", what, name);
+		while (poll(&p, 1, -1) < 0 && errno == EINTR)
+			;
 	}
 	for (;;) {
 		ssize_t n;
@@ -348,7 +358,7 @@ int main(int argc, char **argv)
 	static char name[32];
 
 	if (argc < 2) {
-		usage(stderr);
+		cli_err("a COMMAND is missing (see 'softsgx --help')");
 		return 2;
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
