@@ -339,15 +339,25 @@ uint64_t sgx_cpu_nr_frames(const struct sgx_cpu *cpu)
 
 
 
-bool host_operand(const struct sgx_cpu *cpu, uint64_t addr, uint64_t len)
+int host_operand(const struct sgx_cpu *cpu, uint64_t addr, uint64_t len, bool write)
 {
+	if (addr < SGX_PAGE_SIZE)
+		return fault_pf(addr, write ? X86_PF_WRITE : 0);
 	for (unsigned int i = 0; i < cpu->nr_sections; i++) {
 		uint64_t b = ptr_u64(cpu->sections[i].base);
 
 		if (addr < b + cpu->sections[i].size && addr + len > b)
-			return false;
+			return fault_gp();
 	}
-	return true;
+	return 0;
+}
+
+int host_operands(const struct sgx_cpu *cpu, uint64_t a, uint64_t alen, uint64_t b,
+		  uint64_t blen, bool write)
+{
+	int r = host_operand(cpu, a, alen, write);
+
+	return r ? r : host_operand(cpu, b, blen, write);
 }
 
 bool sgx_cpu_is_epc(const struct sgx_cpu *cpu, const void *addr)

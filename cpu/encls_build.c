@@ -61,6 +61,7 @@ int sgx_ecreate(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *secs_pag
 	struct secs_hidden *h;
 	struct epcm *e;
 	uint32_t f;
+	int r;
 
 	if (!is_aligned(ptr_u64(pginfo), 32) || !is_aligned(ptr_u64(secs_page), SGX_PAGE_SIZE))
 		return fault_gp();
@@ -68,16 +69,17 @@ int sgx_ecreate(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *secs_pag
 	if (f == NO_FRAME)
 		return fault_pf(ptr_u64(secs_page), 0);
 	/* The PAGEINFO itself is a host operand: inside the EPC it is #GP (EMU-CHOICE). */
-	if (!host_operand(cpu, ptr_u64(pginfo), sizeof(*pginfo)))
-		return fault_gp();
+	r = host_operand(cpu, ptr_u64(pginfo), sizeof(*pginfo), false);
+	if (r)
+		return r;
 	pi = *pginfo; /* hardware works on copies: the caller may change memory */
 	if (!is_aligned(pi.contents, SGX_PAGE_SIZE) || !is_aligned(pi.metadata, 64))
 		return fault_gp();
 	if (pi.addr || pi.secs)
 		return fault_gp();
-	if (!host_operand(cpu, pi.contents, SGX_PAGE_SIZE) ||
-	    !host_operand(cpu, pi.metadata, sizeof(si)))
-		return fault_gp();
+	r = host_operands(cpu, pi.contents, SGX_PAGE_SIZE, pi.metadata, sizeof(si), false);
+	if (r)
+		return r;
 	si = *(const struct sgx_secinfo *)(uintptr_t)pi.metadata;
 	if (secinfo_reserved(&si) || secinfo_pt(&si) != SGX_PAGE_TYPE_SECS)
 		return fault_gp();
@@ -174,15 +176,16 @@ int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 	if (f == NO_FRAME)
 		return fault_pf(ptr_u64(epc), 0);
 	/* The PAGEINFO itself is a host operand: inside the EPC it is #GP (EMU-CHOICE). */
-	if (!host_operand(cpu, ptr_u64(pginfo), sizeof(*pginfo)))
-		return fault_gp();
+	r = host_operand(cpu, ptr_u64(pginfo), sizeof(*pginfo), false);
+	if (r)
+		return r;
 	pi = *pginfo; /* one snapshot: what is measured is what is recorded */
 	if (!is_aligned(pi.contents, SGX_PAGE_SIZE) || !is_aligned(pi.secs, SGX_PAGE_SIZE) ||
 	    !is_aligned(pi.metadata, 64) || !is_aligned(pi.addr, SGX_PAGE_SIZE))
 		return fault_gp();
-	if (!host_operand(cpu, pi.contents, SGX_PAGE_SIZE) ||
-	    !host_operand(cpu, pi.metadata, sizeof(si)))
-		return fault_gp();
+	r = host_operands(cpu, pi.contents, SGX_PAGE_SIZE, pi.metadata, sizeof(si), false);
+	if (r)
+		return r;
 	sf = epc_frame(cpu, pi.secs);
 	if (sf == NO_FRAME)
 		return fault_pf(pi.secs, 0);
@@ -370,9 +373,10 @@ int sgx_einit(struct sgx_cpu *cpu, const void *sigstruct, const void *token, voi
 	sf = epc_frame(cpu, ptr_u64(secs_page));
 	if (sf == NO_FRAME)
 		return fault_pf(ptr_u64(secs_page), 0);
-	if (!host_operand(cpu, ptr_u64(sigstruct), sizeof(ss)) ||
-	    !host_operand(cpu, ptr_u64(token), sizeof(tok)))
-		return fault_gp();
+	r = host_operands(cpu, ptr_u64(sigstruct), sizeof(ss), ptr_u64(token), sizeof(tok),
+			  false);
+	if (r)
+		return r;
 	memcpy(&ss, sigstruct, sizeof(ss));
 	memcpy(&tok, token, sizeof(tok));
 

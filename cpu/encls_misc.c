@@ -46,7 +46,7 @@ int sgx_eremove(struct sgx_cpu *cpu, void *epc)
 	if (!(e->flags & EPCM_VALID))
 		goto done;
 
-	switch (e->pt) {
+	switch ((uint8_t)e->pt) {
 	case SGX_PAGE_TYPE_VA:
 		break;
 	case SGX_PAGE_TYPE_SECS:

@@ -245,15 +245,18 @@ int sgx_ewb(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void *v
 	if (vf == f)
 		return fault_gp();
 	/* The PAGEINFO itself is a host operand: inside the EPC it is #GP (EMU-CHOICE). */
-	if (!host_operand(cpu, ptr_u64(pginfo), sizeof(*pginfo)))
-		return fault_gp();
+	r = host_operand(cpu, ptr_u64(pginfo), sizeof(*pginfo), false);
+	if (r)
+		return r;
 	pi = *pginfo;
 	if (pi.addr || pi.secs)
 		return fault_gp();
-	if (!is_aligned(pi.metadata, 128) || !is_aligned(pi.contents, SGX_PAGE_SIZE) ||
-	    !host_operand(cpu, pi.metadata, sizeof(struct sgx_pcmd)) ||
-	    !host_operand(cpu, pi.contents, SGX_PAGE_SIZE))
+	if (!is_aligned(pi.metadata, 128) || !is_aligned(pi.contents, SGX_PAGE_SIZE))
 		return fault_gp();
+	r = host_operands(cpu, pi.metadata, sizeof(struct sgx_pcmd), pi.contents, SGX_PAGE_SIZE,
+			  true);
+	if (r)
+		return r;
 
 	e = epcm_of(cpu, f);
 	if (!page_lock_excl(e))
@@ -360,13 +363,16 @@ static int eld(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void
 	if (vf == NO_FRAME)
 		return fault_pf(ptr_u64(va_slot), 0);
 	/* The PAGEINFO itself is a host operand: inside the EPC it is #GP (EMU-CHOICE). */
-	if (!host_operand(cpu, ptr_u64(pginfo), sizeof(*pginfo)))
-		return fault_gp();
+	r = host_operand(cpu, ptr_u64(pginfo), sizeof(*pginfo), false);
+	if (r)
+		return r;
 	pi = *pginfo;
-	if (!is_aligned(pi.metadata, 128) || !is_aligned(pi.contents, SGX_PAGE_SIZE) ||
-	    !host_operand(cpu, pi.metadata, sizeof(struct sgx_pcmd)) ||
-	    !host_operand(cpu, pi.contents, SGX_PAGE_SIZE))
+	if (!is_aligned(pi.metadata, 128) || !is_aligned(pi.contents, SGX_PAGE_SIZE))
 		return fault_gp();
+	r = host_operands(cpu, pi.metadata, sizeof(struct sgx_pcmd), pi.contents, SGX_PAGE_SIZE,
+			  false);
+	if (r)
+		return r;
 
 	e = epcm_of(cpu, f);
 	if (!page_lock_excl(e))

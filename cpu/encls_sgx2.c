@@ -56,8 +56,9 @@ int sgx_eaug(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 		return fault_pf(ptr_u64(epc), 0);
 
 	/* The PAGEINFO itself is a host operand: inside the EPC it is #GP (EMU-CHOICE). */
-	if (!host_operand(cpu, ptr_u64(pginfo), sizeof(*pginfo)))
-		return fault_gp();
+	ret = host_operand(cpu, ptr_u64(pginfo), sizeof(*pginfo), false);
+	if (ret)
+		return ret;
 	pi = *pginfo;
 	if (!is_aligned(pi.secs, SGX_PAGE_SIZE) || !is_aligned(pi.addr, SGX_PAGE_SIZE))
 		return fault_gp();
@@ -150,8 +151,9 @@ int sgx_emodpr(struct sgx_cpu *cpu, struct sgx_secinfo *secinfo, void *epc)
 		return fault_pf(ptr_u64(epc), 0);
 
 	/* The SECINFO is a host operand: inside the EPC it is #GP (EMU-CHOICE). */
-	if (!host_operand(cpu, ptr_u64(secinfo), sizeof(*secinfo)))
-		return fault_gp();
+	ret = host_operand(cpu, ptr_u64(secinfo), sizeof(*secinfo), false);
+	if (ret)
+		return ret;
 	si = *secinfo;
 	if (!secinfo_reserved_clear(&si))
 		return fault_gp();
@@ -231,8 +233,9 @@ int sgx_emodt(struct sgx_cpu *cpu, struct sgx_secinfo *secinfo, void *epc)
 		return fault_pf(ptr_u64(epc), 0);
 
 	/* The SECINFO is a host operand: inside the EPC it is #GP (EMU-CHOICE). */
-	if (!host_operand(cpu, ptr_u64(secinfo), sizeof(*secinfo)))
-		return fault_gp();
+	ret = host_operand(cpu, ptr_u64(secinfo), sizeof(*secinfo), false);
+	if (ret)
+		return ret;
 	si = *secinfo;
 	pt = (uint8_t)((si.flags & SGX_SECINFO_PAGE_TYPE_MASK) >> SGX_SECINFO_PAGE_TYPE_SHIFT);
 	if (!secinfo_reserved_clear(&si) ||

@@ -69,7 +69,7 @@ static bool entropy_exhausted(struct sgx_cpu *cpu)
 static bool epc_in_use(const struct sgx_cpu *cpu)
 {
 	for (uint64_t f = 0; f < cpu->nr_frames; f++)
-		if (__atomic_load_n(&cpu->epcm[f].flags, __ATOMIC_RELAXED) & EPCM_VALID)
+		if (atomic_load_explicit(&cpu->epcm[f].flags, memory_order_relaxed) & EPCM_VALID)
 			return true;
 	return false;
 }

@@ -618,6 +618,7 @@ static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sg
 gp_leave:
 	r = fault_gp();
 leave:
+	/* Before STATE, unlike lp_leave(): the TCS page lock still keeps the TCS. */
 	track_leave(secs_hidden(cpu, sf), tcs_hidden(cpu, tf));
 	goto release;
 gp_release:

@@ -275,11 +275,18 @@ static inline struct tcs_hidden *tcs_hidden(struct sgx_cpu *cpu, uint32_t tcs_fr
 }
 
 /*
- * A non-EPC operand (source page, SECINFO, PCMD, SIGSTRUCT...) must not lie in
- * the EPC: hardware gives such accesses abort-page semantics; the model
- * refuses them with #GP (EMU-CHOICE) rather than leak or corrupt EPC bytes.
+ * A non-EPC operand (source page, SECINFO, PCMD, SIGSTRUCT...) of @len bytes
+ * at @addr, read (or written when @write) by the leaf.  In the NULL page it
+ * is #PF, as an access to an unmapped page is on hardware (the model cannot
+ * probe other addresses; it relies on the caller for them).  In the EPC it
+ * is #GP: hardware gives such accesses abort-page semantics; the model
+ * refuses them (EMU-CHOICE) rather than leak or corrupt EPC bytes.
+ * Return: 0 or the fault.
  */
-bool host_operand(const struct sgx_cpu *cpu, uint64_t addr, uint64_t len);
+int host_operand(const struct sgx_cpu *cpu, uint64_t addr, uint64_t len, bool write);
+/* host_operand() of two operands, the first one's fault first. */
+int host_operands(const struct sgx_cpu *cpu, uint64_t a, uint64_t alen, uint64_t b,
+		  uint64_t blen, bool write);
 /* The calling LP's IA32_SGXLEPUBKEYHASH0..3, read at once. */
 void cpu_lehash_snapshot(const struct sgx_cpu *cpu, uint64_t out[4]);
 

@@ -745,6 +745,69 @@ static void test_einit_debug_type_bit(void **state)
 	assert_leaf_ok(t_einit(cpu, encl.secs, &ss));
 }
 
+/*
+ * NULL operands of every ENCLS leaf with a host pointer are an access to an
+ * unmapped page: #PF at 0 (W for EWB's outputs), nothing changed.  Before,
+ * the model dereferenced them and the process crashed.
+ */
+static void assert_pf_null(int r, bool write)
+{
+	t_assert_pf_at(r, NULL);
+	assert_int_equal(sgx_last_fault()->errcd, write ? X86_PF_WRITE : 0);
+}
+
+static void test_null_operands(void **state)
+{
+	static uint8_t page[4096] __attribute__((aligned(4096)));
+	static struct sgx_secinfo si __attribute__((aligned(64)));
+	struct sgx_pageinfo p __attribute__((aligned(32)));
+	struct t_epcm_snap snap;
+	struct t_encl e;
+	void *free_page, *va;
+
+	(void)state;
+	cpu = t_cpu(1);
+	t_build_encl(cpu, &e, 0);
+	free_page = t_page(cpu, 20);
+	va = t_page(cpu, 21);
+	assert_leaf_ok(sgx_epa(cpu, SGX_PAGE_TYPE_VA, va));
+	t_snap(cpu, &snap, 24);
+
+	/* ECREATE: PAGEINFO, SRCPGE, SECINFO. */
+	assert_pf_null(sgx_ecreate(cpu, NULL, free_page), false);
+	p = (struct sgx_pageinfo){ .metadata = (uint64_t)(uintptr_t)&si };
+	assert_pf_null(sgx_ecreate(cpu, &p, free_page), false);
+	p = (struct sgx_pageinfo){ .contents = (uint64_t)(uintptr_t)page };
+	assert_pf_null(sgx_ecreate(cpu, &p, free_page), false);
+	/* EADD: PAGEINFO, SRCPGE, SECINFO. */
+	assert_pf_null(sgx_eadd(cpu, NULL, free_page), false);
+	p = (struct sgx_pageinfo){ .addr = e.base + 0x9000, .secs = (uint64_t)(uintptr_t)e.secs,
+				   .metadata = (uint64_t)(uintptr_t)&si };
+	assert_pf_null(sgx_eadd(cpu, &p, free_page), false);
+	p.contents = (uint64_t)(uintptr_t)page;
+	p.metadata = 0;
+	assert_pf_null(sgx_eadd(cpu, &p, free_page), false);
+	/* EINIT: SIGSTRUCT, EINITTOKEN. */
+	assert_pf_null(sgx_einit(cpu, NULL, page, e.secs), false);
+	assert_pf_null(sgx_einit(cpu, page, NULL, e.secs), false);
+	/* EWB writes PCMD and the page; ELDU/ELDB read them. */
+	assert_pf_null(sgx_ewb(cpu, NULL, e.data, va), false);
+	p = (struct sgx_pageinfo){ .contents = (uint64_t)(uintptr_t)page };
+	assert_pf_null(sgx_ewb(cpu, &p, e.data, va), true);
+	p = (struct sgx_pageinfo){ .metadata = (uint64_t)(uintptr_t)page };
+	assert_pf_null(sgx_ewb(cpu, &p, e.data, va), true);
+	assert_pf_null(sgx_eldu(cpu, NULL, free_page, va), false);
+	p = (struct sgx_pageinfo){ .addr = e.base + 0x9000, .secs = (uint64_t)(uintptr_t)e.secs,
+				   .contents = (uint64_t)(uintptr_t)page };
+	assert_pf_null(sgx_eldb(cpu, &p, free_page, va), false);
+	/* SGX2: EAUG's PAGEINFO, EMODPR's and EMODT's SECINFO. */
+	assert_pf_null(sgx_eaug(cpu, NULL, free_page), false);
+	assert_pf_null(sgx_emodpr(cpu, NULL, e.data), false);
+	assert_pf_null(sgx_emodt(cpu, NULL, e.data), false);
+
+	t_assert_snap_equal(cpu, &snap);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -768,6 +831,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_einit_operands, setup_built, teardown),
 		cmocka_unit_test_setup_teardown(test_einit_launch_control, setup_built, teardown),
 		cmocka_unit_test_setup_teardown(test_einit_debug_type_bit, setup_built, teardown),
+		cmocka_unit_test_teardown(test_null_operands, teardown),
 	};
 	return T_RUN(tests);
 }

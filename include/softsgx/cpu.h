@@ -222,7 +222,14 @@ struct sgx_fault {
 };
 const struct sgx_fault *sgx_last_fault(void);
 
-/* ENCLS leaves (names as in the kernel's encls.h, minus the underscores). */
+/*
+ * ENCLS leaves (names as in the kernel's encls.h, minus the underscores).
+ * Pointer arguments that stand for memory operands (PAGEINFO and what it
+ * points to, SECINFO, SIGSTRUCT, EINITTOKEN, EPC pages, VA slots) may be
+ * anything: NULL gives the #PF of an unmapped page, as on hardware.
+ * @cpu and EDBGRD's @data, which stand for the processor and a register,
+ * must be valid.
+ */
 int sgx_ecreate(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *secs);
 int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc);
 int sgx_eextend(struct sgx_cpu *cpu, void *secs, void *chunk);

@@ -64,6 +64,11 @@ void sgx_lp_init(struct sgx_lp *lp);
  * @regs: saved registers, updated on success
  * @xs: extended state (used by ERESUME to restore the SSA XSAVE area)
  *
+ * @cpu, @lp, @mmu and @regs stand for the processor itself and must be
+ * valid (a precondition, not an architectural outcome); @xs may be NULL.
+ * Memory operands reach the model only as linear addresses in @regs, which
+ * @mmu translates: an unmapped one is a #PF.
+ *
  * Return: 0, SGX_FAULT_GP or SGX_FAULT_PF.  Leaves with an error code
  * (EGETKEY, EACCEPT, EACCEPTCOPY) put it in regs->rax and ZF, returning 0.
  */
@@ -88,6 +93,8 @@ struct sgx_exception {
  * RBX=TCS, RCX=RIP=AEP, RSP/RBP from URSP/URBP, the others zero, extended
  * state in INIT form.  For a #PF the address the host sees has its low 12
  * bits cleared; *@host_addr receives it.
+ *
+ * @cpu, @lp and @regs must be valid; @xs, @ex and @host_addr may be NULL.
  *
  * Return: 0, or SGX_FAULT_GP when @lp is not inside an enclave.
  */
