@@ -42,12 +42,12 @@ bool shim_map_lookup(unsigned long addr, struct shim_map *out)
 		for (int i = 0; i < shim.nr_maps && i < SHIM_MAX_MAPS; i++) {
 			struct shim_map m;
 
-			__atomic_load(&shim.maps[i].start, &m.start, __ATOMIC_RELAXED);
-			__atomic_load(&shim.maps[i].end, &m.end, __ATOMIC_RELAXED);
+			m.start = __atomic_load_n(&shim.maps[i].start, __ATOMIC_RELAXED);
+			m.end = __atomic_load_n(&shim.maps[i].end, __ATOMIC_RELAXED);
 			if (addr < m.start || addr >= m.end)
 				continue;
-			__atomic_load(&shim.maps[i].vm_flags, &m.vm_flags, __ATOMIC_RELAXED);
-			__atomic_load(&shim.maps[i].f, &m.f, __ATOMIC_RELAXED);
+			m.vm_flags = __atomic_load_n(&shim.maps[i].vm_flags, __ATOMIC_RELAXED);
+			m.f = __atomic_load_n(&shim.maps[i].f, __ATOMIC_RELAXED);
 			*out = m;
 			found = true;
 			break;
@@ -69,10 +69,10 @@ static void map_write_end(void)
 
 static void map_store(int i, const struct shim_map *m)
 {
-	__atomic_store(&shim.maps[i].start, &m->start, __ATOMIC_RELAXED);
-	__atomic_store(&shim.maps[i].end, &m->end, __ATOMIC_RELAXED);
-	__atomic_store(&shim.maps[i].vm_flags, &m->vm_flags, __ATOMIC_RELAXED);
-	__atomic_store(&shim.maps[i].f, &m->f, __ATOMIC_RELAXED);
+	__atomic_store_n(&shim.maps[i].start, m->start, __ATOMIC_RELAXED);
+	__atomic_store_n(&shim.maps[i].end, m->end, __ATOMIC_RELAXED);
+	__atomic_store_n(&shim.maps[i].vm_flags, m->vm_flags, __ATOMIC_RELAXED);
+	__atomic_store_n(&shim.maps[i].f, m->f, __ATOMIC_RELAXED);
 }
 
 /*
