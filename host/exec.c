@@ -324,16 +324,30 @@ static void report(int sig, siginfo_t *si, ucontext_t *uc, int vector, uint32_t 
 	app_deliver(sig, si, uc);
 }
 
+/*
+ * Are the bytes at RIP an ENCLU?  Enclave code is read through the CPU
+ * model's own mapping of the window: the program's mapping of that page
+ * may be gone by now (the reclaimer zaps at any time), and touching it
+ * here would fault inside this handler.
+ */
 static bool is_enclu(const ucontext_t *uc, int sig)
 {
 	const greg_t *g = uc->uc_mcontext.gregs;
-	const uint8_t *ip = (const uint8_t *)(uintptr_t)g[REG_RIP];
+	uint64_t rip = (uint64_t)g[REG_RIP];
+	const uint8_t *ip = (const uint8_t *)(uintptr_t)rip;
+	struct shim_map m;
 
 	if (sig != SIGSEGV && sig != SIGILL)
 		return false;
-	/* An instruction fetch fault: RIP itself is not readable. */
-	if (sig == SIGSEGV && g[REG_TRAPNO] == 14 && (g[REG_ERR] & X86_PF_INSTR))
+	/* Page faults: only EENTER/ERESUME's, which carry the SGX bit. */
+	if (sig == SIGSEGV && g[REG_TRAPNO] == 14 && !(g[REG_ERR] & X86_PF_SGX))
 		return false;
+	if (shim_map_lookup(rip, &m)) {
+		if (m.f->kind != SHIM_ENCL || !m.f->window || rip < m.f->base ||
+		    rip + 3 > m.f->base + m.f->size)
+			return false;
+		ip = m.f->window + (rip - m.f->base);
+	}
 	return ip[0] == 0x0f && ip[1] == 0x01 && ip[2] == 0xd7;
 }
 
@@ -443,6 +457,7 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 		}
 		flt = sgx_last_fault();
 		fault = *flt;
+		debug_line("leaf-fault", (int)r.rax, (uint64_t)fault.vector, fault.errcd, fault.addr);
 		/*
 		 * The EPCM refused a page whose mapping is gone by now (the
 		 * reclaimer zaps before EBLOCK): hardware would have found no
