@@ -15,10 +15,7 @@
  * reloaded first) and mapped, every reload is a page fault through
  * sgx_vma_fault() that inserts a PTE, and so every reclaim pass tests the
  * PTE's accessed bit (the first pass after a reload only ages the page, as
- * in the kernel) and zaps it before EBLOCK.  The simulated host's own page
- * table is a list sized for tests; the benchmark gives it a flat table per
- * mapping instead, so that what it times is the driver and not a list
- * search (a page-table walk does not grow with the enclave).  One more
+ * in the kernel) and zaps it before EBLOCK.  One more
  * configuration keeps a thread inside its enclave (EENTER on the CPU model),
  * so that every EWB batch needs the ETRACK IPI: the host's kick makes the
  * thread take an AEX and resume, as a real thread does.
@@ -110,12 +107,6 @@ static double backing_floor(unsigned long n)
 	return t;
 }
 
-/* A PTE of the flat tables: the EPC page mapped and the accessed bit. */
-struct bench_pte {
-	struct sgx_epc_page *epc;
-	bool young;
-};
-
 /* Per-round samples of one configuration, seconds per page. */
 struct series {
 	double *alloc, *reclaim, *reload, *gcm;
@@ -137,7 +128,9 @@ struct world {
 	unsigned long size;          /* ELRANGE of each enclave */
 	struct sgx_mm **mms;         /* mm i maps enclaves i * SIM_MAX_MAPS ... */
 	int nr_mms;
-	struct bench_pte **pt;       /* pt[mm id * SIM_MAX_MAPS + map]: one per page */
+	/* The simulated host's accessed-bit test, which young() counts. */
+	bool (*sim_young)(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
+			  unsigned long addr);
 
 	/* The thread inside (the CPU model's view of it), when @thread. */
 	struct sgx_lp lp;
@@ -150,101 +143,26 @@ struct world {
 	double cold_reclaim, cold_reload;
 	/* Per page and steady cycle, from the last cycle. */
 	double backing_calls, zaps, inserts, eldu, secs_ewb, ages, young, kicks_per_batch;
-	unsigned long nr_ages, nr_young; /* b_young calls, and those that found the bit set */
+	unsigned long nr_ages, nr_young; /* young() calls, and those that found the bit set */
 };
 
-static struct bench_pte *pte_of(struct sim_host *h, struct sgx_mm *mm, struct sgx_encl *encl,
-				unsigned long addr)
-{
-	struct world *w = h->ctx;
-
-	for (int i = mm->nr_maps - 1; i >= 0; i--)
-		if (mm->maps[i].encl == encl && addr >= mm->maps[i].start && addr < mm->maps[i].end)
-			return &w->pt[mm->id * SIM_MAX_MAPS + i][(addr - mm->maps[i].start) / PG];
-	return NULL;
-}
-
-static int b_insert_page(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
-			 unsigned long addr, struct sgx_epc_page *epc)
-{
-	struct sim_host *h = host;
-	struct bench_pte *p;
-
-	pthread_mutex_lock(&mm->pte_lock);
-	p = pte_of(h, mm, encl, addr);
-	if (p) {
-		p->epc = epc;
-		p->young = true;
-	}
-	pthread_mutex_unlock(&mm->pte_lock);
-	atomic_fetch_add(&h->nr_inserts, 1);
-	return p ? 0 : -EFAULT;
-}
-
-static void b_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
-		  unsigned long len)
-{
-	struct sim_host *h = host;
-	struct world *w = h->ctx;
-
-	pthread_mutex_lock(&mm->pte_lock);
-	for (int i = 0; i < mm->nr_maps; i++) {
-		unsigned long lo = mm->maps[i].start, hi = mm->maps[i].end;
-		struct bench_pte *t = w->pt[mm->id * SIM_MAX_MAPS + i];
-
-		if (mm->maps[i].encl != encl || addr >= hi || addr + len <= lo)
-			continue;
-		lo = addr > lo ? addr : lo;
-		hi = addr + len < hi ? addr + len : hi;
-		for (unsigned long a = lo; a < hi; a += PG)
-			t[(a - mm->maps[i].start) / PG].epc = NULL;
-	}
-	pthread_mutex_unlock(&mm->pte_lock);
-	atomic_fetch_add(&h->nr_zaps, 1);
-}
-
-static bool b_young(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr)
+static bool young(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr)
 {
 	struct world *w = ((struct sim_host *)host)->ctx;
-	struct bench_pte *p;
-	bool y = false;
+	bool y = w->sim_young(host, mm, encl, addr);
 
-	pthread_mutex_lock(&mm->pte_lock);
-	p = pte_of(host, mm, encl, addr);
-	if (p && p->epc) {
-		y = p->young;
-		p->young = false;
-	}
-	pthread_mutex_unlock(&mm->pte_lock);
 	/* Only this thread runs the driver (no ksgxd), so plain counters do. */
 	w->nr_ages++;
 	w->nr_young += y;
 	return y;
 }
 
-/* A CPU access to @addr of mapping @map of @mm: a fault when there is no PTE. */
-static int touch(struct world *w, struct sgx_mm *mm, int map, unsigned long addr)
+/* A CPU access to page @p of enclave @i of @w: a fault when there is no PTE. */
+static int touch(struct world *w, unsigned int i, unsigned long p)
 {
-	struct bench_pte *p = &w->pt[mm->id * SIM_MAX_MAPS + map][(addr - mm->maps[map].start) / PG];
+	struct sgx_mm *mm = w->mms[i / SIM_MAX_MAPS];
 
-	for (int tries = 0; tries < 100; tries++) {
-		bool present;
-		vm_fault_t r;
-
-		pthread_mutex_lock(&mm->pte_lock);
-		present = p->epc != NULL;
-		if (present)
-			p->young = true;
-		pthread_mutex_unlock(&mm->pte_lock);
-		if (present)
-			return 0;
-		pthread_rwlock_rdlock(&mm->mmap_lock);
-		r = sgx_vma_fault(mm, mm->maps[map].encl, addr, mm->maps[map].vm_flags);
-		pthread_rwlock_unlock(&mm->mmap_lock);
-		if (r != VM_FAULT_NOPAGE)
-			return -1;
-	}
-	return -1;
+	return sim_access(mm, mm->maps[i % SIM_MAX_MAPS].start + p * PG, VM_READ | VM_WRITE);
 }
 
 /*
@@ -432,9 +350,8 @@ static int world_build(struct world *w, EVP_PKEY *key, int rounds)
 
 	sim_host_init(&w->h);
 	w->h.ctx = w;
-	w->h.ops.insert_page = b_insert_page;
-	w->h.ops.zap = b_zap;
-	w->h.ops.test_and_clear_young = b_young;
+	w->sim_young = w->h.ops.test_and_clear_young;
+	w->h.ops.test_and_clear_young = young;
 	w->h.on_kick = on_kick;
 	w->drv = quiet_driver(&w->h, w->epc_pages);
 	if (!w->drv || !ss || w->cg_depth > 4)
@@ -454,15 +371,13 @@ static int world_build(struct world *w, EVP_PKEY *key, int rounds)
 	w->encls = zalloc(w->nr_encl * sizeof(*w->encls));
 	w->nr_mms = (int)((w->nr_encl + SIM_MAX_MAPS - 1) / SIM_MAX_MAPS);
 	w->mms = zalloc((size_t)w->nr_mms * sizeof(*w->mms));
-	w->pt = zalloc((size_t)w->nr_mms * SIM_MAX_MAPS * sizeof(*w->pt));
 	enter_world(w);
 	for (unsigned int i = 0; i < w->nr_encl; i++) {
 		int m = (int)(i / SIM_MAX_MAPS);
 
 		if (!w->mms[m] && !(w->mms[m] = sim_mm_new(&w->h, m)))
 			return -1;
-		/* Enclave i is mapping i % SIM_MAX_MAPS of mm i / SIM_MAX_MAPS: table i. */
-		w->pt[i] = zalloc(w->size / PG * sizeof(**w->pt));
+		/* Enclave i is mapping i % SIM_MAX_MAPS of mm i / SIM_MAX_MAPS. */
 		w->encls[i] = build(w, w->mms[m], BASE + (uint64_t)i * 0x100000000ULL, ss);
 		if (!w->encls[i]) {
 			fprintf(stderr, "bench: building enclave %u failed\n", i);
@@ -488,16 +403,13 @@ static void world_destroy(struct world *w)
 		fprintf(stderr, "bench: EEXIT failed\n");
 	for (int m = 0; m < w->nr_mms; m++)
 		sim_mm_exit(w->mms[m]);
-	for (unsigned int i = 0; i < w->nr_encl; i++) {
+	for (unsigned int i = 0; i < w->nr_encl; i++)
 		sgx_release(w->encls[i]);
-		free(w->pt[i]);
-	}
 	for (int m = 0; m < w->nr_mms; m++)
 		sim_mm_free(w->mms[m]);
 	for (int d = w->cg_depth - 1; d >= 0; d--)
 		sgx_cgroup_destroy(w->cgs[d]);
 	sim_driver_destroy(w->drv);
-	free(w->pt);
 	free(w->mms);
 	free(w->encls);
 	free(w->s.alloc);
@@ -529,7 +441,7 @@ static unsigned long evictable(const struct world *w)
 static int keep_hot(struct world *w)
 {
 	for (unsigned long p = 0; w->thread && p < THREAD_PAGES; p++)
-		if (touch(w, w->mms[0], 0, w->mms[0]->maps[0].start + p * PG))
+		if (touch(w, 0, p))
 			return -1;
 	return 0;
 }
@@ -614,13 +526,9 @@ static int group_round(struct world **g, int n, EVP_CIPHER_CTX *gcm, int r)
 
 			enter_world(w);
 			t = bench_now();
-			for (unsigned long j = i; j < i + chunk && j < total; j++) {
-				struct sgx_mm *mm = w->mms[j / w->per / SIM_MAX_MAPS];
-				int map = (int)(j / w->per % SIM_MAX_MAPS);
-
-				if (touch(w, mm, map, mm->maps[map].start + j % w->per * PG))
+			for (unsigned long j = i; j < i + chunk && j < total; j++)
+				if (touch(w, (unsigned int)(j / w->per), j % w->per))
 					return -1;
-			}
 			c[(kk + rot) % n].reload += bench_now() - t;
 		}
 	}
