@@ -404,6 +404,9 @@ static void sgx_encl_release(struct sgx_encl *encl)
 		sgx_encl_free_va_page(encl, va_page);
 
 	sgx_encl_free_storage(encl);
+	/* No leaf touches the enclave's pages any more: the host may drop them. */
+	if (drv->host_ops->encl_released)
+		drv_host_call(drv, encl_released, encl);
 
 	if (!cds_list_empty(&encl->mm_list))
 		sgx_warn("%s: mm_list not empty", __func__);

@@ -83,6 +83,12 @@ struct sgx_host_ops {
 	 * return, for as long as it can return it.  Async-signal-safe.
 	 */
 	struct sgx_cgroup *(*current_cgroup)(void *host);
+	/*
+	 * Optional: @encl's last EPC page is gone (the end of its release, on
+	 * whichever thread dropped the last reference).  The CPU model no
+	 * longer reaches the enclave's window, so the host can free it.
+	 */
+	void (*encl_released)(void *host, struct sgx_encl *encl);
 };
 
 #endif

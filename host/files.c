@@ -100,11 +100,35 @@ static void file_release(struct shim_file *f)
 		sgx_release(f->encl);
 	if (f->vepc)
 		sgx_vepc_release(f->vepc);
+	/*
+	 * The window and its fd stay until the driver's release, which may
+	 * run later on another thread (shim_encl_released()): until then
+	 * EREMOVE scrubs pages through the window.
+	 * f->pte stays: a handler may still look at it (all NULL now).
+	 */
+}
+
+/* The driver's release of @encl is over: the window can go. */
+void shim_encl_released(struct sgx_encl *encl)
+{
+	struct shim_file *f = NULL;
+
+	for (int i = 0; i < SHIM_MAX_FILES; i++) {
+		struct shim_file *c = atomic_load(&shim.files[i]);
+
+		if (c && c->encl == encl) {
+			f = c;
+			atomic_store(&shim.files[i], NULL);
+			break;
+		}
+	}
+	if (!f)
+		return;
 	if (f->window)
 		shim_sys_munmap(f->window, f->size);
 	if (f->wfd >= 0)
 		shim_sys_close(f->wfd);
-	/* f->pte stays: a handler may still look at it (all NULL now). */
+	f->encl = NULL;
 }
 
 int shim_dev_open(const char *path, int flags)
@@ -147,6 +171,12 @@ int shim_dev_open(const char *path, int flags)
 		if (!f->encl)
 			goto out_close;
 		f->wfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		for (int i = 0; i < SHIM_MAX_FILES; i++) {
+			struct shim_file *z = NULL;
+
+			if (atomic_compare_exchange_strong(&shim.files[i], &z, f))
+				break;
+		}
 	} else if (kind == SHIM_VEPC) {
 		f->vepc = sgx_vepc_open(shim.drv, &err);
 		if (!f->vepc)

@@ -357,6 +357,12 @@ static int h_src_check(void *host, struct sgx_mm *mm, uint64_t src)
 	return h_copy_from_user(host, &b, src, 1);
 }
 
+static void h_encl_released(void *host, struct sgx_encl *encl)
+{
+	(void)host;
+	shim_encl_released(encl);
+}
+
 static bool h_fd_is_provision(void *host, uint64_t fd)
 {
 	struct shim_file *f;
@@ -383,6 +389,7 @@ const struct sgx_host_ops shim_host_ops = {
 	.copy_to_user = h_copy_to_user,
 	.src_check = h_src_check,
 	.fd_is_provision = h_fd_is_provision,
+	.encl_released = h_encl_released,
 };
 
 int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native, bool *sigbus)

@@ -70,6 +70,7 @@ struct shim_map {
 
 #define SHIM_MAX_MAPS 1024
 #define SHIM_MAX_FDS 65536
+#define SHIM_MAX_FILES 4096
 
 struct shim {
 	bool ready;       /* the driver is up */
@@ -81,6 +82,8 @@ struct shim {
 	int uffd;
 	pthread_mutex_t lock;
 	struct shim_file *_Atomic *fdtab;
+	/* Every open file, until the driver's release of its enclave. */
+	struct shim_file *_Atomic files[SHIM_MAX_FILES];
 	_Atomic unsigned int map_seq;
 	struct shim_map maps[SHIM_MAX_MAPS];
 	int nr_maps;
@@ -132,6 +135,7 @@ int shim_munmap(void *addr, size_t len, bool *handled);
 int shim_mprotect(void *addr, size_t len, int prot, bool *handled);
 int shim_close(int fd, bool *handled);
 int shim_dup(int oldfd, int newfd);
+void shim_encl_released(struct sgx_encl *encl);
 void shim_fake_stat(enum shim_kind kind, struct stat *st);
 
 /* ---- exec.c ---- */

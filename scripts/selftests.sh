@@ -7,6 +7,7 @@
 #   sh scripts/selftests.sh build/softsgx exec --    build, then run ./test_sgx
 #                                                    as "build/softsgx exec -- ./test_sgx"
 # The selftest's TAP output goes to stdout; the exit status is test_sgx's.
+# SELFTEST_ARGS is appended to ./test_sgx (e.g. "-r enclave.tcs_entry").
 # Only the selftest directory and what its Makefile needs are extracted (none
 # of it belongs in this repository), into $SELFTESTS_DIR, by default
 # build-selftests/ at the top of the checkout (ignored by git).
@@ -62,4 +63,5 @@ if [ $# -eq 0 ]; then
 fi
 # test_sgx loads test_encl.elf from its working directory.
 cd "$dir"
-exec "$@" ./test_sgx
+# shellcheck disable=SC2086
+exec "$@" ./test_sgx ${SELFTEST_ARGS:-}

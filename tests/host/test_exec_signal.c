@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/time.h>
@@ -178,12 +179,17 @@ static void test_fork(void)
 	       "the parent's enclave still holds its data");
 
 	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		execlp("sh", "sh", "-c", "exit 7", (char *)NULL);
-		_exit(127);
+	if (getenv("SOFTSGX_ASAN_BUILD")) {
+		/* An ASan-built shim cannot be preloaded into sh, which has no ASan. */
+		tap_skip("the shim is built with ASan", "fork: a child execs a program");
+	} else {
+		pid = fork();
+		if (pid == 0) {
+			execlp("sh", "sh", "-c", "exit 7", (char *)NULL);
+			_exit(127);
+		}
+		tap_ok(wait_child(pid) == 7, "fork: a child execs a program");
 	}
-	tap_ok(wait_child(pid) == 7, "fork: a child execs a program");
 	struct encl_op op = ht_op(ENCL_OP_RETURN, 9, 0, 0);
 
 	check = ht_op(ENCL_OP_CHECK, heap, 0xf0f0, len);
