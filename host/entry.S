@@ -305,4 +305,13 @@ softsgx_sigentry:
 	.cfi_endproc
 	.size softsgx_sigentry, .-softsgx_sigentry
 
+/* Where a program's handler returns to: rt_sigreturn on the frame above. */
+	.globl softsgx_app_restorer
+	.hidden softsgx_app_restorer
+	.type softsgx_app_restorer, @function
+softsgx_app_restorer:
+	mov	$15, %eax
+	syscall
+	.size softsgx_app_restorer, .-softsgx_app_restorer
+
 	.section .note.GNU-stack, "", @progbits

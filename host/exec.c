@@ -251,9 +251,64 @@ static void debug_line(const char *what, int sig, uint64_t a, uint64_t b, uint64
 	(void)!write(2, buf, (size_t)(p - buf));
 }
 
+/*
+ * Deliver to the program's handler as the kernel would: a frame of the
+ * kernel's layout (return address, ucontext, siginfo, extended state) pushed
+ * on the interrupted stack below its red zone, the handler entered from our
+ * sigreturn with its mask in force, and rt_sigreturn on that frame when it
+ * returns (softsgx_app_restorer).  Calling the handler from here instead
+ * would leave our frames on the alternate stack while it runs; a handler
+ * that enters an enclave (an SDK's exception handling does) would then have
+ * them overwritten by the next signal from enclave mode.
+ */
+struct app_frame {
+	uint64_t pretcode;
+	ucontext_t uc;
+	siginfo_t info;
+};
+extern char softsgx_app_restorer[];
+
+static void push_app_frame(int sig, siginfo_t *si, ucontext_t *uc, uint64_t handler,
+			   const sigset_t *mask)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+	const uint8_t *fp = (const uint8_t *)uc->uc_mcontext.fpregs;
+	uint32_t fpsize = 512, magic;
+	uint64_t sp = (uint64_t)g[REG_RSP] - 128, here = (uint64_t)(uintptr_t)&fpsize;
+	struct app_frame *f;
+	uint8_t *nfp = NULL;
+
+	/* Running on the interrupted stack (no alternate one): go below ourselves. */
+	if (here < sp && sp - here < (1UL << 20))
+		sp = (here - 4096) & ~15ULL;
+
+	if (fp) {
+		memcpy(&magic, fp + 464, 4);
+		if (magic == 0x46505853U) /* FP_XSTATE_MAGIC1: extended_size follows */
+			memcpy(&fpsize, fp + 464 + 4, 4);
+		sp = (sp - fpsize) & ~63ULL;
+		nfp = (uint8_t *)(uintptr_t)sp;
+		memcpy(nfp, fp, fpsize);
+	}
+	sp = ((sp - sizeof(*f)) & ~15ULL) - 8;
+	f = (struct app_frame *)(uintptr_t)sp;
+	f->pretcode = (uint64_t)(uintptr_t)softsgx_app_restorer;
+	f->uc = *uc;
+	f->uc.uc_mcontext.fpregs = (fpregset_t)nfp;
+	f->info = *si;
+	uc->uc_sigmask = *mask;
+	g[REG_RSP] = (greg_t)sp;
+	g[REG_RIP] = (greg_t)handler;
+	g[REG_RDI] = sig;
+	g[REG_RSI] = (greg_t)(uintptr_t)&f->info;
+	g[REG_RDX] = (greg_t)(uintptr_t)&f->uc;
+	g[REG_RAX] = 0;
+}
+
 static void app_deliver(int sig, siginfo_t *si, ucontext_t *uc)
 {
 	struct sigaction *a = &app_act[sig];
+	uint64_t handler;
 	sigset_t mask;
 
 	debug_line("deliver", sig, (uint64_t)uc->uc_mcontext.gregs[REG_RIP],
@@ -279,25 +334,20 @@ static void app_deliver(int sig, siginfo_t *si, ucontext_t *uc)
 			sigaddset(&mask, i);
 	if (!(a->sa_flags & SA_NODEFER))
 		sigaddset(&mask, sig);
+	/*
+	 * The handler may enter an enclave (an SDK's exception handling does):
+	 * the signals ENCLU traps with must stay open, or the kernel kills the
+	 * process at the first trap.  On hardware nothing traps there.
+	 */
+	sigdelset(&mask, SIGILL);
+	sigdelset(&mask, SIGSEGV);
+	sigdelset(&mask, SIGBUS);
+	handler = (uint64_t)(uintptr_t)a->sa_sigaction;
 	if (a->sa_flags & SA_RESETHAND) {
-		struct sigaction keep = *a;
-
 		memset(a, 0, sizeof(*a));
 		a->sa_handler = SIG_DFL;
-		pthread_sigmask(SIG_SETMASK, &mask, NULL);
-		if (keep.sa_flags & SA_SIGINFO)
-			keep.sa_sigaction(sig, si, uc);
-		else
-			keep.sa_handler(sig);
-	} else {
-		pthread_sigmask(SIG_SETMASK, &mask, NULL);
-		if (a->sa_flags & SA_SIGINFO)
-			a->sa_sigaction(sig, si, uc);
-		else
-			a->sa_handler(sig);
 	}
-	shim_async_mask(&mask);
-	pthread_sigmask(SIG_SETMASK, &mask, NULL);
+	push_app_frame(sig, si, uc, handler, &mask);
 }
 
 /*
@@ -454,6 +504,12 @@ int softsgx_fast_enter(struct fast_frame *f)
 
 	if (!s || s->lp.in_enclave)
 		return 0;
+	/*
+	 * Not from our alternate stack: frames live there would be under the
+	 * next signal from enclave mode (which starts at its top again).
+	 */
+	if ((uint64_t)(uintptr_t)&async - (uint64_t)(uintptr_t)s < SLOT_SIZE)
+		return 0;
 	shim_async_mask(&async);
 	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, &async, &old, 8))
 		return 0;
@@ -557,7 +613,8 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 		}
 		flt = sgx_last_fault();
 		fault = *flt;
-		debug_line("leaf-fault", (int)r.rax, (uint64_t)fault.vector, fault.errcd, fault.addr);
+		debug_line("leaf-fault", (int)r.rax, (uint64_t)fault.vector, fault.errcd,
+			   fault.addr | ((uint64_t)xs.size << 48));
 		/*
 		 * The EPCM refused a page whose mapping is gone by now (the
 		 * reclaimer zaps before EBLOCK): hardware would have found no
