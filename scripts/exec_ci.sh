@@ -4,7 +4,7 @@
 #   2. the same, and our own test_exec_basic, as an unprivileged user (the
 #      kernel only lets users have userfaultfd with UFFD_USER_MODE_ONLY),
 #      when we are root and setpriv exists.
-# A selftest that fails is run alone twice more and the line says so: the
+# A selftest that fails is run alone up to four more times and the line says so: the
 # oversubscribed tests race ksgxd for EPC pages and can get the kernel's
 # EAGAIN, as on Linux (docs/running-programs.md).  Each case counts once.
 # Usage: sh scripts/exec_ci.sh BUILD-DIR
@@ -43,7 +43,7 @@ run_selftests() {
 		*)
 			tries=1
 			passed=""
-			while [ $tries -lt 3 ] && [ -z "$passed" ]; do
+			while [ $tries -lt 5 ] && [ -z "$passed" ]; do
 				tries=$((tries + 1))
 				if (cd "$dir" && "$@" ./test_sgx -r "$name") 2>&1 | grep -q '^ok 1 '; then
 					passed=$tries
@@ -54,7 +54,7 @@ run_selftests() {
 			if [ -n "$passed" ]; then
 				echo "ok $n - $label: $name (failed on run 1, passed on run $passed)"
 			else
-				echo "not ok $n - $label: $name (failed 3 runs)"
+				echo "not ok $n - $label: $name (failed 5 runs)"
 			fi
 			;;
 		esac
