@@ -96,6 +96,8 @@ static int map_cut(unsigned long start, unsigned long end)
 			map_store(i, &m);
 			map_store(shim.nr_maps, &hi);
 			__atomic_store_n(&shim.nr_maps, shim.nr_maps + 1, __ATOMIC_RELEASE);
+			/* Each piece goes away on its own: the file must count both. */
+			m.f->nmaps++;
 		} else if (start <= m.start && end >= m.end) {
 			m.f->nmaps--;
 			map_store(i, &shim.maps[shim.nr_maps - 1]);
@@ -494,12 +496,34 @@ static uint64_t env_size(const char *name, uint64_t def)
 	return *end ? def : v;
 }
 
+/*
+ * An enclave the program has let go of may still be on its way out (ksgxd
+ * or another thread holds the last reference): wait a while for those
+ * releases, so that the counters show what the program left behind.
+ */
+static void wait_releases(void)
+{
+	for (int ms = 0; ms < 10000; ms++) {
+		bool pending = false;
+
+		for (int i = 0; i < SHIM_MAX_FILES && !pending; i++) {
+			struct shim_file *f = atomic_load(&shim.files[i]);
+
+			pending = f && f->dead && f->encl;
+		}
+		if (!pending)
+			return;
+		usleep(1000);
+	}
+}
+
 void shim_print_stats(void)
 {
 	struct sgx_driver_counters c;
 
 	if (!shim.drv)
 		return;
+	wait_releases();
 	sgx_driver_counters(shim.drv, &c);
 	fprintf(stderr,
 		"softsgx: EPC pages total %llu free %llu used %llu leaked %llu; "
