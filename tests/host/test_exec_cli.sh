@@ -3,6 +3,8 @@
 # SOFTSGX_CGROUPS, their refusals (one line naming the option and the
 # value, exit 2), and the cgroup lines of --stats.
 # $1: the softsgx binary, $2: test_exec_basic, $3 $4: the test enclave.
+# Programs that get as far as the shim are $2 (an ASan build's shim loads
+# only into programs built with ASan).
 set -u
 BIN=$1
 . "$(dirname "$0")/../tap.sh"
@@ -23,7 +25,7 @@ grep -q -- "--cgroup PATH:LIMIT" "$T/out" && grep -q SOFTSGX_CGROUPS "$T/out" &&
 	grep -q SOFTSGX_CGROUP_CONTROL "$T/out" && ok "--help lists the option and variables" ||
 	bad "--help lists the option and variables"
 check "--cgroup a/b:1M --cgroup c:max runs the program" 0 '' \
-	"$BIN" exec --cgroup a/b:1M --cgroup c:max -- true
+	"$BIN" exec --cgroup a/b:1M --cgroup c:max -- "$2" "$3" "$4"
 for v in a//b:1M :1M a: a a:1X a:-1 ../a:1 a/./b:1 /a:1 a/:1 'a b:1' a,b:1 a:99999999999G \
     a:0x40000000000040K 0123456789012345678901234567890123456789012345678901234567890123:1; do
 	check "--cgroup $v is refused" 2 "^softsgx exec: --cgroup $v: want PATH:LIMIT" \
@@ -35,9 +37,9 @@ check "--epc 0x40000000000040K does not wrap to 64K" 2 "^softsgx exec: --epc 0x4
 	"$BIN" exec --epc 0x40000000000040K -- true
 check "a bad SOFTSGX_CGROUPS entry is refused" 2 \
 	"^softsgx: SOFTSGX_CGROUPS=a:1M,b:1Q: bad entry 'b:1Q'" \
-	env SOFTSGX_CGROUPS=a:1M,b:1Q "$BIN" exec -- true
+	env SOFTSGX_CGROUPS=a:1M,b:1Q "$BIN" exec -- "$2" "$3" "$4"
 check "an empty SOFTSGX_CGROUPS entry is refused" 2 "bad entry ''" \
-	env SOFTSGX_CGROUPS=a:1M,,b:max "$BIN" exec -- true
+	env SOFTSGX_CGROUPS=a:1M,,b:max "$BIN" exec -- "$2" "$3" "$4"
 # The environment alone makes the tree, and --stats shows each cgroup.
 check "SOFTSGX_CGROUPS=x/y:1M runs an enclave" 0 '' \
 	env SOFTSGX_CGROUPS=x/y:1M SOFTSGX_STATS=1 "$BIN" exec -- "$2" "$3" "$4"
