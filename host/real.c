@@ -639,6 +639,7 @@ static int cg_tree_create(void)
 		do {
 			struct sgx_cgroup *parent = cg;
 			size_t start = len ? len + 1 : 0;
+			char name[CG_NAME_MAX + 1];
 
 			len = start + strcspn(path + start, "/");
 			cg = cg_find(path, len);
@@ -646,11 +647,10 @@ static int cg_tree_create(void)
 				continue;
 			if (nr_cg_tree == (int)(sizeof(cg_tree) / sizeof(cg_tree[0])))
 				return -ENOSPC;
-			cg = sgx_cgroup_create(parent, path + start, &err);
+			snprintf(name, sizeof(name), "%.*s", (int)(len - start), path + start);
+			cg = sgx_cgroup_create(parent, name, &err);
 			if (!cg)
 				return err;
-			/* The name ends at the first '/'. */
-			cg->name[strcspn(cg->name, "/")] = 0;
 			memcpy(cg_tree[nr_cg_tree].path, path, len);
 			cg_tree[nr_cg_tree].path[len] = 0;
 			cg_tree[nr_cg_tree++].cg = cg;
