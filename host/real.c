@@ -96,6 +96,8 @@ static int map_cut(unsigned long start, unsigned long end)
 			map_store(i, &m);
 			map_store(shim.nr_maps, &hi);
 			__atomic_store_n(&shim.nr_maps, shim.nr_maps + 1, __ATOMIC_RELEASE);
+			/* Each piece goes away on its own: the file must count both. */
+			m.f->nmaps++;
 		} else if (start <= m.start && end >= m.end) {
 			m.f->nmaps--;
 			map_store(i, &shim.maps[shim.nr_maps - 1]);
@@ -374,6 +376,8 @@ static bool h_fd_is_provision(void *host, uint64_t fd)
 	return f && f->kind == SHIM_PROVISION;
 }
 
+static struct sgx_cgroup *h_current_cgroup(void *host);
+
 const struct sgx_host_ops shim_host_ops = {
 	.insert_page = h_insert_page,
 	.zap = h_zap,
@@ -389,6 +393,7 @@ const struct sgx_host_ops shim_host_ops = {
 	.copy_to_user = h_copy_to_user,
 	.src_check = h_src_check,
 	.fd_is_provision = h_fd_is_provision,
+	.current_cgroup = h_current_cgroup,
 	.encl_released = h_encl_released,
 };
 
@@ -494,12 +499,325 @@ static uint64_t env_size(const char *name, uint64_t def)
 	return *end ? def : v;
 }
 
+/* ---- EPC cgroups: SOFTSGX_CGROUPS and SOFTSGX_CGROUP_CONTROL ---- */
+
+#define CG_MAX_SPECS 64
+#define CG_PATH_MAX 256
+#define CG_NAME_MAX 63 /* struct sgx_cgroup's name, less its NUL */
+
+struct cg_spec {
+	char path[CG_PATH_MAX];
+	uint64_t max; /* UINT64_MAX: "max" */
+};
+
+/* Parsed at load; the tree is made in the driver at shim_init(). */
+static struct cg_spec cg_specs[CG_MAX_SPECS];
+static int nr_cg_specs;
+
+/* The tree in creation order (parents first); written before shim.ready. */
+static struct {
+	char path[CG_PATH_MAX];
+	struct sgx_cgroup *cg;
+} cg_tree[CG_MAX_SPECS * 4];
+static int nr_cg_tree;
+/* Where the process's EPC is charged (the host's reference); NULL: the root. */
+static struct sgx_cgroup *_Atomic cg_current;
+
+/*
+ * One "PATH:LIMIT" of @len bytes at @s: PATH is names joined by '/' (no
+ * empty, "." or ".." name, each under 64 bytes), LIMIT is "max" or bytes
+ * with an optional K, M or G suffix.  Return 0, or -EINVAL.
+ */
+static int cg_spec_parse(const char *s, size_t len, struct cg_spec *out)
+{
+	const char *colon = memchr(s, ':', len), *name = s;
+	char num[32], *end;
+	size_t plen, nlen;
+	int shift = 0;
+	uint64_t v;
+
+	if (!colon || colon == s || (plen = (size_t)(colon - s)) >= CG_PATH_MAX)
+		return -EINVAL;
+	for (const char *p = s; p <= colon; p++) {
+		if (p < colon && *p != '/') {
+			if (*p <= ' ' || *p == ',' || *p == 0x7f)
+				return -EINVAL;
+			continue;
+		}
+		nlen = (size_t)(p - name);
+		if (!nlen || nlen > CG_NAME_MAX || (nlen == 1 && name[0] == '.') ||
+		    (nlen == 2 && name[0] == '.' && name[1] == '.'))
+			return -EINVAL;
+		name = p + 1;
+	}
+	len -= plen + 1;
+	if (!len || len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, colon + 1, len);
+	num[len] = 0;
+	if (!strcmp(num, "max")) {
+		v = UINT64_MAX;
+	} else {
+		if (num[0] < '0' || num[0] > '9')
+			return -EINVAL;
+		errno = 0;
+		v = strtoull(num, &end, 0);
+		switch (*end) {
+		case 'k': case 'K': shift = 10; end++; break;
+		case 'm': case 'M': shift = 20; end++; break;
+		case 'g': case 'G': shift = 30; end++; break;
+		default: break;
+		}
+		if (errno || *end || v > UINT64_MAX >> shift)
+			return -EINVAL;
+		v <<= shift;
+	}
+	memcpy(out->path, s, plen);
+	out->path[plen] = 0;
+	out->max = v;
+	return 0;
+}
+
+/* SOFTSGX_CGROUPS="a/b:1M,c:max": a bad list is a usage error, as for the option. */
+static void cg_specs_load(void)
+{
+	const char *env = getenv("SOFTSGX_CGROUPS"), *s = env;
+
+	if (!env || !*env)
+		return;
+	for (;;) {
+		size_t n = strcspn(s, ",");
+
+		if (nr_cg_specs == CG_MAX_SPECS ||
+		    cg_spec_parse(s, n, &cg_specs[nr_cg_specs])) {
+			fprintf(stderr, "softsgx: SOFTSGX_CGROUPS=%s: bad entry '%.*s' (want "
+				"PATH:LIMIT, at most %d, PATH like a/b, LIMIT bytes with K, M "
+				"or G, or max)\n", env, (int)n, s, CG_MAX_SPECS);
+			_exit(2);
+		}
+		nr_cg_specs++;
+		if (!s[n])
+			break;
+		s += n + 1;
+	}
+}
+
+static struct sgx_cgroup *cg_find(const char *path, size_t len)
+{
+	for (int i = 0; i < nr_cg_tree; i++)
+		if (strlen(cg_tree[i].path) == len && !memcmp(cg_tree[i].path, path, len))
+			return cg_tree[i].cg;
+	return NULL;
+}
+
+static int cg_set_max(struct sgx_cgroup *cg, uint64_t max)
+{
+	char text[40];
+
+	if (max == UINT64_MAX)
+		snprintf(text, sizeof(text), "sgx_epc max");
+	else
+		snprintf(text, sizeof(text), "sgx_epc %llu", (unsigned long long)max);
+	return sgx_cgroup_write(cg, "misc.max", text);
+}
+
+/*
+ * Make each listed cgroup (and the ancestors not listed, without a limit)
+ * under the root, set the limits in list order, and charge the process to
+ * the last one.
+ */
+static int cg_tree_create(void)
+{
+	struct sgx_cgroup *cg = NULL;
+	int err = 0;
+
+	for (int i = 0; i < nr_cg_specs; i++) {
+		const char *path = cg_specs[i].path;
+		size_t len = 0;
+
+		cg = &shim.drv->root_cg;
+		do {
+			struct sgx_cgroup *parent = cg;
+			size_t start = len ? len + 1 : 0;
+			char name[CG_NAME_MAX + 1];
+
+			len = start + strcspn(path + start, "/");
+			cg = cg_find(path, len);
+			if (cg)
+				continue;
+			if (nr_cg_tree == (int)(sizeof(cg_tree) / sizeof(cg_tree[0])))
+				return -ENOSPC;
+			snprintf(name, sizeof(name), "%.*s", (int)(len - start), path + start);
+			cg = sgx_cgroup_create(parent, name, &err);
+			if (!cg)
+				return err;
+			memcpy(cg_tree[nr_cg_tree].path, path, len);
+			cg_tree[nr_cg_tree].path[len] = 0;
+			cg_tree[nr_cg_tree++].cg = cg;
+		} while (path[len]);
+		err = cg_set_max(cg, cg_specs[i].max);
+		if (err)
+			return err;
+	}
+	if (cg) {
+		sgx_cgroup_get(cg);
+		atomic_store(&cg_current, cg);
+	}
+	return 0;
+}
+
+static struct sgx_cgroup *h_current_cgroup(void *host)
+{
+	(void)host;
+	return atomic_load_explicit(&cg_current, memory_order_acquire);
+}
+
+/*
+ * SOFTSGX_CGROUP_CONTROL=FILE: lines "PATH:LIMIT" read from FILE (a named
+ * pipe) set misc.max of a cgroup of the list at run time, as a write to
+ * its cgroupfs file would.  Lowering it below the usage makes the driver
+ * reclaim down to it, and kill an enclave when nothing is left to reclaim.
+ */
+static void cg_control_line(const char *line, size_t len)
+{
+	struct cg_spec spec;
+	struct sgx_cgroup *cg;
+	int r = -EINVAL;
+
+	if (!cg_spec_parse(line, len, &spec)) {
+		cg = cg_find(spec.path, strlen(spec.path));
+		r = cg ? cg_set_max(cg, spec.max) : -ENOENT;
+	}
+	if (r)
+		fprintf(stderr, "softsgx: SOFTSGX_CGROUP_CONTROL: '%.*s': %s\n", (int)len, line,
+			r == -ENOENT ? "no such cgroup in SOFTSGX_CGROUPS" :
+				       "want PATH:LIMIT");
+}
+
+static void *cg_control_thread(void *arg)
+{
+	char buf[512];
+	size_t have = 0;
+	sigset_t all;
+	int fd = (int)(intptr_t)arg;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - have);
+		char *nl;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		while ((nl = memchr(buf, '\n', have))) {
+			size_t len = (size_t)(nl - buf);
+
+			if (len)
+				cg_control_line(buf, len);
+			have -= len + 1;
+			memmove(buf, nl + 1, have);
+		}
+		if (have == sizeof(buf)) {
+			cg_control_line(buf, have);
+			have = 0;
+		}
+	}
+	shim_sys_close(fd);
+	return NULL;
+}
+
+static int cg_control_start(void)
+{
+	const char *path = getenv("SOFTSGX_CGROUP_CONTROL");
+	pthread_t t;
+	int fd;
+
+	if (!path || !*path)
+		return 0;
+	/* Read-write: a pipe never reads EOF when a writer goes. */
+	fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		fprintf(stderr, "softsgx: SOFTSGX_CGROUP_CONTROL=%s: %s\n", path, strerror(e));
+		return -e;
+	}
+	if (pthread_create(&t, NULL, cg_control_thread, (void *)(intptr_t)fd)) {
+		shim_sys_close(fd);
+		return -EAGAIN;
+	}
+	pthread_detach(t);
+	return 0;
+}
+
+static void cg_print_stats(void)
+{
+	static const char *const files[] = { "misc.current", "misc.max", "misc.peak",
+					     "misc.events" };
+
+	for (int i = 0; i < nr_cg_tree; i++) {
+		char line[512], text[64];
+		int n = snprintf(line, sizeof(line), "softsgx: cgroup %s:", cg_tree[i].path);
+
+		for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+			int t = sgx_cgroup_read(cg_tree[i].cg, files[f], text, sizeof(text));
+
+			if (t > 0 && text[t - 1] == '\n')
+				text[--t] = 0;
+			n += snprintf(line + n, sizeof(line) - (size_t)n, "%s %s %s",
+				      f ? ";" : "", files[f], t > 0 ? text : "?");
+		}
+		fprintf(stderr, "%s\n", line);
+	}
+}
+
+/*
+ * What the program let go of may still be on its way out: ksgxd may hold
+ * the last reference to an enclave, and it frees the page it just wrote
+ * back only after it dropped that reference (as the kernel's reclaimer
+ * does).  Wait a while for both, so that the counters show what the
+ * program left behind.
+ */
+static bool settled(void)
+{
+	struct sgx_driver_counters c;
+	bool kept = false;
+
+	for (int i = 0; i < SHIM_MAX_FILES; i++) {
+		struct shim_file *f = atomic_load(&shim.files[i]);
+
+		if (!f || f->kind == SHIM_PROVISION)
+			continue;
+		if (f->dead && f->encl)
+			return false; /* a release under way */
+		kept |= !f->dead;
+	}
+	if (kept)
+		return true; /* the program holds EPC still: nothing to wait for */
+	sgx_driver_counters(shim.drv, &c);
+	for (int i = 0; i < nr_cg_tree; i++)
+		if (atomic_load(&cg_tree[i].cg->usage))
+			return false;
+	return !c.enclaves && !c.used;
+}
+
+static void wait_releases(void)
+{
+	for (int ms = 0; ms < 10000 && !settled(); ms++)
+		usleep(1000);
+}
+
 void shim_print_stats(void)
 {
 	struct sgx_driver_counters c;
 
-	if (!shim.drv)
+	/* A forked child has a copy of the parent's driver, frozen: say nothing. */
+	if (!shim.drv || !shim.ready)
 		return;
+	wait_releases();
 	sgx_driver_counters(shim.drv, &c);
 	fprintf(stderr,
 		"softsgx: EPC pages total %llu free %llu used %llu leaked %llu; "
@@ -510,6 +828,7 @@ void shim_print_stats(void)
 		(unsigned long long)c.ewb, (unsigned long long)c.eldu,
 		(unsigned long long)c.eaug, (unsigned long long)c.eremove,
 		(unsigned long long)c.oom_kills, (unsigned long long)c.etrack_ipis);
+	cg_print_stats();
 }
 
 /* At load: the platform (CPUID answers need it before any device is open). */
@@ -532,6 +851,7 @@ int shim_platform_init(void)
 	if (getenv("SOFTSGX_NO_SGX2") && *getenv("SOFTSGX_NO_SGX2") == '1')
 		cfg.sgx2 = false;
 	shim.stats = getenv("SOFTSGX_STATS") && *getenv("SOFTSGX_STATS") == '1';
+	cg_specs_load();
 	shim.cpu = sgx_cpu_create(&cfg, &err);
 	return shim.cpu ? 0 : err;
 }
@@ -566,6 +886,14 @@ int shim_init(void)
 	/* The kernel registers its devices only after sanitizing the EPC. */
 	while (!atomic_load(&shim.drv->sanitized))
 		sched_yield();
+	err = cg_tree_create();
+	if (err) {
+		shim_log("softsgx: cannot create the EPC cgroups of SOFTSGX_CGROUPS\n");
+		goto fail;
+	}
+	err = cg_control_start();
+	if (err)
+		goto fail;
 	shim.ready = true;
 	return 0;
 fail:

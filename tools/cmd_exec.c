@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +32,23 @@ const char exec_usage[] =
 	"                   a multiple of 4 KiB from 64K to 64G (default 128M)\n"
 	"  --sections N     split the EPC into N sections, 1 to 8 (default 1)\n"
 	"  --no-sgx2        a platform without SGX2 (no EAUG, EMODPR, EMODT, EACCEPT)\n"
-	"  --stats          print the driver's counters on stderr when PROGRAM exits\n"
+	"  --cgroup PATH:LIMIT\n"
+	"                   an EPC cgroup (the misc controller's sgx_epc): PATH like\n"
+	"                   a/b (parents not given are made without a limit), LIMIT\n"
+	"                   its misc.max, bytes with an optional K, M or G suffix, or\n"
+	"                   max.  Repeatable; PROGRAM's EPC is charged to the last one\n"
+	"  --stats          print the driver's counters on stderr when PROGRAM exits,\n"
+	"                   and each cgroup's misc.current, max, peak and events\n"
 	"  -h, --help       this text\n"
 	"      --version    the version\n"
 	"\n"
 	"Environment (set by the options above, or directly):\n"
 	"  SOFTSGX_EPC, SOFTSGX_SECTIONS, SOFTSGX_NO_SGX2=1, SOFTSGX_STATS=1\n"
+	"  SOFTSGX_CGROUPS  the --cgroup values joined by commas, e.g. a/b:1M,c:max\n"
+	"  SOFTSGX_CGROUP_CONTROL=FILE\n"
+	"                   a named pipe the driver reads PATH:LIMIT lines from, to\n"
+	"                   change a listed cgroup's misc.max while PROGRAM runs (a\n"
+	"                   limit below the usage reclaims, then OOM-kills an enclave)\n"
 	"  SOFTSGX_CPUID=0  leave CPUID alone (no CPUID faulting)\n"
 	"  LD_PRELOAD       gets libsoftsgx-preload.so prepended\n"
 	"\n"
@@ -75,20 +87,50 @@ static int parse_size(const char *s, unsigned long long *out)
 	char *end;
 	unsigned long long v;
 
+	int shift = 0;
+
 	errno = 0;
 	v = strtoull(s, &end, 0);
 	if (errno || end == s || *s == '-')
 		return -1;
 	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
 	default: break;
 	}
-	if (*end)
+	/* A suffix must not wrap the value round to a small, valid one. */
+	if (*end || v > ULLONG_MAX >> shift)
 		return -1;
-	*out = v;
+	*out = v << shift;
 	return 0;
+}
+
+/*
+ * --cgroup PATH:LIMIT, checked here so that a mistake is a usage error
+ * before PROGRAM starts; the shim parses SOFTSGX_CGROUPS again the same way.
+ */
+static bool cgroup_arg_ok(const char *arg)
+{
+	const char *colon = strchr(arg, ':'), *name = arg;
+	unsigned long long v;
+
+	if (!colon || colon - arg >= 256)
+		return false;
+	for (const char *p = arg; p <= colon; p++) {
+		size_t n = (size_t)(p - name);
+
+		if (p < colon && *p != '/') {
+			if (*p <= ' ' || *p == ',' || *p == 0x7f)
+				return false;
+			continue;
+		}
+		if (!n || n > 63 || !strncmp(name, ".", n) || !strncmp(name, "..", n))
+			return false;
+		name = p + 1;
+	}
+	return !strcmp(colon + 1, "max") ||
+	       (colon[1] >= '0' && colon[1] <= '9' && !parse_size(colon + 1, &v));
 }
 
 int cmd_exec(int argc, char **argv)
@@ -141,6 +183,30 @@ int cmd_exec(int argc, char **argv)
 				snprintf(num, sizeof(num), "%llu", v);
 				setenv("SOFTSGX_SECTIONS", num, 1);
 			}
+			i++;
+		} else if (!strcmp(a, "--cgroup")) {
+			const char *prev = getenv("SOFTSGX_CGROUPS");
+			char *list;
+
+			if (i + 1 >= argc) {
+				fprintf(stderr, "softsgx exec: %s needs a value\n", a);
+				return 2;
+			}
+			if (!cgroup_arg_ok(argv[i + 1])) {
+				fprintf(stderr,
+					"softsgx exec: --cgroup %s: want PATH:LIMIT, PATH like a/b "
+					"(names of 1 to 63 bytes, no . or ..), LIMIT bytes with K, M "
+					"or G, or max\n", argv[i + 1]);
+				return 2;
+			}
+			/* After the options given before, or the environment's list. */
+			if (asprintf(&list, "%s%s%s", prev && *prev ? prev : "",
+				     prev && *prev ? "," : "", argv[i + 1]) < 0) {
+				fprintf(stderr, "softsgx exec: out of memory\n");
+				return 1;
+			}
+			setenv("SOFTSGX_CGROUPS", list, 1);
+			free(list);
 			i++;
 		} else if (!strcmp(a, "--no-sgx2")) {
 			setenv("SOFTSGX_NO_SGX2", "1", 1);

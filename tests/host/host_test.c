@@ -55,6 +55,12 @@ void tap_diag(const char *fmt, ...)
 	fflush(stdout);
 }
 
+void tap_continue(unsigned int n, unsigned int failed)
+{
+	tap_n = n;
+	tap_failed = failed;
+}
+
 int tap_done(void)
 {
 	printf("1..%u\n", tap_n);

@@ -18,6 +18,8 @@ bool tap_ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 void tap_skip(const char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "# ..." */
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Go on from @n cases, @failed of them failed, that another program printed. */
+void tap_continue(unsigned int n, unsigned int failed);
 /* Print the plan; the exit status: 1 if any case failed. */
 int tap_done(void);
 
