@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -33,6 +34,8 @@ static int (*real_fstatat)(int, const char *, struct stat *, int);
 static int (*real_xstat)(int, const char *, struct stat *);
 static int (*real_fxstat)(int, int, struct stat *);
 static int (*real_access)(const char *, int);
+static int (*real_faccessat)(int, const char *, int, int);
+static int (*real_statx)(int, const char *, int, unsigned int, struct statx *);
 
 long shim_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
@@ -142,6 +145,9 @@ __attribute__((constructor)) static void shim_load(void)
 	real_xstat = (int (*)(int, const char *, struct stat *))dlsym(RTLD_NEXT, "__xstat");
 	real_fxstat = (int (*)(int, int, struct stat *))dlsym(RTLD_NEXT, "__fxstat");
 	real_access = (int (*)(const char *, int))dlsym(RTLD_NEXT, "access");
+	real_faccessat = (int (*)(int, const char *, int, int))dlsym(RTLD_NEXT, "faccessat");
+	real_statx = (int (*)(int, const char *, int, unsigned int, struct statx *))
+		dlsym(RTLD_NEXT, "statx");
 	if (!shim_real_sigaction)
 		shim_die("softsgx: cannot find libc's sigaction\n");
 	if (shim_platform_init())
@@ -159,8 +165,14 @@ static int do_open(int dirfd, const char *path, int flags, mode_t mode)
 {
 	enum shim_kind k;
 
-	if ((dirfd == AT_FDCWD || (path && path[0] == '/')) && shim_is_dev_path(path, &k))
+	if ((dirfd == AT_FDCWD || (path && path[0] == '/')) && shim_is_dev_path(path, &k)) {
+		/* The node exists and is no directory. */
+		if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+			return ret_errno(-EEXIST);
+		if (flags & O_DIRECTORY)
+			return ret_errno(-ENOTDIR);
 		return ret_errno(shim_dev_open(path, flags));
+	}
 	return (int)syscall(SYS_openat, dirfd, path, flags, mode);
 }
 
@@ -339,14 +351,73 @@ SHIM_API int __fxstat64(int ver, int fd, struct stat64 *st)
 	return __fxstat(ver, fd, (struct stat *)st);
 }
 
+/* Does (@dirfd, @path) name a device node? */
+static bool dev_at(int dirfd, const char *path, enum shim_kind *k)
+{
+	return (dirfd == AT_FDCWD || (path && path[0] == '/')) && shim_is_dev_path(path, k);
+}
+
+/* statx(2) of the device nodes, from what stat(2) says of them. */
+static void fake_statx(enum shim_kind kind, struct statx *sx)
+{
+	struct stat st;
+
+	shim_fake_stat(kind, &st);
+	memset(sx, 0, sizeof(*sx));
+	sx->stx_mask = STATX_BASIC_STATS;
+	sx->stx_blksize = (uint32_t)st.st_blksize;
+	sx->stx_nlink = (uint32_t)st.st_nlink;
+	sx->stx_uid = st.st_uid;
+	sx->stx_gid = st.st_gid;
+	sx->stx_mode = (uint16_t)st.st_mode;
+	sx->stx_ino = st.st_ino;
+	sx->stx_rdev_major = major(st.st_rdev);
+	sx->stx_rdev_minor = minor(st.st_rdev);
+	sx->stx_dev_major = major(st.st_dev);
+	sx->stx_dev_minor = minor(st.st_dev);
+}
+
+SHIM_API int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *sx)
+{
+	struct shim_file *f;
+	enum shim_kind k;
+
+	if ((flags & AT_EMPTY_PATH) && !*path && (f = shim_file_of(dirfd))) {
+		fake_statx(f->kind, sx);
+		return 0;
+	}
+	if (dev_at(dirfd, path, &k)) {
+		fake_statx(k, sx);
+		return 0;
+	}
+	return real_statx ? real_statx(dirfd, path, flags, mask, sx) :
+			    (int)syscall(SYS_statx, dirfd, path, flags, mask, sx);
+}
+
+/* access(2) of a device node: no execute bit, else allowed (open is). */
+static int dev_access(int mode)
+{
+	return ret_errno((mode & X_OK) ? -EACCES : 0);
+}
+
 SHIM_API int access(const char *path, int mode)
 {
 	enum shim_kind k;
 
 	if (shim_is_dev_path(path, &k))
-		return 0;
+		return dev_access(mode);
 	return real_access ? real_access(path, mode) :
 			     (int)syscall(SYS_faccessat, AT_FDCWD, path, mode);
+}
+
+SHIM_API int faccessat(int dirfd, const char *path, int mode, int flags)
+{
+	enum shim_kind k;
+
+	if (dev_at(dirfd, path, &k))
+		return dev_access(mode);
+	return real_faccessat ? real_faccessat(dirfd, path, mode, flags) :
+				(int)syscall(SYS_faccessat2, dirfd, path, mode, flags);
 }
 
 /* ---- ioctl, mmap, mprotect, munmap ---- */
