@@ -90,12 +90,29 @@ static struct shim_file *file_alloc(void)
 	return (struct shim_file *)p;
 }
 
-/* The file's last reference (fd or mapping) is gone: the driver's release. */
+/*
+ * Drop nothing, just look (shim.lock held): is the file's last reference (fd
+ * or mapping) gone?  Then it is marked dead and the caller must call
+ * file_release() once it has let go of shim.lock.
+ */
+static bool file_last_ref(struct shim_file *f)
+{
+	if (f->dead || f->nfds)
+		return false;
+	/* The table itself, not f->nmaps: a split mapping is not counted there. */
+	for (int i = 0; i < shim.nr_maps; i++)
+		if (shim.maps[i].f == f)
+			return false;
+	f->dead = true;
+	return true;
+}
+
+/*
+ * The driver's release, without shim.lock: it frees its own memory through
+ * munmap(), which is ours too and takes that lock.
+ */
 static void file_release(struct shim_file *f)
 {
-	if (f->dead || f->nfds || f->nmaps)
-		return;
-	f->dead = true;
 	if (f->encl)
 		sgx_release(f->encl);
 	if (f->vepc)
@@ -198,6 +215,7 @@ int shim_dup(int oldfd, int newfd)
 {
 	struct shim_file *f = shim_file_of(oldfd);
 	struct shim_file *prev = shim_file_of(newfd);
+	bool release = false;
 	sigset_t old;
 
 	if ((!f && !prev) || newfd < 0 || newfd >= SHIM_MAX_FDS || newfd == oldfd)
@@ -207,13 +225,15 @@ int shim_dup(int oldfd, int newfd)
 	if (prev) {
 		fd_set_file(newfd, NULL);
 		prev->nfds--;
-		file_release(prev);
+		release = file_last_ref(prev);
 	}
 	if (f) {
 		f->nfds++;
 		fd_set_file(newfd, f);
 	}
 	pthread_mutex_unlock(&shim.lock);
+	if (release)
+		file_release(prev);
 	shim_unblock(&old);
 	return 0;
 }
@@ -221,6 +241,7 @@ int shim_dup(int oldfd, int newfd)
 int shim_close(int fd, bool *handled)
 {
 	struct shim_file *f = shim_file_of(fd);
+	bool release;
 	sigset_t old;
 	int r;
 
@@ -232,8 +253,10 @@ int shim_close(int fd, bool *handled)
 	fd_set_file(fd, NULL);
 	r = shim_sys_close(fd);
 	f->nfds--;
-	file_release(f);
+	release = file_last_ref(f);
 	pthread_mutex_unlock(&shim.lock);
+	if (release)
+		file_release(f);
 	shim_unblock(&old);
 	return r;
 }
@@ -270,7 +293,9 @@ long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long ar
 	sigset_t old;
 	long r;
 
-	(void)fd;
+	/* The VFS answers these itself, for any file, before the driver. */
+	if (cmd == FIOCLEX || cmd == FIONCLEX || cmd == FIONBIO || cmd == FIOASYNC)
+		return syscall(SYS_ioctl, fd, cmd, arg) ? -errno : 0;
 	if (f->kind == SHIM_PROVISION)
 		return -ENOTTY;
 	shim_block(&old);
@@ -309,26 +334,103 @@ plain:
 	return r;
 }
 
+/* At most this many files lose their last mapping in one call. */
+#define MAX_RELEASE 64
+
+/* The files with a mapping in [a, a + len), each once (shim.lock held). */
+static int range_files(unsigned long a, unsigned long len, struct shim_file **fs)
+{
+	int n = 0;
+
+	for (int i = 0; i < shim.nr_maps; i++) {
+		struct shim_file *f = shim.maps[i].f;
+		int j = 0;
+
+		if (a >= shim.maps[i].end || a + len <= shim.maps[i].start)
+			continue;
+		while (j < n && fs[j] != f)
+			j++;
+		if (j == n && n < MAX_RELEASE)
+			fs[n++] = f;
+	}
+	return n;
+}
+
+/* No PTE of @fs in [a, a + len) any more. */
+static void clear_ptes(struct shim_file **fs, int n, unsigned long a, unsigned long len)
+{
+	for (int i = 0; i < n; i++) {
+		struct shim_file *f = fs[i];
+		unsigned long s = a > f->base ? a : f->base;
+		unsigned long e = a + len < f->base + f->size ? a + len : f->base + f->size;
+
+		for (unsigned long p = s; f->pte && p < e; p += 4096)
+			atomic_store_explicit(&f->pte[(p - f->base) >> 12], NULL,
+					      memory_order_relaxed);
+	}
+}
+
+/* Keep those of @fs that lost their last reference in @fs; return how many. */
+static int last_refs(struct shim_file **fs, int n)
+{
+	int nrel = 0;
+
+	for (int i = 0; i < n; i++)
+		if (file_last_ref(fs[i]))
+			fs[nrel++] = fs[i];
+	return nrel;
+}
+
+static void release_all(struct shim_file **rel, int n)
+{
+	for (int i = 0; i < n; i++)
+		file_release(rel[i]);
+}
+
 static unsigned long prot_vm(int prot)
 {
 	return ((prot & PROT_READ) ? VM_READ : 0) | ((prot & PROT_WRITE) ? VM_WRITE : 0) |
 	       ((prot & PROT_EXEC) ? VM_EXEC : 0);
 }
 
+/*
+ * Record the new mapping [start, end) of @f (shim.lock held), which replaced
+ * whatever was there; the files that lost their last mapping by it go into
+ * @rel.  Return how many, or -errno.
+ */
+static int map_replace(struct shim_file *f, unsigned long start, unsigned long end,
+		       unsigned long vm, struct shim_file **rel)
+{
+	int n = range_files(start, end - start, rel), r;
+
+	clear_ptes(rel, n, start, end - start);
+	r = shim_map_add(start, end, vm, f);
+	n = last_refs(rel, n);
+	return r ? r : n;
+}
+
 void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags, off_t off)
 {
-	unsigned long start, end, vm = prot_vm(prot);
+	unsigned long start = (unsigned long)addr, end, vm = prot_vm(prot);
 	bool shared = (flags & MAP_TYPE) == MAP_SHARED || (flags & MAP_TYPE) == MAP_SHARED_VALIDATE;
+	bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+	struct shim_file *rel[MAX_RELEASE];
+	int nrel = 0;
 	sigset_t old;
 	long p;
 	int r;
 
-	(void)off;
-	if (!len)
+	/* mmap(2)'s own checks, before the file's. */
+	if (!len || (off & 4095))
 		return (void *)(long)-EINVAL;
 	len = (len + 4095) & ~4095UL;
+	if (!len)
+		return (void *)(long)-ENOMEM;
+	if (fixed && (start & 4095))
+		return (void *)(long)-EINVAL;
 	if (f->kind == SHIM_PROVISION)
 		return (void *)(long)-ENODEV;
+	end = start + len;
 	shim_block(&old);
 	pthread_mutex_lock(&shim.lock);
 	if (f->kind == SHIM_VEPC) {
@@ -341,38 +443,42 @@ void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
 					  (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)), -1, 0);
 		if (p >= 0)
-			shim_map_add((unsigned long)p, (unsigned long)p + len, vm, f);
+			nrel = map_replace(f, (unsigned long)p, (unsigned long)p + len, vm, rel);
 		goto out;
 	}
 	if (!shared) {
 		p = -EINVAL;
 		goto out;
 	}
-	start = (unsigned long)addr;
-	end = start + len;
-	if (!(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) || !f->window ||
-	    start < f->base || end > f->base + f->size) {
+	if (!fixed || !f->window || start < f->base || end > f->base + f->size) {
 		/*
 		 * Where the kernel chooses, before CREATE, or outside ELRANGE:
 		 * no enclave page can show there, and an access is SIGBUS as on
 		 * Linux.  The mapping is still the enclave's (probes, mm_list).
+		 * At a fixed address the driver has its say before anything
+		 * there is replaced: a refusal leaves the old mapping.
 		 */
+		if (fixed) {
+			r = sgx_mmap(f->encl, &shim.mm, start, len, vm, true);
+			if (r) {
+				p = r;
+				goto out;
+			}
+		}
 		p = shim_sys_mmap(addr, len, PROT_NONE,
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
 					  (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)), -1, 0);
 		if (p < 0)
 			goto out;
-		r = sgx_mmap(f->encl, &shim.mm, (unsigned long)p, len, vm, true);
-		if (r) {
-			shim_sys_munmap((void *)p, len);
-			p = r;
-			goto out;
+		if (!fixed) {
+			r = sgx_mmap(f->encl, &shim.mm, (unsigned long)p, len, vm, true);
+			if (r) {
+				shim_sys_munmap((void *)p, len);
+				p = r;
+				goto out;
+			}
 		}
-		shim_map_add((unsigned long)p, (unsigned long)p + len, vm, f);
-		goto out;
-	}
-	if (start & 4095) {
-		p = -EINVAL;
+		nrel = map_replace(f, (unsigned long)p, (unsigned long)p + len, vm, rel);
 		goto out;
 	}
 	r = sgx_mmap(f->encl, &shim.mm, start, len, vm, true);
@@ -387,14 +493,20 @@ void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags
 	r = shim_uffd_register(start, len);
 	if (r) {
 		shim_sys_munmap((void *)start, len);
+		nrel = range_files(start, len, rel);
+		clear_ptes(rel, nrel, start, len);
+		shim_map_remove(start, end);
+		nrel = last_refs(rel, nrel);
 		p = r;
 		goto out;
 	}
 	for (unsigned long a = start; a < end; a += 4096)
 		atomic_store_explicit(&f->pte[(a - f->base) >> 12], NULL, memory_order_relaxed);
-	shim_map_add(start, end, vm, f);
+	nrel = map_replace(f, start, end, vm, rel);
 out:
 	pthread_mutex_unlock(&shim.lock);
+	if (nrel > 0)
+		release_all(rel, nrel);
 	shim_unblock(&old);
 	return (void *)p;
 }
@@ -411,7 +523,7 @@ static bool range_ours(unsigned long a, unsigned long len)
 int shim_munmap(void *addr, size_t len, bool *handled)
 {
 	unsigned long a = (unsigned long)addr;
-	struct shim_file *fs[16];
+	struct shim_file *rel[MAX_RELEASE];
 	sigset_t old;
 	int r, n = 0;
 
@@ -429,23 +541,13 @@ int shim_munmap(void *addr, size_t len, bool *handled)
 	*handled = true;
 	r = shim_sys_munmap(addr, len);
 	if (!r) {
-		for (int i = 0; i < shim.nr_maps && n < 16; i++)
-			if (a < shim.maps[i].end && a + len > shim.maps[i].start)
-				fs[n++] = shim.maps[i].f;
-		for (int i = 0; i < n; i++) {
-			struct shim_file *f = fs[i];
-
-			if (f->pte)
-				for (unsigned long p = a; p < a + len; p += 4096)
-					if (p >= f->base && p - f->base < f->size)
-						atomic_store_explicit(&f->pte[(p - f->base) >> 12],
-								      NULL, memory_order_relaxed);
-		}
+		n = range_files(a, len, rel);
+		clear_ptes(rel, n, a, len);
 		shim_map_remove(a, a + len);
-		for (int i = 0; i < n; i++)
-			file_release(fs[i]);
+		n = last_refs(rel, n);
 	}
 	pthread_mutex_unlock(&shim.lock);
+	release_all(rel, n);
 	shim_unblock(&old);
 	return r;
 }

@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Bad input to the SGX device files, answered as Linux answers it: ioctls on
+ * bad, closed and foreign fds, mmap/mprotect/munmap of enclave memory with
+ * what the kernel refuses (each refusal leaves the enclave and the mappings
+ * as they were), dup'd fds, closing while a thread is inside, and what
+ * stat(2) and friends say of the device nodes.  The EPC must be whole again
+ * at exit: exec_stats.sh checks the counters `softsgx exec --stats` prints.
+ * Usage: test_exec_badinput ENCLAVE.sgxs ENCLAVE.sig
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "host_test.h"
+
+#define PF 14
+#define PF_U 0x4
+#define PAGE ENCL_PAGE_SIZE
+
+static struct encl e;
+
+static uint64_t heap_page(unsigned int i)
+{
+	return e.base + ENCL_HEAP_OFFSET + i * PAGE;
+}
+
+/* -1 with errno @want. */
+static bool fails(long r, int want)
+{
+	if (r == -1 && errno == want)
+		return true;
+	tap_diag("got %ld errno %d (%s), want -1 errno %d (%s)", r, r == -1 ? errno : 0,
+		 r == -1 ? strerror(errno) : "-", want, strerror(want));
+	return false;
+}
+
+static bool map_fails(void *p, int want)
+{
+	return fails(p == MAP_FAILED ? -1 : (long)p, want);
+}
+
+/* Whether anything is mapped at @a. */
+static bool mapped(uint64_t a)
+{
+	return msync((void *)a, PAGE, MS_ASYNC) == 0;
+}
+
+/* The enclave still answers, and the heap page @i holds @v. */
+static bool encl_alive(unsigned int i, uint64_t v)
+{
+	struct encl_op op = ht_op(ENCL_OP_RETURN, 42, 0, 0);
+	struct encl_op rd = ht_op(ENCL_OP_READ, heap_page(i), 0, 0);
+
+	return ht_call(e.tcs[0], &op) && op.ret == (42 ^ ENCL_RETURN_MAGIC) &&
+	       ht_call(e.tcs[0], &rd) && rd.ret == v;
+}
+
+/* Store @v at @addr from inside; an exception fails it (and is recovered from). */
+static bool encl_write(uint64_t addr, uint64_t v)
+{
+	struct encl_op op = ht_op(ENCL_OP_WRITE, addr, v, 0);
+	struct sgx_enclave_run run;
+	int rc = encl_enter(e.tcs[0], &op, &run, NULL, 0);
+
+	if (!rc && run.function == ENCL_ERESUME) {
+		tap_diag("write of 0x%llx: vector %u, error code 0x%x", (unsigned long long)addr,
+			 run.exception_vector, run.exception_error_code);
+		ht_recover(&run, &op);
+		return false;
+	}
+	return !rc && run.function == ENCL_EEXIT && op.ret != ENCL_FAULTED;
+}
+
+/* ---- host accesses that may fault ---- */
+
+static sigjmp_buf touch_env;
+static volatile sig_atomic_t touch_sig;
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+	(void)si, (void)uc;
+	touch_sig = sig;
+	siglongjmp(touch_env, 1);
+}
+
+/* The signal a host read (or write) of @a raises, 0 if none. */
+static int touch(uint64_t a, bool write)
+{
+	struct sigaction sa, o1, o2;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &o1);
+	sigaction(SIGBUS, &sa, &o2);
+	touch_sig = 0;
+	if (!sigsetjmp(touch_env, 1)) {
+		if (write)
+			*(volatile uint8_t *)a = 0x5a;
+		else
+			(void)*(volatile uint8_t *)a;
+	}
+	sigaction(SIGSEGV, &o1, NULL);
+	sigaction(SIGBUS, &o2, NULL);
+	return touch_sig;
+}
+
+/* ---- stat ---- */
+
+static const struct {
+	const char *path;
+	unsigned int minor;
+} nodes[] = {
+	{ "/dev/sgx_enclave", 125 },
+	{ "/dev/sgx_provision", 126 },
+	{ "/dev/sgx_vepc", 124 },
+};
+
+static bool is_node(const struct stat *st, unsigned int minor)
+{
+	if (S_ISCHR(st->st_mode) && major(st->st_rdev) == 10 && minor(st->st_rdev) == minor)
+		return true;
+	tap_diag("mode 0%o rdev %u:%u, want a character device 10:%u", st->st_mode,
+		 major(st->st_rdev), minor(st->st_rdev), minor);
+	return false;
+}
+
+static void test_stat(void)
+{
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		const char *p = nodes[i].path;
+		struct stat st, st2;
+		struct statx sx;
+		int fd = open(p, O_RDWR);
+
+		memset(&st, 0, sizeof(st));
+		tap_ok(!stat(p, &st) && is_node(&st, nodes[i].minor) && !lstat(p, &st2) &&
+		       is_node(&st2, nodes[i].minor), "stat/lstat %s: char device 10:%u", p,
+		       nodes[i].minor);
+		tap_ok(!fstatat(AT_FDCWD, p, &st, 0) && is_node(&st, nodes[i].minor) &&
+		       !fstatat(AT_FDCWD, p, &st2, AT_SYMLINK_NOFOLLOW) &&
+		       is_node(&st2, nodes[i].minor), "fstatat %s", p);
+		memset(&sx, 0, sizeof(sx));
+		tap_ok(!statx(AT_FDCWD, p, 0, STATX_BASIC_STATS, &sx) && S_ISCHR(sx.stx_mode) &&
+		       sx.stx_rdev_major == 10 && sx.stx_rdev_minor == nodes[i].minor,
+		       "statx %s: char device 10:%u (mode 0%o, rdev %u:%u)", p, nodes[i].minor,
+		       sx.stx_mode, sx.stx_rdev_major, sx.stx_rdev_minor);
+		tap_ok(fd >= 0 && !fstat(fd, &st) && is_node(&st, nodes[i].minor) &&
+		       !fstatat(fd, "", &st2, AT_EMPTY_PATH) && is_node(&st2, nodes[i].minor),
+		       "fstat and fstatat(AT_EMPTY_PATH) of an open %s", p);
+		memset(&sx, 0, sizeof(sx));
+		tap_ok(fd >= 0 && !statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &sx) &&
+		       S_ISCHR(sx.stx_mode) && sx.stx_rdev_minor == nodes[i].minor,
+		       "statx(AT_EMPTY_PATH) of an open %s (mode 0%o)", p, sx.stx_mode);
+		tap_ok(!access(p, F_OK) && !access(p, R_OK | W_OK) &&
+		       !faccessat(AT_FDCWD, p, R_OK | W_OK, 0),
+		       "access/faccessat %s: exists, readable and writable", p);
+		/* No execute bit on a device node: EACCES, even for root. */
+		tap_ok(fails(access(p, X_OK), EACCES) &&
+		       fails(faccessat(AT_FDCWD, p, X_OK, 0), EACCES), "access %s X_OK: EACCES",
+		       p);
+		if (fd >= 0)
+			close(fd);
+	}
+	struct stat st;
+
+	tap_ok(fails(stat("/dev/sgx_no_such_device", &st), ENOENT),
+	       "stat of another /dev/sgx_* name: ENOENT");
+	tap_ok(fails(open("/dev/sgx_enclave", O_RDWR | O_CREAT | O_EXCL, 0600), EEXIST),
+	       "open(O_CREAT|O_EXCL) of /dev/sgx_enclave: EEXIST");
+	tap_ok(fails(open("/dev/sgx_enclave", O_RDONLY | O_DIRECTORY), ENOTDIR),
+	       "open(O_DIRECTORY) of /dev/sgx_enclave: ENOTDIR");
+}
+
+/* ---- ioctl ---- */
+
+static void test_ioctl(void)
+{
+	struct sgx_enclave_init init = { .sigstruct = (uint64_t)e.sigstruct };
+	struct sgx_enclave_create create = { 0 };
+	int fd, flags;
+
+	tap_ok(fails(ioctl(-1, SGX_IOC_ENCLAVE_INIT, &init), EBADF) &&
+	       fails(ioctl(4000, SGX_IOC_ENCLAVE_INIT, &init), EBADF),
+	       "ioctl on a bad fd: EBADF");
+	fd = open("/dev/sgx_enclave", O_RDWR);
+	tap_ok(fd >= 0 && !close(fd) && fails(ioctl(fd, SGX_IOC_ENCLAVE_CREATE, &create), EBADF),
+	       "ioctl on a closed enclave fd: EBADF");
+	tap_ok(fails(ioctl(e.fd, _IO(SGX_MAGIC, 0x30), 0), ENOTTY) &&
+	       fails(ioctl(e.fd, SGX_IOC_VEPC_REMOVE_ALL, 0), ENOTTY) &&
+	       fails(ioctl(e.fd, _IOW(SGX_MAGIC, 0, uint32_t), &create), ENOTTY) &&
+	       fails(ioctl(e.fd, TCGETS, &create), ENOTTY),
+	       "unknown ioctls on the enclave fd (other number, the vEPC's, wrong size, "
+	       "a tty's): ENOTTY");
+	tap_ok(fails(ioctl(e.fd, SGX_IOC_ENCLAVE_CREATE, &create), EINVAL) &&
+	       fails(ioctl(e.fd, SGX_IOC_ENCLAVE_INIT, &init), EINVAL),
+	       "CREATE and INIT again on an initialized enclave: EINVAL");
+
+	/* The VFS answers these itself, for every file. */
+	tap_ok(!ioctl(e.fd, FIOCLEX) && (fcntl(e.fd, F_GETFD) & FD_CLOEXEC) &&
+	       !ioctl(e.fd, FIONCLEX) && !(fcntl(e.fd, F_GETFD) & FD_CLOEXEC),
+	       "FIOCLEX/FIONCLEX on the enclave fd set and clear close-on-exec");
+	flags = fcntl(e.fd, F_GETFL);
+	int on = 1, off = 0;
+
+	tap_ok(!ioctl(e.fd, FIONBIO, &on) && (fcntl(e.fd, F_GETFL) & O_NONBLOCK) &&
+	       !ioctl(e.fd, FIONBIO, &off) && fcntl(e.fd, F_GETFL) == flags,
+	       "FIONBIO on the enclave fd sets and clears O_NONBLOCK");
+
+	fd = open("/dev/sgx_vepc", O_RDWR);
+	tap_ok(fd >= 0 && fails(ioctl(fd, SGX_IOC_ENCLAVE_CREATE, &create), ENOTTY) &&
+	       fails(ioctl(fd, SGX_IOC_ENCLAVE_INIT, &init), ENOTTY),
+	       "enclave ioctls on /dev/sgx_vepc: ENOTTY");
+	tap_ok(fd >= 0 && !ioctl(fd, SGX_IOC_VEPC_REMOVE_ALL, 0) &&
+	       fails(ioctl(fd, SGX_IOC_VEPC_REMOVE_ALL, 1), EINVAL),
+	       "VEPC_REMOVE_ALL: 0 with argument 0, EINVAL with another");
+	tap_ok(fd >= 0 && map_fails(mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0), EINVAL),
+	       "private mapping of /dev/sgx_vepc: EINVAL");
+	if (fd >= 0)
+		close(fd);
+	fd = open("/dev/sgx_provision", O_RDONLY);
+	tap_ok(fd >= 0 && fails(ioctl(fd, SGX_IOC_ENCLAVE_CREATE, &create), ENOTTY) &&
+	       fails(ioctl(fd, SGX_IOC_VEPC_REMOVE_ALL, 0), ENOTTY),
+	       "ioctls on /dev/sgx_provision: ENOTTY");
+	tap_ok(fd >= 0 && !ioctl(fd, FIOCLEX) && (fcntl(fd, F_GETFD) & FD_CLOEXEC),
+	       "FIOCLEX on /dev/sgx_provision");
+	tap_ok(fd >= 0 && map_fails(mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0), ENODEV),
+	       "mmap of /dev/sgx_provision: ENODEV");
+	if (fd >= 0)
+		close(fd);
+	tap_ok(encl_alive(0, 0), "the enclave still runs after the refused ioctls");
+}
+
+/* ---- mmap ---- */
+
+static void test_mmap(void)
+{
+	uint64_t h = heap_page(1), code = e.base;
+	uint64_t end = e.base + e.size;
+	void *p;
+
+	tap_ok(encl_write(h, 0x1111) && encl_alive(1, 0x1111), "a heap page written");
+	p = mmap((void *)h, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, e.fd, 0);
+	tap_ok(map_fails(p, EINVAL) && encl_alive(1, 0x1111),
+	       "MAP_PRIVATE of the enclave: EINVAL, the mapping there stays");
+	p = mmap((void *)(h + 8), PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e.fd, 0);
+	tap_ok(map_fails(p, EINVAL) && encl_alive(1, 0x1111),
+	       "MAP_FIXED at an unaligned address: EINVAL");
+	p = mmap((void *)h, 0, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e.fd, 0);
+	tap_ok(map_fails(p, EINVAL) && encl_alive(1, 0x1111), "zero length: EINVAL");
+	p = mmap((void *)h, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e.fd, 100);
+	tap_ok(map_fails(p, EINVAL) && encl_alive(1, 0x1111), "an unaligned offset: EINVAL");
+	p = mmap(NULL, (size_t)-4096 + 1, PROT_READ, MAP_SHARED, e.fd, 0);
+	tap_ok(map_fails(p, ENOMEM), "a length that wraps when rounded up: ENOMEM");
+	p = mmap((void *)h, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_FIXED,
+		 e.fd, 0);
+	tap_ok(map_fails(p, EACCES) && encl_alive(1, 0x1111) && encl_write(h, 0x1112),
+	       "PROT_EXEC on a data page: EACCES, the RW mapping stays");
+	p = mmap((void *)code, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_FIXED,
+		 e.fd, 0);
+	tap_ok(map_fails(p, EACCES) && encl_alive(1, 0x1112),
+	       "PROT_WRITE on a code page: EACCES, the code still runs");
+	p = mmap((void *)h, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e.fd, 0);
+	tap_ok(p == (void *)h && encl_alive(1, 0x1112) && encl_write(h + PAGE, 0x2222) &&
+	       encl_alive(2, 0x2222), "MAP_FIXED over an enclave mapping replaces it; the "
+	       "pages keep their contents");
+	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, e.fd, 0);
+	tap_ok(map_fails(p, EACCES), "after INIT, a mapping outside ELRANGE: EACCES");
+
+	/* Something of the program's own right after ELRANGE. */
+	uint8_t *after = mmap((void *)end, PAGE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (after != (void *)end) {
+		tap_skip("the page after ELRANGE is taken", "mappings across ELRANGE's end");
+		if (after != MAP_FAILED)
+			munmap(after, PAGE);
+		return;
+	}
+	after[0] = 0x77;
+	p = mmap((void *)(end - PAGE), 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 e.fd, 0);
+	tap_ok(map_fails(p, EACCES) && mapped(end - PAGE) && after[0] == 0x77,
+	       "MAP_FIXED straddling ELRANGE's end: EACCES; both old mappings stay");
+	p = mmap((void *)end, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e.fd, 0);
+	tap_ok(map_fails(p, EACCES) && after[0] == 0x77,
+	       "MAP_FIXED just past ELRANGE: EACCES; the program's page there stays");
+	munmap(after, PAGE);
+}
+
+/* ---- mprotect ---- */
+
+static void test_mprotect(void)
+{
+	uint64_t h = heap_page(3), end = e.base + e.size;
+	struct sgx_enclave_run run;
+	struct encl_op op;
+	int rc;
+
+	tap_ok(fails(mprotect((void *)h, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC), EACCES) &&
+	       encl_write(h, 0x3333) && encl_alive(3, 0x3333),
+	       "mprotect PROT_EXEC on a data page: EACCES, still writable");
+	tap_ok(fails(mprotect((void *)e.base, PAGE, PROT_READ | PROT_WRITE), EACCES) &&
+	       encl_alive(3, 0x3333), "mprotect PROT_WRITE on a code page: EACCES");
+	tap_ok(fails(mprotect((void *)h, 2 * PAGE, PROT_READ | PROT_EXEC), EACCES) &&
+	       encl_write(h, 0x3334) && encl_write(h + PAGE, 0x4444),
+	       "mprotect PROT_EXEC over two data pages: EACCES, both still writable");
+
+	uint64_t last = end - PAGE;
+
+	/* The last page is left for EAUG: make it a present, accepted page. */
+	tap_ok(!ht_eaccept(e.tcs[2], last, PAGE, ENCL_SI_REG | ENCL_SI_PENDING | ENCL_SI_R |
+			   ENCL_SI_W) && encl_write(last, 0x5554),
+	       "the last page of ELRANGE EAUG'd and accepted");
+	uint8_t *after = mmap((void *)end, PAGE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (after != (void *)end) {
+		tap_skip("the page after ELRANGE is taken", "mprotect/munmap across ELRANGE's end");
+		if (after != MAP_FAILED)
+			munmap(after, PAGE);
+		return;
+	}
+	tap_ok(!mprotect((void *)last, 2 * PAGE, PROT_READ) && touch(end, true) == SIGSEGV &&
+	       touch(end, false) == 0,
+	       "mprotect PROT_READ across enclave and program memory: both read-only");
+	op = ht_op(ENCL_OP_WRITE, last, 1, 0);
+	rc = encl_enter(e.tcs[1], &op, &run, NULL, 0);
+	tap_ok(ht_exception(rc, &run, PF, PF_U | 0x2 | 0x1, last) && ht_recover(&run, &op),
+	       "an enclave write to the read-only enclave page: #PF");
+	tap_ok(!mprotect((void *)last, 2 * PAGE, PROT_READ | PROT_WRITE) &&
+	       touch(end, true) == 0 && encl_write(last, 0x5555),
+	       "mprotect back to RW: both writable");
+	tap_ok(!munmap((void *)last, 2 * PAGE) && !mapped(last) && !mapped(end),
+	       "munmap across enclave and program memory unmaps both");
+	tap_ok(touch(end, false) == SIGSEGV && touch(last, false) == SIGSEGV,
+	       "host accesses to both: SIGSEGV");
+	op = ht_op(ENCL_OP_READ, last, 0, 0);
+	rc = encl_enter(e.tcs[1], &op, &run, NULL, 0);
+	tap_ok(ht_exception(rc, &run, PF, PF_U, last) && ht_recover(&run, &op),
+	       "an enclave read of the unmapped page: #PF");
+	op = ht_op(ENCL_OP_READ, last, 0, 0);
+	tap_ok(mmap((void *)last, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e.fd, 0) ==
+	       (void *)last && encl_alive(3, 0x3334) && ht_call(e.tcs[0], &op) &&
+	       op.ret == 0x5555, "mapped again, the page holds its data");
+}
+
+/* ---- munmap of part of a mapping ---- */
+
+static void test_munmap(void)
+{
+	uint64_t h = heap_page(10);
+	struct sgx_enclave_run run;
+	struct encl_op op;
+	int rc;
+
+	tap_ok(encl_write(h, 0xaaaa) && encl_write(h + PAGE, 0xbbbb) && !munmap((void *)h, PAGE),
+	       "munmap of one page in the middle of the heap mapping");
+	tap_ok(!mapped(h) && mapped(h + PAGE) && mapped(h - PAGE) && touch(h, false) == SIGSEGV,
+	       "only that page is gone: a host access is SIGSEGV");
+	op = ht_op(ENCL_OP_READ, h, 0, 0);
+	rc = encl_enter(e.tcs[1], &op, &run, NULL, 0);
+	tap_ok(ht_exception(rc, &run, PF, PF_U, h) && ht_recover(&run, &op) && encl_alive(11, 0xbbbb),
+	       "an enclave read of it: #PF; its neighbour still works");
+	tap_ok(fails(mprotect((void *)h, PAGE, PROT_READ), ENOMEM) &&
+	       fails(mprotect((void *)(h - PAGE), 3 * PAGE, PROT_READ | PROT_WRITE), ENOMEM),
+	       "mprotect of the hole: ENOMEM");
+	tap_ok(mmap((void *)h, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e.fd, 0) ==
+	       (void *)h && encl_alive(10, 0xaaaa), "mapped again, it holds its data");
+}
+
+/* ---- dup and close ---- */
+
+static volatile uint64_t go;
+static struct encl_op spin_op;
+
+static void *spinner(void *arg)
+{
+	struct encl_op fill = ht_op(ENCL_OP_FILL, heap_page(20), 7, 40 * PAGE);
+	struct encl_op check = ht_op(ENCL_OP_CHECK, heap_page(20), 7, 40 * PAGE);
+	bool ok;
+
+	(void)arg;
+	ok = ht_call(e.tcs[5], &fill);
+	spin_op = ht_op(ENCL_OP_SPIN, 0, (uint64_t)&go, 0);
+	ok = ok && ht_call(e.tcs[5], &spin_op);
+	for (int i = 0; i < 20 && ok; i++)
+		ok = ht_call(e.tcs[5], &check) && check.status == 0;
+	return (void *)(uintptr_t)ok;
+}
+
+static void test_dup(void)
+{
+	int d1 = dup(e.fd), d2, d3, d4;
+	struct sgx_enclave_create create = { 0 };
+	pthread_t t;
+	void *res = NULL;
+
+	tap_ok(d1 >= 0 && !close(e.fd) && encl_alive(10, 0xaaaa) &&
+	       fails(ioctl(d1, SGX_IOC_ENCLAVE_CREATE, &create), EINVAL),
+	       "dup, close the original: the enclave runs, the dup is its fd");
+	d2 = dup2(d1, 100);
+	d3 = fcntl(d1, F_DUPFD, 200);
+	d4 = fcntl(d1, F_DUPFD_CLOEXEC, 300);
+	tap_ok(d2 == 100 && d3 >= 200 && d4 >= 300 && !close(d1) && !close(d2) && !close(d3) &&
+	       fails(ioctl(d1, SGX_IOC_ENCLAVE_CREATE, &create), EBADF) &&
+	       fails(ioctl(d4, SGX_IOC_ENCLAVE_CREATE, &create), EINVAL) && encl_alive(10, 0xaaaa),
+	       "dup2 and F_DUPFD(_CLOEXEC) copies; closing all but one keeps it");
+
+	go = 0;
+	tap_ok(!pthread_create(&t, NULL, spinner, NULL), "a thread enters the enclave");
+	while (!spin_op.op)
+		usleep(1000);
+	usleep(50000);
+	tap_ok(!close(d4) && fails(fcntl(d4, F_GETFD), EBADF),
+	       "the last fd closed while the thread is inside");
+	go = 1;
+	pthread_join(t, &res);
+	tap_ok(res != NULL && spin_op.ret > 0, "the thread comes out and keeps faulting its "
+	       "pages in and out of the EPC (the mappings hold the enclave)");
+	tap_ok(encl_alive(10, 0xaaaa), "the enclave runs with no fd at all");
+	tap_ok(!munmap((void *)e.base, e.size) && !mapped(e.base + ENCL_HEAP_OFFSET),
+	       "munmap of all of ELRANGE: the last reference goes");
+}
+
+static void test_again(char **argv)
+{
+	struct encl e2;
+	int r = encl_load(&e2, argv[1], argv[2]);
+	struct encl_op op = ht_op(ENCL_OP_RETURN, 5, 0, 0);
+
+	tap_ok(!r && ht_call(e2.tcs[0], &op) && op.ret == (5 ^ ENCL_RETURN_MAGIC),
+	       "a second enclave builds and runs in the EPC the first gave back");
+	if (!r)
+		encl_unload(&e2);
+}
+
+int main(int argc, char **argv)
+{
+	ht_start(argc, argv, &e);
+	test_stat();
+	test_ioctl();
+	test_mmap();
+	test_mprotect();
+	test_munmap();
+	test_dup();
+	test_again(argv);
+	return tap_done();
+}
