@@ -56,6 +56,27 @@ void shim_fake_stat(enum shim_kind kind, struct stat *st)
 	st->st_blksize = 4096;
 }
 
+/* The shim's own fds (window memfds): the program never opened them. */
+static _Atomic uint64_t internal_fds[SHIM_MAX_FDS / 64];
+
+static void fd_set_internal(int fd, bool on)
+{
+	if (fd < 0 || fd >= SHIM_MAX_FDS)
+		return;
+	if (on)
+		atomic_fetch_or(&internal_fds[fd / 64], 1ULL << (fd % 64));
+	else
+		atomic_fetch_and(&internal_fds[fd / 64], ~(1ULL << (fd % 64)));
+}
+
+bool shim_fd_internal(int fd)
+{
+	if (fd < 0 || fd >= SHIM_MAX_FDS)
+		return false;
+	return fd == shim.uffd ||
+	       (atomic_load(&internal_fds[fd / 64]) >> (fd % 64)) & 1;
+}
+
 struct shim_file *shim_file_of(int fd)
 {
 	if (fd < 0 || fd >= SHIM_MAX_FDS || !shim.fdtab)
@@ -143,8 +164,10 @@ void shim_encl_released(struct sgx_encl *encl)
 		return;
 	if (f->window)
 		shim_sys_munmap(f->window, f->size);
-	if (f->wfd >= 0)
+	if (f->wfd >= 0) {
+		fd_set_internal(f->wfd, false);
 		shim_sys_close(f->wfd);
+	}
 	f->encl = NULL;
 }
 
@@ -188,6 +211,7 @@ int shim_dev_open(const char *path, int flags)
 		if (!f->encl)
 			goto out_close;
 		f->wfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		fd_set_internal(f->wfd, true);
 		for (int i = 0; i < SHIM_MAX_FILES; i++) {
 			struct shim_file *z = NULL;
 
@@ -245,6 +269,11 @@ int shim_close(int fd, bool *handled)
 	sigset_t old;
 	int r;
 
+	/* Not the program's to close: on Linux that fd would not be open. */
+	if (shim_fd_internal(fd)) {
+		*handled = true;
+		return -EBADF;
+	}
 	*handled = f != NULL;
 	if (!f)
 		return 0;
@@ -381,6 +410,20 @@ static int last_refs(struct shim_file **fs, int n)
 	return nrel;
 }
 
+/*
+ * [a, a + len) is no mapping of ours any more (shim.lock held): forget its
+ * PTEs and mappings; the files that lost their last reference go into @rel
+ * for release_all() once the lock is dropped.  Return how many.
+ */
+static int forget(unsigned long a, unsigned long len, struct shim_file **rel)
+{
+	int n = range_files(a, len, rel);
+
+	clear_ptes(rel, n, a, len);
+	shim_map_remove(a, a + len);
+	return last_refs(rel, n);
+}
+
 static void release_all(struct shim_file **rel, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -493,10 +536,7 @@ void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags
 	r = shim_uffd_register(start, len);
 	if (r) {
 		shim_sys_munmap((void *)start, len);
-		nrel = range_files(start, len, rel);
-		clear_ptes(rel, nrel, start, len);
-		shim_map_remove(start, end);
-		nrel = last_refs(rel, nrel);
+		nrel = forget(start, len, rel);
 		p = r;
 		goto out;
 	}
@@ -520,6 +560,25 @@ static bool range_ours(unsigned long a, unsigned long len)
 	return false;
 }
 
+void shim_unmapped(void *addr, size_t len)
+{
+	unsigned long a = (unsigned long)addr;
+	struct shim_file *rel[MAX_RELEASE];
+	sigset_t old;
+	int n = 0;
+
+	len = (len + 4095) & ~4095UL;
+	if (!__atomic_load_n(&shim.nr_maps, __ATOMIC_ACQUIRE))
+		return;
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	if (range_ours(a, len))
+		n = forget(a, len, rel);
+	pthread_mutex_unlock(&shim.lock);
+	release_all(rel, n);
+	shim_unblock(&old);
+}
+
 int shim_munmap(void *addr, size_t len, bool *handled)
 {
 	unsigned long a = (unsigned long)addr;
@@ -540,12 +599,8 @@ int shim_munmap(void *addr, size_t len, bool *handled)
 	}
 	*handled = true;
 	r = shim_sys_munmap(addr, len);
-	if (!r) {
-		n = range_files(a, len, rel);
-		clear_ptes(rel, n, a, len);
-		shim_map_remove(a, a + len);
-		n = last_refs(rel, n);
-	}
+	if (!r)
+		n = forget(a, len, rel);
 	pthread_mutex_unlock(&shim.lock);
 	release_all(rel, n);
 	shim_unblock(&old);

@@ -14,8 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
+#include <linux/close_range.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -441,8 +443,13 @@ SHIM_API void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t o
 	struct shim_file *f = (flags & MAP_ANONYMOUS) ? NULL : shim_file_of(fd);
 	long r;
 
-	if (!f)
-		return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	if (!f) {
+		r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+		/* MAP_FIXED replaced whatever was there, enclave mappings too. */
+		if (r != -1 && (flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE))
+			shim_unmapped((void *)r, len);
+		return (void *)r;
+	}
 	r = (long)shim_mmap(f, addr, len, prot, flags, off);
 	if (r < 0 && r > -4096) {
 		errno = (int)-r;
@@ -486,6 +493,40 @@ SHIM_API int close(int fd)
 	if (!handled)
 		return (int)syscall(SYS_close, fd);
 	return ret_errno(r);
+}
+
+/*
+ * close_range(2): ours one by one (the shim's own fds stay open: the program
+ * never had them), the rest in one go between them.
+ */
+SHIM_API int close_range(unsigned int first, unsigned int last, int flags)
+{
+	unsigned int from = first;
+
+	if (flags & ~CLOSE_RANGE_CLOEXEC & ~CLOSE_RANGE_UNSHARE)
+		return ret_errno(-EINVAL);
+	if (first > last)
+		return ret_errno(-EINVAL);
+	if (flags & CLOSE_RANGE_UNSHARE) {
+		/* Unshare first, so that the loop below works on the new table. */
+		if (syscall(SYS_unshare, CLONE_FILES))
+			return -1;
+		flags &= ~CLOSE_RANGE_UNSHARE;
+	}
+	for (unsigned int fd = first; fd <= last && fd < SHIM_MAX_FDS; fd++) {
+		bool handled;
+
+		if (shim_fd_internal((int)fd)) {
+			if (fd > from)
+				syscall(SYS_close_range, from, fd - 1, flags);
+			from = fd + 1;
+		} else if (!(flags & CLOSE_RANGE_CLOEXEC) && shim_file_of((int)fd)) {
+			shim_close((int)fd, &handled);
+		}
+	}
+	if (from > last)
+		return 0;
+	return (int)syscall(SYS_close_range, from, last, flags);
 }
 
 SHIM_API int dup(int fd)

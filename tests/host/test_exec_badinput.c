@@ -434,16 +434,58 @@ static void test_dup(void)
 	       "munmap of all of ELRANGE: the last reference goes");
 }
 
+/* A second enclave in the EPC the first gave back; then mapped over. */
 static void test_again(char **argv)
 {
 	struct encl e2;
 	int r = encl_load(&e2, argv[1], argv[2]);
 	struct encl_op op = ht_op(ENCL_OP_RETURN, 5, 0, 0);
+	uint8_t *p;
 
 	tap_ok(!r && ht_call(e2.tcs[0], &op) && op.ret == (5 ^ ENCL_RETURN_MAGIC),
 	       "a second enclave builds and runs in the EPC the first gave back");
+	if (r)
+		return;
+	/* Anonymous memory over all of ELRANGE: the enclave loses its mappings. */
+	p = mmap((void *)e2.base, e2.size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	tap_ok(p == (void *)e2.base && !close(e2.fd) && touch(e2.base, true) == 0 &&
+	       p[0] == 0x5a && touch(e2.base + e2.size - 1, true) == 0,
+	       "anonymous MAP_FIXED over the enclave, its fd closed: plain memory there");
+	tap_ok(!mprotect(p + ENCL_HEAP_OFFSET, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC) &&
+	       !mprotect(p, PAGE, PROT_READ | PROT_WRITE),
+	       "mprotect there knows nothing of the enclave's page permissions");
+	munmap(p, e2.size);
+}
+
+/* A program that closes every fd it may have, as daemons do. */
+static void test_close_all(char **argv)
+{
+	struct encl e3;
+	int r = encl_load(&e3, argv[1], argv[2]);
+	struct encl_op op = ht_op(ENCL_OP_RETURN, 6, 0, 0);
+
+	tap_ok(!r && !close_range(3, ~0U, 0) && fails(fcntl(e3.fd, F_GETFD), EBADF) &&
+	       ht_call(e3.tcs[0], &op) && op.ret == (6 ^ ENCL_RETURN_MAGIC),
+	       "close_range(3, ~0): the enclave fd is gone, the mapped enclave runs");
+	if (!r) {
+		int fd = open(argv[1], O_RDONLY);
+		struct sgx_enclave_create create = { 0 };
+
+		/* The lowest free number again: a plain file now. */
+		tap_ok(fd == e3.fd && fails(ioctl(fd, SGX_IOC_ENCLAVE_CREATE, &create), ENOTTY),
+		       "the enclave fd's number, reused for a file, is that file's");
+		close(fd);
+		munmap((void *)e3.base, e3.size);
+	}
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd);
+	r = encl_load(&e3, argv[1], argv[2]);
+	op = ht_op(ENCL_OP_RETURN, 7, 0, 0);
+	tap_ok(!r && ht_call(e3.tcs[0], &op) && op.ret == (7 ^ ENCL_RETURN_MAGIC),
+	       "after close() of fds 3..1023 a new enclave still builds and runs");
 	if (!r)
-		encl_unload(&e2);
+		encl_unload(&e3);
 }
 
 int main(int argc, char **argv)
@@ -456,5 +498,6 @@ int main(int argc, char **argv)
 	test_munmap();
 	test_dup();
 	test_again(argv);
+	test_close_all(argv);
 	return tap_done();
 }
