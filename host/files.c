@@ -295,6 +295,58 @@ int shim_close(int fd, bool *handled)
  * its own mapping of it, and mappings made before (probes, the selftest's
  * PROT_NONE reservation is not ours) that fall inside ELRANGE move onto it.
  */
+static int vm_prot(unsigned long vm)
+{
+	return ((vm & VM_READ) ? PROT_READ : 0) | ((vm & VM_WRITE) ? PROT_WRITE : 0) |
+	       ((vm & VM_EXEC) ? PROT_EXEC : 0);
+}
+
+/*
+ * Show @f's window over [start, start + len), a part of ELRANGE, with @prot
+ * (shim.lock held): pages appear there as the driver maps them.
+ */
+static int window_overlay(struct shim_file *f, unsigned long start, unsigned long len, int prot)
+{
+	long p = shim_sys_mmap((void *)start, len, prot, MAP_SHARED | MAP_FIXED, f->wfd,
+			       (off_t)(start - f->base));
+
+	if (p < 0)
+		return (int)p;
+	for (unsigned long a = start; a < start + len; a += 4096)
+		atomic_store_explicit(&f->pte[(a - f->base) >> 12], NULL, memory_order_relaxed);
+	return shim_uffd_register(start, len);
+}
+
+/* Overlay the window on the part of [start, end) inside @f's ELRANGE, if any. */
+static int window_overlay_part(struct shim_file *f, unsigned long start, unsigned long end,
+			       int prot)
+{
+	unsigned long s = start > f->base ? start : f->base;
+	unsigned long e = end < f->base + f->size ? end : f->base + f->size;
+
+	return s < e ? window_overlay(f, s, e - s, prot) : 0;
+}
+
+/*
+ * An enclave mapping where no enclave page can show (before CREATE, or
+ * outside ELRANGE): a shared mapping of an empty file, so that any access
+ * is SIGBUS as on Linux (whose fault handler finds no page there).
+ */
+static int placeholder_fd = -1;
+
+static long placeholder(void *addr, unsigned long len, int prot, int flags)
+{
+	if (placeholder_fd < 0) {
+		placeholder_fd = memfd_create("sgx_enclave_hole", MFD_CLOEXEC);
+		if (placeholder_fd < 0)
+			return -errno;
+		fd_set_internal(placeholder_fd, true);
+	}
+	return shim_sys_mmap(addr, len, prot,
+			     MAP_SHARED | MAP_NORESERVE | (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)),
+			     placeholder_fd, 0);
+}
+
 static int window_setup(struct shim_file *f)
 {
 	unsigned long n = f->encl->size >> 12;
@@ -313,6 +365,14 @@ static int window_setup(struct shim_file *f)
 		return (int)p;
 	f->window = (uint8_t *)p;
 	f->pte = (struct sgx_epc_page *_Atomic *)(f->young - n * sizeof(*f->pte));
+	/* Mappings made before CREATE (a reservation of ELRANGE) show it now. */
+	for (int i = 0; i < shim.nr_maps; i++) {
+		struct shim_map *m = &shim.maps[i];
+		int r = m->f == f ? window_overlay_part(f, m->start, m->end, vm_prot(m->vm_flags)) : 0;
+
+		if (r)
+			return r;
+	}
 	return sgx_cpu_set_window(shim.cpu, sgx_get_epc_virt_addr(f->encl->secs.epc_page),
 				  f->window);
 }
@@ -493,55 +553,35 @@ void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags
 		p = -EINVAL;
 		goto out;
 	}
-	if (!fixed || !f->window || start < f->base || end > f->base + f->size) {
-		/*
-		 * Where the kernel chooses, before CREATE, or outside ELRANGE:
-		 * no enclave page can show there, and an access is SIGBUS as on
-		 * Linux.  The mapping is still the enclave's (probes, mm_list).
-		 * At a fixed address the driver has its say before anything
-		 * there is replaced: a refusal leaves the old mapping.
-		 */
-		if (fixed) {
-			r = sgx_mmap(f->encl, &shim.mm, start, len, vm, true);
-			if (r) {
-				p = r;
-				goto out;
-			}
-		}
-		p = shim_sys_mmap(addr, len, PROT_NONE,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-					  (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)), -1, 0);
-		if (p < 0)
+	/* At a fixed address the driver has its say before anything is replaced. */
+	if (fixed) {
+		r = sgx_mmap(f->encl, &shim.mm, start, len, vm, true);
+		if (r) {
+			p = r;
 			goto out;
-		if (!fixed) {
-			r = sgx_mmap(f->encl, &shim.mm, (unsigned long)p, len, vm, true);
-			if (r) {
-				shim_sys_munmap((void *)p, len);
-				p = r;
-				goto out;
-			}
 		}
-		nrel = map_replace(f, (unsigned long)p, (unsigned long)p + len, vm, rel);
-		goto out;
 	}
-	r = sgx_mmap(f->encl, &shim.mm, start, len, vm, true);
-	if (r) {
-		p = r;
-		goto out;
-	}
-	p = shim_sys_mmap(addr, len, prot, MAP_SHARED | (flags & MAP_FIXED_NOREPLACE) | MAP_FIXED,
-			  f->wfd, (off_t)(start - f->base));
+	p = placeholder(addr, len, prot, flags);
 	if (p < 0)
 		goto out;
-	r = shim_uffd_register(start, len);
+	start = (unsigned long)p;
+	end = start + len;
+	if (!fixed) {
+		r = sgx_mmap(f->encl, &shim.mm, start, len, vm, true);
+		if (r) {
+			shim_sys_munmap((void *)p, len);
+			p = r;
+			goto out;
+		}
+	}
+	/* Enclave pages show only inside ELRANGE, once there is one. */
+	r = f->window ? window_overlay_part(f, start, end, prot) : 0;
 	if (r) {
 		shim_sys_munmap((void *)start, len);
 		nrel = forget(start, len, rel);
 		p = r;
 		goto out;
 	}
-	for (unsigned long a = start; a < end; a += 4096)
-		atomic_store_explicit(&f->pte[(a - f->base) >> 12], NULL, memory_order_relaxed);
 	nrel = map_replace(f, start, end, vm, rel);
 out:
 	pthread_mutex_unlock(&shim.lock);

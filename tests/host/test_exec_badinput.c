@@ -299,6 +299,28 @@ static void test_mmap(void)
 	munmap(after, PAGE);
 }
 
+/* Mappings of an enclave where no enclave page can show: any access is SIGBUS. */
+static void test_no_pages(void)
+{
+	int fd = open("/dev/sgx_enclave", O_RDWR);
+	uint8_t *p = fd < 0 ? MAP_FAILED :
+			      mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, fd, 0);
+
+	tap_ok(p != MAP_FAILED, "a mapping of an enclave before CREATE");
+	if (p == MAP_FAILED) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	tap_ok(touch((uint64_t)p, false) == SIGBUS, "a host read there: SIGBUS");
+	tap_ok(!mprotect(p, 2 * PAGE, PROT_READ | PROT_WRITE) && touch((uint64_t)p, true) == SIGBUS &&
+	       touch((uint64_t)p + PAGE, false) == SIGBUS,
+	       "made writable by mprotect, a write is still SIGBUS (no memory behind it)");
+	tap_ok(!mprotect(p, PAGE, PROT_NONE) && touch((uint64_t)p, false) == SIGSEGV,
+	       "PROT_NONE: SIGSEGV");
+	tap_ok(!munmap(p, 2 * PAGE) && !close(fd), "unmapped and closed");
+}
+
 /* ---- mprotect ---- */
 
 static void test_mprotect(void)
@@ -494,6 +516,7 @@ int main(int argc, char **argv)
 	test_stat();
 	test_ioctl();
 	test_mmap();
+	test_no_pages();
 	test_mprotect();
 	test_munmap();
 	test_dup();
