@@ -128,10 +128,30 @@ static void child_after_fork(void)
 	}
 }
 
+/* Enclaves whose last reference is gone but whose release is still running. */
+static bool releases_pending(void)
+{
+	for (int i = 0; i < SHIM_MAX_FILES; i++) {
+		struct shim_file *f = atomic_load(&shim.files[i]);
+
+		if (f && f->dead)
+			return true;
+	}
+	return false;
+}
+
 static void at_exit_stats(void)
 {
-	if (shim.stats)
-		shim_print_stats();
+	if (!shim.stats)
+		return;
+	/*
+	 * The driver's last put of an enclave may fall to ksgxd, which still
+	 * holds it for a reclaim batch: let those releases end (at most 5 s),
+	 * so that the counters show what the program left, not a race.
+	 */
+	for (int i = 0; i < 5000 && releases_pending(); i++)
+		usleep(1000);
+	shim_print_stats();
 }
 
 __attribute__((constructor)) static void shim_load(void)
