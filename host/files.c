@@ -531,6 +531,9 @@ void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags
 		return (void *)(long)-ENOMEM;
 	if (fixed && (start & 4095))
 		return (void *)(long)-EINVAL;
+	/* The one flag MAP_SHARED_VALIDATE checks: only DAX files have it. */
+	if ((flags & MAP_TYPE) == MAP_SHARED_VALIDATE && (flags & MAP_SYNC))
+		return (void *)(long)-EOPNOTSUPP;
 	if (f->kind == SHIM_PROVISION)
 		return (void *)(long)-ENODEV;
 	end = start + len;

@@ -203,6 +203,10 @@ static void test_ioctl(void)
 	       fails(ioctl(e.fd, TCGETS, &create), ENOTTY),
 	       "unknown ioctls on the enclave fd (other number, the vEPC's, wrong size, "
 	       "a tty's): ENOTTY");
+	tap_ok(fails(ioctl(e.fd, SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS, NULL), EFAULT) &&
+	       fails(ioctl(e.fd, SGX_IOC_ENCLAVE_MODIFY_TYPES, (void *)8), EFAULT) &&
+	       fails(ioctl(e.fd, SGX_IOC_ENCLAVE_REMOVE_PAGES, (void *)-4096L), EFAULT),
+	       "SGX2 ioctls with a bad argument pointer: EFAULT");
 	tap_ok(fails(ioctl(e.fd, SGX_IOC_ENCLAVE_CREATE, &create), EINVAL) &&
 	       fails(ioctl(e.fd, SGX_IOC_ENCLAVE_INIT, &init), EINVAL),
 	       "CREATE and INIT again on an initialized enclave: EINVAL");
@@ -275,6 +279,16 @@ static void test_mmap(void)
 	tap_ok(p == (void *)h && encl_alive(1, 0x1112) && encl_write(h + PAGE, 0x2222) &&
 	       encl_alive(2, 0x2222), "MAP_FIXED over an enclave mapping replaces it; the "
 	       "pages keep their contents");
+	p = mmap((void *)h, PAGE, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, e.fd, 0);
+	tap_ok(map_fails(p, EEXIST) && encl_alive(1, 0x1112) && encl_write(h, 0x1113),
+	       "MAP_FIXED_NOREPLACE over an enclave mapping: EEXIST, it stays RW");
+	p = mmap((void *)h, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED_VALIDATE | MAP_SYNC |
+		 MAP_FIXED, e.fd, 0);
+	tap_ok(map_fails(p, EOPNOTSUPP) && encl_alive(1, 0x1113),
+	       "MAP_SHARED_VALIDATE|MAP_SYNC (no DAX here): EOPNOTSUPP");
+	p = mmap((void *)h, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED_VALIDATE | MAP_FIXED, e.fd,
+		 0);
+	tap_ok(p == (void *)h && encl_alive(1, 0x1113), "MAP_SHARED_VALIDATE alone maps");
 	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, e.fd, 0);
 	tap_ok(map_fails(p, EACCES), "after INIT, a mapping outside ELRANGE: EACCES");
 
