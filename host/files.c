@@ -685,3 +685,72 @@ out:
 	shim_unblock(&old);
 	return r;
 }
+
+/*
+ * mremap(2) of enclave memory, which Linux maps VM_DONTEXPAND|VM_PFNMAP:
+ * growing it is EFAULT, DONTUNMAP EINVAL, shrinking unmaps the tail, and a
+ * move gives the same mapping at the new place (inside ELRANGE pages show
+ * there by address, outside none can).  *@handled false: not ours.
+ */
+long shim_mremap(void *old_addr, size_t old_len, size_t new_len, int flags, void *new_addr,
+		 bool *handled)
+{
+	unsigned long a = (unsigned long)old_addr, na = (unsigned long)new_addr;
+	struct shim_file *rel[MAX_RELEASE], *rel2[MAX_RELEASE];
+	struct shim_map m;
+	sigset_t old;
+	long r = 0;
+	int n = 0, n2 = 0;
+
+	*handled = false;
+	if (!__atomic_load_n(&shim.nr_maps, __ATOMIC_ACQUIRE))
+		return 0;
+	old_len = (old_len + 4095) & ~4095UL;
+	new_len = (new_len + 4095) & ~4095UL;
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	if (!range_ours(a, old_len ? old_len : 1))
+		goto out;
+	*handled = true;
+	if ((a & 4095) || !new_len || (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) ||
+	    ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE)) || (flags & MREMAP_DONTUNMAP)) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (!shim_map_lookup(a, &m) || a + old_len > m.end || new_len > old_len) {
+		r = -EFAULT;
+		goto out;
+	}
+	if (!(flags & MREMAP_FIXED) || na == a) {
+		r = new_len < old_len ? shim_sys_munmap((void *)(a + new_len), old_len - new_len) : 0;
+		if (!r) {
+			n = forget(a + new_len, old_len - new_len, rel);
+			r = (long)a;
+		}
+		goto out;
+	}
+	if ((na & 4095) || (na < a + old_len && a < na + new_len)) {
+		r = -EINVAL;
+		goto out;
+	}
+	r = placeholder(new_addr, new_len, vm_prot(m.vm_flags), MAP_FIXED);
+	if (r >= 0 && m.f->window)
+		r = window_overlay_part(m.f, na, na + new_len, vm_prot(m.vm_flags));
+	if (r < 0) {
+		shim_sys_munmap(new_addr, new_len);
+		n = forget(na, new_len, rel);
+		goto out;
+	}
+	n = map_replace(m.f, na, na + new_len, m.vm_flags, rel);
+	if (n < 0)
+		n = 0; /* the table is full: the mapping is there, unrecorded */
+	shim_sys_munmap(old_addr, old_len);
+	n2 = forget(a, old_len, rel2);
+	r = (long)na;
+out:
+	pthread_mutex_unlock(&shim.lock);
+	release_all(rel, n);
+	release_all(rel2, n2);
+	shim_unblock(&old);
+	return r;
+}

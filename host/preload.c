@@ -483,6 +483,34 @@ SHIM_API void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64
 	return mmap(addr, len, prot, flags, fd, (off_t)off);
 }
 
+SHIM_API void *mremap(void *old_addr, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *new_addr = NULL;
+	bool handled;
+	long r;
+
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	r = shim_mremap(old_addr, old_len, new_len, flags, new_addr, &handled);
+	if (!handled) {
+		r = syscall(SYS_mremap, old_addr, old_len, new_len, flags, new_addr);
+		/* Moved over enclave memory: that mapping is gone. */
+		if (r != -1 && (flags & MREMAP_FIXED))
+			shim_unmapped((void *)r, new_len);
+		return (void *)r;
+	}
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		return MAP_FAILED;
+	}
+	return (void *)r;
+}
+
 SHIM_API int munmap(void *addr, size_t len)
 {
 	bool handled;

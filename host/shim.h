@@ -132,6 +132,8 @@ struct shim_file *shim_file_of(int fd);
 long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long arg);
 void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags, off_t off);
 int shim_munmap(void *addr, size_t len, bool *handled);
+long shim_mremap(void *old_addr, size_t old_len, size_t new_len, int flags, void *new_addr,
+		 bool *handled);
 /* The program mapped something else over [addr, addr + len): forget ours there. */
 void shim_unmapped(void *addr, size_t len);
 /* Is @fd one the shim opened for itself (never the program's)? */

@@ -416,6 +416,38 @@ static void test_munmap(void)
 	       (void *)h && encl_alive(10, 0xaaaa), "mapped again, it holds its data");
 }
 
+/* ---- mremap ---- */
+
+static void test_mremap(void)
+{
+	uint64_t h = heap_page(30), end = e.base + e.size;
+	struct sgx_enclave_run run;
+	struct encl_op op;
+	void *p;
+	int rc;
+
+	tap_ok(encl_write(h, 0x3030) && encl_write(h + PAGE, 0x3131) &&
+	       map_fails(mremap((void *)h, PAGE, 2 * PAGE, 0), EFAULT) &&
+	       map_fails(mremap((void *)h, PAGE, 2 * PAGE, MREMAP_MAYMOVE), EFAULT) &&
+	       encl_alive(30, 0x3030) && encl_alive(31, 0x3131),
+	       "mremap growing enclave memory: EFAULT, nothing moves");
+	p = mremap((void *)h, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, (void *)end);
+	tap_ok(map_fails(p, EINVAL) && encl_alive(30, 0x3030), "MREMAP_DONTUNMAP: EINVAL");
+	p = mremap((void *)h, 2 * PAGE, PAGE, 0);
+	tap_ok(p == (void *)h && mapped(h) && !mapped(h + PAGE) && encl_alive(30, 0x3030),
+	       "mremap shrinking unmaps the tail");
+	p = mremap((void *)h, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)end);
+	tap_ok(p == (void *)end && !mapped(h), "mremap moving a page out of ELRANGE");
+	op = ht_op(ENCL_OP_READ, h, 0, 0);
+	rc = encl_enter(e.tcs[1], &op, &run, NULL, 0);
+	tap_ok(ht_exception(rc, &run, PF, PF_U, h) && ht_recover(&run, &op),
+	       "an enclave read of the old place: #PF");
+	tap_ok(p == (void *)end && !munmap(p, PAGE) &&
+	       mmap((void *)h, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e.fd, 0) ==
+	       (void *)h && encl_alive(30, 0x3030) && encl_alive(31, 0x3131),
+	       "mapped again, both pages hold their data");
+}
+
 /* ---- dup and close ---- */
 
 static volatile uint64_t go;
@@ -533,6 +565,7 @@ int main(int argc, char **argv)
 	test_no_pages();
 	test_mprotect();
 	test_munmap();
+	test_mremap();
 	test_dup();
 	test_again(argv);
 	test_close_all(argv);
