@@ -119,7 +119,7 @@ static int touch(uint64_t a, bool write)
 /* ---- stat ---- */
 
 static const struct {
-	const char *path;
+	const char path[24];
 	unsigned int minor;
 } nodes[] = {
 	{ "/dev/sgx_enclave", 125 },
