@@ -248,6 +248,20 @@ static void test_ioctl(void)
 
 /* ---- mmap ---- */
 
+/* A page of the program's own at @end (ELRANGE's end), or NULL and a skip of @what. */
+static uint8_t *page_after(uint64_t end, const char *what)
+{
+	uint8_t *p = mmap((void *)end, PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (p == (void *)end)
+		return p;
+	tap_skip("the page after ELRANGE is taken", "%s", what);
+	if (p != MAP_FAILED)
+		munmap(p, PAGE);
+	return NULL;
+}
+
 static void test_mmap(void)
 {
 	uint64_t h = heap_page(1), code = e.base;
@@ -293,15 +307,10 @@ static void test_mmap(void)
 	tap_ok(map_fails(p, EACCES), "after INIT, a mapping outside ELRANGE: EACCES");
 
 	/* Something of the program's own right after ELRANGE. */
-	uint8_t *after = mmap((void *)end, PAGE, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	uint8_t *after = page_after(end, "mappings across ELRANGE's end");
 
-	if (after != (void *)end) {
-		tap_skip("the page after ELRANGE is taken", "mappings across ELRANGE's end");
-		if (after != MAP_FAILED)
-			munmap(after, PAGE);
+	if (!after)
 		return;
-	}
 	after[0] = 0x77;
 	p = mmap((void *)(end - PAGE), 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 		 e.fd, 0);
@@ -359,15 +368,8 @@ static void test_mprotect(void)
 	tap_ok(!ht_eaccept(e.tcs[2], last, PAGE, ENCL_SI_REG | ENCL_SI_PENDING | ENCL_SI_R |
 			   ENCL_SI_W) && encl_write(last, 0x5554),
 	       "the last page of ELRANGE EAUG'd and accepted");
-	uint8_t *after = mmap((void *)end, PAGE, PROT_READ | PROT_WRITE,
-			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-
-	if (after != (void *)end) {
-		tap_skip("the page after ELRANGE is taken", "mprotect/munmap across ELRANGE's end");
-		if (after != MAP_FAILED)
-			munmap(after, PAGE);
+	if (!page_after(end, "mprotect/munmap across ELRANGE's end"))
 		return;
-	}
 	tap_ok(!mprotect((void *)last, 2 * PAGE, PROT_READ) && touch(end, true) == SIGSEGV &&
 	       touch(end, false) == 0,
 	       "mprotect PROT_READ across enclave and program memory: both read-only");
