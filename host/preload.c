@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -140,6 +141,8 @@ static bool releases_pending(void)
 	return false;
 }
 
+static void io_resolve(void);
+
 static void at_exit_stats(void)
 {
 	if (!shim.stats)
@@ -170,6 +173,7 @@ __attribute__((constructor)) static void shim_load(void)
 	real_faccessat = (int (*)(int, const char *, int, int))dlsym(RTLD_NEXT, "faccessat");
 	real_statx = (int (*)(int, const char *, int, unsigned int, struct statx *))
 		dlsym(RTLD_NEXT, "statx");
+	io_resolve();
 	if (!shim_real_sigaction)
 		shim_die("softsgx: cannot find libc's sigaction\n");
 	if (shim_platform_init())
@@ -440,6 +444,182 @@ SHIM_API int faccessat(int dirfd, const char *path, int mode, int flags)
 		return dev_access(mode);
 	return real_faccessat ? real_faccessat(dirfd, path, mode, flags) :
 				(int)syscall(SYS_faccessat2, dirfd, path, mode, flags);
+}
+
+/*
+ * ---- read, write, lseek, ftruncate, fallocate, fsync ----
+ * The device files have none of these operations; behind an enclave fd is
+ * the memfd that holds the enclave's pages, which must stay out of reach.
+ * Linux: read/write EINVAL (no read or write method), lseek ESPIPE (no
+ * llseek), ftruncate EINVAL (not a regular file), fallocate ENODEV, fsync
+ * EINVAL.  Other fds go to libc's own functions (cancellation points).
+ */
+static ssize_t (*real_read)(int, void *, size_t);
+static ssize_t (*real_write)(int, const void *, size_t);
+static ssize_t (*real_pread)(int, void *, size_t, off_t);
+static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
+static ssize_t (*real_readv)(int, const struct iovec *, int);
+static ssize_t (*real_writev)(int, const struct iovec *, int);
+static ssize_t (*real_preadv2)(int, const struct iovec *, int, off_t, int);
+static ssize_t (*real_pwritev2)(int, const struct iovec *, int, off_t, int);
+static int (*real_fsync)(int);
+static int (*real_fdatasync)(int);
+
+static void io_resolve(void)
+{
+	real_read = (ssize_t (*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
+	real_write = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+	real_pread = (ssize_t (*)(int, void *, size_t, off_t))dlsym(RTLD_NEXT, "pread64");
+	real_pwrite = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite64");
+	real_readv = (ssize_t (*)(int, const struct iovec *, int))dlsym(RTLD_NEXT, "readv");
+	real_writev = (ssize_t (*)(int, const struct iovec *, int))dlsym(RTLD_NEXT, "writev");
+	real_preadv2 = (ssize_t (*)(int, const struct iovec *, int, off_t, int))
+		dlsym(RTLD_NEXT, "preadv64v2");
+	real_pwritev2 = (ssize_t (*)(int, const struct iovec *, int, off_t, int))
+		dlsym(RTLD_NEXT, "pwritev64v2");
+	real_fsync = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	real_fdatasync = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+}
+
+#define DEV_FD_FAILS(fd, err)                                   \
+	do {                                                    \
+		if (shim_file_of(fd))                           \
+			return ret_errno(-(err));               \
+	} while (0)
+
+SHIM_API ssize_t read(int fd, void *buf, size_t n)
+{
+	DEV_FD_FAILS(fd, EINVAL);
+	return real_read ? real_read(fd, buf, n) : syscall(SYS_read, fd, buf, n);
+}
+
+SHIM_API ssize_t write(int fd, const void *buf, size_t n)
+{
+	DEV_FD_FAILS(fd, EINVAL);
+	return real_write ? real_write(fd, buf, n) : syscall(SYS_write, fd, buf, n);
+}
+
+SHIM_API ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+	DEV_FD_FAILS(fd, EINVAL);
+	return real_pread ? real_pread(fd, buf, n, off) : syscall(SYS_pread64, fd, buf, n, off);
+}
+
+SHIM_API ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	return pread64(fd, buf, n, off);
+}
+
+SHIM_API ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	DEV_FD_FAILS(fd, EINVAL);
+	return real_pwrite ? real_pwrite(fd, buf, n, off) : syscall(SYS_pwrite64, fd, buf, n, off);
+}
+
+SHIM_API ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	return pwrite64(fd, buf, n, off);
+}
+
+SHIM_API ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	DEV_FD_FAILS(fd, EINVAL);
+	return real_readv ? real_readv(fd, iov, cnt) : syscall(SYS_readv, fd, iov, cnt);
+}
+
+SHIM_API ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	DEV_FD_FAILS(fd, EINVAL);
+	return real_writev ? real_writev(fd, iov, cnt) : syscall(SYS_writev, fd, iov, cnt);
+}
+
+SHIM_API ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	DEV_FD_FAILS(fd, EINVAL);
+	return real_preadv2 ? real_preadv2(fd, iov, cnt, off, flags) :
+			      syscall(SYS_preadv2, fd, iov, cnt, off, 0, flags);
+}
+
+SHIM_API ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	return preadv64v2(fd, iov, cnt, off, flags);
+}
+
+SHIM_API ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return preadv64v2(fd, iov, cnt, off, 0);
+}
+
+SHIM_API ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return preadv64v2(fd, iov, cnt, off, 0);
+}
+
+SHIM_API ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	DEV_FD_FAILS(fd, EINVAL);
+	return real_pwritev2 ? real_pwritev2(fd, iov, cnt, off, flags) :
+			       syscall(SYS_pwritev2, fd, iov, cnt, off, 0, flags);
+}
+
+SHIM_API ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	return pwritev64v2(fd, iov, cnt, off, flags);
+}
+
+SHIM_API ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return pwritev64v2(fd, iov, cnt, off, 0);
+}
+
+SHIM_API ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return pwritev64v2(fd, iov, cnt, off, 0);
+}
+
+SHIM_API off_t lseek64(int fd, off_t off, int whence)
+{
+	DEV_FD_FAILS(fd, ESPIPE);
+	return syscall(SYS_lseek, fd, off, whence);
+}
+
+SHIM_API off_t lseek(int fd, off_t off, int whence)
+{
+	return lseek64(fd, off, whence);
+}
+
+SHIM_API int ftruncate64(int fd, off_t len)
+{
+	DEV_FD_FAILS(fd, EINVAL);
+	return (int)syscall(SYS_ftruncate, fd, len);
+}
+
+SHIM_API int ftruncate(int fd, off_t len)
+{
+	return ftruncate64(fd, len);
+}
+
+SHIM_API int fallocate64(int fd, int mode, off_t off, off_t len)
+{
+	DEV_FD_FAILS(fd, ENODEV);
+	return (int)syscall(SYS_fallocate, fd, mode, off, len);
+}
+
+SHIM_API int fallocate(int fd, int mode, off_t off, off_t len)
+{
+	return fallocate64(fd, mode, off, len);
+}
+
+SHIM_API int fsync(int fd)
+{
+	DEV_FD_FAILS(fd, EINVAL);
+	return real_fsync ? real_fsync(fd) : (int)syscall(SYS_fsync, fd);
+}
+
+SHIM_API int fdatasync(int fd)
+{
+	DEV_FD_FAILS(fd, EINVAL);
+	return real_fdatasync ? real_fdatasync(fd) : (int)syscall(SYS_fdatasync, fd);
 }
 
 /* ---- ioctl, mmap, mprotect, munmap ---- */

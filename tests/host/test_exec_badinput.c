@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "host_test.h"
@@ -221,6 +222,23 @@ static void test_ioctl(void)
 	tap_ok(!ioctl(e.fd, FIONBIO, &on) && (fcntl(e.fd, F_GETFL) & O_NONBLOCK) &&
 	       !ioctl(e.fd, FIONBIO, &off) && fcntl(e.fd, F_GETFL) == flags,
 	       "FIONBIO on the enclave fd sets and clears O_NONBLOCK");
+
+	/* The enclave's pages are behind no file operation. */
+	char buf[64] = { 0 };
+	struct iovec iov = { buf, sizeof(buf) };
+
+	tap_ok(fails(read(e.fd, buf, sizeof(buf)), EINVAL) &&
+	       fails(write(e.fd, buf, sizeof(buf)), EINVAL) &&
+	       fails(pread(e.fd, buf, sizeof(buf), 0), EINVAL) &&
+	       fails(pwrite(e.fd, buf, sizeof(buf), (off_t)ENCL_HEAP_OFFSET), EINVAL) &&
+	       fails(readv(e.fd, &iov, 1), EINVAL) && fails(writev(e.fd, &iov, 1), EINVAL) &&
+	       fails(pwritev(e.fd, &iov, 1, 0), EINVAL),
+	       "read/write and their p/v forms on the enclave fd: EINVAL");
+	tap_ok(fails(lseek(e.fd, 0, SEEK_END), ESPIPE) && fails(ftruncate(e.fd, 0), EINVAL) &&
+	       fails(fallocate(e.fd, 0, 0, 4096), ENODEV) && fails(fsync(e.fd), EINVAL) &&
+	       fails(fdatasync(e.fd), EINVAL),
+	       "lseek ESPIPE, ftruncate EINVAL, fallocate ENODEV, fsync EINVAL");
+	tap_ok(encl_alive(0, 0), "the enclave still runs after them");
 
 	fd = open("/dev/sgx_vepc", O_RDWR);
 	tap_ok(fd >= 0 && fails(ioctl(fd, SGX_IOC_ENCLAVE_CREATE, &create), ENOTTY) &&
