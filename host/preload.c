@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <linux/close_range.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -620,6 +621,35 @@ SHIM_API int fdatasync(int fd)
 {
 	DEV_FD_FAILS(fd, EINVAL);
 	return real_fdatasync ? real_fdatasync(fd) : (int)syscall(SYS_fdatasync, fd);
+}
+
+/* In-kernel copies: no splice methods on the devices, not regular files. */
+SHIM_API ssize_t sendfile64(int out, int in, off_t *off, size_t n)
+{
+	DEV_FD_FAILS(out, EINVAL);
+	DEV_FD_FAILS(in, EINVAL);
+	return syscall(SYS_sendfile, out, in, off, n);
+}
+
+SHIM_API ssize_t sendfile(int out, int in, off_t *off, size_t n)
+{
+	return sendfile64(out, in, off, n);
+}
+
+SHIM_API ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n,
+			unsigned int flags)
+{
+	DEV_FD_FAILS(out, EINVAL);
+	DEV_FD_FAILS(in, EINVAL);
+	return syscall(SYS_splice, in, off_in, out, off_out, n, flags);
+}
+
+SHIM_API ssize_t copy_file_range(int in, loff_t *off_in, int out, loff_t *off_out, size_t n,
+				 unsigned int flags)
+{
+	DEV_FD_FAILS(out, EINVAL);
+	DEV_FD_FAILS(in, EINVAL);
+	return syscall(SYS_copy_file_range, in, off_in, out, off_out, n, flags);
 }
 
 /* ---- ioctl, mmap, mprotect, munmap ---- */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
@@ -238,6 +239,15 @@ static void test_ioctl(void)
 	       fails(fallocate(e.fd, 0, 0, 4096), ENODEV) && fails(fsync(e.fd), EINVAL) &&
 	       fails(fdatasync(e.fd), EINVAL),
 	       "lseek ESPIPE, ftruncate EINVAL, fallocate ENODEV, fsync EINVAL");
+	int pfd[2] = { -1, -1 };
+	loff_t o = 0;
+
+	tap_ok(!pipe(pfd) && fails(sendfile(pfd[1], e.fd, NULL, 64), EINVAL) &&
+	       fails(splice(e.fd, &o, pfd[1], NULL, 64, 0), EINVAL) &&
+	       fails(copy_file_range(e.fd, &o, pfd[1], NULL, 64, 0), EINVAL),
+	       "sendfile/splice/copy_file_range from the enclave fd: EINVAL");
+	close(pfd[0]);
+	close(pfd[1]);
 	tap_ok(encl_alive(0, 0), "the enclave still runs after them");
 
 	fd = open("/dev/sgx_vepc", O_RDWR);
