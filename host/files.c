@@ -754,3 +754,46 @@ out:
 	shim_unblock(&old);
 	return r;
 }
+
+/**
+ * shim_fd_evict() - make @fd free for the program (dup2/dup3 onto it)
+ * @fd: the new fd number of a dup2 or dup3
+ *
+ * On Linux the shim's own fds do not exist, so the program may take their
+ * numbers: one there moves to another number first.
+ * Return: true if one moved (the caller closes @fd should its dup fail).
+ */
+bool shim_fd_evict(int fd)
+{
+	bool moved = false;
+	sigset_t old;
+	int nfd;
+
+	if (!shim_fd_internal(fd))
+		return false;
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	nfd = shim_fd_internal(fd) ? (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 3) : -1;
+	if (nfd >= SHIM_MAX_FDS) {
+		shim_sys_close(nfd);
+		nfd = -1;
+	}
+	if (nfd >= 0) {
+		fd_set_internal(nfd, true);
+		if (fd == shim.uffd)
+			__atomic_store_n(&shim.uffd, nfd, __ATOMIC_RELEASE);
+		if (fd == placeholder_fd)
+			placeholder_fd = nfd;
+		for (int i = 0; i < SHIM_MAX_FILES; i++) {
+			struct shim_file *f = atomic_load(&shim.files[i]);
+
+			if (f && f->wfd == fd)
+				f->wfd = nfd;
+		}
+		fd_set_internal(fd, false);
+		moved = true;
+	}
+	pthread_mutex_unlock(&shim.lock);
+	shim_unblock(&old);
+	return moved;
+}

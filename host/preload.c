@@ -796,22 +796,31 @@ SHIM_API int dup(int fd)
 	return r;
 }
 
+/* dup2/dup3 onto @nfd, which may be one of the shim's own numbers. */
+static int dup_onto(int fd, int nfd, int flags, bool three)
+{
+	bool moved = fd != nfd && shim_fd_evict(nfd);
+	int r = three ? (int)syscall(SYS_dup3, fd, nfd, flags) : (int)syscall(SYS_dup2, fd, nfd);
+
+	if (r >= 0) {
+		shim_dup(fd, r);
+	} else if (moved) {
+		int e = errno;
+
+		shim_sys_close(nfd); /* it was never open, as far as the program knows */
+		errno = e;
+	}
+	return r;
+}
+
 SHIM_API int dup2(int fd, int nfd)
 {
-	int r = (int)syscall(SYS_dup2, fd, nfd);
-
-	if (r >= 0)
-		shim_dup(fd, r);
-	return r;
+	return dup_onto(fd, nfd, 0, false);
 }
 
 SHIM_API int dup3(int fd, int nfd, int flags)
 {
-	int r = (int)syscall(SYS_dup3, fd, nfd, flags);
-
-	if (r >= 0)
-		shim_dup(fd, r);
-	return r;
+	return dup_onto(fd, nfd, flags, true);
 }
 
 SHIM_API int fcntl(int fd, int cmd, ...)

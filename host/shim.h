@@ -138,6 +138,7 @@ long shim_mremap(void *old_addr, size_t old_len, size_t new_len, int flags, void
 void shim_unmapped(void *addr, size_t len);
 /* Is @fd one the shim opened for itself (never the program's)? */
 bool shim_fd_internal(int fd);
+bool shim_fd_evict(int fd);
 int shim_mprotect(void *addr, size_t len, int prot, bool *handled);
 int shim_close(int fd, bool *handled);
 int shim_dup(int oldfd, int newfd);

@@ -563,6 +563,27 @@ static void test_close_all(char **argv)
 	int r = encl_load(&e3, argv[1], argv[2]);
 	struct encl_op op = ht_op(ENCL_OP_RETURN, 6, 0, 0);
 
+	/* Open fds the program never opened are the shim's: Linux has none there. */
+	int devnull = open("/dev/null", O_RDWR), taken = 0, ok = 1;
+
+	for (int fd = 3; !r && fd < 256; fd++) {
+		if (fd == devnull || fd == e3.fd || fcntl(fd, F_GETFD) < 0)
+			continue;
+		taken++;
+		ok &= dup2(devnull, fd) == fd && !(fcntl(fd, F_GETFD) & FD_CLOEXEC) && !close(fd);
+	}
+	close(devnull);
+	uint64_t h = e3.base + ENCL_HEAP_OFFSET;
+
+	op = ht_op(ENCL_OP_WRITE, h, 0x77, 0);
+	tap_ok(!r && ok && ht_call(e3.tcs[0], &op) && !munmap((void *)h, PAGE) &&
+	       mmap((void *)h, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e3.fd, 0) ==
+	       (void *)h, "dup2 onto the %d fd numbers the program never opened, then close",
+	       taken);
+	op = ht_op(ENCL_OP_READ, h, 0, 0);
+	tap_ok(!r && ht_call(e3.tcs[0], &op) && op.ret == 0x77,
+	       "the enclave still faults its pages in through a new mapping");
+	op = ht_op(ENCL_OP_RETURN, 6, 0, 0);
 	tap_ok(!r && !close_range(3, ~0U, 0) && fails(fcntl(e3.fd, F_GETFD), EBADF) &&
 	       ht_call(e3.tcs[0], &op) && op.ret == (6 ^ ENCL_RETURN_MAGIC),
 	       "close_range(3, ~0): the enclave fd is gone, the mapped enclave runs");
