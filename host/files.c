@@ -193,6 +193,7 @@ int shim_dev_open(const char *path, int flags)
 		goto out;
 	}
 	f->kind = kind;
+	f->accmode = flags & O_ACCMODE;
 	f->wfd = -1;
 	fd = memfd_create(kind == SHIM_ENCL ? "sgx_enclave" :
 			  kind == SHIM_VEPC ? "sgx_vepc" : "sgx_provision",
@@ -536,6 +537,10 @@ void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags
 		return (void *)(long)-EOPNOTSUPP;
 	if (f->kind == SHIM_PROVISION)
 		return (void *)(long)-ENODEV;
+	/* A shared writable mapping needs a writable fd, any mapping a readable one. */
+	if ((shared && (prot & PROT_WRITE) && f->accmode != O_RDWR) ||
+	    ((shared || (flags & MAP_TYPE) == MAP_PRIVATE) && f->accmode == O_WRONLY))
+		return (void *)(long)-EACCES;
 	end = start + len;
 	shim_block(&old);
 	pthread_mutex_lock(&shim.lock);
@@ -659,6 +664,11 @@ int shim_mprotect(void *addr, size_t len, int prot, bool *handled)
 	*handled = false;
 	if (!__atomic_load_n(&shim.nr_maps, __ATOMIC_ACQUIRE))
 		return 0;
+	/* What mprotect(2) refuses before looking at any mapping: the kernel's. */
+	if ((a & 4095) || !((len + 4095) & ~4095UL) ||
+	    (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x8 /* PROT_SEM */ | PROT_GROWSDOWN |
+		     PROT_GROWSUP)))
+		return 0;
 	len = (len + 4095) & ~4095UL;
 	shim_block(&old);
 	pthread_mutex_lock(&shim.lock);
@@ -671,7 +681,14 @@ int shim_mprotect(void *addr, size_t len, int prot, bool *handled)
 		unsigned long s = m->start > a ? m->start : a;
 		unsigned long e = m->end < a + len ? m->end : a + len;
 
-		if (s >= e || !m->f->encl)
+		if (s >= e)
+			continue;
+		/* A shared mapping of a read-only fd never becomes writable. */
+		if ((prot & PROT_WRITE) && m->f->accmode != O_RDWR) {
+			r = -EACCES;
+			goto out;
+		}
+		if (!m->f->encl)
 			continue;
 		r = sgx_encl_may_map(m->f->encl, s, e, vm);
 		if (r)

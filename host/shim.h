@@ -50,6 +50,7 @@ enum shim_kind { SHIM_ENCL = 1, SHIM_VEPC, SHIM_PROVISION };
  */
 struct shim_file {
 	enum shim_kind kind;
+	int accmode;                 /* O_RDONLY, O_WRONLY or O_RDWR, from open */
 	int nfds;                    /* fds of ours naming it (shim.lock) */
 	int nmaps;                   /* mappings of it (shim.lock) */
 	bool dead;

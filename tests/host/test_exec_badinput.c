@@ -259,6 +259,18 @@ static void test_ioctl(void)
 	       "VEPC_REMOVE_ALL: 0 with argument 0, EINVAL with another");
 	tap_ok(fd >= 0 && map_fails(mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, fd, 0), EINVAL),
 	       "private mapping of /dev/sgx_vepc: EINVAL");
+	int rd = open("/dev/sgx_enclave", O_RDONLY), wr = open("/dev/sgx_enclave", O_WRONLY);
+	void *m = rd < 0 ? MAP_FAILED : mmap(NULL, PAGE, PROT_READ, MAP_SHARED, rd, 0);
+
+	tap_ok(m != MAP_FAILED && fails(mprotect(m, PAGE, PROT_READ | PROT_WRITE), EACCES) &&
+	       map_fails(mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, rd, 0), EACCES),
+	       "an O_RDONLY enclave fd: no shared writable mapping (mmap, mprotect: EACCES)");
+	tap_ok(wr >= 0 && map_fails(mmap(NULL, PAGE, PROT_READ, MAP_SHARED, wr, 0), EACCES),
+	       "an O_WRONLY enclave fd: no mapping at all (EACCES)");
+	if (m != MAP_FAILED)
+		munmap(m, PAGE);
+	close(rd);
+	close(wr);
 	if (fd >= 0)
 		close(fd);
 	fd = open("/dev/sgx_provision", O_RDONLY);
@@ -381,6 +393,10 @@ static void test_mprotect(void)
 	struct encl_op op;
 	int rc;
 
+	tap_ok(fails(mprotect((void *)(e.base + 8), PAGE, PROT_READ | PROT_WRITE), EINVAL) &&
+	       fails(mprotect((void *)h, PAGE, PROT_READ | 0x100), EINVAL) &&
+	       encl_write(h, 0x3332),
+	       "mprotect at an unaligned address or with unknown bits: EINVAL before EACCES");
 	tap_ok(fails(mprotect((void *)h, PAGE, PROT_READ | PROT_WRITE | PROT_EXEC), EACCES) &&
 	       encl_write(h, 0x3333) && encl_alive(3, 0x3333),
 	       "mprotect PROT_EXEC on a data page: EACCES, still writable");
