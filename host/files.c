@@ -134,6 +134,15 @@ static bool file_last_ref(struct shim_file *f)
  */
 static void file_release(struct shim_file *f)
 {
+	/*
+	 * A thread may still be in enclave mode in memory just unmapped (on
+	 * Linux munmap's TLB shootdown would have made it exit): kick it out,
+	 * so that no EREMOVE of the release finds the enclave active.
+	 */
+	if (f->encl && shim.exec_ready) {
+		shim_wait_leaves(); /* an entry that translated the TCS before */
+		shim_kick_threads(f->encl);
+	}
 	if (f->encl)
 		sgx_release(f->encl);
 	if (f->vepc)

@@ -572,6 +572,41 @@ static void test_again(char **argv)
 	munmap(p, e2.size);
 }
 
+/* ELRANGE unmapped and the fd closed while a thread spins inside. */
+static struct encl e4;
+static volatile uint64_t go4;
+static struct sgx_enclave_run run4;
+static struct encl_op spin4;
+
+static void *spinner4(void *arg)
+{
+	(void)arg;
+	spin4 = ht_op(ENCL_OP_SPIN, 0, (uint64_t)&go4, 0);
+	return (void *)(intptr_t)encl_enter(e4.tcs[0], &spin4, &run4, NULL, 0);
+}
+
+static void test_unmap_inside(char **argv)
+{
+	int r = encl_load(&e4, argv[1], argv[2]);
+	pthread_t t;
+	void *res = NULL;
+
+	tap_ok(!r && !pthread_create(&t, NULL, spinner4, NULL), "a thread spins in an enclave");
+	if (r)
+		return;
+	while (!spin4.op)
+		usleep(1000);
+	usleep(50000);
+	tap_ok(!munmap((void *)e4.base, e4.size) && !close(e4.fd),
+	       "all of ELRANGE unmapped and the fd closed meanwhile");
+	go4 = 1;
+	pthread_join(t, &res);
+	tap_ok(res == NULL && run4.function == ENCL_ERESUME && run4.exception_vector == PF,
+	       "the thread comes out with a #PF, as the vDSO reports it (rc %d, function %u, "
+	       "vector %u, addr 0x%llx)", (int)(intptr_t)res, run4.function,
+	       run4.exception_vector, (unsigned long long)run4.exception_addr);
+}
+
 /* A program that closes every fd it may have, as daemons do. */
 static void test_close_all(char **argv)
 {
@@ -635,6 +670,7 @@ int main(int argc, char **argv)
 	test_mremap();
 	test_dup();
 	test_again(argv);
+	test_unmap_inside(argv);
 	test_close_all(argv);
 	return tap_done();
 }
