@@ -29,12 +29,47 @@ static const struct {
 	{ "/dev/sgx_vepc", SHIM_VEPC, 124 },
 };
 
+/*
+ * @path with "//", "/./" and "/../" resolved as the kernel's walk resolves
+ * them under /dev (no symlinks there), into @out.  False when too long,
+ * relative, or ending in '/' (never a device node).
+ */
+static bool path_lexical(const char *path, char *out, size_t size)
+{
+	size_t n = 0;
+
+	if (path[0] != '/' || path[strlen(path) - 1] == '/')
+		return false;
+	for (const char *p = path; *p;) {
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		len = strcspn(p, "/");
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			while (n > 0 && out[--n] != '/')
+				;
+		} else if (len && !(len == 1 && p[0] == '.')) {
+			if (n + 1 + len >= size)
+				return false;
+			out[n++] = '/';
+			memcpy(out + n, p, len);
+			n += len;
+		}
+		p += len;
+	}
+	out[n] = 0;
+	return true;
+}
+
 bool shim_is_dev_path(const char *path, enum shim_kind *kind)
 {
-	if (!path)
+	char buf[64];
+
+	if (!path || !path_lexical(path, buf, sizeof(buf)))
 		return false;
 	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
-		if (!strcmp(path, devs[i].path)) {
+		if (!strcmp(buf, devs[i].path)) {
 			*kind = devs[i].kind;
 			return true;
 		}

@@ -177,6 +177,11 @@ static void test_stat(void)
 	}
 	struct stat st;
 
+	int fd = open("/dev//./sgx_enclave", O_RDWR);
+
+	tap_ok(!stat("//dev/../dev/sgx_provision", &st) && is_node(&st, 126) && fd >= 0 &&
+	       !fstat(fd, &st) && is_node(&st, 125) && !close(fd),
+	       "the device paths with //, /./ and /../ in them");
 	tap_ok(fails(stat("/dev/sgx_no_such_device", &st), ENOENT),
 	       "stat of another /dev/sgx_* name: ENOENT");
 	tap_ok(fails(open("/dev/sgx_enclave", O_RDWR | O_CREAT | O_EXCL, 0600), EEXIST),
@@ -279,6 +284,14 @@ static void test_ioctl(void)
 	       "ioctls on /dev/sgx_provision: ENOTTY");
 	tap_ok(fd >= 0 && !ioctl(fd, FIOCLEX) && (fcntl(fd, F_GETFD) & FD_CLOEXEC),
 	       "FIOCLEX on /dev/sgx_provision");
+	struct sgx_enclave_provision prov = { .fd = (uint64_t)fd };
+	struct sgx_enclave_provision bad = { .fd = 4000 };
+	struct sgx_enclave_provision notprov = { .fd = (uint64_t)e.fd };
+
+	tap_ok(fd >= 0 && !ioctl(e.fd, SGX_IOC_ENCLAVE_PROVISION, &prov) &&
+	       fails(ioctl(e.fd, SGX_IOC_ENCLAVE_PROVISION, &bad), EINVAL) &&
+	       fails(ioctl(e.fd, SGX_IOC_ENCLAVE_PROVISION, &notprov), EINVAL),
+	       "ENCLAVE_PROVISION: a /dev/sgx_provision fd 0, a closed fd or another file EINVAL");
 	tap_ok(fd >= 0 && map_fails(mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0), ENODEV),
 	       "mmap of /dev/sgx_provision: ENODEV");
 	if (fd >= 0)
