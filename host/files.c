@@ -335,11 +335,6 @@ int shim_close(int fd, bool *handled)
 	return r;
 }
 
-/*
- * After ENCLAVE_CREATE: the memfd becomes ELRANGE-sized, the CPU model gets
- * its own mapping of it, and mappings made before (probes, the selftest's
- * PROT_NONE reservation is not ours) that fall inside ELRANGE move onto it.
- */
 static int vm_prot(unsigned long vm)
 {
 	return ((vm & VM_READ) ? PROT_READ : 0) | ((vm & VM_WRITE) ? PROT_WRITE : 0) |
@@ -392,6 +387,11 @@ static long placeholder(void *addr, unsigned long len, int prot, int flags)
 			     placeholder_fd, 0);
 }
 
+/*
+ * After ENCLAVE_CREATE: the memfd becomes ELRANGE-sized, the CPU model gets
+ * its own mapping of it, and mappings made before of the file that fall
+ * inside ELRANGE (a reservation) move onto it.
+ */
 static int window_setup(struct shim_file *f)
 {
 	unsigned long n = f->encl->size >> 12;
@@ -410,7 +410,6 @@ static int window_setup(struct shim_file *f)
 		return (int)p;
 	f->window = (uint8_t *)p;
 	f->pte = (struct sgx_epc_page *_Atomic *)(f->young - n * sizeof(*f->pte));
-	/* Mappings made before CREATE (a reservation of ELRANGE) show it now. */
 	for (int i = 0; i < shim.nr_maps; i++) {
 		struct shim_map *m = &shim.maps[i];
 		int r = m->f == f ? window_overlay_part(f, m->start, m->end, vm_prot(m->vm_flags)) : 0;
