@@ -534,48 +534,61 @@ SHIM_API ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	return real_writev ? real_writev(fd, iov, cnt) : syscall(SYS_writev, fd, iov, cnt);
 }
 
-SHIM_API ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+/*
+ * The positioned vector forms.  @off -1 means the file position only for
+ * the v2 calls; preadv/pwritev refuse any negative offset.
+ */
+static ssize_t vec_io(bool wr, int fd, const struct iovec *iov, int cnt, off_t off, int flags,
+		      bool v2)
 {
 	DEV_FD_FAILS(fd, EINVAL);
+	if (!v2 && off < 0)
+		return ret_errno(-EINVAL);
+	if (wr)
+		return real_pwritev2 ? real_pwritev2(fd, iov, cnt, off, flags) :
+				       syscall(SYS_pwritev2, fd, iov, cnt, off, 0, flags);
 	return real_preadv2 ? real_preadv2(fd, iov, cnt, off, flags) :
 			      syscall(SYS_preadv2, fd, iov, cnt, off, 0, flags);
 }
 
+SHIM_API ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	return vec_io(false, fd, iov, cnt, off, flags, true);
+}
+
 SHIM_API ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
-	return preadv64v2(fd, iov, cnt, off, flags);
+	return vec_io(false, fd, iov, cnt, off, flags, true);
 }
 
 SHIM_API ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	return preadv64v2(fd, iov, cnt, off, 0);
+	return vec_io(false, fd, iov, cnt, off, 0, false);
 }
 
 SHIM_API ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	return preadv64v2(fd, iov, cnt, off, 0);
+	return vec_io(false, fd, iov, cnt, off, 0, false);
 }
 
 SHIM_API ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
-	DEV_FD_FAILS(fd, EINVAL);
-	return real_pwritev2 ? real_pwritev2(fd, iov, cnt, off, flags) :
-			       syscall(SYS_pwritev2, fd, iov, cnt, off, 0, flags);
+	return vec_io(true, fd, iov, cnt, off, flags, true);
 }
 
 SHIM_API ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
-	return pwritev64v2(fd, iov, cnt, off, flags);
+	return vec_io(true, fd, iov, cnt, off, flags, true);
 }
 
 SHIM_API ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	return pwritev64v2(fd, iov, cnt, off, 0);
+	return vec_io(true, fd, iov, cnt, off, 0, false);
 }
 
 SHIM_API ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
-	return pwritev64v2(fd, iov, cnt, off, 0);
+	return vec_io(true, fd, iov, cnt, off, 0, false);
 }
 
 SHIM_API off_t lseek64(int fd, off_t off, int whence)
