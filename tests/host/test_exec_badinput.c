@@ -240,6 +240,13 @@ static void test_ioctl(void)
 	       fails(readv(e.fd, &iov, 1), EINVAL) && fails(writev(e.fd, &iov, 1), EINVAL) &&
 	       fails(pwritev(e.fd, &iov, 1, 0), EINVAL),
 	       "read/write and their p/v forms on the enclave fd: EINVAL");
+	int mfd = memfd_create("plain", 0);
+
+	tap_ok(mfd >= 0 && fails(preadv(mfd, &iov, 1, -1), EINVAL) &&
+	       fails(pwritev(mfd, &iov, 1, -1), EINVAL) && pwritev(mfd, &iov, 1, 0) == 64 &&
+	       preadv(mfd, &iov, 1, 0) == 64,
+	       "preadv/pwritev of another file: a negative offset is still EINVAL");
+	close(mfd);
 	tap_ok(fails(lseek(e.fd, 0, SEEK_END), ESPIPE) && fails(ftruncate(e.fd, 0), EINVAL) &&
 	       fails(fallocate(e.fd, 0, 0, 4096), ENODEV) && fails(fsync(e.fd), EINVAL) &&
 	       fails(fdatasync(e.fd), EINVAL),
