@@ -178,6 +178,9 @@ static void file_release(struct shim_file *f)
 		shim_wait_leaves(); /* an entry that translated the TCS before */
 		shim_kick_threads(f->encl);
 	}
+	/* The driver closes its backing store's fd through our close(). */
+	if (f->encl && f->encl->backing_fd >= 0)
+		fd_set_internal(f->encl->backing_fd, false);
 	if (f->encl)
 		sgx_release(f->encl);
 	if (f->vepc)
@@ -445,17 +448,20 @@ long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long ar
 		if (shim_host_ops.copy_from_user(&shim, &c, arg, sizeof(c)) == 0 &&
 		    shim_host_ops.copy_from_user(&shim, &secs, c.src, sizeof(secs)) == 0 &&
 		    secs.size && secs.size <= (1ULL << 40))
-			if (ftruncate(f->wfd, (off_t)secs.size))
+			if (syscall(SYS_ftruncate, f->wfd, (off_t)secs.size))
 				goto plain;
 		pthread_mutex_lock(&shim.lock);
 		r = sgx_ioctl(f->encl, &shim.mm, (unsigned int)cmd, arg);
 		if (r == 0) {
 			int e = window_setup(f);
 
+			/* The driver's backing store is no fd of the program's either. */
+			fd_set_internal(f->encl->backing_fd, true);
+
 			if (e)
 				shim_log("softsgx: cannot set up the enclave window\n");
 		} else {
-			(void)!ftruncate(f->wfd, 0);
+			(void)!syscall(SYS_ftruncate, f->wfd, 0); /* the shim's own fd: not through ours */
 		}
 		pthread_mutex_unlock(&shim.lock);
 		shim_unblock(&old);
@@ -849,6 +855,8 @@ bool shim_fd_evict(int fd)
 
 			if (f && f->wfd == fd)
 				f->wfd = nfd;
+			if (f && f->encl && f->encl->backing_fd == fd)
+				__atomic_store_n(&f->encl->backing_fd, nfd, __ATOMIC_RELEASE);
 		}
 		fd_set_internal(fd, false);
 		moved = true;

@@ -284,14 +284,17 @@ static bool dev_stat(const char *path, struct stat *st)
 	return true;
 }
 
-static bool fd_stat(int fd, struct stat *st)
+/* An fd of ours: 1 and *@st filled, -1 (EBADF) for the shim's own, else 0. */
+static int fd_stat(int fd, struct stat *st)
 {
 	struct shim_file *f = shim_file_of(fd);
 
+	if (shim_fd_internal(fd))
+		return ret_errno(-EBADF);
 	if (!f)
-		return false;
+		return 0;
 	shim_fake_stat(f->kind, st);
-	return true;
+	return 1;
 }
 
 SHIM_API int stat(const char *path, struct stat *st)
@@ -321,8 +324,10 @@ SHIM_API int lstat64(const char *path, struct stat64 *st)
 
 SHIM_API int fstat(int fd, struct stat *st)
 {
-	if (fd_stat(fd, st))
-		return 0;
+	int h = fd_stat(fd, st);
+
+	if (h)
+		return h > 0 ? 0 : -1;
 	return real_fstat ? real_fstat(fd, st) : (int)syscall(SYS_fstat, fd, st);
 }
 
@@ -333,8 +338,10 @@ SHIM_API int fstat64(int fd, struct stat64 *st)
 
 static int do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
-	if ((flags & AT_EMPTY_PATH) && path && !*path && fd_stat(dirfd, st))
-		return 0;
+	int h = (flags & AT_EMPTY_PATH) && path && !*path ? fd_stat(dirfd, st) : 0;
+
+	if (h)
+		return h > 0 ? 0 : -1;
 	if ((dirfd == AT_FDCWD || (path && path[0] == '/')) && dev_stat(path, st))
 		return 0;
 	return real_fstatat ? real_fstatat(dirfd, path, st, flags) :
@@ -368,8 +375,10 @@ SHIM_API int __xstat64(int ver, const char *path, struct stat64 *st)
 
 SHIM_API int __fxstat(int ver, int fd, struct stat *st)
 {
-	if (fd_stat(fd, st))
-		return 0;
+	int h = fd_stat(fd, st);
+
+	if (h)
+		return h > 0 ? 0 : -1;
 	return real_fxstat ? real_fxstat(ver, fd, st) : fstat(fd, st);
 }
 
@@ -409,6 +418,8 @@ SHIM_API int statx(int dirfd, const char *path, int flags, unsigned int mask, st
 	struct shim_file *f;
 	enum shim_kind k;
 
+	if ((flags & AT_EMPTY_PATH) && !*path && shim_fd_internal(dirfd))
+		return ret_errno(-EBADF);
 	if ((flags & AT_EMPTY_PATH) && !*path && (f = shim_file_of(dirfd))) {
 		fake_statx(f->kind, sx);
 		return 0;
@@ -488,21 +499,32 @@ static void io_resolve(void)
 			return ret_errno(-(err));               \
 	} while (0)
 
+/*
+ * ...and the shim's own fds are not there at all (EBADF).  Not for lseek
+ * and fallocate: the driver calls them itself on its backing store's fd.
+ */
+#define DEV_OR_OWN_FD_FAILS(fd, err)                            \
+	do {                                                    \
+		if (shim_fd_internal(fd))                       \
+			return ret_errno(-EBADF);               \
+		DEV_FD_FAILS(fd, err);                          \
+	} while (0)
+
 SHIM_API ssize_t read(int fd, void *buf, size_t n)
 {
-	DEV_FD_FAILS(fd, EINVAL);
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
 	return real_read ? real_read(fd, buf, n) : syscall(SYS_read, fd, buf, n);
 }
 
 SHIM_API ssize_t write(int fd, const void *buf, size_t n)
 {
-	DEV_FD_FAILS(fd, EINVAL);
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
 	return real_write ? real_write(fd, buf, n) : syscall(SYS_write, fd, buf, n);
 }
 
 SHIM_API ssize_t pread64(int fd, void *buf, size_t n, off_t off)
 {
-	DEV_FD_FAILS(fd, EINVAL);
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
 	return real_pread ? real_pread(fd, buf, n, off) : syscall(SYS_pread64, fd, buf, n, off);
 }
 
@@ -513,7 +535,7 @@ SHIM_API ssize_t pread(int fd, void *buf, size_t n, off_t off)
 
 SHIM_API ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 {
-	DEV_FD_FAILS(fd, EINVAL);
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
 	return real_pwrite ? real_pwrite(fd, buf, n, off) : syscall(SYS_pwrite64, fd, buf, n, off);
 }
 
@@ -524,13 +546,13 @@ SHIM_API ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 
 SHIM_API ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-	DEV_FD_FAILS(fd, EINVAL);
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
 	return real_readv ? real_readv(fd, iov, cnt) : syscall(SYS_readv, fd, iov, cnt);
 }
 
 SHIM_API ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-	DEV_FD_FAILS(fd, EINVAL);
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
 	return real_writev ? real_writev(fd, iov, cnt) : syscall(SYS_writev, fd, iov, cnt);
 }
 
@@ -541,7 +563,7 @@ SHIM_API ssize_t writev(int fd, const struct iovec *iov, int cnt)
 static ssize_t vec_io(bool wr, int fd, const struct iovec *iov, int cnt, off_t off, int flags,
 		      bool v2)
 {
-	DEV_FD_FAILS(fd, EINVAL);
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
 	if (!v2 && off < 0)
 		return ret_errno(-EINVAL);
 	if (wr)
@@ -604,7 +626,7 @@ SHIM_API off_t lseek(int fd, off_t off, int whence)
 
 SHIM_API int ftruncate64(int fd, off_t len)
 {
-	DEV_FD_FAILS(fd, EINVAL);
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
 	return (int)syscall(SYS_ftruncate, fd, len);
 }
 
@@ -626,21 +648,21 @@ SHIM_API int fallocate(int fd, int mode, off_t off, off_t len)
 
 SHIM_API int fsync(int fd)
 {
-	DEV_FD_FAILS(fd, EINVAL);
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
 	return real_fsync ? real_fsync(fd) : (int)syscall(SYS_fsync, fd);
 }
 
 SHIM_API int fdatasync(int fd)
 {
-	DEV_FD_FAILS(fd, EINVAL);
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
 	return real_fdatasync ? real_fdatasync(fd) : (int)syscall(SYS_fdatasync, fd);
 }
 
 /* In-kernel copies: no splice methods on the devices, not regular files. */
 SHIM_API ssize_t sendfile64(int out, int in, off_t *off, size_t n)
 {
-	DEV_FD_FAILS(out, EINVAL);
-	DEV_FD_FAILS(in, EINVAL);
+	DEV_OR_OWN_FD_FAILS(out, EINVAL);
+	DEV_OR_OWN_FD_FAILS(in, EINVAL);
 	return syscall(SYS_sendfile, out, in, off, n);
 }
 
@@ -652,16 +674,16 @@ SHIM_API ssize_t sendfile(int out, int in, off_t *off, size_t n)
 SHIM_API ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n,
 			unsigned int flags)
 {
-	DEV_FD_FAILS(out, EINVAL);
-	DEV_FD_FAILS(in, EINVAL);
+	DEV_OR_OWN_FD_FAILS(out, EINVAL);
+	DEV_OR_OWN_FD_FAILS(in, EINVAL);
 	return syscall(SYS_splice, in, off_in, out, off_out, n, flags);
 }
 
 SHIM_API ssize_t copy_file_range(int in, loff_t *off_in, int out, loff_t *off_out, size_t n,
 				 unsigned int flags)
 {
-	DEV_FD_FAILS(out, EINVAL);
-	DEV_FD_FAILS(in, EINVAL);
+	DEV_OR_OWN_FD_FAILS(out, EINVAL);
+	DEV_OR_OWN_FD_FAILS(in, EINVAL);
 	return syscall(SYS_copy_file_range, in, off_in, out, off_out, n, flags);
 }
 
@@ -838,6 +860,7 @@ SHIM_API int dup3(int fd, int nfd, int flags)
 
 SHIM_API int fcntl(int fd, int cmd, ...)
 {
+	struct shim_file *f;
 	va_list ap;
 	long arg;
 	int r;
@@ -845,9 +868,15 @@ SHIM_API int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	arg = va_arg(ap, long);
 	va_end(ap);
+	/* The shim's own fds do not exist for the program. */
+	if (shim_fd_internal(fd))
+		return ret_errno(-EBADF);
 	r = (int)syscall(SYS_fcntl, fd, cmd, arg);
 	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
 		shim_dup(fd, r);
+	/* The memfd is read-write whatever the open asked for. */
+	if (r >= 0 && cmd == F_GETFL && (f = shim_file_of(fd)))
+		r = (r & ~O_ACCMODE) | f->accmode;
 	return r;
 }
 

@@ -8,12 +8,14 @@
  * at exit: exec_stats.sh checks the counters `softsgx exec --stats` prints.
  * Usage: test_exec_badinput ENCLAVE.sgxs ENCLAVE.sig
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -274,6 +276,10 @@ static void test_ioctl(void)
 	int rd = open("/dev/sgx_enclave", O_RDONLY), wr = open("/dev/sgx_enclave", O_WRONLY);
 	void *m = rd < 0 ? MAP_FAILED : mmap(NULL, PAGE, PROT_READ, MAP_SHARED, rd, 0);
 
+	tap_ok((fcntl(rd, F_GETFL) & O_ACCMODE) == O_RDONLY &&
+	       (fcntl(wr, F_GETFL) & O_ACCMODE) == O_WRONLY &&
+	       (fcntl(e.fd, F_GETFL) & O_ACCMODE) == O_RDWR,
+	       "F_GETFL shows the access mode of the open");
 	tap_ok(m != MAP_FAILED && fails(mprotect(m, PAGE, PROT_READ | PROT_WRITE), EACCES) &&
 	       map_fails(mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, rd, 0), EACCES),
 	       "an O_RDONLY enclave fd: no shared writable mapping (mmap, mprotect: EACCES)");
@@ -627,6 +633,15 @@ static void test_unmap_inside(char **argv)
 	       run4.exception_vector, (unsigned long long)run4.exception_addr);
 }
 
+/* The fds the program got from its parent: its own, not the shim's. */
+static bool inherited[1024];
+
+static void note_inherited(void)
+{
+	for (int fd = 0; fd < 1024; fd++)
+		inherited[fd] = fcntl(fd, F_GETFD) >= 0;
+}
+
 /* A program that closes every fd it may have, as daemons do. */
 static void test_close_all(char **argv)
 {
@@ -634,16 +649,36 @@ static void test_close_all(char **argv)
 	int r = encl_load(&e3, argv[1], argv[2]);
 	struct encl_op op = ht_op(ENCL_OP_RETURN, 6, 0, 0);
 
-	/* Open fds the program never opened are the shim's: Linux has none there. */
-	int devnull = open("/dev/null", O_RDWR), taken = 0, ok = 1;
+	/*
+	 * Open fds the program never opened are the shim's (the kernel lists
+	 * them): Linux has none there, so they are EBADF and free for dup2.
+	 */
+	int devnull = open("/dev/null", O_RDWR), taken = 0, ok = 1, hidden = 1;
+	int fds[64];
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
 
-	for (int fd = 3; !r && fd < 256; fd++) {
-		if (fd == devnull || fd == e3.fd || fcntl(fd, F_GETFD) < 0)
-			continue;
-		taken++;
-		ok &= dup2(devnull, fd) == fd && !(fcntl(fd, F_GETFD) & FD_CLOEXEC) && !close(fd);
+	while (d && (de = readdir(d)) && taken < 64) {
+		int fd = atoi(de->d_name);
+
+		if (fd > 2 && fd != devnull && fd != e3.fd && fd != dirfd(d) &&
+		    !(fd < 1024 && inherited[fd]))
+			fds[taken++] = fd;
+	}
+	if (d)
+		closedir(d);
+	for (int i = 0; !r && i < taken; i++) {
+		struct stat st;
+		char c;
+
+		hidden &= fails(fcntl(fds[i], F_GETFD), EBADF) && fails(fstat(fds[i], &st), EBADF) &&
+			  fails(read(fds[i], &c, 1), EBADF);
+		ok &= dup2(devnull, fds[i]) == fds[i] && !(fcntl(fds[i], F_GETFD) & FD_CLOEXEC) &&
+		      !close(fds[i]);
 	}
 	close(devnull);
+	tap_ok(!r && hidden, "the %d fds the program never opened: fcntl, fstat, read EBADF",
+	       taken);
 	uint64_t h = e3.base + ENCL_HEAP_OFFSET;
 
 	op = ht_op(ENCL_OP_WRITE, h, 0x77, 0);
@@ -680,6 +715,7 @@ static void test_close_all(char **argv)
 
 int main(int argc, char **argv)
 {
+	note_inherited();
 	ht_start(argc, argv, &e);
 	test_stat();
 	test_ioctl();
