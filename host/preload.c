@@ -579,9 +579,7 @@ SHIM_API ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off,
 }
 
 SHIM_API ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
-{
-	return vec_io(false, fd, iov, cnt, off, flags, true);
-}
+	__attribute__((alias("preadv64v2")));
 
 SHIM_API ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
 {
@@ -589,9 +587,7 @@ SHIM_API ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
 }
 
 SHIM_API ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
-{
-	return vec_io(false, fd, iov, cnt, off, 0, false);
-}
+	__attribute__((alias("preadv64")));
 
 SHIM_API ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
@@ -599,9 +595,7 @@ SHIM_API ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off
 }
 
 SHIM_API ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
-{
-	return vec_io(true, fd, iov, cnt, off, flags, true);
-}
+	__attribute__((alias("pwritev64v2")));
 
 SHIM_API ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
 {
@@ -609,9 +603,7 @@ SHIM_API ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
 }
 
 SHIM_API ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
-{
-	return vec_io(true, fd, iov, cnt, off, 0, false);
-}
+	__attribute__((alias("pwritev64")));
 
 SHIM_API off_t lseek64(int fd, off_t off, int whence)
 {
