@@ -18,6 +18,29 @@
 
 #define SLOT_SIZE 0x20000
 
+/* The fast EENTER frame (struct fast_frame in exec.c). */
+#define F_RAX 0
+#define F_RCX 8
+#define F_TARGET 16
+#define F_FS 24
+#define F_GS 32
+#define F_RDX 40
+#define F_RSI 48
+#define F_RDI 56
+#define F_R8 64
+#define F_R9 72
+#define F_R10 80
+#define F_R11 88
+#define F_R12 96
+#define F_R13 104
+#define F_R14 112
+#define F_R15 120
+#define F_RBX 128
+#define F_RBP 136
+#define F_RSP 144
+#define F_MASK 152
+#define FRAME 168	/* keeps RSP 16-aligned at the call; FRAME-8 is the jump slot */
+
 	.globl softsgx_vdso_enter
 	.hidden softsgx_vdso_enter
 	.type softsgx_vdso_enter, @function
@@ -48,6 +71,81 @@ softsgx_vdso_enter:
 	cmp	$256, %ebx
 	jb	1b
 	mov	(%rcx), %rbx		/* run->tcs */
+	cmp	$2, %eax
+	jne	.Ltrap			/* ERESUME restores extended state: the trap */
+	/*
+	 * EENTER without a trap: save every GPR in a frame below RSP, let
+	 * softsgx_fast_enter() run the leaf on them; on success it leaves the
+	 * entry state in the frame with asynchronous signals blocked.
+	 */
+	sub	$FRAME, %rsp
+	mov	%rdx, F_RDX(%rsp)
+	mov	%rsi, F_RSI(%rsp)
+	mov	%rdi, F_RDI(%rsp)
+	mov	%r8, F_R8(%rsp)
+	mov	%r9, F_R9(%rsp)
+	mov	%r10, F_R10(%rsp)
+	mov	%r11, F_R11(%rsp)
+	mov	%r12, F_R12(%rsp)
+	mov	%r13, F_R13(%rsp)
+	mov	%r14, F_R14(%rsp)
+	mov	%r15, F_R15(%rsp)
+	mov	%rbx, F_RBX(%rsp)
+	mov	%rbp, F_RBP(%rsp)
+	lea	FRAME(%rsp), %rax
+	mov	%rax, F_RSP(%rsp)	/* RSP at the ENCLU */
+	mov	%rsp, %rdi
+	call	softsgx_fast_enter
+	test	%eax, %eax
+	jz	.Lslow
+	lea	F_FS(%rsp), %rdi
+	call	softsgx_set_fsgs	/* from here on: no C, no TLS */
+	mov	$14, %eax		/* rt_sigprocmask(SIG_SETMASK, &old, NULL, 8) */
+	mov	$2, %edi
+	lea	F_MASK(%rsp), %rsi
+	xor	%edx, %edx
+	mov	$8, %r10d
+	syscall
+	.globl softsgx_fast_tail
+	.hidden softsgx_fast_tail
+softsgx_fast_tail:
+	/*
+	 * A signal landing from here to the jump finds the LP inside already:
+	 * the handler takes the frame's entry state as the interrupted one.
+	 */
+	mov	F_RDX(%rsp), %rdx
+	mov	F_RSI(%rsp), %rsi
+	mov	F_RDI(%rsp), %rdi
+	mov	F_R8(%rsp), %r8
+	mov	F_R9(%rsp), %r9
+	mov	F_R10(%rsp), %r10
+	mov	F_R11(%rsp), %r11
+	mov	F_R12(%rsp), %r12
+	mov	F_R13(%rsp), %r13
+	mov	F_R14(%rsp), %r14
+	mov	F_R15(%rsp), %r15
+	mov	F_RBX(%rsp), %rbx
+	mov	F_RCX(%rsp), %rcx
+	mov	F_TARGET(%rsp), %rax
+	mov	%rax, FRAME-8(%rsp)
+	mov	F_RAX(%rsp), %rax
+	add	$FRAME-8, %rsp
+	ret				/* to OENTRY, RSP back at the ENCLU's */
+	.globl softsgx_fast_tail_end
+	.hidden softsgx_fast_tail_end
+softsgx_fast_tail_end:
+.Lslow:
+	mov	F_RDX(%rsp), %rdx
+	mov	F_RSI(%rsp), %rsi
+	mov	F_RDI(%rsp), %rdi
+	mov	F_R8(%rsp), %r8
+	mov	F_R9(%rsp), %r9
+	mov	F_R10(%rsp), %r10
+	mov	F_R11(%rsp), %r11
+	mov	F_RBX(%rsp), %rbx
+	add	$FRAME, %rsp
+	mov	$2, %eax
+.Ltrap:
 	lea	softsgx_vdso_enclu(%rip), %rcx	/* AEP: the ENCLU itself */
 softsgx_vdso_enclu:
 	.byte	0x0f, 0x01, 0xd7

@@ -32,6 +32,8 @@
 #define SLOT_STACK_OFF 0x2000UL
 #define NR_SLOTS 512
 
+struct fast_frame;
+
 struct slot {
 	uint64_t host_fsgs[2];      /* first: entry.S installs these */
 	_Atomic int used;
@@ -42,6 +44,7 @@ struct slot {
 	struct shim_file *f;        /* the enclave it is inside (or was last) */
 	/* Odd while the CPU model runs a leaf or an AEX for this thread. */
 	_Atomic uint64_t in_leaf;
+	struct fast_frame *fast;    /* the vDSO's last trap-free EENTER */
 };
 
 int softsgx_have_fsgsbase;
@@ -374,6 +377,12 @@ static void do_aex(struct slot *s, ucontext_t *uc, uint64_t *fsgs, const struct 
 
 	regs_from_uc(&r, uc, fsgs);
 	xstate_of(uc, &xs);
+	/* Enclave mode runs enclave code: anything else is a shim bug. */
+	if (s->f && (r.rip < s->f->base || r.rip - s->f->base >= s->f->size)) {
+		shim_log("softsgx: internal error: an AEX outside the enclave's code\n");
+		if (shim.test_tail_signal)
+			abort();
+	}
 	leaf_begin(s);
 	sgx_aex(shim.cpu, &s->lp, &r, &xs, ex, host_addr);
 	leaf_end(s);
@@ -410,6 +419,97 @@ static void enclave_exception(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs,
 	if (!code)
 		return; /* back to the AEP: ERESUME */
 	report(sigbus ? SIGBUS : SIGSEGV, si, uc, 14, (uint32_t)code, host_addr);
+}
+
+/* The vDSO's trap-free EENTER (entry.S); offsets are fixed there. */
+struct fast_frame {
+	uint64_t rax, rcx, target, fs, gs;
+	uint64_t rdx, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15, rbx, rbp, rsp;
+	uint64_t mask;	/* the signal mask to restore at the jump */
+	uint64_t jump;	/* the return slot entry.S jumps through */
+};
+_Static_assert(sizeof(struct fast_frame) == 168, "entry.S FRAME");
+extern char softsgx_fast_tail[], softsgx_fast_tail_end[];
+
+static void fast_to_regs(const struct fast_frame *f, struct sgx_regs *r)
+{
+	r->rdx = f->rdx; r->rsi = f->rsi; r->rdi = f->rdi; r->r8 = f->r8; r->r9 = f->r9;
+	r->r10 = f->r10; r->r11 = f->r11; r->r12 = f->r12; r->r13 = f->r13; r->r14 = f->r14;
+	r->r15 = f->r15; r->rbx = f->rbx; r->rbp = f->rbp; r->rsp = f->rsp;
+}
+
+/*
+ * EENTER from the vDSO without a trap.  Return 1 with the entry state in
+ * @f and every asynchronous signal blocked (entry.S installs FS/GS, restores
+ * the mask and jumps), or 0 to let the ENCLU trap do it (a fault, ERESUME,
+ * no slot), having changed nothing.
+ */
+int softsgx_fast_enter(struct fast_frame *f)
+{
+	struct slot *s = shim.ready ? slot_get() : NULL;
+	sigset_t async, old;
+	struct sgx_regs r;
+	uint64_t fsgs[2];
+	int ret;
+
+	if (!s || s->lp.in_enclave)
+		return 0;
+	shim_async_mask(&async);
+	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, &async, &old, 8))
+		return 0;
+	memset(&r, 0, sizeof(r));
+	fast_to_regs(f, &r);
+	r.rax = EENTER;
+	r.rcx = (uint64_t)(uintptr_t)softsgx_vdso_enclu;
+	r.rip = (uint64_t)(uintptr_t)softsgx_vdso_enclu;
+	r.rflags = 0x202;
+	softsgx_get_fsgs(fsgs);
+	r.fsbase = fsgs[0];
+	r.gsbase = fsgs[1];
+	atomic_store(&s->inside, true);
+	leaf_begin(s);
+	ret = sgx_enclu(shim.cpu, &s->lp, &shim_mmu, &r, NULL);
+	leaf_end(s);
+	if (ret) {
+		atomic_store(&s->inside, false);
+		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
+		return 0;
+	}
+	{
+		struct shim_map m;
+
+		s->f = shim_map_lookup(s->lp.tcs_la, &m) ? m.f : NULL;
+	}
+	f->rax = r.rax;
+	f->rcx = r.rcx;
+	f->target = r.rip;
+	f->fs = r.fsbase;
+	f->gs = r.gsbase;
+	memcpy(&f->mask, &old, sizeof(f->mask));
+	s->fast = f;
+	/* Test hook: a kick pending at the unmasking lands in the tail. */
+	if (shim.test_tail_signal)
+		syscall(SYS_tgkill, getpid(), s->tid, shim.kick_sig);
+	return 1;
+}
+
+/* A signal between the fast entry's unmasking and its jump: take the entry state. */
+static void fast_tail_fixup(struct slot *s, ucontext_t *uc, uint64_t *fsgs)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+	const struct fast_frame *f = s->fast;
+	uint64_t rip = (uint64_t)g[REG_RIP];
+
+	if (!f || rip < (uint64_t)(uintptr_t)softsgx_fast_tail ||
+	    rip > (uint64_t)(uintptr_t)softsgx_fast_tail_end)
+		return;
+	g[REG_RAX] = f->rax; g[REG_RCX] = f->rcx; g[REG_RDX] = f->rdx; g[REG_RSI] = f->rsi;
+	g[REG_RDI] = f->rdi; g[REG_R8] = f->r8; g[REG_R9] = f->r9; g[REG_R10] = f->r10;
+	g[REG_R11] = f->r11; g[REG_R12] = f->r12; g[REG_R13] = f->r13; g[REG_R14] = f->r14;
+	g[REG_R15] = f->r15; g[REG_RBX] = f->rbx; g[REG_RBP] = f->rbp; g[REG_RSP] = f->rsp;
+	g[REG_RIP] = f->target;
+	fsgs[0] = f->fs;
+	fsgs[1] = f->gs;
 }
 
 static bool page_mapped(uint64_t la)
@@ -531,6 +631,8 @@ void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint
 			goto out;
 		}
 	}
+	if (s && s->lp.in_enclave)
+		fast_tail_fixup(s, uc, fsgs);
 	if (s && s->lp.in_enclave) {
 		const greg_t *g = uc->uc_mcontext.gregs;
 		/* Kernel-made (si_code > 0) exception signals are synchronous. */
@@ -646,6 +748,8 @@ int shim_exec_init(void)
 				  PROT_NONE);
 	pthread_key_create(&slot_key, slot_free);
 	shim.kick_sig = SIGRTMAX - 1;
+	shim.test_tail_signal = getenv("SOFTSGX_TEST_TAIL_SIGNAL") &&
+				*getenv("SOFTSGX_TEST_TAIL_SIGNAL") == '1';
 	take_over(SIGSEGV);
 	take_over(SIGILL);
 	take_over(SIGBUS);

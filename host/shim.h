@@ -89,6 +89,7 @@ struct shim {
 	struct shim_map maps[SHIM_MAX_MAPS];
 	int nr_maps;
 	int kick_sig;
+	bool test_tail_signal; /* SOFTSGX_TEST_TAIL_SIGNAL=1: see exec.c */
 	bool stats;
 	bool fsgsbase;
 };
