@@ -29,12 +29,47 @@ static const struct {
 	{ "/dev/sgx_vepc", SHIM_VEPC, 124 },
 };
 
+/*
+ * @path with "//", "/./" and "/../" resolved as the kernel's walk resolves
+ * them under /dev (no symlinks there), into @out.  False when too long,
+ * relative, or ending in '/' (never a device node).
+ */
+static bool path_lexical(const char *path, char *out, size_t size)
+{
+	size_t n = 0;
+
+	if (path[0] != '/' || path[strlen(path) - 1] == '/')
+		return false;
+	for (const char *p = path; *p;) {
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		len = strcspn(p, "/");
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			while (n > 0 && out[--n] != '/')
+				;
+		} else if (len && !(len == 1 && p[0] == '.')) {
+			if (n + 1 + len >= size)
+				return false;
+			out[n++] = '/';
+			memcpy(out + n, p, len);
+			n += len;
+		}
+		p += len;
+	}
+	out[n] = 0;
+	return true;
+}
+
 bool shim_is_dev_path(const char *path, enum shim_kind *kind)
 {
-	if (!path)
+	char buf[64];
+
+	if (!path || !path_lexical(path, buf, sizeof(buf)))
 		return false;
 	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
-		if (!strcmp(path, devs[i].path)) {
+		if (!strcmp(buf, devs[i].path)) {
 			*kind = devs[i].kind;
 			return true;
 		}
@@ -54,6 +89,27 @@ void shim_fake_stat(enum shim_kind kind, struct stat *st)
 	st->st_dev = makedev(0, 5);
 	st->st_ino = 1000 + kind;
 	st->st_blksize = 4096;
+}
+
+/* The shim's own fds (window memfds): the program never opened them. */
+static _Atomic uint64_t internal_fds[SHIM_MAX_FDS / 64];
+
+static void fd_set_internal(int fd, bool on)
+{
+	if (fd < 0 || fd >= SHIM_MAX_FDS)
+		return;
+	if (on)
+		atomic_fetch_or(&internal_fds[fd / 64], 1ULL << (fd % 64));
+	else
+		atomic_fetch_and(&internal_fds[fd / 64], ~(1ULL << (fd % 64)));
+}
+
+bool shim_fd_internal(int fd)
+{
+	if (fd < 0 || fd >= SHIM_MAX_FDS)
+		return false;
+	return fd == shim.uffd ||
+	       (atomic_load(&internal_fds[fd / 64]) >> (fd % 64)) & 1;
 }
 
 struct shim_file *shim_file_of(int fd)
@@ -90,12 +146,41 @@ static struct shim_file *file_alloc(void)
 	return (struct shim_file *)p;
 }
 
-/* The file's last reference (fd or mapping) is gone: the driver's release. */
+/*
+ * Drop nothing, just look (shim.lock held): is the file's last reference (fd
+ * or mapping) gone?  Then it is marked dead and the caller must call
+ * file_release() once it has let go of shim.lock.
+ */
+static bool file_last_ref(struct shim_file *f)
+{
+	if (f->dead || f->nfds)
+		return false;
+	/* The table itself, not f->nmaps: a split mapping is not counted there. */
+	for (int i = 0; i < shim.nr_maps; i++)
+		if (shim.maps[i].f == f)
+			return false;
+	f->dead = true;
+	return true;
+}
+
+/*
+ * The driver's release, without shim.lock: it frees its own memory through
+ * munmap(), which is ours too and takes that lock.
+ */
 static void file_release(struct shim_file *f)
 {
-	if (f->dead || f->nfds || f->nmaps)
-		return;
-	f->dead = true;
+	/*
+	 * A thread may still be in enclave mode in memory just unmapped (on
+	 * Linux munmap's TLB shootdown would have made it exit): kick it out,
+	 * so that no EREMOVE of the release finds the enclave active.
+	 */
+	if (f->encl && shim.exec_ready) {
+		shim_wait_leaves(); /* an entry that translated the TCS before */
+		shim_kick_threads(f->encl);
+	}
+	/* The driver closes its backing store's fd through our close(). */
+	if (f->encl && f->encl->backing_fd >= 0)
+		fd_set_internal(f->encl->backing_fd, false);
 	if (f->encl)
 		sgx_release(f->encl);
 	if (f->vepc)
@@ -126,8 +211,10 @@ void shim_encl_released(struct sgx_encl *encl)
 		return;
 	if (f->window)
 		shim_sys_munmap(f->window, f->size);
-	if (f->wfd >= 0)
+	if (f->wfd >= 0) {
+		fd_set_internal(f->wfd, false);
 		shim_sys_close(f->wfd);
+	}
 	f->encl = NULL;
 }
 
@@ -153,6 +240,7 @@ int shim_dev_open(const char *path, int flags)
 		goto out;
 	}
 	f->kind = kind;
+	f->accmode = flags & O_ACCMODE;
 	f->wfd = -1;
 	fd = memfd_create(kind == SHIM_ENCL ? "sgx_enclave" :
 			  kind == SHIM_VEPC ? "sgx_vepc" : "sgx_provision",
@@ -171,6 +259,7 @@ int shim_dev_open(const char *path, int flags)
 		if (!f->encl)
 			goto out_close;
 		f->wfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		fd_set_internal(f->wfd, true);
 		for (int i = 0; i < SHIM_MAX_FILES; i++) {
 			struct shim_file *z = NULL;
 
@@ -198,6 +287,7 @@ int shim_dup(int oldfd, int newfd)
 {
 	struct shim_file *f = shim_file_of(oldfd);
 	struct shim_file *prev = shim_file_of(newfd);
+	bool release = false;
 	sigset_t old;
 
 	if ((!f && !prev) || newfd < 0 || newfd >= SHIM_MAX_FDS || newfd == oldfd)
@@ -207,13 +297,15 @@ int shim_dup(int oldfd, int newfd)
 	if (prev) {
 		fd_set_file(newfd, NULL);
 		prev->nfds--;
-		file_release(prev);
+		release = file_last_ref(prev);
 	}
 	if (f) {
 		f->nfds++;
 		fd_set_file(newfd, f);
 	}
 	pthread_mutex_unlock(&shim.lock);
+	if (release)
+		file_release(prev);
 	shim_unblock(&old);
 	return 0;
 }
@@ -221,9 +313,15 @@ int shim_dup(int oldfd, int newfd)
 int shim_close(int fd, bool *handled)
 {
 	struct shim_file *f = shim_file_of(fd);
+	bool release;
 	sigset_t old;
 	int r;
 
+	/* Not the program's to close: on Linux that fd would not be open. */
+	if (shim_fd_internal(fd)) {
+		*handled = true;
+		return -EBADF;
+	}
 	*handled = f != NULL;
 	if (!f)
 		return 0;
@@ -232,16 +330,70 @@ int shim_close(int fd, bool *handled)
 	fd_set_file(fd, NULL);
 	r = shim_sys_close(fd);
 	f->nfds--;
-	file_release(f);
+	release = file_last_ref(f);
 	pthread_mutex_unlock(&shim.lock);
+	if (release)
+		file_release(f);
 	shim_unblock(&old);
 	return r;
 }
 
+static int vm_prot(unsigned long vm)
+{
+	return ((vm & VM_READ) ? PROT_READ : 0) | ((vm & VM_WRITE) ? PROT_WRITE : 0) |
+	       ((vm & VM_EXEC) ? PROT_EXEC : 0);
+}
+
+/*
+ * Show @f's window over [start, start + len), a part of ELRANGE, with @prot
+ * (shim.lock held): pages appear there as the driver maps them.
+ */
+static int window_overlay(struct shim_file *f, unsigned long start, unsigned long len, int prot)
+{
+	long p = shim_sys_mmap((void *)start, len, prot, MAP_SHARED | MAP_FIXED, f->wfd,
+			       (off_t)(start - f->base));
+
+	if (p < 0)
+		return (int)p;
+	for (unsigned long a = start; a < start + len; a += 4096)
+		atomic_store_explicit(&f->pte[(a - f->base) >> 12], NULL, memory_order_relaxed);
+	return shim_uffd_register(start, len);
+}
+
+/* Overlay the window on the part of [start, end) inside @f's ELRANGE, if any. */
+static int window_overlay_part(struct shim_file *f, unsigned long start, unsigned long end,
+			       int prot)
+{
+	unsigned long s = start > f->base ? start : f->base;
+	unsigned long e = end < f->base + f->size ? end : f->base + f->size;
+
+	return s < e ? window_overlay(f, s, e - s, prot) : 0;
+}
+
+/*
+ * An enclave mapping where no enclave page can show (before CREATE, or
+ * outside ELRANGE): a shared mapping of an empty file, so that any access
+ * is SIGBUS as on Linux (whose fault handler finds no page there).
+ */
+static int placeholder_fd = -1;
+
+static long placeholder(void *addr, unsigned long len, int prot, int flags)
+{
+	if (placeholder_fd < 0) {
+		placeholder_fd = memfd_create("sgx_enclave_hole", MFD_CLOEXEC);
+		if (placeholder_fd < 0)
+			return -errno;
+		fd_set_internal(placeholder_fd, true);
+	}
+	return shim_sys_mmap(addr, len, prot,
+			     MAP_SHARED | MAP_NORESERVE | (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)),
+			     placeholder_fd, 0);
+}
+
 /*
  * After ENCLAVE_CREATE: the memfd becomes ELRANGE-sized, the CPU model gets
- * its own mapping of it, and mappings made before (probes, the selftest's
- * PROT_NONE reservation is not ours) that fall inside ELRANGE move onto it.
+ * its own mapping of it, and mappings made before of the file that fall
+ * inside ELRANGE (a reservation) move onto it.
  */
 static int window_setup(struct shim_file *f)
 {
@@ -261,6 +413,13 @@ static int window_setup(struct shim_file *f)
 		return (int)p;
 	f->window = (uint8_t *)p;
 	f->pte = (struct sgx_epc_page *_Atomic *)(f->young - n * sizeof(*f->pte));
+	for (int i = 0; i < shim.nr_maps; i++) {
+		struct shim_map *m = &shim.maps[i];
+		int r = m->f == f ? window_overlay_part(f, m->start, m->end, vm_prot(m->vm_flags)) : 0;
+
+		if (r)
+			return r;
+	}
 	return sgx_cpu_set_window(shim.cpu, sgx_get_epc_virt_addr(f->encl->secs.epc_page),
 				  f->window);
 }
@@ -270,7 +429,9 @@ long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long ar
 	sigset_t old;
 	long r;
 
-	(void)fd;
+	/* The VFS answers these itself, for any file, before the driver. */
+	if (cmd == FIOCLEX || cmd == FIONCLEX || cmd == FIONBIO || cmd == FIOASYNC)
+		return syscall(SYS_ioctl, fd, cmd, arg) ? -errno : 0;
 	if (f->kind == SHIM_PROVISION)
 		return -ENOTTY;
 	shim_block(&old);
@@ -287,17 +448,20 @@ long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long ar
 		if (shim_host_ops.copy_from_user(&shim, &c, arg, sizeof(c)) == 0 &&
 		    shim_host_ops.copy_from_user(&shim, &secs, c.src, sizeof(secs)) == 0 &&
 		    secs.size && secs.size <= (1ULL << 40))
-			if (ftruncate(f->wfd, (off_t)secs.size))
+			if (syscall(SYS_ftruncate, f->wfd, (off_t)secs.size))
 				goto plain;
 		pthread_mutex_lock(&shim.lock);
 		r = sgx_ioctl(f->encl, &shim.mm, (unsigned int)cmd, arg);
 		if (r == 0) {
 			int e = window_setup(f);
 
+			/* The driver's backing store is no fd of the program's either. */
+			fd_set_internal(f->encl->backing_fd, true);
+
 			if (e)
 				shim_log("softsgx: cannot set up the enclave window\n");
 		} else {
-			(void)!ftruncate(f->wfd, 0);
+			(void)!syscall(SYS_ftruncate, f->wfd, 0); /* the shim's own fd: not through ours */
 		}
 		pthread_mutex_unlock(&shim.lock);
 		shim_unblock(&old);
@@ -309,26 +473,124 @@ plain:
 	return r;
 }
 
+/* At most this many files lose their last mapping in one call. */
+#define MAX_RELEASE 64
+
+/* The files with a mapping in [a, a + len), each once (shim.lock held). */
+static int range_files(unsigned long a, unsigned long len, struct shim_file **fs)
+{
+	int n = 0;
+
+	for (int i = 0; i < shim.nr_maps; i++) {
+		struct shim_file *f = shim.maps[i].f;
+		int j = 0;
+
+		if (a >= shim.maps[i].end || a + len <= shim.maps[i].start)
+			continue;
+		while (j < n && fs[j] != f)
+			j++;
+		if (j == n && n < MAX_RELEASE)
+			fs[n++] = f;
+	}
+	return n;
+}
+
+/* No PTE of @fs in [a, a + len) any more. */
+static void clear_ptes(struct shim_file **fs, int n, unsigned long a, unsigned long len)
+{
+	for (int i = 0; i < n; i++) {
+		struct shim_file *f = fs[i];
+		unsigned long s = a > f->base ? a : f->base;
+		unsigned long e = a + len < f->base + f->size ? a + len : f->base + f->size;
+
+		for (unsigned long p = s; f->pte && p < e; p += 4096)
+			atomic_store_explicit(&f->pte[(p - f->base) >> 12], NULL,
+					      memory_order_relaxed);
+	}
+}
+
+/* Keep those of @fs that lost their last reference in @fs; return how many. */
+static int last_refs(struct shim_file **fs, int n)
+{
+	int nrel = 0;
+
+	for (int i = 0; i < n; i++)
+		if (file_last_ref(fs[i]))
+			fs[nrel++] = fs[i];
+	return nrel;
+}
+
+/*
+ * [a, a + len) is no mapping of ours any more (shim.lock held): forget its
+ * PTEs and mappings; the files that lost their last reference go into @rel
+ * for release_all() once the lock is dropped.  Return how many.
+ */
+static int forget(unsigned long a, unsigned long len, struct shim_file **rel)
+{
+	int n = range_files(a, len, rel);
+
+	clear_ptes(rel, n, a, len);
+	shim_map_remove(a, a + len);
+	return last_refs(rel, n);
+}
+
+static void release_all(struct shim_file **rel, int n)
+{
+	for (int i = 0; i < n; i++)
+		file_release(rel[i]);
+}
+
 static unsigned long prot_vm(int prot)
 {
 	return ((prot & PROT_READ) ? VM_READ : 0) | ((prot & PROT_WRITE) ? VM_WRITE : 0) |
 	       ((prot & PROT_EXEC) ? VM_EXEC : 0);
 }
 
+/*
+ * Record the new mapping [start, end) of @f (shim.lock held), which replaced
+ * whatever was there; the files that lost their last mapping by it go into
+ * @rel.  Return how many, or -errno.
+ */
+static int map_replace(struct shim_file *f, unsigned long start, unsigned long end,
+		       unsigned long vm, struct shim_file **rel)
+{
+	int n = range_files(start, end - start, rel), r;
+
+	clear_ptes(rel, n, start, end - start);
+	r = shim_map_add(start, end, vm, f);
+	n = last_refs(rel, n);
+	return r ? r : n;
+}
+
 void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags, off_t off)
 {
-	unsigned long start, end, vm = prot_vm(prot);
+	unsigned long start = (unsigned long)addr, end, vm = prot_vm(prot);
 	bool shared = (flags & MAP_TYPE) == MAP_SHARED || (flags & MAP_TYPE) == MAP_SHARED_VALIDATE;
+	bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
+	struct shim_file *rel[MAX_RELEASE];
+	int nrel = 0;
 	sigset_t old;
 	long p;
 	int r;
 
-	(void)off;
-	if (!len)
+	/* mmap(2)'s own checks, before the file's. */
+	if (!len || (off & 4095))
 		return (void *)(long)-EINVAL;
 	len = (len + 4095) & ~4095UL;
+	if (!len)
+		return (void *)(long)-ENOMEM;
+	if (fixed && (start & 4095))
+		return (void *)(long)-EINVAL;
+	/* The one flag MAP_SHARED_VALIDATE checks: only DAX files have it. */
+	if ((flags & MAP_TYPE) == MAP_SHARED_VALIDATE && (flags & MAP_SYNC))
+		return (void *)(long)-EOPNOTSUPP;
 	if (f->kind == SHIM_PROVISION)
 		return (void *)(long)-ENODEV;
+	/* A shared writable mapping needs a writable fd, any mapping a readable one. */
+	if ((shared && (prot & PROT_WRITE) && f->accmode != O_RDWR) ||
+	    ((shared || (flags & MAP_TYPE) == MAP_PRIVATE) && f->accmode == O_WRONLY))
+		return (void *)(long)-EACCES;
+	end = start + len;
 	shim_block(&old);
 	pthread_mutex_lock(&shim.lock);
 	if (f->kind == SHIM_VEPC) {
@@ -341,60 +603,47 @@ void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
 					  (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)), -1, 0);
 		if (p >= 0)
-			shim_map_add((unsigned long)p, (unsigned long)p + len, vm, f);
+			nrel = map_replace(f, (unsigned long)p, (unsigned long)p + len, vm, rel);
 		goto out;
 	}
 	if (!shared) {
 		p = -EINVAL;
 		goto out;
 	}
-	start = (unsigned long)addr;
-	end = start + len;
-	if (!(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) || !f->window ||
-	    start < f->base || end > f->base + f->size) {
-		/*
-		 * Where the kernel chooses, before CREATE, or outside ELRANGE:
-		 * no enclave page can show there, and an access is SIGBUS as on
-		 * Linux.  The mapping is still the enclave's (probes, mm_list).
-		 */
-		p = shim_sys_mmap(addr, len, PROT_NONE,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-					  (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)), -1, 0);
-		if (p < 0)
+	/* At a fixed address the driver has its say before anything is replaced. */
+	if (fixed) {
+		r = sgx_mmap(f->encl, &shim.mm, start, len, vm, true);
+		if (r) {
+			p = r;
 			goto out;
-		r = sgx_mmap(f->encl, &shim.mm, (unsigned long)p, len, vm, true);
+		}
+	}
+	p = placeholder(addr, len, prot, flags);
+	if (p < 0)
+		goto out;
+	start = (unsigned long)p;
+	end = start + len;
+	if (!fixed) {
+		r = sgx_mmap(f->encl, &shim.mm, start, len, vm, true);
 		if (r) {
 			shim_sys_munmap((void *)p, len);
 			p = r;
 			goto out;
 		}
-		shim_map_add((unsigned long)p, (unsigned long)p + len, vm, f);
-		goto out;
 	}
-	if (start & 4095) {
-		p = -EINVAL;
-		goto out;
-	}
-	r = sgx_mmap(f->encl, &shim.mm, start, len, vm, true);
-	if (r) {
-		p = r;
-		goto out;
-	}
-	p = shim_sys_mmap(addr, len, prot, MAP_SHARED | (flags & MAP_FIXED_NOREPLACE) | MAP_FIXED,
-			  f->wfd, (off_t)(start - f->base));
-	if (p < 0)
-		goto out;
-	r = shim_uffd_register(start, len);
+	/* Enclave pages show only inside ELRANGE, once there is one. */
+	r = f->window ? window_overlay_part(f, start, end, prot) : 0;
 	if (r) {
 		shim_sys_munmap((void *)start, len);
+		nrel = forget(start, len, rel);
 		p = r;
 		goto out;
 	}
-	for (unsigned long a = start; a < end; a += 4096)
-		atomic_store_explicit(&f->pte[(a - f->base) >> 12], NULL, memory_order_relaxed);
-	shim_map_add(start, end, vm, f);
+	nrel = map_replace(f, start, end, vm, rel);
 out:
 	pthread_mutex_unlock(&shim.lock);
+	if (nrel > 0)
+		release_all(rel, nrel);
 	shim_unblock(&old);
 	return (void *)p;
 }
@@ -408,10 +657,29 @@ static bool range_ours(unsigned long a, unsigned long len)
 	return false;
 }
 
+void shim_unmapped(void *addr, size_t len)
+{
+	unsigned long a = (unsigned long)addr;
+	struct shim_file *rel[MAX_RELEASE];
+	sigset_t old;
+	int n = 0;
+
+	len = (len + 4095) & ~4095UL;
+	if (!__atomic_load_n(&shim.nr_maps, __ATOMIC_ACQUIRE))
+		return;
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	if (range_ours(a, len))
+		n = forget(a, len, rel);
+	pthread_mutex_unlock(&shim.lock);
+	release_all(rel, n);
+	shim_unblock(&old);
+}
+
 int shim_munmap(void *addr, size_t len, bool *handled)
 {
 	unsigned long a = (unsigned long)addr;
-	struct shim_file *fs[16];
+	struct shim_file *rel[MAX_RELEASE];
 	sigset_t old;
 	int r, n = 0;
 
@@ -428,24 +696,10 @@ int shim_munmap(void *addr, size_t len, bool *handled)
 	}
 	*handled = true;
 	r = shim_sys_munmap(addr, len);
-	if (!r) {
-		for (int i = 0; i < shim.nr_maps && n < 16; i++)
-			if (a < shim.maps[i].end && a + len > shim.maps[i].start)
-				fs[n++] = shim.maps[i].f;
-		for (int i = 0; i < n; i++) {
-			struct shim_file *f = fs[i];
-
-			if (f->pte)
-				for (unsigned long p = a; p < a + len; p += 4096)
-					if (p >= f->base && p - f->base < f->size)
-						atomic_store_explicit(&f->pte[(p - f->base) >> 12],
-								      NULL, memory_order_relaxed);
-		}
-		shim_map_remove(a, a + len);
-		for (int i = 0; i < n; i++)
-			file_release(fs[i]);
-	}
+	if (!r)
+		n = forget(a, len, rel);
 	pthread_mutex_unlock(&shim.lock);
+	release_all(rel, n);
 	shim_unblock(&old);
 	return r;
 }
@@ -459,6 +713,11 @@ int shim_mprotect(void *addr, size_t len, int prot, bool *handled)
 	*handled = false;
 	if (!__atomic_load_n(&shim.nr_maps, __ATOMIC_ACQUIRE))
 		return 0;
+	/* What mprotect(2) refuses before looking at any mapping: the kernel's. */
+	if ((a & 4095) || !((len + 4095) & ~4095UL) ||
+	    (prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC | 0x8 /* PROT_SEM */ | PROT_GROWSDOWN |
+		     PROT_GROWSUP)))
+		return 0;
 	len = (len + 4095) & ~4095UL;
 	shim_block(&old);
 	pthread_mutex_lock(&shim.lock);
@@ -471,7 +730,14 @@ int shim_mprotect(void *addr, size_t len, int prot, bool *handled)
 		unsigned long s = m->start > a ? m->start : a;
 		unsigned long e = m->end < a + len ? m->end : a + len;
 
-		if (s >= e || !m->f->encl)
+		if (s >= e)
+			continue;
+		/* A shared mapping of a read-only fd never becomes writable. */
+		if ((prot & PROT_WRITE) && m->f->accmode != O_RDWR) {
+			r = -EACCES;
+			goto out;
+		}
+		if (!m->f->encl)
 			continue;
 		r = sgx_encl_may_map(m->f->encl, s, e, vm);
 		if (r)
@@ -484,4 +750,118 @@ out:
 	pthread_mutex_unlock(&shim.lock);
 	shim_unblock(&old);
 	return r;
+}
+
+/*
+ * mremap(2) of enclave memory, which Linux maps VM_DONTEXPAND|VM_PFNMAP:
+ * growing it is EFAULT, DONTUNMAP EINVAL, shrinking unmaps the tail, and a
+ * move gives the same mapping at the new place (inside ELRANGE pages show
+ * there by address, outside none can).  *@handled false: not ours.
+ */
+long shim_mremap(void *old_addr, size_t old_len, size_t new_len, int flags, void *new_addr,
+		 bool *handled)
+{
+	unsigned long a = (unsigned long)old_addr, na = (unsigned long)new_addr;
+	struct shim_file *rel[MAX_RELEASE], *rel2[MAX_RELEASE];
+	struct shim_map m;
+	sigset_t old;
+	long r = 0;
+	int n = 0, n2 = 0;
+
+	*handled = false;
+	if (!__atomic_load_n(&shim.nr_maps, __ATOMIC_ACQUIRE))
+		return 0;
+	old_len = (old_len + 4095) & ~4095UL;
+	new_len = (new_len + 4095) & ~4095UL;
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	if (!range_ours(a, old_len ? old_len : 1))
+		goto out;
+	*handled = true;
+	if ((a & 4095) || !new_len || (flags & ~(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP)) ||
+	    ((flags & MREMAP_FIXED) && !(flags & MREMAP_MAYMOVE)) || (flags & MREMAP_DONTUNMAP)) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (!shim_map_lookup(a, &m) || a + old_len > m.end || new_len > old_len) {
+		r = -EFAULT;
+		goto out;
+	}
+	if (!(flags & MREMAP_FIXED) || na == a) {
+		r = new_len < old_len ? shim_sys_munmap((void *)(a + new_len), old_len - new_len) : 0;
+		if (!r) {
+			n = forget(a + new_len, old_len - new_len, rel);
+			r = (long)a;
+		}
+		goto out;
+	}
+	if ((na & 4095) || (na < a + old_len && a < na + new_len)) {
+		r = -EINVAL;
+		goto out;
+	}
+	r = placeholder(new_addr, new_len, vm_prot(m.vm_flags), MAP_FIXED);
+	if (r >= 0 && m.f->window)
+		r = window_overlay_part(m.f, na, na + new_len, vm_prot(m.vm_flags));
+	if (r < 0) {
+		shim_sys_munmap(new_addr, new_len);
+		n = forget(na, new_len, rel);
+		goto out;
+	}
+	n = map_replace(m.f, na, na + new_len, m.vm_flags, rel);
+	if (n < 0)
+		n = 0; /* the table is full: the mapping is there, unrecorded */
+	shim_sys_munmap(old_addr, old_len);
+	n2 = forget(a, old_len, rel2);
+	r = (long)na;
+out:
+	pthread_mutex_unlock(&shim.lock);
+	release_all(rel, n);
+	release_all(rel2, n2);
+	shim_unblock(&old);
+	return r;
+}
+
+/**
+ * shim_fd_evict() - make @fd free for the program (dup2/dup3 onto it)
+ * @fd: the new fd number of a dup2 or dup3
+ *
+ * On Linux the shim's own fds do not exist, so the program may take their
+ * numbers: one there moves to another number first.
+ * Return: true if one moved (the caller closes @fd should its dup fail).
+ */
+bool shim_fd_evict(int fd)
+{
+	bool moved = false;
+	sigset_t old;
+	int nfd;
+
+	if (!shim_fd_internal(fd))
+		return false;
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	nfd = shim_fd_internal(fd) ? (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 3) : -1;
+	if (nfd >= SHIM_MAX_FDS) {
+		shim_sys_close(nfd);
+		nfd = -1;
+	}
+	if (nfd >= 0) {
+		fd_set_internal(nfd, true);
+		if (fd == shim.uffd)
+			__atomic_store_n(&shim.uffd, nfd, __ATOMIC_RELEASE);
+		if (fd == placeholder_fd)
+			placeholder_fd = nfd;
+		for (int i = 0; i < SHIM_MAX_FILES; i++) {
+			struct shim_file *f = atomic_load(&shim.files[i]);
+
+			if (f && f->wfd == fd)
+				f->wfd = nfd;
+			if (f && f->encl && f->encl->backing_fd == fd)
+				__atomic_store_n(&f->encl->backing_fd, nfd, __ATOMIC_RELEASE);
+		}
+		fd_set_internal(fd, false);
+		moved = true;
+	}
+	pthread_mutex_unlock(&shim.lock);
+	shim_unblock(&old);
+	return moved;
 }

@@ -14,11 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
+#include <linux/close_range.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -33,6 +38,8 @@ static int (*real_fstatat)(int, const char *, struct stat *, int);
 static int (*real_xstat)(int, const char *, struct stat *);
 static int (*real_fxstat)(int, int, struct stat *);
 static int (*real_access)(const char *, int);
+static int (*real_faccessat)(int, const char *, int, int);
+static int (*real_statx)(int, const char *, int, unsigned int, struct statx *);
 
 long shim_sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
@@ -123,10 +130,32 @@ static void child_after_fork(void)
 	}
 }
 
+/* Enclaves whose last reference is gone but whose release is still running. */
+static bool releases_pending(void)
+{
+	for (int i = 0; i < SHIM_MAX_FILES; i++) {
+		struct shim_file *f = atomic_load(&shim.files[i]);
+
+		if (f && f->dead)
+			return true;
+	}
+	return false;
+}
+
+static void io_resolve(void);
+
 static void at_exit_stats(void)
 {
-	if (shim.stats)
-		shim_print_stats();
+	if (!shim.stats)
+		return;
+	/*
+	 * The driver's last put of an enclave may fall to ksgxd, which still
+	 * holds it for a reclaim batch: let those releases end (at most 5 s),
+	 * so that the counters show what the program left, not a race.
+	 */
+	for (int i = 0; i < 5000 && releases_pending(); i++)
+		usleep(1000);
+	shim_print_stats();
 }
 
 __attribute__((constructor)) static void shim_load(void)
@@ -142,6 +171,10 @@ __attribute__((constructor)) static void shim_load(void)
 	real_xstat = (int (*)(int, const char *, struct stat *))dlsym(RTLD_NEXT, "__xstat");
 	real_fxstat = (int (*)(int, int, struct stat *))dlsym(RTLD_NEXT, "__fxstat");
 	real_access = (int (*)(const char *, int))dlsym(RTLD_NEXT, "access");
+	real_faccessat = (int (*)(int, const char *, int, int))dlsym(RTLD_NEXT, "faccessat");
+	real_statx = (int (*)(int, const char *, int, unsigned int, struct statx *))
+		dlsym(RTLD_NEXT, "statx");
+	io_resolve();
 	if (!shim_real_sigaction)
 		shim_die("softsgx: cannot find libc's sigaction\n");
 	if (shim_platform_init())
@@ -159,8 +192,14 @@ static int do_open(int dirfd, const char *path, int flags, mode_t mode)
 {
 	enum shim_kind k;
 
-	if ((dirfd == AT_FDCWD || (path && path[0] == '/')) && shim_is_dev_path(path, &k))
+	if ((dirfd == AT_FDCWD || (path && path[0] == '/')) && shim_is_dev_path(path, &k)) {
+		/* The node exists and is no directory. */
+		if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
+			return ret_errno(-EEXIST);
+		if (flags & O_DIRECTORY)
+			return ret_errno(-ENOTDIR);
 		return ret_errno(shim_dev_open(path, flags));
+	}
 	return (int)syscall(SYS_openat, dirfd, path, flags, mode);
 }
 
@@ -245,14 +284,17 @@ static bool dev_stat(const char *path, struct stat *st)
 	return true;
 }
 
-static bool fd_stat(int fd, struct stat *st)
+/* An fd of ours: 1 and *@st filled, -1 (EBADF) for the shim's own, else 0. */
+static int fd_stat(int fd, struct stat *st)
 {
 	struct shim_file *f = shim_file_of(fd);
 
+	if (shim_fd_internal(fd))
+		return ret_errno(-EBADF);
 	if (!f)
-		return false;
+		return 0;
 	shim_fake_stat(f->kind, st);
-	return true;
+	return 1;
 }
 
 SHIM_API int stat(const char *path, struct stat *st)
@@ -282,8 +324,10 @@ SHIM_API int lstat64(const char *path, struct stat64 *st)
 
 SHIM_API int fstat(int fd, struct stat *st)
 {
-	if (fd_stat(fd, st))
-		return 0;
+	int h = fd_stat(fd, st);
+
+	if (h)
+		return h > 0 ? 0 : -1;
 	return real_fstat ? real_fstat(fd, st) : (int)syscall(SYS_fstat, fd, st);
 }
 
@@ -294,8 +338,10 @@ SHIM_API int fstat64(int fd, struct stat64 *st)
 
 static int do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
-	if ((flags & AT_EMPTY_PATH) && path && !*path && fd_stat(dirfd, st))
-		return 0;
+	int h = (flags & AT_EMPTY_PATH) && path && !*path ? fd_stat(dirfd, st) : 0;
+
+	if (h)
+		return h > 0 ? 0 : -1;
 	if ((dirfd == AT_FDCWD || (path && path[0] == '/')) && dev_stat(path, st))
 		return 0;
 	return real_fstatat ? real_fstatat(dirfd, path, st, flags) :
@@ -329,8 +375,10 @@ SHIM_API int __xstat64(int ver, const char *path, struct stat64 *st)
 
 SHIM_API int __fxstat(int ver, int fd, struct stat *st)
 {
-	if (fd_stat(fd, st))
-		return 0;
+	int h = fd_stat(fd, st);
+
+	if (h)
+		return h > 0 ? 0 : -1;
 	return real_fxstat ? real_fxstat(ver, fd, st) : fstat(fd, st);
 }
 
@@ -339,14 +387,296 @@ SHIM_API int __fxstat64(int ver, int fd, struct stat64 *st)
 	return __fxstat(ver, fd, (struct stat *)st);
 }
 
+/* Does (@dirfd, @path) name a device node? */
+static bool dev_at(int dirfd, const char *path, enum shim_kind *k)
+{
+	return (dirfd == AT_FDCWD || (path && path[0] == '/')) && shim_is_dev_path(path, k);
+}
+
+/* statx(2) of the device nodes, from what stat(2) says of them. */
+static void fake_statx(enum shim_kind kind, struct statx *sx)
+{
+	struct stat st;
+
+	shim_fake_stat(kind, &st);
+	memset(sx, 0, sizeof(*sx));
+	sx->stx_mask = STATX_BASIC_STATS;
+	sx->stx_blksize = (uint32_t)st.st_blksize;
+	sx->stx_nlink = (uint32_t)st.st_nlink;
+	sx->stx_uid = st.st_uid;
+	sx->stx_gid = st.st_gid;
+	sx->stx_mode = (uint16_t)st.st_mode;
+	sx->stx_ino = st.st_ino;
+	sx->stx_rdev_major = major(st.st_rdev);
+	sx->stx_rdev_minor = minor(st.st_rdev);
+	sx->stx_dev_major = major(st.st_dev);
+	sx->stx_dev_minor = minor(st.st_dev);
+}
+
+SHIM_API int statx(int dirfd, const char *path, int flags, unsigned int mask, struct statx *sx)
+{
+	struct shim_file *f;
+	enum shim_kind k;
+
+	if ((flags & AT_EMPTY_PATH) && !*path && shim_fd_internal(dirfd))
+		return ret_errno(-EBADF);
+	if ((flags & AT_EMPTY_PATH) && !*path && (f = shim_file_of(dirfd))) {
+		fake_statx(f->kind, sx);
+		return 0;
+	}
+	if (dev_at(dirfd, path, &k)) {
+		fake_statx(k, sx);
+		return 0;
+	}
+	return real_statx ? real_statx(dirfd, path, flags, mask, sx) :
+			    (int)syscall(SYS_statx, dirfd, path, flags, mask, sx);
+}
+
+/* access(2) of a device node: no execute bit, else allowed (open is). */
+static int dev_access(int mode)
+{
+	return ret_errno((mode & X_OK) ? -EACCES : 0);
+}
+
 SHIM_API int access(const char *path, int mode)
 {
 	enum shim_kind k;
 
 	if (shim_is_dev_path(path, &k))
-		return 0;
+		return dev_access(mode);
 	return real_access ? real_access(path, mode) :
 			     (int)syscall(SYS_faccessat, AT_FDCWD, path, mode);
+}
+
+SHIM_API int faccessat(int dirfd, const char *path, int mode, int flags)
+{
+	enum shim_kind k;
+
+	if (dev_at(dirfd, path, &k))
+		return dev_access(mode);
+	return real_faccessat ? real_faccessat(dirfd, path, mode, flags) :
+				(int)syscall(SYS_faccessat2, dirfd, path, mode, flags);
+}
+
+/*
+ * ---- read, write, lseek, ftruncate, fallocate, fsync ----
+ * The device files have none of these operations; behind an enclave fd is
+ * the memfd that holds the enclave's pages, which must stay out of reach.
+ * Linux: read/write EINVAL (no read or write method), lseek ESPIPE (no
+ * llseek), ftruncate EINVAL (not a regular file), fallocate ENODEV, fsync
+ * EINVAL.  Other fds go to libc's own functions (cancellation points).
+ */
+static ssize_t (*real_read)(int, void *, size_t);
+static ssize_t (*real_write)(int, const void *, size_t);
+static ssize_t (*real_pread)(int, void *, size_t, off_t);
+static ssize_t (*real_pwrite)(int, const void *, size_t, off_t);
+static ssize_t (*real_readv)(int, const struct iovec *, int);
+static ssize_t (*real_writev)(int, const struct iovec *, int);
+static ssize_t (*real_preadv2)(int, const struct iovec *, int, off_t, int);
+static ssize_t (*real_pwritev2)(int, const struct iovec *, int, off_t, int);
+static int (*real_fsync)(int);
+static int (*real_fdatasync)(int);
+
+static void io_resolve(void)
+{
+	real_read = (ssize_t (*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
+	real_write = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+	real_pread = (ssize_t (*)(int, void *, size_t, off_t))dlsym(RTLD_NEXT, "pread64");
+	real_pwrite = (ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite64");
+	real_readv = (ssize_t (*)(int, const struct iovec *, int))dlsym(RTLD_NEXT, "readv");
+	real_writev = (ssize_t (*)(int, const struct iovec *, int))dlsym(RTLD_NEXT, "writev");
+	real_preadv2 = (ssize_t (*)(int, const struct iovec *, int, off_t, int))
+		dlsym(RTLD_NEXT, "preadv64v2");
+	real_pwritev2 = (ssize_t (*)(int, const struct iovec *, int, off_t, int))
+		dlsym(RTLD_NEXT, "pwritev64v2");
+	real_fsync = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	real_fdatasync = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+}
+
+#define DEV_FD_FAILS(fd, err)                                   \
+	do {                                                    \
+		if (shim_file_of(fd))                           \
+			return ret_errno(-(err));               \
+	} while (0)
+
+/*
+ * ...and the shim's own fds are not there at all (EBADF).  Not for lseek
+ * and fallocate: the driver calls them itself on its backing store's fd.
+ */
+#define DEV_OR_OWN_FD_FAILS(fd, err)                            \
+	do {                                                    \
+		if (shim_fd_internal(fd))                       \
+			return ret_errno(-EBADF);               \
+		DEV_FD_FAILS(fd, err);                          \
+	} while (0)
+
+SHIM_API ssize_t read(int fd, void *buf, size_t n)
+{
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
+	return real_read ? real_read(fd, buf, n) : syscall(SYS_read, fd, buf, n);
+}
+
+SHIM_API ssize_t write(int fd, const void *buf, size_t n)
+{
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
+	return real_write ? real_write(fd, buf, n) : syscall(SYS_write, fd, buf, n);
+}
+
+SHIM_API ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
+	return real_pread ? real_pread(fd, buf, n, off) : syscall(SYS_pread64, fd, buf, n, off);
+}
+
+SHIM_API ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	return pread64(fd, buf, n, off);
+}
+
+SHIM_API ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
+	return real_pwrite ? real_pwrite(fd, buf, n, off) : syscall(SYS_pwrite64, fd, buf, n, off);
+}
+
+SHIM_API ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	return pwrite64(fd, buf, n, off);
+}
+
+SHIM_API ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
+	return real_readv ? real_readv(fd, iov, cnt) : syscall(SYS_readv, fd, iov, cnt);
+}
+
+SHIM_API ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
+	return real_writev ? real_writev(fd, iov, cnt) : syscall(SYS_writev, fd, iov, cnt);
+}
+
+/*
+ * The positioned vector forms.  @off -1 means the file position only for
+ * the v2 calls; preadv/pwritev refuse any negative offset.
+ */
+static ssize_t vec_io(bool wr, int fd, const struct iovec *iov, int cnt, off_t off, int flags,
+		      bool v2)
+{
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
+	if (!v2 && off < 0)
+		return ret_errno(-EINVAL);
+	if (wr)
+		return real_pwritev2 ? real_pwritev2(fd, iov, cnt, off, flags) :
+				       syscall(SYS_pwritev2, fd, iov, cnt, off, 0, flags);
+	return real_preadv2 ? real_preadv2(fd, iov, cnt, off, flags) :
+			      syscall(SYS_preadv2, fd, iov, cnt, off, 0, flags);
+}
+
+SHIM_API ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	return vec_io(false, fd, iov, cnt, off, flags, true);
+}
+
+SHIM_API ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+	__attribute__((alias("preadv64v2")));
+
+SHIM_API ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return vec_io(false, fd, iov, cnt, off, 0, false);
+}
+
+SHIM_API ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+	__attribute__((alias("preadv64")));
+
+SHIM_API ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	return vec_io(true, fd, iov, cnt, off, flags, true);
+}
+
+SHIM_API ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+	__attribute__((alias("pwritev64v2")));
+
+SHIM_API ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return vec_io(true, fd, iov, cnt, off, 0, false);
+}
+
+SHIM_API ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+	__attribute__((alias("pwritev64")));
+
+SHIM_API off_t lseek64(int fd, off_t off, int whence)
+{
+	DEV_FD_FAILS(fd, ESPIPE);
+	return syscall(SYS_lseek, fd, off, whence);
+}
+
+SHIM_API off_t lseek(int fd, off_t off, int whence)
+{
+	return lseek64(fd, off, whence);
+}
+
+SHIM_API int ftruncate64(int fd, off_t len)
+{
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
+	return (int)syscall(SYS_ftruncate, fd, len);
+}
+
+SHIM_API int ftruncate(int fd, off_t len)
+{
+	return ftruncate64(fd, len);
+}
+
+SHIM_API int fallocate64(int fd, int mode, off_t off, off_t len)
+{
+	DEV_FD_FAILS(fd, ENODEV);
+	return (int)syscall(SYS_fallocate, fd, mode, off, len);
+}
+
+SHIM_API int fallocate(int fd, int mode, off_t off, off_t len)
+{
+	return fallocate64(fd, mode, off, len);
+}
+
+SHIM_API int fsync(int fd)
+{
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
+	return real_fsync ? real_fsync(fd) : (int)syscall(SYS_fsync, fd);
+}
+
+SHIM_API int fdatasync(int fd)
+{
+	DEV_OR_OWN_FD_FAILS(fd, EINVAL);
+	return real_fdatasync ? real_fdatasync(fd) : (int)syscall(SYS_fdatasync, fd);
+}
+
+/* In-kernel copies: no splice methods on the devices, not regular files. */
+SHIM_API ssize_t sendfile64(int out, int in, off_t *off, size_t n)
+{
+	DEV_OR_OWN_FD_FAILS(out, EINVAL);
+	DEV_OR_OWN_FD_FAILS(in, EINVAL);
+	return syscall(SYS_sendfile, out, in, off, n);
+}
+
+SHIM_API ssize_t sendfile(int out, int in, off_t *off, size_t n)
+{
+	return sendfile64(out, in, off, n);
+}
+
+SHIM_API ssize_t splice(int in, loff_t *off_in, int out, loff_t *off_out, size_t n,
+			unsigned int flags)
+{
+	DEV_OR_OWN_FD_FAILS(out, EINVAL);
+	DEV_OR_OWN_FD_FAILS(in, EINVAL);
+	return syscall(SYS_splice, in, off_in, out, off_out, n, flags);
+}
+
+SHIM_API ssize_t copy_file_range(int in, loff_t *off_in, int out, loff_t *off_out, size_t n,
+				 unsigned int flags)
+{
+	DEV_OR_OWN_FD_FAILS(out, EINVAL);
+	DEV_OR_OWN_FD_FAILS(in, EINVAL);
+	return syscall(SYS_copy_file_range, in, off_in, out, off_out, n, flags);
 }
 
 /* ---- ioctl, mmap, mprotect, munmap ---- */
@@ -370,8 +700,13 @@ SHIM_API void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t o
 	struct shim_file *f = (flags & MAP_ANONYMOUS) ? NULL : shim_file_of(fd);
 	long r;
 
-	if (!f)
-		return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	if (!f) {
+		r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+		/* MAP_FIXED replaced whatever was there, enclave mappings too. */
+		if (r != -1 && (flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE))
+			shim_unmapped((void *)r, len);
+		return (void *)r;
+	}
 	r = (long)shim_mmap(f, addr, len, prot, flags, off);
 	if (r < 0 && r > -4096) {
 		errno = (int)-r;
@@ -383,6 +718,34 @@ SHIM_API void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t o
 SHIM_API void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
 	return mmap(addr, len, prot, flags, fd, (off_t)off);
+}
+
+SHIM_API void *mremap(void *old_addr, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *new_addr = NULL;
+	bool handled;
+	long r;
+
+	if (flags & MREMAP_FIXED) {
+		va_list ap;
+
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	r = shim_mremap(old_addr, old_len, new_len, flags, new_addr, &handled);
+	if (!handled) {
+		r = syscall(SYS_mremap, old_addr, old_len, new_len, flags, new_addr);
+		/* Moved over enclave memory: that mapping is gone. */
+		if (r != -1 && (flags & MREMAP_FIXED))
+			shim_unmapped((void *)r, new_len);
+		return (void *)r;
+	}
+	if (r < 0 && r > -4096) {
+		errno = (int)-r;
+		return MAP_FAILED;
+	}
+	return (void *)r;
 }
 
 SHIM_API int munmap(void *addr, size_t len)
@@ -417,6 +780,40 @@ SHIM_API int close(int fd)
 	return ret_errno(r);
 }
 
+/*
+ * close_range(2): ours one by one (the shim's own fds stay open: the program
+ * never had them), the rest in one go between them.
+ */
+SHIM_API int close_range(unsigned int first, unsigned int last, int flags)
+{
+	unsigned int from = first;
+
+	if (flags & ~CLOSE_RANGE_CLOEXEC & ~CLOSE_RANGE_UNSHARE)
+		return ret_errno(-EINVAL);
+	if (first > last)
+		return ret_errno(-EINVAL);
+	if (flags & CLOSE_RANGE_UNSHARE) {
+		/* Unshare first, so that the loop below works on the new table. */
+		if (syscall(SYS_unshare, CLONE_FILES))
+			return -1;
+		flags &= ~CLOSE_RANGE_UNSHARE;
+	}
+	for (unsigned int fd = first; fd <= last && fd < SHIM_MAX_FDS; fd++) {
+		bool handled;
+
+		if (shim_fd_internal((int)fd)) {
+			if (fd > from)
+				syscall(SYS_close_range, from, fd - 1, flags);
+			from = fd + 1;
+		} else if (!(flags & CLOSE_RANGE_CLOEXEC) && shim_file_of((int)fd)) {
+			shim_close((int)fd, &handled);
+		}
+	}
+	if (from > last)
+		return 0;
+	return (int)syscall(SYS_close_range, from, last, flags);
+}
+
 SHIM_API int dup(int fd)
 {
 	int r = (int)syscall(SYS_dup, fd);
@@ -426,26 +823,36 @@ SHIM_API int dup(int fd)
 	return r;
 }
 
+/* dup2/dup3 onto @nfd, which may be one of the shim's own numbers. */
+static int dup_onto(int fd, int nfd, int flags, bool three)
+{
+	bool moved = fd != nfd && shim_fd_evict(nfd);
+	int r = three ? (int)syscall(SYS_dup3, fd, nfd, flags) : (int)syscall(SYS_dup2, fd, nfd);
+
+	if (r >= 0) {
+		shim_dup(fd, r);
+	} else if (moved) {
+		int e = errno;
+
+		shim_sys_close(nfd); /* it was never open, as far as the program knows */
+		errno = e;
+	}
+	return r;
+}
+
 SHIM_API int dup2(int fd, int nfd)
 {
-	int r = (int)syscall(SYS_dup2, fd, nfd);
-
-	if (r >= 0)
-		shim_dup(fd, r);
-	return r;
+	return dup_onto(fd, nfd, 0, false);
 }
 
 SHIM_API int dup3(int fd, int nfd, int flags)
 {
-	int r = (int)syscall(SYS_dup3, fd, nfd, flags);
-
-	if (r >= 0)
-		shim_dup(fd, r);
-	return r;
+	return dup_onto(fd, nfd, flags, true);
 }
 
 SHIM_API int fcntl(int fd, int cmd, ...)
 {
+	struct shim_file *f;
 	va_list ap;
 	long arg;
 	int r;
@@ -453,9 +860,15 @@ SHIM_API int fcntl(int fd, int cmd, ...)
 	va_start(ap, cmd);
 	arg = va_arg(ap, long);
 	va_end(ap);
+	/* The shim's own fds do not exist for the program. */
+	if (shim_fd_internal(fd))
+		return ret_errno(-EBADF);
 	r = (int)syscall(SYS_fcntl, fd, cmd, arg);
 	if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
 		shim_dup(fd, r);
+	/* The memfd is read-write whatever the open asked for. */
+	if (r >= 0 && cmd == F_GETFL && (f = shim_file_of(fd)))
+		r = (r & ~O_ACCMODE) | f->accmode;
 	return r;
 }
 

@@ -50,6 +50,7 @@ enum shim_kind { SHIM_ENCL = 1, SHIM_VEPC, SHIM_PROVISION };
  */
 struct shim_file {
 	enum shim_kind kind;
+	int accmode;                 /* O_RDONLY, O_WRONLY or O_RDWR, from open */
 	int nfds;                    /* fds of ours naming it (shim.lock) */
 	int nmaps;                   /* mappings of it (shim.lock) */
 	bool dead;
@@ -133,6 +134,13 @@ struct shim_file *shim_file_of(int fd);
 long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long arg);
 void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags, off_t off);
 int shim_munmap(void *addr, size_t len, bool *handled);
+long shim_mremap(void *old_addr, size_t old_len, size_t new_len, int flags, void *new_addr,
+		 bool *handled);
+/* The program mapped something else over [addr, addr + len): forget ours there. */
+void shim_unmapped(void *addr, size_t len);
+/* Is @fd one the shim opened for itself (never the program's)? */
+bool shim_fd_internal(int fd);
+bool shim_fd_evict(int fd);
 int shim_mprotect(void *addr, size_t len, int prot, bool *handled);
 int shim_close(int fd, bool *handled);
 int shim_dup(int oldfd, int newfd);
