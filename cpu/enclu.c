@@ -49,6 +49,7 @@
 #define AEX_MF_FSW 0x8081
 #define AEX_XM_MXCSR 0x1F01
 #define XSAVE_HDR_OFF 512
+#define XSAVE_SW_OFF 464 /* bytes 464-511: for software, not state */
 /* MXCSR bits 31:16 are reserved: XRSTOR #GPs on them (MXCSR_MASK 0xFFFF). */
 #define XSAVE_MXCSR_RESERVED 0xFFFF0000u
 
@@ -308,13 +309,21 @@ static void xsave_init_image(uint8_t *buf, uint32_t size, int vector)
  */
 static void xsave_init_xfrm(uint8_t *buf, uint32_t size, uint64_t xfrm, int vector)
 {
+	uint8_t sw[XSAVE_HDR_OFF - XSAVE_SW_OFF];
 	uint64_t bv;
 
 	if (size < XSAVE_HDR_OFF + 64) {
 		xsave_init_image(buf, size, vector);
 		return;
 	}
+	/*
+	 * Bytes 464-511 of the legacy area are not state (XSAVE and XRSTOR
+	 * leave them alone); a signal frame keeps the kernel's description of
+	 * the image there, which must survive.
+	 */
+	memcpy(sw, buf + XSAVE_SW_OFF, sizeof(sw));
 	xsave_init_image(buf, XSAVE_HDR_OFF, vector);
+	memcpy(buf + XSAVE_SW_OFF, sw, sizeof(sw));
 	memcpy(&bv, buf + XSAVE_HDR_OFF, 8);
 	bv &= ~xfrm;
 	bv |= (vector == X86_TRAP_MF ? 1ULL : 0) | (vector == X86_TRAP_XM ? 2ULL : 0);
@@ -440,9 +449,14 @@ static void resume_from_frame(struct sgx_cpu *cpu, const struct sgx_secs *secs,
 		uint8_t *buf = xs->buf;
 		uint64_t host_bv, bv;
 
+		uint8_t sw[XSAVE_HDR_OFF - XSAVE_SW_OFF];
+
 		/* XRSTOR with RFBM = XFRM: components outside XFRM keep the host's state. */
 		memcpy(&host_bv, buf + XSAVE_HDR_OFF, 8);
+		/* Bytes 464-511 are software's (the kernel's frame keeps its own there). */
+		memcpy(sw, buf + XSAVE_SW_OFF, sizeof(sw));
 		ssa_xsave_rw(cpu, m, 0, buf, xsz, false);
+		memcpy(buf + XSAVE_SW_OFF, sw, sizeof(sw));
 		memcpy(buf + XSAVE_HDR_OFF, c->hdr, sizeof(c->hdr));
 		memcpy(buf + XSAVE_MXCSR_OFF, &c->mxcsr, 4);
 		memcpy(&bv, c->hdr, 8);

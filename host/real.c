@@ -414,7 +414,7 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 	if (!(m.vm_flags & (VM_READ | VM_WRITE | VM_EXEC)))
 		return X86_PF_USER | (write ? X86_PF_WRITE : 0);
 
-	for (int tries = 0; tries < 2; tries++) {
+	for (int tries = 0, busy = 0; tries < 2; tries++) {
 		epc = shim_pte(m.f, page);
 		if (epc && !native)
 			return 0;
@@ -439,8 +439,19 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 		pthread_rwlock_unlock(&shim.mm.mmap_lock);
 		if (vf != VM_FAULT_NOPAGE)
 			break;
-		if (!shim_pte(m.f, page))
-			return 0; /* "retry the access" */
+		if (!shim_pte(m.f, page)) {
+			/*
+			 * "Retry the access": the page is being reclaimed or
+			 * no EPC is free this instant.  Retrying here, after
+			 * letting ksgxd run, spares the trip through the
+			 * enclave (an ERESUME trap and a fault) that each retry
+			 * costs otherwise; after a while, go through it anyway.
+			 */
+			if (++busy > 256)
+				return 0;
+			sched_yield();
+			tries--;
+		}
 	}
 	if (shim_pte(m.f, page))
 		return 0;
