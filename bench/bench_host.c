@@ -70,7 +70,7 @@
 /* The floor server's memfd: enough pages for the largest sample. */
 #define FLOOR_PAGES 256UL
 
-enum floor_kind { FLOOR_TRAP, FLOOR_UFFD, FLOOR_UFFD_GCM, FLOOR_QUIT };
+enum floor_kind { FLOOR_TRAP, FLOOR_PF, FLOOR_UFFD, FLOOR_UFFD_GCM, FLOOR_QUIT };
 
 struct floor_req {
 	int kind;
@@ -174,31 +174,40 @@ static bool srv_decrypt(uint8_t *dst)
 	       EVP_DecryptFinal_ex(srv_gcm, dst + l, &l) > 0;
 }
 
-static double srv_trap(unsigned long n)
+/*
+ * @n calls of a page holding one 3-byte instruction and RET whose signal
+ * handler steps over it: ENCLU (#UD, or #GP where SGX is hidden), or, for
+ * comparison, a load from a PROT_NONE page (#PF).
+ */
+static double srv_trap(unsigned long n, bool pf)
 {
-	static void (*enclu)(void);
+	static void (*code[2])(const void *);
+	static const uint8_t insn[2][4] = {
+		{ 0x0f, 0x01, 0xd7, 0xc3 },	/* enclu; ret */
+		{ 0x8b, 0x47, 0x00, 0xc3 },	/* mov 0(%rdi), %eax; ret */
+	};
+	static void *none;
 	unsigned long before = srv_traps;
 	double t;
 
-	if (!enclu) {
-		/* ENCLU; RET */
-		static const uint8_t code[] = { 0x0f, 0x01, 0xd7, 0xc3 };
+	if (!code[pf]) {
 		void *p = mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			       -1, 0);
 
-		if (p == MAP_FAILED)
+		none = mmap(NULL, PG, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED || none == MAP_FAILED)
 			die("mmap");
-		memcpy(p, code, sizeof(code));
+		memcpy(p, insn[pf], sizeof(insn[pf]));
 		if (mprotect(p, PG, PROT_READ | PROT_EXEC))
 			die("mprotect");
-		enclu = (void (*)(void))p;
+		code[pf] = (void (*)(const void *))p;
 	}
 	t = bench_now();
 	for (unsigned long i = 0; i < n; i++)
-		enclu();
+		code[pf](none);
 	t = (bench_now() - t) / n;
 	if (srv_traps - before != n) {
-		fprintf(stderr, "bench_host: ENCLU did not trap (this CPU runs it?)\n");
+		fprintf(stderr, "bench_host: the floor's instruction did not trap\n");
 		exit(1);
 	}
 	return t;
@@ -256,8 +265,10 @@ static int floor_server(int rfd, int wfd)
 		return 1;
 	srv_setup();
 	while (read(rfd, &q, sizeof(q)) == sizeof(q) && q.kind != FLOOR_QUIT) {
-		t = q.kind == FLOOR_TRAP ? srv_trap(q.iters) : srv_fault(q.iters,
-									  q.kind == FLOOR_UFFD_GCM);
+		if (q.kind == FLOOR_TRAP || q.kind == FLOOR_PF)
+			t = srv_trap(q.iters, q.kind == FLOOR_PF);
+		else
+			t = srv_fault(q.iters, q.kind == FLOOR_UFFD_GCM);
 		if (write(wfd, &t, sizeof(t)) != sizeof(t))
 			return 1;
 	}
@@ -462,17 +473,23 @@ struct part {
 	double (*work)(void *, unsigned long);
 	unsigned long iters;
 	double target, bound;
+	/* Context printed with it: floor @aside_num over floor @aside_den. */
+	enum floor_kind aside_num, aside_den;
+	const char *aside;
 };
 
 static const struct part parts[] = {
 	{ "enter", "EENTER->EEXIT round trip (vDSO)", "1 bare ENCLU trap", FLOOR_TRAP,
-	  work_enter, ENTER_ITERS, 1.3, 1.0 },
+	  work_enter, ENTER_ITERS, 1.3, 1.0, FLOOR_TRAP, FLOOR_PF,
+	  "one bare ENCLU trap is, in page-fault signals (SIGSEGV)," },
 	{ "eaug", "first-touch EAUG (EACCEPT), per page", "uffd MINOR + CONTINUE", FLOOR_UFFD,
-	  work_eaug, EAUG_PAGES, 1.5, 0 },
+	  work_eaug, EAUG_PAGES, 1.5, 0, FLOOR_TRAP, FLOOR_UFFD,
+	  "one bare ENCLU trap alone is, in this floor," },
 	{ "eldu", "ELDU reload, EPC free, per page", "uffd MINOR + CONTINUE + GCM 4K",
-	  FLOOR_UFFD_GCM, work_eldu, ELDU_PAGES, 1.5, 1.0 },
+	  FLOOR_UFFD_GCM, work_eldu, ELDU_PAGES, 1.5, 1.0, FLOOR_QUIT, FLOOR_QUIT, NULL },
 	{ "eldu-thrash", "ELDU reload, EPC full, per page", "uffd MINOR + CONTINUE + GCM 4K",
-	  FLOOR_UFFD_GCM, work_eldu_thrash, ELDU_THRASH_PAGES, 1.5, 1.0 },
+	  FLOOR_UFFD_GCM, work_eldu_thrash, ELDU_THRASH_PAGES, 1.5, 1.0, FLOOR_QUIT, FLOOR_QUIT,
+	  NULL },
 };
 
 static bool listed(const char *list, const char *name)
@@ -505,18 +522,20 @@ static void run_part(const struct part *p, int rounds)
 	bench_ratio(&r, s + rounds, s, rounds);
 	printf("%s: work %.2f us, floor (%s) %.2f us\n", p->what, r.num * 1e6, p->floor,
 	       r.den * 1e6);
-	if (p->kind == FLOOR_UFFD) {
-		/* What a trapping ENCLU alone costs against this floor. */
-		double *t = calloc((size_t)rounds, sizeof(*t));
-		struct bench_case trap = { remote_floor, (void *)(intptr_t)FLOOR_TRAP };
-		struct bench_ratio tr;
+	if (p->aside) {
+		/* Two floors of their own rounds, paired as the work is. */
+		struct bench_case pair[2] = {
+			{ remote_floor, (void *)(intptr_t)p->aside_num },
+			{ remote_floor, (void *)(intptr_t)p->aside_den },
+		};
+		double *t = calloc(2 * (size_t)rounds, sizeof(*t));
+		struct bench_ratio ar;
 
 		if (!t)
 			die("calloc");
-		bench_interleave(&trap, 1, rounds, ENTER_ITERS / 4, t);
-		bench_ratio(&tr, t, s, rounds);
-		printf("  (one bare ENCLU trap alone is %s of this floor)\n",
-		       bench_fmt(buf, sizeof(buf), &tr));
+		bench_interleave(pair, 2, rounds, ENTER_ITERS / 4, t);
+		bench_ratio(&ar, t, t + rounds, rounds);
+		printf("  (%s %s)\n", p->aside, bench_fmt(buf, sizeof(buf), &ar));
 		free(t);
 	}
 	printf("| %-38s | %-70s | <= %.1f | %s |\n", p->what, bench_fmt(buf, sizeof(buf), &r),
