@@ -15,8 +15,10 @@
  *          shim registers enclave mappings)                   (target <= 1.5)
  *   eldu   reading a page that was evicted (ELDU on the fault), per page,
  *          with the big test enclave many times the EPC, vs that uffd fault
- *          plus an AES-128-GCM decryption of 4 KiB into the page
- *                                                             (target <= 1.5)
+ *          plus an AES-128-GCM decryption of 4 KiB into the page: with free
+ *          EPC waiting (slices of 16 pages after a pause in which ksgxd
+ *          evicts ahead), and as eldu-thrash back to back, every reload
+ *          waiting for an eviction                            (target <= 1.5)
  *
  * The floors cannot be taken in this process: under the shim every SIGSEGV,
  * SIGILL and SIGBUS goes through its handler first (and an ENCLU outside an
@@ -29,8 +31,9 @@
  * It reports; it never fails on timing.
  *
  * Usage: softsgx exec [--epc SIZE] -- bench_host ENCL.sgxs ENCL.sig PARTS [ROUNDS]
- *   PARTS: a comma-separated list of enter, eaug, eldu (eldu wants the big
- *   test enclave and a small EPC, e.g. --epc 1M; the others a roomy EPC, so
+ *   PARTS: a comma-separated list of enter, eaug, eldu, eldu-thrash (the
+ *   eldu parts want the big test enclave and a small EPC, e.g. --epc 1M;
+ *   enter and eaug a roomy EPC, so
  *   that no eviction runs while they are timed).  bench/run_host.sh runs it.
  */
 #include <errno.h>
