@@ -44,7 +44,16 @@ struct epcm {
 	_Atomic uint32_t secs; /* frame index of the owning SECS, NO_FRAME if none */
 	uint32_t bepoch;       /* tracking epoch stamped by EBLOCK/EMODPR/EMODT */
 	_Atomic uint64_t linaddr;
-	uint64_t pad2;
+	/*
+	 * In a SECS's entry: the measurement lock (EADD, EEXTEND and EINIT are
+	 * exclusive on a SECS).  0 free, MEASURE_HELD by EADD or EINIT,
+	 * MEASURE_EXTEND(f) by an EEXTEND of a chunk of frame f, which holds
+	 * that page through this word rather than through its page lock (see
+	 * sgx_eextend()).  In the EPCM, not in the SECS page, because EEXTEND
+	 * takes it before it has checked that its RBX is a SECS: in any other
+	 * entry the word is unused, and a stray claim harms no page's bytes.
+	 */
+	_Atomic uint64_t measure_busy;
 };
 _Static_assert(sizeof(struct epcm) <= 64, "EPCM metadata must stay within 64 bytes");
 
@@ -67,7 +76,6 @@ struct secs_hidden {
 	uint8_t pad[7];
 	_Atomic uint64_t children;
 	_Atomic uint64_t trk;
-	_Atomic int measure_busy; /* EADD/EEXTEND/EINIT exclusion */
 	_Atomic int track_busy;   /* ETRACK exclusion */
 	/*
 	 * EREMOVEs of children against entries (see remove_announce()):
@@ -255,11 +263,28 @@ void frame_scrub(struct sgx_cpu *cpu, uint32_t frame);
  */
 void frame_bind(struct sgx_cpu *cpu, uint32_t f, uint32_t secs_frame, uint64_t la);
 
-/* Per-page instruction locks.  Return true on success, never block. */
+/* Values of struct epcm.measure_busy. */
+#define MEASURE_HELD 1ULL
+#define MEASURE_EXTEND(f) ((uint64_t)(f) + 2)
+
+/*
+ * Per-page instruction locks.  Return true on success; they never block,
+ * but wait a bounded moment on a page whose exclusive taker is still
+ * deciding (PAGE_LOCK_CLAIM), so that its decision, not the race, tells
+ * who gets the page.
+ *
+ * page_lock_excl() is the bare lock (tests use it to stand for another
+ * leaf holding a page); a leaf takes a page exclusively with
+ * leaf_lock_excl(), which also fails while an EEXTEND holds the page.
+ */
+#define PAGE_LOCK_CLAIM (-2)
 bool page_lock_excl(struct epcm *e);
+bool leaf_lock_excl(const struct sgx_cpu *cpu, struct epcm *e);
 bool page_lock_shared(struct epcm *e);
 void page_unlock_excl(struct epcm *e);
 void page_unlock_shared(struct epcm *e);
+/* The page lock's value once no exclusive taker is deciding (or after the bound). */
+int32_t page_lock_settled(struct epcm *e);
 
 static inline struct secs_hidden *secs_hidden(struct sgx_cpu *cpu, uint32_t secs_frame)
 {
@@ -325,6 +350,14 @@ static inline void epcm_set(struct epcm *e, uint8_t pt, uint8_t rwx, uint64_t li
 	e->secs = secs;
 	e->bepoch = 0;
 	e->flags = (uint8_t)(EPCM_VALID | flags);
+}
+
+/* A page EEXTEND can measure: a valid REG or TCS page. */
+static inline bool epcm_measurable(const struct epcm *e)
+{
+	unsigned int pt = e->pt;
+
+	return (e->flags & EPCM_VALID) && (pt == SGX_PAGE_TYPE_REG || pt == SGX_PAGE_TYPE_TCS);
 }
 
 /* Bytes of the ENCLU instruction (0f 01 d7): what RIP moves past. */
