@@ -340,16 +340,21 @@ static inline int epc_page_operand(const struct sgx_cpu *cpu, const void *addr, 
 	return 0;
 }
 
-/* Make @e a valid entry (caller holds the page exclusively). */
+/*
+ * Make @e a valid entry (caller holds the page exclusively).  FLAGS last,
+ * with release: a lockless reader that loads VALID sees the rest.  Plain
+ * stores otherwise: a sequentially consistent store is a locked exchange on
+ * x86, and each one would wait for the caller's page copy to reach the cache.
+ */
 static inline void epcm_set(struct epcm *e, uint8_t pt, uint8_t rwx, uint64_t linaddr,
 			    uint32_t secs, uint8_t flags)
 {
-	e->pt = pt;
-	e->rwx = rwx;
-	e->linaddr = linaddr;
-	e->secs = secs;
+	atomic_store_explicit(&e->pt, pt, memory_order_relaxed);
+	atomic_store_explicit(&e->rwx, rwx, memory_order_relaxed);
+	atomic_store_explicit(&e->linaddr, linaddr, memory_order_relaxed);
+	atomic_store_explicit(&e->secs, secs, memory_order_relaxed);
 	e->bepoch = 0;
-	e->flags = (uint8_t)(EPCM_VALID | flags);
+	atomic_store_explicit(&e->flags, (uint8_t)(EPCM_VALID | flags), memory_order_release);
 }
 
 /* A page EEXTEND can measure: a valid REG or TCS page. */
