@@ -27,7 +27,9 @@
  * One EPCM entry.  32 bytes a frame; the array is a sparse NORESERVE mapping,
  * so entries of never-used frames (all zero = invalid) cost nothing.
  * `lock` is the per-page "in use by an SGX instruction" state: 0 free,
- * > 0 shared holders, -1 exclusive.  All other fields are written only by a
+ * > 0 shared holders, -1 exclusive, PAGE_LOCK_CLAIM an exclusive taker still
+ * deciding (leaf_lock_excl()); an EEXTEND holds its page through its SECS's
+ * `measure_busy` instead.  All other fields are written only by a
  * leaf that holds the page exclusively.  The fields that decide whether a
  * page is usable (flags, rwx, pt, secs, linaddr) are atomic because the
  * entry leaves check SSA pages without the page lock (the SDM's concurrency
@@ -50,8 +52,9 @@ struct epcm {
 	 * MEASURE_EXTEND(f) by an EEXTEND of a chunk of frame f, which holds
 	 * that page through this word rather than through its page lock (see
 	 * sgx_eextend()).  In the EPCM, not in the SECS page, because EEXTEND
-	 * takes it before it has checked that its RBX is a SECS: in any other
-	 * entry the word is unused, and a stray claim harms no page's bytes.
+	 * takes it on a look at the chunk's entry that may be stale by then,
+	 * when RBX may no longer be a SECS: in any other entry the word is
+	 * unused, and such a claim touches no page's bytes.
 	 */
 	_Atomic uint64_t measure_busy;
 };
@@ -367,9 +370,12 @@ static inline void epcm_set(struct epcm *e, uint8_t pt, uint8_t rwx, uint64_t li
 /* A page EEXTEND can measure: a valid REG or TCS page. */
 static inline bool epcm_measurable(const struct epcm *e)
 {
-	unsigned int pt = e->pt;
+	unsigned int pt;
 
-	return (e->flags & EPCM_VALID) && (pt == SGX_PAGE_TYPE_REG || pt == SGX_PAGE_TYPE_TCS);
+	if (!(e->flags & EPCM_VALID)) /* first, as every lockless reader does */
+		return false;
+	pt = e->pt;
+	return pt == SGX_PAGE_TYPE_REG || pt == SGX_PAGE_TYPE_TCS;
 }
 
 /* Bytes of the ENCLU instruction (0f 01 d7): what RIP moves past. */
