@@ -510,13 +510,68 @@ bool page_lock_excl(struct epcm *e)
 	return atomic_compare_exchange_strong(&e->lock, &z, -1);
 }
 
-bool page_lock_shared(struct epcm *e)
+/*
+ * Pauses a locker spends on a page whose exclusive taker is deciding: that
+ * takes a few loads, so only a taker descheduled (or interrupted) in the
+ * middle runs out the bound, and then the page counts as busy, as it was.
+ */
+#define CLAIM_SPINS 4096
+
+int32_t page_lock_settled(struct epcm *e)
 {
 	int32_t v = atomic_load(&e->lock);
 
-	while (v >= 0)
+	for (unsigned int i = 0; v == PAGE_LOCK_CLAIM && i < CLAIM_SPINS; i++) {
+		__builtin_ia32_pause();
+		v = atomic_load(&e->lock);
+	}
+	return v == PAGE_LOCK_CLAIM ? -1 : v;
+}
+
+/* Does an EEXTEND hold the page of @e (through its SECS's measurement word)? */
+static bool page_in_eextend(const struct sgx_cpu *cpu, const struct epcm *e)
+{
+	uint32_t sf;
+
+	if (!epcm_measurable(e))
+		return false;
+	sf = e->secs;
+	return sf < cpu->nr_frames &&
+	       atomic_load(&cpu->epcm[sf].measure_busy) == MEASURE_EXTEND(e - cpu->epcm);
+}
+
+/*
+ * Claim the page, then look for an EEXTEND holding it.  EEXTEND announces
+ * itself first and reads the page lock after (sgx_eextend()); both sides
+ * are sequentially consistent, so at least one of the two sees the other.
+ * A taker that sees the EEXTEND gives way; an EEXTEND that sees a claim
+ * waits for the taker's decision and gives way only if it kept the page.
+ * So of the two exactly one gets the page, as with a shared page lock.
+ */
+bool leaf_lock_excl(const struct sgx_cpu *cpu, struct epcm *e)
+{
+	int32_t z = 0;
+
+	if (!atomic_compare_exchange_strong(&e->lock, &z, PAGE_LOCK_CLAIM))
+		return false;
+	if (page_in_eextend(cpu, e)) {
+		atomic_store_explicit(&e->lock, 0, memory_order_release);
+		return false;
+	}
+	atomic_store_explicit(&e->lock, -1, memory_order_relaxed);
+	return true;
+}
+
+bool page_lock_shared(struct epcm *e)
+{
+	int32_t v = page_lock_settled(e);
+
+	while (v >= 0) {
 		if (atomic_compare_exchange_weak(&e->lock, &v, v + 1))
 			return true;
+		if (v == PAGE_LOCK_CLAIM)
+			v = page_lock_settled(e);
+	}
 	return false;
 }
 

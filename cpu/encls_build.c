@@ -84,7 +84,7 @@ int sgx_ecreate(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *secs_pag
 	if (secinfo_reserved(&si) || secinfo_pt(&si) != SGX_PAGE_TYPE_SECS)
 		return fault_gp();
 	e = epcm_of(cpu, f);
-	if (!page_lock_excl(e))
+	if (!leaf_lock_excl(cpu, e))
 		return fault_gp();
 	if (e->flags & EPCM_VALID) {
 		page_unlock_excl(e);
@@ -107,7 +107,6 @@ int sgx_ecreate(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *secs_pag
 	sgx_measure_ecreate(&h->mr, tmp.ssa_frame_size, tmp.size);
 	atomic_store(&h->children, 0);
 	atomic_store(&h->trk, 0);
-	atomic_store(&h->measure_busy, 0);
 	atomic_store(&h->track_busy, 0);
 
 	epcm_set(e, SGX_PAGE_TYPE_SECS, 0, 0, NO_FRAME, 0);
@@ -123,7 +122,7 @@ int sgx_ecreate(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *secs_pag
 static int lock_secs_measure(struct sgx_cpu *cpu, uint32_t sf, uint64_t addr)
 {
 	struct epcm *s = epcm_of(cpu, sf);
-	int z = 0;
+	uint64_t z = 0;
 
 	if (!page_lock_shared(s))
 		return fault_gp();
@@ -131,7 +130,7 @@ static int lock_secs_measure(struct sgx_cpu *cpu, uint32_t sf, uint64_t addr)
 		page_unlock_shared(s);
 		return fault_pf(addr, X86_PF_SGX);
 	}
-	if (!atomic_compare_exchange_strong(&secs_hidden(cpu, sf)->measure_busy, &z, 1)) {
+	if (!atomic_compare_exchange_strong(&s->measure_busy, &z, MEASURE_HELD)) {
 		page_unlock_shared(s);
 		return fault_gp();
 	}
@@ -140,8 +139,10 @@ static int lock_secs_measure(struct sgx_cpu *cpu, uint32_t sf, uint64_t addr)
 
 static void unlock_secs_measure(struct sgx_cpu *cpu, uint32_t sf)
 {
-	atomic_store_explicit(&secs_hidden(cpu, sf)->measure_busy, 0, memory_order_release);
-	page_unlock_shared(epcm_of(cpu, sf));
+	struct epcm *s = epcm_of(cpu, sf);
+
+	atomic_store_explicit(&s->measure_busy, 0, memory_order_release);
+	page_unlock_shared(s);
 }
 
 /*
@@ -195,7 +196,7 @@ int sgx_eadd(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 		return fault_gp();
 
 	e = epcm_of(cpu, f);
-	if (!page_lock_excl(e))
+	if (!leaf_lock_excl(cpu, e))
 		return fault_gp();
 	r = fault_pf(ptr_u64(epc), X86_PF_SGX);
 	if (e->flags & EPCM_VALID)
@@ -257,13 +258,89 @@ out_page:
 	return r;
 }
 
+/* EEXTEND's checks of the chunk's page (#PF) and of its SECS (#GP). */
+static int eextend_check(const struct epcm *e, uint32_t sf, uint64_t c)
+{
+	if (!epcm_measurable(e))
+		return fault_pf(c, X86_PF_SGX);
+	return e->secs == sf ? 0 : fault_gp();
+}
+
+/*
+ * EEXTEND from the chunk page's checks on, with the page held and the SECS's
+ * measurement taken by the caller.
+ */
+static int eextend_held(struct sgx_cpu *cpu, const struct epcm *e, uint32_t f, uint32_t sf,
+			uint64_t c)
+{
+	struct secs_hidden *h;
+	const uint8_t *secs;
+	int r = eextend_check(e, sf, c);
+
+	if (r)
+		return r;
+	secs = frame_bytes(cpu, sf);
+	h = (struct secs_hidden *)(secs + SECS_HIDDEN_OFFSET);
+	if (h->initialized)
+		return fault_gp();
+	sgx_measure_eextend(&h->mr, e->linaddr - ((const struct sgx_secs *)secs)->base + (c & 0xFFF),
+			    frame_bytes(cpu, f) + (c & 0xFFF));
+	STAT_INC(cpu, eextend);
+	return 0;
+}
+
+/*
+ * The SDM's order of checks, with the page lock taken shared: what EEXTEND
+ * does when the fast path in sgx_eextend() does not apply.
+ */
+static int eextend_locked(struct sgx_cpu *cpu, struct epcm *e, uint32_t f, uint32_t sf,
+			  uint64_t c)
+{
+	struct epcm *s = epcm_of(cpu, sf);
+	uint64_t z = 0;
+	int r;
+
+	if (!page_lock_shared(e))
+		return fault_gp();
+	r = eextend_check(e, sf, c);
+	/*
+	 * No SECS page lock needed: the chunk's page is a valid child held
+	 * shared, so its SECS has a child and neither EREMOVE nor EWB can take
+	 * it.  Only the measurement itself is exclusive.
+	 */
+	if (!r && !atomic_compare_exchange_strong(&s->measure_busy, &z, MEASURE_EXTEND(f)))
+		r = fault_gp();
+	else if (!r) {
+		r = eextend_held(cpu, e, f, sf, c);
+		atomic_store_explicit(&s->measure_busy, 0, memory_order_release);
+	}
+	page_unlock_shared(e);
+	return r;
+}
+
+/*
+ * EEXTEND is sixteen leaves per measured page, and each atomic it does costs
+ * as much as a fifth of its own SHA-256 work.  So it holds the chunk's page
+ * without the page lock: one compare-and-swap takes the SECS's measurement
+ * word with the chunk's frame in it (MEASURE_EXTEND), then it reads the page
+ * lock.  An exclusive taker of the page claims the lock, then reads that word
+ * (leaf_lock_excl()); with both sides sequentially consistent, one of the two
+ * sees the other and gives way, so EEXTEND conflicts with exactly the leaves
+ * it conflicted with under a shared page lock, and still with none of the
+ * shared holders.  Only where the entry, read ahead, says the page is a valid
+ * child of @secs_page: anything else (and a busy measurement, whose fault
+ * comes after the page's own checks) takes the locked path.  One difference
+ * remains, in a race only: if the page stops being that SECS's child between
+ * that look and the claim (EREMOVE or EWB of it at the same moment), the
+ * EEXTEND fails as it should, but an EADD, EEXTEND or EINIT of the same
+ * enclave that meets its short-lived claim fails too (#GP).
+ */
 int sgx_eextend(struct sgx_cpu *cpu, void *secs_page, void *chunk)
 {
-	uint64_t c = ptr_u64(chunk);
-	struct secs_hidden *h;
-	struct epcm *e;
+	uint64_t c = ptr_u64(chunk), z = 0;
+	struct epcm *e, *s;
 	uint32_t sf, f;
-	int r, z = 0;
+	int r;
 
 	/* Fault records are written on the failure paths only: this leaf is hot. */
 	r = epc_page_operand(cpu, secs_page, &sf);
@@ -275,38 +352,13 @@ int sgx_eextend(struct sgx_cpu *cpu, void *secs_page, void *chunk)
 	if (f == NO_FRAME)
 		return fault_pf(c, 0);
 	e = epcm_of(cpu, f);
-	if (!page_lock_shared(e))
-		return fault_gp();
-	if (!(e->flags & EPCM_VALID) ||
-	    (e->pt != SGX_PAGE_TYPE_REG && e->pt != SGX_PAGE_TYPE_TCS)) {
-		r = fault_pf(c, X86_PF_SGX);
-		goto out;
-	}
-	/*
-	 * No SECS page lock needed: the chunk's page is a valid child held
-	 * shared, so its SECS has a child and neither EREMOVE nor EWB can take
-	 * it.  Only the measurement itself is exclusive.
-	 */
-	if (e->secs != sf) {
-		r = fault_gp();
-		goto out;
-	}
-	h = secs_hidden(cpu, sf);
-	if (!atomic_compare_exchange_strong(&h->measure_busy, &z, 1)) {
-		r = fault_gp();
-		goto out;
-	}
-	if (h->initialized) {
-		r = fault_gp();
-	} else {
-		uint64_t off = e->linaddr - secs_of(cpu, sf)->base + (c & 0xFFF);
-
-		sgx_measure_eextend(&h->mr, off, frame_bytes(cpu, f) + (c & 0xFFF));
-		STAT_INC(cpu, eextend);
-	}
-	atomic_store_explicit(&h->measure_busy, 0, memory_order_release);
-out:
-	page_unlock_shared(e);
+	s = epcm_of(cpu, sf);
+	if (!epcm_measurable(e) || e->secs != sf ||
+	    !atomic_compare_exchange_strong(&s->measure_busy, &z, MEASURE_EXTEND(f)))
+		return eextend_locked(cpu, e, f, sf, c);
+	/* eextend_held() reads the entry again: it may have changed before the claim. */
+	r = page_lock_settled(e) < 0 ? fault_gp() : eextend_held(cpu, e, f, sf, c);
+	atomic_store_explicit(&s->measure_busy, 0, memory_order_release);
 	return r;
 }
 

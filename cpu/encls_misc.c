@@ -40,7 +40,7 @@ int sgx_eremove(struct sgx_cpu *cpu, void *epc)
 	if (ret)
 		return ret;
 	e = epcm_of(cpu, f);
-	if (!page_lock_excl(e))
+	if (!leaf_lock_excl(cpu, e))
 		return fault_gp();
 
 	if (!(e->flags & EPCM_VALID))
@@ -129,7 +129,7 @@ static int edbg_begin(struct sgx_cpu *cpu, uint64_t addr, bool write, uint32_t *
 	 * A read shares the page; a write holds it exclusively so that no
 	 * EEXTEND (shared) can hash half-written bytes.
 	 */
-	if (!(write ? page_lock_excl(e) : page_lock_shared(e)))
+	if (!(write ? leaf_lock_excl(cpu, e) : page_lock_shared(e)))
 		return fault_gp();
 
 	pt_ok = e->pt == SGX_PAGE_TYPE_REG || e->pt == SGX_PAGE_TYPE_TCS ||

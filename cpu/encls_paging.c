@@ -91,7 +91,7 @@ int sgx_epa(struct sgx_cpu *cpu, uint64_t rbx, void *epc)
 	if (f == NO_FRAME)
 		return fault_pf(ptr_u64(epc), 0);
 	e = epcm_of(cpu, f);
-	if (!page_lock_excl(e))
+	if (!leaf_lock_excl(cpu, e))
 		return fault_gp();
 	if (e->flags & EPCM_VALID) {
 		page_unlock_excl(e);
@@ -125,7 +125,7 @@ int sgx_eblock(struct sgx_cpu *cpu, void *epc)
 	if (r)
 		return r;
 	e = epcm_of(cpu, f);
-	if (!page_lock_excl(e))
+	if (!leaf_lock_excl(cpu, e))
 		return SGX_EPC_PAGE_CONFLICT;
 	if (!(e->flags & EPCM_VALID))
 		r = SGX_PG_INVLD;
@@ -259,7 +259,7 @@ int sgx_ewb(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void *v
 		return r;
 
 	e = epcm_of(cpu, f);
-	if (!page_lock_excl(e))
+	if (!leaf_lock_excl(cpu, e))
 		return fault_gp();
 	ve = epcm_of(cpu, vf);
 	if (!page_lock_shared(ve)) {
@@ -375,7 +375,7 @@ static int eld(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc, void
 		return r;
 
 	e = epcm_of(cpu, f);
-	if (!page_lock_excl(e))
+	if (!leaf_lock_excl(cpu, e))
 		return fault_gp();
 	/*
 	 * @va_slot inside @epc: not a conflict with ourselves but the SDM's

@@ -69,7 +69,7 @@ int sgx_eaug(struct sgx_cpu *cpu, struct sgx_pageinfo *pginfo, void *epc)
 		return fault_pf(pi.secs, 0);
 
 	e = epcm_of(cpu, f);
-	if (!page_lock_excl(e))
+	if (!leaf_lock_excl(cpu, e))
 		return fault_gp();
 	if (e->flags & EPCM_VALID) {
 		ret = fault_pf(ptr_u64(epc), X86_PF_SGX);
@@ -161,7 +161,7 @@ int sgx_emodpr(struct sgx_cpu *cpu, struct sgx_secinfo *secinfo, void *epc)
 		return fault_gp();
 
 	e = epcm_of(cpu, f);
-	if (!page_lock_excl(e))
+	if (!leaf_lock_excl(cpu, e))
 		return SGX_EPC_PAGE_CONFLICT;
 	if (!(e->flags & EPCM_VALID)) {
 		ret = fault_pf(ptr_u64(epc), X86_PF_SGX);
@@ -243,7 +243,7 @@ int sgx_emodt(struct sgx_cpu *cpu, struct sgx_secinfo *secinfo, void *epc)
 		return fault_gp();
 
 	e = epcm_of(cpu, f);
-	if (!page_lock_excl(e))
+	if (!leaf_lock_excl(cpu, e))
 		return SGX_EPC_PAGE_CONFLICT;
 	if (!(e->flags & EPCM_VALID) || !emodt_allowed(e->pt, pt)) {
 		ret = fault_pf(ptr_u64(epc), X86_PF_SGX);

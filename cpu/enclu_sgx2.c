@@ -146,7 +146,7 @@ int enclu_eaccept(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *
 	e = epcm_of(cpu, f);
 	if (!accept_target_ok(e, lp->secs_frame))
 		return pf_epcm(la, false);
-	if (!page_lock_excl(e))
+	if (!leaf_lock_excl(cpu, e))
 		return fault_gp();
 	if (!accept_target_ok(e, lp->secs_frame)) {
 		r = pf_epcm(la, false);
@@ -247,7 +247,7 @@ int enclu_eacceptcopy(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_m
 		leaf_result(regs, SGX_PAGE_ATTRIBUTES_MISMATCH);
 		return 0;
 	}
-	if (!page_lock_excl(de))
+	if (!leaf_lock_excl(cpu, de))
 		return fault_gp();
 	if (!copy_dest_ok(de, lp->secs_frame) ||
 	    de->rwx != (SGX_SECINFO_R | SGX_SECINFO_W) || de->linaddr != dst_la) {
@@ -305,7 +305,7 @@ int enclu_emodpe(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *m
 	e = epcm_of(cpu, f);
 	if (!reg_page_ok(e, lp->secs_frame, la))
 		return pf_epcm(la, false);
-	if (!page_lock_excl(e))
+	if (!leaf_lock_excl(cpu, e))
 		return fault_gp();
 	if (!reg_page_ok(e, lp->secs_frame, la)) {
 		r = pf_epcm(la, false);

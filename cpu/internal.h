@@ -27,7 +27,9 @@
  * One EPCM entry.  32 bytes a frame; the array is a sparse NORESERVE mapping,
  * so entries of never-used frames (all zero = invalid) cost nothing.
  * `lock` is the per-page "in use by an SGX instruction" state: 0 free,
- * > 0 shared holders, -1 exclusive.  All other fields are written only by a
+ * > 0 shared holders, -1 exclusive, PAGE_LOCK_CLAIM an exclusive taker still
+ * deciding (leaf_lock_excl()); an EEXTEND holds its page through its SECS's
+ * `measure_busy` instead.  All other fields are written only by a
  * leaf that holds the page exclusively.  The fields that decide whether a
  * page is usable (flags, rwx, pt, secs, linaddr) are atomic because the
  * entry leaves check SSA pages without the page lock (the SDM's concurrency
@@ -44,7 +46,17 @@ struct epcm {
 	_Atomic uint32_t secs; /* frame index of the owning SECS, NO_FRAME if none */
 	uint32_t bepoch;       /* tracking epoch stamped by EBLOCK/EMODPR/EMODT */
 	_Atomic uint64_t linaddr;
-	uint64_t pad2;
+	/*
+	 * In a SECS's entry: the measurement lock (EADD, EEXTEND and EINIT are
+	 * exclusive on a SECS).  0 free, MEASURE_HELD by EADD or EINIT,
+	 * MEASURE_EXTEND(f) by an EEXTEND of a chunk of frame f, which holds
+	 * that page through this word rather than through its page lock (see
+	 * sgx_eextend()).  In the EPCM, not in the SECS page, because EEXTEND
+	 * takes it on a look at the chunk's entry that may be stale by then,
+	 * when RBX may no longer be a SECS: in any other entry the word is
+	 * unused, and such a claim touches no page's bytes.
+	 */
+	_Atomic uint64_t measure_busy;
 };
 _Static_assert(sizeof(struct epcm) <= 64, "EPCM metadata must stay within 64 bytes");
 
@@ -67,7 +79,6 @@ struct secs_hidden {
 	uint8_t pad[7];
 	_Atomic uint64_t children;
 	_Atomic uint64_t trk;
-	_Atomic int measure_busy; /* EADD/EEXTEND/EINIT exclusion */
 	_Atomic int track_busy;   /* ETRACK exclusion */
 	/*
 	 * EREMOVEs of children against entries (see remove_announce()):
@@ -255,11 +266,28 @@ void frame_scrub(struct sgx_cpu *cpu, uint32_t frame);
  */
 void frame_bind(struct sgx_cpu *cpu, uint32_t f, uint32_t secs_frame, uint64_t la);
 
-/* Per-page instruction locks.  Return true on success, never block. */
+/* Values of struct epcm.measure_busy. */
+#define MEASURE_HELD 1ULL
+#define MEASURE_EXTEND(f) ((uint64_t)(f) + 2)
+
+/*
+ * Per-page instruction locks.  Return true on success; they never block,
+ * but wait a bounded moment on a page whose exclusive taker is still
+ * deciding (PAGE_LOCK_CLAIM), so that its decision, not the race, tells
+ * who gets the page.
+ *
+ * page_lock_excl() is the bare lock (tests use it to stand for another
+ * leaf holding a page); a leaf takes a page exclusively with
+ * leaf_lock_excl(), which also fails while an EEXTEND holds the page.
+ */
+#define PAGE_LOCK_CLAIM (-2)
 bool page_lock_excl(struct epcm *e);
+bool leaf_lock_excl(const struct sgx_cpu *cpu, struct epcm *e);
 bool page_lock_shared(struct epcm *e);
 void page_unlock_excl(struct epcm *e);
 void page_unlock_shared(struct epcm *e);
+/* The page lock's value once no exclusive taker is deciding (or after the bound). */
+int32_t page_lock_settled(struct epcm *e);
 
 static inline struct secs_hidden *secs_hidden(struct sgx_cpu *cpu, uint32_t secs_frame)
 {
@@ -292,13 +320,20 @@ void cpu_lehash_snapshot(const struct sgx_cpu *cpu, uint64_t out[4]);
 
 static inline bool is_aligned(uint64_t v, uint64_t a) { return (v & (a - 1)) == 0; }
 static inline uint64_t ptr_u64(const void *p) { return (uint64_t)(uintptr_t)p; }
+/* Eight bytes at a time: EADD checks 56 reserved SECINFO bytes per page. */
 static inline bool all_zero(const void *p, size_t n)
 {
 	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
+	uint64_t acc = 0, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, b + i, 8);
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= b[i];
+	return !acc;
 }
 
 /*
@@ -315,16 +350,32 @@ static inline int epc_page_operand(const struct sgx_cpu *cpu, const void *addr, 
 	return 0;
 }
 
-/* Make @e a valid entry (caller holds the page exclusively). */
+/*
+ * Make @e a valid entry (caller holds the page exclusively).  FLAGS last,
+ * with release: a lockless reader that loads VALID sees the rest.  Plain
+ * stores otherwise: a sequentially consistent store is a locked exchange on
+ * x86, and each one would wait for the caller's page copy to reach the cache.
+ */
 static inline void epcm_set(struct epcm *e, uint8_t pt, uint8_t rwx, uint64_t linaddr,
 			    uint32_t secs, uint8_t flags)
 {
-	e->pt = pt;
-	e->rwx = rwx;
-	e->linaddr = linaddr;
-	e->secs = secs;
+	atomic_store_explicit(&e->pt, pt, memory_order_relaxed);
+	atomic_store_explicit(&e->rwx, rwx, memory_order_relaxed);
+	atomic_store_explicit(&e->linaddr, linaddr, memory_order_relaxed);
+	atomic_store_explicit(&e->secs, secs, memory_order_relaxed);
 	e->bepoch = 0;
-	e->flags = (uint8_t)(EPCM_VALID | flags);
+	atomic_store_explicit(&e->flags, (uint8_t)(EPCM_VALID | flags), memory_order_release);
+}
+
+/* A page EEXTEND can measure: a valid REG or TCS page. */
+static inline bool epcm_measurable(const struct epcm *e)
+{
+	unsigned int pt;
+
+	if (!(e->flags & EPCM_VALID)) /* first, as every lockless reader does */
+		return false;
+	pt = e->pt;
+	return pt == SGX_PAGE_TYPE_REG || pt == SGX_PAGE_TYPE_TCS;
 }
 
 /* Bytes of the ENCLU instruction (0f 01 d7): what RIP moves past. */

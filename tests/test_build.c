@@ -229,7 +229,6 @@ static void eadd_args(uint64_t linaddr, uint64_t flags);
 static void test_busy_gp(void **state)
 {
 	struct epcm *secs_e = epcm_of(cpu, 0), *page_e = epcm_of(cpu, 1);
-	struct secs_hidden *h = secs_hidden(cpu, 0);
 	struct sgx_sigstruct ss;
 	struct t_epcm_snap snap;
 	uint8_t mr[32] = { 0 };
@@ -250,9 +249,9 @@ static void test_busy_gp(void **state)
 	assert_true(page_lock_excl(secs_e));
 	assert_gp(sgx_eadd(cpu, &pi, t_page(cpu, 3)));
 	page_unlock_excl(secs_e);
-	atomic_store(&h->measure_busy, 1);
+	atomic_store(&secs_e->measure_busy, 1);
 	assert_gp(sgx_eadd(cpu, &pi, t_page(cpu, 3)));
-	atomic_store(&h->measure_busy, 0);
+	atomic_store(&secs_e->measure_busy, 0);
 	t_assert_snap_equal(cpu, &snap);
 
 	/* EEXTEND: the chunk's page busy, the measurement busy. */
@@ -262,23 +261,80 @@ static void test_busy_gp(void **state)
 	assert_true(page_lock_excl(page_e));
 	assert_gp(sgx_eextend(cpu, secs, t_page(cpu, 1)));
 	page_unlock_excl(page_e);
-	atomic_store(&h->measure_busy, 1);
+	atomic_store(&secs_e->measure_busy, 1);
 	assert_gp(sgx_eextend(cpu, secs, t_page(cpu, 1)));
-	atomic_store(&h->measure_busy, 0);
+	atomic_store(&secs_e->measure_busy, 0);
 
 	/* EINIT (past a good signature): SECS busy, measurement busy. */
 	t_sigstruct(&ss, mr, SGX_ATTR_MODE64BIT, 3, t_key());
 	assert_true(page_lock_excl(secs_e));
 	assert_gp(t_einit(cpu, secs, &ss));
 	page_unlock_excl(secs_e);
-	atomic_store(&h->measure_busy, 1);
+	atomic_store(&secs_e->measure_busy, 1);
 	assert_gp(t_einit(cpu, secs, &ss));
-	atomic_store(&h->measure_busy, 0);
+	atomic_store(&secs_e->measure_busy, 0);
 	t_assert_snap_equal(cpu, &snap);
 	assert_false(((struct sgx_secs *)sgx_epc_page_bytes(cpu, secs))->attributes &
 		     SGX_ATTR_INIT);
 	/* Free again, EINIT gets as far as the measurement. */
 	assert_int_equal(t_einit(cpu, secs, &ss), SGX_INVALID_MEASUREMENT);
+}
+
+/*
+ * EEXTEND holds its chunk's page through the SECS's measurement word, not
+ * the page lock.  While it does, a leaf that takes that page exclusively is
+ * refused (#GP, EBLOCK's conflict) as by a shared page lock; a leaf that
+ * shares it is not, and neither is any other page of the enclave.
+ */
+static void test_eextend_holds_page(void **state)
+{
+	struct epcm *secs_e = epcm_of(cpu, 0), *page_e = epcm_of(cpu, 1);
+	const uint64_t rw = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
+	struct sgx_epcm_view v;
+	uint64_t word = 0x1122334455667788ULL;
+	struct sgx_measure mr;
+
+	(void)state;
+	secs = t_ecreate(cpu, 0, BASE, SIZE, SGX_ATTR_MODE64BIT | SGX_ATTR_DEBUG);
+	assert_leaf_ok(t_eadd(cpu, secs, 1, BASE, rw, NULL));
+	assert_leaf_ok(t_eadd(cpu, secs, 2, BASE + 0x1000, rw, NULL));
+	mr = secs_hidden(cpu, 0)->mr;
+
+	atomic_store(&secs_e->measure_busy, MEASURE_EXTEND(1)); /* an EEXTEND of page 1 runs */
+	assert_gp(sgx_eremove(cpu, t_page(cpu, 1)));
+	assert_gp(sgx_edbgwr(cpu, (uint8_t *)t_page(cpu, 1) + 8, word));
+	assert_int_equal(sgx_eblock(cpu, t_page(cpu, 1)), SGX_EPC_PAGE_CONFLICT);
+	assert_int_equal(atomic_load(&page_e->lock), 0);
+	assert_int_equal(sgx_cpu_epcm(cpu, t_page(cpu, 1), &v), 0);
+	assert_true(v.valid && !v.blocked);
+	/* A reader shares the page with it; another page is not held. */
+	assert_leaf_ok(sgx_edbgrd(cpu, (uint8_t *)t_page(cpu, 1) + 8, &word));
+	assert_int_equal(word, 0);
+	assert_leaf_ok(sgx_edbgwr(cpu, (uint8_t *)t_page(cpu, 2) + 8, 5));
+	assert_leaf_ok(sgx_eremove(cpu, t_page(cpu, 2)));
+	/* The measurement itself is busy for every other measuring leaf. */
+	assert_gp(sgx_eextend(cpu, secs, t_page(cpu, 1)));
+	atomic_store(&secs_e->measure_busy, 0);
+	assert_memory_equal(&secs_hidden(cpu, 0)->mr, &mr, sizeof(mr));
+
+	/*
+	 * A taker that claimed the page and is still deciding: EEXTEND waits a
+	 * bounded moment for its decision, then counts the page as busy.
+	 */
+	atomic_store(&page_e->lock, PAGE_LOCK_CLAIM);
+	assert_gp(sgx_eextend(cpu, secs, t_page(cpu, 1)));
+	assert_false(page_lock_shared(page_e));
+	assert_false(leaf_lock_excl(cpu, page_e));
+	assert_int_equal(atomic_load(&page_e->lock), PAGE_LOCK_CLAIM);
+	atomic_store(&page_e->lock, 0);
+	assert_int_equal(atomic_load(&secs_e->measure_busy), 0);
+	assert_memory_equal(&secs_hidden(cpu, 0)->mr, &mr, sizeof(mr));
+
+	/* Free again: EEXTEND measures, and the page can go. */
+	assert_leaf_ok(sgx_eextend(cpu, secs, t_page(cpu, 1)));
+	sgx_measure_eextend(&mr, 0, t_page(cpu, 1));
+	assert_memory_equal(&secs_hidden(cpu, 0)->mr, &mr, sizeof(mr));
+	assert_leaf_ok(sgx_eremove(cpu, t_page(cpu, 1)));
 }
 
 /*
@@ -821,6 +877,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_eadd_state_bits_measured_not_set, setup_encl,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_busy_gp, setup_encl, teardown),
+		cmocka_unit_test_setup_teardown(test_eextend_holds_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_eadd_errors, setup_encl, teardown),
 		cmocka_unit_test_setup_teardown(test_eadd_32bit_tcs_limits, setup_encl, teardown),
 		cmocka_unit_test_setup_teardown(test_eextend, setup_encl, teardown),

@@ -219,6 +219,95 @@ static void test_remove_vs_block(void **state)
 }
 
 /*
+ * EEXTEND against EREMOVE of the chunk's page.  EEXTEND holds the page
+ * through the SECS's measurement word, not the page lock, so this is the
+ * race the two sides' handshake decides: every EEXTEND either measured the
+ * page as it was added or failed, never a page being scrubbed under it.  The
+ * enclave's measurement must equal the replay of the EEXTENDs that succeeded.
+ */
+#define EXT_ROUNDS 300
+#define EXT_MAX 4096
+
+struct extend_arg {
+	unsigned int frame;
+	unsigned int n;           /* EEXTENDs that succeeded this round */
+	uint16_t chunk[EXT_MAX];  /* their chunk offsets, in order */
+};
+
+static void *extender(void *p)
+{
+	struct extend_arg *a = p;
+	uint8_t *page = t_page(cpu, a->frame);
+
+	pthread_barrier_wait(&barrier);
+	for (unsigned int i = 0; a->n < EXT_MAX; i++) {
+		uint16_t c = (uint16_t)((i % 16) * 256);
+		int r = sgx_eextend(cpu, secs, page + c);
+
+		if (r == 0)
+			a->chunk[a->n++] = c;
+		else if (r == SGX_FAULT_PF)
+			break; /* removed */
+		else if (r != SGX_FAULT_GP)
+			thread_errors++;
+	}
+	return NULL;
+}
+
+static void *page_remover(void *p)
+{
+	unsigned int f = *(unsigned int *)p;
+	int r;
+
+	pthread_barrier_wait(&barrier);
+	while ((r = sgx_eremove(cpu, t_page(cpu, f))) != 0)
+		if (r != SGX_FAULT_GP)
+			thread_errors++;
+	return NULL;
+}
+
+static void test_eextend_vs_eremove(void **state)
+{
+	const uint64_t base = 0x100000000ULL, rw = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
+	static uint8_t src[4096];
+	static struct extend_arg a;
+	struct sgx_cpu_stats st;
+	struct sgx_measure m;
+	unsigned long total = 0;
+	unsigned int f = 3;
+
+	(void)state;
+	for (unsigned int i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 13 + 7);
+	cpu = t_cpu(1);
+	secs = t_ecreate(cpu, 0, base, 0x100000, SGX_ATTR_MODE64BIT);
+	sgx_measure_ecreate(&m, 1, 0x100000);
+	pthread_barrier_init(&barrier, NULL, 2);
+	for (int round = 0; round < EXT_ROUNDS; round++) {
+		pthread_t x, y;
+
+		assert_int_equal(t_eadd(cpu, secs, f, base + f * 4096ULL, rw, src), 0);
+		sgx_measure_eadd(&m, f * 4096ULL, rw);
+		a.frame = f;
+		a.n = 0;
+		pthread_create(&x, NULL, extender, &a);
+		pthread_create(&y, NULL, page_remover, &f);
+		pthread_join(x, NULL);
+		pthread_join(y, NULL);
+		for (unsigned int i = 0; i < a.n; i++)
+			sgx_measure_eextend(&m, f * 4096ULL + a.chunk[i], src + a.chunk[i]);
+		total += a.n;
+		assert_int_equal(sgx_cpu_secs_children(cpu, secs), 0);
+	}
+	assert_int_equal(thread_errors, 0);
+	assert_memory_equal(&secs_hidden(cpu, 0)->mr, &m, sizeof(m));
+	sgx_cpu_stats(cpu, &st);
+	assert_int_equal(st.eextend, total);
+	pthread_barrier_destroy(&barrier);
+	sgx_cpu_destroy(cpu);
+}
+
+/*
  * ENCLU against ENCLS on the same enclave: one thread enters and leaves
  * through the TCS while another keeps trying to EREMOVE the data page and
  * then the TCS.  EREMOVE of a child may only succeed while no LP is inside:
@@ -645,6 +734,7 @@ int main(void)
 		cmocka_unit_test(test_eadd_same_frame),
 		cmocka_unit_test(test_parallel_paging),
 		cmocka_unit_test(test_remove_vs_block),
+		cmocka_unit_test(test_eextend_vs_eremove),
 		cmocka_unit_test(test_eremove_vs_eenter),
 		cmocka_unit_test(test_ssa_pages_not_entry_operands),
 		cmocka_unit_test(test_eremove_does_not_refuse_entries),

@@ -1491,7 +1491,7 @@ static void hold_measurement(void *ctx, enum sgx_test_point tp, struct sgx_encl 
 	if (tp != SGX_TP_ADD_EXTEND)
 		return;
 	sf = epc_frame(w->drv->cpu, (uint64_t)(uintptr_t)sgx_get_epc_virt_addr(encl->secs.epc_page));
-	atomic_store(&secs_hidden(w->drv->cpu, sf)->measure_busy, 1);
+	atomic_store(&epcm_of(w->drv->cpu, sf)->measure_busy, 1);
 }
 
 static void test_add_eextend_failure(void **state)
@@ -1517,7 +1517,7 @@ static void test_add_eextend_failure(void **state)
 	assert_int_equal(w_add_raw(w, OFF_RW + PG, PG, w->src[0], RW_SI, SGX_PAGE_MEASURE, &count),
 			 -EIO);
 	w->drv->cfg.test_point = NULL;
-	atomic_store(&secs_hidden(w->drv->cpu, sf)->measure_busy, 0);
+	atomic_store(&epcm_of(w->drv->cpu, sf)->measure_busy, 0);
 
 	assert_int_equal(count, 0);
 	assert_null(w_entry(w, OFF_RW + PG));
