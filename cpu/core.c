@@ -595,8 +595,9 @@ static const struct {
 };
 
 /*
- * Non-compacted XSAVE layout, Intel's offsets (spec §1.5): the area ends at
- * the highest enabled component; 576 bytes of legacy region plus header.
+ * Non-compacted XSAVE layout, Intel's offsets (the SDM's SSA frame layout): the
+ * area ends at the highest enabled component; 576 bytes of legacy region plus
+ * header.
  */
 uint32_t xsave_size(uint64_t xfrm)
 {
@@ -640,7 +641,8 @@ uint32_t misc_size(uint32_t miscselect)
 }
 
 /*
- * Tracking model (spec §8.3).  A page blocked at epoch b is tracked once an
+ * Tracking model (docs/architecture.md, "Tracking"; the SDM's ETRACK
+ * description).  A page blocked at epoch b is tracked once an
  * ETRACK started after b has seen every LP that was inside leave.
  */
 bool page_tracked(const struct secs_hidden *h, uint32_t bepoch)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The remaining SGX1 management leaves: EREMOVE (free an EPC page) and the
- * debugger's EDBGRD/EDBGWR (spec §4.5, §4.6), checks in the spec's order.
+ * debugger's EDBGRD/EDBGWR, with the checks in the order of the SDM's
+ * description of each leaf.
  */
 #include "internal.h"
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Paging leaves: EPA, EBLOCK, ETRACK, EWB, ELDB and ELDU (spec §4.7-4.11, §8).
+ * Paging leaves: EPA, EBLOCK, ETRACK, EWB, ELDB and ELDU (the SDM's
+ * descriptions of each leaf, and its chapter "Enclave Operation" for the
+ * eviction flow).
  *
  * Locking.  The page a leaf changes is taken exclusively.  A VA page is taken
  * shared by EWB/ELDx that use one of its slots, so several slots of one VA
@@ -12,7 +14,8 @@
  * (EID, child count); EWB/EREMOVE of a SECS take it exclusively, so a SECS
  * cannot leave the EPC while one of its children is being paged.
  *
- * The MAC header (spec §11.2, implementation-defined, never visible) is:
+ * The MAC header (implementation-defined, never visible; docs/architecture.md,
+ * "Choices where the SDM is silent") is:
  *   0 EID, 8 SECINFO (64 bytes: FLAGS, reserved), 72 LINADDR,
  *   80 PCMD reserved (40 bytes), 120..127 zero.
  */
@@ -109,7 +112,8 @@ int sgx_epa(struct sgx_cpu *cpu, uint64_t rbx, void *epc)
  * @cpu: the platform
  * @epc: the EPC page
  *
- * Records the SECS's current tracking epoch in the page (spec §8.3).
+ * Records the SECS's current tracking epoch in the page (docs/architecture.md,
+ * "Tracking").
  *
  * Return: 0; SGX_EPC_PAGE_CONFLICT, SGX_PG_INVLD; the informational (CF=1)
  * codes SGX_PG_IS_SECS, SGX_NOTBLOCKABLE, SGX_BLKSTATE; #GP (misaligned) or
@@ -185,7 +189,8 @@ int sgx_etrack(struct sgx_cpu *cpu, void *secs)
 	/*
 	 * The tracking resource lives in the SECS, so it is only looked at once
 	 * the page is known to be one; an invalid page has no tracking resource
-	 * in use, so the #GP/#PF order of the spec cannot differ.
+	 * in use, so the #GP/#PF order of the SDM's pseudocode cannot
+	 * differ.
 	 */
 	h = secs_hidden(cpu, sf);
 	if (!atomic_compare_exchange_strong(&h->track_busy, &busy, 1)) {

@@ -2,9 +2,10 @@
 /*
  * SGX2 ENCLS leaves: EAUG (add a pending page to an initialised enclave),
  * EMODPR (restrict permissions) and EMODT (change the page type to TCS or
- * TRIM).  Checks follow spec §4.12-§4.14 in order.  EMODPR and EMODT stamp the
+ * TRIM).  Checks follow the SDM's EAUG, EMODPR and EMODT
+ * descriptions in order.  EMODPR and EMODT stamp the
  * page with the SECS's tracking epoch so that EACCEPT can tell when the change
- * has been seen by every logical processor (spec §8.3).
+ * has been seen by every logical processor (docs/architecture.md, "Tracking").
  *
  * None of these run in signal context, but they allocate nothing anyway.
  */
@@ -195,7 +196,7 @@ out:
 	return ret;
 }
 
-/* EMODT's legal transitions (spec §4.14 step 4). */
+/* EMODT's legal transitions (the SDM's EMODT description). */
 static bool emodt_allowed(uint8_t from, uint8_t to)
 {
 	if (from == SGX_PAGE_TYPE_REG)

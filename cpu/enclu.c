@@ -2,7 +2,8 @@
 /*
  * The ENCLU core: leaf dispatch, the in-enclave operand rule, enclave entry
  * (EENTER, ERESUME incl. the AEX-Notify path), EEXIT and the asynchronous
- * exit (AEX).  Checks follow spec §5.3-§5.5 and §7 in order.
+ * exit (AEX).  Checks follow, in order, the SDM's EENTER, ERESUME and EEXIT
+ * descriptions and its chapter "Enclave Exiting Events".
  *
  * The model runs 64-bit enclave code only: a SECS without MODE64BIT cannot be
  * entered (#GP at EENTER/ERESUME, the "mode differs from ATTRIBUTES.MODE64BIT"
@@ -32,7 +33,7 @@
 #define RFLAGS_IOPL_SHIFT 12
 #define RFLAGS_ARITH (X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | X86_EFLAGS_ZF | \
 		      X86_EFLAGS_SF | X86_EFLAGS_OF)
-/* What ERESUME takes back from GPRSGX.RFLAGS (spec §5.4). */
+/* What ERESUME takes back from GPRSGX.RFLAGS (SDM ERESUME). */
 #define RFLAGS_RESUME (RFLAGS_ARITH | RFLAGS_DF | RFLAGS_NT | RFLAGS_RF | RFLAGS_AC | RFLAGS_ID)
 
 /* x87/SSE INIT values of the legacy XSAVE region. */
@@ -107,7 +108,8 @@ int pf_epcm(uint64_t la, bool write)
 
 /*
  * Translate @la through the thread's page tables: a plain #PF when it is not
- * mapped, an SGX #PF when it does not resolve to EPC (spec §2.1).
+ * mapped, an SGX #PF when it does not resolve to EPC (the SDM's access-control
+ * rules for enclave code).
  */
 int enclu_page(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint64_t la, bool write,
 	       uint32_t *frame)
@@ -122,7 +124,7 @@ int enclu_page(struct sgx_cpu *cpu, const struct sgx_mmu *mmu, uint64_t la, bool
 	return 0;
 }
 
-/* The SDM's "usable enclave page" test (spec §5), R always, W when @write. */
+/* The SDM's "usable enclave page" test, R always, W when @write. */
 static bool page_usable(const struct epcm *e, uint32_t secs_frame, uint64_t la, bool write)
 {
 	if ((e->flags & (EPCM_VALID | EPCM_BLOCKED | EPCM_PENDING | EPCM_MODIFIED)) != EPCM_VALID)
@@ -265,7 +267,7 @@ struct xsave_ctl {
 	uint32_t mxcsr;
 };
 
-/* XRSTOR's checks on the saved image (spec §5.4): header and MXCSR. */
+/* XRSTOR's checks on the saved image (SDM ERESUME): header and MXCSR. */
 static bool ssa_xsave_valid(struct sgx_cpu *cpu, const struct ssa_map *m, uint64_t xfrm,
 			    struct xsave_ctl *c)
 {
@@ -298,7 +300,7 @@ static void xsave_init_image(uint8_t *buf, uint32_t size, int vector)
 }
 
 /*
- * AEX's XRSTOR-with-INIT of the enclave's features (spec §7.4): x87 and SSE
+ * AEX's XRSTOR-with-INIT of the enclave's features (SDM, AEX): x87 and SSE
  * (always in XFRM) get their INIT values except FCW 037EH and FSW 8081H
  * after #MF, MXCSR 1F01H after #XM; each other XFRM component is zeroed
  * and marked INIT in XSTATE_BV.  x87 (bit 0) and SSE (bit 1) are marked
@@ -362,8 +364,8 @@ static void cssa_store(struct sgx_cpu *cpu, uint32_t tcs_frame, uint32_t v)
 }
 
 /*
- * Latch the entry on @lp (spec §5.3 effects); the LP already counts as
- * inside (entry_commit()).
+ * Latch the entry on @lp (the effects in the SDM's EENTER); the LP already
+ * counts as inside (entry_commit()).
  */
 static void lp_enter(struct sgx_cpu *cpu, struct sgx_lp *lp, uint32_t secs_frame,
 		     uint32_t tcs_frame, uint64_t tcs_la, uint64_t aep, const struct ssa_map *m,
@@ -383,10 +385,10 @@ static void lp_enter(struct sgx_cpu *cpu, struct sgx_lp *lp, uint32_t secs_frame
 }
 
 /*
- * Count the LP inside the enclave (spec §8.3), then check SSA frame @m
- * again.  In this order, every change of an SSA page is either seen here or
- * made after the count went up, and then tracking keeps the page until
- * this LP leaves.  Return 0, or the fault with the count back down.
+ * Count the LP inside the enclave (docs/architecture.md, "Tracking"), then
+ * check SSA frame @m again.  In this order, every change of an SSA page is
+ * either seen here or made after the count went up, and then tracking keeps the
+ * page until this LP leaves.  Return 0, or the fault with the count back down.
  */
 static int entry_commit(struct sgx_cpu *cpu, uint32_t secs_frame, uint32_t tcs_frame,
 			const struct ssa_map *m)
@@ -488,8 +490,9 @@ static void resume_from_frame(struct sgx_cpu *cpu, const struct sgx_secs *secs,
 }
 
 /*
- * EENTER (spec §5.3) and ERESUME (spec §5.4).  The preamble (steps 2-8) is
- * shared; they differ in the SSA frame they use and in what they load.
+ * EENTER and ERESUME (the SDM's descriptions of each).  The preamble (the TCS,
+ * SECS and SSA checks) is shared; they differ in the SSA frame they use and in
+ * what they load.
  */
 static int enclave_entry(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *mmu,
 			 struct sgx_regs *regs, struct sgx_xstate *xs, bool resume)
@@ -648,7 +651,7 @@ out:
 }
 
 /*
- * EDECCSSA (spec §5.9, AEX-Notify): the handler an AEX-Notify ERESUME
+ * EDECCSSA (the SDM's EDECCSSA, AEX-Notify): the handler an AEX-Notify ERESUME
  * entered gives the interrupted frame back to the TCS: CSSA goes down by
  * one, and the next AEX saves into frame CSSA - 1 again.  That frame's
  * pages are checked as EENTER checks the frame it will use (#PF for a page
@@ -677,7 +680,7 @@ static int enclu_edeccssa(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct s
 	return r;
 }
 
-/* EEXIT (spec §5.5): back to RBX, RCX = AEP, outside FS/GS, TCS inactive. */
+/* EEXIT (SDM EEXIT): back to RBX, RCX = AEP, outside FS/GS, TCS inactive. */
 static int enclu_eexit(struct sgx_cpu *cpu, struct sgx_lp *lp, struct sgx_regs *regs)
 {
 	if (!canonical(regs->rbx))
@@ -752,8 +755,8 @@ static bool is_pf_or_gp(const struct sgx_exception *ex)
 }
 
 /*
- * EXITINFO (spec §1.5): VALID only for a reported exception; #PF and #GP
- * are reported only when the enclave selected EXINFO.
+ * EXITINFO (the SDM's SSA frame, EXITINFO): VALID only for a reported
+ * exception; #PF and #GP are reported only when the enclave selected EXINFO.
  */
 static uint32_t exitinfo(const struct sgx_exception *ex, bool exinfo)
 {
@@ -841,7 +844,7 @@ int sgx_aex(struct sgx_cpu *cpu, struct sgx_lp *lp, struct sgx_regs *regs,
 		xi->reserved = 0;
 	}
 
-	/* The synthetic state the host sees (spec §7.4). */
+	/* The synthetic state the host sees (SDM, AEX). */
 	if (host_addr)
 		*host_addr = is_pf_or_gp(ex) && ex->vector == X86_TRAP_PF ?
 				     ex->addr & SGX_PAGE_MASK : 0;

@@ -2,9 +2,10 @@
 /*
  * SGX2 ENCLU leaves run by enclave code: EACCEPT (accept an EAUG, EMODPR or
  * EMODT the OS made), EACCEPTCOPY (accept a pending page with contents and
- * final permissions) and EMODPE (extend permissions).  Checks follow spec
- * §5.6-§5.8 in order; sgx_enclu() has already checked that the LP is inside
- * an enclave and that the platform has SGX2.
+ * final permissions) and EMODPE (extend permissions).  Checks follow the SDM's
+ * EACCEPT, EMODPE and EACCEPTCOPY descriptions in order; sgx_enclu() has
+ * already checked that the LP is inside an enclave and that the platform has
+ * SGX2.
  *
  * EACCEPT and EACCEPTCOPY report errors as RAX = code with ZF=1; every
  * completed leaf moves RIP past ENCLU.  Async-signal-safe: these run from the

@@ -151,7 +151,7 @@ struct sgx_cpu {
 	_Atomic uint64_t entropy_failures; /* EUPDATESVNs still to find no entropy */
 	uint64_t id;              /* unique per platform, for per-thread MSR banks */
 
-	/* Platform secrets (spec §11.2). */
+	/* Platform secrets (docs/architecture.md, "Keys" choice). */
 	uint8_t root_key[16];
 	uint8_t owner_epoch[16];
 	uint8_t seal_key_fuses[16];
@@ -393,7 +393,7 @@ static inline uint64_t tcs_reserved_mask(const struct sgx_cpu *cpu)
 	return SGX_TCS_RESERVED_MASK | (cpu_has_aexnotify(cpu) ? 0 : SGX_TCS_AEXNOTIFY);
 }
 
-/* Size of the XSAVE area for @xfrm in the non-compacted format (spec §1.5). */
+/* Size of the XSAVE area for @xfrm in the non-compacted format (SDM, SSA frame). */
 uint32_t xsave_size(uint64_t xfrm);
 /* Standard-format place of XSAVE component @i (>= 2); false when not modelled. */
 bool xsave_component(unsigned int i, uint32_t *off, uint32_t *size);
@@ -408,7 +408,7 @@ void cpu_set_cpusvn(struct sgx_cpu *cpu, const uint8_t svn[16]);
 /* -1, 0, 1 as @a is older than, equal to or newer than @b (byte 15 first). */
 int cpusvn_cmp(const uint8_t a[16], const uint8_t b[16]);
 
-/* Tracking (spec §8.3). */
+/* Tracking (docs/architecture.md, "Tracking"). */
 bool page_tracked(const struct secs_hidden *h, uint32_t bepoch);
 /*
  * Count an LP in; false (nothing changed) when 0xFFFF are inside already,
@@ -477,7 +477,7 @@ void keys_fini(struct sgx_cpu *cpu);
 void derive_key(struct sgx_cpu *cpu, const struct key_deps *d, uint8_t key[16]);
 /* AES-128-CMAC (RFC 4493) of @len bytes.  Async-signal-safe. */
 void aes_cmac(const uint8_t key[16], const void *data, size_t len, uint8_t mac[16]);
-/* The 352-byte PKCS#1 v1.5 SHA-256 padding constant (spec §1.11). */
+/* The 352-byte PKCS#1 v1.5 SHA-256 padding constant (SDM, SIGSTRUCT). */
 extern const uint8_t sgx_padding_const[352];
 
 /*

@@ -28,9 +28,10 @@
 #endif
 
 /*
- * The padding constant (spec §1.11): the SDM gives it as a 2816-bit number
- * whose byte 0 is the least significant, i.e. the bytes below in this order,
- * which is also the order EINIT finds them at the top of the encoded message.
+ * The padding constant (the SDM's SIGSTRUCT layout): the SDM gives it as a
+ * 2816-bit number whose byte 0 is the least significant, i.e. the bytes below
+ * in this order, which is also the order EINIT finds them at the top of the
+ * encoded message.
  */
 #define PAD_FF8(n) n, n, n, n, n, n, n, n
 #define PAD_FF64 PAD_FF8(0xFF), PAD_FF8(0xFF), PAD_FF8(0xFF), PAD_FF8(0xFF), \
@@ -306,7 +307,8 @@ void keys_fini(struct sgx_cpu *cpu)
  * @d: the packed dependencies; fields a key does not use must be zero
  * @key: the derived 128-bit key
  *
- * Key = AES-128-CMAC(root key, *@d) (spec §11.2).  Async-signal-safe.
+ * Key = AES-128-CMAC(root key, *@d) (docs/architecture.md, "Keys").
+ * Async-signal-safe.
  */
 void derive_key(struct sgx_cpu *cpu, const struct key_deps *d, uint8_t key[16])
 {
@@ -323,10 +325,10 @@ void derive_key(struct sgx_cpu *cpu, const struct key_deps *d, uint8_t key[16])
 
 
 /*
- * EMU-CHOICE (spec §5.2): a CPUSVN is "supported" when, read as a 16-byte
- * little-endian number, it is not above the current CPUSVN (the configured
- * one until an EUPDATESVN).  EINIT uses the same comparison for the token's
- * CPUSVNLE.
+ * EMU-CHOICE (the SDM's EGETKEY leaves it open): a CPUSVN is "supported" when,
+ * read as a 16-byte little-endian number, it is not above the current CPUSVN
+ * (the configured one until an EUPDATESVN).  EINIT uses the same comparison for
+ * the token's CPUSVNLE.
  */
 static bool cpusvn_supported(const struct sgx_cpu *cpu, const uint8_t svn[16])
 {
@@ -347,7 +349,7 @@ static void enclu_set_status(struct sgx_regs *regs, uint64_t code)
 }
 
 /**
- * enclu_ereport() - ENCLU[EREPORT] (spec §5.1)
+ * enclu_ereport() - ENCLU[EREPORT] (the SDM's EREPORT description)
  *
  * RBX = TARGETINFO, RCX = REPORTDATA, RDX = output REPORT, each checked as
  * the SDM does, one operand after the other.  The REPORT describes the current
@@ -426,8 +428,8 @@ int enclu_ereport(struct sgx_cpu *cpu, struct sgx_lp *lp, const struct sgx_mmu *
 }
 
 /*
- * Fill @d for the request (spec §5.2 table, SDM EGETKEY).  Return 0 or the
- * SGX error code for the request.
+ * Fill @d for the request (the key-dependency table of the SDM's EGETKEY).
+ * Return 0 or the SGX error code for the request.
  */
 static uint64_t egetkey_deps(struct sgx_cpu *cpu, const struct sgx_secs *secs,
 			     const struct secs_hidden *h, const struct sgx_keyrequest *req,
@@ -518,7 +520,7 @@ static uint64_t egetkey_deps(struct sgx_cpu *cpu, const struct sgx_secs *secs,
 		memcpy(d->padding, h->padding, 352);
 		d->miscselect = misc;
 		if (req->keyname == SGX_KEYNAME_EINITTOKEN) {
-			/* Must match EINIT's token-key derivation (spec §4.4 step 19). */
+			/* Must match EINIT's token-key derivation (SDM EINIT). */
 			memcpy(d->owner_epoch, cpu->owner_epoch, 16);
 			memcpy(d->keyid, req->keyid, 32);
 			memcpy(d->seal_key_fuses, cpu->seal_key_fuses, 16);
@@ -536,7 +538,7 @@ static uint64_t egetkey_deps(struct sgx_cpu *cpu, const struct sgx_secs *secs,
 }
 
 /**
- * enclu_egetkey() - ENCLU[EGETKEY] (spec §5.2)
+ * enclu_egetkey() - ENCLU[EGETKEY] (the SDM's EGETKEY description)
  *
  * RBX = KEYREQUEST, RCX = 16-byte output.  Operand and format problems fault;
  * a key the enclave may not have yields an error code in RAX with ZF set and

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Paging crypto for EWB/ELDB/ELDU (spec §4.9, §4.10, §11.2): AES-128-GCM under
+ * Paging crypto for EWB/ELDB/ELDU (SDM EWB and ELDU; the key and IV are
+ * our choice, docs/architecture.md): AES-128-GCM under
  * the platform paging key, IV = 4 zero bytes || le64(version), AAD = the
  * 128-byte MAC header, plaintext = one 4 KiB page, 16-byte tag.
  *

@@ -47,17 +47,18 @@
  * nests inside encl->lock, and mm_lock is the enclave's innermost lock.
  * Nothing else is ever taken while it is held.
  *
- * Decisions on the quirks of spec §20 that live in this file:
+ * Decisions on the kernel's quirks (docs/quirks.md, Qn) that live in this
+ * file:
  *   5  fixed: sgx_encl_mm_add() takes the enclave reference only once
  *      nothing can fail any more, so no error path leaks it.
  *   6  kept:  release skips a page the reclaimer still has isolated (it
  *      cannot happen: the reclaimer holds an enclave reference).  As the
  *      kernel leaks that descriptor, the page array is then left mapped so
  *      that the reclaimer never touches freed memory.
- *   9  fixed: the concurrent-EAUG loser gets VM_FAULT_NOPAGE (§10.3), unless
- *      built with -DSGX_NO_EAUG_RACE_FIX, which reproduces the kernel's
- *      SIGBUS for tests.  The REMOVE/MODIFY race is closed by BUSY, which
- *      the loader honours (the ioctls set it).
+ *   9  fixed: the concurrent-EAUG loser gets VM_FAULT_NOPAGE (docs/races.md,
+ *      R2), unless built with -DSGX_NO_EAUG_RACE_FIX, which reproduces the
+ *      kernel's SIGBUS for tests.  The REMOVE/MODIFY race is closed by BUSY,
+ *      which the loader honours (the ioctls set it).
  *  10  fixed: an ELDU failure leaves the backing copy (contents and PCMD)
  *      and the VA slot intact, so a transient failure can be retried; only a
  *      successful reload truncates the backing.
@@ -355,8 +356,8 @@ void sgx_encl_put(struct sgx_encl *encl)
 }
 
 /*
- * The last reference is gone (spec §11.1): children first, then the SECS
- * (EREMOVE of a SECS with children fails), then the VA pages, then the
+ * The last reference is gone (Linux's sgx_encl_release()): children first, then
+ * the SECS (EREMOVE of a SECS with children fails), then the VA pages, then the
  * backing.  Evicted pages need no EPC work; their data dies with the backing.
  */
 static void sgx_encl_release(struct sgx_encl *encl)
@@ -387,7 +388,7 @@ static void sgx_encl_release(struct sgx_encl *encl)
 	}
 	if (leak_array) {
 		sgx_warn("%s: a page owned by the reclaimer was left behind", __func__);
-		encl->page_array = NULL; /* keep it mapped: see quirk 6 above */
+		encl->page_array = NULL; /* keep it mapped: see Q6 above */
 	}
 	sgx_test_point(drv, SGX_TP_RELEASE_CHILDREN, encl, encl->base);
 
@@ -552,8 +553,8 @@ void sgx_encl_va_reserve(struct sgx_encl *encl)
 
 /**
  * sgx_alloc_va_epc_page() - an EPC page turned into a VA page with EPA
- * @encl: the enclave it is for, its owner ([cg-oom]: so that the OOM killer
- *        can find the enclave from the page)
+ * @encl: the enclave it is for, its owner (so that the OOM killer can find
+ *        the enclave from the page; docs/races.md, R6)
  * @reclaim: reclaim EPC if none is free (callers without locks only)
  *
  * The page goes on its cgroup's unreclaimable list.  Async-signal-safe when
@@ -738,10 +739,10 @@ static void backing_forget(struct sgx_encl *encl, unsigned long off)
  * @b: filled with the contents page, the PCMD page and the PCMD's offset
  *     in it (the PCMD itself is at @b->pcmd + @b->pcmd_offset)
  *
- * Layout (spec §8.7): page @index of the file holds the encrypted contents
- * (index size/4096 is the SECS); the PCMDs follow from byte size + 4096, 128
- * bytes each, 32 to a page.  Both pages are allocated in the file now, so
- * failures show up here rather than as SIGBUS on first store.
+ * Layout (as Linux's sgx_encl_get_backing()): page @index of the file holds the
+ * encrypted contents (index size/4096 is the SECS); the PCMDs follow from byte
+ * size + 4096, 128 bytes each, 32 to a page.  Both pages are allocated in the
+ * file now, so failures show up here rather than as SIGBUS on first store.
  * Async-signal-safe.
  *
  * Return: 0, -EINVAL (no backing or index out of range), -ENOMEM.
@@ -892,7 +893,7 @@ struct sgx_epc_page *sgx_encl_eldu(struct sgx_encl_page *encl_page,
 		if (encls_failed(ret))
 			sgx_warn_once("%s returned %d (0x%x)", "ELDU", ret, ret);
 		sgx_encl_put_backing(&b);
-		/* Quirk 10 fixed: the backing copy stays for a retry. */
+		/* Q10 fixed: the backing copy stays for a retry. */
 		sgx_encl_free_epc_page(drv, epc_page);
 		return ERR_PTR(-EFAULT);
 	}
@@ -909,7 +910,7 @@ struct sgx_epc_page *sgx_encl_eldu(struct sgx_encl_page *encl_page,
 	 * allocation ~11 us here, and the TLB flush of each punch slows what
 	 * follows).  The memfd never holds more than evicting the whole enclave
 	 * would, and goes at release.  cfg.kernel_backing restores the kernel's
-	 * truncation, with its PCMD_BUSY guard (seed 000, fix v4+).
+	 * truncation, with its PCMD_BUSY guard (docs/races.md, R1, fix v4+).
 	 */
 	if (drv->cfg.kernel_backing) {
 		backing_punch(encl, index << PAGE_SHIFT);
@@ -1004,8 +1005,9 @@ static vm_fault_t busy_or_sigbus(long err)
 
 /*
  * First touch of an absent page of an initialized SGX2 enclave: EAUG a
- * PENDING page that the enclave then EACCEPTs (spec §5.2 with the §10.3
- * fix).  Descriptors get RWX: the enclave decides through EACCEPT/EMODPE.
+ * PENDING page that the enclave then EACCEPTs (Linux's sgx_encl_eaug_page(),
+ * with the fix of docs/races.md, R2).  Descriptors get RWX: the enclave
+ * decides through EACCEPT/EMODPE.
  */
 static vm_fault_t sgx_encl_eaug_page(struct sgx_mm *mm, struct sgx_encl *encl,
 				     unsigned long addr)
@@ -1115,9 +1117,9 @@ static vm_fault_t __sgx_vma_fault(struct sgx_mm *mm, struct sgx_encl *encl, unsi
 		return VM_FAULT_SIGBUS;
 #ifndef SGX_NO_OOM_RACE_FIX
 	/*
-	 * Killed by the EPC OOM killer ([cg-oom] v3 fix, seed 004): a fault
-	 * racing the kill must not allocate or reload a page, nor map one into
-	 * an address space the killer is zapping and draining.
+	 * Killed by the EPC OOM killer (docs/races.md, R6; the series'
+	 * v3 fix): a fault racing the kill must not allocate or reload a page,
+	 * nor map one into an address space the killer is zapping and draining.
 	 */
 	if (encl_test_flag(encl, SGX_ENCL_NO_MEMORY))
 		return VM_FAULT_SIGBUS;
@@ -1272,7 +1274,7 @@ int sgx_encl_may_map(struct sgx_encl *encl, unsigned long start, unsigned long e
 	int pers, ret = 0;
 
 	if (!encl)
-		return -EACCES; /* quirk 14 fixed */
+		return -EACCES; /* Q14 fixed */
 
 	if (encl_test_flag(encl, SGX_ENCL_INITIALIZED) &&
 	    (start < encl->base || end > encl->base + encl->size || end < start))
@@ -1331,7 +1333,7 @@ int sgx_encl_mm_add(struct sgx_encl *encl, struct sgx_mm *mm)
 	struct sgx_encl_mm *encl_mm;
 	bool found = false;
 
-	/* No new address space for an enclave the OOM killer took ([cg-oom]). */
+	/* No new address space for an enclave the OOM killer took (docs/races.md, R6). */
 	if (encl_test_flag(encl, SGX_ENCL_NO_MEMORY))
 		return -ENOMEM;
 
@@ -1351,7 +1353,7 @@ int sgx_encl_mm_add(struct sgx_encl *encl, struct sgx_mm *mm)
 		return -ENOMEM;
 	encl_mm->encl = encl;
 	encl_mm->mm = mm;
-	/* Quirk 5 fixed: the reference is taken once nothing can fail. */
+	/* Q5 fixed: the reference is taken once nothing can fail. */
 	sgx_encl_get(encl);
 
 	sgx_mutex_lock(&encl->mm_lock);
@@ -1473,7 +1475,7 @@ void sgx_encl_mm_drain(struct sgx_encl *encl)
 }
 
 /**
- * sgx_encl_oom() - the EPC OOM killer's work on one victim ([cg-oom] v5)
+ * sgx_encl_oom() - the EPC OOM killer's work on one victim (v5; docs/races.md, R6)
  * @encl: the victim, with a reference the caller hands over
  *
  * Mark the enclave NO_MEMORY, so that nothing allocates, reloads or maps
@@ -1517,7 +1519,7 @@ bool sgx_encl_oom(struct sgx_encl *encl)
 	 * Threads still inside leave now, while their mms are still listed:
 	 * after the drain the EWB fallback's IPI could not reach them, and
 	 * every page the reclaimer then takes would fail EWB for good and be
-	 * lost (quirk 13).  In the kernel the zap's TLB-shootdown IPIs do
+	 * lost (Q13).  In the kernel the zap's TLB-shootdown IPIs do
 	 * this.  They cannot come back: their TCS is unmapped and faults
 	 * SIGBUS from now on.
 	 */

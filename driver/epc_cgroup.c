@@ -2,10 +2,10 @@
 /*
  * The EPC cgroup: the misc controller's "sgx_epc" resource with per-cgroup
  * LRUs, reclaim within a subtree and the EPC OOM killer.  None of this is in
- * mainline Linux; it follows the unmerged series the spec describes (§14):
- * the v17 data model and reclaim algorithms, and the v5 OOM path of seed
- * 004.  The misc semantics (charge, uncharge, max, peak, events, the files'
- * formats) are mainline kernel/cgroup/misc.c's.
+ * mainline Linux; it follows the unmerged EPC cgroup series (docs/design.md,
+ * References): the v17 data model and reclaim algorithms, and the v5 OOM
+ * path (docs/races.md, R6).  The misc semantics (charge, uncharge, max,
+ * peak, events, the files' formats) are mainline kernel/cgroup/misc.c's.
  *
  * Choices where the series' versions differ (EMU-CHOICE):
  *  - Reclaim starts when usage reaches v17's threshold (the limit, less
@@ -506,7 +506,7 @@ int sgx_cgroup_try_charge(struct sgx_cgroup *cg, bool reclaim)
 	}
 }
 
-/* ---- The EPC OOM killer (seed 004, spec §14.5) ---- */
+/* ---- The EPC OOM killer (docs/races.md, R6) ---- */
 
 static struct sgx_encl *owner_encl(struct sgx_epc_page *page)
 {

@@ -71,7 +71,7 @@ struct sgx_host_ops {
 	 * and get_user_pages() make it: 0, -EFAULT (no VMA at or above @src,
 	 * or a mapping GUP refuses -- an enclave mapping, VM_IO|VM_PFNMAP), or
 	 * -EACCES (the VMA may never be executable, e.g. a noexec mount).
-	 * Quirk 2 of spec §20: the kernel checks the first VMA that ends above
+	 * docs/quirks.md, Q2: the kernel checks the first VMA that ends above
 	 * @src, which may start above it; a host answers for that VMA.
 	 */
 	int (*src_check)(void *host, struct sgx_mm *mm, uint64_t src);

@@ -3,16 +3,16 @@
  * The /dev/sgx_enclave ioctls (the kernel's ioctl.c): building an enclave
  * (CREATE, ADD_PAGES, INIT), PROVISION, and the SGX2 page operations
  * (RESTRICT_PERMISSIONS, MODIFY_TYPES, REMOVE_PAGES).  Every check, its order
- * and its errno follow the kernel (spec §3); where the kernel has a known
- * defect the decision taken here is written next to the code ("Quirk N"
- * refers to spec §20).
+ * and its errno follow the kernel's ioctl.c; where the kernel has a known
+ * defect the decision taken here is written next to the code ("Qn" is
+ * quirk n of docs/quirks.md).
  *
  * None of this runs in signal context except sgx_encl_grow()/sgx_encl_shrink(),
  * which the EAUG fault path also calls: with reclaim off they allocate and
  * free nothing on the heap (VA descriptors come from and return to the
  * enclave's free list).
  *
- * Decisions on the quirks of spec §20 that live in this file:
+ * Decisions on the quirks (docs/quirks.md) that live in this file:
  *   1  fixed: ADD_PAGES decrements secs_child_cnt when EEXTEND fails.
  *   2  kept:  the source's VMA test is the host's src_check(), which answers
  *      for the VMA find_vma() returns (possibly one starting above @src), as
@@ -26,7 +26,7 @@
  *   8  kept:  MODIFY_TYPES does not restore vm_max_prot_bits when ETRACK fails
  *      after EMODT succeeded (the type change has happened in the EPCM).
  *   9  fixed (REMOVE/MODIFY half): the entry is BUSY while encl->lock is
- *      dropped for the zap (spec §10.2 v6); -DSGX_NO_REMOVE_RACE_FIX builds
+ *      dropped for the zap (docs/races.md, R1); -DSGX_NO_REMOVE_RACE_FIX builds
  *      the kernel's behaviour for the race tests.
  *  19  the code returns -ERESTARTSYS (the kernel's kernel-doc says -EINTR);
  *      the comments here say what the code does.
@@ -238,7 +238,7 @@ static int sgx_encl_create(struct sgx_encl *encl, struct sgx_secs *secs)
 	encl->secs.type = SGX_PAGE_TYPE_SECS;
 	sgx_record_unreclaimable(drv, secs_epc, false);
 	encl->attributes = secs->attributes;
-	/* Quirk 4 (kept): this drops a PROVISION done before CREATE, as the kernel does. */
+	/* Q4 (kept): this drops a PROVISION done before CREATE, as the kernel does. */
 	encl->attributes_mask = SGX_ATTR_UNPRIV_MASK;
 
 	/*
@@ -493,7 +493,7 @@ static int sgx_encl_add_page(struct sgx_encl *encl, struct sgx_mm *mm, unsigned 
 		ret = __sgx_encl_extend(encl, epc_page);
 		if (ret) {
 			/*
-			 * Quirk 1 (fixed): the kernel leaves secs_child_cnt one
+			 * Q1 (fixed): the kernel leaves secs_child_cnt one
 			 * too high here although the page is EREMOVEd below.
 			 */
 			encl->secs_child_cnt--;
@@ -530,9 +530,9 @@ err_out_free:
  * SECINFO at @secinfo, and EEXTEND them when @flags has SGX_PAGE_MEASURE.
  * @count returns the bytes added, also when an error stops the loop.
  *
- * Quirk 3 (kept, it is the ABI runtimes loop on): a signal before the first
+ * Q3 (kept, it is the ABI runtimes loop on): a signal before the first
  * page gives -ERESTARTSYS, a signal later gives 0 with a short @count.
- * Quirk 19 (fixed in this comment): the kernel's kernel-doc promises -EINTR;
+ * Q19 (fixed in this comment): the kernel's kernel-doc promises -EINTR;
  * the code, and this one, return -ERESTARTSYS.
  *
  * Return: 0, -EINVAL (state, alignment, range, SECINFO), -EFAULT, -EACCES
@@ -554,7 +554,7 @@ static long sgx_ioc_enclave_add_pages(struct sgx_encl *encl, struct sgx_mm *mm,
 	    encl_test_flag(encl, SGX_ENCL_INITIALIZED))
 		return -EINVAL;
 
-	/* Killed by the EPC OOM killer ([cg-oom]). */
+	/* Killed by the EPC OOM killer (docs/races.md, R6). */
 	if (encl_test_flag(encl, SGX_ENCL_NO_MEMORY))
 		return -ENOMEM;
 
@@ -797,7 +797,7 @@ static int sgx_set_attribute(struct sgx_driver *drv, uint64_t *allowed_attribute
  * @arg: user address of a struct sgx_enclave_provision
  *
  * Allow SGX_ATTR_PROVISIONKEY when @fd is an open /dev/sgx_provision.  No
- * state check (Quirk 4, kept: CREATE resets the mask, so only a PROVISION
+ * state check (Q4, kept: CREATE resets the mask, so only a PROVISION
  * between CREATE and INIT has an effect).  The fd is taken as an unsigned
  * int, as the kernel passes it on.
  *
@@ -1048,14 +1048,14 @@ static long sgx_enclave_modify_types(struct sgx_encl *encl,
 
 			/* Keep the reclaimer off the page while the lock is dropped. */
 			if (sgx_unmark_page_reclaimable(drv, entry->epc_page)) {
-				/* Quirk 7 (kept): -EAGAIN here, -EBUSY in REMOVE_PAGES. */
+				/* Q7 (kept): -EAGAIN here, -EBUSY in REMOVE_PAGES. */
 				ret = -EAGAIN;
 				goto out_entry_changed;
 			}
 
 #ifndef SGX_NO_REMOVE_RACE_FIX
 			/*
-			 * Race fix (spec §10.2 v6): mappings of the page are
+			 * Race fix (docs/races.md, R1): mappings of the page are
 			 * zapped without encl->lock, and a fault in that window
 			 * would map it again right before it becomes a TCS.
 			 * BUSY makes the fault handler back off (NOPAGE) until
@@ -1092,7 +1092,7 @@ static long sgx_enclave_modify_types(struct sgx_encl *encl,
 		ret = sgx_enclave_etrack(encl);
 		if (ret) {
 			/*
-			 * Quirk 8 (kept): vm_max_prot_bits is not restored here.
+			 * Q8 (kept): vm_max_prot_bits is not restored here.
 			 * EMODT has already happened and cannot be undone; for a
 			 * TCS the RW maximum is the right one, and going back to
 			 * the REG page's maximum could re-allow X on a TCS.
@@ -1205,14 +1205,14 @@ static long sgx_encl_remove_pages(struct sgx_encl *encl,
 		}
 
 		if (sgx_unmark_page_reclaimable(drv, entry->epc_page)) {
-			/* Quirk 7 (kept): -EBUSY here, -EAGAIN everywhere else. */
+			/* Q7 (kept): -EBUSY here, -EAGAIN everywhere else. */
 			ret = -EBUSY;
 			goto out_unlock;
 		}
 
 #ifndef SGX_NO_REMOVE_RACE_FIX
 		/*
-		 * Race fix (spec §10.2 v6, seed 000): the page stays in the page
+		 * Race fix (docs/races.md, R1): the page stays in the page
 		 * array and resident while encl->lock is dropped for the zap, so
 		 * a fault in that window would map the page right before it is
 		 * EREMOVEd, leaving a PTE to an EPC page the enclave no longer

@@ -5,7 +5,7 @@
  * and two system calls), pthread mutexes are not promised to be.  A thread
  * never takes a driver lock while it could be interrupted by its own fault
  * handler holding it: the driver never touches enclave memory through a user
- * mapping with a lock held (DESIGN.md, signal-context rule).
+ * mapping with a lock held (docs/design.md, signal-context rule).
  */
 #ifndef SOFTSGX_DRIVER_LOCK_H
 #define SOFTSGX_DRIVER_LOCK_H

@@ -5,16 +5,16 @@
  * ksgxd, which sanitizes the EPC at start-up and then keeps the free count
  * above the high watermark.  Mirrors arch/x86/kernel/cpu/sgx/main.c.
  *
- * Decisions on the kernel's quirks (spec §20 and others found here):
- *  - §20.20 (node array sized by the number of nodes, indexed by id, not
+ * Decisions on the kernel's quirks (docs/quirks.md):
+ *  - Q20 (node array sized by the number of nodes, indexed by id, not
  *    zeroed): fixed.  drv->nodes has max node id + 1 entries, zeroed, and
  *    every entry's lists are initialised.
- *  - The kernel counts poisoned pages as free: sgx_free_epc_page() bumps
+ *  - Q21: the kernel counts poisoned pages as free: sgx_free_epc_page() bumps
  *    sgx_nr_free_pages for a page it parks on the poison list, and memory
  *    failure on a free page moves it to the poison list without dropping the
  *    count, so the watermarks see pages nobody can allocate.  Fixed:
  *    nr_free_pages is exactly the number of pages on the free lists.
- *  - §20.13 (a failed EWB loses the page: the caller still marks it
+ *  - Q13 (a failed EWB loses the page: the caller still marks it
  *    non-resident, drops secs_child_cnt and frees the EPC page without
  *    EREMOVE): the data loss is kept -- the warning says so, and it is what
  *    the kernel's users would observe -- but the frame is freed only after
@@ -25,8 +25,8 @@
  *    good when a thread ignores the IPI (a host whose kick cannot reach it),
  *    so this is reachable and not only a driver bug.
  *  - The reclaimer's phases are mainline's; the desc bits are the v6 fix
- *    series' (§10.2): phase 2 sets BUSY and PCMD_BUSY where mainline sets
- *    BEING_RECLAIMED, and sgx_encl_ewb() clears both.
+ *    series' (docs/races.md, R1): phase 2 sets BUSY and PCMD_BUSY where
+ *    mainline sets BEING_RECLAIMED, and sgx_encl_ewb() clears both.
  *  - Pages the sanitizer parks on a poison list get IS_FREE like any page a
  *    free parks there (the kernel leaves their flags 0); nothing reads it but
  *    the memory-failure path, which stops at the poison test first.
@@ -1183,7 +1183,7 @@ static bool sgx_page_cache_init(struct sgx_driver *drv)
 		if (info[i].node > max_node)
 			max_node = info[i].node;
 
-	/* Indexed by node id: sized max id + 1, zeroed (quirk §20.20 fixed). */
+	/* Indexed by node id: sized max id + 1, zeroed (Q20 fixed). */
 	drv->nr_nodes = max_node + 1;
 	drv->nodes = calloc((size_t)drv->nr_nodes, sizeof(*drv->nodes));
 	if (!drv->nodes)
@@ -1220,7 +1220,7 @@ static bool sgx_page_cache_init(struct sgx_driver *drv)
 	return true;
 }
 
-/* The reserved masks the INIT ioctl checks SIGSTRUCT and SECS against (§2.2). */
+/* The reserved masks INIT checks SIGSTRUCT and SECS against (sgx_drv_init()). */
 static void sgx_init_masks(struct sgx_driver *drv)
 {
 	struct sgx_cpuid_regs r0, r1;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The SRCU-style protection of encl->mm_list (spec §12, seed 002): liburcu's
+ * The SRCU-style protection of encl->mm_list (docs/races.md, R4): liburcu's
  * bulletproof flavour for the read sections and grace periods, and the list
  * operations themselves written with acquire/release atomics.
  *

@@ -139,7 +139,7 @@ struct sgx_stats {
 	_Atomic uint64_t oom_kills;                         /* enclaves the EPC OOM killer took */
 };
 
-/* Test-only pause points between the steps of the racy flows (seeds). */
+/* Test-only pause points between the steps of the racy flows (docs/races.md). */
 enum sgx_test_point {
 	SGX_TP_REMOVE_ZAP,      /* REMOVE_PAGES: encl->lock dropped around the PTE zap */
 	SGX_TP_MODIFY_ZAP,      /* MODIFY_TYPES REG->TCS: same window */
@@ -383,7 +383,7 @@ enum sgx_encl_flags {
 	SGX_ENCL_DEBUG = 1u << 1,
 	SGX_ENCL_CREATED = 1u << 2,
 	SGX_ENCL_INITIALIZED = 1u << 3,
-	/* Killed by the EPC OOM killer: no new EPC, mappings or reloads ([cg-oom] v5). */
+	/* Killed by the EPC OOM killer: no new EPC, mappings or reloads (R6, v5). */
 	SGX_ENCL_NO_MEMORY = 1u << 4,
 };
 
@@ -426,7 +426,14 @@ struct sgx_encl {
 	_Atomic unsigned long flags;   /* enum sgx_encl_flags, atomic bit ops */
 	unsigned int page_cnt;         /* SECS + all pages; drives VA growth */
 	unsigned int secs_child_cnt;   /* resident children */
-	struct sgx_mutex lock;         /* see "What protects what" in the spec */
+	/*
+	 * lock: the page array and every descriptor in it, secs_child_cnt, SECS
+	 * residency, the VA page list and slots (the descriptor pool is
+	 * mm_lock's, see encl.c), every ENCLS on the enclave with its ETRACK
+	 * and IPIs, publishing INITIALIZED, and page_cnt after INIT.  Taken
+	 * after the mm's mmap lock, as in the kernel.
+	 */
+	struct sgx_mutex lock;
 	struct sgx_encl_page *page_array; /* size >> 12 slots, sparse */
 	unsigned long nr_slots;
 	struct sgx_encl_page secs;
@@ -651,7 +658,7 @@ vm_fault_t sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_mm *mm, unsigned lon
 			  unsigned long index, bool may_retry);
 /* SGX_IOC_VEPC_REMOVE_ALL and others: the count of SECS failures, or -errno. */
 long sgx_vepc_ioctl(struct sgx_vepc *vepc, unsigned int cmd, unsigned long arg);
-/* The file's release: the two passes and the zombie list (spec §12). */
+/* The file's release: the two passes and the zombie list (docs/races.md, R3). */
 void sgx_vepc_release(struct sgx_vepc *vepc);
 
 /* ---- messages ---- */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * /dev/sgx_vepc: raw EPC for guests (the kernel's virt.c, spec §12).
+ * /dev/sgx_vepc: raw EPC for guests (the kernel's virt.c).
  *
  * A vEPC file hands EPC pages to a guest, which runs ENCLS on them itself; the
  * driver knows nothing of how the guest uses them.  Pages are allocated on the
@@ -36,7 +36,7 @@
  *     address space; memory only for the nodes used: one per 64 pages when
  *     they are dense).
  *   - A fault on an offset that is already populated inserts the PTE again
- *     (the kernel returns without one; §20.15).
+ *     (the kernel returns without one; docs/quirks.md, Q15).
  *   - A fault publishes a new page only after its PTE is in (the kernel
  *     stores first and erases on failure), and creates the nodes on its path
  *     only then, so every node leads to a page and the arena cannot run out.
@@ -344,9 +344,10 @@ static int __sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_mm *mm, unsigned l
 	epc_page = sgx_vepc_load(vepc, index);
 	if (epc_page) {
 		/*
-		 * QUIRK §20.15, fixed: the kernel returns success here without
-		 * a PTE, so a second mapping of this offset (or a mapping made
-		 * again after munmap) faults forever.  The page already
+		 * Q15 (docs/quirks.md), fixed: the kernel returns success here
+		 * without a PTE, so a second mapping of this offset (or a
+		 * mapping made again after munmap) faults forever.  The page
+		 * already
 		 * belongs to this offset; map it again.  Mapping an EPC page
 		 * twice is harmless: the guest's EPCM rules still apply.  On
 		 * failure the page stays: it may hold the guest's state.

@@ -31,12 +31,13 @@
  *     page_cnt; the SECS is resident unless the enclave is initialized and
  *     childless; refcount == 1 + tracked address spaces;
  *   - every PTE of every address space maps the page the driver holds for
- *     that (enclave, address) — the stale-PTE race of seed 000 — or the
- *     vEPC page of that file offset;
- *   - every ioctl returns 0 or one of the errnos the spec allows for it
- *     (§3), -ENOTTY for anything else; state-machine errors are exact
- *     (CREATE twice, ADD/INIT outside CREATED, SGX2 before INIT: -EINVAL);
- *     errors of the argument checks are exact and in the spec's order
+ *     that (enclave, address) — the stale-PTE race of docs/races.md, R1 —
+ *     or the vEPC page of that file offset;
+ *   - every ioctl returns 0 or one of the errnos the kernel's ioctl.c
+ *     returns for it, -ENOTTY for anything else; state-machine errors are
+ *     exact (CREATE twice, ADD/INIT outside CREATED, SGX2 before INIT:
+ *     -EINVAL);
+ *     errors of the argument checks are exact and in the kernel's order
  *     (-EFAULT/-EINVAL), and valid arguments never give -EINVAL where only
  *     those checks can; success means what it says (count == length, pages
  *     there or gone, types changed, flags set, the added page holds the
@@ -46,7 +47,7 @@
  *   - a debugger access (ptrace) returns the whole length or -EFAULT/-EIO/
  *     -ENOMEM, -EFAULT without a DEBUG enclave, and a successful write
  *     reads back;
- *   - a fault's outcome is the one §5 prescribes whenever it is determined
+ *   - a fault's outcome is the one Linux's sgx_vma_fault() gives whenever it is determined
  *     (resident page within its permissions: mapped; no page before INIT,
  *     outside ELRANGE, or beyond the page's permissions: SIGBUS; EAUG or
  *     ELDU with free EPC: mapped).
@@ -124,11 +125,11 @@
  * point T%5 is reached: faults on the window's page, SGX2 ioctls on it,
  * reclaim, releases, vEPC use...  (run_nested() lists its encoding).  This
  * is how a single thread, deterministically, puts a second thread's
- * operation inside another's window: the races of seed 000 and its
- * follow-up.  Extra oracles there: no fault in a REMOVE/MODIFY window may
- * map the page (§10.1), and a fault may not SIGBUS when the page is
- * present, resident, not BUSY and within its permissions (the EAUG race of
- * §10.3).  Both fire on a build with -Drace_fixes=false, from the race_*
+ * operation inside another's window: the races R1 and R2 of
+ * docs/races.md.  Extra oracles there: no fault in a REMOVE/MODIFY window may
+ * map the page (R1), and a fault may not SIGBUS when the page is
+ * present, resident, not BUSY and within its permissions (the EAUG race,
+ * R2).  Both fire on a build with -Drace_fixes=false, from the race_*
  * seeds at once and from the other seeds within minutes of fuzzing.
  *
  * The EACCEPT stand-in clears PENDING/MODIFIED/PR in the EPCM of resident
@@ -961,8 +962,9 @@ static struct sim_pte *find_pte(struct sgx_mm *mm, struct sgx_encl *encl, unsign
 enum { X_MAPPED, X_SIGBUS, X_UNKNOWN };
 
 /*
- * What §5 says a fault at @addr must give, when it is determined.  ELDU needs
- * at most two pages (SECS and child), EAUG three (SECS, page, VA page).
+ * What Linux's sgx_vma_fault() gives for a fault at @addr, when it is
+ * determined.  ELDU needs at most two pages (SECS and child), EAUG three (SECS,
+ * page, VA page).
  */
 static int expect_fault(struct sgx_encl *encl, unsigned long addr, unsigned long vm_flags)
 {
@@ -1060,10 +1062,11 @@ static int do_access(struct sgx_mm *mm, unsigned long addr)
 							  NULL;
 
 			/*
-			 * E.g. the loser of two concurrent EAUGs (§10.3); or, as
-			 * in the kernel (quirk kept), a page added by ADD_PAGES
-			 * after the lockless lookup sent the fault to the EAUG
-			 * path, which refuses an uninitialized enclave.
+			 * E.g. the loser of two concurrent EAUGs (R2 of
+			 * docs/races.md); or, as in the kernel (kept), a page
+			 * added by ADD_PAGES after the lockless lookup sent the
+			 * fault to the EAUG path, which refuses an
+			 * uninitialized enclave.
 			 */
 			CHECK(!e || !e->epc_page || absent_uninit ||
 				      (encl_flags(encl) & SGX_ENCL_NO_MEMORY) ||
@@ -1303,7 +1306,7 @@ static long ioctl_checked(struct henc *he, struct sgx_mm *mm, unsigned int cmd, 
 		      (sig && r == -ERESTARTSYS &&
 		       (cmd == SGX_IOC_ENCLAVE_CREATE || cmd == SGX_IOC_ENCLAVE_ADD_PAGES ||
 			cmd == SGX_IOC_ENCLAVE_INIT)),
-	      "ioctl 0x%x returned %ld, not an errno the spec allows", cmd, r);
+	      "ioctl 0x%x returned %ld, not an errno the kernel returns", cmd, r);
 	if (cmd == SGX_IOC_ENCLAVE_CREATE && !r)
 		CHECK(encl_flags(he->encl) & SGX_ENCL_CREATED, "CREATE succeeded, not CREATED");
 	if (cmd == SGX_IOC_ENCLAVE_INIT && !r)
@@ -1316,14 +1319,14 @@ static long ioctl_checked(struct henc *he, struct sgx_mm *mm, unsigned int cmd, 
 	return r;
 }
 
-/* §3.5 step 5 / §3.8: the offset/length validation shared by ADD and SGX2. */
+/* The offset/length validation shared by ADD_PAGES and the SGX2 ioctls. */
 static bool range_ok(uint64_t size, uint64_t offset, uint64_t length)
 {
 	return !(offset & (PG - 1)) && length && !(length & (PG - 1)) &&
 	       offset + length >= offset && offset + length - PG < size;
 }
 
-/* §3.5 step 7: the SECINFO checks of ADD_PAGES. */
+/* The SECINFO checks of ADD_PAGES (Linux's sgx_validate_secinfo()). */
 static bool add_secinfo_ok(uint64_t flags, bool reserved_bytes)
 {
 	uint64_t perm = flags & SGX_SECINFO_PERMISSION_MASK;
@@ -1362,7 +1365,7 @@ enum { PRE_NONE = 1, PRE_COMPUTE = 2 };
 /*
  * CREATE from secs_buf.  @pre: PRE_COMPUTE (the argument is good and the
  * SECS image at @src is secs_buf's: the copy, then the size decide the
- * errno, §3.4 steps 4-5), PRE_NONE, or the exact errno.
+ * errno, as in sgx_ioc_enclave_create()), PRE_NONE, or the exact errno.
  */
 static long do_create(struct henc *he, struct sgx_mm *mm, const struct sgx_secs *secs,
 		      uint64_t arg_override, bool use_override, long pre, uint64_t src)
@@ -1540,8 +1543,8 @@ static long do_add(struct henc *he, struct sgx_mm *mm, uint64_t offset, uint64_t
 	/*
 	 * The loop's own signal check gives -ERESTARTSYS only before the first
 	 * page; a later page's EPC allocation, interrupted during direct
-	 * reclaim, returns it with count short (spec §3.5: the failing page's
-	 * error is returned).  Either way a signal must have been raised.
+	 * reclaim, returns it with count short (the kernel returns the
+	 * failing page's error).  Either way a signal must have been raised.
 	 */
 	if (r == -ERESTARTSYS)
 		CHECK(sig, "-ERESTARTSYS after adding 0x%llx bytes with no signal",
@@ -1779,11 +1782,11 @@ static struct sgx_mm *mm_arg(struct in *in)
 static uint8_t svn_next[16] = { 1 };
 
 /*
- * What an open must do about EUPDATESVN (spec §16): the first user (no
- * enclave or vEPC alive) runs it.  The EPC is then empty by the invariants,
- * so anything but success or -EAGAIN (ten dry tries) means a page is in use
- * that nobody accounts for.  Return the errno the open must fail with (0:
- * it must succeed), and update the mirrors as the CPU will.
+ * What an open must do about EUPDATESVN (Linux's sgx_inc_usage_count()): the
+ * first user (no enclave or vEPC alive) runs it.  The EPC is then empty by the
+ * invariants, so anything but success or -EAGAIN (ten dry tries) means a page
+ * is in use that nobody accounts for.  Return the errno the open must fail with
+ * (0: it must succeed), and update the mirrors as the CPU will.
  */
 static int svn_expect(void)
 {
@@ -2811,7 +2814,7 @@ static void put64(uint8_t *b, uint64_t v)
  *   8 ZAP_TP           zap @addr everywhere now (as the window's own zap will)
  *   9 ACCESS_TP M      as 0
  *
- * In the REMOVE_PAGES / MODIFY_TYPES windows (§10.1) no fault may map the
+ * In the REMOVE_PAGES / MODIFY_TYPES windows (R1) no fault may map the
  * page: a PTE to it that the nested program created is the stale-PTE race.
  */
 static void run_nested(struct in *in, struct sgx_encl *encl, unsigned long addr)

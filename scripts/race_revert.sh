@@ -1,5 +1,5 @@
 #!/bin/sh
-# Prove the seed-race tests test something: build with the race fixes
+# Prove the race tests (docs/races.md) test something: build with the race fixes
 # compiled out (-Drace_fixes=false) and require every race test to FAIL.
 # Prints TAP, one line per race test.
 set -u

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Set up, build and run every test: a normal build, an ASan+UBSan build, and a
-# ThreadSanitizer build of the threaded tests, a build with the seed-race fixes
-# compiled out (whose race tests must fail), then the libFuzzer harnesses.  Ends with "N passed, N failed".
+# ThreadSanitizer build of the threaded tests, a build with the race fixes of
+# docs/races.md compiled out (whose race tests must fail), then the libFuzzer
+# harnesses.  Ends with "N passed, N failed".
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/deps.sh

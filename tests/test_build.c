@@ -156,7 +156,7 @@ static void test_ecreate_operands(void **state)
 	assert_int_equal(sgx_last_fault()->errcd & X86_PF_SGX, 0);
 }
 
-/* Fields hardware computes are overwritten, not refused (spec §1.3, §4.1 step 6). */
+/* Fields hardware computes are overwritten, not refused (SDM, SECS and ECREATE). */
 static void test_ecreate_overwrites_computed_fields(void **state)
 {
 	struct sgx_secs *s;
@@ -220,8 +220,8 @@ static int setup_encl(void **state)
 }
 
 /*
- * The "busy" outcomes (§4.1 step 4, §4.2 steps 5, 6 and 10, §4.3 steps 3
- * and 5, §4.4 steps 7 and 9): another leaf holding the target page, the
+ * The "busy" outcomes of ECREATE, EADD, EEXTEND and EINIT (the SDM's
+ * concurrency rules for each): another leaf holding the target page, the
  * SECS or the measurement is #GP, and nothing changes.
  */
 static void eadd_args(uint64_t linaddr, uint64_t flags);
@@ -339,7 +339,7 @@ static void test_eextend_holds_page(void **state)
 
 /*
  * PENDING, MODIFIED and PR in EADD's SECINFO: the EADD block measures the
- * whole FLAGS word (§6.1), but the new page gets none of them (§4.2 step 13).
+ * whole FLAGS word, but the new page gets none of them (SDM EADD).
  */
 static void test_eadd_state_bits_measured_not_set(void **state)
 {
@@ -465,7 +465,7 @@ static void test_eadd_errors(void **state)
 	eadd_args(BASE + 0x3000, SGX_SECINFO_TCS);
 	tcs->reserved[7] = 1;
 	expect_eadd_gp("TCS reserved area");
-	/* Reserved TCS.FLAGS bits are EENTER's to refuse, not EADD's (§1.4, §4.2). */
+	/* Reserved TCS.FLAGS bits are EENTER's to refuse, not EADD's (SDM TCS, EADD). */
 	eadd_args(BASE + 0x3000, SGX_SECINFO_TCS);
 	tcs->flags = 1ULL << 5;
 	assert_leaf_ok(sgx_eadd(cpu, &pi, t_page(cpu, 3)));
@@ -542,7 +542,7 @@ static void test_eextend(void **state)
 	/* The page belongs to another enclave: #GP. */
 	other = t_ecreate(cpu, 20, BASE * 2, SIZE, SGX_ATTR_MODE64BIT);
 	assert_gp(sgx_eextend(cpu, other, t_page(cpu, 1)));
-	/* RBX is not the page's SECS at all (spec §4.3 step 4): #GP. */
+	/* RBX is not the page's SECS at all (SDM EEXTEND): #GP. */
 	assert_gp(sgx_eextend(cpu, t_page(cpu, 1), t_page(cpu, 1)));
 	m = secs_hidden(cpu, 0)->mr;
 	sgx_measure_final(&m, before);

@@ -226,7 +226,7 @@ static void test_page_locks(void **state)
 	page_unlock_shared(&e);
 }
 
-/* The epoch model of spec §8.3, driven directly. */
+/* The epoch model (docs/architecture.md, Tracking), driven directly. */
 static void test_tracking_model(void **state)
 {
 	struct secs_hidden h;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * ENCLU core: EENTER, ERESUME, EEXIT, AEX, the leaf dispatch and the
- * in-enclave operand rule (spec §5.3-§5.5, §7).
+ * in-enclave operand rule (the SDM's EENTER, ERESUME, EEXIT and "Enclave Exiting Events").
  */
 #include <pthread.h>
 #include <sched.h>
@@ -732,8 +732,8 @@ static void xsave_pattern(uint8_t *buf, uint32_t size)
 }
 
 /*
- * The host's extended state after an AEX from an enclave with XFRM = 3:
- * x87 and SSE in their INIT state, and the host's own state
+ * The host's extended state after an AEX from an enclave with XFRM = 3
+ * (SDM, AEX): x87 and SSE in their INIT state, and the host's own state
  * outside XFRM (@pattern's AVX component and its XSTATE_BV bit) untouched.
  */
 static void assert_xs_init(const struct world *w, const uint8_t *pattern)

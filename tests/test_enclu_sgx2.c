@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * SGX2 ENCLU leaves: EACCEPT, EACCEPTCOPY, EMODPE (spec §5.6-§5.8, §9),
+ * SGX2 ENCLU leaves: EACCEPT, EACCEPTCOPY, EMODPE (the SDM's descriptions),
  * driven together with EAUG/EMODPR/EMODT/ETRACK as the EDMM flows use them.
  */
 #include <string.h>

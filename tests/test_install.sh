@@ -33,6 +33,7 @@ fi
 : >"$T/log"
 for f in "$pc" "$lib/libsoftsgx.so" "$inc/softsgx/cpu.h" "$inc/softsgx/uapi/sgx.h" \
 	"$bin/softsgx" "$doc/README.md" "$doc/library.md" "$doc/architecture.md" \
+	"$doc/design.md" "$doc/quirks.md" "$doc/races.md" \
 	"$doc/examples/enclave_init.c"; do
 	[ -e "$f" ] || echo "missing: ${f#"$T/dest"}" >>"$T/log"
 done

@@ -200,7 +200,7 @@ static void derive_key_is_cmac_of_deps(void **state)
 	derive_key(cpu, &d, k1);
 	derive_key(cpu, &d, k2);
 	assert_memory_equal(k1, k2, 16);
-	/* Spec §11.2: key = AES-128-CMAC(root key, KEYDEPENDENCIES). */
+	/* docs/architecture.md, Keys: key = AES-128-CMAC(root key, KEYDEPENDENCIES). */
 	assert_int_equal(ossl_cmac(cpu->root_key, &d, sizeof(d), ref), 0);
 	assert_memory_equal(k1, ref, 16);
 }
@@ -1328,7 +1328,7 @@ static void egetkey_report_key_matches_derivation(void **state)
 	keyreq_init(&kr, SGX_KEYNAME_REPORT);
 	memset(kr.keyid, 0x19, 32);
 	assert_int_equal(do_egetkey(&r, &kr, key), 0);
-	/* The fields of spec §11.1 and nothing else. */
+	/* The fields the SDM's EGETKEY names and nothing else. */
 	s = secs_view(&a);
 	memset(&d, 0, sizeof(d));
 	d.keyname = SGX_KEYNAME_REPORT;
@@ -1359,7 +1359,7 @@ static void lehash_set(const uint8_t hash[32])
 		assert_int_equal(sgx_cpu_wrmsr(cpu, MSR_IA32_SGXLEPUBKEYHASH0 + i, w[i]), 0);
 }
 
-/* The launch key for @tok as EINIT derives it (spec §4.4 step 19, SDM EINIT). */
+/* The launch key for @tok as EINIT derives it (SDM EINIT). */
 static void token_key(const struct sgx_einittoken *tok, uint8_t key[16])
 {
 	struct key_deps d;
@@ -1632,7 +1632,7 @@ static void token_debug_and_attributes(void **state)
 	f.tok.maskedattributesle |= SGX_ATTR_DEBUG;
 	token_mac(&f.tok);
 	tok_expect(&f, SGX_INVALID_EINITTOKEN);
-	/* Token ATTRIBUTES must equal the SECS's (spec §4.4 step 21). */
+	/* Token ATTRIBUTES must equal the SECS's (SDM EINIT). */
 	f.tok = good;
 	f.tok.attributes |= SGX_ATTR_DEBUG;
 	token_mac(&f.tok);

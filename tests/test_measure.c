@@ -2,7 +2,7 @@
 /*
  * MRENCLAVE three ways: offline (sgx_image_measure), on the CPU model
  * (ECREATE/EADD/EEXTEND, then EINIT against a SIGSTRUCT for the offline
- * value) and as the SHA-256 of an SGXS stream; plus the spec's worked update
+ * value) and as the SHA-256 of an SGXS stream; plus worked update
  * blocks, the ELF/layout reader and the SGXS reader's rejections.
  */
 #include <errno.h>
@@ -26,9 +26,9 @@ static void sha256(const void *p, size_t n, uint8_t out[32])
 	assert_int_equal(EVP_Digest(p, n, out, NULL, EVP_sha256(), NULL), 1);
 }
 
-/* ---- spec §6.1 worked examples ---------------------------------------- */
+/* ---- worked examples of the update blocks ------------------------------ */
 
-/* ECREATE, SSAFRAMESIZE=1, SIZE=0x10000, byte for byte as the spec lists it. */
+/* ECREATE, SSAFRAMESIZE=1, SIZE=0x10000, byte for byte. */
 static const uint8_t blk_ecreate[64] = {
 	0x45, 0x43, 0x52, 0x45, 0x41, 0x54, 0x45, 0x00, 0x01, 0x00, 0x00, 0x00,
 	0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,

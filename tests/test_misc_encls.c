@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * EREMOVE, EDBGRD and EDBGWR (spec §4.5, §4.6): success paths with the EPCM
+ * EREMOVE, EDBGRD and EDBGWR (the SDM's descriptions): success paths with the EPCM
  * before and after, and every error code and fault, with the EPCM (and page
  * contents, for EDBGWR) left unchanged on failure.
  *

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * Paging leaves (EPA, EBLOCK, ETRACK, EWB, ELDU, ELDB) and the paging crypto:
- * every outcome the spec lists for each leaf, round trips of every page type,
+ * every outcome the SDM lists for each leaf, round trips of every page type,
  * anti-replay and binding (version, slot, address, enclave, PCMD, tag), the
  * tracking model, and that encrypt/decrypt never allocate.
  */
@@ -517,9 +517,9 @@ static void etrack_not_secs(void **state)
 }
 
 /*
- * §8.3, two ETRACKs after the EBLOCK: an LP that entered after the first
- * one cannot hold a translation from before the block, so EWB succeeds
- * while it is still inside.
+ * Tracking (docs/architecture.md), two ETRACKs after the EBLOCK: an LP that
+ * entered after the first one cannot hold a translation from before the block,
+ * so EWB succeeds while it is still inside.
  */
 static void ewb_after_two_etracks_with_late_lp(void **state)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * EAUG, EMODPR, EMODT (spec §4.12-§4.14): the success path with the EPCM
+ * EAUG, EMODPR, EMODT (the SDM's descriptions): the success path with the EPCM
  * before and after, and every error code and fault each leaf can report,
  * with the EPCM left unchanged on failure.
  *

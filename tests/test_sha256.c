@@ -2,8 +2,8 @@
 /*
  * The whole-block SHA-256 behind MRENCLAVE: the SHA-NI path and the OpenSSL
  * fallback each give OpenSSL's EVP digest for every length from 0 to 70
- * blocks and every split of the input between the two runs, and the spec's
- * EEXTEND stream measures the same under both.
+ * blocks and every split of the input between the two runs, and the
+ * measurement's EEXTEND stream measures the same under both.
  */
 #include <stdlib.h>
 #include <string.h>

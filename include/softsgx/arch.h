@@ -46,7 +46,7 @@ enum sgx_enclu_function {
 	EDECCSSA = 0x09, /* AEX-Notify */
 };
 
-/* SGX error codes returned in RAX (SDM table, spec §3). */
+/* SGX error codes returned in RAX (the SDM's table of ENCLS/ENCLU return codes). */
 enum sgx_return_code {
 	SGX_SUCCESS = 0,
 	SGX_INVALID_SIG_STRUCT = 1,
@@ -254,7 +254,7 @@ struct sgx_sigstruct {
 	uint8_t q2[SGX_MODULUS_SIZE];
 } __attribute__((packed));
 
-/* The constant header words (spec §1.11) as the Linux selftest writes them. */
+/* The constant header words (the SDM's SIGSTRUCT) as the Linux selftest writes them. */
 #define SGX_SIGSTRUCT_HEADER1_0 0x000000E100000006ULL
 #define SGX_SIGSTRUCT_HEADER1_1 0x0000000000010000ULL
 #define SGX_SIGSTRUCT_HEADER2_0 0x0000006000000101ULL

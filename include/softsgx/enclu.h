@@ -87,12 +87,12 @@ struct sgx_exception {
 /**
  * sgx_aex() - asynchronous enclave exit of @lp
  *
- * Saves @regs and the XSAVE image into the current SSA frame (plus EXITINFO
- * and EXINFO), increments CSSA, marks the TCS inactive, and replaces @regs
- * and @xs with the synthetic state the host sees (spec §7.4): RAX=ERESUME,
- * RBX=TCS, RCX=RIP=AEP, RSP/RBP from URSP/URBP, the others zero, extended
- * state in INIT form.  For a #PF the address the host sees has its low 12
- * bits cleared; *@host_addr receives it.
+ * Saves @regs and the XSAVE image into the current SSA frame (plus EXITINFO and
+ * EXINFO), increments CSSA, marks the TCS inactive, and replaces @regs and @xs
+ * with the synthetic state the host sees (SDM, "Enclave Exiting Events"):
+ * RAX=ERESUME, RBX=TCS, RCX=RIP=AEP, RSP/RBP from URSP/URBP, the others zero,
+ * extended state in INIT form.  For a #PF the address the host sees has its low
+ * 12 bits cleared; *@host_addr receives it.
  *
  * @cpu, @lp and @regs must be valid; @xs, @ex and @host_addr may be NULL.
  *

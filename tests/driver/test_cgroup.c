@@ -3,7 +3,7 @@
  * driver/epc_cgroup.c: the "sgx_epc" misc resource (files, charge and
  * uncharge up the tree, max, peak, events), limits enforced by reclaim within
  * a cgroup, asynchronous reclaim, the EPC OOM killer and what a killed
- * enclave may still do, and seed 004's races: the OOM killer against the
+ * enclave may still do, and the races of docs/races.md, R6: the OOM killer against the
  * reclaimer holding the victim's pages, and against faults.
  */
 #include <errno.h>
@@ -868,7 +868,7 @@ static void test_oom_uninitialized(void **state)
 }
 
 /*
- * Seed 004: the OOM killer runs while the reclaimer holds a batch of the
+ * R6 (docs/races.md): the OOM killer runs while the reclaimer holds a batch of the
  * victim's pages, blocked, between EBLOCK and EWB.  The kill zaps and drains
  * but frees nothing, so the reclaimer finishes writing its batch back, and
  * the release then frees every page: nothing lost, nothing used after free.
@@ -921,7 +921,7 @@ static void test_oom_races_reclaimer(void **state)
 }
 
 /*
- * Seed 004's other half, the v3 fix: a fault on the victim, whether it lands
+ * R6's other half, the series' v3 fix: a fault on the victim, whether it lands
  * between the kill's marking and its zap or after the kill, must neither
  * allocate nor reload a page nor map one into an address space that the
  * killer is draining.  Compiled out with -Drace_fixes=false, this fails.

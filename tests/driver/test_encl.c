@@ -424,7 +424,7 @@ static void test_va_page_and_slots(void **state)
 	va = sgx_alloc_va_page(t.encl, false);
 	assert_false(IS_ERR(va));
 	assert_int_equal(nr_free(&t), before - 1);
-	/* Owned by the enclave ([cg-oom]): the OOM killer finds it from the page. */
+	/* Owned by the enclave (docs/races.md, R6): the OOM killer finds it from the page. */
 	assert_ptr_equal(va->epc_page->owner, t.encl);
 	assert_true(va->epc_page->flags & SGX_EPC_OWNER_ENCL);
 	assert_true(va->epc_page->flags & SGX_EPC_PAGE_UNRECLAIMABLE);
@@ -1346,7 +1346,7 @@ static void test_eaug_reloads_secs(void **state)
 }
 
 /*
- * The concurrent-EAUG race (seed 000 follow-up, spec §10.3), made
+ * The concurrent-EAUG race (docs/races.md, R2), made
  * deterministic: every faulting thread is held at SGX_TP_EAUG_UNLOCKED
  * (after the lockless "no entry" check) until all of them have passed it.
  */
@@ -1905,7 +1905,7 @@ static void test_mm_release_waits_for_walkers(void **state)
 /*
  * The PTE cannot go in (the host's insert_page fails, once): SIGBUS, but
  * the page the fault just brought in stays -- reloaded and tracked by the
- * reclaimer on the ELDU path (§5.1), added on the EAUG path (§5.2 step 10)
+ * reclaimer on the ELDU path, added on the EAUG path (as Linux's sgx_vma_fault())
  * -- and the next access maps that same EPC page with no second ELDU or
  * EAUG.
  */
@@ -2138,7 +2138,7 @@ static void test_release_eremove_leak(void **state)
 	in_use = (long)t.drv->nr_total_pages - nr_free(&t);
 	assert_int_equal(in_use, 5); /* SECS, VA, three children */
 
-	/* Another "instruction" holds the page: EREMOVE takes #GP (seed 001). */
+	/* Another "instruction" holds the page: EREMOVE takes #GP (R3). */
 	lock = epcm_of_page(t.drv, victim);
 	assert_true(page_lock_excl(lock));
 	sgx_release(t.encl);

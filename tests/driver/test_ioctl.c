@@ -2,10 +2,10 @@
 /*
  * The /dev/sgx_enclave file and its ioctls (driver.c, ioctl.c) against the
  * simulated host and the CPU model: every ioctl's success path, every errno the
- * spec names for it (spec §3) with each field wrong in every way the spec
- * names, each error leaving the enclave and the EPC exactly as they were,
+ * kernel returns for it (Linux's ioctl.c) with each field wrong in every way
+ * the kernel checks, each error leaving the enclave and the EPC exactly as they were,
  * the SGX2 flows with the enclave's EACCEPT run on the CPU model, and the
- * REMOVE_PAGES / MODIFY_TYPES vs fault race of seed 000 (fails when the fix
+ * REMOVE_PAGES / MODIFY_TYPES vs fault race (docs/races.md, R1; fails when the fix
  * is compiled out with -DSGX_NO_REMOVE_RACE_FIX).
  *
  * After every test: free + in use + leaked == total EPC, the CPU's count of
@@ -1026,9 +1026,10 @@ static void test_create_enomem(void **state)
 	/*
 	 * A signal that arrives while a later page's allocation reclaims: that
 	 * page's -ERESTARTSYS is returned with the pages before it counted
-	 * (spec §3.5; found by the long fuzz run).  Signal checks, in order: the
-	 * loop before page 1, page 1's allocation (nothing free: it reclaims
-	 * and then finds a page), the loop before page 2, page 2's allocation.
+	 * (Linux's sgx_ioc_enclave_add_pages(); found by the long fuzz run).
+	 * Signal checks, in order: the loop before page 1, page 1's allocation
+	 * (nothing free: it reclaims and then finds a page), the loop before
+	 * page 2, page 2's allocation.
 	 */
 	atomic_store(&w->h.signal_after, 4);
 	assert_int_equal(w_add_raw(w, OFF_RW + 2 * PG, 2 * PG, w->src[0], RW_SI, 0, &count),
@@ -1577,7 +1578,7 @@ static void test_init_ok(void **state)
 /*
  * The kernel's EINIT retry rule against interrupted EINITs: up to 20 attempts
  * back to back, then a 20 ms sleep with a signal check, 50 rounds at most
- * (spec §3.6).  Attempts are counted by the pending events they consume.
+ * (Linux's sgx_encl_init()).  Attempts are counted by the pending events they consume.
  */
 static void test_init_unmasked_events(void **state)
 {
@@ -1721,7 +1722,7 @@ static void test_provision(void **state)
 	s = w_snap(w);
 	assert_int_equal(w_init_ss(w, &w->ss), -EACCES);
 	/*
-	 * In the kernel's order (spec §3.6): the vendor (check 6) before the
+	 * In the kernel's order (sgx_encl_init()): the vendor (check 6) before the
 	 * privileged attributes (7), and those before reserved bits (8).
 	 */
 	{
@@ -1968,10 +1969,10 @@ static void test_restrict_ok(void **state)
 }
 
 /*
- * The SGX2 ioctls' load step for an evicted page reloads it with an
- * allocation that may not reclaim (spec §3.8): with no free EPC it is -EAGAIN
- * while something is reclaimable (the direct reclaim before it found only
- * young pages), and -EFAULT when nothing is.
+ * The SGX2 ioctls' load step for an evicted page reloads it with an allocation
+ * that may not reclaim (the kernel's SGX2 ioctls): with no free EPC it is
+ * -EAGAIN while something is reclaimable (the direct reclaim before it found
+ * only young pages), and -EFAULT when nothing is.
  */
 static void test_sgx2_load_step_epc_short(void **state)
 {
@@ -2460,7 +2461,7 @@ static void test_remove_errors(void **state)
 }
 
 /* =================================================================== */
-/* The removal/modify vs fault race (seed 000, spec §10)               */
+/* The removal/modify vs fault race (docs/races.md, R1)                 */
 /* =================================================================== */
 
 struct race {
@@ -2583,7 +2584,7 @@ static void test_sgx2_copyback_fails(void **state)
 }
 
 /*
- * Seed 001 on the REMOVE_PAGES path: another "instruction" holds the page
+ * docs/races.md, R3, on the REMOVE_PAGES path: another "instruction" holds the page
  * when REMOVE_PAGES EREMOVEs it (taken in the zap window).  The page is
  * leaked with the warning, never reused; the entry is gone all the same.
  */

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The SGX usage count and EUPDATESVN (spec §16): the first open of
+ * The SGX usage count and EUPDATESVN (Linux's sgx_inc_usage_count()): the first open of
  * /dev/sgx_enclave or /dev/sgx_vepc while no enclave or vEPC exists runs
  * EUPDATESVN (when the CPU has it), retrying ten times for entropy; -EAGAIN
  * or -EIO fail the open and leave the count alone; the count drops only when

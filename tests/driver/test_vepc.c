@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * driver/virt.c: /dev/sgx_vepc (spec §12).  The "guest" here uses vEPC pages
+ * driver/virt.c: /dev/sgx_vepc (Linux's virt.c).  The "guest" here uses vEPC pages
  * as raw EPC and runs ENCLS leaves on them directly, as a VM would: ECREATE
  * into one vEPC page, EADD children into others, possibly in another vEPC
  * file.  Runs against the simulated host (host/sim.c).
@@ -288,7 +288,7 @@ static void fault_allocates_lazily(void **state)
 
 	/*
 	 * The same offset through a second mapping: no allocation, and (the
-	 * §20.15 fix) a PTE for the existing page.
+	 * Q15 fix, docs/quirks.md) a PTE for the existing page.
 	 */
 	inserts = atomic_load(&c.h.nr_inserts);
 	assert_int_equal(vfault(c.mm, v, MAP_B, 0, true), VM_FAULT_NOPAGE);
