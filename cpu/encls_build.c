@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Building an enclave: ECREATE, EADD, EEXTEND and EINIT (spec §4.1-4.4).
+ * Building an enclave: ECREATE, EADD, EEXTEND and EINIT (the SDM's ECREATE, EADD, EEXTEND and EINIT descriptions).
  * Each leaf validates into local copies first so that a failing leaf leaves
  * the EPC and the EPCM exactly as they were.
  */
@@ -21,7 +21,7 @@ static unsigned int secinfo_pt(const struct sgx_secinfo *si)
 	return (unsigned int)((si->flags & SGX_SECINFO_PAGE_TYPE_MASK) >> SGX_SECINFO_PAGE_TYPE_SHIFT);
 }
 
-/* The SECS checks ECREATE makes on the copied page (spec §4.1 step 5). */
+/* The SECS checks ECREATE makes on the copied page (the SDM's ECREATE operation). */
 static bool secs_valid(const struct sgx_cpu *cpu, const struct sgx_secs *s)
 {
 	bool is64 = s->attributes & SGX_ATTR_MODE64BIT;
@@ -146,7 +146,7 @@ static void unlock_secs_measure(struct sgx_cpu *cpu, uint32_t sf)
 }
 
 /*
- * EADD's TCS checks (spec §4.2 step 8): the reserved areas and, for a
+ * EADD's TCS checks (the SDM's EADD operation): the reserved areas and, for a
  * 32-bit enclave, the FS/GS limits.  Reserved FLAGS bits are EENTER's and
  * ERESUME's to refuse (§1.4), not EADD's.
  */
@@ -362,7 +362,7 @@ int sgx_eextend(struct sgx_cpu *cpu, void *secs_page, void *chunk)
 	return r;
 }
 
-/* Token checks and MAC (spec §4.4 steps 15-21).  Return 0 or an SGX code. */
+/* Token checks and MAC (the SDM's EINIT operation, after the signature).  Return 0 or an SGX code. */
 static int check_token(struct sgx_cpu *cpu, const struct sgx_einittoken *tok,
 		       const struct sgx_secs *secs, const uint8_t mrenclave[32],
 		       const uint8_t mrsigner[32], const uint64_t lehash[4])
@@ -435,7 +435,7 @@ int sgx_einit(struct sgx_cpu *cpu, const void *sigstruct, const void *token, voi
 	r = sigstruct_check_format(cpu, &ss);
 	if (r)
 		return r;
-	/* The event window opens with the RSA check (spec §4.4 step 5). */
+	/* The event window opens with the RSA check (the SDM's EINIT operation). */
 	for (uint64_t ev = atomic_load(&cpu->pending_events); ev;)
 		if (atomic_compare_exchange_weak(&cpu->pending_events, &ev, ev - 1))
 			return SGX_UNMASKED_EVENT;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* MRENCLAVE update blocks, byte for byte as spec §6.1 gives them. */
+/* MRENCLAVE update blocks, byte for byte as the SDM's ECREATE, EADD and EEXTEND define them. */
 #include <string.h>
 
 #include "sha256.h"
