@@ -148,7 +148,7 @@ static void unlock_secs_measure(struct sgx_cpu *cpu, uint32_t sf)
 /*
  * EADD's TCS checks (the SDM's EADD operation): the reserved areas and, for a
  * 32-bit enclave, the FS/GS limits.  Reserved FLAGS bits are EENTER's and
- * ERESUME's to refuse (§1.4), not EADD's.
+ * ERESUME's to refuse, not EADD's.
  */
 static bool tcs_valid_src(const struct sgx_tcs *t, bool is64)
 {
