@@ -1554,6 +1554,25 @@ void sgx_zap_enclave_ptes(struct sgx_encl *encl, unsigned long addr)
 	zap_in_every_mm(encl, addr & SGX_ENCL_PAGE_ADDR_MASK, PAGE_SIZE, true);
 }
 
+/* Each live mm of @encl once, under RCU: @addr's zap, or (@kick) the IPI. */
+static void for_each_live_mm(struct sgx_encl *encl, bool kick, unsigned long addr)
+{
+	struct sgx_driver *drv = encl->drv;
+	struct sgx_encl_mm *encl_mm;
+
+	sgx_rcu_read_lock();
+	sgx_list_for_each_entry_rcu(encl_mm, &encl->mm_list, list) {
+		if (!encl_mm_get(drv, encl_mm))
+			continue;
+		if (kick)
+			drv_host_call(drv, kick, encl_mm->mm, encl);
+		else
+			drv_host_call(drv, zap, encl_mm->mm, encl, addr, PAGE_SIZE);
+		drv_host_call(drv, mm_put, encl_mm->mm);
+	}
+	sgx_rcu_read_unlock();
+}
+
 /**
  * sgx_encl_zap_epcm_change() - drop @addr's host PTEs after an EPCM restriction
  * @encl: the enclave (encl->lock held)
@@ -1569,33 +1588,13 @@ void sgx_zap_enclave_ptes(struct sgx_encl *encl, unsigned long addr)
  */
 void sgx_encl_zap_epcm_change(struct sgx_encl *encl, unsigned long addr)
 {
-	struct sgx_driver *drv = encl->drv;
-	struct sgx_encl_mm *encl_mm;
-
-	sgx_rcu_read_lock();
-	sgx_list_for_each_entry_rcu(encl_mm, &encl->mm_list, list) {
-		if (!encl_mm_get(drv, encl_mm))
-			continue;
-		drv_host_call(drv, zap, encl_mm->mm, encl, addr & SGX_ENCL_PAGE_ADDR_MASK, PAGE_SIZE);
-		drv_host_call(drv, mm_put, encl_mm->mm);
-	}
-	sgx_rcu_read_unlock();
+	for_each_live_mm(encl, false, addr & SGX_ENCL_PAGE_ADDR_MASK);
 }
 
 /* The IPI: make every thread of every live mm leave the enclave once. */
 void sgx_encl_kick(struct sgx_encl *encl)
 {
-	struct sgx_driver *drv = encl->drv;
-	struct sgx_encl_mm *encl_mm;
-
-	sgx_rcu_read_lock();
-	sgx_list_for_each_entry_rcu(encl_mm, &encl->mm_list, list) {
-		if (!encl_mm_get(drv, encl_mm))
-			continue;
-		drv_host_call(drv, kick, encl_mm->mm, encl);
-		drv_host_call(drv, mm_put, encl_mm->mm);
-	}
-	sgx_rcu_read_unlock();
+	for_each_live_mm(encl, true, 0);
 }
 
 /**
