@@ -14,9 +14,19 @@ run_suite() { # build-dir, meson-setup-args..., then -- test names (optional)
 	while [ $# -gt 0 ] && [ "$1" != "--" ]; do args="$args $1"; shift; done
 	[ $# -gt 0 ] && shift
 	echo "== $dir:$args" >&2
+	# A build that does not configure or compile counts as a failure in the
+	# summary (count_tap.py finds no test log), and the other builds still run.
 	# shellcheck disable=SC2086
-	[ -d "$dir" ] || meson setup "$dir" $args >/dev/null
-	ninja -C "$dir" >/dev/null
+	if [ ! -d "$dir" ] && ! meson setup "$dir" $args >"$dir.setup.log" 2>&1; then
+		echo "== $dir: meson setup failed:" >&2
+		tail -20 "$dir.setup.log" >&2
+		return 0
+	fi
+	if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
+		echo "== $dir: the build failed:" >&2
+		grep -E 'error|FAILED' "$dir.build.log" | head -20 >&2
+		return 0
+	fi
 	# shellcheck disable=SC2068
 	meson test -C "$dir" --print-errorlogs $@ || true
 }
