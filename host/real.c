@@ -4,6 +4,7 @@
  * CONTINUEs of the enclave window, a zap is MADV_DONTNEED of the user
  * mapping, the IPI is a real-time signal to each thread inside.
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -891,6 +892,14 @@ int shim_init(void)
 	shim.mm.users = 1;
 	dcfg.host_ops = &shim_host_ops;
 	dcfg.host = &shim;
+	/* The kernel's XFRM mask follows the host's XSAVE support (CPUID.1:ECX.OSXSAVE). */
+	{
+		unsigned int a, b, c, d;
+
+		__cpuid(1, a, b, c, d);
+		dcfg.no_osxsave = !(c & (1U << 27));
+		(void)a; (void)b; (void)d;
+	}
 	shim.drv = sgx_driver_create(shim.cpu, &dcfg, &err);
 	if (!shim.drv)
 		goto fail;
