@@ -20,24 +20,58 @@ bool sgx_mutex_trylock(struct sgx_mutex *m)
 						       memory_order_relaxed);
 }
 
+/*
+ * Without a handoff, the owner of a lock taken in a loop (an ioctl walking
+ * pages) unlocks, wakes the waiter and takes the lock again before the
+ * waiter runs: ksgxd then starved for whole ioctls, its reclaim batch kept
+ * BUSY meanwhile.  The kernel's mutex hands the lock to a waiter that has
+ * been passed over; so does this one.
+ */
 void sgx_mutex_lock(struct sgx_mutex *m)
 {
+	bool waited = false;
 	uint32_t c = 0;
 
 	if (atomic_compare_exchange_strong_explicit(&m->v, &c, 1, memory_order_acquire,
 						    memory_order_relaxed))
 		return;
-	/* Contended: mark it so the owner wakes us, then sleep until it is free. */
-	if (c != 2)
-		c = atomic_exchange_explicit(&m->v, 2, memory_order_acquire);
-	while (c != 0) {
-		futex(&m->v, FUTEX_WAIT, 2, NULL);
-		c = atomic_exchange_explicit(&m->v, 2, memory_order_acquire);
+	for (;;) {
+		c = atomic_load_explicit(&m->v, memory_order_relaxed);
+		if (c == 0 || (c == 3 && waited)) {
+			if (!atomic_compare_exchange_strong_explicit(&m->v, &c, 2,
+								     memory_order_acquire,
+								     memory_order_relaxed))
+				continue;
+			/*
+			 * A request this waiter made is answered: one left set
+			 * with nobody waiting for it would strand the lock at 3.
+			 */
+			if (waited)
+				atomic_store_explicit(&m->handoff, 0, memory_order_relaxed);
+			return;
+		}
+		if (c == 1 &&
+		    !atomic_compare_exchange_strong_explicit(&m->v, &c, 2, memory_order_relaxed,
+							     memory_order_relaxed))
+			continue;
+		if (waited)
+			atomic_store_explicit(&m->handoff, 1, memory_order_relaxed);
+		futex(&m->v, FUTEX_WAIT, c == 3 ? 3 : 2, NULL);
+		waited = true;
 	}
 }
 
 void sgx_mutex_unlock(struct sgx_mutex *m)
 {
+	uint32_t two = 2;
+
+	if (atomic_load_explicit(&m->handoff, memory_order_relaxed) &&
+	    atomic_compare_exchange_strong_explicit(&m->v, &two, 3, memory_order_release,
+						    memory_order_relaxed)) {
+		atomic_store_explicit(&m->handoff, 0, memory_order_relaxed);
+		futex(&m->v, FUTEX_WAKE, 1, NULL);
+		return;
+	}
 	if (atomic_exchange_explicit(&m->v, 0, memory_order_release) == 2)
 		futex(&m->v, FUTEX_WAKE, 1, NULL);
 }

@@ -14,12 +14,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* 0 unlocked, 1 locked, 2 locked with waiters. */
+/*
+ * @v: 0 unlocked, 1 locked, 2 locked with (maybe) waiters, 3 handed off:
+ * free, but only for a thread that has slept on it.  @handoff: a waiter woke
+ * and lost the lock to a thread that never waited, and asks the next unlock
+ * to hand it over, as the kernel's mutex does for a starving waiter.
+ */
 struct sgx_mutex {
 	_Atomic uint32_t v;
+	_Atomic uint32_t handoff;
 };
 
-#define SGX_MUTEX_INIT { 0 }
+#define SGX_MUTEX_INIT { 0, 0 }
 
 void sgx_mutex_lock(struct sgx_mutex *m);
 bool sgx_mutex_trylock(struct sgx_mutex *m);

@@ -36,7 +36,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 run_suite build -Dhost_tests=true
 run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dhost_tests=true
-run_suite build-tsan -Db_sanitize=thread -- cli concurrency drv_main drv_encl drv_ioctl drv_vepc drv_stress drv_cgroup drv_svn
+run_suite build-tsan -Db_sanitize=thread -- cli concurrency drv_main drv_encl drv_ioctl drv_vepc drv_stress drv_cgroup drv_svn drv_lock
 
 # The shim cannot run under TSan, which takes over signal delivery: its
 # host tests run in the plain and ASan builds (docs/running-programs.md).
