@@ -410,8 +410,9 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 	*sigbus = false;
 	if (!shim_map_lookup(addr, &m) || m.f->kind != SHIM_ENCL)
 		return (int)(hw_err ? hw_err : X86_PF_USER | (write ? X86_PF_WRITE : 0));
+	/* The mapping refuses it: the CPU's own error code (P only if mapped). */
 	if (write && !(m.vm_flags & VM_WRITE))
-		return X86_PF_PROT | X86_PF_WRITE | X86_PF_USER;
+		return (int)(hw_err ? hw_err : X86_PF_PROT | X86_PF_WRITE | X86_PF_USER);
 	if (!(m.vm_flags & (VM_READ | VM_WRITE | VM_EXEC)))
 		return X86_PF_USER | (write ? X86_PF_WRITE : 0);
 
@@ -457,7 +458,8 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 	if (shim_pte(m.f, page))
 		return 0;
 	*sigbus = true;
-	return X86_PF_USER | (write ? X86_PF_WRITE : 0);
+	/* Not present, as the CPU saw it, with its W and I/D bits. */
+	return (int)(X86_PF_USER | (write ? X86_PF_WRITE : 0) | (hw_err & X86_PF_INSTR));
 }
 
 int shim_uffd_register(unsigned long start, unsigned long len)

@@ -83,6 +83,17 @@ static void test_pf_prot_read(void)
 	op = ht_op(ENCL_OP_READ, page, 0, 0);
 	tap_ok(ok && ht_call(e.tcs[0], &op) && op.ret == 0x3333,
 	       "after mprotect(RW) the page is writable and kept its data");
+
+	/* A page not mapped yet: the CPU's error code has no P bit, W|U. */
+	page = heap_page(5);
+	ok = !mprotect((void *)page, ENCL_PAGE_SIZE, PROT_READ);
+	op = ht_op(ENCL_OP_WRITE, page, 0x4444, 0);
+	if (ok)
+		expect_exception("write to a PROT_READ page not mapped yet", e.tcs[0], &op, PF,
+				 PF_W | PF_U, page, 0);
+	else
+		tap_ok(false, "mprotect(PROT_READ) of an untouched heap page");
+	mprotect((void *)page, ENCL_PAGE_SIZE, PROT_READ | PROT_WRITE);
 }
 
 static void test_pf_epcm_write(void)
