@@ -67,6 +67,11 @@ static void slot_free(void *p)
 	atomic_store(&s->used, 0);
 }
 
+static struct slot *slot_at(int i)
+{
+	return (struct slot *)(softsgx_slots_base + (unsigned long)i * SLOT_SIZE);
+}
+
 /* The calling thread's slot, claimed on first use.  Async-signal-safe. */
 static struct slot *slot_get(void)
 {
@@ -77,7 +82,7 @@ static struct slot *slot_get(void)
 	for (int i = 0; i < NR_SLOTS; i++) {
 		int z = 0;
 
-		s = (struct slot *)(softsgx_slots_base + i * SLOT_SIZE);
+		s = slot_at(i);
 		if (!atomic_compare_exchange_strong(&s->used, &z, 1))
 			continue;
 		s->tid = (pid_t)syscall(SYS_gettid);
@@ -123,23 +128,45 @@ static void regs_to_uc(const struct sgx_regs *r, ucontext_t *uc, uint64_t *fsgs)
 	fsgs[1] = r->gsbase;
 }
 
-/* The XSAVE image of the signal frame (its size from the software bytes). */
+/*
+ * The kernel's description of a signal frame's XSAVE image, in the legacy
+ * area's software bytes (struct _fpx_sw_bytes at 464): the size of the
+ * state and the size of the whole area with its end marker.  A frame
+ * without it holds only the 512-byte FXSAVE image.
+ */
+static void fp_sizes(const uint8_t *fp, uint32_t *xstate_size, uint32_t *extended_size)
+{
+	uint32_t magic;
+
+	*xstate_size = *extended_size = 512;
+	memcpy(&magic, fp + 464, 4);
+	if (magic != 0x46505853U) /* FP_XSTATE_MAGIC1 */
+		return;
+	memcpy(extended_size, fp + 464 + 4, 4);
+	memcpy(xstate_size, fp + 464 + 16, 4);
+}
+
+/* The XSAVE image of the signal frame. */
 static void xstate_of(ucontext_t *uc, struct sgx_xstate *xs)
 {
 	uint8_t *fp = (uint8_t *)uc->uc_mcontext.fpregs;
-	uint32_t magic, size;
+	uint32_t ext;
 
 	xs->buf = fp;
 	xs->size = 512;
-	if (!fp)
-		return;
-	memcpy(&magic, fp + 464, 4);
-	memcpy(&size, fp + 464 + 16, 4);
-	if (magic == 0x46505853U) /* FP_XSTATE_MAGIC1 */
-		xs->size = size;
+	if (fp)
+		fp_sizes(fp, &xs->size, &ext);
 }
 
 /* ---- the CPU model's view of the page tables ---- */
+
+/* The enclave file mapped at @la, or NULL. */
+static struct shim_file *encl_file_at(uint64_t la)
+{
+	struct shim_map m;
+
+	return shim_map_lookup(la, &m) && m.f->kind == SHIM_ENCL ? m.f : NULL;
+}
 
 static int translate(void *ctx, uint64_t la, bool write, uint64_t *pa)
 {
@@ -180,7 +207,7 @@ void shim_wait_leaves(void)
 {
 	atomic_thread_fence(memory_order_seq_cst);
 	for (int i = 0; i < NR_SLOTS; i++) {
-		struct slot *s = (struct slot *)(softsgx_slots_base + i * SLOT_SIZE);
+		struct slot *s = slot_at(i);
 		uint64_t v;
 
 		if (s == my_slot || !atomic_load_explicit(&s->used, memory_order_relaxed))
@@ -195,6 +222,13 @@ void shim_wait_leaves(void)
 
 /* ---- kicks (the ETRACK IPI) ---- */
 
+/* @s left the enclave (AEX or EEXIT): what a kicker waits for. */
+static void lp_exited(struct slot *s)
+{
+	atomic_store(&s->inside, false);
+	atomic_fetch_add(&s->exit_seq, 1);
+}
+
 void shim_kick_threads(struct sgx_encl *encl)
 {
 	uint64_t seq[NR_SLOTS];
@@ -202,7 +236,7 @@ void shim_kick_threads(struct sgx_encl *encl)
 
 	(void)encl;
 	for (int i = 0; i < NR_SLOTS; i++) {
-		struct slot *s = (struct slot *)(softsgx_slots_base + i * SLOT_SIZE);
+		struct slot *s = slot_at(i);
 
 		seq[i] = 0;
 		if (!atomic_load(&s->used) || !atomic_load(&s->inside))
@@ -211,7 +245,7 @@ void shim_kick_threads(struct sgx_encl *encl)
 		syscall(SYS_tgkill, pid, s->tid, shim.kick_sig);
 	}
 	for (int i = 0; i < NR_SLOTS; i++) {
-		struct slot *s = (struct slot *)(softsgx_slots_base + i * SLOT_SIZE);
+		struct slot *s = slot_at(i);
 
 		if (!seq[i])
 			continue;
@@ -223,7 +257,7 @@ void shim_kick_threads(struct sgx_encl *encl)
 
 /* ---- delivering to the program ---- */
 
-static int debug = -1;
+static bool debug; /* SOFTSGX_DEBUG=1, read at load */
 
 /* SOFTSGX_DEBUG=1: one line per signal the shim hands on (async-signal-safe). */
 static void debug_line(const char *what, int sig, uint64_t a, uint64_t b, uint64_t c)
@@ -231,8 +265,6 @@ static void debug_line(const char *what, int sig, uint64_t a, uint64_t b, uint64
 	char buf[160], *p = buf;
 	const uint64_t v[4] = { (uint64_t)sig, a, b, c };
 
-	if (debug < 0)
-		debug = getenv("SOFTSGX_DEBUG") && *getenv("SOFTSGX_DEBUG") == '1';
 	if (!debug)
 		return;
 	p += snprintf(p, 24, "softsgx: %s", what);
@@ -273,7 +305,7 @@ static void push_app_frame(int sig, siginfo_t *si, ucontext_t *uc, uint64_t hand
 {
 	greg_t *g = uc->uc_mcontext.gregs;
 	const uint8_t *fp = (const uint8_t *)uc->uc_mcontext.fpregs;
-	uint32_t fpsize = 512, magic;
+	uint32_t fpsize = 512, xsize;
 	uint64_t sp = (uint64_t)g[REG_RSP] - 128, here = (uint64_t)(uintptr_t)&fpsize;
 	struct app_frame *f;
 	uint8_t *nfp = NULL;
@@ -283,9 +315,7 @@ static void push_app_frame(int sig, siginfo_t *si, ucontext_t *uc, uint64_t hand
 		sp = (here - 4096) & ~15ULL;
 
 	if (fp) {
-		memcpy(&magic, fp + 464, 4);
-		if (magic == 0x46505853U) /* FP_XSTATE_MAGIC1: extended_size follows */
-			memcpy(&fpsize, fp + 464 + 4, 4);
+		fp_sizes(fp, &xsize, &fpsize);
 		sp = (sp - fpsize) & ~63ULL;
 		nfp = (uint8_t *)(uintptr_t)sp;
 		memcpy(nfp, fp, fpsize);
@@ -437,8 +467,7 @@ static void do_aex(struct slot *s, ucontext_t *uc, uint64_t *fsgs, const struct 
 	sgx_aex(shim.cpu, &s->lp, &r, &xs, ex, host_addr);
 	leaf_end(s);
 	regs_to_uc(&r, uc, fsgs);
-	atomic_store(&s->inside, false);
-	atomic_fetch_add(&s->exit_seq, 1);
+	lp_exited(s);
 }
 
 static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s);
@@ -541,11 +570,7 @@ int softsgx_fast_enter(struct fast_frame *f)
 		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
 		return 0;
 	}
-	{
-		struct shim_map m;
-
-		s->f = shim_map_lookup(s->lp.tcs_la, &m) ? m.f : NULL;
-	}
+	s->f = encl_file_at(s->lp.tcs_la);
 	f->rax = r.rax;
 	f->rcx = r.rcx;
 	f->target = r.rip;
@@ -562,27 +587,28 @@ int softsgx_fast_enter(struct fast_frame *f)
 /* A signal between the fast entry's unmasking and its jump: take the entry state. */
 static void fast_tail_fixup(struct slot *s, ucontext_t *uc, uint64_t *fsgs)
 {
-	greg_t *g = uc->uc_mcontext.gregs;
 	const struct fast_frame *f = s->fast;
-	uint64_t rip = (uint64_t)g[REG_RIP];
+	uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+	struct sgx_regs r;
 
 	if (!f || rip < (uint64_t)(uintptr_t)softsgx_fast_tail ||
 	    rip > (uint64_t)(uintptr_t)softsgx_fast_tail_end)
 		return;
-	g[REG_RAX] = f->rax; g[REG_RCX] = f->rcx; g[REG_RDX] = f->rdx; g[REG_RSI] = f->rsi;
-	g[REG_RDI] = f->rdi; g[REG_R8] = f->r8; g[REG_R9] = f->r9; g[REG_R10] = f->r10;
-	g[REG_R11] = f->r11; g[REG_R12] = f->r12; g[REG_R13] = f->r13; g[REG_R14] = f->r14;
-	g[REG_R15] = f->r15; g[REG_RBX] = f->rbx; g[REG_RBP] = f->rbp; g[REG_RSP] = f->rsp;
-	g[REG_RIP] = f->target;
-	fsgs[0] = f->fs;
-	fsgs[1] = f->gs;
+	fast_to_regs(f, &r);
+	r.rax = f->rax;
+	r.rcx = f->rcx;
+	r.rip = f->target;
+	r.rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
+	r.fsbase = f->fs;
+	r.gsbase = f->gs;
+	regs_to_uc(&r, uc, fsgs);
 }
 
 static bool page_mapped(uint64_t la)
 {
-	struct shim_map m;
+	struct shim_file *f = encl_file_at(la);
 
-	return shim_map_lookup(la, &m) && m.f->kind == SHIM_ENCL && shim_pte(m.f, la);
+	return f && shim_pte(f, la);
 }
 
 /* ENCLU at RIP: perform the leaf in RAX on the saved context. */
@@ -611,20 +637,15 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 			atomic_store(&s->inside, false);
 		if (!ret) {
 			regs_to_uc(&r, uc, fsgs);
-			if (s->lp.in_enclave && !was_inside) {
-				struct shim_map m;
-
-				s->f = shim_map_lookup(s->lp.tcs_la, &m) ? m.f : NULL;
-			} else if (!s->lp.in_enclave && was_inside) {
-				atomic_store(&s->inside, false);
-				atomic_fetch_add(&s->exit_seq, 1);
-			}
+			if (s->lp.in_enclave && !was_inside)
+				s->f = encl_file_at(s->lp.tcs_la);
+			else if (!s->lp.in_enclave && was_inside)
+				lp_exited(s);
 			return;
 		}
 		flt = sgx_last_fault();
 		fault = *flt;
-		debug_line("leaf-fault", (int)r.rax, (uint64_t)fault.vector, fault.errcd,
-			   fault.addr | ((uint64_t)xs.size << 48));
+		debug_line("leaf-fault", (int)r.rax, (uint64_t)fault.vector, fault.errcd, fault.addr);
 		/*
 		 * The EPCM refused a page whose mapping is gone by now (the
 		 * reclaimer zaps before EBLOCK): hardware would have found no
@@ -698,10 +719,11 @@ void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint
 			goto out;
 		}
 	}
-	if (s && s->lp.in_enclave)
-		fast_tail_fixup(s, uc, fsgs);
 	if (s && s->lp.in_enclave) {
-		const greg_t *g = uc->uc_mcontext.gregs;
+		const greg_t *g;
+
+		fast_tail_fixup(s, uc, fsgs);
+		g = uc->uc_mcontext.gregs;
 		/* Kernel-made (si_code > 0) exception signals are synchronous. */
 		bool sync = si->si_code > 0 &&
 			    (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE ||
@@ -811,12 +833,12 @@ int shim_exec_init(void)
 	softsgx_slots_base = ((unsigned long)p + SLOT_SIZE - 1) & ~(SLOT_SIZE - 1);
 	softsgx_slots_span = NR_SLOTS * SLOT_SIZE;
 	for (int i = 0; i < NR_SLOTS; i++)
-		shim_sys_mprotect((void *)(softsgx_slots_base + i * SLOT_SIZE + 0x1000), 0x1000,
+		shim_sys_mprotect((char *)slot_at(i) + 0x1000, 0x1000,
 				  PROT_NONE);
 	pthread_key_create(&slot_key, slot_free);
 	shim.kick_sig = SIGRTMAX - 1;
-	shim.test_tail_signal = getenv("SOFTSGX_TEST_TAIL_SIGNAL") &&
-				*getenv("SOFTSGX_TEST_TAIL_SIGNAL") == '1';
+	shim.test_tail_signal = shim_env_on("SOFTSGX_TEST_TAIL_SIGNAL");
+	debug = shim_env_on("SOFTSGX_DEBUG");
 	take_over(SIGSEGV);
 	take_over(SIGILL);
 	take_over(SIGBUS);

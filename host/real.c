@@ -495,22 +495,43 @@ static int uffd_open(void)
 	return fd;
 }
 
+/* Bytes, with C prefixes and an optional K, M or G suffix: 0, or -EINVAL. */
+static int parse_bytes(const char *s, uint64_t *out)
+{
+	char *end;
+	int shift = 0;
+	uint64_t v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	default: break;
+	}
+	if (errno || *end || v > UINT64_MAX >> shift)
+		return -EINVAL;
+	*out = v << shift;
+	return 0;
+}
+
+/* A size from the environment; @def when unset or not a size. */
 static uint64_t env_size(const char *name, uint64_t def)
 {
 	const char *s = getenv(name);
-	char *end;
 	uint64_t v;
 
-	if (!s || !*s)
-		return def;
-	v = strtoull(s, &end, 0);
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	default: break;
-	}
-	return *end ? def : v;
+	return s && !parse_bytes(s, &v) ? v : def;
+}
+
+bool shim_env_on(const char *name)
+{
+	const char *s = getenv(name);
+
+	return s && s[0] == '1';
 }
 
 /* ---- EPC cgroups: SOFTSGX_CGROUPS and SOFTSGX_CGROUP_CONTROL ---- */
@@ -545,9 +566,8 @@ static struct sgx_cgroup *_Atomic cg_current;
 static int cg_spec_parse(const char *s, size_t len, struct cg_spec *out)
 {
 	const char *colon = memchr(s, ':', len), *name = s;
-	char num[32], *end;
+	char num[32];
 	size_t plen, nlen;
-	int shift = 0;
 	uint64_t v;
 
 	if (!colon || colon == s || (plen = (size_t)(colon - s)) >= CG_PATH_MAX)
@@ -569,23 +589,10 @@ static int cg_spec_parse(const char *s, size_t len, struct cg_spec *out)
 		return -EINVAL;
 	memcpy(num, colon + 1, len);
 	num[len] = 0;
-	if (!strcmp(num, "max")) {
+	if (!strcmp(num, "max"))
 		v = UINT64_MAX;
-	} else {
-		if (num[0] < '0' || num[0] > '9')
-			return -EINVAL;
-		errno = 0;
-		v = strtoull(num, &end, 0);
-		switch (*end) {
-		case 'k': case 'K': shift = 10; end++; break;
-		case 'm': case 'M': shift = 20; end++; break;
-		case 'g': case 'G': shift = 30; end++; break;
-		default: break;
-		}
-		if (errno || *end || v > UINT64_MAX >> shift)
-			return -EINVAL;
-		v <<= shift;
-	}
+	else if (parse_bytes(num, &v))
+		return -EINVAL;
 	memcpy(out->path, s, plen);
 	out->path[plen] = 0;
 	out->max = v;
@@ -862,9 +869,9 @@ int shim_platform_init(void)
 	} else {
 		cfg.nr_sections = 0;
 	}
-	if (getenv("SOFTSGX_NO_SGX2") && *getenv("SOFTSGX_NO_SGX2") == '1')
+	if (shim_env_on("SOFTSGX_NO_SGX2"))
 		cfg.sgx2 = false;
-	shim.stats = getenv("SOFTSGX_STATS") && *getenv("SOFTSGX_STATS") == '1';
+	shim.stats = shim_env_on("SOFTSGX_STATS");
 	cg_specs_load();
 	shim.cpu = sgx_cpu_create(&cfg, &err);
 	return shim.cpu ? 0 : err;

@@ -100,6 +100,8 @@ extern struct shim shim;
 extern const struct sgx_host_ops shim_host_ops;
 int shim_init(void);
 int shim_platform_init(void);
+/* The environment variable @name is set and starts with '1'. */
+bool shim_env_on(const char *name);
 /* The mapping covering @addr, copied out consistently (false: none). */
 bool shim_map_lookup(unsigned long addr, struct shim_map *out);
 /* Record / forget mappings (shim.lock held). */
