@@ -416,7 +416,8 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 	if (!(m.vm_flags & (VM_READ | VM_WRITE | VM_EXEC)))
 		return X86_PF_USER | (write ? X86_PF_WRITE : 0);
 
-	for (int tries = 0, busy = 0; tries < 2; tries++) {
+	/* Two rounds of map-or-fault; a "retry" answer does not use one up. */
+	for (int round = 0, busy = 0; round < 2;) {
 		epc = shim_pte(m.f, page);
 		if (epc && !native)
 			return 0;
@@ -452,8 +453,9 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 			if (++busy > 256)
 				return 0;
 			sched_yield();
-			tries--;
+			continue;
 		}
+		round++;
 	}
 	if (shim_pte(m.f, page))
 		return 0;
