@@ -41,6 +41,21 @@
 #define F_MASK 152
 #define FRAME 168	/* keeps RSP 16-aligned at the call; FRAME-8 is the jump slot */
 
+/*
+ * The argument and scratch registers the calls in between clobbered; RBX,
+ * RBP and R12-R15 survive them (the C ABI, and softsgx_set_fsgs touches
+ * none of them), so the frame's copies are only for the C side.
+ */
+	.macro reload_scratch
+	mov	F_RDX(%rsp), %rdx
+	mov	F_RSI(%rsp), %rsi
+	mov	F_RDI(%rsp), %rdi
+	mov	F_R8(%rsp), %r8
+	mov	F_R9(%rsp), %r9
+	mov	F_R10(%rsp), %r10
+	mov	F_R11(%rsp), %r11
+	.endm
+
 	.globl softsgx_vdso_enter
 	.hidden softsgx_vdso_enter
 	.type softsgx_vdso_enter, @function
@@ -113,18 +128,7 @@ softsgx_fast_tail:
 	 * A signal landing from here to the jump finds the LP inside already:
 	 * the handler takes the frame's entry state as the interrupted one.
 	 */
-	mov	F_RDX(%rsp), %rdx
-	mov	F_RSI(%rsp), %rsi
-	mov	F_RDI(%rsp), %rdi
-	mov	F_R8(%rsp), %r8
-	mov	F_R9(%rsp), %r9
-	mov	F_R10(%rsp), %r10
-	mov	F_R11(%rsp), %r11
-	mov	F_R12(%rsp), %r12
-	mov	F_R13(%rsp), %r13
-	mov	F_R14(%rsp), %r14
-	mov	F_R15(%rsp), %r15
-	mov	F_RBX(%rsp), %rbx
+	reload_scratch
 	mov	F_RCX(%rsp), %rcx
 	mov	F_TARGET(%rsp), %rax
 	mov	%rax, FRAME-8(%rsp)
@@ -135,14 +139,7 @@ softsgx_fast_tail:
 	.hidden softsgx_fast_tail_end
 softsgx_fast_tail_end:
 .Lslow:
-	mov	F_RDX(%rsp), %rdx
-	mov	F_RSI(%rsp), %rsi
-	mov	F_RDI(%rsp), %rdi
-	mov	F_R8(%rsp), %r8
-	mov	F_R9(%rsp), %r9
-	mov	F_R10(%rsp), %r10
-	mov	F_R11(%rsp), %r11
-	mov	F_RBX(%rsp), %rbx
+	reload_scratch
 	add	$FRAME, %rsp
 	mov	$2, %eax
 .Ltrap:
