@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "mm_ops.h"
 #include "softsgx/cpu.h"
 
 #ifndef UFFD_USER_MODE_ONLY
@@ -278,35 +279,6 @@ static void h_kick(void *host, struct sgx_mm *mm, struct sgx_encl *encl)
 	shim_kick_threads(encl);
 }
 
-static bool h_mm_get(void *host, struct sgx_mm *mm)
-{
-	int u = atomic_load(&mm->users);
-
-	(void)host;
-	while (u > 0)
-		if (atomic_compare_exchange_weak(&mm->users, &u, u + 1))
-			return true;
-	return false;
-}
-
-static void h_mm_put(void *host, struct sgx_mm *mm)
-{
-	(void)host;
-	atomic_fetch_sub(&mm->users, 1);
-}
-
-static void h_mmap_read_lock(void *host, struct sgx_mm *mm)
-{
-	(void)host;
-	pthread_rwlock_rdlock(&mm->mmap_lock);
-}
-
-static void h_mmap_read_unlock(void *host, struct sgx_mm *mm)
-{
-	(void)host;
-	pthread_rwlock_unlock(&mm->mmap_lock);
-}
-
 static bool h_vma_is_encl(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
 			  unsigned long addr)
 {
@@ -384,10 +356,10 @@ const struct sgx_host_ops shim_host_ops = {
 	.zap = h_zap,
 	.test_and_clear_young = h_young,
 	.kick = h_kick,
-	.mm_get = h_mm_get,
-	.mm_put = h_mm_put,
-	.mmap_read_lock = h_mmap_read_lock,
-	.mmap_read_unlock = h_mmap_read_unlock,
+	.mm_get = host_mm_get,
+	.mm_put = host_mm_put,
+	.mmap_read_lock = host_mmap_read_lock,
+	.mmap_read_unlock = host_mmap_read_unlock,
 	.vma_is_encl = h_vma_is_encl,
 	.signal_pending = h_signal_pending,
 	.copy_from_user = h_copy_from_user,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "sim.h"
+#include "mm_ops.h"
 
 unsigned long sim_bad_lo, sim_bad_hi;
 
@@ -193,35 +194,6 @@ static void f_kick(void *host, struct sgx_mm *mm, struct sgx_encl *encl)
 		h->on_kick(h, mm, encl);
 }
 
-static bool f_mm_get(void *host, struct sgx_mm *mm)
-{
-	int u = atomic_load(&mm->users);
-
-	(void)host;
-	while (u > 0)
-		if (atomic_compare_exchange_weak(&mm->users, &u, u + 1))
-			return true;
-	return false;
-}
-
-static void f_mm_put(void *host, struct sgx_mm *mm)
-{
-	(void)host;
-	atomic_fetch_sub(&mm->users, 1);
-}
-
-static void f_mmap_read_lock(void *host, struct sgx_mm *mm)
-{
-	(void)host;
-	pthread_rwlock_rdlock(&mm->mmap_lock);
-}
-
-static void f_mmap_read_unlock(void *host, struct sgx_mm *mm)
-{
-	(void)host;
-	pthread_rwlock_unlock(&mm->mmap_lock);
-}
-
 static bool f_vma_is_encl(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
 			  unsigned long addr)
 {
@@ -316,10 +288,10 @@ void sim_host_init(struct sim_host *h)
 	h->ops.zap = f_zap;
 	h->ops.test_and_clear_young = f_young;
 	h->ops.kick = f_kick;
-	h->ops.mm_get = f_mm_get;
-	h->ops.mm_put = f_mm_put;
-	h->ops.mmap_read_lock = f_mmap_read_lock;
-	h->ops.mmap_read_unlock = f_mmap_read_unlock;
+	h->ops.mm_get = host_mm_get;
+	h->ops.mm_put = host_mm_put;
+	h->ops.mmap_read_lock = host_mmap_read_lock;
+	h->ops.mmap_read_unlock = host_mmap_read_unlock;
 	h->ops.vma_is_encl = f_vma_is_encl;
 	h->ops.signal_pending = f_signal_pending;
 	h->ops.copy_from_user = f_copy_from_user;
