@@ -87,7 +87,12 @@ check "a 32-bit program is refused" 127 "^softsgx exec: $T/elf32: not an x86-64 
 	"$BIN" exec -- "$T/elf32"
 # Scripts and dynamic programs are not refused (the enclave runs above); nor is
 # a program that does not exist, which execvp() reports.
-check "a script is run" 0 '' "$BIN" exec -- sh -c 'exit 0'
+printf '#!/bin/sh\nexit 0\n' >"$T/script"
+chmod +x "$T/script"
+"$BIN" exec -- "$T/script" >"$T/out" 2>"$T/log"; got=$?
+# An ASan build's shim cannot be loaded into sh: only the absence of a refusal counts.
+! grep -q "^softsgx exec:" "$T/log" && { [ "$got" -eq 0 ] || [ -n "${SOFTSGX_ASAN_BUILD:-}" ]; } &&
+	ok "a script is not refused" || bad "a script is not refused"
 check "a missing program: execvp's error" 127 "^softsgx exec: $T/none: No such file" \
 	"$BIN" exec -- "$T/none"
 echo "1..$n"

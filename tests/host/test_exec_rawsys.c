@@ -343,16 +343,19 @@ static void test_sigaction(void)
 
 int main(int argc, char **argv)
 {
-	int fd = open("/dev/sgx_enclave", O_RDWR);
+	int fd = open("/dev/sgx_enclave", O_RDWR), raw;
 
 	/* Under the shim the loader's raw opens must work, not skip the test. */
-	if (fd >= 0 && syscall(SYS_open, "/dev/sgx_enclave", O_RDWR, 0) < 0) {
+	raw = fd >= 0 ? (int)syscall(SYS_open, "/dev/sgx_enclave", O_RDWR, 0) : -1;
+	if (fd >= 0 && raw < 0) {
 		printf("Bail out! open() finds /dev/sgx_enclave, syscall(SYS_open) does not: %s\n",
 		       strerror(errno));
 		return 1;
 	}
 	if (fd >= 0)
 		close(fd);
+	if (raw >= 0)
+		close(raw);
 	ht_start(argc, argv, &e);
 	test_enclave();
 	test_passthrough();
