@@ -13,6 +13,10 @@
  *   vdso.c    the vDSO image getauxval(AT_SYSINFO_EHDR) returns
  *   cpuid.c   CPUID leaf 0x12/0x7 for code the program executes itself
  *   preload.c the interposed libc entry points
+ *   rawsys.S  syscall(): the shim's numbers to rawsys.c, the rest to the kernel
+ *   rawsys.c  those numbers, to preload.c's interposers; openat2, rt_sigaction;
+ *             paths relative to a directory fd (rawsys.h)
+ *   auxv.c    /proc/self/auxv, prctl(PR_GET_AUXV) and fopen with our vDSO
  *
  * Locking: shim.lock (a mutex) guards the file and mapping tables' writers;
  * it is only taken with every signal blocked, so a handler on the same
