@@ -110,6 +110,17 @@ const char *shim_at_path(int dirfd, const char *path, char *buf, size_t size)
 	return buf;
 }
 
+/* creat(): libc's opens the file itself, past our open(). */
+SHIM_API int creat(const char *path, mode_t mode)
+{
+	return open(path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+SHIM_API int creat64(const char *path, mode_t mode)
+{
+	return open(path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
 /* ---- openat2(2) ---- */
 
 #define OPEN_FLAGS_VALID                                                                  \

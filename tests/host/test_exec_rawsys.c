@@ -88,6 +88,17 @@ static void test_enclave(void)
 	tap_ok(fails(syscall(SYS_close, 1 << 20), EBADF) && fails(syscall(SYS_ioctl, -1, 0, 0), EBADF),
 	       "syscall(SYS_close), syscall(SYS_ioctl) of a bad fd: EBADF");
 
+	int c = creat("/dev/sgx_provision", 0600);
+
+	tap_ok(is_node(c, 126) && (fcntl(c, F_GETFL) & O_ACCMODE) == O_WRONLY,
+	       "creat(\"/dev/sgx_provision\") opens the node write-only");
+	if (c >= 0)
+		close(c);
+	c = (int)syscall(SYS_creat, "/dev/sgx_provision", 0600);
+	tap_ok(is_node(c, 126), "syscall(SYS_creat) too");
+	if (c >= 0)
+		close(c);
+
 	int d = (int)syscall(SYS_fcntl, e.fd, F_DUPFD_CLOEXEC, 10);
 
 	tap_ok(d >= 10 && is_node(d, 125) && !syscall(SYS_close, d) &&
