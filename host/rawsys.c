@@ -18,10 +18,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "rawsys.h"
@@ -263,51 +261,53 @@ static const char *empty_path(const char *path, long flags)
 	return !path && (flags & AT_EMPTY_PATH) ? "" : path;
 }
 
+/*
+ * Does the I/O call on @fd fail before the kernel sees it?  On a device
+ * file with @err; on one of the shim's own fds (@own) with EBADF.
+ */
+static bool io_refused(int fd, int err, bool own)
+{
+	if (own && shim_fd_internal(fd))
+		err = EBADF;
+	else if (!shim_file_of(fd))
+		return false;
+	errno = err;
+	return true;
+}
+
 #define A(i, type) ((type)(a##i))
 
 long shim_syscall_routed(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
 	switch (nr) {
-	case SYS_read:
-		return read(A(1, int), A(2, void *), A(3, size_t));
-	case SYS_write:
-		return write(A(1, int), A(2, const void *), A(3, size_t));
-	case SYS_pread64:
-		return pread64(A(1, int), A(2, void *), A(3, size_t), A(4, off_t));
-	case SYS_pwrite64:
-		return pwrite64(A(1, int), A(2, const void *), A(3, size_t), A(4, off_t));
-	case SYS_readv:
-		return readv(A(1, int), A(2, const struct iovec *), A(3, int));
-	case SYS_writev:
-		return writev(A(1, int), A(2, const struct iovec *), A(3, int));
-	case SYS_preadv:
-		return preadv64(A(1, int), A(2, const struct iovec *), A(3, int), A(4, off_t));
-	case SYS_pwritev:
-		return pwritev64(A(1, int), A(2, const struct iovec *), A(3, int), A(4, off_t));
-	case SYS_preadv2:
-		return preadv64v2(A(1, int), A(2, const struct iovec *), A(3, int), A(4, off_t),
-				  A(6, int));
-	case SYS_pwritev2:
-		return pwritev64v2(A(1, int), A(2, const struct iovec *), A(3, int), A(4, off_t),
-				   A(6, int));
-	case SYS_lseek:
-		return lseek64(A(1, int), A(2, off_t), A(3, int));
+	/*
+	 * The I/O calls the device files refuse (preload.c): after the same
+	 * checks, the kernel's own call, as syscall() makes it (libc's read()
+	 * and fsync() are cancellation points, syscall() is not).
+	 */
+	case SYS_read: case SYS_write: case SYS_pread64: case SYS_pwrite64:
+	case SYS_readv: case SYS_writev: case SYS_preadv: case SYS_pwritev:
+	case SYS_preadv2: case SYS_pwritev2: case SYS_fsync: case SYS_fdatasync:
 	case SYS_ftruncate:
-		return ftruncate64(A(1, int), A(2, off_t));
+		if (io_refused(A(1, int), EINVAL, true))
+			return -1;
+		break;
+	case SYS_lseek:
+		if (io_refused(A(1, int), ESPIPE, false))
+			return -1;
+		break;
 	case SYS_fallocate:
-		return fallocate64(A(1, int), A(2, int), A(3, off_t), A(4, off_t));
-	case SYS_fsync:
-		return fsync(A(1, int));
-	case SYS_fdatasync:
-		return fdatasync(A(1, int));
-	case SYS_sendfile:
-		return sendfile64(A(1, int), A(2, int), A(3, off_t *), A(4, size_t));
-	case SYS_splice:
-		return splice(A(1, int), A(2, loff_t *), A(3, int), A(4, loff_t *), A(5, size_t),
-			      A(6, unsigned int));
-	case SYS_copy_file_range:
-		return copy_file_range(A(1, int), A(2, loff_t *), A(3, int), A(4, loff_t *),
-				       A(5, size_t), A(6, unsigned int));
+		if (io_refused(A(1, int), ENODEV, false))
+			return -1;
+		break;
+	case SYS_sendfile: /* out, in */
+		if (io_refused(A(1, int), EINVAL, true) || io_refused(A(2, int), EINVAL, true))
+			return -1;
+		break;
+	case SYS_splice: case SYS_copy_file_range: /* in, .., out: out first */
+		if (io_refused(A(3, int), EINVAL, true) || io_refused(A(1, int), EINVAL, true))
+			return -1;
+		break;
 	case SYS_open:
 		return open(A(1, const char *), A(2, int), A(3, mode_t));
 	case SYS_creat:
@@ -365,6 +365,7 @@ long shim_syscall_routed(long nr, long a1, long a2, long a3, long a4, long a5, l
 	case SYS_prctl:
 		return shim_prctl(A(1, int), a2, a3, a4, a5);
 	default:
-		return syscall(nr, a1, a2, a3, a4, a5, a6);
+		break;
 	}
+	return syscall(nr, a1, a2, a3, a4, a5, a6);
 }

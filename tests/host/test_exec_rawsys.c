@@ -73,6 +73,10 @@ static void test_enclave(void)
 	       "syscall(SYS_read) of the enclave fd is EINVAL");
 	tap_ok(fails(syscall(SYS_lseek, e.fd, 0, SEEK_SET), ESPIPE),
 	       "syscall(SYS_lseek) of the enclave fd is ESPIPE");
+	tap_ok(fails(syscall(SYS_fallocate, e.fd, 0, 0, 4096), ENODEV) &&
+	       fails(syscall(SYS_sendfile, 1, e.fd, NULL, 16), EINVAL) &&
+	       fails(syscall(SYS_copy_file_range, e.fd, NULL, 1, NULL, 16, 0), EINVAL),
+	       "syscall(SYS_fallocate): ENODEV; SYS_sendfile, SYS_copy_file_range: EINVAL");
 	tap_ok(!syscall(SYS_fstat, e.fd, &st) && S_ISCHR(st.st_mode) &&
 	       st.st_rdev == makedev(10, 125), "syscall(SYS_fstat) sees the device 10:125");
 	tap_ok(!syscall(SYS_newfstatat, e.fd, "", &st, AT_EMPTY_PATH) && S_ISCHR(st.st_mode),
@@ -112,6 +116,14 @@ static void test_passthrough(void)
 	char src[16] = "passed through", dst[16] = { 0 };
 	struct iovec l = { dst, sizeof(dst) }, r = { src, sizeof(src) };
 
+	int p[2];
+
+	tap_ok(!pipe(p) && syscall(SYS_write, p[1], "pipe", 4) == 4 &&
+	       syscall(SYS_read, p[0], dst, sizeof(dst)) == 4 && !memcmp(dst, "pipe", 4),
+	       "syscall(SYS_write), syscall(SYS_read) of a pipe");
+	close(p[0]);
+	close(p[1]);
+	memset(dst, 0, sizeof(dst));
 	tap_ok(syscall(SYS_getpid) == getpid(), "syscall(SYS_getpid) is getpid()");
 	tap_ok(fails(syscall(-1L), ENOSYS) && fails(syscall(100000L), ENOSYS) &&
 	       fails(syscall(SYS_faccessat2 + 1000), ENOSYS), "unknown numbers: ENOSYS");
