@@ -13,6 +13,10 @@
  *   vdso.c    the vDSO image getauxval(AT_SYSINFO_EHDR) returns
  *   cpuid.c   CPUID leaf 0x12/0x7 for code the program executes itself
  *   preload.c the interposed libc entry points
+ *   rawsys.S  syscall(): the shim's numbers to rawsys.c, the rest to the kernel
+ *   rawsys.c  those numbers, to preload.c's interposers; openat2, rt_sigaction;
+ *             paths relative to a directory fd (rawsys.h)
+ *   auxv.c    /proc/self/auxv, prctl(PR_GET_AUXV) and fopen with our vDSO
  *
  * Locking: shim.lock (a mutex) guards the file and mapping tables' writers;
  * it is only taken with every signal blocked, so a handler on the same
@@ -132,6 +136,7 @@ void shim_print_stats(void);
 /* ---- files.c ---- */
 int shim_dev_open(const char *path, int flags);
 bool shim_is_dev_path(const char *path, enum shim_kind *kind);
+bool shim_path_lexical(const char *path, char *out, size_t size);
 struct shim_file *shim_file_of(int fd);
 long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long arg);
 void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags, off_t off);
