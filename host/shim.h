@@ -13,6 +13,8 @@
  *   vdso.c    the vDSO image getauxval(AT_SYSINFO_EHDR) returns
  *   cpuid.c   CPUID leaf 0x12/0x7 for code the program executes itself
  *   preload.c the interposed libc entry points
+ *   sigmask.c the program's signal mask, kept apart from the signals the
+ *             shim needs (ENCLU traps, exceptions, kicks)
  *
  * Locking: shim.lock (a mutex) guards the file and mapping tables' writers;
  * it is only taken with every signal blocked, so a handler on the same
@@ -170,6 +172,8 @@ bool shim_cpuid_emulate(ucontext_t *uc);
 
 /* Every asynchronous signal, for masks. */
 void shim_async_mask(sigset_t *set);
+/* ---- sigmask.c ---- */
+int shim_sig_blocked_for_app(int sig, const siginfo_t *si);
 /* Block every asynchronous signal (restore with shim_unblock). */
 void shim_block(sigset_t *old);
 void shim_unblock(const sigset_t *old);
