@@ -79,17 +79,18 @@ void shim_async_mask(sigset_t *set)
 	sigdelset(set, SIGTRAP);
 }
 
+/* The kernel's mask itself: the program's view (sigmask.c) is not ours. */
 void shim_block(sigset_t *old)
 {
 	sigset_t all;
 
 	shim_async_mask(&all);
-	pthread_sigmask(SIG_SETMASK, &all, old);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, old, _NSIG / 8);
 }
 
 void shim_unblock(const sigset_t *old)
 {
-	pthread_sigmask(SIG_SETMASK, old, NULL);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, _NSIG / 8);
 }
 
 void shim_log(const char *msg)

@@ -17,6 +17,8 @@
  *   rawsys.c  those numbers, to preload.c's interposers; openat2, rt_sigaction;
  *             paths relative to a directory fd (rawsys.h)
  *   auxv.c    /proc/self/auxv, prctl(PR_GET_AUXV) and fopen with our vDSO
+ *   sigmask.c the program's signal mask, kept apart from the signals the
+ *             shim needs (ENCLU traps, exceptions, kicks)
  *
  * Locking: shim.lock (a mutex) guards the file and mapping tables' writers;
  * it is only taken with every signal blocked, so a handler on the same
@@ -175,6 +177,8 @@ bool shim_cpuid_emulate(ucontext_t *uc);
 
 /* Every asynchronous signal, for masks. */
 void shim_async_mask(sigset_t *set);
+/* ---- sigmask.c ---- */
+int shim_sig_blocked_for_app(int sig, const siginfo_t *si);
 /* Block every asynchronous signal (restore with shim_unblock). */
 void shim_block(sigset_t *old);
 void shim_unblock(const sigset_t *old);
