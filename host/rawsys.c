@@ -41,7 +41,7 @@
 	 X(SYS_fallocate, w) | X(SYS_dup3, w) | X(SYS_preadv, w) | X(SYS_pwritev, w) |     \
 	 X(SYS_preadv2, w) | X(SYS_pwritev2, w) | X(SYS_statx, w) |                        \
 	 X(SYS_copy_file_range, w) | X(SYS_close_range, w) | X(SYS_openat2, w) |           \
-	 X(SYS_faccessat2, w))
+	 X(SYS_faccessat2, w) | X(SYS_rt_sigprocmask, w))
 #define ROUTED_BIT(n, w) ((n) / 64 == (w) ? 1ULL << ((n) % 64) : 0)
 
 _Static_assert(SHIM_SYS_WORDS == 7, "one initializer per word");
@@ -255,6 +255,23 @@ static long raw_sigaction(int sig, const struct ksigaction *act, struct ksigacti
 	return r;
 }
 
+/* The kernel's 8-byte sigset in and out of sigprocmask(), which sigmask.c holds. */
+static long raw_sigprocmask(int how, const void *set, void *old, size_t setsize)
+{
+	sigset_t s, o;
+
+	if (setsize != 8)
+		return syscall(SYS_rt_sigprocmask, how, set, old, setsize);
+	memset(&s, 0, sizeof(s));
+	if (set)
+		memcpy(&s, set, 8);
+	if (sigprocmask(how, set ? &s : NULL, &o))
+		return -1;
+	if (old)
+		memcpy(old, &o, 8);
+	return 0;
+}
+
 /* AT_EMPTY_PATH with a NULL path (Linux 6.11): the same as "". */
 static const char *empty_path(const char *path, long flags)
 {
@@ -362,6 +379,8 @@ long shim_syscall_routed(long nr, long a1, long a2, long a3, long a4, long a5, l
 	case SYS_rt_sigaction:
 		return raw_sigaction(A(1, int), A(2, const struct ksigaction *),
 				     A(3, struct ksigaction *), A(4, size_t));
+	case SYS_rt_sigprocmask:
+		return raw_sigprocmask(A(1, int), A(2, const void *), A(3, void *), A(4, size_t));
 	case SYS_prctl:
 		return shim_prctl(A(1, int), a2, a3, a4, a5);
 	default:

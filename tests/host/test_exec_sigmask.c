@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -117,9 +118,22 @@ static void test_masks_read_back(void)
 	tap_ok((bsd & (1 << (SIGILL - 1))) && (bsd & (1 << (SIGUSR1 - 1))) &&
 	       !(bsd & (1 << (SIGSEGV - 1))), "sigsetmask returns the old mask (%#x)", bsd);
 	sighold(SIGTRAP);
-	tap_ok((siggetmask() & (1 << (SIGTRAP - 1))) != 0, "sighold shows in siggetmask");
+	tap_ok((sigblock(0) & (1 << (SIGTRAP - 1))) != 0, "sighold shows in sigblock(0)");
 	sigrelse(SIGTRAP);
-	tap_ok((siggetmask() & (1 << (SIGTRAP - 1))) == 0, "sigrelse undoes it");
+	tap_ok((sigblock(0) & (1 << (SIGTRAP - 1))) == 0, "sigrelse undoes it");
+
+	/* The system call itself, as a program may make it through syscall(). */
+	uint64_t kset = 1ULL << (SIGILL - 1), kold = 0;
+
+	tap_ok(syscall(SYS_rt_sigprocmask, SIG_SETMASK, &kset, &kold, 8) == 0 &&
+	       !(kold & kset), "syscall(SYS_rt_sigprocmask) blocks SIGILL");
+	op = ht_op(ENCL_OP_RETURN, 78, 0, 0);
+	tap_ok(ht_call(e.tcs[0], &op) && op.ret == (78 ^ ENCL_RETURN_MAGIC),
+	       "an enclave call still works");
+	kset = 0;
+	tap_ok(syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &kset, 8) == 0 &&
+	       kset == 1ULL << (SIGILL - 1), "and the system call reads SIGILL back (%#llx)",
+	       (unsigned long long)kset);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
