@@ -361,7 +361,22 @@ int shim_dup(int oldfd, int newfd)
 	return 0;
 }
 
+static int close_fd(void *arg)
+{
+	return shim_sys_close((int)(intptr_t)arg);
+}
+
 int shim_close(int fd, bool *handled)
+{
+	return shim_close_by(fd, handled, close_fd, (void *)(intptr_t)fd);
+}
+
+/*
+ * shim_close_by() - close one of the program's fds, with @closer doing the
+ * closing itself (fclose() closes inside libc): the record of the fd goes
+ * under shim.lock, so no device open can be given the number in between.
+ */
+int shim_close_by(int fd, bool *handled, int (*closer)(void *), void *arg)
 {
 	struct shim_file *f = shim_file_of(fd);
 	bool release;
@@ -379,7 +394,7 @@ int shim_close(int fd, bool *handled)
 	shim_block(&old);
 	pthread_mutex_lock(&shim.lock);
 	fd_set_file(fd, NULL);
-	r = shim_sys_close(fd);
+	r = closer(arg);
 	f->nfds--;
 	release = file_last_ref(f);
 	pthread_mutex_unlock(&shim.lock);

@@ -789,6 +789,38 @@ SHIM_API int close(int fd)
 	return ret_errno(r);
 }
 
+static int (*real_fclose)(FILE *);
+
+static int fclose_file(void *fp)
+{
+	return real_fclose(fp) ? -errno : 0;
+}
+
+/*
+ * fclose() closes its fd inside libc, past our close(): a FILE over one of
+ * our fds (fdopen() of one, or fopen() of a device node) must drop the
+ * shim's record of the fd with it, or the number stays ours once reused.
+ */
+SHIM_API int fclose(FILE *fp)
+{
+	int fd = fp ? fileno(fp) : -1;
+	bool handled = false;
+	int r;
+
+	if (!real_fclose)
+		real_fclose = (int (*)(FILE *))dlsym(RTLD_NEXT, "fclose");
+	if (fd < 0 || !shim_file_of(fd))
+		return real_fclose(fp);
+	r = shim_close_by(fd, &handled, fclose_file, fp);
+	if (!handled)
+		return real_fclose(fp);
+	if (r) {
+		errno = -r;
+		return EOF;
+	}
+	return 0;
+}
+
 /*
  * close_range(2): ours one by one (the shim's own fds stay open: the program
  * never had them), the rest in one go between them.

@@ -152,6 +152,7 @@ bool shim_fd_internal(int fd);
 bool shim_fd_evict(int fd);
 int shim_mprotect(void *addr, size_t len, int prot, bool *handled);
 int shim_close(int fd, bool *handled);
+int shim_close_by(int fd, bool *handled, int (*closer)(void *), void *arg);
 int shim_dup(int oldfd, int newfd);
 void shim_encl_released(struct sgx_encl *encl);
 void shim_fake_stat(enum shim_kind kind, struct stat *st);

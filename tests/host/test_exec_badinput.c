@@ -576,6 +576,20 @@ static void test_fd_file(void)
 		close(fd2);
 	snprintf(path, sizeof(path), "/dev/fd/%d", e.fd);
 	tap_ok(!stat(path, &st) && S_ISCHR(st.st_mode), "%s stats as the device", path);
+
+	/* stdio: fread reads nothing; fclose closes inside libc, past close(). */
+	int d = dup(e.fd), again;
+	FILE *fp = d >= 0 ? fdopen(d, "r") : NULL;
+	size_t got = fp ? fread(buf, 1, sizeof(buf), fp) : 1;
+
+	tap_ok(fp && got == 0, "fdopen and fread of the enclave fd read no byte (%zu)", got);
+	tap_ok(fp && fclose(fp) == 0, "fclose of it succeeds");
+	again = open("/dev/zero", O_RDONLY);
+	tap_ok(again == d && read(again, buf, 8) == 8,
+	       "the fd number fclose freed is an ordinary file when reused (fd %d, was %d)", again,
+	       d);
+	if (again >= 0)
+		close(again);
 }
 
 static void test_dup(void)
