@@ -723,16 +723,29 @@ static void enclu_no_driver(siginfo_t *si, ucontext_t *uc)
 	report(sigbus ? SIGBUS : SIGSEGV, si, uc, 14, code ? (uint32_t)code : X86_PF_USER, tcs);
 }
 
-/* A fault on an enclave range inherited across fork: true when dealt with. */
+#define EFLAGS_TF 0x100UL
+
+/*
+ * A fault on an enclave range inherited across fork, or the single step
+ * after a write there (which the write's page forgets): true when dealt with.
+ */
 static bool orphan_fault(int sig, siginfo_t *si, ucontext_t *uc)
 {
+	greg_t *g = uc->uc_mcontext.gregs;
+	bool step;
 	int r;
 
+	if (sig == SIGTRAP && shim_orphan_write_done()) {
+		g[REG_EFL] &= ~(greg_t)EFLAGS_TF;
+		return true;
+	}
 	if (sig != SIGSEGV || si->si_code <= 0)
 		return false;
-	r = shim_orphan_fault((unsigned long)si->si_addr, (uint32_t)uc->uc_mcontext.gregs[REG_ERR]);
+	r = shim_orphan_fault((unsigned long)si->si_addr, (uint32_t)g[REG_ERR], &step);
 	if (r < 0)
 		return false;
+	if (step)
+		g[REG_EFL] |= (greg_t)EFLAGS_TF;
 	if (r == SIGBUS) {
 		si->si_signo = SIGBUS;
 		si->si_code = BUS_ADRERR;

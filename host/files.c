@@ -1021,18 +1021,28 @@ void shim_files_after_fork(void)
 }
 
 /*
- * Hardware turns a write to EPC outside enclave mode into nothing and an
- * instruction fetch into ones; here both are a SIGSEGV (the program's
- * documented difference).  The fill is not atomic: a thread of the child
- * writing the page while another's read fills it may see its write stay.
+ * The pages one instruction of this thread may write, made writable for
+ * that instruction alone (a store that crosses a page boundary needs two).
+ */
+static __thread unsigned long drop_pages[2];
+static __thread int nr_drop;
+
+/*
+ * Hardware turns a write to EPC outside enclave mode into nothing.  Here
+ * the page is made writable for the one instruction (the caller single-
+ * steps it: shim_orphan_write_done() puts the ones back and the page
+ * read-only again).  An instruction fetch there is a SIGSEGV.  Neither the
+ * fill nor the drop is atomic: another thread of the child may see a
+ * written value for as long as that one instruction takes.
  * Async-signal-safe.
  */
-int shim_orphan_fault(unsigned long addr, uint32_t err)
+int shim_orphan_fault(unsigned long addr, uint32_t err, bool *step)
 {
 	unsigned long page = addr & ~4095UL;
 	bool write = err & X86_PF_WRITE, fetch = err & X86_PF_INSTR;
 	struct shim_map m;
 
+	*step = false;
 	if (!shim_map_lookup(addr, &m) || !m.f->orphan || m.f->kind != SHIM_ENCL)
 		return -1;
 	/* The mapping's own protection first, as the kernel checks the VMA. */
@@ -1042,11 +1052,28 @@ int shim_orphan_fault(unsigned long addr, uint32_t err)
 	/* Outside ELRANGE (or before ENCLAVE_CREATE) no page can appear. */
 	if (addr < m.f->base || addr - m.f->base >= m.f->size)
 		return SIGBUS;
-	if (write || fetch)
+	if (fetch || (write && nr_drop == (int)(sizeof(drop_pages) / sizeof(drop_pages[0]))))
 		return SIGSEGV;
 	if (shim_sys_mprotect((void *)page, 4096, PROT_READ | PROT_WRITE))
 		return SIGSEGV;
 	memset((void *)page, 0xff, 4096);
+	if (write) {
+		drop_pages[nr_drop++] = page;
+		*step = true;
+		return 0;
+	}
 	shim_sys_mprotect((void *)page, 4096, PROT_READ);
 	return 0;
+}
+
+bool shim_orphan_write_done(void)
+{
+	if (!nr_drop)
+		return false;
+	for (int i = 0; i < nr_drop; i++) {
+		memset((void *)drop_pages[i], 0xff, 4096);
+		shim_sys_mprotect((void *)drop_pages[i], 4096, PROT_READ);
+	}
+	nr_drop = 0;
+	return true;
 }

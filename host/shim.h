@@ -165,10 +165,13 @@ void shim_fake_stat(enum shim_kind kind, struct stat *st);
 void shim_files_after_fork(void);
 /*
  * A SIGSEGV at @addr (#PF error code @err) on an enclave range a forked
- * child inherited: 0 when the access can be retried, else the signal to
- * deliver (SIGSEGV or SIGBUS); -1 when @addr is no such range.
+ * child inherited: 0 when the access can be retried (*@step: single-step
+ * it, it is a write to drop), else the signal to deliver (SIGSEGV or
+ * SIGBUS); -1 when @addr is no such range.
  */
-int shim_orphan_fault(unsigned long addr, uint32_t err);
+int shim_orphan_fault(unsigned long addr, uint32_t err, bool *step);
+/* After that single step: the written pages are all ones again (false: none). */
+bool shim_orphan_write_done(void);
 
 /* ---- exec.c ---- */
 int shim_exec_init(void);
