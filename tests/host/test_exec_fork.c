@@ -32,7 +32,7 @@
 
 #define PAGE 4096UL
 #define PF_USER 4 /* #PF error code: user mode, not present, read */
-#define CHILD_CHECKS 15
+#define CHILD_CHECKS 17
 
 static struct encl e;
 static bool inherited[1024];
@@ -96,6 +96,18 @@ static int try_write(volatile uint8_t *p, uint8_t v)
 	catch_faults(true);
 	if (!sigsetjmp(fault_jmp, 1))
 		*p = v;
+	catch_faults(false);
+	return fault_sig;
+}
+
+/* Load the byte at @p into *@v; the signal it raised (0: none). */
+static int try_read(const volatile uint8_t *p, uint8_t *v)
+{
+	fault_sig = 0;
+	fault_addr = NULL;
+	catch_faults(true);
+	if (!sigsetjmp(fault_jmp, 1))
+		*v = *p;
 	catch_faults(false);
 	return fault_sig;
 }
@@ -204,6 +216,38 @@ static int unknown_fds(const int *known, int n, char *bad, size_t size)
 	return count;
 }
 
+/* mprotect and mremap of an inherited enclave range, as the kernel's checks allow. */
+static void test_child_mm(void)
+{
+	volatile uint8_t *h = (volatile uint8_t *)(uintptr_t)(e.base + ENCL_HEAP_OFFSET);
+	volatile uint8_t *end = (volatile uint8_t *)(uintptr_t)(e.base + e.size - 2 * PAGE);
+	uint8_t v = 0;
+	int s1, s2, s3;
+	bool ok;
+
+	ok = !mprotect((void *)h, 4 * PAGE, PROT_NONE);
+	s1 = try_read(h + PAGE, &v);
+	ok = ok && !mprotect((void *)h, 4 * PAGE, PROT_READ | PROT_WRITE);
+	s2 = try_read(h + PAGE, &v);
+	child_ok(ok && s1 == SIGSEGV && !s2 && v == 0xff, "child: mprotect PROT_NONE there "
+		 "makes a read SIGSEGV, and back to RW it reads ones again (signals %d, %d)",
+		 s1, s2);
+
+	/* Moved inside ELRANGE it reads ones; outside, no page can show (SIGBUS). */
+	void *out = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ok = mremap((void *)(h + 8 * PAGE), PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED,
+		    (void *)end) == (void *)end;
+	s1 = try_read(end, &v);
+	ok = ok && v == 0xff && out != MAP_FAILED &&
+	     mremap((void *)(h + 9 * PAGE), PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, out) == out;
+	s2 = try_read((volatile uint8_t *)out, &v);
+	s3 = try_read(h + 9 * PAGE, &v);
+	child_ok(ok && !s1 && s2 == SIGBUS && s3 == SIGSEGV, "child: mremap moves it, reading "
+		 "ones inside ELRANGE, SIGBUS outside, nothing left behind (signals %d, %d, %d)",
+		 s1, s2, s3);
+}
+
 static void child(int vepc, void *vepc_map, char **argv)
 {
 	uint64_t heap = e.base + ENCL_HEAP_OFFSET;
@@ -221,6 +265,7 @@ static void child(int vepc, void *vepc_map, char **argv)
 	child_ok(!sig && all_ones(heap) && all_ones(heap + PAGE) && all_ones(heap + 2 * PAGE) &&
 		 all_ones(e.tcs[2]), "child: writes there (one crossing a page boundary) are "
 		 "dropped, as hardware drops them (signal %d)", sig);
+	test_child_mm();
 	child_ok(msync(vepc_map, PAGE, MS_ASYNC) == -1 && errno == ENOMEM,
 		 "child: the vEPC mapping is not there (VM_DONTCOPY)");
 	child_ok(!unknown_fds(known, 6, bad, sizeof(bad)),
