@@ -964,6 +964,7 @@ static void orphan(struct shim_file *f)
 	if (f->kind == SHIM_PROVISION || f->orphan)
 		return;
 	f->orphan = true;
+	shim_keep_frozen(f->vepc);
 	f->encl = NULL;
 	f->vepc = NULL;
 	f->window = NULL;

@@ -856,15 +856,25 @@ static int platform_create(const struct sgx_cpu_config *cfg)
 }
 
 /*
- * What a forked child inherited of its parent's platform and driver: their
- * threads and locks stayed in the parent, so they are never used again (the
- * CPUID answers aside), only kept reachable (a leak checker would report
- * them otherwise).  One per generation of forks.
+ * What a forked child inherited of its parent's platform and driver (and
+ * the vEPC files, which only the shim's own memory points to): their
+ * threads and locks stayed in the parent, so they are never used again
+ * (the CPUID answers aside), only kept reachable, since a leak checker
+ * would report them otherwise.
  */
-static struct {
-	struct sgx_cpu *cpu;
-	struct sgx_driver *drv;
-} frozen[8];
+static void *frozen[64];
+
+void shim_keep_frozen(void *p)
+{
+	for (size_t i = 0; p && i < sizeof(frozen) / sizeof(frozen[0]); i++) {
+		if (frozen[i] == p)
+			return;
+		if (!frozen[i]) {
+			frozen[i] = p;
+			return;
+		}
+	}
+}
 
 /**
  * shim_real_after_fork() - a forked child lets go of its parent's driver
@@ -875,15 +885,8 @@ static struct {
  */
 void shim_real_after_fork(void)
 {
-	for (size_t i = 0; i < sizeof(frozen) / sizeof(frozen[0]); i++) {
-		if (frozen[i].cpu == shim.cpu && frozen[i].drv == shim.drv)
-			break;
-		if (!frozen[i].cpu) {
-			frozen[i].cpu = shim.cpu;
-			frozen[i].drv = shim.drv;
-			break;
-		}
-	}
+	shim_keep_frozen(shim.cpu);
+	shim_keep_frozen(shim.drv);
 	pthread_mutex_init(&shim.lock, NULL);
 	shim.ready = false;
 	shim.drv = NULL;

@@ -139,6 +139,8 @@ int shim_uffd_register(unsigned long start, unsigned long len);
 void shim_print_stats(void);
 /* In a forked child: forget the parent's driver (frozen) and its fds. */
 void shim_real_after_fork(void);
+/* Keep @p, an object of a forked parent's driver, reachable (leak checkers). */
+void shim_keep_frozen(void *p);
 /* Madvise @len bytes at @addr MADV_DONTFORK: a forked child never has them. */
 void shim_nofork(void *addr, unsigned long len);
 
