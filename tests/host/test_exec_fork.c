@@ -88,53 +88,34 @@ static void catch_faults(bool on)
 	sigaction(SIGBUS, &sa, NULL);
 }
 
-/* Store @v at @p; the signal it raised (0: none). */
-static int try_write(volatile uint8_t *p, uint8_t v)
-{
-	fault_sig = 0;
-	fault_addr = NULL;
-	catch_faults(true);
-	if (!sigsetjmp(fault_jmp, 1))
-		*p = v;
-	catch_faults(false);
-	return fault_sig;
-}
+enum access {
+	LOAD,		/* a byte into *@v */
+	STORE,		/* a byte */
+	STORE8,		/* 8 bytes, which may cross into the next page */
+	ENCLU_EENTER,	/* EENTER @a as TCS, through an ENCLU of the program's own (its AEP) */
+};
 
-/* Load the byte at @p into *@v; the signal it raised (0: none). */
-static int try_read(const volatile uint8_t *p, uint8_t *v)
+/* Access @a as @how says; the signal it raised (0: none). */
+static int try_access(enum access how, uint64_t a, uint8_t *v)
 {
-	fault_sig = 0;
-	fault_addr = NULL;
-	catch_faults(true);
-	if (!sigsetjmp(fault_jmp, 1))
-		*v = *p;
-	catch_faults(false);
-	return fault_sig;
-}
+	volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)a;
+	uint64_t rax = ENCL_EENTER;
 
-/* An 8-byte store at @p, which may cross into the next page. */
-static int try_write_across(volatile uint8_t *p)
-{
-	fault_sig = 0;
-	catch_faults(true);
-	if (!sigsetjmp(fault_jmp, 1))
-		__asm__ volatile("movq %1, (%0)" : : "r"(p), "r"(0x1122334455667788ULL) : "memory");
-	catch_faults(false);
-	return fault_sig;
-}
-
-/* EENTER @tcs through an ENCLU of the program's own (its AEP). */
-static int try_enclu(uint64_t tcs)
-{
 	fault_sig = 0;
 	fault_addr = NULL;
 	catch_faults(true);
 	if (!sigsetjmp(fault_jmp, 1)) {
-		uint64_t rax = ENCL_EENTER;
-
-		__asm__ volatile("lea 1f(%%rip), %%rcx\n1:\t.byte 0x0f, 0x01, 0xd7"
-				 : "+a"(rax) : "b"(tcs), "D"(0) : "rcx", "rdx", "rsi", "r8", "r9",
-				   "r10", "r11", "memory");
+		if (how == LOAD)
+			*v = *p;
+		else if (how == STORE)
+			*p = 0x5a;
+		else if (how == STORE8)
+			__asm__ volatile("movq %1, (%0)" : : "r"(p), "r"(0x1122334455667788ULL)
+					 : "memory");
+		else
+			__asm__ volatile("lea 1f(%%rip), %%rcx\n1:\t.byte 0x0f, 0x01, 0xd7"
+					 : "+a"(rax) : "b"(a), "D"(0) : "rcx", "rdx", "rsi", "r8",
+					   "r9", "r10", "r11", "memory");
 	}
 	catch_faults(false);
 	return fault_sig;
@@ -226,9 +207,9 @@ static void test_child_mm(void)
 	bool ok;
 
 	ok = !mprotect((void *)h, 4 * PAGE, PROT_NONE);
-	s1 = try_read(h + PAGE, &v);
+	s1 = try_access(LOAD, (uint64_t)(uintptr_t)(h + PAGE), &v);
 	ok = ok && !mprotect((void *)h, 4 * PAGE, PROT_READ | PROT_WRITE);
-	s2 = try_read(h + PAGE, &v);
+	s2 = try_access(LOAD, (uint64_t)(uintptr_t)(h + PAGE), &v);
 	child_ok(ok && s1 == SIGSEGV && !s2 && v == 0xff, "child: mprotect PROT_NONE there "
 		 "makes a read SIGSEGV, and back to RW it reads ones again (signals %d, %d)",
 		 s1, s2);
@@ -238,11 +219,11 @@ static void test_child_mm(void)
 
 	ok = mremap((void *)(h + 8 * PAGE), PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED,
 		    (void *)end) == (void *)end;
-	s1 = try_read(end, &v);
+	s1 = try_access(LOAD, (uint64_t)(uintptr_t)end, &v);
 	ok = ok && v == 0xff && out != MAP_FAILED &&
 	     mremap((void *)(h + 9 * PAGE), PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, out) == out;
-	s2 = try_read((volatile uint8_t *)out, &v);
-	s3 = try_read(h + 9 * PAGE, &v);
+	s2 = try_access(LOAD, (uint64_t)(uintptr_t)out, &v);
+	s3 = try_access(LOAD, (uint64_t)(uintptr_t)(h + 9 * PAGE), &v);
 	child_ok(ok && !s1 && s2 == SIGBUS && s3 == SIGSEGV, "child: mremap moves it, reading "
 		 "ones inside ELRANGE, SIGBUS outside, nothing left behind (signals %d, %d, %d)",
 		 s1, s2, s3);
@@ -259,9 +240,9 @@ static void child(int vepc, void *vepc_map, char **argv)
 
 	child_ok(inherited_reads_ones(), "child: the inherited enclave ranges read as all ones "
 		 "(code, data, TCS, SSA, heap, the unadded end)");
-	sig = try_write((volatile uint8_t *)(uintptr_t)heap + 8, 0x5a);
-	sig |= try_write((volatile uint8_t *)(uintptr_t)e.tcs[2] + 64, 0x5a);
-	sig |= try_write_across((volatile uint8_t *)(uintptr_t)heap + 2 * PAGE - 4);
+	sig = try_access(STORE, heap + 8, NULL);
+	sig |= try_access(STORE, e.tcs[2] + 64, NULL);
+	sig |= try_access(STORE8, heap + 2 * PAGE - 4, NULL);
 	child_ok(!sig && all_ones(heap) && all_ones(heap + PAGE) && all_ones(heap + 2 * PAGE) &&
 		 all_ones(e.tcs[2]), "child: writes there (one crossing a page boundary) are "
 		 "dropped, as hardware drops them (signal %d)", sig);
@@ -284,7 +265,7 @@ static void child(int vepc, void *vepc_map, char **argv)
 		 "child: an ioctl on the inherited vEPC fd is ENODEV");
 	child_ok(entry_fails(e.tcs[0]), "child, no driver yet: EENTER through the vDSO on an "
 		 "inherited TCS reports #PF (not present) on the TCS");
-	sig = try_enclu(e.tcs[0]);
+	sig = try_access(ENCLU_EENTER, e.tcs[0], NULL);
 	child_ok(sig == SIGBUS && fault_code == BUS_ADRERR &&
 		 fault_addr == (void *)(uintptr_t)e.tcs[0], "child, no driver yet: its own "
 		 "ENCLU on an inherited TCS is a SIGBUS at the TCS (signal %d)", sig);
@@ -302,7 +283,7 @@ static void child(int vepc, void *vepc_map, char **argv)
 		 check.status == 0, "child: its enclave keeps what it wrote");
 	child_ok(entry_fails(e.tcs[1]), "child, own driver: EENTER through the vDSO on an "
 		 "inherited TCS still reports #PF on the TCS");
-	sig = try_enclu(e.tcs[1]);
+	sig = try_access(ENCLU_EENTER, e.tcs[1], NULL);
 	child_ok(sig == SIGBUS && fault_addr == (void *)(uintptr_t)e.tcs[1],
 		 "child, own driver: its own ENCLU on an inherited TCS is a SIGBUS (signal %d)",
 		 sig);
