@@ -31,10 +31,10 @@ static const struct {
 
 /*
  * @path with "//", "/./" and "/../" resolved as the kernel's walk resolves
- * them under /dev (no symlinks there), into @out.  False when too long,
- * relative, or ending in '/' (never a device node).
+ * them under /dev (no symlinks there), into @out (which may be @path).
+ * False when too long, relative, or ending in '/' (never a device node).
  */
-static bool path_lexical(const char *path, char *out, size_t size)
+bool shim_path_lexical(const char *path, char *out, size_t size)
 {
 	size_t n = 0;
 
@@ -53,7 +53,7 @@ static bool path_lexical(const char *path, char *out, size_t size)
 			if (n + 1 + len >= size)
 				return false;
 			out[n++] = '/';
-			memcpy(out + n, p, len);
+			memmove(out + n, p, len); /* never ahead of p: in place works */
 			n += len;
 		}
 		p += len;
@@ -66,7 +66,7 @@ bool shim_is_dev_path(const char *path, enum shim_kind *kind)
 {
 	char buf[64];
 
-	if (!path || !path_lexical(path, buf, sizeof(buf)))
+	if (!path || !shim_path_lexical(path, buf, sizeof(buf)))
 		return false;
 	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
 		if (!strcmp(buf, devs[i].path)) {
