@@ -51,6 +51,8 @@ int softsgx_have_fsgsbase;
 unsigned long softsgx_slots_base, softsgx_slots_span;
 static __thread struct slot *my_slot;
 static pthread_key_t slot_key;
+/* One past the highest slot ever claimed: a fork looks at no other. */
+static _Atomic int slots_hwm;
 
 /* The program's own dispositions, served back by sigaction(). */
 static struct sigaction app_act[_NSIG];
@@ -85,6 +87,9 @@ static struct slot *slot_get(void)
 		s = slot_at(i);
 		if (!atomic_compare_exchange_strong(&s->used, &z, 1))
 			continue;
+		for (int hw = atomic_load(&slots_hwm);
+		     hw <= i && !atomic_compare_exchange_weak(&slots_hwm, &hw, i + 1);)
+			;
 		s->tid = (pid_t)syscall(SYS_gettid);
 		sgx_lp_init(&s->lp);
 		s->inside = false;
@@ -769,7 +774,7 @@ static bool orphan_fault(int sig, siginfo_t *si, ucontext_t *uc)
  */
 void shim_exec_after_fork(void)
 {
-	for (int i = 0; i < NR_SLOTS; i++) {
+	for (int i = 0; i < atomic_load(&slots_hwm); i++) {
 		struct slot *s = slot_at(i);
 
 		if (s == my_slot || !atomic_load(&s->used))

@@ -988,6 +988,9 @@ static void orphan(struct shim_file *f)
  */
 void shim_files_after_fork(void)
 {
+	/* No device was ever open: nothing to do (a fork+exec pays nothing). */
+	if (!shim.fdtab)
+		return;
 	for (int i = 0; i < shim.nr_maps; i++) {
 		struct shim_map *m = &shim.maps[i];
 
@@ -1002,18 +1005,21 @@ void shim_files_after_fork(void)
 	}
 	for (int i = 0; i < shim.nr_maps; i++)
 		orphan(shim.maps[i].f);
-	for (int fd = 0; shim.fdtab && fd < SHIM_MAX_FDS; fd++) {
+	for (int fd = 0; fd < SHIM_MAX_FDS; fd++) {
 		struct shim_file *f = atomic_load_explicit(&shim.fdtab[fd], memory_order_relaxed);
 
 		if (f)
 			orphan(f);
 	}
 	for (int i = 0; i < SHIM_MAX_FILES; i++)
-		atomic_store(&shim.files[i], NULL);
+		if (atomic_load_explicit(&shim.files[i], memory_order_relaxed))
+			atomic_store(&shim.files[i], NULL);
 	/* Windows, backing stores, the placeholder: /proc/self/fd shows none of them. */
 	for (int w = 0; w < SHIM_MAX_FDS / 64; w++) {
-		uint64_t bits = atomic_exchange(&internal_fds[w], 0);
+		uint64_t bits = atomic_load_explicit(&internal_fds[w], memory_order_relaxed);
 
+		if (bits)
+			atomic_store(&internal_fds[w], 0);
 		for (int b = 0; bits; b++, bits >>= 1)
 			if (bits & 1)
 				shim_sys_close(w * 64 + b);

@@ -32,7 +32,7 @@
 
 #define PAGE 4096UL
 #define PF_USER 4 /* #PF error code: user mode, not present, read */
-#define CHILD_CHECKS 17
+#define CHILD_CHECKS 18
 
 static struct encl e;
 static bool inherited[1024];
@@ -289,6 +289,16 @@ static void child(int vepc, void *vepc_map, char **argv)
 		 sig);
 	child_ok(inherited_reads_ones(), "child, own driver: the inherited ranges still read "
 		 "as all ones");
+
+	/* A fork of the child: its own enclave and the one it inherited read ones. */
+	pid_t g = fork();
+	int gs = -1;
+
+	if (g == 0)
+		_exit(!r && all_ones(h2) && all_ones(e2.tcs[0]) && all_ones(heap + 16 * PAGE) ? 0 : 1);
+	child_ok(g > 0 && waitpid(g, &gs, 0) == g && WIFEXITED(gs) && !WEXITSTATUS(gs),
+		 "child's child: the child's enclave and the one it inherited read as all ones "
+		 "(status 0x%x)", gs);
 	if (!r)
 		encl_unload(&e2);
 	munmap((void *)(uintptr_t)e.base, e.size);
