@@ -23,9 +23,10 @@
  * fork: the enclave windows, the driver's backing store, the EPC and the
  * vEPC mappings are MADV_DONTFORK, so a child never has them; its handler
  * (preload.c) turns each inherited enclave range into an abort range (all
- * ones, filled on first read) and marks the inherited files "orphan", closes
- * the shim's own fds, and leaves the parent's driver frozen: a first open in
- * the child starts a platform and driver of its own.
+ * ones, filled on first read, writes dropped by single-stepping them) and
+ * marks the inherited files "orphan", closes the shim's own fds, and leaves
+ * the parent's driver frozen: a first open in the child starts a platform
+ * and driver of its own.  The parent holds shim.lock across the fork.
  *
  * Locking: shim.lock (a mutex) guards the file and mapping tables' writers;
  * it is only taken with every signal blocked, so a handler on the same
