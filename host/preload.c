@@ -113,23 +113,47 @@ static int ret_errno(long r)
 	return (int)r;
 }
 
+/*
+ * fork: the tables must be whole in the child, so the parent holds
+ * shim.lock (with every signal blocked, as always) across the fork.
+ */
+static sigset_t fork_mask;
+
+static void fork_prepare(void)
+{
+	sigset_t old;
+
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	fork_mask = old;
+}
+
+static void fork_parent(void)
+{
+	sigset_t old = fork_mask;
+
+	pthread_mutex_unlock(&shim.lock);
+	shim_unblock(&old);
+}
+
+/*
+ * The child: no byte of the parent's enclaves is reachable here.  Its
+ * windows, backing stores, EPC and vEPC mappings were MADV_DONTFORK
+ * (userfaultfd registrations do not survive a fork, so an inherited window
+ * mapping would show the parent's live enclave, and let the child fill its
+ * holes); each enclave range becomes one that reads as all ones, the way
+ * EPC reads outside enclave mode.  The parent's driver is frozen here (its
+ * threads and locks stayed in the parent): the child's first open starts
+ * its own.  The order matters: files.c still needs the shim's fds listed.
+ */
 static void child_after_fork(void)
 {
-	/*
-	 * userfaultfd registrations do not survive fork: the child's copies of
-	 * the enclave mappings would show the window's bytes.  Hardware hides
-	 * them outside enclave mode, so the child gets no access at all.
-	 */
-	for (int i = 0; i < shim.nr_maps; i++)
-		shim_sys_mmap((void *)shim.maps[i].start, shim.maps[i].end - shim.maps[i].start,
-			      PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
-			      0);
-	shim.nr_maps = 0;
-	if (shim.ready) {
-		/* The driver's threads and locks stayed in the parent. */
-		shim.ready = false;
-		shim.init_err = -ENODEV;
-	}
+	sigset_t old = fork_mask;
+
+	shim_files_after_fork();
+	shim_real_after_fork(); /* also makes shim.lock a new, free mutex */
+	shim_exec_after_fork();
+	shim_unblock(&old);
 }
 
 /* Enclaves whose last reference is gone but whose release is still running. */
@@ -184,7 +208,7 @@ __attribute__((constructor)) static void shim_load(void)
 	if (shim_exec_init())
 		shim_die("softsgx: cannot set up enclave execution\n");
 	shim_cpuid_init();
-	pthread_atfork(NULL, NULL, child_after_fork);
+	pthread_atfork(fork_prepare, fork_parent, child_after_fork);
 	atexit(at_exit_stats);
 }
 

@@ -20,6 +20,14 @@
  *   sigmask.c the program's signal mask, kept apart from the signals the
  *             shim needs (ENCLU traps, exceptions, kicks)
  *
+ * fork: the enclave windows, the driver's backing store, the EPC and the
+ * vEPC mappings are MADV_DONTFORK, so a child never has them; its handler
+ * (preload.c) turns each inherited enclave range into an abort range (all
+ * ones, filled on first read, writes dropped by single-stepping them) and
+ * marks the inherited files "orphan", closes the shim's own fds, and leaves
+ * the parent's driver frozen: a first open in the child starts a platform
+ * and driver of its own.  The parent holds shim.lock across the fork.
+ *
  * Locking: shim.lock (a mutex) guards the file and mapping tables' writers;
  * it is only taken with every signal blocked, so a handler on the same
  * thread can never find it held.  Readers in signal context use the
@@ -60,6 +68,7 @@ struct shim_file {
 	int nfds;                    /* fds of ours naming it (shim.lock) */
 	int nmaps;                   /* mappings of it (shim.lock) */
 	bool dead;
+	bool orphan;                 /* inherited across fork: its driver is the parent's */
 	struct sgx_encl *encl;
 	struct sgx_vepc *vepc;
 	int wfd;                     /* our own reference to the window memfd */
@@ -81,6 +90,7 @@ struct shim_map {
 
 struct shim {
 	bool ready;       /* the driver is up */
+	bool cpu_inherited; /* shim.cpu is a forked parent's: only its CPUID answers are used */
 	bool exec_ready;  /* signal handlers and slots are in place */
 	int init_err;
 	struct sgx_cpu *cpu;
@@ -134,6 +144,12 @@ void shim_wait_leaves(void);
 /* Register @start..@end with userfaultfd. */
 int shim_uffd_register(unsigned long start, unsigned long len);
 void shim_print_stats(void);
+/* In a forked child: forget the parent's driver (frozen) and its fds. */
+void shim_real_after_fork(void);
+/* Keep @p, an object of a forked parent's driver, reachable (leak checkers). */
+void shim_keep_frozen(void *p);
+/* Madvise @len bytes at @addr MADV_DONTFORK: a forked child never has them. */
+void shim_nofork(void *addr, unsigned long len);
 
 /* ---- files.c ---- */
 int shim_dev_open(const char *path, int flags);
@@ -156,9 +172,22 @@ int shim_close_by(int fd, bool *handled, int (*closer)(void *), void *arg);
 int shim_dup(int oldfd, int newfd);
 void shim_encl_released(struct sgx_encl *encl);
 void shim_fake_stat(enum shim_kind kind, struct stat *st);
+/* In a forked child (shim.lock held by the parent's fork): see preload.c. */
+void shim_files_after_fork(void);
+/*
+ * A SIGSEGV at @addr (#PF error code @err) on an enclave range a forked
+ * child inherited: 0 when the access can be retried (*@step: single-step
+ * it, it is a write to drop), else the signal to deliver (SIGSEGV or
+ * SIGBUS); -1 when @addr is no such range.
+ */
+int shim_orphan_fault(unsigned long addr, uint32_t err, bool *step);
+/* After that single step: the written pages are all ones again (false: none). */
+bool shim_orphan_write_done(void);
 
 /* ---- exec.c ---- */
 int shim_exec_init(void);
+/* In a forked child: only the calling thread is left. */
+void shim_exec_after_fork(void);
 int shim_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 /* The vDSO function's labels (entry.S). */
 extern char softsgx_vdso_enter[], softsgx_vdso_enclu[], softsgx_vdso_exception[];
