@@ -655,13 +655,17 @@ static void *spinner(void *arg)
 }
 
 /*
- * Child "stream" PASSES: the heap filled, a thread spinning inside, then
- * PASSES reads of the whole heap, ELDU_CHUNK pages per entry after a pause
- * in which ksgxd evicts ahead (each page was evicted long before).
+ * Child "stream" PASSES SPIN: a thread spinning inside if SPIN is 1, then
+ * PASSES reads of the whole heap, STREAM_CHUNK pages per entry after a
+ * pause in which ksgxd evicts ahead (each page was evicted long before).
+ * The heap is not written first: its EWBs at load run in the ioctl, with
+ * no thread inside, so the setup's share of the counters hardly varies
+ * (a fill's reclaim meets the filling thread inside, at random); the
+ * contents are not checked here (eldu checks them).
  * Result: pages read, seconds inside the reading entries, ksgxd's CPU
  * seconds, this thread's and the spinner's, and the seconds it all took.
  */
-static int child_stream(unsigned long passes)
+static int child_stream(unsigned long passes, bool spin)
 {
 	unsigned long pages = heap_len / PG / STREAM_CHUNK * STREAM_CHUNK;
 	clockid_t kc = thread_clock(thread_named("ksgxd")), sc = 0;
@@ -669,23 +673,28 @@ static int child_stream(unsigned long passes)
 	pthread_t th;
 	void *ok;
 
-	if (pthread_create(&th, NULL, spinner, NULL) || pthread_getcpuclockid(th, &sc))
+	if (spin && (pthread_create(&th, NULL, spinner, NULL) || pthread_getcpuclockid(th, &sc)))
 		die("pthread_create");
 	usleep(20000);
 	t = bench_now();
 	k = clock_s(kc);
 	m = clock_s(CLOCK_THREAD_CPUTIME_ID);
-	sp = clock_s(sc);
-	eldu_cursor = 0;
+	sp = spin ? clock_s(sc) : 0;
 	for (unsigned long p = 0; p < passes; p++)
 		for (unsigned long done = 0; done < pages; done += STREAM_CHUNK) {
+			struct encl_op op = ht_op(ENCL_OP_CHECK, heap + done * PG, 0, STREAM_CHUNK * PG);
+			double t0;
+
 			usleep(ELDU_PAUSE_US);
-			wall += eldu_sample(STREAM_CHUNK) * STREAM_CHUNK;
+			t0 = bench_now();
+			check(ht_call(e.tcs[0], &op), "reading the heap");
+			wall += bench_now() - t0;
 		}
 	printf("result %lu %.9f %.9f %.9f %.9f %.9f\n", passes * pages, wall, clock_s(kc) - k,
-	       clock_s(CLOCK_THREAD_CPUTIME_ID) - m, clock_s(sc) - sp, bench_now() - t);
+	       clock_s(CLOCK_THREAD_CPUTIME_ID) - m, spin ? clock_s(sc) - sp : 0, bench_now() - t);
 	spin_stop = 1;
-	check(!pthread_join(th, &ok) && ok, "the spinning thread");
+	if (spin)
+		check(!pthread_join(th, &ok) && ok, "the spinning thread");
 	return 0;
 }
 
@@ -780,58 +789,83 @@ static double sim_figure(const char *name)
  * thread's time per reload, on the real host, with bench_driver's figures
  * for the simulated host beside them when run_host.sh passes them on.
  */
+/* Per page, over STREAM_REPS runs: medians, and the ranges as text. */
+struct stream_fig {
+	double reclaim, reload, wall, ipis, per_read, spin;
+	char reclaim_range[40], reload_range[40];
+};
+
+static void stream_fig(struct stream_fig *f, double v[][STREAM_REPS])
+{
+	double *const out[] = { &f->reclaim, &f->reload, &f->wall, &f->ipis, &f->per_read, &f->spin };
+
+	for (int k = 0; k < 6; k++)
+		*out[k] = bench_median(v[k], STREAM_REPS);
+	range(f->reclaim_range, sizeof(f->reclaim_range), v[0], STREAM_REPS, 1e6);
+	range(f->reload_range, sizeof(f->reload_range), v[1], STREAM_REPS, 1e6);
+}
+
+/* A table row: @us_page, its range, and bench_driver's @sim_ns beside it. */
+static void stream_row(const char *what, double per_page, const char *runs, double sim_ns)
+{
+	char row[160];
+	int n = snprintf(row, sizeof(row), "%.2f us/page (runs %s)", per_page * 1e6, runs);
+
+	if (sim_ns > 0)
+		snprintf(row + n, sizeof(row) - (size_t)n, "; sim host %.2f us: %.1fx", sim_ns / 1e3,
+			 per_page * 1e9 / sim_ns);
+	printf("| %-38s | %-70s | %-6s | %s |\n", what, row, "-", "for information");
+}
+
 static void part_reclaim(char *sgxs, char *sig)
 {
-	char *work[] = { "bench_host", "--child", "stream", sgxs, sig, "1", NULL };
-	char *setup[] = { "bench_host", "--child", "stream", sgxs, sig, "0", NULL };
-	double reclaim[STREAM_REPS], reload[STREAM_REPS], wall[STREAM_REPS], ipis[STREAM_REPS];
-	double spin[STREAM_REPS], per_read[STREAM_REPS], sim_rc = sim_figure("BENCH_SIM_RECLAIM_NS");
-	double sim_rl = sim_figure("BENCH_SIM_RELOAD_NS"), rc, rl;
-	char a[40], b[40], row[160];
+	char spin_arg[2] = "1";
+	char *work[] = { "bench_host", "--child", "stream", sgxs, sig, "1", spin_arg, NULL };
+	char *setup[] = { "bench_host", "--child", "stream", sgxs, sig, "0", spin_arg, NULL };
+	/* Per spin (0, 1): reclaim, reload, wall, ipis, per_read, spin, per run. */
+	double v[2][6][STREAM_REPS];
+	struct stream_fig f[2];
 
-	for (int i = 0; i < STREAM_REPS; i++) {
-		struct child_out s, w;
-		double ewb, eldu;
+	for (int i = 0; i < STREAM_REPS; i++)
+		for (int sp = 1; sp >= 0; sp--) {
+			struct child_out s, w;
+			double ewb, eldu;
 
-		run_child(setup, NULL, &s);
-		run_child(work, NULL, &w);
-		ewb = (double)(w.ewb - s.ewb);
-		eldu = (double)(w.eldu - s.eldu);
-		check(w.nv == 6 && ewb > 0 && eldu > 0, "the stream's evictions and reloads");
-		wall[i] = w.v[1] / eldu;
-		reclaim[i] = w.v[2] / ewb;
-		reload[i] = w.v[3] / eldu;
-		spin[i] = w.v[4] / w.v[5];
-		ipis[i] = (double)(w.ipis - s.ipis) / ewb;
-		per_read[i] = eldu / w.v[0];
+			spin_arg[0] = (char)('0' + sp);
+			run_child(setup, NULL, &s);
+			run_child(work, NULL, &w);
+			ewb = (double)(w.ewb - s.ewb);
+			eldu = (double)(w.eldu - s.eldu);
+			check(w.nv == 6 && ewb > 0 && eldu > 0, "the stream's evictions and reloads");
+			v[sp][0][i] = w.v[2] / ewb;
+			v[sp][1][i] = w.v[3] / eldu;
+			v[sp][2][i] = w.v[1] / eldu;
+			v[sp][3][i] = (double)(w.ipis - s.ipis) / ewb;
+			v[sp][4][i] = eldu / w.v[0];
+			v[sp][5][i] = w.v[4] / w.v[5];
+		}
+	stream_fig(&f[0], v[0]);
+	stream_fig(&f[1], v[1]);
+	printf("the big enclave's heap read once, %lu pages per entry after a %d ms pause; %d runs "
+	       "with a thread spinning inside, %d without, alternating, each less a run of the "
+	       "setup alone (counters at exit):\n", STREAM_CHUNK, ELDU_PAUSE_US / 1000,
+	       STREAM_REPS, STREAM_REPS);
+	for (int sp = 1; sp >= 0; sp--) {
+		printf(" %s:\n", sp ? "a thread spinning inside" : "no other thread");
+		printf("  reclaim: %.2f us of ksgxd CPU per EWB (runs %s), %.3f ETRACK IPIs per EWB\n",
+		       f[sp].reclaim * 1e6, f[sp].reclaim_range, f[sp].ipis);
+		printf("  reload: %.2f us of the reading thread's CPU per ELDU (runs %s: its entries, "
+		       "traps, faults and ELDUs), %.2f us of wall time inside the reading entries; "
+		       "%.3f ELDU per page read\n", f[sp].reload * 1e6, f[sp].reload_range,
+		       f[sp].wall * 1e6, f[sp].per_read);
 	}
-	rc = bench_median(reclaim, STREAM_REPS);
-	rl = bench_median(reload, STREAM_REPS);
-	printf("the big enclave's heap read once, %lu pages per entry after a %d ms pause, a thread "
-	       "spinning inside; %d runs, each less a run of the setup alone (counters at exit):\n",
-	       STREAM_CHUNK, ELDU_PAUSE_US / 1000, STREAM_REPS);
-	printf("  reclaim: %.2f us of ksgxd CPU per EWB (runs %s), %.3f ETRACK IPIs per EWB "
-	       "(each kicks the spinning thread)\n", rc * 1e6,
-	       range(a, sizeof(a), reclaim, STREAM_REPS, 1e6), bench_median(ipis, STREAM_REPS));
-	printf("  reload: %.2f us of the reading thread's CPU per ELDU (runs %s: its entries, "
-	       "traps, faults and ELDUs), %.2f us of wall time inside the reading entries; %.3f "
-	       "ELDU per page read\n", rl * 1e6, range(b, sizeof(b), reload, STREAM_REPS, 1e6),
-	       bench_median(wall, STREAM_REPS) * 1e6, bench_median(per_read, STREAM_REPS));
 	printf("  (the spinning thread held a CPU %.0f%% of the time, of the 2 this machine has: "
-	       "wall times here are CPU times stretched by it and by the machine's other work)\n",
-	       100 * bench_median(spin, STREAM_REPS));
-	snprintf(row, sizeof(row), "%.2f us/page (runs %s)", rc * 1e6, a);
-	if (sim_rc > 0)
-		snprintf(row + strlen(row), sizeof(row) - strlen(row), "; sim host %.2f us: %.1fx",
-			 sim_rc / 1e3, rc * 1e9 / sim_rc);
-	printf("| %-38s | %-70s | %-6s | %s |\n", "reclaim (EWB by ksgxd), ksgxd CPU/page", row,
-	       "-", "for information");
-	snprintf(row, sizeof(row), "%.2f us/page (runs %s)", rl * 1e6, b);
-	if (sim_rl > 0)
-		snprintf(row + strlen(row), sizeof(row) - strlen(row), "; sim host %.2f us: %.1fx",
-			 sim_rl / 1e3, rl * 1e9 / sim_rl);
-	printf("| %-38s | %-70s | %-6s | %s |\n", "reload (ELDU fault), CPU/page", row,
-	       "-", "for information");
+	       "wall times are CPU times stretched by it and by the machine's other work)\n",
+	       100 * f[1].spin);
+	stream_row("reclaim (EWB by ksgxd), ksgxd CPU/page", f[1].reclaim, f[1].reclaim_range,
+		   sim_figure("BENCH_SIM_RECLAIM_NS"));
+	stream_row("reload (ELDU fault), CPU/page", f[1].reload, f[1].reload_range,
+		   sim_figure("BENCH_SIM_RELOAD_NS"));
 	fflush(stdout);
 }
 
@@ -993,10 +1027,9 @@ static int child_main(int argc, char **argv)
 	heap = e.base + ENCL_HEAP_OFFSET;
 	heap_len = e.added_end - ENCL_HEAP_OFFSET;
 	fill = ht_op(ENCL_OP_FILL, heap, ELDU_SEED, heap_len);
-	check(ht_call(e.tcs[0], &fill), "filling the heap");
 	if (!strcmp(argv[2], "stream"))
-		r = child_stream(strtoul(argv[5], NULL, 0));
-	else if (!strcmp(argv[2], "hotcold") && argc == 7)
+		r = child_stream(strtoul(argv[5], NULL, 0), argc > 6 && argv[6][0] == '1');
+	else if (!strcmp(argv[2], "hotcold") && argc == 7 && ht_call(e.tcs[0], &fill))
 		r = child_hotcold(strtoul(argv[5], NULL, 0), strtoul(argv[6], NULL, 0));
 	else
 		r = 2;
