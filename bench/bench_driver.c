@@ -761,8 +761,14 @@ int main(int argc, char **argv)
 	host = zalloc(sizeof(double) * rounds);
 	if (!signer || !gcm)
 		return 1;
-	if (argc > 2 && !strcmp(argv[2], "host"))
-		return host_main(rounds, signer, gcm);
+	if (argc > 2 && !strcmp(argv[2], "host")) {
+		int r = host_main(rounds, signer, gcm);
+
+		EVP_PKEY_free(signer);
+		EVP_CIPHER_CTX_free(gcm);
+		free(host);
+		return r;
+	}
 	for (int k = 0; k < NR; k++) {
 		if (world_build(&worlds[k], signer, rounds)) {
 			fprintf(stderr, "bench: building %s failed\n", worlds[k].name);

@@ -511,12 +511,12 @@ struct child_out {
 	int nv;
 };
 
-/* The environment with SOFTSGX_STATS=1 and SOFTSGX_YOUNG=@young (NULL: unset). */
-static char **child_env(const char *young)
+/* The environment with SOFTSGX_STATS=1, and SOFTSGX_YOUNG=off if @young_off. */
+static char **child_env(bool young_off)
 {
 	extern char **environ;
 	size_t n = 0, k = 0;
-	char **env, *y;
+	char **env;
 
 	while (environ[n])
 		n++;
@@ -528,21 +528,16 @@ static char **child_env(const char *young)
 		    strncmp(environ[i], "SOFTSGX_YOUNG=", 14))
 			env[k++] = environ[i];
 	env[k++] = "SOFTSGX_STATS=1";
-	if (young) {
-		y = malloc(strlen(young) + 15);
-		if (!y)
-			die("malloc");
-		sprintf(y, "SOFTSGX_YOUNG=%s", young);
-		env[k++] = y;
-	}
+	if (young_off)
+		env[k++] = "SOFTSGX_YOUNG=off";
 	return env;
 }
 
 /* Run this program as @argv under the shim; its result and counters in @out. */
-static void run_child(char *const argv[], const char *young, struct child_out *out)
+static void run_child(char *const argv[], bool young_off, struct child_out *out)
 {
 	static char log[65536];
-	char **env = child_env(young), line[512];
+	char **env = child_env(young_off), line[512];
 	size_t used = 0;
 	bool stats = false;
 	int pfd[2], st;
@@ -832,8 +827,8 @@ static void part_reclaim(char *sgxs, char *sig)
 			double ewb, eldu;
 
 			spin_arg[0] = (char)('0' + sp);
-			run_child(setup, NULL, &s);
-			run_child(work, NULL, &w);
+			run_child(setup, false, &s);
+			run_child(work, false, &w);
 			ewb = (double)(w.ewb - s.ewb);
 			eldu = (double)(w.eldu - s.eldu);
 			check(w.nv == 6 && ewb > 0 && eldu > 0, "the stream's evictions and reloads");
@@ -878,7 +873,6 @@ static void part_young(char *sgxs, char *sig)
 {
 	char hs[24], rs[24];
 	char *argv[] = { "bench_host", "--child", "hotcold", sgxs, sig, hs, rs, NULL };
-	const char *modes[2] = { "off", NULL };
 
 	printf("a hot set read page by page, then %lu pages of a cold stream, per round; %lu rounds "
 	       "counted after %lu, %d runs of each mode, alternating; refaults seen in "
@@ -895,7 +889,7 @@ static void part_young(char *sgxs, char *sig)
 		snprintf(hs, sizeof(hs), "%lu", young_hot[h]);
 		snprintf(rs, sizeof(rs), "0");
 		for (int m = 0; m < 2; m++) {
-			run_child(argv, modes[m], &c);
+			run_child(argv, !m, &c);
 			setup[m] = c.eldu;
 		}
 		snprintf(rs, sizeof(rs), "%lu", YOUNG_ROUNDS);
@@ -903,7 +897,7 @@ static void part_young(char *sgxs, char *sig)
 			for (int k = 0; k < 2; k++) {
 				int m = (i + k) & 1; /* each mode goes first in every other pair */
 
-				run_child(argv, modes[m], &c);
+				run_child(argv, !m, &c);
 				check(c.nv == 5 && c.eldu >= setup[m], "the hot/cold run");
 				hot[m][i] = c.v[1] / YOUNG_ROUNDS;
 				cold[m][i] = c.v[3] / YOUNG_ROUNDS;
