@@ -658,19 +658,52 @@ static void *spinner(void *arg)
  * (a fill's reclaim meets the filling thread inside, at random); the
  * contents are not checked here (eldu checks them).
  * Result: pages read, seconds inside the reading entries, ksgxd's CPU
- * seconds, this thread's and the spinner's, and the seconds it all took.
+ * seconds, this thread's and the spinner's, the seconds it all took, and
+ * zap_floor() taken before.
  */
+/*
+ * A zap's system call alone: MADV_DONTNEED of one mapped page of a memfd
+ * (as the enclave window is), per page, in seconds.
+ */
+static double zap_floor(void)
+{
+	const unsigned long n = 64, rounds = 16;
+	int fd = memfd_create("bench-zap", MFD_CLOEXEC);
+	uint8_t *m;
+	double t = 0;
+
+	if (fd < 0 || ftruncate(fd, (off_t)(n * PG)))
+		die("memfd");
+	m = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		die("mmap");
+	for (unsigned long r = 0; r < rounds; r++) {
+		double t0;
+
+		memset(m, (int)r, n * PG);
+		t0 = bench_now();
+		for (unsigned long i = 0; i < n; i++)
+			if (madvise(m + i * PG, PG, MADV_DONTNEED))
+				die("madvise");
+		t += bench_now() - t0;
+	}
+	munmap(m, n * PG);
+	close(fd);
+	return t / (double)(n * rounds);
+}
+
 static int child_stream(unsigned long passes, bool spin)
 {
 	unsigned long pages = heap_len / PG / STREAM_CHUNK * STREAM_CHUNK;
 	clockid_t kc = thread_clock(thread_named("ksgxd")), sc = 0;
-	double wall = 0, k, m, sp, t;
+	double wall = 0, k, m, sp, t, zap;
 	pthread_t th;
 	void *ok;
 
 	if (spin && (pthread_create(&th, NULL, spinner, NULL) || pthread_getcpuclockid(th, &sc)))
 		die("pthread_create");
 	usleep(20000);
+	zap = zap_floor();
 	t = bench_now();
 	k = clock_s(kc);
 	m = clock_s(CLOCK_THREAD_CPUTIME_ID);
@@ -685,8 +718,9 @@ static int child_stream(unsigned long passes, bool spin)
 			check(ht_call(e.tcs[0], &op), "reading the heap");
 			wall += bench_now() - t0;
 		}
-	printf("result %lu %.9f %.9f %.9f %.9f %.9f\n", passes * pages, wall, clock_s(kc) - k,
-	       clock_s(CLOCK_THREAD_CPUTIME_ID) - m, spin ? clock_s(sc) - sp : 0, bench_now() - t);
+	printf("result %lu %.9f %.9f %.9f %.9f %.9f %.9f\n", passes * pages, wall, clock_s(kc) - k,
+	       clock_s(CLOCK_THREAD_CPUTIME_ID) - m, spin ? clock_s(sc) - sp : 0, bench_now() - t,
+	       zap);
 	spin_stop = 1;
 	if (spin)
 		check(!pthread_join(th, &ok) && ok, "the spinning thread");
@@ -786,15 +820,16 @@ static double sim_figure(const char *name)
  */
 /* Per page, over STREAM_REPS runs: medians, and the ranges as text. */
 struct stream_fig {
-	double reclaim, reload, wall, ipis, per_read, spin;
+	double reclaim, reload, wall, ipis, per_read, spin, zap;
 	char reclaim_range[40], reload_range[40];
 };
 
 static void stream_fig(struct stream_fig *f, double v[][STREAM_REPS])
 {
-	double *const out[] = { &f->reclaim, &f->reload, &f->wall, &f->ipis, &f->per_read, &f->spin };
+	double *const out[] = { &f->reclaim, &f->reload, &f->wall, &f->ipis, &f->per_read, &f->spin,
+				&f->zap };
 
-	for (int k = 0; k < 6; k++)
+	for (int k = 0; k < 7; k++)
 		*out[k] = bench_median(v[k], STREAM_REPS);
 	range(f->reclaim_range, sizeof(f->reclaim_range), v[0], STREAM_REPS, 1e6);
 	range(f->reload_range, sizeof(f->reload_range), v[1], STREAM_REPS, 1e6);
@@ -817,8 +852,8 @@ static void part_reclaim(char *sgxs, char *sig)
 	char spin_arg[2] = "1";
 	char *work[] = { "bench_host", "--child", "stream", sgxs, sig, "1", spin_arg, NULL };
 	char *setup[] = { "bench_host", "--child", "stream", sgxs, sig, "0", spin_arg, NULL };
-	/* Per spin (0, 1): reclaim, reload, wall, ipis, per_read, spin, per run. */
-	double v[2][6][STREAM_REPS];
+	/* Per spin (0, 1): reclaim, reload, wall, ipis, per_read, spin, zap, per run. */
+	double v[2][7][STREAM_REPS];
 	struct stream_fig f[2];
 
 	for (int i = 0; i < STREAM_REPS; i++)
@@ -831,13 +866,14 @@ static void part_reclaim(char *sgxs, char *sig)
 			run_child(work, false, &w);
 			ewb = (double)(w.ewb - s.ewb);
 			eldu = (double)(w.eldu - s.eldu);
-			check(w.nv == 6 && ewb > 0 && eldu > 0, "the stream's evictions and reloads");
+			check(w.nv == 7 && ewb > 0 && eldu > 0, "the stream's evictions and reloads");
 			v[sp][0][i] = w.v[2] / ewb;
 			v[sp][1][i] = w.v[3] / eldu;
 			v[sp][2][i] = w.v[1] / eldu;
 			v[sp][3][i] = (double)(w.ipis - s.ipis) / ewb;
 			v[sp][4][i] = eldu / w.v[0];
 			v[sp][5][i] = w.v[4] / w.v[5];
+			v[sp][6][i] = w.v[6];
 		}
 	stream_fig(&f[0], v[0]);
 	stream_fig(&f[1], v[1]);
@@ -847,8 +883,9 @@ static void part_reclaim(char *sgxs, char *sig)
 	       STREAM_REPS, STREAM_REPS);
 	for (int sp = 1; sp >= 0; sp--) {
 		printf(" %s:\n", sp ? "a thread spinning inside" : "no other thread");
-		printf("  reclaim: %.2f us of ksgxd CPU per EWB (runs %s), %.3f ETRACK IPIs per EWB\n",
-		       f[sp].reclaim * 1e6, f[sp].reclaim_range, f[sp].ipis);
+		printf("  reclaim: %.2f us of ksgxd CPU per EWB (runs %s), %.3f ETRACK IPIs per EWB; "
+		       "one zap's madvise alone (a mapped memfd page) %.2f us\n", f[sp].reclaim * 1e6,
+		       f[sp].reclaim_range, f[sp].ipis, f[sp].zap * 1e6);
 		printf("  reload: %.2f us of the reading thread's CPU per ELDU (runs %s: its entries, "
 		       "traps, faults and ELDUs), %.2f us of wall time inside the reading entries; "
 		       "%.3f ELDU per page read\n", f[sp].reload * 1e6, f[sp].reload_range,
