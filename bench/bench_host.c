@@ -20,9 +20,10 @@
  *          evicts ahead), and as eldu-thrash back to back, every reload
  *          waiting for an eviction                            (target <= 1.5)
  *   reclaim  per page, on the real host (real zaps, young tests and kicks:
- *          a second thread spins inside the enclave): ksgxd's CPU time per
- *          EWB, and the reading thread's CPU time per ELDU, with the heap
- *          read once in slices after pauses (as eldu); beside bench_driver's
+ *          a second thread spins inside the enclave, and, for comparison,
+ *          none does): ksgxd's CPU time per EWB, and the reading thread's
+ *          CPU time per ELDU, with the heap read once in slices after
+ *          pauses (as eldu), and one zap's madvise alone; beside bench_driver's
  *          simulated-host figures when run_host.sh passes them on
  *          (BENCH_SIM_RECLAIM_NS, BENCH_SIM_RELOAD_NS)      (for information)
  *   young  refaults of a hot set read again and again between reads of a
