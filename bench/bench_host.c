@@ -301,18 +301,27 @@ static int floor_server(int rfd, int wfd)
 static int req_fd = -1, ans_fd = -1;
 static pid_t server;
 
+extern char **environ;
+
+/* Zeroed room for the environment's @n entries and @extra more (and the NULL). */
+static char **env_alloc(size_t extra, size_t *n)
+{
+	char **env;
+
+	for (*n = 0; environ[*n]; (*n)++)
+		;
+	env = calloc(*n + extra + 1, sizeof(*env));
+	if (!env)
+		die("calloc");
+	return env;
+}
+
 /* The environment minus the shim: LD_PRELOAD without it, no SOFTSGX_*. */
 static char **env_without_shim(void)
 {
-	extern char **environ;
-	size_t n = 0, k = 0;
-	char **env;
+	size_t n, k = 0;
+	char **env = env_alloc(0, &n);
 
-	while (environ[n])
-		n++;
-	env = calloc(n + 1, sizeof(*env));
-	if (!env)
-		die("calloc");
 	for (size_t i = 0; i < n; i++) {
 		const char *v = environ[i];
 
@@ -515,15 +524,9 @@ struct child_out {
 /* The environment with SOFTSGX_STATS=1, and SOFTSGX_YOUNG=off if @young_off. */
 static char **child_env(bool young_off)
 {
-	extern char **environ;
-	size_t n = 0, k = 0;
-	char **env;
+	size_t n, k = 0;
+	char **env = env_alloc(2, &n);
 
-	while (environ[n])
-		n++;
-	env = calloc(n + 3, sizeof(*env));
-	if (!env)
-		die("calloc");
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(environ[i], "SOFTSGX_STATS=", 14) &&
 		    strncmp(environ[i], "SOFTSGX_YOUNG=", 14))
