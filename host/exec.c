@@ -674,6 +674,16 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 			/* The leaf faulted inside the enclave: an exception there. */
 			enclave_exception(si, uc, fsgs, s, flt->vector ? flt->vector : 13,
 					  flt->vector == 14 ? flt->errcd : 0, flt->addr, false);
+			/*
+			 * Resolved and resumed in this signal (the AEP's ERESUME
+			 * ran here), back on this very ENCLU: perform it now
+			 * rather than return to trap on it again, as an EACCEPT
+			 * that EAUGs its page does.  Bounded, so that a fault
+			 * the driver keeps retrying returns to the program now
+			 * and then, where pending signals are delivered.
+			 */
+			if (tries < 8 && s->lp.in_enclave && is_enclu(uc, SIGILL))
+				continue;
 			return;
 		}
 		/* EENTER/ERESUME faulted: a #PF on the TCS or an SSA page may resolve. */
