@@ -181,7 +181,8 @@ __attribute__((constructor)) static void shim_load(void)
 		shim_die("softsgx: cannot create the SGX platform (check SOFTSGX_EPC)\n");
 	if (shim_exec_init())
 		shim_die("softsgx: cannot set up enclave execution\n");
-	shim_cpuid_init();
+	if (shim_cpuid_init())
+		shim_die("softsgx: SOFTSGX_CPUID must be auto, fault, rewrite or off\n");
 	pthread_atfork(NULL, NULL, child_after_fork);
 	atexit(at_exit_stats);
 }
