@@ -246,16 +246,35 @@ static bool add_site(struct found *f, unsigned long a, int prot)
 }
 
 /* Decode [start, end) from @start on; every 2-byte CPUID is a site. */
-static void decode(struct found *f, unsigned long start, unsigned long end, int prot)
+/* The first bytes 0F A2 in [p, end), or NULL (A2 is the rarer byte in code). */
+static const uint8_t *candidate(const uint8_t *p, const uint8_t *end)
 {
-	const uint8_t *p = (const uint8_t *)start;
+	for (const uint8_t *q = p + 1; q < end; q++) {
+		q = memchr(q, 0xa2, (size_t)(end - q));
+		if (!q)
+			break;
+		if (q[-1] == 0x0f)
+			return q - 1;
+	}
+	return NULL;
+}
+
+/*
+ * Decode [start, end) from @start (an instruction's first byte) until past
+ * the last bytes 0F A2 in it, the first of them at @first; every 2-byte
+ * CPUID is a site.  Return where the decoding stopped.
+ */
+static unsigned long decode(struct found *f, unsigned long start, unsigned long end,
+			    const uint8_t *first, int prot)
+{
+	const uint8_t *p = (const uint8_t *)start, *last = first, *c;
 	size_t left = end - start;
 	uint64_t a = start;
 
-	if (!memmem(p, left, "\x0f\xa2", 2))
-		return;
-	scan_bytes += left;
-	while (left) {
+	while ((c = candidate(last + 1, (const uint8_t *)end)))
+		last = c;
+	/* The instruction that holds the last 0F A2 is decoded whole. */
+	while (left && a < (uint64_t)(uintptr_t)last + 2) {
 		if (!cs_disasm_iter(cs, &p, &left, &a, insn)) {
 			p++, left--, a++; /* not an instruction: on to the next byte */
 			continue;
@@ -264,6 +283,8 @@ static void decode(struct found *f, unsigned long start, unsigned long end, int 
 		    insn->bytes[1] == 0xa2)
 			add_site(f, (unsigned long)insn->address, prot);
 	}
+	scan_bytes += a - start;
+	return (unsigned long)a;
 }
 
 static int prot_of(uint32_t pf)
@@ -367,6 +388,14 @@ static bool read_enc(const uint8_t **pp, uint8_t enc, unsigned long datarel, uns
 	return true;
 }
 
+static uint32_t ld32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
 static unsigned long uleb(const uint8_t **pp)
 {
 	unsigned long v = 0;
@@ -385,14 +414,12 @@ static unsigned long uleb(const uint8_t **pp)
 /* The FDE pointer encoding of the CIE at @cie (0xff: none we can read). */
 static uint8_t cie_fde_enc(const uint8_t *cie)
 {
-	const uint8_t *p = cie + 8, *aug;
-	uint8_t ver = cie[8], enc = 0;
+	const uint8_t *aug = cie + 9, *p;
+	uint8_t ver = cie[8];
 
-	if (*(const uint32_t *)cie == 0xffffffffu)
-		return 0xff;
-	p = cie + 9;
-	aug = p;
-	p += strlen((const char *)aug) + 1;
+	if (ld32(cie) == 0xffffffffu || ld32(cie + 4) != 0)
+		return 0xff; /* 64-bit DWARF, or not a CIE */
+	p = aug + strlen((const char *)aug) + 1;
 	if (aug[0] != 'z')
 		return 0;     /* no augmentation data: absolute pointers */
 	uleb(&p);             /* code alignment */
@@ -417,20 +444,21 @@ static uint8_t cie_fde_enc(const uint8_t *cie)
 		} else if (*c != 'S' && *c != 'B')
 			return 0xff;
 	}
-	return enc;
+	return 0;
 }
 
-/*
- * Decode each function .eh_frame_hdr lists that lies in @r, from its first
- * byte.  False when the object has no table we can read.
- */
-static bool decode_fdes(struct found *f, const struct dl_phdr_info *info,
-			const struct range *r, int nr, unsigned long lo, unsigned long hi)
+/* The sorted table of .eh_frame_hdr, and what reading an FDE needs. */
+struct fde_index {
+	const uint8_t *hdr, *table;
+	unsigned long count, lo, hi;
+	const uint8_t *cie_seen;
+	uint8_t cie_enc;
+};
+
+static bool fde_index(struct fde_index *x, const struct dl_phdr_info *info)
 {
 	const uint8_t *hdr = NULL, *p;
-	const uint8_t *cie_seen = NULL;
-	uint8_t cie_enc = 0xff;
-	unsigned long count, ignored;
+	unsigned long ignored;
 
 	for (int i = 0; i < info->dlpi_phnum; i++)
 		if (info->dlpi_phdr[i].p_type == PT_GNU_EH_FRAME)
@@ -440,36 +468,79 @@ static bool decode_fdes(struct found *f, const struct dl_phdr_info *info,
 		return false;
 	p = hdr + 4;
 	if (!read_enc(&p, hdr[1], (unsigned long)hdr, &ignored) ||
-	    !read_enc(&p, hdr[2], (unsigned long)hdr, &count))
+	    !read_enc(&p, hdr[2], (unsigned long)hdr, &x->count))
 		return false;
-	for (unsigned long i = 0; i < count; i++, p += 8) {
-		const uint8_t *fde = hdr + ((const int32_t *)p)[1], *q;
-		unsigned long start, len;
-
-		if ((unsigned long)fde < lo || (unsigned long)fde + 16 > hi ||
-		    *(const uint32_t *)fde == 0xffffffffu)
-			continue;
-		q = fde + 4;
-		const uint8_t *cie = q - *(const uint32_t *)q;
-
-		if ((unsigned long)cie < lo || (unsigned long)cie + 16 > hi)
-			continue;
-		if (cie != cie_seen) {
-			cie_seen = cie;
-			cie_enc = cie_fde_enc(cie);
-		}
-		q += 4;
-		if (cie_enc == 0xff || !read_enc(&q, cie_enc, 0, &start) ||
-		    !read_enc(&q, cie_enc & 0x0f, 0, &len))
-			continue;
-		for (int k = 0; k < nr; k++)
-			if (start >= r[k].start && start < r[k].end) {
-				decode(f, start, start + len < r[k].end ? start + len : r[k].end,
-				       r[k].prot);
-				break;
-			}
-	}
+	x->hdr = hdr;
+	x->table = p;
+	x->cie_seen = NULL;
+	x->cie_enc = 0xff;
 	return true;
+}
+
+/* The function (from its FDE) that holds @addr: false if none does. */
+static bool fde_lookup(struct fde_index *x, unsigned long addr, unsigned long *start,
+		       unsigned long *end)
+{
+	unsigned long lo = 0, hi = x->count, len;
+	const uint8_t *fde, *cie, *q;
+
+	while (lo < hi) { /* the last entry that starts at or below @addr */
+		unsigned long mid = lo + (hi - lo) / 2;
+
+		if ((unsigned long)(x->hdr + (int32_t)ld32(x->table + mid * 8)) <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return false;
+	fde = x->hdr + (int32_t)ld32(x->table + (lo - 1) * 8 + 4);
+	if ((unsigned long)fde < x->lo || (unsigned long)fde + 16 > x->hi ||
+	    ld32(fde) == 0xffffffffu)
+		return false;
+	q = fde + 4;
+	cie = q - ld32(q);
+	if ((unsigned long)cie < x->lo || (unsigned long)cie + 16 > x->hi)
+		return false;
+	if (cie != x->cie_seen) {
+		x->cie_seen = cie;
+		x->cie_enc = cie_fde_enc(cie);
+	}
+	q += 4;
+	if (x->cie_enc == 0xff || !read_enc(&q, x->cie_enc, 0, start) ||
+	    !read_enc(&q, x->cie_enc & 0x0f, 0, &len))
+		return false;
+	*end = *start + len;
+	return addr >= *start && addr < *end;
+}
+
+/*
+ * Decode the code of @r where the bytes 0F A2 occur: each function that
+ * holds them, from its first byte, as .eh_frame_hdr tells; without that
+ * table, each range from its start.
+ */
+static void decode_ranges(struct found *f, const struct dl_phdr_info *info,
+			  const struct range *r, int nr, unsigned long lo, unsigned long hi)
+{
+	struct fde_index x = { .lo = lo, .hi = hi };
+	bool fdes = fde_index(&x, info);
+
+	for (int k = 0; k < nr; k++) {
+		const uint8_t *end = (const uint8_t *)r[k].end, *c;
+		unsigned long next = r[k].start, fs, fe;
+
+		while ((c = candidate((const uint8_t *)next, end))) {
+			if (!fdes) {
+				next = decode(f, next, r[k].end, c, r[k].prot);
+				continue;
+			}
+			if (!fde_lookup(&x, (unsigned long)c, &fs, &fe) || fs < r[k].start) {
+				next = (unsigned long)c + 1; /* not in a function: data */
+				continue;
+			}
+			next = decode(f, fs, fe < r[k].end ? fe : r[k].end, c, r[k].prot);
+		}
+	}
 }
 
 static bool is_self(const struct dl_phdr_info *info)
@@ -516,9 +587,7 @@ static void scan_obj(struct found *f, struct dl_phdr_info *info, struct obj *o)
 		ncode = nsegs;
 	}
 	scan_objs++;
-	if (!decode_fdes(f, info, code, ncode, o->lo, o->hi))
-		for (int k = 0; k < ncode; k++)
-			decode(f, code[k].start, code[k].end, code[k].prot);
+	decode_ranges(f, info, code, ncode, o->lo, o->hi);
 }
 
 struct scan_ctx {

@@ -132,6 +132,37 @@ static void check_leaves(const char *where, cpuid_fn fn)
 	       (unsigned long long)epc_bytes, r[0], r[2], r[3], s[0]);
 }
 
+/* ---- bytes 0F A2 that are not a CPUID ---- */
+
+/* Data in .text, outside every function, as hand-written assembly keeps tables. */
+__asm__(".pushsection .text\n"
+	".globl cpuid_text_data\n"
+	"cpuid_text_data:\n"
+	".byte 0x0f, 0xa2, 0x0f, 0xa2, 0x0f, 0xa2\n"
+	".popsection");
+extern const uint8_t cpuid_text_data[6];
+
+/* 0F A2 inside an instruction, the function's last such bytes. */
+static __attribute__((noinline)) uint32_t imm_0fa2(void)
+{
+	uint32_t v;
+
+	__asm__ volatile("mov $0x0bada20f, %0" : "=r"(v));
+	return v;
+}
+
+/* In .data: an immediate in the comparison would hold 0F A2 itself. */
+static volatile uint32_t imm_want = 0x0bada20f;
+
+static void test_not_cpuid(void)
+{
+	uint32_t v = imm_0fa2();
+
+	tap_ok(v == imm_want, "0f a2 inside an instruction is left alone (mov gives 0x%x)", v);
+	tap_ok(!memcmp(cpuid_text_data, "\x0f\xa2\x0f\xa2\x0f\xa2", 6),
+	       "0f a2 in data between functions in .text is left alone");
+}
+
 /* ---- the program's own UD2 ---- */
 
 static volatile sig_atomic_t ill_count;
@@ -222,6 +253,7 @@ int main(int argc, char **argv)
 	tap_ok(ht_call(e.tcs[0], &op) && op.ret == (42 ^ ENCL_RETURN_MAGIC),
 	       "an enclave call works in this mode");
 	check_leaves("main program", main_cpuid);
+	test_not_cpuid();
 	test_library(argv[3], "first dlopen");
 	test_own_ud2();
 	/* With the program's SIGILL handler in place, and the library loaded anew. */
