@@ -181,8 +181,11 @@ __attribute__((constructor)) static void shim_load(void)
 		shim_die("softsgx: cannot create the SGX platform (check SOFTSGX_EPC)\n");
 	if (shim_exec_init())
 		shim_die("softsgx: cannot set up enclave execution\n");
-	if (shim_cpuid_init())
-		shim_die("softsgx: SOFTSGX_CPUID must be auto, fault, rewrite or off\n");
+	if (shim_cpuid_init()) {
+		/* A usage error, as for a bad SOFTSGX_CGROUPS. */
+		shim_log("softsgx: SOFTSGX_CPUID: want auto, fault, rewrite or off\n");
+		_exit(2);
+	}
 	pthread_atfork(NULL, NULL, child_after_fork);
 	atexit(at_exit_stats);
 }
