@@ -19,7 +19,9 @@
  * mapped and before it relocates them, and that function, an empty one, gets
  * a UD2 too.  Its trap rescans, synchronously inside dlopen (or dlclose),
  * with the loader's lock held, so the scan runs on raw system calls, a
- * static buffer and memory from mmap, never malloc or a lock of libc.
+ * static buffer and memory from mmap, never malloc or a lock of libc
+ * (dl_iterate_phdr's lock is a recursive one the loader does not hold
+ * there; Capstone's one allocation, its id cache, happens at start-up).
  *
  * The handler finds rewritten sites in a sorted table it searches without
  * locks; a new table is published before the bytes it lists are rewritten,
@@ -187,14 +189,13 @@ static int publish(const struct found *f)
 		return -1;
 	t->bytes = bytes;
 	while (i < (old ? old->n : 0) || j < f->n) {
-		unsigned long a;
-
-		if (j == f->n || (old && i < old->n && old->a[i] < f->a[j]))
-			a = old->a[i++];
-		else
-			a = f->a[j++];
-		if (!in_dead_obj(a))
-			t->a[k++] = a;
+		if (j == f->n || (old && i < old->n && old->a[i] < f->a[j])) {
+			if (!in_dead_obj(old->a[i]))
+				t->a[k++] = old->a[i];
+			i++;
+		} else {
+			t->a[k++] = f->a[j++];
+		}
 	}
 	t->n = k;
 	atomic_store(&table, t);
@@ -245,7 +246,6 @@ static bool add_site(struct found *f, unsigned long a, int prot)
 	return true;
 }
 
-/* Decode [start, end) from @start on; every 2-byte CPUID is a site. */
 /* The first bytes 0F A2 in [p, end), or NULL (A2 is the rarer byte in code). */
 static const uint8_t *candidate(const uint8_t *p, const uint8_t *end)
 {
@@ -760,6 +760,21 @@ int shim_cpuid_patch_init(void)
 	if (!insn) {
 		cs_close(&cs);
 		return -1;
+	}
+	/*
+	 * Capstone allocates its instruction-id cache at the first decode:
+	 * have that happen here, not in the loader's trap.
+	 */
+	{
+		const uint8_t *w = (const uint8_t *)"\x0f\xa2";
+		size_t wl = 2;
+		uint64_t wa = 0;
+
+		if (!cs_disasm_iter(cs, &w, &wl, &wa, insn) || insn->id != X86_INS_CPUID) {
+			cs_free(insn, 1);
+			cs_close(&cs);
+			return -1;
+		}
 	}
 	rescan();
 	h = hook_site();

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * CPUID the program executes itself, under the mode SOFTSGX_CPUID names
- * (fault: CPUID faulting; rewrite: the instructions rewritten to UD2): in
+ * (fault: CPUID faulting; rewrite: the instructions rewritten to UD2; auto:
+ * fault if this CPU can, else rewrite): in
  * the main program and in a library dlopen()ed after start (in its
  * constructor too), leaf 0x12 and leaf 7's SGX bits are the emulated
  * platform's (EPC_BYTES in one section, SGX2 or not), every other bit the
@@ -223,6 +224,17 @@ static void test_library(const char *path, const char *round)
 	dlclose(h);
 }
 
+/* Can this CPU fault on CPUID?  @on: ARCH_GET_CPUID's answer (0: faulting is on). */
+static bool cpu_has_faulting(unsigned long on)
+{
+	if (on == 0)
+		return true;
+	if (syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0) != 0)
+		return false;
+	syscall(SYS_arch_prctl, ARCH_SET_CPUID, 1);
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = getenv("SOFTSGX_CPUID");
@@ -230,22 +242,24 @@ int main(int argc, char **argv)
 	unsigned long on = 0;
 
 	ht_start(argc, argv, &e);
-	if (argc < 6 || !mode || (strcmp(mode, "fault") && strcmp(mode, "rewrite"))) {
-		printf("Bail out! usage: SOFTSGX_CPUID=fault|rewrite %s ENCL SIG LIB EPC SGX2\n",
-		       argv[0]);
+	if (argc < 6 || !mode ||
+	    (strcmp(mode, "fault") && strcmp(mode, "rewrite") && strcmp(mode, "auto"))) {
+		printf("Bail out! usage: SOFTSGX_CPUID=fault|rewrite|auto %s ENCL SIG LIB EPC "
+		       "SGX2\n", argv[0]);
 		return 1;
 	}
-	rewrite = !strcmp(mode, "rewrite");
 	epc_bytes = ht_arg(argc, argv, 4, 0);
 	sgx2 = ht_arg(argc, argv, 5, 1) != 0;
 	read_cpuinfo();
 
 	/* ARCH_GET_CPUID: 1 while CPUID runs as usual, 0 under faulting. */
 	on = (unsigned long)syscall(SYS_arch_prctl, ARCH_GET_CPUID, 0);
-	if (!rewrite && on == 1 && syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0) != 0) {
+	if (!strcmp(mode, "fault") && !cpu_has_faulting(on)) {
 		printf("1..0 # SKIP this CPU has no CPUID faulting\n");
 		return 0;
 	}
+	/* auto: faulting where the CPU has it. */
+	rewrite = !strcmp(mode, "rewrite") || (!strcmp(mode, "auto") && !cpu_has_faulting(on));
 	tap_ok(on == (rewrite ? 1 : 0), "mode %s: CPUID faulting is %s (ARCH_GET_CPUID %lu)",
 	       mode, rewrite ? "off" : "on", on);
 
