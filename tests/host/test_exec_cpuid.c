@@ -13,11 +13,15 @@
  */
 #include <asm/prctl.h>
 #include <dlfcn.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -224,6 +228,75 @@ static void test_library(const char *path, const char *round)
 	dlclose(h);
 }
 
+/* ---- threads and children ---- */
+
+static _Atomic bool stop;
+static _Atomic unsigned long spins;
+
+/* CPUID leaf 0x12 over and over: the number of wrong answers. */
+static void *spin_cpuid(void *arg)
+{
+	uintptr_t bad = 0;
+	uint32_t r[4];
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		main_cpuid(0x12, 0, r);
+		bad += (r[0] & 3) != (sgx2 ? 3u : 1u);
+		atomic_fetch_add(&spins, 1);
+	}
+	return (void *)bad;
+}
+
+/* Other threads run CPUID while the loader rewrites and forgets a library. */
+static void test_threads(const char *lib)
+{
+	pthread_t t[2];
+	uintptr_t bad = 0;
+	bool loads = true;
+
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, spin_cpuid, NULL);
+	while (!atomic_load(&spins))
+		sched_yield();
+	for (int i = 0; i < 20; i++) {
+		void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+		uint32_t r[4];
+		cpuid_fn fn = h ? (cpuid_fn)dlsym(h, "cpuid_lib") : NULL;
+
+		loads &= fn && fn(0x12, 0, r) && (r[0] & 3) == (sgx2 ? 3u : 1u);
+		if (h)
+			dlclose(h);
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < 2; i++) {
+		void *ret;
+
+		pthread_join(t[i], &ret);
+		bad += (uintptr_t)ret;
+	}
+	tap_ok(loads && !bad, "20 dlopen/dlclose rounds while 2 threads run CPUID: every answer "
+	       "is the platform's (%lu wrong of %lu)", (unsigned long)bad,
+	       (unsigned long)atomic_load(&spins));
+}
+
+static void test_fork(void)
+{
+	int status = -1;
+	pid_t pid = fork();
+
+	if (!pid) {
+		uint32_t r[4];
+
+		main_cpuid(0x12, 0, r);
+		_exit((r[0] & 3) == (sgx2 ? 3u : 1u) ? 0 : 3);
+	}
+	if (pid > 0 && waitpid(pid, &status, 0) != pid)
+		status = -1;
+	tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	       "a forked child's CPUID is answered too (status 0x%x)", status);
+}
+
 /* Can this CPU fault on CPUID?  @on: ARCH_GET_CPUID's answer (0: faulting is on). */
 static bool cpu_has_faulting(unsigned long on)
 {
@@ -273,6 +346,8 @@ int main(int argc, char **argv)
 	/* With the program's SIGILL handler in place, and the library loaded anew. */
 	check_leaves("main program, own SIGILL handler", main_cpuid);
 	test_library(argv[3], "second dlopen");
+	test_threads(argv[3]);
+	test_fork();
 	tap_ok(ill_count == 1, "the SIGILL handler saw only the program's ud2 (%d)",
 	       (int)ill_count);
 	encl_unload(&e);
