@@ -30,6 +30,7 @@
  * program reads back from its own code.
  */
 #include <capstone/capstone.h>
+#include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
@@ -169,12 +170,18 @@ bool shim_cpuid_is_site(unsigned long rip)
 	return hit;
 }
 
+/* Is @a in an unloaded object only (ld.so is in every namespace's list)? */
 static bool in_dead_obj(unsigned long a)
 {
+	bool dead = false;
+
 	for (int i = 0; i < nr_objs; i++)
-		if (!objs[i].live && a >= objs[i].lo && a < objs[i].hi)
-			return true;
-	return false;
+		if (a >= objs[i].lo && a < objs[i].hi) {
+			if (objs[i].live)
+				return false;
+			dead = true;
+		}
+	return dead;
 }
 
 /* The old table less the sites of unloaded objects, merged with @f (sorted). */
@@ -623,6 +630,43 @@ static int scan_cb(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
+/*
+ * The namespaces dlmopen() made, which dl_iterate_phdr() does not show (it
+ * lists its caller's): their link maps, from the loader's rendezvous list
+ * (r_version 2), with the program headers read from the ELF header at the
+ * start of each object's mapping.
+ */
+static void scan_namespaces(struct scan_ctx *c)
+{
+	const struct r_debug_extended *d = (const struct r_debug_extended *)&_r_debug;
+
+	if (_r_debug.r_version < 2)
+		return;
+	/* _r_debug is declared as the smaller struct r_debug; version 2 made it longer. */
+	__asm__("" : "+r"(d));
+	for (d = d->r_next; d; d = d->r_next)
+		for (const struct link_map *l = d->base.r_map; l; l = l->l_next) {
+			struct dl_phdr_info info = { 0 };
+			const Elf64_Ehdr *eh;
+			Dl_info dl;
+
+			if (!l->l_ld || !dladdr(l->l_ld, &dl) || !dl.dli_fbase)
+				continue;
+			eh = dl.dli_fbase;
+			if (memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+			    eh->e_phentsize != sizeof(Elf64_Phdr) ||
+			    eh->e_phoff + (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > PAGE)
+				continue;
+			info.dlpi_addr = l->l_addr;
+			info.dlpi_name = l->l_name;
+			info.dlpi_phdr = (const Elf64_Phdr *)((const uint8_t *)eh + eh->e_phoff);
+			info.dlpi_phnum = eh->e_phnum;
+			info.dlpi_adds = last_adds;
+			info.dlpi_subs = last_subs;
+			scan_cb(&info, sizeof(info), c);
+		}
+}
+
 /* Rewrite the sites of @f: the page writable for one byte, then as it was. */
 static unsigned long patch(const struct found *f)
 {
@@ -667,7 +711,12 @@ static void rescan(void)
 	bool gone = false;
 	int k = 0;
 
-	if (nr_objs) {
+	/*
+	 * Nothing loaded or unloaded since the last scan: done.  With dlmopen
+	 * namespaces the counters move before a new namespace's list is in
+	 * the rendezvous structure, so those always get the scan.
+	 */
+	if (nr_objs && _r_debug.r_version < 2) {
 		dl_iterate_phdr(adds_cb, seen);
 		if (seen[0] == last_adds && seen[1] == last_subs)
 			return;
@@ -676,6 +725,7 @@ static void rescan(void)
 	for (int i = 0; i < nr_objs; i++)
 		objs[i].live = false;
 	dl_iterate_phdr(scan_cb, &c);
+	scan_namespaces(&c);
 	for (int i = 0; i < nr_objs; i++)
 		gone |= !objs[i].live;
 	if ((f.n || gone) && publish(&f))
@@ -690,7 +740,7 @@ static void rescan(void)
 		sys6(SYS_munmap, (long)f.a, (long)(f.cap * sizeof(*f.a)), 0, 0, 0, 0);
 		sys6(SYS_munmap, (long)f.prot, (long)(f.cap * sizeof(*f.prot)), 0, 0, 0, 0);
 	}
-	if (debug) {
+	if (debug && (scan_objs || gone)) {
 		const unsigned long v[4] = { scan_sites, scan_objs, scan_bytes,
 					     (unsigned long)((now_ns() - t0) / 1000) };
 
