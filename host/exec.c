@@ -340,13 +340,15 @@ static void app_deliver(int sig, siginfo_t *si, ucontext_t *uc)
 	struct sigaction *a = &app_act[sig];
 	uint64_t handler;
 	sigset_t mask;
+	int blocked;
 
 	debug_line("deliver", sig, (uint64_t)uc->uc_mcontext.gregs[REG_RIP],
 		   (uint64_t)uc->uc_mcontext.gregs[REG_TRAPNO], (uint64_t)(uintptr_t)si->si_addr);
 
-	if (a->sa_handler == SIG_IGN)
+	blocked = shim_sig_blocked_for_app(sig, si);
+	if (blocked == 1 || (a->sa_handler == SIG_IGN && blocked == 0))
 		return;
-	if (a->sa_handler == SIG_DFL) {
+	if (a->sa_handler == SIG_DFL || blocked == 2) {
 		/* Die (or stop, or ignore) as the default action says. */
 		struct sigaction dfl = { .sa_handler = SIG_DFL };
 
@@ -372,6 +374,9 @@ static void app_deliver(int sig, siginfo_t *si, ucontext_t *uc)
 	sigdelset(&mask, SIGILL);
 	sigdelset(&mask, SIGSEGV);
 	sigdelset(&mask, SIGBUS);
+	sigdelset(&mask, SIGFPE);
+	sigdelset(&mask, SIGTRAP);
+	sigdelset(&mask, shim.kick_sig);
 	handler = (uint64_t)(uintptr_t)a->sa_sigaction;
 	if (a->sa_flags & SA_RESETHAND) {
 		memset(a, 0, sizeof(*a));

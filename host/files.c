@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -31,10 +33,10 @@ static const struct {
 
 /*
  * @path with "//", "/./" and "/../" resolved as the kernel's walk resolves
- * them under /dev (no symlinks there), into @out.  False when too long,
- * relative, or ending in '/' (never a device node).
+ * them under /dev (no symlinks there), into @out (which may be @path).
+ * False when too long, relative, or ending in '/' (never a device node).
  */
-static bool path_lexical(const char *path, char *out, size_t size)
+bool shim_path_lexical(const char *path, char *out, size_t size)
 {
 	size_t n = 0;
 
@@ -53,7 +55,7 @@ static bool path_lexical(const char *path, char *out, size_t size)
 			if (n + 1 + len >= size)
 				return false;
 			out[n++] = '/';
-			memcpy(out + n, p, len);
+			memmove(out + n, p, len); /* never ahead of p: in place works */
 			n += len;
 		}
 		p += len;
@@ -62,11 +64,43 @@ static bool path_lexical(const char *path, char *out, size_t size)
 	return true;
 }
 
+/*
+ * /proc/self/fd/N (or /dev/fd/N, /proc/thread-self/fd/N, /proc/PID/fd/N of
+ * this process) naming one of our device fds: on Linux the magic link opens
+ * the device node again, a new file.
+ */
+static bool fd_link_kind(const char *buf, enum shim_kind *kind)
+{
+	static const char *const dirs[] = { "/proc/self/fd/", "/dev/fd/", "/proc/thread-self/fd/" };
+	const char *n = NULL;
+	char own[40];
+	struct shim_file *f;
+	char *end;
+	long fd;
+
+	snprintf(own, sizeof(own), "/proc/%d/fd/", (int)getpid());
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && !n; i++)
+		if (!strncmp(buf, dirs[i], strlen(dirs[i])))
+			n = buf + strlen(dirs[i]);
+	if (!n && !strncmp(buf, own, strlen(own)))
+		n = buf + strlen(own);
+	if (!n || *n < '0' || *n > '9')
+		return false;
+	fd = strtol(n, &end, 10);
+	if (*end || fd < 0 || fd >= SHIM_MAX_FDS)
+		return false;
+	f = shim_file_of((int)fd);
+	if (!f)
+		return false;
+	*kind = f->kind;
+	return true;
+}
+
 bool shim_is_dev_path(const char *path, enum shim_kind *kind)
 {
 	char buf[64];
 
-	if (!path || !path_lexical(path, buf, sizeof(buf)))
+	if (!path || !shim_path_lexical(path, buf, sizeof(buf)))
 		return false;
 	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
 		if (!strcmp(buf, devs[i].path)) {
@@ -74,7 +108,7 @@ bool shim_is_dev_path(const char *path, enum shim_kind *kind)
 			return true;
 		}
 	}
-	return false;
+	return fd_link_kind(buf, kind);
 }
 
 /* What stat(2) says of the device nodes: misc character devices, 0600/0660. */
@@ -242,9 +276,15 @@ int shim_dev_open(const char *path, int flags)
 	f->kind = kind;
 	f->accmode = flags & O_ACCMODE;
 	f->wfd = -1;
+	/*
+	 * The program's fd is an empty, sealed memfd: whatever reaches the
+	 * file behind it (fdopen and fread, a reopen of /proc/self/fd/N, an
+	 * fd left open across exec) finds no byte of any enclave.  The
+	 * enclave's window is a memfd of its own that only the shim holds.
+	 */
 	fd = memfd_create(kind == SHIM_ENCL ? "sgx_enclave" :
 			  kind == SHIM_VEPC ? "sgx_vepc" : "sgx_provision",
-			  (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
+			  MFD_ALLOW_SEALING | ((flags & O_CLOEXEC) ? MFD_CLOEXEC : 0));
 	if (fd < 0) {
 		err = -errno;
 		goto out;
@@ -254,12 +294,18 @@ int shim_dev_open(const char *path, int flags)
 		err = -EMFILE;
 		goto out;
 	}
+	syscall(SYS_fcntl, fd, F_ADD_SEALS,
+		F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
 	if (kind == SHIM_ENCL) {
+		f->wfd = memfd_create("sgx_enclave_window", MFD_CLOEXEC);
+		if (f->wfd < 0) {
+			err = -errno;
+			goto out_close;
+		}
+		fd_set_internal(f->wfd, true);
 		f->encl = sgx_open(shim.drv, &err);
 		if (!f->encl)
 			goto out_close;
-		f->wfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		fd_set_internal(f->wfd, true);
 		for (int i = 0; i < SHIM_MAX_FILES; i++) {
 			struct shim_file *z = NULL;
 
@@ -277,6 +323,11 @@ int shim_dev_open(const char *path, int flags)
 	goto out;
 out_close:
 	shim_sys_close(fd);
+	if (f->wfd >= 0) {
+		fd_set_internal(f->wfd, false);
+		shim_sys_close(f->wfd);
+	}
+	shim_sys_munmap(f, sizeof(*f));
 out:
 	pthread_mutex_unlock(&shim.lock);
 	shim_unblock(&old);
@@ -310,7 +361,22 @@ int shim_dup(int oldfd, int newfd)
 	return 0;
 }
 
+static int close_fd(void *arg)
+{
+	return shim_sys_close((int)(intptr_t)arg);
+}
+
 int shim_close(int fd, bool *handled)
+{
+	return shim_close_by(fd, handled, close_fd, (void *)(intptr_t)fd);
+}
+
+/*
+ * shim_close_by() - close one of the program's fds, with @closer doing the
+ * closing itself (fclose() closes inside libc): the record of the fd goes
+ * under shim.lock, so no device open can be given the number in between.
+ */
+int shim_close_by(int fd, bool *handled, int (*closer)(void *), void *arg)
 {
 	struct shim_file *f = shim_file_of(fd);
 	bool release;
@@ -328,7 +394,7 @@ int shim_close(int fd, bool *handled)
 	shim_block(&old);
 	pthread_mutex_lock(&shim.lock);
 	fd_set_file(fd, NULL);
-	r = shim_sys_close(fd);
+	r = closer(arg);
 	f->nfds--;
 	release = file_last_ref(f);
 	pthread_mutex_unlock(&shim.lock);

@@ -14,6 +14,12 @@
  *   cpuid.c   CPUID leaf 0x12/0x7 for code the program executes itself
  *   cpuid_patch.c  its CPUID instructions rewritten to trap, without faulting
  *   preload.c the interposed libc entry points
+ *   rawsys.S  syscall(): the shim's numbers to rawsys.c, the rest to the kernel
+ *   rawsys.c  those numbers, to preload.c's interposers; openat2, rt_sigaction;
+ *             paths relative to a directory fd (rawsys.h)
+ *   auxv.c    /proc/self/auxv, prctl(PR_GET_AUXV) and fopen with our vDSO
+ *   sigmask.c the program's signal mask, kept apart from the signals the
+ *             shim needs (ENCLU traps, exceptions, kicks)
  *
  * Locking: shim.lock (a mutex) guards the file and mapping tables' writers;
  * it is only taken with every signal blocked, so a handler on the same
@@ -133,6 +139,7 @@ void shim_print_stats(void);
 /* ---- files.c ---- */
 int shim_dev_open(const char *path, int flags);
 bool shim_is_dev_path(const char *path, enum shim_kind *kind);
+bool shim_path_lexical(const char *path, char *out, size_t size);
 struct shim_file *shim_file_of(int fd);
 long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long arg);
 void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags, off_t off);
@@ -146,6 +153,7 @@ bool shim_fd_internal(int fd);
 bool shim_fd_evict(int fd);
 int shim_mprotect(void *addr, size_t len, int prot, bool *handled);
 int shim_close(int fd, bool *handled);
+int shim_close_by(int fd, bool *handled, int (*closer)(void *), void *arg);
 int shim_dup(int oldfd, int newfd);
 void shim_encl_released(struct sgx_encl *encl);
 void shim_fake_stat(enum shim_kind kind, struct stat *st);
@@ -179,6 +187,8 @@ bool shim_cpuid_loader_trap(ucontext_t *uc);
 
 /* Every asynchronous signal, for masks. */
 void shim_async_mask(sigset_t *set);
+/* ---- sigmask.c ---- */
+int shim_sig_blocked_for_app(int sig, const siginfo_t *si);
 /* Block every asynchronous signal (restore with shim_unblock). */
 void shim_block(sigset_t *old);
 void shim_unblock(const sigset_t *old);
