@@ -82,7 +82,7 @@ static csh cs;
 static cs_insn *insn;
 static uint8_t *hook;           /* the UD2 in r_brk */
 static bool debug;
-/* File headers of the object being scanned (scans are serialised by the loader). */
+/* Headers of the file being scanned (the loader serialises the scans). */
 static uint8_t filebuf[32768];
 static unsigned long scan_objs, scan_sites, scan_bytes;
 
@@ -324,8 +324,8 @@ static int ranges_from_file(const struct dl_phdr_info *info, const char *path,
 			    const struct range *segs, int nsegs, struct range *out)
 {
 	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)filebuf;
-	size_t phsz = (size_t)info->dlpi_phnum * sizeof(Elf64_Phdr), shoff, shsz, stroff;
-	const Elf64_Shdr *sh, *str;
+	size_t phsz = (size_t)info->dlpi_phnum * sizeof(Elf64_Phdr), shoff, shsz;
+	const Elf64_Shdr *sh;
 	int fd, n = -1;
 
 	fd = (int)sys6(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0, 0, 0);
@@ -334,21 +334,15 @@ static int ranges_from_file(const struct dl_phdr_info *info, const char *path,
 	if (!file_read(fd, 0, 0, sizeof(*eh)) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
 	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_machine != EM_X86_64 ||
 	    eh->e_phnum != info->dlpi_phnum || eh->e_shentsize != sizeof(Elf64_Shdr) ||
-	    eh->e_shstrndx >= eh->e_shnum)
+	    !eh->e_shnum)
 		goto out;
 	shoff = sizeof(*eh) + phsz;
 	shsz = (size_t)eh->e_shnum * sizeof(Elf64_Shdr);
-	stroff = shoff + shsz;
 	if (!file_read(fd, sizeof(*eh), eh->e_phoff, phsz) ||
 	    memcmp(filebuf + sizeof(*eh), info->dlpi_phdr, phsz) ||
 	    !file_read(fd, shoff, eh->e_shoff, shsz))
 		goto out;
 	sh = (const Elf64_Shdr *)(filebuf + shoff);
-	str = &sh[eh->e_shstrndx];
-	if (str->sh_size >= sizeof(filebuf) - stroff ||
-	    !file_read(fd, stroff, str->sh_offset, str->sh_size))
-		goto out;
-	filebuf[stroff + str->sh_size] = 0;
 	n = 0;
 	for (int i = 0; i < eh->e_shnum && n < MAX_RANGES; i++) {
 		unsigned long s = info->dlpi_addr + sh[i].sh_addr, e = s + sh[i].sh_size;
