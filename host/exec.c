@@ -863,7 +863,7 @@ void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint
 	}
 	if (orphan_fault(sig, si, uc))
 		goto out;
-	if (sig == SIGSEGV && shim_cpuid_emulate(uc))
+	if ((sig == SIGSEGV || sig == SIGILL) && shim_cpuid_emulate(sig, uc))
 		goto out;
 	if (sig == SIGBUS && si->si_code == BUS_ADRERR && shim.ready) {
 		/* Host code touching enclave memory: resolve it as the kernel would. */

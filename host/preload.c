@@ -207,7 +207,11 @@ __attribute__((constructor)) static void shim_load(void)
 		shim_die("softsgx: cannot create the SGX platform (check SOFTSGX_EPC)\n");
 	if (shim_exec_init())
 		shim_die("softsgx: cannot set up enclave execution\n");
-	shim_cpuid_init();
+	if (shim_cpuid_init()) {
+		/* A usage error, as for a bad SOFTSGX_CGROUPS. */
+		shim_log("softsgx: SOFTSGX_CPUID: want auto, fault, rewrite or off\n");
+		_exit(2);
+	}
 	pthread_atfork(fork_prepare, fork_parent, child_after_fork);
 	atexit(at_exit_stats);
 }

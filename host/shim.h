@@ -12,6 +12,7 @@
  *   entry.S   the vDSO function and the signal entry (FS/GS switch)
  *   vdso.c    the vDSO image getauxval(AT_SYSINFO_EHDR) returns
  *   cpuid.c   CPUID leaf 0x12/0x7 for code the program executes itself
+ *   cpuid_patch.c  its CPUID instructions rewritten to trap, without faulting
  *   preload.c the interposed libc entry points
  *   rawsys.S  syscall(): the shim's numbers to rawsys.c, the rest to the kernel
  *   rawsys.c  those numbers, to preload.c's interposers; openat2, rt_sigaction;
@@ -200,10 +201,18 @@ extern unsigned long softsgx_slots_base, softsgx_slots_span;
 /* ---- vdso.c ---- */
 unsigned long shim_vdso_image(void);
 
-/* ---- cpuid.c ---- */
+/* ---- cpuid.c, cpuid_patch.c ---- */
+/* SOFTSGX_CPUID's mode, set up; -1 for a value that is not one. */
 int shim_cpuid_init(void);
-/* Emulate the CPUID at uc's RIP if it is one and faulting is on. */
-bool shim_cpuid_emulate(ucontext_t *uc);
+/*
+ * Emulate the CPUID that raised @sig at uc's RIP: a CPUID under faulting
+ * (SIGSEGV) or a rewritten one (SIGILL); false when it is neither.
+ */
+bool shim_cpuid_emulate(int sig, ucontext_t *uc);
+int shim_cpuid_patch_init(void);
+/* Is @rip a CPUID the shim rewrote?  Lock-free, for the handler. */
+bool shim_cpuid_is_site(unsigned long rip);
+bool shim_cpuid_loader_trap(ucontext_t *uc);
 
 /* Every asynchronous signal, for masks. */
 void shim_async_mask(sigset_t *set);

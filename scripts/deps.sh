@@ -6,7 +6,7 @@
 set -eu
 
 PKGS="gcc g++ libc6-dev linux-libc-dev clang meson ninja-build pkg-config libssl-dev libcmocka-dev \
-liburcu-dev python3 openssl libclang-rt-14-dev"
+liburcu-dev libcapstone-dev python3 openssl libclang-rt-14-dev"
 for group in "$@"; do
 	case "$group" in
 	selftests) PKGS="$PKGS make xz-utils linux-source-6.12" ;;

@@ -23,8 +23,8 @@ const char exec_usage[] =
 	"\n"
 	"Run PROGRAM, unmodified, on an emulated SGX platform.  PROGRAM sees\n"
 	"/dev/sgx_enclave, /dev/sgx_provision and /dev/sgx_vepc with Linux's ioctls,\n"
-	"a vDSO that exports __vdso_sgx_enter_enclave, and CPUID leaf 0x12 of the\n"
-	"emulated platform (where the CPU supports CPUID faulting).  Its enclave code\n"
+	"a vDSO that exports __vdso_sgx_enter_enclave, and CPUID leaf 0x12 (and leaf\n"
+	"7's SGX bits) of the emulated platform when it runs CPUID.  Its enclave code\n"
 	"runs natively; every ENCLU, page fault, eviction and SGX2 flow goes through\n"
 	"the CPU model and the user-space driver in its own process.  Programs it\n"
 	"starts inherit the platform settings.\n"
@@ -39,6 +39,11 @@ const char exec_usage[] =
 	"                   a/b (parents not given are made without a limit), LIMIT\n"
 	"                   its misc.max, bytes with an optional K, M or G suffix, or\n"
 	"                   max.  Repeatable; PROGRAM's EPC is charged to the last one\n"
+	"  --cpuid MODE     how PROGRAM's own CPUID instructions get the emulated\n"
+	"                   platform's answers: fault (CPUID faulting), rewrite (the\n"
+	"                   CPUID instructions of its loaded code become UD2, which\n"
+	"                   traps), auto (fault where the CPU has it, else rewrite;\n"
+	"                   the default) or off (the real CPU's answers)\n"
 	"  --stats          print the driver's counters on stderr when PROGRAM exits,\n"
 	"                   and each cgroup's misc.current, max, peak and events\n"
 	"  -h, --help       this text\n"
@@ -51,7 +56,9 @@ const char exec_usage[] =
 	"                   a named pipe the driver reads PATH:LIMIT lines from, to\n"
 	"                   change a listed cgroup's misc.max while PROGRAM runs (a\n"
 	"                   limit below the usage reclaims, then OOM-kills an enclave)\n"
-	"  SOFTSGX_CPUID=0  leave CPUID alone (no CPUID faulting)\n"
+	"  SOFTSGX_CPUID=MODE  the --cpuid value (0 is off)\n"
+	"  SOFTSGX_DEBUG=1  one line per exception the shim reports, and one per scan\n"
+	"                   for CPUID instructions to rewrite\n"
 	"  LD_PRELOAD       gets libsoftsgx-preload.so prepended\n"
 	"\n"
 	"Requirements: userfaultfd (the kernel must allow UFFD_USER_MODE_ONLY for\n"
@@ -282,6 +289,17 @@ int cmd_exec(int argc, char **argv)
 			}
 			setenv("SOFTSGX_CGROUPS", list, 1);
 			free(list);
+			i++;
+		} else if (!strcmp(a, "--cpuid")) {
+			const char *m = i + 1 < argc ? argv[i + 1] : NULL;
+
+			if (!m || (strcmp(m, "auto") && strcmp(m, "fault") && strcmp(m, "rewrite") &&
+				   strcmp(m, "off"))) {
+				fprintf(stderr, "softsgx exec: --cpuid wants auto, fault, rewrite "
+					"or off\n");
+				return 2;
+			}
+			setenv("SOFTSGX_CPUID", m, 1);
 			i++;
 		} else if (!strcmp(a, "--no-sgx2")) {
 			setenv("SOFTSGX_NO_SGX2", "1", 1);

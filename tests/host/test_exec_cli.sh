@@ -2,7 +2,8 @@
 # softsgx exec's EPC cgroup settings end to end (TAP): --cgroup and
 # SOFTSGX_CGROUPS, their refusals (one line naming the option and the
 # value, exit 2), and the cgroup lines of --stats; the refusal of programs
-# the shim cannot be preloaded into (one line, exit 127).
+# the shim cannot be preloaded into (one line, exit 127); --cpuid and
+# SOFTSGX_CPUID refusing what is not a mode.
 # $1: the softsgx binary, $2: test_exec_basic, $3 $4: the test enclave,
 # $5 $6: a -static and a -static-pie program ("none" where the toolchain
 # cannot link one).
@@ -27,6 +28,16 @@ check "--help describes --cgroup" 0 '' "$BIN" exec --help
 grep -q -- "--cgroup PATH:LIMIT" "$T/out" && grep -q SOFTSGX_CGROUPS "$T/out" &&
 	grep -q SOFTSGX_CGROUP_CONTROL "$T/out" && ok "--help lists the option and variables" ||
 	bad "--help lists the option and variables"
+grep -q -- "--cpuid MODE" "$T/out" && grep -q SOFTSGX_CPUID "$T/out" &&
+	ok "--help lists --cpuid and SOFTSGX_CPUID" || bad "--help lists --cpuid and SOFTSGX_CPUID"
+check "--cpuid yes is refused" 2 "^softsgx exec: --cpuid wants auto, fault, rewrite or off" \
+	"$BIN" exec --cpuid yes -- true
+check "--cpuid without a value" 2 "--cpuid wants" "$BIN" exec --cpuid
+check "SOFTSGX_CPUID=yes is refused" 2 "^softsgx: SOFTSGX_CPUID: want auto, fault, rewrite or off" \
+	env SOFTSGX_CPUID=yes "$BIN" exec -- "$2" "$3" "$4"
+for m in auto fault rewrite off 0; do
+	check "SOFTSGX_CPUID=$m runs an enclave" 0 '' env SOFTSGX_CPUID=$m "$BIN" exec -- "$2" "$3" "$4"
+done
 check "--cgroup a/b:1M --cgroup c:max runs the program" 0 '' \
 	"$BIN" exec --cgroup a/b:1M --cgroup c:max -- "$2" "$3" "$4"
 for v in a//b:1M :1M a: a a:1X a:-1 ../a:1 a/./b:1 /a:1 a/:1 'a b:1' a,b:1 a:99999999999G \
