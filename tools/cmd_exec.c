@@ -59,6 +59,8 @@ const char exec_usage[] =
 	"  SOFTSGX_CPUID=MODE  the --cpuid value (0 is off)\n"
 	"  SOFTSGX_DEBUG=1  one line per exception the shim reports, and one per scan\n"
 	"                   for CPUID instructions to rewrite\n"
+	"  SOFTSGX_YOUNG=off  every enclave page is old to the reclaimer (a benchmark\n"
+	"                   and diagnostic knob; see \"Accessed bits\" in the docs)\n"
 	"  LD_PRELOAD       gets libsoftsgx-preload.so prepended\n"
 	"\n"
 	"Requirements: userfaultfd (the kernel must allow UFFD_USER_MODE_ONLY for\n"
