@@ -463,6 +463,8 @@ void sgx_lru_add_tail(struct sgx_driver *drv, struct sgx_epc_page *page)
 
 	cds_list_add_tail(&page->list, &cg->lru.reclaimable);
 	atomic_fetch_add(&drv->nr_active, 1);
+	for (struct sgx_cgroup *c = cg; c; c = c->parent)
+		atomic_fetch_add(&c->subtree_listed, 1);
 }
 
 /**
@@ -475,6 +477,8 @@ void sgx_lru_del(struct sgx_driver *drv, struct sgx_epc_page *page)
 {
 	cds_list_del_init(&page->list);
 	atomic_fetch_sub(&drv->nr_active, 1);
+	for (struct sgx_cgroup *c = sgx_cgroup_of_page(drv, page); c; c = c->parent)
+		atomic_fetch_sub(&c->subtree_listed, 1);
 }
 
 /**
@@ -741,6 +745,9 @@ void sgx_reclaim_pages(struct sgx_driver *drv)
  * sgx_reclaim_pages_lru() - reclaim one batch from one cgroup's LRU
  * @drv: the driver
  * @cg: the cgroup whose own reclaimable list is scanned
+ * @ignore_age: write back young pages too (the v5 cgroup reclaim's
+ *              "ignore_age" after repeated failures)
+ * @reclaimed: if not NULL, set to the number of pages written back and freed
  *
  * Isolate pages from the head of the list (holding an enclave reference for
  * each), skip the young ones and those without backing, zap and EBLOCK the
@@ -750,8 +757,10 @@ void sgx_reclaim_pages(struct sgx_driver *drv)
  *
  * Return: the number of pages isolated (reclaimed or put back).
  */
-unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg)
+unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg,
+				   bool ignore_age, unsigned int *reclaimed)
 {
+	unsigned int nr_freed = 0;
 	struct sgx_epc_page *chunk[SGX_NR_TO_SCAN];
 	struct sgx_backing backing[SGX_NR_TO_SCAN];
 	struct sgx_encl_page *encl_page;
@@ -783,6 +792,8 @@ unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg
 	}
 	sgx_mutex_unlock(&drv->reclaimer_lock);
 	isolated = (unsigned int)i;
+	if (reclaimed)
+		*reclaimed = 0;
 
 	if (!cnt)
 		return isolated;
@@ -800,7 +811,7 @@ unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg
 		epc_page = chunk[i];
 		encl_page = epc_page->owner;
 
-		if (!sgx_reclaimer_age(epc_page))
+		if (!sgx_reclaimer_age(epc_page) && !ignore_age)
 			goto skip;
 
 		sgx_mutex_lock(&encl_page->encl->lock);
@@ -883,7 +894,10 @@ skip:
 		cg_tracked_count(page_cg, -1);
 		sgx_cgroup_put(page_cg);
 		stat_inc(&drv->stats.reclaimed);
+		nr_freed++;
 	}
+	if (reclaimed)
+		*reclaimed = nr_freed;
 	return isolated;
 }
 
