@@ -652,6 +652,11 @@ static struct sgx_encl *owner_encl(struct sgx_epc_page *page)
  */
 static struct sgx_encl *oom_get_victim(struct sgx_cgroup *cg, bool *dying)
 {
+#ifndef SGX_NO_OOM_RELEASE_WAIT_FIX
+	const bool wait_for_release = true;
+#else
+	const bool wait_for_release = false;
+#endif
 	struct sgx_driver *drv = cg->drv;
 	struct sgx_encl *victim = NULL;
 	struct sgx_epc_page *page, *tmp;
@@ -661,12 +666,10 @@ static struct sgx_encl *oom_get_victim(struct sgx_cgroup *cg, bool *dying)
 		struct sgx_encl *encl = owner_encl(page);
 		bool pinned = encl && sgx_encl_get_unless_zero(encl);
 
-#ifndef SGX_NO_OOM_RELEASE_WAIT_FIX
-		if (encl && !pinned) {
+		if (encl && !pinned && wait_for_release) {
 			*dying = true;
 			break;
 		}
-#endif
 		cds_list_del_init(&page->list);
 		if (pinned) {
 			victim = encl;
