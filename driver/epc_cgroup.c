@@ -300,12 +300,13 @@ struct sgx_cgroup *sgx_cgroup_of_page(struct sgx_driver *drv, const struct sgx_e
 }
 
 /*
- * The misc controller's charge of one page (misc_cg_try_charge).  Its
- * capacity test is left out: usage counts allocated EPC pages, so it can
- * reach the capacity only when the free lists run dry (or pass it for an
- * instant, by concurrent charges that the free lists then refuse), and then
- * the allocator's own path (direct reclaim, ksgxd) must see it, as in
- * mainline, not a charge failure.
+ * The misc controller's charge of one page (misc_cg_try_charge): a level
+ * refuses it when its new usage passes its limit or the capacity (the
+ * whole EPC).  Usage counts charged pages, so the capacity test refuses a
+ * charge only when every EPC page is charged: then, as in the series, the
+ * charge fails before the allocator's own path (direct reclaim) is tried.
+ * Not for a task of the root cgroup (EMU-CHOICE): without cgroups the
+ * driver stays mainline's, whose allocator meets a full EPC itself.
  *
  * Return: NULL when charged, else the cgroup whose limit refused it.
  */
@@ -316,7 +317,7 @@ static struct sgx_cgroup *misc_try_charge(struct sgx_cgroup *cg)
 	for (c = cg; c; c = c->parent) {
 		uint64_t now = atomic_fetch_add(&c->usage, CG_PAGE) + CG_PAGE, peak;
 
-		if (now > atomic_load(&c->max)) {
+		if (now > atomic_load(&c->max) || (cg->parent && now > capacity(cg->drv))) {
 			fail = c;
 			break;
 		}

@@ -225,6 +225,33 @@ static void test_charge_hierarchy_and_events(void **state)
 	sim_driver_destroy(drv);
 }
 
+/*
+ * misc.c's capacity test: with every EPC page charged, a cgroup's next
+ * charge is refused by the charge itself (an event, no passing peak), not
+ * by the empty free lists after it (checked to fail without the test).
+ */
+static void test_charge_capacity(void **state)
+{
+	struct sim_host h;
+	struct sgx_driver *drv = mk_drv(&h, 64, true);
+	struct sgx_cgroup *a = mkcg(&drv->root_cg, "a");
+	struct sgx_epc_page *p[64];
+
+	(void)state;
+	assert_int_equal(drv->nr_total_pages, 64);
+	for (int i = 0; i < 64; i++) {
+		p[i] = alloc_in(drv, a, false);
+		assert_false(IS_ERR(p[i]));
+	}
+	assert_ptr_equal(alloc_in(drv, a, false), ERR_PTR(-ENOMEM));
+	expect_file(a, "misc.events.local", "sgx_epc.max 1\n");
+	expect_file(a, "misc.peak", "sgx_epc 262144\n");
+	for (int i = 0; i < 64; i++)
+		sgx_free_epc_page(drv, p[i]);
+	assert_int_equal(sgx_cgroup_destroy(a), 0);
+	sim_driver_destroy(drv);
+}
+
 /* Over the limit without reclaim but with something reclaimable: -EBUSY and queued work. */
 static void test_no_reclaim_queues_work(void **state)
 {
@@ -1496,6 +1523,7 @@ int main(void)
 	const struct CMUnitTest t[] = {
 		cmocka_unit_test(test_files_and_parsing),
 		cmocka_unit_test(test_charge_hierarchy_and_events),
+		cmocka_unit_test(test_charge_capacity),
 		cmocka_unit_test(test_no_reclaim_queues_work),
 		cmocka_unit_test(test_limit_reclaims_own_pages_only),
 		cmocka_unit_test(test_global_reclaim_round_robin),
