@@ -348,21 +348,18 @@ static int limit_zero_v5(struct sgx_cgroup *cg, struct sgx_driver *drv, struct s
 static int limit_zero_v17(struct sgx_cgroup *cg, struct sgx_driver *drv, struct sgx_mm *mm,
 			  struct drv_enclave *e)
 {
-	uint64_t before = cg_value(cg, "misc.current"), kills;
 	struct sgx_driver_counters c;
 	struct timespec ms = { 0, 100000000 };
+	uint64_t kills;
 	unsigned int i;
 	int vmf;
 
 	sgx_driver_counters(drv, &c);
 	kills = c.oom_kills;
 	nanosleep(&ms, NULL);
-	printf("  100 ms later: misc.current still %llu bytes; no work was queued\n",
+	printf("  100 ms later: misc.current %llu bytes, enclave B alive (only global reclaim, "
+	       "when the EPC runs low, takes its pages)\n",
 	       (unsigned long long)cg_value(cg, "misc.current"));
-	if (cg_value(cg, "misc.current") != before) {
-		cli_err("v17 reclaimed on a write of misc.max");
-		return -1;
-	}
 	for (i = 0; i < e->nr && sim_pte(mm, e->base + i * PG); i++)
 		;
 	sim_set_cgroup(cg);
@@ -398,6 +395,16 @@ static int cgroup_part(struct sgx_driver *drv, struct sim_host *h, EVP_PKEY *key
 		return -1;
 	/* No enclave is in a cgroup between the parts: the policy may change. */
 	drv->cfg.cg_policy = policy;
+	/*
+	 * Enclave A fills the EPC.  Let ksgxd get back to its high watermark
+	 * first: a new cgroup's first page is refused while every EPC page is
+	 * charged (docs/quirks.md, Q22).
+	 */
+	for (int ms = 0; ms < 2000 && atomic_load(&drv->nr_free_pages) < SGX_NR_HIGH_PAGES; ms++) {
+		struct timespec t = { 0, 1000000 };
+
+		nanosleep(&t, NULL);
+	}
 	cg = sgx_cgroup_create(&drv->root_cg, "demo", &err);
 	if (!cg) {
 		cli_err("cannot create the cgroup: %s", errname(err));
