@@ -912,8 +912,9 @@ void sgx_reclaim_direct(struct sgx_driver *drv)
 {
 	struct sgx_cgroup *cg = sgx_cgroup_current(drv);
 
-	/* v17: the caller's cgroup first, when it is at its threshold. */
-	if (cg != &drv->root_cg && sgx_cgroup_should_reclaim(cg))
+	/* v17: the caller's cgroup first, when it is at its threshold (v5: mainline's). */
+	if (drv->cfg.cg_policy == SGX_CG_V17 && cg != &drv->root_cg &&
+	    sgx_cgroup_should_reclaim(cg))
 		sgx_cgroup_reclaim(cg, SGX_NR_TO_SCAN);
 	sgx_cgroup_put(cg);
 	if (sgx_should_reclaim(drv, SGX_NR_LOW_PAGES)) {

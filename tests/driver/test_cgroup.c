@@ -578,6 +578,16 @@ static void test_threshold_and_direct_reclaim(void **state)
 				   (unsigned long)&rp),
 			 0);
 	assert_true(st(&drv->stats.ewb) > ewb);
+	/* v5's direct reclaim is mainline's: nothing while EPC is plentiful. */
+	drv->cfg.cg_policy = SGX_CG_V5;
+	ewb = st(&drv->stats.ewb);
+	rp.offset = 100 * PG;
+	rp.result = 0;
+	rp.count = 0;
+	assert_int_equal(sgx_ioctl(e.encl, mm, SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS,
+				   (unsigned long)&rp),
+			 0);
+	assert_int_equal(st(&drv->stats.ewb), ewb);
 	sim_set_cgroup(NULL);
 
 	sim_mm_exit(mm);
