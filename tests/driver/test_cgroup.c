@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * driver/epc_cgroup.c: the "sgx_epc" misc resource (files, charge and
- * uncharge up the tree, max, peak, events), limits enforced by reclaim within
- * a cgroup, asynchronous reclaim, the EPC OOM killer and what a killed
- * enclave may still do, and the races of docs/races.md, R6: the OOM killer against the
- * reclaimer holding the victim's pages, and against faults.
+ * uncharge up the tree, max, peak, events, capacity), limits enforced by
+ * reclaim within a cgroup, asynchronous reclaim, the EPC OOM killer and what
+ * a killed enclave may still do, and the races of docs/races.md, R6: the OOM
+ * killer against the reclaimer holding the victim's pages, and against
+ * faults.  Where v5 and v17 of the cgroup series differ, a test runs the
+ * same scenario under both and pins each outcome.
  */
 #include <errno.h>
 #include <pthread.h>
