@@ -897,6 +897,121 @@ static void test_two_enclaves_limit_zero(void **state)
 }
 
 /*
+ * Pages that are young every time the reclaimer looks (a hook touches each
+ * one as it is isolated).  v5's work asks for min(usage - goal, 32) pages a
+ * round: six rounds of 32 find them all young; after more than five failed
+ * rounds age is ignored, and rounds seven and eight write back 32 and the
+ * last 8 (and the SECS).  v17's work ages and keeps them, round after round.
+ */
+static struct oom_world *young_w;
+static int young_isolated;
+
+static void touch_when_isolated(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
+				unsigned long addr)
+{
+	(void)ctx;
+	if (tp != SGX_TP_RECLAIM_ISOLATED || encl != young_w->e.encl)
+		return;
+	young_isolated++;
+	assert_int_equal(sim_access(young_w->mm, addr, VM_READ), 0);
+}
+
+static void always_young(enum sgx_cg_policy policy)
+{
+	struct oom_world w;
+
+	oom_world(&w, 40);
+	w.drv->cfg.cg_policy = policy;
+	young_w = &w;
+	young_isolated = 0;
+	w.drv->cfg.test_point = touch_when_isolated;
+	set_max(w.cg, 0);
+	sgx_cgroup_queue_work(w.cg); /* v17 queues none for the write */
+	sgx_cgroup_run_work(w.drv);
+	w.drv->cfg.test_point = NULL;
+	if (policy == SGX_CG_V5) {
+		assert_int_equal(young_isolated, 7 * 32 + 8);
+		assert_int_equal(st(&w.drv->stats.ewb), 41);
+	} else {
+		assert_int_equal(young_isolated, SGX_CG_WORK_ROUNDS * SGX_NR_TO_SCAN);
+		assert_int_equal(st(&w.drv->stats.ewb), 0);
+	}
+	/* Not done yet (v5: its VA page is left to kill): queued again. */
+	assert_true(atomic_load(&w.cg->work_pending));
+	assert_int_equal(st(&w.drv->stats.oom_kills), 0);
+	sgx_cgroup_run_work(w.drv);
+	assert_int_equal(st(&w.drv->stats.oom_kills), policy == SGX_CG_V5);
+	oom_world_free(&w);
+}
+
+static void test_always_young(void **state)
+{
+	(void)state;
+	always_young(SGX_CG_V5);
+	always_young(SGX_CG_V17);
+}
+
+/*
+ * A charge that finds its cgroup full while all the cgroup's pages are in
+ * a reclaimer's batch (nothing listed, nothing to take): v5 gives up with
+ * -ENOMEM after more than five such rounds; v17 goes on until a signal
+ * (here the host reports one at the 20th look) stops it with -ERESTARTSYS.
+ */
+static int inflight_checks;
+static long inflight_result;
+
+static bool signal_at_20th(void *host)
+{
+	(void)host;
+	return ++inflight_checks >= 20;
+}
+
+static void charge_while_in_flight(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
+				   unsigned long addr)
+{
+	struct oom_world *w = ctx;
+
+	(void)addr;
+	if (tp != SGX_TP_RECLAIM_BLOCKED || encl != w->e.encl || inflight_result)
+		return;
+	assert_int_equal(atomic_load(&w->cg->subtree_listed), 0);
+	inflight_result = PTR_ERR(alloc_in(w->drv, w->cg, true));
+}
+
+static void charge_in_flight(enum sgx_cg_policy policy)
+{
+	struct oom_world w;
+
+	oom_world(&w, 8);
+	w.drv->cfg.cg_policy = policy;
+	set_max(w.cg, 10);
+	sgx_reclaim_pages(w.drv); /* ages them */
+	inflight_checks = 0;
+	inflight_result = 0;
+	w.h.ops.signal_pending = signal_at_20th;
+	w.drv->cfg.test_point = charge_while_in_flight;
+	w.drv->cfg.test_ctx = &w;
+	sgx_reclaim_pages(w.drv);
+	w.drv->cfg.test_point = NULL;
+	if (policy == SGX_CG_V5) {
+		assert_int_equal(inflight_result, -ENOMEM);
+		assert_int_equal(inflight_checks, 6);
+	} else {
+		assert_int_equal(inflight_result, -ERESTARTSYS);
+		assert_int_equal(inflight_checks, 20);
+	}
+	assert_int_equal(st(&w.drv->stats.ewb), 9);
+	oom_world_free(&w);
+}
+
+static void test_charge_in_flight(void **state)
+{
+	(void)state;
+	charge_in_flight(SGX_CG_V5);
+	charge_in_flight(SGX_CG_V17);
+}
+
+/*
  * A work that needs more than SGX_CG_WORK_ROUNDS rounds queues itself
  * again, and a later pass finishes it: the enclave is killed in the end.
  * (Found by the demo: the work gave up after its rounds and never ran
@@ -1556,6 +1671,8 @@ int main(void)
 		cmocka_unit_test(test_v5_threshold),
 		cmocka_unit_test(test_two_enclaves_limit_zero),
 		cmocka_unit_test(test_work_requeues),
+		cmocka_unit_test(test_always_young),
+		cmocka_unit_test(test_charge_in_flight),
 		cmocka_unit_test(test_oom_waits_for_release),
 		cmocka_unit_test(test_oom_uninitialized),
 		cmocka_unit_test(test_oom_races_reclaimer),
