@@ -474,7 +474,7 @@ static struct sgx_cgroup *walk_next(struct sgx_cgroup *root, struct sgx_cgroup *
 
 /*
  * v5's reclaim of a subtree: batches from the cgroups in pre-order, always
- * from @root on, until @nr pages were scanned.  The series clamps a cgroup
+ * from @root on, until @nr pages were scanned in all.  The series clamps a cgroup
  * reclaim request to [16, 32] pages (@clamp); global reclaim asks for one
  * batch.  Return: the pages reclaimed (written back and freed).
  */
@@ -490,11 +490,13 @@ static unsigned int reclaim_v5(struct sgx_cgroup *root, uint64_t nr, bool ignore
 	while (cg) {
 		/* Each list once: a short batch took all it had (young ones went back). */
 		while (scanned < nr) {
-			unsigned int n, s = sgx_reclaim_pages_lru(root->drv, cg, ignore_age, &n);
+			unsigned int want = nr - scanned < SGX_NR_TO_SCAN ? (unsigned int)(nr - scanned) :
+									    SGX_NR_TO_SCAN;
+			unsigned int n, s = sgx_reclaim_pages_lru(root->drv, cg, want, ignore_age, &n);
 
 			scanned += s;
 			freed += n;
-			if (s < SGX_NR_TO_SCAN)
+			if (s < want)
 				break;
 		}
 		if (scanned >= nr) {
@@ -575,7 +577,7 @@ unsigned int sgx_cgroup_reclaim(struct sgx_cgroup *root, unsigned int nr)
 		}
 		if (!first)
 			first = cg; /* compared only, never dereferenced after its put */
-		scanned += sgx_reclaim_pages_lru(root->drv, cg, false, NULL);
+		scanned += sgx_reclaim_pages_lru(root->drv, cg, SGX_NR_TO_SCAN, false, NULL);
 		sgx_cgroup_put(cg);
 	}
 	return scanned;

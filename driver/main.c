@@ -745,6 +745,7 @@ void sgx_reclaim_pages(struct sgx_driver *drv)
  * sgx_reclaim_pages_lru() - reclaim one batch from one cgroup's LRU
  * @drv: the driver
  * @cg: the cgroup whose own reclaimable list is scanned
+ * @nr: pages to isolate at most, up to SGX_NR_TO_SCAN
  * @ignore_age: write back young pages too (the v5 cgroup reclaim's
  *              "ignore_age" after repeated failures)
  * @reclaimed: if not NULL, set to the number of pages written back and freed
@@ -757,7 +758,7 @@ void sgx_reclaim_pages(struct sgx_driver *drv)
  *
  * Return: the number of pages isolated (reclaimed or put back).
  */
-unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg,
+unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg, unsigned int nr,
 				   bool ignore_age, unsigned int *reclaimed)
 {
 	unsigned int nr_freed = 0;
@@ -773,7 +774,7 @@ unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg
 
 	/* Phase 1: isolate. */
 	sgx_mutex_lock(&drv->reclaimer_lock);
-	for (i = 0; i < SGX_NR_TO_SCAN; i++) {
+	for (i = 0; i < (int)nr && i < SGX_NR_TO_SCAN; i++) {
 		if (cds_list_empty(&cg->lru.reclaimable))
 			break;
 

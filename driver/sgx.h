@@ -352,7 +352,7 @@ int sgx_unmark_page_reclaimable(struct sgx_driver *drv, struct sgx_epc_page *pag
 void sgx_reclaim_direct(struct sgx_driver *drv);
 /* One batch of up to SGX_NR_TO_SCAN pages (the kernel's sgx_reclaim_pages). */
 void sgx_reclaim_pages(struct sgx_driver *drv);
-unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg,
+unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg, unsigned int nr,
 				   bool ignore_age, unsigned int *reclaimed);
 void sgx_lru_add_tail(struct sgx_driver *drv, struct sgx_epc_page *page);
 void sgx_lru_del(struct sgx_driver *drv, struct sgx_epc_page *page);
