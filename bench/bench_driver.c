@@ -29,7 +29,10 @@
  * first-touching backing memory and EPC frames, is reported apart.  It
  * reports; it never fails on timing.
  *
- * Usage: bench_driver [ROUNDS]
+ * Usage: bench_driver [ROUNDS [host]]
+ *   host: only what bench/run_host.sh sets beside the real host's figures
+ *   (reclaim and reload with a thread inside, and hot-set refaults with and
+ *   without accessed bits: see host_main()).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -596,6 +599,126 @@ static void throughput(const struct world *w, int rounds)
 	       bench_verdict(&r, 0.50, false, 0), 1 / w->cold_reclaim);
 }
 
+/* ---- bench_driver ROUNDS host: what bench/run_host.sh sets beside the real host ---- */
+
+/* ksgxd's loop, in this thread: woken below SGX_NR_LOW_PAGES free, it reclaims to HIGH. */
+static void ksgxd_step(struct sgx_driver *drv)
+{
+	if (sgx_should_reclaim(drv, SGX_NR_LOW_PAGES))
+		while (sgx_should_reclaim(drv, SGX_NR_HIGH_PAGES))
+			sgx_reclaim_pages(drv);
+}
+
+static bool never_young(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr)
+{
+	(void)host;
+	(void)mm;
+	(void)encl;
+	(void)addr;
+	return false;
+}
+
+/* The workload of bench_host's young part (there: YOUNG_*, young_hot). */
+#define HC_COLD 32UL
+#define HC_ROUNDS 64UL
+#define HC_WARM 16UL
+
+/*
+ * bench_host's young part on the simulated host, whose PTEs have an
+ * accessed bit that every access sets (as the CPU does), or with every
+ * page old (@young false, as SOFTSGX_YOUNG=off): a 1 MiB EPC, an enclave
+ * of 4096 pages, each touched once, then rounds of the @hot pages at its
+ * start, page by page, and the next HC_COLD of the rest.  *@refaults gets
+ * the hot pages found without a PTE per counted round, *@mapped the PTEs
+ * at the end.
+ */
+static int hotcold(EVP_PKEY *key, unsigned long hot, bool young, double *refaults,
+		   double *mapped)
+{
+	struct world w = { .name = "hot/cold", .epc_pages = 256, .per = 4096, .nr_encl = 1 };
+	unsigned long cursor = 0, n = 0;
+	struct sgx_mm *mm;
+
+	if (world_build(&w, key, 1))
+		return -1;
+	if (!young)
+		w.sim_young = never_young;
+	mm = w.mms[0];
+	for (unsigned long p = 0; p < w.per; p++) {
+		ksgxd_step(w.drv);
+		if (touch(&w, 0, p))
+			return -1;
+	}
+	for (unsigned long r = 0; r < HC_WARM + HC_ROUNDS; r++) {
+		for (unsigned long p = 0; p < hot; p++) {
+			ksgxd_step(w.drv);
+			n += r >= HC_WARM && !sim_pte(mm, mm->maps[0].start + p * PG);
+			if (touch(&w, 0, p))
+				return -1;
+		}
+		if (cursor + HC_COLD > w.per - hot)
+			cursor = 0;
+		for (unsigned long p = 0; p < HC_COLD; p++) {
+			ksgxd_step(w.drv);
+			if (touch(&w, 0, hot + cursor + p))
+				return -1;
+		}
+		cursor += HC_COLD;
+	}
+	*refaults = (double)n / HC_ROUNDS;
+	*mapped = sim_nr_ptes(mm);
+	world_destroy(&w);
+	return 0;
+}
+
+/*
+ * Reclaim and reload per page with a thread inside (the configuration
+ * bench_host's reclaim part measures on the real host), then the hot/cold
+ * workload of its young part: one "sim:" line for run_host.sh, table rows.
+ */
+static int host_main(int rounds, EVP_PKEY *key, EVP_CIPHER_CTX *gcm)
+{
+	struct world worlds[] = {
+		{ .name = "64 MiB EPC", .epc_pages = 64UL << 8, .per = 4096, .nr_encl = 1 },
+		{ .name = "64 MiB EPC, a thread inside", .epc_pages = 64UL << 8, .per = 4096,
+		  .nr_encl = 1, .thread = true },
+	};
+	struct world *g[] = { &worlds[0], &worlds[1] };
+	static const unsigned long hot[] = { 32, 64, 128 };
+
+	for (int k = 0; k < 2; k++)
+		if (world_build(&worlds[k], key, rounds))
+			return 1;
+	for (int r = -1; r < rounds; r++)
+		if (group_round(g, 2, gcm, r))
+			return 1;
+	printf("simulated host, 64 MiB EPC, a thread inside (its kicks an AEX and ERESUME in "
+	       "this thread), %d rounds: reclaim %.0f ns/page, reload %.0f ns/page (medians; "
+	       "every reclaim synchronous in this thread, every reload with the EPC free)\n",
+	       rounds, bench_median(worlds[1].s.reclaim, rounds) * 1e9,
+	       bench_median(worlds[1].s.reload, rounds) * 1e9);
+	printf("sim: reclaim_ns %.0f reload_ns %.0f\n", bench_median(worlds[1].s.reclaim, rounds) * 1e9,
+	       bench_median(worlds[1].s.reload, rounds) * 1e9);
+	for (int k = 0; k < 2; k++)
+		world_destroy(&worlds[k]);
+
+	printf("hot set read page by page, then %lu cold pages, per round, %lu rounds after %lu, a "
+	       "1 MiB EPC, simulated host: hot refaults per round\n", HC_COLD, HC_ROUNDS, HC_WARM);
+	for (size_t h = 0; h < sizeof(hot) / sizeof(hot[0]); h++) {
+		double on, off, m_on, m_off;
+		char name[64], what[96];
+
+		if (hotcold(key, hot[h], true, &on, &m_on) || hotcold(key, hot[h], false, &off, &m_off))
+			return 1;
+		printf("  hot set %3lu: %.2f with accessed bits (%.0f PTEs at the end), %.2f with "
+		       "every page old (%.0f)\n", hot[h], on, m_on, off, m_off);
+		snprintf(name, sizeof(name), "sim host hot-set refaults, hot %lu", hot[h]);
+		snprintf(what, sizeof(what), "%.2f/round with accessed bits, %.2f with all old", on, off);
+		printf("| %-38s | %-70s | %-6s | %s |\n", name, what, "-", "for information");
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 9;
@@ -638,6 +761,14 @@ int main(int argc, char **argv)
 	host = zalloc(sizeof(double) * rounds);
 	if (!signer || !gcm)
 		return 1;
+	if (argc > 2 && !strcmp(argv[2], "host")) {
+		int r = host_main(rounds, signer, gcm);
+
+		EVP_PKEY_free(signer);
+		EVP_CIPHER_CTX_free(gcm);
+		free(host);
+		return r;
+	}
 	for (int k = 0; k < NR; k++) {
 		if (world_build(&worlds[k], signer, rounds)) {
 			fprintf(stderr, "bench: building %s failed\n", worlds[k].name);

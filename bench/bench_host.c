@@ -19,6 +19,17 @@
  *          EPC waiting (slices of 16 pages after a pause in which ksgxd
  *          evicts ahead), and as eldu-thrash back to back, every reload
  *          waiting for an eviction                            (target <= 1.5)
+ *   reclaim  per page, on the real host (real zaps, young tests and kicks:
+ *          a second thread spins inside the enclave, and, for comparison,
+ *          none does): ksgxd's CPU time per EWB, and the reading thread's
+ *          CPU time per ELDU, with the heap read once in slices after
+ *          pauses (as eldu), and one zap's madvise alone; beside bench_driver's
+ *          simulated-host figures when run_host.sh passes them on
+ *          (BENCH_SIM_RECLAIM_NS, BENCH_SIM_RELOAD_NS)      (for information)
+ *   young  refaults of a hot set read again and again between reads of a
+ *          cold stream larger than the EPC, with the shim's stand-in for the
+ *          accessed bit and with every page old (SOFTSGX_YOUNG=off), for
+ *          three hot-set sizes                             (for information)
  *
  * The floors cannot be taken in this process: under the shim every SIGSEGV,
  * SIGILL and SIGBUS goes through its handler first (and an ENCLU outside an
@@ -30,15 +41,20 @@
  * and never at the same time (the pipe round trip is outside both timings).
  * It reports; it never fails on timing.
  *
+ * reclaim and young need the driver's counters, which the shim prints only
+ * at exit: their runs are child processes (see run_child()).
+ *
  * Usage: softsgx exec [--epc SIZE] -- bench_host ENCL.sgxs ENCL.sig PARTS [ROUNDS]
- *   PARTS: a comma-separated list of enter, eaug, eldu, eldu-thrash (the
- *   eldu parts want the big test enclave and a small EPC, e.g. --epc 1M;
- *   enter and eaug a roomy EPC, so
+ *   PARTS: a comma-separated list of enter, eaug, eldu, eldu-thrash, reclaim,
+ *   young (the eldu parts, reclaim and young want the big test enclave and
+ *   a small EPC, e.g. --epc 1M; enter and eaug a roomy EPC, so
  *   that no eviction runs while they are timed).  bench/run_host.sh runs it.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +63,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -284,18 +301,27 @@ static int floor_server(int rfd, int wfd)
 static int req_fd = -1, ans_fd = -1;
 static pid_t server;
 
+extern char **environ;
+
+/* Zeroed room for the environment's @n entries and @extra more (and the NULL). */
+static char **env_alloc(size_t extra, size_t *n)
+{
+	char **env;
+
+	for (*n = 0; environ[*n]; (*n)++)
+		;
+	env = calloc(*n + extra + 1, sizeof(*env));
+	if (!env)
+		die("calloc");
+	return env;
+}
+
 /* The environment minus the shim: LD_PRELOAD without it, no SOFTSGX_*. */
 static char **env_without_shim(void)
 {
-	extern char **environ;
-	size_t n = 0, k = 0;
-	char **env;
+	size_t n, k = 0;
+	char **env = env_alloc(0, &n);
 
-	while (environ[n])
-		n++;
-	env = calloc(n + 1, sizeof(*env));
-	if (!env)
-		die("calloc");
 	for (size_t i = 0; i < n; i++) {
 		const char *v = environ[i];
 
@@ -470,6 +496,484 @@ static double work_eldu_thrash(void *ctx, unsigned long iters)
 	return eldu_sample(iters);
 }
 
+/* ------------------------------------------------------------------ */
+/*
+ * reclaim and young: figures that need the driver's counters, which a
+ * program under the shim sees only when it exits (SOFTSGX_STATS=1 prints
+ * them on stderr).  So each run is a child: this program again, under the
+ * shim with SOFTSGX_STATS=1, its own measurements on stdout as one
+ * "result" line, its counters parsed from its stats line.  A child that
+ * stops after the common setup (load, fill, warm-up) gives the setup's
+ * share of the counters, which is subtracted.
+ */
+
+#define STREAM_CHUNK 16UL	/* pages per entry, then a pause (as eldu) */
+#define STREAM_REPS 3
+#define YOUNG_COLD 32UL		/* cold pages per round */
+#define YOUNG_ROUNDS 64UL
+#define YOUNG_WARM 16UL
+#define YOUNG_PAIRS 5
+static const unsigned long young_hot[] = { 32, 64, 128 };
+
+struct child_out {
+	unsigned long long ewb, eldu, ipis;
+	double v[8];	/* the numbers of the child's "result" line */
+	int nv;
+};
+
+/* The environment with SOFTSGX_STATS=1, and SOFTSGX_YOUNG=off if @young_off. */
+static char **child_env(bool young_off)
+{
+	size_t n, k = 0;
+	char **env = env_alloc(2, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "SOFTSGX_STATS=", 14) &&
+		    strncmp(environ[i], "SOFTSGX_YOUNG=", 14))
+			env[k++] = environ[i];
+	env[k++] = "SOFTSGX_STATS=1";
+	if (young_off)
+		env[k++] = "SOFTSGX_YOUNG=off";
+	return env;
+}
+
+/* Run this program as @argv under the shim; its result and counters in @out. */
+static void run_child(char *const argv[], bool young_off, struct child_out *out)
+{
+	static char log[65536];
+	char **env = child_env(young_off), line[512];
+	size_t used = 0;
+	bool stats = false;
+	int pfd[2], st;
+	pid_t pid;
+	FILE *f;
+
+	memset(out, 0, sizeof(*out));
+	fflush(stdout);
+	if (pipe2(pfd, O_CLOEXEC))
+		die("pipe");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {
+		dup2(pfd[1], STDOUT_FILENO);
+		dup2(pfd[1], STDERR_FILENO);
+		execve("/proc/self/exe", argv, env);
+		_exit(127);
+	}
+	close(pfd[1]);
+	f = fdopen(pfd[0], "r");
+	if (!f)
+		die("fdopen");
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long t, fr, u, lk, eaug, erem, oom;
+		char *p = line + 6, *end;
+
+		used += (size_t)snprintf(log + used, sizeof(log) - used, "%s", line);
+		if (used >= sizeof(log))
+			used = sizeof(log) - 1;
+		if (sscanf(line, "softsgx: EPC pages total %llu free %llu used %llu leaked %llu; "
+			   "EWB %llu ELDU %llu EAUG %llu EREMOVE %llu; OOM kills %llu; "
+			   "ETRACK IPIs %llu", &t, &fr, &u, &lk, &out->ewb, &out->eldu, &eaug,
+			   &erem, &oom, &out->ipis) == 10)
+			stats = true;
+		if (strncmp(line, "result", 6))
+			continue;
+		for (out->nv = 0; out->nv < 8; out->nv++, p = end) {
+			out->v[out->nv] = strtod(p, &end);
+			if (end == p)
+				break;
+		}
+	}
+	fclose(f);
+	free(env);
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) || !stats ||
+	    !out->nv) {
+		fprintf(stderr, "bench_host: a child run (%s) failed:\n%s", argv[2], log);
+		exit(1);
+	}
+}
+
+/* The clock @id in seconds. */
+static double clock_s(clockid_t id)
+{
+	struct timespec ts;
+
+	if (clock_gettime(id, &ts))
+		die("clock_gettime");
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The CPU clock of thread @tid of this process (as pthread_getcpuclockid() makes it). */
+static clockid_t thread_clock(pid_t tid)
+{
+	return (clockid_t)(((unsigned int)~tid << 3) | 6);
+}
+
+/* The thread of this process named @name (the driver's ksgxd), or die. */
+static pid_t thread_named(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *de;
+	pid_t found = 0;
+
+	if (!d)
+		die("/proc/self/task");
+	while (!found && (de = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, name, strlen(name)) &&
+		    comm[strlen(name)] == '\n')
+			found = (pid_t)atoi(de->d_name);
+		fclose(f);
+	}
+	closedir(d);
+	if (!found) {
+		fprintf(stderr, "bench_host: no thread named %s\n", name);
+		exit(1);
+	}
+	return found;
+}
+
+static volatile uint64_t spin_stop;
+
+/* A thread inside the enclave all along: every ETRACK must kick it out. */
+static void *spinner(void *arg)
+{
+	struct encl_op op = ht_op(ENCL_OP_SPIN, 0, (uint64_t)(uintptr_t)&spin_stop, 0);
+
+	(void)arg;
+	return ht_call(e.tcs[1], &op) ? (void *)&spin_stop : NULL;
+}
+
+/*
+ * Child "stream" PASSES SPIN: a thread spinning inside if SPIN is 1, then
+ * PASSES reads of the whole heap, STREAM_CHUNK pages per entry after a
+ * pause in which ksgxd evicts ahead (each page was evicted long before).
+ * The heap is not written first: its EWBs at load run in the ioctl, with
+ * no thread inside, so the setup's share of the counters hardly varies
+ * (a fill's reclaim meets the filling thread inside, at random); the
+ * contents are not checked here (eldu checks them).
+ * Result: pages read, seconds inside the reading entries, ksgxd's CPU
+ * seconds, this thread's and the spinner's, the seconds it all took, and
+ * zap_floor() taken before.
+ */
+/*
+ * A zap's system call alone: MADV_DONTNEED of one mapped page of a memfd
+ * (as the enclave window is), per page, in seconds.
+ */
+static double zap_floor(void)
+{
+	const unsigned long n = 64, rounds = 16;
+	int fd = memfd_create("bench-zap", MFD_CLOEXEC);
+	uint8_t *m;
+	double t = 0;
+
+	if (fd < 0 || ftruncate(fd, (off_t)(n * PG)))
+		die("memfd");
+	m = mmap(NULL, n * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		die("mmap");
+	for (unsigned long r = 0; r < rounds; r++) {
+		double t0;
+
+		memset(m, (int)r, n * PG);
+		t0 = bench_now();
+		for (unsigned long i = 0; i < n; i++)
+			if (madvise(m + i * PG, PG, MADV_DONTNEED))
+				die("madvise");
+		t += bench_now() - t0;
+	}
+	munmap(m, n * PG);
+	close(fd);
+	return t / (double)(n * rounds);
+}
+
+static int child_stream(unsigned long passes, bool spin)
+{
+	unsigned long pages = heap_len / PG / STREAM_CHUNK * STREAM_CHUNK;
+	clockid_t kc = thread_clock(thread_named("ksgxd")), sc = 0;
+	double wall = 0, k, m, sp, t, zap;
+	pthread_t th;
+	void *ok;
+
+	if (spin && (pthread_create(&th, NULL, spinner, NULL) || pthread_getcpuclockid(th, &sc)))
+		die("pthread_create");
+	usleep(20000);
+	zap = zap_floor();
+	t = bench_now();
+	k = clock_s(kc);
+	m = clock_s(CLOCK_THREAD_CPUTIME_ID);
+	sp = spin ? clock_s(sc) : 0;
+	for (unsigned long p = 0; p < passes; p++)
+		for (unsigned long done = 0; done < pages; done += STREAM_CHUNK) {
+			struct encl_op op = ht_op(ENCL_OP_CHECK, heap + done * PG, 0, STREAM_CHUNK * PG);
+			double t0;
+
+			usleep(ELDU_PAUSE_US);
+			t0 = bench_now();
+			check(ht_call(e.tcs[0], &op), "reading the heap");
+			wall += bench_now() - t0;
+		}
+	printf("result %lu %.9f %.9f %.9f %.9f %.9f %.9f\n", passes * pages, wall, clock_s(kc) - k,
+	       clock_s(CLOCK_THREAD_CPUTIME_ID) - m, spin ? clock_s(sc) - sp : 0, bench_now() - t,
+	       zap);
+	spin_stop = 1;
+	if (spin)
+		check(!pthread_join(th, &ok) && ok, "the spinning thread");
+	return 0;
+}
+
+static int pagemap = -1;
+
+/* Is the enclave page at @addr mapped in this process (resident in the EPC)? */
+static bool mapped(uint64_t addr)
+{
+	uint64_t v;
+
+	if (pread(pagemap, &v, sizeof(v), (off_t)(addr / PG * sizeof(v))) != sizeof(v))
+		die("/proc/self/pagemap");
+	return v >> 63;
+}
+
+static void read_pages(uint64_t addr, unsigned long n)
+{
+	struct encl_op op = ht_op(ENCL_OP_CHECK, addr, ELDU_SEED, n * PG);
+
+	check(ht_call(e.tcs[0], &op) && !op.status, "reading the heap");
+}
+
+/*
+ * Child "hotcold" HOT ROUNDS: the heap filled, then YOUNG_WARM + ROUNDS
+ * rounds, each reading the HOT pages at the heap's start one entry per
+ * page, then the next YOUNG_COLD pages of the rest of the heap (the cold
+ * stream, far larger than the EPC) in one entry.  Before each read, the
+ * page's entry in /proc/self/pagemap says whether it is mapped: one that
+ * is not was evicted and its read is a refault (ELDU).  Result, over the
+ * counted rounds: hot reads, hot refaults, cold reads, cold refaults, and
+ * the enclave pages mapped at the end.
+ */
+static int child_hotcold(unsigned long hot, unsigned long rounds)
+{
+	uint64_t cold = heap + hot * PG;
+	unsigned long cold_pages = heap_len / PG - hot, cursor = 0, n[4] = { 0 }, resident = 0;
+	static uint64_t map[0x4000000 / PG];
+
+	check(hot + 4 * YOUNG_COLD <= heap_len / PG && e.size <= sizeof(map) / 8 * PG,
+	      "a heap of the hot set and a cold stream");
+	pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pagemap < 0)
+		die("/proc/self/pagemap");
+	for (unsigned long r = 0; r < YOUNG_WARM + rounds; r++) {
+		bool counted = r >= YOUNG_WARM;
+
+		for (unsigned long p = 0; p < hot; p++) {
+			n[0] += counted;
+			n[1] += counted && !mapped(heap + p * PG);
+			read_pages(heap + p * PG, 1);
+		}
+		if (cursor + YOUNG_COLD > cold_pages)
+			cursor = 0;
+		for (unsigned long p = 0; counted && p < YOUNG_COLD; p++) {
+			n[2]++;
+			n[3] += !mapped(cold + (cursor + p) * PG);
+		}
+		read_pages(cold + cursor * PG, YOUNG_COLD);
+		cursor += YOUNG_COLD;
+	}
+	if (pread(pagemap, map, e.size / PG * 8, (off_t)(e.base / PG * 8)) != (ssize_t)(e.size / PG * 8))
+		die("/proc/self/pagemap");
+	for (uint64_t i = 0; i < e.size / PG; i++)
+		resident += map[i] >> 63;
+	printf("result %lu %lu %lu %lu %lu\n", n[0], n[1], n[2], n[3], resident);
+	return 0;
+}
+
+/* "a..b": the least and the greatest of @v[0..@n). */
+static const char *range(char *buf, size_t len, const double *v, int n, double scale)
+{
+	double lo = v[0], hi = v[0];
+
+	for (int i = 1; i < n; i++) {
+		lo = v[i] < lo ? v[i] : lo;
+		hi = v[i] > hi ? v[i] : hi;
+	}
+	snprintf(buf, len, "%.2f..%.2f", lo * scale, hi * scale);
+	return buf;
+}
+
+/* A figure of bench_driver's (the simulated host) that run_host.sh passed on, or 0. */
+static double sim_figure(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v ? strtod(v, NULL) : 0;
+}
+
+/*
+ * reclaim: ksgxd's CPU time per page it wrote back, and the reading
+ * thread's time per reload, on the real host, with bench_driver's figures
+ * for the simulated host beside them when run_host.sh passes them on.
+ */
+/* Per page, over STREAM_REPS runs: medians, and the ranges as text. */
+struct stream_fig {
+	double reclaim, reload, wall, ipis, per_read, spin, zap;
+	char reclaim_range[40], reload_range[40];
+};
+
+static void stream_fig(struct stream_fig *f, double v[][STREAM_REPS])
+{
+	double *const out[] = { &f->reclaim, &f->reload, &f->wall, &f->ipis, &f->per_read, &f->spin,
+				&f->zap };
+
+	for (int k = 0; k < 7; k++)
+		*out[k] = bench_median(v[k], STREAM_REPS);
+	range(f->reclaim_range, sizeof(f->reclaim_range), v[0], STREAM_REPS, 1e6);
+	range(f->reload_range, sizeof(f->reload_range), v[1], STREAM_REPS, 1e6);
+}
+
+/* A table row: @us_page, its range, and bench_driver's @sim_ns beside it. */
+static void stream_row(const char *what, double per_page, const char *runs, double sim_ns)
+{
+	char row[160];
+	int n = snprintf(row, sizeof(row), "%.2f us/page (runs %s)", per_page * 1e6, runs);
+
+	if (sim_ns > 0)
+		snprintf(row + n, sizeof(row) - (size_t)n, "; sim host %.2f us: %.1fx", sim_ns / 1e3,
+			 per_page * 1e9 / sim_ns);
+	printf("| %-38s | %-70s | %-6s | %s |\n", what, row, "-", "for information");
+}
+
+static void part_reclaim(char *sgxs, char *sig)
+{
+	char spin_arg[2] = "1";
+	char *work[] = { "bench_host", "--child", "stream", sgxs, sig, "1", spin_arg, NULL };
+	char *setup[] = { "bench_host", "--child", "stream", sgxs, sig, "0", spin_arg, NULL };
+	/* Per spin (0, 1): reclaim, reload, wall, ipis, per_read, spin, zap, per run. */
+	double v[2][7][STREAM_REPS];
+	struct stream_fig f[2];
+
+	for (int i = 0; i < STREAM_REPS; i++)
+		for (int sp = 1; sp >= 0; sp--) {
+			struct child_out s, w;
+			double ewb, eldu;
+
+			spin_arg[0] = (char)('0' + sp);
+			run_child(setup, false, &s);
+			run_child(work, false, &w);
+			ewb = (double)(w.ewb - s.ewb);
+			eldu = (double)(w.eldu - s.eldu);
+			check(w.nv == 7 && ewb > 0 && eldu > 0, "the stream's evictions and reloads");
+			v[sp][0][i] = w.v[2] / ewb;
+			v[sp][1][i] = w.v[3] / eldu;
+			v[sp][2][i] = w.v[1] / eldu;
+			v[sp][3][i] = (double)(w.ipis - s.ipis) / ewb;
+			v[sp][4][i] = eldu / w.v[0];
+			v[sp][5][i] = w.v[4] / w.v[5];
+			v[sp][6][i] = w.v[6];
+		}
+	stream_fig(&f[0], v[0]);
+	stream_fig(&f[1], v[1]);
+	printf("the big enclave's heap read once, %lu pages per entry after a %d ms pause; %d runs "
+	       "with a thread spinning inside, %d without, alternating, each less a run of the "
+	       "setup alone (counters at exit):\n", STREAM_CHUNK, ELDU_PAUSE_US / 1000,
+	       STREAM_REPS, STREAM_REPS);
+	for (int sp = 1; sp >= 0; sp--) {
+		printf(" %s:\n", sp ? "a thread spinning inside" : "no other thread");
+		printf("  reclaim: %.2f us of ksgxd CPU per EWB (runs %s), %.3f ETRACK IPIs per EWB; "
+		       "one zap's madvise alone (a mapped memfd page) %.2f us\n", f[sp].reclaim * 1e6,
+		       f[sp].reclaim_range, f[sp].ipis, f[sp].zap * 1e6);
+		printf("  reload: %.2f us of the reading thread's CPU per ELDU (runs %s: its entries, "
+		       "traps, faults and ELDUs), %.2f us of wall time inside the reading entries; "
+		       "%.3f ELDU per page read\n", f[sp].reload * 1e6, f[sp].reload_range,
+		       f[sp].wall * 1e6, f[sp].per_read);
+	}
+	printf("  (the spinning thread held a CPU %.0f%% of the time, of the 2 this machine has: "
+	       "wall times are CPU times stretched by it and by the machine's other work)\n",
+	       100 * f[1].spin);
+	stream_row("reclaim (EWB by ksgxd), ksgxd CPU/page", f[1].reclaim, f[1].reclaim_range,
+		   sim_figure("BENCH_SIM_RECLAIM_NS"));
+	stream_row("reload (ELDU fault), CPU/page", f[1].reload, f[1].reload_range,
+		   sim_figure("BENCH_SIM_RELOAD_NS"));
+	fflush(stdout);
+}
+
+/*
+ * young: hot-set refaults with the shim's approximation of the accessed
+ * bit (the default) and with every page old (SOFTSGX_YOUNG=off), in
+ * alternating runs, for several hot-set sizes.
+ */
+static void part_young(char *sgxs, char *sig)
+{
+	char hs[24], rs[24];
+	char *argv[] = { "bench_host", "--child", "hotcold", sgxs, sig, hs, rs, NULL };
+
+	printf("a hot set read page by page, then %lu pages of a cold stream, per round; %lu rounds "
+	       "counted after %lu, %d runs of each mode, alternating; refaults seen in "
+	       "/proc/self/pagemap before each read, ELDUs from the counters at exit (less a run "
+	       "of the setup alone)\n", YOUNG_COLD, YOUNG_ROUNDS, YOUNG_WARM, YOUNG_PAIRS);
+	for (size_t h = 0; h < sizeof(young_hot) / sizeof(young_hot[0]); h++) {
+		double hot[2][YOUNG_PAIRS], cold[2][YOUNG_PAIRS], eldu[2][YOUNG_PAIRS];
+		double res[2][YOUNG_PAIRS], other, e_pages, model;
+		unsigned long long setup[2];
+		struct bench_ratio r;
+		struct child_out c;
+		char buf[128];
+
+		snprintf(hs, sizeof(hs), "%lu", young_hot[h]);
+		snprintf(rs, sizeof(rs), "0");
+		for (int m = 0; m < 2; m++) {
+			run_child(argv, !m, &c);
+			setup[m] = c.eldu;
+		}
+		snprintf(rs, sizeof(rs), "%lu", YOUNG_ROUNDS);
+		for (int i = 0; i < YOUNG_PAIRS; i++)
+			for (int k = 0; k < 2; k++) {
+				int m = (i + k) & 1; /* each mode goes first in every other pair */
+
+				run_child(argv, !m, &c);
+				check(c.nv == 5 && c.eldu >= setup[m], "the hot/cold run");
+				hot[m][i] = c.v[1] / YOUNG_ROUNDS;
+				cold[m][i] = c.v[3] / YOUNG_ROUNDS;
+				eldu[m][i] = (double)(c.eldu - setup[m]) / YOUNG_ROUNDS;
+				res[m][i] = c.v[4];
+			}
+		bench_ratio(&r, hot[1], hot[0], YOUNG_PAIRS);
+		/* Refaults of neither set: the enclave's own code, stack, TCS and SSA. */
+		other = bench_median(eldu[1], YOUNG_PAIRS) - r.num - bench_median(cold[1], YOUNG_PAIRS);
+		e_pages = bench_median(res[1], YOUNG_PAIRS);
+		/*
+		 * FIFO: every page stays resident while E others come in, so
+		 * with F faults per round a hot page is refaulted every E/F
+		 * rounds: hot = H * (hot + cold + other) / E.
+		 */
+		model = e_pages > young_hot[h] ? young_hot[h] *
+			(bench_median(cold[1], YOUNG_PAIRS) + other) / (e_pages - young_hot[h]) : 0;
+		printf("hot set %3lu pages: refaults per round: hot %.2f (young approximation) vs %.2f "
+		       "(all old), cold %.2f of %lu, other %.2f; ELDU per round %.2f vs %.2f; %.0f pages "
+		       "mapped; a FIFO of that size predicts %.2f hot\n", young_hot[h], r.num, r.den,
+		       bench_median(cold[1], YOUNG_PAIRS), YOUNG_COLD, other,
+		       bench_median(eldu[1], YOUNG_PAIRS), bench_median(eldu[0], YOUNG_PAIRS), e_pages,
+		       model);
+		snprintf(buf, sizeof(buf), "hot-set refaults, young/old, hot %lu", young_hot[h]);
+		printf("| %-38s | ", buf);
+		if (r.den > 0)
+			bench_fmt(buf, sizeof(buf), &r);
+		else
+			snprintf(buf, sizeof(buf), "no refaults when all old (%.2f with the young test)",
+				 r.num);
+		printf("%-70s | %-6s | %s |\n", buf, "-", "for information");
+		fflush(stdout);
+	}
+}
+
 struct part {
 	const char *name, *what, *floor;
 	enum floor_kind kind;
@@ -547,6 +1051,28 @@ static void run_part(const struct part *p, int rounds)
 	free(s);
 }
 
+/* bench_host --child stream|hotcold ENCL.sgxs ENCL.sig ARGS: one run for the parent. */
+static int child_main(int argc, char **argv)
+{
+	struct encl_op fill;
+	int r;
+
+	if (!encl_dev_present() || encl_load(&e, argv[3], argv[4]))
+		return 1;
+	heap = e.base + ENCL_HEAP_OFFSET;
+	heap_len = e.added_end - ENCL_HEAP_OFFSET;
+	fill = ht_op(ENCL_OP_FILL, heap, ELDU_SEED, heap_len);
+	if (!strcmp(argv[2], "stream"))
+		r = child_stream(strtoul(argv[5], NULL, 0), argc > 6 && argv[6][0] == '1');
+	else if (!strcmp(argv[2], "hotcold") && argc == 7 && ht_call(e.tcs[0], &fill))
+		r = child_hotcold(strtoul(argv[5], NULL, 0), strtoul(argv[6], NULL, 0));
+	else
+		r = 2;
+	fflush(stdout);
+	encl_unload(&e);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	const char *list;
@@ -555,9 +1081,11 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && !strcmp(argv[1], "--floor"))
 		return floor_server(atoi(argv[2]), atoi(argv[3]));
+	if (argc >= 6 && !strcmp(argv[1], "--child"))
+		return child_main(argc, argv);
 	if (argc < 4) {
 		fprintf(stderr, "usage: softsgx exec -- %s ENCL.sgxs ENCL.sig "
-			"enter,eaug,eldu,eldu-thrash [ROUNDS]\n", argv[0]);
+			"enter,eaug,eldu,eldu-thrash,reclaim,young [ROUNDS]\n", argv[0]);
 		return 2;
 	}
 	list = argv[3];
@@ -592,6 +1120,10 @@ int main(int argc, char **argv)
 			check(e.added_end + p->iters * PG <= e.size, "room for EAUG");
 		run_part(p, rounds);
 	}
+	if (listed(list, "reclaim"))
+		part_reclaim(argv[1], argv[2]);
+	if (listed(list, "young"))
+		part_young(argv[1], argv[2]);
 	stop_server();
 	encl_unload(&e);
 	return 0;

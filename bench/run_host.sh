@@ -1,11 +1,14 @@
 #!/bin/sh
-# The host-layer benchmarks (bench/bench_host.c) under `softsgx exec`, then
-# the wall time of Linux's selftest unclobbered_vdso_oversubscribed_remove
-# under it (scripts/selftests.sh), and one table of everything at the end.
+# The host-layer benchmarks (bench/bench_host.c) under `softsgx exec`, with
+# bench_driver's simulated-host figures for reclaim, reload and hot-set
+# refaults beside the real host's, then the wall time of Linux's selftest
+# unclobbered_vdso_oversubscribed_remove under it (scripts/selftests.sh),
+# and one table of everything at the end.
 # It reports; it never fails on timing (only when something does not run).
 #
 # Usage: sh bench/run_host.sh [BUILD]     BUILD: a build dir (default build/)
 #   BENCH_ROUNDS  paired rounds per measurement (default 31)
+#   BENCH_DRIVER_ROUNDS  rounds of bench_driver's part (default 9)
 #   BENCH_NO_SELFTEST=1  skip the selftest timing
 set -eu
 
@@ -14,8 +17,9 @@ build=$(cd "${1:-$root/build}" && pwd)
 rounds=${BENCH_ROUNDS:-31}
 softsgx=$build/softsgx
 bench=$build/bench/bench_host
+driver=$build/bench/bench_driver
 encl=$build/tests/enclave
-for f in "$softsgx" "$bench" "$encl/test_encl.sgxs" "$encl/test_encl_big.sgxs"; do
+for f in "$softsgx" "$bench" "$driver" "$encl/test_encl.sgxs" "$encl/test_encl_big.sgxs"; do
 	if [ ! -e "$f" ]; then
 		echo "run_host: $f is missing (build with -Dtests=true first)" >&2
 		exit 1
@@ -29,7 +33,7 @@ trap 'rm -f "$rows" "$log"' EXIT
 # Each part prints its details, then one "| ... |" row for the table.
 part() {
 	"$@" >"$log" 2>&1 || { cat "$log"; echo "run_host: $* failed" >&2; exit 1; }
-	grep -v '^|' "$log" | grep -v '^sgx: EPC section' || true
+	grep -v '^|' "$log" | grep -v '^sgx: EPC section' | grep -v '^sim:' || true
 	grep '^|' "$log" >>"$rows" || true
 }
 
@@ -39,6 +43,14 @@ part "$softsgx" exec --epc 128M -- "$bench" "$encl/test_encl.sgxs" "$encl/test_e
 echo "== eldu: the big test enclave (16 MiB of heap) in a 1 MiB EPC"
 part "$softsgx" exec --epc 1M -- "$bench" "$encl/test_encl_big.sgxs" \
 	"$encl/test_encl_big.sig" eldu,eldu-thrash "$rounds"
+echo "== the simulated host (bench_driver host): reclaim and reload with a thread inside; hot-set refaults"
+part "$driver" "${BENCH_DRIVER_ROUNDS:-9}" host
+BENCH_SIM_RECLAIM_NS=$(awk '/^sim:/ { print $3 }' "$log")
+BENCH_SIM_RELOAD_NS=$(awk '/^sim:/ { print $5 }' "$log")
+export BENCH_SIM_RECLAIM_NS BENCH_SIM_RELOAD_NS
+echo "== reclaim, young: the big test enclave in a 1 MiB EPC, each run a process of its own"
+part "$softsgx" exec --epc 1M -- "$bench" "$encl/test_encl_big.sgxs" \
+	"$encl/test_encl_big.sig" reclaim,young "$rounds"
 
 if [ "${BENCH_NO_SELFTEST:-0}" != 1 ]; then
 	echo "== Linux's selftest unclobbered_vdso_oversubscribed_remove, a 16 MiB EPC"
@@ -65,7 +77,8 @@ if [ "${BENCH_NO_SELFTEST:-0}" != 1 ]; then
 fi
 
 echo
-printf '| %-38s | %-70s | %-6s | %s |\n' "measurement" "ratio to its floor" "target" "verdict"
+printf '| %-38s | %-70s | %-6s | %s |\n' "measurement" "ratio to its floor, or the figure" "target" \
+	"verdict"
 printf '|%s|%s|%s|%s|\n' "----------------------------------------" \
 	"------------------------------------------------------------------------" \
 	"--------" "---------"

@@ -651,20 +651,40 @@ static bool sgx_reclaimer_age(struct sgx_epc_page *epc_page)
 	return !sgx_encl_test_and_clear_young(page->encl, page);
 }
 
-/* Phase 3: unmap the page everywhere, then EBLOCK it. */
-static void sgx_reclaimer_block(struct sgx_driver *drv, struct sgx_epc_page *epc_page)
+/* The enclave of a reclaimable (REG, TCS or TRIM) page. */
+static inline struct sgx_encl *owner_encl(struct sgx_epc_page *epc_page)
 {
-	struct sgx_encl_page *page = epc_page->owner;
-	unsigned long addr = atomic_load(&page->desc) & SGX_ENCL_PAGE_ADDR_MASK;
-	struct sgx_encl *encl = page->encl;
+	struct sgx_encl_page *encl_page = epc_page->owner;
+
+	return encl_page->encl;
+}
+
+static inline unsigned long owner_addr(struct sgx_epc_page *epc_page)
+{
+	struct sgx_encl_page *encl_page = epc_page->owner;
+
+	return atomic_load(&encl_page->desc) & SGX_ENCL_PAGE_ADDR_MASK;
+}
+
+/*
+ * Phase 3: unmap each page everywhere, then EBLOCK it.  @n consecutive
+ * pages of one enclave are EBLOCKed in one hold of encl->lock: see
+ * sgx_reclaim_pages_lru() for why.
+ */
+static void sgx_reclaimer_block(struct sgx_driver *drv, struct sgx_epc_page **pages, int n)
+{
+	struct sgx_encl *encl = owner_encl(pages[0]);
 	int ret;
 
-	sgx_zap_enclave_ptes(encl, addr);
+	for (int i = 0; i < n; i++)
+		sgx_zap_enclave_ptes(encl, owner_addr(pages[i]));
 
 	sgx_mutex_lock(&encl->lock);
-	ret = sgx_eblock(drv->cpu, sgx_get_epc_virt_addr(epc_page));
-	if (encls_failed(ret))
-		ENCLS_WARN(ret, "EBLOCK");
+	for (int i = 0; i < n; i++) {
+		ret = sgx_eblock(drv->cpu, sgx_get_epc_virt_addr(pages[i]));
+		if (encls_failed(ret))
+			ENCLS_WARN(ret, "EBLOCK");
+	}
 	sgx_mutex_unlock(&encl->lock);
 }
 
@@ -690,8 +710,8 @@ static bool sgx_reclaimer_remove_unwritten(struct sgx_driver *drv, struct sgx_ep
 
 /*
  * Phase 4: EWB the page, and the SECS after the enclave's last resident
- * child.  Return true when the page's frame may go back to the free list,
- * false when it was leaked.
+ * child.  encl->lock held.  Return true when the page's frame may go back
+ * to the free list, false when it was leaked.
  */
 static bool sgx_reclaimer_write(struct sgx_driver *drv, struct sgx_epc_page *epc_page,
 				struct sgx_backing *backing)
@@ -700,9 +720,6 @@ static bool sgx_reclaimer_write(struct sgx_driver *drv, struct sgx_epc_page *epc
 	struct sgx_encl *encl = encl_page->encl;
 	struct sgx_backing secs_backing;
 	bool reusable = true;
-	int ret;
-
-	sgx_mutex_lock(&encl->lock);
 
 	/* Before the SECS EWB below: a child left valid would make it fail. */
 	if (sgx_encl_ewb(epc_page, backing))
@@ -711,11 +728,8 @@ static bool sgx_reclaimer_write(struct sgx_driver *drv, struct sgx_epc_page *epc
 	encl->secs_child_cnt--;
 	sgx_encl_put_backing(backing);
 
-	if (!encl->secs_child_cnt && encl_test_flag(encl, SGX_ENCL_INITIALIZED)) {
-		ret = sgx_encl_get_backing(encl, PFN_DOWN(encl->size), &secs_backing);
-		if (ret)
-			goto out;
-
+	if (!encl->secs_child_cnt && encl_test_flag(encl, SGX_ENCL_INITIALIZED) &&
+	    !sgx_encl_get_backing(encl, PFN_DOWN(encl->size), &secs_backing)) {
 		sgx_encl_ewb(encl->secs.epc_page, &secs_backing);
 
 		sgx_encl_free_epc_page(drv, encl->secs.epc_page);
@@ -723,10 +737,35 @@ static bool sgx_reclaimer_write(struct sgx_driver *drv, struct sgx_epc_page *epc
 
 		sgx_encl_put_backing(&secs_backing);
 	}
-
-out:
-	sgx_mutex_unlock(&encl->lock);
 	return reusable;
+}
+
+/* Put an isolated page back on its LRU and drop the batch's reference. */
+static void sgx_reclaimer_skip(struct sgx_driver *drv, struct sgx_epc_page **slot)
+{
+	/*
+	 * Read the enclave before the page goes back on the list: from then on
+	 * REMOVE_PAGES may take it and an EAUG may reuse the descriptor (in the
+	 * kernel, a use-after-free of the freed one).
+	 */
+	struct sgx_encl *encl = owner_encl(*slot);
+
+	sgx_mutex_lock(&drv->reclaimer_lock);
+	sgx_lru_add_tail(drv, *slot);
+	sgx_mutex_unlock(&drv->reclaimer_lock);
+
+	sgx_encl_put(encl);
+	*slot = NULL;
+}
+
+/* The length of the run of pages of @chunk[i]'s enclave that starts at @i. */
+static int same_encl_run(struct sgx_epc_page **chunk, int i, int cnt)
+{
+	int n = 1;
+
+	while (i + n < cnt && chunk[i + n] && owner_encl(chunk[i + n]) == owner_encl(chunk[i]))
+		n++;
+	return n;
 }
 
 /**
@@ -764,13 +803,14 @@ unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg
 	unsigned int nr_freed = 0;
 	struct sgx_epc_page *chunk[SGX_NR_TO_SCAN];
 	struct sgx_backing backing[SGX_NR_TO_SCAN];
+	bool reusable[SGX_NR_TO_SCAN];
+	bool failed[SGX_NR_TO_SCAN];
 	struct sgx_encl_page *encl_page;
 	struct sgx_epc_page *epc_page;
 	struct sgx_encl *encl;
 	unsigned int isolated;
 	int cnt = 0;
-	int ret;
-	int i;
+	int i, n;
 
 	/* Phase 1: isolate. */
 	sgx_mutex_lock(&drv->reclaimer_lock);
@@ -807,46 +847,53 @@ unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg
 			       atomic_load(&encl_page->desc) & SGX_ENCL_PAGE_ADDR_MASK);
 	}
 
+	/*
+	 * Phases 2-4 take encl->lock once per run of pages of one enclave, not
+	 * once per page: the kernel's order with no other thread getting the
+	 * lock in between, which its mutex allows.  A ksgxd that waited for the
+	 * lock per page, behind an ioctl that holds it for most of each step,
+	 * kept its batch BUSY for 48 of the ioctl's steps; the SGX2 ioctls then
+	 * caught the batch and returned EAGAIN (docs/running-programs.md).
+	 */
+
 	/* Phase 2: age, and pin the backing while the page is still resident. */
 	for (i = 0; i < cnt; i++) {
-		epc_page = chunk[i];
-		encl_page = epc_page->owner;
-
-		if (!sgx_reclaimer_age(epc_page) && !ignore_age)
-			goto skip;
-
-		sgx_mutex_lock(&encl_page->encl->lock);
-		ret = sgx_encl_get_backing(encl_page->encl,
-					   sgx_encl_page_index(encl_page->encl, encl_page),
-					   &backing[i]);
-		if (ret) {
-			sgx_mutex_unlock(&encl_page->encl->lock);
-			goto skip;
+		if (!sgx_reclaimer_age(chunk[i]) && !ignore_age)
+			sgx_reclaimer_skip(drv, &chunk[i]);
+	}
+	for (i = 0; i < cnt; i += n) {
+		n = 1;
+		if (!chunk[i])
+			continue;
+		n = same_encl_run(chunk, i, cnt);
+		encl = owner_encl(chunk[i]);
+		sgx_mutex_lock(&encl->lock);
+		for (int j = i; j < i + n; j++) {
+			encl_page = chunk[j]->owner;
+			if (sgx_encl_get_backing(encl, sgx_encl_page_index(encl, encl_page),
+						 &backing[j])) {
+				failed[j] = true;
+				continue;
+			}
+			failed[j] = false;
+			/* v6: BUSY keeps loaders off, PCMD_BUSY keeps the PCMD page. */
+			atomic_fetch_or(&encl_page->desc,
+					SGX_ENCL_PAGE_BUSY | SGX_ENCL_PAGE_PCMD_BUSY);
 		}
-		/* v6: BUSY keeps loaders off, PCMD_BUSY keeps the PCMD page. */
-		atomic_fetch_or(&encl_page->desc, SGX_ENCL_PAGE_BUSY | SGX_ENCL_PAGE_PCMD_BUSY);
-		sgx_mutex_unlock(&encl_page->encl->lock);
-		continue;
-
-skip:
-		/*
-		 * Read the enclave before the page goes back on the list: from
-		 * then on REMOVE_PAGES may take it and an EAUG may reuse the
-		 * descriptor (in the kernel, a use-after-free of the freed one).
-		 */
-		encl = encl_page->encl;
-		sgx_mutex_lock(&drv->reclaimer_lock);
-		sgx_lru_add_tail(drv, epc_page);
-		sgx_mutex_unlock(&drv->reclaimer_lock);
-
-		sgx_encl_put(encl);
-		chunk[i] = NULL;
+		sgx_mutex_unlock(&encl->lock);
+		for (int j = i; j < i + n; j++) {
+			if (failed[j])
+				sgx_reclaimer_skip(drv, &chunk[j]);
+		}
 	}
 
 	/* Phase 3: block. */
-	for (i = 0; i < cnt; i++) {
-		if (chunk[i])
-			sgx_reclaimer_block(drv, chunk[i]);
+	for (i = 0; i < cnt; i += n) {
+		n = 1;
+		if (chunk[i]) {
+			n = same_encl_run(chunk, i, cnt);
+			sgx_reclaimer_block(drv, &chunk[i], n);
+		}
 	}
 
 	for (i = 0; i < cnt; i++) {
@@ -857,45 +904,50 @@ skip:
 			       atomic_load(&encl_page->desc) & SGX_ENCL_PAGE_ADDR_MASK);
 	}
 
-	/* Phase 4: write back and free. */
-	for (i = 0; i < cnt; i++) {
-		struct sgx_cgroup *page_cg;
-		struct sgx_encl *encl;
-		bool reusable;
-
-		epc_page = chunk[i];
-		if (!epc_page)
+	/* Phase 4: write back, then free. */
+	for (i = 0; i < cnt; i += n) {
+		n = 1;
+		if (!chunk[i])
 			continue;
+		n = same_encl_run(chunk, i, cnt);
+		encl = owner_encl(chunk[i]);
+		sgx_mutex_lock(&encl->lock);
+		for (int j = i; j < i + n; j++)
+			reusable[j] = sgx_reclaimer_write(drv, chunk[j], &backing[j]);
+		sgx_mutex_unlock(&encl->lock);
 
-		encl_page = epc_page->owner;
-		encl = encl_page->encl;
-		reusable = sgx_reclaimer_write(drv, epc_page, &backing[i]);
+		for (int j = i; j < i + n; j++) {
+			struct sgx_cgroup *page_cg;
 
-		/* May release the enclave; encl_page is not touched after this. */
-		sgx_encl_put(encl);
-		page_clear_flags(epc_page, SGX_EPC_PAGE_RECLAIMER_TRACKED);
-		page_cg = sgx_cgroup_of_page(drv, epc_page);
-		if (!reusable) {
+			epc_page = chunk[j];
+			/* May release the enclave; encl_page is not touched after this. */
+			sgx_encl_put(encl);
+			page_clear_flags(epc_page, SGX_EPC_PAGE_RECLAIMER_TRACKED);
+			page_cg = sgx_cgroup_of_page(drv, epc_page);
+			if (!reusable[j]) {
+				/*
+				 * Leaked: it stays charged, as a leaked enclave
+				 * page does, and keeps no pointer to the freed
+				 * descriptor.
+				 */
+				epc_page->owner = NULL;
+				cg_tracked_count(page_cg, -1);
+				continue;
+			}
 			/*
-			 * Leaked: it stays charged, as a leaked enclave page
-			 * does, and keeps no pointer to the freed descriptor.
+			 * Uncharge (in the free) before the page stops counting
+			 * as reclaimable: the other way round, the cgroup work
+			 * could see usage over a limit with nothing reclaimable
+			 * for an instant and kill an enclave for a page that is
+			 * already going.
 			 */
-			epc_page->owner = NULL;
+			sgx_cgroup_get(page_cg);
+			sgx_free_epc_page(drv, epc_page);
 			cg_tracked_count(page_cg, -1);
-			continue;
+			sgx_cgroup_put(page_cg);
+			stat_inc(&drv->stats.reclaimed);
+			nr_freed++;
 		}
-		/*
-		 * Uncharge (in the free) before the page stops counting as
-		 * reclaimable: the other way round, the cgroup work could see
-		 * usage over a limit with nothing reclaimable for an instant
-		 * and kill an enclave for a page that is already going.
-		 */
-		sgx_cgroup_get(page_cg);
-		sgx_free_epc_page(drv, epc_page);
-		cg_tracked_count(page_cg, -1);
-		sgx_cgroup_put(page_cg);
-		stat_inc(&drv->stats.reclaimed);
-		nr_freed++;
 	}
 	if (reclaimed)
 		*reclaimed = nr_freed;

@@ -51,6 +51,8 @@ int softsgx_have_fsgsbase;
 unsigned long softsgx_slots_base, softsgx_slots_span;
 static __thread struct slot *my_slot;
 static pthread_key_t slot_key;
+/* One past the highest slot ever claimed: a fork looks at no other. */
+static _Atomic int slots_hwm;
 
 /* The program's own dispositions, served back by sigaction(). */
 static struct sigaction app_act[_NSIG];
@@ -85,6 +87,9 @@ static struct slot *slot_get(void)
 		s = slot_at(i);
 		if (!atomic_compare_exchange_strong(&s->used, &z, 1))
 			continue;
+		for (int hw = atomic_load(&slots_hwm);
+		     hw <= i && !atomic_compare_exchange_weak(&slots_hwm, &hw, i + 1);)
+			;
 		s->tid = (pid_t)syscall(SYS_gettid);
 		sgx_lp_init(&s->lp);
 		s->inside = false;
@@ -340,13 +345,15 @@ static void app_deliver(int sig, siginfo_t *si, ucontext_t *uc)
 	struct sigaction *a = &app_act[sig];
 	uint64_t handler;
 	sigset_t mask;
+	int blocked;
 
 	debug_line("deliver", sig, (uint64_t)uc->uc_mcontext.gregs[REG_RIP],
 		   (uint64_t)uc->uc_mcontext.gregs[REG_TRAPNO], (uint64_t)(uintptr_t)si->si_addr);
 
-	if (a->sa_handler == SIG_IGN)
+	blocked = shim_sig_blocked_for_app(sig, si);
+	if (blocked == 1 || (a->sa_handler == SIG_IGN && blocked == 0))
 		return;
-	if (a->sa_handler == SIG_DFL) {
+	if (a->sa_handler == SIG_DFL || blocked == 2) {
 		/* Die (or stop, or ignore) as the default action says. */
 		struct sigaction dfl = { .sa_handler = SIG_DFL };
 
@@ -372,6 +379,9 @@ static void app_deliver(int sig, siginfo_t *si, ucontext_t *uc)
 	sigdelset(&mask, SIGILL);
 	sigdelset(&mask, SIGSEGV);
 	sigdelset(&mask, SIGBUS);
+	sigdelset(&mask, SIGFPE);
+	sigdelset(&mask, SIGTRAP);
+	sigdelset(&mask, shim.kick_sig);
 	handler = (uint64_t)(uintptr_t)a->sa_sigaction;
 	if (a->sa_flags & SA_RESETHAND) {
 		memset(a, 0, sizeof(*a));
@@ -402,6 +412,12 @@ static void report(int sig, siginfo_t *si, ucontext_t *uc, int vector, uint32_t 
 	if (vector == 14 && sig == SIGSEGV) {
 		si->si_addr = (void *)(uintptr_t)addr;
 		g[REG_ERR] = err;
+	}
+	/* The driver's SIGBUS: the kernel's is BUS_ADRERR at the page. */
+	if (vector == 14 && sig == SIGBUS) {
+		si->si_signo = SIGBUS;
+		si->si_code = BUS_ADRERR;
+		si->si_addr = (void *)(uintptr_t)addr;
 	}
 	g[REG_TRAPNO] = vector;
 	app_deliver(sig, si, uc);
@@ -658,6 +674,16 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 			/* The leaf faulted inside the enclave: an exception there. */
 			enclave_exception(si, uc, fsgs, s, flt->vector ? flt->vector : 13,
 					  flt->vector == 14 ? flt->errcd : 0, flt->addr, false);
+			/*
+			 * Resolved and resumed in this signal (the AEP's ERESUME
+			 * ran here), back on this very ENCLU: perform it now
+			 * rather than return to trap on it again, as an EACCEPT
+			 * that EAUGs its page does.  Bounded, so that a fault
+			 * the driver keeps retrying returns to the program now
+			 * and then, where pending signals are delivered.
+			 */
+			if (tries < 8 && s->lp.in_enclave && is_enclu(uc, SIGILL))
+				continue;
 			return;
 		}
 		/* EENTER/ERESUME faulted: a #PF on the TCS or an SSA page may resolve. */
@@ -690,6 +716,93 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 	}
 }
 
+/*
+ * ENCLU while the process has no driver (a forked child before its own
+ * first open): no enclave can be entered here.  EENTER and ERESUME fault
+ * as the CPU model would on a TCS with no page behind it (#GP when it is
+ * misaligned), resolved as a fault on an inherited enclave range is (a
+ * SIGBUS, which the vDSO reports as #PF); any other leaf needs enclave
+ * mode (#UD).
+ */
+static void enclu_no_driver(siginfo_t *si, ucontext_t *uc)
+{
+	const greg_t *g = uc->uc_mcontext.gregs;
+	uint64_t tcs = (uint64_t)g[REG_RBX];
+	bool sigbus;
+	int code;
+
+	if (g[REG_RAX] != EENTER && g[REG_RAX] != ERESUME) {
+		report(SIGILL, si, uc, 6, 0, 0);
+		return;
+	}
+	if (tcs & 4095) {
+		report(SIGSEGV, si, uc, 13, 0, 0);
+		return;
+	}
+	code = shim_encl_fault(tcs, false, X86_PF_USER, false, &sigbus);
+	report(sigbus ? SIGBUS : SIGSEGV, si, uc, 14, code ? (uint32_t)code : X86_PF_USER, tcs);
+}
+
+#define EFLAGS_TF 0x100UL
+
+/*
+ * A fault on an enclave range inherited across fork, or the single step
+ * after a write there (which the write's page forgets): true when dealt with.
+ */
+static bool orphan_fault(int sig, siginfo_t *si, ucontext_t *uc)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+	bool step;
+	int r;
+
+	if (sig == SIGTRAP && shim_orphan_write_done()) {
+		g[REG_EFL] &= ~(greg_t)EFLAGS_TF;
+		return true;
+	}
+	if (sig != SIGSEGV || si->si_code <= 0)
+		return false;
+	r = shim_orphan_fault((unsigned long)si->si_addr, (uint32_t)g[REG_ERR], &step);
+	if (r < 0)
+		return false;
+	if (step)
+		g[REG_EFL] |= (greg_t)EFLAGS_TF;
+	if (r == SIGBUS) {
+		si->si_signo = SIGBUS;
+		si->si_code = BUS_ADRERR;
+	}
+	if (r)
+		app_deliver(r, si, uc);
+	return true;
+}
+
+/**
+ * shim_exec_after_fork() - the threads of a forked child
+ *
+ * Only the thread that forked is left, outside enclave mode (fork is host
+ * code): the other slots are free, and its own gets its new thread id and
+ * a reset logical processor (the parent's platform is not used any more).
+ */
+void shim_exec_after_fork(void)
+{
+	for (int i = 0; i < atomic_load(&slots_hwm); i++) {
+		struct slot *s = slot_at(i);
+
+		if (s == my_slot || !atomic_load(&s->used))
+			continue;
+		atomic_store(&s->inside, false);
+		atomic_store(&s->in_leaf, 0);
+		atomic_store(&s->used, 0);
+	}
+	if (my_slot) {
+		my_slot->tid = (pid_t)syscall(SYS_gettid);
+		sgx_lp_init(&my_slot->lp);
+		atomic_store(&my_slot->inside, false);
+		atomic_store(&my_slot->in_leaf, 0);
+		my_slot->f = NULL;
+		my_slot->fast = NULL;
+	}
+}
+
 void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint64_t *fsgs)
 {
 	uint64_t plain_fsgs[2];
@@ -718,6 +831,9 @@ void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint
 			enclu(si, uc, fsgs, s);
 			goto out;
 		}
+	} else if (!shim.ready && shim.exec_ready && is_enclu(uc, sig)) {
+		enclu_no_driver(si, uc);
+		goto out;
 	}
 	if (s && s->lp.in_enclave) {
 		const greg_t *g;
@@ -745,6 +861,8 @@ void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint
 			app_deliver(sig, si, uc);
 		goto out;
 	}
+	if (orphan_fault(sig, si, uc))
+		goto out;
 	if (sig == SIGSEGV && shim_cpuid_emulate(uc))
 		goto out;
 	if (sig == SIGBUS && si->si_code == BUS_ADRERR && shim.ready) {

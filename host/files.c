@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -31,10 +33,10 @@ static const struct {
 
 /*
  * @path with "//", "/./" and "/../" resolved as the kernel's walk resolves
- * them under /dev (no symlinks there), into @out.  False when too long,
- * relative, or ending in '/' (never a device node).
+ * them under /dev (no symlinks there), into @out (which may be @path).
+ * False when too long, relative, or ending in '/' (never a device node).
  */
-static bool path_lexical(const char *path, char *out, size_t size)
+bool shim_path_lexical(const char *path, char *out, size_t size)
 {
 	size_t n = 0;
 
@@ -53,7 +55,7 @@ static bool path_lexical(const char *path, char *out, size_t size)
 			if (n + 1 + len >= size)
 				return false;
 			out[n++] = '/';
-			memcpy(out + n, p, len);
+			memmove(out + n, p, len); /* never ahead of p: in place works */
 			n += len;
 		}
 		p += len;
@@ -62,11 +64,43 @@ static bool path_lexical(const char *path, char *out, size_t size)
 	return true;
 }
 
+/*
+ * /proc/self/fd/N (or /dev/fd/N, /proc/thread-self/fd/N, /proc/PID/fd/N of
+ * this process) naming one of our device fds: on Linux the magic link opens
+ * the device node again, a new file.
+ */
+static bool fd_link_kind(const char *buf, enum shim_kind *kind)
+{
+	static const char *const dirs[] = { "/proc/self/fd/", "/dev/fd/", "/proc/thread-self/fd/" };
+	const char *n = NULL;
+	char own[40];
+	struct shim_file *f;
+	char *end;
+	long fd;
+
+	snprintf(own, sizeof(own), "/proc/%d/fd/", (int)getpid());
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && !n; i++)
+		if (!strncmp(buf, dirs[i], strlen(dirs[i])))
+			n = buf + strlen(dirs[i]);
+	if (!n && !strncmp(buf, own, strlen(own)))
+		n = buf + strlen(own);
+	if (!n || *n < '0' || *n > '9')
+		return false;
+	fd = strtol(n, &end, 10);
+	if (*end || fd < 0 || fd >= SHIM_MAX_FDS)
+		return false;
+	f = shim_file_of((int)fd);
+	if (!f)
+		return false;
+	*kind = f->kind;
+	return true;
+}
+
 bool shim_is_dev_path(const char *path, enum shim_kind *kind)
 {
 	char buf[64];
 
-	if (!path || !path_lexical(path, buf, sizeof(buf)))
+	if (!path || !shim_path_lexical(path, buf, sizeof(buf)))
 		return false;
 	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
 		if (!strcmp(buf, devs[i].path)) {
@@ -74,7 +108,7 @@ bool shim_is_dev_path(const char *path, enum shim_kind *kind)
 			return true;
 		}
 	}
-	return false;
+	return fd_link_kind(buf, kind);
 }
 
 /* What stat(2) says of the device nodes: misc character devices, 0600/0660. */
@@ -218,6 +252,25 @@ void shim_encl_released(struct sgx_encl *encl)
 	f->encl = NULL;
 }
 
+/* A new window memfd, close-on-exec, above the standard streams. */
+static int window_fd(void)
+{
+	int fd = memfd_create("sgx_enclave_window", MFD_CLOEXEC), nfd;
+
+	if (fd < 0)
+		return -errno;
+	if (fd >= 3 && fd < SHIM_MAX_FDS)
+		return fd;
+	nfd = (int)syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 3);
+	nfd = nfd < 0 ? -errno : nfd;
+	shim_sys_close(fd);
+	if (nfd >= SHIM_MAX_FDS) {
+		shim_sys_close(nfd);
+		nfd = -EMFILE;
+	}
+	return nfd;
+}
+
 int shim_dev_open(const char *path, int flags)
 {
 	enum shim_kind kind;
@@ -242,9 +295,15 @@ int shim_dev_open(const char *path, int flags)
 	f->kind = kind;
 	f->accmode = flags & O_ACCMODE;
 	f->wfd = -1;
+	/*
+	 * The program's fd is an empty, sealed memfd: whatever reaches the
+	 * file behind it (fdopen and fread, a reopen of /proc/self/fd/N, an
+	 * fd left open across exec) finds no byte of any enclave.  The
+	 * enclave's window is a memfd of its own that only the shim holds.
+	 */
 	fd = memfd_create(kind == SHIM_ENCL ? "sgx_enclave" :
 			  kind == SHIM_VEPC ? "sgx_vepc" : "sgx_provision",
-			  (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
+			  MFD_ALLOW_SEALING | ((flags & O_CLOEXEC) ? MFD_CLOEXEC : 0));
 	if (fd < 0) {
 		err = -errno;
 		goto out;
@@ -254,12 +313,23 @@ int shim_dev_open(const char *path, int flags)
 		err = -EMFILE;
 		goto out;
 	}
+	syscall(SYS_fcntl, fd, F_ADD_SEALS,
+		F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
 	if (kind == SHIM_ENCL) {
+		/*
+		 * The window is a file of its own: the program's fd (an empty
+		 * memfd) never reaches the enclave's bytes, through stdio, a
+		 * reopen of /proc/self/fd, an exec or a fork.
+		 */
+		f->wfd = window_fd();
+		if (f->wfd < 0) {
+			err = f->wfd;
+			goto out_close;
+		}
+		fd_set_internal(f->wfd, true);
 		f->encl = sgx_open(shim.drv, &err);
 		if (!f->encl)
 			goto out_close;
-		f->wfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		fd_set_internal(f->wfd, true);
 		for (int i = 0; i < SHIM_MAX_FILES; i++) {
 			struct shim_file *z = NULL;
 
@@ -277,6 +347,11 @@ int shim_dev_open(const char *path, int flags)
 	goto out;
 out_close:
 	shim_sys_close(fd);
+	if (f->wfd >= 0) {
+		fd_set_internal(f->wfd, false);
+		shim_sys_close(f->wfd);
+	}
+	shim_sys_munmap(f, sizeof(*f));
 out:
 	pthread_mutex_unlock(&shim.lock);
 	shim_unblock(&old);
@@ -310,7 +385,22 @@ int shim_dup(int oldfd, int newfd)
 	return 0;
 }
 
+static int close_fd(void *arg)
+{
+	return shim_sys_close((int)(intptr_t)arg);
+}
+
 int shim_close(int fd, bool *handled)
+{
+	return shim_close_by(fd, handled, close_fd, (void *)(intptr_t)fd);
+}
+
+/*
+ * shim_close_by() - close one of the program's fds, with @closer doing the
+ * closing itself (fclose() closes inside libc): the record of the fd goes
+ * under shim.lock, so no device open can be given the number in between.
+ */
+int shim_close_by(int fd, bool *handled, int (*closer)(void *), void *arg)
 {
 	struct shim_file *f = shim_file_of(fd);
 	bool release;
@@ -328,7 +418,7 @@ int shim_close(int fd, bool *handled)
 	shim_block(&old);
 	pthread_mutex_lock(&shim.lock);
 	fd_set_file(fd, NULL);
-	r = shim_sys_close(fd);
+	r = closer(arg);
 	f->nfds--;
 	release = file_last_ref(f);
 	pthread_mutex_unlock(&shim.lock);
@@ -355,6 +445,7 @@ static int window_overlay(struct shim_file *f, unsigned long start, unsigned lon
 
 	if (p < 0)
 		return (int)p;
+	shim_nofork((void *)start, len);
 	for (unsigned long a = start; a < start + len; a += 4096)
 		atomic_store_explicit(&f->pte[(a - f->base) >> 12], NULL, memory_order_relaxed);
 	return shim_uffd_register(start, len);
@@ -385,9 +476,24 @@ static long placeholder(void *addr, unsigned long len, int prot, int flags)
 			return -errno;
 		fd_set_internal(placeholder_fd, true);
 	}
-	return shim_sys_mmap(addr, len, prot,
-			     MAP_SHARED | MAP_NORESERVE | (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)),
-			     placeholder_fd, 0);
+	long p = shim_sys_mmap(addr, len, prot,
+			       MAP_SHARED | MAP_NORESERVE | (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)),
+			       placeholder_fd, 0);
+
+	if (p >= 0)
+		shim_nofork((void *)p, len);
+	return p;
+}
+
+/*
+ * An enclave range of a forked child: private, anonymous, PROT_NONE until
+ * shim_orphan_fault() fills a page with ones.
+ */
+static long abort_map(void *addr, unsigned long len, int flags)
+{
+	return shim_sys_mmap(addr, len, PROT_NONE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				     (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)), -1, 0);
 }
 
 /*
@@ -412,6 +518,10 @@ static int window_setup(struct shim_file *f)
 	if (p < 0)
 		return (int)p;
 	f->window = (uint8_t *)p;
+	shim_nofork(f->window, f->size);
+	/* The driver's backing store holds the enclave's evicted pages. */
+	if (f->encl->backing)
+		shim_nofork(f->encl->backing, f->encl->backing_size);
 	f->pte = (struct sgx_epc_page *_Atomic *)(f->young - n * sizeof(*f->pte));
 	for (int i = 0; i < shim.nr_maps; i++) {
 		struct shim_map *m = &shim.maps[i];
@@ -434,6 +544,9 @@ long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long ar
 		return syscall(SYS_ioctl, fd, cmd, arg) ? -errno : 0;
 	if (f->kind == SHIM_PROVISION)
 		return -ENOTTY;
+	/* Its enclave lives in the parent's driver, out of this process's reach. */
+	if (f->orphan)
+		return -ENODEV;
 	shim_block(&old);
 	if (f->kind == SHIM_VEPC) {
 		r = sgx_vepc_ioctl(f->vepc, (unsigned int)cmd, arg);
@@ -590,6 +703,8 @@ void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags
 	if ((shared && (prot & PROT_WRITE) && f->accmode != O_RDWR) ||
 	    ((shared || (flags & MAP_TYPE) == MAP_PRIVATE) && f->accmode == O_WRONLY))
 		return (void *)(long)-EACCES;
+	if (f->orphan)
+		return (void *)(long)-ENODEV;
 	end = start + len;
 	shim_block(&old);
 	pthread_mutex_lock(&shim.lock);
@@ -602,8 +717,10 @@ void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags
 		p = shim_sys_mmap(addr, len, PROT_NONE,
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
 					  (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)), -1, 0);
-		if (p >= 0)
+		if (p >= 0) {
+			shim_nofork((void *)p, len); /* VM_DONTCOPY, as on Linux */
 			nrel = map_replace(f, (unsigned long)p, (unsigned long)p + len, vm, rel);
+		}
 		goto out;
 	}
 	if (!shared) {
@@ -704,6 +821,39 @@ int shim_munmap(void *addr, size_t len, bool *handled)
 	return r;
 }
 
+/*
+ * mprotect(2) of [a, a + len) (shim.lock held), where the abort ranges of a
+ * forked child stay PROT_NONE whatever the protection: their pages are
+ * filled on first read (shim_orphan_fault()) and must never show the zero
+ * page before that.
+ */
+static int protect(unsigned long a, unsigned long len, int prot)
+{
+	unsigned long at = a, end = a + len;
+	int r = 0;
+
+	while (at < end && !r) {
+		unsigned long next = end;
+		bool abort_range = false;
+
+		for (int i = 0; i < shim.nr_maps; i++) {
+			const struct shim_map *m = &shim.maps[i];
+
+			if (!m->f->orphan || m->end <= at || m->start >= end)
+				continue;
+			if (m->start <= at) {
+				abort_range = true;
+				next = m->end < end ? m->end : end;
+				break;
+			}
+			next = m->start < next ? m->start : next;
+		}
+		r = shim_sys_mprotect((void *)at, next - at, abort_range ? PROT_NONE : prot);
+		at = next;
+	}
+	return r;
+}
+
 int shim_mprotect(void *addr, size_t len, int prot, bool *handled)
 {
 	unsigned long a = (unsigned long)addr, vm = prot_vm(prot);
@@ -743,7 +893,7 @@ int shim_mprotect(void *addr, size_t len, int prot, bool *handled)
 		if (r)
 			goto out;
 	}
-	r = shim_sys_mprotect(addr, len, prot);
+	r = protect(a, len, prot);
 	if (!r)
 		shim_map_protect(a, a + len, vm);
 out:
@@ -799,7 +949,8 @@ long shim_mremap(void *old_addr, size_t old_len, size_t new_len, int flags, void
 		r = -EINVAL;
 		goto out;
 	}
-	r = placeholder(new_addr, new_len, vm_prot(m.vm_flags), MAP_FIXED);
+	r = m.f->orphan ? abort_map(new_addr, new_len, MAP_FIXED) :
+			  placeholder(new_addr, new_len, vm_prot(m.vm_flags), MAP_FIXED);
 	if (r >= 0 && m.f->window)
 		r = window_overlay_part(m.f, na, na + new_len, vm_prot(m.vm_flags));
 	if (r < 0) {
@@ -864,4 +1015,131 @@ bool shim_fd_evict(int fd)
 	pthread_mutex_unlock(&shim.lock);
 	shim_unblock(&old);
 	return moved;
+}
+
+/* @f was the parent's: nothing of its driver, window or fds is left here. */
+static void orphan(struct shim_file *f)
+{
+	if (f->kind == SHIM_PROVISION || f->orphan)
+		return;
+	f->orphan = true;
+	shim_keep_frozen(f->vepc);
+	f->encl = NULL;
+	f->vepc = NULL;
+	f->window = NULL;
+	f->pte = NULL;
+	f->young = NULL;
+	f->wfd = -1;
+	/* base and size stay: ELRANGE still tells abort pages from SIGBUS. */
+}
+
+/**
+ * shim_files_after_fork() - the device files and mappings of a forked child
+ *
+ * Runs in the fork's child handler, single-threaded; the parent held
+ * shim.lock across the fork, so the tables are whole.  The parent's
+ * enclave and vEPC mappings were MADV_DONTFORK: the child has holes there.
+ * Each enclave range becomes an abort range (abort_map()), which reads as
+ * all ones the way EPC does outside enclave mode; vEPC ranges stay holes
+ * (VM_DONTCOPY on Linux).  A range that was already an abort range (the
+ * parent was a forked child itself) came along with the fork.  Every file
+ * becomes an orphan, and the shim's own fds are closed.
+ */
+void shim_files_after_fork(void)
+{
+	/* No device was ever open: nothing to do (a fork+exec pays nothing). */
+	if (!shim.fdtab)
+		return;
+	for (int i = 0; i < shim.nr_maps; i++) {
+		struct shim_map *m = &shim.maps[i];
+
+		if (m->f->orphan)
+			continue;
+		if (m->f->kind == SHIM_ENCL &&
+		    abort_map((void *)m->start, m->end - m->start, MAP_FIXED_NOREPLACE) ==
+			    (long)m->start)
+			continue;
+		shim_map_remove(m->start, m->end); /* moves the last entry to i */
+		i--;
+	}
+	for (int i = 0; i < shim.nr_maps; i++)
+		orphan(shim.maps[i].f);
+	for (int fd = 0; fd < SHIM_MAX_FDS; fd++) {
+		struct shim_file *f = atomic_load_explicit(&shim.fdtab[fd], memory_order_relaxed);
+
+		if (f)
+			orphan(f);
+	}
+	for (int i = 0; i < SHIM_MAX_FILES; i++)
+		if (atomic_load_explicit(&shim.files[i], memory_order_relaxed))
+			atomic_store(&shim.files[i], NULL);
+	/* Windows, backing stores, the placeholder: /proc/self/fd shows none of them. */
+	for (int w = 0; w < SHIM_MAX_FDS / 64; w++) {
+		uint64_t bits = atomic_load_explicit(&internal_fds[w], memory_order_relaxed);
+
+		if (bits)
+			atomic_store(&internal_fds[w], 0);
+		for (int b = 0; bits; b++, bits >>= 1)
+			if (bits & 1)
+				shim_sys_close(w * 64 + b);
+	}
+	placeholder_fd = -1;
+}
+
+/*
+ * The pages one instruction of this thread may write, made writable for
+ * that instruction alone (a store that crosses a page boundary needs two).
+ */
+static __thread unsigned long drop_pages[2];
+static __thread int nr_drop;
+
+/*
+ * Hardware turns a write to EPC outside enclave mode into nothing.  Here
+ * the page is made writable for the one instruction (the caller single-
+ * steps it: shim_orphan_write_done() puts the ones back and the page
+ * read-only again).  An instruction fetch there is a SIGSEGV.  Neither the
+ * fill nor the drop is atomic: another thread of the child may see a
+ * written value for as long as that one instruction takes.
+ * Async-signal-safe.
+ */
+int shim_orphan_fault(unsigned long addr, uint32_t err, bool *step)
+{
+	unsigned long page = addr & ~4095UL;
+	bool write = err & X86_PF_WRITE, fetch = err & X86_PF_INSTR;
+	struct shim_map m;
+
+	*step = false;
+	if (!shim_map_lookup(addr, &m) || !m.f->orphan || m.f->kind != SHIM_ENCL)
+		return -1;
+	/* The mapping's own protection first, as the kernel checks the VMA. */
+	if (!(m.vm_flags & (VM_READ | VM_WRITE | VM_EXEC)) || (write && !(m.vm_flags & VM_WRITE)) ||
+	    (fetch && !(m.vm_flags & VM_EXEC)))
+		return SIGSEGV;
+	/* Outside ELRANGE (or before ENCLAVE_CREATE) no page can appear. */
+	if (addr < m.f->base || addr - m.f->base >= m.f->size)
+		return SIGBUS;
+	if (fetch || (write && nr_drop == (int)(sizeof(drop_pages) / sizeof(drop_pages[0]))))
+		return SIGSEGV;
+	if (shim_sys_mprotect((void *)page, 4096, PROT_READ | PROT_WRITE))
+		return SIGSEGV;
+	memset((void *)page, 0xff, 4096);
+	if (write) {
+		drop_pages[nr_drop++] = page;
+		*step = true;
+		return 0;
+	}
+	shim_sys_mprotect((void *)page, 4096, PROT_READ);
+	return 0;
+}
+
+bool shim_orphan_write_done(void)
+{
+	if (!nr_drop)
+		return false;
+	for (int i = 0; i < nr_drop; i++) {
+		memset((void *)drop_pages[i], 0xff, 4096);
+		shim_sys_mprotect((void *)drop_pages[i], 4096, PROT_READ);
+	}
+	nr_drop = 0;
+	return true;
 }

@@ -26,6 +26,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "rawsys.h"
 #include "shim.h"
 
 int (*shim_real_sigaction)(int, const struct sigaction *, struct sigaction *);
@@ -78,17 +79,18 @@ void shim_async_mask(sigset_t *set)
 	sigdelset(set, SIGTRAP);
 }
 
+/* The kernel's mask itself: the program's view (sigmask.c) is not ours. */
 void shim_block(sigset_t *old)
 {
 	sigset_t all;
 
 	shim_async_mask(&all);
-	pthread_sigmask(SIG_SETMASK, &all, old);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, old, _NSIG / 8);
 }
 
 void shim_unblock(const sigset_t *old)
 {
-	pthread_sigmask(SIG_SETMASK, old, NULL);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, _NSIG / 8);
 }
 
 void shim_log(const char *msg)
@@ -111,23 +113,47 @@ static int ret_errno(long r)
 	return (int)r;
 }
 
+/*
+ * fork: the tables must be whole in the child, so the parent holds
+ * shim.lock (with every signal blocked, as always) across the fork.
+ */
+static sigset_t fork_mask;
+
+static void fork_prepare(void)
+{
+	sigset_t old;
+
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	fork_mask = old;
+}
+
+static void fork_parent(void)
+{
+	sigset_t old = fork_mask;
+
+	pthread_mutex_unlock(&shim.lock);
+	shim_unblock(&old);
+}
+
+/*
+ * The child: no byte of the parent's enclaves is reachable here.  Its
+ * windows, backing stores, EPC and vEPC mappings were MADV_DONTFORK
+ * (userfaultfd registrations do not survive a fork, so an inherited window
+ * mapping would show the parent's live enclave, and let the child fill its
+ * holes); each enclave range becomes one that reads as all ones, the way
+ * EPC reads outside enclave mode.  The parent's driver is frozen here (its
+ * threads and locks stayed in the parent): the child's first open starts
+ * its own.  The order matters: files.c still needs the shim's fds listed.
+ */
 static void child_after_fork(void)
 {
-	/*
-	 * userfaultfd registrations do not survive fork: the child's copies of
-	 * the enclave mappings would show the window's bytes.  Hardware hides
-	 * them outside enclave mode, so the child gets no access at all.
-	 */
-	for (int i = 0; i < shim.nr_maps; i++)
-		shim_sys_mmap((void *)shim.maps[i].start, shim.maps[i].end - shim.maps[i].start,
-			      PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1,
-			      0);
-	shim.nr_maps = 0;
-	if (shim.ready) {
-		/* The driver's threads and locks stayed in the parent. */
-		shim.ready = false;
-		shim.init_err = -ENODEV;
-	}
+	sigset_t old = fork_mask;
+
+	shim_files_after_fork();
+	shim_real_after_fork(); /* also makes shim.lock a new, free mutex */
+	shim_exec_after_fork();
+	shim_unblock(&old);
 }
 
 /* Enclaves whose last reference is gone but whose release is still running. */
@@ -182,7 +208,7 @@ __attribute__((constructor)) static void shim_load(void)
 	if (shim_exec_init())
 		shim_die("softsgx: cannot set up enclave execution\n");
 	shim_cpuid_init();
-	pthread_atfork(NULL, NULL, child_after_fork);
+	pthread_atfork(fork_prepare, fork_parent, child_after_fork);
 	atexit(at_exit_stats);
 }
 
@@ -190,17 +216,21 @@ __attribute__((constructor)) static void shim_load(void)
 
 static int do_open(int dirfd, const char *path, int flags, mode_t mode)
 {
+	char buf[PATH_MAX];
+	const char *node = shim_at_path(dirfd, path, buf, sizeof(buf));
 	enum shim_kind k;
+	int fd;
 
-	if ((dirfd == AT_FDCWD || (path && path[0] == '/')) && shim_is_dev_path(path, &k)) {
+	if (node && shim_is_dev_path(node, &k)) {
 		/* The node exists and is no directory. */
 		if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
 			return ret_errno(-EEXIST);
 		if (flags & O_DIRECTORY)
 			return ret_errno(-ENOTDIR);
-		return ret_errno(shim_dev_open(path, flags));
+		return ret_errno(shim_dev_open(node, flags));
 	}
-	return (int)syscall(SYS_openat, dirfd, path, flags, mode);
+	fd = (int)syscall(SYS_openat, dirfd, path, flags, mode);
+	return fd < 0 ? fd : shim_auxv_fixup(fd, path, flags);
 }
 
 static mode_t mode_arg(int flags, va_list ap)
@@ -274,11 +304,20 @@ SHIM_API int __openat64_2(int dirfd, const char *path, int flags)
 
 /* ---- stat ---- */
 
-static bool dev_stat(const char *path, struct stat *st)
+/* Does (@dirfd, @path) name a device node? */
+static bool dev_at(int dirfd, const char *path, enum shim_kind *k)
+{
+	char buf[PATH_MAX];
+	const char *node = shim_at_path(dirfd, path, buf, sizeof(buf));
+
+	return node && shim_is_dev_path(node, k);
+}
+
+static bool dev_stat(int dirfd, const char *path, struct stat *st)
 {
 	enum shim_kind k;
 
-	if (!shim_is_dev_path(path, &k))
+	if (!dev_at(dirfd, path, &k))
 		return false;
 	shim_fake_stat(k, st);
 	return true;
@@ -299,7 +338,7 @@ static int fd_stat(int fd, struct stat *st)
 
 SHIM_API int stat(const char *path, struct stat *st)
 {
-	if (dev_stat(path, st))
+	if (dev_stat(AT_FDCWD, path, st))
 		return 0;
 	return real_stat ? real_stat(path, st) : (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, 0);
 }
@@ -311,7 +350,7 @@ SHIM_API int stat64(const char *path, struct stat64 *st)
 
 SHIM_API int lstat(const char *path, struct stat *st)
 {
-	if (dev_stat(path, st))
+	if (dev_stat(AT_FDCWD, path, st))
 		return 0;
 	return real_lstat ? real_lstat(path, st) :
 			    (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
@@ -342,7 +381,7 @@ static int do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 
 	if (h)
 		return h > 0 ? 0 : -1;
-	if ((dirfd == AT_FDCWD || (path && path[0] == '/')) && dev_stat(path, st))
+	if (dev_stat(dirfd, path, st))
 		return 0;
 	return real_fstatat ? real_fstatat(dirfd, path, st, flags) :
 			      (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
@@ -363,7 +402,7 @@ int __fxstat(int ver, int fd, struct stat *st);
 
 SHIM_API int __xstat(int ver, const char *path, struct stat *st)
 {
-	if (dev_stat(path, st))
+	if (dev_stat(AT_FDCWD, path, st))
 		return 0;
 	return real_xstat ? real_xstat(ver, path, st) : stat(path, st);
 }
@@ -385,12 +424,6 @@ SHIM_API int __fxstat(int ver, int fd, struct stat *st)
 SHIM_API int __fxstat64(int ver, int fd, struct stat64 *st)
 {
 	return __fxstat(ver, fd, (struct stat *)st);
-}
-
-/* Does (@dirfd, @path) name a device node? */
-static bool dev_at(int dirfd, const char *path, enum shim_kind *k)
-{
-	return (dirfd == AT_FDCWD || (path && path[0] == '/')) && shim_is_dev_path(path, k);
 }
 
 /* statx(2) of the device nodes, from what stat(2) says of them. */
@@ -442,7 +475,7 @@ SHIM_API int access(const char *path, int mode)
 {
 	enum shim_kind k;
 
-	if (shim_is_dev_path(path, &k))
+	if (dev_at(AT_FDCWD, path, &k))
 		return dev_access(mode);
 	return real_access ? real_access(path, mode) :
 			     (int)syscall(SYS_faccessat, AT_FDCWD, path, mode);
@@ -778,6 +811,38 @@ SHIM_API int close(int fd)
 	if (!handled)
 		return (int)syscall(SYS_close, fd);
 	return ret_errno(r);
+}
+
+static int (*real_fclose)(FILE *);
+
+static int fclose_file(void *fp)
+{
+	return real_fclose(fp) ? -errno : 0;
+}
+
+/*
+ * fclose() closes its fd inside libc, past our close(): a FILE over one of
+ * our fds (fdopen() of one, or fopen() of a device node) must drop the
+ * shim's record of the fd with it, or the number stays ours once reused.
+ */
+SHIM_API int fclose(FILE *fp)
+{
+	int fd = fp ? fileno(fp) : -1;
+	bool handled = false;
+	int r;
+
+	if (!real_fclose)
+		real_fclose = (int (*)(FILE *))dlsym(RTLD_NEXT, "fclose");
+	if (fd < 0 || !shim_file_of(fd))
+		return real_fclose(fp);
+	r = shim_close_by(fd, &handled, fclose_file, fp);
+	if (!handled)
+		return real_fclose(fp);
+	if (r) {
+		errno = -r;
+		return EOF;
+	}
+	return 0;
 }
 
 /*

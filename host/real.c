@@ -256,16 +256,28 @@ static void h_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned
 }
 
 /*
+ * SOFTSGX_YOUNG=off: every page is old to the reclaimer (plain FIFO), a
+ * baseline for bench_host's young part.  Read once at load.
+ */
+static bool young_off;
+
+/*
  * There is no accessed bit in user space: "young" means "inserted since the
- * last scan" (a fault brought it in).  A page in steady use is not seen
- * again, so it ages out after one scan: reclaim is closer to FIFO than LRU.
+ * last scan".  The fault path tests and clears it right after its insert,
+ * as the kernel does (there the CPU's retried access sets the bit again;
+ * here nothing does), so only a page mapped by EAUG reaches the reclaimer
+ * young once.  A page in steady use is never seen again: reclaim is FIFO
+ * (docs/running-programs.md, "Accessed bits", has the figures).
  */
 static bool h_young(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr)
 {
-	struct shim_file *f = file_of_encl(encl, addr);
+	struct shim_file *f;
 
 	(void)host;
 	(void)mm;
+	if (young_off)
+		return false;
+	f = file_of_encl(encl, addr);
 	if (!f || !f->young || addr < f->base || addr - f->base >= f->size)
 		return false;
 	return atomic_exchange_explicit(&f->young[(addr - f->base) >> 12], 0,
@@ -737,6 +749,9 @@ static void *cg_control_thread(void *arg)
 	return NULL;
 }
 
+/* The control file's fd, for a forked child to close (-1: none). */
+static int cg_control_fd = -1;
+
 static int cg_control_start(void)
 {
 	const char *path = getenv("SOFTSGX_CGROUP_CONTROL");
@@ -757,6 +772,7 @@ static int cg_control_start(void)
 		shim_sys_close(fd);
 		return -EAGAIN;
 	}
+	cg_control_fd = fd;
 	pthread_detach(t);
 	return 0;
 }
@@ -822,7 +838,7 @@ void shim_print_stats(void)
 {
 	struct sgx_driver_counters c;
 
-	/* A forked child has a copy of the parent's driver, frozen: say nothing. */
+	/* No driver here (a forked child's is its own, once it opened a device). */
 	if (!shim.drv || !shim.ready)
 		return;
 	wait_releases();
@@ -839,11 +855,82 @@ void shim_print_stats(void)
 	cg_print_stats();
 }
 
+void shim_nofork(void *addr, unsigned long len)
+{
+	madvise(addr, len, MADV_DONTFORK);
+}
+
+/* A new platform for @cfg: its EPC stays out of any forked child. */
+static int platform_create(const struct sgx_cpu_config *cfg)
+{
+	struct sgx_cpu *cpu;
+	int err = 0;
+
+	cpu = sgx_cpu_create(cfg, &err);
+	if (!cpu)
+		return err;
+	for (unsigned int i = 0; i < sgx_cpu_nr_sections(cpu); i++) {
+		uint64_t size;
+		int node;
+		void *base = sgx_cpu_section(cpu, i, &size, &node);
+
+		shim_nofork(base, size);
+	}
+	shim.cpu = cpu;
+	return 0;
+}
+
+/*
+ * What a forked child inherited of its parent's platform and driver (and
+ * the vEPC files, which only the shim's own memory points to): their
+ * threads and locks stayed in the parent, so they are never used again
+ * (the CPUID answers aside), only kept reachable, since a leak checker
+ * would report them otherwise.
+ */
+static void *frozen[64];
+
+void shim_keep_frozen(void *p)
+{
+	for (size_t i = 0; p && i < sizeof(frozen) / sizeof(frozen[0]); i++) {
+		if (frozen[i] == p)
+			return;
+		if (!frozen[i]) {
+			frozen[i] = p;
+			return;
+		}
+	}
+}
+
+/**
+ * shim_real_after_fork() - a forked child lets go of its parent's driver
+ *
+ * Runs in the fork's child handler.  The next open of a device starts a
+ * platform and a driver of the child's own (shim_init()), with the same
+ * configuration and cgroup list as the parent's.
+ */
+void shim_real_after_fork(void)
+{
+	shim_keep_frozen(shim.cpu);
+	shim_keep_frozen(shim.drv);
+	pthread_mutex_init(&shim.lock, NULL);
+	shim.ready = false;
+	shim.drv = NULL;
+	shim.init_err = 0;
+	shim.cpu_inherited = shim.cpu != NULL;
+	if (shim.uffd >= 0)
+		shim_sys_close(shim.uffd);
+	shim.uffd = -1;
+	if (cg_control_fd >= 0)
+		shim_sys_close(cg_control_fd);
+	cg_control_fd = -1;
+	nr_cg_tree = 0;
+	atomic_store(&cg_current, NULL);
+}
+
 /* At load: the platform (CPUID answers need it before any device is open). */
 int shim_platform_init(void)
 {
 	struct sgx_cpu_config cfg;
-	int err = 0;
 
 	sgx_cpu_default_config(&cfg);
 	cfg.epc_size = env_size("SOFTSGX_EPC", cfg.epc_size);
@@ -859,10 +946,10 @@ int shim_platform_init(void)
 	if (shim_env_on("SOFTSGX_NO_SGX2"))
 		cfg.sgx2 = false;
 	shim.stats = shim_env_on("SOFTSGX_STATS");
+	young_off = getenv("SOFTSGX_YOUNG") && !strcmp(getenv("SOFTSGX_YOUNG"), "off");
 	cg_specs_load();
 	cg_policy_load();
-	shim.cpu = sgx_cpu_create(&cfg, &err);
-	return shim.cpu ? 0 : err;
+	return platform_create(&cfg);
 }
 
 /* First use of an SGX device in this process: the driver and userfaultfd. */
@@ -878,6 +965,15 @@ int shim_init(void)
 	if (!shim.cpu || !shim.exec_ready) {
 		err = -ENODEV;
 		goto fail;
+	}
+	if (shim.cpu_inherited) {
+		/* A forked child: a platform of its own, configured as the parent's. */
+		struct sgx_cpu_config cfg = *sgx_cpu_get_config(shim.cpu);
+
+		err = platform_create(&cfg);
+		if (err)
+			goto fail;
+		shim.cpu_inherited = false;
 	}
 	shim.uffd = uffd_open();
 	if (shim.uffd < 0) {

@@ -13,6 +13,20 @@
  *   vdso.c    the vDSO image getauxval(AT_SYSINFO_EHDR) returns
  *   cpuid.c   CPUID leaf 0x12/0x7 for code the program executes itself
  *   preload.c the interposed libc entry points
+ *   rawsys.S  syscall(): the shim's numbers to rawsys.c, the rest to the kernel
+ *   rawsys.c  those numbers, to preload.c's interposers; openat2, rt_sigaction;
+ *             paths relative to a directory fd (rawsys.h)
+ *   auxv.c    /proc/self/auxv, prctl(PR_GET_AUXV) and fopen with our vDSO
+ *   sigmask.c the program's signal mask, kept apart from the signals the
+ *             shim needs (ENCLU traps, exceptions, kicks)
+ *
+ * fork: the enclave windows, the driver's backing store, the EPC and the
+ * vEPC mappings are MADV_DONTFORK, so a child never has them; its handler
+ * (preload.c) turns each inherited enclave range into an abort range (all
+ * ones, filled on first read, writes dropped by single-stepping them) and
+ * marks the inherited files "orphan", closes the shim's own fds, and leaves
+ * the parent's driver frozen: a first open in the child starts a platform
+ * and driver of its own.  The parent holds shim.lock across the fork.
  *
  * Locking: shim.lock (a mutex) guards the file and mapping tables' writers;
  * it is only taken with every signal blocked, so a handler on the same
@@ -54,6 +68,7 @@ struct shim_file {
 	int nfds;                    /* fds of ours naming it (shim.lock) */
 	int nmaps;                   /* mappings of it (shim.lock) */
 	bool dead;
+	bool orphan;                 /* inherited across fork: its driver is the parent's */
 	struct sgx_encl *encl;
 	struct sgx_vepc *vepc;
 	int wfd;                     /* our own reference to the window memfd */
@@ -75,6 +90,7 @@ struct shim_map {
 
 struct shim {
 	bool ready;       /* the driver is up */
+	bool cpu_inherited; /* shim.cpu is a forked parent's: only its CPUID answers are used */
 	bool exec_ready;  /* signal handlers and slots are in place */
 	int init_err;
 	struct sgx_cpu *cpu;
@@ -128,10 +144,17 @@ void shim_wait_leaves(void);
 /* Register @start..@end with userfaultfd. */
 int shim_uffd_register(unsigned long start, unsigned long len);
 void shim_print_stats(void);
+/* In a forked child: forget the parent's driver (frozen) and its fds. */
+void shim_real_after_fork(void);
+/* Keep @p, an object of a forked parent's driver, reachable (leak checkers). */
+void shim_keep_frozen(void *p);
+/* Madvise @len bytes at @addr MADV_DONTFORK: a forked child never has them. */
+void shim_nofork(void *addr, unsigned long len);
 
 /* ---- files.c ---- */
 int shim_dev_open(const char *path, int flags);
 bool shim_is_dev_path(const char *path, enum shim_kind *kind);
+bool shim_path_lexical(const char *path, char *out, size_t size);
 struct shim_file *shim_file_of(int fd);
 long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long arg);
 void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags, off_t off);
@@ -145,12 +168,26 @@ bool shim_fd_internal(int fd);
 bool shim_fd_evict(int fd);
 int shim_mprotect(void *addr, size_t len, int prot, bool *handled);
 int shim_close(int fd, bool *handled);
+int shim_close_by(int fd, bool *handled, int (*closer)(void *), void *arg);
 int shim_dup(int oldfd, int newfd);
 void shim_encl_released(struct sgx_encl *encl);
 void shim_fake_stat(enum shim_kind kind, struct stat *st);
+/* In a forked child (shim.lock held by the parent's fork): see preload.c. */
+void shim_files_after_fork(void);
+/*
+ * A SIGSEGV at @addr (#PF error code @err) on an enclave range a forked
+ * child inherited: 0 when the access can be retried (*@step: single-step
+ * it, it is a write to drop), else the signal to deliver (SIGSEGV or
+ * SIGBUS); -1 when @addr is no such range.
+ */
+int shim_orphan_fault(unsigned long addr, uint32_t err, bool *step);
+/* After that single step: the written pages are all ones again (false: none). */
+bool shim_orphan_write_done(void);
 
 /* ---- exec.c ---- */
 int shim_exec_init(void);
+/* In a forked child: only the calling thread is left. */
+void shim_exec_after_fork(void);
 int shim_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 /* The vDSO function's labels (entry.S). */
 extern char softsgx_vdso_enter[], softsgx_vdso_enclu[], softsgx_vdso_exception[];
@@ -170,6 +207,8 @@ bool shim_cpuid_emulate(ucontext_t *uc);
 
 /* Every asynchronous signal, for masks. */
 void shim_async_mask(sigset_t *set);
+/* ---- sigmask.c ---- */
+int shim_sig_blocked_for_app(int sig, const siginfo_t *si);
 /* Block every asynchronous signal (restore with shim_unblock). */
 void shim_block(sigset_t *old);
 void shim_unblock(const sigset_t *old);

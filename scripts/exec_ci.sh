@@ -1,9 +1,9 @@
 #!/bin/sh
 # The unmodified-program checks of the suite, as TAP on stdout:
 #   1. Linux's SGX selftests (scripts/selftests.sh) under `softsgx exec`;
-#   2. the same, and our own test_exec_basic, as an unprivileged user (the
-#      kernel only lets users have userfaultfd with UFFD_USER_MODE_ONLY),
-#      when we are root and setpriv exists.
+#   2. the same, and our own test_exec_basic and test_exec_fork, as an
+#      unprivileged user (the kernel only lets users have userfaultfd with
+#      UFFD_USER_MODE_ONLY), when we are root and setpriv exists.
 # A selftest that fails is run alone up to four more times and the line says so: the
 # oversubscribed tests race ksgxd for EPC pages and can get the kernel's
 # EAGAIN, as on Linux (docs/running-programs.md).  Each case counts once.
@@ -63,7 +63,7 @@ run_selftests() {
 
 n=0
 exec_cmd="$build/softsgx exec --epc $epc --"
-echo "1..33"
+echo "1..34"
 # shellcheck disable=SC2086
 run_selftests "selftest" $exec_cmd
 
@@ -73,7 +73,8 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	mkdir -p "$u/st" "$u/bin"
 	cp "$dir/test_sgx" "$dir/test_encl.elf" "$u/st/"
 	cp "$build/softsgx" "$build/libsoftsgx-preload.so" "$u/bin/"
-	cp "$build/tests/host/test_exec_basic" "$build/tests/enclave/test_encl.sgxs" \
+	cp "$build/tests/host/test_exec_basic" "$build/tests/host/test_exec_fork" \
+		"$build/tests/enclave/test_encl.sgxs" \
 		"$build/tests/enclave/test_encl.sig" "$u/bin/"
 	chmod -R a+rX "$out"
 	as_nobody="setpriv --reuid=nobody --regid=nogroup --clear-groups"
@@ -82,18 +83,20 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	# shellcheck disable=SC2086
 	run_selftests "unprivileged selftest" $as_nobody "$u/bin/softsgx" exec --epc $epc --
 	dir=$dir_saved
-	n=$((n + 1))
-	# shellcheck disable=SC2086
-	if (cd "$u/bin" && $as_nobody ./softsgx exec --epc 1M -- ./test_exec_basic \
-		test_encl.sgxs test_encl.sig) >"$out/basic.tap" 2>&1 &&
-		! grep -q '^not ok' "$out/basic.tap" && grep -q '^ok ' "$out/basic.tap"; then
-		echo "ok $n - unprivileged: test_exec_basic ($(grep -c '^ok ' "$out/basic.tap") cases)"
-	else
-		echo "not ok $n - unprivileged: test_exec_basic"
-		sed 's/^/# /' "$out/basic.tap" | tail -20
-	fi
+	for prog in test_exec_basic test_exec_fork; do
+		n=$((n + 1))
+		# shellcheck disable=SC2086
+		if (cd "$u/bin" && $as_nobody ./softsgx exec --epc 1M -- ./$prog \
+			test_encl.sgxs test_encl.sig) >"$out/prog.tap" 2>&1 &&
+			! grep -q '^not ok' "$out/prog.tap" && grep -q '^ok ' "$out/prog.tap"; then
+			echo "ok $n - unprivileged: $prog ($(grep -c '^ok ' "$out/prog.tap") cases)"
+		else
+			echo "not ok $n - unprivileged: $prog"
+			sed 's/^/# /' "$out/prog.tap" | tail -20
+		fi
+	done
 else
-	for i in $(seq 17 33); do
+	for i in $(seq 17 34); do
 		echo "ok $i - unprivileged runs # SKIP not root, or no setpriv"
 	done
 fi

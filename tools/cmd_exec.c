@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* softsgx exec: run an unmodified program with the preload shim. */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -59,8 +61,10 @@ const char exec_usage[] =
 	"  LD_PRELOAD       gets libsoftsgx-preload.so prepended\n"
 	"\n"
 	"Requirements: userfaultfd (the kernel must allow UFFD_USER_MODE_ONLY for\n"
-	"unprivileged users).  A statically linked PROGRAM cannot be run: the shim is\n"
-	"a preload library.\n"
+	"unprivileged users).  PROGRAM must be a dynamically linked x86-64 program:\n"
+	"the shim is a preload library, which a statically linked program (static\n"
+	"or static-pie: no program interpreter) never loads.  Such a PROGRAM is\n"
+	"refused before it starts, with one line on stderr and exit status 127.\n"
 	"\n"
 	"Exit status: PROGRAM's; 2 on a usage error; 1 when the platform cannot be\n"
 	"set up; 127 when PROGRAM cannot be run.\n";
@@ -139,10 +143,81 @@ static bool cgroup_arg_ok(const char *arg)
 	       (colon[1] >= '0' && colon[1] <= '9' && !parse_size(colon + 1, &v));
 }
 
+/*
+ * The file execvp() runs for @prog into @out: a name with a '/' as it is,
+ * else the first executable regular file of that name along $PATH.
+ */
+static bool find_program(const char *prog, char *out, size_t n)
+{
+	const char *path = getenv("PATH"), *dir, *next;
+	struct stat st;
+
+	if (strchr(prog, '/')) {
+		snprintf(out, n, "%s", prog);
+		return true;
+	}
+	for (dir = path ? path : "/bin:/usr/bin"; dir; dir = next) {
+		int len = (int)strcspn(dir, ":");
+
+		next = dir[len] ? dir + len + 1 : NULL;
+
+		/* An empty entry is the working directory. */
+		if ((size_t)snprintf(out, n, "%.*s%s%s", len, dir, len ? "/" : "", prog) >= n)
+			continue;
+		if (!stat(out, &st) && S_ISREG(st.st_mode) && !access(out, X_OK))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Why the shim could never be loaded into the ELF program @path (NULL: it
+ * can, or @path is no ELF file, which execvp() then deals with).
+ * LD_PRELOAD works through the dynamic loader: a program without a
+ * PT_INTERP (static, or static-pie) never runs it, and the loader of
+ * another class or machine would skip the x86-64 shim and run the
+ * program without SGX.
+ */
+static const char *unreachable(const char *path)
+{
+	const char *why = NULL;
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG))
+		goto out;
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64) {
+		why = "not an x86-64 program; the preload shim cannot be loaded into it";
+		goto out;
+	}
+	if ((eh.e_type != ET_EXEC && eh.e_type != ET_DYN) || eh.e_phentsize < sizeof(ph))
+		goto out;
+	why = "statically linked (no program interpreter); LD_PRELOAD cannot reach it, so the "
+	      "preload shim cannot run it";
+	for (unsigned int i = 0; i < eh.e_phnum; i++) {
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) !=
+		    (ssize_t)sizeof(ph)) {
+			why = NULL; /* a broken file: execvp() says so */
+			break;
+		}
+		if (ph.p_type == PT_INTERP) {
+			why = NULL;
+			break;
+		}
+	}
+out:
+	close(fd);
+	return why;
+}
+
 int cmd_exec(int argc, char **argv)
 {
 	char preload[PATH_MAX], buf[PATH_MAX * 2 + 2], num[32];
-	const char *old;
+	const char *old, *why;
 	int i, fd;
 
 	for (i = 1; i < argc; i++) {
@@ -234,6 +309,10 @@ int cmd_exec(int argc, char **argv)
 	if (i >= argc) {
 		fprintf(stderr, "softsgx exec: no program given (see --help)\n");
 		return 2;
+	}
+	if (find_program(argv[i], buf, sizeof(buf)) && (why = unreachable(buf))) {
+		fprintf(stderr, "softsgx exec: %s: %s\n", argv[i], why);
+		return 127;
 	}
 	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
 	if (fd < 0)

@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include "encl_load.h"
+#ifdef ENCL_LOAD_RAW
+#include "encl_load_raw.h"
+#endif
 
 #define PAGE 4096UL
 #define SGXS_HDR 64

@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -540,6 +541,57 @@ static void *spinner(void *arg)
 	return (void *)(uintptr_t)ok;
 }
 
+/* pread64 made by an inline system call, which no interposer sees. */
+static long inline_pread(int fd, void *buf, size_t len, off_t off)
+{
+	long ret;
+	register long r10 __asm__("r10") = off;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "0"((long)SYS_pread64), "D"((long)fd), "S"(buf), "d"(len), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+/* The file behind the enclave fd holds no enclave byte; its magic link reopens the device. */
+static void test_fd_file(void)
+{
+	uint8_t buf[4096];
+	struct stat st;
+	char path[64];
+	long n;
+	int fd2;
+
+	tap_ok(encl_alive(10, 0xaaaa), "the enclave runs, its heap written");
+	n = inline_pread(e.fd, buf, sizeof(buf), (off_t)(heap_page(10) - e.base));
+	tap_ok(n == 0, "an inline pread of the enclave fd reads no byte (%ld)", n);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", e.fd);
+	fd2 = open(path, O_RDWR);
+	tap_ok(fd2 >= 0 && !fstat(fd2, &st) && S_ISCHR(st.st_mode) && major(st.st_rdev) == 10,
+	       "%s opens the device again, as its magic link does on Linux", path);
+	tap_ok(fd2 >= 0 && fails(read(fd2, buf, 8), EINVAL) &&
+	       inline_pread(fd2, buf, sizeof(buf), 0) == 0, "the new file reads nothing either");
+	if (fd2 >= 0)
+		close(fd2);
+	snprintf(path, sizeof(path), "/dev/fd/%d", e.fd);
+	tap_ok(!stat(path, &st) && S_ISCHR(st.st_mode), "%s stats as the device", path);
+
+	/* stdio: fread reads nothing; fclose closes inside libc, past close(). */
+	int d = dup(e.fd), again;
+	FILE *fp = d >= 0 ? fdopen(d, "r") : NULL;
+	size_t got = fp ? fread(buf, 1, sizeof(buf), fp) : 1;
+
+	tap_ok(fp && got == 0, "fdopen and fread of the enclave fd read no byte (%zu)", got);
+	tap_ok(fp && fclose(fp) == 0, "fclose of it succeeds");
+	again = open("/dev/zero", O_RDONLY);
+	tap_ok(again == d && read(again, buf, 8) == 8,
+	       "the fd number fclose freed is an ordinary file when reused (fd %d, was %d)", again,
+	       d);
+	if (again >= 0)
+		close(again);
+}
+
 static void test_dup(void)
 {
 	int d1 = dup(e.fd), d2, d3, d4;
@@ -724,6 +776,7 @@ int main(int argc, char **argv)
 	test_mprotect();
 	test_munmap();
 	test_mremap();
+	test_fd_file();
 	test_dup();
 	test_again(argv);
 	test_unmap_inside(argv);

@@ -1,8 +1,11 @@
 #!/bin/sh
 # softsgx exec's EPC cgroup settings end to end (TAP): --cgroup and
 # SOFTSGX_CGROUPS, their refusals (one line naming the option and the
-# value, exit 2), and the cgroup lines of --stats.
-# $1: the softsgx binary, $2: test_exec_basic, $3 $4: the test enclave.
+# value, exit 2), and the cgroup lines of --stats; the refusal of programs
+# the shim cannot be preloaded into (one line, exit 127).
+# $1: the softsgx binary, $2: test_exec_basic, $3 $4: the test enclave,
+# $5 $6: a -static and a -static-pie program ("none" where the toolchain
+# cannot link one).
 # Programs that get as far as the shim are $2 (an ASan build's shim loads
 # only into programs built with ASan).
 set -u
@@ -67,5 +70,38 @@ check "a 4K limit: the program cannot load its enclave" 1 '' \
 grep -q "ENCLAVE_CREATE: Cannot allocate memory" "$T/log" &&
 	grep -q "^Bail out!.*Cannot allocate memory" "$T/out" &&
 	ok "... ENCLAVE_CREATE said ENOMEM" || bad "... ENCLAVE_CREATE said ENOMEM"
+# Statically linked: no dynamic loader, so LD_PRELOAD never loads the shim.
+check "--help says a static PROGRAM is refused" 0 '' "$BIN" exec --help
+grep -q "static-pie" "$T/out" && grep -q "exit status 127" "$T/out" && ok "... it does" || bad "... it does"
+for s in "$5" "$6"; do
+	if [ "$s" = none ]; then
+		echo "ok $((n += 1)) - a static program is refused # SKIP the toolchain cannot link it"
+		continue
+	fi
+	check "$(basename "$s") is refused" 127 \
+		"^softsgx exec: $s: statically linked (no program interpreter)" "$BIN" exec -- "$s"
+	[ ! -s "$T/out" ] && ok "... and never ran" || bad "... and never ran"
+done
+if [ "$5" != none ]; then
+	check "a static program found along PATH is refused too" 127 \
+		"^softsgx exec: exec_static: statically linked" \
+		env PATH="$(dirname "$5"):/usr/bin:/bin" "$BIN" exec exec_static
+fi
+# A 32-bit ELF: its loader would skip the 64-bit shim and run it without SGX.
+{ printf '\177ELF\001\001\001'; head -c 9 /dev/zero; printf '\002\000\003\000'
+  head -c 44 /dev/zero; } >"$T/elf32"
+chmod +x "$T/elf32"
+check "a 32-bit program is refused" 127 "^softsgx exec: $T/elf32: not an x86-64 program" \
+	"$BIN" exec -- "$T/elf32"
+# Scripts and dynamic programs are not refused (the enclave runs above); nor is
+# a program that does not exist, which execvp() reports.
+printf '#!/bin/sh\nexit 0\n' >"$T/script"
+chmod +x "$T/script"
+"$BIN" exec -- "$T/script" >"$T/out" 2>"$T/log"; got=$?
+# An ASan build's shim cannot be loaded into sh: only the absence of a refusal counts.
+! grep -q "^softsgx exec:" "$T/log" && { [ "$got" -eq 0 ] || [ -n "${SOFTSGX_ASAN_BUILD:-}" ]; } &&
+	ok "a script is not refused" || bad "a script is not refused"
+check "a missing program: execvp's error" 127 "^softsgx exec: $T/none: No such file" \
+	"$BIN" exec -- "$T/none"
 echo "1..$n"
 [ "$fails" -eq 0 ]

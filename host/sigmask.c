@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The program's signal mask, minus the signals the shim lives on.
+ *
+ * On hardware an ETRACK IPI reaches a thread in enclave mode whatever its
+ * signal mask, and ENCLU and enclave exceptions raise no signal at all.  Here
+ * the IPI is a real-time signal (the kick), ENCLU traps with SIGILL (or
+ * SIGSEGV), and enclave exceptions arrive as SIGSEGV, SIGBUS, SIGFPE or
+ * SIGTRAP.  A thread that blocked them - worker threads that block every
+ * signal are common - would be killed by the kernel at its first ENCLU, and
+ * would never answer a kick, which hangs the reclaimer.  So the kernel's mask
+ * never holds these "reserved" signals: each thread's wish for them is kept
+ * here and shown back wherever the program reads its mask, and a reserved
+ * signal that reaches a thread which wished it blocked is treated as Linux
+ * treats a blocked one (exec.c asks shim_sig_blocked_for_app()).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+static const int fixed_reserved[] = { SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGTRAP };
+#define NR_RESERVED (sizeof(fixed_reserved) / sizeof(fixed_reserved[0]) + 1)
+
+/* The program's wish, per thread: bit i for reserved signal i. */
+static __thread unsigned int wished;
+/* Sent by someone (not a fault) while wished blocked: pending until unblocked. */
+static __thread _Atomic unsigned int held;
+static __thread siginfo_t held_info[NR_RESERVED];
+
+static int reserved_sig(unsigned int i)
+{
+	return i < NR_RESERVED - 1 ? fixed_reserved[i] : shim.kick_sig;
+}
+
+/* The index of @sig among the reserved signals, or -1. */
+static int reserved_index(int sig)
+{
+	for (unsigned int i = 0; i < NR_RESERVED; i++)
+		if (reserved_sig(i) == sig)
+			return (int)i;
+	return -1;
+}
+
+static unsigned int reserved_bits(const sigset_t *set)
+{
+	unsigned int b = 0;
+
+	for (unsigned int i = 0; i < NR_RESERVED; i++)
+		if (sigismember(set, reserved_sig(i)) == 1)
+			b |= 1U << i;
+	return b;
+}
+
+static void reserved_strip(sigset_t *set)
+{
+	for (unsigned int i = 0; i < NR_RESERVED; i++)
+		sigdelset(set, reserved_sig(i));
+}
+
+/* Deliver what was held for signals the program no longer blocks. */
+static void release_held(void)
+{
+	unsigned int now = atomic_load(&held) & ~wished;
+
+	for (unsigned int i = 0; now; i++) {
+		if (!(now & 1U << i))
+			continue;
+		now &= ~(1U << i);
+		atomic_fetch_and(&held, ~(1U << i));
+		syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), reserved_sig(i),
+			&held_info[i]);
+	}
+}
+
+/*
+ * rt_sigprocmask as the program sees it.  Return 0 or -errno.  Before the
+ * shim can run enclaves (kick_sig still 0) it is the plain system call.
+ */
+static int mask_op(int how, const sigset_t *set, sigset_t *old)
+{
+	unsigned int before = wished, after = wished;
+	sigset_t kset, kold;
+
+	if (set) {
+		if (how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK)
+			return -EINVAL;
+		kset = *set;
+		if (shim.kick_sig) {
+			unsigned int b = reserved_bits(set);
+
+			after = how == SIG_BLOCK ? before | b : how == SIG_UNBLOCK ? before & ~b : b;
+			reserved_strip(&kset);
+		}
+	}
+	if (syscall(SYS_rt_sigprocmask, how, set ? &kset : NULL, &kold, _NSIG / 8))
+		return -errno;
+	wished = after;
+	if (old) {
+		*old = kold;
+		for (unsigned int i = 0; i < NR_RESERVED; i++)
+			if (before & 1U << i)
+				sigaddset(old, reserved_sig(i));
+	}
+	if (atomic_load(&held))
+		release_held();
+	return 0;
+}
+
+/**
+ * shim_sig_blocked_for_app() - did the program block this reserved signal?
+ * @sig: a signal about to go to the program's disposition
+ * @si: its siginfo
+ *
+ * Signal context.  A signal the program wished blocked is, as on Linux, fatal
+ * when a fault raised it (the kernel forces it with its default action) and
+ * pending otherwise: it is held here and sent again when the program
+ * unblocks it.
+ *
+ * Return: 0 when it goes to the program now, 1 when it was held, 2 when the
+ * default action must be taken.
+ */
+int shim_sig_blocked_for_app(int sig, const siginfo_t *si)
+{
+	int i = reserved_index(sig);
+
+	if (i < 0 || !(wished & 1U << i))
+		return 0;
+	if (si->si_code > 0)
+		return 2;
+	held_info[i] = *si;
+	atomic_fetch_or(&held, 1U << i);
+	return 1;
+}
+
+SHIM_API int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	int r = mask_op(how, set, old);
+
+	if (r) {
+		errno = -r;
+		return -1;
+	}
+	return 0;
+}
+
+SHIM_API int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	return -mask_op(how, set, old);
+}
+
+/* The BSD and System V spellings: glibc implements them without sigprocmask(). */
+static int old_style(int how, int mask)
+{
+	sigset_t set, old;
+
+	sigemptyset(&set);
+	for (int sig = 1; sig <= 32 && sig < _NSIG; sig++)
+		if (mask & (int)(1U << (sig - 1)))
+			sigaddset(&set, sig);
+	if (mask_op(how, &set, &old))
+		return -1;
+	mask = 0;
+	for (int sig = 1; sig <= 32 && sig < _NSIG; sig++)
+		if (sigismember(&old, sig) == 1)
+			mask |= (int)(1U << (sig - 1));
+	return mask;
+}
+
+SHIM_API int sigblock(int mask)
+{
+	return old_style(SIG_BLOCK, mask);
+}
+
+SHIM_API int sigsetmask(int mask)
+{
+	return old_style(SIG_SETMASK, mask);
+}
+
+SHIM_API int siggetmask(void)
+{
+	return old_style(SIG_BLOCK, 0);
+}
+
+static int one_signal(int how, int sig, sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	if (sigaddset(&set, sig))
+		return -1;
+	if (mask_op(how, &set, old))
+		return -1;
+	return 0;
+}
+
+SHIM_API int sighold(int sig)
+{
+	return one_signal(SIG_BLOCK, sig, NULL);
+}
+
+SHIM_API int sigrelse(int sig)
+{
+	return one_signal(SIG_UNBLOCK, sig, NULL);
+}
+
+/*
+ * glibc's sigset() reaches neither sigaction() nor sigprocmask() through
+ * their public names; this one does, so the program's handler is recorded
+ * like any other.
+ */
+SHIM_API sighandler_t sigset(int sig, sighandler_t disp)
+{
+	struct sigaction sa, oa;
+	sigset_t old;
+
+	if (disp == SIG_HOLD) {
+		if (sigaction(sig, NULL, &oa) || one_signal(SIG_BLOCK, sig, &old))
+			return SIG_ERR;
+	} else {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = disp;
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(sig, &sa, &oa) || one_signal(SIG_UNBLOCK, sig, &old))
+			return SIG_ERR;
+	}
+	return sigismember(&old, sig) == 1 ? SIG_HOLD : oa.sa_handler;
+}
