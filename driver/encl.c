@@ -1028,7 +1028,7 @@ static vm_fault_t sgx_encl_eaug_page(struct sgx_mm *mm, struct sgx_encl *encl,
 		return VM_FAULT_SIGBUS;
 
 	sgx_mutex_lock(&encl->lock);
-#ifndef SGX_NO_OOM_RACE_FIX
+#ifndef SGX_NO_OOM_RECHECK_FIX
 	if (encl_test_flag(encl, SGX_ENCL_NO_MEMORY)) {
 		sgx_mutex_unlock(&encl->lock);
 		return VM_FAULT_SIGBUS;
@@ -1131,7 +1131,7 @@ static vm_fault_t __sgx_vma_fault(struct sgx_mm *mm, struct sgx_encl *encl, unsi
 	}
 
 	sgx_mutex_lock(&encl->lock);
-#ifndef SGX_NO_OOM_RACE_FIX
+#ifndef SGX_NO_OOM_RECHECK_FIX
 	/* Killed after the check above: the killer's lock round trip orders us. */
 	if (encl_test_flag(encl, SGX_ENCL_NO_MEMORY)) {
 		sgx_mutex_unlock(&encl->lock);
@@ -1474,6 +1474,28 @@ void sgx_encl_mm_drain(struct sgx_encl *encl)
 	}
 }
 
+#ifdef SGX_NO_OOM_RACE_FIX
+/*
+ * The kill before the series' v3 (docs/races.md, R6): free at once the
+ * enclave's EPC that the reclaimer does not track -- its VA pages, and its
+ * SECS when no child is resident -- under encl->lock.  A reclaimer holding
+ * the enclave's last pages then finds no VA page for their EWB.
+ */
+static void oom_free_unreclaimable(struct sgx_encl *encl)
+{
+	struct sgx_va_page *va_page, *tmp;
+
+	sgx_mutex_lock(&encl->lock);
+	cds_list_for_each_entry_safe(va_page, tmp, &encl->va_pages, list)
+		sgx_encl_free_va_page(encl, va_page);
+	if (!encl->secs_child_cnt && encl->secs.epc_page) {
+		sgx_encl_free_epc_page(encl->drv, encl->secs.epc_page);
+		encl->secs.epc_page = NULL;
+	}
+	sgx_mutex_unlock(&encl->lock);
+}
+#endif
+
 /**
  * sgx_encl_oom() - the EPC OOM killer's work on one victim (v5; docs/races.md, R6)
  * @encl: the victim, with a reference the caller hands over
@@ -1502,7 +1524,10 @@ bool sgx_encl_oom(struct sgx_encl *encl)
 		goto out;
 	atomic_fetch_add(&drv->stats.oom_kills, 1);
 	sgx_test_point(drv, SGX_TP_OOM_MARKED, encl, encl->base);
-#ifndef SGX_NO_OOM_RACE_FIX
+#ifdef SGX_NO_OOM_RACE_FIX
+	oom_free_unreclaimable(encl);
+#endif
+#ifndef SGX_NO_OOM_RECHECK_FIX
 	/*
 	 * A fault past its lockless NO_MEMORY check either holds encl->lock
 	 * now, and its PTE goes with the zap below, or takes it after this

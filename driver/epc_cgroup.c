@@ -1,33 +1,31 @@
 // SPDX-License-Identifier: MIT
 /*
  * The EPC cgroup: the misc controller's "sgx_epc" resource with per-cgroup
- * LRUs, reclaim within a subtree and the EPC OOM killer.  None of this is in
- * mainline Linux; it follows the unmerged EPC cgroup series (docs/design.md,
- * References): the v17 data model and reclaim algorithms, and the v5 OOM
- * path (docs/races.md, R6).  The misc semantics (charge, uncharge, max,
- * peak, events, the files' formats) are mainline kernel/cgroup/misc.c's.
+ * LRUs, reclaim within a subtree and, in v5, the EPC OOM killer.  None of
+ * this is in mainline Linux; it follows one revision of the unmerged EPC
+ * cgroup series at a time (cfg.cg_policy; docs/design.md, References):
+ * v17 (August 2024) or v5 (September 2023).  docs/architecture.md, "The
+ * EPC cgroup", lists what differs between them.  The misc semantics
+ * (charge, uncharge, max, peak, events, the files' formats) are mainline
+ * kernel/cgroup/misc.c's.
  *
- * Choices where the series' versions differ (EMU-CHOICE):
- *  - Reclaim starts when usage reaches v17's threshold (the limit, less
- *    SGX_CG_MIN_FREE_PAGE when the limit is above SGX_CG_LOW_LIMIT pages).
- *  - The OOM killer runs (from the asynchronous work, as in v5) only when a
- *    cgroup is strictly over its limit and nothing in its subtree can be
- *    reclaimed, which is what lowering misc.max below the usage can leave.
- *    v5 also killed just below the limit; that would take enclaves that
- *    merely sit at their limit with SECS and VA pages.
+ * Departures from both revisions (EMU-CHOICE):
+ *  - A charge fails with -ENOMEM only when nothing in the subtree is
+ *    listed *or* in a reclaimer's batch: pages in flight are about to be
+ *    freed, so the charge waits for them rather than fail (in v5, for at
+ *    most SGX_EPC_RECLAIM_OOM_THRESHOLD rounds).  The reclaim and OOM
+ *    decisions use the series' test (listed pages only).
  *  - All LRUs share drv->reclaimer_lock (the kernel has a lock per LRU): the
  *    reclaimer already serialises on it, and it keeps the lock order short.
  *  - A cgroup's memory is freed only outside signal context (destroy, or
  *    the reaping in sgx_cgroup_run_work()), because the fault path's free
- *    of an EPC page drops a cgroup reference.  A destroyed cgroup stays in
- *    the tree until then, so that reclaim still finds its pages.
- *  - A charge over a limit reclaims below the cgroup whose limit refused it
- *    (memcg's rule), not only below the charging cgroup (v17).
- *  - Without reclaim (faults) an over-limit charge queues work and says
- *    -EBUSY even with a signal pending; v17 tests the signal first, which
- *    turns such a fault into SIGBUS.
- *  - The kill is ordered against faults through encl->lock (the series
- *    checks NO_MEMORY once, without the lock; see sgx_encl_oom()).
+ *    of an EPC page drops a cgroup reference.
+ *  - The asynchronous work runs in ksgxd, SGX_CG_WORK_ROUNDS rounds at a
+ *    time, queueing itself again while there is more to do.
+ *  - Fixes on top of the series, each compiled out by its own macro (all by
+ *    -Drace_fixes=false; docs/races.md, R6): the NO_MEMORY re-check under
+ *    encl->lock (SGX_NO_OOM_RECHECK_FIX, encl.c) and the killer's wait for
+ *    enclave releases (SGX_NO_OOM_RELEASE_WAIT_FIX).
  *
  * Async-signal-safe, for the fault path: sgx_cgroup_current(), try_charge
  * without reclaim, uncharge, put, queue_work, the LRU accounting.
@@ -43,6 +41,11 @@
 #include "sgx.h"
 
 #define CG_PAGE 4096ULL
+/* v5's reclaim constants (its epc_cgroup.c; SGX_NR_TO_SCAN_MAX is its sgx.h's). */
+#define SGX_EPC_RECLAIM_MIN_PAGES 16u
+#define SGX_NR_TO_SCAN_MAX 32u
+#define SGX_EPC_RECLAIM_IGNORE_AGE_THRESHOLD 5
+#define SGX_EPC_RECLAIM_OOM_THRESHOLD 5
 
 static uint64_t capacity(struct sgx_driver *drv)
 {
@@ -297,12 +300,13 @@ struct sgx_cgroup *sgx_cgroup_of_page(struct sgx_driver *drv, const struct sgx_e
 }
 
 /*
- * The misc controller's charge of one page (misc_cg_try_charge).  Its
- * capacity test is left out: usage counts allocated EPC pages, so it can
- * reach the capacity only when the free lists run dry (or pass it for an
- * instant, by concurrent charges that the free lists then refuse), and then
- * the allocator's own path (direct reclaim, ksgxd) must see it, as in
- * mainline, not a charge failure.
+ * The misc controller's charge of one page (misc_cg_try_charge): a level
+ * refuses it when its new usage passes its limit or the capacity (the
+ * whole EPC).  Usage counts charged pages, so the capacity test refuses a
+ * charge only when every EPC page is charged: then, as in the series, the
+ * charge fails before the allocator's own path (direct reclaim) is tried.
+ * Not for a task of the root cgroup (EMU-CHOICE): without cgroups the
+ * driver stays mainline's, whose allocator meets a full EPC itself.
  *
  * Return: NULL when charged, else the cgroup whose limit refused it.
  */
@@ -313,7 +317,7 @@ static struct sgx_cgroup *misc_try_charge(struct sgx_cgroup *cg)
 	for (c = cg; c; c = c->parent) {
 		uint64_t now = atomic_fetch_add(&c->usage, CG_PAGE) + CG_PAGE, peak;
 
-		if (now > atomic_load(&c->max)) {
+		if (now > atomic_load(&c->max) || (cg->parent && now > capacity(cg->drv))) {
 			fail = c;
 			break;
 		}
@@ -355,10 +359,53 @@ void sgx_cgroup_uncharge(struct sgx_cgroup *cg)
 	}
 }
 
-/* The lowest limit from @cg up to the root, in pages (capacity when none). */
+static bool is_v5(const struct sgx_driver *drv)
+{
+	return drv->cfg.cg_policy == SGX_CG_V5;
+}
+
+/**
+ * sgx_cg_policy_parse() - the policy named "v5" or "v17"
+ * @s: the name
+ * @policy: set on success
+ *
+ * Return: 0, or -EINVAL for any other name.
+ */
+int sgx_cg_policy_parse(const char *s, enum sgx_cg_policy *policy)
+{
+	if (!strcmp(s, "v5"))
+		*policy = SGX_CG_V5;
+	else if (!strcmp(s, "v17"))
+		*policy = SGX_CG_V17;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/**
+ * sgx_cg_policy_name() - "v5" or "v17"
+ * @policy: the policy
+ *
+ * Return: its name, as sgx_cg_policy_parse() takes it.
+ */
+const char *sgx_cg_policy_name(enum sgx_cg_policy policy)
+{
+	return policy == SGX_CG_V5 ? "v5" : "v17";
+}
+
+/*
+ * The series' "are the subtree's LRUs empty?": nothing on a reclaimable
+ * list.  Pages isolated by a reclaimer are on none, so they do not count.
+ */
+static bool lru_empty(struct sgx_cgroup *cg)
+{
+	return atomic_load(&cg->subtree_listed) <= 0;
+}
+
+/* The lowest limit from @cg up to the root, in pages (UINT64_MAX / 4096: none). */
 static uint64_t min_limit_pages(struct sgx_cgroup *cg)
 {
-	uint64_t m = capacity(cg->drv);
+	uint64_t m = UINT64_MAX;
 
 	for (struct sgx_cgroup *c = cg; c; c = c->parent) {
 		uint64_t x = atomic_load(&c->max);
@@ -373,25 +420,19 @@ static uint64_t min_limit_pages(struct sgx_cgroup *cg)
  * sgx_cgroup_should_reclaim() - is @cg at its reclaim threshold (v17)?
  * @cg: the cgroup
  *
- * Return: true when something in its subtree is reclaimable and its usage
- * has reached the lowest limit on its path to the root, less
+ * Return: true when something in its subtree is on a reclaimable list and
+ * its usage has reached the lowest limit on its path to the root, less
  * SGX_CG_MIN_FREE_PAGE when that limit is above SGX_CG_LOW_LIMIT pages.
  */
 bool sgx_cgroup_should_reclaim(struct sgx_cgroup *cg)
 {
 	uint64_t max = min_limit_pages(cg);
 
-	if (atomic_load(&cg->subtree_reclaimable) <= 0)
+	if (lru_empty(cg))
 		return false;
 	if (max > SGX_CG_LOW_LIMIT)
 		max -= SGX_CG_MIN_FREE_PAGE;
 	return atomic_load(&cg->usage) / CG_PAGE >= max;
-}
-
-/* Strictly over a limit on the path to the root: what the OOM killer acts on. */
-static bool over_limit(struct sgx_cgroup *cg)
-{
-	return atomic_load(&cg->usage) / CG_PAGE > min_limit_pages(cg);
 }
 
 /**
@@ -412,6 +453,81 @@ void sgx_cgroup_queue_work(struct sgx_cgroup *cg)
 	}
 }
 
+/*
+ * The cgroup after @cg in @root's subtree (pre-order), pinned, or NULL
+ * after the last one; @cg's reference is put.  No lock may be held.
+ */
+static struct sgx_cgroup *walk_next(struct sgx_cgroup *root, struct sgx_cgroup *cg)
+{
+	struct sgx_driver *drv = root->drv;
+	struct sgx_cgroup *next;
+
+	/* Pinned before the lock goes: it cannot be reaped under us. */
+	sgx_mutex_lock(&drv->cg_lock);
+	next = next_pre(root, cg);
+	if (next != root)
+		sgx_cgroup_get(next);
+	sgx_mutex_unlock(&drv->cg_lock);
+	sgx_cgroup_put(cg);
+	return next == root ? NULL : next;
+}
+
+/*
+ * v5's reclaim of a subtree: batches from the cgroups in pre-order, always
+ * from @root on, until @nr pages were scanned in all.  The series clamps a cgroup
+ * reclaim request to [16, 32] pages (@clamp); global reclaim asks for one
+ * batch.  Return: the pages reclaimed (written back and freed).
+ */
+static unsigned int reclaim_v5(struct sgx_cgroup *root, uint64_t nr, bool ignore_age, bool clamp)
+{
+	struct sgx_cgroup *cg = root;
+	unsigned int scanned = 0, freed = 0;
+
+	if (clamp)
+		nr = nr < SGX_EPC_RECLAIM_MIN_PAGES ? SGX_EPC_RECLAIM_MIN_PAGES :
+		     nr > SGX_NR_TO_SCAN_MAX ? SGX_NR_TO_SCAN_MAX : nr;
+	sgx_cgroup_get(cg);
+	while (cg) {
+		/* Each list once: a short batch took all it had (young ones went back). */
+		while (scanned < nr) {
+			unsigned int want = nr - scanned < SGX_NR_TO_SCAN ? (unsigned int)(nr - scanned) :
+									    SGX_NR_TO_SCAN;
+			unsigned int n, s = sgx_reclaim_pages_lru(root->drv, cg, want, ignore_age, &n);
+
+			scanned += s;
+			freed += n;
+			if (s < want)
+				break;
+		}
+		if (scanned >= nr) {
+			sgx_cgroup_put(cg);
+			break;
+		}
+		cg = walk_next(root, cg);
+	}
+	return freed;
+}
+
+/* v5's sgx_epc_reclaim_control: failed rounds, and whether age is ignored now. */
+struct reclaim_control {
+	int nr_fails;
+	bool ignore_age;
+};
+
+/*
+ * v5's bookkeeping after a reclaim that freed nothing.  Return: true when
+ * the subtree has nothing listed (the series' -ENOMEM), else count the
+ * failure; after SGX_EPC_RECLAIM_IGNORE_AGE_THRESHOLD of them, age is ignored.
+ */
+static bool reclaim_failed(struct sgx_cgroup *cg, struct reclaim_control *rc)
+{
+	if (lru_empty(cg))
+		return true;
+	if (++rc->nr_fails > SGX_EPC_RECLAIM_IGNORE_AGE_THRESHOLD)
+		rc->ignore_age = true;
+	return false;
+}
+
 /* The next cgroup of @root's subtree to reclaim from, pinned (v17 next_get). */
 static struct sgx_cgroup *next_get(struct sgx_cgroup *root)
 {
@@ -419,8 +535,10 @@ static struct sgx_cgroup *next_get(struct sgx_cgroup *root)
 	struct sgx_cgroup *cg;
 
 	sgx_mutex_lock(&drv->cg_lock);
-	/* Destroyed cgroups are visited too: their pages are still here. */
 	cg = root->next_cg;
+	/* Destroyed cgroups are passed over (their pages wait for their release). */
+	while (cg != root && atomic_load(&cg->dying))
+		cg = next_pre(root, cg);
 	root->next_cg = next_pre(root, cg);
 	sgx_cgroup_get(cg);
 	sgx_mutex_unlock(&drv->cg_lock);
@@ -428,27 +546,29 @@ static struct sgx_cgroup *next_get(struct sgx_cgroup *root)
 }
 
 /**
- * sgx_cgroup_reclaim() - reclaim from @root's subtree, round robin
+ * sgx_cgroup_reclaim() - reclaim from @root's subtree
  * @root: the subtree (the root cgroup: global reclaim)
- * @nr: pages to scan, one reclaimer batch per cgroup visited
+ * @nr: pages to scan, in reclaimer batches
  *
- * Visits the subtree's cgroups from where the last call stopped, one batch
- * each, until @nr pages were scanned, the subtree has nothing reclaimable, or
- * every cgroup was visited once.  That last bound is a departure from v17,
- * which goes round until @nr pages are scanned: with no cgroup below the
- * root, global reclaim is then exactly mainline's one batch.  No lock may be
- * held (EWB takes them).
+ * v17: round robin, one batch per cgroup visited, from where the last call
+ * stopped, until @nr pages were scanned, nothing in the subtree is listed,
+ * or every cgroup was visited once.  That last bound is a departure from
+ * v17, which goes round until @nr pages are scanned: with no cgroup below
+ * the root, global reclaim is then exactly mainline's one batch.  v5: the
+ * subtree in pre-order from @root, each cgroup's list until @nr pages were
+ * scanned.  No lock may be held (EWB takes them).
  *
- * Return: the number of pages isolated.
+ * Return: the number of pages isolated (v17), or reclaimed (v5).
  */
 unsigned int sgx_cgroup_reclaim(struct sgx_cgroup *root, unsigned int nr)
 {
 	struct sgx_cgroup *first = NULL;
 	unsigned int scanned = 0, visits = 0;
 
+	if (is_v5(root->drv))
+		return reclaim_v5(root, nr, false, false);
 	/* The visit bound also ends it if @first is reaped under it. */
-	while (scanned < nr && atomic_load(&root->subtree_reclaimable) > 0 &&
-	       visits++ < SGX_CG_MAX) {
+	while (scanned < nr && !lru_empty(root) && visits++ < SGX_CG_MAX) {
 		struct sgx_cgroup *cg = next_get(root);
 
 		if (cg == first) {
@@ -457,56 +577,61 @@ unsigned int sgx_cgroup_reclaim(struct sgx_cgroup *root, unsigned int nr)
 		}
 		if (!first)
 			first = cg; /* compared only, never dereferenced after its put */
-		scanned += sgx_reclaim_pages_lru(root->drv, cg);
+		scanned += sgx_reclaim_pages_lru(root->drv, cg, SGX_NR_TO_SCAN, false, NULL);
 		sgx_cgroup_put(cg);
 	}
 	return scanned;
 }
 
 /**
- * sgx_cgroup_try_charge() - charge one page to @cg (v17 try_charge)
+ * sgx_cgroup_try_charge() - charge one page to @cg (the series' try_charge)
  * @cg: the cgroup
  * @reclaim: may reclaim (no lock held by the caller)
  *
- * When a limit refuses the charge, room is made in the subtree of the
- * cgroup whose limit that is, which may be an ancestor of @cg (as memcg does
- * it).  v17 looks at @cg's own subtree only, so a task in a child with
- * nothing of its own would get -ENOMEM while its siblings' pages, charged to
- * the same full parent, could be reclaimed.
+ * Over a limit, room is made in @cg's own subtree, whichever limit refused
+ * the charge (both revisions; memcg would reclaim below the cgroup whose
+ * limit it is): a task in an empty child of a full parent gets -ENOMEM.
+ * v17 reclaims round robin until the charge fits; v5 reclaims 16 pages at
+ * a time and gives up after SGX_EPC_RECLAIM_OOM_THRESHOLD rounds that
+ * found the subtree's lists empty.
  *
- * Return: 0; -ENOMEM (over a limit and nothing in that subtree to reclaim
- * or being reclaimed); -EBUSY (over a limit without @reclaim: the
- * asynchronous work is queued to make room); -ERESTARTSYS (a signal pending
- * while it would reclaim).
+ * Return: 0; -ENOMEM (over a limit and nothing in the subtree to reclaim
+ * or being reclaimed); -ERESTARTSYS (a signal pending, tested before the
+ * rest: a fault then gets SIGBUS); -EBUSY (over a limit without @reclaim:
+ * the subtree's asynchronous work is queued to make room).
  */
 int sgx_cgroup_try_charge(struct sgx_cgroup *cg, bool reclaim)
 {
 	struct sgx_driver *drv = cg->drv;
+	struct reclaim_control rc = { 0 };
+	unsigned int nr_empty = 0;
 
 	for (;;) {
-		struct sgx_cgroup *full = misc_try_charge(cg);
-
-		if (!full)
+		if (!misc_try_charge(cg))
 			return 0;
-		if (atomic_load(&full->subtree_reclaimable) <= 0)
+		/* Pages in flight count (EMU-CHOICE above). */
+		if (atomic_load(&cg->subtree_reclaimable) <= 0)
 			return -ENOMEM;
-		/*
-		 * Without reclaim (a fault, a vEPC fault) nothing sleeps, so a
-		 * pending signal has nothing to interrupt: v17 tests it first
-		 * and turns such a fault into SIGBUS; here it retries.
-		 */
-		if (!reclaim) {
-			sgx_cgroup_queue_work(full);
-			return -EBUSY;
-		}
 		if (drv_host_call(drv, signal_pending))
 			return -ERESTARTSYS;
-		sgx_cgroup_reclaim(full, 1);
-		sched_yield();
+		if (!reclaim) {
+			sgx_cgroup_queue_work(cg);
+			return -EBUSY;
+		}
+		if (!is_v5(drv)) {
+			sgx_cgroup_reclaim(cg, 1);
+			sched_yield();
+			continue;
+		}
+		if (!reclaim_v5(cg, 1, rc.ignore_age, true) && reclaim_failed(cg, &rc)) {
+			if (++nr_empty > SGX_EPC_RECLAIM_OOM_THRESHOLD)
+				return -ENOMEM;
+			sched_yield();
+		}
 	}
 }
 
-/* ---- The EPC OOM killer (docs/races.md, R6) ---- */
+/* ---- The EPC OOM killer (v5; docs/races.md, R6) ---- */
 
 static struct sgx_encl *owner_encl(struct sgx_epc_page *page)
 {
@@ -516,21 +641,25 @@ static struct sgx_encl *owner_encl(struct sgx_epc_page *page)
 }
 
 /*
- * A victim from @cg's unreclaimable list: the first SECS or VA page whose
- * enclave can still be pinned.  The entries looked at are unlinked (their
- * nodes point at themselves) and not put back, as in the series; those of
- * an enclave that CREATE has not finished (its VA page is listed first) are
- * passed over and stay, since the killer would only give up on it.  A
- * listed page's enclave is alive: its release takes its SECS and VA pages
- * off the list (under reclaimer_lock, held here) before it is freed.
+ * A victim from @cg's unreclaimable list (v5's sgx_oom_get_victim()): the
+ * first SECS or VA page whose enclave can still be pinned.  The entries
+ * looked at are unlinked (their nodes point at themselves) and not put
+ * back.  A listed page's enclave is alive: its release takes its SECS and VA
+ * pages off the list (under reclaimer_lock, held here) before it is freed.
  *
  * An enclave that cannot be pinned is being released and is about to give
- * back its SECS and VA pages: *@dying is set and no victim is taken, so
- * that a cgroup over its limit only until that release ends loses nothing.
- * (The series skips such an entry and kills the next enclave on the list.)
+ * back its SECS and VA pages.  The series unlinks its entry and goes on to
+ * the next enclave; with the release-wait fix *@dying is set and no victim
+ * is taken, so that a cgroup over its limit only until that release ends
+ * loses nothing.
  */
 static struct sgx_encl *oom_get_victim(struct sgx_cgroup *cg, bool *dying)
 {
+#ifndef SGX_NO_OOM_RELEASE_WAIT_FIX
+	const bool wait_for_release = true;
+#else
+	const bool wait_for_release = false;
+#endif
 	struct sgx_driver *drv = cg->drv;
 	struct sgx_encl *victim = NULL;
 	struct sgx_epc_page *page, *tmp;
@@ -538,15 +667,14 @@ static struct sgx_encl *oom_get_victim(struct sgx_cgroup *cg, bool *dying)
 	sgx_mutex_lock(&drv->reclaimer_lock);
 	cds_list_for_each_entry_safe(page, tmp, &cg->lru.unreclaimable, list) {
 		struct sgx_encl *encl = owner_encl(page);
+		bool pinned = encl && sgx_encl_get_unless_zero(encl);
 
-		if (encl && !encl_test_flag(encl, SGX_ENCL_CREATED))
-			continue;
-		if (encl && !sgx_encl_get_unless_zero(encl)) {
+		if (encl && !pinned && wait_for_release) {
 			*dying = true;
 			break;
 		}
 		cds_list_del_init(&page->list);
-		if (encl) {
+		if (pinned) {
 			victim = encl;
 			break;
 		}
@@ -556,31 +684,33 @@ static struct sgx_encl *oom_get_victim(struct sgx_cgroup *cg, bool *dying)
 }
 
 /**
- * sgx_cgroup_oom() - kill one enclave of @root's subtree to free EPC
- * @root: the cgroup over its limit
+ * sgx_cgroup_oom() - kill one enclave of @root's subtree to free EPC (v5)
+ * @root: the cgroup at its limit with nothing reclaimable
  *
- * Walks the subtree in pre-order and takes the first enclave found on an
- * unreclaimable list (sgx_encl_oom()).  An enclave killed before and still
- * waiting for its reclaims to finish counts as found: the caller waits for
- * it rather than taking another.  So does any enclave release under way,
- * in this subtree or not (it may be what keeps @root over its limit: its
- * pages stopped counting as reclaimable before they are uncharged); then
- * @root's work is queued again, to look once the release is done.  No lock
- * may be held.
+ * Walks the subtree in pre-order; in each cgroup, the first enclave on the
+ * unreclaimable list is the candidate (sgx_encl_oom()): killed, or found
+ * killed before and still waiting for its reclaims to finish (the caller
+ * then waits for it rather than take another), or not created yet (the
+ * walk goes on to the next cgroup).  With the release-wait fix, any enclave
+ * release under way, in this subtree or not, counts as found (it may be
+ * what keeps @root over its limit: its pages stopped counting as
+ * reclaimable before they are uncharged), and @root's work is queued
+ * again, to look once the release is done.  No lock may be held.
  *
  * Return: true when a victim was found.
  */
 bool sgx_cgroup_oom(struct sgx_cgroup *root)
 {
-	struct sgx_driver *drv = root->drv;
-	struct sgx_cgroup *cg = root, *next;
+	struct sgx_cgroup *cg = root;
 
-	if (atomic_load(&drv->nr_releasing)) {
+#ifndef SGX_NO_OOM_RELEASE_WAIT_FIX
+	if (atomic_load(&root->drv->nr_releasing)) {
 		sgx_cgroup_queue_work(root);
 		return true;
 	}
+#endif
 	sgx_cgroup_get(cg);
-	for (;;) {
+	while (cg) {
 		bool dying = false;
 		struct sgx_encl *victim = oom_get_victim(cg, &dying);
 
@@ -593,37 +723,60 @@ bool sgx_cgroup_oom(struct sgx_cgroup *root)
 			sgx_cgroup_put(cg);
 			return true;
 		}
-		/* The next one is pinned before the lock goes: it cannot be reaped. */
-		sgx_mutex_lock(&drv->cg_lock);
-		next = next_pre(root, cg);
-		if (next != root)
-			sgx_cgroup_get(next);
-		sgx_mutex_unlock(&drv->cg_lock);
-		sgx_cgroup_put(cg);
-		if (next == root)
-			return false;
-		cg = next;
+		cg = walk_next(root, cg);
 	}
+	return false;
 }
 
 /*
- * The asynchronous work of one cgroup: reclaim down to the threshold (v17);
- * over the limit with nothing reclaimable, kill one enclave (v5).  A killed
- * enclave's EPC is freed when its file is released, so after a kill the work
- * stops rather than pick more victims while that one is still going away.
+ * v17's asynchronous work: reclaim while the cgroup is at its threshold.
+ * v5's: reclaim down to the lowest limit to the root less one page (less
+ * SGX_EPC_RECLAIM_MIN_PAGES / 2 more above SGX_NR_TO_SCAN_MAX pages),
+ * ignoring age after repeated failures; with nothing listed, kill and go
+ * on (the next victim, if the kill did not bring usage down); stop when no
+ * victim is left or the subtree's lists stay empty.  A kill frees nothing
+ * at once, so a v5 work kills every enclave of a cgroup whose limit is 0.
+ *
+ * After SGX_CG_WORK_ROUNDS rounds the work queues itself again and returns,
+ * so that ksgxd gets back to global reclaim and other cgroups in between
+ * (the kernel runs it on a workqueue of its own).
  */
 static void cg_work(struct sgx_cgroup *cg)
 {
-	for (int rounds = 0; rounds < 1024; rounds++) {
-		if (atomic_load(&cg->subtree_reclaimable) <= 0) {
-			if (over_limit(cg))
-				sgx_cgroup_oom(cg);
+	struct reclaim_control rc = { 0 };
+
+	for (int rounds = 0;; rounds++) {
+		uint64_t max = min_limit_pages(cg);
+
+		if (!is_v5(cg->drv)) {
+			if (!sgx_cgroup_should_reclaim(cg))
+				return;
+		} else {
+			if (max)
+				max--;
+			if (max > SGX_NR_TO_SCAN_MAX)
+				max -= SGX_EPC_RECLAIM_MIN_PAGES / 2;
+			if (max > cg->drv->nr_total_pages)
+				max = cg->drv->nr_total_pages;
+			if (atomic_load(&cg->usage) / CG_PAGE <= max)
+				return;
+		}
+		if (rounds == SGX_CG_WORK_ROUNDS) {
+			sgx_cgroup_queue_work(cg);
 			return;
 		}
-		if (!sgx_cgroup_should_reclaim(cg) && !over_limit(cg))
+		if (!is_v5(cg->drv)) {
+			if (!sgx_cgroup_reclaim(cg, SGX_NR_TO_SCAN))
+				sched_yield();
+		} else if (lru_empty(cg)) {
+			/* Queued again: a release is under way, look after it. */
+			if (!sgx_cgroup_oom(cg) || atomic_load(&cg->work_pending))
+				return;
+		} else if (!reclaim_v5(cg, atomic_load(&cg->usage) / CG_PAGE - max, rc.ignore_age,
+				       true) &&
+			   reclaim_failed(cg, &rc)) {
 			return;
-		if (!sgx_cgroup_reclaim(cg, SGX_NR_TO_SCAN))
-			sched_yield();
+		}
 	}
 }
 
@@ -755,9 +908,10 @@ static bool is_space(char c)
  *       does: surrounding white space stripped, the name ends at the first
  *       space, the value is kstrtou64(value, 0) (so 0x1000 and 010 work)
  *
- * A limit below the usage does not fail: the asynchronous work reclaims
- * down to it, and kills an enclave of the subtree if nothing is
- * reclaimable.  Limits round down to whole pages only in effect.
+ * A limit below the usage does not fail.  v5 queues the asynchronous work,
+ * which reclaims down to it and kills enclaves of the subtree if nothing is
+ * reclaimable; v17 leaves the usage as it is until the next charge.  Limits
+ * round down to whole pages only in effect.
  *
  * Return: 0, -ENOENT (another file, or the root), -EINVAL (no value, an
  * unknown resource name -- checked before the number -- or a malformed
@@ -797,6 +951,8 @@ int sgx_cgroup_write(struct sgx_cgroup *cg, const char *file, const char *buf)
 			return ret;
 	}
 	atomic_store(&cg->max, max);
-	sgx_cgroup_queue_work(cg);
+	/* v5's max_write callback; v17 enforces a limit only when pages are charged. */
+	if (is_v5(cg->drv))
+		sgx_cgroup_queue_work(cg);
 	return 0;
 }

@@ -463,6 +463,8 @@ void sgx_lru_add_tail(struct sgx_driver *drv, struct sgx_epc_page *page)
 
 	cds_list_add_tail(&page->list, &cg->lru.reclaimable);
 	atomic_fetch_add(&drv->nr_active, 1);
+	for (struct sgx_cgroup *c = cg; c; c = c->parent)
+		atomic_fetch_add(&c->subtree_listed, 1);
 }
 
 /**
@@ -475,6 +477,8 @@ void sgx_lru_del(struct sgx_driver *drv, struct sgx_epc_page *page)
 {
 	cds_list_del_init(&page->list);
 	atomic_fetch_sub(&drv->nr_active, 1);
+	for (struct sgx_cgroup *c = sgx_cgroup_of_page(drv, page); c; c = c->parent)
+		atomic_fetch_sub(&c->subtree_listed, 1);
 }
 
 /**
@@ -780,6 +784,10 @@ void sgx_reclaim_pages(struct sgx_driver *drv)
  * sgx_reclaim_pages_lru() - reclaim one batch from one cgroup's LRU
  * @drv: the driver
  * @cg: the cgroup whose own reclaimable list is scanned
+ * @nr: pages to isolate at most, up to SGX_NR_TO_SCAN
+ * @ignore_age: write back young pages too (the v5 cgroup reclaim's
+ *              "ignore_age" after repeated failures)
+ * @reclaimed: if not NULL, set to the number of pages written back and freed
  *
  * Isolate pages from the head of the list (holding an enclave reference for
  * each), skip the young ones and those without backing, zap and EBLOCK the
@@ -789,8 +797,10 @@ void sgx_reclaim_pages(struct sgx_driver *drv)
  *
  * Return: the number of pages isolated (reclaimed or put back).
  */
-unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg)
+unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg, unsigned int nr,
+				   bool ignore_age, unsigned int *reclaimed)
 {
+	unsigned int nr_freed = 0;
 	struct sgx_epc_page *chunk[SGX_NR_TO_SCAN];
 	struct sgx_backing backing[SGX_NR_TO_SCAN];
 	bool reusable[SGX_NR_TO_SCAN];
@@ -804,7 +814,7 @@ unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg
 
 	/* Phase 1: isolate. */
 	sgx_mutex_lock(&drv->reclaimer_lock);
-	for (i = 0; i < SGX_NR_TO_SCAN; i++) {
+	for (i = 0; i < (int)nr && i < SGX_NR_TO_SCAN; i++) {
 		if (cds_list_empty(&cg->lru.reclaimable))
 			break;
 
@@ -823,6 +833,8 @@ unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg
 	}
 	sgx_mutex_unlock(&drv->reclaimer_lock);
 	isolated = (unsigned int)i;
+	if (reclaimed)
+		*reclaimed = 0;
 
 	if (!cnt)
 		return isolated;
@@ -846,7 +858,7 @@ unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg
 
 	/* Phase 2: age, and pin the backing while the page is still resident. */
 	for (i = 0; i < cnt; i++) {
-		if (!sgx_reclaimer_age(chunk[i]))
+		if (!sgx_reclaimer_age(chunk[i]) && !ignore_age)
 			sgx_reclaimer_skip(drv, &chunk[i]);
 	}
 	for (i = 0; i < cnt; i += n) {
@@ -934,8 +946,11 @@ unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg
 			cg_tracked_count(page_cg, -1);
 			sgx_cgroup_put(page_cg);
 			stat_inc(&drv->stats.reclaimed);
+			nr_freed++;
 		}
 	}
+	if (reclaimed)
+		*reclaimed = nr_freed;
 	return isolated;
 }
 
@@ -950,8 +965,9 @@ void sgx_reclaim_direct(struct sgx_driver *drv)
 {
 	struct sgx_cgroup *cg = sgx_cgroup_current(drv);
 
-	/* v17: the caller's cgroup first, when it is at its threshold. */
-	if (cg != &drv->root_cg && sgx_cgroup_should_reclaim(cg))
+	/* v17: the caller's cgroup first, when it is at its threshold (v5: mainline's). */
+	if (drv->cfg.cg_policy == SGX_CG_V17 && cg != &drv->root_cg &&
+	    sgx_cgroup_should_reclaim(cg))
 		sgx_cgroup_reclaim(cg, SGX_NR_TO_SCAN);
 	sgx_cgroup_put(cg);
 	if (sgx_should_reclaim(drv, SGX_NR_LOW_PAGES)) {

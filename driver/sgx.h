@@ -100,6 +100,22 @@ struct sgx_epc_section {
 #define SGX_CG_MAX 1024                          /* cgroups per driver, root included */
 #define SGX_CG_MIN_FREE_PAGE SGX_NR_LOW_PAGES    /* headroom below a limit */
 #define SGX_CG_LOW_LIMIT (4 * SGX_NR_LOW_PAGES)  /* limits above this keep the headroom */
+/* Rounds of one cgroup's asynchronous work before it requeues itself. */
+#define SGX_CG_WORK_ROUNDS 8
+
+/*
+ * Which revision of the unmerged EPC cgroup series the cgroup follows
+ * (docs/architecture.md, "The EPC cgroup", says what each one does):
+ *  - SGX_CG_V17 (the default): v17, August 2024.  No OOM killer; limits
+ *    are enforced only when a page is charged; round-robin reclaim.
+ *  - SGX_CG_V5: v5, September 2023.  Writing misc.max queues reclaim, the
+ *    asynchronous work reclaims down to the limit less one page (less 8
+ *    more above 32 pages) and kills enclaves when nothing is reclaimable.
+ */
+enum sgx_cg_policy {
+	SGX_CG_V17 = 0,
+	SGX_CG_V5 = 1,
+};
 
 /* A cgroup's pages.  Domain: drv->reclaimer_lock. */
 struct sgx_epc_lru {
@@ -125,6 +141,7 @@ struct sgx_cgroup {
 	_Atomic uint64_t events;        /* this cgroup and its subtree hit a max */
 	_Atomic uint64_t events_local;  /* this cgroup's own max was hit */
 	_Atomic long subtree_reclaimable; /* RECLAIMER_TRACKED pages of the subtree: listed or isolated */
+	_Atomic long subtree_listed;    /* of those, the ones on a reclaimable list (the series' test) */
 	struct sgx_epc_lru lru;
 	_Atomic long refs;              /* the tree's, each charged page's, each user's */
 	_Atomic bool dying;
@@ -179,6 +196,8 @@ struct sgx_driver_config {
 	 * without VMX.  Off (the default), the device exists.
 	 */
 	bool no_vepc;
+	/* The EPC cgroup's revision of the series (SGX_CG_V17 when zeroed). */
+	enum sgx_cg_policy cg_policy;
 	/* Test hook called at each pause point (NULL: none). */
 	void (*test_point)(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
 			   unsigned long addr);
@@ -333,7 +352,8 @@ int sgx_unmark_page_reclaimable(struct sgx_driver *drv, struct sgx_epc_page *pag
 void sgx_reclaim_direct(struct sgx_driver *drv);
 /* One batch of up to SGX_NR_TO_SCAN pages (the kernel's sgx_reclaim_pages). */
 void sgx_reclaim_pages(struct sgx_driver *drv);
-unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg);
+unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg, unsigned int nr,
+				   bool ignore_age, unsigned int *reclaimed);
 void sgx_lru_add_tail(struct sgx_driver *drv, struct sgx_epc_page *page);
 void sgx_lru_del(struct sgx_driver *drv, struct sgx_epc_page *page);
 void sgx_record_unreclaimable(struct sgx_driver *drv, struct sgx_epc_page *page,
@@ -342,6 +362,8 @@ void sgx_drop_unreclaimable(struct sgx_driver *drv, struct sgx_epc_page *page);
 
 /* ---- EPC cgroups (epc_cgroup.c); kernel-doc at the definitions ---- */
 void sgx_cgroup_init_root(struct sgx_driver *drv);
+int sgx_cg_policy_parse(const char *s, enum sgx_cg_policy *policy);
+const char *sgx_cg_policy_name(enum sgx_cg_policy policy);
 void sgx_cgroup_exit(struct sgx_driver *drv);
 struct sgx_cgroup *sgx_cgroup_create(struct sgx_cgroup *parent, const char *name, int *err);
 int sgx_cgroup_destroy(struct sgx_cgroup *cg);

@@ -55,7 +55,8 @@
  * Input encoding.  Byte 0 is the header: bits 0-1 = number of enclaves
  * opened up front minus one (3 means 1), bit 2 = tear-down order (0: close
  * the enclave files first, 1: exit the address spaces first), bit 3 = the
- * kernel's backing truncation (cfg.kernel_backing) for this input.  Then a
+ * kernel's backing truncation (cfg.kernel_backing) for this input, bit 4 =
+ * the EPC cgroup's revision of the series (0: v17, 1: v5).  Then a
  * sequence of operations, each an opcode byte (taken modulo OP_SLOTS, 32;
  * values past the last operation are no-ops, so that new operations keep
  * old inputs' meaning) followed
@@ -2935,21 +2936,24 @@ static void op_hook(struct in *in)
 
 /*
  * Is there room for @pages more pages under every limit above the harness's
- * task, after reclaiming in the full cgroups as ksgxd's work would?
+ * task, after reclaiming below its own cgroup as the charge and its work
+ * would (the series reclaims only there, whichever limit is full)?
  */
 static bool cg_room(unsigned int pages)
 {
-	for (int k = 0; k < 8; k++) {
-		struct sgx_cgroup *full = NULL;
+	struct sgx_cgroup *self = host_cg ? host_cg : &drv->root_cg;
 
-		for (struct sgx_cgroup *c = host_cg ? host_cg : &drv->root_cg; c; c = c->parent)
+	for (int k = 0; k < 8; k++) {
+		bool full = false;
+
+		for (struct sgx_cgroup *c = self; c; c = c->parent)
 			if (atomic_load(&c->usage) + pages * PG > atomic_load(&c->max))
-				full = c;
+				full = true;
 		if (!full)
 			return true;
-		if (atomic_load(&full->subtree_reclaimable) <= 0)
+		if (atomic_load(&self->subtree_reclaimable) <= 0)
 			return false;
-		sgx_cgroup_reclaim(full, SGX_NR_TO_SCAN);
+		sgx_cgroup_reclaim(self, SGX_NR_TO_SCAN);
 	}
 	return false;
 }
@@ -3305,6 +3309,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	sgx_cpu_stage_svn(drv->cpu, (const uint8_t[16]){ 0 });
 	/* No enclave exists between inputs, so the policy can change here. */
 	drv->cfg.kernel_backing = hdr & 8;
+	/* And the EPC cgroup's revision of the series: v5 (with the OOM killer) or v17. */
+	drv->cfg.cg_policy = hdr & 16 ? SGX_CG_V5 : SGX_CG_V17;
 	S.arm_bad_page = -1;
 	disarm();
 	for (int m = 0; m < NR_MM; m++)

@@ -609,6 +609,19 @@ static void cg_specs_load(void)
 	}
 }
 
+/* SOFTSGX_CGROUP_POLICY=v5|v17: the series' revision the EPC cgroup follows. */
+static enum sgx_cg_policy cg_policy;
+
+static void cg_policy_load(void)
+{
+	const char *env = getenv("SOFTSGX_CGROUP_POLICY");
+
+	if (env && *env && sgx_cg_policy_parse(env, &cg_policy)) {
+		fprintf(stderr, "softsgx: SOFTSGX_CGROUP_POLICY=%s: want v5 or v17\n", env);
+		_exit(2);
+	}
+}
+
 static struct sgx_cgroup *cg_find(const char *path, size_t len)
 {
 	for (int i = 0; i < nr_cg_tree; i++)
@@ -935,6 +948,7 @@ int shim_platform_init(void)
 	shim.stats = shim_env_on("SOFTSGX_STATS");
 	young_off = getenv("SOFTSGX_YOUNG") && !strcmp(getenv("SOFTSGX_YOUNG"), "off");
 	cg_specs_load();
+	cg_policy_load();
 	return platform_create(&cfg);
 }
 
@@ -971,6 +985,7 @@ int shim_init(void)
 	shim.mm.users = 1;
 	dcfg.host_ops = &shim_host_ops;
 	dcfg.host = &shim;
+	dcfg.cg_policy = cg_policy;
 	/* The kernel's XFRM mask follows the host's XSAVE support (CPUID.1:ECX.OSXSAVE). */
 	{
 		unsigned int a, b, c, d;

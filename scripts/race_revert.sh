@@ -12,7 +12,9 @@ ninja -C build-nofix tests/driver/test_drv_encl tests/driver/test_drv_ioctl \
 
 # program:case pairs; each must fail without its fix.
 set -- drv_encl:test_eaug_race_two_threads drv_encl:test_eaug_race_four_threads \
-	drv_ioctl:test_remove_race drv_ioctl:test_modify_tcs_race drv_cgroup:test_oom_blocks_faults
+	drv_ioctl:test_remove_race drv_ioctl:test_modify_tcs_race drv_cgroup:test_oom_blocks_faults \
+	drv_cgroup:test_oom_races_reclaimer drv_cgroup:test_oom_fault_recheck \
+	drv_cgroup:test_oom_waits_for_release
 echo "1..$#"
 n=0
 bad=0

@@ -53,6 +53,11 @@ grep -q "EINIT ok: model and offline MRENCLAVE agree" "$T/out" && ok "demo: part
 grep -q "all 512 pages intact after" "$T/out" && ok "demo: 4x-EPC enclave read back" || bad "demo: 4x-EPC enclave read back"
 grep -q "enclave B killed" "$T/out" && grep -q "OOM kills" "$T/out" && ok "demo: OOM kill shown" || bad "demo: OOM kill shown"
 grep -q "every EPC page is free again, none leaked" "$T/out" && ok "demo: accounting closes" || bad "demo: accounting closes"
+grep -q "\[v17\] misc.max" "$T/out" && grep -q "the enclave is not killed" "$T/out" &&
+	ok "demo: the same limit under v17 kills nothing" || bad "demo: the same limit under v17 kills nothing"
+check "demo --cgroup-policy v17" 0 "$BIN" demo --key data/test_key.pem --drv-pages 128 --cgroup-policy v17
+grep -q "\[v5\]" "$T/out" && bad "demo --cgroup-policy v17: v17 only" || ok "demo --cgroup-policy v17: v17 only"
+check1 "demo --cgroup-policy v6" 2 "--cgroup-policy v6: want v5, v17 or both" "$BIN" demo --cgroup-policy v6
 check "demo refuses a 64-frame driver EPC" 2 "$BIN" demo --key data/test_key.pem --drv-pages 64
 
 # Bad options, missing arguments and stray arguments: one line, exit 2.

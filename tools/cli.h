@@ -30,7 +30,7 @@ extern const char demo_usage[], sign_usage[], measure_usage[], keygen_usage[], c
 	exec_usage[];
 
 /* The demo's part 2, the driver on the simulated host (demo_driver.c). */
-int demo_driver(EVP_PKEY *key, unsigned int epc_pages);
+int demo_driver(EVP_PKEY *key, unsigned int epc_pages, unsigned int policies);
 /* A signed SIGSTRUCT over @mrenclave for a demo enclave (demo.c). */
 struct sgx_sigstruct;
 int demo_sigstruct(struct sgx_sigstruct *ss, const uint8_t mrenclave[32], uint64_t attributes,

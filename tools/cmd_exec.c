@@ -44,6 +44,11 @@ const char exec_usage[] =
 	"                   CPUID instructions of its loaded code become UD2, which\n"
 	"                   traps), auto (fault where the CPU has it, else rewrite;\n"
 	"                   the default) or off (the real CPU's answers)\n"
+	"  --cgroup-policy v5|v17\n"
+	"                   the revision of the EPC cgroup series the cgroups follow:\n"
+	"                   v17 (default; no OOM killer, limits enforced when pages\n"
+	"                   are charged) or v5 (a lowered misc.max reclaims, then\n"
+	"                   OOM-kills enclaves)\n"
 	"  --stats          print the driver's counters on stderr when PROGRAM exits,\n"
 	"                   and each cgroup's misc.current, max, peak and events\n"
 	"  -h, --help       this text\n"
@@ -52,10 +57,11 @@ const char exec_usage[] =
 	"Environment (set by the options above, or directly):\n"
 	"  SOFTSGX_EPC, SOFTSGX_SECTIONS, SOFTSGX_NO_SGX2=1, SOFTSGX_STATS=1\n"
 	"  SOFTSGX_CGROUPS  the --cgroup values joined by commas, e.g. a/b:1M,c:max\n"
+	"  SOFTSGX_CGROUP_POLICY=v5|v17\n"
 	"  SOFTSGX_CGROUP_CONTROL=FILE\n"
 	"                   a named pipe the driver reads PATH:LIMIT lines from, to\n"
 	"                   change a listed cgroup's misc.max while PROGRAM runs (a\n"
-	"                   limit below the usage reclaims, then OOM-kills an enclave)\n"
+	"                   limit below the usage reclaims, then OOM-kills, under v5)\n"
 	"  SOFTSGX_CPUID=MODE  the --cpuid value (0 is off)\n"
 	"  SOFTSGX_DEBUG=1  one line per exception the shim reports, and one per scan\n"
 	"                   for CPUID instructions to rewrite\n"
@@ -302,6 +308,14 @@ int cmd_exec(int argc, char **argv)
 				return 2;
 			}
 			setenv("SOFTSGX_CPUID", m, 1);
+			i++;
+		} else if (!strcmp(a, "--cgroup-policy")) {
+			if (i + 1 >= argc ||
+			    (strcmp(argv[i + 1], "v5") && strcmp(argv[i + 1], "v17"))) {
+				fprintf(stderr, "softsgx exec: --cgroup-policy wants v5 or v17\n");
+				return 2;
+			}
+			setenv("SOFTSGX_CGROUP_POLICY", argv[i + 1], 1);
 			i++;
 		} else if (!strcmp(a, "--no-sgx2")) {
 			setenv("SOFTSGX_NO_SGX2", "1", 1);

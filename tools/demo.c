@@ -17,6 +17,7 @@
 
 const char demo_usage[] =
 	"Usage: softsgx demo [--epc-mb N] [--pages N] [--drv-pages N] [--key FILE]\n"
+	"                    [--cgroup-policy v5|v17|both]\n"
 	"\n"
 	"Part 1 (steps 1-6) builds an enclave on the SGX CPU model one ENCLS leaf at a\n"
 	"time and shows what the hardware would: ECREATE, EADD and EEXTEND of every page,\n"
@@ -30,9 +31,11 @@ const char demo_usage[] =
 	"driver's EPC built through the SGX_IOC_ENCLAVE_CREATE/ADD_PAGES/INIT ioctls\n"
 	"while ksgxd and direct reclaim evict pages, read back in random order through\n"
 	"page faults that reload them with ELDU, grown by EAUG on first touch, a second\n"
-	"enclave confined by an EPC cgroup's misc.max and then killed by the EPC OOM\n"
-	"killer when the limit is cut to zero, and the EPC accounting checked after\n"
-	"release.  Every page read is compared with what was added.\n"
+	"enclave confined by an EPC cgroup's misc.max, then the limit cut to zero: under\n"
+	"v17 of the EPC cgroup series the enclave lives on and only its next fault that\n"
+	"needs a page fails (SIGBUS), under v5 the EPC OOM killer takes it; and the EPC\n"
+	"accounting checked after release.  Every page read is compared with what was\n"
+	"added.\n"
 	"\n"
 	"Options:\n"
 	"  --epc-mb N     part 1: EPC size in MiB, 1..65536 (default 128)\n"
@@ -42,6 +45,9 @@ const char demo_usage[] =
 	"                 (default 256, i.e. 1 MiB; the first enclave has 4N pages)\n"
 	"  --key FILE     RSA-3072 (e = 3) PEM signing key, not encrypted; default: a\n"
 	"                 new key\n"
+	"  --cgroup-policy v5|v17|both\n"
+	"                 part 2: the revision(s) of the cgroup series to run steps\n"
+	"                 10-11 under (default both: v17, then v5)\n"
 	"  -h, --help     this text\n"
 	"  --version      print the version\n"
 	"\n"
@@ -303,10 +309,12 @@ int cmd_demo(int argc, char **argv)
 		{ "pages", required_argument, NULL, 'p' },
 		{ "drv-pages", required_argument, NULL, 'd' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "cgroup-policy", required_argument, NULL, 'c' },
 		CLI_STD_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long long epc_mb = 128, pages = 16, drv_pages = 256;
+	unsigned int policies = 3; /* 1 << SGX_CG_V17 | 1 << SGX_CG_V5 */
 	const char *key_path = NULL;
 	struct sgx_cpu_config cfg;
 	struct demo d = { 0 };
@@ -331,6 +339,16 @@ int cmd_demo(int argc, char **argv)
 			break;
 		case 'k':
 			key_path = optarg;
+			break;
+		case 'c':
+			if (!strcmp(optarg, "both")) {
+				policies = 3;
+			} else if (!strcmp(optarg, "v5") || !strcmp(optarg, "v17")) {
+				policies = !strcmp(optarg, "v5") ? 2 : 1;
+			} else {
+				cli_err("--cgroup-policy %s: want v5, v17 or both", optarg);
+				return 2;
+			}
 			break;
 		}
 	}
@@ -368,7 +386,7 @@ int cmd_demo(int argc, char **argv)
 	ret = run(&d, (unsigned int)pages, key);
 	sgx_cpu_destroy(d.cpu);
 	if (!ret)
-		ret = demo_driver(key, (unsigned int)drv_pages);
+		ret = demo_driver(key, (unsigned int)drv_pages, policies);
 	EVP_PKEY_free(key);
 	printf(ret ? "demo FAILED\n" : "demo done\n");
 	return ret ? 1 : 0;

@@ -5,8 +5,10 @@
  * /dev/sgx_enclave ioctls, read back in random order through page faults
  * while ksgxd and direct reclaim page it through EWB/ELDU, grown with EAUG,
  * and a second enclave runs under an EPC cgroup limit until the limit is cut
- * to zero and the EPC OOM killer takes it.  Every page read is checked
- * against what was added, and the EPC accounting must close at the end.
+ * to zero: under v5 of the cgroup series the EPC OOM killer takes it, under
+ * v17 it lives on and its next fault that needs a page gets SIGBUS.  Every
+ * page read is checked against what was added, and the EPC accounting must
+ * close at the end.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,12 +26,6 @@
 #define DRV_BASE 0x400000000UL
 #define CG_BASE 0x500000000UL
 #define PG 4096UL
-/*
- * Enclave B's size: the EPC's, up to this.  Confinement and the OOM kill
- * show as well at 8192 pages, and a cgroup's reclaim work gives up after
- * 1024 rounds of SGX_NR_TO_SCAN pages without queueing itself again.
- */
-#define CG_MAX_PAGES 8192u
 #define RW (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
 #define ATTR (SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT)
 
@@ -314,20 +310,101 @@ static double seconds(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* v5: the write queues the work, which reclaims, then kills enclave B. */
+static int limit_zero_v5(struct sgx_cgroup *cg, struct sgx_driver *drv, struct sgx_mm *mm,
+			 struct drv_enclave *e)
+{
+	unsigned int limit_s;
+	double t0;
+	int vmf;
+
+	/* ksgxd first reclaims what it can, a time that grows with the enclave. */
+	limit_s = 2 + e->nr / 2048;
+	t0 = seconds();
+	while (!encl_test_flag(e->encl, SGX_ENCL_NO_MEMORY) && seconds() - t0 < limit_s) {
+		struct timespec ms = { 0, 1000000 };
+
+		nanosleep(&ms, NULL);
+	}
+	if (!encl_test_flag(e->encl, SGX_ENCL_NO_MEMORY)) {
+		cli_err("the enclave was not killed within %u s", limit_s);
+		return -1;
+	}
+	printf("  enclave B killed after %.2f s; misc.current %llu bytes (its VA pages, freed on "
+	       "release)\n",
+	       seconds() - t0, (unsigned long long)cg_value(cg, "misc.current"));
+	if (touch(drv, mm, CG_BASE, VM_READ, &vmf) || vmf != VM_FAULT_SIGBUS) {
+		cli_err("a killed enclave's page fault did not get SIGBUS");
+		return -1;
+	}
+	printf("  its next page fault: %s, as on Linux\n", vmf_name(vmf));
+	return 0;
+}
+
+/*
+ * v17: nothing happens at the write; enclave B's next fault that needs a
+ * page is refused by the charge once the work has reclaimed what it could.
+ */
+static int limit_zero_v17(struct sgx_cgroup *cg, struct sgx_driver *drv, struct sgx_mm *mm,
+			  struct drv_enclave *e)
+{
+	struct sgx_driver_counters c;
+	struct timespec ms = { 0, 100000000 };
+	uint64_t kills;
+	unsigned int i;
+	int vmf;
+
+	sgx_driver_counters(drv, &c);
+	kills = c.oom_kills;
+	nanosleep(&ms, NULL);
+	printf("  100 ms later: misc.current %llu bytes, enclave B alive (only global reclaim, "
+	       "when the EPC runs low, takes its pages)\n",
+	       (unsigned long long)cg_value(cg, "misc.current"));
+	for (i = 0; i < e->nr && sim_pte(mm, e->base + i * PG); i++)
+		;
+	sim_set_cgroup(cg);
+	touch(drv, mm, e->base + i * PG, VM_READ, &vmf);
+	sim_set_cgroup(NULL);
+	sgx_driver_counters(drv, &c);
+	if (vmf != VM_FAULT_SIGBUS || c.oom_kills != kills ||
+	    encl_test_flag(e->encl, SGX_ENCL_NO_MEMORY)) {
+		cli_err("v17: the fault of an evicted page got %s, %llu kills",
+			vmf_name(vmf), (unsigned long long)(c.oom_kills - kills));
+		return -1;
+	}
+	printf("  a fault of evicted page %u: the charge queues the work, which reclaims what "
+	       "it can (misc.current %llu bytes), then finds nothing to reclaim: %s; the "
+	       "enclave is not killed\n",
+	       i, (unsigned long long)cg_value(cg, "misc.current"), vmf_name(vmf));
+	return 0;
+}
+
 /* Steps 10-11: an enclave under a cgroup limit, then the limit cut to zero. */
 static int cgroup_part(struct sgx_driver *drv, struct sim_host *h, EVP_PKEY *key,
-		       unsigned int nr)
+		       unsigned int nr, enum sgx_cg_policy policy)
 {
-	unsigned int limit = nr / 4, calls, limit_s;
+	const char *tag = sgx_cg_policy_name(policy);
+	unsigned int limit = nr / 4, calls;
 	struct drv_enclave e = { 0 };
 	struct sgx_mm *mm = sim_mm_new(h, 2);
 	struct sgx_cgroup *cg;
 	char max[64];
-	int err, vmf, ret = -1;
-	double t0;
+	int err, ret = -1;
 
 	if (!mm)
 		return -1;
+	/* No enclave is in a cgroup between the parts: the policy may change. */
+	drv->cfg.cg_policy = policy;
+	/*
+	 * Enclave A fills the EPC.  Let ksgxd get back to its high watermark
+	 * first: a new cgroup's first page is refused while every EPC page is
+	 * charged (docs/quirks.md, Q22).
+	 */
+	for (int ms = 0; ms < 2000 && atomic_load(&drv->nr_free_pages) < SGX_NR_HIGH_PAGES; ms++) {
+		struct timespec t = { 0, 1000000 };
+
+		nanosleep(&t, NULL);
+	}
 	cg = sgx_cgroup_create(&drv->root_cg, "demo", &err);
 	if (!cg) {
 		cli_err("cannot create the cgroup: %s", errname(err));
@@ -335,9 +412,9 @@ static int cgroup_part(struct sgx_driver *drv, struct sim_host *h, EVP_PKEY *key
 		return -1;
 	}
 	snprintf(max, sizeof(max), "sgx_epc %lu", limit * PG);
-	printf("10. EPC cgroup \"demo\": misc.max = \"%s\" (%u pages); an enclave of %u pages "
-	       "in it\n",
-	       max, limit, nr);
+	printf("10. [%s] EPC cgroup \"demo\", following %s of the EPC cgroup series: misc.max = "
+	       "\"%s\" (%u pages); an enclave of %u pages in it\n",
+	       tag, tag, max, limit, nr);
 	if ((err = sgx_cgroup_write(cg, "misc.max", max))) {
 		cli_err("writing misc.max: %s", errname(err));
 		goto out;
@@ -360,34 +437,16 @@ static int cgroup_part(struct sgx_driver *drv, struct sim_host *h, EVP_PKEY *key
 	}
 	show_enclave("enclave B", &e);
 
-	printf("11. misc.max = \"sgx_epc 0\": ksgxd reclaims what it can, then the EPC OOM "
-	       "killer\n");
+	printf("11. [%s] misc.max = \"sgx_epc 0\": %s\n", tag,
+	       policy == SGX_CG_V5 ? "the write queues the cgroup's work: ksgxd reclaims what "
+				     "it can, then the EPC OOM killer" :
+				     "limits are enforced only when a page is charged; there is "
+				     "no OOM killer");
 	if ((err = sgx_cgroup_write(cg, "misc.max", "sgx_epc 0"))) {
 		cli_err("writing misc.max: %s", errname(err));
 		goto out;
 	}
-	/* ksgxd first reclaims what it can, a time that grows with the enclave. */
-	limit_s = 2 + nr / 2048;
-	t0 = seconds();
-	while (!encl_test_flag(e.encl, SGX_ENCL_NO_MEMORY) && seconds() - t0 < limit_s) {
-		struct timespec ms = { 0, 1000000 };
-
-		nanosleep(&ms, NULL);
-	}
-	if (!encl_test_flag(e.encl, SGX_ENCL_NO_MEMORY)) {
-		cli_err("the enclave was not killed within %u s", limit_s);
-		goto out;
-	}
-	printf("  enclave B killed after %.2f s; misc.current %llu bytes (its VA pages, freed on "
-	       "release)\n",
-	       seconds() - t0,
-	       (unsigned long long)cg_value(cg, "misc.current"));
-	if (touch(drv, mm, CG_BASE, VM_READ, &vmf) || vmf != VM_FAULT_SIGBUS) {
-		cli_err("a killed enclave's page fault did not get SIGBUS");
-		goto out;
-	}
-	printf("  its next page fault: %s, as on Linux\n", vmf_name(vmf));
-	ret = 0;
+	ret = policy == SGX_CG_V5 ? limit_zero_v5(cg, drv, mm, &e) : limit_zero_v17(cg, drv, mm, &e);
 out:
 	/* Its own address space exits first, as a process's does before its files close. */
 	sim_mm_exit(mm);
@@ -403,11 +462,13 @@ out:
  * demo_driver() - the driver part of the demo, steps 7 to 12
  * @key: the RSA-3072 e=3 key the enclaves are signed with
  * @epc_pages: the driver's EPC size in frames
+ * @policies: the cgroup series' revisions to show steps 10-11 under, a mask
+ *            of 1 << SGX_CG_V17 and 1 << SGX_CG_V5
  *
  * Return: 0 when every step did what it should, -1 otherwise (the reason is
  * on stderr).
  */
-int demo_driver(EVP_PKEY *key, unsigned int epc_pages)
+int demo_driver(EVP_PKEY *key, unsigned int epc_pages, unsigned int policies)
 {
 	struct sgx_driver_config dcfg = { 0 };
 	struct sgx_driver_counters c;
@@ -482,8 +543,9 @@ int demo_driver(EVP_PKEY *key, unsigned int epc_pages)
 	show_enclave("enclave A", &a);
 	show_counters(drv, "  ");
 
-	if (cgroup_part(drv, &h, key, epc_pages < CG_MAX_PAGES ? epc_pages : CG_MAX_PAGES))
-		goto out;
+	for (int p = SGX_CG_V17; p <= SGX_CG_V5; p++)
+		if ((policies & (1u << p)) && cgroup_part(drv, &h, key, epc_pages, p))
+			goto out;
 
 	printf("12. Release: the address space exits, the enclave files close\n");
 	sim_mm_exit(mm);

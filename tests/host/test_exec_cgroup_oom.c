@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The EPC cgroup OOM killer as a program sees it.  Run under
- * `softsgx exec --cgroup CGROUP:max`: while a thread spins inside the
- * enclave, misc.max of CGROUP drops to 0 through SOFTSGX_CGROUP_CONTROL (a
- * named pipe this program makes before it opens /dev/sgx_enclave).  The
+ * `softsgx exec --cgroup-policy v5 --cgroup CGROUP:max` (v17 has no OOM
+ * killer): while a thread spins inside the enclave, misc.max of CGROUP
+ * drops to 0 through SOFTSGX_CGROUP_CONTROL (a named pipe this program
+ * makes before it opens /dev/sgx_enclave).  The
  * driver reclaims every page it can, is left with the SECS and VA pages
  * over the limit and kills the enclave: NO_MEMORY, zapped from the process.
  * As on Linux, every later fault on it is a SIGBUS, which the vDSO reports

@@ -26,6 +26,7 @@ check() {
 }
 check "--help describes --cgroup" 0 '' "$BIN" exec --help
 grep -q -- "--cgroup PATH:LIMIT" "$T/out" && grep -q SOFTSGX_CGROUPS "$T/out" &&
+	grep -q -- "--cgroup-policy v5|v17" "$T/out" && grep -q SOFTSGX_CGROUP_POLICY "$T/out" &&
 	grep -q SOFTSGX_CGROUP_CONTROL "$T/out" && ok "--help lists the option and variables" ||
 	bad "--help lists the option and variables"
 grep -q -- "--cpuid MODE" "$T/out" && grep -q SOFTSGX_CPUID "$T/out" &&
@@ -46,6 +47,13 @@ for v in a//b:1M :1M a: a a:1X a:-1 ../a:1 a/./b:1 /a:1 a/:1 'a b:1' a,b:1 a:999
 		"$BIN" exec --cgroup "$v" -- true
 done
 check "--cgroup without a value" 2 "--cgroup needs a value" "$BIN" exec --cgroup
+check "--cgroup-policy v6 is refused" 2 "^softsgx exec: --cgroup-policy wants v5 or v17" \
+	"$BIN" exec --cgroup-policy v6 -- true
+check "a bad SOFTSGX_CGROUP_POLICY is refused" 2 \
+	"^softsgx: SOFTSGX_CGROUP_POLICY=v6: want v5 or v17" \
+	env SOFTSGX_CGROUP_POLICY=v6 "$BIN" exec -- "$2" "$3" "$4"
+check "--cgroup-policy v5 runs the program" 0 '' \
+	"$BIN" exec --cgroup-policy v5 --cgroup a:1M -- "$2" "$3" "$4"
 # 2^54 + 64 KiB wrapped round to 64 KiB before the suffix was checked.
 check "--epc 0x40000000000040K does not wrap to 64K" 2 "^softsgx exec: --epc 0x40000000000040K:" \
 	"$BIN" exec --epc 0x40000000000040K -- true
