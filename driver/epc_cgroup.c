@@ -361,7 +361,32 @@ void sgx_cgroup_uncharge(struct sgx_cgroup *cg)
 
 static bool is_v5(const struct sgx_driver *drv)
 {
-	return drv->cfg.cg_policy == SGX_CG_V5;
+	return sgx_cg_policy(drv) == SGX_CG_V5;
+}
+
+/**
+ * sgx_cg_set_policy() - switch the revision the EPC cgroups follow
+ * @drv: the driver
+ * @policy: SGX_CG_V5 or SGX_CG_V17
+ *
+ * For tests and the demo, which switch a running driver between scenarios;
+ * meant for moments when no enclave is in a cgroup below the root (ksgxd may
+ * be reclaiming meanwhile, so the value is read atomically).
+ */
+void sgx_cg_set_policy(struct sgx_driver *drv, enum sgx_cg_policy policy)
+{
+	__atomic_store_n(&drv->cfg.cg_policy, policy, __ATOMIC_RELAXED);
+}
+
+/**
+ * sgx_cg_policy() - the revision the EPC cgroups follow now
+ * @drv: the driver
+ *
+ * Return: SGX_CG_V5 or SGX_CG_V17.
+ */
+enum sgx_cg_policy sgx_cg_policy(const struct sgx_driver *drv)
+{
+	return __atomic_load_n(&drv->cfg.cg_policy, __ATOMIC_RELAXED);
 }
 
 /**

@@ -966,7 +966,7 @@ void sgx_reclaim_direct(struct sgx_driver *drv)
 	struct sgx_cgroup *cg = sgx_cgroup_current(drv);
 
 	/* v17: the caller's cgroup first, when it is at its threshold (v5: mainline's). */
-	if (drv->cfg.cg_policy == SGX_CG_V17 && cg != &drv->root_cg &&
+	if (sgx_cg_policy(drv) == SGX_CG_V17 && cg != &drv->root_cg &&
 	    sgx_cgroup_should_reclaim(cg))
 		sgx_cgroup_reclaim(cg, SGX_NR_TO_SCAN);
 	sgx_cgroup_put(cg);

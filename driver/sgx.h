@@ -363,6 +363,8 @@ void sgx_drop_unreclaimable(struct sgx_driver *drv, struct sgx_epc_page *page);
 /* ---- EPC cgroups (epc_cgroup.c); kernel-doc at the definitions ---- */
 void sgx_cgroup_init_root(struct sgx_driver *drv);
 int sgx_cg_policy_parse(const char *s, enum sgx_cg_policy *policy);
+void sgx_cg_set_policy(struct sgx_driver *drv, enum sgx_cg_policy policy);
+enum sgx_cg_policy sgx_cg_policy(const struct sgx_driver *drv);
 const char *sgx_cg_policy_name(enum sgx_cg_policy policy);
 void sgx_cgroup_exit(struct sgx_driver *drv);
 struct sgx_cgroup *sgx_cgroup_create(struct sgx_cgroup *parent, const char *name, int *err);

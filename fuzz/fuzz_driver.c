@@ -3310,7 +3310,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	/* No enclave exists between inputs, so the policy can change here. */
 	drv->cfg.kernel_backing = hdr & 8;
 	/* And the EPC cgroup's revision of the series: v5 (with the OOM killer) or v17. */
-	drv->cfg.cg_policy = hdr & 16 ? SGX_CG_V5 : SGX_CG_V17;
+	sgx_cg_set_policy(drv, hdr & 16 ? SGX_CG_V5 : SGX_CG_V17);
 	S.arm_bad_page = -1;
 	disarm();
 	for (int m = 0; m < NR_MM; m++)

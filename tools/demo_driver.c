@@ -394,7 +394,7 @@ static int cgroup_part(struct sgx_driver *drv, struct sim_host *h, EVP_PKEY *key
 	if (!mm)
 		return -1;
 	/* No enclave is in a cgroup between the parts: the policy may change. */
-	drv->cfg.cg_policy = policy;
+	sgx_cg_set_policy(drv, policy);
 	/*
 	 * Enclave A fills the EPC.  Let ksgxd get back to its high watermark
 	 * first: a new cgroup's first page is refused while every EPC page is

@@ -39,7 +39,7 @@ static struct sgx_driver *mk_drv_v5(struct sim_host *h, unsigned long pages)
 {
 	struct sgx_driver *drv = mk_drv(h, pages, true);
 
-	drv->cfg.cg_policy = SGX_CG_V5;
+	sgx_cg_set_policy(drv, SGX_CG_V5);
 	return drv;
 }
 
@@ -397,7 +397,7 @@ static void test_global_reclaim_round_robin(void **state)
 	assert_int_equal(atomic_load(&ea.encl->nr_evicted), ea0);
 
 	/* v5 walks the tree in pre-order from the root every time: a, and a again (v17: a, b). */
-	drv->cfg.cg_policy = SGX_CG_V5;
+	sgx_cg_set_policy(drv, SGX_CG_V5);
 	sgx_reclaim_pages(drv);
 	sgx_reclaim_pages(drv);
 	assert_int_equal(atomic_load(&ea.encl->nr_evicted), ea0 + 2 * SGX_NR_TO_SCAN);
@@ -497,7 +497,7 @@ static void sibling_at_parent_limit(enum sgx_cg_policy policy)
 	struct sgx_cgroup *p = mkcg(&drv->root_cg, "p"), *c1 = mkcg(p, "c1"), *c2 = mkcg(p, "c2");
 	struct t_enc e1;
 
-	drv->cfg.cg_policy = policy;
+	sgx_cg_set_policy(drv, policy);
 	set_max(p, 22);
 	sgx_cgroup_run_work(drv);
 	sim_set_cgroup(c1);
@@ -581,7 +581,7 @@ static void test_threshold_and_direct_reclaim(void **state)
 			 0);
 	assert_true(st(&drv->stats.ewb) > ewb);
 	/* v5's direct reclaim is mainline's: nothing while EPC is plentiful. */
-	drv->cfg.cg_policy = SGX_CG_V5;
+	sgx_cg_set_policy(drv, SGX_CG_V5);
 	ewb = st(&drv->stats.ewb);
 	rp.offset = 100 * PG;
 	rp.result = 0;
@@ -797,7 +797,7 @@ static void test_lowered_limit_v17(void **state)
 
 	(void)state;
 	oom_world(&w, 20);
-	w.drv->cfg.cg_policy = SGX_CG_V17;
+	sgx_cg_set_policy(w.drv, SGX_CG_V17);
 	set_max(w.cg, 0);
 	assert_false(atomic_load(&w.cg->work_pending));
 	sgx_cgroup_run_work(w.drv);
@@ -841,7 +841,7 @@ static void test_v5_threshold(void **state)
 	assert_int_equal(st(&drv->stats.ewb), 16);
 	assert_int_equal(usage_pages(a), 19);
 	/* v17 at the same limit: below its threshold (the limit itself up to 128 pages). */
-	drv->cfg.cg_policy = SGX_CG_V17;
+	sgx_cg_set_policy(drv, SGX_CG_V17);
 	set_max(a, 20);
 	assert_false(sgx_cgroup_should_reclaim(a));
 	set_max(a, 19);
@@ -868,7 +868,7 @@ static void two_enclaves_limit_zero(enum sgx_cg_policy policy)
 	struct t_enc e1, e2;
 	uint64_t kills = policy == SGX_CG_V5 ? 2 : 0;
 
-	drv->cfg.cg_policy = policy;
+	sgx_cg_set_policy(drv, policy);
 	sim_set_cgroup(a);
 	enc_build(drv, mm, &e1, BASE, 0x100000, 8, true, true);
 	enc_build(drv, mm, &e2, BASE + 0x1000000, 0x100000, 8, true, true);
@@ -921,7 +921,7 @@ static void always_young(enum sgx_cg_policy policy)
 	struct oom_world w;
 
 	oom_world(&w, 40);
-	w.drv->cfg.cg_policy = policy;
+	sgx_cg_set_policy(w.drv, policy);
 	young_w = &w;
 	young_isolated = 0;
 	w.drv->cfg.test_point = touch_when_isolated;
@@ -983,7 +983,7 @@ static void charge_in_flight(enum sgx_cg_policy policy)
 	struct oom_world w;
 
 	oom_world(&w, 8);
-	w.drv->cfg.cg_policy = policy;
+	sgx_cg_set_policy(w.drv, policy);
 	set_max(w.cg, 10);
 	sgx_reclaim_pages(w.drv); /* ages them */
 	inflight_checks = 0;
@@ -1221,7 +1221,7 @@ static void work_in_reclaim(void *ctx, enum sgx_test_point tp, struct sgx_encl *
 	sgx_cgroup_run_work(race_w->drv);
 	/* The work went on to the victim's other entry ("still going"), then stopped. */
 	assert_int_equal(st(&race_w->drv->stats.oom_kills),
-			 race_w->drv->cfg.cg_policy == SGX_CG_V5 ? 1 : 0);
+			 sgx_cg_policy(race_w->drv) == SGX_CG_V5 ? 1 : 0);
 	assert_false(atomic_load(&race_w->cg->work_pending));
 }
 
@@ -1230,7 +1230,7 @@ static void oom_races_reclaimer(enum sgx_cg_policy policy)
 	struct oom_world w;
 
 	oom_world(&w, 8);
-	w.drv->cfg.cg_policy = policy;
+	sgx_cg_set_policy(w.drv, policy);
 	/* At its limit (v5's goal is a page below): v5 queues the work, not run yet. */
 	set_max(w.cg, 10);
 	sgx_reclaim_pages(w.drv); /* the pages were just accessed: aged, kept */
@@ -1605,7 +1605,7 @@ static void concurrent_kills(enum sgx_cg_policy policy)
 	sim_host_init(&h);
 	drv = sim_driver(&h, 128, false);
 	assert_non_null(drv);
-	drv->cfg.cg_policy = policy; /* before any cgroup or enclave */
+	sgx_cg_set_policy(drv, policy); /* before any cgroup or enclave */
 	sgx_sanitize_now(drv);
 	assert_non_null(ss);
 	enc_sigstruct(0x100000, 12, ss);

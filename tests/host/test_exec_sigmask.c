@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -159,6 +160,8 @@ static int child_status(int how)
 		sigaddset(&set, SIGSEGV);
 		sigprocmask(SIG_BLOCK, &set, NULL);
 		if (how == 0) {
+			/* A page that faults (not NULL: UBSan stops a NULL load first). */
+			nowhere = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 			(void)*nowhere; /* blocked and forced: the default action */
 			_exit(4);
 		}
