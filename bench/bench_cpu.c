@@ -15,6 +15,7 @@
  *
  * Usage: bench_cpu [ITERATIONS-PER-SAMPLE [ROUNDS]]
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,10 +376,18 @@ static unsigned long llc_bytes(void)
 enum { C_ONESHOT, C_EVP, C_BLOCKS, C_81, C_GCM, C_EWB, C_WORK, C_EADD, C_WORK_COLD, C_EADD_COLD,
        NR_CASES };
 
-static void line(const char *what, const struct bench_ratio *r, double target, bool at_most,
-		 double bound)
+/*
+ * A ratio as a line of the report, and as a record (bench_stats.h) under
+ * @id, described by @desc (NULL: @what without its "info" tag).
+ */
+static void line(const char *id, const char *desc, const char *what, const struct bench_ratio *r,
+		 double target, bool at_most, double bound)
 {
+	const char *w = what + (strncmp(what, "info", 4) ? 0 : 4);
 	char b[96];
+
+	bench_record_ratio(bench_records(), id, desc ? desc : w + strspn(w, " "), r, target,
+			   at_most, bound);
 
 	printf("%-44s %6.2f / %5.2f us = %s\n", what, r->num * 1e6, r->den * 1e6,
 	       bench_fmt(b, sizeof(b), r));
@@ -469,32 +478,37 @@ int main(int argc, char **argv)
 	bench_ratio(&r, S(C_EADD), S(C_WORK), pairs);
 	printf("model  EADD + 16 x EEXTEND over its inherent work (81 compressions + 4 KiB copy),\n"
 	       "       cache-warm (headline: frames recycled from a 1 MiB ring, one source page)\n");
-	line("         model / inherent work", &r, 1.10, true, 1.0);
+	line("cpu.eadd_warm", "EADD + 16 x EEXTEND / inherent work, cache-warm",
+	     "         model / inherent work", &r, 1.10, true, 1.0);
 	bench_ratio(&r, S(C_EADD_COLD), S(C_WORK_COLD), pairs);
 	printf("info     cache-cold frames and sources (rings of %lu MiB each, twice the LLC)\n",
 	       ws >> 20);
-	line("         model / inherent work", &r, 0, true, 1.0);
+	line("cpu.eadd_cold", "EADD + 16 x EEXTEND / inherent work, cache-cold",
+	     "         model / inherent work", &r, 0, true, 1.0);
 
 	bench_ratio(&r, S(C_81), sha, pairs);
 	printf("info   SHA-256 of 4 KiB, fastest of three each round: %.2f us (%s)\n",
 	       r.den * 1e6, sgx_sha256_use_ni(true) ? "SHA extensions" : "OpenSSL blocks");
-	line("info     81 compressions / SHA-256 4 KiB", &r, 0, true, 0);
+	line("cpu.sha81", NULL, "info     81 compressions / SHA-256 4 KiB", &r, 0, true, 0);
 	bench_ratio(&r, S(C_WORK), sha, pairs);
-	line("info     inherent work / SHA-256 4 KiB", &r, 0, true, 0);
+	line("cpu.work_sha", NULL, "info     inherent work / SHA-256 4 KiB", &r, 0, true, 0);
 	bench_ratio(&r, S(C_EADD), sha, pairs);
-	line("info     EADD + 16 x EEXTEND / SHA-256 4 KiB", &r, 0, true, 0);
+	line("cpu.eadd_sha", NULL, "info     EADD + 16 x EEXTEND / SHA-256 4 KiB", &r, 0, true, 0);
 	bench_ratio(&r, S(C_ONESHOT), sha, pairs);
-	line("info     OpenSSL SHA256() one-shot / fastest", &r, 0, true, 0);
+	line("cpu.sha_oneshot", NULL, "info     OpenSSL SHA256() one-shot / fastest", &r, 0, true, 0);
 	bench_ratio(&r, S(C_EVP), sha, pairs);
-	line("info     OpenSSL EVP, reused ctx / fastest", &r, 0, true, 0);
+	line("cpu.sha_evp", NULL, "info     OpenSSL EVP, reused ctx / fastest", &r, 0, true, 0);
 	bench_ratio(&r, S(C_BLOCKS), sha, pairs);
-	line("info     model block function / fastest", &r, 0, true, 0);
+	line("cpu.sha_blocks", NULL, "info     model block function / fastest", &r, 0, true, 0);
 
 	bench_ratio(&r, S(C_EWB), S(C_GCM), pairs);
 	printf("model  EWB + ELDU (+EBLOCK, ETRACK) over AES-128-GCM encrypt+decrypt of 4 KiB\n");
-	line("         model / AES-GCM", &r, 1.50, true, 0);
+	line("cpu.ewb_eldu", "EWB + ELDU (+EBLOCK, ETRACK) / AES-128-GCM enc+dec",
+	     "         model / AES-GCM", &r, 1.50, true, 0);
 	printf("model  EPCM metadata per frame: %zu B (target <= 64: %s)\n", sizeof(struct epcm),
 	       sizeof(struct epcm) <= 64 ? "met" : "missed");
+	bench_record_value(bench_records(), "cpu.epcm_bytes", "EPCM metadata per frame (target <= 64)",
+			   (double)sizeof(struct epcm), "B", NAN, NAN);
 #undef S
 	free(sha);
 	free(s);

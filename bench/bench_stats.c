@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,4 +104,56 @@ char *bench_fmt(char *buf, size_t len, const struct bench_ratio *r)
 	snprintf(buf, len, "%.3f [pairs: median %.3f, IQR %.3f..%.3f of %d]", r->ratio, r->mid,
 		 r->q1, r->q3, r->pairs);
 	return buf;
+}
+
+const char *bench_verdict_word(const struct bench_ratio *r, double target, bool at_most,
+			       double bound)
+{
+	const char *v;
+
+	if (bound > 0 && r->ratio < bound)
+		return "impossible";
+	if (target <= 0)
+		return "info";
+	v = bench_verdict(r, target, at_most, bound);
+	if (!strncmp(v, "NOISY", 5))
+		return "noisy";
+	if (!strncmp(v, "undecided", 9))
+		return "undecided";
+	return v;
+}
+
+FILE *bench_records(void)
+{
+	const char *e = getenv(BENCH_RECORD_ENV);
+
+	return e && !strcmp(e, "1") ? stdout : NULL;
+}
+
+void bench_record_ratio(FILE *f, const char *id, const char *what, const struct bench_ratio *r,
+			double target, bool at_most, double bound)
+{
+	char t[32] = "-";
+
+	if (!f)
+		return;
+	if (target > 0)
+		snprintf(t, sizeof(t), "%s%.2f", at_most ? "<=" : ">=", target);
+	fprintf(f, "@ratio\t%s\t%.9g\t%.9g\t%.6g\t%.6g\t%.6g\t%d\t%s\t%s\t%s\n", id, r->num,
+		r->den, r->ratio, r->q1, r->q3, r->pairs, t,
+		bench_verdict_word(r, target, at_most, bound), what);
+	fflush(f);
+}
+
+void bench_record_value(FILE *f, const char *id, const char *what, double v, const char *unit,
+			double lo, double hi)
+{
+	if (!f)
+		return;
+	fprintf(f, "@value\t%s\t%.9g\t%s\t", id, v, unit);
+	if (isnan(lo) || isnan(hi))
+		fprintf(f, "-\t-\t%s\n", what);
+	else
+		fprintf(f, "%.9g\t%.9g\t%s\n", lo, hi, what);
+	fflush(f);
 }

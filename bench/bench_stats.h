@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Per-pair ratios whose interquartile range exceeds this share of the ratio. */
 #define BENCH_MAX_SPREAD 0.10
@@ -100,5 +101,66 @@ const char *bench_verdict(const struct bench_ratio *r, double target, bool at_mo
  * Return: @buf.
  */
 char *bench_fmt(char *buf, size_t len, const struct bench_ratio *r);
+
+/*
+ * Machine-readable lines for bench/report.sh, printed beside the human text
+ * when the environment has SOFTSGX_BENCH_RECORD=1, one per figure, fields
+ * separated by tabs (the human text is free to change; these are not):
+ *   @ratio ID NUM DEN RATIO Q1 Q3 PAIRS TARGET VERDICT WHAT
+ *     NUM, DEN in seconds (the medians of the work and of its floor);
+ *     TARGET "<=1.10", ">=0.50" or "-"; VERDICT one word: met, missed,
+ *     undecided, noisy, impossible or info
+ *   @value ID VALUE UNIT LO HI WHAT
+ *     LO, HI a range around VALUE (its IQR or min..max; "-" if none)
+ * ID is a dotted name without spaces; WHAT is free text without tabs.
+ */
+#define BENCH_RECORD_ENV "SOFTSGX_BENCH_RECORD"
+
+/**
+ * bench_verdict_word() - bench_verdict() as one word for a record
+ * @r: the ratio
+ * @target: the target (0: none, "info")
+ * @at_most: the target is an upper bound
+ * @bound: as for bench_verdict()
+ *
+ * Return: a static string: "met", "missed", "undecided", "noisy",
+ * "impossible" or "info".
+ */
+const char *bench_verdict_word(const struct bench_ratio *r, double target, bool at_most,
+			       double bound);
+
+/**
+ * bench_record_ratio() - an @ratio line on @f
+ * @f: where to write it
+ * @id: the figure's name
+ * @what: a description
+ * @r: the ratio
+ * @target: the target (0: none)
+ * @at_most: the target is an upper bound
+ * @bound: as for bench_verdict()
+ */
+void bench_record_ratio(FILE *f, const char *id, const char *what, const struct bench_ratio *r,
+			double target, bool at_most, double bound);
+
+/**
+ * bench_record_value() - an @value line on @f
+ * @f: where to write it
+ * @id: the figure's name
+ * @what: a description
+ * @v: the value
+ * @unit: its unit, e.g. "s", "B", "pages"
+ * @lo: the low end of its range, or NAN for none
+ * @hi: the high end of its range, or NAN for none
+ */
+void bench_record_value(FILE *f, const char *id, const char *what, double v, const char *unit,
+			double lo, double hi);
+
+/**
+ * bench_records() - where the records go
+ *
+ * Return: stdout when SOFTSGX_BENCH_RECORD=1 is in the environment, else
+ * NULL, which both bench_record_*() take as "print nothing".
+ */
+FILE *bench_records(void);
 
 #endif

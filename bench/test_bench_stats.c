@@ -5,10 +5,13 @@
  * ratio is judged "met" or "missed" only when the whole IQR is on one side
  * of the target -- never when it is too spread or below its own bound.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -96,6 +99,54 @@ static void format(void **state)
 			    "1.093 [pairs: median 1.093, IQR 1.071..1.118 of 9]");
 }
 
+/* What bench/report.sh parses: one tab-separated line per figure. */
+static void records(void **state)
+{
+	struct bench_ratio r = tight(1.071, 1.093, 1.118);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_non_null(f);
+	r.num = 2.186e-6;
+	r.den = 2e-6;
+	bench_record_ratio(f, "cpu.eadd", "EADD over its work", &r, 1.20, true, 1.0);
+	bench_record_ratio(f, "x.info", "no target", &r, 0, true, 0);
+	r = tight(0.9, 1.2, 1.5);
+	bench_record_ratio(f, "x.noisy", "wide", &r, 1.10, false, 0);
+	bench_record_value(f, "drv.reclaim", "per page", 3.5e-6, "s", 3e-6, 4e-6);
+	bench_record_value(f, "drv.meta", "bytes", 72, "B", NAN, NAN);
+	fclose(f);
+	assert_string_equal(buf,
+		"@ratio\tcpu.eadd\t2.186e-06\t2e-06\t1.093\t1.071\t1.118\t9\t<=1.20\tmet\t"
+		"EADD over its work\n"
+		"@ratio\tx.info\t2.186e-06\t2e-06\t1.093\t1.071\t1.118\t9\t-\tinfo\tno target\n"
+		"@ratio\tx.noisy\t1.2\t1\t1.2\t0.9\t1.5\t9\t>=1.10\tnoisy\twide\n"
+		"@value\tdrv.reclaim\t3.5e-06\ts\t3e-06\t4e-06\tper page\n"
+		"@value\tdrv.meta\t72\tB\t-\t-\tbytes\n");
+	free(buf);
+	/* Only when asked for: the human output stays as it was. */
+	unsetenv(BENCH_RECORD_ENV);
+	assert_null(bench_records());
+	setenv(BENCH_RECORD_ENV, "1", 1);
+	assert_ptr_equal(bench_records(), stdout);
+}
+
+static void verdict_words(void **state)
+{
+	struct bench_ratio r = tight(1.05, 1.06, 1.08);
+
+	(void)state;
+	assert_string_equal(bench_verdict_word(&r, 1.10, true, 1.0), "met");
+	assert_string_equal(bench_verdict_word(&r, 1.00, true, 1.0), "missed");
+	assert_string_equal(bench_verdict_word(&r, 1.07, true, 1.0), "undecided");
+	assert_string_equal(bench_verdict_word(&r, 0, true, 0), "info");
+	r = tight(0.91, 0.92, 0.93);
+	assert_string_equal(bench_verdict_word(&r, 1.10, true, 1.0), "impossible");
+	assert_string_equal(bench_verdict_word(&r, 0, true, 1.0), "impossible");
+}
+
 int main(void)
 {
 	const struct CMUnitTest t[] = {
@@ -103,6 +154,8 @@ int main(void)
 		cmocka_unit_test(ratio_of_medians_and_quartiles),
 		cmocka_unit_test(verdicts),
 		cmocka_unit_test(format),
+		cmocka_unit_test(records),
+		cmocka_unit_test(verdict_words),
 	};
 
 	return cmocka_run_group_tests(t, NULL, NULL);
