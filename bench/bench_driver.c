@@ -29,12 +29,15 @@
  * first-touching backing memory and EPC frames, is reported apart.  It
  * reports; it never fails on timing.
  *
- * Usage: bench_driver [ROUNDS [host]]
+ * Usage: bench_driver [ROUNDS [host|sweep]]
  *   host: only what bench/run_host.sh sets beside the real host's figures
  *   (reclaim and reload with a thread inside, and hot-set refaults with and
  *   without accessed bits: see host_main()).
+ *   sweep: per-page costs at four EPC sizes and four enclave counts, for the
+ *   plots of bench/report.sh (see sweep_main()).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -565,9 +568,9 @@ static int group_round(struct world **g, int n, EVP_CIPHER_CTX *gcm, int r)
 	return 0;
 }
 
-/* Per-page costs of @b against @a, round by round. */
-static void compare(const char *what, const struct world *a, const struct world *b, int rounds,
-		    double target)
+/* Per-page costs of @b against @a, round by round; records under driver.@id.* */
+static void compare(const char *id, const char *what, const struct world *a,
+		    const struct world *b, int rounds, double target)
 {
 	static const char *const names[] = { "alloc", "reclaim", "reload" };
 	double *const sa[] = { a->s.alloc, a->s.reclaim, a->s.reload };
@@ -578,7 +581,12 @@ static void compare(const char *what, const struct world *a, const struct world 
 		struct bench_ratio r;
 		char buf[96];
 
+		char rid[64], rwhat[160];
+
 		bench_ratio(&r, sb[k], sa[k], rounds);
+		snprintf(rid, sizeof(rid), "driver.%s.%s", id, names[k]);
+		snprintf(rwhat, sizeof(rwhat), "%s per page, %s", names[k], what);
+		bench_record_ratio(bench_records(), rid, rwhat, &r, target, true, 0);
 		printf("    %-8s %7.0f / %7.0f ns  %s", names[k], r.num * 1e9, r.den * 1e9,
 		       bench_fmt(buf, sizeof(buf), &r));
 		if (target > 0)
@@ -587,16 +595,109 @@ static void compare(const char *what, const struct world *a, const struct world 
 	}
 }
 
-static void throughput(const struct world *w, int rounds)
+static void throughput(const char *id, const struct world *w, int rounds)
 {
 	struct bench_ratio r;
-	char buf[96];
+	char buf[96], rid[64], rwhat[128];
 
 	/* Throughput ratio = (pages/s reclaimed) / (pages/s encrypted). */
 	bench_ratio(&r, w->s.gcm, w->s.reclaim, rounds);
+	snprintf(rid, sizeof(rid), "driver.tput.%s", id);
+	snprintf(rwhat, sizeof(rwhat), "reclaim throughput / AES-GCM throughput, %s", w->name);
+	bench_record_ratio(bench_records(), rid, rwhat, &r, 0.50, false, 0);
 	printf("  %-34s %8.0f pages/s  ratio %s\n", w->name, 1 / r.den, bench_fmt(buf, sizeof(buf), &r));
 	printf("  %-34s target >= 0.50: %s; first cycle %.0f pages/s (one sample)\n", "",
 	       bench_verdict(&r, 0.50, false, 0), 1 / w->cold_reclaim);
+}
+
+/*
+ * The per-page alloc, reclaim and reload times of @w as records @id.alloc,
+ * .reclaim, .reload: medians of the rounds with their quartiles (a ratio to
+ * a series of ones is the series itself, so bench_ratio() gives them).
+ */
+static void record_costs(const char *id, const char *what, const struct world *w, int rounds)
+{
+	static const char *const names[] = { "alloc", "reclaim", "reload" };
+	double *const sv[] = { w->s.alloc, w->s.reclaim, w->s.reload };
+	double *ones;
+
+	if (!bench_records())
+		return;
+	ones = zalloc(sizeof(double) * rounds);
+	for (int i = 0; i < rounds; i++)
+		ones[i] = 1;
+	for (int k = 0; k < 3; k++) {
+		struct bench_ratio r;
+		char rid[64], rwhat[160];
+
+		bench_ratio(&r, sv[k], ones, rounds);
+		snprintf(rid, sizeof(rid), "%s.%s", id, names[k]);
+		snprintf(rwhat, sizeof(rwhat), "%s per page, %s", names[k], what);
+		bench_record_value(bench_records(), rid, rwhat, r.num, "s", r.q1, r.q3);
+	}
+	free(ones);
+}
+
+/*
+ * bench_driver ROUNDS sweep: the per-page costs at 64 MiB, 256 MiB, 1 GiB
+ * and 8 GiB of EPC (one enclave of 16 MiB), and with 1, 10, 100 and 1000
+ * enclaves sharing 16000 pages (128 MiB EPC), each group in lock step with
+ * the AES-GCM floor, as records (bench_stats.h) and one line each.
+ */
+static int sweep_main(int rounds, EVP_PKEY *key, EVP_CIPHER_CTX *gcm)
+{
+	static const unsigned long epc_mib[] = { 64, 256, 1024, 8192 };
+	static const unsigned int encls[] = { 1, 10, 100, 1000 };
+	struct world worlds[8];
+	struct world *g[2][4];
+	char names[8][48];
+
+	for (int k = 0; k < 4; k++) {
+		snprintf(names[k], sizeof(names[k]), "%lu MiB EPC", epc_mib[k]);
+		worlds[k] = (struct world){ .name = names[k], .epc_pages = epc_mib[k] << 8,
+					    .per = 4096, .nr_encl = 1 };
+		snprintf(names[4 + k], sizeof(names[4 + k]), "%u enclave%s", encls[k],
+			 encls[k] > 1 ? "s" : "");
+		worlds[4 + k] = (struct world){ .name = names[4 + k], .epc_pages = 128UL << 8,
+						.per = 16000 / encls[k], .nr_encl = encls[k] };
+		g[0][k] = &worlds[k];
+		g[1][k] = &worlds[4 + k];
+	}
+	for (int k = 0; k < 8; k++)
+		if (world_build(&worlds[k], key, rounds)) {
+			fprintf(stderr, "bench: building %s failed\n", worlds[k].name);
+			return 1;
+		}
+	for (int r = -1; r < rounds; r++)
+		if (group_round(g[0], 4, gcm, r) || group_round(g[1], 4, gcm, r)) {
+			fprintf(stderr, "bench: a cycle failed\n");
+			return 1;
+		}
+	printf("per-page costs (medians of %d rounds, ns): alloc, reclaim, reload\n", rounds);
+	for (int k = 0; k < 8; k++) {
+		char id[48];
+
+		printf("  %-16s %7.0f %7.0f %7.0f\n", worlds[k].name,
+		       bench_median(worlds[k].s.alloc, rounds) * 1e9,
+		       bench_median(worlds[k].s.reclaim, rounds) * 1e9,
+		       bench_median(worlds[k].s.reload, rounds) * 1e9);
+		if (k < 4)
+			snprintf(id, sizeof(id), "driver.sweep.epc.%lu", epc_mib[k]);
+		else
+			snprintf(id, sizeof(id), "driver.sweep.encl.%u", encls[k - 4]);
+		record_costs(id, worlds[k].name, &worlds[k], rounds);
+	}
+	for (int j = 0; j < 2; j++) {
+		double gm = bench_median(g[j][0]->s.gcm, rounds);
+
+		printf("  AES-128-GCM encrypt of 4 KiB beside the %s: %.0f ns\n",
+		       j ? "enclave counts" : "EPC sizes", gm * 1e9);
+		bench_record_value(bench_records(), j ? "driver.sweep.encl.gcm" : "driver.sweep.epc.gcm",
+				   "AES-128-GCM encrypt of 4 KiB (floor)", gm, "s", NAN, NAN);
+	}
+	for (int k = 0; k < 8; k++)
+		world_destroy(&worlds[k]);
+	return 0;
 }
 
 /* ---- bench_driver ROUNDS host: what bench/run_host.sh sets beside the real host ---- */
@@ -699,6 +800,7 @@ static int host_main(int rounds, EVP_PKEY *key, EVP_CIPHER_CTX *gcm)
 	       bench_median(worlds[1].s.reload, rounds) * 1e9);
 	printf("sim: reclaim_ns %.0f reload_ns %.0f\n", bench_median(worlds[1].s.reclaim, rounds) * 1e9,
 	       bench_median(worlds[1].s.reload, rounds) * 1e9);
+	record_costs("driver.host", "simulated host, 64 MiB EPC, a thread inside", &worlds[1], rounds);
 	for (int k = 0; k < 2; k++)
 		world_destroy(&worlds[k]);
 
@@ -761,8 +863,9 @@ int main(int argc, char **argv)
 	host = zalloc(sizeof(double) * rounds);
 	if (!signer || !gcm)
 		return 1;
-	if (argc > 2 && !strcmp(argv[2], "host")) {
-		int r = host_main(rounds, signer, gcm);
+	if (argc > 2 && (!strcmp(argv[2], "host") || !strcmp(argv[2], "sweep"))) {
+		int r = argv[2][0] == 'h' ? host_main(rounds, signer, gcm) :
+					    sweep_main(rounds, signer, gcm);
 
 		EVP_PKEY_free(signer);
 		EVP_CIPHER_CTX_free(gcm);
@@ -799,8 +902,14 @@ int main(int argc, char **argv)
 	       1 / bench_median(worlds[SMALL].s.gcm, rounds));
 	printf("reclaim throughput over AES-GCM (16 MiB enclave; every pass also ages, zaps and, "
 	       "for the last child, writes back the SECS):\n");
-	throughput(&worlds[SMALL], rounds);
-	throughput(&worlds[KSMALL], rounds);
+	throughput("default", &worlds[SMALL], rounds);
+	throughput("kernel", &worlds[KSMALL], rounds);
+	bench_record_value(bench_records(), "driver.gcm", "AES-128-GCM encrypt of 4 KiB (floor)",
+			   bench_median(worlds[SMALL].s.gcm, rounds), "s", NAN, NAN);
+	record_costs("driver.small", "64 MiB EPC, default backing", &worlds[SMALL], rounds);
+	record_costs("driver.big", "8 GiB EPC", &worlds[BIG], rounds);
+	record_costs("driver.one", "1 enclave, 128 MiB EPC", &worlds[ONE], rounds);
+	record_costs("driver.many", "1000 enclaves, 128 MiB EPC", &worlds[MANY], rounds);
 	printf("reload by page fault (ELDU, SECS first, PTE insert): %.2f us/page steady, %.2f "
 	       "first cycle; kernel backing %.2f / %.2f\n",
 	       bench_median(worlds[SMALL].s.reload, rounds) * 1e6, worlds[SMALL].cold_reload * 1e6,
@@ -813,13 +922,14 @@ int main(int argc, char **argv)
 	printf("with a thread inside the enclave (its TCS and SSA kept in use), every reclaim batch "
 	       "needs the ETRACK IPI: %.2f kicks per batch, each an AEX and ERESUME of the "
 	       "thread (for information)\n", worlds[THREAD].kicks_per_batch);
-	throughput(&worlds[THREAD], rounds);
-	compare("a thread inside / none", &worlds[SMALL], &worlds[THREAD], rounds, 0);
+	throughput("thread", &worlds[THREAD], rounds);
+	compare("thread", "a thread inside / none", &worlds[SMALL], &worlds[THREAD], rounds, 0);
 	printf("per-page cost, 64 MiB vs 8 GiB EPC (%lu pages)\n", worlds[SMALL].per);
-	compare("8 GiB / 64 MiB", &worlds[SMALL], &worlds[BIG], rounds, 1.20);
+	compare("epc", "8 GiB / 64 MiB", &worlds[SMALL], &worlds[BIG], rounds, 1.20);
 	printf("per-page cost, 1 enclave vs 1000 enclaves (16000 pages, 128 MiB EPC)\n");
-	compare("1000 enclaves / 1 enclave", &worlds[ONE], &worlds[MANY], rounds, 1.20);
-	compare("the same with the kernel's backing truncation (for information)", &worlds[KONE],
+	compare("encl", "1000 enclaves / 1 enclave", &worlds[ONE], &worlds[MANY], rounds, 1.20);
+	compare("encl_kernel",
+		"the same with the kernel's backing truncation (for information)", &worlds[KONE],
 		&worlds[KMANY], rounds, 0);
 	printf("  backing-memfd allocations + truncations per page and cycle: %.3f / %.3f by "
 	       "default, %.3f / %.3f with the kernel's (each small enclave truncates and "
@@ -829,13 +939,18 @@ int main(int argc, char **argv)
 	       worlds[KMANY].backing_calls, bench_median(host, rounds) * 1e6);
 	printf("per-page cost, a task in the root vs 3 EPC cgroups down (no limits; for "
 	       "information: every charge walks to the root)\n");
-	compare("3 cgroups down / root", &worlds[SMALL], &worlds[DEEP], rounds, 0);
+	compare("cgroup", "3 cgroups down / root", &worlds[SMALL], &worlds[DEEP], rounds, 0);
 	printf("driver metadata: %zu B per EPC frame + %zu B per enclave page = %.2f%% of the EPC "
 	       "when every frame holds an enclave page (target <= 2%%: %s)\n",
 	       sizeof(struct sgx_epc_page), sizeof(struct sgx_encl_page),
 	       100.0 * (double)(sizeof(struct sgx_epc_page) + sizeof(struct sgx_encl_page)) / 4096,
 	       sizeof(struct sgx_epc_page) + sizeof(struct sgx_encl_page) <= 4096 * 2 / 100 ?
 	       "met" : "missed");
+
+	bench_record_value(bench_records(), "driver.metadata_share",
+			   "driver metadata per EPC frame holding an enclave page (target <= 2%)",
+			   100.0 * (double)(sizeof(struct sgx_epc_page) + sizeof(struct sgx_encl_page)) /
+			   4096, "%", NAN, NAN);
 
 	for (int k = 0; k < NR; k++)
 		world_destroy(&worlds[k]);

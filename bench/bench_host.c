@@ -851,6 +851,18 @@ static void stream_row(const char *what, double per_page, const char *runs, doub
 	printf("| %-38s | %-70s | %-6s | %s |\n", what, row, "-", "for information");
 }
 
+/* A per-page median of STREAM_REPS runs as a record, with their min..max. */
+static void record_stream(const char *id, const char *what, double median, const double *v)
+{
+	double lo = v[0], hi = v[0];
+
+	for (int i = 1; i < STREAM_REPS; i++) {
+		lo = v[i] < lo ? v[i] : lo;
+		hi = v[i] > hi ? v[i] : hi;
+	}
+	bench_record_value(bench_records(), id, what, median, "s", lo, hi);
+}
+
 static void part_reclaim(char *sgxs, char *sig)
 {
 	char spin_arg[2] = "1";
@@ -898,6 +910,14 @@ static void part_reclaim(char *sgxs, char *sig)
 	printf("  (the spinning thread held a CPU %.0f%% of the time, of the 2 this machine has: "
 	       "wall times are CPU times stretched by it and by the machine's other work)\n",
 	       100 * f[1].spin);
+	record_stream("host.stream.reclaim", "reclaim (EWB by ksgxd), ksgxd CPU per page, a thread "
+		      "inside", f[1].reclaim, v[1][0]);
+	record_stream("host.stream.reload", "reload (ELDU fault), reading thread's CPU per page, a "
+		      "thread inside", f[1].reload, v[1][1]);
+	record_stream("host.stream.reclaim_alone", "reclaim (EWB by ksgxd), ksgxd CPU per page, no "
+		      "other thread", f[0].reclaim, v[0][0]);
+	record_stream("host.stream.reload_alone", "reload (ELDU fault), reading thread's CPU per "
+		      "page, no other thread", f[0].reload, v[0][1]);
 	stream_row("reclaim (EWB by ksgxd), ksgxd CPU/page", f[1].reclaim, f[1].reclaim_range,
 		   sim_figure("BENCH_SIM_RECLAIM_NS"));
 	stream_row("reload (ELDU fault), CPU/page", f[1].reload, f[1].reload_range,
@@ -1042,9 +1062,13 @@ static void run_part(const struct part *p, int rounds)
 			die("calloc");
 		bench_interleave(pair, 2, rounds, ENTER_ITERS / 4, t);
 		bench_ratio(&ar, t, t + rounds, rounds);
+		snprintf(buf, sizeof(buf), "host.%s.aside", p->name);
+		bench_record_ratio(bench_records(), buf, p->aside, &ar, 0, true, 0);
 		printf("  (%s %s)\n", p->aside, bench_fmt(buf, sizeof(buf), &ar));
 		free(t);
 	}
+	snprintf(buf, sizeof(buf), "host.%s", p->name);
+	bench_record_ratio(bench_records(), buf, p->what, &r, p->target, true, p->bound);
 	printf("| %-38s | %-70s | <= %.1f | %s |\n", p->what, bench_fmt(buf, sizeof(buf), &r),
 	       p->target, bench_verdict(&r, p->target, true, p->bound));
 	fflush(stdout);
