@@ -203,7 +203,7 @@ def plots(rep, outdir):
         series.append(("SGX hardware (HotCalls, 3-4 GHz)", svgplot.PALETTE["hardware"],
                        [hw_us("ecall")]))
         write(os.path.join(outdir, "ecall.svg"), svgplot.bar_chart(
-            "ecall round trip", "µs per round trip", ["EENTER→EEXIT, an op that returns at once"],
+            "ecall round trip (real enclave code under softsgx exec)", "µs per round trip", ["EENTER→EEXIT, an op that returns at once"],
             series, note="Bars: medians; whiskers: IQR of the paired ratios x floor, or the "
             "published span. Trap cost is this VM's #UD intercept."))
         names.append("ecall.svg")
@@ -225,11 +225,11 @@ def plots(rep, outdir):
             note="No published EAUG figure could be verified; none is drawn."))
         names.append("faults.svg")
 
-    for name, axis, xs, labels, xlabel in (
+    for name, axis, xs, labels, xlabel, against in (
             ("epc.svg", "epc", [64, 256, 1024, 8192], ["64 MiB", "256 MiB", "1 GiB", "8 GiB"],
-             "EPC size (one 16 MiB enclave)"),
+             "EPC size (one 16 MiB enclave)", "EPC size"),
             ("enclaves.svg", "encl", [1, 10, 100, 1000], ["1", "10", "100", "1000"],
-             "enclaves sharing 16000 pages (128 MiB EPC)")):
+             "enclaves sharing 16000 pages (128 MiB EPC)", "enclave count")):
         rec = [g("driver.sweep.%s.%d.reclaim" % (axis, x)) for x in xs]
         rel = [g("driver.sweep.%s.%d.reload" % (axis, x)) for x in xs]
         gcm = g("driver.sweep.%s.gcm" % axis)
@@ -243,7 +243,8 @@ def plots(rep, outdir):
                            [gcm["v"] * 1e6] * len(xs), True))
         _, lo, hi = hw_us("swap")
         write(os.path.join(outdir, name), svgplot.line_chart(
-            "Reclaim and reload per page, driver on the simulated host", xlabel, "µs per page",
+            "Reclaim and reload per page against %s (simulated host)" % against, xlabel,
+            "µs per page",
             xs, labels, series, bands=[("SGX hardware page swap (VAULT, 3-4 GHz)",
                                         svgplot.PALETTE["hardware"], lo, hi)],
             note="Medians of paired rounds; whiskers: IQR of the rounds."))
