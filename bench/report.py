@@ -94,6 +94,14 @@ class Report:
     def out(self, s=""):
         self.lines.append(s)
 
+    def bullets(self, ids, fmt):
+        """A list item fmt(record) for each of @ids that was recorded, then a blank line."""
+        for rid in ids:
+            r = self.recs.get(rid)
+            if r:
+                self.out("- " + fmt(r))
+        self.out()
+
     def ratio_table(self, rows, floor_head="floor (µs)", work_head="ours (µs)", hw=True):
         """Rows of (label, record id, floor name, hardware key or None)."""
         head = "| measurement | %s | floor | %s | ratio [IQR of pairs] | target | verdict |" % (
@@ -327,11 +335,8 @@ def main(argv):
     rep.out()
     rep.out("The ratios are in the headline table. What the floors themselves cost here:")
     rep.out()
-    for rid in ("host.enter.aside", "host.eaug.aside"):
-        r = recs.get(rid)
-        if r:
-            rep.out("- %s %s" % (r["what"], ratio_cell(r)))
-    rep.out()
+    rep.bullets(("host.enter.aside", "host.eaug.aside"),
+                lambda r: "%s %s" % (r["what"], ratio_cell(r)))
     rep.out("Reclaim and reload per page on the real host (CPU time, runs of the big test "
             "enclave in a 1 MiB EPC), and bench_driver's simulated host beside them:")
     rep.out()
@@ -345,11 +350,8 @@ def main(argv):
     rep.out()
     rep.out("## Sizes")
     rep.out()
-    for rid in ("cpu.epcm_bytes", "driver.metadata_share"):
-        r = recs.get(rid)
-        if r:
-            rep.out("- %s: %.3g %s" % (r["what"], r["v"], r["unit"]))
-    rep.out()
+    rep.bullets(("cpu.epcm_bytes", "driver.metadata_share"),
+                lambda r: "%s: %.3g %s" % (r["what"], r["v"], r["unit"]))
     rep.out("## Published hardware figures")
     rep.out()
     for key in HW:
