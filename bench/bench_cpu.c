@@ -495,7 +495,8 @@ int main(int argc, char **argv)
 	bench_ratio(&r, S(C_EADD), sha, pairs);
 	line("cpu.eadd_sha", NULL, "info     EADD + 16 x EEXTEND / SHA-256 4 KiB", &r, 0, true, 0);
 	bench_ratio(&r, S(C_ONESHOT), sha, pairs);
-	line("cpu.sha_oneshot", NULL, "info     OpenSSL SHA256() one-shot / fastest", &r, 0, true, 0);
+	line("cpu.sha_oneshot", NULL, "info     OpenSSL SHA256() one-shot / fastest", &r, 0, true,
+	     0);
 	bench_ratio(&r, S(C_EVP), sha, pairs);
 	line("cpu.sha_evp", NULL, "info     OpenSSL EVP, reused ctx / fastest", &r, 0, true, 0);
 	bench_ratio(&r, S(C_BLOCKS), sha, pairs);
@@ -507,8 +508,9 @@ int main(int argc, char **argv)
 	     "         model / AES-GCM", &r, 1.50, true, 0);
 	printf("model  EPCM metadata per frame: %zu B (target <= 64: %s)\n", sizeof(struct epcm),
 	       sizeof(struct epcm) <= 64 ? "met" : "missed");
-	bench_record_value(bench_records(), "cpu.epcm_bytes", "EPCM metadata per frame (target <= 64)",
-			   (double)sizeof(struct epcm), "B", NAN, NAN);
+	bench_record_value(bench_records(), "cpu.epcm_bytes",
+			   "EPCM metadata per frame (target <= 64)", (double)sizeof(struct epcm), "B",
+			   NAN, NAN);
 #undef S
 	free(sha);
 	free(s);

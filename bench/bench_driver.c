@@ -692,7 +692,8 @@ static int sweep_main(int rounds, EVP_PKEY *key, EVP_CIPHER_CTX *gcm)
 
 		printf("  AES-128-GCM encrypt of 4 KiB beside the %s: %.0f ns\n",
 		       j ? "enclave counts" : "EPC sizes", gm * 1e9);
-		bench_record_value(bench_records(), j ? "driver.sweep.encl.gcm" : "driver.sweep.epc.gcm",
+		bench_record_value(bench_records(),
+				   j ? "driver.sweep.encl.gcm" : "driver.sweep.epc.gcm",
 				   "AES-128-GCM encrypt of 4 KiB (floor)", gm, "s", NAN, NAN);
 	}
 	for (int k = 0; k < 8; k++)
@@ -800,7 +801,8 @@ static int host_main(int rounds, EVP_PKEY *key, EVP_CIPHER_CTX *gcm)
 	       bench_median(worlds[1].s.reload, rounds) * 1e9);
 	printf("sim: reclaim_ns %.0f reload_ns %.0f\n", bench_median(worlds[1].s.reclaim, rounds) * 1e9,
 	       bench_median(worlds[1].s.reload, rounds) * 1e9);
-	record_costs("driver.host", "simulated host, 64 MiB EPC, a thread inside", &worlds[1], rounds);
+	record_costs("driver.host", "simulated host, 64 MiB EPC, a thread inside", &worlds[1],
+		     rounds);
 	for (int k = 0; k < 2; k++)
 		world_destroy(&worlds[k]);
 
@@ -949,8 +951,8 @@ int main(int argc, char **argv)
 
 	bench_record_value(bench_records(), "driver.metadata_share",
 			   "driver metadata per EPC frame holding an enclave page (target <= 2%)",
-			   100.0 * (double)(sizeof(struct sgx_epc_page) + sizeof(struct sgx_encl_page)) /
-			   4096, "%", NAN, NAN);
+			   100.0 * (double)(sizeof(struct sgx_epc_page) +
+					    sizeof(struct sgx_encl_page)) / 4096, "%", NAN, NAN);
 
 	for (int k = 0; k < NR; k++)
 		world_destroy(&worlds[k]);
