@@ -758,14 +758,22 @@ static void sgx_reclaimer_skip(struct sgx_driver *drv, struct sgx_epc_page **slo
 	*slot = NULL;
 }
 
-/* The length of the run of pages of @chunk[i]'s enclave that starts at @i. */
-static int same_encl_run(struct sgx_epc_page **chunk, int i, int cnt)
+/*
+ * Step to the next run of pages of one enclave in @chunk, skipping the slots
+ * emptied on the way: the run is [*i, *i + *n).  Start with *i = *n = 0.
+ */
+static bool next_encl_run(struct sgx_epc_page **chunk, int cnt, int *i, int *n)
 {
-	int n = 1;
-
-	while (i + n < cnt && chunk[i + n] && owner_encl(chunk[i + n]) == owner_encl(chunk[i]))
-		n++;
-	return n;
+	*i += *n;
+	while (*i < cnt && !chunk[*i])
+		(*i)++;
+	if (*i >= cnt)
+		return false;
+	*n = 1;
+	while (*i + *n < cnt && chunk[*i + *n] &&
+	       owner_encl(chunk[*i + *n]) == owner_encl(chunk[*i]))
+		(*n)++;
+	return true;
 }
 
 /**
@@ -861,11 +869,7 @@ unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg
 		if (!sgx_reclaimer_age(chunk[i]) && !ignore_age)
 			sgx_reclaimer_skip(drv, &chunk[i]);
 	}
-	for (i = 0; i < cnt; i += n) {
-		n = 1;
-		if (!chunk[i])
-			continue;
-		n = same_encl_run(chunk, i, cnt);
+	for (i = 0, n = 0; next_encl_run(chunk, cnt, &i, &n);) {
 		encl = owner_encl(chunk[i]);
 		sgx_mutex_lock(&encl->lock);
 		for (int j = i; j < i + n; j++) {
@@ -888,13 +892,8 @@ unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg
 	}
 
 	/* Phase 3: block. */
-	for (i = 0; i < cnt; i += n) {
-		n = 1;
-		if (chunk[i]) {
-			n = same_encl_run(chunk, i, cnt);
-			sgx_reclaimer_block(drv, &chunk[i], n);
-		}
-	}
+	for (i = 0, n = 0; next_encl_run(chunk, cnt, &i, &n);)
+		sgx_reclaimer_block(drv, &chunk[i], n);
 
 	for (i = 0; i < cnt; i++) {
 		if (!chunk[i])
@@ -905,11 +904,7 @@ unsigned int sgx_reclaim_pages_lru(struct sgx_driver *drv, struct sgx_cgroup *cg
 	}
 
 	/* Phase 4: write back, then free. */
-	for (i = 0; i < cnt; i += n) {
-		n = 1;
-		if (!chunk[i])
-			continue;
-		n = same_encl_run(chunk, i, cnt);
+	for (i = 0, n = 0; next_encl_run(chunk, cnt, &i, &n);) {
 		encl = owner_encl(chunk[i]);
 		sgx_mutex_lock(&encl->lock);
 		for (int j = i; j < i + n; j++)
