@@ -185,6 +185,13 @@ struct sgx_driver_config {
 	 */
 	bool kernel_backing;
 	/*
+	 * ADD_PAGES of many pages reads the source ahead in a thread of its
+	 * own (driver/ioctl.c, struct sgx_add_src), so that a second core
+	 * copies while the ioctl's thread adds and measures.  Off (the
+	 * default), the ioctl reads the source itself, a batch at a time.
+	 */
+	bool add_helper;
+	/*
 	 * The OS has not enabled XSAVE (the kernel's X86_FEATURE_OSXSAVE, i.e.
 	 * CR4.OSXSAVE, is clear): enclaves may then only use x87 and SSE
 	 * state, whatever CPUID.(12H,1) allows.  Off (the default) on every
