@@ -521,20 +521,26 @@ err_out_free:
 }
 
 /*
- * The source pages of one ADD_PAGES call, read ahead in batches: one
+ * The source pages of one ADD_PAGES call, read in batches: one
  * copy_from_user() of SGX_ADD_BATCH pages costs the host one system call
  * where a page each cost sixteen (on the hosts here that call was a fifth of
  * loading a measured page).  A batch whose copy fails is read again page by
  * page, so that every page gets its own result, which counts only where the
- * kernel's get_user_pages() would have been reached for that page.  With
- * cfg.add_helper a thread of the driver reads up to SGX_ADD_SLOTS batches
- * ahead while the ioctl adds and measures, so that on a second core the
- * copies run beside the hash chain, which cannot be split.  Reading ahead
- * only reads the range the caller passed; no page is added, and no result
- * is used, before the page's turn.
+ * kernel's get_user_pages() would have been reached for that page.
+ *
+ * With cfg.add_helper a thread of the driver reads batches ahead, up to
+ * SGX_ADD_SLOTS of them, while the ioctl adds and measures, so that on a
+ * second core the copies run beside the hash chain, which cannot be split.
+ * Batches are claimed in order by whichever thread gets there first: when
+ * the helper lags (its core is busy elsewhere) the ioctl reads the next
+ * batch itself instead of waiting, so a helper never makes a load slower
+ * than none by more than the wake-ups.  The helper sleeps until half the
+ * slots are free, so it is woken once per SGX_ADD_SLOTS / 2 batches.
+ * Reading ahead only reads the range the caller passed; no page is added,
+ * and no result used, before the page's turn.
  */
 #define SGX_ADD_BATCH 16
-#define SGX_ADD_SLOTS 3
+#define SGX_ADD_SLOTS 8
 /* Fewer pages than this are not worth a thread. */
 #define SGX_ADD_HELPER_MIN (4 * SGX_ADD_BATCH)
 
@@ -544,16 +550,21 @@ struct sgx_add_src {
 	unsigned long nr;        /* pages in the call */
 	unsigned long batch;     /* pages per batch: SGX_ADD_BATCH, or 1 */
 	unsigned long slots;     /* batches buffered: SGX_ADD_SLOTS with a helper, else 1 */
+	unsigned long nr_batches;
 	uint8_t *buf;            /* @slots batches of @batch pages */
 	bool allocated;          /* @buf is on the heap */
 	int ret[SGX_ADD_SLOTS][SGX_ADD_BATCH];
-	/* The helper: batches < @filled are read, batches < @consumed are done with. */
+	/*
+	 * With the helper, under @lock: batches below @next are claimed (being
+	 * read or read), the ioctl is done with those below @consumed, and
+	 * @ready[slot] is 1 + the batch whose pages the slot holds.
+	 */
 	bool helper;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	unsigned long filled, consumed;
-	bool stop;
+	unsigned long next, consumed, ready[SGX_ADD_SLOTS];
+	bool stop, helper_waits, ioctl_waits;
 };
 
 static void sgx_add_src_read(struct sgx_add_src *s, unsigned long b)
@@ -572,24 +583,55 @@ static void sgx_add_src_read(struct sgx_add_src *s, unsigned long b)
 static void *sgx_add_helper(void *arg)
 {
 	struct sgx_add_src *s = arg;
-	unsigned long nr_batches = (s->nr + s->batch - 1) / s->batch;
+	unsigned long b;
 
-	for (unsigned long b = 0; b < nr_batches; b++) {
-		pthread_mutex_lock(&s->lock);
-		while (!s->stop && b - s->consumed >= s->slots)
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		/* Sleep while fewer than half the slots are free. */
+		while (!s->stop && s->next < s->nr_batches &&
+		       s->next - s->consumed > s->slots / 2) {
+			s->helper_waits = true;
 			pthread_cond_wait(&s->cond, &s->lock);
-		if (s->stop) {
-			pthread_mutex_unlock(&s->lock);
-			break;
 		}
+		/* Then fill every free slot before sleeping again. */
+		while (!s->stop && s->next < s->nr_batches && s->next - s->consumed < s->slots) {
+			b = s->next++;
+			pthread_mutex_unlock(&s->lock);
+			sgx_add_src_read(s, b);
+			pthread_mutex_lock(&s->lock);
+			s->ready[b % s->slots] = b + 1;
+			if (s->ioctl_waits)
+				pthread_cond_broadcast(&s->cond);
+		}
+		if (s->stop || s->next >= s->nr_batches)
+			break;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* The ioctl starts on batch @b: the helper's copy of it, or its own. */
+static void sgx_add_src_take(struct sgx_add_src *s, unsigned long b)
+{
+	pthread_mutex_lock(&s->lock);
+	s->consumed = b;
+	if (s->helper_waits && s->next - s->consumed <= s->slots / 2) {
+		s->helper_waits = false;
+		pthread_cond_broadcast(&s->cond);
+	}
+	if (s->next <= b) {
+		/* The helper lags: read it here (batches are claimed in order). */
+		s->next = b + 1;
 		pthread_mutex_unlock(&s->lock);
 		sgx_add_src_read(s, b);
-		pthread_mutex_lock(&s->lock);
-		s->filled = b + 1;
-		pthread_cond_broadcast(&s->cond);
-		pthread_mutex_unlock(&s->lock);
+		return;
 	}
-	return NULL;
+	while (s->ready[b % s->slots] != b + 1) {
+		s->ioctl_waits = true;
+		pthread_cond_wait(&s->cond, &s->lock);
+	}
+	s->ioctl_waits = false;
+	pthread_mutex_unlock(&s->lock);
 }
 
 /*
@@ -611,6 +653,7 @@ static void sgx_add_src_start(struct sgx_add_src *s, struct sgx_driver *drv, uin
 	s->batch = 1;
 	s->slots = 1;
 	s->buf = bounce;
+	s->nr_batches = nr;
 	if (nr < 2)
 		return;
 	/* EADD takes page-aligned sources only. */
@@ -622,6 +665,7 @@ static void sgx_add_src_start(struct sgx_add_src *s, struct sgx_driver *drv, uin
 	s->allocated = true;
 	s->batch = SGX_ADD_BATCH;
 	s->slots = slots;
+	s->nr_batches = (nr + SGX_ADD_BATCH - 1) / SGX_ADD_BATCH;
 	if (!helper)
 		return;
 	pthread_mutex_init(&s->lock, NULL);
@@ -644,16 +688,10 @@ static const void *sgx_add_src_page(struct sgx_add_src *s, unsigned long i, int 
 	unsigned long b = i / s->batch, k = i % s->batch;
 
 	if (!k) {
-		if (!s->helper) {
+		if (s->helper)
+			sgx_add_src_take(s, b);
+		else
 			sgx_add_src_read(s, b);
-		} else {
-			pthread_mutex_lock(&s->lock);
-			s->consumed = b;
-			pthread_cond_broadcast(&s->cond);
-			while (s->filled <= b)
-				pthread_cond_wait(&s->cond, &s->lock);
-			pthread_mutex_unlock(&s->lock);
-		}
 	}
 	*copy_ret = s->ret[b % s->slots][k];
 	return s->buf + ((b % s->slots) * s->batch + k) * PAGE_SIZE;
