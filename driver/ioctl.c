@@ -32,9 +32,10 @@
  *      the comments here say what the code does.
  * Every check, its order and its errno are the kernel's, with three
  * deviations, each explained where it is made: sgx_encl_create() orders its
- * allocations differently; ADD_PAGES copies each source page before taking
- * the mmap lock and encl->lock (the kernel's get_user_pages() runs under
- * them; the errnos and their order are unchanged) and checks the OOM kill
+ * allocations differently; ADD_PAGES copies the source before taking the
+ * mmap lock and encl->lock, 16 pages at a time (the kernel's
+ * get_user_pages() runs under them, a page at a time; the errnos and their
+ * order are unchanged: see struct sgx_add_src) and checks the OOM kill
  * before every page, not only before the first (a killed enclave gets
  * -ENOMEM with the count of the pages already added).
  */
