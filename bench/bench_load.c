@@ -54,7 +54,12 @@
 #define MAX_N 8
 
 static unsigned long size;          /* bytes per enclave (its ELRANGE too) */
-static uint8_t *src;                /* the heap image all loaders add */
+/*
+ * The heap image, one copy per loader: loaders pinning the same source pages
+ * at once would bounce their reference counts between cores, which real
+ * loaders of different enclaves do not.
+ */
+static uint8_t *srcs[MAX_N];
 static uint8_t *dst[MAX_N];         /* where each floor copies to */
 static struct sgx_sigstruct *sigstruct;
 static struct sim_host host;
@@ -80,7 +85,7 @@ static double floor_one(int i)
 
 	sgx_measure_ecreate(&m, 1, size);
 	for (unsigned long off = 0; off < size; off += PG) {
-		memcpy(dst[i] + off, src + off, PG);
+		memcpy(dst[i] + off, srcs[i] + off, PG);
 		sgx_measure_eadd(&m, off, RW);
 		for (unsigned long c = 0; c < PG; c += 256)
 			sgx_measure_eextend(&m, off + c, dst[i] + off + c);
@@ -98,7 +103,7 @@ static double load_one(int i)
 	uint64_t base = BASE + (uint64_t)i * 2 * size;
 	struct sgx_enclave_create c = { (uint64_t)(uintptr_t)&secs };
 	struct sgx_enclave_add_pages a = {
-		.src = (uint64_t)(uintptr_t)src,
+		.src = (uint64_t)(uintptr_t)srcs[i],
 		.offset = 0,
 		.length = size,
 		.secinfo = (uint64_t)(uintptr_t)&si,
@@ -228,7 +233,7 @@ static double read_case(void *ctx, unsigned long iters)
 	(void)ctx;
 	(void)iters;
 	for (unsigned long off = 0; off < size; off += sizeof(buf))
-		if (host.ops.copy_from_user(&host, buf, (uint64_t)(uintptr_t)(src + off),
+		if (host.ops.copy_from_user(&host, buf, (uint64_t)(uintptr_t)(srcs[0] + off),
 					    sizeof(buf)))
 			exit(1);
 	t = bench_now() - t;
@@ -344,10 +349,14 @@ int main(int argc, char **argv)
 		n = 2;
 	for (size = 0x10000; size < mib << 20;)
 		size <<= 1;
-	src = big_alloc(size);
+	srcs[0] = big_alloc(size);
 	for (unsigned long off = 0; off < size; off += PG)
-		memset(src + off, (int)(off / PG * 7 + 1), PG);
+		memset(srcs[0] + off, (int)(off / PG * 7 + 1), PG);
 	for (int i = 0; i < n; i++) {
+		if (i) {
+			srcs[i] = big_alloc(size);
+			memcpy(srcs[i], srcs[0], size);
+		}
 		dst[i] = big_alloc(size);
 		memset(dst[i], 0, size);
 	}
@@ -357,7 +366,7 @@ int main(int argc, char **argv)
 	for (unsigned long off = 0; off < size; off += PG) {
 		sgx_measure_eadd(&m, off, RW);
 		for (unsigned long c = 0; c < PG; c += 256)
-			sgx_measure_eextend(&m, off + c, src + off + c);
+			sgx_measure_eextend(&m, off + c, srcs[0] + off + c);
 	}
 	sigstruct = aligned_alloc(PG, PG);
 	key = sgx_sign_generate_key();
