@@ -599,6 +599,8 @@ static void *sgx_add_helper(void *arg)
 			b = s->next++;
 			pthread_mutex_unlock(&s->lock);
 			sgx_add_src_read(s, b);
+			atomic_fetch_add_explicit(&s->drv->stats.add_helper_batches, 1,
+						  memory_order_relaxed);
 			pthread_mutex_lock(&s->lock);
 			s->ready[b % s->slots] = b + 1;
 			if (s->ioctl_waits)

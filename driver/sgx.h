@@ -154,6 +154,7 @@ struct sgx_stats {
 	_Atomic uint64_t direct_reclaims, ksgxd_wakeups, etrack_ipis;
 	_Atomic uint64_t backing_allocs, backing_truncates; /* host calls on the memfds */
 	_Atomic uint64_t oom_kills;                         /* enclaves the EPC OOM killer took */
+	_Atomic uint64_t add_helper_batches;  /* ADD_PAGES source batches read by the helper */
 };
 
 /* Test-only pause points between the steps of the racy flows (docs/races.md). */
