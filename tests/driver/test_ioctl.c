@@ -1183,6 +1183,27 @@ static void w_mirror(struct world *w, uint64_t off, const uint8_t *src, unsigned
 }
 
 /*
+ * With the helper: the first measured page of a call waits (at most 10 s)
+ * until the helper has read a batch more than @helper_base, so that the test
+ * does not depend on how soon the helper's thread gets a CPU.
+ */
+static uint64_t helper_base;
+
+static void wait_for_helper(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
+			    unsigned long addr)
+{
+	struct world *w = ctx;
+
+	(void)encl;
+	(void)addr;
+	if (tp != SGX_TP_ADD_EXTEND)
+		return;
+	for (int i = 0; i < 10000 && atomic_load(&w->drv->stats.add_helper_batches) <= helper_base;
+	     i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+}
+
+/*
  * A large ADD_PAGES reads its source in batches (and, with cfg.add_helper,
  * in a thread of its own, ahead of the pages it adds): every page must still
  * get its own copy result, stop the call exactly where a page at a time
@@ -1203,6 +1224,9 @@ static void add_batched(bool helper)
 	for (unsigned long p = 0; p < NR; p++)
 		memset(src + p * PG, (int)p + 1, PG);
 	w->drv->cfg.add_helper = helper;
+	w->drv->cfg.test_point = helper ? wait_for_helper : NULL;
+	w->drv->cfg.test_ctx = w;
+	helper_base = 0;
 	t_secs_src(&secs, BASE, 256 * PG, SGX_ATTR_MODE64BIT);
 	assert_int_equal(w_create_secs(w, &secs), 0);
 	w->attributes = secs.attributes;
@@ -1234,6 +1258,7 @@ static void add_batched(bool helper)
 	done = BAD * PG + count;
 
 	/* The rest in one call, then one page alone (no batch). */
+	helper_base = atomic_load(&w->drv->stats.add_helper_batches);
 	assert_int_equal(w_add_raw(w, done, (NR - 1) * PG - done, src + done, RW_SI,
 				   SGX_PAGE_MEASURE, &count), 0);
 	assert_int_equal(count, (NR - 1) * PG - done);
@@ -1245,8 +1270,10 @@ static void add_batched(bool helper)
 		assert_int_equal(((uint8_t *)w_epc(w, p * PG))[4095], p + 1);
 	w_check(w);
 
-	/* The helper read batches when asked to (and only then). */
-	assert_int_equal(atomic_load(&w->drv->stats.add_helper_batches) > 0, helper);
+	/* The helper read batches in both long calls when asked to (and only then). */
+	assert_int_equal(atomic_load(&w->drv->stats.add_helper_batches) > helper_base, helper);
+	assert_int_equal(helper_base > 0, helper);
+	w->drv->cfg.test_point = NULL;
 
 	/* MRENCLAVE is the page-by-page one, bit for bit. */
 	w_sign(w);
