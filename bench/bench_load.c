@@ -41,6 +41,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "bench_sim.h"
 #include "bench_stats.h"
 #include "sim.h"
 #include "softsgx/measure.h"
@@ -49,7 +50,7 @@
 
 #define BASE 0x400000000000ULL
 #define PG 4096UL
-#define ATTR (SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT)
+#define ATTR BENCH_ATTR
 #define RW (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
 #define MAX_N 8
 
@@ -329,24 +330,6 @@ static void report(const char *what, const struct bench_case *cases, int n, int 
 	free(s);
 }
 
-/* A driver of @pages EPC frames; its start-up lines stay out of the report. */
-static struct sgx_driver *quiet_driver(unsigned long pages)
-{
-	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
-	struct sgx_driver *d;
-
-	if (saved >= 0 && null >= 0)
-		dup2(null, STDERR_FILENO);
-	d = sim_driver(&host, pages, true);
-	if (saved >= 0) {
-		dup2(saved, STDERR_FILENO);
-		close(saved);
-	}
-	if (null >= 0)
-		close(null);
-	return d;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned long mib = argc > 1 ? strtoul(argv[1], NULL, 0) : 1024;
@@ -384,20 +367,11 @@ int main(int argc, char **argv)
 	}
 	sigstruct = aligned_alloc(PG, PG);
 	key = sgx_sign_generate_key();
-	if (!sigstruct || !key)
-		return 1;
-	sgx_sigstruct_init(sigstruct);
-	sgx_measure_final(&m, sigstruct->body.mrenclave);
-	sigstruct->header.date = 0x20261207;
-	sigstruct->body.attributes = ATTR;
-	sigstruct->body.attributes_mask = ~SGX_ATTR_INIT;
-	sigstruct->body.xfrm = 3;
-	sigstruct->body.xfrm_mask = ~0ULL;
-	if (sgx_sigstruct_sign(sigstruct, key))
+	if (!sigstruct || !key || bench_sign(sigstruct, &m, key))
 		return 1;
 
 	sim_host_init(&host);
-	drv = quiet_driver((unsigned long)n * (size / PG + size / PG / 10 + 64));
+	drv = bench_quiet_driver(&host, (unsigned long)n * (size / PG + size / PG / 10 + 64));
 	if (!drv)
 		return 1;
 
@@ -453,7 +427,7 @@ int main(int argc, char **argv)
 		 * earlier pages to make room, for information.
 		 */
 		big = drv;
-		drv = quiet_driver(size / PG / 2);
+		drv = bench_quiet_driver(&host, size / PG / 2);
 		if (!drv)
 			return 1;
 		report("1 core, EPC half the enclave", one, 2, rounds, 0, NULL);
