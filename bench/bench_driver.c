@@ -48,6 +48,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 
+#include "bench_sim.h"
 #include "bench_stats.h"
 #include "softsgx/enclu.h"
 #include "sim.h"
@@ -57,7 +58,7 @@
 
 #define BASE 0x400000000000ULL
 #define PG 4096UL
-#define ATTR (SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT)
+#define ATTR BENCH_ATTR
 #define RW (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
 /* A thread's pages, ahead of the data: TCS, then its SSA frames. */
 #define NR_SSA 2
@@ -251,14 +252,7 @@ static int sign(EVP_PKEY *key, unsigned long size, unsigned long nr, bool tcs,
 	sgx_measure_ecreate(&m, 1, size);
 	for (unsigned long i = 0; i < nr; i++)
 		sgx_measure_eadd(&m, i * PG, tcs && !i ? SGX_SECINFO_TCS : RW);
-	sgx_sigstruct_init(ss);
-	sgx_measure_final(&m, ss->body.mrenclave);
-	ss->header.date = 0x20261207;
-	ss->body.attributes = ATTR;
-	ss->body.attributes_mask = ~SGX_ATTR_INIT;
-	ss->body.xfrm = 3;
-	ss->body.xfrm_mask = ~0ULL;
-	return sgx_sigstruct_sign(ss, key);
+	return bench_sign(ss, &m, key);
 }
 
 /* CREATE + ADD_PAGES (unmeasured REG RW pages) + INIT through the ioctls. */
@@ -312,27 +306,6 @@ static struct sgx_encl *build(struct world *w, struct sgx_mm *mm, uint64_t base,
 	return encl;
 }
 
-/*
- * A driver whose start-up messages ("sgx: EPC section ...", printed at every
- * creation as the kernel prints them at boot) stay out of the report.
- */
-static struct sgx_driver *quiet_driver(struct sim_host *h, unsigned long epc_pages)
-{
-	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
-	struct sgx_driver *drv;
-
-	if (saved >= 0 && null >= 0)
-		dup2(null, STDERR_FILENO);
-	drv = sim_driver(h, epc_pages, true);
-	if (saved >= 0) {
-		dup2(saved, STDERR_FILENO);
-		close(saved);
-	}
-	if (null >= 0)
-		close(null);
-	return drv;
-}
-
 static void *zalloc(size_t n)
 {
 	void *p = calloc(1, n);
@@ -359,7 +332,7 @@ static int world_build(struct world *w, EVP_PKEY *key, int rounds)
 	w->sim_young = w->h.ops.test_and_clear_young;
 	w->h.ops.test_and_clear_young = young;
 	w->h.on_kick = on_kick;
-	w->drv = quiet_driver(&w->h, w->epc_pages);
+	w->drv = bench_quiet_driver(&w->h, w->epc_pages);
 	if (!w->drv || !ss || w->cg_depth > 4)
 		return -1;
 	w->drv->cfg.kernel_backing = w->kernel_backing;

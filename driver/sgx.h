@@ -154,6 +154,7 @@ struct sgx_stats {
 	_Atomic uint64_t direct_reclaims, ksgxd_wakeups, etrack_ipis;
 	_Atomic uint64_t backing_allocs, backing_truncates; /* host calls on the memfds */
 	_Atomic uint64_t oom_kills;                         /* enclaves the EPC OOM killer took */
+	_Atomic uint64_t add_helper_batches;  /* ADD_PAGES source batches read by the helper */
 };
 
 /* Test-only pause points between the steps of the racy flows (docs/races.md). */
@@ -184,6 +185,13 @@ struct sgx_driver_config {
 	 * that is what keeps the per-page cost flat (docs/architecture.md).
 	 */
 	bool kernel_backing;
+	/*
+	 * ADD_PAGES of many pages reads the source ahead in a thread of its
+	 * own (driver/ioctl.c, struct sgx_add_src), so that a second core
+	 * copies while the ioctl's thread adds and measures.  Off (the
+	 * default), the ioctl reads the source itself, a batch at a time.
+	 */
+	bool add_helper;
 	/*
 	 * The OS has not enabled XSAVE (the kernel's X86_FEATURE_OSXSAVE, i.e.
 	 * CR4.OSXSAVE, is clear): enclaves may then only use x87 and SSE

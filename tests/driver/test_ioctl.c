@@ -1172,6 +1172,128 @@ static void test_add_ok(void **state)
 	world_free(w);
 }
 
+/* Mirror @n measured RW pages at @off, from @src, into the expected MRENCLAVE. */
+static void w_mirror(struct world *w, uint64_t off, const uint8_t *src, unsigned long n)
+{
+	for (unsigned long p = 0; p < n; p++) {
+		sgx_measure_eadd(&w->m, off + p * PG, RW_SI);
+		for (unsigned int i = 0; i < 16; i++)
+			sgx_measure_eextend(&w->m, off + p * PG + i * 256, src + p * PG + i * 256);
+	}
+}
+
+/*
+ * With the helper: the first measured page of a call waits (at most 10 s)
+ * until the helper has read a batch more than @helper_base, so that the test
+ * does not depend on how soon the helper's thread gets a CPU.
+ */
+static uint64_t helper_base;
+
+static void wait_for_helper(void *ctx, enum sgx_test_point tp, struct sgx_encl *encl,
+			    unsigned long addr)
+{
+	struct world *w = ctx;
+
+	(void)encl;
+	(void)addr;
+	if (tp != SGX_TP_ADD_EXTEND)
+		return;
+	for (int i = 0; i < 10000 && atomic_load(&w->drv->stats.add_helper_batches) <= helper_base;
+	     i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+}
+
+/*
+ * A large ADD_PAGES reads its source in batches (and, with cfg.add_helper,
+ * in a thread of its own, ahead of the pages it adds): every page must still
+ * get its own copy result, stop the call exactly where a page at a time
+ * would, and be measured in order, so INIT accepts the SIGSTRUCT computed
+ * page by page.
+ */
+static void add_batched(bool helper)
+{
+	/* The first and the last call are long enough for the helper, the middle one is not. */
+	enum { NR = 192, BAD = 37, CALL = 100 };
+	static struct sgx_secs secs __attribute__((aligned(4096)));
+	struct world *w = world_new(EPC_PAGES, true);
+	uint8_t *src = aligned_alloc(PG, NR * PG);
+	uint64_t count, done;
+	long r;
+
+	assert_non_null(src);
+	for (unsigned long p = 0; p < NR; p++)
+		memset(src + p * PG, (int)p + 1, PG);
+	w->drv->cfg.add_helper = helper;
+	w->drv->cfg.test_point = helper ? wait_for_helper : NULL;
+	w->drv->cfg.test_ctx = w;
+	helper_base = 0;
+	t_secs_src(&secs, BASE, 256 * PG, SGX_ATTR_MODE64BIT);
+	assert_int_equal(w_create_secs(w, &secs), 0);
+	w->attributes = secs.attributes;
+	sgx_measure_ecreate(&w->m, secs.ssa_frame_size, secs.size);
+
+	/* One unreadable byte in page BAD, in the middle of the third batch: -EFAULT there. */
+	sim_bad_lo = (unsigned long)(uintptr_t)(src + BAD * PG + 100);
+	sim_bad_hi = sim_bad_lo + 1;
+	assert_int_equal(w_add_raw(w, 0, CALL * PG, src, RW_SI, SGX_PAGE_MEASURE, &count),
+			 -EFAULT);
+	assert_int_equal(count, BAD * PG);
+	assert_non_null(w_entry(w, (BAD - 1) * PG));
+	assert_null(w_entry(w, BAD * PG));
+	w_mirror(w, 0, src, BAD);
+	sim_bad_lo = sim_bad_hi = 0;
+	w_check(w);
+
+	/* A signal part way: 0 and a short count; the pages before it are in. */
+	atomic_store(&w->h.signal_after, 30);
+	r = w_add_raw(w, BAD * PG, (CALL - BAD) * PG, src + BAD * PG, RW_SI, SGX_PAGE_MEASURE,
+		      &count);
+	atomic_store(&w->h.signal_pending, false);
+	atomic_store(&w->h.signal_after, 0);
+	assert_int_equal(r, 0);
+	assert_true(count > 0 && count < (CALL - BAD) * PG && !(count % PG));
+	assert_non_null(w_entry(w, BAD * PG + count - PG));
+	assert_null(w_entry(w, BAD * PG + count));
+	w_mirror(w, BAD * PG, src + BAD * PG, count / PG);
+	done = BAD * PG + count;
+
+	/* The rest in one call, then one page alone (no batch). */
+	helper_base = atomic_load(&w->drv->stats.add_helper_batches);
+	assert_int_equal(w_add_raw(w, done, (NR - 1) * PG - done, src + done, RW_SI,
+				   SGX_PAGE_MEASURE, &count), 0);
+	assert_int_equal(count, (NR - 1) * PG - done);
+	w_mirror(w, done, src + done, count / PG);
+	assert_int_equal(w_add_raw(w, (NR - 1) * PG, PG, src + (NR - 1) * PG, RW_SI,
+				   SGX_PAGE_MEASURE, &count), 0);
+	w_mirror(w, (NR - 1) * PG, src + (NR - 1) * PG, 1);
+	for (unsigned long p = 0; p < NR; p++)
+		assert_int_equal(((uint8_t *)w_epc(w, p * PG))[4095], p + 1);
+	w_check(w);
+
+	/* The helper read batches in both long calls when asked to (and only then). */
+	assert_int_equal(atomic_load(&w->drv->stats.add_helper_batches) > helper_base, helper);
+	assert_int_equal(helper_base > 0, helper);
+	w->drv->cfg.test_point = NULL;
+
+	/* MRENCLAVE is the page-by-page one, bit for bit. */
+	w_sign(w);
+	assert_int_equal(w_init_ss(w, &w->ss), 0);
+	free(src);
+	world_free(w);
+}
+
+static void test_add_batched(void **state)
+{
+	(void)state;
+	add_batched(false);
+}
+
+static void test_add_batched_helper(void **state)
+{
+	(void)state;
+	add_batched(true);
+}
+
 static void test_add_state(void **state)
 {
 	struct world *w = world_new(EPC_PAGES, true);
@@ -2724,6 +2846,8 @@ int main(void)
 		cmocka_unit_test(test_create_epa_failure),
 		cmocka_unit_test(test_add_eextend_failure),
 		cmocka_unit_test(test_add_ok),
+		cmocka_unit_test(test_add_batched),
+		cmocka_unit_test(test_add_batched_helper),
 		cmocka_unit_test(test_add_state),
 		cmocka_unit_test(test_add_arg_errors),
 		cmocka_unit_test(test_add_page_errors),
