@@ -269,6 +269,9 @@ static void h_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned
 	shim_wait_leaves();
 }
 
+/* SOFTSGX_FAULT_AROUND=N: the driver's cfg.fault_around.  Read once at load. */
+static unsigned int fault_around;
+
 /*
  * SOFTSGX_YOUNG=off: every page is old to the reclaimer (plain FIFO), a
  * baseline for bench_host's young part.  Read once at load.
@@ -442,6 +445,12 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 		inserted_here = 0;
 		pthread_rwlock_rdlock(&shim.mm.mmap_lock);
 		vf = sgx_vma_fault(&shim.mm, m.f->encl, page, m.vm_flags);
+		if (vf == VM_FAULT_NOPAGE && native && fault_around > 1) {
+			unsigned long mine = inserted_here;
+
+			sgx_vma_fault_around(&shim.mm, m.f->encl, page, m.vm_flags, m.end);
+			inserted_here = mine;
+		}
 		pthread_rwlock_unlock(&shim.mm.mmap_lock);
 		if (vf != VM_FAULT_NOPAGE)
 			break;
@@ -966,6 +975,9 @@ int shim_platform_init(void)
 		cfg.sgx2 = false;
 	shim.stats = shim_env_on("SOFTSGX_STATS");
 	young_off = getenv("SOFTSGX_YOUNG") && !strcmp(getenv("SOFTSGX_YOUNG"), "off");
+	fault_around = (unsigned int)env_size("SOFTSGX_FAULT_AROUND", 0);
+	if (fault_around > 64)
+		fault_around = 64;
 	cg_specs_load();
 	cg_policy_load();
 	return platform_create(&cfg);
@@ -1005,6 +1017,7 @@ int shim_init(void)
 	dcfg.host_ops = &shim_host_ops;
 	dcfg.host = &shim;
 	dcfg.cg_policy = cg_policy;
+	dcfg.fault_around = fault_around;
 	/* The kernel's XFRM mask follows the host's XSAVE support (CPUID.1:ECX.OSXSAVE). */
 	{
 		unsigned int a, b, c, d;
