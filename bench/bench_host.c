@@ -436,16 +436,22 @@ static double work_enter(void *ctx, unsigned long iters)
 	return t;
 }
 
-/* EACCEPT @iters never-added pages in one entry; trimmed and removed after. */
-static double work_eaug(void *ctx, unsigned long iters)
+/*
+ * EACCEPT @iters never-added pages in one entry (and with @touch, write
+ * them all in a second one: a program uses the pages it accepts);
+ * trimmed and removed after.
+ */
+static double eaug_sample(unsigned long iters, bool touch)
 {
 	uint64_t start = e.base + e.added_end, len = iters * PG, count, result;
 	struct encl_op op = ht_op(ENCL_OP_EACCEPT, start, ACCEPT_NEW, len);
+	struct encl_op fill = ht_op(ENCL_OP_FILL, start, 0xea5eu, len);
 	double t;
 
-	(void)ctx;
 	t = bench_now();
 	check(ht_call(e.tcs[0], &op), "the EACCEPT entry");
+	if (touch)
+		check(ht_call(e.tcs[0], &fill), "the entry writing the accepted pages");
 	t = (bench_now() - t) / iters;
 	check(!op.status && op.ret == iters, "EACCEPT of never-added pages");
 	check(!ht_modify_types(&e, start, len, PT_TRIM, &count, &result) && !result &&
@@ -453,6 +459,18 @@ static double work_eaug(void *ctx, unsigned long iters)
 	check(!ht_eaccept(e.tcs[0], start, len, ACCEPT_TRIM), "EACCEPT(TRIM)");
 	check(!ht_remove_pages(&e, start, len, &count) && count == len, "REMOVE_PAGES");
 	return t;
+}
+
+static double work_eaug(void *ctx, unsigned long iters)
+{
+	(void)ctx;
+	return eaug_sample(iters, false);
+}
+
+static double work_eaug_touch(void *ctx, unsigned long iters)
+{
+	(void)ctx;
+	return eaug_sample(iters, true);
 }
 
 static uint64_t heap, heap_len, eldu_cursor;
@@ -1029,6 +1047,8 @@ static const struct part parts[] = {
 	{ "eaug", "first-touch EAUG (EACCEPT), per page", "uffd MINOR + CONTINUE", FLOOR_UFFD,
 	  work_eaug, EAUG_PAGES, 1.5, 0, FLOOR_TRAP, FLOOR_UFFD,
 	  "one bare ENCLU trap alone is, in this floor," },
+	{ "eaug-touch", "first-touch EAUG, EACCEPT + write, a page", "uffd MINOR + CONTINUE",
+	  FLOOR_UFFD, work_eaug_touch, EAUG_PAGES, 2.0, 0, FLOOR_QUIT, FLOOR_QUIT, NULL },
 	{ "eldu", "ELDU reload, EPC free, per page", "uffd MINOR + CONTINUE + GCM 4K",
 	  FLOOR_UFFD_GCM, work_eldu, ELDU_PAGES, 1.5, 1.0, FLOOR_QUIT, FLOOR_QUIT, NULL },
 	{ "eldu-net", "ELDU reload fault alone, EPC free", "uffd MINOR + CONTINUE + GCM 4K",

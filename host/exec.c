@@ -655,11 +655,14 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 	bool was_inside = s->lp.in_enclave;
 	const struct sgx_fault *flt;
 	struct sgx_fault fault;
+	uint64_t leaf, target;
 	int ret;
 
 	for (int tries = 0;; tries++) {
 		regs_from_uc(&r, uc, fsgs);
 		xstate_of(uc, &xs);
+		leaf = r.rax;
+		target = r.rcx;
 		/*
 		 * Visible to kickers before the LP can be inside: the kick then
 		 * waits in the signal mask and lands right after the entry.
@@ -673,6 +676,9 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 			atomic_store(&s->inside, false);
 		if (!ret) {
 			regs_to_uc(&r, uc, fsgs);
+			/* An accepted page: mapped now, not at a fault of its own. */
+			if (was_inside && (leaf == EACCEPT || leaf == EACCEPTCOPY) && !r.rax)
+				shim_encl_map_accepted(target);
 			if (s->lp.in_enclave && !was_inside)
 				s->f = encl_file_at(s->lp.tcs_la);
 			else if (!s->lp.in_enclave && was_inside)

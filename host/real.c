@@ -476,6 +476,29 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 	return (int)(X86_PF_USER | (write ? X86_PF_WRITE : 0) | (hw_err & X86_PF_INSTR));
 }
 
+void shim_encl_map_accepted(unsigned long addr)
+{
+	unsigned long page = addr & ~4095UL;
+	struct sgx_epc_page *epc;
+	struct shim_map m;
+	bool w;
+
+	if (!shim_map_lookup(page, &m) || m.f->kind != SHIM_ENCL ||
+	    !(m.vm_flags & (VM_READ | VM_WRITE | VM_EXEC)))
+		return;
+	epc = shim_pte(m.f, page);
+	if (!epc || !epcm_native(epc, &w) || uffd_continue(page, !w))
+		return;
+	/*
+	 * A zap stores NULL, then unmaps: if it began before the mapping, the
+	 * NULL is seen now and its unmapping may have come first; undo ours.
+	 * Otherwise its unmapping comes after ours and removes it.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (!shim_pte(m.f, page))
+		madvise((void *)page, 4096, MADV_DONTNEED);
+}
+
 int shim_uffd_register(unsigned long start, unsigned long len)
 {
 	struct uffdio_register reg = {
