@@ -13,6 +13,9 @@
  *          MINOR fault on a memfd page resolved by UFFDIO_CONTINUE from the
  *          SIGBUS handler (UFFD_USER_MODE_ONLY, UFFD_FEATURE_SIGBUS, as the
  *          shim registers enclave mappings)                   (target <= 1.5)
+ *   eaug-touch  the same, then a write to every accepted page in a second
+ *          entry, as a program uses what it accepts; per page, vs the same
+ *          floor                                              (target <= 2.0)
  *   eldu   reading a page that was evicted (ELDU on the fault), per page,
  *          with the big test enclave many times the EPC, vs that uffd fault
  *          plus an AES-128-GCM decryption of 4 KiB into the page: with free
@@ -50,7 +53,7 @@
  * at exit: their runs are child processes (see run_child()).
  *
  * Usage: softsgx exec [--epc SIZE] -- bench_host ENCL.sgxs ENCL.sig PARTS [ROUNDS]
- *   PARTS: a comma-separated list of enter, eaug, eldu, eldu-net, eldu-thrash, reclaim,
+ *   PARTS: a comma-separated list of enter, eaug, eaug-touch, eldu, eldu-net, eldu-thrash, reclaim,
  *   young (the eldu parts, reclaim and young want the big test enclave and
  *   a small EPC, e.g. --epc 1M; enter and eaug a roomy EPC, so
  *   that no eviction runs while they are timed).  bench/run_host.sh runs it.
@@ -1144,7 +1147,8 @@ int main(int argc, char **argv)
 		return child_main(argc, argv);
 	if (argc < 4) {
 		fprintf(stderr, "usage: softsgx exec -- %s ENCL.sgxs ENCL.sig "
-			"enter,eaug,eldu,eldu-net,eldu-thrash,reclaim,young [ROUNDS]\n", argv[0]);
+			"enter,eaug,eaug-touch,eldu,eldu-net,eldu-thrash,reclaim,young [ROUNDS]\n",
+			argv[0]);
 		return 2;
 	}
 	list = argv[3];

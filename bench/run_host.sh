@@ -39,7 +39,7 @@ part() {
 
 echo "== enter, eaug: the small test enclave, a 128 MiB EPC (nothing is evicted)"
 part "$softsgx" exec --epc 128M -- "$bench" "$encl/test_encl.sgxs" "$encl/test_encl.sig" \
-	enter,eaug "$rounds"
+	enter,eaug,eaug-touch "$rounds"
 echo "== eldu: the big test enclave (16 MiB of heap) in a 1 MiB EPC"
 part "$softsgx" exec --epc 1M -- "$bench" "$encl/test_encl_big.sgxs" \
 	"$encl/test_encl_big.sig" eldu,eldu-net,eldu-thrash "$rounds"
