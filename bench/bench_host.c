@@ -1050,7 +1050,7 @@ static const struct part parts[] = {
 	{ "eaug", "first-touch EAUG (EACCEPT), per page", "uffd MINOR + CONTINUE", FLOOR_UFFD,
 	  work_eaug, EAUG_PAGES, 1.5, 0, FLOOR_TRAP, FLOOR_UFFD,
 	  "one bare ENCLU trap alone is, in this floor," },
-	{ "eaug-touch", "first-touch EAUG, EACCEPT + write, a page", "uffd MINOR + CONTINUE",
+	{ "eaug-touch", "first-touch EAUG + write, per page", "uffd MINOR + CONTINUE",
 	  FLOOR_UFFD, work_eaug_touch, EAUG_PAGES, 2.0, 0, FLOOR_QUIT, FLOOR_QUIT, NULL },
 	{ "eldu", "ELDU reload, EPC free, per page", "uffd MINOR + CONTINUE + GCM 4K",
 	  FLOOR_UFFD_GCM, work_eldu, ELDU_PAGES, 1.5, 1.0, FLOOR_QUIT, FLOOR_QUIT, NULL },
