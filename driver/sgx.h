@@ -487,7 +487,7 @@ struct sgx_encl {
 	_Atomic unsigned long mm_list_version;
 
 	_Atomic long nr_evicted;        /* pages whose contents are in backing */
-	/* Fault-around: where a sequential run of reload faults goes next (lock). */
+	/* Fault-around: where a sequential run of reload faults goes on next. */
 	_Atomic unsigned long fault_around_next;
 };
 

@@ -217,8 +217,8 @@ static int uffd_unprotect(unsigned long addr)
  * The page this thread's last insert mapped natively, with INSERTED_MAPPED
  * and INSERTED_W (writable) in its low bits; 0: none.  A fault that gets
  * its page mapped by its own insert has nothing left to map, so it skips
- * the second UFFDIO_CONTINUE, which could only answer EEXIST (a system
- * call of about 1.1 us, a quarter of the handler's time for a reload).
+ * the second UFFDIO_CONTINUE, which could only answer EEXIST (about 0.9 us
+ * of the 4.6 us the handler spent on a reload).
  */
 #define INSERTED_MAPPED 1UL
 #define INSERTED_W 2UL
