@@ -1172,14 +1172,15 @@ int main(int argc, char **argv)
 		const struct part *p = &parts[i];
 		if (!listed(list, p->name))
 			continue;
-		if ((p->work == work_eldu || p->work == work_eldu_thrash) && !filled) {
+		if ((p->work == work_eldu || p->work == work_eldu_net ||
+		     p->work == work_eldu_thrash) && !filled) {
 			struct encl_op fill = ht_op(ENCL_OP_FILL, heap, ELDU_SEED, heap_len);
 
 			check(heap_len >= 4 * ELDU_THRASH_PAGES * PG, "a heap of 4 samples at least");
 			check(ht_call(e.tcs[0], &fill), "filling the heap");
 			filled = true;
 		}
-		if (p->work == work_eaug)
+		if (p->work == work_eaug || p->work == work_eaug_touch)
 			check(e.added_end + p->iters * PG <= e.size, "room for EAUG");
 		run_part(p, rounds);
 	}
