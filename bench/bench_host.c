@@ -13,12 +13,20 @@
  *          MINOR fault on a memfd page resolved by UFFDIO_CONTINUE from the
  *          SIGBUS handler (UFFD_USER_MODE_ONLY, UFFD_FEATURE_SIGBUS, as the
  *          shim registers enclave mappings)                   (target <= 1.5)
+ *   eaug-touch  the same, then a write to every accepted page in a second
+ *          entry, as a program uses what it accepts; per page, vs the same
+ *          floor                                              (target <= 2.0)
  *   eldu   reading a page that was evicted (ELDU on the fault), per page,
  *          with the big test enclave many times the EPC, vs that uffd fault
  *          plus an AES-128-GCM decryption of 4 KiB into the page: with free
  *          EPC waiting (slices of 16 pages after a pause in which ksgxd
  *          evicts ahead), and as eldu-thrash back to back, every reload
  *          waiting for an eviction                            (target <= 1.5)
+ *   eldu-net  the reload fault alone: eldu's slices, less the same slice
+ *          read again at once, its pages resident, so neither the
+ *          enclave's reading and checking of each 4 KiB nor the slice's
+ *          entry and exit is counted (the floor reads one byte a page)
+ *                                                             (target <= 1.3)
  *   reclaim  per page, on the real host (real zaps, young tests and kicks:
  *          a second thread spins inside the enclave, and, for comparison,
  *          none does): ksgxd's CPU time per EWB, and the reading thread's
@@ -45,7 +53,7 @@
  * at exit: their runs are child processes (see run_child()).
  *
  * Usage: softsgx exec [--epc SIZE] -- bench_host ENCL.sgxs ENCL.sig PARTS [ROUNDS]
- *   PARTS: a comma-separated list of enter, eaug, eldu, eldu-thrash, reclaim,
+ *   PARTS: a comma-separated list of enter, eaug, eaug-touch, eldu, eldu-net, eldu-thrash, reclaim,
  *   young (the eldu parts, reclaim and young want the big test enclave and
  *   a small EPC, e.g. --epc 1M; enter and eaug a roomy EPC, so
  *   that no eviction runs while they are timed).  bench/run_host.sh runs it.
@@ -431,16 +439,22 @@ static double work_enter(void *ctx, unsigned long iters)
 	return t;
 }
 
-/* EACCEPT @iters never-added pages in one entry; trimmed and removed after. */
-static double work_eaug(void *ctx, unsigned long iters)
+/*
+ * EACCEPT @iters never-added pages in one entry (and with @touch, write
+ * them all in a second one: a program uses the pages it accepts);
+ * trimmed and removed after.
+ */
+static double eaug_sample(unsigned long iters, bool touch)
 {
 	uint64_t start = e.base + e.added_end, len = iters * PG, count, result;
 	struct encl_op op = ht_op(ENCL_OP_EACCEPT, start, ACCEPT_NEW, len);
+	struct encl_op fill = ht_op(ENCL_OP_FILL, start, 0xea5eu, len);
 	double t;
 
-	(void)ctx;
 	t = bench_now();
 	check(ht_call(e.tcs[0], &op), "the EACCEPT entry");
+	if (touch)
+		check(ht_call(e.tcs[0], &fill), "the entry writing the accepted pages");
 	t = (bench_now() - t) / iters;
 	check(!op.status && op.ret == iters, "EACCEPT of never-added pages");
 	check(!ht_modify_types(&e, start, len, PT_TRIM, &count, &result) && !result &&
@@ -448,6 +462,18 @@ static double work_eaug(void *ctx, unsigned long iters)
 	check(!ht_eaccept(e.tcs[0], start, len, ACCEPT_TRIM), "EACCEPT(TRIM)");
 	check(!ht_remove_pages(&e, start, len, &count) && count == len, "REMOVE_PAGES");
 	return t;
+}
+
+static double work_eaug(void *ctx, unsigned long iters)
+{
+	(void)ctx;
+	return eaug_sample(iters, false);
+}
+
+static double work_eaug_touch(void *ctx, unsigned long iters)
+{
+	(void)ctx;
+	return eaug_sample(iters, true);
 }
 
 static uint64_t heap, heap_len, eldu_cursor;
@@ -751,6 +777,38 @@ static void read_pages(uint64_t addr, unsigned long n)
 }
 
 /*
+ * The reload fault alone: each ELDU_CHUNK-page slice of work_eldu() read a
+ * second time at once, its pages now resident and mapped (pagemap says
+ * so), and that time taken off.  What is left is what the faults cost:
+ * not the enclave's own reading and checking of each 4 KiB (the floor
+ * reads one byte a page) nor the slice's entry and exit.
+ */
+static double work_eldu_net(void *ctx, unsigned long iters)
+{
+	double t = 0;
+
+	(void)ctx;
+	if (pagemap < 0 && (pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)) < 0)
+		die("/proc/self/pagemap");
+	for (unsigned long done = 0; done < iters; done += ELDU_CHUNK) {
+		uint64_t first;
+		bool all = true;
+
+		usleep(ELDU_PAUSE_US);
+		if (eldu_cursor + ELDU_CHUNK * PG > heap_len)
+			eldu_cursor = 0;
+		first = heap + eldu_cursor;
+		t += eldu_sample(ELDU_CHUNK) * ELDU_CHUNK;
+		for (unsigned long p = 0; p < ELDU_CHUNK; p++)
+			all &= mapped(first + p * PG);
+		check(all, "the slice resident after its reload");
+		eldu_cursor -= ELDU_CHUNK * PG;
+		t -= eldu_sample(ELDU_CHUNK) * ELDU_CHUNK;
+	}
+	return t / iters;
+}
+
+/*
  * Child "hotcold" HOT ROUNDS: the heap filled, then YOUNG_WARM + ROUNDS
  * rounds, each reading the HOT pages at the heap's start one entry per
  * page, then the next YOUNG_COLD pages of the rest of the heap (the cold
@@ -1012,8 +1070,12 @@ static const struct part parts[] = {
 	{ "eaug", "first-touch EAUG (EACCEPT), per page", "uffd MINOR + CONTINUE", FLOOR_UFFD,
 	  work_eaug, EAUG_PAGES, 1.5, 0, FLOOR_TRAP, FLOOR_UFFD,
 	  "one bare ENCLU trap alone is, in this floor," },
+	{ "eaug-touch", "first-touch EAUG + write, per page", "uffd MINOR + CONTINUE",
+	  FLOOR_UFFD, work_eaug_touch, EAUG_PAGES, 2.0, 0, FLOOR_QUIT, FLOOR_QUIT, NULL },
 	{ "eldu", "ELDU reload, EPC free, per page", "uffd MINOR + CONTINUE + GCM 4K",
 	  FLOOR_UFFD_GCM, work_eldu, ELDU_PAGES, 1.5, 1.0, FLOOR_QUIT, FLOOR_QUIT, NULL },
+	{ "eldu-net", "ELDU reload fault alone, EPC free", "uffd MINOR + CONTINUE + GCM 4K",
+	  FLOOR_UFFD_GCM, work_eldu_net, ELDU_PAGES, 1.3, 1.0, FLOOR_QUIT, FLOOR_QUIT, NULL },
 	{ "eldu-thrash", "ELDU reload, EPC full, per page", "uffd MINOR + CONTINUE + GCM 4K",
 	  FLOOR_UFFD_GCM, work_eldu_thrash, ELDU_THRASH_PAGES, 1.5, 1.0, FLOOR_QUIT, FLOOR_QUIT,
 	  NULL },
@@ -1109,7 +1171,8 @@ int main(int argc, char **argv)
 		return child_main(argc, argv);
 	if (argc < 4) {
 		fprintf(stderr, "usage: softsgx exec -- %s ENCL.sgxs ENCL.sig "
-			"enter,eaug,eldu,eldu-thrash,reclaim,young [ROUNDS]\n", argv[0]);
+			"enter,eaug,eaug-touch,eldu,eldu-net,eldu-thrash,reclaim,young [ROUNDS]\n",
+			argv[0]);
 		return 2;
 	}
 	list = argv[3];
@@ -1133,14 +1196,15 @@ int main(int argc, char **argv)
 		const struct part *p = &parts[i];
 		if (!listed(list, p->name))
 			continue;
-		if ((p->work == work_eldu || p->work == work_eldu_thrash) && !filled) {
+		if ((p->work == work_eldu || p->work == work_eldu_net ||
+		     p->work == work_eldu_thrash) && !filled) {
 			struct encl_op fill = ht_op(ENCL_OP_FILL, heap, ELDU_SEED, heap_len);
 
 			check(heap_len >= 4 * ELDU_THRASH_PAGES * PG, "a heap of 4 samples at least");
 			check(ht_call(e.tcs[0], &fill), "filling the heap");
 			filled = true;
 		}
-		if (p->work == work_eaug)
+		if (p->work == work_eaug || p->work == work_eaug_touch)
 			check(e.added_end + p->iters * PG <= e.size, "room for EAUG");
 		run_part(p, rounds);
 	}

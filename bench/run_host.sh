@@ -39,10 +39,10 @@ part() {
 
 echo "== enter, eaug: the small test enclave, a 128 MiB EPC (nothing is evicted)"
 part "$softsgx" exec --epc 128M -- "$bench" "$encl/test_encl.sgxs" "$encl/test_encl.sig" \
-	enter,eaug "$rounds"
+	enter,eaug,eaug-touch "$rounds"
 echo "== eldu: the big test enclave (16 MiB of heap) in a 1 MiB EPC"
 part "$softsgx" exec --epc 1M -- "$bench" "$encl/test_encl_big.sgxs" \
-	"$encl/test_encl_big.sig" eldu,eldu-thrash "$rounds"
+	"$encl/test_encl_big.sig" eldu,eldu-net,eldu-thrash "$rounds"
 echo "== the simulated host (bench_driver host): reclaim and reload with a thread inside; hot-set refaults"
 part "$driver" "${BENCH_DRIVER_ROUNDS:-9}" host
 BENCH_SIM_RECLAIM_NS=$(awk '/^sim:/ { print $3 }' "$log")

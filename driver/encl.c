@@ -1179,6 +1179,68 @@ vm_fault_t sgx_vma_fault(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long
 	return ret;
 }
 
+/*
+ * Fault-around.  The cost of a reload fault that is not the ELDU itself
+ * (the signal and its return, the AEX and ERESUME, the locks) is paid
+ * once for a run of pages instead of once a page; the pages it reloads
+ * ahead are the ones a sequential reader is about to fault on.  A fault
+ * that does not continue a run only moves the run's mark, so random
+ * access reloads nothing extra.
+ */
+unsigned int sgx_vma_fault_around(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
+				  unsigned long vm_flags, unsigned long end)
+{
+	unsigned long prot = vm_flags & VM_PROT_MASK, a;
+	struct sgx_driver *drv;
+	struct sgx_cgroup *cg;
+	unsigned int n, done = 0;
+	int saved_errno = errno;
+
+	if (!encl || encl->drv->cfg.fault_around <= 1)
+		return 0;
+	drv = encl->drv;
+	n = drv->cfg.fault_around;
+	addr &= SGX_ENCL_PAGE_ADDR_MASK;
+	/* Not a run: remember where one would go on, and stop. */
+	if (atomic_exchange_explicit(&encl->fault_around_next, addr + PAGE_SIZE,
+				     memory_order_relaxed) != addr)
+		return 0;
+	if (!encl_test_flag(encl, SGX_ENCL_CREATED))
+		return 0;
+	cg = sgx_cgroup_current(drv);
+	if (cg != &drv->root_cg) {
+		sgx_cgroup_put(cg);
+		return 0;
+	}
+	sgx_cgroup_put(cg);
+	sgx_mutex_lock(&encl->lock);
+	for (a = addr + PAGE_SIZE; done + 1 < n && a < end && a - encl->base < encl->size;
+	     a += PAGE_SIZE) {
+		struct sgx_encl_page *entry;
+
+		if (encl_test_flag(encl, SGX_ENCL_NO_MEMORY) ||
+		    atomic_load(&drv->nr_free_pages) <= SGX_NR_LOW_PAGES)
+			break;
+		entry = sgx_encl_page_lookup(encl, a);
+		if (!entry || entry->epc_page || !entry->va_page ||
+		    (atomic_load_explicit(&entry->desc, memory_order_relaxed) & SGX_ENCL_PAGE_BUSY) ||
+		    (prot & entry->vm_max_prot_bits) != prot)
+			break;
+		entry = __sgx_encl_load_page(encl, entry);
+		if (IS_ERR(entry))
+			break;
+		/* Mapped or not, the page is resident now; the next fault maps it. */
+		if (drv_host_call(drv, insert_page, mm, encl, a, entry->epc_page))
+			break;
+		drv_host_call(drv, test_and_clear_young, mm, encl, a);
+		done++;
+	}
+	atomic_store_explicit(&encl->fault_around_next, a, memory_order_relaxed);
+	sgx_mutex_unlock(&encl->lock);
+	errno = saved_errno;
+	return done;
+}
+
 /* EDBGRD/EDBGWR of the aligned word at @addr of a resident page: 0 or -EIO. */
 static int sgx_encl_debug_rw(struct sgx_encl *encl, struct sgx_encl_page *page,
 			     unsigned long addr, uint64_t *data, bool write)

@@ -80,13 +80,23 @@ void sgx_waitq_wait(struct sgx_waitq *q, uint32_t seq, unsigned int timeout_ms)
 {
 	struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
 
-	if (atomic_load_explicit(&q->seq, memory_order_acquire) != seq)
-		return;
-	futex(&q->seq, FUTEX_WAIT, seq, timeout_ms ? &ts : NULL);
+	atomic_fetch_add(&q->waiters, 1);
+	if (atomic_load(&q->seq) == seq)
+		futex(&q->seq, FUTEX_WAIT, seq, timeout_ms ? &ts : NULL);
+	atomic_fetch_sub_explicit(&q->waiters, 1, memory_order_relaxed);
 }
 
+/*
+ * The wake is a system call only when somebody may be asleep: every EPC
+ * allocation below the low watermark wakes ksgxd, which is then mostly
+ * awake already, and a futex wake costs a fault a third of a microsecond.
+ * Both sides are sequentially consistent (a store, then a load of the
+ * other's variable): either the waker sees the waiter counted, or the
+ * waiter sees the new sequence and does not sleep.
+ */
 void sgx_waitq_wake_all(struct sgx_waitq *q)
 {
-	atomic_fetch_add_explicit(&q->seq, 1, memory_order_release);
-	futex(&q->seq, FUTEX_WAKE, INT32_MAX, NULL);
+	atomic_fetch_add(&q->seq, 1);
+	if (atomic_load(&q->waiters))
+		futex(&q->seq, FUTEX_WAKE, INT32_MAX, NULL);
 }

@@ -39,6 +39,7 @@ static inline bool sgx_mutex_is_locked(struct sgx_mutex *m)
 /* A one-shot event: waiters sleep until sgx_event_signal(). */
 struct sgx_waitq {
 	_Atomic uint32_t seq;
+	_Atomic uint32_t waiters;	/* in sgx_waitq_wait(): a wake needs the futex */
 };
 
 /* Sleep until the sequence moves past @seq or @timeout_ms passes (0: forever). */

@@ -193,6 +193,13 @@ struct sgx_driver_config {
 	 */
 	bool add_helper;
 	/*
+	 * Fault-around (sgx_vma_fault_around()): after a reload fault that
+	 * continues a sequential run, reload and map up to this many evicted
+	 * pages that follow it, as the kernel's readahead does for files (the
+	 * kernel's SGX driver does not).  0 or 1 (the default): off.
+	 */
+	unsigned int fault_around;
+	/*
 	 * The OS has not enabled XSAVE (the kernel's X86_FEATURE_OSXSAVE, i.e.
 	 * CR4.OSXSAVE, is clear): enclaves may then only use x87 and SSE
 	 * state, whatever CPUID.(12H,1) allows.  Off (the default) on every
@@ -488,6 +495,8 @@ struct sgx_encl {
 	_Atomic unsigned long mm_list_version;
 
 	_Atomic long nr_evicted;        /* pages whose contents are in backing */
+	/* Fault-around: where a sequential run of reload faults goes on next. */
+	_Atomic unsigned long fault_around_next;
 };
 
 static inline bool encl_test_flag(struct sgx_encl *encl, unsigned long f)
@@ -580,6 +589,27 @@ int sgx_encl_load_secs(struct sgx_encl *encl);
  */
 vm_fault_t sgx_vma_fault(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
 			 unsigned long vm_flags);
+/**
+ * sgx_vma_fault_around() - reload the evicted pages after a reload fault
+ * @mm: the faulting address space (its mmap lock is held for read)
+ * @encl: the enclave mapped there (NULL: nothing to do)
+ * @addr: the page sgx_vma_fault() just resolved, page aligned
+ * @vm_flags: the mapping's VM_READ/VM_WRITE/VM_EXEC
+ * @end: the end of the mapping, which has @vm_flags all the way
+ *
+ * A no-op unless cfg.fault_around is above 1.  Only when @addr continues
+ * a run (the page after the previous fault, or the end of the previous
+ * fault-around) does it reload and map the evicted pages that follow @addr,
+ * up to cfg.fault_around - 1 of them, stopping at the first page that is
+ * not evicted (absent, resident, or being reclaimed), and only from EPC
+ * that is free above the low watermark and charged to the root cgroup: it
+ * never makes work for the reclaimer or pushes a cgroup to its limit.
+ * The pages start old.  Async-signal-safe.
+ *
+ * Return: the number of pages reloaded and mapped.
+ */
+unsigned int sgx_vma_fault_around(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
+				  unsigned long vm_flags, unsigned long end);
 /**
  * sgx_vma_access() - a debugger's access to enclave memory (ptrace, /proc/pid/mem)
  * @encl: the enclave mapped there (NULL: the mapping lost its enclave)

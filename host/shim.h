@@ -137,6 +137,14 @@ struct sgx_epc_page *shim_pte(struct shim_file *f, unsigned long la);
  * EPCM refusal (X86_PF_SGX set).  Async-signal-safe.
  */
 int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native, bool *sigbus);
+/*
+ * A leaf (EACCEPT, EACCEPTCOPY) may have made the resident page at @addr
+ * natively accessible: map it now, as the kernel's EAUG fault did, rather
+ * than at the enclave's next access, which would fault for it.  Nothing
+ * happens when the page is not resident or the EPCM still refuses native
+ * access.  Async-signal-safe.
+ */
+void shim_encl_map_accepted(unsigned long addr);
 /* libc's own sigaction (ours interposes it). */
 extern int (*shim_real_sigaction)(int, const struct sigaction *, struct sigaction *);
 void shim_kick_threads(struct sgx_encl *encl);

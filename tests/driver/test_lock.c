@@ -3,11 +3,14 @@
  * The driver's futex mutex: exclusion, and the handoff to a waiter that
  * has been passed over, which keeps it from starving behind a thread that
  * takes the lock in a loop (an ioctl walking pages while ksgxd waits for
- * encl->lock), as the kernel's mutex does.
+ * encl->lock), as the kernel's mutex does.  And the wait queue: a wake
+ * that skips its system call when nobody is counted asleep loses none.
  */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "helpers.h"
 #include "lock.h"
@@ -102,12 +105,75 @@ static void test_unlock_hands_over(void **state)
 	assert_false(sgx_mutex_trylock(&l));
 }
 
+#define PINGS 20000
+
+static struct sgx_waitq wq[2];
+static _Atomic int turn, slow_waits;
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Sleep on wq[me] until it is our turn: true.  A wait that ends by its
+ * timeout lost a wake; then both threads stop (false).
+ */
+static bool wait_turn(int me)
+{
+	for (;;) {
+		uint32_t seq = sgx_waitq_seq(&wq[me]);
+		double t;
+
+		if (atomic_load(&slow_waits))
+			return false;
+		if (atomic_load(&turn) == me)
+			return true;
+		t = now_s();
+		sgx_waitq_wait(&wq[me], seq, 1000);
+		if (now_s() - t > 0.9)
+			atomic_fetch_add(&slow_waits, 1);
+	}
+}
+
+static void *pinger(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+
+	for (int i = 0; i < PINGS && wait_turn(me); i++) {
+		atomic_store(&turn, !me);
+		sgx_waitq_wake_all(&wq[!me]);
+	}
+	return NULL;
+}
+
+/* Two threads hand a turn back and forth, each asleep until woken. */
+static void test_waitq_no_lost_wake(void **state)
+{
+	pthread_t t[2];
+
+	(void)state;
+	atomic_store(&turn, 0);
+	atomic_store(&slow_waits, 0);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, pinger, (void *)(intptr_t)i);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(atomic_load(&slow_waits), 0);
+	assert_int_equal(atomic_load(&wq[0].waiters), 0);
+	assert_int_equal(atomic_load(&wq[1].waiters), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exclusion),
 		cmocka_unit_test(test_unlock_hands_over),
 		cmocka_unit_test(test_handoff),
+		cmocka_unit_test(test_waitq_no_lost_wake),
 	};
 	return T_RUN(tests);
 }
