@@ -169,6 +169,7 @@ static bool releases_pending(void)
 }
 
 static void io_resolve(void);
+static void resolve_early(void);
 
 static void at_exit_stats(void)
 {
@@ -186,9 +187,7 @@ static void at_exit_stats(void)
 
 __attribute__((constructor)) static void shim_load(void)
 {
-	shim_real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))
-		dlsym(RTLD_NEXT, "sigaction");
-	real_getauxval = (unsigned long (*)(unsigned long))dlsym(RTLD_NEXT, "getauxval");
+	resolve_early();
 	real_fcntl = (int (*)(int, int, ...))dlsym(RTLD_NEXT, "fcntl");
 	real_stat = (int (*)(const char *, struct stat *))dlsym(RTLD_NEXT, "stat");
 	real_lstat = (int (*)(const char *, struct stat *))dlsym(RTLD_NEXT, "lstat");
@@ -954,11 +953,29 @@ SHIM_API int fcntl64(int fd, int cmd, ...)
 
 /* ---- signals and the vDSO ---- */
 
+/*
+ * The constructors of the program's libraries run before ours (the loader
+ * initialises preloaded objects after them): what they call must not need
+ * shim_load() to have run.
+ */
+static void resolve_early(void)
+{
+	if (!shim_real_sigaction)
+		shim_real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))
+			dlsym(RTLD_NEXT, "sigaction");
+	if (!real_getauxval)
+		real_getauxval = (unsigned long (*)(unsigned long))dlsym(RTLD_NEXT, "getauxval");
+}
+
 SHIM_API int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	int r = shim_sigaction(sig, act, old);
 
-	return r == 1 ? shim_real_sigaction(sig, act, old) : r;
+	if (r != 1)
+		return r;
+	if (!shim_real_sigaction)
+		resolve_early();
+	return shim_real_sigaction(sig, act, old);
 }
 
 SHIM_API sighandler_t signal(int sig, sighandler_t h)
@@ -982,5 +999,7 @@ SHIM_API unsigned long getauxval(unsigned long type)
 		if (v)
 			return v;
 	}
+	if (!real_getauxval)
+		resolve_early();
 	return real_getauxval ? real_getauxval(type) : 0;
 }

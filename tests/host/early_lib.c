@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A library test_exec_early links: its constructor runs before the preload
+ * shim's (the loader initialises a program's libraries before the preloaded
+ * ones), and calls what library constructors call.
+ */
+#include <signal.h>
+#include <string.h>
+#include <sys/auxv.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+EXPORT unsigned long early_pagesz, early_random;
+EXPORT int early_signal_ok, early_sigaction_ok;
+EXPORT volatile sig_atomic_t early_usr1;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	early_usr1++;
+}
+
+__attribute__((constructor)) static void early_init(void)
+{
+	struct sigaction sa, old;
+
+	early_pagesz = getauxval(AT_PAGESZ);
+	early_random = getauxval(AT_RANDOM);
+	early_signal_ok = signal(SIGUSR1, on_usr1) != SIG_ERR;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigemptyset(&sa.sa_mask);
+	early_sigaction_ok = !sigaction(SIGUSR2, &sa, &old) && old.sa_handler == SIG_DFL;
+}
