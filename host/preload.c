@@ -206,6 +206,7 @@ __attribute__((constructor)) static void shim_load(void)
 		shim_die("softsgx: cannot create the SGX platform (check SOFTSGX_EPC)\n");
 	if (shim_exec_init())
 		shim_die("softsgx: cannot set up enclave execution\n");
+	shim_sigmask_init();
 	if (shim_cpuid_init()) {
 		/* A usage error, as for a bad SOFTSGX_CGROUPS. */
 		shim_log("softsgx: SOFTSGX_CPUID: want auto, fault, rewrite or off\n");

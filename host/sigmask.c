@@ -77,6 +77,29 @@ static void release_held(void)
 	}
 }
 
+/**
+ * shim_sigmask_init() - take the reserved signals out of the kernel's mask
+ *
+ * A mask survives exec: the program may start with some of them blocked.
+ * Its wish is kept (it reads them back blocked, and a signal sent meanwhile
+ * waits), the kernel's mask lets them through.  Call once the handlers are
+ * in place (a pending one is delivered at once, to be held).
+ */
+void shim_sigmask_init(void)
+{
+	sigset_t cur, open;
+
+	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, _NSIG / 8))
+		return;
+	wished = reserved_bits(&cur);
+	if (!wished)
+		return;
+	sigemptyset(&open);
+	for (unsigned int i = 0; i < NR_RESERVED; i++)
+		sigaddset(&open, reserved_sig(i));
+	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &open, NULL, _NSIG / 8);
+}
+
 /*
  * rt_sigprocmask as the program sees it.  Return 0 or -errno.  Before the
  * shim can run enclaves (kick_sig still 0) it is the plain system call.
