@@ -351,6 +351,13 @@ static void app_deliver(int sig, siginfo_t *si, ucontext_t *uc)
 		   (uint64_t)uc->uc_mcontext.gregs[REG_TRAPNO], (uint64_t)(uintptr_t)si->si_addr);
 
 	blocked = shim_sig_blocked_for_app(sig, si);
+	/*
+	 * Linux forces a fault's signal: ignored, it takes the default action
+	 * as a blocked one does (returning would run into the fault again).
+	 */
+	if (!blocked && a->sa_handler == SIG_IGN && si->si_code > 0 &&
+	    (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP))
+		blocked = 2;
 	if (blocked == 1 || (a->sa_handler == SIG_IGN && blocked == 0))
 		return;
 	if (a->sa_handler == SIG_DFL || blocked == 2) {

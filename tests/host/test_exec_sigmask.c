@@ -155,6 +155,14 @@ static int child_status(int how)
 	if (pid == 0) {
 		sigset_t set;
 
+		if (how == 2) {
+			/* Ignored and forced: the default action too, not a loop on the fault. */
+			signal(SIGSEGV, SIG_IGN);
+			alarm(5);
+			nowhere = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			(void)*nowhere;
+			_exit(4);
+		}
 		signal(SIGSEGV, segv_handler);
 		sigemptyset(&set);
 		sigaddset(&set, SIGSEGV);
@@ -259,6 +267,9 @@ int main(int argc, char **argv)
 	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 3,
 	       "a SIGSEGV sent while blocked waits, and is handled once unblocked (status %#x)",
 	       st);
+	st = child_status(2);
+	tap_ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
+	       "a fault with SIGSEGV ignored kills, as Linux forces it (status %#x)", st);
 	encl_unload(&e);
 	return tap_done();
 }
