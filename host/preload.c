@@ -153,6 +153,7 @@ static void child_after_fork(void)
 	shim_files_after_fork();
 	shim_real_after_fork(); /* also makes shim.lock a new, free mutex */
 	shim_exec_after_fork();
+	shim_sigmask_after_fork();
 	shim_unblock(&old);
 }
 

@@ -100,6 +100,12 @@ void shim_sigmask_init(void)
 	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &open, NULL, _NSIG / 8);
 }
 
+/* In a child of fork: the mask is inherited, pending signals are not. */
+void shim_sigmask_after_fork(void)
+{
+	atomic_store(&held, 0);
+}
+
 /*
  * rt_sigprocmask as the program sees it.  Return 0 or -errno.  Before the
  * shim can run enclaves (kick_sig still 0) it is the plain system call.

@@ -176,6 +176,18 @@ static int child_status(int how)
 		/* Sent, not forced: pending until unblocked, then handled. */
 		kill(getpid(), SIGSEGV);
 		usleep(10000);
+		if (how == 3) {
+			/* A child of fork starts with nothing pending. */
+			pid_t gc = fork();
+
+			if (gc == 0) {
+				sigprocmask(SIG_UNBLOCK, &set, NULL);
+				_exit(6);
+			}
+			if (gc < 0 || waitpid(gc, &st, 0) != gc || !WIFEXITED(st))
+				_exit(7);
+			_exit(WEXITSTATUS(st));
+		}
 		sigprocmask(SIG_UNBLOCK, &set, NULL);
 		_exit(5);
 	}
@@ -266,6 +278,10 @@ int main(int argc, char **argv)
 	st = child_status(1);
 	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 3,
 	       "a SIGSEGV sent while blocked waits, and is handled once unblocked (status %#x)",
+	       st);
+	st = child_status(3);
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 6,
+	       "a SIGSEGV pending while blocked is not pending in a child of fork (status %#x)",
 	       st);
 	st = child_status(2);
 	tap_ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
