@@ -144,8 +144,13 @@ static int open_how_check(const struct open_how *how)
 	} else if (how->mode) {
 		return -EINVAL;
 	}
+	if ((how->flags & (O_DIRECTORY | O_CREAT)) == (O_DIRECTORY | O_CREAT))
+		return -EINVAL;
 	if ((how->flags & __O_TMPFILE) &&
 	    ((how->flags & (__O_TMPFILE | O_CREAT)) != __O_TMPFILE || !(how->flags & O_ACCMODE)))
+		return -EINVAL;
+	if ((how->flags & O_PATH) && (how->flags & ~(uint64_t)(O_PATH | O_DIRECTORY | O_NOFOLLOW |
+							       O_CLOEXEC)))
 		return -EINVAL;
 	if ((how->resolve & RESOLVE_CACHED) && (how->flags & (O_TRUNC | O_CREAT | __O_TMPFILE)))
 		return -EAGAIN;
@@ -212,7 +217,9 @@ static long raw_openat2(int dirfd, const char *path, const struct open_how *uhow
 	for (size_t i = sizeof(how); i < size; i++)
 		if (((const char *)uhow)[i])
 			return shim_syscall_error(-E2BIG);
-	err = err ? err : open_how_check(&how);
+	/* The struct is checked before the walk starts. */
+	if (open_how_check(&how))
+		err = open_how_check(&how);
 	if (err)
 		return shim_syscall_error(err);
 	return openat(AT_FDCWD, node, (int)how.flags, (mode_t)how.mode);
