@@ -564,17 +564,21 @@ int softsgx_fast_enter(struct fast_frame *f)
 	uint64_t fsgs[2];
 	int ret;
 
-	if (!s || s->lp.in_enclave)
-		return 0;
 	/*
 	 * Not from our alternate stack: frames live there would be under the
-	 * next signal from enclave mode (which starts at its top again).
+	 * next signal from enclave mode (which starts at its top again).  The
+	 * ENCLU then traps: its signals must be open.
 	 */
-	if ((uint64_t)(uintptr_t)&async - (uint64_t)(uintptr_t)s < SLOT_SIZE)
+	if (!s || s->lp.in_enclave ||
+	    (uint64_t)(uintptr_t)&async - (uint64_t)(uintptr_t)s < SLOT_SIZE) {
+		shim_sigmask_reopen();
 		return 0;
+	}
 	shim_async_mask(&async);
 	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, &async, &old, 8))
 		return 0;
+	/* Entered with ENCLU's signals blocked past the shim: both returns reopen them. */
+	shim_sigmask_adopt(&old);
 	memset(&r, 0, sizeof(r));
 	fast_to_regs(f, &r);
 	r.rax = EENTER;

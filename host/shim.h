@@ -218,6 +218,8 @@ bool shim_cpuid_loader_trap(ucontext_t *uc);
 void shim_async_mask(sigset_t *set);
 /* ---- sigmask.c ---- */
 void shim_sigmask_init(void);
+void shim_sigmask_adopt(sigset_t *kmask);
+void shim_sigmask_reopen(void);
 void shim_sigmask_after_fork(void);
 int shim_sig_blocked_for_app(int sig, const siginfo_t *si);
 /* Block every asynchronous signal (restore with shim_unblock). */

@@ -100,6 +100,37 @@ void shim_sigmask_init(void)
 	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &open, NULL, _NSIG / 8);
 }
 
+/**
+ * shim_sigmask_adopt() - the kernel's mask @kmask of this thread, which may
+ * hold reserved signals blocked past the shim (a thread libc started with
+ * a mask of its own: pthread_attr_setsigmask_np(), SIGEV_THREAD timers)
+ * @kmask: the mask just read; the reserved signals are taken out of it
+ *
+ * They become the program's wish, and the caller restores @kmask.
+ * Async-signal-safe.
+ */
+void shim_sigmask_adopt(sigset_t *kmask)
+{
+	unsigned int b = reserved_bits(kmask);
+
+	if (!b)
+		return;
+	wished |= b;
+	reserved_strip(kmask);
+}
+
+/* The same for a thread that reads its mask for this alone (async-signal-safe). */
+void shim_sigmask_reopen(void)
+{
+	sigset_t cur;
+
+	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, _NSIG / 8) ||
+	    !reserved_bits(&cur))
+		return;
+	shim_sigmask_adopt(&cur);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &cur, NULL, _NSIG / 8);
+}
+
 /* In a child of fork: the mask is inherited, pending signals are not. */
 void shim_sigmask_after_fork(void)
 {

@@ -27,6 +27,7 @@ static struct encl e;
 static uint64_t heap, heap_len;
 static _Atomic uint64_t release_spinner;
 static _Atomic int spinner_inside;
+static pid_t main_pid;
 
 /* Every signal that can be blocked is reported blocked. */
 static bool all_blocked(const sigset_t *s)
@@ -144,6 +145,40 @@ static void segv_handler(int sig)
 	_exit(3);
 }
 
+static void *enter_blocked(void *arg)
+{
+	struct spinner *sp = arg;
+	sigset_t now;
+
+	sp->op = ht_op(ENCL_OP_RETURN, 8, 0, 0);
+	sp->entered = ht_call(e.tcs[1], &sp->op) && sp->op.ret == (8 ^ ENCL_RETURN_MAGIC);
+	if (getpid() != main_pid) /* a child of fork: the vDSO returns the TCS's #PF */
+		sp->entered = !sp->entered;
+	pthread_sigmask(SIG_SETMASK, NULL, &now);
+	sp->mask_kept = all_blocked(&now);
+	return NULL;
+}
+
+/*
+ * A thread that libc starts with every signal blocked in the kernel's mask
+ * (pthread_attr_setsigmask_np(); glibc's SIGEV_THREAD timers run their
+ * callbacks so): none of the shim's interposers ran in it before it enters.
+ */
+static int thread_started_blocked(void)
+{
+	struct spinner sp = { 0 };
+	pthread_attr_t attr;
+	sigset_t all;
+	pthread_t t;
+
+	sigfillset(&all);
+	if (pthread_attr_init(&attr) || pthread_attr_setsigmask_np(&attr, &all) ||
+	    pthread_create(&t, &attr, enter_blocked, &sp))
+		return 10;
+	pthread_join(t, NULL);
+	return !sp.entered ? 11 : !sp.mask_kept ? 12 : 0;
+}
+
 static volatile int *volatile nowhere;
 
 /* In a child: with @how, a handler for SIGSEGV, then a fault or a kill. */
@@ -155,6 +190,8 @@ static int child_status(int how)
 	if (pid == 0) {
 		sigset_t set;
 
+		if (how == 4)
+			_exit(thread_started_blocked());
 		if (how == 2) {
 			/* Ignored and forced: the default action too, not a loop on the fault. */
 			signal(SIGSEGV, SIG_IGN);
@@ -268,6 +305,14 @@ int main(int argc, char **argv)
 	if (argc > 3 && !strcmp(argv[3], "masked-child"))
 		return masked_child();
 	test_exec_masked(argv);
+	main_pid = getpid();
+	st = thread_started_blocked();
+	tap_ok(st == 0, "a thread started with every signal blocked enters the enclave, and its "
+	       "mask reads as everything blocked (%d)", st);
+	st = child_status(4);
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "the same in a child of fork: the vDSO returns the inherited TCS's fault "
+	       "(status %#x)", st);
 	heap = e.base + ENCL_HEAP_OFFSET;
 	heap_len = e.added_end - ENCL_HEAP_OFFSET;
 	test_masks_read_back();
