@@ -172,9 +172,14 @@ static int thread_started_blocked(void)
 	pthread_t t;
 
 	sigfillset(&all);
-	if (pthread_attr_init(&attr) || pthread_attr_setsigmask_np(&attr, &all) ||
-	    pthread_create(&t, &attr, enter_blocked, &sp))
+	if (pthread_attr_init(&attr))
 		return 10;
+	if (pthread_attr_setsigmask_np(&attr, &all) ||
+	    pthread_create(&t, &attr, enter_blocked, &sp)) {
+		pthread_attr_destroy(&attr);
+		return 10;
+	}
+	pthread_attr_destroy(&attr);
 	pthread_join(t, NULL);
 	return !sp.entered ? 11 : !sp.mask_kept ? 12 : 0;
 }
