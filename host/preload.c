@@ -154,6 +154,7 @@ static void child_after_fork(void)
 	shim_real_after_fork(); /* also makes shim.lock a new, free mutex */
 	shim_exec_after_fork();
 	shim_sigmask_after_fork();
+	shim_cpuid_after_fork();
 	shim_unblock(&old);
 }
 

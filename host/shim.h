@@ -213,6 +213,8 @@ int shim_cpuid_patch_init(void);
 /* Is @rip a CPUID the shim rewrote?  Lock-free, for the handler. */
 bool shim_cpuid_is_site(unsigned long rip);
 bool shim_cpuid_loader_trap(ucontext_t *uc);
+/* In a forked child: only the calling thread is left. */
+void shim_cpuid_after_fork(void);
 
 /* Every asynchronous signal, for masks. */
 void shim_async_mask(sigset_t *set);
