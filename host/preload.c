@@ -235,6 +235,9 @@ static int do_open(int dirfd, const char *path, int flags, mode_t mode)
 			return ret_errno(-ENOTDIR);
 		return ret_errno(shim_dev_open(node, flags));
 	}
+	/* The shim's own fds are not there for the program (nor on Linux). */
+	if (shim_is_internal_link(node))
+		return ret_errno(-ENOENT);
 	fd = (int)syscall(SYS_openat, dirfd, path, flags, mode);
 	return fd < 0 ? fd : shim_auxv_fixup(fd, path, flags);
 }
@@ -739,6 +742,10 @@ SHIM_API void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t o
 	struct shim_file *f = (flags & MAP_ANONYMOUS) ? NULL : shim_file_of(fd);
 	long r;
 
+	if (!(flags & MAP_ANONYMOUS) && shim_fd_internal(fd)) {
+		errno = EBADF;
+		return MAP_FAILED;
+	}
 	if (!f) {
 		r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 		/* MAP_FIXED replaced whatever was there, enclave mappings too. */
@@ -887,7 +894,11 @@ SHIM_API int close_range(unsigned int first, unsigned int last, int flags)
 
 SHIM_API int dup(int fd)
 {
-	int r = (int)syscall(SYS_dup, fd);
+	int r;
+
+	if (shim_fd_internal(fd))
+		return ret_errno(-EBADF);
+	r = (int)syscall(SYS_dup, fd);
 
 	if (r >= 0)
 		shim_dup(fd, r);
@@ -897,8 +908,13 @@ SHIM_API int dup(int fd)
 /* dup2/dup3 onto @nfd, which may be one of the shim's own numbers. */
 static int dup_onto(int fd, int nfd, int flags, bool three)
 {
-	bool moved = fd != nfd && shim_fd_evict(nfd);
-	int r = three ? (int)syscall(SYS_dup3, fd, nfd, flags) : (int)syscall(SYS_dup2, fd, nfd);
+	bool moved;
+	int r;
+
+	if (shim_fd_internal(fd))
+		return ret_errno(-EBADF);
+	moved = fd != nfd && shim_fd_evict(nfd);
+	r = three ? (int)syscall(SYS_dup3, fd, nfd, flags) : (int)syscall(SYS_dup2, fd, nfd);
 
 	if (r >= 0) {
 		shim_dup(fd, r);

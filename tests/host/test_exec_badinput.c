@@ -705,7 +705,7 @@ static void test_close_all(char **argv)
 	 * Open fds the program never opened are the shim's (the kernel lists
 	 * them): Linux has none there, so they are EBADF and free for dup2.
 	 */
-	int devnull = open("/dev/null", O_RDWR), taken = 0, ok = 1, hidden = 1;
+	int devnull = open("/dev/null", O_RDWR), taken = 0, ok = 1, hidden = 1, gone = 1;
 	int fds[64];
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *de;
@@ -723,14 +723,21 @@ static void test_close_all(char **argv)
 		struct stat st;
 		char c;
 
+		char link[40];
+
 		hidden &= fails(fcntl(fds[i], F_GETFD), EBADF) && fails(fstat(fds[i], &st), EBADF) &&
 			  fails(read(fds[i], &c, 1), EBADF);
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[i]);
+		gone &= fails(dup(fds[i]), EBADF) &&
+			mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fds[i], 0) == MAP_FAILED &&
+			errno == EBADF && fails(open(link, O_RDONLY), ENOENT);
 		ok &= dup2(devnull, fds[i]) == fds[i] && !(fcntl(fds[i], F_GETFD) & FD_CLOEXEC) &&
 		      !close(fds[i]);
 	}
 	close(devnull);
 	tap_ok(!r && hidden, "the %d fds the program never opened: fcntl, fstat, read EBADF",
 	       taken);
+	tap_ok(!r && gone, "... dup and mmap EBADF, and their /proc/self/fd links ENOENT");
 	uint64_t h = e3.base + ENCL_HEAP_OFFSET;
 
 	op = ht_op(ENCL_OP_WRITE, h, 0x77, 0);
