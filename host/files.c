@@ -102,6 +102,24 @@ static bool fd_link_kind(const char *buf, enum shim_kind *kind)
 	return true;
 }
 
+/*
+ * The node a /proc/self/fd link of one of our device fds points to (its
+ * readlink), or NULL when @path is no such link.
+ */
+const char *shim_dev_link_target(const char *path)
+{
+	enum shim_kind kind;
+	char buf[64];
+
+	if (!path || path[0] != '/' || !strstr(path, "fd/") ||
+	    !shim_path_lexical(path, buf, sizeof(buf)) || !fd_link_kind(buf, &kind))
+		return NULL;
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++)
+		if (devs[i].kind == kind)
+			return devs[i].path;
+	return NULL;
+}
+
 /* Does @path name the /proc/self/fd link of one of the shim's own fds (none on Linux)? */
 bool shim_is_internal_link(const char *path)
 {

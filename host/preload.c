@@ -357,9 +357,18 @@ SHIM_API int stat64(const char *path, struct stat64 *st)
 	return stat(path, (struct stat *)st);
 }
 
+/*
+ * A /proc/self/fd link of a device fd, not followed: the link itself (the
+ * kernel's answer for our memfd's link is a link too).
+ */
+static bool dev_link_nofollow(int flags, const char *path)
+{
+	return (flags & AT_SYMLINK_NOFOLLOW) && shim_dev_link_target(path);
+}
+
 SHIM_API int lstat(const char *path, struct stat *st)
 {
-	if (dev_stat(AT_FDCWD, path, st))
+	if (!dev_link_nofollow(AT_SYMLINK_NOFOLLOW, path) && dev_stat(AT_FDCWD, path, st))
 		return 0;
 	return real_lstat ? real_lstat(path, st) :
 			    (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
@@ -390,7 +399,7 @@ static int do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 
 	if (h)
 		return h > 0 ? 0 : -1;
-	if (dev_stat(dirfd, path, st))
+	if (!dev_link_nofollow(flags, path) && dev_stat(dirfd, path, st))
 		return 0;
 	return real_fstatat ? real_fstatat(dirfd, path, st, flags) :
 			      (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
@@ -466,12 +475,30 @@ SHIM_API int statx(int dirfd, const char *path, int flags, unsigned int mask, st
 		fake_statx(f->kind, sx);
 		return 0;
 	}
-	if (dev_at(dirfd, path, &k)) {
+	if (!dev_link_nofollow(flags, path) && dev_at(dirfd, path, &k)) {
 		fake_statx(k, sx);
 		return 0;
 	}
 	return real_statx ? real_statx(dirfd, path, flags, mask, sx) :
 			    (int)syscall(SYS_statx, dirfd, path, flags, mask, sx);
+}
+
+/* readlink(2): a /proc/self/fd link of a device fd points to the node. */
+SHIM_API ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)
+{
+	const char *target = (ssize_t)size > 0 ? shim_dev_link_target(path) : NULL;
+	size_t n;
+
+	if (!target)
+		return syscall(SYS_readlinkat, dirfd, path, buf, size);
+	n = strlen(target) < size ? strlen(target) : size;
+	memcpy(buf, target, n);
+	return (ssize_t)n;
+}
+
+SHIM_API ssize_t readlink(const char *path, char *buf, size_t size)
+{
+	return readlinkat(AT_FDCWD, path, buf, size);
 }
 
 /* access(2) of a device node: no execute bit, else allowed (open is). */

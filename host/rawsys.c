@@ -41,7 +41,8 @@
 	 X(SYS_fallocate, w) | X(SYS_dup3, w) | X(SYS_preadv, w) | X(SYS_pwritev, w) |     \
 	 X(SYS_preadv2, w) | X(SYS_pwritev2, w) | X(SYS_statx, w) |                        \
 	 X(SYS_copy_file_range, w) | X(SYS_close_range, w) | X(SYS_openat2, w) |           \
-	 X(SYS_faccessat2, w) | X(SYS_rt_sigprocmask, w))
+	 X(SYS_faccessat2, w) | X(SYS_rt_sigprocmask, w) | X(SYS_readlink, w) |            \
+	 X(SYS_readlinkat, w))
 #define ROUTED_BIT(n, w) ((n) / 64 == (w) ? 1ULL << ((n) % 64) : 0)
 
 _Static_assert(SHIM_SYS_WORDS == 7, "one initializer per word");
@@ -353,6 +354,10 @@ long shim_syscall_routed(long nr, long a1, long a2, long a3, long a4, long a5, l
 	case SYS_statx:
 		return statx(A(1, int), empty_path(A(2, const char *), a3), A(3, int),
 			     A(4, unsigned int), A(5, struct statx *));
+	case SYS_readlink:
+		return readlink(A(1, const char *), A(2, char *), A(3, size_t));
+	case SYS_readlinkat:
+		return readlinkat(A(1, int), A(2, const char *), A(3, char *), A(4, size_t));
 	case SYS_access:
 		return access(A(1, const char *), A(2, int));
 	case SYS_faccessat:

@@ -157,6 +157,7 @@ int shim_dev_open(const char *path, int flags);
 bool shim_is_dev_path(const char *path, enum shim_kind *kind);
 bool shim_path_lexical(const char *path, char *out, size_t size);
 bool shim_is_internal_link(const char *path);
+const char *shim_dev_link_target(const char *path);
 struct shim_file *shim_file_of(int fd);
 long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long arg);
 void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags, off_t off);

@@ -576,6 +576,22 @@ static void test_fd_file(void)
 		close(fd2);
 	snprintf(path, sizeof(path), "/dev/fd/%d", e.fd);
 	tap_ok(!stat(path, &st) && S_ISCHR(st.st_mode), "%s stats as the device", path);
+	/* The link itself: a symbolic link to the node. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", e.fd);
+	tap_ok(!lstat(path, &st) && S_ISLNK(st.st_mode) &&
+	       !fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) && S_ISLNK(st.st_mode),
+	       "lstat and fstatat(AT_SYMLINK_NOFOLLOW) of %s: a symbolic link", path);
+	{
+		char target[64] = { 0 }, raw[64] = { 0 };
+		long l = readlink(path, target, sizeof(target) - 1);
+		long lr = syscall(SYS_readlinkat, AT_FDCWD, path, raw, sizeof(raw) - 1);
+
+		tap_ok(l == 16 && !strcmp(target, "/dev/sgx_enclave") && lr == 16 &&
+		       !strcmp(raw, "/dev/sgx_enclave") && readlink(path, target, 4) == 4 &&
+		       !memcmp(target, "/dev", 4) && fails(readlink(path, target, 0), EINVAL),
+		       "readlink of %s (and a raw readlinkat) is /dev/sgx_enclave (%s)", path,
+		       target);
+	}
 
 	/* stdio: fread reads nothing; fclose closes inside libc, past close(). */
 	int d = dup(e.fd), again;
