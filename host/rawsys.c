@@ -42,7 +42,7 @@
 	 X(SYS_preadv2, w) | X(SYS_pwritev2, w) | X(SYS_statx, w) |                        \
 	 X(SYS_copy_file_range, w) | X(SYS_close_range, w) | X(SYS_openat2, w) |           \
 	 X(SYS_faccessat2, w) | X(SYS_rt_sigprocmask, w) | X(SYS_readlink, w) |            \
-	 X(SYS_readlinkat, w))
+	 X(SYS_readlinkat, w) | X(SYS_execve, w) | X(SYS_execveat, w))
 #define ROUTED_BIT(n, w) ((n) / 64 == (w) ? 1ULL << ((n) % 64) : 0)
 
 _Static_assert(SHIM_SYS_WORDS == 7, "one initializer per word");
@@ -354,6 +354,11 @@ long shim_syscall_routed(long nr, long a1, long a2, long a3, long a4, long a5, l
 	case SYS_statx:
 		return statx(A(1, int), empty_path(A(2, const char *), a3), A(3, int),
 			     A(4, unsigned int), A(5, struct statx *));
+	case SYS_execve:
+		return execve(A(1, const char *), A(2, char *const *), A(3, char *const *));
+	case SYS_execveat:
+		return execveat(A(1, int), A(2, const char *), A(3, char *const *),
+				A(4, char *const *), A(5, int));
 	case SYS_readlink:
 		return readlink(A(1, const char *), A(2, char *), A(3, size_t));
 	case SYS_readlinkat:

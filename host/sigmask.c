@@ -14,8 +14,11 @@
  * signal that reaches a thread which wished it blocked is treated as Linux
  * treats a blocked one (exec.c asks shim_sig_blocked_for_app()).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -289,4 +292,174 @@ SHIM_API sighandler_t sigset(int sig, sighandler_t disp)
 			return SIG_ERR;
 	}
 	return sigismember(&old, sig) == 1 ? SIG_HOLD : oa.sa_handler;
+}
+
+/*
+ * exec: the new program inherits the kernel's mask, which never holds the
+ * reserved signals.  The program's wish for them goes into it for the exec
+ * alone (nothing traps in between), and comes out again if the exec fails.
+ */
+static bool exec_mask(sigset_t *saved)
+{
+	sigset_t k;
+
+	if (!wished || !shim.kick_sig)
+		return false;
+	sigemptyset(&k);
+	for (unsigned int i = 0; i < NR_RESERVED; i++)
+		if (wished & 1U << i)
+			sigaddset(&k, reserved_sig(i));
+	return !syscall(SYS_rt_sigprocmask, SIG_BLOCK, &k, saved, _NSIG / 8);
+}
+
+static void exec_unmask(bool masked, const sigset_t *saved)
+{
+	int e = errno;
+
+	if (masked)
+		syscall(SYS_rt_sigprocmask, SIG_SETMASK, saved, NULL, _NSIG / 8);
+	errno = e;
+}
+
+/* libc's @name, found on first use (a vfork child must find it resolved). */
+#define REAL(type, name) \
+	static type *real_##name; \
+	if (!real_##name) \
+		real_##name = (type *)dlsym(RTLD_NEXT, #name)
+
+/* Around the exec of libc's @call: -1 with ENOSYS when libc has none. */
+#define EXEC_MASKED(name, call)                    \
+	do {                                       \
+		sigset_t saved;                    \
+		bool m;                            \
+		int r;                             \
+		if (!real_##name) {                \
+			errno = ENOSYS;            \
+			return -1;                 \
+		}                                  \
+		m = exec_mask(&saved);             \
+		r = call;                          \
+		exec_unmask(m, &saved);            \
+		return r;                          \
+	} while (0)
+
+typedef int execve_t(const char *, char *const[], char *const[]);
+typedef int execv_t(const char *, char *const[]);
+typedef int fexecve_t(int, char *const[], char *const[]);
+typedef int execveat_t(int, const char *, char *const[], char *const[], int);
+typedef int spawn_t(pid_t *, const char *, const posix_spawn_file_actions_t *,
+		    const posix_spawnattr_t *, char *const[], char *const[]);
+
+SHIM_API int execve(const char *path, char *const argv[], char *const envp[])
+{
+	REAL(execve_t, execve);
+	EXEC_MASKED(execve, real_execve(path, argv, envp));
+}
+
+SHIM_API int execv(const char *path, char *const argv[])
+{
+	REAL(execv_t, execv);
+	EXEC_MASKED(execv, real_execv(path, argv));
+}
+
+SHIM_API int execvp(const char *file, char *const argv[])
+{
+	REAL(execv_t, execvp);
+	EXEC_MASKED(execvp, real_execvp(file, argv));
+}
+
+SHIM_API int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	REAL(execve_t, execvpe);
+	EXEC_MASKED(execvpe, real_execvpe(file, argv, envp));
+}
+
+SHIM_API int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	REAL(fexecve_t, fexecve);
+	EXEC_MASKED(fexecve, real_fexecve(fd, argv, envp));
+}
+
+SHIM_API int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+		      int flags)
+{
+	REAL(execveat_t, execveat);
+	EXEC_MASKED(execveat, real_execveat(dirfd, path, argv, envp, flags));
+}
+
+/* Without a mask of its own in @attr, the child starts with the parent's. */
+static bool spawn_inherits(const posix_spawnattr_t *attr)
+{
+	short flags = 0;
+
+	return !attr || posix_spawnattr_getflags(attr, &flags) || !(flags & POSIX_SPAWN_SETSIGMASK);
+}
+
+SHIM_API int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	sigset_t saved;
+	bool m;
+	int r;
+
+	REAL(spawn_t, posix_spawn);
+	if (!real_posix_spawn)
+		return ENOSYS;
+	m = spawn_inherits(attr) && exec_mask(&saved);
+	r = real_posix_spawn(pid, path, fa, attr, argv, envp);
+	exec_unmask(m, &saved);
+	return r;
+}
+
+SHIM_API int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	sigset_t saved;
+	bool m;
+	int r;
+
+	REAL(spawn_t, posix_spawnp);
+	if (!real_posix_spawnp)
+		return ENOSYS;
+	m = spawn_inherits(attr) && exec_mask(&saved);
+	r = real_posix_spawnp(pid, file, fa, attr, argv, envp);
+	exec_unmask(m, &saved);
+	return r;
+}
+
+/* The list forms, as libc builds them: an argv on the stack, then the vector form. */
+#define ARGV_FROM_LIST(arg0, argv)                                    \
+	size_t n_ = 1;                                                \
+	va_list ap_;                                                  \
+	va_start(ap_, arg0);                                          \
+	while (va_arg(ap_, const char *))                             \
+		n_++;                                                 \
+	va_end(ap_);                                                  \
+	char *argv[n_ + 1];                                           \
+	argv[0] = (char *)(arg0);                                     \
+	va_start(ap_, arg0);                                          \
+	for (size_t i_ = 1; i_ <= n_; i_++)                           \
+		argv[i_] = va_arg(ap_, char *)
+
+SHIM_API int execl(const char *path, const char *arg, ...)
+{
+	ARGV_FROM_LIST(arg, argv);
+	va_end(ap_);
+	return execv(path, argv);
+}
+
+SHIM_API int execlp(const char *file, const char *arg, ...)
+{
+	ARGV_FROM_LIST(arg, argv);
+	va_end(ap_);
+	return execvp(file, argv);
+}
+
+SHIM_API int execle(const char *path, const char *arg, ...)
+{
+	ARGV_FROM_LIST(arg, argv);
+	char *const *envp = va_arg(ap_, char *const *);
+
+	va_end(ap_);
+	return execve(path, argv, envp);
 }

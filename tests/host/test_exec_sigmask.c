@@ -12,6 +12,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +283,52 @@ static void test_exec_masked(char **argv)
 	       "the mask reads back blocked and the enclave runs (status %#x)", st);
 }
 
+/*
+ * The other way: the program blocks some of them and runs another program,
+ * which inherits its mask on Linux (by execv, execl, or posix_spawn).
+ */
+static void test_wish_survives_exec(char **argv)
+{
+	static const char *const how[] = { "execv", "execl", "posix_spawn" };
+
+	for (int k = 0; k < 3; k++) {
+		char *args[] = { argv[0], argv[1], argv[2], (char *)"wish-child", NULL };
+		sigset_t set;
+		pid_t pid = fork();
+		int st = -1;
+
+		if (pid == 0) {
+			sigemptyset(&set);
+			sigaddset(&set, SIGTRAP);
+			sigaddset(&set, SIGBUS);
+			sigprocmask(SIG_BLOCK, &set, NULL);
+			if (k == 0)
+				execv(argv[0], args);
+			else if (k == 1)
+				execl(argv[0], argv[0], argv[1], argv[2], "wish-child", (char *)NULL);
+			else if (!posix_spawn(&pid, argv[0], NULL, NULL, args, environ) &&
+				 waitpid(pid, &st, 0) == pid && WIFEXITED(st))
+				_exit(WEXITSTATUS(st));
+			_exit(21);
+		}
+		if (pid > 0 && waitpid(pid, &st, 0) != pid)
+			st = -1;
+		tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		       "SIGTRAP and SIGBUS blocked, then %s: the new program has them blocked "
+		       "(status %#x)", how[k], st);
+	}
+}
+
+/* The image test_wish_survives_exec() starts. */
+static int wish_child(void)
+{
+	sigset_t cur;
+
+	sigprocmask(SIG_BLOCK, NULL, &cur);
+	return sigismember(&cur, SIGTRAP) == 1 && sigismember(&cur, SIGBUS) == 1 &&
+	       sigismember(&cur, SIGSEGV) == 0 ? 0 : 10;
+}
+
 /* The image test_exec_masked() starts: no TAP, the exit status says it all. */
 static int masked_child(void)
 {
@@ -309,7 +356,12 @@ int main(int argc, char **argv)
 	ht_start(argc, argv, &e);
 	if (argc > 3 && !strcmp(argv[3], "masked-child"))
 		return masked_child();
+	if (argc > 3 && !strcmp(argv[3], "wish-child")) {
+		encl_unload(&e);
+		return wish_child();
+	}
 	test_exec_masked(argv);
+	test_wish_survives_exec(argv);
 	main_pid = getpid();
 	st = thread_started_blocked();
 	tap_ok(st == 0, "a thread started with every signal blocked enters the enclave, and its "
