@@ -227,12 +227,19 @@ static int do_open(int dirfd, const char *path, int flags, mode_t mode)
 	enum shim_kind k;
 	int fd;
 
+	/* A device fd's /proc/self/fd link, not followed: the kernel's link itself. */
+	if (node && (flags & (O_NOFOLLOW | O_PATH)) == (O_NOFOLLOW | O_PATH) &&
+	    shim_dev_link_target(node))
+		node = NULL;
 	if (node && shim_is_dev_path(node, &k)) {
 		/* The node exists and is no directory. */
 		if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
 			return ret_errno(-EEXIST);
 		if (flags & O_DIRECTORY)
 			return ret_errno(-ENOTDIR);
+		/* ... and a /proc/self/fd link is a (magic) symbolic link. */
+		if ((flags & O_NOFOLLOW) && shim_dev_link_target(node))
+			return ret_errno(-ELOOP);
 		return ret_errno(shim_dev_open(node, flags));
 	}
 	/* The shim's own fds are not there for the program (nor on Linux). */

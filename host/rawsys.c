@@ -182,6 +182,9 @@ static const char *openat2_node(int dirfd, const char *path, uint64_t resolve, c
 	}
 	if (!p || !shim_is_dev_path(p, &k))
 		return NULL;
+	/* A device fd's /proc/self/fd link is a magic link. */
+	if ((resolve & (RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS)) && shim_dev_link_target(p))
+		*err = -ELOOP;
 	if (resolve & RESOLVE_BENEATH) {
 		/* Absolute, or above dirfd: the walk leaves it. */
 		if (path[0] == '/' || !join("/\x01", path, dir, sizeof(dir)) ||

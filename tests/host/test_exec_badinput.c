@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -591,6 +592,19 @@ static void test_fd_file(void)
 		       !memcmp(target, "/dev", 4) && fails(readlink(path, target, 0), EINVAL),
 		       "readlink of %s (and a raw readlinkat) is /dev/sgx_enclave (%s)", path,
 		       target);
+	}
+	{
+		/* A link that must not be followed: ELOOP. */
+		struct open_how how = { .flags = O_RDWR, .resolve = RESOLVE_NO_MAGICLINKS };
+		bool loop = fails(open(path, O_RDWR | O_NOFOLLOW), ELOOP) &&
+			    fails(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how)), ELOOP);
+
+		how.resolve = RESOLVE_NO_SYMLINKS;
+		loop &= fails(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how)), ELOOP);
+		how = (struct open_how){ .flags = O_RDWR | O_NOFOLLOW };
+		loop &= fails(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how)), ELOOP);
+		tap_ok(loop, "%s with O_NOFOLLOW, RESOLVE_NO_MAGICLINKS or RESOLVE_NO_SYMLINKS: "
+		       "ELOOP", path);
 	}
 
 	/* stdio: fread reads nothing; fclose closes inside libc, past close(). */
