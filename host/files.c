@@ -352,6 +352,9 @@ int shim_dev_open(const char *path, int flags)
 	}
 	syscall(SYS_fcntl, fd, F_ADD_SEALS,
 		F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	/* The status flags of the open, as F_GETFL shows them on the device's file. */
+	if (flags & (O_NONBLOCK | O_APPEND | O_ASYNC | O_NOATIME))
+		syscall(SYS_fcntl, fd, F_SETFL, flags & (O_NONBLOCK | O_APPEND | O_ASYNC | O_NOATIME));
 	if (kind == SHIM_ENCL) {
 		/*
 		 * The window is a file of its own: the program's fd (an empty

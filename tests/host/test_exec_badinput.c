@@ -282,6 +282,15 @@ static void test_ioctl(void)
 	       (fcntl(wr, F_GETFL) & O_ACCMODE) == O_WRONLY &&
 	       (fcntl(e.fd, F_GETFL) & O_ACCMODE) == O_RDWR,
 	       "F_GETFL shows the access mode of the open");
+	{
+		int nb = open("/dev/sgx_provision", O_RDONLY | O_NONBLOCK | O_APPEND), fl;
+
+		fl = nb >= 0 ? fcntl(nb, F_GETFL) : 0;
+		tap_ok(nb >= 0 && (fl & O_NONBLOCK) && (fl & O_APPEND),
+		       "F_GETFL shows O_NONBLOCK and O_APPEND given to open (%#o)", fl);
+		if (nb >= 0)
+			close(nb);
+	}
 	tap_ok(m != MAP_FAILED && fails(mprotect(m, PAGE, PROT_READ | PROT_WRITE), EACCES) &&
 	       map_fails(mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, rd, 0), EACCES),
 	       "an O_RDONLY enclave fd: no shared writable mapping (mmap, mprotect: EACCES)");
