@@ -42,7 +42,8 @@
 	 X(SYS_preadv2, w) | X(SYS_pwritev2, w) | X(SYS_statx, w) |                        \
 	 X(SYS_copy_file_range, w) | X(SYS_close_range, w) | X(SYS_openat2, w) |           \
 	 X(SYS_faccessat2, w) | X(SYS_rt_sigprocmask, w) | X(SYS_readlink, w) |            \
-	 X(SYS_readlinkat, w) | X(SYS_execve, w) | X(SYS_execveat, w))
+	 X(SYS_readlinkat, w) | X(SYS_execve, w) | X(SYS_execveat, w) |                   \
+	 X(SYS_rt_sigpending, w))
 #define ROUTED_BIT(n, w) ((n) / 64 == (w) ? 1ULL << ((n) % 64) : 0)
 
 _Static_assert(SHIM_SYS_WORDS == 7, "one initializer per word");
@@ -283,6 +284,19 @@ static long raw_sigprocmask(int how, const void *set, void *old, size_t setsize)
 	return 0;
 }
 
+/* The kernel's 8-byte sigset out of sigpending(). */
+static long raw_sigpending(void *set, size_t setsize)
+{
+	sigset_t s;
+
+	if (setsize > 8)
+		return syscall(SYS_rt_sigpending, set, setsize);
+	if (sigpending(&s))
+		return -1;
+	memcpy(set, &s, setsize);
+	return 0;
+}
+
 /* AT_EMPTY_PATH with a NULL path (Linux 6.11): the same as "". */
 static const char *empty_path(const char *path, long flags)
 {
@@ -401,6 +415,8 @@ long shim_syscall_routed(long nr, long a1, long a2, long a3, long a4, long a5, l
 				     A(3, struct ksigaction *), A(4, size_t));
 	case SYS_rt_sigprocmask:
 		return raw_sigprocmask(A(1, int), A(2, const void *), A(3, void *), A(4, size_t));
+	case SYS_rt_sigpending:
+		return raw_sigpending(A(1, void *), A(2, size_t));
 	case SYS_prctl:
 		return shim_prctl(A(1, int), a2, a3, a4, a5);
 	default:

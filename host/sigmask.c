@@ -211,6 +211,19 @@ SHIM_API int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 	return 0;
 }
 
+/* What is pending: the kernel's, and what the shim holds for this thread. */
+SHIM_API int sigpending(sigset_t *set)
+{
+	unsigned int h = atomic_load(&held);
+
+	if (syscall(SYS_rt_sigpending, set, _NSIG / 8))
+		return -1;
+	for (unsigned int i = 0; h && i < NR_RESERVED; i++)
+		if (h & 1U << i)
+			sigaddset(set, reserved_sig(i));
+	return 0;
+}
+
 SHIM_API int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
 	return -mask_op(how, set, old);
@@ -309,7 +322,17 @@ static bool exec_mask(sigset_t *saved)
 	for (unsigned int i = 0; i < NR_RESERVED; i++)
 		if (wished & 1U << i)
 			sigaddset(&k, reserved_sig(i));
-	return !syscall(SYS_rt_sigprocmask, SIG_BLOCK, &k, saved, _NSIG / 8);
+	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, &k, saved, _NSIG / 8))
+		return false;
+	/* What is held here is pending in the kernel now: it survives the exec too. */
+	for (unsigned int i = 0; i < NR_RESERVED; i++) {
+		if (!(atomic_load(&held) & 1U << i))
+			continue;
+		atomic_fetch_and(&held, ~(1U << i));
+		syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), reserved_sig(i),
+			&held_info[i]);
+	}
+	return true;
 }
 
 static void exec_unmask(bool masked, const sigset_t *saved)

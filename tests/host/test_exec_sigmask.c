@@ -329,6 +329,42 @@ static int wish_child(void)
 	       sigismember(&cur, SIGSEGV) == 0 ? 0 : 10;
 }
 
+/*
+ * A SIGTRAP sent while blocked is pending: sigpending() shows it, and it
+ * stays pending across exec (where the new program finds it).
+ */
+static void test_pending(char **argv)
+{
+	char *args[] = { argv[0], argv[1], argv[2], (char *)"pending-child", NULL };
+	pid_t pid = fork();
+	int st = -1;
+
+	if (pid == 0) {
+		sigset_t set, pend;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGTRAP);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		raise(SIGTRAP);
+		if (sigpending(&pend) || sigismember(&pend, SIGTRAP) != 1)
+			_exit(30);
+		execv(argv[0], args);
+		_exit(31);
+	}
+	if (pid > 0 && waitpid(pid, &st, 0) != pid)
+		st = -1;
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "a SIGTRAP raised while blocked shows in sigpending, and after exec too "
+	       "(status %#x)", st);
+}
+
+static int pending_child(void)
+{
+	sigset_t pend;
+
+	return !sigpending(&pend) && sigismember(&pend, SIGTRAP) == 1 ? 0 : 10;
+}
+
 /* The image test_exec_masked() starts: no TAP, the exit status says it all. */
 static int masked_child(void)
 {
@@ -360,8 +396,13 @@ int main(int argc, char **argv)
 		encl_unload(&e);
 		return wish_child();
 	}
+	if (argc > 3 && !strcmp(argv[3], "pending-child")) {
+		encl_unload(&e);
+		return pending_child();
+	}
 	test_exec_masked(argv);
 	test_wish_survives_exec(argv);
+	test_pending(argv);
 	main_pid = getpid();
 	st = thread_started_blocked();
 	tap_ok(st == 0, "a thread started with every signal blocked enters the enclave, and its "
