@@ -26,6 +26,12 @@
 
 #include "shim.h"
 
+/* libc's @name, found on first use. */
+#define REAL(type, name) \
+	static type *real_##name; \
+	if (!real_##name) \
+		real_##name = (type *)dlsym(RTLD_NEXT, #name)
+
 static const int fixed_reserved[] = { SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGTRAP };
 #define NR_RESERVED (sizeof(fixed_reserved) / sizeof(fixed_reserved[0]) + 1)
 
@@ -224,6 +230,62 @@ SHIM_API int sigpending(sigset_t *set)
 	return 0;
 }
 
+/*
+ * sigwait and friends: a signal of @set held here is taken at once (the
+ * kernel never saw it pending); else libc's wait, where a new one is
+ * dequeued by the kernel itself.  0 when none is held.
+ */
+static int take_held(const sigset_t *set, siginfo_t *info)
+{
+	unsigned int h = atomic_load(&held);
+
+	for (unsigned int i = 0; h && i < NR_RESERVED; i++) {
+		if (!(h & 1U << i) || sigismember(set, reserved_sig(i)) != 1)
+			continue;
+		atomic_fetch_and(&held, ~(1U << i));
+		if (info) {
+			*info = held_info[i];
+			/* As libc reports raise()'s tgkill. */
+			if (info->si_code == SI_TKILL)
+				info->si_code = SI_USER;
+		}
+		return reserved_sig(i);
+	}
+	return 0;
+}
+
+typedef int sigtimedwait_t(const sigset_t *, siginfo_t *, const struct timespec *);
+
+SHIM_API int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
+{
+	int sig = take_held(set, info);
+
+	REAL(sigtimedwait_t, sigtimedwait);
+	if (sig)
+		return sig;
+	if (!real_sigtimedwait)
+		return (int)syscall(SYS_rt_sigtimedwait, set, info, ts, _NSIG / 8);
+	return real_sigtimedwait(set, info, ts);
+}
+
+SHIM_API int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+	return sigtimedwait(set, info, NULL);
+}
+
+SHIM_API int sigwait(const sigset_t *set, int *sig)
+{
+	int r;
+
+	do
+		r = sigtimedwait(set, NULL, NULL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno;
+	*sig = r;
+	return 0;
+}
+
 SHIM_API int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
 	return -mask_op(how, set, old);
@@ -344,11 +406,6 @@ static void exec_unmask(bool masked, const sigset_t *saved)
 	errno = e;
 }
 
-/* libc's @name, found on first use (a vfork child must find it resolved). */
-#define REAL(type, name) \
-	static type *real_##name; \
-	if (!real_##name) \
-		real_##name = (type *)dlsym(RTLD_NEXT, #name)
 
 /* Around the exec of libc's @call: -1 with ENOSYS when libc has none. */
 #define EXEC_MASKED(name, call)                    \

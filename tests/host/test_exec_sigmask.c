@@ -358,6 +358,31 @@ static void test_pending(char **argv)
 	       "(status %#x)", st);
 }
 
+/* sigwait and friends take a SIGTRAP that waits while blocked. */
+static void test_sigwait(void)
+{
+	struct timespec ts = { 1, 0 };
+	sigset_t set, old;
+	siginfo_t si;
+	int a, b = 0, c;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTRAP);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	alarm(20); /* a wait that never returns is the failure */
+	raise(SIGTRAP);
+	a = sigtimedwait(&set, &si, &ts);
+	raise(SIGTRAP);
+	c = sigwait(&set, &b);
+	raise(SIGTRAP);
+	sigwaitinfo(&set, NULL);
+	alarm(0);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	tap_ok(a == SIGTRAP && si.si_signo == SIGTRAP && si.si_code == SI_USER && c == 0 &&
+	       b == SIGTRAP, "sigtimedwait, sigwait and sigwaitinfo take a blocked, pending "
+	       "SIGTRAP (%d, code %d; %d, %d)", a, si.si_code, c, b);
+}
+
 static int pending_child(void)
 {
 	sigset_t pend;
@@ -403,6 +428,7 @@ int main(int argc, char **argv)
 	test_exec_masked(argv);
 	test_wish_survives_exec(argv);
 	test_pending(argv);
+	test_sigwait();
 	main_pid = getpid();
 	st = thread_started_blocked();
 	tap_ok(st == 0, "a thread started with every signal blocked enters the enclave, and its "
