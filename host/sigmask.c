@@ -475,36 +475,35 @@ static bool spawn_inherits(const posix_spawnattr_t *attr)
 	return !attr || posix_spawnattr_getflags(attr, &flags) || !(flags & POSIX_SPAWN_SETSIGMASK);
 }
 
-SHIM_API int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
-			 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+/* libc's posix_spawn or posix_spawnp, @real, with the exec's mask. */
+static int spawn_masked(spawn_t *real, pid_t *pid, const char *path,
+			const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+			char *const argv[], char *const envp[])
 {
 	sigset_t saved;
 	bool m;
 	int r;
 
-	REAL(spawn_t, posix_spawn);
-	if (!real_posix_spawn)
+	if (!real)
 		return ENOSYS;
 	m = spawn_inherits(attr) && exec_mask(&saved);
-	r = real_posix_spawn(pid, path, fa, attr, argv, envp);
+	r = real(pid, path, fa, attr, argv, envp);
 	exec_unmask(m, &saved);
 	return r;
+}
+
+SHIM_API int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	REAL(spawn_t, posix_spawn);
+	return spawn_masked(real_posix_spawn, pid, path, fa, attr, argv, envp);
 }
 
 SHIM_API int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	sigset_t saved;
-	bool m;
-	int r;
-
 	REAL(spawn_t, posix_spawnp);
-	if (!real_posix_spawnp)
-		return ENOSYS;
-	m = spawn_inherits(attr) && exec_mask(&saved);
-	r = real_posix_spawnp(pid, file, fa, attr, argv, envp);
-	exec_unmask(m, &saved);
-	return r;
+	return spawn_masked(real_posix_spawnp, pid, file, fa, attr, argv, envp);
 }
 
 /* The list forms, as libc builds them: an argv on the stack, then the vector form. */
