@@ -172,6 +172,7 @@ static bool releases_pending(void)
 
 static void io_resolve(void);
 static void resolve_early(void);
+static void shim_load(void);
 
 static void at_exit_stats(void)
 {
@@ -187,7 +188,7 @@ static void at_exit_stats(void)
 	shim_print_stats();
 }
 
-__attribute__((constructor)) static void shim_load(void)
+static void shim_load_once(void)
 {
 	resolve_early();
 	real_fcntl = (int (*)(int, int, ...))dlsym(RTLD_NEXT, "fcntl");
@@ -218,6 +219,18 @@ __attribute__((constructor)) static void shim_load(void)
 	atexit(at_exit_stats);
 }
 
+/*
+ * Our constructor, or earlier: a device opened from the constructor of a
+ * library the loader initialises before us needs the platform and the
+ * signal handlers already.
+ */
+__attribute__((constructor)) static void shim_load(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, shim_load_once);
+}
+
 /* ---- open ---- */
 
 static int do_open(int dirfd, const char *path, int flags, mode_t mode)
@@ -232,6 +245,8 @@ static int do_open(int dirfd, const char *path, int flags, mode_t mode)
 	    shim_dev_link_target(node))
 		node = NULL;
 	if (node && shim_is_dev_path(node, &k)) {
+		if (!shim.exec_ready)
+			shim_load();
 		/* The node exists and is no directory. */
 		if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
 			return ret_errno(-EEXIST);
