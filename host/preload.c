@@ -210,6 +210,7 @@ static void shim_load_once(void)
 	if (shim_exec_init())
 		shim_die("softsgx: cannot set up enclave execution\n");
 	shim_sigmask_init();
+	shim_sigmask_resolve();
 	if (shim_cpuid_init()) {
 		/* A usage error, as for a bad SOFTSGX_CGROUPS. */
 		shim_log("softsgx: SOFTSGX_CPUID: want auto, fault, rewrite or off\n");

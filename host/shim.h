@@ -222,6 +222,7 @@ void shim_cpuid_after_fork(void);
 void shim_async_mask(sigset_t *set);
 /* ---- sigmask.c ---- */
 void shim_sigmask_init(void);
+void shim_sigmask_resolve(void);
 void shim_sigmask_adopt(sigset_t *kmask);
 void shim_sigmask_reopen(void);
 void shim_sigmask_after_fork(void);

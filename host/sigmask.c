@@ -26,11 +26,48 @@
 
 #include "shim.h"
 
-/* libc's @name, found on first use. */
-#define REAL(type, name) \
-	static type *real_##name; \
-	if (!real_##name) \
-		real_##name = (type *)dlsym(RTLD_NEXT, #name)
+typedef int sigtimedwait_t(const sigset_t *, siginfo_t *, const struct timespec *);
+typedef int execve_t(const char *, char *const[], char *const[]);
+typedef int execv_t(const char *, char *const[]);
+typedef int fexecve_t(int, char *const[], char *const[]);
+typedef int execveat_t(int, const char *, char *const[], char *const[], int);
+typedef int spawn_t(pid_t *, const char *, const posix_spawn_file_actions_t *,
+		    const posix_spawnattr_t *, char *const[], char *const[]);
+
+/* libc's functions behind ours. */
+static sigtimedwait_t *real_sigtimedwait;
+static execve_t *real_execve, *real_execvpe;
+static execv_t *real_execv, *real_execvp;
+static fexecve_t *real_fexecve;
+static execveat_t *real_execveat;
+static spawn_t *real_posix_spawn, *real_posix_spawnp;
+
+#define RESOLVE(name) (real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name))
+/* On first use, if shim_sigmask_resolve() has not run yet. */
+#define REAL(name)             \
+	do {                   \
+		if (!real_##name) \
+			RESOLVE(name); \
+	} while (0)
+
+/**
+ * shim_sigmask_resolve() - find libc's functions behind the interposers here
+ *
+ * At load: a child of vfork that execs must not have to look them up (the
+ * loader's lookup takes locks and may allocate, in memory it shares).
+ */
+void shim_sigmask_resolve(void)
+{
+	RESOLVE(sigtimedwait);
+	RESOLVE(execve);
+	RESOLVE(execvpe);
+	RESOLVE(execv);
+	RESOLVE(execvp);
+	RESOLVE(fexecve);
+	RESOLVE(execveat);
+	RESOLVE(posix_spawn);
+	RESOLVE(posix_spawnp);
+}
 
 static const int fixed_reserved[] = { SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGTRAP };
 #define NR_RESERVED (sizeof(fixed_reserved) / sizeof(fixed_reserved[0]) + 1)
@@ -254,13 +291,11 @@ static int take_held(const sigset_t *set, siginfo_t *info)
 	return 0;
 }
 
-typedef int sigtimedwait_t(const sigset_t *, siginfo_t *, const struct timespec *);
-
 SHIM_API int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
 {
 	int sig = take_held(set, info);
 
-	REAL(sigtimedwait_t, sigtimedwait);
+	REAL(sigtimedwait);
 	if (sig)
 		return sig;
 	if (!real_sigtimedwait)
@@ -423,47 +458,41 @@ static void exec_unmask(bool masked, const sigset_t *saved)
 		return r;                          \
 	} while (0)
 
-typedef int execve_t(const char *, char *const[], char *const[]);
-typedef int execv_t(const char *, char *const[]);
-typedef int fexecve_t(int, char *const[], char *const[]);
-typedef int execveat_t(int, const char *, char *const[], char *const[], int);
-typedef int spawn_t(pid_t *, const char *, const posix_spawn_file_actions_t *,
-		    const posix_spawnattr_t *, char *const[], char *const[]);
 
 SHIM_API int execve(const char *path, char *const argv[], char *const envp[])
 {
-	REAL(execve_t, execve);
+	REAL(execve);
 	EXEC_MASKED(execve, real_execve(path, argv, envp));
 }
 
 SHIM_API int execv(const char *path, char *const argv[])
 {
-	REAL(execv_t, execv);
+	REAL(execv);
 	EXEC_MASKED(execv, real_execv(path, argv));
 }
 
 SHIM_API int execvp(const char *file, char *const argv[])
 {
-	REAL(execv_t, execvp);
+	REAL(execvp);
 	EXEC_MASKED(execvp, real_execvp(file, argv));
 }
 
 SHIM_API int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	REAL(execve_t, execvpe);
+	REAL(execvpe);
 	EXEC_MASKED(execvpe, real_execvpe(file, argv, envp));
 }
 
 SHIM_API int fexecve(int fd, char *const argv[], char *const envp[])
 {
-	REAL(fexecve_t, fexecve);
+	REAL(fexecve);
 	EXEC_MASKED(fexecve, real_fexecve(fd, argv, envp));
 }
 
 SHIM_API int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 		      int flags)
 {
-	REAL(execveat_t, execveat);
+	REAL(execveat);
 	EXEC_MASKED(execveat, real_execveat(dirfd, path, argv, envp, flags));
 }
 
@@ -495,14 +524,14 @@ static int spawn_masked(spawn_t *real, pid_t *pid, const char *path,
 SHIM_API int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 			 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	REAL(spawn_t, posix_spawn);
+	REAL(posix_spawn);
 	return spawn_masked(real_posix_spawn, pid, path, fa, attr, argv, envp);
 }
 
 SHIM_API int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	REAL(spawn_t, posix_spawnp);
+	REAL(posix_spawnp);
 	return spawn_masked(real_posix_spawnp, pid, file, fa, attr, argv, envp);
 }
 
