@@ -302,6 +302,7 @@ struct app_frame {
 	uint64_t pretcode;
 	ucontext_t uc;
 	siginfo_t info;
+	unsigned int wish;
 };
 extern char softsgx_app_restorer[];
 
@@ -330,6 +331,8 @@ static void push_app_frame(int sig, siginfo_t *si, ucontext_t *uc, uint64_t hand
 	f->pretcode = (uint64_t)(uintptr_t)softsgx_app_restorer;
 	f->uc = *uc;
 	f->uc.uc_mcontext.fpregs = (fpregset_t)nfp;
+	/* The program's wish its return restores (softsgx_app_return()). */
+	f->wish = shim_sigmask_wish();
 	f->info = *si;
 	uc->uc_sigmask = *mask;
 	g[REG_RSP] = (greg_t)sp;
@@ -338,6 +341,18 @@ static void push_app_frame(int sig, siginfo_t *si, ucontext_t *uc, uint64_t hand
 	g[REG_RSI] = (greg_t)(uintptr_t)&f->info;
 	g[REG_RDX] = (greg_t)(uintptr_t)&f->uc;
 	g[REG_RAX] = 0;
+}
+
+/*
+ * A program's handler returned (entry.S, on the frame's context): the mask
+ * its return restores, its reserved signals kept as the wish, not in the
+ * kernel's mask.
+ */
+void softsgx_app_return(ucontext_t *uc)
+{
+	struct app_frame *f = (struct app_frame *)((char *)uc - offsetof(struct app_frame, uc));
+
+	shim_sigmask_frame_return(f->wish, &uc->uc_sigmask);
 }
 
 static void app_deliver(int sig, siginfo_t *si, ucontext_t *uc)

@@ -225,6 +225,9 @@ void shim_sigmask_init(void);
 void shim_sigmask_resolve(void);
 void shim_sigmask_adopt(sigset_t *kmask);
 void shim_sigmask_reopen(void);
+unsigned int shim_sigmask_wish(void);
+void shim_sigmask_frame_return(unsigned int wish, sigset_t *mask);
+void softsgx_app_return(ucontext_t *uc);
 void shim_sigmask_after_fork(void);
 int shim_sig_blocked_for_app(int sig, const siginfo_t *si);
 /* Block every asynchronous signal (restore with shim_unblock). */

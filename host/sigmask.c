@@ -177,6 +177,29 @@ void shim_sigmask_reopen(void)
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &cur, NULL, _NSIG / 8);
 }
 
+/* The program's wish for this thread, as a handler's frame keeps it. */
+unsigned int shim_sigmask_wish(void)
+{
+	return wished;
+}
+
+/**
+ * shim_sigmask_frame_return() - a program's handler returns
+ * @wish: the wish when the signal came (shim_sigmask_wish())
+ * @mask: the mask rt_sigreturn will install (the frame's uc_sigmask)
+ *
+ * As on Linux, the return restores the mask: the wish of before (whatever
+ * the handler's sigprocmask calls did), plus the reserved signals the
+ * handler put in @mask, which leave it for the wish.  Signal context.
+ */
+void shim_sigmask_frame_return(unsigned int wish, sigset_t *mask)
+{
+	wished = wish | reserved_bits(mask);
+	reserved_strip(mask);
+	if (atomic_load(&held) & ~wished)
+		release_held();
+}
+
 /* In a child of fork: the mask is inherited, pending signals are not. */
 void shim_sigmask_after_fork(void)
 {

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "host_test.h"
@@ -138,6 +139,49 @@ static void test_masks_read_back(void)
 	       kset == 1ULL << (SIGILL - 1), "and the system call reads SIGILL back (%#llx)",
 	       (unsigned long long)kset);
 	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* Blocks SIGFPE for itself, and leaves SIGILL blocked behind it. */
+static void usr1_handler(int sig, siginfo_t *si, void *ctx)
+{
+	ucontext_t *uc = ctx;
+	sigset_t fpe;
+
+	(void)sig;
+	(void)si;
+	sigemptyset(&fpe);
+	sigaddset(&fpe, SIGFPE);
+	sigprocmask(SIG_BLOCK, &fpe, NULL);
+	sigaddset(&uc->uc_sigmask, SIGILL);
+}
+
+/*
+ * A handler's return restores the mask its context holds, as rt_sigreturn
+ * does on Linux: what it blocked with sigprocmask is open again, what it
+ * put in uc_sigmask is blocked (SIGILL here: the enclave must still run).
+ */
+static void test_handler_return_mask(void)
+{
+	struct sigaction sa = { .sa_sigaction = usr1_handler, .sa_flags = SA_SIGINFO };
+	struct encl_op op = ht_op(ENCL_OP_RETURN, 79, 0, 0);
+	sigset_t set, old, now;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTRAP);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	raise(SIGUSR1);
+	sigprocmask(SIG_SETMASK, NULL, &now);
+	tap_ok(sigismember(&now, SIGFPE) == 0 && sigismember(&now, SIGTRAP) == 1,
+	       "after a handler: SIGFPE it blocked with sigprocmask is open, SIGTRAP still "
+	       "blocked");
+	tap_ok(sigismember(&now, SIGILL) == 1,
+	       "SIGILL added to uc_sigmask is blocked after the handler returns");
+	tap_ok(ht_call(e.tcs[0], &op) && op.ret == (79 ^ ENCL_RETURN_MAGIC),
+	       "and an enclave call still works");
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	signal(SIGUSR1, SIG_DFL);
 }
 
 static void segv_handler(int sig)
@@ -440,6 +484,7 @@ int main(int argc, char **argv)
 	heap = e.base + ENCL_HEAP_OFFSET;
 	heap_len = e.added_end - ENCL_HEAP_OFFSET;
 	test_masks_read_back();
+	test_handler_return_mask();
 	test_kick_reaches_blocked_thread();
 	st = child_status(0);
 	tap_ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
