@@ -170,6 +170,15 @@ bool shim_cpuid_is_site(unsigned long rip)
 	return hit;
 }
 
+/*
+ * In a child of fork: the other threads are gone, and with them any search
+ * they were in the middle of (a publish would wait for them forever).
+ */
+void shim_cpuid_after_fork(void)
+{
+	atomic_store(&readers, 0);
+}
+
 /* Is @a in an unloaded object only (ld.so is in every namespace's list)? */
 static bool in_dead_obj(unsigned long a)
 {

@@ -307,6 +307,9 @@ softsgx_sigentry:
 	.hidden softsgx_app_restorer
 	.type softsgx_app_restorer, @function
 softsgx_app_restorer:
+	/* RSP is the frame's ucontext, 16-byte aligned: the shim takes its mask first. */
+	mov	%rsp, %rdi
+	call	softsgx_app_return
 	mov	$15, %eax
 	syscall
 	.size softsgx_app_restorer, .-softsgx_app_restorer

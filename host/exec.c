@@ -322,6 +322,7 @@ struct app_frame {
 	uint64_t pretcode;
 	ucontext_t uc;
 	siginfo_t info;
+	unsigned int wish;
 };
 extern char softsgx_app_restorer[];
 
@@ -350,6 +351,8 @@ static void push_app_frame(int sig, siginfo_t *si, ucontext_t *uc, uint64_t hand
 	f->pretcode = (uint64_t)(uintptr_t)softsgx_app_restorer;
 	f->uc = *uc;
 	f->uc.uc_mcontext.fpregs = (fpregset_t)nfp;
+	/* The program's wish its return restores (softsgx_app_return()). */
+	f->wish = shim_sigmask_wish();
 	f->info = *si;
 	uc->uc_sigmask = *mask;
 	g[REG_RSP] = (greg_t)sp;
@@ -358,6 +361,18 @@ static void push_app_frame(int sig, siginfo_t *si, ucontext_t *uc, uint64_t hand
 	g[REG_RSI] = (greg_t)(uintptr_t)&f->info;
 	g[REG_RDX] = (greg_t)(uintptr_t)&f->uc;
 	g[REG_RAX] = 0;
+}
+
+/*
+ * A program's handler returned (entry.S, on the frame's context): the mask
+ * its return restores, its reserved signals kept as the wish, not in the
+ * kernel's mask.
+ */
+void softsgx_app_return(ucontext_t *uc)
+{
+	struct app_frame *f = (struct app_frame *)((char *)uc - offsetof(struct app_frame, uc));
+
+	shim_sigmask_frame_return(f->wish, &uc->uc_sigmask);
 }
 
 static void app_deliver(int sig, siginfo_t *si, ucontext_t *uc)
@@ -371,6 +386,13 @@ static void app_deliver(int sig, siginfo_t *si, ucontext_t *uc)
 		   (uint64_t)uc->uc_mcontext.gregs[REG_TRAPNO], (uint64_t)(uintptr_t)si->si_addr);
 
 	blocked = shim_sig_blocked_for_app(sig, si);
+	/*
+	 * Linux forces a fault's signal: ignored, it takes the default action
+	 * as a blocked one does (returning would run into the fault again).
+	 */
+	if (!blocked && a->sa_handler == SIG_IGN && si->si_code > 0 &&
+	    (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP))
+		blocked = 2;
 	if (blocked == 1 || (a->sa_handler == SIG_IGN && blocked == 0))
 		return;
 	if (a->sa_handler == SIG_DFL || blocked == 2) {
@@ -577,17 +599,21 @@ int softsgx_fast_enter(struct fast_frame *f)
 	uint64_t fsgs[2];
 	int ret;
 
-	if (!s || s->lp.in_enclave)
-		return 0;
 	/*
 	 * Not from our alternate stack: frames live there would be under the
-	 * next signal from enclave mode (which starts at its top again).
+	 * next signal from enclave mode (which starts at its top again).  The
+	 * ENCLU then traps: its signals must be open.
 	 */
-	if ((uint64_t)(uintptr_t)&async - (uint64_t)(uintptr_t)s < SLOT_SIZE)
+	if (!s || s->lp.in_enclave ||
+	    (uint64_t)(uintptr_t)&async - (uint64_t)(uintptr_t)s < SLOT_SIZE) {
+		shim_sigmask_reopen();
 		return 0;
+	}
 	shim_async_mask(&async);
 	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, &async, &old, 8))
 		return 0;
+	/* Entered with ENCLU's signals blocked past the shim: both returns reopen them. */
+	shim_sigmask_adopt(&old);
 	memset(&r, 0, sizeof(r));
 	fast_to_regs(f, &r);
 	r.rax = EENTER;

@@ -69,12 +69,11 @@ bool shim_path_lexical(const char *path, char *out, size_t size)
  * this process) naming one of our device fds: on Linux the magic link opens
  * the device node again, a new file.
  */
-static bool fd_link_kind(const char *buf, enum shim_kind *kind)
+static int fd_link_num(const char *buf)
 {
 	static const char *const dirs[] = { "/proc/self/fd/", "/dev/fd/", "/proc/thread-self/fd/" };
 	const char *n = NULL;
 	char own[40];
-	struct shim_file *f;
 	char *end;
 	long fd;
 
@@ -85,15 +84,53 @@ static bool fd_link_kind(const char *buf, enum shim_kind *kind)
 	if (!n && !strncmp(buf, own, strlen(own)))
 		n = buf + strlen(own);
 	if (!n || *n < '0' || *n > '9')
-		return false;
+		return -1;
 	fd = strtol(n, &end, 10);
 	if (*end || fd < 0 || fd >= SHIM_MAX_FDS)
-		return false;
-	f = shim_file_of((int)fd);
+		return -1;
+	return (int)fd;
+}
+
+static bool fd_link_kind(const char *buf, enum shim_kind *kind)
+{
+	int fd = fd_link_num(buf);
+	struct shim_file *f = fd >= 0 ? shim_file_of(fd) : NULL;
+
 	if (!f)
 		return false;
 	*kind = f->kind;
 	return true;
+}
+
+/*
+ * The node a /proc/self/fd link of one of our device fds points to (its
+ * readlink), or NULL when @path is no such link.
+ */
+const char *shim_dev_link_target(const char *path)
+{
+	enum shim_kind kind;
+	char buf[64];
+
+	if (!path || path[0] != '/' || !strstr(path, "fd/") ||
+	    !shim_path_lexical(path, buf, sizeof(buf)) || !fd_link_kind(buf, &kind))
+		return NULL;
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++)
+		if (devs[i].kind == kind)
+			return devs[i].path;
+	return NULL;
+}
+
+/* Does @path name the /proc/self/fd link of one of the shim's own fds (none on Linux)? */
+bool shim_is_internal_link(const char *path)
+{
+	char buf[64];
+	int fd;
+
+	if (!path || path[0] != '/' || !strstr(path, "fd/") ||
+	    !shim_path_lexical(path, buf, sizeof(buf)))
+		return false;
+	fd = fd_link_num(buf);
+	return fd >= 0 && shim_fd_internal(fd);
 }
 
 bool shim_is_dev_path(const char *path, enum shim_kind *kind)
@@ -315,6 +352,9 @@ int shim_dev_open(const char *path, int flags)
 	}
 	syscall(SYS_fcntl, fd, F_ADD_SEALS,
 		F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	/* The status flags of the open, as F_GETFL shows them on the device's file. */
+	if (flags & (O_NONBLOCK | O_APPEND | O_ASYNC | O_NOATIME))
+		syscall(SYS_fcntl, fd, F_SETFL, flags & (O_NONBLOCK | O_APPEND | O_ASYNC | O_NOATIME));
 	if (kind == SHIM_ENCL) {
 		/*
 		 * The window is a file of its own: the program's fd (an empty

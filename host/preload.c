@@ -153,6 +153,8 @@ static void child_after_fork(void)
 	shim_files_after_fork();
 	shim_real_after_fork(); /* also makes shim.lock a new, free mutex */
 	shim_exec_after_fork();
+	shim_sigmask_after_fork();
+	shim_cpuid_after_fork();
 	shim_unblock(&old);
 }
 
@@ -169,6 +171,8 @@ static bool releases_pending(void)
 }
 
 static void io_resolve(void);
+static void resolve_early(void);
+static void shim_load(void);
 
 static void at_exit_stats(void)
 {
@@ -184,11 +188,9 @@ static void at_exit_stats(void)
 	shim_print_stats();
 }
 
-__attribute__((constructor)) static void shim_load(void)
+static void shim_load_once(void)
 {
-	shim_real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))
-		dlsym(RTLD_NEXT, "sigaction");
-	real_getauxval = (unsigned long (*)(unsigned long))dlsym(RTLD_NEXT, "getauxval");
+	resolve_early();
 	real_fcntl = (int (*)(int, int, ...))dlsym(RTLD_NEXT, "fcntl");
 	real_stat = (int (*)(const char *, struct stat *))dlsym(RTLD_NEXT, "stat");
 	real_lstat = (int (*)(const char *, struct stat *))dlsym(RTLD_NEXT, "lstat");
@@ -207,6 +209,8 @@ __attribute__((constructor)) static void shim_load(void)
 		shim_die("softsgx: cannot create the SGX platform (check SOFTSGX_EPC)\n");
 	if (shim_exec_init())
 		shim_die("softsgx: cannot set up enclave execution\n");
+	shim_sigmask_init();
+	shim_sigmask_resolve();
 	if (shim_cpuid_init()) {
 		/* A usage error, as for a bad SOFTSGX_CGROUPS. */
 		shim_log("softsgx: SOFTSGX_CPUID: want auto, fault, rewrite or off\n");
@@ -214,6 +218,18 @@ __attribute__((constructor)) static void shim_load(void)
 	}
 	pthread_atfork(fork_prepare, fork_parent, child_after_fork);
 	atexit(at_exit_stats);
+}
+
+/*
+ * Our constructor, or earlier: a device opened from the constructor of a
+ * library the loader initialises before us needs the platform and the
+ * signal handlers already.
+ */
+__attribute__((constructor)) static void shim_load(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, shim_load_once);
 }
 
 /* ---- open ---- */
@@ -225,14 +241,26 @@ static int do_open(int dirfd, const char *path, int flags, mode_t mode)
 	enum shim_kind k;
 	int fd;
 
+	/* A device fd's /proc/self/fd link, not followed: the kernel's link itself. */
+	if (node && (flags & (O_NOFOLLOW | O_PATH)) == (O_NOFOLLOW | O_PATH) &&
+	    shim_dev_link_target(node))
+		node = NULL;
 	if (node && shim_is_dev_path(node, &k)) {
+		if (!shim.exec_ready)
+			shim_load();
 		/* The node exists and is no directory. */
 		if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
 			return ret_errno(-EEXIST);
 		if (flags & O_DIRECTORY)
 			return ret_errno(-ENOTDIR);
+		/* ... and a /proc/self/fd link is a (magic) symbolic link. */
+		if ((flags & O_NOFOLLOW) && shim_dev_link_target(node))
+			return ret_errno(-ELOOP);
 		return ret_errno(shim_dev_open(node, flags));
 	}
+	/* The shim's own fds are not there for the program (nor on Linux). */
+	if (shim_is_internal_link(node))
+		return ret_errno(-ENOENT);
 	fd = (int)syscall(SYS_openat, dirfd, path, flags, mode);
 	return fd < 0 ? fd : shim_auxv_fixup(fd, path, flags);
 }
@@ -352,9 +380,18 @@ SHIM_API int stat64(const char *path, struct stat64 *st)
 	return stat(path, (struct stat *)st);
 }
 
+/*
+ * A /proc/self/fd link of a device fd, not followed: the link itself (the
+ * kernel's answer for our memfd's link is a link too).
+ */
+static bool dev_link_nofollow(int flags, const char *path)
+{
+	return (flags & AT_SYMLINK_NOFOLLOW) && shim_dev_link_target(path);
+}
+
 SHIM_API int lstat(const char *path, struct stat *st)
 {
-	if (dev_stat(AT_FDCWD, path, st))
+	if (!dev_link_nofollow(AT_SYMLINK_NOFOLLOW, path) && dev_stat(AT_FDCWD, path, st))
 		return 0;
 	return real_lstat ? real_lstat(path, st) :
 			    (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
@@ -385,7 +422,7 @@ static int do_fstatat(int dirfd, const char *path, struct stat *st, int flags)
 
 	if (h)
 		return h > 0 ? 0 : -1;
-	if (dev_stat(dirfd, path, st))
+	if (!dev_link_nofollow(flags, path) && dev_stat(dirfd, path, st))
 		return 0;
 	return real_fstatat ? real_fstatat(dirfd, path, st, flags) :
 			      (int)syscall(SYS_newfstatat, dirfd, path, st, flags);
@@ -461,12 +498,30 @@ SHIM_API int statx(int dirfd, const char *path, int flags, unsigned int mask, st
 		fake_statx(f->kind, sx);
 		return 0;
 	}
-	if (dev_at(dirfd, path, &k)) {
+	if (!dev_link_nofollow(flags, path) && dev_at(dirfd, path, &k)) {
 		fake_statx(k, sx);
 		return 0;
 	}
 	return real_statx ? real_statx(dirfd, path, flags, mask, sx) :
 			    (int)syscall(SYS_statx, dirfd, path, flags, mask, sx);
+}
+
+/* readlink(2): a /proc/self/fd link of a device fd points to the node. */
+SHIM_API ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)
+{
+	const char *target = (ssize_t)size > 0 ? shim_dev_link_target(path) : NULL;
+	size_t n;
+
+	if (!target)
+		return syscall(SYS_readlinkat, dirfd, path, buf, size);
+	n = strlen(target) < size ? strlen(target) : size;
+	memcpy(buf, target, n);
+	return (ssize_t)n;
+}
+
+SHIM_API ssize_t readlink(const char *path, char *buf, size_t size)
+{
+	return readlinkat(AT_FDCWD, path, buf, size);
 }
 
 /* access(2) of a device node: no execute bit, else allowed (open is). */
@@ -737,6 +792,10 @@ SHIM_API void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t o
 	struct shim_file *f = (flags & MAP_ANONYMOUS) ? NULL : shim_file_of(fd);
 	long r;
 
+	if (!(flags & MAP_ANONYMOUS) && shim_fd_internal(fd)) {
+		errno = EBADF;
+		return MAP_FAILED;
+	}
 	if (!f) {
 		r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 		/* MAP_FIXED replaced whatever was there, enclave mappings too. */
@@ -885,7 +944,11 @@ SHIM_API int close_range(unsigned int first, unsigned int last, int flags)
 
 SHIM_API int dup(int fd)
 {
-	int r = (int)syscall(SYS_dup, fd);
+	int r;
+
+	if (shim_fd_internal(fd))
+		return ret_errno(-EBADF);
+	r = (int)syscall(SYS_dup, fd);
 
 	if (r >= 0)
 		shim_dup(fd, r);
@@ -895,8 +958,13 @@ SHIM_API int dup(int fd)
 /* dup2/dup3 onto @nfd, which may be one of the shim's own numbers. */
 static int dup_onto(int fd, int nfd, int flags, bool three)
 {
-	bool moved = fd != nfd && shim_fd_evict(nfd);
-	int r = three ? (int)syscall(SYS_dup3, fd, nfd, flags) : (int)syscall(SYS_dup2, fd, nfd);
+	bool moved;
+	int r;
+
+	if (shim_fd_internal(fd))
+		return ret_errno(-EBADF);
+	moved = fd != nfd && shim_fd_evict(nfd);
+	r = three ? (int)syscall(SYS_dup3, fd, nfd, flags) : (int)syscall(SYS_dup2, fd, nfd);
 
 	if (r >= 0) {
 		shim_dup(fd, r);
@@ -954,11 +1022,29 @@ SHIM_API int fcntl64(int fd, int cmd, ...)
 
 /* ---- signals and the vDSO ---- */
 
+/*
+ * The constructors of the program's libraries run before ours (the loader
+ * initialises preloaded objects after them): what they call must not need
+ * shim_load() to have run.
+ */
+static void resolve_early(void)
+{
+	if (!shim_real_sigaction)
+		shim_real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))
+			dlsym(RTLD_NEXT, "sigaction");
+	if (!real_getauxval)
+		real_getauxval = (unsigned long (*)(unsigned long))dlsym(RTLD_NEXT, "getauxval");
+}
+
 SHIM_API int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	int r = shim_sigaction(sig, act, old);
 
-	return r == 1 ? shim_real_sigaction(sig, act, old) : r;
+	if (r != 1)
+		return r;
+	if (!shim_real_sigaction)
+		resolve_early();
+	return shim_real_sigaction(sig, act, old);
 }
 
 SHIM_API sighandler_t signal(int sig, sighandler_t h)
@@ -982,5 +1068,7 @@ SHIM_API unsigned long getauxval(unsigned long type)
 		if (v)
 			return v;
 	}
+	if (!real_getauxval)
+		resolve_early();
 	return real_getauxval ? real_getauxval(type) : 0;
 }

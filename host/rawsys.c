@@ -41,7 +41,9 @@
 	 X(SYS_fallocate, w) | X(SYS_dup3, w) | X(SYS_preadv, w) | X(SYS_pwritev, w) |     \
 	 X(SYS_preadv2, w) | X(SYS_pwritev2, w) | X(SYS_statx, w) |                        \
 	 X(SYS_copy_file_range, w) | X(SYS_close_range, w) | X(SYS_openat2, w) |           \
-	 X(SYS_faccessat2, w) | X(SYS_rt_sigprocmask, w))
+	 X(SYS_faccessat2, w) | X(SYS_rt_sigprocmask, w) | X(SYS_readlink, w) |            \
+	 X(SYS_readlinkat, w) | X(SYS_execve, w) | X(SYS_execveat, w) |                   \
+	 X(SYS_rt_sigpending, w))
 #define ROUTED_BIT(n, w) ((n) / 64 == (w) ? 1ULL << ((n) % 64) : 0)
 
 _Static_assert(SHIM_SYS_WORDS == 7, "one initializer per word");
@@ -144,8 +146,13 @@ static int open_how_check(const struct open_how *how)
 	} else if (how->mode) {
 		return -EINVAL;
 	}
+	if ((how->flags & (O_DIRECTORY | O_CREAT)) == (O_DIRECTORY | O_CREAT))
+		return -EINVAL;
 	if ((how->flags & __O_TMPFILE) &&
 	    ((how->flags & (__O_TMPFILE | O_CREAT)) != __O_TMPFILE || !(how->flags & O_ACCMODE)))
+		return -EINVAL;
+	if ((how->flags & O_PATH) && (how->flags & ~(uint64_t)(O_PATH | O_DIRECTORY | O_NOFOLLOW |
+							       O_CLOEXEC)))
 		return -EINVAL;
 	if ((how->resolve & RESOLVE_CACHED) && (how->flags & (O_TRUNC | O_CREAT | __O_TMPFILE)))
 		return -EAGAIN;
@@ -176,6 +183,9 @@ static const char *openat2_node(int dirfd, const char *path, uint64_t resolve, c
 	}
 	if (!p || !shim_is_dev_path(p, &k))
 		return NULL;
+	/* A device fd's /proc/self/fd link is a magic link. */
+	if ((resolve & (RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS)) && shim_dev_link_target(p))
+		*err = -ELOOP;
 	if (resolve & RESOLVE_BENEATH) {
 		/* Absolute, or above dirfd: the walk leaves it. */
 		if (path[0] == '/' || !join("/\x01", path, dir, sizeof(dir)) ||
@@ -212,7 +222,9 @@ static long raw_openat2(int dirfd, const char *path, const struct open_how *uhow
 	for (size_t i = sizeof(how); i < size; i++)
 		if (((const char *)uhow)[i])
 			return shim_syscall_error(-E2BIG);
-	err = err ? err : open_how_check(&how);
+	/* The struct is checked before the walk starts. */
+	if (open_how_check(&how))
+		err = open_how_check(&how);
 	if (err)
 		return shim_syscall_error(err);
 	return openat(AT_FDCWD, node, (int)how.flags, (mode_t)how.mode);
@@ -269,6 +281,19 @@ static long raw_sigprocmask(int how, const void *set, void *old, size_t setsize)
 		return -1;
 	if (old)
 		memcpy(old, &o, 8);
+	return 0;
+}
+
+/* The kernel's 8-byte sigset out of sigpending(). */
+static long raw_sigpending(void *set, size_t setsize)
+{
+	sigset_t s;
+
+	if (setsize > 8)
+		return syscall(SYS_rt_sigpending, set, setsize);
+	if (sigpending(&s))
+		return -1;
+	memcpy(set, &s, setsize);
 	return 0;
 }
 
@@ -346,6 +371,15 @@ long shim_syscall_routed(long nr, long a1, long a2, long a3, long a4, long a5, l
 	case SYS_statx:
 		return statx(A(1, int), empty_path(A(2, const char *), a3), A(3, int),
 			     A(4, unsigned int), A(5, struct statx *));
+	case SYS_execve:
+		return execve(A(1, const char *), A(2, char *const *), A(3, char *const *));
+	case SYS_execveat:
+		return execveat(A(1, int), A(2, const char *), A(3, char *const *),
+				A(4, char *const *), A(5, int));
+	case SYS_readlink:
+		return readlink(A(1, const char *), A(2, char *), A(3, size_t));
+	case SYS_readlinkat:
+		return readlinkat(A(1, int), A(2, const char *), A(3, char *), A(4, size_t));
 	case SYS_access:
 		return access(A(1, const char *), A(2, int));
 	case SYS_faccessat:
@@ -381,6 +415,8 @@ long shim_syscall_routed(long nr, long a1, long a2, long a3, long a4, long a5, l
 				     A(3, struct ksigaction *), A(4, size_t));
 	case SYS_rt_sigprocmask:
 		return raw_sigprocmask(A(1, int), A(2, const void *), A(3, void *), A(4, size_t));
+	case SYS_rt_sigpending:
+		return raw_sigpending(A(1, void *), A(2, size_t));
 	case SYS_prctl:
 		return shim_prctl(A(1, int), a2, a3, a4, a5);
 	default:

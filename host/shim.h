@@ -164,6 +164,8 @@ void shim_nofork(void *addr, unsigned long len);
 int shim_dev_open(const char *path, int flags);
 bool shim_is_dev_path(const char *path, enum shim_kind *kind);
 bool shim_path_lexical(const char *path, char *out, size_t size);
+bool shim_is_internal_link(const char *path);
+const char *shim_dev_link_target(const char *path);
 struct shim_file *shim_file_of(int fd);
 long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long arg);
 void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags, off_t off);
@@ -221,10 +223,20 @@ int shim_cpuid_patch_init(void);
 /* Is @rip a CPUID the shim rewrote?  Lock-free, for the handler. */
 bool shim_cpuid_is_site(unsigned long rip);
 bool shim_cpuid_loader_trap(ucontext_t *uc);
+/* In a forked child: only the calling thread is left. */
+void shim_cpuid_after_fork(void);
 
 /* Every asynchronous signal, for masks. */
 void shim_async_mask(sigset_t *set);
 /* ---- sigmask.c ---- */
+void shim_sigmask_init(void);
+void shim_sigmask_resolve(void);
+void shim_sigmask_adopt(sigset_t *kmask);
+void shim_sigmask_reopen(void);
+unsigned int shim_sigmask_wish(void);
+void shim_sigmask_frame_return(unsigned int wish, sigset_t *mask);
+void softsgx_app_return(ucontext_t *uc);
+void shim_sigmask_after_fork(void);
 int shim_sig_blocked_for_app(int sig, const siginfo_t *si);
 /* Block every asynchronous signal (restore with shim_unblock). */
 void shim_block(sigset_t *old);

@@ -14,14 +14,60 @@
  * signal that reaches a thread which wished it blocked is treated as Linux
  * treats a blocked one (exec.c asks shim_sig_blocked_for_app()).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shim.h"
+
+typedef int sigtimedwait_t(const sigset_t *, siginfo_t *, const struct timespec *);
+typedef int execve_t(const char *, char *const[], char *const[]);
+typedef int execv_t(const char *, char *const[]);
+typedef int fexecve_t(int, char *const[], char *const[]);
+typedef int execveat_t(int, const char *, char *const[], char *const[], int);
+typedef int spawn_t(pid_t *, const char *, const posix_spawn_file_actions_t *,
+		    const posix_spawnattr_t *, char *const[], char *const[]);
+
+/* libc's functions behind ours. */
+static sigtimedwait_t *real_sigtimedwait;
+static execve_t *real_execve, *real_execvpe;
+static execv_t *real_execv, *real_execvp;
+static fexecve_t *real_fexecve;
+static execveat_t *real_execveat;
+static spawn_t *real_posix_spawn, *real_posix_spawnp;
+
+#define RESOLVE(name) (real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name))
+/* On first use, if shim_sigmask_resolve() has not run yet. */
+#define REAL(name)             \
+	do {                   \
+		if (!real_##name) \
+			RESOLVE(name); \
+	} while (0)
+
+/**
+ * shim_sigmask_resolve() - find libc's functions behind the interposers here
+ *
+ * At load: a child of vfork that execs must not have to look them up (the
+ * loader's lookup takes locks and may allocate, in memory it shares).
+ */
+void shim_sigmask_resolve(void)
+{
+	RESOLVE(sigtimedwait);
+	RESOLVE(execve);
+	RESOLVE(execvpe);
+	RESOLVE(execv);
+	RESOLVE(execvp);
+	RESOLVE(fexecve);
+	RESOLVE(execveat);
+	RESOLVE(posix_spawn);
+	RESOLVE(posix_spawnp);
+}
 
 static const int fixed_reserved[] = { SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGTRAP };
 #define NR_RESERVED (sizeof(fixed_reserved) / sizeof(fixed_reserved[0]) + 1)
@@ -75,6 +121,89 @@ static void release_held(void)
 		syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), reserved_sig(i),
 			&held_info[i]);
 	}
+}
+
+/**
+ * shim_sigmask_init() - take the reserved signals out of the kernel's mask
+ *
+ * A mask survives exec: the program may start with some of them blocked.
+ * Its wish is kept (it reads them back blocked, and a signal sent meanwhile
+ * waits), the kernel's mask lets them through.  Call once the handlers are
+ * in place (a pending one is delivered at once, to be held).
+ */
+void shim_sigmask_init(void)
+{
+	sigset_t cur, open;
+
+	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, _NSIG / 8))
+		return;
+	wished = reserved_bits(&cur);
+	if (!wished)
+		return;
+	sigemptyset(&open);
+	for (unsigned int i = 0; i < NR_RESERVED; i++)
+		sigaddset(&open, reserved_sig(i));
+	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &open, NULL, _NSIG / 8);
+}
+
+/**
+ * shim_sigmask_adopt() - the kernel's mask @kmask of this thread, which may
+ * hold reserved signals blocked past the shim (a thread libc started with
+ * a mask of its own: pthread_attr_setsigmask_np(), SIGEV_THREAD timers)
+ * @kmask: the mask just read; the reserved signals are taken out of it
+ *
+ * They become the program's wish, and the caller restores @kmask.
+ * Async-signal-safe.
+ */
+void shim_sigmask_adopt(sigset_t *kmask)
+{
+	unsigned int b = reserved_bits(kmask);
+
+	if (!b)
+		return;
+	wished |= b;
+	reserved_strip(kmask);
+}
+
+/* The same for a thread that reads its mask for this alone (async-signal-safe). */
+void shim_sigmask_reopen(void)
+{
+	sigset_t cur;
+
+	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, _NSIG / 8) ||
+	    !reserved_bits(&cur))
+		return;
+	shim_sigmask_adopt(&cur);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &cur, NULL, _NSIG / 8);
+}
+
+/* The program's wish for this thread, as a handler's frame keeps it. */
+unsigned int shim_sigmask_wish(void)
+{
+	return wished;
+}
+
+/**
+ * shim_sigmask_frame_return() - a program's handler returns
+ * @wish: the wish when the signal came (shim_sigmask_wish())
+ * @mask: the mask rt_sigreturn will install (the frame's uc_sigmask)
+ *
+ * As on Linux, the return restores the mask: the wish of before (whatever
+ * the handler's sigprocmask calls did), plus the reserved signals the
+ * handler put in @mask, which leave it for the wish.  Signal context.
+ */
+void shim_sigmask_frame_return(unsigned int wish, sigset_t *mask)
+{
+	wished = wish | reserved_bits(mask);
+	reserved_strip(mask);
+	if (atomic_load(&held) & ~wished)
+		release_held();
+}
+
+/* In a child of fork: the mask is inherited, pending signals are not. */
+void shim_sigmask_after_fork(void)
+{
+	atomic_store(&held, 0);
 }
 
 /*
@@ -145,6 +274,73 @@ SHIM_API int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 		errno = -r;
 		return -1;
 	}
+	return 0;
+}
+
+/* What is pending: the kernel's, and what the shim holds for this thread. */
+SHIM_API int sigpending(sigset_t *set)
+{
+	unsigned int h = atomic_load(&held);
+
+	if (syscall(SYS_rt_sigpending, set, _NSIG / 8))
+		return -1;
+	for (unsigned int i = 0; h && i < NR_RESERVED; i++)
+		if (h & 1U << i)
+			sigaddset(set, reserved_sig(i));
+	return 0;
+}
+
+/*
+ * sigwait and friends: a signal of @set held here is taken at once (the
+ * kernel never saw it pending); else libc's wait, where a new one is
+ * dequeued by the kernel itself.  0 when none is held.
+ */
+static int take_held(const sigset_t *set, siginfo_t *info)
+{
+	unsigned int h = atomic_load(&held);
+
+	for (unsigned int i = 0; h && i < NR_RESERVED; i++) {
+		if (!(h & 1U << i) || sigismember(set, reserved_sig(i)) != 1)
+			continue;
+		atomic_fetch_and(&held, ~(1U << i));
+		if (info) {
+			*info = held_info[i];
+			/* As libc reports raise()'s tgkill. */
+			if (info->si_code == SI_TKILL)
+				info->si_code = SI_USER;
+		}
+		return reserved_sig(i);
+	}
+	return 0;
+}
+
+SHIM_API int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
+{
+	int sig = take_held(set, info);
+
+	REAL(sigtimedwait);
+	if (sig)
+		return sig;
+	if (!real_sigtimedwait)
+		return (int)syscall(SYS_rt_sigtimedwait, set, info, ts, _NSIG / 8);
+	return real_sigtimedwait(set, info, ts);
+}
+
+SHIM_API int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+	return sigtimedwait(set, info, NULL);
+}
+
+SHIM_API int sigwait(const sigset_t *set, int *sig)
+{
+	int r;
+
+	do
+		r = sigtimedwait(set, NULL, NULL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno;
+	*sig = r;
 	return 0;
 }
 
@@ -229,4 +425,172 @@ SHIM_API sighandler_t sigset(int sig, sighandler_t disp)
 			return SIG_ERR;
 	}
 	return sigismember(&old, sig) == 1 ? SIG_HOLD : oa.sa_handler;
+}
+
+/*
+ * exec: the new program inherits the kernel's mask, which never holds the
+ * reserved signals.  The program's wish for them goes into it for the exec
+ * alone (nothing traps in between), and comes out again if the exec fails.
+ */
+static bool exec_mask(sigset_t *saved)
+{
+	sigset_t k;
+
+	if (!wished || !shim.kick_sig)
+		return false;
+	sigemptyset(&k);
+	for (unsigned int i = 0; i < NR_RESERVED; i++)
+		if (wished & 1U << i)
+			sigaddset(&k, reserved_sig(i));
+	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, &k, saved, _NSIG / 8))
+		return false;
+	/* What is held here is pending in the kernel now: it survives the exec too. */
+	for (unsigned int i = 0; i < NR_RESERVED; i++) {
+		if (!(atomic_load(&held) & 1U << i))
+			continue;
+		atomic_fetch_and(&held, ~(1U << i));
+		syscall(SYS_rt_tgsigqueueinfo, getpid(), syscall(SYS_gettid), reserved_sig(i),
+			&held_info[i]);
+	}
+	return true;
+}
+
+static void exec_unmask(bool masked, const sigset_t *saved)
+{
+	int e = errno;
+
+	if (masked)
+		syscall(SYS_rt_sigprocmask, SIG_SETMASK, saved, NULL, _NSIG / 8);
+	errno = e;
+}
+
+
+/* Around the exec of libc's @call: -1 with ENOSYS when libc has none. */
+#define EXEC_MASKED(name, call)                    \
+	do {                                       \
+		sigset_t saved;                    \
+		bool m;                            \
+		int r;                             \
+		if (!real_##name) {                \
+			errno = ENOSYS;            \
+			return -1;                 \
+		}                                  \
+		m = exec_mask(&saved);             \
+		r = call;                          \
+		exec_unmask(m, &saved);            \
+		return r;                          \
+	} while (0)
+
+
+SHIM_API int execve(const char *path, char *const argv[], char *const envp[])
+{
+	REAL(execve);
+	EXEC_MASKED(execve, real_execve(path, argv, envp));
+}
+
+SHIM_API int execv(const char *path, char *const argv[])
+{
+	REAL(execv);
+	EXEC_MASKED(execv, real_execv(path, argv));
+}
+
+SHIM_API int execvp(const char *file, char *const argv[])
+{
+	REAL(execvp);
+	EXEC_MASKED(execvp, real_execvp(file, argv));
+}
+
+SHIM_API int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	REAL(execvpe);
+	EXEC_MASKED(execvpe, real_execvpe(file, argv, envp));
+}
+
+SHIM_API int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	REAL(fexecve);
+	EXEC_MASKED(fexecve, real_fexecve(fd, argv, envp));
+}
+
+SHIM_API int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+		      int flags)
+{
+	REAL(execveat);
+	EXEC_MASKED(execveat, real_execveat(dirfd, path, argv, envp, flags));
+}
+
+/* Without a mask of its own in @attr, the child starts with the parent's. */
+static bool spawn_inherits(const posix_spawnattr_t *attr)
+{
+	short flags = 0;
+
+	return !attr || posix_spawnattr_getflags(attr, &flags) || !(flags & POSIX_SPAWN_SETSIGMASK);
+}
+
+/* libc's posix_spawn or posix_spawnp, @real, with the exec's mask. */
+static int spawn_masked(spawn_t *real, pid_t *pid, const char *path,
+			const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+			char *const argv[], char *const envp[])
+{
+	sigset_t saved;
+	bool m;
+	int r;
+
+	if (!real)
+		return ENOSYS;
+	m = spawn_inherits(attr) && exec_mask(&saved);
+	r = real(pid, path, fa, attr, argv, envp);
+	exec_unmask(m, &saved);
+	return r;
+}
+
+SHIM_API int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	REAL(posix_spawn);
+	return spawn_masked(real_posix_spawn, pid, path, fa, attr, argv, envp);
+}
+
+SHIM_API int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	REAL(posix_spawnp);
+	return spawn_masked(real_posix_spawnp, pid, file, fa, attr, argv, envp);
+}
+
+/* The list forms, as libc builds them: an argv on the stack, then the vector form. */
+#define ARGV_FROM_LIST(arg0, argv)                                    \
+	size_t n_ = 1;                                                \
+	va_list ap_;                                                  \
+	va_start(ap_, arg0);                                          \
+	while (va_arg(ap_, const char *))                             \
+		n_++;                                                 \
+	va_end(ap_);                                                  \
+	char *argv[n_ + 1];                                           \
+	argv[0] = (char *)(arg0);                                     \
+	va_start(ap_, arg0);                                          \
+	for (size_t i_ = 1; i_ <= n_; i_++)                           \
+		argv[i_] = va_arg(ap_, char *)
+
+SHIM_API int execl(const char *path, const char *arg, ...)
+{
+	ARGV_FROM_LIST(arg, argv);
+	va_end(ap_);
+	return execv(path, argv);
+}
+
+SHIM_API int execlp(const char *file, const char *arg, ...)
+{
+	ARGV_FROM_LIST(arg, argv);
+	va_end(ap_);
+	return execvp(file, argv);
+}
+
+SHIM_API int execle(const char *path, const char *arg, ...)
+{
+	ARGV_FROM_LIST(arg, argv);
+	char *const *envp = va_arg(ap_, char *const *);
+
+	va_end(ap_);
+	return execve(path, argv, envp);
 }

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -281,6 +282,15 @@ static void test_ioctl(void)
 	       (fcntl(wr, F_GETFL) & O_ACCMODE) == O_WRONLY &&
 	       (fcntl(e.fd, F_GETFL) & O_ACCMODE) == O_RDWR,
 	       "F_GETFL shows the access mode of the open");
+	{
+		int nb = open("/dev/sgx_provision", O_RDONLY | O_NONBLOCK | O_APPEND), fl;
+
+		fl = nb >= 0 ? fcntl(nb, F_GETFL) : 0;
+		tap_ok(nb >= 0 && (fl & O_NONBLOCK) && (fl & O_APPEND),
+		       "F_GETFL shows O_NONBLOCK and O_APPEND given to open (%#o)", fl);
+		if (nb >= 0)
+			close(nb);
+	}
 	tap_ok(m != MAP_FAILED && fails(mprotect(m, PAGE, PROT_READ | PROT_WRITE), EACCES) &&
 	       map_fails(mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, rd, 0), EACCES),
 	       "an O_RDONLY enclave fd: no shared writable mapping (mmap, mprotect: EACCES)");
@@ -576,6 +586,35 @@ static void test_fd_file(void)
 		close(fd2);
 	snprintf(path, sizeof(path), "/dev/fd/%d", e.fd);
 	tap_ok(!stat(path, &st) && S_ISCHR(st.st_mode), "%s stats as the device", path);
+	/* The link itself: a symbolic link to the node. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", e.fd);
+	tap_ok(!lstat(path, &st) && S_ISLNK(st.st_mode) &&
+	       !fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) && S_ISLNK(st.st_mode),
+	       "lstat and fstatat(AT_SYMLINK_NOFOLLOW) of %s: a symbolic link", path);
+	{
+		char target[64] = { 0 }, raw[64] = { 0 };
+		long l = readlink(path, target, sizeof(target) - 1);
+		long lr = syscall(SYS_readlinkat, AT_FDCWD, path, raw, sizeof(raw) - 1);
+
+		tap_ok(l == 16 && !strcmp(target, "/dev/sgx_enclave") && lr == 16 &&
+		       !strcmp(raw, "/dev/sgx_enclave") && readlink(path, target, 4) == 4 &&
+		       !memcmp(target, "/dev", 4) && fails(readlink(path, target, 0), EINVAL),
+		       "readlink of %s (and a raw readlinkat) is /dev/sgx_enclave (%s)", path,
+		       target);
+	}
+	{
+		/* A link that must not be followed: ELOOP. */
+		struct open_how how = { .flags = O_RDWR, .resolve = RESOLVE_NO_MAGICLINKS };
+		bool loop = fails(open(path, O_RDWR | O_NOFOLLOW), ELOOP) &&
+			    fails(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how)), ELOOP);
+
+		how.resolve = RESOLVE_NO_SYMLINKS;
+		loop &= fails(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how)), ELOOP);
+		how = (struct open_how){ .flags = O_RDWR | O_NOFOLLOW };
+		loop &= fails(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how)), ELOOP);
+		tap_ok(loop, "%s with O_NOFOLLOW, RESOLVE_NO_MAGICLINKS or RESOLVE_NO_SYMLINKS: "
+		       "ELOOP", path);
+	}
 
 	/* stdio: fread reads nothing; fclose closes inside libc, past close(). */
 	int d = dup(e.fd), again;
@@ -705,7 +744,7 @@ static void test_close_all(char **argv)
 	 * Open fds the program never opened are the shim's (the kernel lists
 	 * them): Linux has none there, so they are EBADF and free for dup2.
 	 */
-	int devnull = open("/dev/null", O_RDWR), taken = 0, ok = 1, hidden = 1;
+	int devnull = open("/dev/null", O_RDWR), taken = 0, ok = 1, hidden = 1, gone = 1;
 	int fds[64];
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *de;
@@ -723,14 +762,21 @@ static void test_close_all(char **argv)
 		struct stat st;
 		char c;
 
+		char link[40];
+
 		hidden &= fails(fcntl(fds[i], F_GETFD), EBADF) && fails(fstat(fds[i], &st), EBADF) &&
 			  fails(read(fds[i], &c, 1), EBADF);
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[i]);
+		gone &= fails(dup(fds[i]), EBADF) &&
+			mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fds[i], 0) == MAP_FAILED &&
+			errno == EBADF && fails(open(link, O_RDONLY), ENOENT);
 		ok &= dup2(devnull, fds[i]) == fds[i] && !(fcntl(fds[i], F_GETFD) & FD_CLOEXEC) &&
 		      !close(fds[i]);
 	}
 	close(devnull);
 	tap_ok(!r && hidden, "the %d fds the program never opened: fcntl, fstat, read EBADF",
 	       taken);
+	tap_ok(!r && gone, "... dup and mmap EBADF, and their /proc/self/fd links ENOENT");
 	uint64_t h = e3.base + ENCL_HEAP_OFFSET;
 
 	op = ht_op(ENCL_OP_WRITE, h, 0x77, 0);

@@ -299,6 +299,54 @@ static void test_fork(void)
 	       "a forked child's CPUID is answered too (status 0x%x)", status);
 }
 
+/*
+ * fork while other threads run CPUID: a child forked while one of them was
+ * in the middle of the handler's search of the site table must still be
+ * able to load a library (whose new sites replace that table).
+ */
+static void test_fork_during_cpuid(const char *lib)
+{
+	int bad = 0, forks = 0, status = 0;
+	pthread_t t[2];
+
+	atomic_store(&stop, false);
+	atomic_store(&spins, 0);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, spin_cpuid, NULL);
+	while (!atomic_load(&spins))
+		sched_yield();
+	for (; forks < 300 && !bad; forks++) {
+		pid_t pid = fork();
+
+		if (!pid) {
+			void *h;
+			cpuid_fn fn;
+			uint32_t r[4];
+
+			h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+			fn = h ? (cpuid_fn)dlsym(h, "cpuid_lib") : NULL;
+			_exit(fn && fn(0x12, 0, r) && (r[0] & 3) == (sgx2 ? 3u : 1u) ? 0 : 3);
+		}
+		/* A hang is the failure (in the loader's trap every signal is blocked). */
+		for (int ms = 0; pid > 0 && ms < 5000; ms++) {
+			if (waitpid(pid, &status, WNOHANG) == pid)
+				break;
+			if (ms == 4999) {
+				kill(pid, SIGKILL);
+				waitpid(pid, NULL, 0);
+				status = -1;
+			}
+			usleep(1000);
+		}
+		bad = pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+	}
+	atomic_store(&stop, true);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	tap_ok(!bad, "%d forks while 2 threads run CPUID: each child loads a library and its "
+	       "CPUID answers (last status 0x%x)", forks, status);
+}
+
 /* CPUID never traps on hardware: blocking the signals it traps with here changes nothing. */
 static void test_blocked(void)
 {
@@ -372,6 +420,7 @@ int main(int argc, char **argv)
 	test_blocked();
 	test_threads(argv[3]);
 	test_fork();
+	test_fork_during_cpuid(argv[3]);
 	tap_ok(ill_count == 1, "the SIGILL handler saw only the program's ud2 (%d)",
 	       (int)ill_count);
 	encl_unload(&e);

@@ -186,6 +186,17 @@ static void test_openat2(void)
 	how = (struct open_how){ .flags = O_RDWR | (1ULL << 40) };
 	tap_ok(fails(syscall(SYS_openat2, AT_FDCWD, "/dev/sgx_enclave", &how, sizeof(how)), EINVAL),
 	       "openat2 with an unknown flag: EINVAL");
+	/* The struct's checks come before the walk: EINVAL or EAGAIN, not EXDEV. */
+	how.resolve = RESOLVE_BENEATH;
+	tap_ok(fails(syscall(SYS_openat2, AT_FDCWD, "/dev/sgx_enclave", &how, sizeof(how)), EINVAL),
+	       "openat2 with an unknown flag and RESOLVE_BENEATH of an absolute path: EINVAL");
+	how = (struct open_how){ .flags = O_RDWR | O_CREAT,
+				 .resolve = RESOLVE_CACHED | RESOLVE_NO_XDEV };
+	tap_ok(fails(syscall(SYS_openat2, AT_FDCWD, "/dev/sgx_enclave", &how, sizeof(how)), EAGAIN),
+	       "openat2 RESOLVE_CACHED | RESOLVE_NO_XDEV, O_CREAT, from /: EAGAIN");
+	how = (struct open_how){ .flags = O_PATH | O_RDWR };
+	tap_ok(fails(syscall(SYS_openat2, AT_FDCWD, "/dev/sgx_enclave", &how, sizeof(how)), EINVAL),
+	       "openat2 O_PATH | O_RDWR: EINVAL");
 	struct {
 		struct open_how how;
 		uint64_t more;

@@ -12,6 +12,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "host_test.h"
@@ -27,6 +29,7 @@ static struct encl e;
 static uint64_t heap, heap_len;
 static _Atomic uint64_t release_spinner;
 static _Atomic int spinner_inside;
+static pid_t main_pid;
 
 /* Every signal that can be blocked is reported blocked. */
 static bool all_blocked(const sigset_t *s)
@@ -138,10 +141,92 @@ static void test_masks_read_back(void)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+/* Blocks SIGFPE for itself, and leaves SIGILL blocked behind it. */
+static void usr1_handler(int sig, siginfo_t *si, void *ctx)
+{
+	ucontext_t *uc = ctx;
+	sigset_t fpe;
+
+	(void)sig;
+	(void)si;
+	sigemptyset(&fpe);
+	sigaddset(&fpe, SIGFPE);
+	sigprocmask(SIG_BLOCK, &fpe, NULL);
+	sigaddset(&uc->uc_sigmask, SIGILL);
+}
+
+/*
+ * A handler's return restores the mask its context holds, as rt_sigreturn
+ * does on Linux: what it blocked with sigprocmask is open again, what it
+ * put in uc_sigmask is blocked (SIGILL here: the enclave must still run).
+ */
+static void test_handler_return_mask(void)
+{
+	struct sigaction sa = { .sa_sigaction = usr1_handler, .sa_flags = SA_SIGINFO };
+	struct encl_op op = ht_op(ENCL_OP_RETURN, 79, 0, 0);
+	sigset_t set, old, now;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTRAP);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	raise(SIGUSR1);
+	sigprocmask(SIG_SETMASK, NULL, &now);
+	tap_ok(sigismember(&now, SIGFPE) == 0 && sigismember(&now, SIGTRAP) == 1,
+	       "after a handler: SIGFPE it blocked with sigprocmask is open, SIGTRAP still "
+	       "blocked");
+	tap_ok(sigismember(&now, SIGILL) == 1,
+	       "SIGILL added to uc_sigmask is blocked after the handler returns");
+	tap_ok(ht_call(e.tcs[0], &op) && op.ret == (79 ^ ENCL_RETURN_MAGIC),
+	       "and an enclave call still works");
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	signal(SIGUSR1, SIG_DFL);
+}
+
 static void segv_handler(int sig)
 {
 	(void)sig;
 	_exit(3);
+}
+
+static void *enter_blocked(void *arg)
+{
+	struct spinner *sp = arg;
+	sigset_t now;
+
+	sp->op = ht_op(ENCL_OP_RETURN, 8, 0, 0);
+	sp->entered = ht_call(e.tcs[1], &sp->op) && sp->op.ret == (8 ^ ENCL_RETURN_MAGIC);
+	if (getpid() != main_pid) /* a child of fork: the vDSO returns the TCS's #PF */
+		sp->entered = !sp->entered;
+	pthread_sigmask(SIG_SETMASK, NULL, &now);
+	sp->mask_kept = all_blocked(&now);
+	return NULL;
+}
+
+/*
+ * A thread that libc starts with every signal blocked in the kernel's mask
+ * (pthread_attr_setsigmask_np(); glibc's SIGEV_THREAD timers run their
+ * callbacks so): none of the shim's interposers ran in it before it enters.
+ */
+static int thread_started_blocked(void)
+{
+	struct spinner sp = { 0 };
+	pthread_attr_t attr;
+	sigset_t all;
+	pthread_t t;
+
+	sigfillset(&all);
+	if (pthread_attr_init(&attr))
+		return 10;
+	if (pthread_attr_setsigmask_np(&attr, &all) ||
+	    pthread_create(&t, &attr, enter_blocked, &sp)) {
+		pthread_attr_destroy(&attr);
+		return 10;
+	}
+	pthread_attr_destroy(&attr);
+	pthread_join(t, NULL);
+	return !sp.entered ? 11 : !sp.mask_kept ? 12 : 0;
 }
 
 static volatile int *volatile nowhere;
@@ -155,6 +240,16 @@ static int child_status(int how)
 	if (pid == 0) {
 		sigset_t set;
 
+		if (how == 4)
+			_exit(thread_started_blocked());
+		if (how == 2) {
+			/* Ignored and forced: the default action too, not a loop on the fault. */
+			signal(SIGSEGV, SIG_IGN);
+			alarm(5);
+			nowhere = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			(void)*nowhere;
+			_exit(4);
+		}
 		signal(SIGSEGV, segv_handler);
 		sigemptyset(&set);
 		sigaddset(&set, SIGSEGV);
@@ -168,6 +263,18 @@ static int child_status(int how)
 		/* Sent, not forced: pending until unblocked, then handled. */
 		kill(getpid(), SIGSEGV);
 		usleep(10000);
+		if (how == 3) {
+			/* A child of fork starts with nothing pending. */
+			pid_t gc = fork();
+
+			if (gc == 0) {
+				sigprocmask(SIG_UNBLOCK, &set, NULL);
+				_exit(6);
+			}
+			if (gc < 0 || waitpid(gc, &st, 0) != gc || !WIFEXITED(st))
+				_exit(7);
+			_exit(WEXITSTATUS(st));
+		}
 		sigprocmask(SIG_UNBLOCK, &set, NULL);
 		_exit(5);
 	}
@@ -176,14 +283,208 @@ static int child_status(int how)
 	return st;
 }
 
+/* The kernel's mask, past every interposer: the inline system call. */
+static long kernel_block(uint64_t set)
+{
+	register long r10 __asm__("r10") = 8;
+	long r;
+
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "a"((long)SYS_rt_sigprocmask), "D"((long)SIG_BLOCK), "S"(&set), "d"(0L),
+			   "r"(r10)
+			 : "rcx", "r11", "memory");
+	return r;
+}
+
+#define BIT(sig) (1ULL << ((sig) - 1))
+#define RESERVED_BITS                                                               \
+	(BIT(SIGILL) | BIT(SIGSEGV) | BIT(SIGBUS) | BIT(SIGFPE) | BIT(SIGTRAP) | \
+	 BIT(SIGRTMAX - 1))
+
+/*
+ * A program started with the signals enclaves run on blocked in the
+ * kernel's mask (a mask survives exec: any parent can leave it so): its
+ * shim must take them out of the kernel's mask at start, and the program
+ * must still read them back as blocked.
+ */
+static void test_exec_masked(char **argv)
+{
+	char *args[] = { argv[0], argv[1], argv[2], (char *)"masked-child", NULL };
+	pid_t pid = fork();
+	int st = -1;
+
+	if (pid == 0) {
+		if (kernel_block(RESERVED_BITS))
+			_exit(20);
+		execv(argv[0], args);
+		_exit(21);
+	}
+	if (pid > 0 && waitpid(pid, &st, 0) != pid)
+		st = -1;
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "exec with SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGTRAP and the kick signal blocked: "
+	       "the mask reads back blocked and the enclave runs (status %#x)", st);
+}
+
+/*
+ * The other way: the program blocks some of them and runs another program,
+ * which inherits its mask on Linux (by execv, execl, or posix_spawn).
+ */
+static void test_wish_survives_exec(char **argv)
+{
+	static const char *const how[] = { "execv", "execl", "posix_spawn" };
+
+	for (int k = 0; k < 3; k++) {
+		char *args[] = { argv[0], argv[1], argv[2], (char *)"wish-child", NULL };
+		sigset_t set;
+		pid_t pid = fork();
+		int st = -1;
+
+		if (pid == 0) {
+			sigemptyset(&set);
+			sigaddset(&set, SIGTRAP);
+			sigaddset(&set, SIGBUS);
+			sigprocmask(SIG_BLOCK, &set, NULL);
+			if (k == 0)
+				execv(argv[0], args);
+			else if (k == 1)
+				execl(argv[0], argv[0], argv[1], argv[2], "wish-child", (char *)NULL);
+			else if (!posix_spawn(&pid, argv[0], NULL, NULL, args, environ) &&
+				 waitpid(pid, &st, 0) == pid && WIFEXITED(st))
+				_exit(WEXITSTATUS(st));
+			_exit(21);
+		}
+		if (pid > 0 && waitpid(pid, &st, 0) != pid)
+			st = -1;
+		tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		       "SIGTRAP and SIGBUS blocked, then %s: the new program has them blocked "
+		       "(status %#x)", how[k], st);
+	}
+}
+
+/* The image test_wish_survives_exec() starts. */
+static int wish_child(void)
+{
+	sigset_t cur;
+
+	sigprocmask(SIG_BLOCK, NULL, &cur);
+	return sigismember(&cur, SIGTRAP) == 1 && sigismember(&cur, SIGBUS) == 1 &&
+	       sigismember(&cur, SIGSEGV) == 0 ? 0 : 10;
+}
+
+/*
+ * A SIGTRAP sent while blocked is pending: sigpending() shows it, and it
+ * stays pending across exec (where the new program finds it).
+ */
+static void test_pending(char **argv)
+{
+	char *args[] = { argv[0], argv[1], argv[2], (char *)"pending-child", NULL };
+	pid_t pid = fork();
+	int st = -1;
+
+	if (pid == 0) {
+		sigset_t set, pend;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGTRAP);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+		raise(SIGTRAP);
+		if (sigpending(&pend) || sigismember(&pend, SIGTRAP) != 1)
+			_exit(30);
+		execv(argv[0], args);
+		_exit(31);
+	}
+	if (pid > 0 && waitpid(pid, &st, 0) != pid)
+		st = -1;
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "a SIGTRAP raised while blocked shows in sigpending, and after exec too "
+	       "(status %#x)", st);
+}
+
+/* sigwait and friends take a SIGTRAP that waits while blocked. */
+static void test_sigwait(void)
+{
+	struct timespec ts = { 1, 0 };
+	sigset_t set, old;
+	siginfo_t si;
+	int a, b = 0, c;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTRAP);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	alarm(20); /* a wait that never returns is the failure */
+	raise(SIGTRAP);
+	a = sigtimedwait(&set, &si, &ts);
+	raise(SIGTRAP);
+	c = sigwait(&set, &b);
+	raise(SIGTRAP);
+	sigwaitinfo(&set, NULL);
+	alarm(0);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	tap_ok(a == SIGTRAP && si.si_signo == SIGTRAP && si.si_code == SI_USER && c == 0 &&
+	       b == SIGTRAP, "sigtimedwait, sigwait and sigwaitinfo take a blocked, pending "
+	       "SIGTRAP (%d, code %d; %d, %d)", a, si.si_code, c, b);
+}
+
+static int pending_child(void)
+{
+	sigset_t pend;
+
+	return !sigpending(&pend) && sigismember(&pend, SIGTRAP) == 1 ? 0 : 10;
+}
+
+/* The image test_exec_masked() starts: no TAP, the exit status says it all. */
+static int masked_child(void)
+{
+	struct encl_op op = ht_op(ENCL_OP_RETURN, 9, 0, 0);
+	uint64_t now = 0;
+	sigset_t cur;
+
+	sigprocmask(SIG_BLOCK, NULL, &cur);
+	for (int sig = 1; sig < 64; sig++)
+		if ((RESERVED_BITS & BIT(sig)) && sigismember(&cur, sig) != 1)
+			return 10;
+	if (!ht_call(e.tcs[0], &op) || op.ret != (9 ^ ENCL_RETURN_MAGIC))
+		return 11;
+	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &now, 8) ||
+	    (now & RESERVED_BITS) != RESERVED_BITS)
+		return 12;
+	encl_unload(&e);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int st;
 
 	ht_start(argc, argv, &e);
+	if (argc > 3 && !strcmp(argv[3], "masked-child"))
+		return masked_child();
+	if (argc > 3 && !strcmp(argv[3], "wish-child")) {
+		encl_unload(&e);
+		return wish_child();
+	}
+	if (argc > 3 && !strcmp(argv[3], "pending-child")) {
+		encl_unload(&e);
+		return pending_child();
+	}
+	test_exec_masked(argv);
+	test_wish_survives_exec(argv);
+	test_pending(argv);
+	test_sigwait();
+	main_pid = getpid();
+	st = thread_started_blocked();
+	tap_ok(st == 0, "a thread started with every signal blocked enters the enclave, and its "
+	       "mask reads as everything blocked (%d)", st);
+	st = child_status(4);
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "the same in a child of fork: the vDSO returns the inherited TCS's fault "
+	       "(status %#x)", st);
 	heap = e.base + ENCL_HEAP_OFFSET;
 	heap_len = e.added_end - ENCL_HEAP_OFFSET;
 	test_masks_read_back();
+	test_handler_return_mask();
 	test_kick_reaches_blocked_thread();
 	st = child_status(0);
 	tap_ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
@@ -192,6 +493,13 @@ int main(int argc, char **argv)
 	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 3,
 	       "a SIGSEGV sent while blocked waits, and is handled once unblocked (status %#x)",
 	       st);
+	st = child_status(3);
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 6,
+	       "a SIGSEGV pending while blocked is not pending in a child of fork (status %#x)",
+	       st);
+	st = child_status(2);
+	tap_ok(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
+	       "a fault with SIGSEGV ignored kills, as Linux forces it (status %#x)", st);
 	encl_unload(&e);
 	return tap_done();
 }
