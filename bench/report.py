@@ -140,7 +140,11 @@ HEADLINE = [
     ("ecall: EENTER→EEXIT round trip (vDSO), real enclave code", "host.enter",
      "one bare ENCLU trap", "ecall"),
     ("first-touch EAUG (EACCEPT), per page", "host.eaug", "uffd MINOR fault + CONTINUE", None),
+    ("first-touch EAUG, then a write to the page, per page", "host.eaug-touch",
+     "uffd MINOR fault + CONTINUE", None),
     ("ELDU reload, EPC free, per page", "host.eldu", "uffd fault + AES-GCM 4 KiB", "swap"),
+    ("ELDU reload fault alone (no enclave work), EPC free, per page", "host.eldu-net",
+     "uffd fault + AES-GCM 4 KiB", "swap"),
     ("ELDU reload, EPC full (each reload waits for an EWB), per page", "host.eldu-thrash",
      "uffd fault + AES-GCM 4 KiB", "swap"),
 ]

@@ -71,10 +71,10 @@ EOF
 	cat >"$b/bench/bench_host" <<'EOF'
 #!/bin/sh
 case "$3" in
-enter,eaug)
+enter,eaug*)
 	printf '@ratio\thost.enter\t8.2e-06\t7.5e-06\t1.09\t1.08\t1.1\t9\t<=1.30\tmet\tenter\n'
 	printf '@ratio\thost.eaug\t8.3e-06\t3.3e-06\t2.5\t2.4\t2.6\t9\t<=1.50\tmissed\teaug\n';;
-eldu,eldu-thrash)
+eldu,*)
 	printf '@ratio\thost.eldu\t1.1e-05\t5e-06\t2.2\t2.1\t2.3\t9\t<=1.50\tmissed\teldu\n'
 	printf '@ratio\thost.eldu-thrash\t1.2e-05\t5e-06\t2.4\t2.3\t2.5\t9\t<=1.50\tmissed\tthrash\n';;
 esac
