@@ -198,6 +198,9 @@ uint64_t encl_body(struct encl_op *op, uint64_t rsi, uint64_t tcs)
 	case ENCL_OP_SPIN: {
 		const volatile uint64_t *flag = (const volatile uint64_t *)op->b;
 
+		/* Tells the host the thread is inside, so a test need not sleep. */
+		if (op->a)
+			*(volatile uint64_t *)op->a = 1;
 		while (!*flag)
 			ret++;
 		break;

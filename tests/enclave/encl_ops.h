@@ -55,6 +55,7 @@ enum encl_op_code {
 	ENCL_OP_DIV0,		/* divide by zero (faulting op) */
 	ENCL_OP_INT3,		/* int3, then return normally (faulting op) */
 	ENCL_OP_SPIN,		/* spin until the u64 at host address b is non-zero;
+				 * first store 1 at host address a unless a is 0;
 				 * ret = iterations */
 	ENCL_OP_FILL,		/* write u64 pattern encl_pattern(a + off, b) over [a, a + c) */
 	ENCL_OP_CHECK,		/* status = bytes of [a, a + c) differing from the pattern

@@ -314,7 +314,7 @@ static void child(int vepc, void *vepc_map, char **argv)
 
 struct spinner {
 	pthread_t t;
-	volatile uint64_t stop;
+	volatile uint64_t stop, inside;
 	struct encl_op op;
 	bool ok;
 };
@@ -393,9 +393,11 @@ static void test_fork(char **argv)
 
 	tap_ok(vmap != MAP_FAILED, "a vEPC fd is open and mapped");
 	tap_ok(ht_call(e.tcs[0], &fill), "the enclave's heap holds a pattern");
-	s.op = ht_op(ENCL_OP_SPIN, 0, (uint64_t)(uintptr_t)&s.stop, 0);
+	s.op = ht_op(ENCL_OP_SPIN, (uint64_t)(uintptr_t)&s.inside, (uint64_t)(uintptr_t)&s.stop, 0);
 	tap_ok(!pthread_create(&s.t, NULL, spin, &s), "a thread enters the enclave and spins");
-	usleep(100 * 1000);
+	/* The fork must find it inside: wait for the enclave's word, not a guess. */
+	for (int ms = 0; ms < 10000 && !s.inside; ms++)
+		usleep(1000);
 
 	if (pipe(res) || pipe(errp))
 		return;
