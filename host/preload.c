@@ -25,6 +25,7 @@
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <urcu-bp.h>
 
 #include "rawsys.h"
 #include "shim.h"
@@ -119,10 +120,19 @@ static int ret_errno(long r)
  */
 static sigset_t fork_mask;
 
+/*
+ * The driver's RCU (liburcu-bp) keeps a registry of reader threads: a
+ * child would inherit the entries of threads it does not have, one of them
+ * maybe inside a read section for good, and its driver's first grace period
+ * would wait forever.  liburcu asks for its fork handlers around any fork
+ * whose child goes on without exec.  Its lock goes first: a thread waiting
+ * in a grace period must not wait for shim.lock through a reader.
+ */
 static void fork_prepare(void)
 {
 	sigset_t old;
 
+	urcu_bp_before_fork();
 	shim_block(&old);
 	pthread_mutex_lock(&shim.lock);
 	fork_mask = old;
@@ -134,6 +144,7 @@ static void fork_parent(void)
 
 	pthread_mutex_unlock(&shim.lock);
 	shim_unblock(&old);
+	urcu_bp_after_fork_parent();
 }
 
 /*
@@ -150,6 +161,7 @@ static void child_after_fork(void)
 {
 	sigset_t old = fork_mask;
 
+	urcu_bp_after_fork_child();
 	shim_files_after_fork();
 	shim_real_after_fork(); /* also makes shim.lock a new, free mutex */
 	shim_exec_after_fork();

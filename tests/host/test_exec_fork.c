@@ -28,6 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <urcu-bp.h>
+
 #include "host_test.h"
 
 #define PAGE 4096UL
@@ -327,6 +329,24 @@ static void *spin(void *arg)
 	return NULL;
 }
 
+/*
+ * A thread of the parent inside a read section of liburcu-bp (the library
+ * the driver's RCU uses, one copy in the process) across the fork, as
+ * ksgxd may be walking an mm list: the child must not wait for it.
+ */
+static volatile int reader_state; /* 1: inside, 2: may leave */
+
+static void *rcu_reader(void *arg)
+{
+	(void)arg;
+	urcu_bp_read_lock();
+	reader_state = 1;
+	while (reader_state != 2)
+		usleep(1000);
+	urcu_bp_read_unlock();
+	return NULL;
+}
+
 /* Read all of @fd into @buf (NUL-terminated). */
 static void slurp(int fd, char *buf, size_t size)
 {
@@ -399,6 +419,13 @@ static void test_fork(char **argv)
 	for (int ms = 0; ms < 10000 && !s.inside; ms++)
 		usleep(1000);
 
+	pthread_t reader;
+
+	tap_ok(!pthread_create(&reader, NULL, rcu_reader, NULL),
+	       "a thread holds an RCU read section across the fork");
+	for (int ms = 0; ms < 10000 && reader_state != 1; ms++)
+		usleep(1000);
+
 	if (pipe(res) || pipe(errp))
 		return;
 	fflush(stdout);
@@ -416,6 +443,8 @@ static void test_fork(char **argv)
 	close(errp[1]);
 	s.stop = 1;
 	pthread_join(s.t, NULL);
+	reader_state = 2;
+	pthread_join(reader, NULL);
 	tap_ok(s.ok && s.op.ret > 0, "the thread inside the enclave at the fork finishes (%llu "
 	       "rounds)", (unsigned long long)s.op.ret);
 
