@@ -78,6 +78,17 @@ static __thread unsigned int wished;
 static __thread _Atomic unsigned int held;
 static __thread siginfo_t held_info[NR_RESERVED];
 
+/*
+ * A child of vfork runs on its parent's memory, this thread's TLS included,
+ * but has a mask of its own in the kernel.  So there the kernel's mask is
+ * the child's whole mask: its first mask call moves the wish it inherited
+ * into it (vfork_moved: the pid of the child that did), and nothing here
+ * changes the parent's wish or takes the parent's held signals.  own_pid is
+ * the process whose memory this is (set at load and by the fork handler).
+ */
+static pid_t own_pid;
+static __thread pid_t vfork_moved;
+
 static int reserved_sig(unsigned int i)
 {
 	return i < NR_RESERVED - 1 ? fixed_reserved[i] : shim.kick_sig;
@@ -108,6 +119,29 @@ static void reserved_strip(sigset_t *set)
 		sigdelset(set, reserved_sig(i));
 }
 
+/* The pid of this child of vfork, or 0 in the process that owns the memory. */
+static pid_t vfork_child(void)
+{
+	pid_t pid = (pid_t)syscall(SYS_getpid);
+
+	return own_pid && pid != own_pid ? pid : 0;
+}
+
+/* The wish of the parent's thread, in a child of vfork: into its kernel mask, once. */
+static void vfork_take(pid_t pid)
+{
+	sigset_t k;
+
+	if (vfork_moved == pid)
+		return;
+	sigemptyset(&k);
+	for (unsigned int i = 0; i < NR_RESERVED; i++)
+		if (wished & 1U << i)
+			sigaddset(&k, reserved_sig(i));
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &k, NULL, _NSIG / 8);
+	vfork_moved = pid;
+}
+
 /* Deliver what was held for signals the program no longer blocks. */
 static void release_held(void)
 {
@@ -135,6 +169,7 @@ void shim_sigmask_init(void)
 {
 	sigset_t cur, open;
 
+	own_pid = (pid_t)syscall(SYS_getpid);
 	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, _NSIG / 8))
 		return;
 	wished = reserved_bits(&cur);
@@ -159,7 +194,7 @@ void shim_sigmask_adopt(sigset_t *kmask)
 {
 	unsigned int b = reserved_bits(kmask);
 
-	if (!b)
+	if (!b || vfork_child())
 		return;
 	wished |= b;
 	reserved_strip(kmask);
@@ -194,6 +229,18 @@ unsigned int shim_sigmask_wish(void)
  */
 void shim_sigmask_frame_return(unsigned int wish, sigset_t *mask)
 {
+	pid_t child = vfork_child();
+
+	if (child) {
+		/* The kernel's mask is the child's: the wish of before goes into it. */
+		if (vfork_moved != child) {
+			for (unsigned int i = 0; i < NR_RESERVED; i++)
+				if (wish & 1U << i)
+					sigaddset(mask, reserved_sig(i));
+			vfork_moved = child;
+		}
+		return;
+	}
 	wished = wish | reserved_bits(mask);
 	reserved_strip(mask);
 	if (atomic_load(&held) & ~wished)
@@ -203,6 +250,8 @@ void shim_sigmask_frame_return(unsigned int wish, sigset_t *mask)
 /* In a child of fork: the mask is inherited, pending signals are not. */
 void shim_sigmask_after_fork(void)
 {
+	own_pid = (pid_t)syscall(SYS_getpid);
+	vfork_moved = 0;
 	atomic_store(&held, 0);
 }
 
@@ -214,10 +263,16 @@ static int mask_op(int how, const sigset_t *set, sigset_t *old)
 {
 	unsigned int before = wished, after = wished;
 	sigset_t kset, kold;
+	pid_t child = shim.kick_sig ? vfork_child() : 0;
 
+	if (set && how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK)
+		return -EINVAL;
+	if (child) {
+		vfork_take(child);
+		return syscall(SYS_rt_sigprocmask, how, set, old, _NSIG / 8) ? -errno : 0;
+	}
+	vfork_moved = 0; /* a child's, from before: its pid may come again */
 	if (set) {
-		if (how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK)
-			return -EINVAL;
 		kset = *set;
 		if (shim.kick_sig) {
 			unsigned int b = reserved_bits(set);
@@ -256,11 +311,18 @@ static int mask_op(int how, const sigset_t *set, sigset_t *old)
 int shim_sig_blocked_for_app(int sig, const siginfo_t *si)
 {
 	int i = reserved_index(sig);
+	pid_t child;
 
 	if (i < 0 || !(wished & 1U << i))
 		return 0;
+	/* A child of vfork: its kernel mask let it through, or the wish is its. */
+	child = vfork_child();
+	if (child && vfork_moved == child)
+		return 0;
 	if (si->si_code > 0)
 		return 2;
+	if (child)
+		return 0; /* not covered: no place of its own to hold it */
 	held_info[i] = *si;
 	atomic_fetch_or(&held, 1U << i);
 	return 1;
@@ -280,7 +342,7 @@ SHIM_API int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 /* What is pending: the kernel's, and what the shim holds for this thread. */
 SHIM_API int sigpending(sigset_t *set)
 {
-	unsigned int h = atomic_load(&held);
+	unsigned int h = vfork_child() ? 0 : atomic_load(&held);
 
 	if (syscall(SYS_rt_sigpending, set, _NSIG / 8))
 		return -1;
@@ -298,6 +360,9 @@ SHIM_API int sigpending(sigset_t *set)
 static int take_held(const sigset_t *set, siginfo_t *info)
 {
 	unsigned int h = atomic_load(&held);
+
+	if (h && vfork_child())
+		return 0; /* the parent's */
 
 	for (unsigned int i = 0; h && i < NR_RESERVED; i++) {
 		if (!(h & 1U << i) || sigismember(set, reserved_sig(i)) != 1)
@@ -434,10 +499,17 @@ SHIM_API sighandler_t sigset(int sig, sighandler_t disp)
  */
 static bool exec_mask(sigset_t *saved)
 {
+	pid_t child;
 	sigset_t k;
 
 	if (!wished || !shim.kick_sig)
 		return false;
+	child = vfork_child();
+	if (child) {
+		/* Its kernel mask is its own: the wish stays there. */
+		vfork_take(child);
+		return false;
+	}
 	sigemptyset(&k);
 	for (unsigned int i = 0; i < NR_RESERVED; i++)
 		if (wished & 1U << i)

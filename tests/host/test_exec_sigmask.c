@@ -402,6 +402,56 @@ static void test_pending(char **argv)
 	       "(status %#x)", st);
 }
 
+/*
+ * A child of vfork shares its parent's memory but has a mask of its own:
+ * what it blocks or unblocks is not the parent's, and it starts with the
+ * parent's.  Once it unblocks SIGTRAP and exits, once it blocks SIGBUS too
+ * and execs (the new program must have both blocked).
+ */
+static volatile int vfork_saw;
+
+static void test_vfork(char **argv)
+{
+	char *args[] = { argv[0], argv[1], argv[2], (char *)"wish-child", NULL };
+	sigset_t trap, bus, old, now;
+	int st = -1, st2 = -1;
+	pid_t pid;
+
+	sigemptyset(&trap);
+	sigaddset(&trap, SIGTRAP);
+	sigemptyset(&bus);
+	sigaddset(&bus, SIGBUS);
+	sigprocmask(SIG_BLOCK, &trap, &old);
+	vfork_saw = -1;
+	pid = vfork();
+	if (pid == 0) {
+		sigset_t cur;
+
+		sigprocmask(SIG_UNBLOCK, &trap, &cur);
+		vfork_saw = sigismember(&cur, SIGTRAP);
+		_exit(0);
+	}
+	if (pid > 0 && waitpid(pid, &st, 0) != pid)
+		st = -1;
+	sigprocmask(SIG_SETMASK, NULL, &now);
+	tap_ok(WIFEXITED(st) && vfork_saw == 1 && sigismember(&now, SIGTRAP) == 1,
+	       "a child of vfork starts with SIGTRAP blocked (%d), and its unblocking it "
+	       "leaves the parent's blocked (%d)", vfork_saw, sigismember(&now, SIGTRAP));
+	pid = vfork();
+	if (pid == 0) {
+		sigprocmask(SIG_BLOCK, &bus, NULL);
+		execv(argv[0], args);
+		_exit(21);
+	}
+	if (pid > 0 && waitpid(pid, &st2, 0) != pid)
+		st2 = -1;
+	sigprocmask(SIG_SETMASK, NULL, &now);
+	tap_ok(WIFEXITED(st2) && WEXITSTATUS(st2) == 0 && sigismember(&now, SIGBUS) == 0,
+	       "a child of vfork blocks SIGBUS and execs: the new program has SIGTRAP and SIGBUS "
+	       "blocked (status %#x), the parent SIGBUS open", st2);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 /* sigwait and friends take a SIGTRAP that waits while blocked. */
 static void test_sigwait(void)
 {
@@ -472,6 +522,7 @@ int main(int argc, char **argv)
 	test_exec_masked(argv);
 	test_wish_survives_exec(argv);
 	test_pending(argv);
+	test_vfork(argv);
 	test_sigwait();
 	main_pid = getpid();
 	st = thread_started_blocked();
