@@ -20,8 +20,10 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -41,6 +43,8 @@ static execv_t *real_execv, *real_execvp;
 static fexecve_t *real_fexecve;
 static execveat_t *real_execveat;
 static spawn_t *real_posix_spawn, *real_posix_spawnp;
+static int (*real_system)(const char *);
+static FILE *(*real_popen)(const char *, const char *);
 
 #define RESOLVE(name) (real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name))
 /* On first use, if shim_sigmask_resolve() has not run yet. */
@@ -67,6 +71,8 @@ void shim_sigmask_resolve(void)
 	RESOLVE(execveat);
 	RESOLVE(posix_spawn);
 	RESOLVE(posix_spawnp);
+	RESOLVE(system);
+	RESOLVE(popen);
 }
 
 static const int fixed_reserved[] = { SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGTRAP };
@@ -628,6 +634,129 @@ SHIM_API int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_a
 {
 	REAL(posix_spawnp);
 	return spawn_masked(real_posix_spawnp, pid, file, fa, attr, argv, envp);
+}
+
+/*
+ * popen(): libc spawns the shell itself, past posix_spawn() above, with the
+ * kernel's mask: the wish goes into it for the call (the parent waits until
+ * the shell has exec'd).
+ */
+SHIM_API FILE *popen(const char *cmd, const char *mode)
+{
+	sigset_t saved;
+	FILE *f;
+	bool m;
+
+	REAL(popen);
+	if (!real_popen) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	m = exec_mask(&saved);
+	f = real_popen(cmd, mode);
+	exec_unmask(m, &saved);
+	return f;
+}
+
+/*
+ * system(): libc's spawns the shell with the kernel's mask and then waits
+ * for it, too long to keep the wish in the kernel's mask.  With a wish, the
+ * same steps here, with the program's mask (the wish included) given to
+ * the shell through posix_spawn's attribute.  SIGINT and SIGQUIT are
+ * ignored while any system() runs, SIGCHLD blocked in the caller.
+ */
+static pthread_mutex_t system_lock = PTHREAD_MUTEX_INITIALIZER;
+static int system_users;
+static struct sigaction system_intr, system_quit;
+
+struct system_call {
+	pid_t pid;
+	sigset_t omask;
+};
+
+/* The end of a system() call, also when the caller is cancelled in the wait. */
+static void system_end(void *arg)
+{
+	struct system_call *c = arg;
+	int st;
+
+	if (c->pid > 0) {
+		kill(c->pid, SIGKILL);
+		while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	pthread_mutex_lock(&system_lock);
+	if (--system_users == 0) {
+		sigaction(SIGINT, &system_intr, NULL);
+		sigaction(SIGQUIT, &system_quit, NULL);
+	}
+	pthread_mutex_unlock(&system_lock);
+	sigprocmask(SIG_SETMASK, &c->omask, NULL);
+}
+
+static int system_masked(const char *cmd)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+	struct system_call c = { .pid = -1 };
+	posix_spawnattr_t attr;
+	sigset_t chld, dfl;
+	int status = -1, r;
+	pid_t pid;
+
+	sigemptyset(&ign.sa_mask);
+	pthread_mutex_lock(&system_lock);
+	if (system_users++ == 0) {
+		sigaction(SIGINT, &ign, &system_intr);
+		sigaction(SIGQUIT, &ign, &system_quit);
+	}
+	sigemptyset(&dfl);
+	if (system_intr.sa_handler != SIG_IGN)
+		sigaddset(&dfl, SIGINT);
+	if (system_quit.sa_handler != SIG_IGN)
+		sigaddset(&dfl, SIGQUIT);
+	pthread_mutex_unlock(&system_lock);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &c.omask);
+	r = posix_spawnattr_init(&attr);
+	if (!r) {
+		posix_spawnattr_setsigmask(&attr, &c.omask);
+		posix_spawnattr_setsigdefault(&attr, &dfl);
+		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+		r = real_posix_spawn(&pid, "/bin/sh", NULL, &attr,
+				     (char *const[]){ (char *)"sh", (char *)"-c", (char *)"--",
+						      (char *)cmd, NULL }, environ);
+		posix_spawnattr_destroy(&attr);
+	}
+	if (r) {
+		status = 127 << 8;
+	} else {
+		pthread_cleanup_push(system_end, &c);
+		c.pid = pid;
+		while (waitpid(pid, &status, 0) < 0) {
+			if (errno != EINTR) {
+				status = -1;
+				break;
+			}
+		}
+		c.pid = -1;
+		pthread_cleanup_pop(0);
+	}
+	system_end(&c);
+	if (r)
+		errno = r;
+	return status;
+}
+
+SHIM_API int system(const char *cmd)
+{
+	REAL(system);
+	REAL(posix_spawn);
+	if (!wished || !shim.kick_sig || !real_posix_spawn || vfork_child())
+		return real_system ? real_system(cmd) : -1;
+	if (!cmd)
+		return system_masked("exit 0") == 0;
+	return system_masked(cmd);
 }
 
 /* The list forms, as libc builds them: an argv on the stack, then the vector form. */

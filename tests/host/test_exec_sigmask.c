@@ -452,6 +452,32 @@ static void test_vfork(char **argv)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+/* system() and popen() start a shell, which starts the program: both inherit the mask. */
+static void test_system_popen(char **argv)
+{
+	char cmd[1024];
+	sigset_t set, old;
+	int st, pst = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "exec '%s' '%s' '%s' wish-child", argv[0], argv[1], argv[2]);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTRAP);
+	sigaddset(&set, SIGBUS);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	st = system(cmd);
+	f = popen(cmd, "w"); /* its output stays the test's */
+	if (f)
+		pst = pclose(f);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "SIGTRAP and SIGBUS blocked, then system(): the program it runs has them blocked "
+	       "(status %#x)", st);
+	tap_ok(WIFEXITED(pst) && WEXITSTATUS(pst) == 0,
+	       "the same through popen() (status %#x)", pst);
+	tap_ok(system(NULL) != 0, "system(NULL) finds a shell");
+}
+
 /* sigwait and friends take a SIGTRAP that waits while blocked. */
 static void test_sigwait(void)
 {
@@ -523,6 +549,7 @@ int main(int argc, char **argv)
 	test_wish_survives_exec(argv);
 	test_pending(argv);
 	test_vfork(argv);
+	test_system_popen(argv);
 	test_sigwait();
 	main_pid = getpid();
 	st = thread_started_blocked();
