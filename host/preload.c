@@ -909,6 +909,66 @@ SHIM_API int fclose(FILE *fp)
 }
 
 /*
+ * freopen() closes the old fd inside libc as fclose() does, and puts the
+ * new file under the same number: the record of a device fd goes with it.
+ * (A device node as the new path is not recognised: libc opens it itself.)
+ */
+struct reopen {
+	FILE *(*real)(const char *, const char *, FILE *);
+	const char *path, *mode;
+	FILE *fp, *res;
+};
+
+static int reopen_file(void *arg)
+{
+	struct reopen *r = arg;
+
+	r->res = r->real(r->path, r->mode, r->fp);
+	return r->res ? 0 : -errno;
+}
+
+typedef FILE *freopen_t(const char *, const char *, FILE *);
+
+static FILE *do_freopen(freopen_t **real, const char *name, const char *path, const char *mode,
+			FILE *fp)
+{
+	struct reopen r = { .path = path, .mode = mode, .fp = fp };
+	int fd = fp ? fileno(fp) : -1;
+	bool handled = false;
+	int e;
+
+	if (!*real)
+		*real = (freopen_t *)dlsym(RTLD_NEXT, name);
+	r.real = *real;
+	if (!r.real) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	if (fd < 0 || !shim_file_of(fd))
+		return r.real(path, mode, fp);
+	e = shim_close_by(fd, &handled, reopen_file, &r);
+	if (!handled)
+		return r.real(path, mode, fp);
+	if (e)
+		errno = -e;
+	return r.res;
+}
+
+SHIM_API FILE *freopen(const char *path, const char *mode, FILE *fp)
+{
+	static freopen_t *real;
+
+	return do_freopen(&real, "freopen", path, mode, fp);
+}
+
+SHIM_API FILE *freopen64(const char *path, const char *mode, FILE *fp)
+{
+	static freopen_t *real;
+
+	return do_freopen(&real, "freopen64", path, mode, fp);
+}
+
+/*
  * close_range(2): ours one by one (the shim's own fds stay open: the program
  * never had them), the rest in one go between them.
  */

@@ -629,6 +629,17 @@ static void test_fd_file(void)
 	       d);
 	if (again >= 0)
 		close(again);
+
+	/* freopen closes the device's fd inside libc too, and opens another file there. */
+	fp = fopen("/dev/sgx_enclave", "r");
+	d = fp ? fileno(fp) : -1;
+	fp = fp ? freopen("/dev/zero", "r", fp) : NULL;
+	tap_ok(fp && fread(buf, 1, 8, fp) == 8 && fileno(fp) == d && !fstat(d, &st) &&
+	       S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && read(d, buf, 8) == 8,
+	       "freopen of a device stream onto /dev/zero: its fd (%d) is /dev/zero's, for "
+	       "fstat and read too", d);
+	if (fp)
+		fclose(fp);
 }
 
 static void test_dup(void)
