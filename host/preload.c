@@ -248,6 +248,9 @@ static int do_open(int dirfd, const char *path, int flags, mode_t mode)
 	if (node && shim_is_dev_path(node, &k)) {
 		if (!shim.exec_ready)
 			shim_load();
+		/* O_PATH keeps these flags alone (open(2)). */
+		if (flags & O_PATH)
+			flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 		/* The node exists and is no directory. */
 		if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
 			return ret_errno(-EEXIST);
@@ -358,7 +361,7 @@ static bool dev_stat(int dirfd, const char *path, struct stat *st)
 /* An fd of ours: 1 and *@st filled, -1 (EBADF) for the shim's own, else 0. */
 static int fd_stat(int fd, struct stat *st)
 {
-	struct shim_file *f = shim_file_of(fd);
+	struct shim_file *f = shim_fd_record(fd);
 
 	if (shim_fd_internal(fd))
 		return ret_errno(-EBADF);
@@ -494,7 +497,7 @@ SHIM_API int statx(int dirfd, const char *path, int flags, unsigned int mask, st
 
 	if ((flags & AT_EMPTY_PATH) && !*path && shim_fd_internal(dirfd))
 		return ret_errno(-EBADF);
-	if ((flags & AT_EMPTY_PATH) && !*path && (f = shim_file_of(dirfd))) {
+	if ((flags & AT_EMPTY_PATH) && !*path && (f = shim_fd_record(dirfd))) {
 		fake_statx(f->kind, sx);
 		return 0;
 	}
@@ -896,7 +899,7 @@ SHIM_API int fclose(FILE *fp)
 
 	if (!real_fclose)
 		real_fclose = (int (*)(FILE *))dlsym(RTLD_NEXT, "fclose");
-	if (fd < 0 || !shim_file_of(fd))
+	if (fd < 0 || !shim_fd_record(fd))
 		return real_fclose(fp);
 	r = shim_close_by(fd, &handled, fclose_file, fp);
 	if (!handled)
@@ -944,7 +947,7 @@ static FILE *do_freopen(freopen_t **real, const char *name, const char *path, co
 		errno = ENOSYS;
 		return NULL;
 	}
-	if (fd < 0 || !shim_file_of(fd))
+	if (fd < 0 || !shim_fd_record(fd))
 		return r.real(path, mode, fp);
 	e = shim_close_by(fd, &handled, reopen_file, &r);
 	if (!handled)
@@ -993,7 +996,7 @@ SHIM_API int close_range(unsigned int first, unsigned int last, int flags)
 			if (fd > from)
 				syscall(SYS_close_range, from, fd - 1, flags);
 			from = fd + 1;
-		} else if (!(flags & CLOSE_RANGE_CLOEXEC) && shim_file_of((int)fd)) {
+		} else if (!(flags & CLOSE_RANGE_CLOEXEC) && shim_fd_record((int)fd)) {
 			shim_close((int)fd, &handled);
 		}
 	}

@@ -192,6 +192,34 @@ static void test_stat(void)
 	       "open(O_CREAT|O_EXCL) of /dev/sgx_enclave: EEXIST");
 	tap_ok(fails(open("/dev/sgx_enclave", O_RDONLY | O_DIRECTORY), ENOTDIR),
 	       "open(O_DIRECTORY) of /dev/sgx_enclave: ENOTDIR");
+
+	/* O_PATH: the node, no file of the device. */
+	struct sgx_enclave_create create = { 0 };
+	char buf[8];
+	int p = open("/dev/sgx_enclave", O_PATH), flags = p >= 0 ? fcntl(p, F_GETFL) : 0;
+
+	tap_ok(p >= 0 && !fstat(p, &st) && is_node(&st, 125) && (flags & O_PATH),
+	       "open(O_PATH) of /dev/sgx_enclave: fstat shows the node, F_GETFL O_PATH (%#x)",
+	       flags);
+	tap_ok(p >= 0 && fails(ioctl(p, SGX_IOC_ENCLAVE_CREATE, &create), EBADF) &&
+	       fails(syscall(SYS_ioctl, p, SGX_IOC_ENCLAVE_CREATE, &create), EBADF) &&
+	       mmap(NULL, 4096, PROT_READ, MAP_SHARED, p, 0) == MAP_FAILED && errno == EBADF &&
+	       fails(read(p, buf, sizeof(buf)), EBADF),
+	       "ioctl, mmap and read of the O_PATH fd: EBADF");
+	tap_ok(p >= 0 && !close(p), "and it closes");
+	p = open("/dev/sgx_provision", O_PATH);
+	fd = open("/dev/sgx_enclave", O_RDWR);
+	{
+		struct sgx_enclave_provision prov = { .fd = (uint64_t)p };
+
+		tap_ok(p >= 0 && fd >= 0 &&
+		       fails(ioctl(fd, SGX_IOC_ENCLAVE_PROVISION, &prov), EINVAL),
+		       "ENCLAVE_PROVISION with an O_PATH fd of /dev/sgx_provision: EINVAL");
+	}
+	if (p >= 0)
+		close(p);
+	if (fd >= 0)
+		close(fd);
 }
 
 /* ---- ioctl ---- */
