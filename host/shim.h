@@ -242,6 +242,7 @@ void shim_sigmask_frame_return(unsigned int wish, sigset_t *mask);
 void softsgx_app_return(ucontext_t *uc);
 void shim_sigmask_after_fork(void);
 int shim_sig_blocked_for_app(int sig, const siginfo_t *si);
+int shim_sigtimedwait_sys(const sigset_t *set, siginfo_t *info, const struct timespec *ts);
 /* Block every asynchronous signal (restore with shim_unblock). */
 void shim_block(sigset_t *old);
 void shim_unblock(const sigset_t *old);

@@ -363,7 +363,7 @@ SHIM_API int sigpending(sigset_t *set)
  * kernel never saw it pending); else libc's wait, where a new one is
  * dequeued by the kernel itself.  0 when none is held.
  */
-static int take_held(const sigset_t *set, siginfo_t *info)
+static int take_held(const sigset_t *set, siginfo_t *info, bool libc)
 {
 	unsigned int h = atomic_load(&held);
 
@@ -376,8 +376,8 @@ static int take_held(const sigset_t *set, siginfo_t *info)
 		atomic_fetch_and(&held, ~(1U << i));
 		if (info) {
 			*info = held_info[i];
-			/* As libc reports raise()'s tgkill. */
-			if (info->si_code == SI_TKILL)
+			/* As libc reports raise()'s tgkill (the system call does not). */
+			if (libc && info->si_code == SI_TKILL)
 				info->si_code = SI_USER;
 		}
 		return reserved_sig(i);
@@ -385,9 +385,27 @@ static int take_held(const sigset_t *set, siginfo_t *info)
 	return 0;
 }
 
+/**
+ * shim_sigtimedwait_sys() - rt_sigtimedwait(2) as syscall() makes it
+ * @set: the signals to wait for
+ * @info: their siginfo, or NULL
+ * @ts: the timeout, or NULL
+ *
+ * A signal held here is taken first, as by sigtimedwait().
+ * Return: the signal, or -1 with errno.
+ */
+int shim_sigtimedwait_sys(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
+{
+	int sig = take_held(set, info, false);
+
+	if (sig)
+		return sig;
+	return (int)syscall(SYS_rt_sigtimedwait, set, info, ts, _NSIG / 8);
+}
+
 SHIM_API int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
 {
-	int sig = take_held(set, info);
+	int sig = take_held(set, info, true);
 
 	REAL(sigtimedwait);
 	if (sig)

@@ -10,6 +10,7 @@
  * spins inside, so EWB must kick that thread out.
  * Usage: test_exec_sigmask ENCLAVE.sgxs ENCLAVE.sig
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -496,11 +497,24 @@ static void test_sigwait(void)
 	c = sigwait(&set, &b);
 	raise(SIGTRAP);
 	sigwaitinfo(&set, NULL);
+	/* The system call as a program may make it through syscall(): the kernel's 8-byte set. */
+	uint64_t kset = 1ULL << (SIGTRAP - 1);
+	siginfo_t si2;
+	long d;
+
+	raise(SIGTRAP);
+	memset(&si2, 0, sizeof(si2));
+	d = syscall(SYS_rt_sigtimedwait, &kset, &si2, &ts, 8);
+	if (d != SIGTRAP)
+		sigtimedwait(&set, NULL, &ts); /* not taken: it must not kill at the unblock */
 	alarm(0);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	tap_ok(a == SIGTRAP && si.si_signo == SIGTRAP && si.si_code == SI_USER && c == 0 &&
 	       b == SIGTRAP, "sigtimedwait, sigwait and sigwaitinfo take a blocked, pending "
 	       "SIGTRAP (%d, code %d; %d, %d)", a, si.si_code, c, b);
+	tap_ok(d == SIGTRAP && si2.si_signo == SIGTRAP && si2.si_code == SI_TKILL,
+	       "so does syscall(SYS_rt_sigtimedwait), with the kernel's si_code (%ld, errno %d, "
+	       "code %d)", d, d < 0 ? errno : 0, si2.si_code);
 }
 
 static int pending_child(void)
