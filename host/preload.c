@@ -785,6 +785,9 @@ SHIM_API int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, unsigned long);
 	va_end(ap);
+	/* The shim's own fds (its userfaultfd too) do not exist for the program. */
+	if (shim_fd_internal(fd))
+		return ret_errno(-EBADF);
 	if (!f)
 		return (int)syscall(SYS_ioctl, fd, req, arg);
 	return ret_errno(shim_ioctl(f, fd, req, arg));

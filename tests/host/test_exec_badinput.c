@@ -803,8 +803,12 @@ static void test_close_all(char **argv)
 
 		char link[40];
 
+		int n;
+
 		hidden &= fails(fcntl(fds[i], F_GETFD), EBADF) && fails(fstat(fds[i], &st), EBADF) &&
-			  fails(read(fds[i], &c, 1), EBADF);
+			  fails(read(fds[i], &c, 1), EBADF) &&
+			  fails(ioctl(fds[i], FIONREAD, &n), EBADF) &&
+			  fails(syscall(SYS_ioctl, fds[i], FIONREAD, &n), EBADF);
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[i]);
 		gone &= fails(dup(fds[i]), EBADF) &&
 			mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fds[i], 0) == MAP_FAILED &&
@@ -813,7 +817,7 @@ static void test_close_all(char **argv)
 		      !close(fds[i]);
 	}
 	close(devnull);
-	tap_ok(!r && hidden, "the %d fds the program never opened: fcntl, fstat, read EBADF",
+	tap_ok(!r && hidden, "the %d fds the program never opened: fcntl, fstat, read, ioctl EBADF",
 	       taken);
 	tap_ok(!r && gone, "... dup and mmap EBADF, and their /proc/self/fd links ENOENT");
 	uint64_t h = e3.base + ENCL_HEAP_OFFSET;
