@@ -94,7 +94,7 @@ static int fd_link_num(const char *buf)
 static bool fd_link_kind(const char *buf, enum shim_kind *kind)
 {
 	int fd = fd_link_num(buf);
-	struct shim_file *f = fd >= 0 ? shim_file_of(fd) : NULL;
+	struct shim_file *f = fd >= 0 ? shim_fd_record(fd) : NULL;
 
 	if (!f)
 		return false;
@@ -183,11 +183,18 @@ bool shim_fd_internal(int fd)
 	       (atomic_load(&internal_fds[fd / 64]) >> (fd % 64)) & 1;
 }
 
-struct shim_file *shim_file_of(int fd)
+struct shim_file *shim_fd_record(int fd)
 {
 	if (fd < 0 || fd >= SHIM_MAX_FDS || !shim.fdtab)
 		return NULL;
 	return atomic_load_explicit(&shim.fdtab[fd], memory_order_acquire);
+}
+
+struct shim_file *shim_file_of(int fd)
+{
+	struct shim_file *f = shim_fd_record(fd);
+
+	return f && !f->opath ? f : NULL;
 }
 
 static void fd_set_file(int fd, struct shim_file *f)
@@ -320,7 +327,8 @@ int shim_dev_open(const char *path, int flags)
 	shim_block(&old);
 	pthread_mutex_lock(&shim.lock);
 	err = tables_init();
-	if (!err && kind != SHIM_PROVISION)
+	/* O_PATH opens no file of the device: its driver is not needed. */
+	if (!err && kind != SHIM_PROVISION && !(flags & O_PATH))
 		err = shim_init();
 	if (err)
 		goto out;
@@ -352,6 +360,27 @@ int shim_dev_open(const char *path, int flags)
 	}
 	syscall(SYS_fcntl, fd, F_ADD_SEALS,
 		F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	if (flags & O_PATH) {
+		/*
+		 * The node, not the device: the kernel itself answers EBADF to
+		 * I/O, ioctl and mmap on an O_PATH fd (of the memfd, at the
+		 * number the memfd had); stat still shows the node.
+		 */
+		char link[40];
+		int pfd;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		pfd = (int)syscall(SYS_openat, AT_FDCWD, link, O_PATH | (flags & O_CLOEXEC));
+		if (pfd < 0 || syscall(SYS_dup3, pfd, fd, flags & O_CLOEXEC) < 0) {
+			err = -errno;
+			if (pfd >= 0)
+				shim_sys_close(pfd);
+			goto out_close;
+		}
+		shim_sys_close(pfd);
+		f->opath = true;
+		goto done;
+	}
 	/* The status flags of the open, as F_GETFL shows them on the device's file. */
 	if (flags & (O_NONBLOCK | O_APPEND | O_ASYNC | O_NOATIME))
 		syscall(SYS_fcntl, fd, F_SETFL, flags & (O_NONBLOCK | O_APPEND | O_ASYNC | O_NOATIME));
@@ -381,6 +410,7 @@ int shim_dev_open(const char *path, int flags)
 		if (!f->vepc)
 			goto out_close;
 	}
+done:
 	f->nfds = 1;
 	fd_set_file(fd, f);
 	err = fd;
@@ -400,8 +430,8 @@ out:
 
 int shim_dup(int oldfd, int newfd)
 {
-	struct shim_file *f = shim_file_of(oldfd);
-	struct shim_file *prev = shim_file_of(newfd);
+	struct shim_file *f = shim_fd_record(oldfd);
+	struct shim_file *prev = shim_fd_record(newfd);
 	bool release = false;
 	sigset_t old;
 
@@ -442,7 +472,7 @@ int shim_close(int fd, bool *handled)
  */
 int shim_close_by(int fd, bool *handled, int (*closer)(void *), void *arg)
 {
-	struct shim_file *f = shim_file_of(fd);
+	struct shim_file *f = shim_fd_record(fd);
 	bool release;
 	sigset_t old;
 	int r;

@@ -260,6 +260,9 @@ static int do_open(int dirfd, const char *path, int flags, mode_t mode)
 	if (node && shim_is_dev_path(node, &k)) {
 		if (!shim.exec_ready)
 			shim_load();
+		/* O_PATH keeps these flags alone (open(2)). */
+		if (flags & O_PATH)
+			flags &= O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 		/* The node exists and is no directory. */
 		if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL))
 			return ret_errno(-EEXIST);
@@ -370,7 +373,7 @@ static bool dev_stat(int dirfd, const char *path, struct stat *st)
 /* An fd of ours: 1 and *@st filled, -1 (EBADF) for the shim's own, else 0. */
 static int fd_stat(int fd, struct stat *st)
 {
-	struct shim_file *f = shim_file_of(fd);
+	struct shim_file *f = shim_fd_record(fd);
 
 	if (shim_fd_internal(fd))
 		return ret_errno(-EBADF);
@@ -506,7 +509,7 @@ SHIM_API int statx(int dirfd, const char *path, int flags, unsigned int mask, st
 
 	if ((flags & AT_EMPTY_PATH) && !*path && shim_fd_internal(dirfd))
 		return ret_errno(-EBADF);
-	if ((flags & AT_EMPTY_PATH) && !*path && (f = shim_file_of(dirfd))) {
+	if ((flags & AT_EMPTY_PATH) && !*path && (f = shim_fd_record(dirfd))) {
 		fake_statx(f->kind, sx);
 		return 0;
 	}
@@ -794,6 +797,9 @@ SHIM_API int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, unsigned long);
 	va_end(ap);
+	/* The shim's own fds (its userfaultfd too) do not exist for the program. */
+	if (shim_fd_internal(fd))
+		return ret_errno(-EBADF);
 	if (!f)
 		return (int)syscall(SYS_ioctl, fd, req, arg);
 	return ret_errno(shim_ioctl(f, fd, req, arg));
@@ -908,7 +914,7 @@ SHIM_API int fclose(FILE *fp)
 
 	if (!real_fclose)
 		real_fclose = (int (*)(FILE *))dlsym(RTLD_NEXT, "fclose");
-	if (fd < 0 || !shim_file_of(fd))
+	if (fd < 0 || !shim_fd_record(fd))
 		return real_fclose(fp);
 	r = shim_close_by(fd, &handled, fclose_file, fp);
 	if (!handled)
@@ -918,6 +924,66 @@ SHIM_API int fclose(FILE *fp)
 		return EOF;
 	}
 	return 0;
+}
+
+/*
+ * freopen() closes the old fd inside libc as fclose() does, and puts the
+ * new file under the same number: the record of a device fd goes with it.
+ * (A device node as the new path is not recognised: libc opens it itself.)
+ */
+struct reopen {
+	FILE *(*real)(const char *, const char *, FILE *);
+	const char *path, *mode;
+	FILE *fp, *res;
+};
+
+static int reopen_file(void *arg)
+{
+	struct reopen *r = arg;
+
+	r->res = r->real(r->path, r->mode, r->fp);
+	return r->res ? 0 : -errno;
+}
+
+typedef FILE *freopen_t(const char *, const char *, FILE *);
+
+static FILE *do_freopen(freopen_t **real, const char *name, const char *path, const char *mode,
+			FILE *fp)
+{
+	struct reopen r = { .path = path, .mode = mode, .fp = fp };
+	int fd = fp ? fileno(fp) : -1;
+	bool handled = false;
+	int e;
+
+	if (!*real)
+		*real = (freopen_t *)dlsym(RTLD_NEXT, name);
+	r.real = *real;
+	if (!r.real) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	if (fd < 0 || !shim_fd_record(fd))
+		return r.real(path, mode, fp);
+	e = shim_close_by(fd, &handled, reopen_file, &r);
+	if (!handled)
+		return r.real(path, mode, fp);
+	if (e)
+		errno = -e;
+	return r.res;
+}
+
+SHIM_API FILE *freopen(const char *path, const char *mode, FILE *fp)
+{
+	static freopen_t *real;
+
+	return do_freopen(&real, "freopen", path, mode, fp);
+}
+
+SHIM_API FILE *freopen64(const char *path, const char *mode, FILE *fp)
+{
+	static freopen_t *real;
+
+	return do_freopen(&real, "freopen64", path, mode, fp);
 }
 
 /*
@@ -945,7 +1011,7 @@ SHIM_API int close_range(unsigned int first, unsigned int last, int flags)
 			if (fd > from)
 				syscall(SYS_close_range, from, fd - 1, flags);
 			from = fd + 1;
-		} else if (!(flags & CLOSE_RANGE_CLOEXEC) && shim_file_of((int)fd)) {
+		} else if (!(flags & CLOSE_RANGE_CLOEXEC) && shim_fd_record((int)fd)) {
 			shim_close((int)fd, &handled);
 		}
 	}

@@ -43,7 +43,7 @@
 	 X(SYS_copy_file_range, w) | X(SYS_close_range, w) | X(SYS_openat2, w) |           \
 	 X(SYS_faccessat2, w) | X(SYS_rt_sigprocmask, w) | X(SYS_readlink, w) |            \
 	 X(SYS_readlinkat, w) | X(SYS_execve, w) | X(SYS_execveat, w) |                   \
-	 X(SYS_rt_sigpending, w))
+	 X(SYS_rt_sigpending, w) | X(SYS_rt_sigtimedwait, w))
 #define ROUTED_BIT(n, w) ((n) / 64 == (w) ? 1ULL << ((n) % 64) : 0)
 
 _Static_assert(SHIM_SYS_WORDS == 7, "one initializer per word");
@@ -297,6 +297,19 @@ static long raw_sigpending(void *set, size_t setsize)
 	return 0;
 }
 
+/* The kernel's 8-byte sigset: a signal sigmask.c holds is taken first. */
+static long raw_sigtimedwait(const void *set, siginfo_t *info, const struct timespec *ts,
+			     size_t setsize)
+{
+	sigset_t s;
+
+	if (setsize != 8 || !set)
+		return syscall(SYS_rt_sigtimedwait, set, info, ts, setsize);
+	memset(&s, 0, sizeof(s));
+	memcpy(&s, set, 8);
+	return shim_sigtimedwait_sys(&s, info, ts);
+}
+
 /* AT_EMPTY_PATH with a NULL path (Linux 6.11): the same as "". */
 static const char *empty_path(const char *path, long flags)
 {
@@ -417,6 +430,9 @@ long shim_syscall_routed(long nr, long a1, long a2, long a3, long a4, long a5, l
 		return raw_sigprocmask(A(1, int), A(2, const void *), A(3, void *), A(4, size_t));
 	case SYS_rt_sigpending:
 		return raw_sigpending(A(1, void *), A(2, size_t));
+	case SYS_rt_sigtimedwait:
+		return raw_sigtimedwait(A(1, const void *), A(2, siginfo_t *),
+					A(3, const struct timespec *), A(4, size_t));
 	case SYS_prctl:
 		return shim_prctl(A(1, int), a2, a3, a4, a5);
 	default:

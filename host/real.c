@@ -203,14 +203,14 @@ static int uffd_continue(unsigned long addr, bool wp)
 		.mode = wp ? UFFDIO_CONTINUE_MODE_WP : 0,
 	};
 
-	return ioctl(shim.uffd, UFFDIO_CONTINUE, &c) ? -errno : 0;
+	return syscall(SYS_ioctl, shim.uffd, UFFDIO_CONTINUE, &c) ? -errno : 0;
 }
 
 static int uffd_unprotect(unsigned long addr)
 {
 	struct uffdio_writeprotect w = { .range = { .start = addr, .len = 4096 }, .mode = 0 };
 
-	return ioctl(shim.uffd, UFFDIO_WRITEPROTECT, &w) ? -errno : 0;
+	return syscall(SYS_ioctl, shim.uffd, UFFDIO_WRITEPROTECT, &w) ? -errno : 0;
 }
 
 /*
@@ -507,7 +507,7 @@ int shim_uffd_register(unsigned long start, unsigned long len)
 			UFFDIO_REGISTER_MODE_WP,
 	};
 
-	return ioctl(shim.uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+	return syscall(SYS_ioctl, shim.uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
 }
 
 static int uffd_open(void)

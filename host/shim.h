@@ -70,6 +70,7 @@ struct shim_file {
 	int nmaps;                   /* mappings of it (shim.lock) */
 	bool dead;
 	bool orphan;                 /* inherited across fork: its driver is the parent's */
+	bool opath;                  /* an O_PATH fd of the node: no file of the device */
 	struct sgx_encl *encl;
 	struct sgx_vepc *vepc;
 	int wfd;                     /* our own reference to the window memfd */
@@ -166,7 +167,10 @@ bool shim_is_dev_path(const char *path, enum shim_kind *kind);
 bool shim_path_lexical(const char *path, char *out, size_t size);
 bool shim_is_internal_link(const char *path);
 const char *shim_dev_link_target(const char *path);
+/* The device file behind @fd: NULL for none, and for an O_PATH fd of a node. */
 struct shim_file *shim_file_of(int fd);
+/* Any record of @fd, O_PATH fds too (stat, close and dup bookkeeping). */
+struct shim_file *shim_fd_record(int fd);
 long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long arg);
 void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags, off_t off);
 int shim_munmap(void *addr, size_t len, bool *handled);
@@ -238,6 +242,7 @@ void shim_sigmask_frame_return(unsigned int wish, sigset_t *mask);
 void softsgx_app_return(ucontext_t *uc);
 void shim_sigmask_after_fork(void);
 int shim_sig_blocked_for_app(int sig, const siginfo_t *si);
+int shim_sigtimedwait_sys(const sigset_t *set, siginfo_t *info, const struct timespec *ts);
 /* Block every asynchronous signal (restore with shim_unblock). */
 void shim_block(sigset_t *old);
 void shim_unblock(const sigset_t *old);

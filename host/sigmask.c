@@ -20,8 +20,10 @@
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -41,6 +43,8 @@ static execv_t *real_execv, *real_execvp;
 static fexecve_t *real_fexecve;
 static execveat_t *real_execveat;
 static spawn_t *real_posix_spawn, *real_posix_spawnp;
+static int (*real_system)(const char *);
+static FILE *(*real_popen)(const char *, const char *);
 
 #define RESOLVE(name) (real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name))
 /* On first use, if shim_sigmask_resolve() has not run yet. */
@@ -67,6 +71,8 @@ void shim_sigmask_resolve(void)
 	RESOLVE(execveat);
 	RESOLVE(posix_spawn);
 	RESOLVE(posix_spawnp);
+	RESOLVE(system);
+	RESOLVE(popen);
 }
 
 static const int fixed_reserved[] = { SIGILL, SIGSEGV, SIGBUS, SIGFPE, SIGTRAP };
@@ -77,6 +83,17 @@ static __thread unsigned int wished;
 /* Sent by someone (not a fault) while wished blocked: pending until unblocked. */
 static __thread _Atomic unsigned int held;
 static __thread siginfo_t held_info[NR_RESERVED];
+
+/*
+ * A child of vfork runs on its parent's memory, this thread's TLS included,
+ * but has a mask of its own in the kernel.  So there the kernel's mask is
+ * the child's whole mask: its first mask call moves the wish it inherited
+ * into it (vfork_moved: the pid of the child that did), and nothing here
+ * changes the parent's wish or takes the parent's held signals.  own_pid is
+ * the process whose memory this is (set at load and by the fork handler).
+ */
+static pid_t own_pid;
+static __thread pid_t vfork_moved;
 
 static int reserved_sig(unsigned int i)
 {
@@ -108,6 +125,29 @@ static void reserved_strip(sigset_t *set)
 		sigdelset(set, reserved_sig(i));
 }
 
+/* The pid of this child of vfork, or 0 in the process that owns the memory. */
+static pid_t vfork_child(void)
+{
+	pid_t pid = (pid_t)syscall(SYS_getpid);
+
+	return own_pid && pid != own_pid ? pid : 0;
+}
+
+/* The wish of the parent's thread, in a child of vfork: into its kernel mask, once. */
+static void vfork_take(pid_t pid)
+{
+	sigset_t k;
+
+	if (vfork_moved == pid)
+		return;
+	sigemptyset(&k);
+	for (unsigned int i = 0; i < NR_RESERVED; i++)
+		if (wished & 1U << i)
+			sigaddset(&k, reserved_sig(i));
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &k, NULL, _NSIG / 8);
+	vfork_moved = pid;
+}
+
 /* Deliver what was held for signals the program no longer blocks. */
 static void release_held(void)
 {
@@ -135,6 +175,7 @@ void shim_sigmask_init(void)
 {
 	sigset_t cur, open;
 
+	own_pid = (pid_t)syscall(SYS_getpid);
 	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, _NSIG / 8))
 		return;
 	wished = reserved_bits(&cur);
@@ -159,7 +200,7 @@ void shim_sigmask_adopt(sigset_t *kmask)
 {
 	unsigned int b = reserved_bits(kmask);
 
-	if (!b)
+	if (!b || vfork_child())
 		return;
 	wished |= b;
 	reserved_strip(kmask);
@@ -194,6 +235,18 @@ unsigned int shim_sigmask_wish(void)
  */
 void shim_sigmask_frame_return(unsigned int wish, sigset_t *mask)
 {
+	pid_t child = vfork_child();
+
+	if (child) {
+		/* The kernel's mask is the child's: the wish of before goes into it. */
+		if (vfork_moved != child) {
+			for (unsigned int i = 0; i < NR_RESERVED; i++)
+				if (wish & 1U << i)
+					sigaddset(mask, reserved_sig(i));
+			vfork_moved = child;
+		}
+		return;
+	}
 	wished = wish | reserved_bits(mask);
 	reserved_strip(mask);
 	if (atomic_load(&held) & ~wished)
@@ -203,6 +256,8 @@ void shim_sigmask_frame_return(unsigned int wish, sigset_t *mask)
 /* In a child of fork: the mask is inherited, pending signals are not. */
 void shim_sigmask_after_fork(void)
 {
+	own_pid = (pid_t)syscall(SYS_getpid);
+	vfork_moved = 0;
 	atomic_store(&held, 0);
 }
 
@@ -214,10 +269,16 @@ static int mask_op(int how, const sigset_t *set, sigset_t *old)
 {
 	unsigned int before = wished, after = wished;
 	sigset_t kset, kold;
+	pid_t child = shim.kick_sig ? vfork_child() : 0;
 
+	if (set && how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK)
+		return -EINVAL;
+	if (child) {
+		vfork_take(child);
+		return syscall(SYS_rt_sigprocmask, how, set, old, _NSIG / 8) ? -errno : 0;
+	}
+	vfork_moved = 0; /* a child's, from before: its pid may come again */
 	if (set) {
-		if (how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK)
-			return -EINVAL;
 		kset = *set;
 		if (shim.kick_sig) {
 			unsigned int b = reserved_bits(set);
@@ -256,11 +317,18 @@ static int mask_op(int how, const sigset_t *set, sigset_t *old)
 int shim_sig_blocked_for_app(int sig, const siginfo_t *si)
 {
 	int i = reserved_index(sig);
+	pid_t child;
 
 	if (i < 0 || !(wished & 1U << i))
 		return 0;
+	/* A child of vfork: its kernel mask let it through, or the wish is its. */
+	child = vfork_child();
+	if (child && vfork_moved == child)
+		return 0;
 	if (si->si_code > 0)
 		return 2;
+	if (child)
+		return 0; /* not covered: no place of its own to hold it */
 	held_info[i] = *si;
 	atomic_fetch_or(&held, 1U << i);
 	return 1;
@@ -280,7 +348,7 @@ SHIM_API int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 /* What is pending: the kernel's, and what the shim holds for this thread. */
 SHIM_API int sigpending(sigset_t *set)
 {
-	unsigned int h = atomic_load(&held);
+	unsigned int h = vfork_child() ? 0 : atomic_load(&held);
 
 	if (syscall(SYS_rt_sigpending, set, _NSIG / 8))
 		return -1;
@@ -295,9 +363,12 @@ SHIM_API int sigpending(sigset_t *set)
  * kernel never saw it pending); else libc's wait, where a new one is
  * dequeued by the kernel itself.  0 when none is held.
  */
-static int take_held(const sigset_t *set, siginfo_t *info)
+static int take_held(const sigset_t *set, siginfo_t *info, bool libc)
 {
 	unsigned int h = atomic_load(&held);
+
+	if (h && vfork_child())
+		return 0; /* the parent's */
 
 	for (unsigned int i = 0; h && i < NR_RESERVED; i++) {
 		if (!(h & 1U << i) || sigismember(set, reserved_sig(i)) != 1)
@@ -305,8 +376,8 @@ static int take_held(const sigset_t *set, siginfo_t *info)
 		atomic_fetch_and(&held, ~(1U << i));
 		if (info) {
 			*info = held_info[i];
-			/* As libc reports raise()'s tgkill. */
-			if (info->si_code == SI_TKILL)
+			/* As libc reports raise()'s tgkill (the system call does not). */
+			if (libc && info->si_code == SI_TKILL)
 				info->si_code = SI_USER;
 		}
 		return reserved_sig(i);
@@ -314,9 +385,27 @@ static int take_held(const sigset_t *set, siginfo_t *info)
 	return 0;
 }
 
+/**
+ * shim_sigtimedwait_sys() - rt_sigtimedwait(2) as syscall() makes it
+ * @set: the signals to wait for
+ * @info: their siginfo, or NULL
+ * @ts: the timeout, or NULL
+ *
+ * A signal held here is taken first, as by sigtimedwait().
+ * Return: the signal, or -1 with errno.
+ */
+int shim_sigtimedwait_sys(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
+{
+	int sig = take_held(set, info, false);
+
+	if (sig)
+		return sig;
+	return (int)syscall(SYS_rt_sigtimedwait, set, info, ts, _NSIG / 8);
+}
+
 SHIM_API int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
 {
-	int sig = take_held(set, info);
+	int sig = take_held(set, info, true);
 
 	REAL(sigtimedwait);
 	if (sig)
@@ -434,10 +523,17 @@ SHIM_API sighandler_t sigset(int sig, sighandler_t disp)
  */
 static bool exec_mask(sigset_t *saved)
 {
+	pid_t child;
 	sigset_t k;
 
 	if (!wished || !shim.kick_sig)
 		return false;
+	child = vfork_child();
+	if (child) {
+		/* Its kernel mask is its own: the wish stays there. */
+		vfork_take(child);
+		return false;
+	}
 	sigemptyset(&k);
 	for (unsigned int i = 0; i < NR_RESERVED; i++)
 		if (wished & 1U << i)
@@ -556,6 +652,129 @@ SHIM_API int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_a
 {
 	REAL(posix_spawnp);
 	return spawn_masked(real_posix_spawnp, pid, file, fa, attr, argv, envp);
+}
+
+/*
+ * popen(): libc spawns the shell itself, past posix_spawn() above, with the
+ * kernel's mask: the wish goes into it for the call (the parent waits until
+ * the shell has exec'd).
+ */
+SHIM_API FILE *popen(const char *cmd, const char *mode)
+{
+	sigset_t saved;
+	FILE *f;
+	bool m;
+
+	REAL(popen);
+	if (!real_popen) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	m = exec_mask(&saved);
+	f = real_popen(cmd, mode);
+	exec_unmask(m, &saved);
+	return f;
+}
+
+/*
+ * system(): libc's spawns the shell with the kernel's mask and then waits
+ * for it, too long to keep the wish in the kernel's mask.  With a wish, the
+ * same steps here, with the program's mask (the wish included) given to
+ * the shell through posix_spawn's attribute.  SIGINT and SIGQUIT are
+ * ignored while any system() runs, SIGCHLD blocked in the caller.
+ */
+static pthread_mutex_t system_lock = PTHREAD_MUTEX_INITIALIZER;
+static int system_users;
+static struct sigaction system_intr, system_quit;
+
+struct system_call {
+	pid_t pid;
+	sigset_t omask;
+};
+
+/* The end of a system() call, also when the caller is cancelled in the wait. */
+static void system_end(void *arg)
+{
+	struct system_call *c = arg;
+	int st;
+
+	if (c->pid > 0) {
+		kill(c->pid, SIGKILL);
+		while (waitpid(c->pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	pthread_mutex_lock(&system_lock);
+	if (--system_users == 0) {
+		sigaction(SIGINT, &system_intr, NULL);
+		sigaction(SIGQUIT, &system_quit, NULL);
+	}
+	pthread_mutex_unlock(&system_lock);
+	sigprocmask(SIG_SETMASK, &c->omask, NULL);
+}
+
+static int system_masked(const char *cmd)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+	struct system_call c = { .pid = -1 };
+	posix_spawnattr_t attr;
+	sigset_t chld, dfl;
+	int status = -1, r;
+	pid_t pid;
+
+	sigemptyset(&ign.sa_mask);
+	pthread_mutex_lock(&system_lock);
+	if (system_users++ == 0) {
+		sigaction(SIGINT, &ign, &system_intr);
+		sigaction(SIGQUIT, &ign, &system_quit);
+	}
+	sigemptyset(&dfl);
+	if (system_intr.sa_handler != SIG_IGN)
+		sigaddset(&dfl, SIGINT);
+	if (system_quit.sa_handler != SIG_IGN)
+		sigaddset(&dfl, SIGQUIT);
+	pthread_mutex_unlock(&system_lock);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &c.omask);
+	r = posix_spawnattr_init(&attr);
+	if (!r) {
+		posix_spawnattr_setsigmask(&attr, &c.omask);
+		posix_spawnattr_setsigdefault(&attr, &dfl);
+		posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+		r = real_posix_spawn(&pid, "/bin/sh", NULL, &attr,
+				     (char *const[]){ (char *)"sh", (char *)"-c", (char *)"--",
+						      (char *)cmd, NULL }, environ);
+		posix_spawnattr_destroy(&attr);
+	}
+	if (r) {
+		status = 127 << 8;
+	} else {
+		pthread_cleanup_push(system_end, &c);
+		c.pid = pid;
+		while (waitpid(pid, &status, 0) < 0) {
+			if (errno != EINTR) {
+				status = -1;
+				break;
+			}
+		}
+		c.pid = -1;
+		pthread_cleanup_pop(0);
+	}
+	system_end(&c);
+	if (r)
+		errno = r;
+	return status;
+}
+
+SHIM_API int system(const char *cmd)
+{
+	REAL(system);
+	REAL(posix_spawn);
+	if (!wished || !shim.kick_sig || !real_posix_spawn || vfork_child())
+		return real_system ? real_system(cmd) : -1;
+	if (!cmd)
+		return system_masked("exit 0") == 0;
+	return system_masked(cmd);
 }
 
 /* The list forms, as libc builds them: an argv on the stack, then the vector form. */

@@ -192,6 +192,34 @@ static void test_stat(void)
 	       "open(O_CREAT|O_EXCL) of /dev/sgx_enclave: EEXIST");
 	tap_ok(fails(open("/dev/sgx_enclave", O_RDONLY | O_DIRECTORY), ENOTDIR),
 	       "open(O_DIRECTORY) of /dev/sgx_enclave: ENOTDIR");
+
+	/* O_PATH: the node, no file of the device. */
+	struct sgx_enclave_create create = { 0 };
+	char buf[8];
+	int p = open("/dev/sgx_enclave", O_PATH), flags = p >= 0 ? fcntl(p, F_GETFL) : 0;
+
+	tap_ok(p >= 0 && !fstat(p, &st) && is_node(&st, 125) && (flags & O_PATH),
+	       "open(O_PATH) of /dev/sgx_enclave: fstat shows the node, F_GETFL O_PATH (%#x)",
+	       flags);
+	tap_ok(p >= 0 && fails(ioctl(p, SGX_IOC_ENCLAVE_CREATE, &create), EBADF) &&
+	       fails(syscall(SYS_ioctl, p, SGX_IOC_ENCLAVE_CREATE, &create), EBADF) &&
+	       mmap(NULL, 4096, PROT_READ, MAP_SHARED, p, 0) == MAP_FAILED && errno == EBADF &&
+	       fails(read(p, buf, sizeof(buf)), EBADF),
+	       "ioctl, mmap and read of the O_PATH fd: EBADF");
+	tap_ok(p >= 0 && !close(p), "and it closes");
+	p = open("/dev/sgx_provision", O_PATH);
+	fd = open("/dev/sgx_enclave", O_RDWR);
+	{
+		struct sgx_enclave_provision prov = { .fd = (uint64_t)p };
+
+		tap_ok(p >= 0 && fd >= 0 &&
+		       fails(ioctl(fd, SGX_IOC_ENCLAVE_PROVISION, &prov), EINVAL),
+		       "ENCLAVE_PROVISION with an O_PATH fd of /dev/sgx_provision: EINVAL");
+	}
+	if (p >= 0)
+		close(p);
+	if (fd >= 0)
+		close(fd);
 }
 
 /* ---- ioctl ---- */
@@ -629,6 +657,17 @@ static void test_fd_file(void)
 	       d);
 	if (again >= 0)
 		close(again);
+
+	/* freopen closes the device's fd inside libc too, and opens another file there. */
+	fp = fopen("/dev/sgx_enclave", "r");
+	d = fp ? fileno(fp) : -1;
+	fp = fp ? freopen("/dev/zero", "r", fp) : NULL;
+	tap_ok(fp && fread(buf, 1, 8, fp) == 8 && fileno(fp) == d && !fstat(d, &st) &&
+	       S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && read(d, buf, 8) == 8,
+	       "freopen of a device stream onto /dev/zero: its fd (%d) is /dev/zero's, for "
+	       "fstat and read too", d);
+	if (fp)
+		fclose(fp);
 }
 
 static void test_dup(void)
@@ -764,8 +803,12 @@ static void test_close_all(char **argv)
 
 		char link[40];
 
+		int n;
+
 		hidden &= fails(fcntl(fds[i], F_GETFD), EBADF) && fails(fstat(fds[i], &st), EBADF) &&
-			  fails(read(fds[i], &c, 1), EBADF);
+			  fails(read(fds[i], &c, 1), EBADF) &&
+			  fails(ioctl(fds[i], FIONREAD, &n), EBADF) &&
+			  fails(syscall(SYS_ioctl, fds[i], FIONREAD, &n), EBADF);
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[i]);
 		gone &= fails(dup(fds[i]), EBADF) &&
 			mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fds[i], 0) == MAP_FAILED &&
@@ -774,7 +817,7 @@ static void test_close_all(char **argv)
 		      !close(fds[i]);
 	}
 	close(devnull);
-	tap_ok(!r && hidden, "the %d fds the program never opened: fcntl, fstat, read EBADF",
+	tap_ok(!r && hidden, "the %d fds the program never opened: fcntl, fstat, read, ioctl EBADF",
 	       taken);
 	tap_ok(!r && gone, "... dup and mmap EBADF, and their /proc/self/fd links ENOENT");
 	uint64_t h = e3.base + ENCL_HEAP_OFFSET;

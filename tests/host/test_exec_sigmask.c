@@ -10,6 +10,7 @@
  * spins inside, so EWB must kick that thread out.
  * Usage: test_exec_sigmask ENCLAVE.sgxs ENCLAVE.sig
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -402,6 +403,82 @@ static void test_pending(char **argv)
 	       "(status %#x)", st);
 }
 
+/*
+ * A child of vfork shares its parent's memory but has a mask of its own:
+ * what it blocks or unblocks is not the parent's, and it starts with the
+ * parent's.  Once it unblocks SIGTRAP and exits, once it blocks SIGBUS too
+ * and execs (the new program must have both blocked).
+ */
+static volatile int vfork_saw;
+
+static void test_vfork(char **argv)
+{
+	char *args[] = { argv[0], argv[1], argv[2], (char *)"wish-child", NULL };
+	sigset_t trap, bus, old, now;
+	int st = -1, st2 = -1;
+	pid_t pid;
+
+	sigemptyset(&trap);
+	sigaddset(&trap, SIGTRAP);
+	sigemptyset(&bus);
+	sigaddset(&bus, SIGBUS);
+	sigprocmask(SIG_BLOCK, &trap, &old);
+	vfork_saw = -1;
+	pid = vfork();
+	if (pid == 0) {
+		sigset_t cur;
+
+		sigprocmask(SIG_UNBLOCK, &trap, &cur);
+		vfork_saw = sigismember(&cur, SIGTRAP);
+		_exit(0);
+	}
+	if (pid > 0 && waitpid(pid, &st, 0) != pid)
+		st = -1;
+	sigprocmask(SIG_SETMASK, NULL, &now);
+	tap_ok(WIFEXITED(st) && vfork_saw == 1 && sigismember(&now, SIGTRAP) == 1,
+	       "a child of vfork starts with SIGTRAP blocked (%d), and its unblocking it "
+	       "leaves the parent's blocked (%d)", vfork_saw, sigismember(&now, SIGTRAP));
+	pid = vfork();
+	if (pid == 0) {
+		sigprocmask(SIG_BLOCK, &bus, NULL);
+		execv(argv[0], args);
+		_exit(21);
+	}
+	if (pid > 0 && waitpid(pid, &st2, 0) != pid)
+		st2 = -1;
+	sigprocmask(SIG_SETMASK, NULL, &now);
+	tap_ok(WIFEXITED(st2) && WEXITSTATUS(st2) == 0 && sigismember(&now, SIGBUS) == 0,
+	       "a child of vfork blocks SIGBUS and execs: the new program has SIGTRAP and SIGBUS "
+	       "blocked (status %#x), the parent SIGBUS open", st2);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* system() and popen() start a shell, which starts the program: both inherit the mask. */
+static void test_system_popen(char **argv)
+{
+	char cmd[1024];
+	sigset_t set, old;
+	int st, pst = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "exec '%s' '%s' '%s' wish-child", argv[0], argv[1], argv[2]);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTRAP);
+	sigaddset(&set, SIGBUS);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	st = system(cmd);
+	f = popen(cmd, "w"); /* its output stays the test's */
+	if (f)
+		pst = pclose(f);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	       "SIGTRAP and SIGBUS blocked, then system(): the program it runs has them blocked "
+	       "(status %#x)", st);
+	tap_ok(WIFEXITED(pst) && WEXITSTATUS(pst) == 0,
+	       "the same through popen() (status %#x)", pst);
+	tap_ok(system(NULL) != 0, "system(NULL) finds a shell");
+}
+
 /* sigwait and friends take a SIGTRAP that waits while blocked. */
 static void test_sigwait(void)
 {
@@ -420,11 +497,24 @@ static void test_sigwait(void)
 	c = sigwait(&set, &b);
 	raise(SIGTRAP);
 	sigwaitinfo(&set, NULL);
+	/* The system call as a program may make it through syscall(): the kernel's 8-byte set. */
+	uint64_t kset = 1ULL << (SIGTRAP - 1);
+	siginfo_t si2;
+	long d;
+
+	raise(SIGTRAP);
+	memset(&si2, 0, sizeof(si2));
+	d = syscall(SYS_rt_sigtimedwait, &kset, &si2, &ts, 8);
+	if (d != SIGTRAP)
+		sigtimedwait(&set, NULL, &ts); /* not taken: it must not kill at the unblock */
 	alarm(0);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	tap_ok(a == SIGTRAP && si.si_signo == SIGTRAP && si.si_code == SI_USER && c == 0 &&
 	       b == SIGTRAP, "sigtimedwait, sigwait and sigwaitinfo take a blocked, pending "
 	       "SIGTRAP (%d, code %d; %d, %d)", a, si.si_code, c, b);
+	tap_ok(d == SIGTRAP && si2.si_signo == SIGTRAP && si2.si_code == SI_TKILL,
+	       "so does syscall(SYS_rt_sigtimedwait), with the kernel's si_code (%ld, errno %d, "
+	       "code %d)", d, d < 0 ? errno : 0, si2.si_code);
 }
 
 static int pending_child(void)
@@ -472,6 +562,8 @@ int main(int argc, char **argv)
 	test_exec_masked(argv);
 	test_wish_survives_exec(argv);
 	test_pending(argv);
+	test_vfork(argv);
+	test_system_popen(argv);
 	test_sigwait();
 	main_pid = getpid();
 	st = thread_started_blocked();
