@@ -161,13 +161,18 @@ static void child_after_fork(void)
 {
 	sigset_t old = fork_mask;
 
-	urcu_bp_after_fork_child();
 	shim_files_after_fork();
 	shim_real_after_fork(); /* also makes shim.lock a new, free mutex */
 	shim_exec_after_fork();
 	shim_sigmask_after_fork();
 	shim_cpuid_after_fork();
 	shim_unblock(&old);
+	/*
+	 * Last: it restores the mask it saved through sigprocmask(), ours,
+	 * which must know this is the child already.  Nothing before it
+	 * uses RCU (the child's driver starts at its first open).
+	 */
+	urcu_bp_after_fork_child();
 }
 
 /* Enclaves whose last reference is gone but whose release is still running. */
