@@ -214,6 +214,80 @@ static int uffd_unprotect(unsigned long addr)
 }
 
 /*
+ * Mappings the shim makes without the driver.  The driver inserts a PTE
+ * (h_insert_page()) only under encl->lock, on a resident page that is not
+ * BUSY, of an enclave not NO_MEMORY; every zap of a page comes after a step
+ * under that lock that keeps such inserts off it (the reclaimer's and
+ * REMOVE_PAGES' BUSY, the OOM killer's NO_MEMORY and its lock round trip),
+ * or runs under it (after EMODPR and EMODT).  So an insert's mapping is
+ * either made before a zap's unmapping, which removes it, or not at all.
+ * A page whose PTE is recorded but which is not mapped natively (unmapped
+ * by the program, write-protected from an earlier EPCM state, mapped by an
+ * EACCEPT) is mapped here without that lock, from the recorded PTE: a zap
+ * may then unmap before our CONTINUE, and the mapping would outlive it --
+ * through EWB, which scrubs the page in place (the enclave reads zeros, its
+ * writes are lost at the next ELDU), or past an EPCM restriction.
+ *
+ * A zap counts itself begun on each page before it clears the page's PTE,
+ * and done after it unmapped it.  The mapper reads the page's done count,
+ * then its begun count, then the PTE: when both counts are equal no zap of
+ * the page was under way at the second read (the ones begun by then were
+ * all done at the first), so every earlier zap's NULL is seen and its
+ * unmapping is over.  After mapping, it reads the begun count again: a zap
+ * that began in between may have unmapped first, and the mapping is undone
+ * (the next access faults through the driver); one that begins later
+ * unmaps after our mapping and removes it.  An undo may remove a mapping
+ * the driver just made: that costs only a fault.
+ */
+
+/*
+ * The zap counts, per page hashed by address: pages that share a bucket
+ * take a zap of one for a zap of each, an undo too many at worst.
+ */
+#define ZAP_BUCKETS 4096
+static struct zap_count {
+	_Atomic uint32_t begun, done;
+} zap_counts[ZAP_BUCKETS];
+
+static struct zap_count *zap_count(unsigned long page)
+{
+	return &zap_counts[(page >> 12) % ZAP_BUCKETS];
+}
+
+/* Record @page's zaps begun in *@snap; false when one is under way. */
+static bool zaps_settled(unsigned long page, uint32_t *snap)
+{
+	uint32_t done = atomic_load(&zap_count(page)->done);
+
+	*snap = atomic_load(&zap_count(page)->begun);
+	return *snap == done;
+}
+
+/*
+ * Map @page, resident and natively accessible (@w: writable) as the
+ * EPCM said after zaps_settled() gave @snap, for a @write access or none;
+ * write-protected without W.  Return 0 when it is mapped (or already was),
+ * -EAGAIN when a zap raced the mapping (undone), else the CONTINUE's error.
+ */
+static int map_resident(unsigned long page, bool w, bool write, uint32_t snap)
+{
+	int r = uffd_continue(page, !w && !write);
+
+	/* Mapped already: a write found it write-protected from an earlier EPCM state. */
+	if (r == -EEXIST && write)
+		r = uffd_unprotect(page);
+	if (r == -EEXIST)
+		return 0;
+	if (r)
+		return r;
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load(&zap_count(page)->begun) == snap)
+		return 0;
+	madvise((void *)page, 4096, MADV_DONTNEED);
+	return -EAGAIN;
+}
+
+/*
  * The page this thread's last insert mapped natively, with INSERTED_MAPPED
  * and INSERTED_W (writable) in its low bits; 0: none.  A fault that gets
  * its page mapped by its own insert has nothing left to map, so it skips
@@ -240,6 +314,7 @@ static int h_insert_page(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
 	/* A page the EPCM refuses stays unmapped natively: access is #PF|SGX. */
 	if (!epcm_native(epc, &w))
 		return 0;
+	/* encl->lock held: no zap can overtake this (see map_resident()). */
 	r = uffd_continue(addr, !w);
 	/* EEXIST: mapped before, maybe write-protected from another EPCM state. */
 	if (!r)
@@ -259,14 +334,37 @@ static void h_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned
 		if (!shim_map_lookup(a, &m) || m.f->encl != encl)
 			continue;
 		end = m.end < addr + len ? m.end : addr + len;
-		for (unsigned long p = a; p < end; p += 4096)
+		/* Begun before the PTE goes, done once unmapped: see map_resident(). */
+		for (unsigned long p = a; p < end; p += 4096) {
+			atomic_fetch_add(&zap_count(p)->begun, 1);
 			if (m.f->pte && p >= m.f->base && p - m.f->base < m.f->size)
 				atomic_store_explicit(&m.f->pte[(p - m.f->base) >> 12], NULL,
 						      memory_order_release);
+		}
 		madvise((void *)a, end - a, MADV_DONTNEED);
+		for (unsigned long p = a; p < end; p += 4096)
+			atomic_fetch_add(&zap_count(p)->done, 1);
 		a = end - 4096;
 	}
 	shim_wait_leaves();
+}
+
+/*
+ * SOFTSGX_TEST_MAP_RACE=1, for the race test: the reclaimer wins every race
+ * with a mapping the fault path makes without the driver (a resident page
+ * whose PTE it recorded): right before that mapping, the page is zapped,
+ * EBLOCKed and written back, as ksgxd could do at that instant.  The thread
+ * is out of the enclave there (AEX, or host code) and holds no lock, so it
+ * runs the reclaimer itself, until the page is gone.  Read once at load.
+ */
+static bool test_map_race;
+
+static void test_reclaim(struct shim_file *f, unsigned long page)
+{
+	for (int i = 0; i < 4096 && shim_pte(f, page); i++)
+		sgx_reclaim_pages(shim.drv);
+	if (shim_pte(f, page))
+		shim_die("softsgx: SOFTSGX_TEST_MAP_RACE: the page was not reclaimed\n");
 }
 
 /* SOFTSGX_FAULT_AROUND=N: the driver's cfg.fault_around.  Read once at load. */
@@ -403,10 +501,10 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 {
 	unsigned long page = addr & ~4095UL;
 	struct sgx_epc_page *epc;
+	uint32_t zaps;
 	struct shim_map m;
 	vm_fault_t vf;
 	bool w;
-	int r;
 
 	*sigbus = false;
 	if (!shim_map_lookup(addr, &m) || m.f->kind != SHIM_ENCL)
@@ -419,6 +517,8 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 
 	/* Two rounds of map-or-fault; a "retry" answer does not use one up. */
 	for (int round = 0, busy = 0; round < 2;) {
+		bool settled = zaps_settled(page, &zaps);
+
 		epc = shim_pte(m.f, page);
 		if (epc && !native)
 			return 0;
@@ -430,14 +530,10 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 			if (round && inserted_here == (page | INSERTED_MAPPED |
 						       (w ? INSERTED_W : 0)))
 				return 0;
-			/*
-			 * Map it; when it already is, a write found it
-			 * write-protected from an earlier EPCM state.
-			 */
-			r = uffd_continue(page, !w && !write);
-			if (r == -EEXIST && write)
-				r = uffd_unprotect(page);
-			if (r == 0 || r == -EEXIST)
+			if (test_map_race && !round)
+				test_reclaim(m.f, page);
+			/* Under a zap, or raced by one: the driver's path decides. */
+			if (settled && !map_resident(page, w, write, zaps))
 				return 0;
 		}
 		if (!m.f->encl)
@@ -480,23 +576,16 @@ void shim_encl_map_accepted(unsigned long addr)
 {
 	unsigned long page = addr & ~4095UL;
 	struct sgx_epc_page *epc;
+	uint32_t zaps;
 	struct shim_map m;
 	bool w;
 
 	if (!shim_map_lookup(page, &m) || m.f->kind != SHIM_ENCL ||
-	    !(m.vm_flags & (VM_READ | VM_WRITE | VM_EXEC)))
+	    !(m.vm_flags & (VM_READ | VM_WRITE | VM_EXEC)) || !zaps_settled(page, &zaps))
 		return;
 	epc = shim_pte(m.f, page);
-	if (!epc || !epcm_native(epc, &w) || uffd_continue(page, !w))
-		return;
-	/*
-	 * A zap stores NULL, then unmaps: if it began before the mapping, the
-	 * NULL is seen now and its unmapping may have come first; undo ours.
-	 * Otherwise its unmapping comes after ours and removes it.
-	 */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (!shim_pte(m.f, page))
-		madvise((void *)page, 4096, MADV_DONTNEED);
+	if (epc && epcm_native(epc, &w))
+		map_resident(page, w, false, zaps);
 }
 
 int shim_uffd_register(unsigned long start, unsigned long len)
@@ -997,6 +1086,7 @@ int shim_platform_init(void)
 	if (shim_env_on("SOFTSGX_NO_SGX2"))
 		cfg.sgx2 = false;
 	shim.stats = shim_env_on("SOFTSGX_STATS");
+	test_map_race = shim_env_on("SOFTSGX_TEST_MAP_RACE");
 	young_off = getenv("SOFTSGX_YOUNG") && !strcmp(getenv("SOFTSGX_YOUNG"), "off");
 	fault_around = (unsigned int)env_size("SOFTSGX_FAULT_AROUND", 0);
 	if (fault_around > 64)

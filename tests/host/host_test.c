@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* Shared parts of the test_exec_* programs (host_test.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "host_test.h"
 
@@ -161,6 +163,17 @@ bool ht_thread_rec(uint64_t tcs, struct encl_thread_rec *rec)
 
 	memset(rec, 0, sizeof(*rec));
 	return ht_call(tcs, &op);
+}
+
+bool ht_page_mapped(uint64_t addr)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t v = 0;
+	bool ok = fd >= 0 && pread(fd, &v, 8, (off_t)(addr / ENCL_PAGE_SIZE * 8)) == 8;
+
+	if (fd >= 0)
+		close(fd);
+	return ok && (v >> 63);
 }
 
 uint64_t ht_eaccept(uint64_t tcs, uint64_t addr, uint64_t len, uint64_t flags)

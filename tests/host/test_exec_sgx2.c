@@ -10,10 +10,8 @@
  * make the driver page while it EAUGs.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "host_test.h"
 
@@ -45,18 +43,6 @@ static bool fill_check(uint64_t tcs, uint64_t addr, uint64_t len, uint64_t seed)
 	return ht_call(tcs, &fill) && ht_call(tcs, &check) && check.status == 0;
 }
 
-/* Is the page at @addr mapped in this process (/proc/self/pagemap)? */
-static bool page_mapped(uint64_t addr)
-{
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	uint64_t v = 0;
-	bool ok = fd >= 0 && pread(fd, &v, 8, (off_t)(addr / ENCL_PAGE_SIZE * 8)) == 8;
-
-	if (fd >= 0)
-		close(fd);
-	return ok && (v >> 63);
-}
-
 static void test_grow_shrink(uint64_t pages)
 {
 	uint64_t start = e.base + e.added_end, len = pages * ENCL_PAGE_SIZE, count;
@@ -65,7 +51,7 @@ static void test_grow_shrink(uint64_t pages)
 	tap_ok(ht_eaccept(e.tcs[0], start, len, ACCEPT_NEW) == 0,
 	       "EACCEPT of %llu unadded pages: each first touch EAUGs it", (unsigned long long)pages);
 	/* As the kernel maps an EAUGed page at once: no fault of its own at first use. */
-	tap_ok(page_mapped(start + len - ENCL_PAGE_SIZE),
+	tap_ok(ht_page_mapped(start + len - ENCL_PAGE_SIZE),
 	       "the last page accepted is mapped before the enclave uses it");
 	tap_ok(fill_check(e.tcs[1], start, len, 0x5eed), "the new pages hold what is written");
 
