@@ -612,7 +612,7 @@ static int uffd_open(void)
 		fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	if (ioctl(fd, UFFDIO_API, &api)) {
+	if (syscall(SYS_ioctl, fd, UFFDIO_API, &api)) {
 		int e = errno;
 
 		close(fd);

@@ -47,7 +47,16 @@ int sgx_sigstruct_sign(struct sgx_sigstruct *ss, EVP_PKEY *key);
 
 /* Return: a new RSA-3072, e = 3 key, or NULL. */
 EVP_PKEY *sgx_sign_generate_key(void);
-/* Return: the private key in PEM file @path, or NULL with *@err = -errno / -EINVAL. */
+/**
+ * sgx_sign_load_key() - read a signing key
+ * @path: a PEM file holding an RSA private key
+ * @err: set on failure
+ *
+ * A key encrypted with a pass phrase is refused, never prompted for.
+ * Return: the key, or NULL with *@err = -errno from open(), -EISDIR for a
+ * directory, -ENOKEY for an encrypted key, -EBADMSG when the file holds no
+ * PEM private key, or -EINVAL for a key that is not RSA-3072 with e = 3.
+ */
 EVP_PKEY *sgx_sign_load_key(const char *path, int *err);
 
 /* MRSIGNER: SHA-256 of the 384 modulus bytes as stored. */
