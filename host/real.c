@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "size_arg.h"
 #include "mm_ops.h"
 #include "softsgx/cpu.h"
 
@@ -621,36 +622,13 @@ static int uffd_open(void)
 	return fd;
 }
 
-/* Bytes, with C prefixes and an optional K, M or G suffix: 0, or -EINVAL. */
-static int parse_bytes(const char *s, uint64_t *out)
-{
-	char *end;
-	int shift = 0;
-	uint64_t v;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	default: break;
-	}
-	if (errno || *end || v > UINT64_MAX >> shift)
-		return -EINVAL;
-	*out = v << shift;
-	return 0;
-}
-
 /* A size from the environment; @def when unset or not a size. */
 static uint64_t env_size(const char *name, uint64_t def)
 {
 	const char *s = getenv(name);
 	uint64_t v;
 
-	return s && !parse_bytes(s, &v) ? v : def;
+	return s && !softsgx_parse_size(s, &v) ? v : def;
 }
 
 bool shim_env_on(const char *name)
@@ -717,7 +695,7 @@ static int cg_spec_parse(const char *s, size_t len, struct cg_spec *out)
 	num[len] = 0;
 	if (!strcmp(num, "max"))
 		v = UINT64_MAX;
-	else if (parse_bytes(num, &v))
+	else if (softsgx_parse_size(num, &v))
 		return -EINVAL;
 	memcpy(out->path, s, plen);
 	out->path[plen] = 0;

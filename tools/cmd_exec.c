@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "size_arg.h"
 
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
@@ -101,30 +102,6 @@ static int find_preload(char *out, size_t n)
 	return access(out, R_OK) ? -1 : 0;
 }
 
-static int parse_size(const char *s, unsigned long long *out)
-{
-	char *end;
-	unsigned long long v;
-
-	int shift = 0;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *s == '-')
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	default: break;
-	}
-	/* A suffix must not wrap the value round to a small, valid one. */
-	if (*end || v > ULLONG_MAX >> shift)
-		return -1;
-	*out = v << shift;
-	return 0;
-}
-
 /*
  * --cgroup PATH:LIMIT, checked here so that a mistake is a usage error
  * before PROGRAM starts; the shim parses SOFTSGX_CGROUPS again the same way.
@@ -132,7 +109,7 @@ static int parse_size(const char *s, unsigned long long *out)
 static bool cgroup_arg_ok(const char *arg)
 {
 	const char *colon = strchr(arg, ':'), *name = arg;
-	unsigned long long v;
+	uint64_t v;
 
 	if (!colon || colon - arg >= 256)
 		return false;
@@ -149,7 +126,7 @@ static bool cgroup_arg_ok(const char *arg)
 		name = p + 1;
 	}
 	return !strcmp(colon + 1, "max") ||
-	       (colon[1] >= '0' && colon[1] <= '9' && !parse_size(colon + 1, &v));
+	       (colon[1] >= '0' && colon[1] <= '9' && !softsgx_parse_size(colon + 1, &v));
 }
 
 /*
@@ -247,30 +224,30 @@ int cmd_exec(int argc, char **argv)
 			return 0;
 		}
 		if (!strcmp(a, "--epc") || !strcmp(a, "--sections")) {
-			unsigned long long v;
+			uint64_t v;
 
 			if (i + 1 >= argc) {
 				fprintf(stderr, "softsgx exec: %s needs a value\n", a);
 				return 2;
 			}
 			if (!strcmp(a, "--epc")) {
-				if (parse_size(argv[i + 1], &v) || v < (64ULL << 10) ||
+				if (softsgx_parse_size(argv[i + 1], &v) || v < (64ULL << 10) ||
 				    v > (64ULL << 30) || (v & 4095)) {
 					fprintf(stderr,
 						"softsgx exec: --epc %s: want a multiple of 4K "
 						"from 64K to 64G\n", argv[i + 1]);
 					return 2;
 				}
-				snprintf(num, sizeof(num), "%llu", v);
+				snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
 				setenv("SOFTSGX_EPC", num, 1);
 			} else {
-				if (parse_size(argv[i + 1], &v) || v < 1 || v > 8) {
+				if (softsgx_parse_size(argv[i + 1], &v) || v < 1 || v > 8) {
 					fprintf(stderr,
 						"softsgx exec: --sections %s: want 1 to 8\n",
 						argv[i + 1]);
 					return 2;
 				}
-				snprintf(num, sizeof(num), "%llu", v);
+				snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
 				setenv("SOFTSGX_SECTIONS", num, 1);
 			}
 			i++;

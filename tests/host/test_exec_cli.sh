@@ -57,6 +57,9 @@ check "--cgroup-policy v5 runs the program" 0 '' \
 # 2^54 + 64 KiB wrapped round to 64 KiB before the suffix was checked.
 check "--epc 0x40000000000040K does not wrap to 64K" 2 "^softsgx exec: --epc 0x40000000000040K:" \
 	"$BIN" exec --epc 0x40000000000040K -- true
+# The option reads sizes as the shim reads SOFTSGX_EPC: no sign, no space.
+check "--epc +16M is refused, as SOFTSGX_EPC=+16M would be" 2 "^softsgx exec: --epc +16M:" \
+	"$BIN" exec --epc +16M -- true
 check "a bad SOFTSGX_CGROUPS entry is refused" 2 \
 	"^softsgx: SOFTSGX_CGROUPS=a:1M,b:1Q: bad entry 'b:1Q'" \
 	env SOFTSGX_CGROUPS=a:1M,b:1Q "$BIN" exec -- "$2" "$3" "$4"
