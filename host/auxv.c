@@ -56,9 +56,9 @@ static bool number(const char **s, long *v)
 static bool own_auxv(const char *name)
 {
 	const char *p = name + 6;
-	long pid, tid;
+	long tid;
 
-	if (strncmp(name, "/proc/", 6) || !number(&p, &pid) || pid != getpid())
+	if (strncmp(name, "/proc/", 6) || !shim_proc_pid_own(&p))
 		return false;
 	if (!strncmp(p, "/task/", 6)) {
 		/* Any thread's: the kernel found it in this process at the open. */

@@ -64,6 +64,26 @@ bool shim_path_lexical(const char *path, char *out, size_t size)
 	return true;
 }
 
+/**
+ * shim_proc_pid_own() - is the pid at *@p (in a /proc path) this process's?
+ * @p: at the digits after "/proc/"; moved past them
+ *
+ * Every open and stat of the program passes here: getpid() is called only
+ * for a path that has a pid in it.
+ * Return: true when there are digits and they are this process's pid.
+ */
+bool shim_proc_pid_own(const char **p)
+{
+	char *end;
+	long pid;
+
+	if (**p < '0' || **p > '9')
+		return false;
+	pid = strtol(*p, &end, 10);
+	*p = end;
+	return pid == getpid();
+}
+
 /*
  * /proc/self/fd/N (or /dev/fd/N, /proc/thread-self/fd/N, /proc/PID/fd/N of
  * this process) naming one of our device fds: on Linux the magic link opens
@@ -72,17 +92,15 @@ bool shim_path_lexical(const char *path, char *out, size_t size)
 static int fd_link_num(const char *buf)
 {
 	static const char *const dirs[] = { "/proc/self/fd/", "/dev/fd/", "/proc/thread-self/fd/" };
-	const char *n = NULL;
-	char own[40];
+	const char *n = NULL, *p = buf + 6;
 	char *end;
 	long fd;
 
-	snprintf(own, sizeof(own), "/proc/%d/fd/", (int)getpid());
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]) && !n; i++)
 		if (!strncmp(buf, dirs[i], strlen(dirs[i])))
 			n = buf + strlen(dirs[i]);
-	if (!n && !strncmp(buf, own, strlen(own)))
-		n = buf + strlen(own);
+	if (!n && !strncmp(buf, "/proc/", 6) && shim_proc_pid_own(&p) && !strncmp(p, "/fd/", 4))
+		n = p + 4;
 	if (!n || *n < '0' || *n > '9')
 		return -1;
 	fd = strtol(n, &end, 10);

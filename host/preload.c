@@ -301,16 +301,8 @@ SHIM_API int open(const char *path, int flags, ...)
 	return do_open(AT_FDCWD, path, flags, m);
 }
 
-SHIM_API int open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t m;
-
-	va_start(ap, flags);
-	m = mode_arg(flags, ap);
-	va_end(ap);
-	return do_open(AT_FDCWD, path, flags, m);
-}
+/* The same entry on x86-64, where off_t is 64 bits (glibc aliases them too). */
+SHIM_API int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 
 SHIM_API int openat(int dirfd, const char *path, int flags, ...)
 {
@@ -323,16 +315,7 @@ SHIM_API int openat(int dirfd, const char *path, int flags, ...)
 	return do_open(dirfd, path, flags, m);
 }
 
-SHIM_API int openat64(int dirfd, const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t m;
-
-	va_start(ap, flags);
-	m = mode_arg(flags, ap);
-	va_end(ap);
-	return do_open(dirfd, path, flags, m);
-}
+SHIM_API int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
 
 SHIM_API int __open_2(const char *path, int flags)
 {

@@ -164,6 +164,7 @@ void shim_nofork(void *addr, unsigned long len);
 /* ---- files.c ---- */
 int shim_dev_open(const char *path, int flags);
 bool shim_is_dev_path(const char *path, enum shim_kind *kind);
+bool shim_proc_pid_own(const char **p);
 bool shim_path_lexical(const char *path, char *out, size_t size);
 bool shim_is_internal_link(const char *path);
 const char *shim_dev_link_target(const char *path);

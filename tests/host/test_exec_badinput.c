@@ -614,6 +614,25 @@ static void test_fd_file(void)
 		close(fd2);
 	snprintf(path, sizeof(path), "/dev/fd/%d", e.fd);
 	tap_ok(!stat(path, &st) && S_ISCHR(st.st_mode), "%s stats as the device", path);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)getpid(), e.fd);
+	tap_ok(!stat(path, &st) && S_ISCHR(st.st_mode), "%s (this process) stats as the device",
+	       path);
+	/* A pid above any the kernel gives: only a wrong match could make this stat work. */
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", 99999999, e.fd);
+	tap_ok(fails(stat(path, &st), ENOENT), "%s (not this process) is not taken for ours",
+	       path);
+
+	/* The large-file spellings are the same entries (aliases in the shim). */
+	int o64 = open64("/dev/sgx_enclave", O_RDWR), oat64 = openat64(AT_FDCWD, "/dev/sgx_enclave",
+								      O_RDWR);
+
+	tap_ok(o64 >= 0 && oat64 >= 0 && !fstat(o64, &st) && major(st.st_rdev) == 10 &&
+	       !fstat(oat64, &st) && major(st.st_rdev) == 10 && fails(read(o64, buf, 8), EINVAL),
+	       "open64 and openat64 of the node open the device");
+	if (o64 >= 0)
+		close(o64);
+	if (oat64 >= 0)
+		close(oat64);
 	/* The link itself: a symbolic link to the node. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", e.fd);
 	tap_ok(!lstat(path, &st) && S_ISLNK(st.st_mode) &&
