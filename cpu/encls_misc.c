@@ -147,6 +147,18 @@ static int edbg_begin(struct sgx_cpu *cpu, uint64_t addr, bool write, uint32_t *
 	return 0;
 }
 
+/* The linear address of byte @off of @e's page. */
+static uint64_t a_linaddr(const struct epcm *e, uint64_t off)
+{
+	return atomic_load(&e->linaddr) + off;
+}
+
+void sgx_cpu_set_dbg_view(struct sgx_cpu *cpu, sgx_dbg_view_fn fn, void *ctx)
+{
+	cpu->dbg_view_ctx = ctx;
+	cpu->dbg_view = fn;
+}
+
 static bool encl_debug(struct sgx_cpu *cpu, const struct epcm *e)
 {
 	return secs_of(cpu, e->secs)->attributes & SGX_ATTR_DEBUG;
@@ -186,6 +198,9 @@ int sgx_edbgrd(struct sgx_cpu *cpu, void *addr, uint64_t *data)
 	memcpy(&v, frame_bytes(cpu, f) + off, sizeof(v));
 	if (e->pt == SGX_PAGE_TYPE_VA)
 		v = v ? ~0ULL : 0;
+	else if (e->pt == SGX_PAGE_TYPE_REG && cpu->dbg_view)
+		cpu->dbg_view(cpu->dbg_view_ctx, frame_addr(cpu, e->secs), a_linaddr(e, off),
+			      (uint8_t *)&v, false);
 	*data = v;
 out:
 	page_unlock_shared(e);
@@ -223,6 +238,9 @@ int sgx_edbgwr(struct sgx_cpu *cpu, void *addr, uint64_t data)
 		ret = fault_gp();
 		goto out;
 	}
+	if (e->pt == SGX_PAGE_TYPE_REG && cpu->dbg_view)
+		cpu->dbg_view(cpu->dbg_view_ctx, frame_addr(cpu, e->secs), a_linaddr(e, off),
+			      (uint8_t *)&data, true);
 	memcpy(frame_bytes(cpu, f) + off, &data, sizeof(data));
 out:
 	page_unlock_excl(e);

@@ -158,6 +158,9 @@ struct sgx_cpu {
 	uint8_t report_keyid[32];
 	uint8_t paging_key[16];
 
+	sgx_dbg_view_fn dbg_view; /* sgx_cpu_set_dbg_view() */
+	void *dbg_view_ctx;
+
 	void *paging_ctx; /* owned by paging_crypto.c */
 	void *keys_ctx;   /* owned by keys.c */
 

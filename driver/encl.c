@@ -424,6 +424,20 @@ static void sgx_encl_release(struct sgx_encl *encl)
 /* Page store                                                             */
 
 /**
+ * sgx_encl_next_page() - walk the pages an enclave has
+ * @encl: the enclave (its lock held)
+ * @idx: the first page index to look at; set past the page returned
+ * @end: one past the last index to look at
+ *
+ * Return: the next present page at an index in [*@idx, @end), or NULL.
+ */
+struct sgx_encl_page *sgx_encl_next_page(struct sgx_encl *encl, unsigned long *idx,
+					 unsigned long end)
+{
+	return next_present(encl, idx, end);
+}
+
+/**
  * sgx_encl_page_slot() - the page-store slot of an address
  * @encl: the enclave
  * @addr: a linear address

@@ -610,6 +610,9 @@ vm_fault_t sgx_vma_fault(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long
  */
 unsigned int sgx_vma_fault_around(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
 				  unsigned long vm_flags, unsigned long end);
+/* The next present page at an index in [*idx, end), or NULL (encl->lock held). */
+struct sgx_encl_page *sgx_encl_next_page(struct sgx_encl *encl, unsigned long *idx,
+					 unsigned long end);
 /**
  * sgx_vma_access() - a debugger's access to enclave memory (ptrace, /proc/pid/mem)
  * @encl: the enclave mapped there (NULL: the mapping lost its enclave)

@@ -25,11 +25,11 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "stub.h"
 #include "softsgx/cpu.h"
 #include "softsgx/uapi/sgx.h"
 
-#define SLOT_SIZE 0x20000UL   /* keep in sync with entry.S */
-#define SLOT_STACK_OFF 0x2000UL
+#define ALT_SIZE (STUB_AREA_OFF - SLOT_STACK_OFF)
 #define NR_SLOTS 512
 
 struct fast_frame;
@@ -66,12 +66,53 @@ static void slot_free(void *p)
 	stack_t ss = { .ss_flags = SS_DISABLE };
 
 	sigaltstack(&ss, NULL);
+	shim_stub_clear_tid(s->tid, s);
 	atomic_store(&s->used, 0);
 }
 
 static struct slot *slot_at(int i)
 {
 	return (struct slot *)(softsgx_slots_base + (unsigned long)i * SLOT_SIZE);
+}
+
+static struct stub_frame *frame_of(struct slot *s)
+{
+	return (struct stub_frame *)((char *)s + STUB_AREA_OFF);
+}
+
+static uint8_t *xsave_of(struct slot *s)
+{
+	return (uint8_t *)s + STUB_XSAVE_OFF;
+}
+
+/*
+ * The software bytes of a kernel signal frame's XSAVE image (struct
+ * _fpx_sw_bytes at 464, which XSAVE never writes, and the end marker), so
+ * that the slot's image passes for one: with the handler's code and with
+ * rt_sigreturn.
+ */
+static void stamp_xsave(struct slot *s)
+{
+	uint8_t *x = xsave_of(s);
+	uint32_t m1 = 0x46505853U, m2 = 0x46505845U, size = shim_xsave_size, ext = size + 4;
+	uint32_t lo, hi;
+	uint64_t xcr0;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	xcr0 = (uint64_t)hi << 32 | lo;
+	memcpy(x + 464, &m1, 4);
+	memcpy(x + 468, &ext, 4);
+	memcpy(x + 472, &xcr0, 8);
+	memcpy(x + 480, &size, 4);
+	memcpy(x + size, &m2, 4);
+}
+
+static void stub_slot_init(struct slot *s)
+{
+	if (!shim_stub_enabled())
+		return;
+	frame_of(s)->common = (uint64_t)(uintptr_t)softsgx_stub_common;
+	stamp_xsave(s);
 }
 
 /* The calling thread's slot, claimed on first use.  Async-signal-safe. */
@@ -95,11 +136,12 @@ static struct slot *slot_get(void)
 		s->inside = false;
 		s->f = NULL;
 		softsgx_get_fsgs(s->host_fsgs);
-		stack_t ss = { .ss_sp = (char *)s + SLOT_STACK_OFF,
-			       .ss_size = SLOT_SIZE - SLOT_STACK_OFF };
+		stack_t ss = { .ss_sp = (char *)s + SLOT_STACK_OFF, .ss_size = ALT_SIZE };
 		sigaltstack(&ss, NULL);
+		stub_slot_init(s);
 		my_slot = s;
 		pthread_setspecific(slot_key, s);
+		shim_stub_set_tid(s->tid, s);
 		return s;
 	}
 	return NULL;
@@ -673,6 +715,19 @@ static bool page_mapped(uint64_t la)
 	return f && shim_pte(f, la);
 }
 
+/* After a leaf succeeded: what the rest of the shim learns from it. */
+static void leaf_done(struct slot *s, uint64_t leaf, uint64_t target, uint64_t rax,
+		      bool was_inside)
+{
+	/* An accepted page: mapped now, not at a fault of its own. */
+	if (was_inside && (leaf == EACCEPT || leaf == EACCEPTCOPY) && !rax)
+		shim_encl_map_accepted(target);
+	if (s->lp.in_enclave && !was_inside)
+		s->f = encl_file_at(s->lp.tcs_la);
+	else if (!s->lp.in_enclave && was_inside)
+		lp_exited(s);
+}
+
 /* ENCLU at RIP: perform the leaf in RAX on the saved context. */
 static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 {
@@ -702,13 +757,7 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 			atomic_store(&s->inside, false);
 		if (!ret) {
 			regs_to_uc(&r, uc, fsgs);
-			/* An accepted page: mapped now, not at a fault of its own. */
-			if (was_inside && (leaf == EACCEPT || leaf == EACCEPTCOPY) && !r.rax)
-				shim_encl_map_accepted(target);
-			if (s->lp.in_enclave && !was_inside)
-				s->f = encl_file_at(s->lp.tcs_la);
-			else if (!s->lp.in_enclave && was_inside)
-				lp_exited(s);
+			leaf_done(s, leaf, target, r.rax, was_inside);
 			return;
 		}
 		flt = sgx_last_fault();
@@ -766,6 +815,199 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 		       flt->vector == 14 ? flt->errcd : 0, flt->vector == 14 ? flt->addr : 0);
 		return;
 	}
+}
+
+/* ---- trap-free ENCLU: the C side of the stubs (enclu_stub.S) ---- */
+
+static uint64_t user_cs, user_ss;
+
+uint64_t softsgx_stub_leaf(struct slot *s);
+uint64_t softsgx_stub_sigframe(struct slot *s);
+
+/* The way out through IRETQ: the final state's RIP, RFLAGS and RSP. */
+static void set_iret(struct stub_frame *f)
+{
+	f->iret[0] = f->r.rip;
+	f->iret[1] = user_cs;
+	f->iret[2] = f->r.rflags;
+	f->iret[3] = f->r.rsp;
+	f->iret[4] = user_ss;
+}
+
+/*
+ * The pages from the mov to the ENCLU are still there for native execution:
+ * hardware would fetch them, the stub does not.  When the reclaimer or a
+ * permission change took one away, the ENCLU is fetched for real instead.
+ */
+static bool site_code_mapped(const struct stub_site_info *site)
+{
+	struct shim_map m;
+
+	for (uint64_t a = site->enclu & ~4095ULL; a <= site->enclu + 2; a += 4096) {
+		if (!shim_map_lookup(a, &m) || m.f != site->f || !(m.vm_flags & VM_EXEC) ||
+		    !shim_pte(site->f, a))
+			return false;
+	}
+	return true;
+}
+
+/* The current kernel mask, less the signals the stub held back. */
+static uint64_t stub_base_mask(struct stub_frame *f, uint64_t held)
+{
+	uint64_t cur = 0;
+
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, 8);
+	(void)f;
+	return cur & ~held;
+}
+
+/* The rt_sigreturn frame for the final state, in the slot (see stub.h). */
+static ucontext_t *stub_frame_uc(struct slot *s, uint64_t mask)
+{
+	struct stub_frame *f = frame_of(s);
+	ucontext_t *uc = (ucontext_t *)((char *)s + STUB_UC_OFF);
+	uint64_t fsgs[2];
+	greg_t *g = uc->uc_mcontext.gregs;
+
+	memset(uc, 0, sizeof(*uc));
+	uc->uc_flags = 0x1 | 0x2 | 0x4; /* UC_FP_XSTATE, UC_SIGCONTEXT_SS, UC_STRICT_RESTORE_SS */
+	uc->uc_stack.ss_sp = (char *)s + SLOT_STACK_OFF;
+	uc->uc_stack.ss_size = ALT_SIZE;
+	regs_to_uc(&f->r, uc, fsgs);
+	g[REG_CSGSFS] = (greg_t)(user_cs | user_ss << 48);
+	uc->uc_mcontext.fpregs = (fpregset_t)xsave_of(s);
+	memcpy(&uc->uc_sigmask, &mask, sizeof(mask));
+	return uc;
+}
+
+/*
+ * The leaf of a stub's site on the frame's registers, by the same cores
+ * and with the same bookkeeping as the trap.  Runs on the slot's stack with
+ * host FS/GS and every asynchronous signal waiting.  Return 0 to leave
+ * through the tail (IRETQ) with the frame's final state, or an
+ * rt_sigreturn frame when the signal mask must change with it.
+ */
+uint64_t softsgx_stub_leaf(struct slot *s)
+{
+	struct stub_frame *f = frame_of(s);
+	struct stub_site_info site;
+	struct sgx_xstate xs = { .buf = xsave_of(s), .size = shim_xsave_size };
+	struct sgx_regs r;
+	int ret = -1;
+
+	f->mask_set = 0;
+	if (!shim_stub_site(f->site, &site)) {
+		/* Cannot happen: a stub names its own site. */
+		shim_log("softsgx: internal error: a stub without its site\n");
+		abort();
+	}
+	f->r.rip = site.enclu;
+	f->r.rax = site.leaf;
+	r = f->r;
+	if (s->lp.in_enclave && site_code_mapped(&site)) {
+		if (shim.test_tail_signal)
+			syscall(SYS_tgkill, getpid(), s->tid, shim.kick_sig);
+		leaf_begin(s);
+		ret = sgx_enclu(shim.cpu, &s->lp, &shim_mmu, &r, &xs);
+		leaf_end(s);
+	}
+	if (!ret) {
+		leaf_done(s, site.leaf, f->r.rcx, r.rax, true);
+		f->r = r;
+		atomic_fetch_add_explicit(&shim_stub_stats.fast, 1, memory_order_relaxed);
+	} else if (s->lp.in_enclave && site_code_mapped(&site)) {
+		/*
+		 * A fault, or anything else the trap has more to do for: the
+		 * trap's own code on a context built like the trap's.
+		 */
+		ucontext_t uc;
+		siginfo_t si;
+		uint64_t fsgs[2], mask = stub_base_mask(f, atomic_load(&f->deferred_set));
+
+		memset(&uc, 0, sizeof(uc));
+		regs_to_uc(&f->r, &uc, fsgs);
+		uc.uc_mcontext.gregs[REG_TRAPNO] = 6;
+		uc.uc_mcontext.fpregs = (fpregset_t)xsave_of(s);
+		uc.uc_stack.ss_sp = (char *)s + SLOT_STACK_OFF;
+		uc.uc_stack.ss_size = ALT_SIZE;
+		memcpy(&uc.uc_sigmask, &mask, sizeof(mask));
+		memset(&si, 0, sizeof(si));
+		si.si_signo = SIGILL;
+		si.si_code = ILL_ILLOPN;
+		si.si_addr = (void *)(uintptr_t)site.enclu;
+		enclu(&si, &uc, fsgs, s);
+		regs_from_uc(&f->r, &uc, fsgs);
+		stamp_xsave(s);
+		if (memcmp(&uc.uc_sigmask, &mask, sizeof(mask))) {
+			memcpy(&f->mask, &uc.uc_sigmask, sizeof(f->mask));
+			f->mask_set = 1;
+		}
+		atomic_fetch_add_explicit(&shim_stub_stats.slow, 1, memory_order_relaxed);
+	}
+	/* Otherwise the final state is the entry state at the ENCLU: it traps. */
+	set_iret(f);
+	if (f->mask_set)
+		return softsgx_stub_sigframe(s);
+	return 0;
+}
+
+/* Leave with the signals that waited let in: rt_sigreturn on the final state. */
+uint64_t softsgx_stub_sigframe(struct slot *s)
+{
+	struct stub_frame *f = frame_of(s);
+	uint64_t held = atomic_exchange(&f->deferred_set, 0);
+	uint64_t mask = f->mask_set ? f->mask & ~held : stub_base_mask(f, held);
+
+	return (uint64_t)(uintptr_t)stub_frame_uc(s, mask);
+}
+
+/*
+ * A signal in the stub's tail: the leaf is done, the thread is as good as
+ * at the final state, which the frame holds.  The signals that waited are
+ * let in when this one's handler returns.
+ */
+static bool stub_forward(struct slot *s, ucontext_t *uc, uint64_t *fsgs)
+{
+	uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP], held, mask;
+	struct stub_frame *f;
+
+	if (!((rip >= (uint64_t)(uintptr_t)softsgx_stub_tail &&
+	       rip < (uint64_t)(uintptr_t)softsgx_stub_tail_end) ||
+	      (rip >= (uint64_t)(uintptr_t)softsgx_stub_sr &&
+	       rip <= (uint64_t)(uintptr_t)softsgx_stub_sr_end)))
+		return false;
+	f = frame_of(s);
+	regs_to_uc(&f->r, uc, fsgs);
+	held = atomic_exchange(&f->deferred_set, 0);
+	memcpy(&mask, &uc->uc_sigmask, sizeof(mask));
+	mask = f->mask_set ? f->mask & ~held : mask & ~held;
+	memcpy(&uc->uc_sigmask, &mask, sizeof(mask));
+	atomic_fetch_add_explicit(&shim_stub_stats.forward, 1, memory_order_relaxed);
+	return true;
+}
+
+static bool sync_signal(int sig, const siginfo_t *si)
+{
+	return si->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
+				   sig == SIGFPE || sig == SIGTRAP);
+}
+
+/*
+ * A signal while a stub's C side runs: it waits, blocked in the mask the
+ * thread returns to and queued again, until the stub leaves through
+ * rt_sigreturn.  True when it was made to wait.
+ */
+static bool stub_defer(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s)
+{
+	struct stub_frame *f = frame_of(s);
+
+	if (sync_signal(sig, si))
+		return false;
+	atomic_fetch_or(&f->deferred_set, 1ULL << (sig - 1));
+	sigaddset(&uc->uc_sigmask, sig);
+	syscall(SYS_rt_tgsigqueueinfo, getpid(), s->tid, sig, si);
+	atomic_fetch_add_explicit(&shim_stub_stats.deferred, 1, memory_order_relaxed);
+	return true;
 }
 
 /*
@@ -836,6 +1078,7 @@ static bool orphan_fault(int sig, siginfo_t *si, ucontext_t *uc)
  */
 void shim_exec_after_fork(void)
 {
+	shim_stub_after_fork();
 	for (int i = 0; i < atomic_load(&slots_hwm); i++) {
 		struct slot *s = slot_at(i);
 
@@ -852,6 +1095,7 @@ void shim_exec_after_fork(void)
 		atomic_store(&my_slot->in_leaf, 0);
 		my_slot->f = NULL;
 		my_slot->fast = NULL;
+		shim_stub_set_tid(my_slot->tid, my_slot);
 	}
 }
 
@@ -866,6 +1110,17 @@ void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint
 		fsgs = plain_fsgs;
 		s = my_slot;
 	}
+	if (s && shim_stub_enabled()) {
+		if (atomic_load(&frame_of(s)->busy)) {
+			if (stub_defer(sig, si, uc, s))
+				goto out;
+			/* A fault in the shim's own code: no enclave state to speak of. */
+			shim_log("softsgx: internal error: a fault in a stub's leaf\n");
+			s = NULL;
+		} else if (!stub_forward(s, uc, fsgs)) {
+			shim_stub_rewind(uc, (unsigned long)s);
+		}
+	}
 	if (shim.ready && is_enclu(uc, sig)) {
 		if (!s) {
 			s = slot_get();
@@ -875,7 +1130,7 @@ void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint
 			 */
 			if (s) {
 				uc->uc_stack.ss_sp = (char *)s + SLOT_STACK_OFF;
-				uc->uc_stack.ss_size = SLOT_SIZE - SLOT_STACK_OFF;
+				uc->uc_stack.ss_size = ALT_SIZE;
 				uc->uc_stack.ss_flags = 0;
 			}
 		}
@@ -995,6 +1250,8 @@ int shim_exec_init(void)
 	long p;
 
 	softsgx_have_fsgsbase = (getauxval(AT_HWCAP2) & 2) != 0; /* HWCAP2_FSGSBASE */
+	__asm__("mov %%cs, %0" : "=r"(user_cs));
+	__asm__("mov %%ss, %0" : "=r"(user_ss));
 	p = shim_sys_mmap(NULL, NR_SLOTS * SLOT_SIZE + SLOT_SIZE, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p < 0)

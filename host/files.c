@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "stub.h"
 #include "softsgx/cpu.h"
 #include "softsgx/uapi/sgx.h"
 
@@ -305,6 +306,7 @@ void shim_encl_released(struct sgx_encl *encl)
 	}
 	if (!f)
 		return;
+	shim_stub_release(f);
 	if (f->window)
 		shim_sys_munmap(f->window, f->size);
 	if (f->wfd >= 0) {
@@ -668,8 +670,23 @@ long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long ar
 		shim_unblock(&old);
 		return r;
 	}
+	/*
+	 * Measured, and no thread can run its code yet: rewrite the ENCLUs
+	 * now.  A failed EINIT leaves them rewritten (a page evicted since
+	 * holds the jump in its sealed copy); the enclave may be retried.
+	 */
+	if (cmd == SGX_IOC_ENCLAVE_INIT && f->window)
+		shim_stub_patch(f, 0, f->size >> 12, true);
 plain:
 	r = sgx_ioctl(f->encl, &shim.mm, (unsigned int)cmd, arg);
+	if (cmd == SGX_IOC_ENCLAVE_ADD_PAGES && f->window && shim_stub_enabled()) {
+		struct sgx_enclave_add_pages ap;
+
+		/* The pages just added are measured and still resident: their ENCLUs now. */
+		if (shim_host_ops.copy_from_user(&shim, &ap, arg, sizeof(ap)) == 0 && ap.count)
+			shim_stub_patch(f, ap.offset >> 12, (ap.offset + ap.count + 4095) >> 12,
+					false);
+	}
 	shim_unblock(&old);
 	return r;
 }

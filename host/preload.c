@@ -29,6 +29,7 @@
 
 #include "rawsys.h"
 #include "shim.h"
+#include "stub.h"
 
 int (*shim_real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static unsigned long (*real_getauxval)(unsigned long);
@@ -226,6 +227,7 @@ static void shim_load_once(void)
 		shim_die("softsgx: cannot create the SGX platform (check SOFTSGX_EPC)\n");
 	if (shim_exec_init())
 		shim_die("softsgx: cannot set up enclave execution\n");
+	shim_stub_init();
 	shim_sigmask_init();
 	shim_sigmask_resolve();
 	if (shim_cpuid_init()) {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "stub.h"
 #include "size_arg.h"
 #include "mm_ops.h"
 #include "softsgx/cpu.h"
@@ -970,6 +971,16 @@ void shim_print_stats(void)
 		(unsigned long long)c.ewb, (unsigned long long)c.eldu,
 		(unsigned long long)c.eaug, (unsigned long long)c.eremove,
 		(unsigned long long)c.oom_kills, (unsigned long long)c.etrack_ipis);
+	if (shim_stub_enabled())
+		fprintf(stderr,
+			"softsgx: fast ENCLU sites %llu; leaves fast %llu slow %llu; "
+			"rewinds %llu deferred %llu forward %llu\n",
+			(unsigned long long)shim_stub_stats.sites,
+			(unsigned long long)shim_stub_stats.fast,
+			(unsigned long long)shim_stub_stats.slow,
+			(unsigned long long)shim_stub_stats.rewinds,
+			(unsigned long long)shim_stub_stats.deferred,
+			(unsigned long long)shim_stub_stats.forward);
 	cg_print_stats();
 }
 
@@ -995,6 +1006,7 @@ static int platform_create(const struct sgx_cpu_config *cfg)
 		shim_nofork(base, size);
 	}
 	shim.cpu = cpu;
+	shim_stub_attach(cpu);
 	return 0;
 }
 

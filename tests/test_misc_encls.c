@@ -338,6 +338,70 @@ static void eremove_accepted_trim_while_active(void **state)
 	sgx_cpu_destroy(cpu);
 }
 
+/* ------------------------------------------------- the debugger's view */
+
+struct dbg_seen {
+	int calls;
+	const void *secs;
+	uint64_t la;
+	bool write;
+	uint8_t bytes[8];
+};
+
+/* Shows byte 0 of every word as 0xAA, and records each call. */
+static void dbg_hook(void *ctx, const void *secs, uint64_t la, uint8_t bytes[8], bool write)
+{
+	struct dbg_seen *d = ctx;
+
+	d->calls++;
+	d->secs = secs;
+	d->la = la;
+	d->write = write;
+	memcpy(d->bytes, bytes, 8);
+	if (!write)
+		bytes[0] = 0xAA;
+}
+
+static void dbg_view_hook(void **state)
+{
+	struct t_encl e;
+	struct sgx_cpu *cpu = setup(&e, SGX_ATTR_DEBUG);
+	struct dbg_seen d = { 0 };
+	struct sgx_epcm_view v;
+	uint64_t word = 0;
+
+	(void)state;
+	sgx_cpu_set_dbg_view(cpu, dbg_hook, &d);
+	assert_int_equal(sgx_cpu_epcm(cpu, e.data, &v), 0);
+	/* EDBGRD of a REG page: the hook sees what was read and may change it. */
+	assert_leaf_ok(sgx_edbgrd(cpu, off(e.data, 0x108), &word));
+	assert_int_equal(d.calls, 1);
+	assert_ptr_equal(d.secs, e.secs);
+	assert_int_equal(d.la, v.linaddr + 0x108);
+	assert_false(d.write);
+	assert_int_equal(d.bytes[0], (uint8_t)(0x108 * 7 + 1));
+	assert_int_equal(word & 0xFF, 0xAA);
+	/* The page itself is unchanged. */
+	assert_int_equal(((uint8_t *)sgx_epc_page_bytes(cpu, e.data))[0x108],
+			 (uint8_t)(0x108 * 7 + 1));
+	/* EDBGWR: told before the write, with the new bytes. */
+	assert_leaf_ok(sgx_edbgwr(cpu, off(e.data, 0x40), 0x1122334455667788ULL));
+	assert_int_equal(d.calls, 2);
+	assert_true(d.write);
+	assert_int_equal(d.la, v.linaddr + 0x40);
+	assert_int_equal(d.bytes[0], 0x88);
+	assert_int_equal(page_qword(cpu, e.data, 0x40), 0x1122334455667788ULL);
+	/* TCS pages are not the hook's: only REG pages are code or data. */
+	assert_leaf_ok(sgx_edbgrd(cpu, off(e.tcs, 8), &word));
+	assert_int_equal(d.calls, 2);
+	/* Without a hook, the bytes as they are. */
+	sgx_cpu_set_dbg_view(cpu, NULL, NULL);
+	assert_leaf_ok(sgx_edbgrd(cpu, off(e.data, 0x108), &word));
+	assert_int_equal(word & 0xFF, (uint8_t)(0x108 * 7 + 1));
+	assert_int_equal(d.calls, 2);
+	sgx_cpu_destroy(cpu);
+}
+
 /* -------------------------------------------------------------- EDBGRD */
 
 static void edbgrd_reg_success(void **state)
@@ -649,6 +713,7 @@ static void edbgwr_not_debuggable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(dbg_view_hook),
 		cmocka_unit_test(eremove_reg_success),
 		cmocka_unit_test(eremove_tcs_and_pending_success),
 		cmocka_unit_test(eremove_invalid_noop),

@@ -163,6 +163,34 @@ uint64_t sgx_cpu_secs_eid(const struct sgx_cpu *cpu, const void *secs);
  */
 int sgx_cpu_set_window(struct sgx_cpu *cpu, const void *secs_epc, void *window);
 
+/**
+ * typedef sgx_dbg_view_fn - a host's view of a REG page for a debugger
+ * @ctx: the value given to sgx_cpu_set_dbg_view()
+ * @secs: the SECS page (EPC address) of the page's enclave
+ * @linaddr: the linear address of the 8 bytes (8-byte aligned)
+ * @bytes: for EDBGRD, the bytes just read, which the hook may replace with
+ *         what the debugger should see; for EDBGWR, the bytes about to be
+ *         written (read-only to the hook)
+ * @write: EDBGWR rather than EDBGRD
+ *
+ * Called with the page held by the leaf (shared for EDBGRD, exclusively for
+ * EDBGWR): the hook may change the page's own bytes, and must not run a leaf.
+ */
+typedef void (*sgx_dbg_view_fn)(void *ctx, const void *secs, uint64_t linaddr,
+				uint8_t bytes[8], bool write);
+
+/**
+ * sgx_cpu_set_dbg_view() - show EDBGRD/EDBGWR of REG pages through a hook
+ * @cpu: the platform
+ * @fn: the hook, or NULL for none (the default)
+ * @ctx: passed to @fn
+ *
+ * A host that rewrites enclave code after measurement (softsgx exec's
+ * trap-free ENCLU) uses it so that a debugger reads the original bytes and
+ * writes over them.  Set it before any enclave is debugged.
+ */
+void sgx_cpu_set_dbg_view(struct sgx_cpu *cpu, sgx_dbg_view_fn fn, void *ctx);
+
 /* Resident frames actually backed by host memory (sparse accounting). */
 uint64_t sgx_cpu_touched_frames(const struct sgx_cpu *cpu);
 

@@ -45,7 +45,10 @@ uint64_t encl_read_write64(uint64_t *p, uint64_t v);
 uint64_t encl_ud2(void);
 uint64_t encl_div0(uint64_t n);
 uint64_t encl_int3(void);
-uint64_t encl_enclu(uint64_t rax, uint64_t rbx, uint64_t rcx, uint64_t rdx);
+uint64_t encl_ereport(uint64_t targetinfo, uint64_t reportdata, uint64_t report);
+uint64_t encl_egetkey(uint64_t keyrequest, uint64_t key);
+uint64_t encl_eaccept(uint64_t secinfo, uint64_t addr);
+uint64_t encl_emodpe(uint64_t secinfo, uint64_t addr);
 extern const char encl_entry[];
 
 uint64_t encl_body(struct encl_op *op, uint64_t rsi, uint64_t tcs);
@@ -88,7 +91,7 @@ static uint64_t do_eaccept(uint64_t addr, uint64_t len, uint64_t flags, uint64_t
 
 	*status = 0;
 	for (uint64_t p = addr; p < addr + len; p += ENCL_PAGE_SIZE) {
-		uint64_t r = encl_enclu(EACCEPT, (uint64_t)&si, p, 0);
+		uint64_t r = encl_eaccept((uint64_t)&si, p);
 
 		if (r) {
 			*status = r;
@@ -160,7 +163,7 @@ uint64_t encl_body(struct encl_op *op, uint64_t rsi, uint64_t tcs)
 	case ENCL_OP_EMODPE: {
 		struct secinfo si = { .flags = op->b };
 
-		encl_enclu(EMODPE, (uint64_t)&si, op->a, 0);
+		encl_emodpe((uint64_t)&si, op->a);
 		break;
 	}
 	case ENCL_OP_EREPORT: {
@@ -171,7 +174,7 @@ uint64_t encl_body(struct encl_op *op, uint64_t rsi, uint64_t tcs)
 
 		memcpy(ti, io->targetinfo, sizeof(ti));
 		memcpy(data, io->reportdata, sizeof(data));
-		encl_enclu(EREPORT, (uint64_t)ti, (uint64_t)data, (uint64_t)report);
+		encl_ereport((uint64_t)ti, (uint64_t)data, (uint64_t)report);
 		memcpy(io->report, report, sizeof(io->report));
 		break;
 	}
@@ -181,7 +184,7 @@ uint64_t encl_body(struct encl_op *op, uint64_t rsi, uint64_t tcs)
 		uint8_t key[16] __attribute__((aligned(16)));
 
 		memcpy(req, io->keyrequest, sizeof(req));
-		status = encl_enclu(EGETKEY, (uint64_t)req, (uint64_t)key, 0);
+		status = encl_egetkey((uint64_t)req, (uint64_t)key);
 		memcpy(io->key, key, sizeof(key));
 		memset(key, 0, sizeof(key));
 		break;

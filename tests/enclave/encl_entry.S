@@ -125,17 +125,29 @@ encl_fault_landing:
 	ret
 encl_faulting_end:
 
-/* u64 encl_enclu(u64 rax, u64 rbx, u64 rcx, u64 rdx): RAX after ENCLU. */
-	.global	encl_enclu
-	.type	encl_enclu, @function
-encl_enclu:
+/*
+ * One function per in-enclave leaf, u64 encl_<leaf>(u64 rbx, u64 rcx,
+ * u64 rdx), returning RAX after the ENCLU.  The leaf is an immediate a few
+ * instructions before the ENCLU, as an SDK writes it, so softsgx exec's
+ * trap-free ENCLU rewrites these sites (docs/running-programs.md).
+ */
+	.macro	LEAF name, leaf
+	.global	\name
+	.type	\name, @function
+\name:
 	push	%rbx
-	mov	%rdi, %rax
-	mov	%rsi, %rbx
-	xchg	%rdx, %rcx
+	mov	$\leaf, %eax
+	mov	%rdi, %rbx
+	mov	%rsi, %rcx
 	ENCLU
 	pop	%rbx
 	ret
-	.size	encl_enclu, . - encl_enclu
+	.size	\name, . - \name
+	.endm
+
+	LEAF	encl_ereport, 0
+	LEAF	encl_egetkey, 1
+	LEAF	encl_eaccept, 5
+	LEAF	encl_emodpe, 6
 
 	.section .note.GNU-stack, "", @progbits

@@ -1,0 +1,767 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Trap-free ENCLU: finding an enclave's ENCLU sites and rewriting them.
+ *
+ * Before EINIT (the measurement is over, and no thread can run the code
+ * yet), Capstone sweeps the enclave's resident, executable REG pages for an
+ * ENCLU whose leaf is an immediate "mov $leaf, %eax" (or %rax) at most a few
+ * plain instructions before it: instructions that neither branch, nor use
+ * RIP, nor write RAX.  That mov (5 or 7 bytes) becomes a jump to the site's
+ * stub: a copy of the mov and of the instructions in between, then the
+ * template of enclu_stub.S with the site's fields filled in.  The ENCLU
+ * itself is left alone, so every way to it that skips the mov still traps,
+ * and every stub falls back to it.
+ *
+ * An enclave that reads its own code sees the jump in place of the mov;
+ * EDBGRD shows the original bytes (sgx_cpu_set_dbg_view()), and EDBGWR over
+ * a site puts the original back first.  SOFTSGX_FAST_ENCLU=0 (softsgx exec
+ * --no-fast-enclu) rewrites nothing.
+ *
+ * The stubs need FSGSBASE (the switch to host FS/GS), BMI2 (RORX shifts
+ * without touching a flag), XSAVEOPT, and a mapping in the low 2 GiB for the
+ * tables they address with a disp32 (MAP_32BIT): without any of them, ENCLU
+ * traps as before.
+ */
+#include <capstone/capstone.h>
+#include <cpuid.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "shim.h"
+#include "stub.h"
+#include "softsgx/cpu.h"
+
+#define STUB_SLOT 512          /* bytes of code per site */
+#define MAX_SITES (1 << 18)    /* in the process, at once */
+#define SET_SITES 256          /* per enclave */
+#define MAX_SETS 1024
+#define MAX_RELOC 6            /* instructions between the mov and the ENCLU */
+#define TID_ENTRIES (1UL << 22) /* PID_MAX_LIMIT */
+
+struct site {
+	uint64_t mov;          /* the mov's address in the enclave */
+	uint64_t enclu;        /* the ENCLU's */
+	uint64_t stub;         /* the stub's code */
+	uint32_t leaf;
+	uint8_t mov_len, tmpl_off, nreloc;
+	bool live;             /* the jump is in the enclave's bytes */
+	uint8_t orig[8], jump[8];
+	/* Relocated instruction i: at stub offset reloc_off[i], originally at mov + reloc_from[i]. */
+	uint8_t reloc_off[MAX_RELOC], reloc_from[MAX_RELOC];
+	struct stub_set *set;
+};
+
+/* One enclave's sites and their code. */
+struct stub_set {
+	_Atomic unsigned long start, end; /* the stub code; 0 when free */
+	struct shim_file *f;      /* NULL: a free set */
+	uint64_t eid;
+	uint32_t first, n;
+	bool done;                /* EINIT came: the stubs are executable */
+};
+
+struct stub_stats shim_stub_stats;
+uint32_t shim_xsave_size;
+static bool enabled;
+static struct site *sites;               /* MAX_SITES, mmap'd */
+static struct stub_set sets[MAX_SETS];
+static _Atomic int sets_hwm;
+static uint8_t *site_used;               /* per site: taken by a set */
+/* The low tables: bucket locks, the thread table, the dispatch pairs. */
+static uint8_t *low;
+static unsigned long low_size;
+static uint64_t locks_at, tids_at, disp_at;
+static pthread_mutex_t patch_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void dbg_view(void *ctx, const void *secs, uint64_t la, uint8_t bytes[8], bool write);
+
+bool shim_stub_enabled(void)
+{
+	return enabled;
+}
+
+static bool cpu_ok(void)
+{
+	unsigned int a, b, c, d;
+
+	if (!softsgx_have_fsgsbase)
+		return false;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 8))) /* BMI2 */
+		return false;
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) /* OSXSAVE */
+		return false;
+	if (!__get_cpuid_count(0xd, 1, &a, &b, &c, &d) || !(a & 1)) /* XSAVEOPT */
+		return false;
+	__get_cpuid_count(0xd, 0, &a, &b, &c, &d);
+	/* The image, its end marker and the 64-byte alignment fit the slot. */
+	if (b < 576 || b + 4 > STUB_XSAVE_MAX)
+		return false;
+	shim_xsave_size = b;
+	return (size_t)(softsgx_stub_tmpl_end - softsgx_stub_tmpl) + 8 + 64 <= STUB_SLOT;
+}
+
+/**
+ * shim_stub_init() - decide whether ENCLU sites get stubs in this process
+ *
+ * Needs the slots (shim_exec_init()) and the CPU model for the debug hook,
+ * so it runs when the platform is created.
+ */
+void shim_stub_init(void)
+{
+	const char *e = getenv("SOFTSGX_FAST_ENCLU");
+	long p;
+
+	if (enabled || (e && e[0] == '0') || !cpu_ok())
+		return;
+	low_size = (unsigned long)NR_BUCKETS * BUCKET_SIZE + TID_ENTRIES * 8 + MAX_SITES * 16UL;
+	p = shim_sys_mmap(NULL, low_size, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_32BIT, -1, 0);
+	if (p < 0)
+		return;
+	if ((unsigned long)p + low_size > 0x7fff0000UL) {
+		shim_sys_munmap((void *)p, low_size);
+		return;
+	}
+	low = (uint8_t *)p;
+	locks_at = (uint64_t)p;
+	tids_at = locks_at + (uint64_t)NR_BUCKETS * BUCKET_SIZE;
+	disp_at = tids_at + TID_ENTRIES * 8;
+	p = shim_sys_mmap(NULL, MAX_SITES * (sizeof(struct site) + 1), PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p < 0)
+		return;
+	sites = (struct site *)p;
+	site_used = (uint8_t *)(sites + MAX_SITES);
+	enabled = true;
+	shim_stub_attach(shim.cpu);
+}
+
+/* A platform of this process (the first, or a forked child's own). */
+void shim_stub_attach(struct sgx_cpu *cpu)
+{
+	if (enabled && cpu)
+		sgx_cpu_set_dbg_view(cpu, dbg_view, NULL);
+}
+
+void shim_stub_set_tid(int tid, void *slot)
+{
+	if (enabled && tid > 0 && (unsigned long)tid < TID_ENTRIES)
+		__atomic_store_n((uint64_t *)(uintptr_t)(tids_at + (uint64_t)tid * 8),
+				 (uint64_t)(uintptr_t)slot, __ATOMIC_RELEASE);
+}
+
+void shim_stub_clear_tid(int tid, void *slot)
+{
+	uint64_t want = (uint64_t)(uintptr_t)slot;
+
+	if (enabled && tid > 0 && (unsigned long)tid < TID_ENTRIES)
+		__atomic_compare_exchange_n((uint64_t *)(uintptr_t)(tids_at + (uint64_t)tid * 8),
+					    &want, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+}
+
+/**
+ * shim_stub_after_fork() - a forked child: no stub of the parent's is live
+ *
+ * The locks other threads held, and the thread table's entries, are the
+ * parent's: both start empty.  The sets' code stays mapped (the child's
+ * inherited enclave ranges read as all ones, so nothing jumps there).
+ */
+void shim_stub_after_fork(void)
+{
+	if (!enabled)
+		return;
+	madvise(low, (unsigned long)NR_BUCKETS * BUCKET_SIZE + TID_ENTRIES * 8, MADV_DONTNEED);
+	for (int i = 0; i < atomic_load(&sets_hwm); i++) {
+		atomic_store(&sets[i].start, 0);
+		atomic_store(&sets[i].end, 0);
+		sets[i].f = NULL;
+		sets[i].done = false;
+	}
+	memset(site_used, 0, MAX_SITES);
+	atomic_store(&sets_hwm, 0);
+}
+
+/* ---- finding the sites ---- */
+
+struct cand {
+	uint64_t addr;
+	uint8_t size;
+	bool mov;        /* mov $leaf, %eax|%rax of a known leaf */
+	bool movable;    /* may run elsewhere, and leaves RAX alone */
+	uint32_t imm;
+};
+
+static bool leaf_known(uint64_t v)
+{
+	return v == EREPORT || v == EGETKEY || v == EEXIT || v == EACCEPT || v == EMODPE ||
+	       v == EACCEPTCOPY || v == EDECCSSA;
+}
+
+static bool writes_rax(csh cs, const cs_insn *in)
+{
+	cs_regs r, w;
+	uint8_t nr, nw;
+
+	if (cs_regs_access(cs, in, r, &nr, w, &nw))
+		return true;
+	for (int i = 0; i < nw; i++)
+		if (w[i] == X86_REG_RAX || w[i] == X86_REG_EAX || w[i] == X86_REG_AX ||
+		    w[i] == X86_REG_AL || w[i] == X86_REG_AH)
+			return true;
+	return false;
+}
+
+static void classify(csh cs, const cs_insn *in, struct cand *c)
+{
+	const cs_x86 *x = &in->detail->x86;
+
+	c->addr = in->address;
+	c->size = (uint8_t)in->size;
+	c->mov = false;
+	c->movable = true;
+	if (in->id == X86_INS_MOV && x->op_count == 2 && x->operands[0].type == X86_OP_REG &&
+	    (x->operands[0].reg == X86_REG_EAX || x->operands[0].reg == X86_REG_RAX) &&
+	    x->operands[1].type == X86_OP_IMM && leaf_known((uint64_t)x->operands[1].imm) &&
+	    ((in->size == 5 && in->bytes[0] == 0xb8) ||
+	     (in->size == 7 && in->bytes[0] == 0x48 && in->bytes[1] == 0xc7 &&
+	      in->bytes[2] == 0xc0))) {
+		c->mov = true;
+		c->imm = (uint32_t)x->operands[1].imm;
+	}
+	for (int g = 0; g < in->detail->groups_count; g++) {
+		uint8_t grp = in->detail->groups[g];
+
+		if (grp == CS_GRP_JUMP || grp == CS_GRP_CALL || grp == CS_GRP_RET ||
+		    grp == CS_GRP_INT || grp == CS_GRP_IRET || grp == CS_GRP_PRIVILEGE ||
+		    grp == CS_GRP_BRANCH_RELATIVE)
+			c->movable = false;
+	}
+	switch (in->id) {
+	case X86_INS_SYSCALL: case X86_INS_SYSENTER: case X86_INS_ENCLU: case X86_INS_ENCLS:
+	case X86_INS_XBEGIN: case X86_INS_XEND: case X86_INS_XABORT:
+	case X86_INS_UD2: case X86_INS_INT3: case X86_INS_HLT: case X86_INS_CPUID:
+	case X86_INS_RDTSCP:
+		c->movable = false;
+		break;
+	default:
+		break;
+	}
+	for (int i = 0; i < x->op_count; i++)
+		if (x->operands[i].type == X86_OP_MEM && x->operands[i].mem.base == X86_REG_RIP)
+			c->movable = false;
+	if (writes_rax(cs, in))
+		c->movable = false;
+}
+
+struct found_site {
+	uint64_t mov, enclu;
+	uint32_t leaf;
+	uint8_t mov_len, nreloc;
+	uint8_t reloc_from[MAX_RELOC];
+};
+
+#define RING 8
+
+/* Linear sweep of [la, end), whose bytes are at @bytes. */
+static int sweep(csh cs, cs_insn *in, const uint8_t *bytes, uint64_t la, uint64_t end,
+		 struct found_site *out, int n, int max)
+{
+	struct cand ring[RING];
+	int len = 0;
+	const uint8_t *p = bytes;
+	size_t left = end - la;
+	uint64_t a = la;
+
+	while (left && n < max) {
+		if (!cs_disasm_iter(cs, &p, &left, &a, in)) {
+			p++, left--, a++;
+			len = 0;
+			continue;
+		}
+		if (in->id == X86_INS_ENCLU && in->size == 3) {
+			/* The nearest mov before it, with only movable instructions between. */
+			for (int i = len - 1; i >= 0 && len - 1 - i <= MAX_RELOC; i--) {
+				struct cand *c = &ring[i % RING];
+
+				if (c->mov) {
+					struct found_site *s = &out[n];
+
+					/* The jump is written into one page. */
+					if ((c->addr & 4095) + 5 > 4096)
+						break;
+					s->mov = c->addr;
+					s->enclu = in->address;
+					s->leaf = c->imm;
+					s->mov_len = c->size;
+					s->nreloc = 0;
+					for (int j = i + 1; j < len; j++)
+						s->reloc_from[s->nreloc++] =
+							(uint8_t)(ring[j % RING].addr - c->addr);
+					if (s->enclu - s->mov <= 64)
+						n++;
+					break;
+				}
+				if (!c->movable)
+					break;
+			}
+			len = 0;
+			continue;
+		}
+		if (len == RING) {
+			/* Keep the last RING - 1: shift by re-basing the ring index. */
+			memmove(ring, ring + 1, sizeof(ring[0]) * (RING - 1));
+			len--;
+		}
+		classify(cs, in, &ring[len % RING]);
+		len++;
+	}
+	return n;
+}
+
+/* ---- writing the stubs ---- */
+
+static void put32(uint8_t *code, const char *field_end, uint32_t v)
+{
+	memcpy(code + (field_end - softsgx_stub_tmpl) - 4, &v, 4);
+}
+
+static unsigned long near_area(unsigned long base, unsigned long size, unsigned long len)
+{
+	/* Below the enclave first, then above it, 64 KiB steps, within 1 GiB. */
+	for (unsigned long d = 0x10000; d < (1UL << 30); d += 0x10000) {
+		unsigned long tries[2] = { base - d - len, base + size + d };
+
+		for (int t = 0; t < 2; t++) {
+			long p;
+
+			if (tries[t] < 0x10000 || tries[t] > (1UL << 47))
+				continue;
+			p = shim_sys_mmap((void *)tries[t], len, PROT_READ | PROT_WRITE,
+					  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+			if (p == (long)tries[t])
+				return (unsigned long)p;
+			if (p >= 0)
+				shim_sys_munmap((void *)p, len);
+		}
+	}
+	return 0;
+}
+
+static long rel32(uint64_t from_end, uint64_t to)
+{
+	return (long)(to - from_end);
+}
+
+static bool fits32(long v)
+{
+	return v > -(1L << 31) + 4096 && v < (1L << 31) - 4096;
+}
+
+/* The code of site @k (whose fields are set) at @code. */
+static void write_stub(struct site *s, uint32_t k, uint8_t *code, const uint8_t *win,
+		       const struct found_site *fs)
+{
+	uint8_t *p = code;
+	uint8_t *t;
+	uint64_t tmpl_at;
+	uint64_t *disp = (uint64_t *)(uintptr_t)(disp_at + (uint64_t)k * 16);
+	uint32_t lock1 = (uint32_t)(locks_at + 1);
+
+	memcpy(p, win, fs->mov_len);
+	p += fs->mov_len;
+	for (int i = 0; i < fs->nreloc; i++) {
+		uint8_t from = fs->reloc_from[i];
+		uint8_t to = i + 1 < fs->nreloc ? fs->reloc_from[i + 1]
+						 : (uint8_t)(fs->enclu - fs->mov);
+
+		s->reloc_off[i] = (uint8_t)(p - code);
+		s->reloc_from[i] = from;
+		memcpy(p, win + from, (size_t)(to - from));
+		p += to - from;
+	}
+	s->nreloc = fs->nreloc;
+	s->tmpl_off = (uint8_t)(p - code);
+	t = p;
+	memcpy(t, softsgx_stub_tmpl, (size_t)(softsgx_stub_tmpl_end - softsgx_stub_tmpl));
+	tmpl_at = s->stub + s->tmpl_off;
+	put32(t, softsgx_stub_f_lea1, lock1);
+	put32(t, softsgx_stub_f_lea2, lock1);
+	put32(t, softsgx_stub_f_lea3, lock1);
+	put32(t, softsgx_stub_f_disp, (uint32_t)(uintptr_t)disp);
+	put32(t, softsgx_stub_f_leaf1, s->leaf);
+	put32(t, softsgx_stub_f_leaf2, s->leaf);
+	put32(t, softsgx_stub_f_tid, (uint32_t)tids_at);
+	put32(t, softsgx_stub_f_site, k);
+	put32(t, softsgx_stub_f_rel1,
+	      (uint32_t)rel32(tmpl_at + (uint64_t)(softsgx_stub_f_rel1 - softsgx_stub_tmpl), s->enclu));
+	put32(t, softsgx_stub_f_rel2,
+	      (uint32_t)rel32(tmpl_at + (uint64_t)(softsgx_stub_f_rel2 - softsgx_stub_tmpl), s->enclu));
+	disp[0] = tmpl_at + (uint64_t)(softsgx_stub_t_claimed - softsgx_stub_tmpl);
+	disp[1] = tmpl_at + (uint64_t)(softsgx_stub_t_busy - softsgx_stub_tmpl);
+}
+
+/* A run of free site indices for @n sites, or -1 (patch_lock held). */
+static int take_sites(uint32_t n)
+{
+	uint32_t run = 0;
+
+	for (uint32_t i = 0; i < MAX_SITES; i++) {
+		run = site_used[i] ? 0 : run + 1;
+		if (run == n) {
+			memset(site_used + i + 1 - n, 1, n);
+			return (int)(i + 1 - n);
+		}
+	}
+	return -1;
+}
+
+static struct stub_set *set_of(struct shim_file *f)
+{
+	for (int i = 0; i < atomic_load(&sets_hwm); i++)
+		if (sets[i].f == f)
+			return &sets[i];
+	return NULL;
+}
+
+/* A set for @f with room for SET_SITES stubs near its ELRANGE (patch_lock held). */
+static struct stub_set *set_new(struct shim_file *f)
+{
+	unsigned long len = (unsigned long)SET_SITES * STUB_SLOT, area;
+	struct stub_set *set = NULL;
+	int first;
+
+	for (int i = 0; i < MAX_SETS && !set; i++)
+		if (!sets[i].f) {
+			set = &sets[i];
+			if (i >= atomic_load(&sets_hwm))
+				atomic_store(&sets_hwm, i + 1);
+		}
+	if (!set)
+		return NULL;
+	area = near_area(f->base, f->size, len);
+	if (!area)
+		return NULL;
+	first = take_sites(SET_SITES);
+	if (first < 0) {
+		shim_sys_munmap((void *)area, len);
+		return NULL;
+	}
+	set->f = f;
+	set->eid = sgx_cpu_secs_eid(shim.cpu, sgx_get_epc_virt_addr(f->encl->secs.epc_page));
+	set->first = (uint32_t)first;
+	set->n = 0;
+	atomic_store(&set->end, area + len);
+	atomic_store(&set->start, area);
+	return set;
+}
+
+/*
+ * Page @p is code the sweep may read and rewrite: resident, REG,
+ * executable, and neither pending nor modified.
+ */
+static bool code_page(const struct sgx_encl_page *p)
+{
+	struct sgx_epcm_view v;
+
+	if (!p->epc_page)
+		return false;
+	if (sgx_cpu_epcm(shim.cpu, sgx_get_epc_virt_addr(p->epc_page), &v))
+		return false;
+	return v.valid && v.page_type == SGX_PAGE_TYPE_REG && (v.rwx & SGX_SECINFO_X) &&
+	       !v.pending && !v.modified;
+}
+
+/* Add the site @fs to @set and rewrite it (the enclave's lock held). */
+static void add_site(struct stub_set *set, const struct found_site *fs)
+{
+	struct shim_file *f = set->f;
+	uint32_t k = set->first + set->n;
+	struct site *s = &sites[k];
+	uint8_t *win = f->window + (fs->mov - f->base);
+	long jmp;
+
+	for (uint32_t i = 0; i < set->n; i++)
+		if (sites[set->first + i].mov == fs->mov)
+			return;
+	if (set->n == SET_SITES)
+		return;
+	memset(s, 0, sizeof(*s));
+	s->set = set;
+	s->mov = fs->mov;
+	s->enclu = fs->enclu;
+	s->leaf = fs->leaf;
+	s->mov_len = fs->mov_len;
+	s->stub = atomic_load(&set->start) + (unsigned long)set->n * STUB_SLOT;
+	jmp = rel32(s->mov + 5, s->stub);
+	if (!fits32(jmp) || !fits32(rel32(s->stub + STUB_SLOT, s->enclu)))
+		return;
+	write_stub(s, k, (uint8_t *)s->stub, win, fs);
+	memcpy(s->orig, win, s->mov_len);
+	s->jump[0] = 0xe9;
+	memcpy(s->jump + 1, &(int32_t){ (int32_t)jmp }, 4);
+	memset(s->jump + 5, 0xcc, sizeof(s->jump) - 5);
+	memcpy(win, s->jump, s->mov_len);
+	s->live = true;
+	set->n++;
+	atomic_fetch_add(&shim_stub_stats.sites, 1);
+}
+
+/**
+ * shim_stub_patch() - rewrite the ENCLU sites of some of an enclave's pages
+ * @f: the enclave's file
+ * @start: first page index of ELRANGE to sweep
+ * @end: one past the last
+ * @init: EINIT follows: the stubs become executable
+ *
+ * Called after ADD_PAGES (the pages are measured; they are resident now,
+ * while a later sweep might find them evicted) and before EINIT (the
+ * whole enclave, for sites a batch boundary cut).  No thread can run the
+ * enclave's code before EINIT, so no one sees a site half rewritten.
+ */
+void shim_stub_patch(struct shim_file *f, unsigned long start, unsigned long end, bool init)
+{
+	static struct found_site found[SET_SITES];
+	struct stub_set *set;
+	csh cs;
+	cs_insn *in = NULL;
+	int n = 0;
+
+	if (!enabled || !f->window || !f->encl || !f->encl->page_array)
+		return;
+	if (end > f->size >> 12)
+		end = f->size >> 12;
+	pthread_mutex_lock(&patch_lock);
+	set = set_of(f);
+	if (set && set->done)
+		goto out;
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
+		goto out;
+	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
+	in = cs_malloc(cs);
+	sgx_mutex_lock(&f->encl->lock);
+	if (!in || !f->encl->secs.epc_page)
+		goto unlock;
+	/* Runs of consecutive code pages, each swept from its start. */
+	for (unsigned long idx = start, run = start, next = start; n < SET_SITES;) {
+		struct sgx_encl_page *p = sgx_encl_next_page(f->encl, &idx, end);
+		unsigned long i = idx - 1;
+
+		if (p && code_page(p) && next == i && next > run) {
+			next = idx;
+			continue;
+		}
+		if (next > run)
+			n = sweep(cs, in, f->window + (run << 12), f->base + (run << 12),
+				  f->base + (next << 12), found, n, SET_SITES);
+		if (!p)
+			break;
+		if (code_page(p)) {
+			run = i;
+			next = idx;
+		} else {
+			run = next = idx;
+		}
+	}
+	if (n && !set)
+		set = set_new(f);
+	for (int i = 0; set && i < n; i++)
+		add_site(set, &found[i]);
+	if (set && init) {
+		set->done = true;
+		shim_sys_mprotect((void *)atomic_load(&set->start),
+				  atomic_load(&set->end) - atomic_load(&set->start),
+				  PROT_READ | PROT_EXEC);
+	}
+unlock:
+	sgx_mutex_unlock(&f->encl->lock);
+	if (in)
+		cs_free(in, 1);
+	cs_close(&cs);
+out:
+	pthread_mutex_unlock(&patch_lock);
+}
+
+/* Put the original bytes of @s back, if the jump is still there. */
+static void unpatch_site(struct site *s, uint8_t *window, uint64_t base)
+{
+	uint8_t *at = window + (s->mov - base);
+
+	if (s->live && !memcmp(at, s->jump, s->mov_len))
+		memcpy(at, s->orig, s->mov_len);
+	s->live = false;
+}
+
+static void set_free(struct stub_set *set)
+{
+	unsigned long start = atomic_load(&set->start), end = atomic_load(&set->end);
+
+	atomic_store(&set->start, 0);
+	atomic_store(&set->end, 0);
+	if (start)
+		shim_sys_munmap((void *)start, end - start);
+	memset(site_used + set->first, 0, SET_SITES);
+	set->done = false;
+	set->f = NULL;
+}
+
+void shim_stub_release(struct shim_file *f)
+{
+	struct stub_set *set;
+
+	if (!enabled)
+		return;
+	pthread_mutex_lock(&patch_lock);
+	set = set_of(f);
+	if (set)
+		set_free(set);
+	pthread_mutex_unlock(&patch_lock);
+}
+
+/*
+ * EDBGRD shows the mov where the jump is; EDBGWR over any byte of a site
+ * puts the whole original back first, so that what the debugger writes
+ * lands in the enclave's own code.  Runs with the page held by the leaf.
+ */
+static void dbg_view(void *ctx, const void *secs, uint64_t la, uint8_t bytes[8], bool write)
+{
+	uint64_t eid = sgx_cpu_secs_eid(shim.cpu, secs);
+
+	(void)ctx;
+	for (int i = 0; i < atomic_load(&sets_hwm); i++) {
+		struct stub_set *set = &sets[i];
+
+		if (!atomic_load(&set->start) || set->eid != eid || !set->f || !set->f->window)
+			continue;
+		for (uint32_t k = 0; k < set->n; k++) {
+			struct site *s = &sites[set->first + k];
+			uint8_t *at;
+
+			if (!s->live || s->mov + s->mov_len <= la || s->mov >= la + 8)
+				continue;
+			at = set->f->window + (s->mov - set->f->base);
+			if (memcmp(at, s->jump, s->mov_len)) {
+				s->live = false; /* the enclave wrote over it itself */
+				continue;
+			}
+			if (write) {
+				unpatch_site(s, set->f->window, set->f->base);
+				continue;
+			}
+			for (unsigned int b = 0; b < s->mov_len; b++) {
+				uint64_t x = s->mov + b;
+
+				if (x >= la && x < la + 8)
+					bytes[x - la] = s->orig[b];
+			}
+		}
+	}
+}
+
+/* ---- what the C side and the signal handler ask ---- */
+
+bool shim_stub_site(uint32_t k, struct stub_site_info *out)
+{
+	struct site *s;
+
+	if (!enabled || k >= MAX_SITES)
+		return false;
+	s = &sites[k];
+	out->enclu = s->enclu;
+	out->leaf = s->leaf;
+	out->f = s->set ? s->set->f : NULL;
+	return true;
+}
+
+static uint64_t *bucket_of(uint64_t rsp)
+{
+	return (uint64_t *)(uintptr_t)(locks_at + ((rsp >> 12) & 0xffff) * BUCKET_SIZE);
+}
+
+static struct site *site_at(uint64_t rip)
+{
+	for (int i = 0; i < atomic_load(&sets_hwm); i++) {
+		struct stub_set *set = &sets[i];
+		unsigned long start = atomic_load(&set->start);
+
+		if (start && rip >= start && rip < atomic_load(&set->end)) {
+			uint32_t k = (uint32_t)((rip - start) / STUB_SLOT);
+
+			return k < set->n ? &sites[set->first + k] : NULL;
+		}
+	}
+	return NULL;
+}
+
+static void rewind_to_enclu(greg_t *g, const struct site *s)
+{
+	g[REG_RIP] = (greg_t)s->enclu;
+	g[REG_RAX] = (greg_t)s->leaf;
+	atomic_fetch_add_explicit(&shim_stub_stats.rewinds, 1, memory_order_relaxed);
+}
+
+bool shim_stub_rewind(ucontext_t *uc, unsigned long slot_base)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+	uint64_t rip = (uint64_t)g[REG_RIP];
+	uint64_t *b;
+	struct site *s;
+	uint64_t off, t;
+
+	if (!enabled)
+		return false;
+	if (rip >= (uint64_t)(uintptr_t)softsgx_stub_common &&
+	    rip <= (uint64_t)(uintptr_t)softsgx_stub_busy) {
+		/* Saving the registers: only RCX is not the enclave's any more. */
+		const struct stub_frame *f;
+
+		if (!slot_base)
+			return false;
+		f = (const struct stub_frame *)(slot_base + STUB_AREA_OFF);
+		if (f->site >= MAX_SITES)
+			return false;
+		g[REG_RCX] = (greg_t)f->r.rcx;
+		rewind_to_enclu(g, &sites[f->site]);
+		return true;
+	}
+	s = site_at(rip);
+	if (!s)
+		return false;
+	off = rip - s->stub;
+	if (off < s->tmpl_off) {
+		/* The copied mov (not run yet), or an instruction after it. */
+		g[REG_RIP] = (greg_t)s->mov;
+		for (int i = 0; i < s->nreloc; i++)
+			if (off >= s->reloc_off[i])
+				g[REG_RIP] = (greg_t)(s->mov + s->reloc_from[i]);
+		atomic_fetch_add_explicit(&shim_stub_stats.rewinds, 1, memory_order_relaxed);
+		return true;
+	}
+	t = (uint64_t)(uintptr_t)softsgx_stub_tmpl + (off - s->tmpl_off);
+	b = bucket_of((uint64_t)g[REG_RSP]);
+#define AT(l) (t == (uint64_t)(uintptr_t)(l))
+#define IN(a, z) (t >= (uint64_t)(uintptr_t)(a) && t < (uint64_t)(uintptr_t)(z))
+	if (AT(softsgx_stub_t_movz) || AT(softsgx_stub_t_disp)) {
+		/* After the xchg: RAX says whether this thread took the lock. */
+		if (g[REG_RAX] == 0)
+			__atomic_store_n(b + B_LOCK / 8, 0, __ATOMIC_RELEASE);
+	} else if (IN(softsgx_stub_t_claimed, softsgx_stub_t_after)) {
+		__atomic_store_n(b + B_LOCK / 8, 0, __ATOMIC_RELEASE);
+	} else if (IN(softsgx_stub_t_after, softsgx_stub_t_go) ||
+		   IN(softsgx_stub_t_noslot, softsgx_stub_t_nsl2)) {
+		/* The lock is held, RCX and R11 are in the bucket. */
+		g[REG_RCX] = (greg_t)b[B_RCX / 8];
+		g[REG_R11] = (greg_t)b[B_R11 / 8];
+		__atomic_store_n(b + B_LOCK / 8, 0, __ATOMIC_RELEASE);
+	} else if (AT(softsgx_stub_t_go)) {
+		/* Unlocked; RCX is the slot, the enclave's RCX in its frame. */
+		g[REG_RCX] = (greg_t)((const struct stub_frame *)(uintptr_t)(
+			(uint64_t)g[REG_RCX] + STUB_AREA_OFF))->r.rcx;
+	}
+#undef AT
+#undef IN
+	rewind_to_enclu(g, s);
+	return true;
+}

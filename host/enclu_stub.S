@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Trap-free ENCLU: the per-site stub's template and the code every stub
+ * shares.  enclu_patch.c rewrites "mov $leaf, %eax" before an enclave's
+ * ENCLU into a jump to a copy of the template (after a copy of that mov and
+ * of the instructions between it and the ENCLU), patching the fields
+ * marked f_* below.
+ *
+ * The stub runs in enclave mode with every register the enclave's, and
+ * may change only RAX (the leaf is an immediate it knows) until it has
+ * saved the rest: no stack below the enclave's RSP (its red zone), and no
+ * instruction that changes a flag.  It finds its thread in three steps:
+ *  1. lock a bucket chosen by the page of RSP (an xchg, with the "was it
+ *     free" answer turned into a jump target, since no flag may be set);
+ *  2. save RCX and R11 there and ask the kernel for the thread id (SYSCALL
+ *     keeps the flags; it clobbers only RCX and R11);
+ *  3. the thread table (in the low 2 GiB, so that a disp32 can name it)
+ *     gives the slot; move RCX and R11 into the slot's frame, unlock.
+ * A busy bucket or a thread without a slot jumps to the ENCLU itself: the
+ * trap does the leaf.  exec.c's handler knows every instruction here: a
+ * signal before the slot's BUSY byte is set rewinds to the enclave's own
+ * code (shim_stub_rewind()); one while it is set waits (deferred); one in
+ * the tail takes the final state.
+ */
+#include "stub.h"
+
+/* RAX = the address of this RSP page's bucket lock, plus one. */
+	.macro bucket f
+	mov	%rsp, %rax
+	rorx	$12, %rax, %rax
+	movzwl	%ax, %eax
+	lea	0(,%rax,8), %rax
+	lea	0(,%rax,8), %rax
+	lea	0x7ffffff0(,%rax,4), %rax	/* + the bucket table, plus one */
+\f:
+	.endm
+
+	.text
+	.globl softsgx_stub_tmpl, softsgx_stub_tmpl_end
+	.hidden softsgx_stub_tmpl, softsgx_stub_tmpl_end
+	.globl softsgx_stub_t_xchg, softsgx_stub_t_movz, softsgx_stub_t_disp
+	.hidden softsgx_stub_t_xchg, softsgx_stub_t_movz, softsgx_stub_t_disp
+	.globl softsgx_stub_t_busy, softsgx_stub_t_claimed, softsgx_stub_t_after
+	.hidden softsgx_stub_t_busy, softsgx_stub_t_claimed, softsgx_stub_t_after
+	.globl softsgx_stub_t_unlock, softsgx_stub_t_go, softsgx_stub_t_noslot
+	.hidden softsgx_stub_t_unlock, softsgx_stub_t_go, softsgx_stub_t_noslot
+	.globl softsgx_stub_t_unlock2, softsgx_stub_t_nsl2
+	.hidden softsgx_stub_t_unlock2, softsgx_stub_t_nsl2
+	.globl softsgx_stub_f_lea1, softsgx_stub_f_disp, softsgx_stub_f_leaf1
+	.hidden softsgx_stub_f_lea1, softsgx_stub_f_disp, softsgx_stub_f_leaf1
+	.globl softsgx_stub_f_rel1, softsgx_stub_f_lea2, softsgx_stub_f_tid
+	.hidden softsgx_stub_f_rel1, softsgx_stub_f_lea2, softsgx_stub_f_tid
+	.globl softsgx_stub_f_lea3, softsgx_stub_f_site, softsgx_stub_f_leaf2
+	.hidden softsgx_stub_f_lea3, softsgx_stub_f_site, softsgx_stub_f_leaf2
+	.globl softsgx_stub_f_rel2
+	.hidden softsgx_stub_f_rel2
+
+/* Field labels mark the end of the instruction whose last 4 bytes they patch. */
+softsgx_stub_tmpl:
+	bucket	softsgx_stub_f_lea1
+softsgx_stub_t_xchg:
+	xchg	%rax, -1(%rax)			/* lock; RAX = 0 if it was free */
+softsgx_stub_t_movz:
+	movzbl	%al, %eax			/* 0 free, 1 held */
+softsgx_stub_t_disp:
+	jmp	*0x7ffffff0(,%rax,8)		/* [claimed, busy] of this site */
+softsgx_stub_f_disp:
+softsgx_stub_t_busy:
+	mov	$0x7ffffff0, %eax
+softsgx_stub_f_leaf1:
+	.byte	0xe9
+	.long	0				/* jmp to the ENCLU: the trap */
+softsgx_stub_f_rel1:
+softsgx_stub_t_claimed:
+	bucket	softsgx_stub_f_lea2
+	mov	%rcx, B_RCX-1(%rax)
+	mov	%r11, B_R11-1(%rax)
+	mov	$186, %eax			/* gettid */
+	syscall
+softsgx_stub_t_after:
+	mov	0x7ffffff0(,%rax,8), %rcx	/* the thread table: the slot, or 0 */
+softsgx_stub_f_tid:
+	bucket	softsgx_stub_f_lea3
+	jrcxz	softsgx_stub_t_noslot
+	mov	B_RCX-1(%rax), %r11
+	mov	%r11, F_RCX(%rcx)
+	mov	B_R11-1(%rax), %r11
+	mov	%r11, F_R11(%rcx)
+	movl	$0x7ffffff0, F_SITE(%rcx)
+softsgx_stub_f_site:
+softsgx_stub_t_unlock:
+	movq	$0, -1(%rax)
+softsgx_stub_t_go:
+	jmp	*F_COMMON(%rcx)
+softsgx_stub_t_noslot:
+	mov	B_RCX-1(%rax), %rcx
+	mov	B_R11-1(%rax), %r11
+softsgx_stub_t_unlock2:
+	movq	$0, -1(%rax)
+softsgx_stub_t_nsl2:
+	mov	$0x7ffffff0, %eax
+softsgx_stub_f_leaf2:
+	.byte	0xe9
+	.long	0
+softsgx_stub_f_rel2:
+softsgx_stub_tmpl_end:
+
+/*
+ * Every stub continues here with RCX = its thread's slot, RCX and R11 of
+ * the enclave in the frame, every other register the enclave's but RAX.
+ */
+	.globl softsgx_stub_common, softsgx_stub_busy
+	.hidden softsgx_stub_common, softsgx_stub_busy
+	.globl softsgx_stub_tail, softsgx_stub_tail_end, softsgx_stub_sr, softsgx_stub_sr_end
+	.hidden softsgx_stub_tail, softsgx_stub_tail_end, softsgx_stub_sr, softsgx_stub_sr_end
+	.type softsgx_stub_common, @function
+softsgx_stub_common:
+	mov	%rdx, F_RDX(%rcx)
+	mov	%rbx, F_RBX(%rcx)
+	mov	%rsp, F_RSP(%rcx)
+	mov	%rbp, F_RBP(%rcx)
+	mov	%rsi, F_RSI(%rcx)
+	mov	%rdi, F_RDI(%rcx)
+	mov	%r8, F_R8(%rcx)
+	mov	%r9, F_R9(%rcx)
+	mov	%r10, F_R10(%rcx)
+	mov	%r12, F_R12(%rcx)
+	mov	%r13, F_R13(%rcx)
+	mov	%r14, F_R14(%rcx)
+	mov	%r15, F_R15(%rcx)
+softsgx_stub_busy:
+	movb	$1, F_BUSY(%rcx)		/* from here on, signals wait */
+	lea	STUB_AREA_OFF(%rcx), %rsp	/* the top of the alternate stack */
+	pushfq
+	popq	F_RFLAGS(%rcx)
+	rdfsbase %rax
+	mov	%rax, F_FS(%rcx)
+	rdgsbase %rax
+	mov	%rax, F_GS(%rcx)
+	mov	%rcx, %rbx
+	mov	$-1, %eax
+	mov	$-1, %edx
+	xsaveopt64 STUB_XSAVE_OFF(%rbx)
+	mov	0(%rbx), %rax			/* the slot's host FS and GS */
+	wrfsbase %rax
+	mov	8(%rbx), %rax
+	wrgsbase %rax
+	cld
+	mov	%rbx, %rdi
+	call	softsgx_stub_leaf		/* 0, or an rt_sigreturn frame */
+	test	%rax, %rax
+	jnz	.Lsigret
+	mov	$-1, %eax
+	mov	$-1, %edx
+	xrstor64 STUB_XSAVE_OFF(%rbx)
+	mov	F_FS(%rbx), %rax
+	wrfsbase %rax
+	mov	F_GS(%rbx), %rax
+	wrgsbase %rax
+	movb	$0, F_BUSY(%rbx)
+softsgx_stub_tail:
+	/* A signal from here on takes the frame's final state as its own. */
+	cmpq	$0, F_DEFERRED(%rbx)
+	jne	.Lwaited
+	lea	F_IRET(%rbx), %rsp
+	mov	F_RAX(%rbx), %rax
+	mov	F_RCX(%rbx), %rcx
+	mov	F_RDX(%rbx), %rdx
+	mov	F_RBP(%rbx), %rbp
+	mov	F_RSI(%rbx), %rsi
+	mov	F_RDI(%rbx), %rdi
+	mov	F_R8(%rbx), %r8
+	mov	F_R9(%rbx), %r9
+	mov	F_R10(%rbx), %r10
+	mov	F_R11(%rbx), %r11
+	mov	F_R12(%rbx), %r12
+	mov	F_R13(%rbx), %r13
+	mov	F_R14(%rbx), %r14
+	mov	F_R15(%rbx), %r15
+	mov	F_RBX(%rbx), %rbx
+	iretq
+.Lwaited:
+	/* A signal waited: rt_sigreturn installs the state and lets it in. */
+	movb	$1, F_BUSY(%rbx)
+	mov	0(%rbx), %rax
+	wrfsbase %rax
+	mov	8(%rbx), %rax
+	wrgsbase %rax
+	lea	STUB_AREA_OFF(%rbx), %rsp
+	mov	%rbx, %rdi
+	call	softsgx_stub_sigframe
+softsgx_stub_tail_end:
+.Lsigret:
+	/* RAX = the frame; rt_sigreturn restores neither FS nor GS base. */
+	mov	%rax, %r12
+	mov	$-1, %eax
+	mov	$-1, %edx
+	xrstor64 STUB_XSAVE_OFF(%rbx)
+	mov	F_FS(%rbx), %rax
+	wrfsbase %rax
+	mov	F_GS(%rbx), %rax
+	wrgsbase %rax
+	mov	%r12, %rsp
+	mov	$15, %eax			/* rt_sigreturn */
+	movb	$0, F_BUSY(%rbx)
+softsgx_stub_sr:
+	syscall
+softsgx_stub_sr_end:
+	ud2
+	.size softsgx_stub_common, .-softsgx_stub_common
+
+	.section .note.GNU-stack, "", @progbits

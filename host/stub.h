@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Trap-free ENCLU: the layout that the per-site stubs (enclu_patch.c), the
+ * common stub code (enclu_stub.S) and the C side (exec.c) share.  Included
+ * from assembly too, so only preprocessor constants above the C part.
+ *
+ * Each thread's slot (exec.c) is SLOT_SIZE bytes, aligned to its size:
+ *   +0x0000  struct slot
+ *   +0x1000  guard page
+ *   +0x2000  the alternate signal stack, up to STUB_AREA_OFF; the stub's C
+ *            side runs at its top, so a signal nests below it
+ *   +STUB_AREA_OFF  the stub frame (struct stub_frame), then the XSAVE
+ *            image, then the rt_sigreturn frame the stub may leave by
+ */
+#ifndef SOFTSGX_HOST_STUB_H
+#define SOFTSGX_HOST_STUB_H
+
+#define SLOT_SIZE 0x20000
+#define SLOT_STACK_OFF 0x2000
+#define STUB_AREA_OFF 0x1A000
+#define STUB_XSAVE_OFF (STUB_AREA_OFF + 0x1000)
+#define STUB_XSAVE_MAX 0x2000
+#define STUB_UC_OFF (STUB_AREA_OFF + 0x3000)
+
+/* struct stub_frame, from the slot's base (the registers are struct sgx_regs). */
+#define F_RAX (STUB_AREA_OFF + 0)
+#define F_RCX (STUB_AREA_OFF + 8)
+#define F_RDX (STUB_AREA_OFF + 16)
+#define F_RBX (STUB_AREA_OFF + 24)
+#define F_RSP (STUB_AREA_OFF + 32)
+#define F_RBP (STUB_AREA_OFF + 40)
+#define F_RSI (STUB_AREA_OFF + 48)
+#define F_RDI (STUB_AREA_OFF + 56)
+#define F_R8 (STUB_AREA_OFF + 64)
+#define F_R9 (STUB_AREA_OFF + 72)
+#define F_R10 (STUB_AREA_OFF + 80)
+#define F_R11 (STUB_AREA_OFF + 88)
+#define F_R12 (STUB_AREA_OFF + 96)
+#define F_R13 (STUB_AREA_OFF + 104)
+#define F_R14 (STUB_AREA_OFF + 112)
+#define F_R15 (STUB_AREA_OFF + 120)
+#define F_RFLAGS (STUB_AREA_OFF + 128)
+#define F_RIP (STUB_AREA_OFF + 136)
+#define F_FS (STUB_AREA_OFF + 144)
+#define F_GS (STUB_AREA_OFF + 152)
+#define F_SITE (STUB_AREA_OFF + 160)
+#define F_COMMON (STUB_AREA_OFF + 168)
+#define F_DEFERRED (STUB_AREA_OFF + 176)
+#define F_BUSY (STUB_AREA_OFF + 184)
+#define F_IRET (STUB_AREA_OFF + 192)
+
+/*
+ * The bucket a per-site stub locks while it finds its thread: one per 4 KiB
+ * page of the stack pointer (16 bits of it), BUCKET_SIZE apart so that the
+ * lock word's address plus one always ends in the byte 0x01.
+ */
+#define BUCKET_SIZE 256
+#define NR_BUCKETS 65536
+#define B_LOCK 0
+#define B_RCX 8
+#define B_R11 16
+
+#ifndef __ASSEMBLER__
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <ucontext.h>
+
+#include "softsgx/enclu.h"
+
+struct stub_frame {
+	/* Entry state (phase A/B), replaced by the final state at commit. */
+	struct sgx_regs r;
+	uint32_t site;          /* global index of the site (enclu_patch.c) */
+	uint32_t pad;
+	uint64_t common;        /* softsgx_stub_common, for the site's jump */
+	/* Signals (bit sig - 1) the handler blocked to let them wait. */
+	_Atomic uint64_t deferred_set;
+	_Atomic uint8_t busy;   /* the C side runs: asynchronous signals wait */
+	uint8_t pad2[7];
+	uint64_t iret[5];       /* RIP, CS, RFLAGS, RSP, SS for the way out */
+	uint64_t mask;          /* the mask the final state runs with, when mask_set */
+	uint64_t mask_set;
+};
+_Static_assert(__builtin_offsetof(struct stub_frame, site) == 160, "F_SITE");
+_Static_assert(__builtin_offsetof(struct stub_frame, common) == 168, "F_COMMON");
+_Static_assert(__builtin_offsetof(struct stub_frame, deferred_set) == 176, "F_DEFERRED");
+_Static_assert(__builtin_offsetof(struct stub_frame, busy) == 184, "F_BUSY");
+_Static_assert(__builtin_offsetof(struct stub_frame, iret) == 192, "F_IRET");
+_Static_assert(__builtin_offsetof(struct stub_frame, r.rflags) == 128, "F_RFLAGS");
+_Static_assert(__builtin_offsetof(struct stub_frame, r.gsbase) == 152, "F_GS");
+
+/* The template and common code (enclu_stub.S). */
+extern char softsgx_stub_tmpl[], softsgx_stub_tmpl_end[];
+extern char softsgx_stub_t_xchg[], softsgx_stub_t_movz[], softsgx_stub_t_disp[];
+extern char softsgx_stub_t_busy[], softsgx_stub_t_claimed[], softsgx_stub_t_after[];
+extern char softsgx_stub_t_unlock[], softsgx_stub_t_go[], softsgx_stub_t_noslot[];
+extern char softsgx_stub_t_unlock2[], softsgx_stub_t_nsl2[];
+extern char softsgx_stub_f_lea1[], softsgx_stub_f_disp[], softsgx_stub_f_leaf1[];
+extern char softsgx_stub_f_rel1[], softsgx_stub_f_lea2[], softsgx_stub_f_tid[];
+extern char softsgx_stub_f_lea3[], softsgx_stub_f_site[], softsgx_stub_f_leaf2[];
+extern char softsgx_stub_f_rel2[];
+extern char softsgx_stub_common[], softsgx_stub_busy[];
+extern char softsgx_stub_tail[], softsgx_stub_tail_end[];
+extern char softsgx_stub_sr[], softsgx_stub_sr_end[];
+
+/* ---- enclu_patch.c ---- */
+struct shim_file;
+
+/* Set up at load (SOFTSGX_FAST_ENCLU and what the CPU offers). */
+void shim_stub_init(void);
+struct sgx_cpu;
+/* Show EDBGRD/EDBGWR of @cpu's enclaves the original code. */
+void shim_stub_attach(struct sgx_cpu *cpu);
+/* Is trap-free ENCLU in use in this process? */
+bool shim_stub_enabled(void);
+/* In a forked child: no stub of the parent's is live. */
+void shim_stub_after_fork(void);
+/* Rewrite the ENCLU sites of pages [@start, @end) of @f (see enclu_patch.c). */
+void shim_stub_patch(struct shim_file *f, unsigned long start, unsigned long end, bool init);
+/* The enclave is gone: its stubs too. */
+void shim_stub_release(struct shim_file *f);
+/* The thread table the stubs find their slot in. */
+void shim_stub_set_tid(int tid, void *slot);
+void shim_stub_clear_tid(int tid, void *slot);
+
+struct stub_site_info {
+	uint64_t enclu;     /* the ENCLU's address */
+	uint32_t leaf;
+	struct shim_file *f;
+};
+/* The site @k, for the C side (false: no such site). */
+bool shim_stub_site(uint32_t k, struct stub_site_info *out);
+
+/*
+ * A signal landed at RIP inside a per-site stub before it found its slot:
+ * put @uc back to the state at an instruction of the enclave's own code
+ * (releasing the stub's lock when it held it).  @slot_base is the thread's
+ * slot (for the frame), or 0.  True when RIP was in a stub.
+ */
+bool shim_stub_rewind(ucontext_t *uc, unsigned long slot_base);
+
+struct stub_stats {
+	_Atomic uint64_t sites, fast, slow, busy, noslot, rewinds, deferred, forward;
+};
+extern struct stub_stats shim_stub_stats;
+extern uint32_t shim_xsave_size;
+#endif
+#endif
