@@ -695,6 +695,11 @@ static struct site *site_at(uint64_t rip)
 	return NULL;
 }
 
+bool shim_stub_pc(uint64_t rip)
+{
+	return enabled && site_at(rip);
+}
+
 static void rewind_to_enclu(greg_t *g, const struct site *s)
 {
 	g[REG_RIP] = (greg_t)s->enclu;

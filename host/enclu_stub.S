@@ -160,6 +160,9 @@ softsgx_stub_busy:
 	movb	$0, F_BUSY(%rbx)
 softsgx_stub_tail:
 	/* A signal from here on takes the frame's final state as its own. */
+	cmpb	$0, F_STEP(%rbx)
+	jne	.Lstep
+.Lstepped:
 	cmpq	$0, F_DEFERRED(%rbx)
 	jne	.Lwaited
 	lea	F_IRET(%rbx), %rsp
@@ -179,6 +182,13 @@ softsgx_stub_tail:
 	mov	F_R15(%rbx), %r15
 	mov	F_RBX(%rbx), %rbx
 	iretq
+.Lstep:
+	/* SOFTSGX_TEST_STUB_STEP: single-step the rest (exec.c). */
+	movb	$0, F_STEP(%rbx)
+	pushfq
+	orq	$0x100, (%rsp)
+	popfq
+	jmp	.Lstepped
 .Lwaited:
 	/* A signal waited: rt_sigreturn installs the state and lets it in. */
 	movb	$1, F_BUSY(%rbx)

@@ -30,6 +30,7 @@
 #include "softsgx/uapi/sgx.h"
 
 #define ALT_SIZE (STUB_AREA_OFF - SLOT_STACK_OFF)
+#define EFLAGS_TF 0x100UL
 #define NR_SLOTS 512
 
 struct fast_frame;
@@ -45,6 +46,9 @@ struct slot {
 	/* Odd while the CPU model runs a leaf or an AEX for this thread. */
 	_Atomic uint64_t in_leaf;
 	struct fast_frame *fast;    /* the vDSO's last trap-free EENTER */
+	/* SOFTSGX_TEST_STUB_STEP: where the next landing in a stub falls. */
+	bool step_in;
+	unsigned int step_count, step_target;
 };
 
 int softsgx_have_fsgsbase;
@@ -646,7 +650,7 @@ int softsgx_fast_enter(struct fast_frame *f)
 	 * next signal from enclave mode (which starts at its top again).  The
 	 * ENCLU then traps: its signals must be open.
 	 */
-	if (!s || s->lp.in_enclave ||
+	if (!s || s->lp.in_enclave || shim.test_stub_step ||
 	    (uint64_t)(uintptr_t)&async - (uint64_t)(uintptr_t)s < SLOT_SIZE) {
 		shim_sigmask_reopen();
 		return 0;
@@ -758,6 +762,9 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 		if (!ret) {
 			regs_to_uc(&r, uc, fsgs);
 			leaf_done(s, leaf, target, r.rax, was_inside);
+			/* SOFTSGX_TEST_STUB_STEP: single-step the enclave from its entry. */
+			if (shim.test_stub_step && !was_inside && s->lp.in_enclave)
+				uc->uc_mcontext.gregs[REG_EFL] |= (greg_t)EFLAGS_TF;
 			return;
 		}
 		flt = sgx_last_fault();
@@ -986,6 +993,63 @@ static bool stub_forward(struct slot *s, ucontext_t *uc, uint64_t *fsgs)
 	return true;
 }
 
+/*
+ * SOFTSGX_TEST_STUB_STEP=1: a signal at every instruction of the stubs, in
+ * turn.  Enclave code runs single-stepped from EENTER (the trap's; the
+ * vDSO's trap-free EENTER is off), invisibly; in a stub, the step_target'th
+ * step of this thread is treated as the kick signal landing there (the
+ * caller handles it as one), and the next stub lands one instruction
+ * later.  The C side is not stepped: its first step stands for a kick that
+ * waits there, and the tail is stepped again (F_STEP).  Return true when
+ * the step is consumed here.
+ */
+static bool stub_defer(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s);
+
+static bool stub_step(struct slot *s, siginfo_t *si, ucontext_t *uc)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+	uint64_t rip = (uint64_t)g[REG_RIP];
+	struct stub_frame *f = frame_of(s);
+	bool busy = atomic_load(&f->busy), land;
+
+	if (!busy && !shim_stub_pc(rip) &&
+	    !(rip >= (uint64_t)(uintptr_t)softsgx_stub_common &&
+	      rip <= (uint64_t)(uintptr_t)softsgx_stub_busy) &&
+	    !(rip >= (uint64_t)(uintptr_t)softsgx_stub_tail &&
+	      rip <= (uint64_t)(uintptr_t)softsgx_stub_sr_end)) {
+		/* Enclave code, stepped on; host code, not. */
+		s->step_in = false;
+		if (!s->lp.in_enclave)
+			g[REG_EFL] &= ~(greg_t)EFLAGS_TF;
+		return true;
+	}
+	if (!s->step_in) {
+		s->step_in = true;
+		s->step_count = 0;
+	}
+	land = s->step_count++ == s->step_target;
+	if (land) {
+		s->step_target++;
+		s->step_in = false;
+	}
+	if (busy) {
+		g[REG_EFL] &= ~(greg_t)EFLAGS_TF;
+		f->step = !land;
+		if (land) {
+			si->si_signo = shim.kick_sig;
+			si->si_code = SI_TKILL;
+			stub_defer(shim.kick_sig, si, uc, s);
+		}
+		return true;
+	}
+	if (!land)
+		return true;
+	g[REG_EFL] &= ~(greg_t)EFLAGS_TF;
+	si->si_signo = shim.kick_sig;
+	si->si_code = SI_TKILL;
+	return false;
+}
+
 static bool sync_signal(int sig, const siginfo_t *si)
 {
 	return si->si_code > 0 && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
@@ -1036,8 +1100,6 @@ static void enclu_no_driver(siginfo_t *si, ucontext_t *uc)
 	code = shim_encl_fault(tcs, false, X86_PF_USER, false, &sigbus);
 	report(sigbus ? SIGBUS : SIGSEGV, si, uc, 14, code ? (uint32_t)code : X86_PF_USER, tcs);
 }
-
-#define EFLAGS_TF 0x100UL
 
 /*
  * A fault on an enclave range inherited across fork, or the single step
@@ -1109,6 +1171,12 @@ void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint
 		softsgx_get_fsgs(plain_fsgs);
 		fsgs = plain_fsgs;
 		s = my_slot;
+	}
+	if (s && shim.test_stub_step && sig == SIGTRAP && si->si_code == TRAP_TRACE &&
+	    shim_stub_enabled()) {
+		if (stub_step(s, si, uc))
+			goto out;
+		sig = shim.kick_sig;
 	}
 	if (s && shim_stub_enabled()) {
 		if (atomic_load(&frame_of(s)->busy)) {
@@ -1265,6 +1333,7 @@ int shim_exec_init(void)
 	pthread_key_create(&slot_key, slot_free);
 	shim.kick_sig = SIGRTMAX - 1;
 	shim.test_tail_signal = shim_env_on("SOFTSGX_TEST_TAIL_SIGNAL");
+	shim.test_stub_step = shim_env_on("SOFTSGX_TEST_STUB_STEP");
 	debug = shim_env_on("SOFTSGX_DEBUG");
 	take_over(SIGSEGV);
 	take_over(SIGILL);

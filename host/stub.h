@@ -47,6 +47,7 @@
 #define F_COMMON (STUB_AREA_OFF + 168)
 #define F_DEFERRED (STUB_AREA_OFF + 176)
 #define F_BUSY (STUB_AREA_OFF + 184)
+#define F_STEP (STUB_AREA_OFF + 185)
 #define F_IRET (STUB_AREA_OFF + 192)
 
 /*
@@ -77,7 +78,8 @@ struct stub_frame {
 	/* Signals (bit sig - 1) the handler blocked to let them wait. */
 	_Atomic uint64_t deferred_set;
 	_Atomic uint8_t busy;   /* the C side runs: asynchronous signals wait */
-	uint8_t pad2[7];
+	uint8_t step;           /* test only: single-step the tail (exec.c) */
+	uint8_t pad2[6];
 	uint64_t iret[5];       /* RIP, CS, RFLAGS, RSP, SS for the way out */
 	uint64_t mask;          /* the mask the final state runs with, when mask_set */
 	uint64_t mask_set;
@@ -120,6 +122,8 @@ void shim_stub_after_fork(void);
 void shim_stub_patch(struct shim_file *f, unsigned long start, unsigned long end, bool init);
 /* The enclave is gone: its stubs too. */
 void shim_stub_release(struct shim_file *f);
+/* Is @rip in a per-site stub? */
+bool shim_stub_pc(uint64_t rip);
 /* The thread table the stubs find their slot in. */
 void shim_stub_set_tid(int tid, void *slot);
 void shim_stub_clear_tid(int tid, void *slot);

@@ -50,6 +50,13 @@ const char exec_usage[] =
 	"                   v17 (default; no OOM killer, limits enforced when pages\n"
 	"                   are charged) or v5 (a lowered misc.max reclaims, then\n"
 	"                   OOM-kills enclaves)\n"
+	"  --no-fast-enclu  leave the enclaves' code as it was measured: every ENCLU\n"
+	"                   inside an enclave traps.  By default the shim rewrites\n"
+	"                   each \"mov $leaf, %eax ... enclu\" it finds in an\n"
+	"                   enclave's code (after measurement, before EINIT) into a\n"
+	"                   jump to a stub that performs the leaf without a trap;\n"
+	"                   an enclave that reads its own code sees the jump there\n"
+	"                   (a debugger's EDBGRD sees the original)\n"
 	"  --stats          print the driver's counters on stderr when PROGRAM exits,\n"
 	"                   and each cgroup's misc.current, max, peak and events\n"
 	"  -h, --help       this text\n"
@@ -64,6 +71,7 @@ const char exec_usage[] =
 	"                   change a listed cgroup's misc.max while PROGRAM runs (a\n"
 	"                   limit below the usage reclaims, then OOM-kills, under v5)\n"
 	"  SOFTSGX_CPUID=MODE  the --cpuid value (0 is off)\n"
+	"  SOFTSGX_FAST_ENCLU=0  as --no-fast-enclu\n"
 	"  SOFTSGX_DEBUG=1  one line per exception the shim reports, and one per scan\n"
 	"                   for CPUID instructions to rewrite\n"
 	"  SOFTSGX_YOUNG=off  every enclave page is old to the reclaimer (a benchmark\n"
@@ -294,6 +302,8 @@ int cmd_exec(int argc, char **argv)
 			}
 			setenv("SOFTSGX_CGROUP_POLICY", argv[i + 1], 1);
 			i++;
+		} else if (!strcmp(a, "--no-fast-enclu")) {
+			setenv("SOFTSGX_FAST_ENCLU", "0", 1);
 		} else if (!strcmp(a, "--no-sgx2")) {
 			setenv("SOFTSGX_NO_SGX2", "1", 1);
 		} else if (!strcmp(a, "--stats")) {

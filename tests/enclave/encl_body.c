@@ -49,6 +49,7 @@ uint64_t encl_ereport(uint64_t targetinfo, uint64_t reportdata, uint64_t report)
 uint64_t encl_egetkey(uint64_t keyrequest, uint64_t key);
 uint64_t encl_eaccept(uint64_t secinfo, uint64_t addr);
 uint64_t encl_emodpe(uint64_t secinfo, uint64_t addr);
+uint64_t encl_ereport_regs(uint64_t ti, uint64_t data, uint64_t report, uint64_t seed);
 extern const char encl_entry[];
 
 uint64_t encl_body(struct encl_op *op, uint64_t rsi, uint64_t tcs);
@@ -176,6 +177,16 @@ uint64_t encl_body(struct encl_op *op, uint64_t rsi, uint64_t tcs)
 		memcpy(data, io->reportdata, sizeof(data));
 		encl_ereport((uint64_t)ti, (uint64_t)data, (uint64_t)report);
 		memcpy(io->report, report, sizeof(io->report));
+		break;
+	}
+	case ENCL_OP_LEAF_REGS: {
+		uint8_t ti[512] __attribute__((aligned(512)));
+		uint8_t data[64] __attribute__((aligned(128)));
+		uint8_t report[512] __attribute__((aligned(512)));
+
+		memset(ti, 0, sizeof(ti));
+		memset(data, 0, sizeof(data));
+		status = encl_ereport_regs((uint64_t)ti, (uint64_t)data, (uint64_t)report, op->a);
 		break;
 	}
 	case ENCL_OP_EGETKEY: {

@@ -63,6 +63,8 @@ enum encl_op_code {
 	ENCL_OP_INIT_TCS,	/* write a TCS for a slot at enclave address a (page-aligned,
 				 * its pages already accepted RW) */
 	ENCL_OP_THREAD_REC,	/* copy this TCS's struct encl_thread_rec to host address b */
+	ENCL_OP_LEAF_REGS,	/* EREPORT (TARGETINFO and data zero) with registers set from
+				 * seed a; status = the bits that changed (0 = none) */
 	ENCL_OP_MAX,
 };
 

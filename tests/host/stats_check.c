@@ -7,7 +7,9 @@
  * Usage: stats_check [CHECK...] -- softsgx exec ... --stats -- PROGRAM ...
  * CHECK is NAME OP NUMBER with OP one of =, >, <=: NAME a counter of the
  * stats line (total, free, used, leaked, ewb, eldu, eaug, eremove,
- * oom_kills, etrack_ipis) or cg:PATH:FILE for a cgroup's misc.FILE
+ * oom_kills, etrack_ipis), of the trap-free ENCLU line (stub_sites,
+ * stub_fast, stub_slow, stub_rewinds, stub_deferred, stub_forward: 0 when
+ * it is off), or cg:PATH:FILE for a cgroup's misc.FILE
  * (current, max, peak, events; "max" reads as 2^64 - 1).
  */
 #include <errno.h>
@@ -20,12 +22,16 @@
 
 #include "host_test.h"
 
-enum { TOTAL, FREE, USED, LEAKED, EWB, ELDU, EAUG, EREMOVE, OOM_KILLS, ETRACK_IPIS, NR_STATS };
-static const char *const stat_names[NR_STATS] = {
+enum { TOTAL, FREE, USED, LEAKED, EWB, ELDU, EAUG, EREMOVE, OOM_KILLS, ETRACK_IPIS, NR_STATS,
+       STUB_SITES = NR_STATS, STUB_FAST, STUB_SLOW, STUB_REWINDS, STUB_DEFERRED, STUB_FORWARD,
+       NR_ALL };
+static const char *const stat_names[NR_ALL] = {
 	"total", "free", "used", "leaked", "ewb", "eldu", "eaug", "eremove", "oom_kills",
-	"etrack_ipis",
+	"etrack_ipis", "stub_sites", "stub_fast", "stub_slow", "stub_rewinds", "stub_deferred",
+	"stub_forward",
 };
-static unsigned long long stats[NR_STATS];
+/* The stub counters are 0 when their line is missing (trap-free ENCLU off). */
+static unsigned long long stats[NR_ALL];
 static bool have_stats;
 
 #define MAX_CGROUPS 64
@@ -49,6 +55,10 @@ static void parse_line(const char *l)
 		have_stats = true;
 		return;
 	}
+	if (sscanf(l, "softsgx: fast ENCLU sites %llu; leaves fast %llu slow %llu; rewinds %llu "
+		   "deferred %llu forward %llu", &s[STUB_SITES], &s[STUB_FAST], &s[STUB_SLOW],
+		   &s[STUB_REWINDS], &s[STUB_DEFERRED], &s[STUB_FORWARD]) == 6)
+		return;
 	if (sscanf(l, "softsgx: cgroup %255[^:]: misc.current sgx_epc %llu; misc.max sgx_epc "
 		   "%31[^;]; misc.peak sgx_epc %llu; misc.events sgx_epc.max %llu", path, &cur,
 		   max, &peak, &events) != 5 || nr_cgroups == MAX_CGROUPS)
@@ -65,7 +75,7 @@ static bool lookup(const char *name, size_t len, unsigned long long *v)
 {
 	static const char *const files[] = { "current", "max", "peak", "events" };
 
-	for (int i = 0; i < NR_STATS; i++)
+	for (int i = 0; i < NR_ALL; i++)
 		if (strlen(stat_names[i]) == len && !strncmp(name, stat_names[i], len)) {
 			*v = stats[i];
 			return have_stats;

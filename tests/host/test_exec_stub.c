@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What a rewritten ENCLU site (softsgx exec's trap-free ENCLU) must not
+ * change: many EENTER/EEXIT round trips on every TCS, and EREPORTs whose
+ * registers, flags and vector registers the enclave checks around the leaf
+ * (ENCL_OP_LEAF_REGS), from two threads at once.  The meson test runs it
+ * with the stubs, without them, and with a signal landing at each
+ * instruction of the stubs in turn (SOFTSGX_TEST_STUB_STEP=1).
+ * Usage: test_exec_stub ENCLAVE.sgxs ENCLAVE.sig [ROUNDS]
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "host_test.h"
+
+static struct encl e;
+static unsigned long rounds = 200;
+
+struct worker {
+	unsigned int tcs;
+	unsigned long bad_return, bad_regs, failed;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+
+	for (unsigned long i = 0; i < rounds; i++) {
+		uint64_t v = 0x5100000000ULL * (w->tcs + 1) + i;
+		struct encl_op op = ht_op(ENCL_OP_RETURN, v, 0, 0);
+		struct encl_op regs = ht_op(ENCL_OP_LEAF_REGS, v * 977, 0, 0);
+
+		if (!ht_call(e.tcs[w->tcs], &op) || !ht_call(e.tcs[w->tcs], &regs)) {
+			w->failed++;
+			continue;
+		}
+		w->bad_return += op.ret != (v ^ ENCL_RETURN_MAGIC) || op.status;
+		w->bad_regs += regs.status != 0;
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct worker w[2] = { { .tcs = 0 }, { .tcs = 1 } };
+	pthread_t t;
+	bool started;
+
+	if (argc > 3)
+		rounds = strtoul(argv[3], NULL, 0);
+	ht_start(argc, argv, &e);
+	work(&w[0]);
+	tap_ok(!w[0].failed && !w[0].bad_return,
+	       "%lu round trips return their value (%lu entries failed, %lu wrong)", rounds,
+	       w[0].failed, w[0].bad_return);
+	tap_ok(!w[0].failed && !w[0].bad_regs,
+	       "EREPORT leaves R8-R15, RBP, XMM0-15 and the flags alone (%lu of %lu changed)",
+	       w[0].bad_regs, rounds);
+	w[0] = (struct worker){ .tcs = 0 };
+	started = !pthread_create(&t, NULL, work, &w[1]);
+	work(&w[0]);
+	if (started)
+		pthread_join(t, NULL);
+	tap_ok(started && !w[0].failed && !w[1].failed && !w[0].bad_return && !w[1].bad_return &&
+	       !w[0].bad_regs && !w[1].bad_regs,
+	       "two threads on two TCS at once: every result right (%lu/%lu failed, "
+	       "%lu/%lu wrong, %lu/%lu registers changed)", w[0].failed, w[1].failed,
+	       w[0].bad_return, w[1].bad_return, w[0].bad_regs, w[1].bad_regs);
+	encl_unload(&e);
+	return tap_done();
+}
