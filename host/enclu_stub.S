@@ -83,15 +83,15 @@ softsgx_stub_f_tid:
 	bucket	softsgx_stub_f_lea3
 	jrcxz	softsgx_stub_t_noslot
 	mov	B_RCX-1(%rax), %r11
-	mov	%r11, F_RCX(%rcx)
+	mov	%r11, SF_RCX(%rcx)
 	mov	B_R11-1(%rax), %r11
-	mov	%r11, F_R11(%rcx)
-	movl	$0x7ffffff0, F_SITE(%rcx)
+	mov	%r11, SF_R11(%rcx)
+	movl	$0x7ffffff0, SF_SITE(%rcx)
 softsgx_stub_f_site:
 softsgx_stub_t_unlock:
 	movq	$0, -1(%rax)
 softsgx_stub_t_go:
-	jmp	*F_COMMON(%rcx)
+	jmp	*SF_COMMON(%rcx)
 softsgx_stub_t_noslot:
 	mov	B_RCX-1(%rax), %rcx
 	mov	B_R11-1(%rax), %r11
@@ -115,28 +115,28 @@ softsgx_stub_tmpl_end:
 	.hidden softsgx_stub_tail, softsgx_stub_tail_end, softsgx_stub_sr, softsgx_stub_sr_end
 	.type softsgx_stub_common, @function
 softsgx_stub_common:
-	mov	%rdx, F_RDX(%rcx)
-	mov	%rbx, F_RBX(%rcx)
-	mov	%rsp, F_RSP(%rcx)
-	mov	%rbp, F_RBP(%rcx)
-	mov	%rsi, F_RSI(%rcx)
-	mov	%rdi, F_RDI(%rcx)
-	mov	%r8, F_R8(%rcx)
-	mov	%r9, F_R9(%rcx)
-	mov	%r10, F_R10(%rcx)
-	mov	%r12, F_R12(%rcx)
-	mov	%r13, F_R13(%rcx)
-	mov	%r14, F_R14(%rcx)
-	mov	%r15, F_R15(%rcx)
+	mov	%rdx, SF_RDX(%rcx)
+	mov	%rbx, SF_RBX(%rcx)
+	mov	%rsp, SF_RSP(%rcx)
+	mov	%rbp, SF_RBP(%rcx)
+	mov	%rsi, SF_RSI(%rcx)
+	mov	%rdi, SF_RDI(%rcx)
+	mov	%r8, SF_R8(%rcx)
+	mov	%r9, SF_R9(%rcx)
+	mov	%r10, SF_R10(%rcx)
+	mov	%r12, SF_R12(%rcx)
+	mov	%r13, SF_R13(%rcx)
+	mov	%r14, SF_R14(%rcx)
+	mov	%r15, SF_R15(%rcx)
 softsgx_stub_busy:
-	movb	$1, F_BUSY(%rcx)		/* from here on, signals wait */
+	movb	$1, SF_BUSY(%rcx)		/* from here on, signals wait */
 	lea	STUB_AREA_OFF(%rcx), %rsp	/* the top of the alternate stack */
 	pushfq
-	popq	F_RFLAGS(%rcx)
+	popq	SF_RFLAGS(%rcx)
 	rdfsbase %rax
-	mov	%rax, F_FS(%rcx)
+	mov	%rax, SF_FS(%rcx)
 	rdgsbase %rax
-	mov	%rax, F_GS(%rcx)
+	mov	%rax, SF_GS(%rcx)
 	mov	%rcx, %rbx
 	mov	$-1, %eax
 	mov	$-1, %edx
@@ -153,45 +153,45 @@ softsgx_stub_busy:
 	mov	$-1, %eax
 	mov	$-1, %edx
 	xrstor64 STUB_XSAVE_OFF(%rbx)
-	mov	F_FS(%rbx), %rax
+	mov	SF_FS(%rbx), %rax
 	wrfsbase %rax
-	mov	F_GS(%rbx), %rax
+	mov	SF_GS(%rbx), %rax
 	wrgsbase %rax
-	movb	$0, F_BUSY(%rbx)
+	movb	$0, SF_BUSY(%rbx)
 softsgx_stub_tail:
 	/* A signal from here on takes the frame's final state as its own. */
-	cmpb	$0, F_STEP(%rbx)
+	cmpb	$0, SF_STEP(%rbx)
 	jne	.Lstep
 .Lstepped:
-	cmpq	$0, F_DEFERRED(%rbx)
+	cmpq	$0, SF_DEFERRED(%rbx)
 	jne	.Lwaited
-	lea	F_IRET(%rbx), %rsp
-	mov	F_RAX(%rbx), %rax
-	mov	F_RCX(%rbx), %rcx
-	mov	F_RDX(%rbx), %rdx
-	mov	F_RBP(%rbx), %rbp
-	mov	F_RSI(%rbx), %rsi
-	mov	F_RDI(%rbx), %rdi
-	mov	F_R8(%rbx), %r8
-	mov	F_R9(%rbx), %r9
-	mov	F_R10(%rbx), %r10
-	mov	F_R11(%rbx), %r11
-	mov	F_R12(%rbx), %r12
-	mov	F_R13(%rbx), %r13
-	mov	F_R14(%rbx), %r14
-	mov	F_R15(%rbx), %r15
-	mov	F_RBX(%rbx), %rbx
+	lea	SF_IRET(%rbx), %rsp
+	mov	SF_RAX(%rbx), %rax
+	mov	SF_RCX(%rbx), %rcx
+	mov	SF_RDX(%rbx), %rdx
+	mov	SF_RBP(%rbx), %rbp
+	mov	SF_RSI(%rbx), %rsi
+	mov	SF_RDI(%rbx), %rdi
+	mov	SF_R8(%rbx), %r8
+	mov	SF_R9(%rbx), %r9
+	mov	SF_R10(%rbx), %r10
+	mov	SF_R11(%rbx), %r11
+	mov	SF_R12(%rbx), %r12
+	mov	SF_R13(%rbx), %r13
+	mov	SF_R14(%rbx), %r14
+	mov	SF_R15(%rbx), %r15
+	mov	SF_RBX(%rbx), %rbx
 	iretq
 .Lstep:
 	/* SOFTSGX_TEST_STUB_STEP: single-step the rest (exec.c). */
-	movb	$0, F_STEP(%rbx)
+	movb	$0, SF_STEP(%rbx)
 	pushfq
 	orq	$0x100, (%rsp)
 	popfq
 	jmp	.Lstepped
 .Lwaited:
 	/* A signal waited: rt_sigreturn installs the state and lets it in. */
-	movb	$1, F_BUSY(%rbx)
+	movb	$1, SF_BUSY(%rbx)
 	mov	0(%rbx), %rax
 	wrfsbase %rax
 	mov	8(%rbx), %rax
@@ -206,13 +206,13 @@ softsgx_stub_tail_end:
 	mov	$-1, %eax
 	mov	$-1, %edx
 	xrstor64 STUB_XSAVE_OFF(%rbx)
-	mov	F_FS(%rbx), %rax
+	mov	SF_FS(%rbx), %rax
 	wrfsbase %rax
-	mov	F_GS(%rbx), %rax
+	mov	SF_GS(%rbx), %rax
 	wrgsbase %rax
 	mov	%r12, %rsp
 	mov	$15, %eax			/* rt_sigreturn */
-	movb	$0, F_BUSY(%rbx)
+	movb	$0, SF_BUSY(%rbx)
 softsgx_stub_sr:
 	syscall
 softsgx_stub_sr_end:

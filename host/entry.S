@@ -14,9 +14,9 @@
  * host's before any C runs (C reads TLS and the stack canary through FS),
  * and on the way out installs whatever the C handler left in that pair.
  */
-	.text
+#include "stub.h"
 
-#define SLOT_SIZE 0x20000
+	.text
 
 /* The fast EENTER frame (struct fast_frame in exec.c). */
 #define F_RAX 0
@@ -39,7 +39,8 @@
 #define F_RBP 136
 #define F_RSP 144
 #define F_MASK 152
-#define FRAME 168	/* keeps RSP 16-aligned at the call; FRAME-8 is the jump slot */
+#define F_SLOT 160
+#define FRAME 184	/* keeps RSP 16-aligned at the call; FRAME-8 is the jump slot */
 
 /*
  * The argument and scratch registers the calls in between clobbered; RBX,
@@ -91,7 +92,8 @@ softsgx_vdso_enter:
 	/*
 	 * EENTER without a trap: save every GPR in a frame below RSP, let
 	 * softsgx_fast_enter() run the leaf on them; on success it leaves the
-	 * entry state in the frame with asynchronous signals blocked.
+	 * entry state in the frame and the slot's BUSY byte set, so that
+	 * asynchronous signals wait (exec.c) until the byte is cleared.
 	 */
 	sub	$FRAME, %rsp
 	mov	%rdx, F_RDX(%rsp)
@@ -115,20 +117,30 @@ softsgx_vdso_enter:
 	jz	.Lslow
 	lea	F_FS(%rsp), %rdi
 	call	softsgx_set_fsgs	/* from here on: no C, no TLS */
-	mov	$14, %eax		/* rt_sigprocmask(SIG_SETMASK, &old, NULL, 8) */
-	mov	$2, %edi
-	lea	F_MASK(%rsp), %rsi
-	xor	%edx, %edx
-	mov	$8, %r10d
-	syscall
+	mov	F_SLOT(%rsp), %rax
+	movb	$0, SF_BUSY(%rax)
 	.globl softsgx_fast_tail
 	.hidden softsgx_fast_tail
 softsgx_fast_tail:
 	/*
 	 * A signal landing from here to the jump finds the LP inside already:
-	 * the handler takes the frame's entry state as the interrupted one.
+	 * the handler takes the frame's entry state as the interrupted one
+	 * (and lets in the signals that waited).  Otherwise they are let in
+	 * here: they were kept blocked, queued again.
 	 */
-	reload_scratch
+	mov	SF_DEFERRED(%rax), %rsi
+	test	%rsi, %rsi
+	jz	1f
+	mov	%rsi, F_MASK(%rsp)
+	mov	$14, %eax		/* rt_sigprocmask(SIG_UNBLOCK, &held, NULL, 8) */
+	mov	$1, %edi
+	lea	F_MASK(%rsp), %rsi
+	xor	%edx, %edx
+	mov	$8, %r10d
+	syscall
+	mov	F_SLOT(%rsp), %rax
+	movq	$0, SF_DEFERRED(%rax)
+1:	reload_scratch
 	mov	F_RCX(%rsp), %rcx
 	mov	F_TARGET(%rsp), %rax
 	mov	%rax, FRAME-8(%rsp)

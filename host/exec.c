@@ -49,6 +49,7 @@ struct slot {
 	/* SOFTSGX_TEST_STUB_STEP: where the next landing in a stub falls. */
 	bool step_in;
 	unsigned int step_count, step_target;
+	bool mask_open;             /* the kernel's mask was looked at (fast EENTER) */
 };
 
 int softsgx_have_fsgsbase;
@@ -618,10 +619,13 @@ static void enclave_exception(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs,
 struct fast_frame {
 	uint64_t rax, rcx, target, fs, gs;
 	uint64_t rdx, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15, rbx, rbp, rsp;
-	uint64_t mask;	/* the signal mask to restore at the jump */
+	uint64_t held;	/* room for the signals that waited, to unblock them */
+	struct slot *slot;
+	uint64_t pad;
 	uint64_t jump;	/* the return slot entry.S jumps through */
 };
-_Static_assert(sizeof(struct fast_frame) == 168, "entry.S FRAME");
+_Static_assert(sizeof(struct fast_frame) == 184, "entry.S FRAME");
+_Static_assert(offsetof(struct fast_frame, slot) == 160, "entry.S F_SLOT");
 extern char softsgx_fast_tail[], softsgx_fast_tail_end[];
 
 static void fast_to_regs(const struct fast_frame *f, struct sgx_regs *r)
@@ -631,16 +635,25 @@ static void fast_to_regs(const struct fast_frame *f, struct sgx_regs *r)
 	r->r15 = f->r15; r->rbx = f->rbx; r->rbp = f->rbp; r->rsp = f->rsp;
 }
 
+/* Let in the signals that waited while the slot was busy (the fast EENTER failed). */
+static void let_in_held(struct slot *s)
+{
+	uint64_t held = atomic_exchange(&frame_of(s)->deferred_set, 0);
+
+	if (held)
+		syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &held, NULL, 8);
+}
+
 /*
  * EENTER from the vDSO without a trap.  Return 1 with the entry state in
- * @f and every asynchronous signal blocked (entry.S installs FS/GS, restores
- * the mask and jumps), or 0 to let the ENCLU trap do it (a fault, ERESUME,
- * no slot), having changed nothing.
+ * @f and the slot busy (asynchronous signals wait; entry.S installs FS/GS,
+ * clears the byte, lets them in and jumps), or 0 to let the ENCLU trap do
+ * it (a fault, ERESUME, no slot), having changed nothing.
  */
 int softsgx_fast_enter(struct fast_frame *f)
 {
 	struct slot *s = shim.ready ? slot_get() : NULL;
-	sigset_t async, old;
+	struct stub_frame *sf;
 	struct sgx_regs r;
 	uint64_t fsgs[2];
 	int ret;
@@ -651,15 +664,21 @@ int softsgx_fast_enter(struct fast_frame *f)
 	 * ENCLU then traps: its signals must be open.
 	 */
 	if (!s || s->lp.in_enclave || shim.test_stub_step ||
-	    (uint64_t)(uintptr_t)&async - (uint64_t)(uintptr_t)s < SLOT_SIZE) {
+	    (uint64_t)(uintptr_t)&r - (uint64_t)(uintptr_t)s < SLOT_SIZE) {
 		shim_sigmask_reopen();
 		return 0;
 	}
-	shim_async_mask(&async);
-	if (syscall(SYS_rt_sigprocmask, SIG_BLOCK, &async, &old, 8))
-		return 0;
-	/* Entered with ENCLU's signals blocked past the shim: both returns reopen them. */
-	shim_sigmask_adopt(&old);
+	/*
+	 * A thread libc started with a mask of its own may block the signals
+	 * ENCLU traps with: looked at once, at its first entry; the shim's
+	 * interposers keep them open from then on.
+	 */
+	if (!s->mask_open) {
+		shim_sigmask_reopen();
+		s->mask_open = true;
+	}
+	sf = frame_of(s);
+	atomic_store(&sf->busy, 1);
 	memset(&r, 0, sizeof(r));
 	fast_to_regs(f, &r);
 	r.rax = EENTER;
@@ -675,7 +694,8 @@ int softsgx_fast_enter(struct fast_frame *f)
 	leaf_end(s);
 	if (ret) {
 		atomic_store(&s->inside, false);
-		syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, 8);
+		atomic_store(&sf->busy, 0);
+		let_in_held(s);
 		return 0;
 	}
 	s->f = encl_file_at(s->lp.tcs_la);
@@ -684,9 +704,9 @@ int softsgx_fast_enter(struct fast_frame *f)
 	f->target = r.rip;
 	f->fs = r.fsbase;
 	f->gs = r.gsbase;
-	memcpy(&f->mask, &old, sizeof(f->mask));
+	f->slot = s;
 	s->fast = f;
-	/* Test hook: a kick pending at the unmasking lands in the tail. */
+	/* Test hook: a kick while the slot is busy waits, and lands in the tail. */
 	if (shim.test_tail_signal)
 		syscall(SYS_tgkill, getpid(), s->tid, shim.kick_sig);
 	return 1;
@@ -696,7 +716,7 @@ int softsgx_fast_enter(struct fast_frame *f)
 static void fast_tail_fixup(struct slot *s, ucontext_t *uc, uint64_t *fsgs)
 {
 	const struct fast_frame *f = s->fast;
-	uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+	uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP], held, mask;
 	struct sgx_regs r;
 
 	if (!f || rip < (uint64_t)(uintptr_t)softsgx_fast_tail ||
@@ -710,6 +730,11 @@ static void fast_tail_fixup(struct slot *s, ucontext_t *uc, uint64_t *fsgs)
 	r.fsbase = f->fs;
 	r.gsbase = f->gs;
 	regs_to_uc(&r, uc, fsgs);
+	/* The tail's unblocking of the signals that waited is skipped: do it here. */
+	held = atomic_exchange(&frame_of(s)->deferred_set, 0);
+	memcpy(&mask, &uc->uc_sigmask, sizeof(mask));
+	mask &= ~held;
+	memcpy(&uc->uc_sigmask, &mask, sizeof(mask));
 }
 
 static bool page_mapped(uint64_t la)
@@ -965,6 +990,9 @@ uint64_t softsgx_stub_sigframe(struct slot *s)
 	uint64_t held = atomic_exchange(&f->deferred_set, 0);
 	uint64_t mask = f->mask_set ? f->mask & ~held : stub_base_mask(f, held);
 
+	/* A signal at the rt_sigreturn takes this mask too (stub_forward()). */
+	f->mask = mask;
+	f->mask_set = 1;
 	return (uint64_t)(uintptr_t)stub_frame_uc(s, mask);
 }
 
@@ -1178,16 +1206,15 @@ void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint
 			goto out;
 		sig = shim.kick_sig;
 	}
-	if (s && shim_stub_enabled()) {
-		if (atomic_load(&frame_of(s)->busy)) {
-			if (stub_defer(sig, si, uc, s))
-				goto out;
-			/* A fault in the shim's own code: no enclave state to speak of. */
-			shim_log("softsgx: internal error: a fault in a stub's leaf\n");
-			s = NULL;
-		} else if (!stub_forward(s, uc, fsgs)) {
-			shim_stub_rewind(uc, (unsigned long)s);
-		}
+	if (s && atomic_load(&frame_of(s)->busy)) {
+		/* A stub's leaf or the vDSO's fast EENTER runs: the signal waits. */
+		if (stub_defer(sig, si, uc, s))
+			goto out;
+		/* A fault in the shim's own code: no enclave state to speak of. */
+		shim_log("softsgx: internal error: a fault while a leaf ran\n");
+		s = NULL;
+	} else if (s && shim_stub_enabled() && !stub_forward(s, uc, fsgs)) {
+		shim_stub_rewind(uc, (unsigned long)s);
 	}
 	if (shim.ready && is_enclu(uc, sig)) {
 		if (!s) {

@@ -23,32 +23,32 @@
 #define STUB_UC_OFF (STUB_AREA_OFF + 0x3000)
 
 /* struct stub_frame, from the slot's base (the registers are struct sgx_regs). */
-#define F_RAX (STUB_AREA_OFF + 0)
-#define F_RCX (STUB_AREA_OFF + 8)
-#define F_RDX (STUB_AREA_OFF + 16)
-#define F_RBX (STUB_AREA_OFF + 24)
-#define F_RSP (STUB_AREA_OFF + 32)
-#define F_RBP (STUB_AREA_OFF + 40)
-#define F_RSI (STUB_AREA_OFF + 48)
-#define F_RDI (STUB_AREA_OFF + 56)
-#define F_R8 (STUB_AREA_OFF + 64)
-#define F_R9 (STUB_AREA_OFF + 72)
-#define F_R10 (STUB_AREA_OFF + 80)
-#define F_R11 (STUB_AREA_OFF + 88)
-#define F_R12 (STUB_AREA_OFF + 96)
-#define F_R13 (STUB_AREA_OFF + 104)
-#define F_R14 (STUB_AREA_OFF + 112)
-#define F_R15 (STUB_AREA_OFF + 120)
-#define F_RFLAGS (STUB_AREA_OFF + 128)
-#define F_RIP (STUB_AREA_OFF + 136)
-#define F_FS (STUB_AREA_OFF + 144)
-#define F_GS (STUB_AREA_OFF + 152)
-#define F_SITE (STUB_AREA_OFF + 160)
-#define F_COMMON (STUB_AREA_OFF + 168)
-#define F_DEFERRED (STUB_AREA_OFF + 176)
-#define F_BUSY (STUB_AREA_OFF + 184)
-#define F_STEP (STUB_AREA_OFF + 185)
-#define F_IRET (STUB_AREA_OFF + 192)
+#define SF_RAX (STUB_AREA_OFF + 0)
+#define SF_RCX (STUB_AREA_OFF + 8)
+#define SF_RDX (STUB_AREA_OFF + 16)
+#define SF_RBX (STUB_AREA_OFF + 24)
+#define SF_RSP (STUB_AREA_OFF + 32)
+#define SF_RBP (STUB_AREA_OFF + 40)
+#define SF_RSI (STUB_AREA_OFF + 48)
+#define SF_RDI (STUB_AREA_OFF + 56)
+#define SF_R8 (STUB_AREA_OFF + 64)
+#define SF_R9 (STUB_AREA_OFF + 72)
+#define SF_R10 (STUB_AREA_OFF + 80)
+#define SF_R11 (STUB_AREA_OFF + 88)
+#define SF_R12 (STUB_AREA_OFF + 96)
+#define SF_R13 (STUB_AREA_OFF + 104)
+#define SF_R14 (STUB_AREA_OFF + 112)
+#define SF_R15 (STUB_AREA_OFF + 120)
+#define SF_RFLAGS (STUB_AREA_OFF + 128)
+#define SF_RIP (STUB_AREA_OFF + 136)
+#define SF_FS (STUB_AREA_OFF + 144)
+#define SF_GS (STUB_AREA_OFF + 152)
+#define SF_SITE (STUB_AREA_OFF + 160)
+#define SF_COMMON (STUB_AREA_OFF + 168)
+#define SF_DEFERRED (STUB_AREA_OFF + 176)
+#define SF_BUSY (STUB_AREA_OFF + 184)
+#define SF_STEP (STUB_AREA_OFF + 185)
+#define SF_IRET (STUB_AREA_OFF + 192)
 
 /*
  * The bucket a per-site stub locks while it finds its thread: one per 4 KiB
@@ -84,13 +84,13 @@ struct stub_frame {
 	uint64_t mask;          /* the mask the final state runs with, when mask_set */
 	uint64_t mask_set;
 };
-_Static_assert(__builtin_offsetof(struct stub_frame, site) == 160, "F_SITE");
-_Static_assert(__builtin_offsetof(struct stub_frame, common) == 168, "F_COMMON");
-_Static_assert(__builtin_offsetof(struct stub_frame, deferred_set) == 176, "F_DEFERRED");
-_Static_assert(__builtin_offsetof(struct stub_frame, busy) == 184, "F_BUSY");
-_Static_assert(__builtin_offsetof(struct stub_frame, iret) == 192, "F_IRET");
-_Static_assert(__builtin_offsetof(struct stub_frame, r.rflags) == 128, "F_RFLAGS");
-_Static_assert(__builtin_offsetof(struct stub_frame, r.gsbase) == 152, "F_GS");
+_Static_assert(__builtin_offsetof(struct stub_frame, site) == 160, "SF_SITE");
+_Static_assert(__builtin_offsetof(struct stub_frame, common) == 168, "SF_COMMON");
+_Static_assert(__builtin_offsetof(struct stub_frame, deferred_set) == 176, "SF_DEFERRED");
+_Static_assert(__builtin_offsetof(struct stub_frame, busy) == 184, "SF_BUSY");
+_Static_assert(__builtin_offsetof(struct stub_frame, iret) == 192, "SF_IRET");
+_Static_assert(__builtin_offsetof(struct stub_frame, r.rflags) == 128, "SF_RFLAGS");
+_Static_assert(__builtin_offsetof(struct stub_frame, r.gsbase) == 152, "SF_GS");
 
 /* The template and common code (enclu_stub.S). */
 extern char softsgx_stub_tmpl[], softsgx_stub_tmpl_end[];
