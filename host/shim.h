@@ -10,6 +10,9 @@
  *   exec.c    enclave execution: per-thread logical processors, the signal
  *             handler (ENCLU, AEX, faults, chaining to the program's handlers)
  *   entry.S   the vDSO function and the signal entry (FS/GS switch)
+ *   enclu_patch.c  trap-free ENCLU: an enclave's ENCLU sites found and
+ *             rewritten into jumps to stubs; where a signal in a stub goes
+ *   enclu_stub.S   the stubs' template and the code they share (stub.h)
  *   vdso.c    the vDSO image getauxval(AT_SYSINFO_EHDR) returns
  *   cpuid.c   CPUID leaf 0x12/0x7 for code the program executes itself
  *   cpuid_patch.c  its CPUID instructions rewritten to trap, without faulting
