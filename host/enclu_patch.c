@@ -40,6 +40,11 @@
 #define MAX_SETS 1024
 #define MAX_RELOC 6            /* instructions between the mov and the ENCLU */
 #define TID_ENTRIES (1UL << 22) /* PID_MAX_LIMIT */
+/*
+ * Zeros before the thread table: a gettid that a seccomp filter answers
+ * with -errno reads one of them, a thread without a slot, and traps.
+ */
+#define TID_GAP (4096UL * 8)
 
 struct site {
 	uint64_t mov;          /* the mov's address in the enclave */
@@ -116,7 +121,8 @@ void shim_stub_init(void)
 
 	if (enabled || (e && e[0] == '0') || !cpu_ok())
 		return;
-	low_size = (unsigned long)NR_BUCKETS * BUCKET_SIZE + TID_ENTRIES * 8 + MAX_SITES * 16UL;
+	low_size = (unsigned long)NR_BUCKETS * BUCKET_SIZE + TID_GAP + TID_ENTRIES * 8 +
+		   MAX_SITES * 16UL;
 	p = shim_sys_mmap(NULL, low_size, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_32BIT, -1, 0);
 	if (p < 0)
@@ -127,7 +133,7 @@ void shim_stub_init(void)
 	}
 	low = (uint8_t *)p;
 	locks_at = (uint64_t)p;
-	tids_at = locks_at + (uint64_t)NR_BUCKETS * BUCKET_SIZE;
+	tids_at = locks_at + (uint64_t)NR_BUCKETS * BUCKET_SIZE + TID_GAP;
 	disp_at = tids_at + TID_ENTRIES * 8;
 	p = shim_sys_mmap(NULL, MAX_SITES * (sizeof(struct site) + 1), PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -173,7 +179,8 @@ void shim_stub_after_fork(void)
 {
 	if (!enabled)
 		return;
-	madvise(low, (unsigned long)NR_BUCKETS * BUCKET_SIZE + TID_ENTRIES * 8, MADV_DONTNEED);
+	madvise(low, (unsigned long)NR_BUCKETS * BUCKET_SIZE + TID_GAP + TID_ENTRIES * 8,
+		MADV_DONTNEED);
 	for (int i = 0; i < atomic_load(&sets_hwm); i++) {
 		atomic_store(&sets[i].start, 0);
 		atomic_store(&sets[i].end, 0);
