@@ -225,7 +225,7 @@ def plots(rep, outdir):
         write(os.path.join(outdir, "ecall.svg"), svgplot.bar_chart(
             "ecall round trip (real enclave code under softsgx exec)", "µs per round trip", ["EENTER→EEXIT, an op that returns at once"],
             series, note="Bars: medians; whiskers: IQR of the paired ratios x floor, or the "
-            "published span. Targets: 0.1 x the trapping round trip, and 300 ns."))
+            "published span. Targets: 0.1 x floor, 300 ns."))
         names.append("ecall.svg")
 
     faults = [("first-touch EAUG", "host.eaug", None), ("ELDU, EPC free", "host.eldu", "swap"),
