@@ -113,8 +113,14 @@ def nothing_to_plot_is_an_error():
 
 RECORDS = "\n".join("\t".join(f) for f in [
     ["@meta", "mode", "test"],
-    ["@ratio", "host.enter", "8.2e-06", "7.5e-06", "1.093", "1.08", "1.10", "9", "<=1.30", "met",
-     "EENTER->EEXIT round trip (vDSO)"],
+    ["@ratio", "host.enter", "8.2e-07", "8.2e-06", "0.1", "0.098", "0.102", "9", "<=0.10",
+     "undecided", "EENTER->EEXIT round trip (vDSO)"],
+    ["@ratio", "host.enter.abs", "8.2e-07", "3e-07", "2.733", "2.7", "2.75", "9", "<=1.00",
+     "missed", "EENTER->EEXIT round trip (vDSO) / 300 ns"],
+    ["@ratio", "host.enter.trap_path", "8.2e-06", "7.5e-06", "1.093", "1.08", "1.10", "9", "-",
+     "info", "the trap path's round trip is, in bare ENCLU traps,"],
+    ["@ratio", "host.eaccept", "1.05e-06", "9e-06", "0.117", "0.11", "0.12", "9", "-", "info",
+     "EACCEPT after EMODPR, per page"],
     ["@ratio", "host.enter.aside", "7.6e-06", "2e-06", "3.8", "3.7", "3.9", "9", "-", "info",
      "one bare ENCLU trap is, in page-fault signals (SIGSEGV),"],
     ["@ratio", "host.eaug", "8.3e-06", "3.3e-06", "2.5", "2.4", "2.6", "9", "<=1.50", "missed",
@@ -144,9 +150,14 @@ def report_from_fixed_records():
         assert report.main(["report.py", rec, d]) == 0
         md = open(os.path.join(d, "report.md"), encoding="utf-8").read()
         for want in ("- mode: test",
-                     "| ecall: EENTER→EEXIT round trip (vDSO), real enclave code | 8.20 | "
-                     "one bare ENCLU trap | 7.50 | 1.093 [1.080..1.100] | ≤ 1.30 | met | "
-                     "8,200-17,000 cycles (2.0-5.7 µs) |",
+                     "| ecall: EENTER→EEXIT round trip (vDSO), real enclave code | 0.82 | "
+                     "the same round trip, ENCLU trapping | 8.20 | 0.100 [0.098..0.102] | "
+                     "≤ 0.10 | undecided | 8,200-17,000 cycles (2.0-5.7 µs) |",
+                     "| ecall round trip against a flat 300 ns | 0.82 | 300 ns | 0.30 | "
+                     "2.733 [2.700..2.750] | ≤ 1.00 | missed | - |",
+                     "| EACCEPT inside one entry (after EMODPR), per page | 1.05 | the same, "
+                     "ENCLU trapping | 9.00 | 0.117 [0.110..0.120] | - | info | - |",
+                     "- the trap path's round trip is, in bare ENCLU traps, 1.093 [1.080..1.100]",
                      "| ELDU reload, EPC free, per page | 10.60 |",
                      "| 1 GiB EPC | 1.70 [1.60..1.80] |",
                      "| 64 MiB EPC, default backing | 1.64 | 0.84 | 0.515 [0.509..0.530] |",
@@ -157,6 +168,11 @@ def report_from_fixed_records():
         assert len(missing) == 1 and "host.eldu-thrash" in missing[0], missing
         for name in ("ecall.svg", "faults.svg", "epc.svg", "enclaves.svg"):
             parse(open(os.path.join(d, name), encoding="utf-8").read())
+        # The ecall plot: the round trip, its trapping floor and the bare trap beside it.
+        ecall = texts(parse(open(os.path.join(d, "ecall.svg"), encoding="utf-8").read()))
+        for label in ("floor: the same, ENCLU trapping", "one bare ENCLU trap",
+                      "a page-fault signal (SIGSEGV)"):
+            assert label in ecall, label
 
 
 @case
