@@ -25,6 +25,7 @@
 #include <capstone/capstone.h>
 #include <cpuid.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -71,6 +72,7 @@ struct stub_set {
 struct stub_stats shim_stub_stats;
 uint32_t shim_xsave_size;
 static bool enabled;
+static bool debug; /* SOFTSGX_DEBUG=1: a line per enclave rewritten */
 static struct site *sites;               /* MAX_SITES, mmap'd */
 static struct stub_set sets[MAX_SETS];
 static _Atomic int sets_hwm;
@@ -121,6 +123,7 @@ void shim_stub_init(void)
 
 	if (enabled || (e && e[0] == '0') || !cpu_ok())
 		return;
+	debug = shim_env_on("SOFTSGX_DEBUG");
 	low_size = (unsigned long)NR_BUCKETS * BUCKET_SIZE + TID_GAP + TID_ENTRIES * 8 +
 		   MAX_SITES * 16UL;
 	p = shim_sys_mmap(NULL, low_size, PROT_READ | PROT_WRITE,
@@ -270,7 +273,8 @@ struct found_site {
 	uint8_t reloc_from[MAX_RELOC];
 };
 
-#define RING 8
+/* The instructions remembered before an ENCLU: the mov and up to MAX_RELOC more. */
+#define RING (MAX_RELOC + 2)
 
 /* Linear sweep of [la, end), whose bytes are at @bytes. */
 static int sweep(csh cs, cs_insn *in, const uint8_t *bytes, uint64_t la, uint64_t end,
@@ -291,7 +295,7 @@ static int sweep(csh cs, cs_insn *in, const uint8_t *bytes, uint64_t la, uint64_
 		if (in->id == X86_INS_ENCLU && in->size == 3) {
 			/* The nearest mov before it, with only movable instructions between. */
 			for (int i = len - 1; i >= 0 && len - 1 - i <= MAX_RELOC; i--) {
-				struct cand *c = &ring[i % RING];
+				struct cand *c = &ring[i];
 
 				if (c->mov) {
 					struct found_site *s = &out[n];
@@ -306,7 +310,7 @@ static int sweep(csh cs, cs_insn *in, const uint8_t *bytes, uint64_t la, uint64_
 					s->nreloc = 0;
 					for (int j = i + 1; j < len; j++)
 						s->reloc_from[s->nreloc++] =
-							(uint8_t)(ring[j % RING].addr - c->addr);
+							(uint8_t)(ring[j].addr - c->addr);
 					if (s->enclu - s->mov <= 64)
 						n++;
 					break;
@@ -318,11 +322,11 @@ static int sweep(csh cs, cs_insn *in, const uint8_t *bytes, uint64_t la, uint64_
 			continue;
 		}
 		if (len == RING) {
-			/* Keep the last RING - 1: shift by re-basing the ring index. */
+			/* The oldest is too far from any ENCLU to come: drop it. */
 			memmove(ring, ring + 1, sizeof(ring[0]) * (RING - 1));
 			len--;
 		}
-		classify(cs, in, &ring[len % RING]);
+		classify(cs, in, &ring[len]);
 		len++;
 	}
 	return n;
@@ -577,6 +581,14 @@ void shim_stub_patch(struct shim_file *f, unsigned long start, unsigned long end
 	for (int i = 0; set && i < n; i++)
 		add_site(set, &found[i]);
 	if (set && init) {
+		if (debug) {
+			char line[128];
+
+			snprintf(line, sizeof(line),
+				 "softsgx: %u ENCLU sites rewritten in the enclave at 0x%lx\n",
+				 set->n, f->base);
+			shim_log(line);
+		}
 		set->done = true;
 		shim_sys_mprotect((void *)atomic_load(&set->start),
 				  atomic_load(&set->end) - atomic_load(&set->start),
