@@ -555,7 +555,18 @@ int demo_driver(EVP_PKEY *key, unsigned int epc_pages, unsigned int policies)
 	sim_mm_exit(mm);
 	sgx_release(a.encl);
 	a.encl = NULL;
-	sgx_driver_counters(drv, &c);
+	/*
+	 * ksgxd may still hold a reference from a batch it took before: the
+	 * last put frees the enclave, so wait for it (a bound against a hang).
+	 */
+	for (int ms = 0; ms < 10000; ms++) {
+		struct timespec t = { 0, 1000000 };
+
+		sgx_driver_counters(drv, &c);
+		if (!c.enclaves)
+			break;
+		nanosleep(&t, NULL);
+	}
 	show_counters(drv, "  ");
 	if (c.free + c.poisoned + c.leaked != c.total || c.leaked || c.enclaves) {
 		cli_err("EPC accounting does not close: %llu free of %llu, %llu "
