@@ -852,6 +852,8 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 /* ---- trap-free ENCLU: the C side of the stubs (enclu_stub.S) ---- */
 
 static uint64_t user_cs, user_ss;
+_Static_assert(STUB_UC_OFF + sizeof(ucontext_t) <= SLOT_SIZE, "the rt_sigreturn frame fits");
+_Static_assert(STUB_XSAVE_OFF + STUB_XSAVE_MAX <= STUB_UC_OFF, "the XSAVE image fits");
 
 uint64_t softsgx_stub_leaf(struct slot *s);
 uint64_t softsgx_stub_sigframe(struct slot *s);

@@ -19,8 +19,8 @@
 #define SLOT_STACK_OFF 0x2000
 #define STUB_AREA_OFF 0x1A000
 #define STUB_XSAVE_OFF (STUB_AREA_OFF + 0x1000)
-#define STUB_XSAVE_MAX 0x2000
-#define STUB_UC_OFF (STUB_AREA_OFF + 0x3000)
+#define STUB_XSAVE_MAX 0x3000   /* AMX's 11 KiB fit */
+#define STUB_UC_OFF (STUB_AREA_OFF + 0x4000)
 
 /* struct stub_frame, from the slot's base (the registers are struct sgx_regs). */
 #define SF_RAX (STUB_AREA_OFF + 0)
