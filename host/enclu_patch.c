@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "enclu_sites.h"
 #include "stub.h"
 #include "softsgx/cpu.h"
 
@@ -39,7 +40,6 @@
 #define MAX_SITES (1 << 18)    /* in the process, at once */
 #define SET_SITES 256          /* per enclave */
 #define MAX_SETS 1024
-#define MAX_RELOC 6            /* instructions between the mov and the ENCLU */
 #define TID_ENTRIES (1UL << 22) /* PID_MAX_LIMIT */
 /*
  * Zeros before the thread table: a gettid that a seccomp filter answers
@@ -192,144 +192,6 @@ void shim_stub_after_fork(void)
 	}
 	memset(site_used, 0, MAX_SITES);
 	atomic_store(&sets_hwm, 0);
-}
-
-/* ---- finding the sites ---- */
-
-struct cand {
-	uint64_t addr;
-	uint8_t size;
-	bool mov;        /* mov $leaf, %eax|%rax of a known leaf */
-	bool movable;    /* may run elsewhere, and leaves RAX alone */
-	uint32_t imm;
-};
-
-static bool leaf_known(uint64_t v)
-{
-	return v == EREPORT || v == EGETKEY || v == EEXIT || v == EACCEPT || v == EMODPE ||
-	       v == EACCEPTCOPY || v == EDECCSSA;
-}
-
-static bool writes_rax(csh cs, const cs_insn *in)
-{
-	cs_regs r, w;
-	uint8_t nr, nw;
-
-	if (cs_regs_access(cs, in, r, &nr, w, &nw))
-		return true;
-	for (int i = 0; i < nw; i++)
-		if (w[i] == X86_REG_RAX || w[i] == X86_REG_EAX || w[i] == X86_REG_AX ||
-		    w[i] == X86_REG_AL || w[i] == X86_REG_AH)
-			return true;
-	return false;
-}
-
-static void classify(csh cs, const cs_insn *in, struct cand *c)
-{
-	const cs_x86 *x = &in->detail->x86;
-
-	c->addr = in->address;
-	c->size = (uint8_t)in->size;
-	c->mov = false;
-	c->movable = true;
-	if (in->id == X86_INS_MOV && x->op_count == 2 && x->operands[0].type == X86_OP_REG &&
-	    (x->operands[0].reg == X86_REG_EAX || x->operands[0].reg == X86_REG_RAX) &&
-	    x->operands[1].type == X86_OP_IMM && leaf_known((uint64_t)x->operands[1].imm) &&
-	    ((in->size == 5 && in->bytes[0] == 0xb8) ||
-	     (in->size == 7 && in->bytes[0] == 0x48 && in->bytes[1] == 0xc7 &&
-	      in->bytes[2] == 0xc0))) {
-		c->mov = true;
-		c->imm = (uint32_t)x->operands[1].imm;
-	}
-	for (int g = 0; g < in->detail->groups_count; g++) {
-		uint8_t grp = in->detail->groups[g];
-
-		if (grp == CS_GRP_JUMP || grp == CS_GRP_CALL || grp == CS_GRP_RET ||
-		    grp == CS_GRP_INT || grp == CS_GRP_IRET || grp == CS_GRP_PRIVILEGE ||
-		    grp == CS_GRP_BRANCH_RELATIVE)
-			c->movable = false;
-	}
-	switch (in->id) {
-	case X86_INS_SYSCALL: case X86_INS_SYSENTER: case X86_INS_ENCLU: case X86_INS_ENCLS:
-	case X86_INS_XBEGIN: case X86_INS_XEND: case X86_INS_XABORT:
-	case X86_INS_UD2: case X86_INS_INT3: case X86_INS_HLT: case X86_INS_CPUID:
-	case X86_INS_RDTSCP:
-		c->movable = false;
-		break;
-	default:
-		break;
-	}
-	for (int i = 0; i < x->op_count; i++)
-		if (x->operands[i].type == X86_OP_MEM && x->operands[i].mem.base == X86_REG_RIP)
-			c->movable = false;
-	if (writes_rax(cs, in))
-		c->movable = false;
-}
-
-struct found_site {
-	uint64_t mov, enclu;
-	uint32_t leaf;
-	uint8_t mov_len, nreloc;
-	uint8_t reloc_from[MAX_RELOC];
-};
-
-/* The instructions remembered before an ENCLU: the mov and up to MAX_RELOC more. */
-#define RING (MAX_RELOC + 2)
-
-/* Linear sweep of [la, end), whose bytes are at @bytes. */
-static int sweep(csh cs, cs_insn *in, const uint8_t *bytes, uint64_t la, uint64_t end,
-		 struct found_site *out, int n, int max)
-{
-	struct cand ring[RING];
-	int len = 0;
-	const uint8_t *p = bytes;
-	size_t left = end - la;
-	uint64_t a = la;
-
-	while (left && n < max) {
-		if (!cs_disasm_iter(cs, &p, &left, &a, in)) {
-			p++, left--, a++;
-			len = 0;
-			continue;
-		}
-		if (in->id == X86_INS_ENCLU && in->size == 3) {
-			/* The nearest mov before it, with only movable instructions between. */
-			for (int i = len - 1; i >= 0 && len - 1 - i <= MAX_RELOC; i--) {
-				struct cand *c = &ring[i];
-
-				if (c->mov) {
-					struct found_site *s = &out[n];
-
-					/* The jump is written into one page. */
-					if ((c->addr & 4095) + 5 > 4096)
-						break;
-					s->mov = c->addr;
-					s->enclu = in->address;
-					s->leaf = c->imm;
-					s->mov_len = c->size;
-					s->nreloc = 0;
-					for (int j = i + 1; j < len; j++)
-						s->reloc_from[s->nreloc++] =
-							(uint8_t)(ring[j].addr - c->addr);
-					if (s->enclu - s->mov <= 64)
-						n++;
-					break;
-				}
-				if (!c->movable)
-					break;
-			}
-			len = 0;
-			continue;
-		}
-		if (len == RING) {
-			/* The oldest is too far from any ENCLU to come: drop it. */
-			memmove(ring, ring + 1, sizeof(ring[0]) * (RING - 1));
-			len--;
-		}
-		classify(cs, in, &ring[len]);
-		len++;
-	}
-	return n;
 }
 
 /* ---- writing the stubs ---- */
@@ -565,7 +427,7 @@ void shim_stub_patch(struct shim_file *f, unsigned long start, unsigned long end
 			continue;
 		}
 		if (next > run)
-			n = sweep(cs, in, f->window + (run << 12), f->base + (run << 12),
+			n = shim_enclu_sweep(cs, in, f->window + (run << 12), f->base + (run << 12),
 				  f->base + (next << 12), found, n, SET_SITES);
 		if (!p)
 			break;
