@@ -133,6 +133,8 @@ softsgx_stub_busy:
 	lea	STUB_AREA_OFF(%rcx), %rsp	/* the top of the alternate stack */
 	pushfq
 	popq	SF_RFLAGS(%rcx)
+	pushq	$2			/* C runs with AC, DF and TF clear */
+	popfq
 	rdfsbase %rax
 	mov	%rax, SF_FS(%rcx)
 	rdgsbase %rax
@@ -145,7 +147,6 @@ softsgx_stub_busy:
 	wrfsbase %rax
 	mov	8(%rbx), %rax
 	wrgsbase %rax
-	cld
 	mov	%rbx, %rdi
 	call	softsgx_stub_leaf		/* 0, or an rt_sigreturn frame */
 	test	%rax, %rax
