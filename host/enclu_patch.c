@@ -394,12 +394,33 @@ static void add_site(struct stub_set *set, const struct found_site *fs)
  * whole enclave, for sites a batch boundary cut).  No thread can run the
  * enclave's code before EINIT, so no one sees a site half rewritten.
  */
+/* One disassembler for every sweep, opened at the first code page (patch_lock held). */
+static bool disasm(csh *cs, cs_insn **in)
+{
+	static csh h;
+	static cs_insn *buf;
+
+	if (!buf) {
+		if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+			return false;
+		cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
+		buf = cs_malloc(h);
+		if (!buf) {
+			cs_close(&h);
+			return false;
+		}
+	}
+	*cs = h;
+	*in = buf;
+	return true;
+}
+
 void shim_stub_patch(struct shim_file *f, unsigned long start, unsigned long end, bool init)
 {
 	static struct found_site found[SET_SITES];
 	struct stub_set *set;
+	cs_insn *in;
 	csh cs;
-	cs_insn *in = NULL;
 	int n = 0;
 
 	if (!enabled || !f->window || !f->encl || !f->encl->page_array)
@@ -410,14 +431,13 @@ void shim_stub_patch(struct shim_file *f, unsigned long start, unsigned long end
 	set = set_of(f);
 	if (set && set->done)
 		goto out;
-	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK)
-		goto out;
-	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
-	in = cs_malloc(cs);
 	sgx_mutex_lock(&f->encl->lock);
-	if (!in || !f->encl->secs.epc_page)
+	if (!f->encl->secs.epc_page)
 		goto unlock;
-	/* Runs of consecutive code pages, each swept from its start. */
+	/*
+	 * Runs of consecutive code pages, each swept from its start.  Most
+	 * ADD_PAGES calls add data: those never get to the disassembler.
+	 */
 	for (unsigned long idx = start, run = start, next = start; n < SET_SITES;) {
 		struct sgx_encl_page *p = sgx_encl_next_page(f->encl, &idx, end);
 		unsigned long i = idx - 1;
@@ -426,9 +446,9 @@ void shim_stub_patch(struct shim_file *f, unsigned long start, unsigned long end
 			next = idx;
 			continue;
 		}
-		if (next > run)
+		if (next > run && disasm(&cs, &in))
 			n = shim_enclu_sweep(cs, in, f->window + (run << 12), f->base + (run << 12),
-				  f->base + (next << 12), found, n, SET_SITES);
+					     f->base + (next << 12), found, n, SET_SITES);
 		if (!p)
 			break;
 		if (code_page(p)) {
@@ -458,9 +478,6 @@ void shim_stub_patch(struct shim_file *f, unsigned long start, unsigned long end
 	}
 unlock:
 	sgx_mutex_unlock(&f->encl->lock);
-	if (in)
-		cs_free(in, 1);
-	cs_close(&cs);
 out:
 	pthread_mutex_unlock(&patch_lock);
 }
