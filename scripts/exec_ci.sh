@@ -6,7 +6,9 @@
 #      UFFD_USER_MODE_ONLY), when we are root and setpriv exists;
 #   3. the selftests again with CPUID rewritten (--cpuid rewrite), the way
 #      taken on CPUs without CPUID faulting: they read leaf 0x12 for SGX2
-#      and the EPC size.
+#      and the EPC size;
+#   4. and once more with every ENCLU trapping (--no-fast-enclu): the
+#      enclave's code exactly as measured.
 # A selftest that fails is run alone up to four more times and the line says so: the
 # oversubscribed tests race ksgxd for EPC pages and can get the kernel's
 # EAGAIN, as on Linux (docs/running-programs.md).  Each case counts once.
@@ -66,7 +68,7 @@ run_selftests() {
 
 n=0
 exec_cmd="$build/softsgx exec --epc $epc --"
-echo "1..50"
+echo "1..66"
 # shellcheck disable=SC2086
 run_selftests "selftest" $exec_cmd
 
@@ -107,3 +109,5 @@ fi
 
 # shellcheck disable=SC2086
 run_selftests "selftest, CPUID rewritten" $build/softsgx exec --epc $epc --cpuid rewrite --
+# shellcheck disable=SC2086
+run_selftests "selftest, ENCLU trapping" $build/softsgx exec --epc $epc --no-fast-enclu --
