@@ -598,6 +598,16 @@ bool shim_stub_pc(uint64_t rip)
 	return enabled && site_at(rip);
 }
 
+uint64_t *shim_stub_test_lock(uint64_t rip, uint64_t rsp)
+{
+	struct site *s = enabled ? site_at(rip) : NULL;
+
+	if (!s || rip - s->stub < s->tmpl_off ||
+	    rip - s->stub - s->tmpl_off != (uint64_t)(softsgx_stub_t_xchg - softsgx_stub_tmpl))
+		return NULL;
+	return bucket_of(rsp) + B_LOCK / 8;
+}
+
 static void rewind_to_enclu(greg_t *g, const struct site *s)
 {
 	g[REG_RIP] = (greg_t)s->enclu;

@@ -49,6 +49,7 @@ struct slot {
 	/* SOFTSGX_TEST_STUB_STEP: where the next landing in a stub falls. */
 	bool step_in;
 	unsigned int step_count, step_target;
+	uint64_t *step_lock;        /* a bucket lock the test holds for this thread */
 	bool mask_open;             /* the kernel's mask was looked at (fast EENTER) */
 };
 
@@ -1035,6 +1036,20 @@ static bool stub_forward(struct slot *s, ucontext_t *uc, uint64_t *fsgs)
  */
 static bool stub_defer(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s);
 
+/* The value the test leaves in a bucket it holds: odd, as a stub's own. */
+#define STEP_LOCK 0x57e9001ULL
+
+/*
+ * The test lets go of the bucket it held as a holder does, with a store:
+ * the stub that found it held wrote its own value there with its xchg.
+ */
+static void step_unlock(struct slot *s)
+{
+	if (s->step_lock)
+		__atomic_store_n(s->step_lock, 0, __ATOMIC_RELEASE);
+	s->step_lock = NULL;
+}
+
 static bool stub_step(struct slot *s, siginfo_t *si, ucontext_t *uc)
 {
 	greg_t *g = uc->uc_mcontext.gregs;
@@ -1042,6 +1057,21 @@ static bool stub_step(struct slot *s, siginfo_t *si, ucontext_t *uc)
 	struct stub_frame *f = frame_of(s);
 	bool busy = atomic_load(&f->busy), land;
 
+	/*
+	 * SOFTSGX_TEST_STUB_STEP=2: whenever a stub is about to take its
+	 * bucket, the bucket is held (as by another thread), so that the way
+	 * to the trap is stepped through instead.
+	 */
+	if (shim.test_stub_step > 1 && !s->step_lock) {
+		uint64_t *lock = shim_stub_test_lock(rip, (uint64_t)g[REG_RSP]);
+		uint64_t free_ = 0;
+
+		if (lock && __atomic_compare_exchange_n(lock, &free_, STEP_LOCK, false,
+							__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+			s->step_lock = lock;
+			atomic_fetch_add(&shim_stub_stats.contended, 1);
+		}
+	}
 	if (!busy && !shim_stub_pc(rip) &&
 	    !(rip >= (uint64_t)(uintptr_t)softsgx_stub_common &&
 	      rip <= (uint64_t)(uintptr_t)softsgx_stub_busy) &&
@@ -1049,6 +1079,7 @@ static bool stub_step(struct slot *s, siginfo_t *si, ucontext_t *uc)
 	      rip <= (uint64_t)(uintptr_t)softsgx_stub_sr_end)) {
 		/* Enclave code, stepped on; host code, not. */
 		s->step_in = false;
+		step_unlock(s);
 		if (!s->lp.in_enclave)
 			g[REG_EFL] &= ~(greg_t)EFLAGS_TF;
 		return true;
@@ -1061,6 +1092,7 @@ static bool stub_step(struct slot *s, siginfo_t *si, ucontext_t *uc)
 	if (land) {
 		s->step_target++;
 		s->step_in = false;
+		step_unlock(s);
 	}
 	if (busy) {
 		g[REG_EFL] &= ~(greg_t)EFLAGS_TF;
@@ -1362,7 +1394,11 @@ int shim_exec_init(void)
 	pthread_key_create(&slot_key, slot_free);
 	shim.kick_sig = SIGRTMAX - 1;
 	shim.test_tail_signal = shim_env_on("SOFTSGX_TEST_TAIL_SIGNAL");
-	shim.test_stub_step = shim_env_on("SOFTSGX_TEST_STUB_STEP");
+	{
+		const char *v = getenv("SOFTSGX_TEST_STUB_STEP");
+
+		shim.test_stub_step = v && v[0] >= '1' && v[0] <= '2' ? v[0] - '0' : 0;
+	}
 	debug = shim_env_on("SOFTSGX_DEBUG");
 	take_over(SIGSEGV);
 	take_over(SIGILL);

@@ -124,6 +124,11 @@ void shim_stub_patch(struct shim_file *f, unsigned long start, unsigned long end
 void shim_stub_release(struct shim_file *f);
 /* Is @rip in a per-site stub? */
 bool shim_stub_pc(uint64_t rip);
+/*
+ * Test only: when @rip is a stub's xchg that takes the bucket lock, the
+ * lock word of the bucket of @rsp (for SOFTSGX_TEST_STUB_STEP=2), else NULL.
+ */
+uint64_t *shim_stub_test_lock(uint64_t rip, uint64_t rsp);
 /* The thread table the stubs find their slot in. */
 void shim_stub_set_tid(int tid, void *slot);
 void shim_stub_clear_tid(int tid, void *slot);
@@ -145,7 +150,8 @@ bool shim_stub_site(uint32_t k, struct stub_site_info *out);
 bool shim_stub_rewind(ucontext_t *uc, unsigned long slot_base);
 
 struct stub_stats {
-	_Atomic uint64_t sites, fast, slow, busy, noslot, rewinds, deferred, forward;
+	_Atomic uint64_t sites, fast, slow, rewinds, deferred, forward;
+	_Atomic uint64_t contended; /* SOFTSGX_TEST_STUB_STEP=2: buckets found held */
 };
 extern struct stub_stats shim_stub_stats;
 extern uint32_t shim_xsave_size;
