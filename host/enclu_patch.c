@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -71,6 +72,7 @@ struct stub_set {
 
 struct stub_stats shim_stub_stats;
 uint32_t shim_xsave_size;
+uint64_t softsgx_stub_rfbm; /* the components the stubs save (enclu_stub.S) */
 static bool enabled;
 static bool debug; /* SOFTSGX_DEBUG=1: a line per enclave rewritten */
 static struct site *sites;               /* MAX_SITES, mmap'd */
@@ -90,6 +92,35 @@ bool shim_stub_enabled(void)
 	return enabled;
 }
 
+/*
+ * The XSAVE components and the image size of a kernel signal frame of
+ * this process: XCR0 less the dynamic components (AMX tiles) it has no
+ * permission for, which the kernel leaves out of its frames and refuses
+ * in rt_sigreturn's.  The stubs save exactly those.
+ */
+static bool xsave_layout(void)
+{
+	unsigned int a, b, c, d, lo, hi;
+	uint64_t xcr0, perm, size = 576;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	xcr0 = (uint64_t)hi << 32 | lo;
+	if (syscall(SYS_arch_prctl, 0x1022 /* ARCH_GET_XCOMP_PERM */, &perm))
+		perm = xcr0; /* before 5.16: no dynamic components */
+	softsgx_stub_rfbm = xcr0 & perm;
+	for (unsigned int i = 2; i < 63; i++) {
+		if (!(softsgx_stub_rfbm >> i & 1) || !__get_cpuid_count(0xd, i, &a, &b, &c, &d))
+			continue;
+		if ((uint64_t)b + a > size)
+			size = (uint64_t)b + a;
+	}
+	/* The image, its end marker and the 64-byte alignment fit the slot. */
+	if (size + 4 > STUB_XSAVE_MAX)
+		return false;
+	shim_xsave_size = (uint32_t)size;
+	return true;
+}
+
 static bool cpu_ok(void)
 {
 	unsigned int a, b, c, d;
@@ -102,11 +133,8 @@ static bool cpu_ok(void)
 		return false;
 	if (!__get_cpuid_count(0xd, 1, &a, &b, &c, &d) || !(a & 1)) /* XSAVEOPT */
 		return false;
-	__get_cpuid_count(0xd, 0, &a, &b, &c, &d);
-	/* The image, its end marker and the 64-byte alignment fit the slot. */
-	if (b < 576 || b + 4 > STUB_XSAVE_MAX)
+	if (!xsave_layout())
 		return false;
-	shim_xsave_size = b;
 	return (size_t)(softsgx_stub_tmpl_end - softsgx_stub_tmpl) + 8 + 64 <= STUB_SLOT;
 }
 
@@ -182,6 +210,7 @@ void shim_stub_after_fork(void)
 {
 	if (!enabled)
 		return;
+	pthread_mutex_init(&patch_lock, NULL);
 	madvise(low, (unsigned long)NR_BUCKETS * BUCKET_SIZE + TID_GAP + TID_ENTRIES * 8,
 		MADV_DONTNEED);
 	for (int i = 0; i < atomic_load(&sets_hwm); i++) {
@@ -347,6 +376,37 @@ static bool code_page(const struct sgx_encl_page *p)
 	       !v.pending && !v.modified;
 }
 
+/*
+ * Does code begin at page @run of @f, as far as the enclave shows?  Only
+ * when the page before holds no code: none there, or a page that is not
+ * executable.  An instruction may go on from a code page before, resident
+ * or not.
+ */
+static bool run_starts_code(struct shim_file *f, unsigned long run)
+{
+	unsigned long idx = run - 1;
+	struct sgx_encl_page *p;
+
+	if (!run)
+		return true;
+	p = sgx_encl_next_page(f->encl, &idx, run);
+	if (!p)
+		return true;
+	return p->epc_page ? !code_page(p) : !(p->vm_max_prot_bits & VM_EXEC);
+}
+
+/* Is the page before @run resident code (its bytes in the window)? */
+static bool prev_code_resident(struct shim_file *f, unsigned long run)
+{
+	unsigned long idx = run - 1;
+	struct sgx_encl_page *p;
+
+	if (!run)
+		return false;
+	p = sgx_encl_next_page(f->encl, &idx, run);
+	return p && code_page(p);
+}
+
 /* Add the site @fs to @set and rewrite it (the enclave's lock held). */
 static void add_site(struct stub_set *set, const struct found_site *fs)
 {
@@ -435,8 +495,11 @@ void shim_stub_patch(struct shim_file *f, unsigned long start, unsigned long end
 	if (!f->encl->secs.epc_page)
 		goto unlock;
 	/*
-	 * Runs of consecutive code pages, each swept from its start.  Most
-	 * ADD_PAGES calls add data: those never get to the disassembler.
+	 * Runs of consecutive code pages.  Most ADD_PAGES calls add data:
+	 * those never get to the disassembler.  A linear sweep must start at
+	 * an instruction: a run that goes on from the pages the last call
+	 * swept starts where that sweep stopped, one whose code may begin on
+	 * the page before (executable, not resident) is not swept at all.
 	 */
 	for (unsigned long idx = start, run = start, next = start; n < SET_SITES;) {
 		struct sgx_encl_page *p = sgx_encl_next_page(f->encl, &idx, end);
@@ -446,9 +509,23 @@ void shim_stub_patch(struct shim_file *f, unsigned long start, unsigned long end
 			next = idx;
 			continue;
 		}
-		if (next > run && disasm(&cs, &in))
-			n = shim_enclu_sweep(cs, in, f->window + (run << 12), f->base + (run << 12),
-					     f->base + (next << 12), found, n, SET_SITES);
+		if (next > run) {
+			uint64_t from = f->base + (run << 12), resume;
+
+			if (f->stub_resume >= from && f->stub_resume < from + 15)
+				from = f->stub_resume;
+			else if (f->stub_resume + 15 > from && f->stub_resume < from &&
+				 prev_code_resident(f, run))
+				from = f->stub_resume; /* an instruction across the page boundary */
+			else if (!run_starts_code(f, run))
+				from = 0;
+			if (from && disasm(&cs, &in)) {
+				n = shim_enclu_sweep(cs, in, f->window + (from - f->base), from,
+						     f->base + (next << 12), found, n, SET_SITES,
+						     &resume);
+				f->stub_resume = resume;
+			}
+		}
 		if (!p)
 			break;
 		if (code_page(p)) {
@@ -537,7 +614,13 @@ static void dbg_view(void *ctx, const void *secs, uint64_t la, uint8_t bytes[8],
 			struct site *s = &sites[set->first + k];
 			uint8_t *at;
 
-			if (!s->live || s->mov + s->mov_len <= la || s->mov >= la + 8)
+			/*
+			 * A write anywhere from the mov to the ENCLU undoes the
+			 * site: the stub runs its own copy of those bytes, so a
+			 * breakpoint there would never be hit.
+			 */
+			if (!s->live || (write ? s->enclu + 3 : s->mov + s->mov_len) <= la ||
+			    s->mov >= la + 8)
 				continue;
 			at = set->f->window + (s->mov - set->f->base);
 			if (memcmp(at, s->jump, s->mov_len)) {
@@ -644,8 +727,13 @@ bool shim_stub_rewind(ucontext_t *uc, unsigned long slot_base)
 		return false;
 	off = rip - s->stub;
 	if (off < s->tmpl_off) {
-		/* The copied mov (not run yet), or an instruction after it. */
-		g[REG_RIP] = (greg_t)s->mov;
+		/*
+		 * At the copied mov, the jump has just run: that is the state
+		 * after the mov (a single step gets past it, as on hardware).
+		 * Or at a copied instruction: that one, not run yet.
+		 */
+		g[REG_RIP] = (greg_t)(s->mov + s->mov_len);
+		g[REG_RAX] = (greg_t)s->leaf;
 		for (int i = 0; i < s->nreloc; i++)
 			if (off >= s->reloc_off[i])
 				g[REG_RIP] = (greg_t)(s->mov + s->reloc_from[i]);

@@ -99,14 +99,18 @@ static void classify(csh cs, const cs_insn *in, struct cand *c)
  * @out: the sites found are added here
  * @n: how many @out has already
  * @max: its room
+ * @resume: set to where decoding stopped: @end, or the start of the last
+ *          instruction, which may go on past @end (a sweep of the bytes
+ *          that follow starts there)
  *
  * A linear sweep: after bytes that are not an instruction, the next byte
- * starts one, and nothing before counts.
+ * starts one, and nothing before counts.  @la must be the start of an
+ * instruction, or a misaligned decoding could find a mov that is not one.
  *
  * Return: the new count of @out.
  */
 int shim_enclu_sweep(csh cs, cs_insn *in, const uint8_t *bytes, uint64_t la, uint64_t end,
-		 struct found_site *out, int n, int max)
+		     struct found_site *out, int n, int max, uint64_t *resume)
 {
 	struct cand ring[RING];
 	int len = 0;
@@ -114,8 +118,14 @@ int shim_enclu_sweep(csh cs, cs_insn *in, const uint8_t *bytes, uint64_t la, uin
 	size_t left = end - la;
 	uint64_t a = la;
 
+	*resume = end;
 	while (left && n < max) {
 		if (!cs_disasm_iter(cs, &p, &left, &a, in)) {
+			/* Perhaps an instruction that goes on past @end: it starts there. */
+			if (left < 15) {
+				*resume = a;
+				break;
+			}
 			p++, left--, a++;
 			len = 0;
 			continue;

@@ -17,6 +17,6 @@ struct found_site {
 };
 
 int shim_enclu_sweep(csh cs, cs_insn *in, const uint8_t *bytes, uint64_t la, uint64_t end,
-		     struct found_site *out, int n, int max);
+		     struct found_site *out, int n, int max, uint64_t *resume);
 
 #endif

@@ -128,6 +128,7 @@ softsgx_stub_common:
 	mov	%r13, SF_R13(%rcx)
 	mov	%r14, SF_R14(%rcx)
 	mov	%r15, SF_R15(%rcx)
+	movq	$0, SF_DEFERRED(%rcx)		/* stale outside a busy stretch */
 softsgx_stub_busy:
 	movb	$1, SF_BUSY(%rcx)		/* from here on, signals wait */
 	lea	STUB_AREA_OFF(%rcx), %rsp	/* the top of the alternate stack */
@@ -140,8 +141,8 @@ softsgx_stub_busy:
 	rdgsbase %rax
 	mov	%rax, SF_GS(%rcx)
 	mov	%rcx, %rbx
-	mov	$-1, %eax
-	mov	$-1, %edx
+	mov	softsgx_stub_rfbm(%rip), %eax
+	mov	softsgx_stub_rfbm+4(%rip), %edx
 	xsaveopt64 STUB_XSAVE_OFF(%rbx)
 	mov	0(%rbx), %rax			/* the slot's host FS and GS */
 	wrfsbase %rax
@@ -151,8 +152,8 @@ softsgx_stub_busy:
 	call	softsgx_stub_leaf		/* 0, or an rt_sigreturn frame */
 	test	%rax, %rax
 	jnz	.Lsigret
-	mov	$-1, %eax
-	mov	$-1, %edx
+	mov	softsgx_stub_rfbm(%rip), %eax
+	mov	softsgx_stub_rfbm+4(%rip), %edx
 	xrstor64 STUB_XSAVE_OFF(%rbx)
 	mov	SF_FS(%rbx), %rax
 	wrfsbase %rax
@@ -204,8 +205,8 @@ softsgx_stub_tail_end:
 .Lsigret:
 	/* RAX = the frame; rt_sigreturn restores neither FS nor GS base. */
 	mov	%rax, %r12
-	mov	$-1, %eax
-	mov	$-1, %edx
+	mov	softsgx_stub_rfbm(%rip), %eax
+	mov	softsgx_stub_rfbm+4(%rip), %edx
 	xrstor64 STUB_XSAVE_OFF(%rbx)
 	mov	SF_FS(%rbx), %rax
 	wrfsbase %rax

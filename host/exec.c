@@ -48,7 +48,7 @@ struct slot {
 	struct fast_frame *fast;    /* the vDSO's last trap-free EENTER */
 	/* SOFTSGX_TEST_STUB_STEP: where the next landing in a stub falls. */
 	bool step_in;
-	unsigned int step_count, step_target;
+	unsigned int step_count, step_target, step_busy;
 	uint64_t *step_lock;        /* a bucket lock the test holds for this thread */
 	bool mask_open;             /* the kernel's mask was looked at (fast EENTER) */
 };
@@ -101,23 +101,35 @@ static void stamp_xsave(struct slot *s)
 {
 	uint8_t *x = xsave_of(s);
 	uint32_t m1 = 0x46505853U, m2 = 0x46505845U, size = shim_xsave_size, ext = size + 4;
-	uint32_t lo, hi;
-	uint64_t xcr0;
+	uint64_t features = softsgx_stub_rfbm;
 
-	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	xcr0 = (uint64_t)hi << 32 | lo;
 	memcpy(x + 464, &m1, 4);
 	memcpy(x + 468, &ext, 4);
-	memcpy(x + 472, &xcr0, 8);
+	memcpy(x + 472, &features, 8);
 	memcpy(x + 480, &size, 4);
 	memcpy(x + size, &m2, 4);
 }
 
+/*
+ * A slot claimed by a new thread (or kept by a forked child's one) starts
+ * with nothing of its last thread's: that one may have died, or stayed in
+ * the parent, in the middle of a leaf.
+ */
 static void stub_slot_init(struct slot *s)
 {
+	struct stub_frame *f = frame_of(s);
+
+	atomic_store(&f->busy, 0);
+	atomic_store(&f->deferred_set, 0);
+	f->step = 0;
+	f->mask_set = 0;
+	s->mask_open = false;
+	s->step_in = false;
+	s->step_count = s->step_target = s->step_busy = 0;
+	s->step_lock = NULL;
 	if (!shim_stub_enabled())
 		return;
-	frame_of(s)->common = (uint64_t)(uintptr_t)softsgx_stub_common;
+	f->common = (uint64_t)(uintptr_t)softsgx_stub_common;
 	stamp_xsave(s);
 }
 
@@ -519,7 +531,7 @@ static void report(int sig, siginfo_t *si, ucontext_t *uc, int vector, uint32_t 
  * may be gone by now (the reclaimer zaps at any time), and touching it
  * here would fault inside this handler.
  */
-static bool is_enclu(const ucontext_t *uc, int sig)
+static bool is_enclu(const ucontext_t *uc, int sig, int si_code)
 {
 	const greg_t *g = uc->uc_mcontext.gregs;
 	uint64_t rip = (uint64_t)g[REG_RIP];
@@ -527,6 +539,9 @@ static bool is_enclu(const ucontext_t *uc, int sig)
 	struct shim_map m;
 
 	if (sig != SIGSEGV && sig != SIGILL)
+		return false;
+	/* kill(SIGILL) at an ENCLU is a signal, not the instruction trapping. */
+	if (si_code <= 0)
 		return false;
 	/* Page faults: only EENTER/ERESUME's, which carry the SGX bit. */
 	if (sig == SIGSEGV && g[REG_TRAPNO] == 14 && !(g[REG_ERR] & X86_PF_SGX))
@@ -609,7 +624,7 @@ static void enclave_exception(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs,
 		 * one, run it now instead of returning to trap on it.  The
 		 * same instruction with the same registers, one trap less.
 		 */
-		if (is_enclu(uc, SIGILL) && uc->uc_mcontext.gregs[REG_RAX] == ERESUME)
+		if (is_enclu(uc, SIGILL, ILL_ILLOPN) && uc->uc_mcontext.gregs[REG_RAX] == ERESUME)
 			enclu(si, uc, fsgs, s);
 		return;
 	}
@@ -679,6 +694,8 @@ int softsgx_fast_enter(struct fast_frame *f)
 		s->mask_open = true;
 	}
 	sf = frame_of(s);
+	/* Outside a busy stretch any bit there is stale (stub_defer() sets them). */
+	atomic_store(&sf->deferred_set, 0);
 	atomic_store(&sf->busy, 1);
 	memset(&r, 0, sizeof(r));
 	fast_to_regs(f, &r);
@@ -816,7 +833,7 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 			 * the driver keeps retrying returns to the program now
 			 * and then, where pending signals are delivered.
 			 */
-			if (tries < 8 && s->lp.in_enclave && is_enclu(uc, SIGILL))
+			if (tries < 8 && s->lp.in_enclave && is_enclu(uc, SIGILL, ILL_ILLOPN))
 				continue;
 			return;
 		}
@@ -991,7 +1008,12 @@ uint64_t softsgx_stub_sigframe(struct slot *s)
 {
 	struct stub_frame *f = frame_of(s);
 	uint64_t held = atomic_exchange(&f->deferred_set, 0);
-	uint64_t mask = f->mask_set ? f->mask & ~held : stub_base_mask(f, held);
+	/*
+	 * A mask the slow path chose (a handler of the program's, entered with
+	 * its sa_mask) is kept as it is: a signal that waited and is blocked
+	 * there waits on, as it would have behind the trap's handler.
+	 */
+	uint64_t mask = f->mask_set ? f->mask : stub_base_mask(f, held);
 
 	/* A signal at the rt_sigreturn takes this mask too (stub_forward()). */
 	f->mask = mask;
@@ -1018,7 +1040,7 @@ static bool stub_forward(struct slot *s, ucontext_t *uc, uint64_t *fsgs)
 	regs_to_uc(&f->r, uc, fsgs);
 	held = atomic_exchange(&f->deferred_set, 0);
 	memcpy(&mask, &uc->uc_sigmask, sizeof(mask));
-	mask = f->mask_set ? f->mask & ~held : mask & ~held;
+	mask = f->mask_set ? f->mask : mask & ~held;
 	memcpy(&uc->uc_sigmask, &mask, sizeof(mask));
 	atomic_fetch_add_explicit(&shim_stub_stats.forward, 1, memory_order_relaxed);
 	return true;
@@ -1088,21 +1110,30 @@ static bool stub_step(struct slot *s, siginfo_t *si, ucontext_t *uc)
 		s->step_in = true;
 		s->step_count = 0;
 	}
-	land = s->step_count++ == s->step_target;
-	if (land) {
-		s->step_target++;
-		s->step_in = false;
-		step_unlock(s);
-	}
 	if (busy) {
+		/*
+		 * The C side: one step stands for all of it, and every fourth
+		 * stub that gets there finds a kick waiting, whatever the
+		 * target (the sites' stubs differ in length before it).
+		 */
 		g[REG_EFL] &= ~(greg_t)EFLAGS_TF;
+		s->step_count++;
+		land = s->step_busy++ % 4 == 0;
 		f->step = !land;
 		if (land) {
+			s->step_in = false;
+			step_unlock(s);
 			si->si_signo = shim.kick_sig;
 			si->si_code = SI_TKILL;
 			stub_defer(shim.kick_sig, si, uc, s);
 		}
 		return true;
+	}
+	land = s->step_count++ == s->step_target;
+	if (land) {
+		s->step_target++;
+		s->step_in = false;
+		step_unlock(s);
 	}
 	if (!land)
 		return true;
@@ -1219,6 +1250,7 @@ void shim_exec_after_fork(void)
 		atomic_store(&my_slot->in_leaf, 0);
 		my_slot->f = NULL;
 		my_slot->fast = NULL;
+		stub_slot_init(my_slot);
 		shim_stub_set_tid(my_slot->tid, my_slot);
 	}
 }
@@ -1244,13 +1276,15 @@ void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint
 		/* A stub's leaf or the vDSO's fast EENTER runs: the signal waits. */
 		if (stub_defer(sig, si, uc, s))
 			goto out;
-		/* A fault in the shim's own code: no enclave state to speak of. */
-		shim_log("softsgx: internal error: a fault while a leaf ran\n");
+		/*
+		 * A fault of the shim's own code there (a CPUID under CPUID
+		 * faulting, a host access the driver resolves): host state.
+		 */
 		s = NULL;
 	} else if (s && shim_stub_enabled() && !stub_forward(s, uc, fsgs)) {
 		shim_stub_rewind(uc, (unsigned long)s);
 	}
-	if (shim.ready && is_enclu(uc, sig)) {
+	if (shim.ready && is_enclu(uc, sig, si->si_code)) {
 		if (!s) {
 			s = slot_get();
 			/*
@@ -1267,7 +1301,7 @@ void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint
 			enclu(si, uc, fsgs, s);
 			goto out;
 		}
-	} else if (!shim.ready && shim.exec_ready && is_enclu(uc, sig)) {
+	} else if (!shim.ready && shim.exec_ready && is_enclu(uc, sig, si->si_code)) {
 		enclu_no_driver(si, uc);
 		goto out;
 	}

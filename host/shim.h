@@ -79,6 +79,8 @@ struct shim_file {
 	int wfd;                     /* our own reference to the window memfd */
 	uint8_t *window;             /* the CPU model's mapping of it */
 	unsigned long base, size;    /* ELRANGE, after CREATE */
+	/* Where the ENCLU sweep of pages added next goes on decoding (enclu_patch.c). */
+	unsigned long stub_resume;
 	/* Per page of ELRANGE: the EPC page the "PTE" maps (NULL: none). */
 	struct sgx_epc_page *_Atomic *pte;
 	_Atomic uint8_t *young;

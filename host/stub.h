@@ -155,5 +155,6 @@ struct stub_stats {
 };
 extern struct stub_stats shim_stub_stats;
 extern uint32_t shim_xsave_size;
+extern uint64_t softsgx_stub_rfbm;
 #endif
 #endif

@@ -32,7 +32,9 @@ static void ok(bool c, const char *fmt, ...)
 /* The sites in @code, as it would sit at @la. */
 static int find(const uint8_t *code, size_t len, uint64_t la, struct found_site *out, int max)
 {
-	return shim_enclu_sweep(cs, in, code, la, la + len, out, 0, max);
+	uint64_t resume;
+
+	return shim_enclu_sweep(cs, in, code, la, la + len, out, 0, max, &resume);
 }
 
 #define FIND(la, out, max, ...)                                                                \
@@ -106,6 +108,18 @@ int main(void)
 	n = FIND(0x1000, s, 1, 0xb8, 0x04, 0, 0, 0, ENCLU, 0xb8, 0x04, 0, 0, 0, ENCLU);
 	ok(n == 1, "no more sites than the room for them");
 
+	{
+		/* mov $4, %eax; enclu; then a mov $imm32, %eax cut after 3 bytes. */
+		static const uint8_t cut[] = { 0xb8, 0x04, 0, 0, 0, ENCLU, 0xb8, 0x11, 0x22 };
+		uint64_t resume = 0;
+
+		n = shim_enclu_sweep(cs, in, cut, 0x1000, 0x1000 + sizeof(cut), s, 0, 4, &resume);
+		ok(n == 1 && resume == 0x1008,
+		   "an instruction cut by the end: the sweep says it starts at 0x1008 (0x%llx)",
+		   (unsigned long long)resume);
+		n = shim_enclu_sweep(cs, in, cut, 0x1000, 0x1008, s, 0, 4, &resume);
+		ok(n == 1 && resume == 0x1008, "a sweep that ends between instructions: at its end");
+	}
 	cs_free(in, 1);
 	cs_close(&cs);
 	printf("1..%d\n", n_tests);

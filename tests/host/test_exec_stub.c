@@ -5,10 +5,13 @@
  * registers, flags and vector registers the enclave checks around the leaf
  * (ENCL_OP_LEAF_REGS), from two threads at once.  The meson test runs it
  * with the stubs, without them, and with a signal landing at each
- * instruction of the stubs in turn (SOFTSGX_TEST_STUB_STEP=1).
+ * instruction of the stubs in turn (SOFTSGX_TEST_STUB_STEP=1).  Last, a
+ * thread libc starts with every signal blocked takes an exception on the
+ * slot another thread left: the shim must look at its mask again.
  * Usage: test_exec_stub ENCLAVE.sgxs ENCLAVE.sig [ROUNDS]
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "host_test.h"
@@ -40,6 +43,45 @@ static void *work(void *arg)
 	return NULL;
 }
 
+/* An exception inside, reported through the vDSO; then the op recovered. */
+static void *ud2_thread(void *arg)
+{
+	struct encl_op op = ht_op(ENCL_OP_UD2, 0, 0, 0);
+	struct sgx_enclave_run run;
+	int rc = encl_enter(e.tcs[2], &op, &run, NULL, 0);
+
+	*(bool *)arg = ht_exception(rc, &run, 6, 0, 0) && ht_recover(&run, &op);
+	return NULL;
+}
+
+static void *return_thread(void *arg)
+{
+	struct encl_op op = ht_op(ENCL_OP_RETURN, 3, 0, 0);
+
+	*(bool *)arg = ht_call(e.tcs[2], &op) && op.ret == (3 ^ ENCL_RETURN_MAGIC);
+	return NULL;
+}
+
+static void test_slot_reuse(void)
+{
+	pthread_attr_t attr;
+	sigset_t all;
+	pthread_t t;
+	bool first = false, second = false;
+
+	sigfillset(&all);
+	pthread_attr_init(&attr);
+	pthread_attr_setsigmask_np(&attr, &all);
+	/* The first leaves a slot behind; the second, started blocking all, gets it. */
+	if (!pthread_create(&t, NULL, return_thread, &first))
+		pthread_join(t, NULL);
+	if (!pthread_create(&t, &attr, ud2_thread, &second))
+		pthread_join(t, NULL);
+	pthread_attr_destroy(&attr);
+	tap_ok(first && second, "a thread started with every signal blocked, on a slot another "
+	       "thread left, takes #UD inside and recovers (first %d, second %d)", first, second);
+}
+
 int main(int argc, char **argv)
 {
 	struct worker w[2] = { { .tcs = 0 }, { .tcs = 1 } };
@@ -66,6 +108,7 @@ int main(int argc, char **argv)
 	       "two threads on two TCS at once: every result right (%lu/%lu failed, "
 	       "%lu/%lu wrong, %lu/%lu registers changed)", w[0].failed, w[1].failed,
 	       w[0].bad_return, w[1].bad_return, w[0].bad_regs, w[1].bad_regs);
+	test_slot_reuse();
 	encl_unload(&e);
 	return tap_done();
 }
