@@ -13,7 +13,7 @@ fi
 ninja -C build-fuzz >/dev/null || exit 1
 n=0
 fail=0
-set -- fuzz_sgxs:sgxs fuzz_elf:elf fuzz_driver:driver
+set -- fuzz_sgxs:sgxs fuzz_elf:elf fuzz_driver:driver fuzz_enclu_sites:enclu_sites
 echo "1..$#"
 for h in "$@"; do
 	name=${h%%:*}
