@@ -913,22 +913,30 @@ static uint64_t stub_base_mask(struct stub_frame *f, uint64_t held)
 	return cur & ~held;
 }
 
-/* The rt_sigreturn frame for the final state, in the slot (see stub.h). */
-static ucontext_t *stub_frame_uc(struct slot *s, uint64_t mask)
+/*
+ * @uc as the kernel would have built it for the frame's state (flags,
+ * segments, the slot's alternate stack and XSAVE image) with mask @mask:
+ * good for rt_sigreturn, and for a program's handler to return through.
+ */
+static void stub_uc(struct slot *s, ucontext_t *uc, uint64_t *fsgs, uint64_t mask)
 {
-	struct stub_frame *f = frame_of(s);
-	ucontext_t *uc = (ucontext_t *)((char *)s + STUB_UC_OFF);
-	uint64_t fsgs[2];
-	greg_t *g = uc->uc_mcontext.gregs;
-
 	memset(uc, 0, sizeof(*uc));
 	uc->uc_flags = 0x1 | 0x2 | 0x4; /* UC_FP_XSTATE, UC_SIGCONTEXT_SS, UC_STRICT_RESTORE_SS */
 	uc->uc_stack.ss_sp = (char *)s + SLOT_STACK_OFF;
 	uc->uc_stack.ss_size = ALT_SIZE;
-	regs_to_uc(&f->r, uc, fsgs);
-	g[REG_CSGSFS] = (greg_t)(user_cs | user_ss << 48);
+	regs_to_uc(&frame_of(s)->r, uc, fsgs);
+	uc->uc_mcontext.gregs[REG_CSGSFS] = (greg_t)(user_cs | user_ss << 48);
 	uc->uc_mcontext.fpregs = (fpregset_t)xsave_of(s);
 	memcpy(&uc->uc_sigmask, &mask, sizeof(mask));
+}
+
+/* The rt_sigreturn frame for the final state, in the slot (see stub.h). */
+static ucontext_t *stub_frame_uc(struct slot *s, uint64_t mask)
+{
+	ucontext_t *uc = (ucontext_t *)((char *)s + STUB_UC_OFF);
+	uint64_t fsgs[2];
+
+	stub_uc(s, uc, fsgs, mask);
 	return uc;
 }
 
@@ -976,13 +984,8 @@ uint64_t softsgx_stub_leaf(struct slot *s)
 		siginfo_t si;
 		uint64_t fsgs[2], mask = stub_base_mask(f, atomic_load(&f->deferred_set));
 
-		memset(&uc, 0, sizeof(uc));
-		regs_to_uc(&f->r, &uc, fsgs);
+		stub_uc(s, &uc, fsgs, mask);
 		uc.uc_mcontext.gregs[REG_TRAPNO] = 6;
-		uc.uc_mcontext.fpregs = (fpregset_t)xsave_of(s);
-		uc.uc_stack.ss_sp = (char *)s + SLOT_STACK_OFF;
-		uc.uc_stack.ss_size = ALT_SIZE;
-		memcpy(&uc.uc_sigmask, &mask, sizeof(mask));
 		memset(&si, 0, sizeof(si));
 		si.si_signo = SIGILL;
 		si.si_code = ILL_ILLOPN;

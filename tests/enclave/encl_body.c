@@ -39,6 +39,7 @@ struct secinfo {
 
 extern const char __encl_base[];
 extern const char encl_faulting_start[], encl_faulting_end[], encl_fault_landing[];
+extern const char encl_emodpe_enclu[];
 uint64_t encl_read64(const uint64_t *p);
 uint64_t encl_write64(uint64_t *p, uint64_t v);
 uint64_t encl_read_write64(uint64_t *p, uint64_t v);
@@ -164,7 +165,7 @@ uint64_t encl_body(struct encl_op *op, uint64_t rsi, uint64_t tcs)
 	case ENCL_OP_EMODPE: {
 		struct secinfo si = { .flags = op->b };
 
-		encl_emodpe((uint64_t)&si, op->a);
+		ret = encl_emodpe((uint64_t)&si, op->a);
 		break;
 	}
 	case ENCL_OP_EREPORT: {
@@ -264,6 +265,11 @@ uint64_t encl_exception(uint64_t cssa, uint64_t tcs)
 	if (g->rip >= (uint64_t)encl_faulting_start && g->rip < (uint64_t)encl_faulting_end &&
 	    g->rip != (uint64_t)encl_fault_landing) {
 		g->rip = (uint64_t)encl_fault_landing;
+		rec->redirected = 1;
+	} else if (g->rip == (uint64_t)encl_emodpe_enclu) {
+		/* An EMODPE that faulted: skipped, encl_emodpe() returns ENCL_FAULTED. */
+		g->rip += 3;
+		g->rax = ENCL_FAULTED;
 		rec->redirected = 1;
 	}
 	return rec->redirected;

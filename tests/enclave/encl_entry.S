@@ -132,13 +132,14 @@ encl_faulting_end:
  * trap-free ENCLU rewrites these sites (docs/running-programs.md).
  */
 	.macro	LEAF name, leaf
-	.global	\name
+	.global	\name, \name\()_enclu
 	.type	\name, @function
 \name:
 	push	%rbx
 	mov	$\leaf, %eax
 	mov	%rdi, %rbx
 	mov	%rsi, %rcx
+\name\()_enclu:
 	ENCLU
 	pop	%rbx
 	ret

@@ -48,7 +48,9 @@ enum encl_op_code {
 	ENCL_OP_READ_WRITE,	/* read the u64 at a, then store b there (faulting op) */
 	ENCL_OP_EACCEPT,	/* EACCEPT every page of [a, a + c) with SECINFO.FLAGS b;
 				 * status = first non-zero RAX, ret = pages accepted */
-	ENCL_OP_EMODPE,		/* EMODPE page a with SECINFO.FLAGS b */
+	ENCL_OP_EMODPE,		/* EMODPE page a with SECINFO.FLAGS b; ret = RAX after it,
+				 * ENCL_FAULTED when it faulted and the exception entry
+				 * skipped it */
 	ENCL_OP_EREPORT,	/* host b: struct encl_report_io; REPORT of TARGETINFO/data */
 	ENCL_OP_EGETKEY,	/* host b: struct encl_key_io; status = EGETKEY's RAX */
 	ENCL_OP_UD2,		/* ud2 (faulting op) */

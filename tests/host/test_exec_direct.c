@@ -100,6 +100,23 @@ int main(int argc, char **argv)
 		mprotect((void *)page, ENCL_PAGE_SIZE, PROT_READ | PROT_WRITE);
 	}
 
+	/*
+	 * A leaf that faults (EMODPE of an address outside the enclave) takes
+	 * the same way to the handler; returning from it at the AEP resumes
+	 * the enclave past the leaf (its exception entry skips it).  Under
+	 * softsgx exec that EMODPE is a rewritten site: the handler's frame
+	 * comes from the stub, not from a kernel signal.
+	 */
+	reset();
+	op = ht_op(ENCL_OP_EMODPE, (uint64_t)(uintptr_t)&got_sig & ~4095ULL, 3, 0);
+	direct_enter(e.tcs[2], &op);
+	tap_ok(got_sig == SIGSEGV && got_rip == (uint64_t)(uintptr_t)direct_aep && got_rax == 3 &&
+	       handler_entry_ok && op.ret == ENCL_FAULTED,
+	       "a faulting EMODPE: SIGSEGV at the AEP, and the handler's return resumes the "
+	       "enclave (sig %d, rip %s, ret 0x%llx)", (int)got_sig,
+	       got_rip == (uint64_t)(uintptr_t)direct_aep ? "AEP" : "other",
+	       (unsigned long long)op.ret);
+
 	op = ht_op(ENCL_OP_RETURN, 4, 0, 0);
 	direct_enter(e.tcs[2], &op);
 	tap_ok(op.ret == (4 ^ ENCL_RETURN_MAGIC), "the TCS works again afterwards");
