@@ -2,25 +2,23 @@
 /*
  * Trap-free ENCLU: finding an enclave's ENCLU sites and rewriting them.
  *
- * Before EINIT (the measurement is over, and no thread can run the code
- * yet), Capstone sweeps the enclave's resident, executable REG pages for an
- * ENCLU whose leaf is an immediate "mov $leaf, %eax" (or %rax) at most a few
- * plain instructions before it: instructions that neither branch, nor use
- * RIP, nor write RAX.  That mov (5 or 7 bytes) becomes a jump to the site's
- * stub: a copy of the mov and of the instructions in between, then the
- * template of enclu_stub.S with the site's fields filled in.  The ENCLU
- * itself is left alone, so every way to it that skips the mov still traps,
- * and every stub falls back to it.
+ * After each ADD_PAGES and before EINIT (the pages are measured, and no
+ * thread can run the code yet), Capstone sweeps the enclave's resident,
+ * executable REG pages for the sites enclu_sites.c describes.  Each site's
+ * mov (5 or 7 bytes) becomes a jump to its stub: a copy of the mov and of
+ * the instructions in between, then the template of enclu_stub.S with the
+ * site's fields filled in.  The ENCLU itself is left alone, so every way to
+ * it that skips the mov still traps, and every stub falls back to it.
  *
  * An enclave that reads its own code sees the jump in place of the mov;
- * EDBGRD shows the original bytes (sgx_cpu_set_dbg_view()), and EDBGWR over
- * a site puts the original back first.  SOFTSGX_FAST_ENCLU=0 (softsgx exec
- * --no-fast-enclu) rewrites nothing.
+ * EDBGRD shows the original bytes (sgx_cpu_set_dbg_view()), and EDBGWR from
+ * a site's mov to its ENCLU puts the original back first.
+ * SOFTSGX_FAST_ENCLU=0 (softsgx exec --no-fast-enclu) rewrites nothing.
  *
  * The stubs need FSGSBASE (the switch to host FS/GS), BMI2 (RORX shifts
- * without touching a flag), XSAVEOPT, and a mapping in the low 2 GiB for the
- * tables they address with a disp32 (MAP_32BIT): without any of them, ENCLU
- * traps as before.
+ * without touching a flag), XSAVEOPT, an XSAVE image that fits the slot, and
+ * a mapping in the low 2 GiB for the tables they address with a disp32
+ * (MAP_32BIT): without any of them, ENCLU traps as before.
  */
 #include <capstone/capstone.h>
 #include <cpuid.h>

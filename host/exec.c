@@ -904,12 +904,11 @@ static bool site_code_mapped(const struct stub_site_info *site)
 }
 
 /* The current kernel mask, less the signals the stub held back. */
-static uint64_t stub_base_mask(struct stub_frame *f, uint64_t held)
+static uint64_t stub_base_mask(uint64_t held)
 {
 	uint64_t cur = 0;
 
 	syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, 8);
-	(void)f;
 	return cur & ~held;
 }
 
@@ -982,7 +981,7 @@ uint64_t softsgx_stub_leaf(struct slot *s)
 		 */
 		ucontext_t uc;
 		siginfo_t si;
-		uint64_t fsgs[2], mask = stub_base_mask(f, atomic_load(&f->deferred_set));
+		uint64_t fsgs[2], mask = stub_base_mask(atomic_load(&f->deferred_set));
 
 		stub_uc(s, &uc, fsgs, mask);
 		uc.uc_mcontext.gregs[REG_TRAPNO] = 6;
@@ -1016,7 +1015,7 @@ uint64_t softsgx_stub_sigframe(struct slot *s)
 	 * its sa_mask) is kept as it is: a signal that waited and is blocked
 	 * there waits on, as it would have behind the trap's handler.
 	 */
-	uint64_t mask = f->mask_set ? f->mask : stub_base_mask(f, held);
+	uint64_t mask = f->mask_set ? f->mask : stub_base_mask(held);
 
 	/* A signal at the rt_sigreturn takes this mask too (stub_forward()). */
 	f->mask = mask;
