@@ -40,7 +40,9 @@
 #define F_RSP 144
 #define F_MASK 152
 #define F_SLOT 160
-#define FRAME 184	/* keeps RSP 16-aligned at the call; FRAME-8 is the jump slot */
+#define F_LEAF 168	/* EENTER or ERESUME */
+#define F_IRET 176	/* ERESUME's way out: RIP, CS, RFLAGS, RSP, SS */
+#define FRAME 232	/* keeps RSP 16-aligned at the call; FRAME-8 is the jump slot */
 
 /*
  * The argument and scratch registers the calls in between clobbered; RBX,
@@ -87,15 +89,15 @@ softsgx_vdso_enter:
 	cmp	$256, %ebx
 	jb	1b
 	mov	(%rcx), %rbx		/* run->tcs */
-	cmp	$2, %eax
-	jne	.Ltrap			/* ERESUME restores extended state: the trap */
 	/*
-	 * EENTER without a trap: save every GPR in a frame below RSP, let
-	 * softsgx_fast_enter() run the leaf on them; on success it leaves the
-	 * entry state in the frame and the slot's BUSY byte set, so that
+	 * EENTER or ERESUME without a trap: save every GPR in a frame below
+	 * RSP, let softsgx_fast_enter() run the leaf on them; on success it
+	 * leaves the entry state in the frame (ERESUME's extended state in the
+	 * slot's XSAVE image) and the slot's BUSY byte set, so that
 	 * asynchronous signals wait (exec.c) until the byte is cleared.
 	 */
 	sub	$FRAME, %rsp
+	mov	%rax, F_LEAF(%rsp)
 	mov	%rdx, F_RDX(%rsp)
 	mov	%rsi, F_RSI(%rsp)
 	mov	%rdi, F_RDI(%rsp)
@@ -118,7 +120,14 @@ softsgx_vdso_enter:
 	lea	F_FS(%rsp), %rdi
 	call	softsgx_set_fsgs	/* from here on: no C, no TLS */
 	mov	F_SLOT(%rsp), %rax
-	movb	$0, SF_BUSY(%rax)
+	cmpq	$3, F_LEAF(%rsp)
+	jne	2f
+	mov	%rax, %rcx		/* ERESUME: the SSA's extended state */
+	mov	softsgx_stub_rfbm(%rip), %eax
+	mov	softsgx_stub_rfbm+4(%rip), %edx
+	xrstor64 STUB_XSAVE_OFF(%rcx)
+	mov	%rcx, %rax
+2:	movb	$0, SF_BUSY(%rax)
 	.globl softsgx_fast_tail
 	.hidden softsgx_fast_tail
 softsgx_fast_tail:
@@ -140,21 +149,34 @@ softsgx_fast_tail:
 	syscall
 	mov	F_SLOT(%rsp), %rax
 	movq	$0, SF_DEFERRED(%rax)
-1:	reload_scratch
+1:	cmpq	$3, F_LEAF(%rsp)
+	je	3f
+	reload_scratch
 	mov	F_RCX(%rsp), %rcx
 	mov	F_TARGET(%rsp), %rax
 	mov	%rax, FRAME-8(%rsp)
 	mov	F_RAX(%rsp), %rax
 	add	$FRAME-8, %rsp
 	ret				/* to OENTRY, RSP back at the ENCLU's */
+3:	/* ERESUME: every register the SSA held, RSP and RFLAGS by IRETQ. */
+	reload_scratch
+	mov	F_RCX(%rsp), %rcx
+	mov	F_R12(%rsp), %r12
+	mov	F_R13(%rsp), %r13
+	mov	F_R14(%rsp), %r14
+	mov	F_R15(%rsp), %r15
+	mov	F_RBX(%rsp), %rbx
+	mov	F_RBP(%rsp), %rbp
+	mov	F_RAX(%rsp), %rax
+	lea	F_IRET(%rsp), %rsp
+	iretq
 	.globl softsgx_fast_tail_end
 	.hidden softsgx_fast_tail_end
 softsgx_fast_tail_end:
 .Lslow:
 	reload_scratch
+	mov	F_LEAF(%rsp), %rax
 	add	$FRAME, %rsp
-	mov	$2, %eax
-.Ltrap:
 	lea	softsgx_vdso_enclu(%rip), %rcx	/* AEP: the ENCLU itself */
 softsgx_vdso_enclu:
 	.byte	0x0f, 0x01, 0xd7

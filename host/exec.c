@@ -343,6 +343,7 @@ void shim_kick_threads(struct sgx_encl *encl)
 /* ---- delivering to the program ---- */
 
 static bool debug; /* SOFTSGX_DEBUG=1, read at load */
+static uint64_t user_cs, user_ss; /* for IRETQ and rt_sigreturn frames */
 
 /* SOFTSGX_DEBUG=1: one line per signal the shim hands on (async-signal-safe). */
 static void debug_line(const char *what, int sig, uint64_t a, uint64_t b, uint64_t c)
@@ -637,11 +638,15 @@ struct fast_frame {
 	uint64_t rdx, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15, rbx, rbp, rsp;
 	uint64_t held;	/* room for the signals that waited, to unblock them */
 	struct slot *slot;
+	uint64_t leaf;	/* EENTER or ERESUME */
+	uint64_t iret[5]; /* ERESUME's way out: RIP, CS, RFLAGS, RSP, SS */
 	uint64_t pad;
 	uint64_t jump;	/* the return slot entry.S jumps through */
 };
-_Static_assert(sizeof(struct fast_frame) == 184, "entry.S FRAME");
+_Static_assert(sizeof(struct fast_frame) == 232, "entry.S FRAME");
 _Static_assert(offsetof(struct fast_frame, slot) == 160, "entry.S F_SLOT");
+_Static_assert(offsetof(struct fast_frame, leaf) == 168, "entry.S F_LEAF");
+_Static_assert(offsetof(struct fast_frame, iret) == 176, "entry.S F_IRET");
 extern char softsgx_fast_tail[], softsgx_fast_tail_end[];
 
 static void fast_to_regs(const struct fast_frame *f, struct sgx_regs *r)
@@ -661,14 +666,17 @@ static void let_in_held(struct slot *s)
 }
 
 /*
- * EENTER from the vDSO without a trap.  Return 1 with the entry state in
- * @f and the slot busy (asynchronous signals wait; entry.S installs FS/GS,
- * clears the byte, lets them in and jumps), or 0 to let the ENCLU trap do
- * it (a fault, ERESUME, no slot), having changed nothing.
+ * EENTER or ERESUME from the vDSO without a trap.  Return 1 with the entry
+ * state in @f (ERESUME's extended state in the slot's XSAVE image) and the
+ * slot busy (asynchronous signals wait; entry.S restores the image,
+ * installs FS/GS, clears the byte, lets them in and jumps), or 0 to let the
+ * ENCLU trap do it (a fault, no slot), having changed nothing.
  */
 int softsgx_fast_enter(struct fast_frame *f)
 {
 	struct slot *s = shim.ready ? slot_get() : NULL;
+	bool resume = f->leaf == ERESUME;
+	struct sgx_xstate xs = { 0 };
 	struct stub_frame *sf;
 	struct sgx_regs r;
 	uint64_t fsgs[2];
@@ -679,7 +687,7 @@ int softsgx_fast_enter(struct fast_frame *f)
 	 * next signal from enclave mode (which starts at its top again).  The
 	 * ENCLU then traps: its signals must be open.
 	 */
-	if (!s || s->lp.in_enclave || shim.test_stub_step ||
+	if (!s || s->lp.in_enclave || shim.test_stub_step || (resume && !shim_stub_enabled()) ||
 	    (uint64_t)(uintptr_t)&r - (uint64_t)(uintptr_t)s < SLOT_SIZE) {
 		shim_sigmask_reopen();
 		return 0;
@@ -699,16 +707,33 @@ int softsgx_fast_enter(struct fast_frame *f)
 	atomic_store(&sf->busy, 1);
 	memset(&r, 0, sizeof(r));
 	fast_to_regs(f, &r);
-	r.rax = EENTER;
+	r.rax = f->leaf;
 	r.rcx = (uint64_t)(uintptr_t)softsgx_vdso_enclu;
 	r.rip = (uint64_t)(uintptr_t)softsgx_vdso_enclu;
 	r.rflags = 0x202;
 	softsgx_get_fsgs(fsgs);
 	r.fsbase = fsgs[0];
 	r.gsbase = fsgs[1];
+	if (resume) {
+		/*
+		 * The thread's extended state, of which ERESUME replaces the
+		 * enclave's XFRM with the SSA's, and entry.S restores.  The
+		 * vector registers C used here were the caller's to lose: they
+		 * do not survive a call.
+		 */
+		uint64_t rfbm = softsgx_stub_rfbm;
+
+		__asm__ volatile("xsaveopt64 (%0)"
+				 :
+				 : "r"(xsave_of(s)), "a"((uint32_t)rfbm),
+				   "d"((uint32_t)(rfbm >> 32))
+				 : "memory");
+		xs.buf = xsave_of(s);
+		xs.size = shim_xsave_size;
+	}
 	atomic_store(&s->inside, true);
 	leaf_begin(s);
-	ret = sgx_enclu(shim.cpu, &s->lp, &shim_mmu, &r, NULL);
+	ret = sgx_enclu(shim.cpu, &s->lp, &shim_mmu, &r, resume ? &xs : NULL);
 	leaf_end(s);
 	if (ret) {
 		atomic_store(&s->inside, false);
@@ -717,6 +742,19 @@ int softsgx_fast_enter(struct fast_frame *f)
 		return 0;
 	}
 	s->f = encl_file_at(s->lp.tcs_la);
+	if (resume) {
+		/* Every register of the resumed code is the SSA's. */
+		f->rdx = r.rdx; f->rsi = r.rsi; f->rdi = r.rdi; f->r8 = r.r8; f->r9 = r.r9;
+		f->r10 = r.r10; f->r11 = r.r11; f->r12 = r.r12; f->r13 = r.r13;
+		f->r14 = r.r14; f->r15 = r.r15; f->rbx = r.rbx; f->rbp = r.rbp; f->rsp = r.rsp;
+		f->iret[0] = r.rip;
+		f->iret[1] = user_cs;
+		f->iret[2] = r.rflags;
+		f->iret[3] = r.rsp;
+		f->iret[4] = user_ss;
+		stamp_xsave(s);
+		atomic_fetch_add_explicit(&shim_stub_stats.eresume, 1, memory_order_relaxed);
+	}
 	f->rax = r.rax;
 	f->rcx = r.rcx;
 	f->target = r.rip;
@@ -744,7 +782,7 @@ static void fast_tail_fixup(struct slot *s, ucontext_t *uc, uint64_t *fsgs)
 	r.rax = f->rax;
 	r.rcx = f->rcx;
 	r.rip = f->target;
-	r.rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
+	r.rflags = f->leaf == ERESUME ? f->iret[2] : (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
 	r.fsbase = f->fs;
 	r.gsbase = f->gs;
 	regs_to_uc(&r, uc, fsgs);
@@ -869,7 +907,6 @@ static void enclu(siginfo_t *si, ucontext_t *uc, uint64_t *fsgs, struct slot *s)
 
 /* ---- trap-free ENCLU: the C side of the stubs (enclu_stub.S) ---- */
 
-static uint64_t user_cs, user_ss;
 _Static_assert(STUB_UC_OFF + sizeof(ucontext_t) <= SLOT_SIZE, "the rt_sigreturn frame fits");
 _Static_assert(STUB_XSAVE_OFF + STUB_XSAVE_MAX <= STUB_UC_OFF, "the XSAVE image fits");
 

@@ -974,14 +974,16 @@ void shim_print_stats(void)
 	if (shim_stub_enabled())
 		fprintf(stderr,
 			"softsgx: fast ENCLU sites %llu; leaves fast %llu slow %llu; "
-			"rewinds %llu deferred %llu forward %llu contended %llu\n",
+			"rewinds %llu deferred %llu forward %llu contended %llu; "
+			"vDSO ERESUMEs %llu\n",
 			(unsigned long long)shim_stub_stats.sites,
 			(unsigned long long)shim_stub_stats.fast,
 			(unsigned long long)shim_stub_stats.slow,
 			(unsigned long long)shim_stub_stats.rewinds,
 			(unsigned long long)shim_stub_stats.deferred,
 			(unsigned long long)shim_stub_stats.forward,
-			(unsigned long long)shim_stub_stats.contended);
+			(unsigned long long)shim_stub_stats.contended,
+			(unsigned long long)shim_stub_stats.eresume);
 	cg_print_stats();
 }
 

@@ -152,6 +152,7 @@ bool shim_stub_rewind(ucontext_t *uc, unsigned long slot_base);
 struct stub_stats {
 	_Atomic uint64_t sites, fast, slow, rewinds, deferred, forward;
 	_Atomic uint64_t contended; /* SOFTSGX_TEST_STUB_STEP=2: buckets found held */
+	_Atomic uint64_t eresume;   /* ERESUMEs of the vDSO without a trap */
 };
 extern struct stub_stats shim_stub_stats;
 extern uint32_t shim_xsave_size;

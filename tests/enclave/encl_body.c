@@ -51,6 +51,7 @@ uint64_t encl_egetkey(uint64_t keyrequest, uint64_t key);
 uint64_t encl_eaccept(uint64_t secinfo, uint64_t addr);
 uint64_t encl_emodpe(uint64_t secinfo, uint64_t addr);
 uint64_t encl_ereport_regs(uint64_t ti, uint64_t data, uint64_t report, uint64_t seed);
+uint64_t encl_store_regs(uint64_t *p, uint64_t seed);
 extern const char encl_entry[];
 
 uint64_t encl_body(struct encl_op *op, uint64_t rsi, uint64_t tcs);
@@ -190,6 +191,9 @@ uint64_t encl_body(struct encl_op *op, uint64_t rsi, uint64_t tcs)
 		status = encl_ereport_regs((uint64_t)ti, (uint64_t)data, (uint64_t)report, op->a);
 		break;
 	}
+	case ENCL_OP_STORE_REGS:
+		status = encl_store_regs((uint64_t *)op->b, op->a);
+		break;
 	case ENCL_OP_EGETKEY: {
 		struct encl_key_io *io = (struct encl_key_io *)op->b;
 		uint8_t req[512] __attribute__((aligned(512)));

@@ -67,6 +67,9 @@ enum encl_op_code {
 	ENCL_OP_THREAD_REC,	/* copy this TCS's struct encl_thread_rec to host address b */
 	ENCL_OP_LEAF_REGS,	/* EREPORT (TARGETINFO and data zero) with registers set from
 				 * seed a; status = the bits that changed (0 = none) */
+	ENCL_OP_STORE_REGS,	/* store a at address b with registers set from a around the
+				 * store, which may fault and be resumed; status = the bits
+				 * that changed (0 = none) */
 	ENCL_OP_MAX,
 };
 

@@ -9,7 +9,7 @@
  * stats line (total, free, used, leaked, ewb, eldu, eaug, eremove,
  * oom_kills, etrack_ipis), of the trap-free ENCLU line (stub_sites,
  * stub_fast, stub_slow, stub_rewinds, stub_deferred, stub_forward,
- * stub_contended: 0 when
+ * stub_contended, stub_eresume: 0 when
  * it is off), or cg:PATH:FILE for a cgroup's misc.FILE
  * (current, max, peak, events; "max" reads as 2^64 - 1).
  */
@@ -25,11 +25,11 @@
 
 enum { TOTAL, FREE, USED, LEAKED, EWB, ELDU, EAUG, EREMOVE, OOM_KILLS, ETRACK_IPIS, NR_STATS,
        STUB_SITES = NR_STATS, STUB_FAST, STUB_SLOW, STUB_REWINDS, STUB_DEFERRED, STUB_FORWARD,
-       STUB_CONTENDED, NR_ALL };
+       STUB_CONTENDED, STUB_ERESUME, NR_ALL };
 static const char *const stat_names[NR_ALL] = {
 	"total", "free", "used", "leaked", "ewb", "eldu", "eaug", "eremove", "oom_kills",
 	"etrack_ipis", "stub_sites", "stub_fast", "stub_slow", "stub_rewinds", "stub_deferred",
-	"stub_forward", "stub_contended",
+	"stub_forward", "stub_contended", "stub_eresume",
 };
 /* The stub counters are 0 when their line is missing (trap-free ENCLU off). */
 static unsigned long long stats[NR_ALL];
@@ -57,9 +57,9 @@ static void parse_line(const char *l)
 		return;
 	}
 	if (sscanf(l, "softsgx: fast ENCLU sites %llu; leaves fast %llu slow %llu; rewinds %llu "
-		   "deferred %llu forward %llu contended %llu", &s[STUB_SITES], &s[STUB_FAST],
-		   &s[STUB_SLOW], &s[STUB_REWINDS], &s[STUB_DEFERRED], &s[STUB_FORWARD],
-		   &s[STUB_CONTENDED]) == 7)
+		   "deferred %llu forward %llu contended %llu; vDSO ERESUMEs %llu", &s[STUB_SITES],
+		   &s[STUB_FAST], &s[STUB_SLOW], &s[STUB_REWINDS], &s[STUB_DEFERRED],
+		   &s[STUB_FORWARD], &s[STUB_CONTENDED], &s[STUB_ERESUME]) == 8)
 		return;
 	if (sscanf(l, "softsgx: cgroup %255[^:]: misc.current sgx_epc %llu; misc.max sgx_epc "
 		   "%31[^;]; misc.peak sgx_epc %llu; misc.events sgx_epc.max %llu", path, &cur,

@@ -240,9 +240,40 @@ static void test_user_handler(void)
 	tap_ok(ht_recover(&run, &op), "... and the TCS can still be resumed");
 }
 
+/*
+ * A store that faults (the page is read-only to the host's mapping), reported
+ * through the vDSO; the program makes the page writable and ERESUMEs through
+ * the vDSO (trap-free under softsgx exec): the enclave's registers, flags and
+ * vector registers around the store must come back exactly.
+ */
+static void test_resume_exact(void)
+{
+	uint64_t page = heap_page(3);
+	struct encl_op op = ht_op(ENCL_OP_STORE_REGS, 0x5eedull << 20, page + 0x40, 0);
+	struct sgx_enclave_run run;
+	int rc;
+
+	if (mprotect((void *)page, ENCL_PAGE_SIZE, PROT_READ)) {
+		tap_ok(false, "mprotect(PROT_READ) of a heap page");
+		return;
+	}
+	rc = encl_enter(e.tcs[1], &op, &run, NULL, 0);
+	tap_ok(ht_exception(rc, &run, PF, PF_P | PF_W | PF_U, page) ||
+	       ht_exception(rc, &run, PF, PF_W | PF_U, page),
+	       "a store to a read-only page: #PF through the vDSO");
+	mprotect((void *)page, ENCL_PAGE_SIZE, PROT_READ | PROT_WRITE);
+	rc = encl_resume(&run);
+	tap_ok(!rc && run.function == ENCL_EEXIT && op.status == 0 &&
+	       *(volatile uint64_t *)(page + 0x40) == (0x5eedull << 20),
+	       "ERESUME after making it writable: the store is done, and R8-R15, RBP, "
+	       "XMM0-15 and the flags are as before the fault (changed bits 0x%llx)",
+	       (unsigned long long)op.status);
+}
+
 int main(int argc, char **argv)
 {
 	ht_start(argc, argv, &e);
+	test_resume_exact();
 	test_ud_de();
 	test_pf_prot_read();
 	test_pf_epcm_write();
