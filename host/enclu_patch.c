@@ -374,6 +374,14 @@ static bool code_page(const struct sgx_encl_page *p)
 	       !v.pending && !v.modified;
 }
 
+/* The page before page @run of @f, or NULL when there is none. */
+static struct sgx_encl_page *page_before(struct shim_file *f, unsigned long run)
+{
+	unsigned long idx = run - 1;
+
+	return run ? sgx_encl_next_page(f->encl, &idx, run) : NULL;
+}
+
 /*
  * Does code begin at page @run of @f, as far as the enclave shows?  Only
  * when the page before holds no code: none there, or a page that is not
@@ -382,12 +390,8 @@ static bool code_page(const struct sgx_encl_page *p)
  */
 static bool run_starts_code(struct shim_file *f, unsigned long run)
 {
-	unsigned long idx = run - 1;
-	struct sgx_encl_page *p;
+	struct sgx_encl_page *p = page_before(f, run);
 
-	if (!run)
-		return true;
-	p = sgx_encl_next_page(f->encl, &idx, run);
 	if (!p)
 		return true;
 	return p->epc_page ? !code_page(p) : !(p->vm_max_prot_bits & VM_EXEC);
@@ -396,12 +400,8 @@ static bool run_starts_code(struct shim_file *f, unsigned long run)
 /* Is the page before @run resident code (its bytes in the window)? */
 static bool prev_code_resident(struct shim_file *f, unsigned long run)
 {
-	unsigned long idx = run - 1;
-	struct sgx_encl_page *p;
+	struct sgx_encl_page *p = page_before(f, run);
 
-	if (!run)
-		return false;
-	p = sgx_encl_next_page(f->encl, &idx, run);
 	return p && code_page(p);
 }
 
