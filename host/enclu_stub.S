@@ -105,6 +105,14 @@ softsgx_stub_f_leaf2:
 softsgx_stub_f_rel2:
 softsgx_stub_tmpl_end:
 
+/* FS and GS bases from the words at @fs and @gs of the slot (RBX); uses RAX. */
+	.macro fsgs_from fs, gs
+	mov	\fs(%rbx), %rax
+	wrfsbase %rax
+	mov	\gs(%rbx), %rax
+	wrgsbase %rax
+	.endm
+
 /*
  * Every stub continues here with RCX = its thread's slot, RCX and R11 of
  * the enclave in the frame, every other register the enclave's but RAX.
@@ -144,21 +152,18 @@ softsgx_stub_busy:
 	mov	softsgx_stub_rfbm(%rip), %eax
 	mov	softsgx_stub_rfbm+4(%rip), %edx
 	xsaveopt64 STUB_XSAVE_OFF(%rbx)
-	mov	0(%rbx), %rax			/* the slot's host FS and GS */
-	wrfsbase %rax
-	mov	8(%rbx), %rax
-	wrgsbase %rax
+	fsgs_from 0, 8				/* the slot's host FS and GS */
 	mov	%rbx, %rdi
 	call	softsgx_stub_leaf		/* 0, or an rt_sigreturn frame */
-	test	%rax, %rax
-	jnz	.Lsigret
+.Lfinal:
+	/* The final extended state, FS and GS (no C from here); R12 = RAX. */
+	mov	%rax, %r12
 	mov	softsgx_stub_rfbm(%rip), %eax
 	mov	softsgx_stub_rfbm+4(%rip), %edx
 	xrstor64 STUB_XSAVE_OFF(%rbx)
-	mov	SF_FS(%rbx), %rax
-	wrfsbase %rax
-	mov	SF_GS(%rbx), %rax
-	wrgsbase %rax
+	fsgs_from SF_FS, SF_GS
+	test	%r12, %r12
+	jnz	.Lsigret
 	movb	$0, SF_BUSY(%rbx)
 softsgx_stub_tail:
 	/* A signal from here on takes the frame's final state as its own. */
@@ -194,24 +199,14 @@ softsgx_stub_tail:
 .Lwaited:
 	/* A signal waited: rt_sigreturn installs the state and lets it in. */
 	movb	$1, SF_BUSY(%rbx)
-	mov	0(%rbx), %rax
-	wrfsbase %rax
-	mov	8(%rbx), %rax
-	wrgsbase %rax
+	fsgs_from 0, 8
 	lea	STUB_AREA_OFF(%rbx), %rsp
 	mov	%rbx, %rdi
 	call	softsgx_stub_sigframe
+	jmp	.Lfinal
 softsgx_stub_tail_end:
 .Lsigret:
-	/* RAX = the frame; rt_sigreturn restores neither FS nor GS base. */
-	mov	%rax, %r12
-	mov	softsgx_stub_rfbm(%rip), %eax
-	mov	softsgx_stub_rfbm+4(%rip), %edx
-	xrstor64 STUB_XSAVE_OFF(%rbx)
-	mov	SF_FS(%rbx), %rax
-	wrfsbase %rax
-	mov	SF_GS(%rbx), %rax
-	wrgsbase %rax
+	/* R12 = the frame; FS and GS are in place (rt_sigreturn restores neither). */
 	mov	%r12, %rsp
 	mov	$15, %eax			/* rt_sigreturn */
 	movb	$0, SF_BUSY(%rbx)
