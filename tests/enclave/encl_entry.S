@@ -152,29 +152,25 @@ encl_faulting_end:
 	LEAF	encl_emodpe, 6
 
 /*
- * u64 encl_ereport_regs(u64 ti, u64 data, u64 report, u64 seed): EREPORT
- * with every register the leaf leaves alone holding a pattern of @seed
- * (R8-R15, RBP, XMM0-15, and CF, PF and ZF set); 0 when each came back as
- * it was, else the bits that changed, ORed.  Whatever performs the leaf
- * (a trap, a stub) must be invisible to it.
+ * Around one event (a leaf, a store that may fault and be resumed): R8-R15,
+ * RBP, XMM0-15 and CF, PF and ZF set from a seed in R15, then checked.
+ * REGS_SET takes the seed from \seed and saves the callee-saved registers;
+ * REGS_FLAGS, first after the event, starts RAX with the flags that changed;
+ * REGS_CHECK ORs in the bits of every other register that changed (0 when
+ * each came back as it was) and returns.  Whatever performs the event (a
+ * trap, a stub, an AEX and ERESUME) must be invisible to it.
  */
-	.global	encl_ereport_regs
-	.type	encl_ereport_regs, @function
-encl_ereport_regs:
+	.macro	REGS_SET seed
 	push	%rbx
 	push	%rbp
 	push	%r12
 	push	%r13
 	push	%r14
 	push	%r15
-	mov	%rcx, %r15
-	lea	1(%r15), %r14
-	lea	2(%r15), %r13
-	lea	3(%r15), %r12
-	lea	4(%r15), %r11
-	lea	5(%r15), %r10
-	lea	6(%r15), %r9
-	lea	7(%r15), %r8
+	mov	\seed, %r15
+	.irp	r,14,13,12,11,10,9,8
+	lea	15-\r(%r15), %r\r
+	.endr
 	lea	8(%r15), %rbp
 	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	lea	16+\i(%r15), %rax
@@ -183,104 +179,68 @@ encl_ereport_regs:
 	.endr
 	xor	%eax, %eax			/* ZF, PF */
 	stc					/* CF */
+	.endm
+
+	.macro	REGS_FLAGS
+	pushfq
+	pop	%rax
+	and	$0x45, %eax
+	xor	$0x45, %eax
+	.endm
+
+	.macro	REGS_CHECK
+	.irp	r,14,13,12,11,10,9,8
+	lea	15-\r(%r15), %rbx
+	xor	%rbx, %r\r
+	or	%r\r, %rax
+	.endr
+	lea	8(%r15), %rbx
+	xor	%rbx, %rbp
+	or	%rbp, %rax
+	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	lea	16+\i(%r15), %rbx
+	movq	%xmm\i, %rcx
+	xor	%rbx, %rcx
+	or	%rcx, %rax
+	pextrq	$1, %xmm\i, %rcx
+	xor	%rbx, %rcx
+	or	%rcx, %rax
+	.endr
+	pop	%r15
+	pop	%r14
+	pop	%r13
+	pop	%r12
+	pop	%rbp
+	pop	%rbx
+	ret
+	.endm
+
+/* u64 encl_ereport_regs(u64 ti, u64 data, u64 report, u64 seed): EREPORT. */
+	.global	encl_ereport_regs
+	.type	encl_ereport_regs, @function
+encl_ereport_regs:
+	REGS_SET %rcx
 	mov	$0, %eax			/* EREPORT */
 	mov	%rdi, %rbx
 	mov	%rsi, %rcx
 	ENCLU
-	pushfq
-	pop	%rax
-	and	$0x45, %eax
-	xor	$0x45, %eax
+	REGS_FLAGS
+	/* RBX and RCX are the leaf's inputs: they must come back too. */
 	xor	%rdi, %rbx
 	or	%rbx, %rax
 	xor	%rsi, %rcx
 	or	%rcx, %rax
-	.irp	r,14,13,12,11,10,9,8
-	lea	15-\r(%r15), %rbx
-	xor	%rbx, %r\r
-	or	%r\r, %rax
-	.endr
-	lea	8(%r15), %rbx
-	xor	%rbx, %rbp
-	or	%rbp, %rax
-	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
-	lea	16+\i(%r15), %rbx
-	movq	%xmm\i, %rcx
-	xor	%rbx, %rcx
-	or	%rcx, %rax
-	pextrq	$1, %xmm\i, %rcx
-	xor	%rbx, %rcx
-	or	%rcx, %rax
-	.endr
-	pop	%r15
-	pop	%r14
-	pop	%r13
-	pop	%r12
-	pop	%rbp
-	pop	%rbx
-	ret
+	REGS_CHECK
 	.size	encl_ereport_regs, . - encl_ereport_regs
 
-/*
- * u64 encl_store_regs(u64 *p, u64 seed): a store of @seed at @p with R8-R15,
- * RBP, XMM0-15 and CF, PF and ZF set from @seed around it; 0 when each came
- * back as it was, else the bits that changed, ORed.  The store may fault
- * and be resumed (an AEX and ERESUME): the state must come back exactly.
- */
+/* u64 encl_store_regs(u64 *p, u64 seed): the store of @seed at @p. */
 	.global	encl_store_regs
 	.type	encl_store_regs, @function
 encl_store_regs:
-	push	%rbx
-	push	%rbp
-	push	%r12
-	push	%r13
-	push	%r14
-	push	%r15
-	mov	%rsi, %r15
-	lea	1(%r15), %r14
-	lea	2(%r15), %r13
-	lea	3(%r15), %r12
-	lea	4(%r15), %r11
-	lea	5(%r15), %r10
-	lea	6(%r15), %r9
-	lea	7(%r15), %r8
-	lea	8(%r15), %rbp
-	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
-	lea	16+\i(%r15), %rax
-	movq	%rax, %xmm\i
-	punpcklqdq %xmm\i, %xmm\i
-	.endr
-	xor	%eax, %eax			/* ZF, PF */
-	stc					/* CF */
+	REGS_SET %rsi
 	mov	%r15, (%rdi)
-	pushfq
-	pop	%rax
-	and	$0x45, %eax
-	xor	$0x45, %eax
-	.irp	r,14,13,12,11,10,9,8
-	lea	15-\r(%r15), %rbx
-	xor	%rbx, %r\r
-	or	%r\r, %rax
-	.endr
-	lea	8(%r15), %rbx
-	xor	%rbx, %rbp
-	or	%rbp, %rax
-	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
-	lea	16+\i(%r15), %rbx
-	movq	%xmm\i, %rcx
-	xor	%rbx, %rcx
-	or	%rcx, %rax
-	pextrq	$1, %xmm\i, %rcx
-	xor	%rbx, %rcx
-	or	%rcx, %rax
-	.endr
-	pop	%r15
-	pop	%r14
-	pop	%r13
-	pop	%r12
-	pop	%rbp
-	pop	%rbx
-	ret
+	REGS_FLAGS
+	REGS_CHECK
 	.size	encl_store_regs, . - encl_store_regs
 
 	.section .note.GNU-stack, "", @progbits
