@@ -14,6 +14,7 @@
 #include <openssl/evp.h>
 
 #include "internal.h"
+#include "mem.h"
 
 static _Atomic uint64_t next_cpu_id = 1;
 static __thread struct sgx_fault last_fault __attribute__((tls_model("initial-exec")));
@@ -92,9 +93,7 @@ static bool derive_secret(const struct sgx_cpu_config *cfg, const char *label, u
 
 static void *reserve(uint64_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	return sgx_map(size);
 }
 
 struct sgx_cpu *sgx_cpu_create(const struct sgx_cpu_config *cfg, int *err)
@@ -116,9 +115,7 @@ struct sgx_cpu *sgx_cpu_create(const struct sgx_cpu_config *cfg, int *err)
 		return NULL;
 
 	/* Over-aligned (stats shards): calloc does not promise 64 bytes. */
-	cpu = aligned_alloc(_Alignof(struct sgx_cpu), sizeof(*cpu));
-	if (cpu)
-		memset(cpu, 0, sizeof(*cpu));
+	cpu = sgx_zalloc_aligned(_Alignof(struct sgx_cpu), sizeof(*cpu));
 	if (!cpu) {
 		*err = -ENOMEM;
 		return NULL;
@@ -155,7 +152,16 @@ struct sgx_cpu *sgx_cpu_create(const struct sgx_cpu_config *cfg, int *err)
 	}
 	memcpy(cpu->lepubkeyhash, cpu->cfg.lepubkeyhash, sizeof(cpu->lepubkeyhash));
 	cpu_set_cpusvn(cpu, cpu->cfg.cpusvn);
-	pthread_mutex_init(&cpu->svn_lock, NULL);
+	{
+		/* Forked children that share the platform take it too. */
+		pthread_mutexattr_t a;
+
+		pthread_mutexattr_init(&a);
+		if (sgx_mem_shared())
+			pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+		pthread_mutex_init(&cpu->svn_lock, &a);
+		pthread_mutexattr_destroy(&a);
+	}
 	cpu->svn_lock_ready = true;
 	cpu->id = atomic_fetch_add(&next_cpu_id, 1);
 	atomic_store(&cpu->next_eid, 1);
@@ -196,7 +202,7 @@ void sgx_cpu_destroy(struct sgx_cpu *cpu)
 		munmap(cpu->frame_home, cpu->nr_frames * sizeof(*cpu->frame_home));
 	if (cpu->svn_lock_ready)
 		pthread_mutex_destroy(&cpu->svn_lock);
-	free(cpu);
+	sgx_free(cpu);
 }
 
 const struct sgx_cpu_config *sgx_cpu_get_config(const struct sgx_cpu *cpu)

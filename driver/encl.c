@@ -87,6 +87,7 @@
 #include <unistd.h>
 
 #include "rcu.h"
+#include "mem.h"
 #include "sgx.h"
 
 #define PAGE_SHIFT 12
@@ -128,10 +129,7 @@ static size_t va_array_bytes(unsigned long nr)
 
 static void *map_anon(size_t len)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
+	return sgx_map(len);
 }
 
 static size_t backing_bitmap_bytes(unsigned long backing_size)
@@ -190,7 +188,7 @@ static void sgx_encl_free_storage(struct sgx_encl *encl)
 
 		cds_list_del(&va->list);
 		if (!va_desc_in_pool(encl, va))
-			free(va);
+			sgx_free(va);
 	}
 	if (encl->va_array)
 		munmap(encl->va_array, va_array_bytes(encl->nr_va_array));
@@ -198,15 +196,18 @@ static void sgx_encl_free_storage(struct sgx_encl *encl)
 	encl->nr_va_array = 0;
 	encl->va_next = 0;
 	CDS_INIT_LIST_HEAD(&encl->va_free);
-	if (encl->backing)
-		munmap(encl->backing, encl->backing_size);
+	if (encl->backing) {
+		struct sgx_mem_file mf = { encl->backing_fd, encl->backing_off, encl->backing,
+					   encl->backing_size };
+
+		sgx_mem_file_put(&mf);
+	}
 	if (encl->backing_present)
 		munmap(encl->backing_present, backing_bitmap_bytes(encl->backing_size));
 	encl->backing_present = NULL;
 	encl->backing = NULL;
 	encl->backing_size = 0;
-	if (encl->backing_fd >= 0)
-		close(encl->backing_fd);
+	encl->backing_off = 0;
 	encl->backing_fd = -1;
 }
 
@@ -238,7 +239,7 @@ int sgx_encl_init_storage(struct sgx_encl *encl)
 {
 	unsigned long nr_slots = encl->size >> PAGE_SHIFT;
 	unsigned long e = encl->size + PAGE_SIZE;
-	int fd, err;
+	int err;
 
 	if (!nr_slots || (encl->size & (PAGE_SIZE - 1)))
 		return -EINVAL;
@@ -262,28 +263,16 @@ int sgx_encl_init_storage(struct sgx_encl *encl)
 	encl->va_next = 0;
 	CDS_INIT_LIST_HEAD(&encl->va_free);
 
-	fd = memfd_create("SGX backing", MFD_CLOEXEC);
-	if (fd < 0) {
-		/*
-		 * The kernel's shmem file takes no descriptor, and its "too many
-		 * files" is ENFILE: a caller out of descriptors sees that, not
-		 * an errno CREATE never returns.
-		 */
-		err = errno == EMFILE ? -ENFILE : -errno;
-		goto err;
-	}
-	encl->backing_fd = fd;
-	encl->backing_size = e + e / 32;
-	if (ftruncate(fd, (off_t)encl->backing_size)) {
-		err = -errno;
-		goto err;
-	}
-	encl->backing = mmap(NULL, encl->backing_size, PROT_READ | PROT_WRITE,
-			     MAP_SHARED | MAP_NORESERVE, fd, 0);
-	if (encl->backing == MAP_FAILED) {
-		encl->backing = NULL;
-		err = -errno;
-		goto err;
+	{
+		struct sgx_mem_file mf;
+
+		err = sgx_mem_file_get("SGX backing", e + e / 32, &mf);
+		if (err)
+			goto err;
+		encl->backing_fd = mf.fd;
+		encl->backing_off = mf.off;
+		encl->backing = mf.addr;
+		encl->backing_size = e + e / 32;
 	}
 	encl->backing_present = map_anon(backing_bitmap_bytes(encl->backing_size));
 	if (!encl->backing_present) {
@@ -311,7 +300,7 @@ err:
  */
 struct sgx_encl *sgx_encl_alloc(struct sgx_driver *drv, int *err)
 {
-	struct sgx_encl *encl = calloc(1, sizeof(*encl));
+	struct sgx_encl *encl = sgx_zalloc(sizeof(*encl));
 
 	if (!encl) {
 		*err = -ENOMEM;
@@ -414,7 +403,7 @@ static void sgx_encl_release(struct sgx_encl *encl)
 	if (encl->secs_child_cnt || encl->secs.epc_page)
 		sgx_warn("%s: %u resident children, SECS %s", __func__, encl->secs_child_cnt,
 			 encl->secs.epc_page ? "resident" : "gone");
-	free(encl);
+	sgx_free(encl);
 	atomic_fetch_sub(&drv->nr_releasing, 1);
 	/* Last, after the EPC is gone: a new first user may then run EUPDATESVN. */
 	sgx_dec_usage_count(drv);
@@ -522,7 +511,7 @@ static struct sgx_va_page *va_desc_get(struct sgx_encl *encl, bool may_alloc)
 	 * return to va_free like pool ones (va_desc_put()).
 	 */
 	if (!va_page && may_alloc)
-		va_page = malloc(sizeof(*va_page));
+		va_page = sgx_zalloc(sizeof(*va_page));
 	if (va_page) {
 		memset(va_page, 0, sizeof(*va_page));
 		CDS_INIT_LIST_HEAD(&va_page->list);
@@ -556,7 +545,7 @@ static void va_desc_put(struct sgx_encl *encl, struct sgx_va_page *va_page)
  */
 void sgx_encl_va_reserve(struct sgx_encl *encl)
 {
-	struct sgx_va_page *va_page = calloc(1, sizeof(*va_page));
+	struct sgx_va_page *va_page = sgx_zalloc(sizeof(*va_page));
 
 	if (!va_page)
 		return;
@@ -731,7 +720,7 @@ static int backing_populate(struct sgx_encl *encl, unsigned long off)
 	if (atomic_load_explicit(w, memory_order_acquire) & m)
 		return 0;
 	if (madvise(encl->backing + off, PAGE_SIZE, MADV_POPULATE_WRITE) &&
-	    fallocate(encl->backing_fd, 0, (off_t)off, PAGE_SIZE))
+	    fallocate(sgx_mem_fd(encl->backing_fd), 0, (off_t)(encl->backing_off + off), PAGE_SIZE))
 		return errno == ENOSPC || errno == EFAULT ? -ENOMEM : -errno;
 	atomic_fetch_or_explicit(w, m, memory_order_release);
 	atomic_fetch_add_explicit(&encl->drv->stats.backing_allocs, 1, memory_order_relaxed);
@@ -829,8 +818,8 @@ static void backing_punch(struct sgx_encl *encl, unsigned long off)
 	backing_forget(encl, off);
 	atomic_fetch_add_explicit(&encl->drv->stats.backing_truncates, 1, memory_order_relaxed);
 	/* Punching a hole cannot fail on a memfd we created; nothing to undo. */
-	(void)fallocate(encl->backing_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			(off_t)off, PAGE_SIZE);
+	(void)fallocate(sgx_mem_fd(encl->backing_fd), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			(off_t)(encl->backing_off + off), PAGE_SIZE);
 }
 
 /*
@@ -841,9 +830,10 @@ static void backing_punch(struct sgx_encl *encl, unsigned long off)
  */
 static bool backing_page_has_data(struct sgx_encl *encl, unsigned long off)
 {
-	off_t d = lseek(encl->backing_fd, (off_t)off, SEEK_DATA);
+	off_t at = (off_t)(encl->backing_off + off);
+	off_t d = lseek(sgx_mem_fd(encl->backing_fd), at, SEEK_DATA);
 
-	return d >= 0 && (unsigned long)d < off + PAGE_SIZE &&
+	return d >= 0 && d < at + (off_t)PAGE_SIZE &&
 	       !mem_is_zero(encl->backing + off, PAGE_SIZE);
 }
 
@@ -1424,7 +1414,7 @@ int sgx_encl_mm_add(struct sgx_encl *encl, struct sgx_mm *mm)
 	if (found)
 		return 0;
 
-	encl_mm = calloc(1, sizeof(*encl_mm));
+	encl_mm = sgx_zalloc(sizeof(*encl_mm));
 	if (!encl_mm)
 		return -ENOMEM;
 	encl_mm->encl = encl;
@@ -1480,7 +1470,7 @@ void sgx_encl_mm_release(struct sgx_encl *encl, struct sgx_mm *mm)
 	sgx_synchronize_rcu();
 	if (!found)
 		return;
-	free(found);
+	sgx_free(found);
 	sgx_encl_put(encl);
 }
 
@@ -1545,7 +1535,7 @@ void sgx_encl_mm_drain(struct sgx_encl *encl)
 			break;
 
 		sgx_synchronize_rcu();
-		free(encl_mm);
+		sgx_free(encl_mm);
 		sgx_encl_put(encl);
 	}
 }

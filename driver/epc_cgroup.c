@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "rcu.h"
+#include "mem.h"
 #include "sgx.h"
 
 #define CG_PAGE 4096ULL
@@ -130,7 +131,7 @@ static void reap_locked(struct sgx_driver *drv)
 			cds_list_del_init(&cg->sibling);
 			atomic_store(&drv->cgroups[i], NULL);
 			sgx_cgroup_put(cg->parent);
-			free(cg);
+			sgx_free(cg);
 			freed = true;
 		}
 	} while (freed);
@@ -147,7 +148,7 @@ void sgx_cgroup_exit(struct sgx_driver *drv)
 
 		if (cg) {
 			atomic_store(&drv->cgroups[i], NULL);
-			free(cg);
+			sgx_free(cg);
 		}
 	}
 }
@@ -174,7 +175,7 @@ struct sgx_cgroup *sgx_cgroup_create(struct sgx_cgroup *parent, const char *name
 		return NULL;
 	}
 	drv = parent->drv;
-	cg = malloc(sizeof(*cg));
+	cg = sgx_zalloc(sizeof(*cg));
 	if (!cg) {
 		*err = -ENOMEM;
 		return NULL;
@@ -183,7 +184,7 @@ struct sgx_cgroup *sgx_cgroup_create(struct sgx_cgroup *parent, const char *name
 	/* Under the lock, so that a racing destroy cannot slip in between. */
 	if (atomic_load(&parent->dying)) {
 		sgx_mutex_unlock(&drv->cg_lock);
-		free(cg);
+		sgx_free(cg);
 		*err = -EINVAL;
 		return NULL;
 	}
@@ -192,7 +193,7 @@ struct sgx_cgroup *sgx_cgroup_create(struct sgx_cgroup *parent, const char *name
 		;
 	if (id == SGX_CG_MAX) {
 		sgx_mutex_unlock(&drv->cg_lock);
-		free(cg);
+		sgx_free(cg);
 		*err = -ENOSPC;
 		return NULL;
 	}

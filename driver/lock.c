@@ -6,10 +6,14 @@
 #include <unistd.h>
 
 #include "lock.h"
+#include "mem.h"
 
+/* A platform shared across fork has its locks in shared memory: shared futexes. */
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
 {
-	return syscall(SYS_futex, (uint32_t *)addr, op | FUTEX_PRIVATE_FLAG, val, ts, NULL, 0);
+	int priv = sgx_mem_shared() ? 0 : FUTEX_PRIVATE_FLAG;
+
+	return syscall(SYS_futex, (uint32_t *)addr, op | priv, val, ts, NULL, 0);
 }
 
 bool sgx_mutex_trylock(struct sgx_mutex *m)

@@ -42,6 +42,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mem.h"
+#include "rcu.h"
 #include "sgx.h"
 
 #define SGX_CPUID 0x12
@@ -1202,7 +1204,7 @@ static void sgx_free_sections(struct sgx_driver *drv)
 {
 	for (unsigned int i = 0; i < drv->nr_sections; i++) {
 		registry_del(&drv->sections[i]);
-		free(drv->sections[i].pages);
+		sgx_free(drv->sections[i].pages);
 		drv->sections[i].pages = NULL;
 	}
 	drv->nr_sections = 0;
@@ -1214,13 +1216,13 @@ static bool sgx_setup_epc_section(struct sgx_driver *drv, const struct epc_secti
 	struct sgx_epc_section *section = &drv->sections[index];
 	unsigned long nr_pages = info->size >> 12;
 
-	section->pages = calloc(nr_pages, sizeof(struct sgx_epc_page));
+	section->pages = sgx_zalloc(nr_pages * sizeof(struct sgx_epc_page));
 	if (!section->pages)
 		return false;
 	section->virt_addr = (void *)(uintptr_t)info->pa;
 	section->size = info->size;
 	if (registry_add(section)) {
-		free(section->pages);
+		sgx_free(section->pages);
 		section->pages = NULL;
 		return false;
 	}
@@ -1248,7 +1250,7 @@ static bool sgx_page_cache_init(struct sgx_driver *drv)
 
 	/* Indexed by node id: sized max id + 1, zeroed (Q20 fixed). */
 	drv->nr_nodes = max_node + 1;
-	drv->nodes = calloc((size_t)drv->nr_nodes, sizeof(*drv->nodes));
+	drv->nodes = sgx_zalloc((size_t)drv->nr_nodes * sizeof(*drv->nodes));
 	if (!drv->nodes)
 		return false;
 	for (int n = 0; n < drv->nr_nodes; n++) {
@@ -1363,7 +1365,7 @@ struct sgx_driver *sgx_driver_create(struct sgx_cpu *cpu, const struct sgx_drive
 		return NULL;
 	}
 
-	drv = calloc(1, sizeof(*drv));
+	drv = sgx_zalloc(sizeof(*drv));
 	if (!drv) {
 		*err = -ENOMEM;
 		return NULL;
@@ -1392,21 +1394,55 @@ struct sgx_driver *sgx_driver_create(struct sgx_cpu *cpu, const struct sgx_drive
 	/* Last, as the series does: the capacity is the EPC just enumerated. */
 	sgx_cgroup_init_root(drv);
 
-	if (!cfg->no_ksgxd) {
-		if (pthread_create(&drv->ksgxd, NULL, ksgxd, drv)) {
-			e = -ENOMEM;
-			goto err_sections;
-		}
-		drv->ksgxd_started = true;
+	if (sgx_mem_shared() && sgx_rcu_share()) {
+		e = -ENOMEM;
+		goto err_sections;
+	}
+	if (!cfg->no_ksgxd && sgx_ksgxd_start(drv)) {
+		e = -ENOMEM;
+		goto err_sections;
 	}
 	return drv;
 
 err_sections:
 	sgx_free_sections(drv);
-	free(drv->nodes);
-	free(drv);
+	sgx_free(drv->nodes);
+	sgx_free(drv);
 	*err = e;
 	return NULL;
+}
+
+/**
+ * sgx_ksgxd_start() - run ksgxd in the calling process
+ * @drv: the driver, with no ksgxd running
+ *
+ * A driver shared across fork has one ksgxd, in the process that started
+ * it; when that process leaves, another one starts it again.
+ * Return: 0 or -errno.
+ */
+int sgx_ksgxd_start(struct sgx_driver *drv)
+{
+	atomic_store(&drv->ksgxd_stop, false);
+	if (pthread_create(&drv->ksgxd, NULL, ksgxd, drv))
+		return -ENOMEM;
+	drv->ksgxd_started = true;
+	return 0;
+}
+
+/**
+ * sgx_ksgxd_stop() - stop the ksgxd this process runs, if any
+ * @drv: the driver
+ *
+ * Returns once the thread is gone: it holds no lock and no page then.
+ */
+void sgx_ksgxd_stop(struct sgx_driver *drv)
+{
+	if (!drv->ksgxd_started)
+		return;
+	atomic_store(&drv->ksgxd_stop, true);
+	sgx_waitq_wake_all(&drv->ksgxd_waitq);
+	pthread_join(drv->ksgxd, NULL);
+	drv->ksgxd_started = false;
 }
 
 /**
@@ -1417,16 +1453,11 @@ void sgx_driver_destroy(struct sgx_driver *drv)
 {
 	if (!drv)
 		return;
-	if (drv->ksgxd_started) {
-		atomic_store(&drv->ksgxd_stop, true);
-		sgx_waitq_wake_all(&drv->ksgxd_waitq);
-		pthread_join(drv->ksgxd, NULL);
-		drv->ksgxd_started = false;
-	}
+	sgx_ksgxd_stop(drv);
 	sgx_cgroup_exit(drv);
 	sgx_free_sections(drv);
-	free(drv->nodes);
-	free(drv);
+	sgx_free(drv->nodes);
+	sgx_free(drv);
 }
 
 /* The kernel's RDRAND_RETRY_LOOPS: how often EUPDATESVN is retried for entropy. */

@@ -36,9 +36,25 @@ void __tsan_release(void *addr);
 extern char sgx_rcu_gp_token;
 #endif
 
+/*
+ * A platform shared across fork (cpu/mem.h) has readers in several
+ * processes, which liburcu's registry (one per process) does not see: its
+ * read sections and grace periods are then counters in shared memory
+ * (rcu.c).  Set once, before the driver's first read section.
+ */
+extern struct sgx_srcu *sgx_rcu_shared;
+void sgx_srcu_read_lock(void);
+void sgx_srcu_read_unlock(void);
+void sgx_srcu_synchronize(void);
+/* Make the driver's read sections cross-process; 0 or -ENOMEM. */
+int sgx_rcu_share(void);
+
 static inline void sgx_rcu_read_lock(void)
 {
-	urcu_bp_read_lock();
+	if (sgx_rcu_shared)
+		sgx_srcu_read_lock();
+	else
+		urcu_bp_read_lock();
 }
 
 static inline void sgx_rcu_read_unlock(void)
@@ -46,13 +62,19 @@ static inline void sgx_rcu_read_unlock(void)
 #ifdef SGX_TSAN
 	__tsan_release(&sgx_rcu_gp_token);
 #endif
-	urcu_bp_read_unlock();
+	if (sgx_rcu_shared)
+		sgx_srcu_read_unlock();
+	else
+		urcu_bp_read_unlock();
 }
 
 /* Wait for every read section that may still see a removed entry. */
 static inline void sgx_synchronize_rcu(void)
 {
-	urcu_bp_synchronize_rcu();
+	if (sgx_rcu_shared)
+		sgx_srcu_synchronize();
+	else
+		urcu_bp_synchronize_rcu();
 #ifdef SGX_TSAN
 	__tsan_acquire(&sgx_rcu_gp_token);
 #endif

@@ -302,6 +302,8 @@ struct sgx_driver *sgx_driver_create(struct sgx_cpu *cpu, const struct sgx_drive
 				     int *err);
 /* Stop ksgxd and free the driver; every enclave must be released first. */
 void sgx_driver_destroy(struct sgx_driver *drv);
+int sgx_ksgxd_start(struct sgx_driver *drv);
+void sgx_ksgxd_stop(struct sgx_driver *drv);
 
 /* A snapshot of the driver's counters (what `softsgx stat` will print). */
 struct sgx_driver_counters {
@@ -486,6 +488,7 @@ struct sgx_encl {
 	unsigned long va_next;          /* first never-used descriptor */
 
 	int backing_fd;                 /* memfd "SGX backing": E + E/32 bytes */
+	long long backing_off;          /* where in it (a slice of a shared store) */
 	uint8_t *backing;               /* its mapping */
 	unsigned long backing_size;
 	_Atomic unsigned long *backing_present; /* bit per backing page known allocated */

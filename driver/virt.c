@@ -48,6 +48,7 @@
 #include <sys/mman.h>
 
 #include "softsgx/uapi/sgx.h"
+#include "mem.h"
 #include "sgx.h"
 
 #define VEPC_NODE_SHIFT 6
@@ -284,7 +285,7 @@ struct sgx_vepc *sgx_vepc_open(struct sgx_driver *drv, int *err)
 	if (*err)
 		return NULL;
 
-	file = calloc(1, sizeof(*file));
+	file = sgx_zalloc(sizeof(*file));
 	if (!file)
 		goto err_count;
 	vepc = &file->vepc;
@@ -294,16 +295,15 @@ struct sgx_vepc *sgx_vepc_open(struct sgx_driver *drv, int *err)
 	if (max_nodes > SIZE_MAX / sizeof(*file->nodes))
 		goto err_file;
 	/* Address space only: untouched nodes cost no memory. */
-	arena = mmap(NULL, max_nodes * sizeof(*file->nodes), PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (arena == MAP_FAILED)
+	arena = sgx_map(max_nodes * sizeof(*file->nodes));
+	if (!arena)
 		goto err_file;
 	file->nodes = arena;
 	file->max_nodes = max_nodes;
 	return vepc;
 
 err_file:
-	free(file);
+	sgx_free(file);
 err_count:
 	sgx_dec_usage_count(drv);
 	*err = -ENOMEM;
@@ -582,6 +582,6 @@ void sgx_vepc_release(struct sgx_vepc *vepc)
 	sgx_mutex_unlock(&drv->zombie_secs_pages_lock);
 
 	munmap(file->nodes, file->max_nodes * sizeof(*file->nodes));
-	free(file);
+	sgx_free(file);
 	sgx_dec_usage_count(drv);
 }

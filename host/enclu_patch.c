@@ -202,7 +202,8 @@ void shim_stub_clear_tid(int tid, void *slot)
  *
  * The locks other threads held, and the thread table's entries, are the
  * parent's: both start empty.  The sets' code stays mapped (the child's
- * inherited enclave ranges read as all ones, so nothing jumps there).
+ * inherited enclave ranges read as all ones, so nothing jumps there); with
+ * fork sharing the sets stay too, since the child enters those enclaves.
  */
 void shim_stub_after_fork(void)
 {
@@ -211,6 +212,9 @@ void shim_stub_after_fork(void)
 	pthread_mutex_init(&patch_lock, NULL);
 	madvise(low, (unsigned long)NR_BUCKETS * BUCKET_SIZE + TID_GAP + TID_ENTRIES * 8,
 		MADV_DONTNEED);
+	/* Fork sharing: the child runs the same enclaves, through the same stubs. */
+	if (shim_share)
+		return;
 	for (int i = 0; i < atomic_load(&sets_hwm); i++) {
 		atomic_store(&sets[i].start, 0);
 		atomic_store(&sets[i].end, 0);
@@ -482,6 +486,12 @@ void shim_stub_patch(struct shim_file *f, unsigned long start, unsigned long end
 	int n = 0;
 
 	if (!enabled || !f->window || !f->encl || !f->encl->page_array)
+		return;
+	/*
+	 * Another process holds the enclave too (fork sharing): a jump written
+	 * now would lead to stubs only this process has.  Its ENCLUs trap.
+	 */
+	if (f->rec && atomic_load(&f->rec->procs) > 1)
 		return;
 	if (end > f->size >> 12)
 		end = f->size >> 12;

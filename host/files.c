@@ -194,6 +194,11 @@ static void fd_set_internal(int fd, bool on)
 		atomic_fetch_and(&internal_fds[fd / 64], ~(1ULL << (fd % 64)));
 }
 
+void shim_fd_hide(int fd)
+{
+	fd_set_internal(fd, true);
+}
+
 bool shim_fd_internal(int fd)
 {
 	if (fd < 0 || fd >= SHIM_MAX_FDS)
@@ -260,6 +265,39 @@ static bool file_last_ref(struct shim_file *f)
 	return true;
 }
 
+/* Forget @f here (shim.lock not held): its enclave is no longer this process's. */
+static void file_forget(struct shim_file *f)
+{
+	for (int i = 0; i < SHIM_MAX_FILES; i++) {
+		struct shim_file *c = f;
+
+		if (atomic_compare_exchange_strong(&shim.files[i], &c, NULL))
+			break;
+	}
+	shim_stub_release(f);
+	f->rec = NULL;
+	f->window = NULL;
+	f->encl = NULL;
+}
+
+/*
+ * Fork sharing: this process lets go of @f while another still holds it.
+ * Its address space leaves the enclave's mm list now (it maps none of it;
+ * the kernel would keep the entry until the exit, to no effect), and the
+ * enclave lives on.  Without shim.lock, outside any read section.
+ */
+static void file_let_go(struct shim_file *f)
+{
+	struct sgx_encl *encl = f->encl;
+
+	if (encl) {
+		sgx_encl_get(encl);
+		sgx_encl_mm_release(encl, shim.mm);
+		sgx_encl_put(encl);
+	}
+	file_forget(f);
+}
+
 /*
  * The driver's release, without shim.lock: it frees its own memory through
  * munmap(), which is ours too and takes that lock.
@@ -275,7 +313,14 @@ static void file_release(struct shim_file *f)
 		shim_wait_leaves(); /* an entry that translated the TCS before */
 		shim_kick_threads(f->encl);
 	}
-	/* The driver closes its backing store's fd through our close(). */
+	if (f->rec)
+		shim_rec_unhold(f->rec);
+	/* Fork sharing: another process holds the file still; only this one lets go. */
+	if (f->rec && atomic_fetch_sub(&f->rec->procs, 1) > 1) {
+		file_let_go(f);
+		return;
+	}
+	/* The driver closes its backing store's fd through our close() (a private one). */
 	if (f->encl && f->encl->backing_fd >= 0)
 		fd_set_internal(f->encl->backing_fd, false);
 	if (f->encl)
@@ -303,6 +348,13 @@ void shim_encl_released(struct sgx_encl *encl)
 			atomic_store(&shim.files[i], NULL);
 			break;
 		}
+	}
+	if (shim_share) {
+		/* The window is a slice of the store: given back, never unmapped. */
+		shim_rec_released(encl);
+		if (f)
+			file_forget(f);
+		return;
 	}
 	if (!f)
 		return;
@@ -410,15 +462,26 @@ int shim_dev_open(const char *path, int flags)
 		 * memfd) never reaches the enclave's bytes, through stdio, a
 		 * reopen of /proc/self/fd, an exec or a fork.
 		 */
-		f->wfd = window_fd();
-		if (f->wfd < 0) {
-			err = f->wfd;
-			goto out_close;
+		if (shim_share) {
+			/* The window is a slice of the shared store, taken at CREATE. */
+			f->rec = shim_rec_new(NULL);
+			if (!f->rec) {
+				err = -ENOMEM;
+				goto out_close;
+			}
+		} else {
+			f->wfd = window_fd();
+			if (f->wfd < 0) {
+				err = f->wfd;
+				goto out_close;
+			}
+			fd_set_internal(f->wfd, true);
 		}
-		fd_set_internal(f->wfd, true);
 		f->encl = sgx_open(shim.drv, &err);
 		if (!f->encl)
 			goto out_close;
+		if (f->rec)
+			f->rec->encl = f->encl;
 		for (int i = 0; i < SHIM_MAX_FILES; i++) {
 			struct shim_file *z = NULL;
 
@@ -437,6 +500,8 @@ done:
 	goto out;
 out_close:
 	shim_sys_close(fd);
+	if (f->rec)
+		shim_rec_free(f->rec);
 	if (f->wfd >= 0) {
 		fd_set_internal(f->wfd, false);
 		shim_sys_close(f->wfd);
@@ -531,7 +596,7 @@ static int vm_prot(unsigned long vm)
 static int window_overlay(struct shim_file *f, unsigned long start, unsigned long len, int prot)
 {
 	long p = shim_sys_mmap((void *)start, len, prot, MAP_SHARED | MAP_FIXED, f->wfd,
-			       (off_t)(start - f->base));
+			       (off_t)(f->woff + (long long)(start - f->base)));
 
 	if (p < 0)
 		return (int)p;
@@ -602,17 +667,38 @@ static int window_setup(struct shim_file *f)
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p < 0)
 		return (int)p;
+	f->pte = (struct sgx_epc_page *_Atomic *)p;
 	f->young = (_Atomic uint8_t *)(p + (long)(n * sizeof(*f->pte)));
-	p = shim_sys_mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-			  f->wfd, 0);
-	if (p < 0)
-		return (int)p;
-	f->window = (uint8_t *)p;
-	shim_nofork(f->window, f->size);
-	/* The driver's backing store holds the enclave's evicted pages. */
-	if (f->encl->backing)
-		shim_nofork(f->encl->backing, f->encl->backing_size);
-	f->pte = (struct sgx_epc_page *_Atomic *)(f->young - n * sizeof(*f->pte));
+	if (f->rec) {
+		/*
+		 * Fork sharing: the window is a slice of the store every process
+		 * has mapped, and "young" is the enclave's, whichever process
+		 * mapped the page (the first test clears it, as an OR of the
+		 * address spaces' bits would be).
+		 */
+		int e = sgx_mem_file_get("sgx_enclave_window", f->size, &f->rec->window);
+
+		if (e)
+			return e;
+		f->rec->young = sgx_map(n);
+		if (!f->rec->young)
+			return -ENOMEM;
+		f->rec->pages = n;
+		f->young = f->rec->young;
+		f->wfd = sgx_mem_fd(f->rec->window.fd);
+		f->woff = f->rec->window.off;
+		f->window = f->rec->window.addr;
+	} else {
+		p = shim_sys_mmap(NULL, f->size, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_NORESERVE, f->wfd, 0);
+		if (p < 0)
+			return (int)p;
+		f->window = (uint8_t *)p;
+		shim_nofork(f->window, f->size);
+		/* The driver's backing store holds the enclave's evicted pages. */
+		if (f->encl->backing)
+			shim_nofork(f->encl->backing, f->encl->backing_size);
+	}
 	for (int i = 0; i < shim.nr_maps; i++) {
 		struct shim_map *m = &shim.maps[i];
 		int r = m->f == f ? window_overlay_part(f, m->start, m->end, vm_prot(m->vm_flags)) : 0;
@@ -638,6 +724,8 @@ long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long ar
 	if (f->orphan)
 		return -ENODEV;
 	shim_block(&old);
+	shim_share_reap();
+	shim_ksgxd_adopt();
 	if (f->kind == SHIM_VEPC) {
 		r = sgx_vepc_ioctl(f->vepc, (unsigned int)cmd, arg);
 		shim_unblock(&old);
@@ -648,13 +736,13 @@ long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long ar
 		struct sgx_secs secs;
 
 		/* The window must exist before the first EADD can run. */
-		if (shim_host_ops.copy_from_user(&shim, &c, arg, sizeof(c)) == 0 &&
+		if (!shim_share && shim_host_ops.copy_from_user(&shim, &c, arg, sizeof(c)) == 0 &&
 		    shim_host_ops.copy_from_user(&shim, &secs, c.src, sizeof(secs)) == 0 &&
 		    secs.size && secs.size <= (1ULL << 40))
 			if (syscall(SYS_ftruncate, f->wfd, (off_t)secs.size))
 				goto plain;
 		pthread_mutex_lock(&shim.lock);
-		r = sgx_ioctl(f->encl, &shim.mm, (unsigned int)cmd, arg);
+		r = sgx_ioctl(f->encl, shim.mm, (unsigned int)cmd, arg);
 		if (r == 0) {
 			int e = window_setup(f);
 
@@ -663,7 +751,7 @@ long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long ar
 
 			if (e)
 				shim_log("softsgx: cannot set up the enclave window\n");
-		} else {
+		} else if (!shim_share) {
 			(void)!syscall(SYS_ftruncate, f->wfd, 0); /* the shim's own fd: not through ours */
 		}
 		pthread_mutex_unlock(&shim.lock);
@@ -678,7 +766,7 @@ long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long ar
 	if (cmd == SGX_IOC_ENCLAVE_INIT && f->window)
 		shim_stub_patch(f, 0, f->size >> 12, true);
 plain:
-	r = sgx_ioctl(f->encl, &shim.mm, (unsigned int)cmd, arg);
+	r = sgx_ioctl(f->encl, shim.mm, (unsigned int)cmd, arg);
 	if (cmd == SGX_IOC_ENCLAVE_ADD_PAGES && f->window && shim_stub_enabled()) {
 		struct sgx_enclave_add_pages ap;
 
@@ -834,7 +922,7 @@ void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags
 	}
 	/* At a fixed address the driver has its say before anything is replaced. */
 	if (fixed) {
-		r = sgx_mmap(f->encl, &shim.mm, start, len, vm, true);
+		r = sgx_mmap(f->encl, shim.mm, start, len, vm, true);
 		if (r) {
 			p = r;
 			goto out;
@@ -846,7 +934,7 @@ void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags
 	start = (unsigned long)p;
 	end = start + len;
 	if (!fixed) {
-		r = sgx_mmap(f->encl, &shim.mm, start, len, vm, true);
+		r = sgx_mmap(f->encl, shim.mm, start, len, vm, true);
 		if (r) {
 			shim_sys_munmap((void *)p, len);
 			p = r;
@@ -1106,6 +1194,8 @@ bool shim_fd_evict(int fd)
 			__atomic_store_n(&shim.uffd, nfd, __ATOMIC_RELEASE);
 		if (fd == placeholder_fd)
 			placeholder_fd = nfd;
+		if (fd == sgx_mem_store_fd())
+			sgx_mem_store_moved(nfd);
 		for (int i = 0; i < SHIM_MAX_FILES; i++) {
 			struct shim_file *f = atomic_load(&shim.files[i]);
 
@@ -1155,6 +1245,8 @@ void shim_files_after_fork(void)
 	/* No device was ever open: nothing to do (a fork+exec pays nothing). */
 	if (!shim.fdtab)
 		return;
+	if (shim_share)
+		return; /* shim_files_share_child(), once the child has its address space */
 	for (int i = 0; i < shim.nr_maps; i++) {
 		struct shim_map *m = &shim.maps[i];
 
@@ -1189,6 +1281,125 @@ void shim_files_after_fork(void)
 				shim_sys_close(w * 64 + b);
 	}
 	placeholder_fd = -1;
+}
+
+/* The files the fork under way counted for its child (shim.lock held). */
+static struct shim_file *forking[SHIM_MAX_FILES];
+static int nr_forking;
+
+/**
+ * shim_files_share_child() - fork sharing: the child's share of the enclaves
+ *
+ * Runs in the fork's child handler after shim_real_after_fork() gave the
+ * child its userfaultfd and address space.  Each enclave mapping comes
+ * back over the window at the same place (the parent's were
+ * MADV_DONTFORK: a copy would lack the userfaultfd registration), with no
+ * PTE yet, and the child's address space joins the enclave's mm list, as
+ * the kernel's VMA copy does.  vEPC mappings are not inherited
+ * (VM_DONTCOPY).  The parent counted the child's files before the fork.
+ */
+void shim_files_share_child(void)
+{
+	if (!shim.fdtab || !shim.ready)
+		return;
+	for (int i = 0; i < nr_forking; i++)
+		shim_rec_hold(forking[i]->rec);
+	nr_forking = 0;
+	for (int i = 0; i < SHIM_MAX_FILES; i++) {
+		struct shim_file *f = atomic_load_explicit(&shim.files[i], memory_order_relaxed);
+
+		if (f && !f->dead && f->pte)
+			madvise((void *)f->pte, (f->size >> 12) * sizeof(*f->pte), MADV_DONTNEED);
+	}
+	for (int i = 0; i < shim.nr_maps; i++) {
+		struct shim_map *m = &shim.maps[i];
+		unsigned long len = m->end - m->start;
+		int prot = vm_prot(m->vm_flags);
+
+		if (m->f->kind != SHIM_ENCL) {
+			shim_map_remove(m->start, m->end); /* moves the last entry to i */
+			i--;
+			continue;
+		}
+		if (placeholder((void *)m->start, len, prot, MAP_FIXED) != (long)m->start ||
+		    (m->f->window && window_overlay_part(m->f, m->start, m->end, prot)) ||
+		    sgx_encl_mm_add(m->f->encl, shim.mm))
+			shim_die("softsgx: a forked child cannot map its enclaves\n");
+	}
+}
+
+
+/**
+ * shim_files_fork_prepare() - fork sharing: count the child's files
+ *
+ * Before the fork, under shim.lock: once the child exists, the parent may
+ * close its own reference at once, and must not release what the child
+ * holds.  shim_files_fork_failed() takes the counts back.
+ */
+void shim_files_fork_prepare(void)
+{
+	nr_forking = 0;
+	if (!shim_share || !shim.fdtab)
+		return;
+	for (int i = 0; i < SHIM_MAX_FILES; i++) {
+		struct shim_file *f = atomic_load_explicit(&shim.files[i], memory_order_relaxed);
+
+		if (f && !f->dead && f->rec) {
+			atomic_fetch_add(&f->rec->procs, 1);
+			forking[nr_forking++] = f;
+		}
+	}
+}
+
+/* fork() failed: no child holds what shim_files_fork_prepare() counted. */
+void shim_files_fork_failed(void)
+{
+	struct shim_file *counted[SHIM_MAX_FILES];
+	int n;
+	sigset_t old;
+
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	n = nr_forking;
+	memcpy(counted, forking, (size_t)n * sizeof(*counted));
+	nr_forking = 0;
+	pthread_mutex_unlock(&shim.lock);
+	for (int i = 0; i < n; i++) {
+		struct shim_file *f = counted[i];
+
+		/* The parent let go meanwhile: the child's count was the last. */
+		if (atomic_fetch_sub(&f->rec->procs, 1) == 1 && f->encl)
+			sgx_release(f->encl);
+	}
+	shim_unblock(&old);
+}
+
+/**
+ * shim_files_exit() - fork sharing: let go of every file at exit
+ *
+ * The kernel drops an exiting process's files and mappings; here the
+ * other processes of the family must see this one's references go.
+ */
+void shim_files_exit(void)
+{
+	struct shim_file *held[SHIM_MAX_FILES];
+	int n = 0;
+	sigset_t old;
+
+	shim_block(&old);
+	pthread_mutex_lock(&shim.lock);
+	for (int i = 0; i < SHIM_MAX_FILES; i++) {
+		struct shim_file *f = atomic_load(&shim.files[i]);
+
+		if (f && !f->dead && f->rec) {
+			f->dead = true;
+			held[n++] = f;
+		}
+	}
+	pthread_mutex_unlock(&shim.lock);
+	for (int i = 0; i < n; i++)
+		file_release(held[i]);
+	shim_unblock(&old);
 }
 
 /*

@@ -137,6 +137,7 @@ static void fork_prepare(void)
 	shim_block(&old);
 	pthread_mutex_lock(&shim.lock);
 	fork_mask = old;
+	shim_files_fork_prepare();
 }
 
 static void fork_parent(void)
@@ -164,6 +165,7 @@ static void child_after_fork(void)
 
 	shim_files_after_fork();
 	shim_real_after_fork(); /* also makes shim.lock a new, free mutex */
+	shim_files_share_child(); /* fork sharing: needs the child's own address space */
 	shim_exec_after_fork();
 	shim_sigmask_after_fork();
 	shim_cpuid_after_fork();
@@ -174,6 +176,32 @@ static void child_after_fork(void)
 	 * uses RCU (the child's driver starts at its first open).
 	 */
 	urcu_bp_after_fork_child();
+}
+
+/*
+ * fork() itself, for what its handlers cannot tell: whether there is a
+ * child.  Fork sharing counted the child's files before the fork; a failed
+ * fork gives the counts back.
+ */
+SHIM_API pid_t fork(void)
+{
+	static pid_t (*real_fork)(void);
+	pid_t pid;
+
+	if (!real_fork)
+		real_fork = (pid_t (*)(void))dlsym(RTLD_NEXT, "fork");
+	if (!real_fork) {
+		errno = ENOSYS;
+		return -1;
+	}
+	pid = real_fork();
+	if (pid < 0 && shim_share) {
+		int e = errno;
+
+		shim_files_fork_failed();
+		errno = e;
+	}
+	return pid;
 }
 
 /* Enclaves whose last reference is gone but whose release is still running. */
@@ -194,8 +222,13 @@ static void shim_load(void);
 
 static void at_exit_stats(void)
 {
-	if (!shim.stats)
+	/* Fork sharing: children that ended by _exit leave their share to us. */
+	if (shim.ready)
+		shim_share_reap();
+	if (!shim.stats) {
+		shim_real_exit();
 		return;
+	}
 	/*
 	 * The driver's last put of an enclave may fall to ksgxd, which still
 	 * holds it for a reclaim batch: let those releases end (at most 5 s),
@@ -204,6 +237,7 @@ static void at_exit_stats(void)
 	for (int i = 0; i < 5000 && releases_pending(); i++)
 		usleep(1000);
 	shim_print_stats();
+	shim_real_exit();
 }
 
 static void shim_load_once(void)

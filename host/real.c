@@ -308,8 +308,8 @@ static int h_insert_page(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
 	int r;
 
 	(void)host;
-	(void)mm;
-	if (!f || !f->pte)
+	/* Only a fault inserts, and a fault is always of the caller's own address space. */
+	if (!f || !f->pte || mm != shim.mm)
 		return -EFAULT;
 	atomic_store_explicit(&f->pte[(addr - f->base) >> 12], epc, memory_order_release);
 	atomic_store_explicit(&f->young[(addr - f->base) >> 12], 1, memory_order_relaxed);
@@ -324,11 +324,8 @@ static int h_insert_page(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
 	return r == -EEXIST ? 0 : r;
 }
 
-static void h_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
-		  unsigned long len)
+void shim_zap_local(struct sgx_encl *encl, unsigned long addr, unsigned long len)
 {
-	(void)host;
-	(void)mm;
 	for (unsigned long a = addr; a < addr + len; a += 4096) {
 		struct shim_map m;
 		unsigned long end;
@@ -349,6 +346,16 @@ static void h_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned
 		a = end - 4096;
 	}
 	shim_wait_leaves();
+}
+
+static void h_zap(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
+		  unsigned long len)
+{
+	(void)host;
+	if (mm != shim.mm)
+		shim_forward_zap(mm, encl, addr, len);
+	else
+		shim_zap_local(encl, addr, len);
 }
 
 /*
@@ -404,8 +411,10 @@ static bool h_young(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsign
 static void h_kick(void *host, struct sgx_mm *mm, struct sgx_encl *encl)
 {
 	(void)host;
-	(void)mm;
-	shim_kick_threads(encl);
+	if (mm != shim.mm)
+		shim_forward_kick(mm, encl);
+	else
+		shim_kick_threads(encl);
 }
 
 static bool h_vma_is_encl(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
@@ -414,7 +423,12 @@ static bool h_vma_is_encl(void *host, struct sgx_mm *mm, struct sgx_encl *encl,
 	struct shim_map m;
 
 	(void)host;
-	(void)mm;
+	/*
+	 * Another process's mappings are its own: say yes, and its agent's
+	 * zap finds nothing to unmap where it has no mapping.
+	 */
+	if (mm != shim.mm)
+		return true;
 	return shim_map_lookup(addr, &m) && m.f->encl == encl;
 }
 
@@ -541,15 +555,15 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 		if (!m.f->encl)
 			break;
 		inserted_here = 0;
-		pthread_rwlock_rdlock(&shim.mm.mmap_lock);
-		vf = sgx_vma_fault(&shim.mm, m.f->encl, page, m.vm_flags);
+		pthread_rwlock_rdlock(&shim.mm->mmap_lock);
+		vf = sgx_vma_fault(shim.mm, m.f->encl, page, m.vm_flags);
 		if (vf == VM_FAULT_NOPAGE && native && fault_around > 1) {
 			unsigned long mine = inserted_here;
 
-			sgx_vma_fault_around(&shim.mm, m.f->encl, page, m.vm_flags, m.end);
+			sgx_vma_fault_around(shim.mm, m.f->encl, page, m.vm_flags, m.end);
 			inserted_here = mine;
 		}
-		pthread_rwlock_unlock(&shim.mm.mmap_lock);
+		pthread_rwlock_unlock(&shim.mm->mmap_lock);
 		if (vf != VM_FAULT_NOPAGE)
 			break;
 		if (!shim_pte(m.f, page)) {
@@ -924,6 +938,10 @@ static void cg_print_stats(void)
  * does).  Wait a while for both, so that the counters show what the
  * program left behind.
  */
+/* Fork sharing: this process runs the shared driver's ksgxd; it started the driver. */
+static bool ksgxd_here;
+static bool drv_creator;
+
 static bool settled(void)
 {
 	struct sgx_driver_counters c;
@@ -938,8 +956,9 @@ static bool settled(void)
 			return false; /* a release under way */
 		kept |= !f->dead;
 	}
-	if (kept)
-		return true; /* the program holds EPC still: nothing to wait for */
+	/* The program (or, with fork sharing, another process of it) holds EPC still. */
+	if (kept || (shim_share && shim_share_held()))
+		return true;
 	sgx_driver_counters(shim.drv, &c);
 	for (int i = 0; i < nr_cg_tree; i++)
 		if (atomic_load(&cg_tree[i].cg->usage))
@@ -957,8 +976,12 @@ void shim_print_stats(void)
 {
 	struct sgx_driver_counters c;
 
-	/* No driver here (a forked child's is its own, once it opened a device). */
-	if (!shim.drv || !shim.ready)
+	/*
+	 * No driver here (a forked child's is its own, once it opened a
+	 * device).  With fork sharing, the counters are the family's: the
+	 * process that started the driver prints them.
+	 */
+	if (!shim.drv || !shim.ready || (shim_share && !drv_creator))
 		return;
 	wait_releases();
 	sgx_driver_counters(shim.drv, &c);
@@ -1006,7 +1029,9 @@ static int platform_create(const struct sgx_cpu_config *cfg)
 		int node;
 		void *base = sgx_cpu_section(cpu, i, &size, &node);
 
-		shim_nofork(base, size);
+		/* Fork sharing: the child uses this very EPC. */
+		if (!shim_share)
+			shim_nofork(base, size);
 	}
 	shim.cpu = cpu;
 	shim_stub_attach(cpu);
@@ -1034,6 +1059,69 @@ void shim_keep_frozen(void *p)
 	}
 }
 
+
+
+/*
+ * Fork sharing, in the child: the platform and the driver are the parent's
+ * and stay in use.  What was the parent's alone is made anew: the shim's
+ * lock, userfaultfd (registrations do not survive fork) and address space,
+ * whose agent starts before any enclave's mm list can name it.
+ */
+static void share_after_fork(void)
+{
+	pthread_mutex_init(&shim.lock, NULL);
+	ksgxd_here = false;
+	drv_creator = false;
+	if (cg_control_fd >= 0)
+		shim_sys_close(cg_control_fd);
+	cg_control_fd = -1;
+	if (!shim.ready)
+		return;
+	if (shim.uffd >= 0)
+		shim_sys_close(shim.uffd);
+	shim.uffd = uffd_open();
+	shim.mm = shim_mm_new();
+	if (shim.uffd < 0 || !shim.mm || shim_agent_start())
+		shim_die("softsgx: a forked child cannot take its share of the enclaves\n");
+}
+
+/**
+ * shim_ksgxd_adopt() - run ksgxd here if the process that ran it is gone
+ *
+ * Fork sharing: ksgxd runs in one process; when that process exits, the
+ * next one that enters the driver from a system call starts it again (a
+ * signal handler cannot start a thread; the fault path reclaims directly
+ * meanwhile, as the kernel's allocator does when ksgxd lags).
+ */
+void shim_ksgxd_adopt(void)
+{
+	if (!shim_share || ksgxd_here || !shim.ready || !shim_ksgxd_claim())
+		return;
+	if (!sgx_ksgxd_start(shim.drv))
+		ksgxd_here = true;
+}
+
+/**
+ * shim_real_exit() - fork sharing: this process leaves the shared driver
+ *
+ * Runs at exit: the files it still holds are let go (the last holder of an
+ * enclave releases it, as the kernel's last fput() does), its address
+ * space leaves every mm list, and its ksgxd stops, for the next process
+ * to adopt.
+ */
+void shim_real_exit(void)
+{
+	if (!shim_share || !shim.ready)
+		return;
+	shim_files_exit();
+	atomic_store(&shim.mm->users, 0);
+	if (ksgxd_here) {
+		sgx_ksgxd_stop(shim.drv);
+		ksgxd_here = false;
+		shim_ksgxd_release();
+	}
+}
+
 /**
  * shim_real_after_fork() - a forked child lets go of its parent's driver
  *
@@ -1043,6 +1131,10 @@ void shim_keep_frozen(void *p)
  */
 void shim_real_after_fork(void)
 {
+	if (shim_share) {
+		share_after_fork();
+		return;
+	}
 	shim_keep_frozen(shim.cpu);
 	shim_keep_frozen(shim.drv);
 	pthread_mutex_init(&shim.lock, NULL);
@@ -1064,6 +1156,7 @@ void shim_real_after_fork(void)
 int shim_platform_init(void)
 {
 	struct sgx_cpu_config cfg;
+	int err;
 
 	sgx_cpu_default_config(&cfg);
 	cfg.epc_size = env_size("SOFTSGX_EPC", cfg.epc_size);
@@ -1086,6 +1179,12 @@ int shim_platform_init(void)
 		fault_around = 64;
 	cg_specs_load();
 	cg_policy_load();
+	err = shim_share_load();
+	if (err) {
+		shim_log(err == -EINVAL ? "softsgx: SOFTSGX_FORK: want share or detach\n"
+					: "softsgx: cannot map the memory fork sharing needs\n");
+		return err;
+	}
 	return platform_create(&cfg);
 }
 
@@ -1118,8 +1217,16 @@ int shim_init(void)
 		err = shim.uffd;
 		goto fail;
 	}
-	pthread_rwlock_init(&shim.mm.mmap_lock, NULL);
-	shim.mm.users = 1;
+	shim.mm = shim_mm_new();
+	if (!shim.mm) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	/* Fork sharing: a driver another process of the family started is ours too. */
+	if (shim_share && (shim.drv = shim_shared_driver_lock())) {
+		shim_shared_driver_unlock(NULL);
+		goto ready;
+	}
 	dcfg.host_ops = &shim_host_ops;
 	dcfg.host = &shim;
 	dcfg.cg_policy = cg_policy;
@@ -1133,8 +1240,12 @@ int shim_init(void)
 		(void)a; (void)b; (void)d;
 	}
 	shim.drv = sgx_driver_create(shim.cpu, &dcfg, &err);
+	if (shim_share)
+		shim_shared_driver_unlock(shim.drv);
 	if (!shim.drv)
 		goto fail;
+	ksgxd_here = shim_share;
+	drv_creator = true;
 	/* The kernel registers its devices only after sanitizing the EPC. */
 	while (!atomic_load(&shim.drv->sanitized))
 		sched_yield();
@@ -1144,6 +1255,10 @@ int shim_init(void)
 		goto fail;
 	}
 	err = cg_control_start();
+	if (err)
+		goto fail;
+ready:
+	err = shim_agent_start();
 	if (err)
 		goto fail;
 	shim.ready = true;

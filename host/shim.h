@@ -48,15 +48,33 @@
 #include <sys/types.h>
 #include <ucontext.h>
 
+#include "lock.h"
+#include "mem.h"
 #include "sgx.h"
 #include "softsgx/enclu.h"
 
 #define SHIM_API __attribute__((visibility("default")))
 
-/* The process's address space as the driver sees it. */
+/*
+ * The process's address space as the driver sees it.  With fork sharing
+ * (share.c) each process that shares the driver has one, in shared memory,
+ * and serves the driver's calls on it that only it can make (zap, kick)
+ * through its agent thread: the request below.
+ */
 struct sgx_mm {
 	_Atomic int users;
 	pthread_rwlock_t mmap_lock;
+	pid_t pid;
+	_Atomic pid_t agent;             /* the agent thread's tid (0: none yet) */
+	struct sgx_mutex req_lock;       /* one request at a time */
+	_Atomic uint32_t req_seq, done_seq;
+	struct {
+		int op;
+		struct sgx_encl *encl;
+		unsigned long addr, len;
+	} req;
+	/* The enclave records (share.c) this process holds, by index. */
+	_Atomic uint64_t held[4096 / 64];
 };
 
 enum shim_kind { SHIM_ENCL = 1, SHIM_VEPC, SHIM_PROVISION };
@@ -79,11 +97,26 @@ struct shim_file {
 	int wfd;                     /* our own reference to the window memfd */
 	uint8_t *window;             /* the CPU model's mapping of it */
 	unsigned long base, size;    /* ELRANGE, after CREATE */
+	long long woff;              /* the window's offset in wfd */
+	struct shim_encl_rec *rec;   /* fork sharing: what the processes share of it */
 	/* Where the ENCLU sweep of pages added next goes on decoding (enclu_patch.c). */
 	unsigned long stub_resume;
 	/* Per page of ELRANGE: the EPC page the "PTE" maps (NULL: none). */
 	struct sgx_epc_page *_Atomic *pte;
 	_Atomic uint8_t *young;
+};
+
+/*
+ * Fork sharing: what the processes that hold an enclave file share of it
+ * (in shared memory; share.c).
+ */
+struct shim_encl_rec {
+	_Atomic int procs;           /* processes holding the file (fds or mappings) */
+	struct sgx_encl *encl;
+	struct sgx_mem_file window;  /* the window's slice of the store */
+	_Atomic uint8_t *young;      /* per page: inserted since the reclaimer looked */
+	size_t pages;
+	int idx;                     /* in the family's table, and in sgx_mm.held */
 };
 
 struct shim_map {
@@ -102,7 +135,7 @@ struct shim {
 	int init_err;
 	struct sgx_cpu *cpu;
 	struct sgx_driver *drv;
-	struct sgx_mm mm;
+	struct sgx_mm *mm;        /* this process's (shim_init()) */
 	int uffd;
 	pthread_mutex_t lock;
 	struct shim_file *_Atomic *fdtab;
@@ -187,6 +220,8 @@ long shim_mremap(void *old_addr, size_t old_len, size_t new_len, int flags, void
 void shim_unmapped(void *addr, size_t len);
 /* Is @fd one the shim opened for itself (never the program's)? */
 bool shim_fd_internal(int fd);
+/* Count @fd among the shim's own (fork sharing's store). */
+void shim_fd_hide(int fd);
 bool shim_fd_evict(int fd);
 int shim_mprotect(void *addr, size_t len, int prot, bool *handled);
 int shim_close(int fd, bool *handled);
@@ -260,5 +295,39 @@ int shim_sys_mprotect(void *addr, size_t len, int prot);
 int shim_sys_close(int fd);
 void shim_die(const char *msg);
 void shim_log(const char *msg);
+
+/* ---- share.c: fork sharing ---- */
+extern bool shim_share;      /* SOFTSGX_FORK=share */
+int shim_share_load(void);
+struct sgx_mm *shim_mm_new(void);
+int shim_agent_start(void);
+struct shim_encl_rec *shim_rec_new(struct sgx_encl *encl);
+void shim_rec_released(struct sgx_encl *encl);
+void shim_rec_free(struct shim_encl_rec *r);
+/* The driver's zap and kick on another process's address space. */
+void shim_forward_zap(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
+		      unsigned long len);
+void shim_forward_kick(struct sgx_mm *mm, struct sgx_encl *encl);
+struct sgx_driver *shim_shared_driver_lock(void);
+void shim_shared_driver_unlock(struct sgx_driver *created);
+bool shim_ksgxd_claim(void);
+void shim_ksgxd_release(void);
+/* Does any process of the family hold an enclave file? */
+bool shim_share_held(void);
+/* This process holds @r / lets go of it. */
+void shim_rec_hold(struct shim_encl_rec *r);
+void shim_rec_unhold(struct shim_encl_rec *r);
+/* Let go of what processes that ended without doing so held. */
+void shim_share_reap(void);
+/* real.c: ksgxd for a family whose ksgxd process left; leaving at exit. */
+void shim_ksgxd_adopt(void);
+void shim_real_exit(void);
+/* files.c: the files this process holds, let go at exit; a child's share. */
+void shim_files_exit(void);
+void shim_files_share_child(void);
+void shim_files_fork_prepare(void);
+void shim_files_fork_failed(void);
+/* real.c: the zap in this process's address space. */
+void shim_zap_local(struct sgx_encl *encl, unsigned long addr, unsigned long len);
 
 #endif

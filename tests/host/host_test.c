@@ -176,6 +176,13 @@ bool ht_page_mapped(uint64_t addr)
 	return ok && (v >> 63);
 }
 
+bool ht_fork_shares(void)
+{
+	const char *v = getenv("SOFTSGX_FORK");
+
+	return v && !strcmp(v, "share");
+}
+
 uint64_t ht_eaccept(uint64_t tcs, uint64_t addr, uint64_t len, uint64_t flags)
 {
 	struct encl_op op = ht_op(ENCL_OP_EACCEPT, addr, flags, len);

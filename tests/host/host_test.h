@@ -61,6 +61,9 @@ bool ht_thread_rec(uint64_t tcs, struct encl_thread_rec *rec);
 /* Is the page at @addr mapped in this process (/proc/self/pagemap)? */
 bool ht_page_mapped(uint64_t addr);
 
+/* Does a forked child share its parent's enclaves (SOFTSGX_FORK=share)? */
+bool ht_fork_shares(void);
+
 /* EACCEPT [addr, addr + len) with @flags through @tcs; the op's status (0 = all). */
 uint64_t ht_eaccept(uint64_t tcs, uint64_t addr, uint64_t len, uint64_t flags);
 

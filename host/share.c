@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Fork sharing (SOFTSGX_FORK=share): a forked child shares its parent's
+ * enclaves, as on Linux, where the child's address space joins each
+ * enclave's mm list and both draw on one EPC.
+ *
+ * What makes it possible:
+ * - the CPU model and the driver allocate from memory that fork shares, at
+ *   the same addresses in every process (cpu/mem.h), and their locks and
+ *   read sections work across processes (driver/lock.c, driver/rcu.c);
+ * - enclave windows and backing stores are slices of one store file mapped
+ *   at load, so every process reaches every enclave's bytes, even one
+ *   created after the fork (a reclaim anywhere may write it back);
+ * - each process has its own struct sgx_mm, its own userfaultfd and its
+ *   own PTE records.  What the driver asks of an address space that only
+ *   its process can do (unmap pages, kick its threads out of the enclave)
+ *   goes to that process's agent thread (this file), and the caller waits
+ *   for the answer, as a TLB shootdown waits for the other CPUs.
+ *
+ * Per enclave file, a record in shared memory counts the processes that
+ * still hold it (fds or mappings): the driver's release runs when the last
+ * one lets go, as the kernel's runs at the last fput().
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mem.h"
+#include "rcu.h"
+#include "shim.h"
+
+bool shim_share;
+
+#define MAX_MMS 1024
+
+/* What the processes of one family share (in shared memory). */
+static struct shared {
+	struct sgx_mutex lock;           /* the driver's creation */
+	struct sgx_driver *drv;          /* the family's driver, once one started it */
+	struct sgx_mm *_Atomic ksgxd_mm; /* the process running ksgxd (NULL: none) */
+	/* Every record, for the driver's release to find. */
+	struct shim_encl_rec *_Atomic recs[SHIM_MAX_FILES];
+	/* Every address space of the family, for a survivor to reap. */
+	struct sgx_mm *_Atomic mms[MAX_MMS];
+} *sh;
+
+#define recs (sh->recs)
+
+enum { REQ_ZAP = 1, REQ_KICK };
+
+static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
+}
+
+/**
+ * shim_share_load() - at load: shared memory for the platform, if asked
+ *
+ * SOFTSGX_FORK=share (or `softsgx exec --fork share`) turns fork sharing on;
+ * unset or "detach", a child gets no enclave of its parent's (files.c).
+ * Return: 0, -EINVAL for another value, or the error of the shared memory.
+ */
+int shim_share_load(void)
+{
+	const char *v = getenv("SOFTSGX_FORK");
+	int err;
+
+	if (!v || !*v || !strcmp(v, "detach"))
+		return 0;
+	if (strcmp(v, "share"))
+		return -EINVAL;
+	/* Address space only: the arena for objects, the store for enclave bytes. */
+	err = sgx_mem_share(1UL << 30, 8UL << 40);
+	if (err)
+		return err;
+	sh = sgx_zalloc(sizeof(*sh));
+	if (!sh)
+		return -ENOMEM;
+	sh->lock = (struct sgx_mutex)SGX_MUTEX_INIT;
+	shim_fd_hide(sgx_mem_store_fd());
+	shim_share = true;
+	return 0;
+}
+
+/* ---- the enclave records ---- */
+
+/* A record for a new enclave file (NULL: out of memory). */
+struct shim_encl_rec *shim_rec_new(struct sgx_encl *encl)
+{
+	struct shim_encl_rec *r = sgx_zalloc(sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->encl = encl;
+	atomic_store(&r->procs, 1);
+	r->window.fd = -1;
+	for (int i = 0; i < SHIM_MAX_FILES; i++) {
+		struct shim_encl_rec *z = NULL;
+
+		if (atomic_compare_exchange_strong(&recs[i], &z, r)) {
+			r->idx = i;
+			shim_rec_hold(r);
+			return r;
+		}
+	}
+	sgx_free(r);
+	return NULL;
+}
+
+void shim_rec_hold(struct shim_encl_rec *r)
+{
+	atomic_fetch_or(&shim.mm->held[r->idx / 64], 1ULL << (r->idx % 64));
+}
+
+void shim_rec_unhold(struct shim_encl_rec *r)
+{
+	atomic_fetch_and(&shim.mm->held[r->idx / 64], ~(1ULL << (r->idx % 64)));
+}
+
+/*
+ * The driver's release of @encl is over, in whichever process: give its
+ * window's slice back.  Every process let go of the file before the release
+ * began, so no mapping of the window is left.
+ */
+void shim_rec_released(struct sgx_encl *encl)
+{
+	for (int i = 0; i < SHIM_MAX_FILES; i++) {
+		struct shim_encl_rec *r = atomic_load(&recs[i]);
+
+		if (r && r->encl == encl) {
+			shim_rec_free(r);
+			return;
+		}
+	}
+}
+
+/* Forget @r and give back what it holds. */
+void shim_rec_free(struct shim_encl_rec *r)
+{
+	for (int i = 0; i < SHIM_MAX_FILES; i++) {
+		struct shim_encl_rec *c = r;
+
+		if (atomic_compare_exchange_strong(&recs[i], &c, NULL))
+			break;
+	}
+	sgx_mem_file_put(&r->window);
+	if (r->young)
+		sgx_unmap((void *)r->young, r->pages);
+	sgx_free(r);
+}
+
+/* ---- address spaces and their agents ---- */
+
+static bool mm_alive(struct sgx_mm *mm);
+
+/* This process's address space as the driver sees it (shim_init()). */
+struct sgx_mm *shim_mm_new(void)
+{
+	static struct sgx_mm own;
+	struct sgx_mm *mm = shim_share ? sgx_zalloc(sizeof(*mm)) : &own;
+	pthread_rwlockattr_t a;
+
+	if (!mm)
+		return NULL;
+	memset(mm, 0, sizeof(*mm));
+	pthread_rwlockattr_init(&a);
+	if (shim_share)
+		pthread_rwlockattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_rwlock_init(&mm->mmap_lock, &a);
+	pthread_rwlockattr_destroy(&a);
+	mm->users = 1;
+	mm->pid = getpid();
+	mm->req_lock = (struct sgx_mutex)SGX_MUTEX_INIT;
+	for (int i = 0; shim_share && i < MAX_MMS; i++) {
+		struct sgx_mm *z = NULL;
+
+		if (atomic_compare_exchange_strong(&sh->mms[i], &z, mm))
+			return mm;
+	}
+	if (shim_share) {
+		sgx_free(mm);
+		return NULL;
+	}
+	return mm;
+}
+
+/*
+ * @mm's process ended without letting go (_exit, a signal): do it for it,
+ * as the kernel's exit would have.  The caller took @mm off the table.
+ * Not in signal context, not inside a read section.
+ */
+static void reap(struct sgx_mm *mm)
+{
+	atomic_store(&mm->users, 0);
+	for (int i = 0; i < SHIM_MAX_FILES; i++) {
+		struct shim_encl_rec *r;
+		struct sgx_encl *encl;
+
+		if (!(atomic_fetch_and(&mm->held[i / 64], ~(1ULL << (i % 64))) &
+		      (1ULL << (i % 64))))
+			continue;
+		r = atomic_load(&recs[i]);
+		encl = r ? r->encl : NULL;
+		if (!encl)
+			continue;
+		sgx_encl_get(encl);
+		sgx_encl_mm_release(encl, mm);
+		if (atomic_fetch_sub(&r->procs, 1) == 1)
+			sgx_release(encl);
+		sgx_encl_put(encl);
+	}
+	/* No walker still stands on it: every mm_release above waited for them. */
+	sgx_synchronize_rcu();
+	sgx_free(mm);
+}
+
+/**
+ * shim_share_reap() - let go of what ended processes of the family held
+ *
+ * Called where a process enters the driver from a system call and at exit.
+ */
+void shim_share_reap(void)
+{
+	if (!shim_share)
+		return;
+	for (int i = 0; i < MAX_MMS; i++) {
+		struct sgx_mm *mm = atomic_load(&sh->mms[i]);
+
+		if (!mm || mm == shim.mm || mm_alive(mm))
+			continue;
+		/* One reaper per address space: whoever takes it off the table. */
+		if (atomic_compare_exchange_strong(&sh->mms[i], &mm, NULL))
+			reap(mm);
+	}
+}
+
+/* Serve the driver's requests on this process's address space. */
+static void *agent_main(void *arg)
+{
+	struct sgx_mm *mm = arg;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	atomic_store(&mm->agent, (pid_t)syscall(SYS_gettid));
+	futex((_Atomic uint32_t *)&mm->agent, FUTEX_WAKE, INT32_MAX, NULL);
+	for (;;) {
+		uint32_t seq = atomic_load(&mm->req_seq);
+
+		if (seq == atomic_load(&mm->done_seq)) {
+			futex(&mm->req_seq, FUTEX_WAIT, seq, NULL);
+			continue;
+		}
+		if (mm->req.op == REQ_ZAP)
+			shim_zap_local(mm->req.encl, mm->req.addr, mm->req.len);
+		else if (mm->req.op == REQ_KICK)
+			shim_kick_threads(mm->req.encl);
+		atomic_store(&mm->done_seq, seq);
+		futex(&mm->done_seq, FUTEX_WAKE, INT32_MAX, NULL);
+	}
+	return NULL;
+}
+
+/**
+ * shim_agent_start() - start this process's agent (fork sharing only)
+ *
+ * Returns once the agent runs, so that a request can find it.
+ * Return: 0 or -errno.
+ */
+int shim_agent_start(void)
+{
+	pthread_attr_t at;
+	pthread_t t;
+	int err;
+
+	if (!shim_share)
+		return 0;
+	atomic_store(&shim.mm->agent, 0);
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&at, 256 << 10);
+	err = pthread_create(&t, &at, agent_main, shim.mm);
+	pthread_attr_destroy(&at);
+	if (err)
+		return -err;
+	while (!atomic_load(&shim.mm->agent))
+		futex((_Atomic uint32_t *)&shim.mm->agent, FUTEX_WAIT, 0, NULL);
+	return 0;
+}
+
+/* Is @mm's process (its agent) still there?  A zombie's agent is gone. */
+static bool mm_alive(struct sgx_mm *mm)
+{
+	pid_t t = atomic_load(&mm->agent);
+
+	/* Not started yet: the process is coming up (shim_init()). */
+	if (!t)
+		return kill(mm->pid, 0) == 0 || errno != ESRCH;
+	return syscall(SYS_tgkill, mm->pid, t, 0) == 0 || errno != ESRCH;
+}
+
+/*
+ * Run @op on @mm in its own process and wait for it.  A process that is
+ * gone has no mappings and no threads left to act on: its address space is
+ * marked exiting (users 0), so that the driver's walks skip it from then on.
+ */
+static void forward(struct sgx_mm *mm, int op, struct sgx_encl *encl, unsigned long addr,
+		    unsigned long len)
+{
+	struct timespec tick = { 0, 50 * 1000 * 1000 };
+	uint32_t seq;
+
+	if (!mm_alive(mm)) {
+		atomic_store(&mm->users, 0);
+		return;
+	}
+	sgx_mutex_lock(&mm->req_lock);
+	mm->req.op = op;
+	mm->req.encl = encl;
+	mm->req.addr = addr;
+	mm->req.len = len;
+	seq = atomic_load(&mm->req_seq) + 1;
+	atomic_store(&mm->req_seq, seq);
+	futex(&mm->req_seq, FUTEX_WAKE, 1, NULL);
+	for (;;) {
+		uint32_t done = atomic_load(&mm->done_seq);
+
+		if (done == seq)
+			break;
+		futex(&mm->done_seq, FUTEX_WAIT, done, &tick);
+		if (atomic_load(&mm->done_seq) != seq && !mm_alive(mm)) {
+			atomic_store(&mm->users, 0);
+			/* Nobody will answer: the next request must not wait for this one. */
+			atomic_store(&mm->done_seq, seq);
+			break;
+		}
+	}
+	sgx_mutex_unlock(&mm->req_lock);
+}
+
+void shim_forward_zap(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
+		      unsigned long len)
+{
+	forward(mm, REQ_ZAP, encl, addr, len);
+}
+
+void shim_forward_kick(struct sgx_mm *mm, struct sgx_encl *encl)
+{
+	forward(mm, REQ_KICK, encl, 0, 0);
+}
+
+/* ---- the family's driver and its ksgxd ---- */
+
+/* Take the creation lock; return the family's driver if one runs already. */
+struct sgx_driver *shim_shared_driver_lock(void)
+{
+	sgx_mutex_lock(&sh->lock);
+	return sh->drv;
+}
+
+/* Drop the creation lock, naming the driver this process just @created. */
+void shim_shared_driver_unlock(struct sgx_driver *created)
+{
+	if (created) {
+		sh->drv = created;
+		atomic_store(&sh->ksgxd_mm, shim.mm);
+	}
+	sgx_mutex_unlock(&sh->lock);
+}
+
+/* Become the process that runs ksgxd, if none (alive) does.  True: it is ours. */
+bool shim_ksgxd_claim(void)
+{
+	struct sgx_mm *owner = atomic_load(&sh->ksgxd_mm);
+
+	if (owner && mm_alive(owner))
+		return false;
+	return atomic_compare_exchange_strong(&sh->ksgxd_mm, &owner, shim.mm);
+}
+
+bool shim_share_held(void)
+{
+	for (int i = 0; i < SHIM_MAX_FILES; i++) {
+		struct shim_encl_rec *r = atomic_load(&recs[i]);
+
+		if (r && atomic_load(&r->procs) > 0)
+			return true;
+	}
+	return false;
+}
+
+/* This process's ksgxd stopped. */
+void shim_ksgxd_release(void)
+{
+	struct sgx_mm *me = shim.mm;
+
+	atomic_compare_exchange_strong(&sh->ksgxd_mm, &me, NULL);
+}
