@@ -45,6 +45,7 @@ struct arena {
 	/* The store file: the next unused offset, and slices given back. */
 	size_t store_next, store_size;
 	struct { size_t off, len; } store_free[STORE_FREE];
+	void *_Atomic roots[SGX_NR_ROOTS];
 };
 
 static struct arena *arena;
@@ -185,6 +186,24 @@ void *sgx_zalloc_aligned(size_t align, size_t n)
 	p = aligned_alloc(align, n ? n : align);
 	if (p)
 		memset(p, 0, n);
+	return p;
+}
+
+void *sgx_mem_root(enum sgx_mem_root id, size_t size)
+{
+	void *p, *mine;
+
+	if (!arena || id >= SGX_NR_ROOTS)
+		return NULL;
+	p = atomic_load(&arena->roots[id]);
+	if (p)
+		return p;
+	mine = sgx_zalloc(size);
+	if (!mine)
+		return NULL;
+	if (atomic_compare_exchange_strong(&arena->roots[id], &p, mine))
+		return mine;
+	sgx_free(mine);
 	return p;
 }
 

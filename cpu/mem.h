@@ -40,6 +40,14 @@ static inline int sgx_mem_fd(int fd)
 	return fd == SGX_MEM_STORE ? sgx_mem_store_fd() : fd;
 }
 
+/*
+ * Objects a process-wide static would hold, for every process of a family
+ * that shares: the first caller allocates @size zeroed bytes; every caller,
+ * in any process, gets the same.  NULL: out of memory, or not shared.
+ */
+enum sgx_mem_root { SGX_ROOT_EPC_REGISTRY, SGX_ROOT_RCU, SGX_NR_ROOTS };
+void *sgx_mem_root(enum sgx_mem_root id, size_t size);
+
 /* Zeroed memory for an object (NULL: out of memory); @align at most 4096. */
 void *sgx_zalloc(size_t n);
 void *sgx_zalloc_aligned(size_t align, size_t n);

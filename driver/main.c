@@ -125,8 +125,34 @@ struct epc_registry_entry {
 	_Atomic uintptr_t virt;       /* EPC address of the first page */
 };
 
-static struct epc_registry_entry epc_registry[EPC_REGISTRY_SLOTS];
-static _Atomic unsigned int epc_registry_top;
+struct epc_registry {
+	struct epc_registry_entry entry[EPC_REGISTRY_SLOTS];
+	_Atomic unsigned int top;
+};
+
+static struct epc_registry local_registry;
+
+/*
+ * A platform shared across fork has one registry for all its processes,
+ * whichever of them starts the driver (cpu/mem.h); set up before any page
+ * address is looked up, so the fault path only reads the pointer.
+ */
+static struct epc_registry *registry;
+
+static struct epc_registry *registry_get(void)
+{
+	struct epc_registry *r = registry;
+
+	if (r)
+		return r;
+	r = sgx_mem_shared() ? sgx_mem_root(SGX_ROOT_EPC_REGISTRY, sizeof(*r)) : &local_registry;
+	if (r)
+		registry = r;
+	return r;
+}
+
+#define epc_registry (registry_get()->entry)
+#define epc_registry_top (registry_get()->top)
 
 static void registry_write(struct epc_registry_entry *e, uintptr_t first, uintptr_t end,
 			   uintptr_t virt)
@@ -144,6 +170,9 @@ static void registry_write(struct epc_registry_entry *e, uintptr_t first, uintpt
 static int registry_add(struct sgx_epc_section *section)
 {
 	unsigned long nr = section->size >> 12;
+
+	if (!registry_get())
+		return -ENOMEM;
 
 	for (unsigned int i = 0; i < EPC_REGISTRY_SLOTS; i++) {
 		struct epc_registry_entry *e = &epc_registry[i];

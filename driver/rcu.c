@@ -31,16 +31,19 @@ struct sgx_srcu *sgx_rcu_shared;
 
 static __thread unsigned int nest, my_phase;
 
+/*
+ * Every process of the family must use the same counters, whichever of them
+ * starts the driver: they live in a shared root (a zeroed flag is clear).
+ */
 int sgx_rcu_share(void)
 {
 	struct sgx_srcu *s;
 
 	if (sgx_rcu_shared)
 		return 0;
-	s = sgx_zalloc(sizeof(*s));
+	s = sgx_mem_root(SGX_ROOT_RCU, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	atomic_flag_clear(&s->gp);
 	sgx_rcu_shared = s;
 	return 0;
 }

@@ -82,6 +82,10 @@ int shim_share_load(void)
 	if (!sh)
 		return -ENOMEM;
 	sh->lock = (struct sgx_mutex)SGX_MUTEX_INIT;
+	/* Before any fork: a child that starts the driver must find the same counters. */
+	err = sgx_rcu_share();
+	if (err)
+		return err;
 	shim_fd_hide(sgx_mem_store_fd());
 	shim_share = true;
 	return 0;
