@@ -84,7 +84,7 @@ enum ht_access {
 	HT_LOAD,		/* a byte into *@v */
 	HT_STORE,		/* a byte */
 	HT_STORE8,		/* 8 bytes, which may cross into the next page */
-	HT_ENCLU_EENTER,	/* EENTER @a as TCS, through an ENCLU of the program's own (its AEP) */
+	HT_ENCLU_EENTER,	/* EENTER @a as TCS, by an ENCLU of the program's own (its AEP) */
 };
 
 /* The signal an access raised (0: none), its si_code and si_addr. */
@@ -109,7 +109,7 @@ struct ht_epc_stats {
 
 struct ht_child {
 	pid_t pid;
-	int results;	/* the result pipe: its read end in the parent, write end in the child */
+	int results;	/* the result pipe: read end in the parent, write end in the child */
 	int err;	/* the parent's memfd that is the child's stderr */
 	/* Set by ht_child_finish(): */
 	unsigned int cases;	/* ht_child_ok() cases received */

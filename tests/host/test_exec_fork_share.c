@@ -233,7 +233,8 @@ static void race(struct race *r, int me, struct loop *l)
 	while (l->rounds < ROUNDS) {
 		uint64_t seed = (uint64_t)(me + 1) << 32 | l->rounds;
 
-		if (!fill(tcs, own, seed, OWN_LEN) || (d1 = differing(tcs, own, seed, OWN_LEN)) < 0 ||
+		if (!fill(tcs, own, seed, OWN_LEN) ||
+		    (d1 = differing(tcs, own, seed, OWN_LEN)) < 0 ||
 		    (d2 = differing(tcs, common_range(), SEED_COMMON, COMMON_LEN)) < 0)
 			break;
 		l->bad += d1 + d2;
@@ -292,9 +293,9 @@ static void test_same_tcs(void)
 		op = ht_op(ENCL_OP_RETURN, 33, 0, 0);
 		rc = encl_enter(tcs, &op, &run, NULL, 0);
 		ht_child_ok(!rc && run.function == ENCL_EEXIT && !run.exception_vector &&
-			    op.ret == (33 ^ ENCL_RETURN_MAGIC), "3, child: EENTER on that TCS leaves "
-			    "through EEXIT, no exception (rc %d, function %u, vector %u, error 0x%x, "
-			    "address 0x%llx)", rc, run.function, run.exception_vector,
+			    op.ret == (33 ^ ENCL_RETURN_MAGIC), "3, child: EENTER on that TCS "
+			    "leaves through EEXIT, no exception (rc %d, function %u, vector %u, "
+			    "error 0x%x, address 0x%llx)", rc, run.function, run.exception_vector,
 			    run.exception_error_code, (unsigned long long)run.exception_addr);
 		ht_child_exit();
 	}
@@ -316,7 +317,7 @@ static void test_let_go(void)
 
 	if (ht_fork(&c, SECS) == 0) {
 		struct encl_op op = ht_op(ENCL_OP_RETURN, 4, 0, 0);
-		struct ht_fault f;
+		struct ht_fault f = { 0 };
 		uint8_t v;
 
 		ht_child_ok(ht_call(e.tcs[3], &op) && op.ret == (4 ^ ENCL_RETURN_MAGIC),
@@ -324,9 +325,9 @@ static void test_let_go(void)
 		bool ok = !close(e.fd) && !munmap((void *)(uintptr_t)e.base, e.size);
 
 		ok = ok && ht_try_access(HT_LOAD, e.base + ENCL_DATA_OFFSET, &v, &f) == SIGSEGV;
-		ht_child_ok(ok && f.code == SEGV_MAPERR, "4, child: closes the enclave fd and unmaps "
-			    "ELRANGE, where nothing is mapped after (signal %d, code %d)", f.sig,
-			    f.code);
+		ht_child_ok(ok && f.code == SEGV_MAPERR, "4, child: closes the enclave fd and "
+			    "unmaps ELRANGE, where nothing is mapped after (signal %d, code %d)",
+			    f.sig, f.code);
 		ht_child_exit();
 	}
 	finish(&c, "4, child", 2);
@@ -409,9 +410,10 @@ static void test_vepc(void)
 		uint8_t v;
 		int sig = ht_try_access(HT_LOAD, (uint64_t)(uintptr_t)vmap + PAGE, &v, &f);
 
-		ht_child_ok(sig == SIGSEGV && f.code == SEGV_MAPERR && f.addr == (char *)vmap + PAGE,
-			    "7, child: a read in the vEPC range is SIGSEGV, nothing mapped: "
-			    "VM_DONTCOPY (signal %d, code %d)", sig, f.code);
+		ht_child_ok(sig == SIGSEGV && f.code == SEGV_MAPERR &&
+			    f.addr == (char *)vmap + PAGE, "7, child: a read in the vEPC range is "
+			    "SIGSEGV, nothing mapped: VM_DONTCOPY (signal %d, code %d)", sig,
+			    f.code);
 		ht_child_ok(ht_call(e.tcs[6], &op) && op.ret == (7 ^ ENCL_RETURN_MAGIC),
 			    "7, child: the enclave did come along: it enters it (TCS 6)");
 		ht_child_exit();
