@@ -9,6 +9,8 @@
  *  2. parent and child loop filling and checking their own ranges of the
  *     big enclave, and a range both read, at the same time in an EPC
  *     smaller than those ranges: pages of both are evicted and reloaded;
+ *     then the parent's reclaim alone evicts the child's pages, which must
+ *     leave the child's page tables too;
  *  3. the child enters on the TCS the parent has just left;
  *  4. the child enters, closes its enclave fd and unmaps ELRANGE: the
  *     parent's enclave runs on; and a parent that closed its fd (keeping
@@ -41,11 +43,13 @@
 #define ROUNDS 300		/* part 2 */
 #define OWN_LEN (192 * PAGE)	/* part 2: each process's own range ... */
 #define COMMON_LEN (64 * PAGE)	/* ... and the one both read: 1.75 MiB in all */
+#define STREAM_LEN (1024 * PAGE)	/* part 2: four times a 1 MiB EPC */
 #define KEPT_LEN (256 * PAGE)	/* part 5: A's pattern, kept across A's exit */
 #define B_LEN (512 * PAGE)	/* part 5: B's range, twice a 1 MiB EPC */
 #define B_ROUNDS 4
 
-enum seed { SEED_P = 0x5a1, SEED_C, SEED_P2, SEED_C2, SEED_C3, SEED_COMMON, SEED_A, SEED_B };
+enum seed { SEED_P = 0x5a1, SEED_C, SEED_P2, SEED_C2, SEED_C3, SEED_COMMON, SEED_STREAM, SEED_A,
+	    SEED_B };
 
 static struct encl e, big;
 static uint64_t pa, pb; /* part 1: the parent's range, the child's */
@@ -202,6 +206,7 @@ static void test_one_memory(void)
 
 struct race {
 	uint64_t ready[2], rounds[2]; /* [0] the parent's, [1] the child's */
+	uint64_t child_done, streamed, counted, child_mapped; /* test_zapped() */
 };
 
 struct loop {
@@ -220,6 +225,23 @@ static uint64_t common_range(void)
 	return big.base + ENCL_HEAP_OFFSET + 2 * OWN_LEN;
 }
 
+/* Pages of [a, a + len) that this process's page tables map. */
+static uint64_t mapped(uint64_t a, uint64_t len)
+{
+	uint64_t n = 0;
+
+	for (uint64_t p = a; p < a + len; p += PAGE)
+		n += ht_page_mapped(p);
+	return n;
+}
+
+/* Wait (30 s at most: three waits stay within the alarm) for the other process to set @flag. */
+static void wait_for(uint64_t *flag)
+{
+	for (int ms = 0; ms < 30000 && !__atomic_load_n(flag, __ATOMIC_SEQ_CST); ms++)
+		usleep(1000);
+}
+
 static void race(struct race *r, int me, struct loop *l)
 {
 	uint64_t tcs = big.tcs[me], own = own_range(me);
@@ -227,8 +249,7 @@ static void race(struct race *r, int me, struct loop *l)
 
 	memset(l, 0, sizeof(*l));
 	__atomic_store_n(&r->ready[me], 1, __ATOMIC_SEQ_CST);
-	for (int ms = 0; ms < 10000 && !__atomic_load_n(&r->ready[!me], __ATOMIC_SEQ_CST); ms++)
-		usleep(1000);
+	wait_for(&r->ready[!me]);
 	l->other_start = __atomic_load_n(&r->rounds[!me], __ATOMIC_SEQ_CST);
 	while (l->rounds < ROUNDS) {
 		uint64_t seed = (uint64_t)(me + 1) << 32 | l->rounds;
@@ -241,6 +262,39 @@ static void race(struct race *r, int me, struct loop *l)
 		__atomic_store_n(&r->rounds[me], ++l->rounds, __ATOMIC_SEQ_CST);
 	}
 	l->other_end = __atomic_load_n(&r->rounds[!me], __ATOMIC_SEQ_CST);
+}
+
+/*
+ * A page that a process's page tables map must be in the EPC: when the
+ * parent's reclaim evicts the child's pages, it must zap them in the
+ * child's address space too.  With both quiet, the child's mapped pages
+ * and the parent's mapped pages of a range it just streamed through
+ * (distinct enclave pages) cannot be more than the EPC holds.
+ */
+static void test_zapped(struct race *r)
+{
+	const char *epc = getenv("SOFTSGX_EPC");
+	uint64_t stream = common_range() + COMMON_LEN, parent, child;
+	uint64_t total = epc ? strtoull(epc, NULL, 0) / PAGE : 0;
+	bool child_ran, ok;
+
+	wait_for(&r->child_done);
+	child_ran = __atomic_load_n(&r->rounds[1], __ATOMIC_SEQ_CST) == ROUNDS;
+	ok = fill(big.tcs[0], stream, SEED_STREAM, STREAM_LEN);
+	parent = mapped(stream, STREAM_LEN);
+	__atomic_store_n(&r->streamed, 1, __ATOMIC_SEQ_CST);
+	wait_for(&r->counted);
+	ok = ok && __atomic_load_n(&r->counted, __ATOMIC_SEQ_CST);
+	child = __atomic_load_n(&r->child_mapped, __ATOMIC_SEQ_CST);
+	if (!total) {
+		tap_skip("SOFTSGX_EPC unset", "2: the parent's reclaim zaps the child's pages");
+		return;
+	}
+	tap_ok(ok && child_ran && parent + child <= total, "2: after the parent "
+	       "streams %lu KiB through the EPC, the child maps %llu of its pages, the parent "
+	       "%llu of the stream: no more than the EPC's %llu, the evicted ones are zapped in "
+	       "the child too", STREAM_LEN >> 10, (unsigned long long)child,
+	       (unsigned long long)parent, (unsigned long long)total);
 }
 
 static void test_both_inside(void)
@@ -259,15 +313,22 @@ static void test_both_inside(void)
 		ht_child_ok(l.rounds == ROUNDS && !l.bad, "2, child: %u rounds on TCS 1, each "
 			    "filling and checking its %lu KiB and checking the common range (%u "
 			    "done, %lld bytes differ)", ROUNDS, OWN_LEN >> 10, l.rounds, l.bad);
+		/* Then, untouched by the child, its pages go out by the parent's reclaim. */
+		__atomic_store_n(&r->child_done, 1, __ATOMIC_SEQ_CST);
+		wait_for(&r->streamed);
+		__atomic_store_n(&r->child_mapped, mapped(own_range(1), OWN_LEN) +
+				 mapped(common_range(), COMMON_LEN), __ATOMIC_SEQ_CST);
+		__atomic_store_n(&r->counted, 1, __ATOMIC_SEQ_CST);
 		ht_child_exit();
 	}
 	race(r, 0, &l);
 	tap_ok(l.rounds == ROUNDS && !l.bad, "2: the parent's %u rounds on TCS 0, the same on its "
 	       "own %lu KiB (%u done, %lld bytes differ)", ROUNDS, OWN_LEN >> 10, l.rounds, l.bad);
-	finish(&c, "2, child", 1);
 	tap_ok(l.other_end > l.other_start && l.other_start < ROUNDS, "2: the loops overlapped: "
 	       "the child went from round %llu to %llu while the parent looped",
 	       (unsigned long long)l.other_start, (unsigned long long)l.other_end);
+	test_zapped(r);
+	finish(&c, "2, child", 1);
 	long long d = differing(big.tcs[2], own_range(1), 2ULL << 32 | (ROUNDS - 1), OWN_LEN);
 
 	tap_ok(d == 0, "2: the parent finds the child's last round in the child's range "
