@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "host_test.h"
@@ -235,11 +236,20 @@ static uint64_t mapped(uint64_t a, uint64_t len)
 	return n;
 }
 
-/* Wait (30 s at most: three waits stay within the alarm) for the other process to set @flag. */
+static pid_t peer; /* in the parent: the child, whose death ends a wait */
+
+/* Wait for the other process to set @flag: 30 s at most (three waits fit the alarm). */
 static void wait_for(uint64_t *flag)
 {
-	for (int ms = 0; ms < 30000 && !__atomic_load_n(flag, __ATOMIC_SEQ_CST); ms++)
+	for (int ms = 0; ms < 30000 && !__atomic_load_n(flag, __ATOMIC_SEQ_CST); ms++) {
+		siginfo_t si = { 0 };
+
+		/* WNOWAIT: ht_child_finish() still reaps it. */
+		if (peer > 0 && !waitid(P_PID, (id_t)peer, &si, WEXITED | WNOHANG | WNOWAIT) &&
+		    si.si_pid)
+			return;
 		usleep(1000);
+	}
 }
 
 static void race(struct race *r, int me, struct loop *l)
@@ -321,6 +331,7 @@ static void test_both_inside(void)
 		__atomic_store_n(&r->counted, 1, __ATOMIC_SEQ_CST);
 		ht_child_exit();
 	}
+	peer = c.pid;
 	race(r, 0, &l);
 	tap_ok(l.rounds == ROUNDS && !l.bad, "2: the parent's %u rounds on TCS 0, the same on its "
 	       "own %lu KiB (%u done, %lld bytes differ)", ROUNDS, OWN_LEN >> 10, l.rounds, l.bad);
@@ -328,6 +339,7 @@ static void test_both_inside(void)
 	       "the child went from round %llu to %llu while the parent looped",
 	       (unsigned long long)l.other_start, (unsigned long long)l.other_end);
 	test_zapped(r);
+	peer = 0;
 	finish(&c, "2, child", 1);
 	long long d = differing(big.tcs[2], own_range(1), 2ULL << 32 | (ROUNDS - 1), OWN_LEN);
 
