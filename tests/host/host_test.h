@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "encl_load.h"
 #include "encl_ops.h"
@@ -79,5 +80,74 @@ int ht_restrict(const struct encl *e, uint64_t addr, uint64_t len, uint64_t perm
 int ht_modify_types(const struct encl *e, uint64_t addr, uint64_t len, uint64_t type,
 		    uint64_t *count, uint64_t *result);
 int ht_remove_pages(const struct encl *e, uint64_t addr, uint64_t len, uint64_t *count);
+
+/* ---- faults a test expects (host_fork.c) ---- */
+
+enum ht_access {
+	HT_LOAD,		/* a byte into *@v */
+	HT_STORE,		/* a byte */
+	HT_STORE8,		/* 8 bytes, which may cross into the next page */
+	HT_ENCLU_EENTER,	/* EENTER @a as TCS, by an ENCLU of the program's own (its AEP) */
+};
+
+/* The signal an access raised (0: none), its si_code and si_addr. */
+struct ht_fault {
+	int sig, code;
+	void *addr;
+};
+
+/*
+ * ht_try_access() - access @a as @how says with SIGSEGV and SIGBUS caught
+ * (and their handlers back to SIG_DFL afterwards). @f gets what it raised.
+ * Return: the signal, 0 if none.
+ */
+int ht_try_access(enum ht_access how, uint64_t a, uint8_t *v, struct ht_fault *f);
+
+/* ---- forked children whose cases the parent prints (host_fork.c) ---- */
+
+/* What the driver's --stats line says (the counters a test looks at). */
+struct ht_epc_stats {
+	unsigned long long total, free, used, leaked, ewb, eldu;
+};
+
+struct ht_child {
+	pid_t pid;
+	int results;	/* the result pipe: read end in the parent, write end in the child */
+	int err;	/* the parent's memfd that is the child's stderr */
+	/* Set by ht_child_finish(): */
+	unsigned int cases;	/* ht_child_ok() cases received */
+	int status;		/* its exit status; -1 if killed or not waited for */
+	unsigned int nr_stats;	/* --stats lines on its stderr */
+	struct ht_epc_stats stats;	/* the last of them */
+};
+
+/*
+ * ht_fork() - fork a child that reports its cases with ht_child_ok() to the
+ * parent, which prints them as TAP; its stderr goes to a memfd, its stdout
+ * stays the TAP stream (diagnostics only).  The child gets alarm(@secs),
+ * so that no wait of its hangs the test.
+ * Return: as fork(); -1 with a diagnostic if the pipe or memfd failed.
+ */
+pid_t ht_fork(struct ht_child *c, unsigned int secs);
+
+/* In a child of ht_fork(): one case, sent to the parent. Returns @ok. */
+bool ht_child_ok(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* In a child of ht_fork(): exit() with 1 if a case failed, else 0. */
+void ht_child_exit(void) __attribute__((noreturn));
+
+/*
+ * ht_child_finish() - in the parent: print each case of the child as TAP
+ * until the last holder of the result pipe's write end is gone, wait for
+ * c->pid (0: any child of the process group), and print its stderr as diagnostics prefixed
+ * with @who, except the --stats lines, which fill c->nr_stats and c->stats.
+ */
+void ht_child_finish(struct ht_child *c, const char *who);
+
+/* waitpid(@pid): its exit status, -1 (with a diagnostic) if killed. */
+int ht_wait(pid_t pid);
+
+/* The last --stats line in @text into @s; the number of such lines. */
+unsigned int ht_epc_stats(const char *text, struct ht_epc_stats *s);
 
 #endif

@@ -17,9 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,90 +36,6 @@
 
 static struct encl e;
 static bool inherited[1024];
-
-/* ---- the child's results, sent to the parent, which prints the TAP ---- */
-
-struct result {
-	int ok;
-	char what[240];
-};
-
-static int result_fd = -1;
-static int child_failed;
-
-static void __attribute__((format(printf, 2, 3))) child_ok(bool ok, const char *fmt, ...)
-{
-	struct result r = { .ok = ok };
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(r.what, sizeof(r.what), fmt, ap);
-	va_end(ap);
-	child_failed += !ok;
-	if (write(result_fd, &r, sizeof(r)) != sizeof(r))
-		child_failed++;
-}
-
-/* ---- faults the child expects ---- */
-
-static sigjmp_buf fault_jmp;
-static volatile sig_atomic_t fault_sig, fault_code;
-static void *volatile fault_addr;
-
-static void on_fault(int sig, siginfo_t *si, void *uc)
-{
-	(void)uc;
-	fault_sig = sig;
-	fault_code = si->si_code;
-	fault_addr = si->si_addr;
-	siglongjmp(fault_jmp, 1);
-}
-
-static void catch_faults(bool on)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_fault;
-	sa.sa_flags = SA_SIGINFO;
-	if (!on)
-		sa.sa_handler = SIG_DFL;
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGBUS, &sa, NULL);
-}
-
-enum access {
-	LOAD,		/* a byte into *@v */
-	STORE,		/* a byte */
-	STORE8,		/* 8 bytes, which may cross into the next page */
-	ENCLU_EENTER,	/* EENTER @a as TCS, through an ENCLU of the program's own (its AEP) */
-};
-
-/* Access @a as @how says; the signal it raised (0: none). */
-static int try_access(enum access how, uint64_t a, uint8_t *v)
-{
-	volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)a;
-	uint64_t rax = ENCL_EENTER;
-
-	fault_sig = 0;
-	fault_addr = NULL;
-	catch_faults(true);
-	if (!sigsetjmp(fault_jmp, 1)) {
-		if (how == LOAD)
-			*v = *p;
-		else if (how == STORE)
-			*p = 0x5a;
-		else if (how == STORE8)
-			__asm__ volatile("movq %1, (%0)" : : "r"(p), "r"(0x1122334455667788ULL)
-					 : "memory");
-		else
-			__asm__ volatile("lea 1f(%%rip), %%rcx\n1:\t.byte 0x0f, 0x01, 0xd7"
-					 : "+a"(rax) : "b"(a), "D"(0) : "rcx", "rdx", "rsi", "r8",
-					   "r9", "r10", "r11", "memory");
-	}
-	catch_faults(false);
-	return fault_sig;
-}
 
 /* Every byte of the page at @a is 0xff. */
 static bool all_ones(uint64_t a)
@@ -209,10 +123,10 @@ static void test_child_mm(void)
 	bool ok;
 
 	ok = !mprotect((void *)h, 4 * PAGE, PROT_NONE);
-	s1 = try_access(LOAD, (uint64_t)(uintptr_t)(h + PAGE), &v);
+	s1 = ht_try_access(HT_LOAD, (uint64_t)(uintptr_t)(h + PAGE), &v, NULL);
 	ok = ok && !mprotect((void *)h, 4 * PAGE, PROT_READ | PROT_WRITE);
-	s2 = try_access(LOAD, (uint64_t)(uintptr_t)(h + PAGE), &v);
-	child_ok(ok && s1 == SIGSEGV && !s2 && v == 0xff, "child: mprotect PROT_NONE there "
+	s2 = ht_try_access(HT_LOAD, (uint64_t)(uintptr_t)(h + PAGE), &v, NULL);
+	ht_child_ok(ok && s1 == SIGSEGV && !s2 && v == 0xff, "child: mprotect PROT_NONE there "
 		 "makes a read SIGSEGV, and back to RW it reads ones again (signals %d, %d)",
 		 s1, s2);
 
@@ -221,77 +135,78 @@ static void test_child_mm(void)
 
 	ok = mremap((void *)(h + 8 * PAGE), PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED,
 		    (void *)end) == (void *)end;
-	s1 = try_access(LOAD, (uint64_t)(uintptr_t)end, &v);
+	s1 = ht_try_access(HT_LOAD, (uint64_t)(uintptr_t)end, &v, NULL);
 	ok = ok && v == 0xff && out != MAP_FAILED &&
 	     mremap((void *)(h + 9 * PAGE), PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, out) == out;
-	s2 = try_access(LOAD, (uint64_t)(uintptr_t)out, &v);
-	s3 = try_access(LOAD, (uint64_t)(uintptr_t)(h + 9 * PAGE), &v);
-	child_ok(ok && !s1 && s2 == SIGBUS && s3 == SIGSEGV, "child: mremap moves it, reading "
+	s2 = ht_try_access(HT_LOAD, (uint64_t)(uintptr_t)out, &v, NULL);
+	s3 = ht_try_access(HT_LOAD, (uint64_t)(uintptr_t)(h + 9 * PAGE), &v, NULL);
+	ht_child_ok(ok && !s1 && s2 == SIGBUS && s3 == SIGSEGV, "child: mremap moves it, reading "
 		 "ones inside ELRANGE, SIGBUS outside, nothing left behind (signals %d, %d, %d)",
 		 s1, s2, s3);
 }
 
-static void child(int vepc, void *vepc_map, char **argv)
+static void child(int vepc, void *vepc_map, int result_fd, char **argv)
 {
 	uint64_t heap = e.base + ENCL_HEAP_OFFSET;
 	int known[] = { e.fd, vepc, result_fd, 0, 1, 2 };
 	struct sgx_enclave_init init = { 0 };
 	char bad[512], buf[64];
+	struct ht_fault f;
 	struct encl e2;
 	int fd, sig;
 
-	child_ok(inherited_reads_ones(), "child: the inherited enclave ranges read as all ones "
+	ht_child_ok(inherited_reads_ones(), "child: the inherited enclave ranges read as all ones "
 		 "(code, data, TCS, SSA, heap, the unadded end)");
-	sig = try_access(STORE, heap + 8, NULL);
-	sig |= try_access(STORE, e.tcs[2] + 64, NULL);
-	sig |= try_access(STORE8, heap + 2 * PAGE - 4, NULL);
-	child_ok(!sig && all_ones(heap) && all_ones(heap + PAGE) && all_ones(heap + 2 * PAGE) &&
+	sig = ht_try_access(HT_STORE, heap + 8, NULL, NULL);
+	sig |= ht_try_access(HT_STORE, e.tcs[2] + 64, NULL, NULL);
+	sig |= ht_try_access(HT_STORE8, heap + 2 * PAGE - 4, NULL, NULL);
+	ht_child_ok(!sig && all_ones(heap) && all_ones(heap + PAGE) && all_ones(heap + 2 * PAGE) &&
 		 all_ones(e.tcs[2]), "child: writes there (one crossing a page boundary) are "
 		 "dropped, as hardware drops them (signal %d)", sig);
 	test_child_mm();
-	child_ok(msync(vepc_map, PAGE, MS_ASYNC) == -1 && errno == ENOMEM,
+	ht_child_ok(msync(vepc_map, PAGE, MS_ASYNC) == -1 && errno == ENOMEM,
 		 "child: the vEPC mapping is not there (VM_DONTCOPY)");
-	child_ok(!unknown_fds(known, 6, bad, sizeof(bad)),
+	ht_child_ok(!unknown_fds(known, 6, bad, sizeof(bad)),
 		 "child: no fd of the shim's is open (found:%s)", bad);
 	snprintf(buf, sizeof(buf), "/proc/self/fd/%d", e.fd);
 	fd = open(buf, O_RDONLY);
 	/* The magic link opens the device again: a new enclave file, unreadable. */
-	child_ok(fd >= 0 && read(fd, buf, sizeof(buf)) == -1 && errno == EINVAL,
+	ht_child_ok(fd >= 0 && read(fd, buf, sizeof(buf)) == -1 && errno == EINVAL,
 		 "child: a reopen of the enclave fd through /proc/self/fd is a new device "
 		 "file, which reads nothing (EINVAL)");
 	if (fd >= 0)
 		close(fd);
-	child_ok(ioctl(e.fd, SGX_IOC_ENCLAVE_INIT, &init) == -1 && errno == ENODEV,
+	ht_child_ok(ioctl(e.fd, SGX_IOC_ENCLAVE_INIT, &init) == -1 && errno == ENODEV,
 		 "child: an ioctl on the inherited enclave fd is ENODEV");
-	child_ok(mmap(NULL, PAGE, PROT_READ, MAP_SHARED, e.fd, 0) == MAP_FAILED &&
+	ht_child_ok(mmap(NULL, PAGE, PROT_READ, MAP_SHARED, e.fd, 0) == MAP_FAILED &&
 		 errno == ENODEV, "child: an mmap of the inherited enclave fd is ENODEV");
-	child_ok(ioctl(vepc, SGX_IOC_VEPC_REMOVE_ALL) == -1 && errno == ENODEV,
+	ht_child_ok(ioctl(vepc, SGX_IOC_VEPC_REMOVE_ALL) == -1 && errno == ENODEV,
 		 "child: an ioctl on the inherited vEPC fd is ENODEV");
-	child_ok(entry_fails(e.tcs[0]), "child, no driver yet: EENTER through the vDSO on an "
+	ht_child_ok(entry_fails(e.tcs[0]), "child, no driver yet: EENTER through the vDSO on an "
 		 "inherited TCS reports #PF (not present) on the TCS");
-	sig = try_access(ENCLU_EENTER, e.tcs[0], NULL);
-	child_ok(sig == SIGBUS && fault_code == BUS_ADRERR &&
-		 fault_addr == (void *)(uintptr_t)e.tcs[0], "child, no driver yet: its own "
+	sig = ht_try_access(HT_ENCLU_EENTER, e.tcs[0], NULL, &f);
+	ht_child_ok(sig == SIGBUS && f.code == BUS_ADRERR &&
+		 f.addr == (void *)(uintptr_t)e.tcs[0], "child, no driver yet: its own "
 		 "ENCLU on an inherited TCS is a SIGBUS at the TCS (signal %d)", sig);
 
 	int r = encl_load(&e2, argv[1], argv[2]);
 	struct encl_op op = ht_op(ENCL_OP_RETURN, 77, 0, 0);
 
-	child_ok(!r && ht_call(e2.tcs[0], &op) && op.ret == (77 ^ ENCL_RETURN_MAGIC),
+	ht_child_ok(!r && ht_call(e2.tcs[0], &op) && op.ret == (77 ^ ENCL_RETURN_MAGIC),
 		 "child: builds and enters an enclave of its own (%d)", r);
 	uint64_t h2 = r ? 0 : e2.base + ENCL_HEAP_OFFSET;
 	struct encl_op fill = ht_op(ENCL_OP_FILL, h2, 0xc41d, 8 * PAGE);
 	struct encl_op check = ht_op(ENCL_OP_CHECK, h2, 0xc41d, 8 * PAGE);
 
-	child_ok(!r && ht_call(e2.tcs[1], &fill) && ht_call(e2.tcs[2], &check) &&
+	ht_child_ok(!r && ht_call(e2.tcs[1], &fill) && ht_call(e2.tcs[2], &check) &&
 		 check.status == 0, "child: its enclave keeps what it wrote");
-	child_ok(entry_fails(e.tcs[1]), "child, own driver: EENTER through the vDSO on an "
+	ht_child_ok(entry_fails(e.tcs[1]), "child, own driver: EENTER through the vDSO on an "
 		 "inherited TCS still reports #PF on the TCS");
-	sig = try_access(ENCLU_EENTER, e.tcs[1], NULL);
-	child_ok(sig == SIGBUS && fault_addr == (void *)(uintptr_t)e.tcs[1],
+	sig = ht_try_access(HT_ENCLU_EENTER, e.tcs[1], NULL, &f);
+	ht_child_ok(sig == SIGBUS && f.addr == (void *)(uintptr_t)e.tcs[1],
 		 "child, own driver: its own ENCLU on an inherited TCS is a SIGBUS (signal %d)",
 		 sig);
-	child_ok(inherited_reads_ones(), "child, own driver: the inherited ranges still read "
+	ht_child_ok(inherited_reads_ones(), "child, own driver: the inherited ranges still read "
 		 "as all ones");
 
 	/* A fork of the child: its own enclave and the one it inherited read ones. */
@@ -300,7 +215,7 @@ static void child(int vepc, void *vepc_map, char **argv)
 
 	if (g == 0)
 		_exit(!r && all_ones(h2) && all_ones(e2.tcs[0]) && all_ones(heap + 16 * PAGE) ? 0 : 1);
-	child_ok(g > 0 && waitpid(g, &gs, 0) == g && WIFEXITED(gs) && !WEXITSTATUS(gs),
+	ht_child_ok(g > 0 && waitpid(g, &gs, 0) == g && WIFEXITED(gs) && !WEXITSTATUS(gs),
 		 "child's child: the child's enclave and the one it inherited read as all ones "
 		 "(status 0x%x)", gs);
 	if (!r)
@@ -308,8 +223,7 @@ static void child(int vepc, void *vepc_map, char **argv)
 	munmap((void *)(uintptr_t)e.base, e.size);
 	close(e.fd);
 	close(vepc);
-	close(result_fd);
-	exit(child_failed ? 1 : 0); /* exit(): the shim's --stats line comes at exit */
+	ht_child_exit();
 }
 
 /* ---- the parent ---- */
@@ -347,54 +261,21 @@ static void *rcu_reader(void *arg)
 	return NULL;
 }
 
-/* Read all of @fd into @buf (NUL-terminated). */
-static void slurp(int fd, char *buf, size_t size)
-{
-	size_t n = 0;
-	ssize_t r;
-
-	while (n + 1 < size && (r = read(fd, buf + n, size - 1 - n)) > 0)
-		n += (size_t)r;
-	buf[n] = 0;
-}
-
-static int wait_child(pid_t pid)
-{
-	int status;
-
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	if (!WIFEXITED(status)) {
-		tap_diag("child killed by signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-		return -1;
-	}
-	return WEXITSTATUS(status);
-}
-
 /*
- * A child's stderr: its --stats line must be of its own driver, every page
- * back (and the only one: the parent's driver says nothing there); the
- * other lines become diagnostics.
+ * A child's --stats line must be of its own driver, every page back (and
+ * the only one: the parent's driver says nothing there).
  */
-static void check_child_stderr(const char *who, char *err)
+static void check_child_stats(const char *who, const struct ht_child *c)
 {
-	const char *tag = "softsgx: EPC pages total";
-	const char *l = strstr(err, tag);
-	unsigned long long total = 0, free_ = 0, used = 1, leaked = 1;
-	bool one = l && !strstr(l + 1, tag);
-	int got = l ? sscanf(l, "softsgx: EPC pages total %llu free %llu used %llu leaked %llu",
-			     &total, &free_, &used, &leaked) : 0;
+	const struct ht_epc_stats *st = &c->stats;
 
-	for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
-		if (strncmp(line, tag, strlen(tag)))
-			tap_diag("%s: %s", who, line);
 	if (!getenv("SOFTSGX_STATS")) {
 		tap_skip("no --stats", "%s: its --stats line shows its own driver", who);
 		return;
 	}
-	tap_ok(one && got == 4 && total && free_ == total && !used && !leaked,
+	tap_ok(c->nr_stats == 1 && st->total && st->free == st->total && !st->used && !st->leaked,
 	       "%s: one --stats line, of its own driver: total %llu free %llu used %llu "
-	       "leaked %llu", who, total, free_, used, leaked);
+	       "leaked %llu", who, st->total, st->free, st->used, st->leaked);
 }
 
 static void test_fork(char **argv)
@@ -406,10 +287,7 @@ static void test_fork(char **argv)
 	int vepc = open("/dev/sgx_vepc", O_RDWR);
 	void *vmap = vepc >= 0 ? mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, vepc, 0) :
 				 MAP_FAILED;
-	int res[2], errp[2];
-	char err[8192];
-	struct result r;
-	pid_t pid;
+	struct ht_child c;
 
 	tap_ok(vmap != MAP_FAILED, "a vEPC fd is open and mapped");
 	tap_ok(ht_call(e.tcs[0], &fill), "the enclave's heap holds a pattern");
@@ -426,21 +304,8 @@ static void test_fork(char **argv)
 	for (int ms = 0; ms < 10000 && reader_state != 1; ms++)
 		usleep(1000);
 
-	if (pipe(res) || pipe(errp))
-		return;
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid == 0) {
-		close(res[0]);
-		close(errp[0]);
-		result_fd = res[1];
-		dup2(errp[1], 2);
-		close(errp[1]);
-		child(vepc, vmap, argv);
-	}
-	close(res[1]);
-	close(errp[1]);
+	if (ht_fork(&c, 120) == 0)
+		child(vepc, vmap, c.results, argv);
 	s.stop = 1;
 	pthread_join(s.t, NULL);
 	reader_state = 2;
@@ -448,19 +313,10 @@ static void test_fork(char **argv)
 	tap_ok(s.ok && s.op.ret > 0, "the thread inside the enclave at the fork finishes (%llu "
 	       "rounds)", (unsigned long long)s.op.ret);
 
-	int n = 0;
-
-	while (read(res[0], &r, sizeof(r)) == sizeof(r)) {
-		r.what[sizeof(r.what) - 1] = 0;
-		tap_ok(r.ok, "%s", r.what);
-		n++;
-	}
-	close(res[0]);
-	slurp(errp[0], err, sizeof(err));
-	close(errp[0]);
-	tap_ok(wait_child(pid) == 0 && n == CHILD_CHECKS, "the child exits with 0 after %d "
-	       "checks", n);
-	check_child_stderr("the child", err);
+	ht_child_finish(&c, "the child");
+	tap_ok(c.status == 0 && c.cases == CHILD_CHECKS, "the child exits with 0 after %u "
+	       "checks", c.cases);
+	check_child_stats("the child", &c);
 
 	bool all = true;
 
@@ -480,29 +336,16 @@ static void test_fork(char **argv)
 static void test_fork_exec(char **argv)
 {
 	char *args[] = { argv[0], argv[1], argv[2], (char *)"exec-child", NULL };
-	int errp[2];
-	char err[8192];
-	pid_t pid;
+	struct ht_child c;
 
-	if (pipe(errp))
-		return;
-	fflush(stdout);
-	pid = fork();
-	if (pid == 0) {
-		dup2(errp[1], 2);
-		close(errp[0]);
-		close(errp[1]);
+	if (ht_fork(&c, 120) == 0) {
 		execv(argv[0], args);
 		_exit(127);
 	}
-	close(errp[1]);
-	slurp(errp[0], err, sizeof(err));
-	close(errp[0]);
-	int st = wait_child(pid);
-
-	tap_ok(st == 0, "fork+exec: the new image builds and runs its own enclave, with no "
-	       "fd of the parent's shim open (status %d)", st);
-	check_child_stderr("fork+exec", err);
+	ht_child_finish(&c, "fork+exec");
+	tap_ok(c.status == 0, "fork+exec: the new image builds and runs its own enclave, with no "
+	       "fd of the parent's shim open (status %d)", c.status);
+	check_child_stats("fork+exec", &c);
 }
 
 /*
