@@ -193,13 +193,13 @@ void sgx_cpu_destroy(struct sgx_cpu *cpu)
 	keys_fini(cpu);
 	for (unsigned int i = 0; i < cpu->nr_sections; i++)
 		if (cpu->sections[i].base)
-			munmap(cpu->sections[i].base, cpu->sections[i].size);
+			sgx_unmap(cpu->sections[i].base, cpu->sections[i].size);
 	if (cpu->epcm)
-		munmap(cpu->epcm, cpu->nr_frames * sizeof(struct epcm));
+		sgx_unmap(cpu->epcm, cpu->nr_frames * sizeof(struct epcm));
 	if (cpu->touched_map)
-		munmap(cpu->touched_map, cpu->nr_frames);
+		sgx_unmap(cpu->touched_map, cpu->nr_frames);
 	if (cpu->frame_home)
-		munmap(cpu->frame_home, cpu->nr_frames * sizeof(*cpu->frame_home));
+		sgx_unmap(cpu->frame_home, cpu->nr_frames * sizeof(*cpu->frame_home));
 	if (cpu->svn_lock_ready)
 		pthread_mutex_destroy(&cpu->svn_lock);
 	sgx_free(cpu);

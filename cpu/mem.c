@@ -154,10 +154,10 @@ static void *shared_alloc(size_t align, size_t n)
 	while (cls < NR_CLASSES && (1UL << (cls + MIN_SHIFT)) < need)
 		cls++;
 	if (cls == NR_CLASSES) {
-		/* Big: its own shared mapping, the object page-aligned after a header page. */
+		/* Big: a slice of the store, the object page-aligned after a header page. */
 		size_t len = ((n + 4095) & ~4095UL) + 4096;
 
-		b = map_anon(len, true);
+		b = sgx_map(len);
 		if (!b)
 			return NULL;
 		obj = b + 4096;
@@ -228,7 +228,7 @@ void sgx_free(void *p)
 	if (h->magic != MAGIC)
 		abort();
 	if (h->cls == BIG_CLASS) {
-		munmap((uint8_t *)p - h->off, h->len);
+		sgx_unmap((uint8_t *)p - h->off, h->len);
 		return;
 	}
 	if (h->cls >= NR_CLASSES)
@@ -332,13 +332,27 @@ void sgx_mem_file_put(struct sgx_mem_file *mf)
 	mf->fd = -1;
 }
 
+/*
+ * Shared: a slice of the store.  A mapping made now would exist only in this
+ * process and the children it forks later, and the processes forked before
+ * reach the driver's objects too (a reclaim there walks the page array).
+ */
 void *sgx_map(size_t len)
 {
-	return map_anon(len, arena != NULL);
+	long long off;
+
+	if (!arena)
+		return map_anon(len, false);
+	off = store_take(slice_len(len));
+	return off < 0 ? NULL : store + off;
 }
 
 void sgx_unmap(void *p, size_t len)
 {
-	if (p)
+	if (!p)
+		return;
+	if (arena && (unsigned char *)p >= store && (unsigned char *)p < store + arena->store_size)
+		store_give((size_t)((unsigned char *)p - store), slice_len(len));
+	else
 		munmap(p, len);
 }

@@ -178,7 +178,7 @@ static bool va_desc_in_pool(struct sgx_encl *encl, struct sgx_va_page *va_page)
 static void sgx_encl_free_storage(struct sgx_encl *encl)
 {
 	if (encl->page_array)
-		munmap(encl->page_array, page_array_bytes(encl->nr_slots));
+		sgx_unmap(encl->page_array, page_array_bytes(encl->nr_slots));
 	encl->page_array = NULL;
 	encl->nr_slots = 0;
 	/* Free the heap spares of sgx_encl_va_reserve(); pool entries go with va_array. */
@@ -191,7 +191,7 @@ static void sgx_encl_free_storage(struct sgx_encl *encl)
 			sgx_free(va);
 	}
 	if (encl->va_array)
-		munmap(encl->va_array, va_array_bytes(encl->nr_va_array));
+		sgx_unmap(encl->va_array, va_array_bytes(encl->nr_va_array));
 	encl->va_array = NULL;
 	encl->nr_va_array = 0;
 	encl->va_next = 0;
@@ -203,7 +203,7 @@ static void sgx_encl_free_storage(struct sgx_encl *encl)
 		sgx_mem_file_put(&mf);
 	}
 	if (encl->backing_present)
-		munmap(encl->backing_present, backing_bitmap_bytes(encl->backing_size));
+		sgx_unmap(encl->backing_present, backing_bitmap_bytes(encl->backing_size));
 	encl->backing_present = NULL;
 	encl->backing = NULL;
 	encl->backing_size = 0;

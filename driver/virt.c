@@ -581,7 +581,7 @@ void sgx_vepc_release(struct sgx_vepc *vepc)
 	zombies_append(drv, &zombies);
 	sgx_mutex_unlock(&drv->zombie_secs_pages_lock);
 
-	munmap(file->nodes, file->max_nodes * sizeof(*file->nodes));
+	sgx_unmap(file->nodes, file->max_nodes * sizeof(*file->nodes));
 	sgx_free(file);
 	sgx_dec_usage_count(drv);
 }

@@ -103,7 +103,9 @@ void shim_log(const char *msg)
 void shim_die(const char *msg)
 {
 	shim_log(msg);
-	_exit(127);
+	syscall(SYS_exit_group, 127); /* not our _exit(): nothing more may run */
+	for (;;)
+		;
 }
 
 static int ret_errno(long r)
@@ -202,6 +204,25 @@ SHIM_API pid_t fork(void)
 		errno = e;
 	}
 	return pid;
+}
+
+/*
+ * _exit() and _Exit() skip atexit: with fork sharing this process must
+ * still leave the family's driver cleanly (its ksgxd stopped between two
+ * pages, not killed holding a lock; its files let go).  Forked children
+ * often end so.
+ */
+SHIM_API void _exit(int status)
+{
+	shim_real_exit();
+	syscall(SYS_exit_group, status);
+	for (;;)
+		;
+}
+
+SHIM_API void _Exit(int status)
+{
+	_exit(status);
 }
 
 /* Enclaves whose last reference is gone but whose release is still running. */

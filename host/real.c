@@ -574,8 +574,11 @@ int shim_encl_fault(unsigned long addr, bool write, uint32_t hw_err, bool native
 			 * enclave (an ERESUME trap and a fault) that each retry
 			 * costs otherwise; after a while, go through it anyway.
 			 */
-			if (++busy > 256)
+			if (++busy > 256) {
+				/* Fork sharing: the process that ran ksgxd may be gone. */
+				shim_ksgxd_nudge();
 				return 0;
+			}
 			sched_yield();
 			continue;
 		}
@@ -938,9 +941,8 @@ static void cg_print_stats(void)
  * does).  Wait a while for both, so that the counters show what the
  * program left behind.
  */
-/* Fork sharing: this process runs the shared driver's ksgxd; it started the driver. */
+/* Fork sharing: this process runs the shared driver's ksgxd. */
 static bool ksgxd_here;
-static bool drv_creator;
 
 static bool settled(void)
 {
@@ -979,9 +981,9 @@ void shim_print_stats(void)
 	/*
 	 * No driver here (a forked child's is its own, once it opened a
 	 * device).  With fork sharing, the counters are the family's: the
-	 * process that started the driver prints them.
+	 * last process to leave prints them.
 	 */
-	if (!shim.drv || !shim.ready || (shim_share && !drv_creator))
+	if (!shim.drv || !shim.ready || (shim_share && !shim_share_last()))
 		return;
 	wait_releases();
 	sgx_driver_counters(shim.drv, &c);
@@ -1071,7 +1073,6 @@ static void share_after_fork(void)
 {
 	pthread_mutex_init(&shim.lock, NULL);
 	ksgxd_here = false;
-	drv_creator = false;
 	if (cg_control_fd >= 0)
 		shim_sys_close(cg_control_fd);
 	cg_control_fd = -1;
@@ -1111,15 +1112,17 @@ void shim_ksgxd_adopt(void)
  */
 void shim_real_exit(void)
 {
-	if (!shim_share || !shim.ready)
+	/* A child of vfork runs on its parent's memory: nothing here is its own. */
+	if (!shim_share || !shim.ready || shim.mm->pid != getpid())
 		return;
-	shim_files_exit();
-	atomic_store(&shim.mm->users, 0);
 	if (ksgxd_here) {
 		sgx_ksgxd_stop(shim.drv);
 		ksgxd_here = false;
 		shim_ksgxd_release();
+		shim_ksgxd_hand_over();
 	}
+	shim_files_exit();
+	atomic_store(&shim.mm->users, 0);
 }
 
 /**
@@ -1245,7 +1248,6 @@ int shim_init(void)
 	if (!shim.drv)
 		goto fail;
 	ksgxd_here = shim_share;
-	drv_creator = true;
 	/* The kernel registers its devices only after sanitizing the EPC. */
 	while (!atomic_load(&shim.drv->sanitized))
 		sched_yield();

@@ -51,7 +51,7 @@ static struct shared {
 
 #define recs (sh->recs)
 
-enum { REQ_ZAP = 1, REQ_KICK };
+enum { REQ_ZAP = 1, REQ_KICK, REQ_ADOPT };
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
 {
@@ -253,9 +253,15 @@ static void *agent_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	atomic_store(&mm->agent, (pid_t)syscall(SYS_gettid));
 	futex((_Atomic uint32_t *)&mm->agent, FUTEX_WAKE, INT32_MAX, NULL);
+	uint32_t nudged = 0;
+
 	for (;;) {
 		uint32_t seq = atomic_load(&mm->req_seq);
 
+		if (atomic_load(&mm->nudge) != nudged) {
+			nudged = atomic_load(&mm->nudge);
+			shim_ksgxd_adopt();
+		}
 		if (seq == atomic_load(&mm->done_seq)) {
 			futex(&mm->req_seq, FUTEX_WAIT, seq, NULL);
 			continue;
@@ -264,6 +270,8 @@ static void *agent_main(void *arg)
 			shim_zap_local(mm->req.encl, mm->req.addr, mm->req.len);
 		else if (mm->req.op == REQ_KICK)
 			shim_kick_threads(mm->req.encl);
+		else if (mm->req.op == REQ_ADOPT)
+			shim_ksgxd_adopt();
 		atomic_store(&mm->done_seq, seq);
 		futex(&mm->done_seq, FUTEX_WAKE, INT32_MAX, NULL);
 	}
@@ -404,4 +412,37 @@ void shim_ksgxd_release(void)
 	struct sgx_mm *me = shim.mm;
 
 	atomic_compare_exchange_strong(&sh->ksgxd_mm, &me, NULL);
+}
+
+void shim_ksgxd_nudge(void)
+{
+	if (!shim_share || !shim.mm)
+		return;
+	atomic_fetch_add(&shim.mm->nudge, 1);
+	futex(&shim.mm->req_seq, FUTEX_WAKE, 1, NULL);
+}
+
+void shim_ksgxd_hand_over(void)
+{
+	for (int i = 0; i < MAX_MMS; i++) {
+		struct sgx_mm *mm = atomic_load(&sh->mms[i]);
+
+		if (mm && mm != shim.mm && atomic_load(&mm->users) > 0 && mm_alive(mm)) {
+			forward(mm, REQ_ADOPT, NULL, 0, 0);
+			if (atomic_load(&sh->ksgxd_mm))
+				return;
+		}
+	}
+}
+
+/* Is this the family's last process with a share of the driver? */
+bool shim_share_last(void)
+{
+	for (int i = 0; i < MAX_MMS; i++) {
+		struct sgx_mm *mm = atomic_load(&sh->mms[i]);
+
+		if (mm && mm != shim.mm && atomic_load(&mm->users) > 0 && mm_alive(mm))
+			return false;
+	}
+	return true;
 }

@@ -73,6 +73,7 @@ struct sgx_mm {
 		struct sgx_encl *encl;
 		unsigned long addr, len;
 	} req;
+	_Atomic uint32_t nudge;          /* ksgxd may be gone: the agent looks (share.c) */
 	/* The enclave records (share.c) this process holds, by index. */
 	_Atomic uint64_t held[4096 / 64];
 };
@@ -312,6 +313,8 @@ struct sgx_driver *shim_shared_driver_lock(void);
 void shim_shared_driver_unlock(struct sgx_driver *created);
 bool shim_ksgxd_claim(void);
 void shim_ksgxd_release(void);
+/* Is this the family's last process with a share of the driver? */
+bool shim_share_last(void);
 /* Does any process of the family hold an enclave file? */
 bool shim_share_held(void);
 /* This process holds @r / lets go of it. */
@@ -319,6 +322,10 @@ void shim_rec_hold(struct shim_encl_rec *r);
 void shim_rec_unhold(struct shim_encl_rec *r);
 /* Let go of what processes that ended without doing so held. */
 void shim_share_reap(void);
+/* Ask this process's agent to run ksgxd if its process is gone (async-signal-safe). */
+void shim_ksgxd_nudge(void);
+/* At exit: have another live process of the family run ksgxd. */
+void shim_ksgxd_hand_over(void);
 /* real.c: ksgxd for a family whose ksgxd process left; leaving at exit. */
 void shim_ksgxd_adopt(void);
 void shim_real_exit(void);
