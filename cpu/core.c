@@ -178,6 +178,9 @@ struct sgx_cpu *sgx_cpu_create(const struct sgx_cpu_config *cfg, int *err)
 		*err = -ENOMEM;
 		goto fail;
 	}
+	/* Private per process, in a platform that may be shared (mem.h). */
+	sgx_mem_keep(cpu->paging_ctx);
+	sgx_mem_keep(cpu->keys_ctx);
 	*err = 0;
 	return cpu;
 fail:

@@ -207,6 +207,17 @@ void *sgx_mem_root(enum sgx_mem_root id, size_t size)
 	return p;
 }
 
+static void *kept[64];
+
+void sgx_mem_keep(void *p)
+{
+	for (size_t i = 0; arena && p && i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (!kept[i] || kept[i] == p) {
+			kept[i] = p;
+			return;
+		}
+}
+
 void *sgx_zalloc(size_t n)
 {
 	return arena ? shared_alloc(16, n ? n : 1) : calloc(1, n);

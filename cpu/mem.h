@@ -48,6 +48,13 @@ static inline int sgx_mem_fd(int fd)
 enum sgx_mem_root { SGX_ROOT_EPC_REGISTRY, SGX_ROOT_RCU, SGX_NR_ROOTS };
 void *sgx_mem_root(enum sgx_mem_root id, size_t size);
 
+/*
+ * @p is private memory (malloc) that only shared memory points to: keep it
+ * reachable from this process's own data, since a leak checker does not
+ * look into shared mappings.  No-op when not shared.
+ */
+void sgx_mem_keep(void *p);
+
 /* Zeroed memory for an object (NULL: out of memory); @align at most 4096. */
 void *sgx_zalloc(size_t n);
 void *sgx_zalloc_aligned(size_t align, size_t n);

@@ -135,6 +135,7 @@ static void fork_prepare(void)
 {
 	sigset_t old;
 
+	shim_agent_fork_prepare();
 	urcu_bp_before_fork();
 	shim_block(&old);
 	pthread_mutex_lock(&shim.lock);

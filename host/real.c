@@ -1184,8 +1184,7 @@ int shim_platform_init(void)
 	cg_policy_load();
 	err = shim_share_load();
 	if (err) {
-		shim_log(err == -EINVAL ? "softsgx: SOFTSGX_FORK: want share or detach\n"
-					: "softsgx: cannot map the memory fork sharing needs\n");
+		shim_log("softsgx: cannot map the memory fork sharing needs\n");
 		return err;
 	}
 	return platform_create(&cfg);

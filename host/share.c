@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Fork sharing (SOFTSGX_FORK=share): a forked child shares its parent's
- * enclaves, as on Linux, where the child's address space joins each
+ * Fork sharing (the default; SOFTSGX_FORK=detach turns it off): a forked
+ * child shares its parent's enclaves, as on Linux, where the child's address space joins each
  * enclave's mm list and both draw on one EPC.
  *
  * What makes it possible:
@@ -24,8 +24,10 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,21 +61,24 @@ static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct tim
 }
 
 /**
- * shim_share_load() - at load: shared memory for the platform, if asked
+ * shim_share_load() - at load: shared memory for the platform
  *
- * SOFTSGX_FORK=share (or `softsgx exec --fork share`) turns fork sharing on;
- * unset or "detach", a child gets no enclave of its parent's (files.c).
- * Return: 0, -EINVAL for another value, or the error of the shared memory.
+ * Fork sharing is the default (SOFTSGX_FORK unset or "share"); with
+ * SOFTSGX_FORK=detach (`softsgx exec --fork detach`) a child gets no enclave
+ * of its parent's (files.c).  Another value is a usage error (exit 2).
+ * Return: 0 or the error of the shared memory.
  */
 int shim_share_load(void)
 {
 	const char *v = getenv("SOFTSGX_FORK");
 	int err;
 
-	if (!v || !*v || !strcmp(v, "detach"))
-		return 0;
-	if (strcmp(v, "share"))
-		return -EINVAL;
+	if (v && *v && strcmp(v, "share")) {
+		if (!strcmp(v, "detach"))
+			return 0;
+		fprintf(stderr, "softsgx: SOFTSGX_FORK=%s: want share or detach\n", v);
+		_exit(2);
+	}
 	/* Address space only: the arena for objects, the store for enclave bytes. */
 	err = sgx_mem_share(1UL << 30, 8UL << 40);
 	if (err)
@@ -284,6 +289,24 @@ static void *agent_main(void *arg)
  * Returns once the agent runs, so that a request can find it.
  * Return: 0 or -errno.
  */
+/*
+ * The agent's stack for the next fork's child, mapped before the fork: a
+ * mapping made in the child's fork handler could take the place of one the
+ * fork did not copy (a vEPC range), where Linux leaves nothing.
+ */
+#define AGENT_STACK (256UL << 10)
+static void *next_stack;
+
+void shim_agent_fork_prepare(void)
+{
+	if (shim_share && shim.ready && !next_stack) {
+		void *p = mmap(NULL, AGENT_STACK, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+
+		next_stack = p == MAP_FAILED ? NULL : p;
+	}
+}
+
 int shim_agent_start(void)
 {
 	pthread_attr_t at;
@@ -295,7 +318,16 @@ int shim_agent_start(void)
 	atomic_store(&shim.mm->agent, 0);
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&at, 256 << 10);
+	if (next_stack) {
+		/*
+		 * A fork's child (a parent has its agent before it forks): the
+		 * stack the parent mapped for it, the child's own copy now.
+		 */
+		pthread_attr_setstack(&at, next_stack, AGENT_STACK);
+		next_stack = NULL;
+	} else {
+		pthread_attr_setstacksize(&at, AGENT_STACK);
+	}
 	err = pthread_create(&t, &at, agent_main, shim.mm);
 	pthread_attr_destroy(&at);
 	if (err)

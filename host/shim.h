@@ -302,6 +302,8 @@ extern bool shim_share;      /* SOFTSGX_FORK=share */
 int shim_share_load(void);
 struct sgx_mm *shim_mm_new(void);
 int shim_agent_start(void);
+/* Before a fork: the child's agent stack (share.c). */
+void shim_agent_fork_prepare(void);
 struct shim_encl_rec *shim_rec_new(struct sgx_encl *encl);
 void shim_rec_released(struct sgx_encl *encl);
 void shim_rec_free(struct shim_encl_rec *r);

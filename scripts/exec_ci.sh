@@ -1,14 +1,18 @@
 #!/bin/sh
 # The unmodified-program checks of the suite, as TAP on stdout:
-#   1. Linux's SGX selftests (scripts/selftests.sh) under `softsgx exec`;
-#   2. the same, and our own test_exec_basic and test_exec_fork, as an
-#      unprivileged user (the kernel only lets users have userfaultfd with
-#      UFFD_USER_MODE_ONLY), when we are root and setpriv exists;
+#   1. Linux's SGX selftests (scripts/selftests.sh) under `softsgx exec`
+#      (the harness runs each test in a forked child: with fork sharing, the
+#      default, each child joins the driver an earlier one started);
+#   2. the same, and our own test_exec_basic, test_exec_fork (--fork
+#      detach) and test_exec_fork_share, as an unprivileged user (the
+#      kernel only lets users have userfaultfd with UFFD_USER_MODE_ONLY),
+#      when we are root and setpriv exists;
 #   3. the selftests again with CPUID rewritten (--cpuid rewrite), the way
 #      taken on CPUs without CPUID faulting: they read leaf 0x12 for SGX2
 #      and the EPC size;
-#   4. and once more with every ENCLU trapping (--no-fast-enclu): the
-#      enclave's code exactly as measured.
+#   4. once more with every ENCLU trapping (--no-fast-enclu): the
+#      enclave's code exactly as measured;
+#   5. and with --fork detach: each test's child a platform of its own.
 # A selftest that fails is run alone up to four more times and the line says so: the
 # oversubscribed tests race ksgxd for EPC pages and can get the kernel's
 # EAGAIN, as on Linux (docs/running-programs.md).  Each case counts once.
@@ -68,7 +72,7 @@ run_selftests() {
 
 n=0
 exec_cmd="$build/softsgx exec --epc $epc --"
-echo "1..66"
+echo "1..83"
 # shellcheck disable=SC2086
 run_selftests "selftest" $exec_cmd
 
@@ -79,8 +83,10 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	cp "$dir/test_sgx" "$dir/test_encl.elf" "$u/st/"
 	cp "$build/softsgx" "$build/libsoftsgx-preload.so" "$u/bin/"
 	cp "$build/tests/host/test_exec_basic" "$build/tests/host/test_exec_fork" \
-		"$build/tests/enclave/test_encl.sgxs" \
-		"$build/tests/enclave/test_encl.sig" "$u/bin/"
+		"$build/tests/host/test_exec_fork_share" \
+		"$build/tests/enclave/test_encl.sgxs" "$build/tests/enclave/test_encl.sig" \
+		"$build/tests/enclave/test_encl_big.sgxs" \
+		"$build/tests/enclave/test_encl_big.sig" "$u/bin/"
 	chmod -R a+rX "$out"
 	as_nobody="setpriv --reuid=nobody --regid=nogroup --clear-groups"
 	dir_saved=$dir
@@ -88,11 +94,16 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	# shellcheck disable=SC2086
 	run_selftests "unprivileged selftest" $as_nobody "$u/bin/softsgx" exec --epc $epc --
 	dir=$dir_saved
-	for prog in test_exec_basic test_exec_fork; do
+	for prog in test_exec_basic test_exec_fork test_exec_fork_share; do
+		opts= extra=
+		case $prog in
+		test_exec_fork) opts="--fork detach" ;;
+		test_exec_fork_share) extra="test_encl_big.sgxs test_encl_big.sig" ;;
+		esac
 		n=$((n + 1))
 		# shellcheck disable=SC2086
-		if (cd "$u/bin" && $as_nobody ./softsgx exec --epc 1M -- ./$prog \
-			test_encl.sgxs test_encl.sig) >"$out/prog.tap" 2>&1 &&
+		if (cd "$u/bin" && $as_nobody ./softsgx exec --epc 1M $opts -- ./$prog \
+			test_encl.sgxs test_encl.sig $extra) >"$out/prog.tap" 2>&1 &&
 			! grep -q '^not ok' "$out/prog.tap" && grep -q '^ok ' "$out/prog.tap"; then
 			echo "ok $n - unprivileged: $prog ($(grep -c '^ok ' "$out/prog.tap") cases)"
 		else
@@ -101,13 +112,15 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 		fi
 	done
 else
-	for i in $(seq 17 34); do
+	for i in $(seq 17 35); do
 		echo "ok $i - unprivileged runs # SKIP not root, or no setpriv"
 	done
-	n=34
+	n=35
 fi
 
 # shellcheck disable=SC2086
 run_selftests "selftest, CPUID rewritten" $build/softsgx exec --epc $epc --cpuid rewrite --
 # shellcheck disable=SC2086
 run_selftests "selftest, ENCLU trapping" $build/softsgx exec --epc $epc --no-fast-enclu --
+# shellcheck disable=SC2086
+run_selftests "selftest, fork detach" $build/softsgx exec --epc $epc --fork detach --

@@ -57,8 +57,17 @@ const char exec_usage[] =
 	"                   jump to a stub that performs the leaf without a trap;\n"
 	"                   an enclave that reads its own code sees the jump there\n"
 	"                   (a debugger's EDBGRD sees the original)\n"
+	"  --fork MODE      what a child that PROGRAM forks gets of its enclaves:\n"
+	"                   share (the default, as on Linux: the child's address\n"
+	"                   space joins each inherited enclave, which both processes\n"
+	"                   can enter, and the family draws on one EPC and one\n"
+	"                   driver) or detach (the child's enclave ranges read as\n"
+	"                   all ones and it cannot enter them; a device it opens\n"
+	"                   starts a platform of its own)\n"
 	"  --stats          print the driver's counters on stderr when PROGRAM exits,\n"
 	"                   and each cgroup's misc.current, max, peak and events\n"
+	"                   (with --fork share, the last process of the family to\n"
+	"                   exit prints them)\n"
 	"  -h, --help       this text\n"
 	"      --version    the version\n"
 	"\n"
@@ -72,6 +81,7 @@ const char exec_usage[] =
 	"                   limit below the usage reclaims, then OOM-kills, under v5)\n"
 	"  SOFTSGX_CPUID=MODE  the --cpuid value (0 is off)\n"
 	"  SOFTSGX_FAST_ENCLU=0  as --no-fast-enclu\n"
+	"  SOFTSGX_FORK=share|detach  the --fork value\n"
 	"  SOFTSGX_DEBUG=1  one line per exception the shim reports, one per scan\n"
 	"                   for CPUID instructions to rewrite, and one per enclave\n"
 	"                   whose ENCLU sites were rewritten\n"
@@ -302,6 +312,14 @@ int cmd_exec(int argc, char **argv)
 				return 2;
 			}
 			setenv("SOFTSGX_CGROUP_POLICY", argv[i + 1], 1);
+			i++;
+		} else if (!strcmp(a, "--fork")) {
+			if (i + 1 >= argc ||
+			    (strcmp(argv[i + 1], "share") && strcmp(argv[i + 1], "detach"))) {
+				fprintf(stderr, "softsgx exec: --fork wants share or detach\n");
+				return 2;
+			}
+			setenv("SOFTSGX_FORK", argv[i + 1], 1);
 			i++;
 		} else if (!strcmp(a, "--no-fast-enclu")) {
 			setenv("SOFTSGX_FAST_ENCLU", "0", 1);

@@ -180,7 +180,7 @@ bool ht_fork_shares(void)
 {
 	const char *v = getenv("SOFTSGX_FORK");
 
-	return v && !strcmp(v, "share");
+	return !v || !*v || !strcmp(v, "share"); /* the default */
 }
 
 uint64_t ht_eaccept(uint64_t tcs, uint64_t addr, uint64_t len, uint64_t flags)

@@ -62,7 +62,7 @@ bool ht_thread_rec(uint64_t tcs, struct encl_thread_rec *rec);
 /* Is the page at @addr mapped in this process (/proc/self/pagemap)? */
 bool ht_page_mapped(uint64_t addr);
 
-/* Does a forked child share its parent's enclaves (SOFTSGX_FORK=share)? */
+/* Does a forked child share its parent's enclaves (SOFTSGX_FORK unset or share)? */
 bool ht_fork_shares(void);
 
 /* EACCEPT [addr, addr + len) with @flags through @tcs; the op's status (0 = all). */

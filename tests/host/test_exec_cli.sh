@@ -31,6 +31,16 @@ grep -q -- "--cgroup PATH:LIMIT" "$T/out" && grep -q SOFTSGX_CGROUPS "$T/out" &&
 	bad "--help lists the option and variables"
 grep -q -- "--cpuid MODE" "$T/out" && grep -q SOFTSGX_CPUID "$T/out" &&
 	ok "--help lists --cpuid and SOFTSGX_CPUID" || bad "--help lists --cpuid and SOFTSGX_CPUID"
+grep -q -- "--fork MODE" "$T/out" && grep -q "SOFTSGX_FORK=share|detach" "$T/out" &&
+	ok "--help lists --fork and SOFTSGX_FORK" || bad "--help lists --fork and SOFTSGX_FORK"
+check "--fork both is refused" 2 "^softsgx exec: --fork wants share or detach" \
+	"$BIN" exec --fork both -- true
+check "--fork without a value" 2 "--fork wants" "$BIN" exec --fork
+check "SOFTSGX_FORK=both is refused" 2 "^softsgx: SOFTSGX_FORK=both: want share or detach" \
+	env SOFTSGX_FORK=both "$BIN" exec -- "$2" "$3" "$4"
+for m in share detach; do
+	check "--fork $m runs an enclave" 0 '' "$BIN" exec --fork $m -- "$2" "$3" "$4"
+done
 check "--cpuid yes is refused" 2 "^softsgx exec: --cpuid wants auto, fault, rewrite or off" \
 	"$BIN" exec --cpuid yes -- true
 check "--cpuid without a value" 2 "--cpuid wants" "$BIN" exec --cpuid

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * fork with SOFTSGX_FORK=share: as on Linux, a forked child shares its
+ * fork as on Linux (the default, --fork share): a forked child shares its
  * parent's enclaves (one driver, one EPC, the child's address space on
  * each inherited enclave's mm list).  Each numbered part forks a child
  * whose cases come back to this process through a pipe (host_fork.c):
@@ -524,7 +524,6 @@ static void on_alarm(int sig)
 
 int main(int argc, char **argv)
 {
-	const char *mode = getenv("SOFTSGX_FORK");
 
 	signal(SIGALRM, on_alarm);
 	alarm(SECS);
@@ -533,9 +532,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	args = argv;
-	if (!mode || strcmp(mode, "share"))
-		tap_diag("SOFTSGX_FORK is %s, not share: children will not share", mode ? mode :
-			 "unset");
+	if (!ht_fork_shares())
+		tap_diag("SOFTSGX_FORK is %s, not share: children will not share",
+			 getenv("SOFTSGX_FORK"));
 	/* B of part 5 outlives its parent A: it must come back here to be waited for. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
 		tap_diag("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
