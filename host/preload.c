@@ -153,14 +153,16 @@ static void fork_parent(void)
 }
 
 /*
- * The child: no byte of the parent's enclaves is reachable here.  Its
- * windows, backing stores, EPC and vEPC mappings were MADV_DONTFORK
- * (userfaultfd registrations do not survive a fork, so an inherited window
- * mapping would show the parent's live enclave, and let the child fill its
- * holes); each enclave range becomes one that reads as all ones, the way
- * EPC reads outside enclave mode.  The parent's driver is frozen here (its
- * threads and locks stayed in the parent): the child's first open starts
- * its own.  The order matters: files.c still needs the shim's fds listed.
+ * The child.  Its enclave and vEPC mappings were MADV_DONTFORK (userfaultfd
+ * registrations do not survive a fork, so an inherited window mapping would
+ * show the enclave without the driver, and let the child fill its holes).
+ * With fork sharing (the default) the child keeps the family's platform and
+ * driver, and maps its enclave ranges again under its own userfaultfd and
+ * address space (share.c).  Detached, each enclave range becomes one that
+ * reads as all ones, the way EPC reads outside enclave mode, and the
+ * parent's driver is frozen here: the child's first open starts its own.
+ * The order matters: files.c still needs the shim's fds listed, and the
+ * child's enclave ranges need its new userfaultfd and address space.
  */
 static void child_after_fork(void)
 {

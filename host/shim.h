@@ -24,13 +24,20 @@
  *   sigmask.c the program's signal mask, kept apart from the signals the
  *             shim needs (ENCLU traps, exceptions, kicks)
  *
- * fork: the enclave windows, the driver's backing store, the EPC and the
- * vEPC mappings are MADV_DONTFORK, so a child never has them; its handler
- * (preload.c) turns each inherited enclave range into an abort range (all
- * ones, filled on first read, writes dropped by single-stepping them) and
- * marks the inherited files "orphan", closes the shim's own fds, and leaves
- * the parent's driver frozen: a first open in the child starts a platform
- * and driver of its own.  The parent holds shim.lock across the fork.
+ *   share.c   fork sharing: the family's shared state, each process's
+ *             address space and its agent thread, reaping ended processes
+ *
+ * fork: the program's enclave and vEPC mappings are MADV_DONTFORK, so a
+ * child never has them.  By default (fork sharing) the platform, the
+ * driver, the windows and backing stores are shared memory of the whole
+ * family and the child's handler maps its enclave ranges again under its
+ * own userfaultfd and address space (share.c, files.c).  With
+ * SOFTSGX_FORK=detach it turns each inherited enclave range into an abort
+ * range (all ones, filled on first read, writes dropped by single-stepping
+ * them), marks the inherited files "orphan", closes the shim's own fds and
+ * leaves the parent's driver frozen: a first open in the child starts a
+ * platform and driver of its own.  The parent holds shim.lock across the
+ * fork.
  *
  * Locking: shim.lock (a mutex) guards the file and mapping tables' writers;
  * it is only taken with every signal blocked, so a handler on the same
