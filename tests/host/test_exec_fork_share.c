@@ -20,12 +20,16 @@
  *     itself, keeps using the enclave under reclaim;
  *  6. the child builds an enclave of its own, which derives the parent's
  *     seal key (one platform), while the parent's runs on unaffected;
- *  7. the parent's vEPC mapping is not in the child (VM_DONTCOPY).
+ *  7. the parent's vEPC mapping is not in the child (VM_DONTCOPY);
+ *  8. the fork comes while a thread of the parent is inside the enclave:
+ *     its TCS is busy for the child, which enters another one, and the
+ *     thread finishes unharmed (run after 3).
  * Every process has alarm(SECS): a hang is a kill, never a stuck test.
  * Usage: test_exec_fork_share ENCL.sgxs ENCL.sig BIG.sgxs BIG.sig
  * (the small test enclave, then the big one; run with a small EPC).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -395,6 +399,56 @@ static void test_same_tcs(void)
 	       (unsigned long long)r1.entries, (unsigned long long)r2.entries);
 }
 
+/* ---- 8: fork while a thread of the parent is inside the enclave ---- */
+
+struct spinner {
+	pthread_t t;
+	struct encl_op op;
+	uint64_t inside, stop;
+	bool ok;
+};
+
+static void *spin(void *arg)
+{
+	struct spinner *s = arg;
+
+	s->ok = ht_call(e.tcs[7], &s->op);
+	return NULL;
+}
+
+static void test_fork_inside(void)
+{
+	static struct spinner s;
+	struct ht_child c;
+
+	s.op = ht_op(ENCL_OP_SPIN, (uint64_t)(uintptr_t)&s.inside, (uint64_t)(uintptr_t)&s.stop, 0);
+	tap_ok(!pthread_create(&s.t, NULL, spin, &s), "8: a thread enters TCS 7 and spins");
+	/* The fork must find it inside: wait for the enclave's word, not a guess. */
+	for (int ms = 0; ms < 10000 && !__atomic_load_n(&s.inside, __ATOMIC_ACQUIRE); ms++)
+		usleep(1000);
+	if (ht_fork(&c, SECS) == 0) {
+		struct encl_op op = ht_op(ENCL_OP_RETURN, 8, 0, 0);
+		struct sgx_enclave_run run;
+		int rc = encl_enter(e.tcs[7], &op, &run, NULL, 0);
+
+		/* One TCS, one thread: the parent's is in it (EENTER's #GP on a busy TCS). */
+		ht_child_ok(rc == 0 && run.function == ENCL_EENTER && run.exception_vector == 13,
+			    "8, child: EENTER on the TCS the parent's thread is inside faults "
+			    "(#GP): it is busy (rc %d, function %u, vector %u)", rc, run.function,
+			    run.exception_vector);
+		ht_child_ok(differing(e.tcs[6], pa, SEED_P, LEN) == 0,
+			    "8, child: enters another TCS meanwhile and finds the parent's pattern");
+		ht_child_exit();
+	}
+	finish(&c, "8, child", 2);
+	__atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(s.t, NULL);
+	tap_ok(s.ok && s.op.ret > 0, "8: the thread inside at the fork finishes (%llu rounds)",
+	       (unsigned long long)s.op.ret);
+	tap_ok(differing(e.tcs[7], pa, SEED_P, LEN) == 0,
+	       "8: and its TCS enters again, the pattern intact");
+}
+
 /* ---- 4: one side lets go of the enclave, the other keeps it ---- */
 
 static void test_let_go(void)
@@ -550,6 +604,7 @@ int main(int argc, char **argv)
 	test_one_memory();
 	test_both_inside();
 	test_same_tcs();
+	test_fork_inside();
 	test_let_go();
 	test_child_enclave();
 	test_vepc();
