@@ -295,6 +295,7 @@ static void file_let_go(struct shim_file *f)
 		sgx_encl_mm_release(encl, shim.mm);
 		sgx_encl_put(encl);
 	}
+	f->vepc = NULL; /* the other holders' now */
 	file_forget(f);
 }
 
@@ -325,8 +326,13 @@ static void file_release(struct shim_file *f)
 		fd_set_internal(f->encl->backing_fd, false);
 	if (f->encl)
 		sgx_release(f->encl);
-	if (f->vepc)
+	if (f->vepc) {
+		/* No driver callback ends a vEPC file's record: it goes now. */
+		if (f->rec)
+			shim_rec_free(f->rec);
+		f->rec = NULL;
 		sgx_vepc_release(f->vepc);
+	}
 	/*
 	 * The window and its fd stay until the driver's release, which may
 	 * run later on another thread (shim_encl_released()): until then
@@ -489,9 +495,19 @@ int shim_dev_open(const char *path, int flags)
 				break;
 		}
 	} else if (kind == SHIM_VEPC) {
+		/* Fork sharing: a child that inherits the fd holds the vEPC too. */
+		if (shim_share) {
+			f->rec = shim_rec_new(NULL);
+			if (!f->rec) {
+				err = -ENOMEM;
+				goto out_close;
+			}
+		}
 		f->vepc = sgx_vepc_open(shim.drv, &err);
 		if (!f->vepc)
 			goto out_close;
+		if (f->rec)
+			f->rec->vepc = f->vepc;
 	}
 done:
 	f->nfds = 1;
@@ -1283,6 +1299,39 @@ void shim_files_after_fork(void)
 	placeholder_fd = -1;
 }
 
+/*
+ * Every live file of this process that fork sharing counts (enclave and
+ * vEPC files: their fds and mappings), each once, into @out (shim.lock held).
+ */
+static int counted_files(struct shim_file **out)
+{
+	int n = 0;
+
+	for (int fd = 0; shim.fdtab && fd < SHIM_MAX_FDS; fd++) {
+		struct shim_file *f = atomic_load_explicit(&shim.fdtab[fd], memory_order_relaxed);
+		int i = 0;
+
+		if (!f || f->dead || !f->rec)
+			continue;
+		while (i < n && out[i] != f)
+			i++;
+		if (i == n && n < SHIM_MAX_FILES)
+			out[n++] = f;
+	}
+	for (int m = 0; m < shim.nr_maps; m++) {
+		struct shim_file *f = shim.maps[m].f;
+		int i = 0;
+
+		if (f->dead || !f->rec)
+			continue;
+		while (i < n && out[i] != f)
+			i++;
+		if (i == n && n < SHIM_MAX_FILES)
+			out[n++] = f;
+	}
+	return n;
+}
+
 /* The files the fork under way counted for its child (shim.lock held). */
 static struct shim_file *forking[SHIM_MAX_FILES];
 static int nr_forking;
@@ -1341,14 +1390,9 @@ void shim_files_fork_prepare(void)
 	nr_forking = 0;
 	if (!shim_share || !shim.fdtab)
 		return;
-	for (int i = 0; i < SHIM_MAX_FILES; i++) {
-		struct shim_file *f = atomic_load_explicit(&shim.files[i], memory_order_relaxed);
-
-		if (f && !f->dead && f->rec) {
-			atomic_fetch_add(&f->rec->procs, 1);
-			forking[nr_forking++] = f;
-		}
-	}
+	nr_forking = counted_files(forking);
+	for (int i = 0; i < nr_forking; i++)
+		atomic_fetch_add(&forking[i]->rec->procs, 1);
 }
 
 /* fork() failed: no child holds what shim_files_fork_prepare() counted. */
@@ -1368,8 +1412,14 @@ void shim_files_fork_failed(void)
 		struct shim_file *f = counted[i];
 
 		/* The parent let go meanwhile: the child's count was the last. */
-		if (atomic_fetch_sub(&f->rec->procs, 1) == 1 && f->encl)
+		if (atomic_fetch_sub(&f->rec->procs, 1) != 1)
+			continue;
+		if (f->encl) {
 			sgx_release(f->encl);
+		} else if (f->vepc) {
+			shim_rec_free(f->rec);
+			sgx_vepc_release(f->vepc);
+		}
 	}
 	shim_unblock(&old);
 }
@@ -1388,14 +1438,9 @@ void shim_files_exit(void)
 
 	shim_block(&old);
 	pthread_mutex_lock(&shim.lock);
-	for (int i = 0; i < SHIM_MAX_FILES; i++) {
-		struct shim_file *f = atomic_load(&shim.files[i]);
-
-		if (f && !f->dead && f->rec) {
-			f->dead = true;
-			held[n++] = f;
-		}
-	}
+	n = counted_files(held);
+	for (int i = 0; i < n; i++)
+		held[i]->dead = true;
 	pthread_mutex_unlock(&shim.lock);
 	for (int i = 0; i < n; i++)
 		file_release(held[i]);

@@ -214,6 +214,15 @@ static void reap(struct sgx_mm *mm)
 		      (1ULL << (i % 64))))
 			continue;
 		r = atomic_load(&recs[i]);
+		if (r && r->vepc) {
+			struct sgx_vepc *vepc = r->vepc;
+
+			if (atomic_fetch_sub(&r->procs, 1) == 1) {
+				shim_rec_free(r);
+				sgx_vepc_release(vepc);
+			}
+			continue;
+		}
 		encl = r ? r->encl : NULL;
 		if (!encl)
 			continue;

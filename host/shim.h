@@ -120,7 +120,8 @@ struct shim_file {
  */
 struct shim_encl_rec {
 	_Atomic int procs;           /* processes holding the file (fds or mappings) */
-	struct sgx_encl *encl;
+	struct sgx_encl *encl;       /* an enclave file's, or */
+	struct sgx_vepc *vepc;       /* a vEPC file's */
 	struct sgx_mem_file window;  /* the window's slice of the store */
 	_Atomic uint8_t *young;      /* per page: inserted since the reclaimer looked */
 	size_t pages;

@@ -29,12 +29,13 @@
  * (the small test enclave, then the big one; run with a small EPC).
  */
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -558,9 +559,15 @@ static void test_vepc(void)
 			    f.code);
 		ht_child_ok(ht_call(e.tcs[6], &op) && op.ret == (7 ^ ENCL_RETURN_MAGIC),
 			    "7, child: the enclave did come along: it enters it (TCS 6)");
+		/* The fd did come along too: one file, released at the last close. */
+		ht_child_ok(close(vepc) == 0, "7, child: closes its copy of the vEPC fd");
 		ht_child_exit();
 	}
-	finish(&c, "7, child", 2);
+	finish(&c, "7, child", 3);
+	int r = ioctl(vepc, SGX_IOC_VEPC_REMOVE_ALL, 0);
+
+	tap_ok(r == 0, "7: the parent's vEPC outlives the child's close: its REMOVE_ALL works "
+	       "(%s)", r ? strerror(errno) : "0");
 	munmap(vmap, 4 * PAGE);
 	close(vepc);
 }
