@@ -258,7 +258,10 @@ static size_t slice_len(size_t len)
 	return (len + (2UL << 20) - 1) & ~((2UL << 20) - 1);
 }
 
-/* A slice of the store of at least @len bytes (a given-back one first); -1: full. */
+/*
+ * A slice of the store of @len bytes: from a given-back one (split), else
+ * from the never-used end; -1: full.
+ */
 static long long store_take(size_t len)
 {
 	long long off = -1;
@@ -267,7 +270,8 @@ static long long store_take(size_t len)
 	for (int i = 0; i < STORE_FREE; i++)
 		if (arena->store_free[i].len >= len) {
 			off = (long long)arena->store_free[i].off;
-			arena->store_free[i].len = 0;
+			arena->store_free[i].off += len;
+			arena->store_free[i].len -= len;
 			break;
 		}
 	if (off < 0 && arena->store_size - arena->store_next >= len) {
@@ -278,17 +282,40 @@ static long long store_take(size_t len)
 	return off;
 }
 
+/*
+ * Give [off, off + len) back: its memory at once (punched), its address
+ * space merged with the free neighbours (or with the never-used end), so
+ * that sizes that come and go do not splinter the store.
+ */
 static void store_give(size_t off, size_t len)
 {
 	(void)fallocate(store_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
 			(off_t)len);
 	arena_lock();
-	for (int i = 0; i < STORE_FREE; i++)
-		if (!arena->store_free[i].len) {
-			arena->store_free[i].off = off;
-			arena->store_free[i].len = len;
-			break;
+	for (int i = 0; i < STORE_FREE; i++) {
+		size_t o = arena->store_free[i].off, l = arena->store_free[i].len;
+
+		if (!l)
+			continue;
+		if (o + l == off) {
+			off = o;
+			len += l;
+			arena->store_free[i].len = 0;
+		} else if (off + len == o) {
+			len += l;
+			arena->store_free[i].len = 0;
 		}
+	}
+	if (off + len == arena->store_next) {
+		arena->store_next = off;
+	} else {
+		for (int i = 0; i < STORE_FREE; i++)
+			if (!arena->store_free[i].len) {
+				arena->store_free[i].off = off;
+				arena->store_free[i].len = len;
+				break;
+			}
+	}
 	arena_unlock();
 }
 

@@ -48,14 +48,28 @@ int sgx_rcu_share(void)
 	return 0;
 }
 
+/*
+ * A reader that read the phase and then stalled may count itself in a
+ * phase that grace periods already flipped past (and did not wait for):
+ * after counting, it checks that the phase is still the one it counted in,
+ * and counts again otherwise.  Once the check passes, any grace period that
+ * flips later waits for this count.
+ */
 void sgx_srcu_read_lock(void)
 {
 	struct sgx_srcu *s = sgx_rcu_shared;
+	unsigned int p;
 
 	if (nest++)
 		return;
-	my_phase = atomic_load(&s->phase) & 1;
-	atomic_fetch_add(&s->readers[my_phase], 1);
+	for (;;) {
+		p = atomic_load(&s->phase);
+		atomic_fetch_add(&s->readers[p & 1], 1);
+		if (atomic_load(&s->phase) == p)
+			break;
+		atomic_fetch_sub(&s->readers[p & 1], 1);
+	}
+	my_phase = p & 1;
 }
 
 void sgx_srcu_read_unlock(void)

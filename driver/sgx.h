@@ -489,6 +489,7 @@ struct sgx_encl {
 
 	int backing_fd;                 /* memfd "SGX backing": E + E/32 bytes */
 	long long backing_off;          /* where in it (a slice of a shared store) */
+	void *host_priv;                /* the host's own record of the enclave (the driver's: never) */
 	uint8_t *backing;               /* its mapping */
 	unsigned long backing_size;
 	_Atomic unsigned long *backing_present; /* bit per backing page known allocated */

@@ -281,22 +281,42 @@ static void file_forget(struct shim_file *f)
 }
 
 /*
- * Fork sharing: this process lets go of @f while another still holds it.
- * Its address space leaves the enclave's mm list now (it maps none of it;
- * the kernel would keep the entry until the exit, to no effect), and the
- * enclave lives on.  Without shim.lock, outside any read section.
+ * Fork sharing: this process lets go of @f.  Its address space leaves the
+ * enclave's mm list now (it maps none of it; the kernel would keep the
+ * entry until the exit, to no effect), with a reference that keeps the
+ * enclave alive however the other holders let go meanwhile.  The last
+ * holder runs the driver's release; the others forget the file.  Without
+ * shim.lock, outside any read section.
  */
-static void file_let_go(struct shim_file *f)
+static void file_share_release(struct shim_file *f)
 {
+	struct shim_encl_rec *rec = f->rec;
 	struct sgx_encl *encl = f->encl;
+	struct sgx_vepc *vepc = f->vepc;
+	bool last;
 
 	if (encl) {
 		sgx_encl_get(encl);
 		sgx_encl_mm_release(encl, shim.mm);
-		sgx_encl_put(encl);
 	}
-	f->vepc = NULL; /* the other holders' now */
+	shim_rec_unhold(rec);
+	last = atomic_fetch_sub(&rec->procs, 1) == 1;
+	/*
+	 * Forgotten before the release: the window and the record are the
+	 * family's (the release's last put, in any process, gives them back),
+	 * and an entry left here would outlive the enclave.
+	 */
+	f->vepc = NULL;
 	file_forget(f);
+	if (last && encl)
+		sgx_release(encl);
+	if (last && vepc) {
+		/* No driver callback ends a vEPC file's record: it goes now. */
+		shim_rec_free(rec);
+		sgx_vepc_release(vepc);
+	}
+	if (encl)
+		sgx_encl_put(encl);
 }
 
 /*
@@ -314,25 +334,17 @@ static void file_release(struct shim_file *f)
 		shim_wait_leaves(); /* an entry that translated the TCS before */
 		shim_kick_threads(f->encl);
 	}
-	if (f->rec)
-		shim_rec_unhold(f->rec);
-	/* Fork sharing: another process holds the file still; only this one lets go. */
-	if (f->rec && atomic_fetch_sub(&f->rec->procs, 1) > 1) {
-		file_let_go(f);
+	if (f->rec) {
+		file_share_release(f);
 		return;
 	}
-	/* The driver closes its backing store's fd through our close() (a private one). */
+	/* The driver closes its backing store's fd through our close(). */
 	if (f->encl && f->encl->backing_fd >= 0)
 		fd_set_internal(f->encl->backing_fd, false);
 	if (f->encl)
 		sgx_release(f->encl);
-	if (f->vepc) {
-		/* No driver callback ends a vEPC file's record: it goes now. */
-		if (f->rec)
-			shim_rec_free(f->rec);
-		f->rec = NULL;
+	if (f->vepc)
 		sgx_vepc_release(f->vepc);
-	}
 	/*
 	 * The window and its fd stay until the driver's release, which may
 	 * run later on another thread (shim_encl_released()): until then
@@ -486,8 +498,10 @@ int shim_dev_open(const char *path, int flags)
 		f->encl = sgx_open(shim.drv, &err);
 		if (!f->encl)
 			goto out_close;
-		if (f->rec)
+		if (f->rec) {
 			f->rec->encl = f->encl;
+			f->encl->host_priv = f->rec;
+		}
 		for (int i = 0; i < SHIM_MAX_FILES; i++) {
 			struct shim_file *z = NULL;
 
@@ -690,20 +704,27 @@ static int window_setup(struct shim_file *f)
 		 * Fork sharing: the window is a slice of the store every process
 		 * has mapped, and "young" is the enclave's, whichever process
 		 * mapped the page (the first test clears it, as an OR of the
-		 * address spaces' bits would be).
+		 * address spaces' bits would be).  The process that created the
+		 * enclave takes them; another that holds the file takes them up
+		 * later (window_catch_up()), once published.
 		 */
-		int e = sgx_mem_file_get("sgx_enclave_window", f->size, &f->rec->window);
+		struct shim_encl_rec *r = f->rec;
 
-		if (e)
-			return e;
-		f->rec->young = sgx_map(n);
-		if (!f->rec->young)
-			return -ENOMEM;
-		f->rec->pages = n;
-		f->young = f->rec->young;
-		f->wfd = sgx_mem_fd(f->rec->window.fd);
-		f->woff = f->rec->window.off;
-		f->window = f->rec->window.addr;
+		if (!atomic_load_explicit(&r->window_ready, memory_order_acquire)) {
+			int e = sgx_mem_file_get("sgx_enclave_window", f->size, &r->window);
+
+			if (e)
+				return e;
+			r->young = sgx_map(n);
+			if (!r->young)
+				return -ENOMEM;
+			r->pages = n;
+			atomic_store_explicit(&r->window_ready, true, memory_order_release);
+		}
+		f->young = r->young;
+		f->wfd = sgx_mem_fd(r->window.fd);
+		f->woff = r->window.off;
+		f->window = r->window.addr;
 	} else {
 		p = shim_sys_mmap(NULL, f->size, PROT_READ | PROT_WRITE,
 				  MAP_SHARED | MAP_NORESERVE, f->wfd, 0);
@@ -726,6 +747,21 @@ static int window_setup(struct shim_file *f)
 				  f->window);
 }
 
+/*
+ * Fork sharing: another process of the family created @f's enclave after
+ * this one got the file (shim.lock held).  Take its window up now, before
+ * this process maps or uses it.  Signal handlers cannot do it: a fault
+ * through a mapping made before that, with no window here, stays SIGBUS
+ * until this process next makes an ioctl or mmap of the file.
+ */
+static void window_catch_up(struct shim_file *f)
+{
+	if (f->rec && !f->window && f->encl &&
+	    atomic_load_explicit(&f->rec->window_ready, memory_order_acquire) &&
+	    window_setup(f))
+		shim_log("softsgx: cannot set up the enclave window\n");
+}
+
 long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long arg)
 {
 	sigset_t old;
@@ -742,6 +778,11 @@ long shim_ioctl(struct shim_file *f, int fd, unsigned long cmd, unsigned long ar
 	shim_block(&old);
 	shim_share_reap();
 	shim_ksgxd_adopt();
+	if (f->rec && !f->window) {
+		pthread_mutex_lock(&shim.lock);
+		window_catch_up(f);
+		pthread_mutex_unlock(&shim.lock);
+	}
 	if (f->kind == SHIM_VEPC) {
 		r = sgx_vepc_ioctl(f->vepc, (unsigned int)cmd, arg);
 		shim_unblock(&old);
@@ -958,6 +999,7 @@ void *shim_mmap(struct shim_file *f, void *addr, size_t len, int prot, int flags
 		}
 	}
 	/* Enclave pages show only inside ELRANGE, once there is one. */
+	window_catch_up(f);
 	r = f->window ? window_overlay_part(f, start, end, prot) : 0;
 	if (r) {
 		shim_sys_munmap((void *)start, len);
@@ -1332,8 +1374,12 @@ static int counted_files(struct shim_file **out)
 	return n;
 }
 
-/* The files the fork under way counted for its child (shim.lock held). */
-static struct shim_file *forking[SHIM_MAX_FILES];
+/*
+ * The records the fork under way counted for its child (shim.lock held):
+ * the records, not the files, which the parent may forget before a failed
+ * fork returns.
+ */
+static struct shim_encl_rec *forking[SHIM_MAX_FILES];
 static int nr_forking;
 
 /**
@@ -1352,7 +1398,7 @@ void shim_files_share_child(void)
 	if (!shim.fdtab || !shim.ready)
 		return;
 	for (int i = 0; i < nr_forking; i++)
-		shim_rec_hold(forking[i]->rec);
+		shim_rec_hold(forking[i]);
 	nr_forking = 0;
 	for (int i = 0; i < SHIM_MAX_FILES; i++) {
 		struct shim_file *f = atomic_load_explicit(&shim.files[i], memory_order_relaxed);
@@ -1371,9 +1417,15 @@ void shim_files_share_child(void)
 			continue;
 		}
 		if (placeholder((void *)m->start, len, prot, MAP_FIXED) != (long)m->start ||
-		    (m->f->window && window_overlay_part(m->f, m->start, m->end, prot)) ||
-		    sgx_encl_mm_add(m->f->encl, shim.mm))
+		    (m->f->window && window_overlay_part(m->f, m->start, m->end, prot)))
 			shim_die("softsgx: a forked child cannot map its enclaves\n");
+		/*
+		 * -ENOMEM: the OOM killer took the enclave.  Linux still copies
+		 * the mapping, whose accesses then get SIGBUS: so here.
+		 */
+		if (m->f->encl && sgx_encl_mm_add(m->f->encl, shim.mm) &&
+		    !encl_test_flag(m->f->encl, SGX_ENCL_NO_MEMORY))
+			shim_die("softsgx: a forked child cannot join its enclaves\n");
 	}
 }
 
@@ -1387,18 +1439,22 @@ void shim_files_share_child(void)
  */
 void shim_files_fork_prepare(void)
 {
+	static struct shim_file *files[SHIM_MAX_FILES];
+
 	nr_forking = 0;
 	if (!shim_share || !shim.fdtab)
 		return;
-	nr_forking = counted_files(forking);
-	for (int i = 0; i < nr_forking; i++)
-		atomic_fetch_add(&forking[i]->rec->procs, 1);
+	nr_forking = counted_files(files);
+	for (int i = 0; i < nr_forking; i++) {
+		forking[i] = files[i]->rec;
+		atomic_fetch_add(&forking[i]->procs, 1);
+	}
 }
 
 /* fork() failed: no child holds what shim_files_fork_prepare() counted. */
 void shim_files_fork_failed(void)
 {
-	struct shim_file *counted[SHIM_MAX_FILES];
+	struct shim_encl_rec *counted[SHIM_MAX_FILES];
 	int n;
 	sigset_t old;
 
@@ -1409,16 +1465,17 @@ void shim_files_fork_failed(void)
 	nr_forking = 0;
 	pthread_mutex_unlock(&shim.lock);
 	for (int i = 0; i < n; i++) {
-		struct shim_file *f = counted[i];
+		struct shim_encl_rec *r = counted[i];
+		struct sgx_vepc *vepc = r->vepc;
 
 		/* The parent let go meanwhile: the child's count was the last. */
-		if (atomic_fetch_sub(&f->rec->procs, 1) != 1)
+		if (atomic_fetch_sub(&r->procs, 1) != 1)
 			continue;
-		if (f->encl) {
-			sgx_release(f->encl);
-		} else if (f->vepc) {
-			shim_rec_free(f->rec);
-			sgx_vepc_release(f->vepc);
+		if (r->encl) {
+			sgx_release(r->encl);
+		} else if (vepc) {
+			shim_rec_free(r);
+			sgx_vepc_release(vepc);
 		}
 	}
 	shim_unblock(&old);

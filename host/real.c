@@ -401,6 +401,18 @@ static bool h_young(void *host, struct sgx_mm *mm, struct sgx_encl *encl, unsign
 	(void)mm;
 	if (young_off)
 		return false;
+	/*
+	 * Fork sharing: the flag is the enclave's, whichever process's fault
+	 * set it, and the caller's process need not map the enclave at all.
+	 */
+	if (shim_share) {
+		struct shim_encl_rec *r = encl->host_priv;
+
+		if (!r || !r->young || addr < encl->base || addr - encl->base >= encl->size)
+			return false;
+		return atomic_exchange_explicit(&r->young[(addr - encl->base) >> 12], 0,
+						memory_order_relaxed);
+	}
 	f = file_of_encl(encl, addr);
 	if (!f || !f->young || addr < f->base || addr - f->base >= f->size)
 		return false;
@@ -1122,7 +1134,8 @@ void shim_real_exit(void)
 		shim_ksgxd_hand_over();
 	}
 	shim_files_exit();
-	atomic_store(&shim.mm->users, 0);
+	shim_mm_leave();
+	shim.ready = false; /* nothing of the family's is this process's any more */
 }
 
 /**

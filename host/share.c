@@ -128,7 +128,8 @@ void shim_rec_hold(struct shim_encl_rec *r)
 
 void shim_rec_unhold(struct shim_encl_rec *r)
 {
-	atomic_fetch_and(&shim.mm->held[r->idx / 64], ~(1ULL << (r->idx % 64)));
+	if (shim.mm)
+		atomic_fetch_and(&shim.mm->held[r->idx / 64], ~(1ULL << (r->idx % 64)));
 }
 
 /*
@@ -138,25 +139,22 @@ void shim_rec_unhold(struct shim_encl_rec *r)
  */
 void shim_rec_released(struct sgx_encl *encl)
 {
-	for (int i = 0; i < SHIM_MAX_FILES; i++) {
-		struct shim_encl_rec *r = atomic_load(&recs[i]);
+	struct shim_encl_rec *r = encl->host_priv;
 
-		if (r && r->encl == encl) {
-			shim_rec_free(r);
-			return;
-		}
-	}
+	if (r && r->encl == encl)
+		shim_rec_free(r);
 }
 
 /* Forget @r and give back what it holds. */
 void shim_rec_free(struct shim_encl_rec *r)
 {
-	for (int i = 0; i < SHIM_MAX_FILES; i++) {
-		struct shim_encl_rec *c = r;
+	struct shim_encl_rec *c = r;
 
-		if (atomic_compare_exchange_strong(&recs[i], &c, NULL))
-			break;
-	}
+	/* An open that failed leaves its own bit; a reaper must not find it. */
+	shim_rec_unhold(r);
+	if (r->encl)
+		r->encl->host_priv = NULL;
+	atomic_compare_exchange_strong(&recs[r->idx], &c, NULL);
 	sgx_mem_file_put(&r->window);
 	if (r->young)
 		sgx_unmap((void *)r->young, r->pages);
@@ -166,6 +164,7 @@ void shim_rec_free(struct shim_encl_rec *r)
 /* ---- address spaces and their agents ---- */
 
 static bool mm_alive(struct sgx_mm *mm);
+static void agent_wake(struct sgx_mm *mm);
 
 /* This process's address space as the driver sees it (shim_init()). */
 struct sgx_mm *shim_mm_new(void)
@@ -185,11 +184,15 @@ struct sgx_mm *shim_mm_new(void)
 	mm->users = 1;
 	mm->pid = getpid();
 	mm->req_lock = (struct sgx_mutex)SGX_MUTEX_INIT;
-	for (int i = 0; shim_share && i < MAX_MMS; i++) {
-		struct sgx_mm *z = NULL;
+	/* A full table: ended processes may still hold slots; reap, and look once more. */
+	for (int round = 0; shim_share && round < 2; round++) {
+		for (int i = 0; i < MAX_MMS; i++) {
+			struct sgx_mm *z = NULL;
 
-		if (atomic_compare_exchange_strong(&sh->mms[i], &z, mm))
-			return mm;
+			if (atomic_compare_exchange_strong(&sh->mms[i], &z, mm))
+				return mm;
+		}
+		shim_share_reap();
 	}
 	if (shim_share) {
 		sgx_free(mm);
@@ -205,7 +208,11 @@ struct sgx_mm *shim_mm_new(void)
  */
 static void reap(struct sgx_mm *mm)
 {
+	struct sgx_mm *owner = mm;
+
 	atomic_store(&mm->users, 0);
+	/* It ran ksgxd: nobody does now (the next system call or fault adopts it). */
+	atomic_compare_exchange_strong(&sh->ksgxd_mm, &owner, NULL);
 	for (int i = 0; i < SHIM_MAX_FILES; i++) {
 		struct shim_encl_rec *r;
 		struct sgx_encl *encl;
@@ -247,37 +254,89 @@ void shim_share_reap(void)
 	if (!shim_share)
 		return;
 	for (int i = 0; i < MAX_MMS; i++) {
-		struct sgx_mm *mm = atomic_load(&sh->mms[i]);
+		struct sgx_mm *mm;
+		bool mine = false;
 
-		if (!mm || mm == shim.mm || mm_alive(mm))
-			continue;
+		sgx_rcu_read_lock();
+		mm = atomic_load(&sh->mms[i]);
 		/* One reaper per address space: whoever takes it off the table. */
-		if (atomic_compare_exchange_strong(&sh->mms[i], &mm, NULL))
+		if (mm && mm != shim.mm && !mm_alive(mm))
+			mine = atomic_compare_exchange_strong(&sh->mms[i], &mm, NULL);
+		sgx_rcu_read_unlock();
+		if (mine)
 			reap(mm);
 	}
 }
 
+/**
+ * shim_mm_leave() - at exit, this process's address space leaves the family
+ *
+ * After its files were let go (they took it off every enclave's mm list):
+ * off the table, its agent ended, freed once no walker can hold it.  A
+ * family forking children that end by _exit() would otherwise fill the table.
+ */
+void shim_mm_leave(void)
+{
+	struct sgx_mm *mm = shim.mm;
+
+	if (!shim_share || !mm)
+		return;
+	atomic_store(&mm->users, 0);
+	for (int i = 0; i < MAX_MMS; i++) {
+		struct sgx_mm *c = mm;
+
+		if (atomic_compare_exchange_strong(&sh->mms[i], &c, NULL))
+			break;
+	}
+	/* Requests already sent are answered before the agent sees the end. */
+	atomic_store(&mm->quit, 1);
+	agent_wake(mm);
+	for (pid_t t; (t = atomic_load(&mm->agent)) != 0;)
+		futex((_Atomic uint32_t *)&mm->agent, FUTEX_WAIT, (uint32_t)t, NULL);
+	sgx_synchronize_rcu();
+	/*
+	 * Threads of this process may still run until the exit ends: they
+	 * keep an address space of their own, exiting (users 0), that no
+	 * other process can reach.
+	 */
+	static struct sgx_mm gone;
+
+	memcpy(&gone, mm, sizeof(gone));
+	shim.mm = &gone;
+	sgx_free(mm);
+}
+
 /* Serve the driver's requests on this process's address space. */
+/* Something for the agent: a request, a nudge, or the end. */
+static void agent_wake(struct sgx_mm *mm)
+{
+	atomic_fetch_add(&mm->wake, 1);
+	futex(&mm->wake, FUTEX_WAKE, 1, NULL);
+}
+
 static void *agent_main(void *arg)
 {
 	struct sgx_mm *mm = arg;
+	uint32_t nudged = 0;
 	sigset_t all;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	atomic_store(&mm->agent, (pid_t)syscall(SYS_gettid));
 	futex((_Atomic uint32_t *)&mm->agent, FUTEX_WAKE, INT32_MAX, NULL);
-	uint32_t nudged = 0;
-
 	for (;;) {
+		/* Read before looking: whatever moves it after, the wait does not sleep. */
+		uint32_t w = atomic_load(&mm->wake);
 		uint32_t seq = atomic_load(&mm->req_seq);
 
+		if (atomic_load(&mm->quit))
+			break;
 		if (atomic_load(&mm->nudge) != nudged) {
 			nudged = atomic_load(&mm->nudge);
 			shim_ksgxd_adopt();
 		}
 		if (seq == atomic_load(&mm->done_seq)) {
-			futex(&mm->req_seq, FUTEX_WAIT, seq, NULL);
+			futex(&mm->wake, FUTEX_WAIT, w, NULL);
 			continue;
 		}
 		if (mm->req.op == REQ_ZAP)
@@ -289,15 +348,12 @@ static void *agent_main(void *arg)
 		atomic_store(&mm->done_seq, seq);
 		futex(&mm->done_seq, FUTEX_WAKE, INT32_MAX, NULL);
 	}
+	/* shim_mm_leave() waits for this, then frees the address space. */
+	atomic_store(&mm->agent, 0);
+	futex((_Atomic uint32_t *)&mm->agent, FUTEX_WAKE, INT32_MAX, NULL);
 	return NULL;
 }
 
-/**
- * shim_agent_start() - start this process's agent (fork sharing only)
- *
- * Returns once the agent runs, so that a request can find it.
- * Return: 0 or -errno.
- */
 /*
  * The agent's stack for the next fork's child, mapped before the fork: a
  * mapping made in the child's fork handler could take the place of one the
@@ -379,7 +435,7 @@ static void forward(struct sgx_mm *mm, int op, struct sgx_encl *encl, unsigned l
 	mm->req.len = len;
 	seq = atomic_load(&mm->req_seq) + 1;
 	atomic_store(&mm->req_seq, seq);
-	futex(&mm->req_seq, FUTEX_WAKE, 1, NULL);
+	agent_wake(mm);
 	for (;;) {
 		uint32_t done = atomic_load(&mm->done_seq);
 
@@ -460,30 +516,34 @@ void shim_ksgxd_nudge(void)
 	if (!shim_share || !shim.mm)
 		return;
 	atomic_fetch_add(&shim.mm->nudge, 1);
-	futex(&shim.mm->req_seq, FUTEX_WAKE, 1, NULL);
+	agent_wake(shim.mm);
 }
 
+/* In a read section: an address space taken off the table is freed after one. */
 void shim_ksgxd_hand_over(void)
 {
-	for (int i = 0; i < MAX_MMS; i++) {
+	sgx_rcu_read_lock();
+	for (int i = 0; i < MAX_MMS && !atomic_load(&sh->ksgxd_mm); i++) {
 		struct sgx_mm *mm = atomic_load(&sh->mms[i]);
 
-		if (mm && mm != shim.mm && atomic_load(&mm->users) > 0 && mm_alive(mm)) {
+		if (mm && mm != shim.mm && atomic_load(&mm->users) > 0 && mm_alive(mm))
 			forward(mm, REQ_ADOPT, NULL, 0, 0);
-			if (atomic_load(&sh->ksgxd_mm))
-				return;
-		}
 	}
+	sgx_rcu_read_unlock();
 }
 
 /* Is this the family's last process with a share of the driver? */
 bool shim_share_last(void)
 {
-	for (int i = 0; i < MAX_MMS; i++) {
+	bool last = true;
+
+	sgx_rcu_read_lock();
+	for (int i = 0; i < MAX_MMS && last; i++) {
 		struct sgx_mm *mm = atomic_load(&sh->mms[i]);
 
 		if (mm && mm != shim.mm && atomic_load(&mm->users) > 0 && mm_alive(mm))
-			return false;
+			last = false;
 	}
-	return true;
+	sgx_rcu_read_unlock();
+	return last;
 }

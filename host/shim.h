@@ -81,6 +81,8 @@ struct sgx_mm {
 		unsigned long addr, len;
 	} req;
 	_Atomic uint32_t nudge;          /* ksgxd may be gone: the agent looks (share.c) */
+	_Atomic uint32_t wake;           /* moved by every request, nudge and quit */
+	_Atomic uint32_t quit;           /* the agent ends (its process leaves) */
 	/* The enclave records (share.c) this process holds, by index. */
 	_Atomic uint64_t held[4096 / 64];
 };
@@ -123,6 +125,7 @@ struct shim_encl_rec {
 	struct sgx_encl *encl;       /* an enclave file's, or */
 	struct sgx_vepc *vepc;       /* a vEPC file's */
 	struct sgx_mem_file window;  /* the window's slice of the store */
+	_Atomic bool window_ready;   /* window, young and pages are set */
 	_Atomic uint8_t *young;      /* per page: inserted since the reclaimer looked */
 	size_t pages;
 	int idx;                     /* in the family's table, and in sgx_mm.held */
@@ -332,6 +335,8 @@ void shim_rec_hold(struct shim_encl_rec *r);
 void shim_rec_unhold(struct shim_encl_rec *r);
 /* Let go of what processes that ended without doing so held. */
 void shim_share_reap(void);
+/* At exit: this process's address space leaves the family (after its files). */
+void shim_mm_leave(void);
 /* Ask this process's agent to run ksgxd if its process is gone (async-signal-safe). */
 void shim_ksgxd_nudge(void);
 /* At exit: have another live process of the family run ksgxd. */
