@@ -1115,6 +1115,22 @@ void shim_ksgxd_adopt(void)
 }
 
 /**
+ * shim_real_before_exec() - fork sharing: an exec may kill ksgxd's thread
+ *
+ * Stops the ksgxd this process runs and hands it to another process of the
+ * family.  Should the exec fail, that one keeps it.
+ */
+void shim_real_before_exec(void)
+{
+	if (!shim_share || !shim.ready || !shim.mm || shim.mm->pid != getpid() || !ksgxd_here)
+		return;
+	sgx_ksgxd_stop(shim.drv);
+	ksgxd_here = false;
+	shim_ksgxd_release();
+	shim_ksgxd_hand_over();
+}
+
+/**
  * shim_real_exit() - fork sharing: this process leaves the shared driver
  *
  * Runs at exit: the files it still holds are let go (the last holder of an
@@ -1127,12 +1143,7 @@ void shim_real_exit(void)
 	/* A child of vfork runs on its parent's memory: nothing here is its own. */
 	if (!shim_share || !shim.ready || shim.mm->pid != getpid())
 		return;
-	if (ksgxd_here) {
-		sgx_ksgxd_stop(shim.drv);
-		ksgxd_here = false;
-		shim_ksgxd_release();
-		shim_ksgxd_hand_over();
-	}
+	shim_real_before_exec(); /* ksgxd to another process */
 	shim_files_exit();
 	shim_mm_leave();
 	shim.ready = false; /* nothing of the family's is this process's any more */

@@ -344,6 +344,7 @@ void shim_ksgxd_hand_over(void);
 /* real.c: ksgxd for a family whose ksgxd process left; leaving at exit. */
 void shim_ksgxd_adopt(void);
 void shim_real_exit(void);
+void shim_real_before_exec(void);
 /* files.c: the files this process holds, let go at exit; a child's share. */
 void shim_files_exit(void);
 void shim_files_share_child(void);

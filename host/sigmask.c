@@ -561,7 +561,10 @@ static void exec_unmask(bool masked, const sigset_t *saved)
 }
 
 
-/* Around the exec of libc's @call: -1 with ENOSYS when libc has none. */
+/*
+ * Around the exec of libc's @call: -1 with ENOSYS when libc has none.  With
+ * fork sharing, ksgxd first leaves this process, which the exec may end.
+ */
 #define EXEC_MASKED(name, call)                    \
 	do {                                       \
 		sigset_t saved;                    \
@@ -571,6 +574,7 @@ static void exec_unmask(bool masked, const sigset_t *saved)
 			errno = ENOSYS;            \
 			return -1;                 \
 		}                                  \
+		shim_real_before_exec();           \
 		m = exec_mask(&saved);             \
 		r = call;                          \
 		exec_unmask(m, &saved);            \

@@ -21,6 +21,8 @@
  *  6. the child builds an enclave of its own, which derives the parent's
  *     seal key (one platform), while the parent's runs on unaffected;
  *  7. the parent's vEPC mapping is not in the child (VM_DONTCOPY);
+ *  9. as 5, but A execs /bin/true, taking ksgxd along, which it must hand
+ *     to B first (run second, before the test process opens the device);
  *  8. the fork comes while a thread of the parent is inside the enclave:
  *     its TCS is busy for the child, which enters another one, and the
  *     thread finishes unharmed (run after 3).
@@ -108,7 +110,13 @@ static bool seal_key(uint64_t tcs, struct encl_key_io *io)
 	return ht_call(tcs, &op) && op.status == 0;
 }
 
-/* ---- 5: the owner of the driver exits first ---- */
+/*
+ * ---- 5: the owner of the driver exits first; 9: the same, but it execs ----
+ * In 9 the driver exists already (5 started it), and A takes ksgxd over at
+ * its first ioctl: its exec must hand ksgxd to B.
+ */
+
+static int part; /* 5 or 9 */
 
 /* B: A (@owner) is gone; the enclave must go on, under reclaim. */
 static void __attribute__((noreturn)) orphan(struct encl *b, pid_t owner, pid_t tester)
@@ -120,28 +128,29 @@ static void __attribute__((noreturn)) orphan(struct encl *b, pid_t owner, pid_t 
 	alarm(SECS); /* fork cleared A's */
 	for (int ms = 0; ms < 10000 && getppid() == owner; ms++)
 		usleep(1000);
-	ht_child_ok(getppid() == tester, "5, B: A, which opened the device and built the "
-		    "enclave, has exited; B's parent is the test process (%d, want %d)",
+	ht_child_ok(getppid() == tester, "%d, B: A, which opened the device and built the "
+		    "enclave, has exited; B's parent is the test process (%d, want %d)", part,
 		    (int)getppid(), (int)tester);
 	d = differing(b->tcs[1], kept, SEED_A, KEPT_LEN);
-	ht_child_ok(d == 0, "5, B: A's 1 MiB pattern is intact, read from inside on another TCS "
-		    "(%lld bytes differ)", d);
+	ht_child_ok(d == 0, "%d, B: A's 1 MiB pattern is intact, read from inside on another TCS "
+		    "(%lld bytes differ)", part, d);
 	for (n = 0; n < B_ROUNDS; n++) {
 		if (!fill(b->tcs[1], mine, SEED_B + n, B_LEN) ||
 		    (d = differing(b->tcs[2], mine, SEED_B + n, B_LEN)) < 0)
 			break;
 		bad += d;
 	}
-	ht_child_ok(n == B_ROUNDS && !bad, "5, B: 2 MiB (twice the EPC) written and checked %u "
-		    "times under reclaim (%u done, %lld bytes differ)", B_ROUNDS, n, bad);
+	ht_child_ok(n == B_ROUNDS && !bad, "%d, B: 2 MiB (twice the EPC) written and checked %u "
+		    "times under reclaim (%u done, %lld bytes differ)", part, B_ROUNDS, n, bad);
 	d = differing(b->tcs[3], kept, SEED_A, KEPT_LEN);
-	ht_child_ok(d == 0, "5, B: A's pattern again after the reclaim (%lld bytes differ)", d);
+	ht_child_ok(d == 0, "%d, B: A's pattern again after the reclaim (%lld bytes differ)", part,
+		    d);
 	encl_unload(b);
 	ht_child_exit();
 }
 
 /* False when A found no device: not under softsgx exec, the program skips. */
-static bool test_owner_exits(void)
+static bool test_owner_exits(bool by_exec)
 {
 	struct ht_child c;
 	pid_t tester = getpid(), a = ht_fork(&c, SECS);
@@ -154,12 +163,14 @@ static bool test_owner_exits(void)
 			_exit(77);
 		r = encl_load(&b, args[3], args[4]);
 		ht_child_ok(!r && fill(b.tcs[0], b.base + ENCL_HEAP_OFFSET, SEED_A, KEPT_LEN),
-			    "5, A: opens the device first, builds the big enclave and fills 1 MiB "
-			    "of it (%d)", r);
+			    "%d, A: opens the device%s, builds the big enclave and fills 1 MiB "
+			    "of it (%d)", part, by_exec ? "" : " first", r);
 		pid_t self = getpid(), pid = fork();
 
 		if (pid == 0)
 			orphan(&b, self, tester); /* not getppid(): A may be gone already */
+		if (by_exec && pid > 0)
+			execl("/bin/true", "true", (char *)NULL);
 		_exit(pid > 0 ? 0 : 1); /* at once, no exit handler: B is on its own */
 	}
 	/*
@@ -168,12 +179,13 @@ static bool test_owner_exits(void)
 	 */
 	int err = dup(c.err);
 
-	ht_child_finish(&c, "5, A and B");
+	ht_child_finish(&c, by_exec ? "9, A and B" : "5, A and B");
 	if (c.status == 77 && !c.cases) {
 		close(err);
 		return false;
 	}
-	tap_ok(c.status == 0, "5: A exits (_exit) right after forking B (status %d)", c.status);
+	tap_ok(c.status == 0, "%d: A %s right after forking B (status %d)", part,
+	       by_exec ? "execs /bin/true" : "exits (_exit)", c.status);
 	/* B was reparented here (PR_SET_CHILD_SUBREAPER). */
 	int st = ht_wait(0);
 	static char text[65536];
@@ -185,16 +197,16 @@ static bool test_owner_exits(void)
 	c.nr_stats = ht_epc_stats(text, &c.stats);
 	const struct ht_epc_stats *s = &c.stats;
 
-	tap_ok(st == 0 && c.cases == 5, "5: B exits with 0, after 5 cases of A's and B's "
-	       "(status %d, %u cases)", st, c.cases);
+	tap_ok(st == 0 && c.cases == 5, "%d: B exits with 0, after 5 cases of A's and B's "
+	       "(status %d, %u cases)", part, st, c.cases);
 	if (!getenv("SOFTSGX_STATS")) {
-		tap_skip("no --stats", "5: B's --stats line");
+		tap_skip("no --stats", "%d: B's --stats line", part);
 		return true;
 	}
 	tap_ok(c.nr_stats == 1 && s->total && s->free == s->total && !s->used && !s->leaked &&
-	       s->ewb && s->eldu, "5: B, the last process of A's driver, prints its one --stats "
+	       s->ewb && s->eldu, "%d: B, the last process of A's driver, prints its one --stats "
 	       "line: every page back, reclaim seen (%u lines; total %llu free %llu used %llu "
-	       "leaked %llu EWB %llu ELDU %llu)", c.nr_stats, s->total, s->free, s->used,
+	       "leaked %llu EWB %llu ELDU %llu)", part, c.nr_stats, s->total, s->free, s->used,
 	       s->leaked, s->ewb, s->eldu);
 	return true;
 }
@@ -599,10 +611,13 @@ int main(int argc, char **argv)
 	/* B of part 5 outlives its parent A: it must come back here to be waited for. */
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
 		tap_diag("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
-	if (!test_owner_exits()) {
+	part = 5;
+	if (!test_owner_exits(false)) {
 		printf("1..0 # SKIP /dev/sgx_enclave is not available (run under softsgx exec)\n");
 		return 0;
 	}
+	part = 9;
+	test_owner_exits(true);
 	ht_start(argc, argv, &e);
 	if (encl_load(&big, argv[3], argv[4])) {
 		printf("Bail out! loading %s failed\n", argv[3]);
