@@ -197,6 +197,23 @@ void shim_stub_clear_tid(int tid, void *slot)
 					    &want, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
+/*
+ * Around a fork: a patch that found its enclave held by this process alone
+ * must finish before a child can hold it too, or its jumps would lead the
+ * child to stubs it does not have.
+ */
+void shim_stub_fork_prepare(void)
+{
+	if (enabled)
+		pthread_mutex_lock(&patch_lock);
+}
+
+void shim_stub_fork_parent(void)
+{
+	if (enabled)
+		pthread_mutex_unlock(&patch_lock);
+}
+
 /**
  * shim_stub_after_fork() - a forked child: no stub of the parent's is live
  *

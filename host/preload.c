@@ -140,6 +140,7 @@ static void fork_prepare(void)
 	shim_block(&old);
 	pthread_mutex_lock(&shim.lock);
 	fork_mask = old;
+	shim_stub_fork_prepare();
 	shim_files_fork_prepare();
 }
 
@@ -147,6 +148,7 @@ static void fork_parent(void)
 {
 	sigset_t old = fork_mask;
 
+	shim_stub_fork_parent();
 	pthread_mutex_unlock(&shim.lock);
 	shim_unblock(&old);
 	urcu_bp_after_fork_parent();

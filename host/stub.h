@@ -118,6 +118,8 @@ void shim_stub_attach(struct sgx_cpu *cpu);
 bool shim_stub_enabled(void);
 /* In a forked child: no stub of the parent's is live. */
 void shim_stub_after_fork(void);
+void shim_stub_fork_prepare(void);
+void shim_stub_fork_parent(void);
 /* Rewrite the ENCLU sites of pages [@start, @end) of @f (see enclu_patch.c). */
 void shim_stub_patch(struct shim_file *f, unsigned long start, unsigned long end, bool init);
 /* The enclave is gone: its stubs too. */
