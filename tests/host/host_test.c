@@ -176,6 +176,21 @@ bool ht_page_mapped(uint64_t addr)
 	return ok && (v >> 63);
 }
 
+bool ht_mapping_is(uint64_t addr, uint64_t len, const char *perms)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512], p[8];
+	unsigned long long lo, hi;
+	bool found = false;
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%llx-%llx %7s", &lo, &hi, p) == 3 && lo == addr &&
+			hi == addr + len && !strcmp(p, perms);
+	if (f)
+		fclose(f);
+	return found;
+}
+
 bool ht_fork_shares(void)
 {
 	const char *v = getenv("SOFTSGX_FORK");

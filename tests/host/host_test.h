@@ -62,6 +62,9 @@ bool ht_thread_rec(uint64_t tcs, struct encl_thread_rec *rec);
 /* Is the page at @addr mapped in this process (/proc/self/pagemap)? */
 bool ht_page_mapped(uint64_t addr);
 
+/* Is [@addr, @addr + @len) exactly one mapping with @perms ("r-xp") in /proc/self/maps? */
+bool ht_mapping_is(uint64_t addr, uint64_t len, const char *perms);
+
 /* Does a forked child share its parent's enclaves (SOFTSGX_FORK unset or share)? */
 bool ht_fork_shares(void);
 
