@@ -329,13 +329,14 @@ static void *agent_main(void *arg)
 		uint32_t w = atomic_load(&mm->wake);
 		uint32_t seq = atomic_load(&mm->req_seq);
 
-		if (atomic_load(&mm->quit))
-			break;
 		if (atomic_load(&mm->nudge) != nudged) {
 			nudged = atomic_load(&mm->nudge);
 			shim_ksgxd_adopt();
 		}
 		if (seq == atomic_load(&mm->done_seq)) {
+			/* A request sent before the end is answered; one sent after, abandoned. */
+			if (atomic_load(&mm->quit))
+				break;
 			futex(&mm->wake, FUTEX_WAIT, w, NULL);
 			continue;
 		}
@@ -407,6 +408,9 @@ static bool mm_alive(struct sgx_mm *mm)
 {
 	pid_t t = atomic_load(&mm->agent);
 
+	/* Leaving (shim_mm_leave()): its agent answers nothing more. */
+	if (atomic_load(&mm->quit))
+		return false;
 	/* Not started yet: the process is coming up (shim_init()). */
 	if (!t)
 		return kill(mm->pid, 0) == 0 || errno != ESRCH;
