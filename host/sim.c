@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -481,7 +482,15 @@ int sim_access(struct sgx_mm *mm, unsigned long addr, unsigned long vm_flags)
 	flags = mm->maps[m].vm_flags;
 	if (vm_flags & ~flags)
 		return -1;
-	for (int tries = 0; tries < 100000; tries++) {
+	/*
+	 * "Retry the access" until it succeeds, as a CPU would; the bound is
+	 * a hang guard in time, not in tries: on a loaded machine ksgxd may
+	 * not run for a while, and 100000 quick yields once ran out (CI).
+	 */
+	struct timespec t0, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long tries = 0;; tries++) {
 		vm_fault_t r;
 
 		if (sim_pte(mm, page)) {
@@ -493,9 +502,14 @@ int sim_access(struct sgx_mm *mm, unsigned long addr, unsigned long vm_flags)
 		pthread_rwlock_unlock(&mm->mmap_lock);
 		if (r != VM_FAULT_NOPAGE)
 			return (int)r;
-		/* "Retry the access": give ksgxd (or the cgroup work) a chance first. */
+		/* Give ksgxd (or the cgroup work) a chance first. */
 		if (tries > 16)
 			sched_yield();
+		if (tries % 1024 == 1023) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec - t0.tv_sec > 30)
+				break;
+		}
 	}
 	return (int)VM_FAULT_SIGBUS;
 }
