@@ -1447,6 +1447,31 @@ static void take_over(int sig)
 	install(sig);
 }
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+/*
+ * The guard page below each slot's alternate stack.  MADV_GUARD_INSTALL
+ * (Linux 6.13) marks it without splitting the mapping; as mprotect()ed
+ * pages the 512 guards cut the slots into 1024 VMAs, which every fork
+ * copies (about half of a millisecond per fork).  Kernels without it get
+ * mprotect(), as does SOFTSGX_TEST_MPROTECT_GUARDS=1 (the test of that way).
+ */
+static void slot_guards(void)
+{
+	bool madv = !shim_env_on("SOFTSGX_TEST_MPROTECT_GUARDS");
+
+	for (int i = 0; i < NR_SLOTS; i++) {
+		char *guard = (char *)slot_at(i) + 0x1000;
+
+		if (madv && !syscall(SYS_madvise, guard, 0x1000, MADV_GUARD_INSTALL))
+			continue;
+		madv = false;
+		shim_sys_mprotect(guard, 0x1000, PROT_NONE);
+	}
+}
+
 int shim_exec_init(void)
 {
 	long p;
@@ -1461,9 +1486,7 @@ int shim_exec_init(void)
 	/* Slots aligned to their size, so entry.S can mask RSP. */
 	softsgx_slots_base = ((unsigned long)p + SLOT_SIZE - 1) & ~(SLOT_SIZE - 1);
 	softsgx_slots_span = NR_SLOTS * SLOT_SIZE;
-	for (int i = 0; i < NR_SLOTS; i++)
-		shim_sys_mprotect((char *)slot_at(i) + 0x1000, 0x1000,
-				  PROT_NONE);
+	slot_guards();
 	pthread_key_create(&slot_key, slot_free);
 	shim.kick_sig = SIGRTMAX - 1;
 	shim.test_tail_signal = shim_env_on("SOFTSGX_TEST_TAIL_SIGNAL");

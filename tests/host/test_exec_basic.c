@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -228,9 +229,43 @@ static void test_report_and_keys(void)
 	       "attribute gives SGX_INVALID_ATTRIBUTE (%llu)", (unsigned long long)st1);
 }
 
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+/*
+ * The shim's per-thread slots have a guard page each: with the kernel's
+ * guard regions (6.13+) they cost no mapping of their own, so that a fork
+ * copies a few dozen mappings, not a thousand.  With mprotect() (older
+ * kernels, or SOFTSGX_TEST_MPROTECT_GUARDS=1) each guard splits the area:
+ * at least 1024 mappings more (512 slots).  ASan alone adds about 200.
+ */
+static void test_mapping_count(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool guards = p != MAP_FAILED && !madvise(p, 4096, MADV_GUARD_INSTALL);
+	bool forced = getenv("SOFTSGX_TEST_MPROTECT_GUARDS") != NULL;
+	char line[512];
+	int n = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		n++;
+	if (f)
+		fclose(f);
+	if (p != MAP_FAILED)
+		munmap(p, 4096);
+	if (guards && !forced)
+		tap_ok(n < 768, "the shim's slot guards are guard regions: %d mappings in all", n);
+	else
+		tap_ok(n > 1024, "the shim's slot guards are mprotect()ed pages (%s): %d mappings",
+		       forced ? "forced" : "no guard regions in this kernel", n);
+}
+
 int main(int argc, char **argv)
 {
 	ht_start(argc, argv, &e);
+	test_mapping_count();
 	test_vdso();
 	test_round_trip();
 	test_copy();
