@@ -281,42 +281,19 @@ static void file_forget(struct shim_file *f)
 }
 
 /*
- * Fork sharing: this process lets go of @f.  Its address space leaves the
- * enclave's mm list now (it maps none of it; the kernel would keep the
- * entry until the exit, to no effect), with a reference that keeps the
- * enclave alive however the other holders let go meanwhile.  The last
- * holder runs the driver's release; the others forget the file.  Without
- * shim.lock, outside any read section.
+ * Fork sharing: this process lets go of @f.  The file is forgotten here
+ * first: the window and the record are the family's (the release's last
+ * put, in any process, gives them back), and an entry left here would
+ * outlive the enclave.  The last holder runs the release (share.c).
+ * Without shim.lock, outside any read section.
  */
 static void file_share_release(struct shim_file *f)
 {
 	struct shim_encl_rec *rec = f->rec;
-	struct sgx_encl *encl = f->encl;
-	struct sgx_vepc *vepc = f->vepc;
-	bool last;
 
-	if (encl) {
-		sgx_encl_get(encl);
-		sgx_encl_mm_release(encl, shim.mm);
-	}
-	shim_rec_unhold(rec);
-	last = atomic_fetch_sub(&rec->procs, 1) == 1;
-	/*
-	 * Forgotten before the release: the window and the record are the
-	 * family's (the release's last put, in any process, gives them back),
-	 * and an entry left here would outlive the enclave.
-	 */
-	f->vepc = NULL;
+	f->vepc = NULL; /* the record's now */
 	file_forget(f);
-	if (last && encl)
-		sgx_release(encl);
-	if (last && vepc) {
-		/* No driver callback ends a vEPC file's record: it goes now. */
-		shim_rec_free(rec);
-		sgx_vepc_release(vepc);
-	}
-	if (encl)
-		sgx_encl_put(encl);
+	shim_rec_let_go(rec, shim.mm);
 }
 
 /*
@@ -839,22 +816,26 @@ plain:
 /* At most this many files lose their last mapping in one call. */
 #define MAX_RELEASE 64
 
+/* @f into the set @fs of @n files (at most @max), unless there already: the new count. */
+static int file_set_add(struct shim_file **fs, int n, int max, struct shim_file *f)
+{
+	int i = 0;
+
+	while (i < n && fs[i] != f)
+		i++;
+	if (i == n && n < max)
+		fs[n++] = f;
+	return n;
+}
+
 /* The files with a mapping in [a, a + len), each once (shim.lock held). */
 static int range_files(unsigned long a, unsigned long len, struct shim_file **fs)
 {
 	int n = 0;
 
-	for (int i = 0; i < shim.nr_maps; i++) {
-		struct shim_file *f = shim.maps[i].f;
-		int j = 0;
-
-		if (a >= shim.maps[i].end || a + len <= shim.maps[i].start)
-			continue;
-		while (j < n && fs[j] != f)
-			j++;
-		if (j == n && n < MAX_RELEASE)
-			fs[n++] = f;
-	}
+	for (int i = 0; i < shim.nr_maps; i++)
+		if (a < shim.maps[i].end && a + len > shim.maps[i].start)
+			n = file_set_add(fs, n, MAX_RELEASE, shim.maps[i].f);
 	return n;
 }
 
@@ -1351,25 +1332,15 @@ static int counted_files(struct shim_file **out)
 
 	for (int fd = 0; shim.fdtab && fd < SHIM_MAX_FDS; fd++) {
 		struct shim_file *f = atomic_load_explicit(&shim.fdtab[fd], memory_order_relaxed);
-		int i = 0;
 
-		if (!f || f->dead || !f->rec)
-			continue;
-		while (i < n && out[i] != f)
-			i++;
-		if (i == n && n < SHIM_MAX_FILES)
-			out[n++] = f;
+		if (f && !f->dead && f->rec)
+			n = file_set_add(out, n, SHIM_MAX_FILES, f);
 	}
 	for (int m = 0; m < shim.nr_maps; m++) {
 		struct shim_file *f = shim.maps[m].f;
-		int i = 0;
 
-		if (f->dead || !f->rec)
-			continue;
-		while (i < n && out[i] != f)
-			i++;
-		if (i == n && n < SHIM_MAX_FILES)
-			out[n++] = f;
+		if (!f->dead && f->rec)
+			n = file_set_add(out, n, SHIM_MAX_FILES, f);
 	}
 	return n;
 }
@@ -1464,20 +1435,9 @@ void shim_files_fork_failed(void)
 	memcpy(counted, forking, (size_t)n * sizeof(*counted));
 	nr_forking = 0;
 	pthread_mutex_unlock(&shim.lock);
-	for (int i = 0; i < n; i++) {
-		struct shim_encl_rec *r = counted[i];
-		struct sgx_vepc *vepc = r->vepc;
-
-		/* The parent let go meanwhile: the child's count was the last. */
-		if (atomic_fetch_sub(&r->procs, 1) != 1)
-			continue;
-		if (r->encl) {
-			sgx_release(r->encl);
-		} else if (vepc) {
-			shim_rec_free(r);
-			sgx_vepc_release(vepc);
-		}
-	}
+	/* The parent may have let go meanwhile: the child's count is then the last. */
+	for (int i = 0; i < n; i++)
+		shim_rec_drop(counted[i]);
 	shim_unblock(&old);
 }
 

@@ -1120,14 +1120,21 @@ void shim_ksgxd_adopt(void)
  * Stops the ksgxd this process runs and hands it to another process of the
  * family.  Should the exec fail, that one keeps it.
  */
-void shim_real_before_exec(void)
+/* The ksgxd this process runs stops between two pages; another process starts it. */
+static void ksgxd_leave(void)
 {
-	if (!shim_share || !shim.ready || !shim.mm || shim.mm->pid != getpid() || !ksgxd_here)
+	if (!ksgxd_here)
 		return;
 	sgx_ksgxd_stop(shim.drv);
 	ksgxd_here = false;
 	shim_ksgxd_release();
 	shim_ksgxd_hand_over();
+}
+
+void shim_real_before_exec(void)
+{
+	if (shim_share && shim.ready && shim.mm && shim.mm->pid == getpid())
+		ksgxd_leave();
 }
 
 /**
@@ -1143,7 +1150,7 @@ void shim_real_exit(void)
 	/* A child of vfork runs on its parent's memory: nothing here is its own. */
 	if (!shim_share || !shim.ready || shim.mm->pid != getpid())
 		return;
-	shim_real_before_exec(); /* ksgxd to another process */
+	ksgxd_leave();
 	shim_files_exit();
 	shim_mm_leave();
 	shim.ready = false; /* nothing of the family's is this process's any more */

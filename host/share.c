@@ -51,7 +51,6 @@ static struct shared {
 	struct sgx_mm *_Atomic mms[MAX_MMS];
 } *sh;
 
-#define recs (sh->recs)
 
 enum { REQ_ZAP = 1, REQ_KICK, REQ_ADOPT };
 
@@ -111,7 +110,7 @@ struct shim_encl_rec *shim_rec_new(struct sgx_encl *encl)
 	for (int i = 0; i < SHIM_MAX_FILES; i++) {
 		struct shim_encl_rec *z = NULL;
 
-		if (atomic_compare_exchange_strong(&recs[i], &z, r)) {
+		if (atomic_compare_exchange_strong(&sh->recs[i], &z, r)) {
 			r->idx = i;
 			shim_rec_hold(r);
 			return r;
@@ -154,11 +153,57 @@ void shim_rec_free(struct shim_encl_rec *r)
 	shim_rec_unhold(r);
 	if (r->encl)
 		r->encl->host_priv = NULL;
-	atomic_compare_exchange_strong(&recs[r->idx], &c, NULL);
+	atomic_compare_exchange_strong(&sh->recs[r->idx], &c, NULL);
 	sgx_mem_file_put(&r->window);
 	if (r->young)
 		sgx_unmap((void *)r->young, r->pages);
 	sgx_free(r);
+}
+
+/**
+ * shim_rec_drop() - one holder fewer of @r; the last runs the release
+ *
+ * The driver's release of the enclave (its record goes at the release's
+ * end, shim_rec_released()), or the vEPC's, whose record goes now: no
+ * driver callback ends it.
+ */
+void shim_rec_drop(struct shim_encl_rec *r)
+{
+	struct sgx_encl *encl = r->encl;
+	struct sgx_vepc *vepc = r->vepc;
+
+	if (atomic_fetch_sub(&r->procs, 1) != 1)
+		return;
+	if (vepc) {
+		shim_rec_free(r);
+		sgx_vepc_release(vepc);
+	} else if (encl) {
+		sgx_release(encl);
+	}
+}
+
+/**
+ * shim_rec_let_go() - the process of @mm lets go of @r
+ *
+ * Its address space leaves the enclave's mm list first (it maps none of it;
+ * the kernel would keep the entry until the exit, to no effect), with a
+ * reference that keeps the enclave alive however the other holders let go
+ * meanwhile; then it is one holder fewer.  Not in a read section.
+ */
+void shim_rec_let_go(struct shim_encl_rec *r, struct sgx_mm *mm)
+{
+	struct sgx_encl *encl = r->encl;
+
+	if (encl) {
+		sgx_encl_get(encl);
+		sgx_encl_mm_release(encl, mm);
+	}
+	/* A reaper cleared the bit of the address space it reaps already. */
+	if (mm == shim.mm)
+		shim_rec_unhold(r);
+	shim_rec_drop(r);
+	if (encl)
+		sgx_encl_put(encl);
 }
 
 /* ---- address spaces and their agents ---- */
@@ -215,29 +260,13 @@ static void reap(struct sgx_mm *mm)
 	atomic_compare_exchange_strong(&sh->ksgxd_mm, &owner, NULL);
 	for (int i = 0; i < SHIM_MAX_FILES; i++) {
 		struct shim_encl_rec *r;
-		struct sgx_encl *encl;
 
 		if (!(atomic_fetch_and(&mm->held[i / 64], ~(1ULL << (i % 64))) &
 		      (1ULL << (i % 64))))
 			continue;
-		r = atomic_load(&recs[i]);
-		if (r && r->vepc) {
-			struct sgx_vepc *vepc = r->vepc;
-
-			if (atomic_fetch_sub(&r->procs, 1) == 1) {
-				shim_rec_free(r);
-				sgx_vepc_release(vepc);
-			}
-			continue;
-		}
-		encl = r ? r->encl : NULL;
-		if (!encl)
-			continue;
-		sgx_encl_get(encl);
-		sgx_encl_mm_release(encl, mm);
-		if (atomic_fetch_sub(&r->procs, 1) == 1)
-			sgx_release(encl);
-		sgx_encl_put(encl);
+		r = atomic_load(&sh->recs[i]);
+		if (r)
+			shim_rec_let_go(r, mm);
 	}
 	/* No walker still stands on it: every mm_release above waited for them. */
 	sgx_synchronize_rcu();
@@ -499,7 +528,7 @@ bool shim_ksgxd_claim(void)
 bool shim_share_held(void)
 {
 	for (int i = 0; i < SHIM_MAX_FILES; i++) {
-		struct shim_encl_rec *r = atomic_load(&recs[i]);
+		struct shim_encl_rec *r = atomic_load(&sh->recs[i]);
 
 		if (r && atomic_load(&r->procs) > 0)
 			return true;

@@ -318,6 +318,8 @@ void shim_agent_fork_prepare(void);
 struct shim_encl_rec *shim_rec_new(struct sgx_encl *encl);
 void shim_rec_released(struct sgx_encl *encl);
 void shim_rec_free(struct shim_encl_rec *r);
+void shim_rec_drop(struct shim_encl_rec *r);
+void shim_rec_let_go(struct shim_encl_rec *r, struct sgx_mm *mm);
 /* The driver's zap and kick on another process's address space. */
 void shim_forward_zap(struct sgx_mm *mm, struct sgx_encl *encl, unsigned long addr,
 		      unsigned long len);

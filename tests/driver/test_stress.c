@@ -236,17 +236,6 @@ static int s_access(struct sgx_mm *mm, unsigned long addr, unsigned long vm_flag
 	}
 }
 
-/* The first half of sgx_driver_destroy(): afterwards no batch is in flight. */
-static void s_stop_ksgxd(struct sgx_driver *drv)
-{
-	if (!drv->ksgxd_started)
-		return;
-	atomic_store(&drv->ksgxd_stop, true);
-	sgx_waitq_wake_all(&drv->ksgxd_waitq);
-	pthread_join(drv->ksgxd, NULL);
-	drv->ksgxd_started = false;
-}
-
 /* ---- test points: who reclaims, and releasing an enclave in the middle of a batch ---- */
 
 struct s_hook {
@@ -841,7 +830,7 @@ static void big_enclave(bool ksgxd)
 		assert_int_equal(st(&drv->stats.direct_reclaims), direct0);
 		assert_true(st(&drv->stats.ksgxd_wakeups) > 0);
 		assert_true(S_WAIT_UNTIL(atomic_load(&hk.ksgxd_isolated) > 0));
-		s_stop_ksgxd(drv);
+		sgx_ksgxd_stop(drv); /* afterwards no batch is in flight */
 	} else {
 		assert_true(st(&drv->stats.eldu) - eldu0 <= 2 * (uint64_t)misses);
 		assert_true(st(&drv->stats.direct_reclaims) > direct0);
@@ -955,7 +944,7 @@ static void many_enclaves(bool kernel_backing)
 		assert_int_equal(pthread_create(&t[i], NULL, many_thread, &c[i]), 0);
 	for (int i = 0; i < MANY_ENCLS; i++)
 		pthread_join(t[i], NULL);
-	s_stop_ksgxd(drv);
+	sgx_ksgxd_stop(drv); /* afterwards no batch is in flight */
 	pthread_barrier_destroy(&built);
 
 	for (int i = 0; i < MANY_ENCLS; i++) {
@@ -1171,7 +1160,7 @@ static void test_release_mid_reclaim_ksgxd(void **state)
 	close_victim(&hk, &v, false);
 	assert_true(S_WAIT_UNTIL(atomic_load(&hk.state) == 3));
 	assert_true(S_WAIT_UNTIL(!sgx_should_reclaim(drv, SGX_NR_HIGH_PAGES)));
-	s_stop_ksgxd(drv);
+	sgx_ksgxd_stop(drv); /* afterwards no batch is in flight */
 
 	assert_false(hk.timed_out);
 	assert_int_equal(hk.refs_before, 10 + 2);
