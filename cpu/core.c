@@ -628,6 +628,20 @@ bool xsave_component(unsigned int i, uint32_t *off, uint32_t *size)
 	return true;
 }
 
+uint64_t sgx_cpu_xfrm_backed(uint64_t xcr0, const uint32_t off[10])
+{
+	uint64_t x = (xcr0 & 0x2FFULL) | 0x3;
+
+	for (unsigned int i = 2; i < 10; i++)
+		if ((x >> i & 1) && (!xsave_comp[i].size || off[i] != xsave_comp[i].off))
+			x &= ~(1ULL << i);
+	if ((x & 0xE0) != 0xE0 || !(x & 0x4))
+		x &= ~0xE0ULL;
+	if (((x >> 3) & 1) != ((x >> 4) & 1))
+		x &= ~0x18ULL;
+	return x;
+}
+
 bool xfrm_valid(const struct sgx_cpu *cpu, uint64_t xfrm)
 {
 	if ((xfrm & 3) != 3 || (xfrm & ~cpu->cfg.xfrm_mask))

@@ -71,6 +71,9 @@ struct stub_set {
 struct stub_stats shim_stub_stats;
 uint32_t shim_xsave_size;
 uint64_t softsgx_stub_rfbm; /* the components the stubs save (enclu_stub.S) */
+void (*softsgx_stub_vsave)(void), (*softsgx_stub_vrest)(void);
+uint8_t softsgx_stub_have_xinuse;
+const char *shim_stub_vsave_name;
 static bool enabled;
 static bool debug; /* SOFTSGX_DEBUG=1: a line per enclave rewritten */
 static struct site *sites;               /* MAX_SITES, mmap'd */
@@ -119,6 +122,53 @@ static bool xsave_layout(void)
 	return true;
 }
 
+extern char softsgx_stub_vsave_sse[], softsgx_stub_vrest_sse[];
+extern char softsgx_stub_vsave_avx[], softsgx_stub_vrest_avx[];
+extern char softsgx_stub_vsave_avx512[], softsgx_stub_vrest_avx512[];
+extern char softsgx_stub_vsave_xsave[];
+
+/*
+ * How the stubs keep the enclave's vector registers from the C side: plain
+ * moves of exactly the registers this CPU and XCR0 have, or XSAVEOPT and
+ * XRSTOR where the layout is one the moves do not cover (opmasks without
+ * AVX512BW's 64-bit KMOVQ).  SOFTSGX_TEST_STUB_VSAVE=xsave makes the
+ * tests take the latter on any CPU.  A narrower pair than the CPU's would
+ * lose what glibc's string functions leave in the wider registers.
+ */
+static void vsave_pick(void)
+{
+	const uint64_t avx512 = 0xe0, avx = 0x04, sse = 0x02;
+	uint64_t c = softsgx_stub_rfbm;
+	unsigned int a, b, cx, d;
+	bool bw = __get_cpuid_count(7, 0, &a, &b, &cx, &d) && (b & (1u << 30));
+	const char *want = getenv("SOFTSGX_TEST_STUB_VSAVE"), *name = "xsave";
+
+	softsgx_stub_have_xinuse = __get_cpuid_count(0xd, 1, &a, &b, &cx, &d) && (a & 4);
+	if ((c & (avx512 | avx | sse)) == (avx512 | avx | sse) && bw)
+		name = "avx512";
+	else if ((c & (avx512 | avx | sse)) == (avx | sse))
+		name = "avx";
+	else if ((c & (avx512 | avx | sse)) == sse)
+		name = "sse";
+	if (want && !strcmp(want, "xsave"))
+		name = want;
+	shim_stub_vsave_name = name;
+	if (!strcmp(name, "avx512")) {
+		softsgx_stub_vsave = (void (*)(void))softsgx_stub_vsave_avx512;
+		softsgx_stub_vrest = (void (*)(void))softsgx_stub_vrest_avx512;
+	} else if (!strcmp(name, "avx")) {
+		softsgx_stub_vsave = (void (*)(void))softsgx_stub_vsave_avx;
+		softsgx_stub_vrest = (void (*)(void))softsgx_stub_vrest_avx;
+	} else if (!strcmp(name, "sse")) {
+		softsgx_stub_vsave = (void (*)(void))softsgx_stub_vsave_sse;
+		softsgx_stub_vrest = (void (*)(void))softsgx_stub_vrest_sse;
+	} else {
+		/* The image is the state: the tail's XRSTOR, never a restore routine. */
+		softsgx_stub_vsave = (void (*)(void))softsgx_stub_vsave_xsave;
+		softsgx_stub_vrest = NULL;
+	}
+}
+
 static bool cpu_ok(void)
 {
 	unsigned int a, b, c, d;
@@ -133,6 +183,7 @@ static bool cpu_ok(void)
 		return false;
 	if (!xsave_layout())
 		return false;
+	vsave_pick();
 	return (size_t)(softsgx_stub_tmpl_end - softsgx_stub_tmpl) + 8 + 64 <= STUB_SLOT;
 }
 

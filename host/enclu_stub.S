@@ -149,19 +149,21 @@ softsgx_stub_busy:
 	rdgsbase %rax
 	mov	%rax, SF_GS(%rcx)
 	mov	%rcx, %rbx
-	mov	softsgx_stub_rfbm(%rip), %eax
-	mov	softsgx_stub_rfbm+4(%rip), %edx
-	xsaveopt64 STUB_XSAVE_OFF(%rbx)
+	call	*softsgx_stub_vsave(%rip)	/* the vector registers C may use */
 	fsgs_from 0, 8				/* the slot's host FS and GS */
 	mov	%rbx, %rdi
 	call	softsgx_stub_leaf		/* 0, or an rt_sigreturn frame */
 .Lfinal:
 	/* The final extended state, FS and GS (no C from here); R12 = RAX. */
 	mov	%rax, %r12
-	mov	softsgx_stub_rfbm(%rip), %eax
+	cmpb	$0, SF_XIMG(%rbx)
+	jne	1f
+	call	*softsgx_stub_vrest(%rip)
+	jmp	2f
+1:	mov	softsgx_stub_rfbm(%rip), %eax
 	mov	softsgx_stub_rfbm+4(%rip), %edx
 	xrstor64 STUB_XSAVE_OFF(%rbx)
-	fsgs_from SF_FS, SF_GS
+2:	fsgs_from SF_FS, SF_GS
 	test	%r12, %r12
 	jnz	.Lsigret
 	movb	$0, SF_BUSY(%rbx)
@@ -201,7 +203,14 @@ softsgx_stub_tail:
 	movb	$1, SF_BUSY(%rbx)
 	fsgs_from 0, 8
 	lea	STUB_AREA_OFF(%rbx), %rsp
-	mov	%rbx, %rdi
+	/* rt_sigreturn takes the extended state from the image: the live one. */
+	cmpb	$0, SF_XIMG(%rbx)
+	jne	1f
+	mov	softsgx_stub_rfbm(%rip), %eax
+	mov	softsgx_stub_rfbm+4(%rip), %edx
+	xsave64	STUB_XSAVE_OFF(%rbx)
+	movb	$1, SF_XIMG(%rbx)
+1:	mov	%rbx, %rdi
 	call	softsgx_stub_sigframe
 	jmp	.Lfinal
 softsgx_stub_tail_end:
@@ -215,5 +224,187 @@ softsgx_stub_sr:
 softsgx_stub_sr_end:
 	ud2
 	.size softsgx_stub_common, .-softsgx_stub_common
+
+/*
+ * Saving the enclave's extended state around the C side.  XSAVE and XRSTOR
+ * cost about 300 cycles a pair, more than the rest of a leaf; C touches only
+ * the vector registers (and the opmasks, in glibc's EVEX string functions),
+ * never x87 state or MXCSR, so the stub saves just those with plain moves,
+ * by what the CPU has (enclu_patch.c picks the pair).  Whenever the C side
+ * needs an XSAVE image (an AEX, a signal frame), softsgx_stub_vimage() makes
+ * one from them.  Upper halves that were in their initial state (XINUSE)
+ * are put back with VZEROUPPER, so that legacy SSE code after the leaf runs
+ * as it did before it.
+ *
+ * Each routine: RBX = the slot; the save may change RAX, RCX, RDX and the
+ * flags, the restore only the flags and the registers it restores.
+ */
+	.macro	xinuse_to_frame
+	mov	$-1, %eax
+	cmpb	$0, softsgx_stub_have_xinuse(%rip)
+	je	1f
+	mov	$1, %ecx
+	xgetbv
+1:	mov	%eax, SF_XINUSE(%rbx)
+	movb	$0, SF_XIMG(%rbx)
+	.endm
+
+	.macro	xmm_loads
+	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu	SF_VEC+64*\i(%rbx), %xmm\i
+	.endr
+	.endm
+
+	.globl softsgx_stub_vsave_sse, softsgx_stub_vrest_sse
+	.hidden softsgx_stub_vsave_sse, softsgx_stub_vrest_sse
+	.globl softsgx_stub_vsave_avx, softsgx_stub_vrest_avx
+	.hidden softsgx_stub_vsave_avx, softsgx_stub_vrest_avx
+	.globl softsgx_stub_vsave_avx512, softsgx_stub_vrest_avx512
+	.hidden softsgx_stub_vsave_avx512, softsgx_stub_vrest_avx512
+	.globl softsgx_stub_vimage, softsgx_stub_vsave_xsave
+	.hidden softsgx_stub_vimage, softsgx_stub_vsave_xsave
+
+	/* XSAVEOPT straight into the image, which the tail then restores. */
+	.type softsgx_stub_vsave_xsave, @function
+softsgx_stub_vsave_xsave:
+	mov	softsgx_stub_rfbm(%rip), %eax
+	mov	softsgx_stub_rfbm+4(%rip), %edx
+	xsaveopt64 STUB_XSAVE_OFF(%rbx)
+	movb	$1, SF_XIMG(%rbx)
+	ret
+	.size softsgx_stub_vsave_xsave, .-softsgx_stub_vsave_xsave
+
+	.type softsgx_stub_vsave_sse, @function
+softsgx_stub_vsave_sse:
+	movl	$-1, SF_XINUSE(%rbx)
+	movb	$0, SF_XIMG(%rbx)
+	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movdqu	%xmm\i, SF_VEC+64*\i(%rbx)
+	.endr
+	ret
+	.size softsgx_stub_vsave_sse, .-softsgx_stub_vsave_sse
+
+	.type softsgx_stub_vrest_sse, @function
+softsgx_stub_vrest_sse:
+	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movdqu	SF_VEC+64*\i(%rbx), %xmm\i
+	.endr
+	ret
+	.size softsgx_stub_vrest_sse, .-softsgx_stub_vrest_sse
+
+	.type softsgx_stub_vsave_avx, @function
+softsgx_stub_vsave_avx:
+	xinuse_to_frame
+	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu	%ymm\i, SF_VEC+64*\i(%rbx)
+	.endr
+	ret
+	.size softsgx_stub_vsave_avx, .-softsgx_stub_vsave_avx
+
+	.type softsgx_stub_vrest_avx, @function
+softsgx_stub_vrest_avx:
+	testb	$0x04, SF_XINUSE(%rbx)		/* YMM_Hi128 */
+	jz	1f
+	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu	SF_VEC+64*\i(%rbx), %ymm\i
+	.endr
+	ret
+1:	vzeroupper
+	xmm_loads
+	ret
+	.size softsgx_stub_vrest_avx, .-softsgx_stub_vrest_avx
+
+	.type softsgx_stub_vsave_avx512, @function
+softsgx_stub_vsave_avx512:
+	xinuse_to_frame
+	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	vmovdqu64 %zmm\i, SF_VEC+64*\i(%rbx)
+	.endr
+	.irp	i,0,1,2,3,4,5,6,7
+	kmovq	%k\i, SF_VEC_K+8*\i(%rbx)
+	.endr
+	ret
+	.size softsgx_stub_vsave_avx512, .-softsgx_stub_vsave_avx512
+
+	.type softsgx_stub_vrest_avx512, @function
+softsgx_stub_vrest_avx512:
+	testb	$0x44, SF_XINUSE(%rbx)		/* YMM_Hi128, ZMM_Hi256 */
+	jz	1f
+	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu64 SF_VEC+64*\i(%rbx), %zmm\i
+	.endr
+	jmp	2f
+1:	vzeroupper
+	xmm_loads
+2:	.irp	i,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	vmovdqu64 SF_VEC+64*\i(%rbx), %zmm\i
+	.endr
+	.irp	i,0,1,2,3,4,5,6,7
+	kmovq	SF_VEC_K+8*\i(%rbx), %k\i
+	.endr
+	ret
+	.size softsgx_stub_vrest_avx512, .-softsgx_stub_vrest_avx512
+
+/*
+ * void softsgx_stub_vclobber(void): test only (SOFTSGX_TEST_STUB_CLOBBER=1),
+ * all ones in every register the pair in use keeps; with XSAVE, in all
+ * of them.  Vector registers and opmasks belong to the caller.
+ */
+	.globl softsgx_stub_vclobber
+	.hidden softsgx_stub_vclobber
+	.type softsgx_stub_vclobber, @function
+softsgx_stub_vclobber:
+	mov	softsgx_stub_vsave(%rip), %rax
+	lea	softsgx_stub_vsave_sse(%rip), %rcx
+	cmp	%rcx, %rax
+	je	1f
+	lea	softsgx_stub_vsave_avx(%rip), %rcx
+	cmp	%rcx, %rax
+	je	2f
+	testb	$0x20, softsgx_stub_rfbm(%rip)	/* opmask: AVX-512 */
+	jnz	3f
+	testb	$0x04, softsgx_stub_rfbm(%rip)
+	jnz	2f
+1:	pcmpeqd	%xmm0, %xmm0
+	.irp	i,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movdqa	%xmm0, %xmm\i
+	.endr
+	ret
+2:	vpcmpeqd %ymm0, %ymm0, %ymm0
+	.irp	i,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqa	%ymm0, %ymm\i
+	.endr
+	ret
+3:	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	vpternlogd $0xff, %zmm\i, %zmm\i, %zmm\i
+	.endr
+	mov	$-1, %rax
+	.irp	i,0,1,2,3,4,5,6,7
+	kmovq	%rax, %k\i
+	.endr
+	ret
+	.size softsgx_stub_vclobber, .-softsgx_stub_vclobber
+
+/*
+ * void softsgx_stub_vimage(struct slot *s): the XSAVE image of the state
+ * the stub saved (the vector registers it holds, x87 and MXCSR as they are,
+ * untouched by C), for the C side's AEX or signal frame; the tail then
+ * leaves with the image.  Changes every vector register: they belong to
+ * the caller.
+ */
+	.type softsgx_stub_vimage, @function
+softsgx_stub_vimage:
+	push	%rbx
+	mov	%rdi, %rbx
+	cmpb	$0, SF_XIMG(%rbx)
+	jne	1f
+	call	*softsgx_stub_vrest(%rip)
+	mov	softsgx_stub_rfbm(%rip), %eax
+	mov	softsgx_stub_rfbm+4(%rip), %edx
+	xsave64	STUB_XSAVE_OFF(%rbx)
+	movb	$1, SF_XIMG(%rbx)
+1:	pop	%rbx
+	ret
+	.size softsgx_stub_vimage, .-softsgx_stub_vimage
 
 	.section .note.GNU-stack, "", @progbits

@@ -987,7 +987,6 @@ uint64_t softsgx_stub_leaf(struct slot *s)
 {
 	struct stub_frame *f = frame_of(s);
 	struct stub_site_info site;
-	struct sgx_xstate xs = { .buf = xsave_of(s), .size = shim_xsave_size };
 	struct sgx_regs r;
 	int ret = -1;
 
@@ -1000,11 +999,18 @@ uint64_t softsgx_stub_leaf(struct slot *s)
 	f->r.rip = site.enclu;
 	f->r.rax = site.leaf;
 	r = f->r;
+	/*
+	 * Test hook: every vector register and opmask the stub saved is
+	 * changed here, as C code on another path or a newer libc might.
+	 */
+	if (shim.test_stub_clobber)
+		softsgx_stub_vclobber();
 	if (s->lp.in_enclave && site_code_mapped(&site)) {
 		if (shim.test_tail_signal)
 			syscall(SYS_tgkill, getpid(), s->tid, shim.kick_sig);
+		/* Leaves inside an enclave leave the extended state alone. */
 		leaf_begin(s);
-		ret = sgx_enclu(shim.cpu, &s->lp, &shim_mmu, &r, &xs);
+		ret = sgx_enclu(shim.cpu, &s->lp, &shim_mmu, &r, NULL);
 		leaf_end(s);
 	}
 	if (!ret) {
@@ -1020,6 +1026,7 @@ uint64_t softsgx_stub_leaf(struct slot *s)
 		siginfo_t si;
 		uint64_t fsgs[2], mask = stub_base_mask(atomic_load(&f->deferred_set));
 
+		softsgx_stub_vimage(s); /* the context's extended state, for an AEX */
 		stub_uc(s, &uc, fsgs, mask);
 		uc.uc_mcontext.gregs[REG_TRAPNO] = 6;
 		memset(&si, 0, sizeof(si));
@@ -1490,6 +1497,7 @@ int shim_exec_init(void)
 	pthread_key_create(&slot_key, slot_free);
 	shim.kick_sig = SIGRTMAX - 1;
 	shim.test_tail_signal = shim_env_on("SOFTSGX_TEST_TAIL_SIGNAL");
+	shim.test_stub_clobber = shim_env_on("SOFTSGX_TEST_STUB_CLOBBER");
 	{
 		const char *v = getenv("SOFTSGX_TEST_STUB_STEP");
 

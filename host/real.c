@@ -1186,6 +1186,26 @@ void shim_real_after_fork(void)
 	atomic_store(&cg_current, NULL);
 }
 
+/*
+ * The XFRM an enclave may ask for (CPUID.(12H,1):ECX/EDX): what XCR0 enables,
+ * as on hardware, of the components whose place in this CPU's XSAVE image
+ * is the SSA frame's (sgx_cpu_xfrm_backed()): enclave code runs on this
+ * CPU's own registers.
+ */
+static uint64_t host_xfrm(void)
+{
+	unsigned int a, b, c, d, lo, hi;
+	uint32_t off[10] = { 0 };
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) /* OSXSAVE */
+		return 0x3;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	for (unsigned int i = 2; i < 10; i++)
+		if (__get_cpuid_count(0xd, i, &a, &b, &c, &d))
+			off[i] = b;
+	return sgx_cpu_xfrm_backed((uint64_t)hi << 32 | lo, off);
+}
+
 /* At load: the platform (CPUID answers need it before any device is open). */
 int shim_platform_init(void)
 {
@@ -1205,6 +1225,7 @@ int shim_platform_init(void)
 	}
 	if (shim_env_on("SOFTSGX_NO_SGX2"))
 		cfg.sgx2 = false;
+	cfg.xfrm_mask = host_xfrm();
 	shim.stats = shim_env_on("SOFTSGX_STATS");
 	test_map_race = shim_env_on("SOFTSGX_TEST_MAP_RACE");
 	young_off = getenv("SOFTSGX_YOUNG") && !strcmp(getenv("SOFTSGX_YOUNG"), "off");

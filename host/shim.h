@@ -158,6 +158,7 @@ struct shim {
 	int nr_maps;
 	int kick_sig;
 	bool test_tail_signal; /* SOFTSGX_TEST_TAIL_SIGNAL=1: see exec.c */
+	bool test_stub_clobber; /* SOFTSGX_TEST_STUB_CLOBBER=1: see exec.c */
 	int test_stub_step;    /* SOFTSGX_TEST_STUB_STEP=1 or 2: see exec.c */
 	bool stats;
 	bool fsgsbase;

@@ -48,7 +48,16 @@
 #define SF_DEFERRED (STUB_AREA_OFF + 176)
 #define SF_BUSY (STUB_AREA_OFF + 184)
 #define SF_STEP (STUB_AREA_OFF + 185)
+#define SF_XIMG (STUB_AREA_OFF + 186)
+#define SF_XINUSE (STUB_AREA_OFF + 188)
 #define SF_IRET (STUB_AREA_OFF + 192)
+/*
+ * The enclave's vector registers as the stub saved them (XMM, YMM or ZMM
+ * and the opmasks, by what the CPU has): 32 x 64 bytes, then k0-k7.
+ */
+#define SF_VEC (STUB_AREA_OFF + 0x400)
+#define SF_VEC_K (SF_VEC + 2048)
+#define SF_VEC_END (SF_VEC_K + 64)
 
 /*
  * The bucket a per-site stub locks while it finds its thread: one per 4 KiB
@@ -79,7 +88,13 @@ struct stub_frame {
 	_Atomic uint64_t deferred_set;
 	_Atomic uint8_t busy;   /* the C side runs: asynchronous signals wait */
 	uint8_t step;           /* test only: single-step the tail (exec.c) */
-	uint8_t pad2[6];
+	/*
+	 * The XSAVE image holds the state to leave with (the tail restores
+	 * it); when 0, the saved vector registers at SF_VEC do.
+	 */
+	uint8_t ximg;
+	uint8_t pad2;
+	uint32_t xinuse;        /* XINUSE (XGETBV 1) at the stub, or all ones */
 	uint64_t iret[5];       /* RIP, CS, RFLAGS, RSP, SS for the way out */
 	uint64_t mask;          /* the mask the final state runs with, when mask_set */
 	uint64_t mask_set;
@@ -89,6 +104,10 @@ _Static_assert(__builtin_offsetof(struct stub_frame, common) == 168, "SF_COMMON"
 _Static_assert(__builtin_offsetof(struct stub_frame, deferred_set) == 176, "SF_DEFERRED");
 _Static_assert(__builtin_offsetof(struct stub_frame, busy) == 184, "SF_BUSY");
 _Static_assert(__builtin_offsetof(struct stub_frame, iret) == 192, "SF_IRET");
+_Static_assert(__builtin_offsetof(struct stub_frame, ximg) == 186, "SF_XIMG");
+_Static_assert(__builtin_offsetof(struct stub_frame, xinuse) == 188, "SF_XINUSE");
+_Static_assert(sizeof(struct stub_frame) <= SF_VEC - STUB_AREA_OFF, "SF_VEC");
+_Static_assert(SF_VEC_END <= STUB_XSAVE_OFF, "the saved vector registers fit");
 _Static_assert(__builtin_offsetof(struct stub_frame, r.rflags) == 128, "SF_RFLAGS");
 _Static_assert(__builtin_offsetof(struct stub_frame, r.gsbase) == 152, "SF_GS");
 
@@ -159,5 +178,14 @@ struct stub_stats {
 extern struct stub_stats shim_stub_stats;
 extern uint32_t shim_xsave_size;
 extern uint64_t softsgx_stub_rfbm;
+
+/* The stubs' save and restore of the vector registers (enclu_stub.S). */
+extern void (*softsgx_stub_vsave)(void), (*softsgx_stub_vrest)(void);
+extern uint8_t softsgx_stub_have_xinuse;
+void softsgx_stub_vimage(void *slot);
+/* Test only: overwrite every register the stubs' pair keeps (enclu_stub.S). */
+void softsgx_stub_vclobber(void);
+/* The pair in use, for diagnostics: "avx512", "avx", "sse" or "xsave". */
+extern const char *shim_stub_vsave_name;
 #endif
 #endif

@@ -289,6 +289,33 @@ static void test_edbgwr_exclusive(void **state)
 	sgx_cpu_destroy(cpu);
 }
 
+/* The XFRM a host can back: XCR0's components that sit where the SSA puts them. */
+static void test_xfrm_backed(void **state)
+{
+	/* Intel's standard format, as the SDM lays out the SSA. */
+	const uint32_t intel[10] = { 0, 0, 576, 960, 1024, 1088, 1152, 1664, 0, 2688 };
+	/* AMD's AVX-512 state, with no MPX gap before it. */
+	const uint32_t amd[10] = { 0, 0, 576, 0, 0, 832, 896, 1408, 0, 2432 };
+	uint32_t no_mpx[10];
+
+	(void)state;
+	assert_int_equal(sgx_cpu_xfrm_backed(0x2FF, intel), 0x2FF);
+	assert_int_equal(sgx_cpu_xfrm_backed(0x2E7, intel), 0x2E7);
+	assert_int_equal(sgx_cpu_xfrm_backed(0x7, intel), 0x7);
+	/* x87 and SSE always; components the model does not know (AMX) never. */
+	assert_int_equal(sgx_cpu_xfrm_backed(0x1, intel), 0x3);
+	assert_int_equal(sgx_cpu_xfrm_backed(0x602E7, intel), 0x2E7);
+	/* AVX-512 elsewhere: all three go, AVX stays; PKRU elsewhere goes too. */
+	assert_int_equal(sgx_cpu_xfrm_backed(0xE7, amd), 0x7);
+	assert_int_equal(sgx_cpu_xfrm_backed(0x2E7, amd), 0x7);
+	/* One of MPX's two misplaced: both go. */
+	memcpy(no_mpx, intel, sizeof(no_mpx));
+	no_mpx[4] = 1000;
+	assert_int_equal(sgx_cpu_xfrm_backed(0x1F, no_mpx), 0x7);
+	/* AVX-512 without AVX cannot be offered. */
+	assert_int_equal(sgx_cpu_xfrm_backed(0xE3, intel), 0x3);
+}
+
 static void test_xsave_sizes(void **state)
 {
 	(void)state;
@@ -313,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_page_locks),
 		cmocka_unit_test(test_tracking_model),
 		cmocka_unit_test(test_xsave_sizes),
+		cmocka_unit_test(test_xfrm_backed),
 		cmocka_unit_test(test_edbgwr_exclusive),
 	};
 	return T_RUN(tests);

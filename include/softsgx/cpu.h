@@ -164,6 +164,23 @@ uint64_t sgx_cpu_secs_eid(const struct sgx_cpu *cpu, const void *secs);
 int sgx_cpu_set_window(struct sgx_cpu *cpu, const void *secs_epc, void *window);
 
 /**
+ * sgx_cpu_xfrm_backed() - the XFRM components a host thread's XSAVE image can back
+ * @xcr0: the components the OS enabled on this CPU (XGETBV with ECX = 0)
+ * @off: @off[i] is component i's offset in this CPU's standard-format XSAVE
+ *       image (CPUID.(0DH,i).EBX), for i from 2 to 9
+ *
+ * The model lays SSA frames out with the SDM's offsets and fills them from
+ * (and restores them to) the host thread's own XSAVE image.  A component
+ * this CPU places elsewhere (AMD's AVX-512 state, with no MPX gap before it)
+ * would land at the wrong place, so it is left out, with the components the
+ * SDM requires together with it (the three of AVX-512, MPX's two).
+ *
+ * Return: the subset of @xcr0 to offer as CPUID.(12H,1):ECX/EDX; at least
+ * x87 and SSE.
+ */
+uint64_t sgx_cpu_xfrm_backed(uint64_t xcr0, const uint32_t off[10]);
+
+/**
  * typedef sgx_dbg_view_fn - a host's view of a REG page for a debugger
  * @ctx: the value given to sgx_cpu_set_dbg_view()
  * @secs: the SECS page (EPC address) of the page's enclave

@@ -51,6 +51,8 @@ uint64_t encl_egetkey(uint64_t keyrequest, uint64_t key);
 uint64_t encl_eaccept(uint64_t secinfo, uint64_t addr);
 uint64_t encl_emodpe(uint64_t secinfo, uint64_t addr);
 uint64_t encl_ereport_regs(uint64_t ti, uint64_t data, uint64_t report, uint64_t seed);
+uint64_t encl_leaf_wide(uint64_t leaf, uint64_t rbx, uint64_t rcx, uint64_t seed,
+			uint64_t width, uint64_t rdx);
 uint64_t encl_store_regs(uint64_t *p, uint64_t seed);
 extern const char encl_entry[];
 
@@ -189,6 +191,25 @@ uint64_t encl_body(struct encl_op *op, uint64_t rsi, uint64_t tcs)
 		memset(ti, 0, sizeof(ti));
 		memset(data, 0, sizeof(data));
 		status = encl_ereport_regs((uint64_t)ti, (uint64_t)data, (uint64_t)report, op->a);
+		break;
+	}
+	case ENCL_OP_WIDE_REGS: {
+		uint8_t ti[512] __attribute__((aligned(512)));
+		uint8_t data[64] __attribute__((aligned(128)));
+		uint8_t report[512] __attribute__((aligned(512)));
+		struct secinfo si = { .flags = ENCL_SI_REG | ENCL_SI_PENDING | ENCL_SI_R |
+					       ENCL_SI_W };
+		uint64_t r;
+
+		memset(ti, 0, sizeof(ti));
+		memset(data, 0, sizeof(data));
+		if (op->c)
+			r = encl_leaf_wide(5, (uint64_t)&si, op->c, op->a, op->b, 0);
+		else
+			r = encl_leaf_wide(0, (uint64_t)ti, (uint64_t)data, op->a, op->b,
+					   (uint64_t)report);
+		status = (uint32_t)r;
+		ret = r >> 32;
 		break;
 	}
 	case ENCL_OP_STORE_REGS:

@@ -243,4 +243,165 @@ encl_store_regs:
 	REGS_CHECK
 	.size	encl_store_regs, . - encl_store_regs
 
+/*
+ * u64 encl_leaf_wide(u64 leaf, u64 rbx, u64 rcx, u64 seed, u64 width, u64 rdx):
+ * EREPORT (@leaf 0) or EACCEPT (5) on RBX, RCX and RDX, with every vector
+ * register of @width set from @seed around it (1: XMM0-15, 2: YMM0-15,
+ * 3: ZMM0-31 and k0-k7; each 64-bit lane its own value), MXCSR's rounding
+ * and flush-to-zero changed and the x87 control word's precision.  Returns
+ * the number of lanes and control registers that came back different, with
+ * the leaf's RAX in bits 32 and up.  Widths 2 and 3 need an XFRM with AVX
+ * (and AVX-512).  Frame, 64-byte aligned: the expected lanes at 0, the
+ * lanes found at 2048, k0-k7 at 4096, then MXCSR and FCW saved, set, found,
+ * then RDX.
+ */
+	.global	encl_leaf_wide
+	.type	encl_leaf_wide, @function
+encl_leaf_wide:
+	push	%rbx
+	push	%rbp
+	push	%r12
+	push	%r13
+	push	%r14
+	push	%r15
+	mov	%rsp, %rbp
+	sub	$4608, %rsp
+	and	$-64, %rsp
+	mov	%rdi, %r12			/* leaf */
+	mov	%rsi, %r13			/* RBX */
+	mov	%rdx, %r11			/* RCX */
+	mov	%rcx, %r15			/* seed */
+	mov	%r8, %r14			/* width */
+	mov	%r9, 4184(%rsp)			/* RDX */
+	/* Lane j of register i: seed + 0x100 + i, its top 16 bits j + 1. */
+	xor	%ecx, %ecx
+1:	mov	%ecx, %eax
+	shr	$3, %eax
+	lea	0x100(%r15, %rax), %rax
+	mov	%ecx, %edx
+	and	$7, %edx
+	inc	%edx
+	shl	$48, %rdx
+	xor	%rdx, %rax
+	mov	%rax, (%rsp, %rcx, 8)
+	inc	%ecx
+	cmp	$256, %ecx
+	jb	1b
+	stmxcsr	4160(%rsp)
+	fnstcw	4164(%rsp)
+	movl	$0xff80, 4168(%rsp)		/* round toward zero, FZ, all masked */
+	movw	$0x007f, 4172(%rsp)		/* single precision */
+	ldmxcsr	4168(%rsp)
+	fldcw	4172(%rsp)
+	cmp	$2, %r14
+	je	2f
+	ja	3f
+	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movdqu	64*\i(%rsp), %xmm\i
+	.endr
+	jmp	4f
+2:	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu	64*\i(%rsp), %ymm\i
+	.endr
+	jmp	4f
+3:	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	vmovdqu64 64*\i(%rsp), %zmm\i
+	.endr
+	.irp	i,0,1,2,3,4,5,6,7
+	mov	8*\i(%rsp), %rax
+	kmovq	%rax, %k\i
+	.endr
+4:	mov	%r13, %rbx
+	mov	%r11, %rcx
+	mov	4184(%rsp), %rdx
+	cmp	$5, %r12
+	je	5f
+	mov	$0, %eax			/* EREPORT */
+	ENCLU
+	jmp	6f
+5:	mov	$5, %eax			/* EACCEPT */
+	ENCLU
+6:	mov	%rax, %r13			/* the leaf's RAX */
+	stmxcsr	4176(%rsp)
+	fnstcw	4180(%rsp)
+	cmp	$2, %r14
+	je	2f
+	ja	3f
+	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	movdqu	%xmm\i, 2048+64*\i(%rsp)
+	.endr
+	mov	$2, %r8d			/* lanes a register */
+	mov	$16, %r9d			/* registers */
+	jmp	4f
+2:	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+	vmovdqu	%ymm\i, 2048+64*\i(%rsp)
+	.endr
+	mov	$4, %r8d
+	mov	$16, %r9d
+	jmp	4f
+3:	.irp	i,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	vmovdqu64 %zmm\i, 2048+64*\i(%rsp)
+	.endr
+	.irp	i,0,1,2,3,4,5,6,7
+	kmovq	%k\i, %rax
+	mov	%rax, 4096+8*\i(%rsp)
+	.endr
+	mov	$8, %r8d
+	mov	$32, %r9d
+4:	cmp	$1, %r14
+	je	11f
+	vzeroupper
+11:
+	ldmxcsr	4160(%rsp)
+	fldcw	4164(%rsp)
+	xor	%r10d, %r10d			/* differences */
+	xor	%ecx, %ecx			/* register */
+7:	xor	%edx, %edx			/* lane */
+8:	mov	%ecx, %eax
+	shl	$3, %eax
+	add	%edx, %eax
+	mov	(%rsp, %rax, 8), %rsi
+	cmp	2048(%rsp, %rax, 8), %rsi
+	setne	%sil
+	movzbl	%sil, %esi
+	add	%rsi, %r10
+	inc	%edx
+	cmp	%r8d, %edx
+	jb	8b
+	inc	%ecx
+	cmp	%r9d, %ecx
+	jb	7b
+	cmp	$3, %r14
+	jb	9f
+	xor	%ecx, %ecx
+10:	mov	(%rsp, %rcx, 8), %rsi
+	cmp	4096(%rsp, %rcx, 8), %rsi
+	setne	%sil
+	movzbl	%sil, %esi
+	add	%rsi, %r10
+	inc	%ecx
+	cmp	$8, %ecx
+	jb	10b
+9:	mov	4176(%rsp), %eax
+	cmp	$0xff80, %eax
+	setne	%al
+	movzbl	%al, %eax
+	add	%rax, %r10
+	movzwl	4180(%rsp), %eax
+	cmp	$0x007f, %eax
+	setne	%al
+	movzbl	%al, %eax
+	add	%rax, %r10
+	shl	$32, %r13
+	lea	(%r10, %r13), %rax
+	mov	%rbp, %rsp
+	pop	%r15
+	pop	%r14
+	pop	%r13
+	pop	%r12
+	pop	%rbp
+	pop	%rbx
+	ret
+	.size	encl_leaf_wide, . - encl_leaf_wide
+
 	.section .note.GNU-stack, "", @progbits

@@ -70,6 +70,11 @@ enum encl_op_code {
 	ENCL_OP_STORE_REGS,	/* store a at address b with registers set from a around the
 				 * store, which may fault and be resumed; status = the bits
 				 * that changed (0 = none) */
+	ENCL_OP_WIDE_REGS,	/* EREPORT (c = 0) or EACCEPT of the page c as a new RW
+				 * page, with every vector register of width b (1 XMM,
+				 * 2 YMM, 3 ZMM and opmasks), MXCSR and the x87 control
+				 * word set from seed a; status = the lanes that changed
+				 * (0 = none), ret = the leaf's RAX */
 	ENCL_OP_MAX,
 };
 
