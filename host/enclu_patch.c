@@ -20,6 +20,7 @@
  * a mapping in the low 2 GiB for the tables they address with a disp32
  * (MAP_32BIT): without any of them, ENCLU traps as before.
  */
+#include <asm/ldt.h>
 #include <capstone/capstone.h>
 #include <cpuid.h>
 #include <errno.h>
@@ -45,6 +46,14 @@
  * with -errno reads one of them, a thread without a slot, and traps.
  */
 #define TID_GAP (4096UL * 8)
+#define DS_SELECTORS 65536UL
+/* Slots get LDT entries from here up: the top of the LDT, away from a program's own. */
+#define STUB_DS_FIRST (8192 - STUB_DS_SLOTS)
+#define STUB_DS_SLOTS 512
+/* The tables the stubs read; after_fork() empties them all but the dispatch. */
+#define LOW_STATE_SIZE ((unsigned long)NR_BUCKETS * BUCKET_SIZE + TID_GAP + TID_ENTRIES * 8 + \
+			DS_SELECTORS + DS_SELECTORS * 8)
+#define DISP_PER_SITE 32 /* [claimed, busy] of the bucket way, [old way, DS way] */
 
 struct site {
 	uint64_t mov;          /* the mov's address in the enclave */
@@ -84,6 +93,10 @@ static uint8_t *site_used;               /* per site: taken by a set */
 static uint8_t *low;
 static unsigned long low_size;
 static uint64_t locks_at, tids_at, disp_at;
+/* By DS selector: 1 where it is a slot's, and that slot (see enclu_stub.S). */
+static uint64_t ds_valid_at, ds_slots_at;
+static bool ds_on;                    /* slots get LDT entries */
+static uint8_t ds_ldt[STUB_DS_SLOTS]; /* 1: entry written, 2: refused */
 static pthread_mutex_t patch_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void dbg_view(void *ctx, const void *secs, uint64_t la, uint8_t bytes[8], bool write);
@@ -201,8 +214,7 @@ void shim_stub_init(void)
 	if (enabled || (e && e[0] == '0') || !cpu_ok())
 		return;
 	debug = shim_env_on("SOFTSGX_DEBUG");
-	low_size = (unsigned long)NR_BUCKETS * BUCKET_SIZE + TID_GAP + TID_ENTRIES * 8 +
-		   MAX_SITES * 16UL;
+	low_size = LOW_STATE_SIZE + MAX_SITES * (unsigned long)DISP_PER_SITE;
 	p = shim_sys_mmap(NULL, low_size, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_32BIT, -1, 0);
 	if (p < 0)
@@ -214,7 +226,10 @@ void shim_stub_init(void)
 	low = (uint8_t *)p;
 	locks_at = (uint64_t)p;
 	tids_at = locks_at + (uint64_t)NR_BUCKETS * BUCKET_SIZE + TID_GAP;
-	disp_at = tids_at + TID_ENTRIES * 8;
+	ds_valid_at = tids_at + TID_ENTRIES * 8;
+	ds_slots_at = ds_valid_at + DS_SELECTORS;
+	disp_at = locks_at + LOW_STATE_SIZE;
+	ds_on = !shim_env_on("SOFTSGX_TEST_STUB_GETTID");
 	p = shim_sys_mmap(NULL, MAX_SITES * (sizeof(struct site) + 1), PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p < 0)
@@ -248,6 +263,60 @@ void shim_stub_clear_tid(int tid, void *slot)
 					    &want, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
+static uint16_t ds_selector(unsigned int idx)
+{
+	return (uint16_t)((STUB_DS_FIRST + idx) << 3 | 4 | 3); /* LDT, RPL 3 */
+}
+
+static void load_ds(uint16_t sel)
+{
+	__asm__ volatile("mov %0, %%ds" : : "r"(sel));
+}
+
+/* A flat, writable data segment: DS's base and limit mean nothing in 64-bit mode. */
+static bool ldt_entry(unsigned int idx)
+{
+	struct user_desc d = { .entry_number = STUB_DS_FIRST + idx, .limit = 0xfffff,
+			       .seg_32bit = 1, .limit_in_pages = 1, .useable = 1 };
+
+	return !syscall(SYS_modify_ldt, 0x11, &d, sizeof(d));
+}
+
+void shim_stub_set_ds(unsigned int idx, void *slot)
+{
+	uint16_t sel;
+
+	/* SOFTSGX_TEST_STUB_STEP=2 needs the buckets: every stub finds its own held. */
+	if (!enabled || !ds_on || shim.test_stub_step > 1 || idx >= STUB_DS_SLOTS) {
+		load_ds(0); /* not a selector another thread gave it */
+		return;
+	}
+	if (!ds_ldt[idx])
+		ds_ldt[idx] = ldt_entry(idx) ? 1 : 2;
+	if (ds_ldt[idx] != 1) {
+		load_ds(0);
+		return;
+	}
+	sel = ds_selector(idx);
+	__atomic_store_n((uint64_t *)(uintptr_t)(ds_slots_at + (uint64_t)sel * 8),
+			 (uint64_t)(uintptr_t)slot, __ATOMIC_RELAXED);
+	__atomic_store_n((uint8_t *)(uintptr_t)(ds_valid_at + sel), 1, __ATOMIC_RELEASE);
+	load_ds(sel);
+}
+
+void shim_stub_clear_ds(unsigned int idx, void *slot)
+{
+	uint16_t sel = ds_selector(idx);
+
+	(void)slot;
+	if (!enabled || idx >= STUB_DS_SLOTS)
+		return;
+	load_ds(0);
+	__atomic_store_n((uint8_t *)(uintptr_t)(ds_valid_at + sel), 0, __ATOMIC_RELEASE);
+	__atomic_store_n((uint64_t *)(uintptr_t)(ds_slots_at + (uint64_t)sel * 8), 0,
+			 __ATOMIC_RELAXED);
+}
+
 /*
  * Around a fork: a patch that found its enclave held by this process alone
  * must finish before a child can hold it too, or its jumps would lead the
@@ -278,8 +347,7 @@ void shim_stub_after_fork(void)
 	if (!enabled)
 		return;
 	pthread_mutex_init(&patch_lock, NULL);
-	madvise(low, (unsigned long)NR_BUCKETS * BUCKET_SIZE + TID_GAP + TID_ENTRIES * 8,
-		MADV_DONTNEED);
+	madvise(low, LOW_STATE_SIZE, MADV_DONTNEED);
 	/* Fork sharing: the child runs the same enclaves, through the same stubs. */
 	if (shim_share)
 		return;
@@ -339,7 +407,7 @@ static void write_stub(struct site *s, uint32_t k, uint8_t *code, const uint8_t 
 	uint8_t *p = code;
 	uint8_t *t;
 	uint64_t tmpl_at;
-	uint64_t *disp = (uint64_t *)(uintptr_t)(disp_at + (uint64_t)k * 16);
+	uint64_t *disp = (uint64_t *)(uintptr_t)(disp_at + (uint64_t)k * DISP_PER_SITE);
 	uint32_t lock1 = (uint32_t)(locks_at + 1);
 
 	memcpy(p, win, fs->mov_len);
@@ -367,12 +435,18 @@ static void write_stub(struct site *s, uint32_t k, uint8_t *code, const uint8_t 
 	put32(t, softsgx_stub_f_leaf2, s->leaf);
 	put32(t, softsgx_stub_f_tid, (uint32_t)tids_at);
 	put32(t, softsgx_stub_f_site, k);
+	put32(t, softsgx_stub_f_site2, k);
+	put32(t, softsgx_stub_f_dsvalid, (uint32_t)ds_valid_at);
+	put32(t, softsgx_stub_f_dsdisp, (uint32_t)(uintptr_t)(disp + 2));
+	put32(t, softsgx_stub_f_dsslot, (uint32_t)ds_slots_at);
 	put32(t, softsgx_stub_f_rel1,
 	      (uint32_t)rel32(tmpl_at + (uint64_t)(softsgx_stub_f_rel1 - softsgx_stub_tmpl), s->enclu));
 	put32(t, softsgx_stub_f_rel2,
 	      (uint32_t)rel32(tmpl_at + (uint64_t)(softsgx_stub_f_rel2 - softsgx_stub_tmpl), s->enclu));
 	disp[0] = tmpl_at + (uint64_t)(softsgx_stub_t_claimed - softsgx_stub_tmpl);
 	disp[1] = tmpl_at + (uint64_t)(softsgx_stub_t_busy - softsgx_stub_tmpl);
+	disp[2] = tmpl_at + (uint64_t)(softsgx_stub_t_old - softsgx_stub_tmpl);
+	disp[3] = tmpl_at + (uint64_t)(softsgx_stub_t_dsclaimed - softsgx_stub_tmpl);
 }
 
 /* A run of free site indices for @n sites, or -1 (patch_lock held). */
@@ -820,7 +894,13 @@ bool shim_stub_rewind(ucontext_t *uc, unsigned long slot_base)
 	b = bucket_of((uint64_t)g[REG_RSP]);
 #define AT(l) (t == (uint64_t)(uintptr_t)(l))
 #define IN(a, z) (t >= (uint64_t)(uintptr_t)(a) && t < (uint64_t)(uintptr_t)(z))
-	if (AT(softsgx_stub_t_movz) || AT(softsgx_stub_t_disp)) {
+	if (IN(softsgx_stub_t_dsslot, softsgx_stub_t_old)) {
+		/* RCX is the slot (DS's), the enclave's RCX in its frame. */
+		g[REG_RCX] = (greg_t)((const struct stub_frame *)(uintptr_t)(
+			(uint64_t)g[REG_RCX] + STUB_AREA_OFF))->r.rcx;
+	} else if (IN(softsgx_stub_tmpl, softsgx_stub_t_dsslot)) {
+		/* Only RAX is not the enclave's. */
+	} else if (AT(softsgx_stub_t_movz) || AT(softsgx_stub_t_disp)) {
 		/* After the xchg: RAX says whether this thread took the lock. */
 		if (g[REG_RAX] == 0)
 			__atomic_store_n(b + B_LOCK / 8, 0, __ATOMIC_RELEASE);

@@ -9,7 +9,15 @@
  * The stub runs in enclave mode with every register the enclave's, and
  * may change only RAX (the leaf is an immediate it knows) until it has
  * saved the rest: no stack below the enclave's RSP (its red zone), and no
- * instruction that changes a flag.  It finds its thread in three steps:
+ * instruction that changes a flag.  Its thread is named by DS: in 64-bit
+ * mode the selector is ignored, so the shim gives each slot an LDT entry
+ * of its own and loads it into DS when a thread takes the slot; neither
+ * the kernel nor an enclave touches DS.  Two tables indexed by the
+ * selector (in the low 2 GiB) say whether it is a slot's and which: the
+ * stub saves RCX in that slot's frame and goes on to the common code.
+ * Where the LDT is not to be had (a kernel without modify_ldt, a seccomp
+ * filter that refuses it), DS is 0, and the stub finds its thread the old
+ * way, in three steps:
  *  1. lock a bucket chosen by the page of RSP (an xchg, with the "was it
  *     free" answer turned into a jump target, since no flag may be set);
  *  2. save RCX and R11 there and ask the kernel for the thread id (SYSCALL
@@ -54,9 +62,38 @@
 	.hidden softsgx_stub_f_lea3, softsgx_stub_f_site, softsgx_stub_f_leaf2
 	.globl softsgx_stub_f_rel2
 	.hidden softsgx_stub_f_rel2
+	.globl softsgx_stub_t_dsclaimed, softsgx_stub_t_dsrcx, softsgx_stub_t_dsslot
+	.hidden softsgx_stub_t_dsclaimed, softsgx_stub_t_dsrcx, softsgx_stub_t_dsslot
+	.globl softsgx_stub_t_dsgo, softsgx_stub_t_old
+	.hidden softsgx_stub_t_dsgo, softsgx_stub_t_old
+	.globl softsgx_stub_f_dsvalid, softsgx_stub_f_dsdisp, softsgx_stub_f_dsslot
+	.hidden softsgx_stub_f_dsvalid, softsgx_stub_f_dsdisp, softsgx_stub_f_dsslot
+	.globl softsgx_stub_f_site2
+	.hidden softsgx_stub_f_site2
 
 /* Field labels mark the end of the instruction whose last 4 bytes they patch. */
 softsgx_stub_tmpl:
+	mov	%ds, %eax
+	movzwl	%ax, %eax
+	movzbl	0x7ffffff0(%rax), %eax		/* 1: DS is a slot's */
+softsgx_stub_f_dsvalid:
+	jmp	*0x7ffffff0(,%rax,8)		/* [old way, DS way] of this site */
+softsgx_stub_f_dsdisp:
+softsgx_stub_t_dsclaimed:
+	mov	%ds, %eax
+	movzwl	%ax, %eax
+	mov	0x7ffffff0(,%rax,8), %rax	/* the slot */
+softsgx_stub_f_dsslot:
+	mov	%rcx, SF_RCX(%rax)
+softsgx_stub_t_dsrcx:
+	mov	%rax, %rcx
+softsgx_stub_t_dsslot:
+	mov	%r11, SF_R11(%rcx)
+	movl	$0x7ffffff0, SF_SITE(%rcx)
+softsgx_stub_f_site2:
+softsgx_stub_t_dsgo:
+	jmp	*SF_COMMON(%rcx)
+softsgx_stub_t_old:
 	bucket	softsgx_stub_f_lea1
 softsgx_stub_t_xchg:
 	xchg	%rax, -1(%rax)			/* lock; RAX = 0 if it was free */
@@ -163,7 +200,16 @@ softsgx_stub_busy:
 1:	mov	softsgx_stub_rfbm(%rip), %eax
 	mov	softsgx_stub_rfbm+4(%rip), %edx
 	xrstor64 STUB_XSAVE_OFF(%rbx)
-2:	fsgs_from SF_FS, SF_GS
+	/* The final FS and GS; EEXIT's are the host's, in place already. */
+2:	mov	SF_FS(%rbx), %rax
+	cmp	0(%rbx), %rax
+	je	3f
+	wrfsbase %rax
+3:	mov	SF_GS(%rbx), %rax
+	cmp	8(%rbx), %rax
+	je	4f
+	wrgsbase %rax
+4:
 	test	%r12, %r12
 	jnz	.Lsigret
 	movb	$0, SF_BUSY(%rbx)
@@ -174,6 +220,37 @@ softsgx_stub_tail:
 .Lstepped:
 	cmpq	$0, SF_DEFERRED(%rbx)
 	jne	.Lwaited
+	/*
+	 * EEXIT's way out: RIP is the final RBX.  POPFQ and a jump through
+	 * RBX then do what IRETQ does, for a tenth of its cost; a final TF
+	 * (a debugger's single-step) keeps IRETQ, which traps after the
+	 * first instruction there.
+	 */
+	mov	SF_RIP(%rbx), %rax
+	cmp	SF_RBX(%rbx), %rax
+	jne	.Liret
+	testl	$0x100, SF_RFLAGS(%rbx)
+	jnz	.Liret
+	lea	SF_RFLAGS(%rbx), %rsp
+	mov	SF_RAX(%rbx), %rax
+	mov	SF_RCX(%rbx), %rcx
+	mov	SF_RDX(%rbx), %rdx
+	mov	SF_RBP(%rbx), %rbp
+	mov	SF_RSI(%rbx), %rsi
+	mov	SF_RDI(%rbx), %rdi
+	mov	SF_R8(%rbx), %r8
+	mov	SF_R9(%rbx), %r9
+	mov	SF_R10(%rbx), %r10
+	mov	SF_R11(%rbx), %r11
+	mov	SF_R12(%rbx), %r12
+	mov	SF_R13(%rbx), %r13
+	mov	SF_R14(%rbx), %r14
+	mov	SF_R15(%rbx), %r15
+	popfq
+	mov	SF_RSP(%rbx), %rsp
+	mov	SF_RBX(%rbx), %rbx
+	jmp	*%rbx
+.Liret:
 	lea	SF_IRET(%rbx), %rsp
 	mov	SF_RAX(%rbx), %rax
 	mov	SF_RCX(%rbx), %rcx

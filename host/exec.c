@@ -55,7 +55,8 @@ struct slot {
 
 int softsgx_have_fsgsbase;
 unsigned long softsgx_slots_base, softsgx_slots_span;
-static __thread struct slot *my_slot;
+/* Initial-exec: the shim is loaded at start (LD_PRELOAD), and every entry reads it. */
+static __thread struct slot *my_slot __attribute__((tls_model("initial-exec")));
 static pthread_key_t slot_key;
 /* One past the highest slot ever claimed: a fork looks at no other. */
 static _Atomic int slots_hwm;
@@ -66,12 +67,18 @@ static bool ours[_NSIG]; /* our entry is installed for this signal */
 
 void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint64_t *fsgs);
 
+static unsigned int slot_index(const struct slot *s)
+{
+	return (unsigned int)(((uintptr_t)s - softsgx_slots_base) / SLOT_SIZE);
+}
+
 static void slot_free(void *p)
 {
 	struct slot *s = p;
 	stack_t ss = { .ss_flags = SS_DISABLE };
 
 	sigaltstack(&ss, NULL);
+	shim_stub_clear_ds(slot_index(s), s);
 	shim_stub_clear_tid(s->tid, s);
 	atomic_store(&s->used, 0);
 }
@@ -160,6 +167,7 @@ static struct slot *slot_get(void)
 		my_slot = s;
 		pthread_setspecific(slot_key, s);
 		shim_stub_set_tid(s->tid, s);
+		shim_stub_set_ds((unsigned int)i, s);
 		return s;
 	}
 	return NULL;
@@ -309,7 +317,8 @@ void shim_wait_leaves(void)
 /* @s left the enclave (AEX or EEXIT): what a kicker waits for. */
 static void lp_exited(struct slot *s)
 {
-	atomic_store(&s->inside, false);
+	/* A kicker that sees either has seen the exit (the add is a full barrier). */
+	atomic_store_explicit(&s->inside, false, memory_order_release);
 	atomic_fetch_add(&s->exit_seq, 1);
 }
 
@@ -702,9 +711,14 @@ int softsgx_fast_enter(struct fast_frame *f)
 		s->mask_open = true;
 	}
 	sf = frame_of(s);
-	/* Outside a busy stretch any bit there is stale (stub_defer() sets them). */
-	atomic_store(&sf->deferred_set, 0);
-	atomic_store(&sf->busy, 1);
+	/*
+	 * Outside a busy stretch any bit there is stale (stub_defer() sets
+	 * them).  Both words are this thread's and its signal handlers' alone:
+	 * program order is all they need.
+	 */
+	atomic_store_explicit(&sf->deferred_set, 0, memory_order_relaxed);
+	atomic_store_explicit(&sf->busy, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
 	memset(&r, 0, sizeof(r));
 	fast_to_regs(f, &r);
 	r.rax = f->leaf;
@@ -731,13 +745,15 @@ int softsgx_fast_enter(struct fast_frame *f)
 		xs.buf = xsave_of(s);
 		xs.size = shim_xsave_size;
 	}
-	atomic_store(&s->inside, true);
+	/* Ordered before the leaf by leaf_begin()'s fence. */
+	atomic_store_explicit(&s->inside, true, memory_order_relaxed);
 	leaf_begin(s);
 	ret = sgx_enclu(shim.cpu, &s->lp, &shim_mmu, &r, resume ? &xs : NULL);
 	leaf_end(s);
 	if (ret) {
 		atomic_store(&s->inside, false);
-		atomic_store(&sf->busy, 0);
+		atomic_signal_fence(memory_order_seq_cst);
+		atomic_store_explicit(&sf->busy, 0, memory_order_relaxed);
 		let_in_held(s);
 		return 0;
 	}
@@ -1298,6 +1314,7 @@ void shim_exec_after_fork(void)
 		my_slot->fast = NULL;
 		stub_slot_init(my_slot);
 		shim_stub_set_tid(my_slot->tid, my_slot);
+		shim_stub_set_ds(slot_index(my_slot), my_slot);
 	}
 }
 

@@ -121,6 +121,10 @@ extern char softsgx_stub_f_lea1[], softsgx_stub_f_disp[], softsgx_stub_f_leaf1[]
 extern char softsgx_stub_f_rel1[], softsgx_stub_f_lea2[], softsgx_stub_f_tid[];
 extern char softsgx_stub_f_lea3[], softsgx_stub_f_site[], softsgx_stub_f_leaf2[];
 extern char softsgx_stub_f_rel2[];
+extern char softsgx_stub_t_dsclaimed[], softsgx_stub_t_dsrcx[], softsgx_stub_t_dsslot[];
+extern char softsgx_stub_t_dsgo[], softsgx_stub_t_old[];
+extern char softsgx_stub_f_dsvalid[], softsgx_stub_f_dsdisp[], softsgx_stub_f_dsslot[];
+extern char softsgx_stub_f_site2[];
 extern char softsgx_stub_common[], softsgx_stub_busy[];
 extern char softsgx_stub_tail[], softsgx_stub_tail_end[];
 extern char softsgx_stub_sr[], softsgx_stub_sr_end[];
@@ -153,6 +157,13 @@ uint64_t *shim_stub_test_lock(uint64_t rip, uint64_t rsp);
 /* The thread table the stubs find their slot in. */
 void shim_stub_set_tid(int tid, void *slot);
 void shim_stub_clear_tid(int tid, void *slot);
+/*
+ * The calling thread takes slot @idx at @slot: its own LDT entry in DS, by
+ * which the stubs know it (or DS 0, the thread table's way).  Clearing is
+ * done by the thread too, as it leaves the slot.
+ */
+void shim_stub_set_ds(unsigned int idx, void *slot);
+void shim_stub_clear_ds(unsigned int idx, void *slot);
 
 struct stub_site_info {
 	uint64_t enclu;     /* the ENCLU's address */

@@ -22,7 +22,16 @@ static unsigned long rounds = 200;
 struct worker {
 	unsigned int tcs;
 	unsigned long bad_return, bad_regs, failed;
+	uint16_t ds;
 };
+
+static uint16_t ds_now(void)
+{
+	uint16_t v;
+
+	__asm__ volatile("mov %%ds, %0" : "=r"(v));
+	return v;
+}
 
 static void *work(void *arg)
 {
@@ -40,6 +49,7 @@ static void *work(void *arg)
 		w->bad_return += op.ret != (v ^ ENCL_RETURN_MAGIC) || op.status;
 		w->bad_regs += regs.status != 0;
 	}
+	w->ds = ds_now();
 	return NULL;
 }
 
@@ -108,6 +118,24 @@ int main(int argc, char **argv)
 	       "two threads on two TCS at once: every result right (%lu/%lu failed, "
 	       "%lu/%lu wrong, %lu/%lu registers changed)", w[0].failed, w[1].failed,
 	       w[0].bad_return, w[1].bad_return, w[0].bad_regs, w[1].bad_regs);
+	/*
+	 * The stubs know a thread by DS: an LDT selector of its own once it
+	 * entered, unless they are off, told to use the thread table, or
+	 * stepped with every bucket held (which needs the table's way).
+	 */
+	{
+		const char *fast = getenv("SOFTSGX_FAST_ENCLU"), *step = getenv("SOFTSGX_TEST_STUB_STEP");
+		bool by_ds = !(fast && fast[0] == '0') && !getenv("SOFTSGX_TEST_STUB_GETTID") &&
+			     !(step && atoi(step) > 1);
+
+		if (by_ds)
+			tap_ok((w[0].ds & 4) && (w[1].ds & 4) && w[0].ds != w[1].ds,
+			       "each thread has an LDT selector of its own in DS (0x%x, 0x%x)",
+			       w[0].ds, w[1].ds);
+		else
+			tap_ok(!w[0].ds && !w[1].ds, "DS stays 0 when the stubs do not use it "
+			       "(0x%x, 0x%x)", w[0].ds, w[1].ds);
+	}
 	test_slot_reuse();
 	encl_unload(&e);
 	return tap_done();
