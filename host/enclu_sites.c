@@ -146,7 +146,8 @@ int shim_enclu_sweep(csh cs, cs_insn *in, const uint8_t *bytes, uint64_t la, uin
 					s->leaf = c->imm;
 					s->mov_len = c->size;
 					s->nreloc = 0;
-					for (int j = i + 1; j < len; j++)
+					/* At most MAX_RELOC by the loop above; said again for gcc -O3. */
+					for (int j = i + 1; j < len && s->nreloc < MAX_RELOC; j++)
 						s->reloc_from[s->nreloc++] =
 							(uint8_t)(ring[j].addr - c->addr);
 					if (s->enclu - s->mov <= 64)

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Set up, build and run every test: a normal build, an ASan+UBSan build, and a
-# ThreadSanitizer build of the threaded tests, a build with the race fixes of
+# Set up, build and run every test: a normal build, an ASan+UBSan build, a
+# ThreadSanitizer build of the threaded tests, a release build, a build with the race fixes of
 # docs/races.md compiled out (whose race tests must fail), then the libFuzzer
 # harnesses.  Ends with "N passed, N failed".
 set -eu
@@ -37,6 +37,9 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 run_suite build -Dhost_tests=true
 run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dhost_tests=true
 run_suite build-tsan -Db_sanitize=thread -- cli concurrency drv_main drv_encl drv_ioctl drv_vepc drv_stress drv_cgroup drv_svn drv_lock
+# The release build docs/benchmarks.md tells people to make: -O3 finds
+# what -O2 does not (warnings are errors), and the suite runs on its code.
+run_suite build-rel --buildtype=release -Dhost_tests=true
 
 # The shim cannot run under TSan, which takes over signal delivery: its
 # host tests run in the plain and ASan builds (docs/running-programs.md).
@@ -49,4 +52,4 @@ sh scripts/race_revert.sh | tee build-race.tap || true
 echo "== fuzz: libFuzzer harnesses, ${FUZZ_SECONDS:-20}s each" >&2
 sh scripts/fuzz.sh | tee build-fuzz.tap || true
 
-python3 scripts/count_tap.py build build-asan build-tsan build-exec.tap build-race.tap build-fuzz.tap
+python3 scripts/count_tap.py build build-asan build-tsan build-rel build-exec.tap build-race.tap build-fuzz.tap
