@@ -142,6 +142,24 @@ softsgx_stub_f_leaf2:
 softsgx_stub_f_rel2:
 softsgx_stub_tmpl_end:
 
+/* The frame's GPRs but RBX and RSP, from the slot (RBX); no flag changes. */
+	.macro frame_gprs
+	mov	SF_RAX(%rbx), %rax
+	mov	SF_RCX(%rbx), %rcx
+	mov	SF_RDX(%rbx), %rdx
+	mov	SF_RBP(%rbx), %rbp
+	mov	SF_RSI(%rbx), %rsi
+	mov	SF_RDI(%rbx), %rdi
+	mov	SF_R8(%rbx), %r8
+	mov	SF_R9(%rbx), %r9
+	mov	SF_R10(%rbx), %r10
+	mov	SF_R11(%rbx), %r11
+	mov	SF_R12(%rbx), %r12
+	mov	SF_R13(%rbx), %r13
+	mov	SF_R14(%rbx), %r14
+	mov	SF_R15(%rbx), %r15
+	.endm
+
 /* FS and GS bases from the words at @fs and @gs of the slot (RBX); uses RAX. */
 	.macro fsgs_from fs, gs
 	mov	\fs(%rbx), %rax
@@ -232,40 +250,14 @@ softsgx_stub_tail:
 	testl	$0x100, SF_RFLAGS(%rbx)
 	jnz	.Liret
 	lea	SF_RFLAGS(%rbx), %rsp
-	mov	SF_RAX(%rbx), %rax
-	mov	SF_RCX(%rbx), %rcx
-	mov	SF_RDX(%rbx), %rdx
-	mov	SF_RBP(%rbx), %rbp
-	mov	SF_RSI(%rbx), %rsi
-	mov	SF_RDI(%rbx), %rdi
-	mov	SF_R8(%rbx), %r8
-	mov	SF_R9(%rbx), %r9
-	mov	SF_R10(%rbx), %r10
-	mov	SF_R11(%rbx), %r11
-	mov	SF_R12(%rbx), %r12
-	mov	SF_R13(%rbx), %r13
-	mov	SF_R14(%rbx), %r14
-	mov	SF_R15(%rbx), %r15
+	frame_gprs
 	popfq
 	mov	SF_RSP(%rbx), %rsp
 	mov	SF_RBX(%rbx), %rbx
 	jmp	*%rbx
 .Liret:
 	lea	SF_IRET(%rbx), %rsp
-	mov	SF_RAX(%rbx), %rax
-	mov	SF_RCX(%rbx), %rcx
-	mov	SF_RDX(%rbx), %rdx
-	mov	SF_RBP(%rbx), %rbp
-	mov	SF_RSI(%rbx), %rsi
-	mov	SF_RDI(%rbx), %rdi
-	mov	SF_R8(%rbx), %r8
-	mov	SF_R9(%rbx), %r9
-	mov	SF_R10(%rbx), %r10
-	mov	SF_R11(%rbx), %r11
-	mov	SF_R12(%rbx), %r12
-	mov	SF_R13(%rbx), %r13
-	mov	SF_R14(%rbx), %r14
-	mov	SF_R15(%rbx), %r15
+	frame_gprs
 	mov	SF_RBX(%rbx), %rbx
 	iretq
 .Lstep:

@@ -181,6 +181,17 @@ encl_faulting_end:
 	stc					/* CF */
 	.endm
 
+	/* The callee-saved registers pushed at the start (RBX first), and return. */
+	.macro	POP_CALLEE_RET
+	pop	%r15
+	pop	%r14
+	pop	%r13
+	pop	%r12
+	pop	%rbp
+	pop	%rbx
+	ret
+	.endm
+
 	.macro	REGS_FLAGS
 	pushfq
 	pop	%rax
@@ -206,13 +217,7 @@ encl_faulting_end:
 	xor	%rbx, %rcx
 	or	%rcx, %rax
 	.endr
-	pop	%r15
-	pop	%r14
-	pop	%r13
-	pop	%r12
-	pop	%rbp
-	pop	%rbx
-	ret
+	POP_CALLEE_RET
 	.endm
 
 /* u64 encl_ereport_regs(u64 ti, u64 data, u64 report, u64 seed): EREPORT. */
@@ -395,13 +400,7 @@ encl_leaf_wide:
 	shl	$32, %r13
 	lea	(%r10, %r13), %rax
 	mov	%rbp, %rsp
-	pop	%r15
-	pop	%r14
-	pop	%r13
-	pop	%r12
-	pop	%rbp
-	pop	%rbx
-	ret
+	POP_CALLEE_RET
 	.size	encl_leaf_wide, . - encl_leaf_wide
 
 	.section .note.GNU-stack, "", @progbits
