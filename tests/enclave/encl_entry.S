@@ -151,6 +151,27 @@ encl_faulting_end:
 	LEAF	encl_eaccept, 5
 	LEAF	encl_emodpe, 6
 
+	/* The callee-saved registers, RBX first; POP_CALLEE_RET takes them back. */
+	.macro	PUSH_CALLEE
+	push	%rbx
+	push	%rbp
+	push	%r12
+	push	%r13
+	push	%r14
+	push	%r15
+	.endm
+
+	/* The callee-saved registers pushed at the start (RBX first), and return. */
+	.macro	POP_CALLEE_RET
+	pop	%r15
+	pop	%r14
+	pop	%r13
+	pop	%r12
+	pop	%rbp
+	pop	%rbx
+	ret
+	.endm
+
 /*
  * Around one event (a leaf, a store that may fault and be resumed): R8-R15,
  * RBP, XMM0-15 and CF, PF and ZF set from a seed in R15, then checked.
@@ -161,12 +182,7 @@ encl_faulting_end:
  * trap, a stub, an AEX and ERESUME) must be invisible to it.
  */
 	.macro	REGS_SET seed
-	push	%rbx
-	push	%rbp
-	push	%r12
-	push	%r13
-	push	%r14
-	push	%r15
+	PUSH_CALLEE
 	mov	\seed, %r15
 	.irp	r,14,13,12,11,10,9,8
 	lea	15-\r(%r15), %r\r
@@ -179,17 +195,6 @@ encl_faulting_end:
 	.endr
 	xor	%eax, %eax			/* ZF, PF */
 	stc					/* CF */
-	.endm
-
-	/* The callee-saved registers pushed at the start (RBX first), and return. */
-	.macro	POP_CALLEE_RET
-	pop	%r15
-	pop	%r14
-	pop	%r13
-	pop	%r12
-	pop	%rbp
-	pop	%rbx
-	ret
 	.endm
 
 	.macro	REGS_FLAGS
@@ -263,12 +268,7 @@ encl_store_regs:
 	.global	encl_leaf_wide
 	.type	encl_leaf_wide, @function
 encl_leaf_wide:
-	push	%rbx
-	push	%rbp
-	push	%r12
-	push	%r13
-	push	%r14
-	push	%r15
+	PUSH_CALLEE
 	mov	%rsp, %rbp
 	sub	$4608, %rsp
 	and	$-64, %rsp
