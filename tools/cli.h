@@ -9,8 +9,10 @@
 #include <stdint.h>
 #include <openssl/types.h>
 
-/* Keep in step with project(version:) in meson.build; test_cli.sh compares them. */
-#define SOFTSGX_VERSION "0.1.0"
+/* project(version:) in meson.build; test_cli.sh compares --version with it. */
+#ifndef SOFTSGX_VERSION
+#error "SOFTSGX_VERSION comes from meson.build"
+#endif
 
 struct cli_command {
 	const char *name;
