@@ -30,6 +30,10 @@
 #include "softsgx/uapi/sgx.h"
 
 #define ALT_SIZE (STUB_AREA_OFF - SLOT_STACK_OFF)
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1 << 31) /* linux/signal.h */
+#endif
+#define KERNEL_MINSIGSTKSZ 2048UL /* what sigaltstack() checks on x86 */
 #define EFLAGS_TF 0x100UL
 #define NR_SLOTS 512
 
@@ -55,6 +59,16 @@ struct slot {
 
 int softsgx_have_fsgsbase;
 unsigned long softsgx_slots_base, softsgx_slots_span;
+/*
+ * The program's own alternate signal stack, per thread, once the thread has
+ * a slot: the kernel's then is the slot's (the signal entry finds the slot
+ * from RSP), and this one is what sigaltstack() reports and where handlers
+ * with SA_ONSTACK that the shim delivers run (shim_sigaltstack()).
+ */
+static __thread stack_t app_ss __attribute__((tls_model("initial-exec"))) = {
+	.ss_flags = SS_DISABLE
+};
+
 /* Initial-exec: the shim is loaded at start (LD_PRELOAD), and every entry reads it. */
 static __thread struct slot *my_slot __attribute__((tls_model("initial-exec")));
 static pthread_key_t slot_key;
@@ -75,9 +89,10 @@ static unsigned int slot_index(const struct slot *s)
 static void slot_free(void *p)
 {
 	struct slot *s = p;
-	stack_t ss = { .ss_flags = SS_DISABLE };
-
-	sigaltstack(&ss, NULL);
+	/* The thread is leaving: its own stack back, for the rest of its exit. */
+	syscall(SYS_sigaltstack, &app_ss, NULL);
+	if (my_slot == s)
+		my_slot = NULL;
 	shim_stub_clear_ds(slot_index(s), s);
 	shim_stub_clear_tid(s->tid, s);
 	atomic_store(&s->used, 0);
@@ -161,8 +176,19 @@ static struct slot *slot_get(void)
 		s->inside = false;
 		s->f = NULL;
 		softsgx_get_fsgs(s->host_fsgs);
-		stack_t ss = { .ss_sp = (char *)s + SLOT_STACK_OFF, .ss_size = ALT_SIZE };
-		sigaltstack(&ss, NULL);
+		stack_t ss = { .ss_sp = (char *)s + SLOT_STACK_OFF, .ss_size = ALT_SIZE }, prev;
+		/*
+		 * The program's own (when it set one before), kept for
+		 * sigaltstack().  On it (a trap's handler), the change fails
+		 * with EPERM; the caller then makes sigreturn install ours.
+		 */
+		if (!syscall(SYS_sigaltstack, NULL, &prev) && !(prev.ss_flags & SS_DISABLE) &&
+		    (uint64_t)(uintptr_t)prev.ss_sp - softsgx_slots_base >=
+			    (uint64_t)NR_SLOTS * SLOT_SIZE) {
+			app_ss = prev;
+			app_ss.ss_flags &= ~SS_ONSTACK;
+		}
+		syscall(SYS_sigaltstack, &ss, NULL);
 		stub_slot_init(s);
 		my_slot = s;
 		pthread_setspecific(slot_key, s);
@@ -171,6 +197,52 @@ static struct slot *slot_get(void)
 		return s;
 	}
 	return NULL;
+}
+
+/*
+ * sigaltstack() for the program (preload.c, and syscall(SYS_sigaltstack)):
+ * the kernel's own answer until the thread has a slot; from then on the
+ * program's stack is only recorded, with the kernel's checks, since the
+ * kernel's must stay the slot's.  0, or -1 with errno.
+ */
+int shim_sigaltstack(const stack_t *ss, stack_t *old)
+{
+	uint64_t sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
+	bool on = !(app_ss.ss_flags & SS_DISABLE) &&
+		  sp - (uint64_t)(uintptr_t)app_ss.ss_sp < app_ss.ss_size;
+	stack_t cur = app_ss;
+
+	if (!my_slot)
+		return (int)syscall(SYS_sigaltstack, ss, old);
+	if (ss) {
+		int mode = ss->ss_flags & ~SS_AUTODISARM;
+
+		if (on) {
+			errno = EPERM;
+			return -1;
+		}
+		if (mode != 0 && mode != SS_DISABLE) {
+			errno = EINVAL;
+			return -1;
+		}
+		if (mode != SS_DISABLE && ss->ss_size < KERNEL_MINSIGSTKSZ) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	if (old) {
+		*old = cur;
+		if (on)
+			old->ss_flags = SS_ONSTACK | (cur.ss_flags & SS_AUTODISARM);
+		if (cur.ss_flags & SS_DISABLE)
+			*old = (stack_t){ .ss_flags = SS_DISABLE };
+	}
+	if (ss) {
+		app_ss = *ss;
+		if ((ss->ss_flags & ~SS_AUTODISARM) == SS_DISABLE)
+			app_ss = (stack_t){ .ss_flags = SS_DISABLE };
+	}
+	return 0;
 }
 
 /* ---- register views ---- */
@@ -397,16 +469,26 @@ struct app_frame {
 extern char softsgx_app_restorer[];
 
 static void push_app_frame(int sig, siginfo_t *si, ucontext_t *uc, uint64_t handler,
-			   const sigset_t *mask)
+			   const sigset_t *mask, bool onstack)
 {
 	greg_t *g = uc->uc_mcontext.gregs;
 	const uint8_t *fp = (const uint8_t *)uc->uc_mcontext.fpregs;
 	uint32_t fpsize = 512, xsize;
 	uint64_t sp = (uint64_t)g[REG_RSP] - 128, here = (uint64_t)(uintptr_t)&fpsize;
+	uint64_t alt = (uint64_t)(uintptr_t)app_ss.ss_sp;
 	struct app_frame *f;
 	uint8_t *nfp = NULL;
 
-	/* Running on the interrupted stack (no alternate one): go below ourselves. */
+	/*
+	 * SA_ONSTACK: the top of the program's alternate stack, unless the
+	 * thread is on it already (as the kernel decides; a handler for a
+	 * stack overflow needs it).  Without a slot the kernel's alternate
+	 * stack is the program's, and this code may be running on it.
+	 */
+	if (onstack && !(app_ss.ss_flags & SS_DISABLE) && app_ss.ss_size &&
+	    (uint64_t)g[REG_RSP] - alt >= app_ss.ss_size)
+		sp = (alt + app_ss.ss_size) & ~15ULL;
+	/* Running on that stack (the interrupted one, or the program's): go below ourselves. */
 	if (here < sp && sp - here < (1UL << 20))
 		sp = (here - 4096) & ~15ULL;
 
@@ -450,6 +532,7 @@ static void app_deliver(int sig, siginfo_t *si, ucontext_t *uc)
 	struct sigaction *a = &app_act[sig];
 	uint64_t handler;
 	sigset_t mask;
+	bool onstack;
 	int blocked;
 
 	debug_line("deliver", sig, (uint64_t)uc->uc_mcontext.gregs[REG_RIP],
@@ -495,11 +578,12 @@ static void app_deliver(int sig, siginfo_t *si, ucontext_t *uc)
 	sigdelset(&mask, SIGTRAP);
 	sigdelset(&mask, shim.kick_sig);
 	handler = (uint64_t)(uintptr_t)a->sa_sigaction;
+	onstack = a->sa_flags & SA_ONSTACK;
 	if (a->sa_flags & SA_RESETHAND) {
 		memset(a, 0, sizeof(*a));
 		a->sa_handler = SIG_DFL;
 	}
-	push_app_frame(sig, si, uc, handler, &mask);
+	push_app_frame(sig, si, uc, handler, &mask, onstack);
 }
 
 /*

@@ -1175,6 +1175,11 @@ SHIM_API int sigaction(int sig, const struct sigaction *act, struct sigaction *o
 	return shim_real_sigaction(sig, act, old);
 }
 
+SHIM_API int sigaltstack(const stack_t *ss, stack_t *old)
+{
+	return shim_sigaltstack(ss, old);
+}
+
 SHIM_API sighandler_t signal(int sig, sighandler_t h)
 {
 	struct sigaction sa, old;

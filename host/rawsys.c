@@ -43,7 +43,7 @@
 	 X(SYS_copy_file_range, w) | X(SYS_close_range, w) | X(SYS_openat2, w) |           \
 	 X(SYS_faccessat2, w) | X(SYS_rt_sigprocmask, w) | X(SYS_readlink, w) |            \
 	 X(SYS_readlinkat, w) | X(SYS_execve, w) | X(SYS_execveat, w) |                   \
-	 X(SYS_rt_sigpending, w) | X(SYS_rt_sigtimedwait, w))
+	 X(SYS_rt_sigpending, w) | X(SYS_rt_sigtimedwait, w) | X(SYS_sigaltstack, w))
 #define ROUTED_BIT(n, w) ((n) / 64 == (w) ? 1ULL << ((n) % 64) : 0)
 
 _Static_assert(SHIM_SYS_WORDS == 7, "one initializer per word");
@@ -430,6 +430,8 @@ long shim_syscall_routed(long nr, long a1, long a2, long a3, long a4, long a5, l
 		return raw_sigprocmask(A(1, int), A(2, const void *), A(3, void *), A(4, size_t));
 	case SYS_rt_sigpending:
 		return raw_sigpending(A(1, void *), A(2, size_t));
+	case SYS_sigaltstack:
+		return shim_sigaltstack(A(1, const stack_t *), A(2, stack_t *));
 	case SYS_rt_sigtimedwait:
 		return raw_sigtimedwait(A(1, const void *), A(2, siginfo_t *),
 					A(3, const struct timespec *), A(4, size_t));

@@ -259,6 +259,8 @@ int shim_exec_init(void);
 /* In a forked child: only the calling thread is left. */
 void shim_exec_after_fork(void);
 int shim_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* The program's sigaltstack(): see exec.c. */
+int shim_sigaltstack(const stack_t *ss, stack_t *old);
 /* The vDSO function's labels (entry.S). */
 extern char softsgx_vdso_enter[], softsgx_vdso_enclu[], softsgx_vdso_exception[];
 void softsgx_sigentry(int sig, siginfo_t *si, void *uc);
