@@ -30,9 +30,7 @@
 #include "softsgx/uapi/sgx.h"
 
 #define ALT_SIZE (STUB_AREA_OFF - SLOT_STACK_OFF)
-#ifndef SS_AUTODISARM
-#define SS_AUTODISARM (1 << 31) /* linux/signal.h */
-#endif
+#define AUTODISARM (1U << 31) /* SS_AUTODISARM, linux/signal.h */
 #define KERNEL_MINSIGSTKSZ 2048UL /* what sigaltstack() checks on x86 */
 #define EFLAGS_TF 0x100UL
 #define NR_SLOTS 512
@@ -215,7 +213,7 @@ int shim_sigaltstack(const stack_t *ss, stack_t *old)
 	if (!my_slot)
 		return (int)syscall(SYS_sigaltstack, ss, old);
 	if (ss) {
-		int mode = ss->ss_flags & ~SS_AUTODISARM;
+		int mode = (int)((unsigned int)ss->ss_flags & ~AUTODISARM);
 
 		if (on) {
 			errno = EPERM;
@@ -233,13 +231,13 @@ int shim_sigaltstack(const stack_t *ss, stack_t *old)
 	if (old) {
 		*old = cur;
 		if (on)
-			old->ss_flags = SS_ONSTACK | (cur.ss_flags & SS_AUTODISARM);
+			old->ss_flags = SS_ONSTACK | (int)((unsigned int)cur.ss_flags & AUTODISARM);
 		if (cur.ss_flags & SS_DISABLE)
 			*old = (stack_t){ .ss_flags = SS_DISABLE };
 	}
 	if (ss) {
 		app_ss = *ss;
-		if ((ss->ss_flags & ~SS_AUTODISARM) == SS_DISABLE)
+		if (((unsigned int)ss->ss_flags & ~AUTODISARM) == SS_DISABLE)
 			app_ss = (stack_t){ .ss_flags = SS_DISABLE };
 	}
 	return 0;
