@@ -1400,10 +1400,43 @@ void shim_exec_after_fork(void)
 	}
 }
 
+extern char softsgx_user_copy_insn[], softsgx_user_copy_fault[];
+
+/*
+ * A fault of the host's user copy (usercopy.S): -EFAULT for the driver, as
+ * the kernel's exception table makes it.  First, before anything else:
+ * the driver may hold its locks there.
+ */
+static bool user_copy_fixup(int sig, const siginfo_t *si, ucontext_t *uc)
+{
+	greg_t *g = uc->uc_mcontext.gregs;
+
+	if ((sig != SIGSEGV && sig != SIGBUS) || si->si_code <= 0 ||
+	    (uint64_t)g[REG_RIP] != (uint64_t)(uintptr_t)softsgx_user_copy_insn)
+		return false;
+	g[REG_RIP] = (greg_t)(uintptr_t)softsgx_user_copy_fault;
+	return true;
+}
+
+/*
+ * The copy may fault only where the fault reaches user_copy_fixup(): the
+ * shim's handlers in place, and SIGSEGV and SIGBUS open in this thread's
+ * kernel mask (a fault there blocked would kill the process).  The driver's
+ * ioctls run inside shim_block(), whose mask is exactly that: no system
+ * call is needed to know.
+ */
+bool shim_user_copy_ok(void)
+{
+	return ours[SIGSEGV] && ours[SIGBUS] && shim_blocked_depth > 0;
+}
+
 void softsgx_signal(int sig, siginfo_t *si, ucontext_t *uc, struct slot *s, uint64_t *fsgs)
 {
 	uint64_t plain_fsgs[2];
 	int saved_errno = errno;
+
+	if (user_copy_fixup(sig, si, uc))
+		return;
 
 	if (!fsgs) {
 		/* Not on a slot's stack: the thread is on host state. */

@@ -82,16 +82,21 @@ void shim_async_mask(sigset_t *set)
 }
 
 /* The kernel's mask itself: the program's view (sigmask.c) is not ours. */
+/* Inside shim_block(): SIGSEGV and SIGBUS are open (shim_user_copy_ok()). */
+__thread int shim_blocked_depth __attribute__((tls_model("initial-exec")));
+
 void shim_block(sigset_t *old)
 {
 	sigset_t all;
 
 	shim_async_mask(&all);
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, old, _NSIG / 8);
+	shim_blocked_depth++;
 }
 
 void shim_unblock(const sigset_t *old)
 {
+	shim_blocked_depth--;
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, old, NULL, _NSIG / 8);
 }
 

@@ -450,7 +450,12 @@ static bool h_signal_pending(void *host)
 	return false;
 }
 
-/* User memory through the kernel, so that a bad pointer is -EFAULT. */
+/*
+ * User memory as the kernel's copy_from_user() reads it: a plain copy whose
+ * fault is -EFAULT (usercopy.S).  Where this thread's mask blocks the fault
+ * signals, through the kernel instead (process_vm_readv(), which pins each
+ * page: about 0.3 us a page more here).
+ */
 static int h_copy_from_user(void *host, void *dst, uint64_t src, size_t n)
 {
 	struct iovec l = { dst, n }, r = { (void *)(uintptr_t)src, n };
@@ -458,6 +463,8 @@ static int h_copy_from_user(void *host, void *dst, uint64_t src, size_t n)
 	(void)host;
 	if (!n)
 		return 0;
+	if (shim_user_copy_ok())
+		return (int)softsgx_user_copy(dst, (const void *)(uintptr_t)src, n);
 	return process_vm_readv(getpid(), &l, 1, &r, 1, 0) == (ssize_t)n ? 0 : -EFAULT;
 }
 
@@ -468,6 +475,8 @@ static int h_copy_to_user(void *host, uint64_t dst, const void *src, size_t n)
 	(void)host;
 	if (!n)
 		return 0;
+	if (shim_user_copy_ok())
+		return (int)softsgx_user_copy((void *)(uintptr_t)dst, src, n);
 	return process_vm_writev(getpid(), &l, 1, &r, 1, 0) == (ssize_t)n ? 0 : -EFAULT;
 }
 

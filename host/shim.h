@@ -259,6 +259,12 @@ int shim_exec_init(void);
 /* In a forked child: only the calling thread is left. */
 void shim_exec_after_fork(void);
 int shim_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* usercopy.S: 0, or -EFAULT when a page faulted (see shim_user_copy_fixup()). */
+long softsgx_user_copy(void *dst, const void *src, size_t n);
+/* May this thread take a fault in softsgx_user_copy() (exec.c)? */
+bool shim_user_copy_ok(void);
+/* How deep this thread is in shim_block() (preload.c). */
+extern __thread int shim_blocked_depth;
 /* The program's sigaltstack(): see exec.c. */
 int shim_sigaltstack(const stack_t *ss, stack_t *old);
 /* The vDSO function's labels (entry.S). */

@@ -873,12 +873,118 @@ static void test_close_all(char **argv)
 		encl_unload(&e3);
 }
 
+/* ENCLAVE_CREATE of a fresh 64 KiB enclave on @fd; its base, or 0. */
+static uint64_t fresh_enclave(int fd)
+{
+	static uint8_t secs[4096] __attribute__((aligned(4096)));
+	struct sgx_enclave_create create = { .src = (uint64_t)(uintptr_t)secs };
+	uint8_t *area = mmap(NULL, 2 * 65536, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t base, size = 65536, ssa = 1, attr = 0x4, xfrm = 0x3;
+
+	if (area == MAP_FAILED)
+		return 0;
+	base = ((uint64_t)(uintptr_t)area + size - 1) & ~(size - 1);
+	memset(secs, 0, sizeof(secs));
+	memcpy(secs + 0, &size, 8);
+	memcpy(secs + 8, &base, 8);
+	memcpy(secs + 16, &ssa, 4);
+	memcpy(secs + 48, &attr, 8);
+	memcpy(secs + 56, &xfrm, 8);
+	return ioctl(fd, SGX_IOC_ENCLAVE_CREATE, &create) ? 0 : base;
+}
+
+/* ADD_PAGES of one page from @src: the errno, 0 on success. */
+static int add_from(int fd, uint64_t base, const void *src)
+{
+	static uint8_t si[64] __attribute__((aligned(64)));
+	struct sgx_enclave_add_pages add = {
+		.src = (uint64_t)(uintptr_t)src, .offset = 0, .length = 4096,
+		.secinfo = (uint64_t)(uintptr_t)si, .flags = SGX_PAGE_MEASURE,
+	};
+	uint64_t flags = 0x3 | 0x200; /* R, W, PT_REG */
+
+	(void)base;
+	memset(si, 0, sizeof(si));
+	memcpy(si, &flags, 8);
+	return ioctl(fd, SGX_IOC_ENCLAVE_ADD_PAGES, &add) ? errno : 0;
+}
+
+/* Below mmap_min_addr: nothing is mapped there, whatever else maps meanwhile. */
+#define LOW_HOLE ((const void *)(uintptr_t)0x1000)
+
+struct bad_src {
+	int fd;
+	uint64_t base;
+	void *none;
+	int err_none, err_gone, err_arg;
+	bool blocked;
+};
+
+/*
+ * The sources again, from a thread whose kernel mask blocks SIGSEGV and
+ * SIGBUS (a raw system call, which the shim cannot see): a fault of the
+ * host's copy with them blocked would kill the process.
+ */
+static void *blocked_adds(void *arg)
+{
+	struct bad_src *b = arg;
+	uint64_t all = ~0ULL;
+	register long size __asm__("r10") = 8;
+	long r;
+
+	__asm__ volatile("syscall" : "=a"(r) : "0"(SYS_rt_sigprocmask), "D"(SIG_BLOCK), "S"(&all),
+			 "d"(NULL), "r"(size) : "rcx", "r11", "memory");
+	b->blocked = r == 0;
+	b->err_none = add_from(b->fd, b->base, b->none);
+	b->err_gone = add_from(b->fd, b->base, LOW_HOLE);
+	/* The argument is read by this thread itself (the source maybe not). */
+	b->err_arg = ioctl(b->fd, SGX_IOC_ENCLAVE_ADD_PAGES, b->none) ? errno : 0;
+	return NULL;
+}
+
+/*
+ * A source or argument that faults is EFAULT, nothing else: the host's
+ * copy turns its own fault into -EFAULT as the kernel's copy_from_user()
+ * does (it copies only where the fault signals are open).
+ */
+static void test_bad_sources(void)
+{
+	int fd = open("/dev/sgx_enclave", O_RDWR);
+	uint8_t *p = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
+	struct bad_src b = { .fd = fd };
+	pthread_t t;
+	bool ok;
+
+	b.base = fd >= 0 ? fresh_enclave(fd) : 0;
+	if (!b.base || p == MAP_FAILED || mprotect(p, 4096, PROT_NONE)) {
+		tap_ok(false, "set-up: an enclave being built and a PROT_NONE page");
+		tap_skip("no set-up", "faulting sources from a thread with the fault signals blocked");
+		tap_skip("no set-up", "a good page after them");
+		return;
+	}
+	b.none = p;
+	tap_ok(add_from(fd, b.base, p) == EFAULT && add_from(fd, b.base, LOW_HOLE) == EFAULT &&
+	       fails(ioctl(fd, SGX_IOC_ENCLAVE_ADD_PAGES, p), EFAULT),
+	       "ADD_PAGES from a PROT_NONE page, from a hole, and with its argument in a PROT_NONE "
+	       "page: EFAULT");
+	ok = !pthread_create(&t, NULL, blocked_adds, &b) && !pthread_join(t, NULL);
+	tap_ok(ok && b.blocked && b.err_none == EFAULT && b.err_gone == EFAULT &&
+	       b.err_arg == EFAULT, "the same from a thread that blocks SIGSEGV and SIGBUS: "
+	       "EFAULT (blocked %d: %d, %d, %d)", b.blocked, b.err_none, b.err_gone, b.err_arg);
+	memset(p + 4096, 0x5a, 4096);
+	tap_ok(add_from(fd, b.base, p + 4096) == 0, "a good page after them is added");
+	munmap(p, 2 * 4096);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	note_inherited();
 	ht_start(argc, argv, &e);
 	test_stat();
 	test_ioctl();
+	test_bad_sources();
 	test_mmap();
 	test_no_pages();
 	test_mprotect();
