@@ -97,6 +97,19 @@ static double floor_one(int i)
 	return t;
 }
 
+/* The heap enclave's SECS at @base, and the SECINFO of its pages. */
+static void heap_secs(struct sgx_secs *secs, struct sgx_secinfo *si, uint64_t base)
+{
+	memset(secs, 0, sizeof(*secs));
+	secs->base = base;
+	secs->size = size;
+	secs->ssa_frame_size = 1;
+	secs->attributes = ATTR;
+	secs->xfrm = 3;
+	memset(si, 0, sizeof(*si));
+	si->flags = RW;
+}
+
 /*
  * CREATE + ADD_PAGES (the whole heap, measured, one ioctl) + INIT, timed;
  * the release after it is not.  @end (if not NULL): when the INIT returned.
@@ -120,13 +133,7 @@ static double load_one(int i, double *end)
 	double t;
 	int err;
 
-	memset(&secs, 0, sizeof(secs));
-	secs.base = base;
-	secs.size = size;
-	secs.ssa_frame_size = 1;
-	secs.attributes = ATTR;
-	secs.xfrm = 3;
-	si.flags = RW;
+	heap_secs(&secs, &si, base);
 	if (!mm)
 		return -1;
 	t = bench_now();
@@ -174,13 +181,7 @@ static double load_real(void *ctx, unsigned long iters)
 
 	(void)ctx;
 	(void)iters;
-	memset(&secs, 0, sizeof(secs));
-	secs.base = BASE;
-	secs.size = size;
-	secs.ssa_frame_size = 1;
-	secs.attributes = ATTR;
-	secs.xfrm = 3;
-	si.flags = RW;
+	heap_secs(&secs, &si, BASE);
 	t = bench_now();
 	fd = open("/dev/sgx_enclave", O_RDWR);
 	if (fd < 0 || ioctl(fd, SGX_IOC_ENCLAVE_CREATE, &c) ||
