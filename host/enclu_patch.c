@@ -82,7 +82,7 @@ uint32_t shim_xsave_size;
 uint64_t softsgx_stub_rfbm; /* the components the stubs save (enclu_stub.S) */
 void (*softsgx_stub_vsave)(void), (*softsgx_stub_vrest)(void);
 uint8_t softsgx_stub_have_xinuse;
-const char *shim_stub_vsave_name;
+uint8_t softsgx_stub_vwidth;
 static bool enabled;
 static bool debug; /* SOFTSGX_DEBUG=1: a line per enclave rewritten */
 static struct site *sites;               /* MAX_SITES, mmap'd */
@@ -150,36 +150,25 @@ extern char softsgx_stub_vsave_xsave[];
  */
 static void vsave_pick(void)
 {
-	const uint64_t avx512 = 0xe0, avx = 0x04, sse = 0x02;
-	uint64_t c = softsgx_stub_rfbm;
-	unsigned int a, b, cx, d;
+	/* By softsgx_stub_vwidth; [0] is XSAVE's, whose image the tail restores itself. */
+	static char *const pairs[4][2] = {
+		{ softsgx_stub_vsave_xsave, NULL },
+		{ softsgx_stub_vsave_sse, softsgx_stub_vrest_sse },
+		{ softsgx_stub_vsave_avx, softsgx_stub_vrest_avx },
+		{ softsgx_stub_vsave_avx512, softsgx_stub_vrest_avx512 },
+	};
+	uint64_t zmm = softsgx_stub_rfbm & 0xe0;
+	unsigned int a, b, cx, d, pair;
 	bool bw = __get_cpuid_count(7, 0, &a, &b, &cx, &d) && (b & (1u << 30));
-	const char *want = getenv("SOFTSGX_TEST_STUB_VSAVE"), *name = "xsave";
+	const char *want = getenv("SOFTSGX_TEST_STUB_VSAVE");
 
 	softsgx_stub_have_xinuse = __get_cpuid_count(0xd, 1, &a, &b, &cx, &d) && (a & 4);
-	if ((c & (avx512 | avx | sse)) == (avx512 | avx | sse) && bw)
-		name = "avx512";
-	else if ((c & (avx512 | avx | sse)) == (avx | sse))
-		name = "avx";
-	else if ((c & (avx512 | avx | sse)) == sse)
-		name = "sse";
-	if (want && !strcmp(want, "xsave"))
-		name = want;
-	shim_stub_vsave_name = name;
-	if (!strcmp(name, "avx512")) {
-		softsgx_stub_vsave = (void (*)(void))softsgx_stub_vsave_avx512;
-		softsgx_stub_vrest = (void (*)(void))softsgx_stub_vrest_avx512;
-	} else if (!strcmp(name, "avx")) {
-		softsgx_stub_vsave = (void (*)(void))softsgx_stub_vsave_avx;
-		softsgx_stub_vrest = (void (*)(void))softsgx_stub_vrest_avx;
-	} else if (!strcmp(name, "sse")) {
-		softsgx_stub_vsave = (void (*)(void))softsgx_stub_vsave_sse;
-		softsgx_stub_vrest = (void (*)(void))softsgx_stub_vrest_sse;
-	} else {
-		/* The image is the state: the tail's XRSTOR, never a restore routine. */
-		softsgx_stub_vsave = (void (*)(void))softsgx_stub_vsave_xsave;
-		softsgx_stub_vrest = NULL;
-	}
+	softsgx_stub_vwidth = zmm == 0xe0 && bw ? 3 : softsgx_stub_rfbm & 0x04 ? 2 : 1;
+	pair = softsgx_stub_vwidth;
+	if ((zmm && softsgx_stub_vwidth != 3) || (want && !strcmp(want, "xsave")))
+		pair = 0;
+	softsgx_stub_vsave = (void (*)(void))pairs[pair][0];
+	softsgx_stub_vrest = (void (*)(void))pairs[pair][1];
 }
 
 static bool cpu_ok(void)
@@ -304,11 +293,10 @@ void shim_stub_set_ds(unsigned int idx, void *slot)
 	load_ds(sel);
 }
 
-void shim_stub_clear_ds(unsigned int idx, void *slot)
+void shim_stub_clear_ds(unsigned int idx)
 {
 	uint16_t sel = ds_selector(idx);
 
-	(void)slot;
 	if (!enabled || idx >= STUB_DS_SLOTS)
 		return;
 	load_ds(0);
@@ -894,8 +882,8 @@ bool shim_stub_rewind(ucontext_t *uc, unsigned long slot_base)
 	b = bucket_of((uint64_t)g[REG_RSP]);
 #define AT(l) (t == (uint64_t)(uintptr_t)(l))
 #define IN(a, z) (t >= (uint64_t)(uintptr_t)(a) && t < (uint64_t)(uintptr_t)(z))
-	if (IN(softsgx_stub_t_dsslot, softsgx_stub_t_old)) {
-		/* RCX is the slot (DS's), the enclave's RCX in its frame. */
+	if (IN(softsgx_stub_t_dsslot, softsgx_stub_t_old) || AT(softsgx_stub_t_go)) {
+		/* RCX is the slot, the enclave's RCX in its frame (unlocked, or DS's way). */
 		g[REG_RCX] = (greg_t)((const struct stub_frame *)(uintptr_t)(
 			(uint64_t)g[REG_RCX] + STUB_AREA_OFF))->r.rcx;
 	} else if (IN(softsgx_stub_tmpl, softsgx_stub_t_dsslot)) {
@@ -912,10 +900,6 @@ bool shim_stub_rewind(ucontext_t *uc, unsigned long slot_base)
 		g[REG_RCX] = (greg_t)b[B_RCX / 8];
 		g[REG_R11] = (greg_t)b[B_R11 / 8];
 		__atomic_store_n(b + B_LOCK / 8, 0, __ATOMIC_RELEASE);
-	} else if (AT(softsgx_stub_t_go)) {
-		/* Unlocked; RCX is the slot, the enclave's RCX in its frame. */
-		g[REG_RCX] = (greg_t)((const struct stub_frame *)(uintptr_t)(
-			(uint64_t)g[REG_RCX] + STUB_AREA_OFF))->r.rcx;
 	}
 #undef AT
 #undef IN

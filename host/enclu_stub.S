@@ -160,6 +160,17 @@ softsgx_stub_tmpl_end:
 	mov	SF_R15(%rbx), %r15
 	.endm
 
+/*
+ * The live extended state into the slot's (RBX) XSAVE image, which is then
+ * the one to leave with (SF_XIMG); uses RAX and RDX.
+ */
+	.macro live_to_image insn=xsave64
+	mov	softsgx_stub_rfbm(%rip), %eax
+	mov	softsgx_stub_rfbm+4(%rip), %edx
+	\insn	STUB_XSAVE_OFF(%rbx)
+	movb	$1, SF_XIMG(%rbx)
+	.endm
+
 /* FS and GS bases from the words at @fs and @gs of the slot (RBX); uses RAX. */
 	.macro fsgs_from fs, gs
 	mov	\fs(%rbx), %rax
@@ -275,10 +286,7 @@ softsgx_stub_tail:
 	/* rt_sigreturn takes the extended state from the image: the live one. */
 	cmpb	$0, SF_XIMG(%rbx)
 	jne	1f
-	mov	softsgx_stub_rfbm(%rip), %eax
-	mov	softsgx_stub_rfbm+4(%rip), %edx
-	xsave64	STUB_XSAVE_OFF(%rbx)
-	movb	$1, SF_XIMG(%rbx)
+	live_to_image
 1:	mov	%rbx, %rdi
 	call	softsgx_stub_sigframe
 	jmp	.Lfinal
@@ -336,10 +344,7 @@ softsgx_stub_sr_end:
 	/* XSAVEOPT straight into the image, which the tail then restores. */
 	.type softsgx_stub_vsave_xsave, @function
 softsgx_stub_vsave_xsave:
-	mov	softsgx_stub_rfbm(%rip), %eax
-	mov	softsgx_stub_rfbm+4(%rip), %edx
-	xsaveopt64 STUB_XSAVE_OFF(%rbx)
-	movb	$1, SF_XIMG(%rbx)
+	live_to_image xsaveopt64
 	ret
 	.size softsgx_stub_vsave_xsave, .-softsgx_stub_vsave_xsave
 
@@ -416,25 +421,18 @@ softsgx_stub_vrest_avx512:
 
 /*
  * void softsgx_stub_vclobber(void): test only (SOFTSGX_TEST_STUB_CLOBBER=1),
- * all ones in every register the pair in use keeps; with XSAVE, in all
- * of them.  Vector registers and opmasks belong to the caller.
+ * all ones in every vector register of softsgx_stub_vwidth, the opmasks
+ * too: all that any pair keeps on this CPU.  They belong to the caller.
  */
 	.globl softsgx_stub_vclobber
 	.hidden softsgx_stub_vclobber
 	.type softsgx_stub_vclobber, @function
 softsgx_stub_vclobber:
-	mov	softsgx_stub_vsave(%rip), %rax
-	lea	softsgx_stub_vsave_sse(%rip), %rcx
-	cmp	%rcx, %rax
-	je	1f
-	lea	softsgx_stub_vsave_avx(%rip), %rcx
-	cmp	%rcx, %rax
+	cmpb	$3, softsgx_stub_vwidth(%rip)
+	je	3f
+	cmpb	$2, softsgx_stub_vwidth(%rip)
 	je	2f
-	testb	$0x20, softsgx_stub_rfbm(%rip)	/* opmask: AVX-512 */
-	jnz	3f
-	testb	$0x04, softsgx_stub_rfbm(%rip)
-	jnz	2f
-1:	pcmpeqd	%xmm0, %xmm0
+	pcmpeqd	%xmm0, %xmm0
 	.irp	i,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	movdqa	%xmm0, %xmm\i
 	.endr
@@ -468,10 +466,7 @@ softsgx_stub_vimage:
 	cmpb	$0, SF_XIMG(%rbx)
 	jne	1f
 	call	*softsgx_stub_vrest(%rip)
-	mov	softsgx_stub_rfbm(%rip), %eax
-	mov	softsgx_stub_rfbm+4(%rip), %edx
-	xsave64	STUB_XSAVE_OFF(%rbx)
-	movb	$1, SF_XIMG(%rbx)
+	live_to_image
 1:	pop	%rbx
 	ret
 	.size softsgx_stub_vimage, .-softsgx_stub_vimage

@@ -91,7 +91,7 @@ static void slot_free(void *p)
 	syscall(SYS_sigaltstack, &app_ss, NULL);
 	if (my_slot == s)
 		my_slot = NULL;
-	shim_stub_clear_ds(slot_index(s), s);
+	shim_stub_clear_ds(slot_index(s));
 	shim_stub_clear_tid(s->tid, s);
 	atomic_store(&s->used, 0);
 }

@@ -163,7 +163,7 @@ void shim_stub_clear_tid(int tid, void *slot);
  * done by the thread too, as it leaves the slot.
  */
 void shim_stub_set_ds(unsigned int idx, void *slot);
-void shim_stub_clear_ds(unsigned int idx, void *slot);
+void shim_stub_clear_ds(unsigned int idx);
 
 struct stub_site_info {
 	uint64_t enclu;     /* the ENCLU's address */
@@ -193,10 +193,10 @@ extern uint64_t softsgx_stub_rfbm;
 /* The stubs' save and restore of the vector registers (enclu_stub.S). */
 extern void (*softsgx_stub_vsave)(void), (*softsgx_stub_vrest)(void);
 extern uint8_t softsgx_stub_have_xinuse;
+/* This CPU's widest vector registers plain moves keep: 1 XMM, 2 YMM, 3 ZMM and k0-k7. */
+extern uint8_t softsgx_stub_vwidth;
 void softsgx_stub_vimage(void *slot);
-/* Test only: overwrite every register the stubs' pair keeps (enclu_stub.S). */
+/* Test only: overwrite every register of that width (enclu_stub.S). */
 void softsgx_stub_vclobber(void);
-/* The pair in use, for diagnostics: "avx512", "avx", "sse" or "xsave". */
-extern const char *shim_stub_vsave_name;
 #endif
 #endif
