@@ -181,8 +181,7 @@ static struct slot *slot_get(void)
 		 * with EPERM; the caller then makes sigreturn install ours.
 		 */
 		if (!syscall(SYS_sigaltstack, NULL, &prev) && !(prev.ss_flags & SS_DISABLE) &&
-		    (uint64_t)(uintptr_t)prev.ss_sp - softsgx_slots_base >=
-			    (uint64_t)NR_SLOTS * SLOT_SIZE) {
+		    (uint64_t)(uintptr_t)prev.ss_sp - softsgx_slots_base >= softsgx_slots_span) {
 			app_ss = prev;
 			app_ss.ss_flags &= ~SS_ONSTACK;
 		}
@@ -203,18 +202,21 @@ static struct slot *slot_get(void)
  * program's stack is only recorded, with the kernel's checks, since the
  * kernel's must stay the slot's.  0, or -1 with errno.
  */
+static bool on_app_stack(uint64_t sp)
+{
+	return !(app_ss.ss_flags & SS_DISABLE) &&
+	       sp - (uint64_t)(uintptr_t)app_ss.ss_sp < app_ss.ss_size;
+}
+
 int shim_sigaltstack(const stack_t *ss, stack_t *old)
 {
-	uint64_t sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);
-	bool on = !(app_ss.ss_flags & SS_DISABLE) &&
-		  sp - (uint64_t)(uintptr_t)app_ss.ss_sp < app_ss.ss_size;
+	bool on = on_app_stack((uint64_t)(uintptr_t)__builtin_frame_address(0));
+	int mode = ss ? (int)((unsigned int)ss->ss_flags & ~AUTODISARM) : 0;
 	stack_t cur = app_ss;
 
 	if (!my_slot)
 		return (int)syscall(SYS_sigaltstack, ss, old);
 	if (ss) {
-		int mode = (int)((unsigned int)ss->ss_flags & ~AUTODISARM);
-
 		if (on) {
 			errno = EPERM;
 			return -1;
@@ -235,11 +237,8 @@ int shim_sigaltstack(const stack_t *ss, stack_t *old)
 		if (cur.ss_flags & SS_DISABLE)
 			*old = (stack_t){ .ss_flags = SS_DISABLE };
 	}
-	if (ss) {
-		app_ss = *ss;
-		if (((unsigned int)ss->ss_flags & ~AUTODISARM) == SS_DISABLE)
-			app_ss = (stack_t){ .ss_flags = SS_DISABLE };
-	}
+	if (ss)
+		app_ss = mode == SS_DISABLE ? (stack_t){ .ss_flags = SS_DISABLE } : *ss;
 	return 0;
 }
 
@@ -473,7 +472,6 @@ static void push_app_frame(int sig, siginfo_t *si, ucontext_t *uc, uint64_t hand
 	const uint8_t *fp = (const uint8_t *)uc->uc_mcontext.fpregs;
 	uint32_t fpsize = 512, xsize;
 	uint64_t sp = (uint64_t)g[REG_RSP] - 128, here = (uint64_t)(uintptr_t)&fpsize;
-	uint64_t alt = (uint64_t)(uintptr_t)app_ss.ss_sp;
 	struct app_frame *f;
 	uint8_t *nfp = NULL;
 
@@ -484,8 +482,8 @@ static void push_app_frame(int sig, siginfo_t *si, ucontext_t *uc, uint64_t hand
 	 * stack is the program's, and this code may be running on it.
 	 */
 	if (onstack && !(app_ss.ss_flags & SS_DISABLE) && app_ss.ss_size &&
-	    (uint64_t)g[REG_RSP] - alt >= app_ss.ss_size)
-		sp = (alt + app_ss.ss_size) & ~15ULL;
+	    !on_app_stack((uint64_t)g[REG_RSP]))
+		sp = ((uint64_t)(uintptr_t)app_ss.ss_sp + app_ss.ss_size) & ~15ULL;
 	/* Running on that stack (the interrupted one, or the program's): go below ourselves. */
 	if (here < sp && sp - here < (1UL << 20))
 		sp = (here - 4096) & ~15ULL;

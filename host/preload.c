@@ -81,10 +81,10 @@ void shim_async_mask(sigset_t *set)
 	sigdelset(set, SIGTRAP);
 }
 
-/* The kernel's mask itself: the program's view (sigmask.c) is not ours. */
 /* Inside shim_block(): SIGSEGV and SIGBUS are open (shim_user_copy_ok()). */
 __thread int shim_blocked_depth __attribute__((tls_model("initial-exec")));
 
+/* The kernel's mask itself: the program's view (sigmask.c) is not ours. */
 void shim_block(sigset_t *old)
 {
 	sigset_t all;
