@@ -219,6 +219,29 @@ out:
 	return why;
 }
 
+/*
+ * The option at argv[*i] takes one of @ok (NULL-terminated) as its value:
+ * put it in @env and step over it; or say "OPTION wants A, B or C" and
+ * return -1.
+ */
+static int choice_arg(int argc, char **argv, int *i, const char *env, const char *const *ok)
+{
+	const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+
+	for (int k = 0; v && ok[k]; k++) {
+		if (!strcmp(v, ok[k])) {
+			setenv(env, v, 1);
+			(*i)++;
+			return 0;
+		}
+	}
+	fprintf(stderr, "softsgx exec: %s wants", argv[*i]);
+	for (int k = 0; ok[k]; k++)
+		fprintf(stderr, "%s %s", !k ? "" : ok[k + 1] ? "," : " or", ok[k]);
+	fprintf(stderr, "\n");
+	return -1;
+}
+
 int cmd_exec(int argc, char **argv)
 {
 	char preload[PATH_MAX], buf[PATH_MAX * 2 + 2], num[32];
@@ -295,32 +318,20 @@ int cmd_exec(int argc, char **argv)
 			free(list);
 			i++;
 		} else if (!strcmp(a, "--cpuid")) {
-			const char *m = i + 1 < argc ? argv[i + 1] : NULL;
+			static const char *const ok[] = { "auto", "fault", "rewrite", "off", NULL };
 
-			if (!m || (strcmp(m, "auto") && strcmp(m, "fault") && strcmp(m, "rewrite") &&
-				   strcmp(m, "off"))) {
-				fprintf(stderr, "softsgx exec: --cpuid wants auto, fault, rewrite "
-					"or off\n");
+			if (choice_arg(argc, argv, &i, "SOFTSGX_CPUID", ok))
 				return 2;
-			}
-			setenv("SOFTSGX_CPUID", m, 1);
-			i++;
 		} else if (!strcmp(a, "--cgroup-policy")) {
-			if (i + 1 >= argc ||
-			    (strcmp(argv[i + 1], "v5") && strcmp(argv[i + 1], "v17"))) {
-				fprintf(stderr, "softsgx exec: --cgroup-policy wants v5 or v17\n");
+			static const char *const ok[] = { "v5", "v17", NULL };
+
+			if (choice_arg(argc, argv, &i, "SOFTSGX_CGROUP_POLICY", ok))
 				return 2;
-			}
-			setenv("SOFTSGX_CGROUP_POLICY", argv[i + 1], 1);
-			i++;
 		} else if (!strcmp(a, "--fork")) {
-			if (i + 1 >= argc ||
-			    (strcmp(argv[i + 1], "share") && strcmp(argv[i + 1], "detach"))) {
-				fprintf(stderr, "softsgx exec: --fork wants share or detach\n");
+			static const char *const ok[] = { "share", "detach", NULL };
+
+			if (choice_arg(argc, argv, &i, "SOFTSGX_FORK", ok))
 				return 2;
-			}
-			setenv("SOFTSGX_FORK", argv[i + 1], 1);
-			i++;
 		} else if (!strcmp(a, "--no-fast-enclu")) {
 			setenv("SOFTSGX_FAST_ENCLU", "0", 1);
 		} else if (!strcmp(a, "--no-sgx2")) {
