@@ -58,7 +58,6 @@
 
 #define BASE 0x400000000000ULL
 #define PG 4096UL
-#define ATTR BENCH_ATTR
 #define RW (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
 /* A thread's pages, ahead of the data: TCS, then its SSA frames. */
 #define NR_SSA 2
@@ -266,13 +265,7 @@ static struct sgx_encl *build(struct world *w, struct sgx_mm *mm, uint64_t base,
 	struct sgx_encl *encl;
 	int err;
 
-	memset(&secs, 0, sizeof(secs));
-	secs.base = base;
-	secs.size = w->size;
-	secs.ssa_frame_size = 1;
-	secs.attributes = ATTR;
-	secs.xfrm = 3;
-	si.flags = RW;
+	bench_heap_secs(&secs, &si, base, w->size);
 	encl = sgx_open(w->drv, &err);
 	if (!encl || sim_mmap(mm, encl, base, w->size, VM_READ | VM_WRITE) ||
 	    sgx_ioctl(encl, mm, SGX_IOC_ENCLAVE_CREATE, (unsigned long)&c))

@@ -51,7 +51,6 @@
 
 #define BASE 0x400000000000ULL
 #define PG 4096UL
-#define ATTR BENCH_ATTR
 #define RW (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
 #define MAX_N 8
 
@@ -97,19 +96,6 @@ static double floor_one(int i)
 	return t;
 }
 
-/* The heap enclave's SECS at @base, and the SECINFO of its pages. */
-static void heap_secs(struct sgx_secs *secs, struct sgx_secinfo *si, uint64_t base)
-{
-	memset(secs, 0, sizeof(*secs));
-	secs->base = base;
-	secs->size = size;
-	secs->ssa_frame_size = 1;
-	secs->attributes = ATTR;
-	secs->xfrm = 3;
-	memset(si, 0, sizeof(*si));
-	si->flags = RW;
-}
-
 /*
  * CREATE + ADD_PAGES (the whole heap, measured, one ioctl) + INIT, timed;
  * the release after it is not.  @end (if not NULL): when the INIT returned.
@@ -133,7 +119,7 @@ static double load_one(int i, double *end)
 	double t;
 	int err;
 
-	heap_secs(&secs, &si, base);
+	bench_heap_secs(&secs, &si, base, size);
 	if (!mm)
 		return -1;
 	t = bench_now();
@@ -181,7 +167,7 @@ static double load_real(void *ctx, unsigned long iters)
 
 	(void)ctx;
 	(void)iters;
-	heap_secs(&secs, &si, BASE);
+	bench_heap_secs(&secs, &si, BASE, size);
 	t = bench_now();
 	fd = open("/dev/sgx_enclave", O_RDWR);
 	if (fd < 0 || ioctl(fd, SGX_IOC_ENCLAVE_CREATE, &c) ||

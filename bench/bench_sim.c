@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* What the simulated-host benchmarks share (bench_sim.h). */
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "bench_sim.h"
@@ -33,4 +34,16 @@ int bench_sign(struct sgx_sigstruct *ss, struct sgx_measure *m, EVP_PKEY *key)
 	ss->body.xfrm = 3;
 	ss->body.xfrm_mask = ~0ULL;
 	return sgx_sigstruct_sign(ss, key) ? -1 : 0;
+}
+
+void bench_heap_secs(struct sgx_secs *secs, struct sgx_secinfo *si, uint64_t base, uint64_t size)
+{
+	memset(secs, 0, sizeof(*secs));
+	secs->base = base;
+	secs->size = size;
+	secs->ssa_frame_size = 1;
+	secs->attributes = BENCH_ATTR;
+	secs->xfrm = 3;
+	memset(si, 0, sizeof(*si));
+	si->flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
 }

@@ -39,4 +39,13 @@ struct sgx_driver *bench_quiet_driver(struct sim_host *h, unsigned long epc_page
  */
 int bench_sign(struct sgx_sigstruct *ss, struct sgx_measure *m, EVP_PKEY *key);
 
+/**
+ * bench_heap_secs() - the SECS of a heap enclave, and its pages' SECINFO
+ * @secs: out: BENCH_ATTR, XFRM 3, one SSA page, at @base, @size bytes
+ * @si: out: a RW regular page
+ * @base: ELRANGE's base
+ * @size: ELRANGE's size
+ */
+void bench_heap_secs(struct sgx_secs *secs, struct sgx_secinfo *si, uint64_t base, uint64_t size);
+
 #endif
